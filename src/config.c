@@ -1,0 +1,400 @@
+#include "config.h"
+#include "datetime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CALL_PREFIX "call "
+#define PASSWORD_MAX 4096
+
+struct key_spec {
+	const char *group;
+	const char *key;
+};
+
+static const struct key_spec known_keys[] = {
+	{ "imap", "host" }, { "imap", "port" }, { "imap", "security" },
+	{ "imap", "ca_file" }, { "imap", "username" }, { "imap", "password_file" },
+	{ "imap", "mailbox" }, { "imap", "timeout" },
+	{ "daemon", "poll_interval" },
+	{ "store", "database" },
+	{ "limits", "max_message_size" }, { "limits", "max_mime_depth" },
+	{ "limits", "max_mime_parts" },
+	{ "call", "subject" }, { "call", "deadline" }, { "call", "timezone" },
+};
+
+struct loader {
+	GKeyFile *kf;
+	const char *path;
+	char *error;
+};
+
+static int fail(struct loader *l, const char *group, const char *key, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+static int fail(struct loader *l, const char *group, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *why = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (key)
+		l->error = g_strdup_printf("%s: [%s] %s: %s", l->path, group, key, why);
+	else
+		l->error = g_strdup_printf("%s: [%s]: %s", l->path, group, why);
+	return -EINVAL;
+}
+
+/* A raw value with an inline comment (" # ...") removed and whitespace
+ * trimmed.  GKeyFile itself only knows whole-line comments. */
+static char *get_value(struct loader *l, const char *group, const char *key)
+{
+	char *raw = g_key_file_get_value(l->kf, group, key, NULL);
+	if (!raw)
+		return NULL;
+	for (char *p = raw; *p; p++) {
+		if (*p == '#' && p > raw && (p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			break;
+		}
+	}
+	return g_strstrip(raw);
+}
+
+static int get_string(struct loader *l, const char *group, const char *shown, const char *key,
+		      bool required, const char *def, char **out)
+{
+	char *v = get_value(l, group, key);
+	if (!v || !*v) {
+		g_free(v);
+		if (required)
+			return fail(l, shown, key, "required key is missing");
+		*out = def ? g_strdup(def) : NULL;
+		return 0;
+	}
+	if (!g_utf8_validate(v, -1, NULL)) {
+		g_free(v);
+		return fail(l, shown, key, "value is not valid UTF-8");
+	}
+	for (const char *p = v; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			g_free(v);
+			return fail(l, shown, key, "value contains a control character");
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+static int get_uint(struct loader *l, const char *group, const char *key, unsigned def,
+		    unsigned min, unsigned max, unsigned *out)
+{
+	g_autofree char *v = get_value(l, group, key);
+	if (!v || !*v) {
+		*out = def;
+		return 0;
+	}
+	char *end = NULL;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || n < min || n > max)
+		return fail(l, group, key, "must be a whole number from %u to %u, got \"%s\"", min, max, v);
+	*out = (unsigned)n;
+	return 0;
+}
+
+int config_parse_size(const char *text, uint64_t *out)
+{
+	char *end = NULL;
+	if (!text || !g_ascii_isdigit(text[0]))
+		return -EINVAL;
+	errno = 0;
+	unsigned long long n = strtoull(text, &end, 10);
+	if (errno)
+		return -EINVAL;
+	uint64_t mult = 1;
+	switch (g_ascii_toupper(*end)) {
+	case '\0': break;
+	case 'K': mult = 1ULL << 10; end++; break;
+	case 'M': mult = 1ULL << 20; end++; break;
+	case 'G': mult = 1ULL << 30; end++; break;
+	default: return -EINVAL;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || (mult > 1 && n > UINT64_MAX / mult))
+		return -EINVAL;
+	*out = (uint64_t)n * mult;
+	return 0;
+}
+
+static int check_file_readable(struct loader *l, const char *group, const char *key, const char *path)
+{
+	if (!g_path_is_absolute(path))
+		return fail(l, group, key, "must be an absolute path, got \"%s\"", path);
+	if (access(path, R_OK) < 0)
+		return fail(l, group, key, "cannot read \"%s\": %s", path, g_strerror(errno));
+	return 0;
+}
+
+static bool valid_call_id(const char *id)
+{
+	if (!*id)
+		return false;
+	for (const char *p = id; *p; p++)
+		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
+			return false;
+	return true;
+}
+
+static int check_known_keys(struct loader *l)
+{
+	gsize n_groups = 0;
+	g_auto(GStrv) groups = g_key_file_get_groups(l->kf, &n_groups);
+	for (gsize i = 0; i < n_groups; i++) {
+		const char *g = groups[i];
+		const char *kind = g;
+		if (g_str_has_prefix(g, CALL_PREFIX) || strcmp(g, "call") == 0) {
+			kind = "call";
+			const char *id = g_str_has_prefix(g, CALL_PREFIX) ? g + strlen(CALL_PREFIX) : "";
+			if (!valid_call_id(id))
+				return fail(l, g, NULL, "a call group is named [call ID] with an ID of letters, digits, '-', '_' or '.'");
+		} else if (strcmp(g, "imap") && strcmp(g, "daemon") && strcmp(g, "store") && strcmp(g, "limits")) {
+			return fail(l, g, NULL, "unknown group (known: [imap], [daemon], [store], [limits], [call ID])");
+		}
+		gsize n_keys = 0;
+		g_auto(GStrv) keys = g_key_file_get_keys(l->kf, g, &n_keys, NULL);
+		for (gsize k = 0; k < n_keys; k++) {
+			bool ok = false;
+			for (size_t s = 0; s < G_N_ELEMENTS(known_keys); s++)
+				if (!strcmp(known_keys[s].group, kind) && !strcmp(known_keys[s].key, keys[k]))
+					ok = true;
+			if (!ok)
+				return fail(l, g, keys[k], "unknown key");
+		}
+	}
+	return 0;
+}
+
+static int load_imap(struct loader *l, struct config_imap *imap)
+{
+	int r;
+	g_autofree char *security = NULL;
+
+	if ((r = get_string(l, "imap", "imap", "host", true, NULL, &imap->host)) < 0)
+		return r;
+	if ((r = get_string(l, "imap", "imap", "security", false, "tls", &security)) < 0)
+		return r;
+	if (!strcmp(security, "tls"))
+		imap->security = CONFIG_SECURITY_TLS;
+	else if (!strcmp(security, "starttls"))
+		imap->security = CONFIG_SECURITY_STARTTLS;
+	else
+		return fail(l, "imap", "security", "must be \"tls\" or \"starttls\", got \"%s\"", security);
+	unsigned port;
+	if ((r = get_uint(l, "imap", "port", imap->security == CONFIG_SECURITY_TLS ? 993 : 143, 1, 65535, &port)) < 0)
+		return r;
+	imap->port = (uint16_t)port;
+	if ((r = get_string(l, "imap", "imap", "ca_file", false, NULL, &imap->ca_file)) < 0)
+		return r;
+	if (imap->ca_file && (r = check_file_readable(l, "imap", "ca_file", imap->ca_file)) < 0)
+		return r;
+	if ((r = get_string(l, "imap", "imap", "username", true, NULL, &imap->username)) < 0)
+		return r;
+	if ((r = get_string(l, "imap", "imap", "password_file", false, NULL, &imap->password_file)) < 0)
+		return r;
+	if (imap->password_file && !g_path_is_absolute(imap->password_file))
+		return fail(l, "imap", "password_file", "must be an absolute path, got \"%s\"", imap->password_file);
+	if ((r = get_string(l, "imap", "imap", "mailbox", false, "INBOX", &imap->mailbox)) < 0)
+		return r;
+	return get_uint(l, "imap", "timeout", 60, 1, 3600, &imap->timeout);
+}
+
+static int load_limits(struct loader *l, struct config_limits *lim)
+{
+	int r;
+	g_autofree char *size = get_value(l, "limits", "max_message_size");
+	lim->max_message_size = 64ULL << 20;
+	if (size && *size) {
+		if (config_parse_size(size, &lim->max_message_size) < 0 ||
+		    lim->max_message_size < 1024 || lim->max_message_size > (1ULL << 31))
+			return fail(l, "limits", "max_message_size",
+				    "must be a size from 1K to 2G such as 64M, got \"%s\"", size);
+	}
+	if ((r = get_uint(l, "limits", "max_mime_depth", 32, 2, 1000, &lim->max_mime_depth)) < 0)
+		return r;
+	return get_uint(l, "limits", "max_mime_parts", 1000, 1, 1000000, &lim->max_mime_parts);
+}
+
+static int load_call(struct loader *l, const char *group, struct config_call *c)
+{
+	int r;
+	c->id = g_strdup(group + strlen(CALL_PREFIX));
+	if ((r = get_string(l, group, group, "subject", true, NULL, &c->subject)) < 0)
+		return r;
+	if (g_utf8_strlen(c->subject, -1) < 3)
+		return fail(l, group, "subject", "too short to match on");
+	if ((r = get_string(l, group, group, "timezone", false, CONFIG_DEFAULT_TIMEZONE, &c->timezone)) < 0)
+		return r;
+	c->tz = g_time_zone_new_identifier(c->timezone);
+	if (!c->tz)
+		return fail(l, group, "timezone", "unknown IANA time zone \"%s\"", c->timezone);
+	if ((r = get_string(l, group, group, "deadline", true, NULL, &c->deadline)) < 0)
+		return r;
+	if (datetime_parse_deadline(c->deadline, c->tz, &c->deadline_last) < 0)
+		return fail(l, group, "deadline",
+			    "must be a date (2022-07-01) or an ISO 8601 timestamp (2022-07-01T12:00:00+02:00), got \"%s\"",
+			    c->deadline);
+	return 0;
+}
+
+int config_load(const char *path, struct config **out, char **error)
+{
+	struct loader l = { .path = path };
+	g_autoptr(GError) gerr = NULL;
+	g_auto(GStrv) groups = NULL;
+	struct config *cfg = g_new0(struct config, 1);
+	int r = 0;
+
+	cfg->path = g_strdup(path);
+	l.kf = g_key_file_new();
+	if (!g_key_file_load_from_file(l.kf, path, G_KEY_FILE_NONE, &gerr)) {
+		l.error = g_strdup_printf("%s: %s", path, gerr->message);
+		r = gerr->domain == G_FILE_ERROR ? -ENOENT : -EINVAL;
+		goto out;
+	}
+	if ((r = check_known_keys(&l)) < 0)
+		goto out;
+	if (!g_key_file_has_group(l.kf, "imap")) {
+		r = fail(&l, "imap", NULL, "required group is missing");
+		goto out;
+	}
+	if ((r = load_imap(&l, &cfg->imap)) < 0)
+		goto out;
+	if ((r = get_uint(&l, "daemon", "poll_interval", 60, 1, 86400, &cfg->poll_interval)) < 0)
+		goto out;
+	if ((r = get_string(&l, "store", "store", "database", false, CONFIG_DEFAULT_DATABASE, &cfg->database)) < 0)
+		goto out;
+	if (!g_path_is_absolute(cfg->database)) {
+		r = fail(&l, "store", "database", "must be an absolute path, got \"%s\"", cfg->database);
+		goto out;
+	}
+	if ((r = load_limits(&l, &cfg->limits)) < 0)
+		goto out;
+
+	groups = g_key_file_get_groups(l.kf, NULL);
+	for (size_t i = 0; groups[i]; i++) {
+		if (!g_str_has_prefix(groups[i], CALL_PREFIX))
+			continue;
+		cfg->calls = g_renew(struct config_call, cfg->calls, cfg->n_calls + 1);
+		memset(&cfg->calls[cfg->n_calls], 0, sizeof(struct config_call));
+		cfg->n_calls++;
+		if ((r = load_call(&l, groups[i], &cfg->calls[cfg->n_calls - 1])) < 0)
+			goto out;
+	}
+	if (cfg->n_calls == 0) {
+		l.error = g_strdup_printf("%s: [call ID]: no call is configured (add a [call ID] group with subject and deadline)", path);
+		r = -EINVAL;
+		goto out;
+	}
+out:
+	g_key_file_free(l.kf);
+	if (r < 0) {
+		config_free(cfg);
+		*error = l.error;
+		return r;
+	}
+	*out = cfg;
+	return 0;
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	g_free(cfg->path);
+	g_free(cfg->imap.host);
+	g_free(cfg->imap.ca_file);
+	g_free(cfg->imap.username);
+	g_free(cfg->imap.password_file);
+	g_free(cfg->imap.mailbox);
+	g_free(cfg->database);
+	for (size_t i = 0; i < cfg->n_calls; i++) {
+		struct config_call *c = &cfg->calls[i];
+		g_free(c->id);
+		g_free(c->subject);
+		g_free(c->deadline);
+		g_free(c->timezone);
+		if (c->tz)
+			g_time_zone_unref(c->tz);
+	}
+	g_free(cfg->calls);
+	g_free(cfg);
+}
+
+int config_read_password(const struct config *cfg, char **password, char **error)
+{
+	g_autofree char *cred = NULL;
+	const char *path = cfg->imap.password_file;
+	const char *what = "[imap] password_file";
+
+	if (!path) {
+		const char *dir = getenv("CREDENTIALS_DIRECTORY");
+		if (!dir || !*dir) {
+			*error = g_strdup_printf("%s: [imap] password_file: not set, and no systemd credential "
+						 "\"imap-password\" ($CREDENTIALS_DIRECTORY is unset)", cfg->path);
+			return -ENOENT;
+		}
+		path = cred = g_build_filename(dir, "imap-password", NULL);
+		what = "systemd credential imap-password";
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int e = errno;
+		*error = g_strdup_printf("%s: %s: cannot read \"%s\": %s", cfg->path, what, path, g_strerror(e));
+		return -e;
+	}
+	char *buf = g_malloc0(PASSWORD_MAX + 1);
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, PASSWORD_MAX - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			config_password_free(buf);
+			*error = g_strdup_printf("%s: %s: cannot read \"%s\": %s", cfg->path, what, path, g_strerror(e));
+			return -e;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == PASSWORD_MAX) {
+			close(fd);
+			config_password_free(buf);
+			*error = g_strdup_printf("%s: %s: \"%s\" is larger than %d bytes", cfg->path, what, path, PASSWORD_MAX);
+			return -EFBIG;
+		}
+	}
+	close(fd);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	if (len == 0 || memchr(buf, '\0', len)) {
+		config_password_free(buf);
+		*error = g_strdup_printf("%s: %s: \"%s\" is empty or holds a NUL byte", cfg->path, what, path);
+		return -EINVAL;
+	}
+	*password = buf;
+	return 0;
+}
+
+void config_password_free(char *password)
+{
+	if (!password)
+		return;
+	explicit_bzero(password, PASSWORD_MAX + 1);
+	g_free(password);
+}

@@ -1,0 +1,67 @@
+/* config: loads and validates puljed.conf (GKeyFile/INI).
+ * Everything returned is owned by the struct config; free it with
+ * config_free().  No network, no logging: errors come back as text that
+ * names the file, the [group] and the key. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+#define CONFIG_DEFAULT_DATABASE "/var/lib/puljed/puljed.db"
+#define CONFIG_DEFAULT_TIMEZONE "Europe/Copenhagen"
+
+enum config_security {
+	CONFIG_SECURITY_TLS,      /* implicit TLS (port 993) */
+	CONFIG_SECURITY_STARTTLS, /* plain connect, STARTTLS required */
+};
+
+struct config_call {
+	char *id;          /* the name after "call " */
+	char *subject;     /* as written in the file */
+	char *deadline;    /* as written in the file */
+	int64_t deadline_last; /* last on-time second, Unix time, inclusive */
+	char *timezone;    /* IANA name */
+	GTimeZone *tz;
+};
+
+struct config_imap {
+	char *host;
+	uint16_t port;
+	enum config_security security;
+	char *ca_file;       /* NULL: system trust store */
+	char *username;
+	char *password_file; /* NULL: systemd credential "imap-password" */
+	char *mailbox;
+	unsigned timeout;    /* seconds, every network step */
+};
+
+struct config_limits {
+	uint64_t max_message_size; /* bytes; larger messages are recorded without body */
+	unsigned max_mime_depth;
+	unsigned max_mime_parts;
+};
+
+struct config {
+	char *path;
+	struct config_imap imap;
+	unsigned poll_interval; /* seconds */
+	char *database;
+	struct config_limits limits;
+	struct config_call *calls;
+	size_t n_calls;
+};
+
+/* Loads PATH.  On failure returns a negative errno and sets *error to a
+ * newly allocated one-line message "PATH: [group] key: reason". */
+int config_load(const char *path, struct config **out, char **error);
+void config_free(struct config *cfg);
+
+/* Reads the IMAP password from password_file, or from the systemd
+ * credential "imap-password" in $CREDENTIALS_DIRECTORY.  A trailing newline
+ * is removed.  *password is newly allocated; wipe and free it with
+ * config_password_free().  Errors name the key, never the secret. */
+int config_read_password(const struct config *cfg, char **password, char **error);
+void config_password_free(char *password);
+
+/* Parses "123", "64k", "25M", "1G" (binary multiples). */
+int config_parse_size(const char *text, uint64_t *out);

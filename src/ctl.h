@@ -1,0 +1,22 @@
+/* ctl: puljectl's commands over a read-only store.  Output goes to the
+ * FILE* handed in; errors to stderr.  Returns an exit status. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store.h"
+
+enum ctl_exit {
+	CTL_EXIT_OK = 0,
+	CTL_EXIT_FAILURE = 1,
+	CTL_EXIT_USAGE = 2,
+	CTL_EXIT_NOT_FOUND = 3,
+};
+
+int ctl_status(struct store *st, FILE *out, bool json);
+int ctl_list(struct store *st, FILE *out, bool json);
+int ctl_show(struct store *st, FILE *out, int64_t id, bool json);
+/* Writes the attachments of record ID into the existing directory DIR,
+ * under sanitized names, never overwriting and never following links. */
+int ctl_extract(struct store *st, FILE *out, int64_t id, const char *dir);

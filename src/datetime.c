@@ -1,0 +1,64 @@
+#include "datetime.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+int datetime_parse_deadline(const char *text, GTimeZone *tz, int64_t *last_second)
+{
+	int y, m, d, n = 0;
+
+	if (!text || !tz)
+		return -EINVAL;
+	if (sscanf(text, "%4d-%2d-%2d%n", &y, &m, &d, &n) == 3 && text[n] == '\0' && n == 10) {
+		if (!g_date_valid_dmy((GDateDay)d, (GDateMonth)m, (GDateYear)y))
+			return -EINVAL;
+		g_autoptr(GDateTime) day = g_date_time_new(tz, y, m, d, 0, 0, 0);
+		if (!day)
+			return -EINVAL;
+		g_autoptr(GDateTime) next = g_date_time_add_days(day, 1);
+		if (!next)
+			return -EINVAL;
+		*last_second = g_date_time_to_unix(next) - 1;
+		return 0;
+	}
+
+	/* GLib wants a 'T' between date and time; accept a space too. */
+	g_autofree char *copy = g_strdup(text);
+	if (strlen(copy) > 10 && copy[10] == ' ')
+		copy[10] = 'T';
+	if (strlen(copy) <= 10 || copy[10] != 'T')
+		return -EINVAL;
+	g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(copy, tz);
+	if (!dt)
+		return -EINVAL;
+	*last_second = g_date_time_to_unix(dt);
+	return 0;
+}
+
+static char *format_dt(GDateTime *dt)
+{
+	if (!dt)
+		return NULL;
+	GTimeSpan off = g_date_time_get_utc_offset(dt) / G_TIME_SPAN_MINUTE;
+	char sign = off < 0 ? '-' : '+';
+	if (off < 0)
+		off = -off;
+	g_autofree char *base = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S");
+	return g_strdup_printf("%s%c%02d:%02d", base, sign, (int)(off / 60), (int)(off % 60));
+}
+
+char *datetime_format(int64_t unix_time, GTimeZone *tz)
+{
+	g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(unix_time);
+	if (!utc)
+		return NULL;
+	g_autoptr(GDateTime) local = g_date_time_to_timezone(utc, tz);
+	return format_dt(local);
+}
+
+char *datetime_format_offset(int64_t unix_time, int offset_minutes)
+{
+	g_autoptr(GTimeZone) tz = g_time_zone_new_offset(offset_minutes * 60);
+	return datetime_format(unix_time, tz);
+}

@@ -1,0 +1,595 @@
+#include "imap.h"
+#include "net.h"
+#include "tls.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <libetpan/libetpan.h>
+
+#define COMMAND_BUDGET (4u << 20)  /* bytes any ordinary response may take */
+#define META_BYTES_PER_MESSAGE 256 /* "* n FETCH (UID .. INTERNALDATE .. RFC822.SIZE ..)" */
+#define BODY_SLACK (64u << 10)     /* the FETCH line around a body literal */
+
+struct stream {
+	int fd;                /* borrowed from struct imap */
+	struct tls *tls;       /* owned; NULL for the plaintext before STARTTLS */
+	uint64_t budget;       /* bytes the current response may still take */
+	bool timed_out;
+	bool over_budget;
+	bool eof;
+};
+
+struct imap {
+	mailimap *session;
+	struct stream *stream; /* the driver data of the current low stream */
+	int fd;
+	bool broken;           /* a read failed or was cut short: no LOGOUT */
+	char err[512];
+};
+
+/* ---- the mailstream_low driver ---- */
+
+static ssize_t stream_read(mailstream_low *low, void *buf, size_t len)
+{
+	struct stream *s = low->data;
+	if (s->budget == 0) {
+		s->over_budget = true;
+		return -1;
+	}
+	if (len > s->budget)
+		len = (size_t)s->budget;
+	ssize_t n;
+	if (s->tls) {
+		n = tls_read(s->tls, buf, len);
+		if (n < 0)
+			s->timed_out = errno == EAGAIN || errno == EWOULDBLOCK;
+	} else {
+		do
+			n = recv(s->fd, buf, len, 0);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			s->timed_out = errno == EAGAIN || errno == EWOULDBLOCK;
+	}
+	if (n <= 0) {
+		s->eof = n == 0;
+		return -1; /* libetpan's literal reader loops on 0 */
+	}
+	s->budget -= (uint64_t)n;
+	return n;
+}
+
+static ssize_t stream_write(mailstream_low *low, const void *buf, size_t len)
+{
+	struct stream *s = low->data;
+	if (s->tls)
+		return tls_write(s->tls, buf, len);
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = send(s->fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			s->timed_out = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+static int stream_close(mailstream_low *low)
+{
+	return 0; /* the fd belongs to struct imap */
+}
+
+static int stream_get_fd(mailstream_low *low)
+{
+	struct stream *s = low->data;
+	return s->fd;
+}
+
+static void stream_free(mailstream_low *low)
+{
+	struct stream *s = low->data;
+	if (s) {
+		tls_free(s->tls);
+		free(s);
+	}
+	free(low);
+}
+
+static mailstream_low_driver stream_driver = {
+	.mailstream_read = stream_read,
+	.mailstream_write = stream_write,
+	.mailstream_close = stream_close,
+	.mailstream_get_fd = stream_get_fd,
+	.mailstream_free = stream_free,
+};
+
+static mailstream_low *stream_new(struct imap *im, struct tls *tls)
+{
+	struct stream *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->fd = im->fd;
+	s->tls = tls;
+	s->budget = COMMAND_BUDGET;
+	mailstream_low *low = mailstream_low_new(s, &stream_driver);
+	if (!low) {
+		free(s);
+		return NULL;
+	}
+	im->stream = s;
+	return low;
+}
+
+static void budget(struct imap *im, uint64_t bytes)
+{
+	im->stream->budget = bytes;
+	im->stream->over_budget = false;
+	im->stream->timed_out = false;
+	im->stream->eof = false;
+}
+
+/* ---- errors ---- */
+
+const char *imap_error_name(int err)
+{
+	switch (err) {
+	case IMAP_OK: return "ok";
+	case IMAP_E_CONNECT: return "connection failed";
+	case IMAP_E_TLS: return "TLS failed";
+	case IMAP_E_CERTIFICATE: return "certificate refused";
+	case IMAP_E_STARTTLS: return "STARTTLS failed";
+	case IMAP_E_AUTH: return "login failed";
+	case IMAP_E_PROTOCOL: return "protocol error";
+	case IMAP_E_TIMEOUT: return "timed out";
+	case IMAP_E_TOO_LARGE: return "message too large";
+	case IMAP_E_MAILBOX: return "mailbox unavailable";
+	case IMAP_E_GONE: return "message gone";
+	}
+	return "error";
+}
+
+const char *imap_errmsg(struct imap *im)
+{
+	return im->err;
+}
+
+static const char *server_text(struct imap *im)
+{
+	const char *t = im->session ? im->session->imap_response : NULL;
+	return t && *t ? t : "no reason given";
+}
+
+/* Maps a libetpan result to our error, marking the session broken when
+ * the stream can no longer be trusted. */
+static int fail(struct imap *im, int r, int fallback, const char *what)
+{
+	struct stream *s = im->stream;
+	int e = fallback;
+
+	switch (r) {
+	case MAILIMAP_ERROR_STREAM:
+		im->broken = true;
+		if (s && s->over_budget) {
+			e = IMAP_E_PROTOCOL;
+			snprintf(im->err, sizeof(im->err), "%s: the server's response exceeded its size limit", what);
+		} else if (s && s->timed_out) {
+			e = IMAP_E_TIMEOUT;
+			snprintf(im->err, sizeof(im->err), "%s: timed out waiting for the server", what);
+		} else {
+			e = IMAP_E_CONNECT;
+			snprintf(im->err, sizeof(im->err), "%s: connection lost", what);
+		}
+		return e;
+	case MAILIMAP_ERROR_PARSE:
+	case MAILIMAP_ERROR_PROTOCOL:
+	case MAILIMAP_ERROR_FATAL:
+	case MAILIMAP_ERROR_MEMORY:
+		im->broken = true;
+		snprintf(im->err, sizeof(im->err), "%s: %s", what,
+			 r == MAILIMAP_ERROR_FATAL ? "the server closed the session (BYE)"
+			 : r == MAILIMAP_ERROR_MEMORY ? "response aborted"
+						      : "unexpected response from the server");
+		return r == MAILIMAP_ERROR_MEMORY ? fallback : IMAP_E_PROTOCOL;
+	default:
+		snprintf(im->err, sizeof(im->err), "%s: %s", what, server_text(im));
+		return e;
+	}
+}
+
+/* ---- connect ---- */
+
+static int refresh_capabilities(struct imap *im)
+{
+	struct mailimap_capability_data *cap = NULL;
+	budget(im, COMMAND_BUDGET);
+	int r = mailimap_capability(im->session, &cap);
+	if (r != MAILIMAP_NO_ERROR)
+		return fail(im, r, IMAP_E_PROTOCOL, "CAPABILITY");
+	mailimap_capability_data_free(cap);
+	return IMAP_OK;
+}
+
+static int start_tls(struct imap *im, const struct imap_options *o)
+{
+	char why[400];
+	struct tls *tls = NULL;
+	int r = tls_client_new(im->fd, o->host, o->ca_file, &tls, why, sizeof(why));
+	if (r != TLS_OK) {
+		snprintf(im->err, sizeof(im->err), "%s", why);
+		im->broken = true;
+		return r == TLS_E_CERTIFICATE ? IMAP_E_CERTIFICATE : r == TLS_E_TIMEOUT ? IMAP_E_TIMEOUT : IMAP_E_TLS;
+	}
+	mailstream_low *low = stream_new(im, tls);
+	if (!low) {
+		tls_free(tls);
+		snprintf(im->err, sizeof(im->err), "out of memory");
+		return IMAP_E_TLS;
+	}
+	if (im->session->imap_stream) {
+		mailstream_low *old = mailstream_get_low(im->session->imap_stream);
+		mailstream_set_low(im->session->imap_stream, low);
+		mailstream_low_free(old);
+	} else {
+		mailstream *ms = mailstream_new(low, 8192);
+		if (!ms) {
+			mailstream_low_free(low);
+			snprintf(im->err, sizeof(im->err), "out of memory");
+			return IMAP_E_TLS;
+		}
+		im->session->imap_stream = ms;
+	}
+	return IMAP_OK;
+}
+
+static int greeting(struct imap *im, mailstream *ms, bool *preauth)
+{
+	budget(im, COMMAND_BUDGET);
+	int r = mailimap_connect(im->session, ms);
+	if (r == MAILIMAP_NO_ERROR_AUTHENTICATED) {
+		*preauth = true;
+		return IMAP_OK;
+	}
+	if (r == MAILIMAP_NO_ERROR_NON_AUTHENTICATED || r == MAILIMAP_NO_ERROR) {
+		*preauth = false;
+		return IMAP_OK;
+	}
+	return fail(im, r, IMAP_E_PROTOCOL, "greeting");
+}
+
+static int do_starttls(struct imap *im, const struct imap_options *o)
+{
+	mailstream_low *low = stream_new(im, NULL);
+	mailstream *ms = low ? mailstream_new(low, 8192) : NULL;
+	bool preauth = false;
+	int r;
+
+	if (!ms) {
+		if (low)
+			mailstream_low_free(low);
+		snprintf(im->err, sizeof(im->err), "out of memory");
+		return IMAP_E_CONNECT;
+	}
+	if ((r = greeting(im, ms, &preauth)) != IMAP_OK)
+		return r;
+	if (preauth) {
+		im->broken = true;
+		snprintf(im->err, sizeof(im->err), "the server pre-authenticated a plaintext connection; "
+			 "refusing to continue without TLS");
+		return IMAP_E_STARTTLS;
+	}
+	if ((r = refresh_capabilities(im)) != IMAP_OK)
+		return r;
+	if (!mailimap_has_extension(im->session, "STARTTLS")) {
+		im->broken = true;
+		snprintf(im->err, sizeof(im->err), "the server does not offer STARTTLS; "
+			 "refusing to continue without TLS");
+		return IMAP_E_STARTTLS;
+	}
+	budget(im, COMMAND_BUDGET);
+	r = mailimap_starttls(im->session);
+	if (r != MAILIMAP_NO_ERROR) {
+		im->broken = true;
+		return fail(im, r, IMAP_E_STARTTLS, "STARTTLS refused");
+	}
+	/* Anything the plaintext server sent after its OK is an injection. */
+	if (im->session->imap_stream->read_buffer_len != 0) {
+		im->broken = true;
+		snprintf(im->err, sizeof(im->err), "data after the STARTTLS response (injection attempt); refusing");
+		return IMAP_E_STARTTLS;
+	}
+	if ((r = start_tls(im, o)) != IMAP_OK)
+		return r;
+	/* The pre-TLS capability list must not be trusted. */
+	return refresh_capabilities(im);
+}
+
+static int do_implicit_tls(struct imap *im, const struct imap_options *o)
+{
+	bool preauth = false;
+	int r = start_tls(im, o);
+	if (r != IMAP_OK)
+		return r;
+	mailstream *ms = im->session->imap_stream;
+	im->session->imap_stream = NULL;
+	if ((r = greeting(im, ms, &preauth)) != IMAP_OK)
+		return r;
+	if (preauth) {
+		snprintf(im->err, sizeof(im->err), "the server pre-authenticated the session; refusing (cannot log in as the configured user)");
+		return IMAP_E_AUTH;
+	}
+	return IMAP_OK;
+}
+
+static int login(struct imap *im, const struct imap_options *o)
+{
+	if (mailimap_has_extension(im->session, "LOGINDISABLED")) {
+		snprintf(im->err, sizeof(im->err), "the server disallows LOGIN on this connection");
+		return IMAP_E_AUTH;
+	}
+	budget(im, COMMAND_BUDGET);
+	int r = mailimap_login(im->session, o->username, o->password);
+	if (r == MAILIMAP_NO_ERROR)
+		return IMAP_OK;
+	if (r == MAILIMAP_ERROR_LOGIN) {
+		snprintf(im->err, sizeof(im->err), "login as \"%s\" refused: %s", o->username, server_text(im));
+		return IMAP_E_AUTH;
+	}
+	return fail(im, r, IMAP_E_AUTH, "LOGIN");
+}
+
+int imap_connect(const struct imap_options *o, struct imap **out, char *err, size_t errlen)
+{
+	struct imap *im = calloc(1, sizeof(*im));
+	int r;
+
+	if (!im) {
+		snprintf(err, errlen, "out of memory");
+		return IMAP_E_CONNECT;
+	}
+	im->fd = -1;
+	if (net_connect(o->host, o->port, (int)o->timeout * 1000, &im->fd, im->err, sizeof(im->err)) < 0) {
+		r = IMAP_E_CONNECT;
+		goto fail;
+	}
+	im->session = mailimap_new(0, NULL);
+	if (!im->session) {
+		snprintf(im->err, sizeof(im->err), "out of memory");
+		r = IMAP_E_CONNECT;
+		goto fail;
+	}
+	mailimap_set_timeout(im->session, o->timeout);
+	r = o->starttls ? do_starttls(im, o) : do_implicit_tls(im, o);
+	if (r != IMAP_OK)
+		goto fail;
+	if ((r = login(im, o)) != IMAP_OK)
+		goto fail;
+	*out = im;
+	return IMAP_OK;
+fail:
+	snprintf(err, errlen, "%s", im->err);
+	im->broken = true;
+	imap_free(im);
+	return r;
+}
+
+void imap_free(struct imap *im)
+{
+	if (!im)
+		return;
+	if (im->session) {
+		if (im->session->imap_stream && !im->broken) {
+			budget(im, COMMAND_BUDGET);
+			mailimap_logout(im->session);
+		}
+		if (im->session->imap_stream) {
+			mailstream_close(im->session->imap_stream);
+			im->session->imap_stream = NULL;
+		}
+		mailimap_free(im->session);
+	}
+	if (im->fd >= 0)
+		close(im->fd);
+	free(im);
+}
+
+/* ---- mailbox ---- */
+
+int imap_examine(struct imap *im, const char *mailbox, struct imap_mailbox *info)
+{
+	budget(im, COMMAND_BUDGET);
+	int r = mailimap_examine(im->session, mailbox);
+	if (r != MAILIMAP_NO_ERROR)
+		return fail(im, r, IMAP_E_MAILBOX, "EXAMINE");
+	struct mailimap_selection_info *sel = im->session->imap_selection_info;
+	if (!sel || sel->sel_uidvalidity == 0) {
+		snprintf(im->err, sizeof(im->err), "EXAMINE %s: the server sent no UIDVALIDITY", mailbox);
+		return IMAP_E_PROTOCOL;
+	}
+	info->uidvalidity = sel->sel_uidvalidity;
+	info->uidnext = sel->sel_uidnext;
+	info->exists = sel->sel_has_exists ? sel->sel_exists : 0;
+	return IMAP_OK;
+}
+
+static void set_internaldate(struct imap_meta *m, const struct mailimap_date_time *dt)
+{
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	if (!dt || dt->dt_month < 1 || dt->dt_month > 12 || dt->dt_day < 1 || dt->dt_day > 31 ||
+	    dt->dt_hour > 23 || dt->dt_min > 59 || dt->dt_sec > 60)
+		return;
+	int z = dt->dt_zone, az = abs(z);
+	if (az % 100 > 59 || az / 100 > 23)
+		return;
+	int offset = (z < 0 ? -1 : 1) * ((az / 100) * 60 + az % 100);
+	struct tm tm = {
+		.tm_year = dt->dt_year - 1900, .tm_mon = dt->dt_month - 1, .tm_mday = dt->dt_day,
+		.tm_hour = dt->dt_hour, .tm_min = dt->dt_min, .tm_sec = dt->dt_sec,
+	};
+	m->internaldate = (int64_t)timegm(&tm) - (int64_t)offset * 60;
+	m->internaldate_offset = offset;
+	m->has_internaldate = true;
+	snprintf(m->internaldate_raw, sizeof(m->internaldate_raw), "%02d-%s-%04d %02d:%02d:%02d %c%04d",
+		 dt->dt_day, months[dt->dt_month - 1], dt->dt_year, dt->dt_hour, dt->dt_min, dt->dt_sec,
+		 z < 0 ? '-' : '+', az);
+}
+
+static int cmp_meta(const void *a, const void *b)
+{
+	const struct imap_meta *x = a, *y = b;
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **list, size_t *n)
+{
+	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
+	struct mailimap_set *set = mailimap_set_new_interval(first ? first : 1, 0);
+	clist *res = NULL;
+	uint32_t exists = im->session->imap_selection_info ? im->session->imap_selection_info->sel_exists : 0;
+
+	*list = NULL;
+	*n = 0;
+	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
+	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_internaldate());
+	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_rfc822_size());
+	budget(im, COMMAND_BUDGET + (uint64_t)exists * META_BYTES_PER_MESSAGE);
+	int r = mailimap_uid_fetch(im->session, set, ft, &res);
+	mailimap_fetch_type_free(ft);
+	mailimap_set_free(set);
+	if (r != MAILIMAP_NO_ERROR)
+		return fail(im, r, IMAP_E_PROTOCOL, "UID FETCH (metadata)");
+
+	struct imap_meta *out = g_new0(struct imap_meta, clist_count(res) + 1);
+	size_t count = 0;
+	for (clistiter *it = clist_begin(res); it; it = clist_next(it)) {
+		struct mailimap_msg_att *att = clist_content(it);
+		struct imap_meta m = { 0 };
+		bool has_size = false;
+		for (clistiter *i2 = clist_begin(att->att_list); i2; i2 = clist_next(i2)) {
+			struct mailimap_msg_att_item *item = clist_content(i2);
+			if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+				continue;
+			struct mailimap_msg_att_static *st = item->att_data.att_static;
+			switch (st->att_type) {
+			case MAILIMAP_MSG_ATT_UID:
+				m.uid = st->att_data.att_uid;
+				break;
+			case MAILIMAP_MSG_ATT_INTERNALDATE:
+				set_internaldate(&m, st->att_data.att_internal_date);
+				break;
+			case MAILIMAP_MSG_ATT_RFC822_SIZE:
+				m.size = st->att_data.att_rfc822_size;
+				has_size = true;
+				break;
+			default:
+				break;
+			}
+		}
+		(void)has_size;
+		/* "n:*" also returns the newest message when its UID is below n. */
+		if (m.uid == 0 || m.uid < first)
+			continue;
+		out[count++] = m;
+	}
+	mailimap_fetch_list_free(res);
+	qsort(out, count, sizeof(*out), cmp_meta);
+	/* A server repeating a UID gets it recorded once. */
+	size_t w = 0;
+	for (size_t i = 0; i < count; i++)
+		if (w == 0 || out[w - 1].uid != out[i].uid)
+			out[w++] = out[i];
+	*list = out;
+	*n = w;
+	return IMAP_OK;
+}
+
+struct body_ctx {
+	GByteArray *out;
+	uint64_t max;
+	uint64_t got;
+	bool too_large;
+	bool called;
+};
+
+static bool on_body(int att_type, struct mailimap_msg_att_body_section *section,
+		    const char *bytes, size_t len, void *userdata)
+{
+	struct body_ctx *c = userdata;
+	c->called = true;
+	if (c->got + len > c->max) {
+		c->too_large = true;
+		return false;
+	}
+	g_byte_array_append(c->out, (const guint8 *)bytes, (guint)len);
+	c->got += len;
+	return true;
+}
+
+static bool has_body_section(clist *res, uint32_t uid)
+{
+	for (clistiter *it = clist_begin(res); it; it = clist_next(it)) {
+		struct mailimap_msg_att *att = clist_content(it);
+		bool body = false;
+		uint32_t got_uid = 0;
+		for (clistiter *i2 = clist_begin(att->att_list); i2; i2 = clist_next(i2)) {
+			struct mailimap_msg_att_item *item = clist_content(i2);
+			if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+				continue;
+			if (item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_BODY_SECTION)
+				body = true;
+			else if (item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_UID)
+				got_uid = item->att_data.att_static->att_data.att_uid;
+		}
+		if (body && got_uid == uid)
+			return true;
+	}
+	return false;
+}
+
+int imap_fetch_body(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out)
+{
+	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
+	struct mailimap_set *set = mailimap_set_new_single(uid);
+	struct body_ctx ctx = { .out = out, .max = max };
+	clist *res = NULL;
+
+	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
+	mailimap_fetch_type_new_fetch_att_list_add(
+		ft, mailimap_fetch_att_new_body_peek_section(mailimap_section_new(NULL)));
+	mailimap_set_msg_body_handler(im->session, on_body, &ctx);
+	budget(im, max + BODY_SLACK);
+	int r = mailimap_uid_fetch(im->session, set, ft, &res);
+	mailimap_set_msg_body_handler(im->session, NULL, NULL);
+	mailimap_fetch_type_free(ft);
+	mailimap_set_free(set);
+
+	if (ctx.too_large || (r == MAILIMAP_ERROR_STREAM && im->stream->over_budget)) {
+		im->broken = true;
+		if (res)
+			mailimap_fetch_list_free(res);
+		snprintf(im->err, sizeof(im->err), "UID %u: body larger than %" G_GUINT64_FORMAT " bytes", uid, max);
+		return IMAP_E_TOO_LARGE;
+	}
+	if (r != MAILIMAP_NO_ERROR) {
+		if (r == MAILIMAP_ERROR_UID_FETCH) {
+			snprintf(im->err, sizeof(im->err), "UID %u: no longer on the server", uid);
+			return IMAP_E_GONE;
+		}
+		return fail(im, r, IMAP_E_PROTOCOL, "UID FETCH (body)");
+	}
+	bool found = has_body_section(res, uid);
+	mailimap_fetch_list_free(res);
+	if (!found) {
+		snprintf(im->err, sizeof(im->err), "UID %u: the server returned no body", uid);
+		return IMAP_E_GONE;
+	}
+	return IMAP_OK;
+}

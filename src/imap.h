@@ -1,0 +1,70 @@
+/* imap: a read-only IMAP client session on libetpan, over our own stream
+ * driver (net + tls) so that the certificate is verified before the
+ * greeting is parsed, every read and write has a timeout, and no response
+ * can grow past a byte budget.  No logging.
+ * Errors: enum imap_error; imap_errmsg() / the caller's buffer has the
+ * reason (never the password). */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <glib.h>
+
+enum imap_error {
+	IMAP_OK = 0,
+	IMAP_E_CONNECT = -1,     /* TCP, connection lost */
+	IMAP_E_TLS = -2,         /* handshake failed */
+	IMAP_E_CERTIFICATE = -3, /* the server's certificate was refused */
+	IMAP_E_STARTTLS = -4,    /* STARTTLS unavailable or refused: no plaintext fallback */
+	IMAP_E_AUTH = -5,        /* login refused */
+	IMAP_E_PROTOCOL = -6,    /* unparseable, BAD, BYE, oversize response */
+	IMAP_E_TIMEOUT = -7,
+	IMAP_E_TOO_LARGE = -8,   /* a body exceeded its limit; the session is dropped */
+	IMAP_E_MAILBOX = -9,     /* EXAMINE refused */
+	IMAP_E_GONE = -10,       /* the message is no longer on the server */
+};
+
+struct imap_options {
+	const char *host;
+	uint16_t port;
+	bool starttls;           /* false: implicit TLS */
+	const char *ca_file;     /* NULL: system trust store */
+	const char *username;
+	const char *password;    /* borrowed; not kept after imap_connect */
+	unsigned timeout;        /* seconds, for every network step */
+};
+
+struct imap_mailbox {
+	uint32_t uidvalidity;
+	uint32_t uidnext;        /* 0 when the server did not say */
+	uint32_t exists;
+};
+
+struct imap_meta {
+	uint32_t uid;
+	bool has_internaldate;
+	int64_t internaldate;    /* Unix time */
+	int internaldate_offset; /* minutes east of UTC, as the server sent it */
+	char internaldate_raw[40]; /* "15-Jun-2022 10:12:00 +0200" */
+	uint64_t size;           /* RFC822.SIZE as announced (not trusted) */
+};
+
+struct imap;
+
+int imap_connect(const struct imap_options *opts, struct imap **out, char *err, size_t errlen);
+/* Sends LOGOUT when the session is healthy; frees everything. */
+void imap_free(struct imap *im);
+const char *imap_errmsg(struct imap *im);
+const char *imap_error_name(int err);
+
+/* EXAMINE (read-only) MAILBOX. */
+int imap_examine(struct imap *im, const char *mailbox, struct imap_mailbox *info);
+
+/* UID, INTERNALDATE and RFC822.SIZE of every message with UID >= FIRST,
+ * ascending.  *list is newly allocated (g_free). */
+int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **list, size_t *n);
+
+/* BODY.PEEK[] of UID into OUT (appended), never more than MAX bytes in
+ * memory.  IMAP_E_TOO_LARGE when the body is longer (the session is then
+ * unusable), IMAP_E_GONE when the server returned no body. */
+int imap_fetch_body(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out);

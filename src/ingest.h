@@ -1,0 +1,61 @@
+/* ingest: one poll cycle — the only module that joins imap, mime, rules
+ * and store.  Connects, EXAMINEs, fetches every message above the
+ * watermark, parses, classifies and records each one in its own
+ * transaction (record + attachments + watermark).  No logging: events go to
+ * the caller's callback. */
+#pragma once
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+
+enum ingest_result {
+	INGEST_OK = 0,
+	INGEST_E_NETWORK = -1,     /* connect, timeout, protocol, mailbox */
+	INGEST_E_TLS = -2,         /* certificate refused, TLS or STARTTLS failure */
+	INGEST_E_AUTH = -3,        /* login refused */
+	INGEST_E_STORE = -4,       /* the database refused a write */
+	INGEST_E_INTERRUPTED = -5, /* *stop was set; everything committed is consistent */
+};
+
+enum ingest_event_kind {
+	INGEST_EVENT_RECORDED,
+	INGEST_EVENT_UIDVALIDITY_CHANGED,
+	INGEST_EVENT_RECONNECT,
+};
+
+struct ingest_event {
+	enum ingest_event_kind kind;
+	const struct store_message *msg; /* RECORDED */
+	size_t n_attachments;            /* RECORDED */
+	uint32_t old_uidvalidity, new_uidvalidity;
+	const char *detail;
+};
+
+typedef void (*ingest_event_cb)(const struct ingest_event *ev, void *userdata);
+
+struct ingest_stats {
+	size_t seen;         /* messages above the watermark */
+	size_t recorded;
+	size_t duplicates;
+	size_t flagged;      /* broken, too large or gone */
+	uint32_t uidvalidity;
+	uint32_t watermark;
+	uint32_t server_exists;
+};
+
+struct ingest_ctx {
+	const struct config *cfg;
+	struct store *store;
+	const char *password;
+	volatile sig_atomic_t *stop; /* may be NULL */
+	ingest_event_cb on_event;    /* may be NULL */
+	void *userdata;
+};
+
+/* Runs one cycle.  On failure ERR holds a one-line reason.  The poll's
+ * outcome is also written to the store (store_poll_done). */
+int ingest_cycle(const struct ingest_ctx *ctx, struct ingest_stats *stats, char *err, size_t errlen);

@@ -1,0 +1,58 @@
+/* mime: parses one raw message with GMime and walks every part.
+ * Pure with respect to I/O: input is a byte buffer, output plain structs.
+ * Everything returned is owned by the struct mime_message; free it with
+ * mime_message_free(). */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <glib.h>
+
+struct mime_limits {
+	unsigned max_depth;   /* nesting of multiparts and forwarded messages */
+	unsigned max_parts;   /* parts walked before giving up */
+};
+
+enum mime_flags {
+	MIME_NO_HEADERS = 1u << 0,     /* not a message at all */
+	MIME_TRUNCATED = 1u << 1,      /* missing closing boundary, cut short */
+	MIME_MALFORMED = 1u << 2,      /* structure the parser had to guess at */
+	MIME_TOO_DEEP = 1u << 3,       /* max_depth reached: deeper parts not walked */
+	MIME_TOO_MANY_PARTS = 1u << 4, /* max_parts reached: later parts not walked */
+};
+
+struct mime_attachment {
+	char *filename;      /* decoded, UTF-8; NULL when the part names none */
+	char *content_type;  /* lower-case "type/subtype" as declared */
+	char *part_path;     /* "1.2", "2.1.1": where it sits in the tree */
+	uint8_t *data;       /* decoded content */
+	size_t size;
+	char sha256[65];     /* hex of data */
+};
+
+struct mime_message {
+	char *subject;       /* decoded UTF-8 or NULL */
+	char *from_addr;     /* first From mailbox address or NULL */
+	char *from_name;     /* its display name, decoded, or NULL */
+	char *message_id;    /* without <> or NULL */
+	bool has_date;
+	int64_t date;        /* Date: header, Unix time */
+	int date_offset;     /* its UTC offset in minutes */
+	struct mime_attachment *attachments;
+	size_t n_attachments;
+	unsigned flags;      /* enum mime_flags */
+	size_t n_parts;      /* leaf parts seen */
+};
+
+/* Parses RAW (borrowed, not modified; parts are decoded without copying
+ * the message).  Never fails on bad input: damage is reported in ->flags.
+ * Returns 0. */
+int mime_parse(GByteArray *raw, const struct mime_limits *limits, struct mime_message **out);
+void mime_message_free(struct mime_message *msg);
+
+/* "broken", "truncated", … for each flag set, comma-separated; NULL if none.
+ * Newly allocated. */
+char *mime_flags_describe(unsigned flags);
+
+/* Hex SHA-256 of DATA into OUT (65 bytes). */
+void mime_sha256_hex(const uint8_t *data, size_t len, char out[65]);

@@ -1,0 +1,11 @@
+/* net: TCP connections with timeouts.  No logging; errors are negative
+ * errno with a message in the caller's buffer. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+/* Connects to HOST:PORT (every address getaddrinfo returns, in order),
+ * waiting at most TIMEOUT_MS for each.  The socket is blocking, close-on-
+ * exec, and has SO_RCVTIMEO/SO_SNDTIMEO of TIMEOUT_MS so that no later
+ * read or write waits longer.  The caller owns *fd. */
+int net_connect(const char *host, uint16_t port, int timeout_ms, int *fd, char *err, size_t errlen);

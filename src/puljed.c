@@ -1,0 +1,84 @@
+/* puljed: the daemon's entry point — options, configuration, then daemon_run(). */
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "puljed-build.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: puljed [--config FILE] [--once | --check-config]\n"
+		"\n"
+		"Records every message of a grant call's IMAP mailbox in SQLite.\n"
+		"\n"
+		"  -c, --config FILE   configuration (default %s)\n"
+		"      --once          run one poll cycle, then exit\n"
+		"      --check-config  validate the configuration and exit (no network)\n"
+		"  -h, --help          show this help\n"
+		"      --version       show the version\n"
+		"\n"
+		"Exit status: 0 ok, 1 failure, 2 configuration, 3 connection, 4 TLS, 5 login.\n",
+		PULJED_DEFAULT_CONFIG);
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_ONCE = 256, OPT_CHECK, OPT_VERSION };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ 0 },
+	};
+	const char *path = PULJED_DEFAULT_CONFIG;
+	bool once = false, check = false;
+	int c;
+
+	log_setup("puljed");
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case OPT_ONCE: once = true; break;
+		case OPT_CHECK: check = true; break;
+		case 'h': usage(stdout); return 0;
+		case OPT_VERSION: printf("puljed %s\n", PULJED_VERSION); return 0;
+		default: usage(stderr); return DAEMON_EXIT_CONFIG;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "puljed: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return DAEMON_EXIT_CONFIG;
+	}
+
+	struct config *cfg = NULL;
+	g_autofree char *error = NULL;
+	if (config_load(path, &cfg, &error) < 0) {
+		log_error("%s", error);
+		return DAEMON_EXIT_CONFIG;
+	}
+	if (check) {
+		char *password = NULL;
+		g_autofree char *perr = NULL;
+		int r = config_read_password(cfg, &password, &perr);
+		config_password_free(password);
+		if (r < 0) {
+			log_error("%s", perr);
+			config_free(cfg);
+			return DAEMON_EXIT_CONFIG;
+		}
+		printf("%s: ok (%zu call%s, database %s)\n", path, cfg->n_calls, cfg->n_calls == 1 ? "" : "s",
+		       cfg->database);
+		config_free(cfg);
+		return 0;
+	}
+	int code = daemon_run(cfg, once);
+	config_free(cfg);
+	return code;
+}

@@ -1,0 +1,619 @@
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <glib.h>
+#include <sqlite3.h>
+
+struct store {
+	sqlite3 *db;
+	enum store_mode mode;
+	char errbuf[512];
+};
+
+static const char schema_v1[] =
+	"CREATE TABLE mailboxes (\n"
+	"  mailbox TEXT PRIMARY KEY,\n"
+	"  uidvalidity INTEGER NOT NULL,\n"
+	"  last_uid INTEGER NOT NULL DEFAULT 0,\n"
+	"  updated_at INTEGER NOT NULL\n"
+	");\n"
+	"CREATE TABLE messages (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  mailbox TEXT NOT NULL,\n"
+	"  uidvalidity INTEGER NOT NULL,\n"
+	"  uid INTEGER NOT NULL,\n"
+	"  recorded_at INTEGER NOT NULL,\n"
+	"  received_epoch INTEGER,\n"
+	"  received_at TEXT,\n"
+	"  internaldate TEXT,\n"
+	"  server_size INTEGER NOT NULL,\n"
+	"  raw BLOB,\n"
+	"  raw_size INTEGER NOT NULL,\n"
+	"  raw_sha256 TEXT,\n"
+	"  message_id TEXT,\n"
+	"  from_addr TEXT,\n"
+	"  from_name TEXT,\n"
+	"  subject TEXT,\n"
+	"  date_header TEXT,\n"
+	"  call TEXT,\n"
+	"  applicant TEXT,\n"
+	"  on_time INTEGER,\n"
+	"  status TEXT NOT NULL CHECK (status IN ('accepted','late','review','unrelated')),\n"
+	"  reasons TEXT NOT NULL,\n"
+	"  flags TEXT,\n"
+	"  duplicate_of INTEGER REFERENCES messages(id),\n"
+	"  UNIQUE (mailbox, uidvalidity, uid)\n"
+	");\n"
+	"CREATE INDEX messages_raw_sha256 ON messages(raw_sha256);\n"
+	"CREATE TABLE attachments (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  message INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,\n"
+	"  seq INTEGER NOT NULL,\n"
+	"  filename TEXT,\n"
+	"  content_type TEXT NOT NULL,\n"
+	"  part_path TEXT,\n"
+	"  size INTEGER NOT NULL,\n"
+	"  sha256 TEXT NOT NULL,\n"
+	"  data BLOB NOT NULL,\n"
+	"  UNIQUE (message, seq)\n"
+	");\n"
+	"CREATE TABLE state (\n"
+	"  key TEXT PRIMARY KEY,\n"
+	"  value\n"
+	");\n";
+
+static const char *const migrations[] = { schema_v1 };
+
+static int fail(struct store *st, int err, const char *what)
+{
+	g_snprintf(st->errbuf, sizeof(st->errbuf), "%s: %s", what, st->db ? sqlite3_errmsg(st->db) : "no database");
+	return err;
+}
+
+static int sql_error(struct store *st, int rc, const char *what)
+{
+	int e = -EIO;
+	switch (rc & 0xff) {
+	case SQLITE_FULL: e = -ENOSPC; break;
+	case SQLITE_BUSY: case SQLITE_LOCKED: e = -EBUSY; break;
+	case SQLITE_READONLY: case SQLITE_PERM: case SQLITE_AUTH: e = -EACCES; break;
+	case SQLITE_NOMEM: e = -ENOMEM; break;
+	case SQLITE_CORRUPT: case SQLITE_NOTADB: e = -EBADMSG; break;
+	default: break;
+	}
+	return fail(st, e, what);
+}
+
+const char *store_errmsg(struct store *st)
+{
+	return st->errbuf;
+}
+
+static int exec(struct store *st, const char *sql)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : sql_error(st, rc, sql);
+}
+
+static int prepare(struct store *st, const char *sql, sqlite3_stmt **stmt)
+{
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL);
+	return rc == SQLITE_OK ? 0 : sql_error(st, rc, "prepare");
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static void finalize(sqlite3_stmt **s)
+{
+	if (*s)
+		sqlite3_finalize(*s);
+	*s = NULL;
+}
+
+static int migrate(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st, "PRAGMA user_version", &s);
+	if (r < 0)
+		return r;
+	int version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+	finalize(&s);
+	if (version > STORE_SCHEMA_VERSION) {
+		g_snprintf(st->errbuf, sizeof(st->errbuf),
+			   "database schema version %d is newer than this puljed understands (%d)",
+			   version, STORE_SCHEMA_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
+		if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
+			return r;
+		if ((r = exec(st, migrations[v])) < 0) {
+			exec(st, "ROLLBACK");
+			return r;
+		}
+		g_autofree char *set = g_strdup_printf("PRAGMA user_version = %d", v + 1);
+		if ((r = exec(st, set)) < 0 || (r = exec(st, "COMMIT")) < 0) {
+			exec(st, "ROLLBACK");
+			return r;
+		}
+	}
+	return 0;
+}
+
+int store_open(const char *path, enum store_mode mode, struct store **out, char **error)
+{
+	struct store *st = g_new0(struct store, 1);
+	int r, flags;
+
+	st->mode = mode;
+	if (mode == STORE_READ_WRITE) {
+		/* Create the file ourselves so that it is never world-readable;
+		 * SQLite gives -wal and -shm the same mode. */
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+		if (fd < 0) {
+			*error = g_strdup_printf("cannot open database %s: %s", path, g_strerror(errno));
+			g_free(st);
+			return -errno;
+		}
+		close(fd);
+		flags = SQLITE_OPEN_READWRITE;
+	} else {
+		flags = SQLITE_OPEN_READONLY;
+	}
+	int rc = sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOFOLLOW, NULL);
+	if (rc != SQLITE_OK) {
+		r = sql_error(st, rc, path);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, 10000);
+	if (mode == STORE_READ_WRITE) {
+		/* WAL with synchronous=NORMAL: a crash of the process never loses a
+		 * commit; a power loss may lose the newest commits, watermark
+		 * included, so those messages are fetched again — never lost. */
+		if ((r = exec(st, "PRAGMA journal_mode = WAL")) < 0 ||
+		    (r = exec(st, "PRAGMA synchronous = NORMAL")) < 0 ||
+		    (r = exec(st, "PRAGMA foreign_keys = ON")) < 0 ||
+		    (r = migrate(st)) < 0)
+			goto fail;
+	} else {
+		sqlite3_stmt *s = NULL;
+		if ((r = prepare(st, "PRAGMA user_version", &s)) < 0)
+			goto fail;
+		int v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+		finalize(&s);
+		if (v != STORE_SCHEMA_VERSION) {
+			g_snprintf(st->errbuf, sizeof(st->errbuf),
+				   v == 0 ? "not a puljed database (no schema yet; has puljed run?)"
+					  : "database schema version %d; this puljectl reads version %d",
+				   v, STORE_SCHEMA_VERSION);
+			r = -EPROTONOSUPPORT;
+			goto fail;
+		}
+	}
+	*out = st;
+	return 0;
+fail:
+	*error = g_strdup_printf("database %s: %s", path, st->errbuf);
+	store_close(st);
+	return r;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	if (st->db)
+		sqlite3_close_v2(st->db);
+	g_free(st);
+}
+
+int store_mailbox_get(struct store *st, const char *mailbox, uint32_t *uidvalidity, uint32_t *last_uid)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st, "SELECT uidvalidity, last_uid FROM mailboxes WHERE mailbox = ?", &s);
+	if (r < 0)
+		return r;
+	bind_text(s, 1, mailbox);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*uidvalidity = (uint32_t)sqlite3_column_int64(s, 0);
+		*last_uid = (uint32_t)sqlite3_column_int64(s, 1);
+		r = 0;
+	} else if (rc == SQLITE_DONE) {
+		r = -ENOENT;
+	} else {
+		r = sql_error(st, rc, "read watermark");
+	}
+	finalize(&s);
+	return r;
+}
+
+int store_mailbox_reset(struct store *st, const char *mailbox, uint32_t uidvalidity)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			"INSERT INTO mailboxes (mailbox, uidvalidity, last_uid, updated_at) VALUES (?1, ?2, 0, ?3) "
+			"ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = ?2, last_uid = 0, updated_at = ?3",
+			&s);
+	if (r < 0)
+		return r;
+	bind_text(s, 1, mailbox);
+	sqlite3_bind_int64(s, 2, uidvalidity);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
+	int rc = sqlite3_step(s);
+	r = rc == SQLITE_DONE ? 0 : sql_error(st, rc, "reset watermark");
+	finalize(&s);
+	return r;
+}
+
+static int find_original(struct store *st, const char *sha, int64_t *orig)
+{
+	sqlite3_stmt *s = NULL;
+	*orig = 0;
+	if (!sha)
+		return 0;
+	int r = prepare(st, "SELECT id FROM messages WHERE raw_sha256 = ? AND duplicate_of IS NULL ORDER BY id LIMIT 1", &s);
+	if (r < 0)
+		return r;
+	bind_text(s, 1, sha);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*orig = sqlite3_column_int64(s, 0);
+	else if (rc != SQLITE_DONE)
+		r = sql_error(st, rc, "look for duplicates");
+	finalize(&s);
+	return r;
+}
+
+static int insert_message(struct store *st, const struct store_message *m, int64_t dup, int64_t *id)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			"INSERT INTO messages (mailbox, uidvalidity, uid, recorded_at, received_epoch, received_at, "
+			"internaldate, server_size, raw, raw_size, raw_sha256, message_id, from_addr, from_name, "
+			"subject, date_header, call, applicant, on_time, status, reasons, flags, duplicate_of) "
+			"VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)",
+			&s);
+	if (r < 0)
+		return r;
+	bind_text(s, 1, m->mailbox);
+	sqlite3_bind_int64(s, 2, m->uidvalidity);
+	sqlite3_bind_int64(s, 3, m->uid);
+	sqlite3_bind_int64(s, 4, m->recorded_at ? m->recorded_at : (sqlite3_int64)time(NULL));
+	if (m->has_received)
+		sqlite3_bind_int64(s, 5, m->received_epoch);
+	bind_text(s, 6, m->received_at);
+	bind_text(s, 7, m->internaldate);
+	sqlite3_bind_int64(s, 8, (sqlite3_int64)m->server_size);
+	if (m->raw)
+		sqlite3_bind_blob64(s, 9, m->raw, m->raw_size, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 10, (sqlite3_int64)m->raw_size);
+	bind_text(s, 11, m->raw_sha256);
+	bind_text(s, 12, m->message_id);
+	bind_text(s, 13, m->from_addr);
+	bind_text(s, 14, m->from_name);
+	bind_text(s, 15, m->subject);
+	bind_text(s, 16, m->date_header);
+	bind_text(s, 17, m->call);
+	bind_text(s, 18, m->applicant);
+	if (m->on_time >= 0)
+		sqlite3_bind_int(s, 19, m->on_time);
+	bind_text(s, 20, m->status);
+	bind_text(s, 21, m->reasons ? m->reasons : "[]");
+	bind_text(s, 22, m->flags);
+	if (dup)
+		sqlite3_bind_int64(s, 23, dup);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		*id = sqlite3_last_insert_rowid(st->db);
+		r = 0;
+	} else {
+		r = sql_error(st, rc, "insert message");
+	}
+	finalize(&s);
+	return r;
+}
+
+static int insert_attachments(struct store *st, int64_t id, const struct store_attachment_in *a, size_t n)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			"INSERT INTO attachments (message, seq, filename, content_type, part_path, size, sha256, data) "
+			"VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+			&s);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)i + 1);
+		bind_text(s, 3, a[i].filename);
+		bind_text(s, 4, a[i].content_type);
+		bind_text(s, 5, a[i].part_path);
+		sqlite3_bind_int64(s, 6, (sqlite3_int64)a[i].size);
+		bind_text(s, 7, a[i].sha256);
+		sqlite3_bind_blob64(s, 8, a[i].size ? (const void *)a[i].data : "", a[i].size, SQLITE_STATIC);
+		int rc = sqlite3_step(s);
+		if (rc != SQLITE_DONE)
+			r = sql_error(st, rc, "insert attachment");
+	}
+	finalize(&s);
+	return r;
+}
+
+static int advance_watermark(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t uid)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			"UPDATE mailboxes SET last_uid = MAX(last_uid, ?3), updated_at = ?4 "
+			"WHERE mailbox = ?1 AND uidvalidity = ?2",
+			&s);
+	if (r < 0)
+		return r;
+	bind_text(s, 1, mailbox);
+	sqlite3_bind_int64(s, 2, uidvalidity);
+	sqlite3_bind_int64(s, 3, uid);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		r = sql_error(st, rc, "advance watermark");
+	else if (sqlite3_changes(st->db) != 1) {
+		g_snprintf(st->errbuf, sizeof(st->errbuf), "advance watermark: mailbox %s has no state for UIDVALIDITY %u",
+			   mailbox, uidvalidity);
+		r = -ESTALE;
+	}
+	finalize(&s);
+	return r;
+}
+
+static int exists(struct store *st, const struct store_message *m, bool *found)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st, "SELECT 1 FROM messages WHERE mailbox = ? AND uidvalidity = ? AND uid = ?", &s);
+	if (r < 0)
+		return r;
+	bind_text(s, 1, m->mailbox);
+	sqlite3_bind_int64(s, 2, m->uidvalidity);
+	sqlite3_bind_int64(s, 3, m->uid);
+	int rc = sqlite3_step(s);
+	*found = rc == SQLITE_ROW;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = sql_error(st, rc, "look up message");
+	finalize(&s);
+	return r;
+}
+
+int store_record(struct store *st, const struct store_message *msg,
+		 const struct store_attachment_in *atts, size_t n_atts,
+		 int64_t *id, bool *inserted)
+{
+	int r;
+	bool found = false;
+	int64_t dup = 0;
+
+	*inserted = false;
+	*id = 0;
+	if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
+		return r;
+	if ((r = exists(st, msg, &found)) < 0)
+		goto rollback;
+	if (!found) {
+		if ((r = find_original(st, msg->raw ? msg->raw_sha256 : NULL, &dup)) < 0 ||
+		    (r = insert_message(st, msg, dup, id)) < 0 ||
+		    (r = insert_attachments(st, *id, atts, n_atts)) < 0)
+			goto rollback;
+	}
+	if ((r = advance_watermark(st, msg->mailbox, msg->uidvalidity, msg->uid)) < 0)
+		goto rollback;
+	if ((r = exec(st, "COMMIT")) < 0)
+		goto rollback;
+	*inserted = !found;
+	return 0;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	*id = 0;
+	return r;
+}
+
+static int set_state(struct store *st, sqlite3_stmt *s, const char *key, int64_t ival, const char *sval, bool is_text)
+{
+	sqlite3_reset(s);
+	bind_text(s, 1, key);
+	if (is_text)
+		bind_text(s, 2, sval);
+	else
+		sqlite3_bind_int64(s, 2, ival);
+	int rc = sqlite3_step(s);
+	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "write state");
+}
+
+int store_poll_done(struct store *st, int64_t when, const char *error)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+	if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
+		return r;
+	if ((r = prepare(st, "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", &s)) < 0)
+		goto rollback;
+	if ((r = set_state(st, s, "last_poll_at", when, NULL, false)) < 0 ||
+	    (r = set_state(st, s, "last_error", 0, error, true)) < 0)
+		goto rollback;
+	if (!error && (r = set_state(st, s, "last_success_at", when, NULL, false)) < 0)
+		goto rollback;
+	finalize(&s);
+	return exec(st, "COMMIT");
+rollback:
+	finalize(&s);
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+int store_get_status(struct store *st, struct store_status *out)
+{
+	static const char *const names[] = { "accepted", "late", "review", "unrelated" };
+	sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = prepare(st, "SELECT status, COUNT(*), COUNT(duplicate_of) FROM messages GROUP BY status", &s)) < 0)
+		return r;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *status = (const char *)sqlite3_column_text(s, 0);
+		int64_t n = sqlite3_column_int64(s, 1);
+		out->total += n;
+		out->duplicates += sqlite3_column_int64(s, 2);
+		for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
+			if (status && !strcmp(status, names[i]))
+				out->by_status[i] = n;
+	}
+	finalize(&s);
+	if (rc != SQLITE_DONE)
+		return sql_error(st, rc, "count messages");
+	if ((r = prepare(st, "SELECT key, value FROM state", &s)) < 0)
+		return r;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(s, 0);
+		if (!key)
+			continue;
+		if (!strcmp(key, "last_poll_at"))
+			out->last_poll_at = sqlite3_column_int64(s, 1);
+		else if (!strcmp(key, "last_success_at"))
+			out->last_success_at = sqlite3_column_int64(s, 1);
+		else if (!strcmp(key, "last_error") && sqlite3_column_type(s, 1) != SQLITE_NULL)
+			out->last_error = g_strdup((const char *)sqlite3_column_text(s, 1));
+	}
+	finalize(&s);
+	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "read state");
+}
+
+static const char *col_text(sqlite3_stmt *s, int i)
+{
+	return (const char *)sqlite3_column_text(s, i);
+}
+
+int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_message_cb cb, void *userdata)
+{
+	sqlite3_stmt *s = NULL;
+	g_autofree char *sql = g_strdup_printf(
+		"SELECT m.id, mailbox, uidvalidity, uid, recorded_at, received_epoch, received_at, internaldate, "
+		"server_size, %s, raw_size, raw_sha256, message_id, from_addr, from_name, subject, date_header, "
+		"call, applicant, on_time, status, reasons, flags, duplicate_of, "
+		"(SELECT COUNT(*) FROM attachments a WHERE a.message = m.id) "
+		"FROM messages m WHERE ?1 = 0 OR m.id = ?1 ORDER BY m.id",
+		with_raw ? "raw" : "NULL");
+	int r = prepare(st, sql, &s), rc;
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(s, 1, id);
+	bool any = false;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_message m = {
+			.id = sqlite3_column_int64(s, 0),
+			.mailbox = col_text(s, 1),
+			.uidvalidity = (uint32_t)sqlite3_column_int64(s, 2),
+			.uid = (uint32_t)sqlite3_column_int64(s, 3),
+			.recorded_at = sqlite3_column_int64(s, 4),
+			.has_received = sqlite3_column_type(s, 5) != SQLITE_NULL,
+			.received_epoch = sqlite3_column_int64(s, 5),
+			.received_at = col_text(s, 6),
+			.internaldate = col_text(s, 7),
+			.server_size = (uint64_t)sqlite3_column_int64(s, 8),
+			.raw = sqlite3_column_blob(s, 9),
+			.raw_size = (size_t)sqlite3_column_int64(s, 10),
+			.raw_sha256 = col_text(s, 11),
+			.message_id = col_text(s, 12),
+			.from_addr = col_text(s, 13),
+			.from_name = col_text(s, 14),
+			.subject = col_text(s, 15),
+			.date_header = col_text(s, 16),
+			.call = col_text(s, 17),
+			.applicant = col_text(s, 18),
+			.on_time = sqlite3_column_type(s, 19) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 19),
+			.status = col_text(s, 20),
+			.reasons = col_text(s, 21),
+			.flags = col_text(s, 22),
+			.duplicate_of = sqlite3_column_int64(s, 23),
+			.n_attachments = (size_t)sqlite3_column_int64(s, 24),
+		};
+		any = true;
+		if ((r = cb(&m, userdata)) != 0)
+			break;
+	}
+	finalize(&s);
+	if (r != 0)
+		return r;
+	if (rc != SQLITE_DONE)
+		return sql_error(st, rc, "read messages");
+	if (id > 0 && !any) {
+		g_snprintf(st->errbuf, sizeof(st->errbuf), "no message with id %" G_GINT64_FORMAT, id);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int store_foreach_mailbox(struct store *st, store_mailbox_cb cb, void *userdata)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st, "SELECT mailbox, uidvalidity, last_uid, updated_at FROM mailboxes ORDER BY mailbox", &s), rc;
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_mailbox mb = {
+			.mailbox = col_text(s, 0),
+			.uidvalidity = (uint32_t)sqlite3_column_int64(s, 1),
+			.last_uid = (uint32_t)sqlite3_column_int64(s, 2),
+			.updated_at = sqlite3_column_int64(s, 3),
+		};
+		if ((r = cb(&mb, userdata)) != 0)
+			break;
+	}
+	finalize(&s);
+	if (r != 0)
+		return r;
+	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "read mailboxes");
+}
+
+int store_foreach_attachment(struct store *st, int64_t message, bool with_data,
+			     store_attachment_cb cb, void *userdata)
+{
+	sqlite3_stmt *s = NULL;
+	g_autofree char *sql = g_strdup_printf(
+		"SELECT id, message, seq, filename, content_type, part_path, size, sha256, %s "
+		"FROM attachments WHERE message = ? ORDER BY seq",
+		with_data ? "data" : "NULL");
+	int r = prepare(st, sql, &s), rc;
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(s, 1, message);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_attachment a = {
+			.id = sqlite3_column_int64(s, 0),
+			.message = sqlite3_column_int64(s, 1),
+			.seq = sqlite3_column_int(s, 2),
+			.filename = col_text(s, 3),
+			.content_type = col_text(s, 4),
+			.part_path = col_text(s, 5),
+			.size = (uint64_t)sqlite3_column_int64(s, 6),
+			.sha256 = col_text(s, 7),
+			.data = sqlite3_column_blob(s, 8),
+		};
+		if ((r = cb(&a, userdata)) != 0)
+			break;
+	}
+	finalize(&s);
+	if (r != 0)
+		return r;
+	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "read attachments");
+}

@@ -1,0 +1,124 @@
+/* store: the SQLite database — every message, its raw bytes, its
+ * attachments and the per-mailbox UID watermark.
+ * Errors: negative errno (-EIO for SQLite failures, -ENOSPC when full,
+ * -EBUSY when locked); store_errmsg() has the detail.  Strings handed to
+ * callbacks are owned by the store and valid only during the callback. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_SCHEMA_VERSION 1
+
+struct store;
+
+enum store_mode {
+	STORE_READ_WRITE, /* the daemon: creates and migrates the database */
+	STORE_READ_ONLY,  /* puljectl */
+};
+
+struct store_attachment_in {
+	const char *filename;
+	const char *content_type;
+	const char *part_path;
+	const uint8_t *data;
+	size_t size;
+	const char *sha256;
+};
+
+/* One message as recorded.  NULL / has_* false where unknown. */
+struct store_message {
+	int64_t id;
+	const char *mailbox;
+	uint32_t uidvalidity;
+	uint32_t uid;
+	int64_t recorded_at;        /* Unix time of the commit */
+	bool has_received;
+	int64_t received_epoch;     /* INTERNALDATE, Unix time */
+	const char *received_at;    /* INTERNALDATE, ISO 8601 in the call's zone */
+	const char *internaldate;   /* INTERNALDATE exactly as the server sent it */
+	uint64_t server_size;       /* RFC822.SIZE */
+	const uint8_t *raw;         /* NULL when not fetched (too large) */
+	size_t raw_size;
+	const char *raw_sha256;
+	const char *message_id;
+	const char *from_addr;
+	const char *from_name;
+	const char *subject;
+	const char *date_header;    /* ISO 8601 */
+	const char *call;
+	const char *applicant;
+	int on_time;                /* 1, 0, -1 = null */
+	const char *status;
+	const char *reasons;        /* JSON array of strings */
+	const char *flags;          /* comma-separated, NULL when none */
+	int64_t duplicate_of;       /* 0 = none */
+	size_t n_attachments;       /* filled on read */
+};
+
+struct store_attachment {
+	int64_t id;
+	int64_t message;
+	int seq;
+	const char *filename;
+	const char *content_type;
+	const char *part_path;
+	uint64_t size;
+	const char *sha256;
+	const uint8_t *data;        /* only from store_foreach_attachment(.., true) */
+};
+
+struct store_mailbox {
+	const char *mailbox;
+	uint32_t uidvalidity;
+	uint32_t last_uid;          /* the watermark: every UID up to it is recorded */
+	int64_t updated_at;
+};
+
+struct store_status {
+	int64_t total;
+	int64_t by_status[4];       /* accepted, late, review, unrelated */
+	int64_t duplicates;
+	int64_t last_poll_at;       /* 0 = never */
+	int64_t last_success_at;    /* 0 = never */
+	char *last_error;           /* owned by the caller: g_free(); NULL if the last poll succeeded */
+};
+
+/* Opens (creating and migrating in READ_WRITE mode) the database at PATH.
+ * New files are created 0640.  On failure *error holds a newly allocated
+ * message. */
+int store_open(const char *path, enum store_mode mode, struct store **out, char **error);
+void store_close(struct store *st);
+const char *store_errmsg(struct store *st);
+
+/* The watermark of MAILBOX; -ENOENT when the mailbox was never seen. */
+int store_mailbox_get(struct store *st, const char *mailbox, uint32_t *uidvalidity, uint32_t *last_uid);
+/* Starts MAILBOX afresh under a new UIDVALIDITY (watermark 0).  Records
+ * made under the old UIDVALIDITY stay. */
+int store_mailbox_reset(struct store *st, const char *mailbox, uint32_t uidvalidity);
+
+/* Records MSG and its attachments and advances the watermark of its
+ * mailbox to its UID, in one transaction.  duplicate_of and id in MSG are
+ * ignored: a message whose raw bytes equal an earlier record's gets
+ * duplicate_of set here.  *inserted is false when (mailbox, uidvalidity,
+ * uid) was already recorded (nothing changes then). */
+int store_record(struct store *st, const struct store_message *msg,
+		 const struct store_attachment_in *atts, size_t n_atts,
+		 int64_t *id, bool *inserted);
+
+/* Notes the end of a poll: OK, or the error text (no secrets in it). */
+int store_poll_done(struct store *st, int64_t when, const char *error);
+
+int store_get_status(struct store *st, struct store_status *out);
+
+typedef int (*store_message_cb)(const struct store_message *msg, void *userdata);
+typedef int (*store_mailbox_cb)(const struct store_mailbox *mb, void *userdata);
+typedef int (*store_attachment_cb)(const struct store_attachment *att, void *userdata);
+
+/* Messages in id order; ID > 0 selects one (-ENOENT if absent).  Raw
+ * bytes are included only when WITH_RAW.  A non-zero return from CB stops
+ * the walk and is returned. */
+int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_message_cb cb, void *userdata);
+int store_foreach_mailbox(struct store *st, store_mailbox_cb cb, void *userdata);
+int store_foreach_attachment(struct store *st, int64_t message, bool with_data,
+			     store_attachment_cb cb, void *userdata);

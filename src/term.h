@@ -1,0 +1,20 @@
+/* term: text that is safe and fits on an operator's terminal.  Pure. */
+#pragma once
+#include <stddef.h>
+
+/* S with C0/C1 controls, DEL and bidi overrides replaced by a space and
+ * invalid UTF-8 repaired.  Newly allocated (g_free). */
+char *term_clean(const char *s);
+
+/* Display width of a clean UTF-8 string (wide CJK counts 2). */
+size_t term_width(const char *s);
+
+/* S cleaned and cut to WIDTH columns ("…" marks a cut), padded with spaces
+ * to exactly WIDTH when PAD.  Newly allocated. */
+char *term_fit(const char *s, size_t width, int pad);
+
+/* A file name safe to create in a directory: no path separators, no "..",
+ * no control characters, no leading dot or dash, not a Windows device
+ * name, at most 180 bytes.  FALLBACK when nothing usable is left.
+ * Newly allocated. */
+char *term_safe_filename(const char *name, const char *fallback);

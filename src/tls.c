@@ -1,0 +1,138 @@
+#include "tls.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+struct tls {
+	gnutls_session_t session;
+	gnutls_certificate_credentials_t creds;
+	char *host;
+};
+
+void tls_free(struct tls *t)
+{
+	if (!t)
+		return;
+	if (t->session)
+		gnutls_deinit(t->session);
+	if (t->creds)
+		gnutls_certificate_free_credentials(t->creds);
+	free(t->host);
+	free(t);
+}
+
+static bool is_ip_literal(const char *host)
+{
+	return strspn(host, "0123456789.") == strlen(host) || strchr(host, ':') != NULL;
+}
+
+int tls_client_new(int fd, const char *host, const char *ca_file, struct tls **out, char *err, size_t errlen)
+{
+	struct tls *t = calloc(1, sizeof(*t));
+	int r, rc = TLS_E_SETUP;
+
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return TLS_E_SETUP;
+	}
+	t->host = strdup(host);
+	if (!t->host || gnutls_certificate_allocate_credentials(&t->creds) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (ca_file)
+		r = gnutls_certificate_set_x509_trust_file(t->creds, ca_file, GNUTLS_X509_FMT_PEM);
+	else
+		r = gnutls_certificate_set_x509_system_trust(t->creds);
+	if (r <= 0) {
+		snprintf(err, errlen, "no trusted certificates loaded from %s%s%s",
+			 ca_file ? ca_file : "the system trust store", r < 0 ? ": " : "",
+			 r < 0 ? gnutls_strerror(r) : "");
+		goto fail;
+	}
+	if (gnutls_init(&t->session, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL) < 0 ||
+	    gnutls_set_default_priority(t->session) < 0 ||
+	    gnutls_credentials_set(t->session, GNUTLS_CRD_CERTIFICATE, t->creds) < 0) {
+		snprintf(err, errlen, "cannot set up a TLS session");
+		goto fail;
+	}
+	if (!is_ip_literal(host))
+		gnutls_server_name_set(t->session, GNUTLS_NAME_DNS, host, strlen(host));
+	/* Chain to a trusted root, validity, key purpose and the host name (DNS
+	 * name or IP address SAN) are checked during the handshake. */
+	gnutls_session_set_verify_cert(t->session, host, 0);
+	gnutls_transport_set_int(t->session, fd);
+	gnutls_handshake_set_timeout(t->session, GNUTLS_DEFAULT_HANDSHAKE_TIMEOUT);
+
+	do
+		r = gnutls_handshake(t->session);
+	while (r < 0 && !gnutls_error_is_fatal(r) && r != GNUTLS_E_AGAIN);
+
+	if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
+		unsigned status = gnutls_session_get_verify_cert_status(t->session);
+		gnutls_datum_t txt = { 0 };
+		gnutls_certificate_type_t type = gnutls_certificate_type_get(t->session);
+		if (gnutls_certificate_verification_status_print(status, type, &txt, 0) == 0) {
+			snprintf(err, errlen, "certificate of %s not accepted: %s", host, (char *)txt.data);
+			gnutls_free(txt.data);
+		} else {
+			snprintf(err, errlen, "certificate of %s not accepted", host);
+		}
+		rc = TLS_E_CERTIFICATE;
+		goto fail;
+	}
+	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_TIMEDOUT) {
+		snprintf(err, errlen, "TLS handshake with %s timed out", host);
+		rc = TLS_E_TIMEOUT;
+		goto fail;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "TLS handshake with %s failed: %s", host, gnutls_strerror(r));
+		rc = TLS_E_HANDSHAKE;
+		goto fail;
+	}
+	*out = t;
+	return TLS_OK;
+fail:
+	tls_free(t);
+	return rc;
+}
+
+ssize_t tls_read(struct tls *t, void *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = gnutls_record_recv(t->session, buf, len);
+		if (n > 0)
+			return n;
+		if (n == GNUTLS_E_INTERRUPTED)
+			continue;
+		/* 0 is a clean close; GNUTLS_E_AGAIN is SO_RCVTIMEO expiring. */
+		errno = n == GNUTLS_E_AGAIN ? EAGAIN : n == 0 ? 0 : EPROTO;
+		return -1;
+	}
+}
+
+ssize_t tls_write(struct tls *t, const void *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = gnutls_record_send(t->session, (const char *)buf + done, len - done);
+		if (n == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (n <= 0) {
+			errno = n == GNUTLS_E_AGAIN ? EAGAIN : EPIPE;
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+size_t tls_pending(struct tls *t)
+{
+	return gnutls_record_check_pending(t->session);
+}

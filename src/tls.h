@@ -1,0 +1,30 @@
+/* tls: a GnuTLS client session over a connected socket, with the server's
+ * certificate chain and host name verified inside the handshake (it fails
+ * before any application byte is exchanged).  No logging. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct tls;
+
+enum tls_error {
+	TLS_OK = 0,
+	TLS_E_HANDSHAKE = -1,   /* protocol failure, alert, reset */
+	TLS_E_CERTIFICATE = -2, /* chain or host name did not verify */
+	TLS_E_TIMEOUT = -3,
+	TLS_E_SETUP = -4,       /* could not load the trust store */
+};
+
+/* Performs the handshake on FD (borrowed: the caller closes it) for HOST,
+ * trusting CA_FILE or, when NULL, the system trust store.  On failure a
+ * one-line reason is written to ERR. */
+int tls_client_new(int fd, const char *host, const char *ca_file, struct tls **out, char *err, size_t errlen);
+void tls_free(struct tls *t);
+
+/* Read/write: bytes transferred, or -1 on error, timeout or end of stream,
+ * with errno EAGAIN for a timeout. */
+ssize_t tls_read(struct tls *t, void *buf, size_t len);
+ssize_t tls_write(struct tls *t, const void *buf, size_t len);
+/* Bytes already decrypted and waiting. */
+size_t tls_pending(struct tls *t);

@@ -1,0 +1,279 @@
+#!/usr/bin/python3
+"""Independent oracle for the MIME fixtures.
+
+Parses every fixtures/mime/*.eml with Python's own email package
+(BytesParser, policy=email.policy.default) and writes
+fixtures/mime/expected.json: decoded subject, From address, Message-ID,
+the call-match verdict and the list of "application attachments".
+
+    /usr/bin/python3 tests/oracle/expected.py          # (re)write expected.json
+    /usr/bin/python3 tests/oracle/expected.py --check  # exit 1 if it is stale
+
+Python 3 standard library only.  The rules below are written out here on
+purpose and share no code with the daemon.
+"""
+
+import hashlib
+import json
+import os
+import re
+import sys
+import unicodedata
+from email import policy
+from email.header import decode_header, make_header
+from email.parser import BytesParser
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MIME_DIR = os.path.join(ROOT, "fixtures", "mime")
+OUT = os.path.join(MIME_DIR, "expected.json")
+
+# Fixtures where Python and a C MIME library may legitimately disagree about
+# the attachment list.  Value None: attachments deliberately not asserted.
+BROKEN = {
+    "25-broken-missing-closing-boundary.eml": None,  # outer close delimiter missing
+    "26-broken-bad-base64.eml": None,                # garbage inside the PDF's base64
+    "27-headers-only-no-body.eml": "assert",         # multipart header, no body at all
+}
+
+SIGNATURE_TYPES = {
+    "application/pkcs7-signature",
+    "application/x-pkcs7-signature",
+    "application/pgp-signature",
+}
+
+CALL = "puljeopslag 2022: styrkelse af digitale kompetencer"
+REPLY_PREFIX = re.compile(r"(?:re|sv|vs|fwd|fw|aw|wg):", re.IGNORECASE)
+QUOTES = "\"\u201c\u201d\u201e"                       # " “ ” „
+APPLICANT_TRIM = " \t-\u2013\u2014:,()" + QUOTES + "'"  # whitespace - – — : , ( ) " “ ” „ '
+
+
+# ------------------------------------------------------------------ headers
+
+def raw_to_text(value):
+    """Header source as stored by the parser (8-bit bytes are surrogate
+    escaped) -> text.  Raw 8-bit header bytes: UTF-8 if they are valid
+    UTF-8, else Windows-1252 (ISO-8859-1 for the five bytes cp1252 lacks)."""
+    data = value.encode("ascii", "surrogateescape")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def header(msg, name):
+    """First `name` header of msg, parsed by the default policy's header
+    registry after 8-bit repair; None when absent."""
+    for k, v in msg.raw_items():
+        if k.lower() == name:
+            text = re.sub(r"\r?\n", "", raw_to_text(v))     # RFC 5322 unfolding
+            return policy.default.header_factory(k, text)
+    return None
+
+
+def decode_ew(s):
+    """Left-over RFC 2047 encoded-words (e.g. inside a quoted parameter)."""
+    if s and "=?" in s:
+        try:
+            return str(make_header(decode_header(s)))
+        except Exception:
+            return s
+    return s
+
+
+def subject_of(msg):
+    h = header(msg, "subject")
+    return None if h is None else str(h)
+
+
+def from_of(msg):
+    h = header(msg, "from")
+    if h is None or not h.addresses:
+        return None, None
+    a = h.addresses[0]
+    return (a.addr_spec or None), (a.display_name or None)
+
+
+def message_id_of(msg):
+    for k, v in msg.raw_items():
+        if k.lower() == "message-id":
+            text = re.sub(r"\s+", " ", raw_to_text(v)).strip()
+            m = re.search(r"<([^>]*)>", text)
+            return (m.group(1) if m else text) or None
+    return None
+
+
+# -------------------------------------------------------------- call match
+
+def display_form(subject):
+    """NFC, whitespace collapsed, leading reply/forward prefixes and
+    surrounding quotes stripped (repeatedly, in any interleaving); case kept."""
+    s = " ".join(unicodedata.normalize("NFC", subject).split())
+    while True:
+        before = s
+        m = REPLY_PREFIX.match(s)
+        if m:
+            s = s[m.end():].strip()
+        s = s.strip(QUOTES).strip()
+        if s == before:
+            return s
+
+
+def call_match(subject):
+    if subject is None:
+        return False, None
+    s = display_form(subject)
+    # find the shortest original-case prefix whose casefold equals CALL
+    folded = ""
+    cut = None
+    for i, ch in enumerate(s):
+        folded += ch.casefold()
+        if len(folded) >= len(CALL):
+            cut = i + 1 if folded == CALL else None
+            break
+    if cut is None:
+        return False, None
+    if cut < len(s) and s[cut].isalnum():
+        return False, None
+    applicant = s[cut:].strip(APPLICANT_TRIM)
+    return True, (applicant or None)
+
+
+# ------------------------------------------------------------- attachments
+
+def filename_of(part):
+    fn = None
+    cd = header(part, "content-disposition")
+    if cd is not None:
+        fn = cd.params.get("filename")
+    if not fn:
+        ct = header(part, "content-type")
+        if ct is not None:
+            fn = ct.params.get("name")
+    fn = decode_ew(fn)
+    return fn or None
+
+
+def disposition_of(part):
+    cd = header(part, "content-disposition")
+    return None if cd is None else (cd.content_disposition or None)
+
+
+def walk(part, parent_type, out):
+    ctype = part.get_content_type()
+    maintype = ctype.split("/")[0]
+    if maintype == "message" and part.is_multipart():
+        # message/rfc822 (forwarded) — descend, the container itself is not counted
+        for sub in part.get_payload():
+            walk(sub, ctype, out)
+        return
+    if part.is_multipart():
+        for sub in part.get_payload():
+            walk(sub, ctype, out)
+        return
+    if maintype == "multipart":
+        return                      # multipart header without a usable body
+    if ctype in SIGNATURE_TYPES:
+        return
+    fname = filename_of(part)
+    disp = disposition_of(part)
+    data = part.get_payload(decode=True)
+    if data is None:
+        data = b""
+    is_pdf = (ctype == "application/pdf"
+              or (fname is not None and fname.lower().endswith(".pdf"))
+              or data.startswith(b"%PDF-"))
+    if is_pdf:
+        keep = True
+    elif maintype == "image" and parent_type == "multipart/related" and disp != "attachment":
+        keep = False                # inline image (signature logo etc.)
+    elif disp == "attachment" or fname is not None:
+        keep = True
+    elif maintype in ("text", "image"):
+        keep = False                # body text / nameless image
+    else:
+        keep = True                 # application/*, audio/*, video/* leaf
+    if keep:
+        out.append({
+            "filename": fname,
+            "content_type": ctype,
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        })
+
+
+def attachments_of(msg):
+    out = []
+    walk(msg, None, out)
+    return out
+
+
+# -------------------------------------------------------------------- main
+
+def check_crlf(name, raw):
+    bare_lf = raw.count(b"\n") - raw.count(b"\r\n")
+    bare_cr = raw.count(b"\r") - raw.count(b"\r\n")
+    if bare_lf or bare_cr:
+        sys.exit("%s: %d bare LF, %d bare CR (fixtures must be CRLF)" % (name, bare_lf, bare_cr))
+
+
+def expected_for(name, raw):
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    subject = subject_of(msg)
+    addr, display = from_of(msg)
+    matches, applicant = call_match(subject)
+    rec = {
+        "file": name,
+        "subject": subject,
+        "from": addr,
+        "from_name": display,
+        "message_id": message_id_of(msg),
+        "matches": matches,
+        "applicant": applicant,
+        "broken": name in BROKEN,
+        "attachments": attachments_of(msg),
+    }
+    if name in BROKEN and BROKEN[name] is None:
+        rec["attachments"] = None
+    return rec
+
+
+def build():
+    records = []
+    for name in sorted(os.listdir(MIME_DIR)):
+        if not name.endswith(".eml"):
+            continue
+        with open(os.path.join(MIME_DIR, name), "rb") as f:
+            raw = f.read()
+        check_crlf(name, raw)
+        records.append(expected_for(name, raw))
+    text = json.dumps(records, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    return records, text
+
+
+def main(argv):
+    records, text = build()
+    n_att = sum(len(r["attachments"] or []) for r in records)
+    if "--check" in argv:
+        try:
+            with open(OUT, encoding="utf-8") as f:
+                current = f.read()
+        except FileNotFoundError:
+            current = None
+        if current != text:
+            print("expected.json is stale; run tests/oracle/expected.py", file=sys.stderr)
+            return 1
+        print("expected.json up to date: %d fixtures, %d attachments" % (len(records), n_att))
+        return 0
+    with open(OUT, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+    print("wrote %s: %d fixtures, %d attachments, %d matching the call"
+          % (os.path.relpath(OUT, ROOT), len(records), n_att, sum(r["matches"] for r in records)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
