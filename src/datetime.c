@@ -29,6 +29,12 @@ int datetime_parse_deadline(const char *text, GTimeZone *tz, int64_t *last_secon
 		copy[10] = 'T';
 	if (strlen(copy) <= 10 || copy[10] != 'T')
 		return -EINVAL;
+	/* ... and seconds; "T12:00" means "T12:00:00". */
+	if (strlen(copy) >= 16 && copy[13] == ':' && (copy[16] == '\0' || strchr("Zz+-", copy[16]))) {
+		char *with = g_strdup_printf("%.16s:00%s", copy, copy + 16);
+		g_free(copy);
+		copy = with;
+	}
 	g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(copy, tz);
 	if (!dt)
 		return -EINVAL;

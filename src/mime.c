@@ -83,6 +83,36 @@ static GByteArray *decode_part(GMimePart *part)
 	return arr;
 }
 
+/* True when the part's base64 text holds anything but the alphabet,
+ * whitespace and final padding: the decoded bytes are then not what the
+ * sender attached. */
+static bool bad_base64(GMimePart *part)
+{
+	GMimeDataWrapper *w = g_mime_part_get_content(part);
+	if (!w || g_mime_data_wrapper_get_encoding(w) != GMIME_CONTENT_ENCODING_BASE64)
+		return false;
+	GMimeStream *src = g_mime_data_wrapper_get_stream(w);
+	if (!src)
+		return false;
+	g_mime_stream_reset(src);
+	char buf[4096];
+	bool padding = false;
+	ssize_t n;
+	while ((n = g_mime_stream_read(src, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)buf[i];
+			if (c == '=')
+				padding = true;
+			else if (g_ascii_isspace(c))
+				continue;
+			else if (padding || !(g_ascii_isalnum(c) || c == '+' || c == '/'))
+				return true;
+		}
+	}
+	g_mime_stream_reset(src);
+	return false;
+}
+
 static char *clean_filename(const char *name)
 {
 	if (!name || !*name)
@@ -133,6 +163,8 @@ static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 	}
 	if (!data)
 		data = decode_part(part);
+	if (bad_base64(part))
+		w->msg->flags |= MIME_BAD_ENCODING;
 
 	struct mime_attachment *a = g_new0(struct mime_attachment, 1);
 	a->filename = g_steal_pointer(&filename);
@@ -175,11 +207,139 @@ static void walk(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 	leaf(w, obj, parent, *path ? path : "1");
 }
 
+/* Raw 8-bit header text: UTF-8 when it is valid, else Windows-1252. */
+static char *text_8bit(const char *s, size_t len)
+{
+	if (g_utf8_validate(s, (gssize)len, NULL))
+		return g_strndup(s, len);
+	char *out = g_convert(s, (gssize)len, "UTF-8", "WINDOWS-1252", NULL, NULL, NULL);
+	return out ? out : g_utf8_make_valid(s, (gssize)len);
+}
+
+static char *charset_to_utf8(const char *charset, const GByteArray *bytes)
+{
+	if (bytes->len == 0)
+		return g_strdup("");
+	char *out = g_convert((const char *)bytes->data, bytes->len, "UTF-8", charset, NULL, NULL, NULL);
+	if (!out && (!g_ascii_strcasecmp(charset, "iso-8859-1") || !g_ascii_strcasecmp(charset, "us-ascii")))
+		out = g_convert((const char *)bytes->data, bytes->len, "UTF-8", "WINDOWS-1252", NULL, NULL, NULL);
+	return out ? out : text_8bit((const char *)bytes->data, bytes->len);
+}
+
+/* One encoded word at P ("=?charset?B|Q?text?="): appends its bytes to
+ * OUT, stores its charset, and returns the end, or NULL if P is not one. */
+static const char *encoded_word(const char *p, char **charset, GByteArray *out)
+{
+	if (p[0] != '=' || p[1] != '?')
+		return NULL;
+	const char *cs = p + 2;
+	const char *q1 = strchr(cs, '?');
+	if (!q1 || q1 == cs || !q1[1] || q1[2] != '?')
+		return NULL;
+	char enc = g_ascii_toupper(q1[1]);
+	const char *text = q1 + 3;
+	const char *end = strstr(text, "?=");
+	if (!end || (enc != 'B' && enc != 'Q') || memchr(cs, ' ', (size_t)(end - cs)))
+		return NULL;
+	g_autofree char *name = g_strndup(cs, (size_t)(q1 - cs));
+	char *star = strchr(name, '*'); /* RFC 2231 language: utf-8*da */
+	if (star)
+		*star = '\0';
+	if (enc == 'B') {
+		g_autofree char *b64 = g_strndup(text, (size_t)(end - text));
+		gsize n = 0;
+		guchar *dec = g_base64_decode(b64, &n);
+		g_byte_array_append(out, dec, (guint)n);
+		g_free(dec);
+	} else {
+		for (const char *t = text; t < end; t++) {
+			if (*t == '_') {
+				g_byte_array_append(out, (const guint8 *)" ", 1);
+			} else if (*t == '=' && t + 2 < end + 1 && g_ascii_isxdigit(t[1]) && g_ascii_isxdigit(t[2])) {
+				guint8 b = (guint8)(g_ascii_xdigit_value(t[1]) * 16 + g_ascii_xdigit_value(t[2]));
+				g_byte_array_append(out, &b, 1);
+				t += 2;
+			} else {
+				g_byte_array_append(out, (const guint8 *)t, 1);
+			}
+		}
+	}
+	*charset = g_steal_pointer(&name);
+	return end + 2;
+}
+
+/* RFC 2047 decoding of an unstructured header (Subject), unfolded.  Each
+ * encoded word is decoded on its own (Outlook pads every B word), and the
+ * bytes of adjacent words in one charset are joined before conversion so
+ * that a character split across words survives.  Whitespace between
+ * encoded words is dropped, as the RFC says. */
+static char *decode_unstructured(const char *raw)
+{
+	GString *out = g_string_new(NULL);
+	GByteArray *pending = g_byte_array_new();
+	g_autofree char *pending_cs = NULL;
+	const char *p = raw;
+
+	while (*p) {
+		char *cs = NULL;
+		GByteArray *word = g_byte_array_new();
+		const char *end = encoded_word(p, &cs, word);
+		if (end) {
+			if (pending_cs && g_ascii_strcasecmp(pending_cs, cs) != 0) {
+				g_autofree char *t = charset_to_utf8(pending_cs, pending);
+				g_string_append(out, t);
+				g_byte_array_set_size(pending, 0);
+			}
+			g_free(pending_cs);
+			pending_cs = cs;
+			g_byte_array_append(pending, word->data, word->len);
+			g_byte_array_free(word, TRUE);
+			/* Skip whitespace only when another encoded word follows. */
+			const char *q = end;
+			while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+				q++;
+			char *cs2 = NULL;
+			GByteArray *probe = g_byte_array_new();
+			p = encoded_word(q, &cs2, probe) ? q : end;
+			g_free(cs2);
+			g_byte_array_free(probe, TRUE);
+			continue;
+		}
+		g_byte_array_free(word, TRUE);
+		if (pending_cs) {
+			g_autofree char *t = charset_to_utf8(pending_cs, pending);
+			g_string_append(out, t);
+			g_byte_array_set_size(pending, 0);
+			g_clear_pointer(&pending_cs, g_free);
+		}
+		/* Plain text up to the next possible encoded word. */
+		const char *next = strstr(p + 1, "=?");
+		size_t len = next ? (size_t)(next - p) : strlen(p);
+		g_autofree char *t = text_8bit(p, len);
+		g_string_append(out, t);
+		p += len;
+	}
+	if (pending_cs) {
+		g_autofree char *t = charset_to_utf8(pending_cs, pending);
+		g_string_append(out, t);
+	}
+	g_byte_array_free(pending, TRUE);
+	/* Unfold: CR and LF go; folding whitespace stays as a space or tab. */
+	GString *clean = g_string_sized_new(out->len);
+	for (const char *c = out->str; *c; c++)
+		if (*c != '\r' && *c != '\n')
+			g_string_append_c(clean, *c);
+	g_string_free(out, TRUE);
+	return g_strstrip(g_string_free(clean, FALSE));
+}
+
 static void read_headers(struct mime_message *m, GMimeMessage *gm)
 {
-	const char *subject = g_mime_message_get_subject(gm);
-	if (subject)
-		m->subject = g_utf8_make_valid(subject, -1);
+	GMimeHeaderList *headers = g_mime_object_get_header_list(GMIME_OBJECT(gm));
+	GMimeHeader *h = headers ? g_mime_header_list_get_header(headers, "Subject") : NULL;
+	const char *raw_subject = h ? g_mime_header_get_raw_value(h) : NULL;
+	if (raw_subject)
+		m->subject = decode_unstructured(raw_subject);
 	const char *mid = g_mime_message_get_message_id(gm);
 	if (mid && *mid)
 		m->message_id = g_utf8_make_valid(mid, -1);
@@ -268,6 +428,7 @@ char *mime_flags_describe(unsigned flags)
 		{ MIME_MALFORMED, "malformed" },
 		{ MIME_TOO_DEEP, "too-deep" },
 		{ MIME_TOO_MANY_PARTS, "too-many-parts" },
+		{ MIME_BAD_ENCODING, "bad-encoding" },
 	};
 	if (!flags)
 		return NULL;

@@ -19,6 +19,7 @@ enum mime_flags {
 	MIME_MALFORMED = 1u << 2,      /* structure the parser had to guess at */
 	MIME_TOO_DEEP = 1u << 3,       /* max_depth reached: deeper parts not walked */
 	MIME_TOO_MANY_PARTS = 1u << 4, /* max_parts reached: later parts not walked */
+	MIME_BAD_ENCODING = 1u << 5,   /* an attachment's base64 is corrupt */
 };
 
 struct mime_attachment {

@@ -9,7 +9,7 @@ static const char *const reply_prefixes[] = {
 
 /* Opening and closing characters trimmed around the subject and applicant. */
 static const gunichar quote_chars[] = { '"', 0x201C, 0x201D, 0x201E, 0x00AB, 0x00BB, '\'' };
-static const gunichar separator_chars[] = { '-', 0x2013, 0x2014, ':', ',', ';', '(', ')', '[', ']', '/' };
+static const gunichar separator_chars[] = { '-', 0x2013, 0x2014, ':', ',', ';', '/' };
 
 static bool in_set(gunichar c, const gunichar *set, size_t n)
 {
@@ -130,27 +130,51 @@ char *rules_normalize_subject(const char *subject)
 	return g_steal_pointer(&folded);
 }
 
+static bool is_trimmed(gunichar c)
+{
+	return g_unichar_isspace(c) || c == 0xA0 || in_set(c, separator_chars, G_N_ELEMENTS(separator_chars)) ||
+	       in_set(c, quote_chars, G_N_ELEMENTS(quote_chars));
+}
+
+static bool brackets_balanced(const char *start, const char *end)
+{
+	int depth = 0;
+	for (const char *p = start; p < end; p++) {
+		if (*p == '(' || *p == '[')
+			depth++;
+		else if ((*p == ')' || *p == ']') && --depth < 0)
+			return false;
+	}
+	return depth == 0;
+}
+
+/* The applicant: separators and quotes trimmed from both ends; an
+ * enclosing pair of brackets "(…)" removed, or a lone unmatched bracket at
+ * either end, but never the closing bracket of "Region X (Psykiatrien)". */
 static char *trim_applicant(const char *s)
 {
 	const char *start = s;
 	const char *end = s + strlen(s);
-	while (*start) {
-		gunichar c = g_utf8_get_char(start);
-		if (!g_unichar_isspace(c) && c != 0xA0 && !in_set(c, separator_chars, G_N_ELEMENTS(separator_chars)) &&
-		    !in_set(c, quote_chars, G_N_ELEMENTS(quote_chars)))
+	for (;;) {
+		while (*start && is_trimmed(g_utf8_get_char(start)))
+			start = g_utf8_next_char(start);
+		while (end > start && is_trimmed(g_utf8_get_char(g_utf8_find_prev_char(start, end))))
+			end = g_utf8_find_prev_char(start, end);
+		if (end <= start)
+			return NULL;
+		bool open = *start == '(' || *start == '[';
+		bool close = end[-1] == ')' || end[-1] == ']';
+		if (open && close && end - start >= 2 && brackets_balanced(start + 1, end - 1)) {
+			start++;
+			end--;
+		} else if (open && !brackets_balanced(start, end) && brackets_balanced(start + 1, end)) {
+			start++;
+		} else if (close && !brackets_balanced(start, end) && brackets_balanced(start, end - 1)) {
+			end--;
+		} else {
 			break;
-		start = g_utf8_next_char(start);
+		}
 	}
-	while (end > start) {
-		const char *prev = g_utf8_find_prev_char(start, end);
-		gunichar c = g_utf8_get_char(prev);
-		if (!g_unichar_isspace(c) && c != 0xA0 && !in_set(c, separator_chars, G_N_ELEMENTS(separator_chars)) &&
-		    !in_set(c, quote_chars, G_N_ELEMENTS(quote_chars)))
-			break;
-		end = prev;
-	}
-	if (end <= start)
-		return NULL;
 	/* Collapse inner whitespace; drop control characters. */
 	GString *out = g_string_new(NULL);
 	bool space = false;

@@ -44,7 +44,37 @@ SIGNATURE_TYPES = {
 CALL = "puljeopslag 2022: styrkelse af digitale kompetencer"
 REPLY_PREFIX = re.compile(r"(?:re|sv|vs|fwd|fw|aw|wg):", re.IGNORECASE)
 QUOTES = "\"\u201c\u201d\u201e"                       # " “ ” „
-APPLICANT_TRIM = " \t-\u2013\u2014:,()" + QUOTES + "'"  # whitespace - – — : , ( ) " “ ” „ '
+APPLICANT_TRIM = " \t-\u2013\u2014:,;/" + QUOTES + "'"  # whitespace - – — : , ; / " “ ” „ '
+
+
+def balanced(s):
+    depth = 0
+    for ch in s:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def trim_applicant(s):
+    """Separators and quotes off both ends; brackets only as an enclosing
+    pair or when unmatched ("Region X (Psykiatrien)" keeps its bracket)."""
+    while True:
+        s = s.strip(APPLICANT_TRIM)
+        if not s:
+            return s
+        opening, closing = s[0] in "([", s[-1] in ")]"
+        if opening and closing and len(s) >= 2 and balanced(s[1:-1]):
+            s = s[1:-1]
+        elif opening and not balanced(s) and balanced(s[1:]):
+            s = s[1:]
+        elif closing and not balanced(s) and balanced(s[:-1]):
+            s = s[:-1]
+        else:
+            return s
 
 
 # ------------------------------------------------------------------ headers
@@ -138,7 +168,7 @@ def call_match(subject):
         return False, None
     if cut < len(s) and s[cut].isalnum():
         return False, None
-    applicant = s[cut:].strip(APPLICANT_TRIM)
+    applicant = trim_applicant(s[cut:])
     return True, (applicant or None)
 
 

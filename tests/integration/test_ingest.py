@@ -1,0 +1,430 @@
+#!/usr/bin/python3
+"""End-to-end tests of puljed against a throwaway Dovecot.
+
+Needs PULJED and PULJECTL in the environment (paths of the built binaries).
+Run:  PULJED=build/src/puljed PULJECTL=build/src/puljectl \\
+      /usr/bin/python3 tests/integration/test_ingest.py
+"""
+
+import datetime as dt
+import email
+import email.policy
+import hashlib
+import json
+import os
+import random
+import re
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from harness import messages as M  # noqa: E402
+from harness import puljed as P  # noqa: E402
+from harness.dovecot import unused_port  # noqa: E402
+from harness.testcase import PuljedTestCase, parse_iso  # noqa: E402
+
+CEST = dt.timezone(dt.timedelta(hours=2))
+ON_TIME = "2022-06-15T10:00:00+02:00"
+
+
+def norm_msgid(value):
+    return (value or "").strip().strip("<>")
+
+
+def msgid_of(raw):
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    return norm_msgid(msg["Message-ID"])
+
+
+class IngestTest(PuljedTestCase):
+
+    # ------------------------------------------------------------ a)
+    def test_a_classification(self):
+        dc = self.dovecot()
+        cfg = self.config(dc)
+        pdf = {k: M.fake_pdf(3000 + i * 101, seed=i) for i, k in enumerate(
+            ["ontime", "late", "edge", "reply"])}
+        cases = [
+            # key, raw, internaldate, status, on_time, applicant, pdf
+            ("ontime", M.application("Region Hovedstaden", pdf["ontime"]),
+             ON_TIME, "accepted", True, "Region Hovedstaden"),
+            ("late", M.application("Aarhus Kommune", pdf["late"]),
+             "2022-07-02T00:00:10+02:00", "late", False, "Aarhus Kommune"),
+            ("edge", M.application("Odense Kommune", pdf["edge"]),
+             "2022-07-01T23:59:59+02:00", "accepted", True, "Odense Kommune"),
+            ("review", M.application("Vejle Kommune", None),
+             ON_TIME, "review", True, "Vejle Kommune"),
+            ("unrelated", M.simple("Nyhedsbrev juni 2022", "nyt\n"),
+             ON_TIME, "unrelated", None, None),
+            ("reply", M.application("Region Sj\u00e6lland", pdf["reply"],
+                                    subject_prefix="SV: "),
+             "2022-06-30T16:45:00+02:00", "accepted", True, "Region Sj\u00e6lland"),
+        ]
+        appended = {}
+        for key, raw, idate, status, on_time, applicant in cases:
+            uid = dc.append("INBOX", raw, idate)
+            appended[uid] = dict(key=key, raw=raw, idate=idate, status=status,
+                                 on_time=on_time, applicant=applicant,
+                                 pdf=pdf.get(key) if key in pdf else None)
+        uidvalidity = dc.uidvalidity()
+        dc.close_client()
+
+        self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
+        recs = self.records(cfg)
+        self.assertEqual(len(recs), len(cases), recs)
+        by_uid = {r["uid"]: r for r in recs}
+        self.assertEqual(set(by_uid), set(appended))
+        self.assertEqual(len({r["id"] for r in recs}), len(recs))
+        for uid, want in appended.items():
+            r = by_uid[uid]
+            with self.subTest(message=want["key"]):
+                self.assertEqual(r["mailbox"], "INBOX")
+                self.assertEqual(r["uidvalidity"], uidvalidity)
+                self.assertEqual(r["status"], want["status"], r)
+                self.assertIs(r["on_time"], want["on_time"], r)
+                self.assertEqual(r["applicant"], want["applicant"], r)
+                self.assertIsNone(r["duplicate_of"], r)
+                self.assertEqual(norm_msgid(r["message_id"]), msgid_of(want["raw"]))
+                want_subject = email.message_from_bytes(
+                    want["raw"], policy=email.policy.default)["Subject"]
+                self.assertEqual(r["subject"], want_subject)
+                self.assertIn("ansoeger@example.org", r["from"] or "")
+                if want["status"] == "unrelated":
+                    self.assertIsNone(r["call"], r)
+                else:
+                    self.assertEqual(r["call"], "digitale-kompetencer-2022", r)
+                # received_at is the INTERNALDATE instant, with an offset.
+                got = parse_iso(r["received_at"])
+                self.assertIsNotNone(got.utcoffset(), r["received_at"])
+                self.assertEqual(got, dt.datetime.fromisoformat(want["idate"]),
+                                 r["received_at"])
+                self.assertIsNotNone(r["date_header"])
+                if want["pdf"] is not None:
+                    self.assertEqual(len(r["attachments"]), 1, r)
+                    a = r["attachments"][0]
+                    self.assertEqual(a["filename"], "ansoegning.pdf")
+                    self.assertEqual(a["content_type"], "application/pdf")
+                    self.assertEqual(a["size"], len(want["pdf"]))
+                    self.assertEqual(a["sha256"], M.sha256(want["pdf"]))
+                else:
+                    self.assertEqual(r["attachments"], [], r)
+
+        # show --json agrees with list --json for one record.
+        some = recs[0]
+        shown = self.run_ctl(cfg, "show", str(some["id"]), "--json")
+        obj = json.loads(shown.stdout)
+        for k in ("id", "uid", "uidvalidity", "status", "subject", "applicant"):
+            self.assertEqual(obj.get(k), some[k], k)
+        # The human outputs work too.
+        st = self.run_ctl(cfg, "status")
+        self.assertTrue(st.stdout.strip(), st.describe())
+        ls = self.run_ctl(cfg, "list")
+        self.assertEqual(ls.stdout.count("\n") >= len(cases), True, ls.describe())
+        # --db works like --config.
+        self.assertEqual(self.records(cfg, db=self.path("puljed.db")), recs)
+
+    # ------------------------------------------------------------ b)
+    def test_b_idempotent_and_incremental(self):
+        dc = self.dovecot()
+        cfg = self.config(dc, host="localhost")
+        for i in range(4):
+            dc.append("INBOX", M.application("Kommune %d" % i, M.fake_pdf(1500, seed=i)),
+                      "2022-06-0%dT09:00:00+02:00" % (i + 1))
+        self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
+        first = self.records(cfg)
+        self.assertEqual(len(first), 4)
+        self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
+        second = self.records(cfg)
+        self.assertEqual(second, first, "second run changed the records")
+
+        new_uids = [dc.append("INBOX", M.application("Ny %d" % i, M.fake_pdf(900, seed=50 + i)),
+                              "2022-06-20T12:00:0%d+02:00" % i) for i in range(2)]
+        dc.close_client()
+        self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
+        third = self.records(cfg)
+        self.assertEqual(len(third), 6)
+        old_ids = {r["id"] for r in first}
+        added = [r for r in third if r["id"] not in old_ids]
+        self.assertEqual(sorted(r["uid"] for r in added), sorted(new_uids))
+        self.assertEqual([r for r in third if r["id"] in old_ids], first)
+
+    # ------------------------------------------------------------ c)
+    def test_c_duplicate(self):
+        dc = self.dovecot()
+        cfg = self.config(dc)
+        raw = M.application("Region Midtjylland", M.fake_pdf(2000, seed=7))
+        u1 = dc.append("INBOX", raw, ON_TIME)
+        u2 = dc.append("INBOX", raw, "2022-06-15T10:05:00+02:00")
+        self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
+        recs = self.records(cfg)
+        self.assertIn(len(recs), (1, 2), recs)
+        if len(recs) == 2:
+            by_uid = {r["uid"]: r for r in recs}
+            self.assertIsNone(by_uid[u1]["duplicate_of"])
+            self.assertEqual(by_uid[u2]["duplicate_of"], by_uid[u1]["id"])
+        else:
+            self.assertEqual(recs[0]["uid"], u1)
+
+    # ------------------------------------------------------------ d)
+    def _assert_tls_refused(self, dc, cfg, label):
+        mark = dc.log_mark()
+        r = self.run_puljed(cfg, "--once")
+        self.assertEqual(r.returncode, P.EXIT_TLS, label + "\n" + r.describe())
+        self.assertRegex(r.stderr, re.compile(r"certif|verif|TLS|SSL", re.I), label)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1,
+                         label + ": expected a one-line reason\n" + r.describe())
+        self.assertEqual(self.records(cfg), [], label)
+        self.assertTrue(dc.connection_lines(mark),
+                        label + ": puljed never reached Dovecot\n" + dc.log_text(mark))
+        self.assertEqual(dc.auth_attempt_lines(mark), [],
+                         label + ": credentials were sent over an unverified TLS session")
+
+    def test_d_wrong_host_cert(self):
+        dc = self.dovecot(cert="wronghost")
+        dc.append("INBOX", M.application("X", M.fake_pdf(500, seed=1)), ON_TIME)
+        dc.close_client()
+        self._assert_tls_refused(dc, self.config(dc), "wrong host, 127.0.0.1")
+        self._assert_tls_refused(dc, self.config(dc, host="localhost"),
+                                 "wrong host, localhost")
+        self._assert_tls_refused(dc, self.config(dc, security="starttls"),
+                                 "wrong host, starttls")
+
+    def test_d_unknown_ca(self):
+        dc = self.dovecot(cert="unknownca")
+        dc.append("INBOX", M.application("X", M.fake_pdf(500, seed=1)), ON_TIME)
+        dc.close_client()
+        self._assert_tls_refused(dc, self.config(dc), "unknown CA, test CA file")
+        self._assert_tls_refused(dc, self.config(dc, ca_file=None),
+                                 "unknown CA, system trust store")
+        self._assert_tls_refused(dc, self.config(dc, ca_file=None, security="starttls"),
+                                 "unknown CA, system trust store, starttls")
+
+    def test_d_good_cert_system_store_refused(self):
+        # Our test CA is not in the system store: the good cert is untrusted too.
+        dc = self.dovecot()
+        dc.append("INBOX", M.application("X", M.fake_pdf(500, seed=1)), ON_TIME)
+        dc.close_client()
+        self._assert_tls_refused(dc, self.config(dc, ca_file=None),
+                                 "test CA not trusted without ca_file")
+
+    # ------------------------------------------------------------ e)
+    def test_e_starttls_works(self):
+        dc = self.dovecot()
+        uids = [dc.append("INBOX", M.application("Kommune %d" % i, M.fake_pdf(800, seed=i)),
+                          ON_TIME) for i in range(2)]
+        dc.close_client()
+        cfg = self.config(dc, security="starttls")
+        mark = dc.log_mark()
+        self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
+        recs = self.records(cfg)
+        self.assertEqual(sorted(r["uid"] for r in recs), uids)
+        logins = [l for l in dc.auth_attempt_lines(mark) if "Login: user=<" in l]
+        self.assertTrue(logins, dc.log_text(mark))
+        # Dovecot marks a login made inside TLS with "TLS"; a plaintext login
+        # on loopback would only say "secured".
+        for line in logins:
+            self.assertRegex(line, r"\bTLS\b", "login was not inside STARTTLS")
+
+    def test_e_starttls_not_offered(self):
+        dc = self.dovecot(ssl=False)
+        dc.append("INBOX", M.application("X", M.fake_pdf(500, seed=1)), ON_TIME)
+        dc.close_client()
+        cfg = self.config(dc, security="starttls", port=dc.imap_port)
+        mark = dc.log_mark()
+        r = self.run_puljed(cfg, "--once")
+        self.assertIn(r.returncode, (P.EXIT_NETWORK, P.EXIT_TLS), r.describe())
+        self.assertEqual(self.records(cfg), [])
+        self.assertTrue(dc.connection_lines(mark), dc.log_text(mark))
+        self.assertEqual(dc.auth_attempt_lines(mark), [],
+                         "puljed sent credentials without TLS")
+
+    def test_e_tls_against_plain_port(self):
+        # security = tls pointed at the plaintext listener must fail cleanly.
+        dc = self.dovecot()
+        dc.close_client()
+        cfg = self.config(dc, security="tls", port=dc.imap_port)
+        mark = dc.log_mark()
+        r = self.run_puljed(cfg, "--once", timeout=120)
+        self.assertIn(r.returncode, (P.EXIT_NETWORK, P.EXIT_TLS), r.describe())
+        self.assertEqual(dc.auth_attempt_lines(mark), [])
+
+    # ------------------------------------------------------------ f)
+    def test_f_wrong_password(self):
+        dc = self.dovecot()
+        dc.append("INBOX", M.application("X", M.fake_pdf(500, seed=1)), ON_TIME)
+        dc.close_client()
+        wrong = "Wrong-" + dc.password[::-1]
+        self.secrets.append(wrong)
+        pwfile = self.path("wrong-password")
+        with open(pwfile, "w") as f:
+            f.write(wrong + "\n")
+        os.chmod(pwfile, 0o600)
+        for security in ("tls", "starttls"):
+            with self.subTest(security=security):
+                cfg = self.config(dc, security=security, password_file=pwfile)
+                mark = dc.log_mark()
+                r = self.run_puljed(cfg, "--once", expect=P.EXIT_AUTH)
+                self.assertRegex(r.stderr, re.compile(r"auth|login", re.I))
+                self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.describe())
+                self.assertEqual(self.records(cfg), [])
+                self.assertTrue(dc.wait_for_log(r"auth failed|Password mismatch",
+                                                since=mark),
+                                "Dovecot saw no failed login:\n" + dc.log_text(mark))
+        # Unknown user as well.
+        cfg = self.config(dc, username="nosuchuser")
+        self.run_puljed(cfg, "--once", expect=P.EXIT_AUTH)
+
+    # ------------------------------------------------------------ g)
+    def test_g_config_errors(self):
+        dc = self.dovecot()
+        dc.close_client()
+        cases = [
+            ("missing host", dict(host=None), "imap", "host"),
+            ("unknown key", dict(groups={"imap": {"colour": "blue"}}), "imap", "colour"),
+            ("bad port", dict(port="99999"), "imap", "port"),
+            ("non-numeric port", dict(port="imaps"), "imap", "port"),
+            ("bad security", dict(security="ssl3", port=dc.imaps_port), "imap", "security"),
+            ("unknown group", dict(groups={"nonsense": {"a": "b"}}), "nonsense", None),
+            ("bad deadline", dict(groups={"call digitale-kompetencer-2022":
+                                          {"deadline": "1. juli"}}),
+             "call digitale-kompetencer-2022", "deadline"),
+            ("relative database", dict(database="relative.db"), "store", "database"),
+        ]
+        for i, (label, kw, group, key) in enumerate(cases):
+            with self.subTest(case=label):
+                cfg = self.config(dc, name="bad%d.conf" % i, **kw)
+                mark = dc.log_mark()
+                for mode in ("--once", "--check-config"):
+                    r = self.run_puljed(cfg, mode)
+                    self.assertEqual(r.returncode, P.EXIT_CONFIG,
+                                     "%s %s\n%s" % (label, mode, r.describe()))
+                    self.assertIn(cfg, r.stderr, label)
+                    self.assertIn("[%s]" % group, r.stderr, label)
+                    if key:
+                        self.assertIn(key, r.stderr, label)
+                    self.assertEqual(len(r.stderr.strip().splitlines()), 1,
+                                     label + ": expected one line\n" + r.describe())
+                self.assertEqual(dc.login_lines(mark), [],
+                                 label + ": puljed connected despite a config error")
+        self.assertFalse(os.path.exists(self.path("puljed.db")),
+                         "a database was created despite config errors")
+
+    def test_g_check_config_no_network(self):
+        # A valid config pointing at a port nobody listens on: --check-config
+        # must succeed without touching the network.
+        dc = self.dovecot()
+        dc.close_client()
+        cfg = self.config(dc, port=unused_port())
+        self.run_puljed(cfg, "--check-config", expect=P.EXIT_OK)
+        cfg2 = self.config(dc, name="good.conf")
+        mark = dc.log_mark()
+        self.run_puljed(cfg2, "--check-config", expect=P.EXIT_OK)
+        self.assertEqual(dc.login_lines(mark), [])
+        # And --once against the closed port is a connection failure (3).
+        r = self.run_puljed(cfg, "--once", timeout=120)
+        self.assertEqual(r.returncode, P.EXIT_NETWORK, r.describe())
+
+    # ------------------------------------------------------------ h)
+    def test_h_password_never_printed(self):
+        # Every run in every test goes through check_no_secret(); this test
+        # additionally runs the chatty paths (success, verbose outputs).
+        dc = self.dovecot()
+        dc.append("INBOX", M.application("Region Nordjylland", M.fake_pdf(700, seed=3)),
+                  ON_TIME)
+        dc.close_client()
+        cfg = self.config(dc)
+        r = self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
+        for args in (("status",), ("list",), ("list", "--json")):
+            self.run_ctl(cfg, *args)
+        recs = self.records(cfg)
+        self.run_ctl(cfg, "show", str(recs[0]["id"]))
+        self.run_ctl(cfg, "show", str(recs[0]["id"]), "--json")
+        # The raw password file contents never end up in the database either.
+        with open(self.path("puljed.db"), "rb") as f:
+            self.assertNotIn(dc.password.encode(), f.read())
+        self.assertNotIn(dc.password, r.output)
+
+    # ------------------------------------------------------------ i)
+    def test_i_extract(self):
+        dc = self.dovecot()
+        pdf = M.fake_pdf(50_000, seed=42)
+        dc.append("INBOX", M.application("Region Syddanmark", pdf), ON_TIME)
+        dc.close_client()
+        cfg = self.config(dc)
+        self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
+        recs = self.records(cfg)
+        self.assertEqual(len(recs), 1)
+        out = self.path("extract")
+        os.mkdir(out)
+        self.run_ctl(cfg, "extract", str(recs[0]["id"]), out)
+        files = []
+        for root, _dirs, names in os.walk(out):
+            files += [os.path.join(root, n) for n in names]
+        self.assertEqual(len(files), 1, files)
+        self.assertEqual(os.path.basename(files[0]), "ansoegning.pdf")
+        with open(files[0], "rb") as f:
+            self.assertEqual(f.read(), pdf)
+        # Unknown id is an error, not a crash.
+        r = self.run_ctl(cfg, "extract", "999999", out, expect=None)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertLess(r.returncode, 128, "puljectl crashed\n" + r.describe())
+
+    # ------------------------------------------------------------ j)
+    def test_j_kill9_during_ingest(self):
+        n = int(os.environ.get("PULJED_KILL_MESSAGES", "150"))
+        dc = self.dovecot()
+        expected = {}
+        rnd = random.Random(int(os.environ.get("PULJED_KILL_SEED", "0")) or None)
+        for i in range(n):
+            data = rnd.randbytes(100 * 1024)
+            raw = M.application("Ansoeger %03d" % i, data, filename="bilag-%03d.pdf" % i)
+            uid = dc.append("INBOX", raw, ON_TIME)
+            expected[uid] = hashlib.sha256(data).hexdigest()
+        uidvalidity = dc.uidvalidity()
+        dc.close_client()
+        cfg = self.config(dc)
+        db = self.path("puljed.db")
+
+        delays = [rnd.uniform(lo, hi) for lo, hi in
+                  ((0.02, 0.2), (0.2, 0.6), (0.5, 1.2), (0.8, 2.0), (1.5, 3.0))]
+        history = []
+        for delay in delays:
+            proc = P.spawn_puljed(cfg, "--once")
+            time.sleep(delay)
+            P.kill9(proc)
+            out, err = proc.communicate(timeout=30)
+            rec = P.Result([], proc.returncode, out.decode("utf-8", "replace"),
+                           err.decode("utf-8", "replace"))
+            self.check_no_secret(rec)
+            count = len(self.records(cfg)) if os.path.exists(db) else 0
+            history.append((round(delay, 3), proc.returncode, count))
+            if proc.returncode not in (0, -9):
+                self.fail("puljed died with %s after %.3fs (not by our SIGKILL)\n%s"
+                          % (proc.returncode, delay, rec.describe()))
+            if os.path.exists(db):
+                self.assertEqual(self.integrity_check(db), "ok")
+        sys.stderr.write("\n  kill -9 history (delay s, exit, records): %s\n" % history)
+        if all(rc == 0 for _d, rc, _c in history):
+            sys.stderr.write("  note: every run finished before SIGKILL; "
+                             "the kill did not hit an ingest in progress\n")
+
+        self.run_puljed(cfg, "--once", expect=P.EXIT_OK, timeout=300)
+        self.assertEqual(self.integrity_check(db), "ok")
+        recs = self.records(cfg)
+        keys = [(r["uidvalidity"], r["uid"]) for r in recs]
+        self.assertEqual(len(keys), len(set(keys)), "a message was recorded twice")
+        self.assertEqual(set(keys), {(uidvalidity, u) for u in expected})
+        for r in recs:
+            self.assertIsNone(r["duplicate_of"], r["id"])
+            self.assertEqual([a["sha256"] for a in r["attachments"]],
+                             [expected[r["uid"]]], "uid %s" % r["uid"])
+            self.assertEqual(r["status"], "accepted")
+        # One more run adds nothing.
+        self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
+        self.assertEqual(len(self.records(cfg)), n)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

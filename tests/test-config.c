@@ -1,0 +1,221 @@
+/* Unit tests for config: the contract keys, defaults, and errors that name
+ * file, group and key. */
+#include "config.h"
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *tmpdir;
+
+static const char good[] =
+	"[imap]\n"
+	"host = imap.example.dk\n"
+	"port = 993\n"
+	"security = tls              # tls (implicit, default) | starttls\n"
+	"username = rbj\n"
+	"password_file = @DIR@/pw   # comment\n"
+	"mailbox = INBOX             # default INBOX\n"
+	"\n"
+	"[daemon]\n"
+	"poll_interval = 60          # seconds; default 60\n"
+	"\n"
+	"[store]\n"
+	"database = /var/lib/puljed/puljed.db\n"
+	"\n"
+	"[call digitale-kompetencer-2022]\n"
+	"subject = Puljeopslag 2022: Styrkelse af digitale kompetencer\n"
+	"deadline = 2022-07-01       # a date means through the end of that day\n"
+	"timezone = Europe/Copenhagen   # IANA name\n";
+
+static char *write_conf(const char *text)
+{
+	static int n;
+	g_autofree char *body = NULL;
+	GString *s = g_string_new(text);
+	g_string_replace(s, "@DIR@", tmpdir, 0);
+	body = g_string_free(s, FALSE);
+	char *path = g_strdup_printf("%s/conf-%d.conf", tmpdir, n++);
+	g_assert_true(g_file_set_contents(path, body, -1, NULL));
+	return path;
+}
+
+static char *replace(const char *text, const char *from, const char *to)
+{
+	GString *s = g_string_new(text);
+	g_assert_cmpuint(g_string_replace(s, from, to, 1), ==, 1);
+	return g_string_free(s, FALSE);
+}
+
+static void test_good(void)
+{
+	g_autofree char *path = write_conf(good);
+	struct config *cfg = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(config_load(path, &cfg, &err), ==, 0);
+	g_assert_null(err);
+	g_assert_cmpstr(cfg->imap.host, ==, "imap.example.dk");
+	g_assert_cmpint(cfg->imap.port, ==, 993);
+	g_assert_cmpint(cfg->imap.security, ==, CONFIG_SECURITY_TLS);
+	g_assert_null(cfg->imap.ca_file);
+	g_assert_cmpstr(cfg->imap.username, ==, "rbj");
+	g_autofree char *pw = g_strdup_printf("%s/pw", tmpdir);
+	g_assert_cmpstr(cfg->imap.password_file, ==, pw);
+	g_assert_cmpstr(cfg->imap.mailbox, ==, "INBOX");
+	g_assert_cmpint(cfg->poll_interval, ==, 60);
+	g_assert_cmpstr(cfg->database, ==, "/var/lib/puljed/puljed.db");
+	g_assert_cmpuint(cfg->n_calls, ==, 1);
+	g_assert_cmpstr(cfg->calls[0].id, ==, "digitale-kompetencer-2022");
+	g_assert_cmpstr(cfg->calls[0].subject, ==, "Puljeopslag 2022: Styrkelse af digitale kompetencer");
+	g_assert_cmpstr(cfg->calls[0].timezone, ==, "Europe/Copenhagen");
+	/* 2022-07-01T23:59:59+02:00 */
+	g_assert_cmpint(cfg->calls[0].deadline_last, ==, 1656712799);
+
+	char *password = NULL;
+	g_autofree char *perr = NULL;
+	g_autofree char *pwfile = g_strdup_printf("%s/pw", tmpdir);
+	g_assert_true(g_file_set_contents(pwfile, "s3cret æøå\n", -1, NULL));
+	g_assert_cmpint(config_read_password(cfg, &password, &perr), ==, 0);
+	g_assert_cmpstr(password, ==, "s3cret æøå");
+	config_password_free(password);
+	config_free(cfg);
+}
+
+static void test_defaults(void)
+{
+	g_autofree char *path = write_conf("[imap]\nhost=h\nusername=u\nsecurity=starttls\n"
+					   "[call x]\nsubject=Puljeopslag\ndeadline=2022-07-01\n");
+	struct config *cfg = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(config_load(path, &cfg, &err), ==, 0);
+	g_assert_cmpint(cfg->imap.port, ==, 143);
+	g_assert_cmpstr(cfg->imap.mailbox, ==, "INBOX");
+	g_assert_cmpint(cfg->poll_interval, ==, 60);
+	g_assert_cmpstr(cfg->database, ==, CONFIG_DEFAULT_DATABASE);
+	g_assert_cmpstr(cfg->calls[0].timezone, ==, "Europe/Copenhagen");
+	g_assert_cmpuint(cfg->limits.max_message_size, ==, 64u << 20);
+
+	/* No password_file and no credentials directory: a clear error. */
+	g_unsetenv("CREDENTIALS_DIRECTORY");
+	char *password = NULL;
+	g_autofree char *perr = NULL;
+	g_assert_cmpint(config_read_password(cfg, &password, &perr), <, 0);
+	g_assert_nonnull(strstr(perr, "[imap] password_file"));
+	/* The systemd credential. */
+	g_autofree char *cred = g_strdup_printf("%s/imap-password", tmpdir);
+	g_assert_true(g_file_set_contents(cred, "fromcred", -1, NULL));
+	g_setenv("CREDENTIALS_DIRECTORY", tmpdir, TRUE);
+	g_assert_cmpint(config_read_password(cfg, &password, NULL), ==, 0);
+	g_assert_cmpstr(password, ==, "fromcred");
+	config_password_free(password);
+	g_unsetenv("CREDENTIALS_DIRECTORY");
+	config_free(cfg);
+}
+
+static const struct {
+	const char *from, *to;   /* edit of the good config */
+	const char *group, *key; /* what the error must name */
+} bad[] = {
+	{ "host = imap.example.dk\n", "", "[imap]", "host" },
+	{ "username = rbj\n", "", "[imap]", "username" },
+	{ "port = 993", "port = 99999", "[imap]", "port" },
+	{ "port = 993", "port = abc", "[imap]", "port" },
+	{ "port = 993", "port = -1", "[imap]", "port" },
+	{ "security = tls ", "security = ssl ", "[imap]", "security" },
+	{ "mailbox = INBOX", "mailbox = INBOX\nfolder = x", "[imap]", "folder" },
+	{ "[daemon]\n", "[deamon]\n", "[deamon]", NULL },
+	{ "poll_interval = 60", "poll_interval = 0", "[daemon]", "poll_interval" },
+	{ "poll_interval = 60", "poll_interval = 1m", "[daemon]", "poll_interval" },
+	{ "database = /var/lib/puljed/puljed.db", "database = relative.db", "[store]", "database" },
+	{ "deadline = 2022-07-01 ", "deadline = 1. juli 2022 ", "[call digitale-kompetencer-2022]", "deadline" },
+	{ "deadline = 2022-07-01 ", "deadline = 2022-02-30 ", "[call digitale-kompetencer-2022]", "deadline" },
+	{ "deadline = 2022-07-01       # a date means through the end of that day\n", "",
+	  "[call digitale-kompetencer-2022]", "deadline" },
+	{ "subject = Puljeopslag 2022: Styrkelse af digitale kompetencer\n", "",
+	  "[call digitale-kompetencer-2022]", "subject" },
+	{ "timezone = Europe/Copenhagen", "timezone = Europe/Kobenhavn", "[call digitale-kompetencer-2022]", "timezone" },
+	{ "[call digitale-kompetencer-2022]", "[call ]", "[call ]", NULL },
+	{ "[call digitale-kompetencer-2022]", "[call a/b]", "[call a/b]", NULL },
+	{ "[call digitale-kompetencer-2022]", "[calls x]", "[calls x]", NULL },
+	{ "timezone = Europe/Copenhagen", "timezone = Europe/Copenhagen\ngrace = 1", "[call digitale-kompetencer-2022]", "grace" },
+	{ "password_file = @DIR@/pw", "password_file = pw", "[imap]", "password_file" },
+	{ "mailbox = INBOX", "mailbox = INBOX\nca_file = /nonexistent/ca.pem", "[imap]", "ca_file" },
+};
+
+static void test_bad(void)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autofree char *text = replace(good, bad[i].from, bad[i].to);
+		g_autofree char *path = write_conf(text);
+		struct config *cfg = NULL;
+		g_autofree char *err = NULL;
+		int r = config_load(path, &cfg, &err);
+		if (r == 0 || !strstr(err, path) || !strstr(err, bad[i].group) || (bad[i].key && !strstr(err, bad[i].key)))
+			g_test_message("case %zu: r=%d err=%s", i, r, err ? err : "(null)");
+		g_assert_cmpint(r, <, 0);
+		g_assert_null(cfg);
+		g_assert_nonnull(strstr(err, path));
+		g_assert_nonnull(strstr(err, bad[i].group));
+		if (bad[i].key)
+			g_assert_nonnull(strstr(err, bad[i].key));
+		g_assert_null(strchr(err, '\n'));
+	}
+}
+
+static void test_missing_file(void)
+{
+	struct config *cfg = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(config_load("/nonexistent/puljed.conf", &cfg, &err), <, 0);
+	g_assert_nonnull(strstr(err, "/nonexistent/puljed.conf"));
+	g_autofree char *path = write_conf("this is not an ini file\n");
+	g_autofree char *err2 = NULL;
+	g_assert_cmpint(config_load(path, &cfg, &err2), <, 0);
+	g_assert_nonnull(strstr(err2, path));
+}
+
+static void test_sizes(void)
+{
+	uint64_t v;
+	g_assert_cmpint(config_parse_size("25M", &v), ==, 0);
+	g_assert_cmpuint(v, ==, 25u << 20);
+	g_assert_cmpint(config_parse_size("64k", &v), ==, 0);
+	g_assert_cmpuint(v, ==, 64u << 10);
+	g_assert_cmpint(config_parse_size("1GB", &v), ==, 0);
+	g_assert_cmpuint(v, ==, 1u << 30);
+	g_assert_cmpint(config_parse_size("12", &v), ==, 0);
+	g_assert_cmpint(config_parse_size("-1", &v), <, 0);
+	g_assert_cmpint(config_parse_size("10X", &v), <, 0);
+	g_assert_cmpint(config_parse_size("99999999999999999999G", &v), <, 0);
+}
+
+static void test_shipped(void)
+{
+	/* conf/puljed.conf ships the call and loads (bar the password). */
+	g_autofree char *path = g_build_filename(g_getenv("PULJED_SRCDIR"), "conf", "puljed.conf", NULL);
+	struct config *cfg = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(config_load(path, &cfg, &err), ==, 0);
+	g_assert_cmpuint(cfg->n_calls, ==, 1);
+	g_assert_cmpstr(cfg->calls[0].id, ==, "digitale-kompetencer-2022");
+	g_assert_cmpstr(cfg->calls[0].subject, ==, "Puljeopslag 2022: Styrkelse af digitale kompetencer");
+	config_free(cfg);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	tmpdir = g_dir_make_tmp("puljed-config-XXXXXX", NULL);
+	g_test_add_func("/config/good", test_good);
+	g_test_add_func("/config/defaults", test_defaults);
+	g_test_add_func("/config/bad", test_bad);
+	g_test_add_func("/config/missing-file", test_missing_file);
+	g_test_add_func("/config/sizes", test_sizes);
+	g_test_add_func("/config/shipped", test_shipped);
+	int r = g_test_run();
+	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		r = 1;
+	return r;
+}
