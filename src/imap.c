@@ -221,7 +221,7 @@ static int start_tls(struct imap *im, const struct imap_options *o)
 {
 	char why[400];
 	struct tls *tls = NULL;
-	int r = tls_client_new(im->fd, o->host, o->ca_file, &tls, why, sizeof(why));
+	int r = tls_client_new(im->fd, o->host, o->ca_file, (int)o->timeout * 1000, &tls, why, sizeof(why));
 	if (r != TLS_OK) {
 		snprintf(im->err, sizeof(im->err), "%s", why);
 		im->broken = true;

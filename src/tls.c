@@ -1,6 +1,7 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,8 @@
 
 struct tls {
 	gnutls_session_t session;
+	int fd;
+	int timeout_ms;
 	gnutls_certificate_credentials_t creds;
 	char *host;
 };
@@ -30,7 +33,8 @@ static bool is_ip_literal(const char *host)
 	return strspn(host, "0123456789.") == strlen(host) || strchr(host, ':') != NULL;
 }
 
-int tls_client_new(int fd, const char *host, const char *ca_file, struct tls **out, char *err, size_t errlen)
+int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms, struct tls **out,
+		   char *err, size_t errlen)
 {
 	struct tls *t = calloc(1, sizeof(*t));
 	int r, rc = TLS_E_SETUP;
@@ -39,6 +43,8 @@ int tls_client_new(int fd, const char *host, const char *ca_file, struct tls **o
 		snprintf(err, errlen, "out of memory");
 		return TLS_E_SETUP;
 	}
+	t->fd = fd;
+	t->timeout_ms = timeout_ms;
 	t->host = strdup(host);
 	if (!t->host || gnutls_certificate_allocate_credentials(&t->creds) < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -66,7 +72,7 @@ int tls_client_new(int fd, const char *host, const char *ca_file, struct tls **o
 	 * name or IP address SAN) are checked during the handshake. */
 	gnutls_session_set_verify_cert(t->session, host, 0);
 	gnutls_transport_set_int(t->session, fd);
-	gnutls_handshake_set_timeout(t->session, GNUTLS_DEFAULT_HANDSHAKE_TIMEOUT);
+	gnutls_handshake_set_timeout(t->session, (unsigned)timeout_ms);
 
 	do
 		r = gnutls_handshake(t->session);
@@ -102,16 +108,32 @@ fail:
 	return rc;
 }
 
+/* Waits until the socket is readable; false on timeout. */
+static bool wait_readable(struct tls *t)
+{
+	struct pollfd p = { .fd = t->fd, .events = POLLIN };
+	int r;
+	do
+		r = poll(&p, 1, t->timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r > 0;
+}
+
 ssize_t tls_read(struct tls *t, void *buf, size_t len)
 {
 	for (;;) {
+		if (gnutls_record_check_pending(t->session) == 0 && !wait_readable(t)) {
+			errno = EAGAIN;
+			return -1;
+		}
 		ssize_t n = gnutls_record_recv(t->session, buf, len);
 		if (n > 0)
 			return n;
-		if (n == GNUTLS_E_INTERRUPTED)
+		/* TLS 1.3 session tickets and other non-data records make a read
+		 * return AGAIN with nothing for us: wait for more. */
+		if (n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_AGAIN)
 			continue;
-		/* 0 is a clean close; GNUTLS_E_AGAIN is SO_RCVTIMEO expiring. */
-		errno = n == GNUTLS_E_AGAIN ? EAGAIN : n == 0 ? 0 : EPROTO;
+		errno = n == 0 ? 0 : EPROTO;
 		return -1;
 	}
 }

@@ -18,8 +18,10 @@ enum tls_error {
 
 /* Performs the handshake on FD (borrowed: the caller closes it) for HOST,
  * trusting CA_FILE or, when NULL, the system trust store.  On failure a
- * one-line reason is written to ERR. */
-int tls_client_new(int fd, const char *host, const char *ca_file, struct tls **out, char *err, size_t errlen);
+ * one-line reason is written to ERR.  TIMEOUT_MS bounds the handshake and
+ * every later wait for data. */
+int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms, struct tls **out,
+		   char *err, size_t errlen);
 void tls_free(struct tls *t);
 
 /* Read/write: bytes transferred, or -1 on error, timeout or end of stream,

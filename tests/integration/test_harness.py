@@ -123,6 +123,21 @@ class HarnessTest(unittest.TestCase):
             self.assertEqual(dc.auth_attempt_lines(mark), [])
             self.assertEqual(len(dc.connection_lines(mark)), 1)
 
+    def test_tls_versions(self):
+        ctx = None
+        with Dovecot(tls_max="TLSv1.2") as dc:
+            ctx = ssl.create_default_context(cafile=dc.ca_file)
+            conn = imaplib.IMAP4_SSL("localhost", dc.imaps_port, ssl_context=ctx)
+            self.assertEqual(conn.sock.version(), "TLSv1.2")
+            conn.logout()
+        if os.environ.get("PULJED_TEST_TLS_MAX"):
+            return
+        with Dovecot() as dc:
+            ctx = ssl.create_default_context(cafile=dc.ca_file)
+            conn = imaplib.IMAP4_SSL("localhost", dc.imaps_port, ssl_context=ctx)
+            self.assertEqual(conn.sock.version(), "TLSv1.3")
+            conn.logout()
+
     def test_write_config(self):
         with Dovecot(start=False) as dc, tempfile.TemporaryDirectory() as td:
             dc.imaps_port, dc.imap_port = 993, 143
