@@ -1,0 +1,40 @@
+#!/bin/sh
+# The README demo: starts a throwaway Dovecot on 127.0.0.1, loads the mails
+# of fixtures/demo/ with their arrival times, runs one puljed cycle against
+# it, prints `puljectl status` and `puljectl list`, and stops Dovecot.
+#
+#   scripts/demo.sh [BUILDDIR] [--keep]     (BUILDDIR defaults to build/)
+#
+# Needs dovecot-imapd, openssl and python3 (standard library only); run as
+# root or as a user that may start Dovecot.
+set -eu
+
+srcdir=$(cd "$(dirname "$0")/.." && pwd)
+builddir=build
+keep=
+for arg in "$@"; do
+	case $arg in
+	--keep) keep=--keep ;;
+	-h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) builddir=$arg ;;
+	esac
+done
+
+# A relative BUILDDIR is taken from the current directory, else from the
+# source root.
+case $builddir in
+/*) ;;
+*) if [ -d "$builddir" ]; then builddir=$(cd "$builddir" && pwd)
+   else builddir=$srcdir/$builddir; fi ;;
+esac
+
+if [ ! -x "$builddir/src/puljed" ] || [ ! -x "$builddir/src/puljectl" ]; then
+	echo "demo: no puljed/puljectl in $builddir/src; build first:" >&2
+	echo "  meson setup build && ninja -C build" >&2
+	exit 1
+fi
+
+PYTHONPATH="$srcdir/tests${PYTHONPATH:+:$PYTHONPATH}" \
+PULJED_SRCDIR="$srcdir" \
+	exec python3 -m harness.demo --builddir "$builddir" \
+		--puljed "$builddir/src/puljed" --puljectl "$builddir/src/puljectl" $keep

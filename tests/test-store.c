@@ -1,0 +1,225 @@
+/* Unit tests for store: schema, transactional record + watermark,
+ * exactly-once, duplicate detection, read-only access, file modes. */
+#include "store.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sqlite3.h>
+
+static char *tmpdir;
+
+static char *db_path(const char *name)
+{
+	return g_build_filename(tmpdir, name, NULL);
+}
+
+static struct store *open_rw(const char *path)
+{
+	struct store *st = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(store_open(path, STORE_READ_WRITE, &st, &err), ==, 0);
+	return st;
+}
+
+static struct store_message msg(uint32_t uid, const char *raw)
+{
+	static char sha[65];
+	g_autofree char *s = g_compute_checksum_for_string(G_CHECKSUM_SHA256, raw, -1);
+	g_strlcpy(sha, s, sizeof(sha));
+	return (struct store_message){
+		.mailbox = "INBOX", .uidvalidity = 42, .uid = uid,
+		.has_received = true, .received_epoch = 1655280720, .received_at = "2022-06-15T10:12:00+02:00",
+		.internaldate = "15-Jun-2022 10:12:00 +0200", .server_size = strlen(raw),
+		.raw = (const uint8_t *)raw, .raw_size = strlen(raw), .raw_sha256 = sha,
+		.subject = "Puljeopslag 2022: Styrkelse af digitale kompetencer - Region Midtjylland",
+		.call = "digitale-kompetencer-2022", .applicant = "Region Midtjylland", .on_time = 1,
+		.status = "accepted", .reasons = "[\"subject:exact\"]",
+	};
+}
+
+static int count_cb(const struct store_message *m, void *userdata)
+{
+	GPtrArray *seen = userdata;
+	g_ptr_array_add(seen, g_strdup_printf("%u:%s:%" G_GINT64_FORMAT, m->uid, m->status, m->duplicate_of));
+	return 0;
+}
+
+static void test_record_and_watermark(void)
+{
+	g_autofree char *path = db_path("a.db");
+	struct store *st = open_rw(path);
+	uint32_t uv = 0, last = 0;
+	g_assert_cmpint(store_mailbox_get(st, "INBOX", &uv, &last), ==, -ENOENT);
+	/* A record without mailbox state is refused: the watermark must move
+	 * in the same transaction. */
+	struct store_message m = msg(1, "raw one");
+	int64_t id = 0;
+	bool inserted = true;
+	g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &inserted), ==, -ESTALE);
+	g_assert_false(inserted);
+
+	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
+	const uint8_t pdf[] = "%PDF-1.4 test";
+	struct store_attachment_in att = { "Ansøgning.pdf", "application/pdf", "2", pdf, sizeof(pdf) - 1, "abc" };
+	g_assert_cmpint(store_record(st, &m, &att, 1, &id, &inserted), ==, 0);
+	g_assert_true(inserted);
+	g_assert_cmpint(id, >, 0);
+	g_assert_cmpint(store_mailbox_get(st, "INBOX", &uv, &last), ==, 0);
+	g_assert_cmpuint(uv, ==, 42);
+	g_assert_cmpuint(last, ==, 1);
+
+	/* The same UID again: nothing changes. */
+	int64_t id2 = 0;
+	g_assert_cmpint(store_record(st, &m, &att, 1, &id2, &inserted), ==, 0);
+	g_assert_false(inserted);
+
+	/* Same raw bytes under another UID: a duplicate delivery. */
+	struct store_message m3 = msg(3, "raw one");
+	g_assert_cmpint(store_record(st, &m3, NULL, 0, &id2, &inserted), ==, 0);
+	g_assert_true(inserted);
+	struct store_message m2 = msg(2, "raw two");
+	g_assert_cmpint(store_record(st, &m2, NULL, 0, &id2, &inserted), ==, 0);
+	/* The watermark never goes back. */
+	g_assert_cmpint(store_mailbox_get(st, "INBOX", &uv, &last), ==, 0);
+	g_assert_cmpuint(last, ==, 3);
+
+	GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
+	g_assert_cmpint(store_foreach_message(st, 0, false, count_cb, seen), ==, 0);
+	g_assert_cmpuint(seen->len, ==, 3);
+	g_assert_cmpstr(g_ptr_array_index(seen, 0), ==, "1:accepted:0");
+	g_autofree char *dup = g_strdup_printf("3:accepted:%" G_GINT64_FORMAT, id);
+	g_assert_cmpstr(g_ptr_array_index(seen, 1), ==, dup);
+	g_assert_cmpstr(g_ptr_array_index(seen, 2), ==, "2:accepted:0");
+	g_ptr_array_free(seen, TRUE);
+
+	/* A new UIDVALIDITY starts the watermark again; old records stay. */
+	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 43), ==, 0);
+	g_assert_cmpint(store_mailbox_get(st, "INBOX", &uv, &last), ==, 0);
+	g_assert_cmpuint(uv, ==, 43);
+	g_assert_cmpuint(last, ==, 0);
+
+	struct store_status s;
+	g_assert_cmpint(store_poll_done(st, 1000, NULL), ==, 0);
+	g_assert_cmpint(store_poll_done(st, 2000, "connection refused"), ==, 0);
+	g_assert_cmpint(store_get_status(st, &s), ==, 0);
+	g_assert_cmpint(s.total, ==, 3);
+	g_assert_cmpint(s.by_status[0], ==, 3);
+	g_assert_cmpint(s.duplicates, ==, 1);
+	g_assert_cmpint(s.last_poll_at, ==, 2000);
+	g_assert_cmpint(s.last_success_at, ==, 1000);
+	g_assert_cmpstr(s.last_error, ==, "connection refused");
+	g_free(s.last_error);
+	store_close(st);
+
+	/* File mode: never world-readable. */
+	struct stat sb;
+	g_assert_cmpint(stat(path, &sb), ==, 0);
+	g_assert_cmpint(sb.st_mode & 0007, ==, 0);
+}
+
+static int attachment_cb(const struct store_attachment *a, void *userdata)
+{
+	GString *s = userdata;
+	g_string_append_printf(s, "%s|%s|%" G_GUINT64_FORMAT "|%.*s", a->filename, a->content_type, a->size,
+			       (int)a->size, (const char *)a->data);
+	return 0;
+}
+
+static void test_read_only(void)
+{
+	g_autofree char *path = db_path("b.db");
+	struct store *st = open_rw(path);
+	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 7), ==, 0);
+	struct store_message m = msg(5, "raw five");
+	m.uidvalidity = 7;
+	const uint8_t pdf[] = "%PDF-1.4 x";
+	struct store_attachment_in att = { "a.pdf", "application/pdf", "1", pdf, sizeof(pdf) - 1, "h" };
+	int64_t id;
+	bool ins;
+	g_assert_cmpint(store_record(st, &m, &att, 1, &id, &ins), ==, 0);
+
+	/* A reader while the writer is open (WAL). */
+	struct store *ro = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(store_open(path, STORE_READ_ONLY, &ro, &err), ==, 0);
+	GString *s = g_string_new(NULL);
+	g_assert_cmpint(store_foreach_attachment(ro, id, true, attachment_cb, s), ==, 0);
+	g_assert_cmpstr(s->str, ==, "a.pdf|application/pdf|10|%PDF-1.4 x");
+	g_string_free(s, TRUE);
+	g_assert_cmpint(store_foreach_message(ro, 999, false, count_cb, NULL), ==, -ENOENT);
+	/* The reader cannot write. */
+	g_assert_cmpint(store_mailbox_reset(ro, "INBOX", 1), <, 0);
+	store_close(ro);
+	store_close(st);
+
+	/* Not a puljed database. */
+	g_autofree char *missing = db_path("nothing.db");
+	g_autofree char *err2 = NULL;
+	g_assert_cmpint(store_open(missing, STORE_READ_ONLY, &ro, &err2), <, 0);
+	g_assert_nonnull(err2);
+}
+
+static void test_schema_version(void)
+{
+	g_autofree char *path = db_path("c.db");
+	store_close(open_rw(path));
+	sqlite3 *db;
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	sqlite3_stmt *s;
+	sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
+	g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
+	g_assert_cmpint(sqlite3_column_int(s, 0), ==, STORE_SCHEMA_VERSION);
+	sqlite3_finalize(s);
+	sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
+	g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
+	g_assert_cmpstr((const char *)sqlite3_column_text(s, 0), ==, "wal");
+	sqlite3_finalize(s);
+	/* A database from the future is refused, not damaged. */
+	g_assert_cmpint(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), ==, SQLITE_OK);
+	sqlite3_close(db);
+	struct store *st = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(store_open(path, STORE_READ_WRITE, &st, &err), <, 0);
+	g_assert_nonnull(strstr(err, "99"));
+}
+
+static void test_rollback_on_failure(void)
+{
+	/* An attachment insert that fails leaves neither the message nor the
+	 * watermark behind. */
+	g_autofree char *path = db_path("d.db");
+	struct store *st = open_rw(path);
+	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
+	struct store_message m = msg(9, "raw nine");
+	struct store_attachment_in bad = { "x", NULL /* content_type NOT NULL */, "1", (const uint8_t *)"x", 1, "h" };
+	int64_t id;
+	bool ins;
+	g_assert_cmpint(store_record(st, &m, &bad, 1, &id, &ins), <, 0);
+	g_assert_false(ins);
+	uint32_t uv, last;
+	g_assert_cmpint(store_mailbox_get(st, "INBOX", &uv, &last), ==, 0);
+	g_assert_cmpuint(last, ==, 0);
+	GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
+	g_assert_cmpint(store_foreach_message(st, 0, false, count_cb, seen), ==, 0);
+	g_assert_cmpuint(seen->len, ==, 0);
+	g_ptr_array_free(seen, TRUE);
+	store_close(st);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	tmpdir = g_dir_make_tmp("puljed-store-XXXXXX", NULL);
+	g_test_add_func("/store/record-and-watermark", test_record_and_watermark);
+	g_test_add_func("/store/read-only", test_read_only);
+	g_test_add_func("/store/schema-version", test_schema_version);
+	g_test_add_func("/store/rollback", test_rollback_on_failure);
+	int r = g_test_run();
+	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		r = 1;
+	return r;
+}
