@@ -1,0 +1,39 @@
+#!/bin/sh
+# Installs what puljed needs to build, test and run its demo on Debian 12.
+# Idempotent: installs only what is missing.  Run as root.
+set -eu
+
+PACKAGES="build-essential meson ninja-build pkg-config
+  libetpan-dev libgmime-3.0-dev libsqlite3-dev libsystemd-dev libglib2.0-dev
+  libgnutls28-dev libjson-glib-dev
+  dovecot-imapd openssl sqlite3 python3 ca-certificates"
+
+missing=""
+for p in $PACKAGES; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  case "$status" in
+    "install ok installed") ;;
+    *) missing="$missing $p" ;;
+  esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps: missing packages:$missing (run as root to install them)" >&2
+  exit 1
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# The tests start their own Dovecot; keep the package's system service from
+# starting (and binding ports 143/993) during installation.
+made_policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  made_policy=1
+fi
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing || status=$?
+[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+exit "${status:-0}"

@@ -1,0 +1,50 @@
+#!/bin/sh
+# Installs what is missing, builds puljed, and runs every test twice: a
+# normal build and an AddressSanitizer + UndefinedBehaviorSanitizer build.
+# Ends with one line "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+
+sh scripts/install-deps.sh || exit 1
+
+export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:strict_string_checks=1"
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+
+passed=0
+failed=0
+run_suite() { # name, build dir, meson options...
+  name=$1; dir=$2; shift 2
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; failed=$((failed + 1)); return; }
+  fi
+  if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
+    cat "$dir.build.log"; failed=$((failed + 1)); return
+  fi
+  if grep -q "warning:" "$dir.build.log"; then
+    echo "$name: the build printed warnings:"; grep "warning:" "$dir.build.log"
+    failed=$((failed + 1))
+  fi
+  echo "== $name"
+  meson test -C "$dir" --print-errorlogs --num-processes 2
+  counts=$(/usr/bin/python3 - "$dir/meson-logs/testlog.json" <<'PY'
+import json, sys
+ok = bad = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line).get("result")
+    if r in ("OK", "EXPECTEDFAIL"):
+        ok += 1
+    else:
+        bad += 1
+print(ok, bad)
+PY
+)
+  set -- $counts
+  passed=$((passed + $1)); failed=$((failed + $2))
+}
+
+run_suite "build" build
+run_suite "asan+ubsan" build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
