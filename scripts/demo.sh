@@ -34,7 +34,10 @@ if [ ! -x "$builddir/src/puljed" ] || [ ! -x "$builddir/src/puljectl" ]; then
 	exit 1
 fi
 
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
+
 PYTHONPATH="$srcdir/tests${PYTHONPATH:+:$PYTHONPATH}" \
 PULJED_SRCDIR="$srcdir" \
-	exec python3 -m harness.demo --builddir "$builddir" \
+	exec "$python" -m harness.demo --builddir "$builddir" \
 		--puljed "$builddir/src/puljed" --puljectl "$builddir/src/puljectl" $keep

@@ -22,7 +22,7 @@ static const struct key_spec known_keys[] = {
 	{ "imap", "mailbox" }, { "imap", "timeout" },
 	{ "daemon", "poll_interval" },
 	{ "store", "database" },
-	{ "limits", "max_message_size" }, { "limits", "max_mime_depth" },
+	{ "limits", "max_message_size" }, { "limits", "max_header_size" }, { "limits", "max_mime_depth" },
 	{ "limits", "max_mime_parts" },
 	{ "call", "subject" }, { "call", "deadline" }, { "call", "timezone" },
 };
@@ -212,17 +212,27 @@ static int load_imap(struct loader *l, struct config_imap *imap)
 	return get_uint(l, "imap", "timeout", 60, 1, 3600, &imap->timeout);
 }
 
+static int get_size(struct loader *l, const char *group, const char *key, uint64_t def, uint64_t min,
+		    uint64_t max, const char *example, uint64_t *out)
+{
+	g_autofree char *v = get_value(l, group, key);
+	*out = def;
+	if (!v || !*v)
+		return 0;
+	if (config_parse_size(v, out) < 0 || *out < min || *out > max)
+		return fail(l, group, key, "must be a size from %" G_GUINT64_FORMAT "K to %" G_GUINT64_FORMAT "M such as %s, got \"%s\"",
+			    min >> 10, max >> 20, example, v);
+	return 0;
+}
+
 static int load_limits(struct loader *l, struct config_limits *lim)
 {
 	int r;
-	g_autofree char *size = get_value(l, "limits", "max_message_size");
-	lim->max_message_size = 64ULL << 20;
-	if (size && *size) {
-		if (config_parse_size(size, &lim->max_message_size) < 0 ||
-		    lim->max_message_size < 1024 || lim->max_message_size > (1ULL << 31))
-			return fail(l, "limits", "max_message_size",
-				    "must be a size from 1K to 2G such as 64M, got \"%s\"", size);
-	}
+	if ((r = get_size(l, "limits", "max_message_size", 64ULL << 20, 1ULL << 10, 2ULL << 30, "64M",
+			  &lim->max_message_size)) < 0 ||
+	    (r = get_size(l, "limits", "max_header_size", 256ULL << 10, 1ULL << 10, 64ULL << 20, "256K",
+			  &lim->max_header_size)) < 0)
+		return r;
 	if ((r = get_uint(l, "limits", "max_mime_depth", 32, 2, 1000, &lim->max_mime_depth)) < 0)
 		return r;
 	return get_uint(l, "limits", "max_mime_parts", 1000, 1, 1000000, &lim->max_mime_parts);

@@ -37,6 +37,7 @@ struct config_imap {
 
 struct config_limits {
 	uint64_t max_message_size; /* bytes; larger messages are recorded without body */
+	uint64_t max_header_size;  /* bytes of header fetched for a message over the limit */
 	unsigned max_mime_depth;
 	unsigned max_mime_parts;
 };

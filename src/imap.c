@@ -297,7 +297,8 @@ static int do_starttls(struct imap *im, const struct imap_options *o)
 	r = mailimap_starttls(im->session);
 	if (r != MAILIMAP_NO_ERROR) {
 		im->broken = true;
-		return fail(im, r, IMAP_E_STARTTLS, "STARTTLS refused");
+		return fail(im, r, IMAP_E_STARTTLS,
+			    "STARTTLS failed (refused, or data injected after the server's reply)");
 	}
 	/* Anything the plaintext server sent after its OK is an injection. */
 	if (im->session->imap_stream->read_buffer_len != 0) {
@@ -402,10 +403,86 @@ void imap_free(struct imap *im)
 
 /* ---- mailbox ---- */
 
+static bool is_mutf7_encoded(const char *name)
+{
+	/* ASCII with at least one well-formed "&…-" shift: already encoded. */
+	bool shift = false;
+	for (const char *p = name; *p; p++) {
+		if ((unsigned char)*p >= 0x80)
+			return false;
+		if (*p == '&') {
+			const char *q = p + 1;
+			while (g_ascii_isalnum(*q) || *q == '+' || *q == ',')
+				q++;
+			if (*q != '-')
+				return false;
+			shift = shift || q > p + 1;
+			p = q;
+		}
+	}
+	return shift;
+}
+
+char *imap_mailbox_encode(const char *utf8)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+	if (is_mutf7_encoded(utf8))
+		return g_strdup(utf8);
+	GString *out = g_string_new(NULL);
+	const char *p = utf8;
+	while (*p) {
+		gunichar c = g_utf8_get_char_validated(p, -1);
+		if (c == (gunichar)-1 || c == (gunichar)-2) {
+			g_string_free(out, TRUE);
+			return NULL;
+		}
+		if (c >= 0x20 && c <= 0x7e) {
+			g_string_append(out, c == '&' ? "&-" : (char[]){ (char)c, 0 });
+			p++;
+			continue;
+		}
+		/* A run of non-printable-ASCII characters, as UTF-16BE in
+		 * modified base64. */
+		const char *end = p;
+		while (*end) {
+			gunichar d = g_utf8_get_char(end);
+			if (d >= 0x20 && d <= 0x7e)
+				break;
+			end = g_utf8_next_char(end);
+		}
+		glong n16 = 0;
+		gunichar2 *u16 = g_utf8_to_utf16(p, end - p, NULL, &n16, NULL);
+		g_string_append_c(out, '&');
+		uint32_t bits = 0;
+		int nbits = 0;
+		for (glong i = 0; i < n16; i++) {
+			for (int k = 1; k >= 0; k--) {
+				bits = (bits << 8) | ((u16[i] >> (8 * k)) & 0xff);
+				nbits += 8;
+				while (nbits >= 6) {
+					nbits -= 6;
+					g_string_append_c(out, b64[(bits >> nbits) & 0x3f]);
+				}
+			}
+		}
+		if (nbits > 0)
+			g_string_append_c(out, b64[(bits << (6 - nbits)) & 0x3f]);
+		g_string_append_c(out, '-');
+		g_free(u16);
+		p = end;
+	}
+	return g_string_free(out, FALSE);
+}
+
 int imap_examine(struct imap *im, const char *mailbox, struct imap_mailbox *info)
 {
+	g_autofree char *encoded = imap_mailbox_encode(mailbox);
+	if (!encoded) {
+		snprintf(im->err, sizeof(im->err), "mailbox name is not valid UTF-8");
+		return IMAP_E_MAILBOX;
+	}
 	budget(im, COMMAND_BUDGET);
-	int r = mailimap_examine(im->session, mailbox);
+	int r = mailimap_examine(im->session, encoded);
 	if (r != MAILIMAP_NO_ERROR)
 		return fail(im, r, IMAP_E_MAILBOX, "EXAMINE");
 	struct mailimap_selection_info *sel = im->session->imap_selection_info;
@@ -554,7 +631,7 @@ static bool has_body_section(clist *res, uint32_t uid)
 	return false;
 }
 
-int imap_fetch_body(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out)
+static int fetch_section(struct imap *im, uint32_t uid, uint64_t max, bool header_only, GByteArray *out)
 {
 	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
 	struct mailimap_set *set = mailimap_set_new_single(uid);
@@ -562,8 +639,15 @@ int imap_fetch_body(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out
 	clist *res = NULL;
 
 	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
-	mailimap_fetch_type_new_fetch_att_list_add(
-		ft, mailimap_fetch_att_new_body_peek_section(mailimap_section_new(NULL)));
+	if (header_only)
+		/* BODY.PEEK[HEADER]<0.max>: a partial fetch, so no more than MAX
+		 * bytes are even asked for. */
+		mailimap_fetch_type_new_fetch_att_list_add(
+			ft, mailimap_fetch_att_new_body_peek_section_partial(mailimap_section_new_header(), 0,
+									     (uint32_t)max));
+	else
+		mailimap_fetch_type_new_fetch_att_list_add(
+			ft, mailimap_fetch_att_new_body_peek_section(mailimap_section_new(NULL)));
 	mailimap_set_msg_body_handler(im->session, on_body, &ctx);
 	budget(im, max + BODY_SLACK);
 	int r = mailimap_uid_fetch(im->session, set, ft, &res);
@@ -592,4 +676,14 @@ int imap_fetch_body(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out
 		return IMAP_E_GONE;
 	}
 	return IMAP_OK;
+}
+
+int imap_fetch_body(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out)
+{
+	return fetch_section(im, uid, max, false, out);
+}
+
+int imap_fetch_header(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out)
+{
+	return fetch_section(im, uid, max, true, out);
 }

@@ -57,7 +57,7 @@ void imap_free(struct imap *im);
 const char *imap_errmsg(struct imap *im);
 const char *imap_error_name(int err);
 
-/* EXAMINE (read-only) MAILBOX. */
+/* EXAMINE (read-only) MAILBOX, given in UTF-8. */
 int imap_examine(struct imap *im, const char *mailbox, struct imap_mailbox *info);
 
 /* UID, INTERNALDATE and RFC822.SIZE of every message with UID >= FIRST,
@@ -68,3 +68,11 @@ int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **list, si
  * memory.  IMAP_E_TOO_LARGE when the body is longer (the session is then
  * unusable), IMAP_E_GONE when the server returned no body. */
 int imap_fetch_body(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out);
+
+/* BODY.PEEK[HEADER] of UID, at most MAX bytes (a partial fetch). */
+int imap_fetch_header(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out);
+
+/* A UTF-8 mailbox name in IMAP's modified UTF-7 ("Ansøgninger" ->
+ * "Ans&APg-gninger"); a name that is already modified UTF-7 is kept.
+ * Newly allocated; NULL when NAME is not valid UTF-8. */
+char *imap_mailbox_encode(const char *utf8);

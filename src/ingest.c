@@ -76,8 +76,8 @@ enum fetch_outcome {
 	GONE,
 };
 
-/* Parses, classifies and records one message.  RAW is NULL when the body
- * could not be fetched (OUTCOME says why). */
+/* Parses, classifies and records one message.  When the body was not
+ * fetched (OUTCOME says why) RAW holds its header only, or nothing. */
 static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *box, const struct imap_meta *meta,
 		      GByteArray *raw, enum fetch_outcome outcome, struct ingest_stats *stats, char *err, size_t errlen)
 {
@@ -88,13 +88,19 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *b
 	unsigned in_flags = 0;
 	g_autofree char *flags = NULL;
 
-	if (raw) {
+	if (outcome == FETCHED) {
 		mime_parse(raw, &lim, &mm);
 		mime_sha256_hex(raw->data, raw->len, raw_sha);
 		flags = mime_flags_describe(mm->flags);
 		if (mm->flags)
 			in_flags |= RULES_IN_BROKEN;
 	} else {
+		/* Subject, From, Date and Message-ID from the header alone, so
+		 * that an application over the size limit still shows as one. */
+		if (raw->len > 0) {
+			mime_parse(raw, &lim, &mm);
+			mm->n_attachments = 0;
+		}
 		in_flags |= RULES_IN_TOO_LARGE;
 		flags = g_strdup(outcome == GONE ? "gone" : "too-large");
 	}
@@ -128,9 +134,9 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *b
 		.received_at = received_at,
 		.internaldate = meta->has_internaldate ? meta->internaldate_raw : NULL,
 		.server_size = meta->size,
-		.raw = raw ? raw->data : NULL,
-		.raw_size = raw ? raw->len : 0,
-		.raw_sha256 = raw ? raw_sha : NULL,
+		.raw = outcome == FETCHED ? raw->data : NULL,
+		.raw_size = outcome == FETCHED ? raw->len : 0,
+		.raw_sha256 = outcome == FETCHED ? raw_sha : NULL,
 		.message_id = mm ? mm->message_id : NULL,
 		.from_addr = mm ? mm->from_addr : NULL,
 		.from_name = mm ? mm->from_name : NULL,
@@ -171,6 +177,25 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *b
 	}
 	rules_result_clear(&res);
 	mime_message_free(mm);
+	return INGEST_OK;
+}
+
+/* The server sent more than it announced and the stream is out of step:
+ * a new session on the same mailbox, which must keep its UIDVALIDITY. */
+static int reopen(const struct ingest_ctx *ctx, struct session *s, const struct ingest_stats *stats,
+		  char *err, size_t errlen)
+{
+	struct ingest_event ev = { .kind = INGEST_EVENT_RECONNECT, .detail = imap_errmsg(s->im) };
+	emit(ctx, &ev);
+	imap_free(s->im);
+	s->im = NULL;
+	int r = session_open(ctx, s, err, errlen);
+	if (r != IMAP_OK)
+		return from_imap(r);
+	if (s->box.uidvalidity != stats->uidvalidity) {
+		snprintf(err, errlen, "UIDVALIDITY changed during the cycle");
+		return INGEST_E_NETWORK;
+	}
 	return INGEST_OK;
 }
 
@@ -225,42 +250,41 @@ static int cycle(const struct ingest_ctx *ctx, struct session *s, struct ingest_
 		}
 		const struct imap_meta *meta = &metas[i];
 		enum fetch_outcome outcome = FETCHED;
-		r = IMAP_OK;
+		bool resync = false;
 		g_byte_array_set_size(raw, 0);
 		if (meta->size > cfg->limits.max_message_size) {
 			outcome = TOO_LARGE;
 		} else {
 			r = imap_fetch_body(s->im, meta->uid, cfg->limits.max_message_size, raw);
-			if (r == IMAP_E_TOO_LARGE)
+			if (r == IMAP_E_TOO_LARGE) {
 				outcome = TOO_LARGE;
-			else if (r == IMAP_E_GONE)
+				resync = true;
+			} else if (r == IMAP_E_GONE) {
 				outcome = GONE;
-			else if (r != IMAP_OK) {
+			} else if (r != IMAP_OK) {
 				snprintf(err, errlen, "%s", imap_errmsg(s->im));
 				result = from_imap(r);
 				break;
 			}
 		}
-		result = record_one(ctx, &s->box, meta, outcome == FETCHED ? raw : NULL, outcome, stats, err, errlen);
-		if (result != INGEST_OK)
+		if (resync && (result = reopen(ctx, s, stats, err, errlen)) != INGEST_OK)
 			break;
-		if (r == IMAP_E_TOO_LARGE) {
-			/* The server sent more than it announced; the stream is out of
-			 * step.  Start a new session and go on. */
-			struct ingest_event ev = { .kind = INGEST_EVENT_RECONNECT, .detail = imap_errmsg(s->im) };
-			emit(ctx, &ev);
-			imap_free(s->im);
-			s->im = NULL;
-			if ((r = session_open(ctx, s, err, errlen)) != IMAP_OK) {
+		if (outcome == TOO_LARGE) {
+			g_byte_array_set_size(raw, 0);
+			r = imap_fetch_header(s->im, meta->uid, cfg->limits.max_header_size, raw);
+			if (r == IMAP_E_GONE || r == IMAP_E_TOO_LARGE) {
+				g_byte_array_set_size(raw, 0);
+				if (r == IMAP_E_TOO_LARGE && (result = reopen(ctx, s, stats, err, errlen)) != INGEST_OK)
+					break;
+			} else if (r != IMAP_OK) {
+				snprintf(err, errlen, "%s", imap_errmsg(s->im));
 				result = from_imap(r);
 				break;
 			}
-			if (s->box.uidvalidity != stats->uidvalidity) {
-				snprintf(err, errlen, "UIDVALIDITY changed during the cycle");
-				result = INGEST_E_NETWORK;
-				break;
-			}
 		}
+		result = record_one(ctx, &s->box, meta, raw, outcome, stats, err, errlen);
+		if (result != INGEST_OK)
+			break;
 	}
 	g_byte_array_free(raw, TRUE);
 	g_free(metas);

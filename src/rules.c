@@ -259,7 +259,12 @@ void rules_classify(const struct rules_call *calls, size_t n_calls,
 		if (rules_subject_match(in->subject, calls[i].subject, &out->applicant))
 			out->call = (int)i;
 
-	if (out->call < 0) {
+	if (out->call < 0 && !in->subject && (in->flags & RULES_IN_TOO_LARGE)) {
+		/* Not even the header could be read: a person must look. */
+		out->status = RULES_REVIEW;
+		add_reason(out, g_strdup("subject:unknown"));
+		add_reason(out, g_strdup("size:too-large"));
+	} else if (out->call < 0) {
 		out->status = RULES_UNRELATED;
 		add_reason(out, g_strdup(in->subject ? "subject:none" : "subject:missing"));
 	} else {

@@ -95,6 +95,9 @@ static void test_defaults(void)
 	g_assert_cmpstr(cfg->database, ==, CONFIG_DEFAULT_DATABASE);
 	g_assert_cmpstr(cfg->calls[0].timezone, ==, "Europe/Copenhagen");
 	g_assert_cmpuint(cfg->limits.max_message_size, ==, 64u << 20);
+	g_assert_cmpuint(cfg->limits.max_header_size, ==, 256u << 10);
+	g_assert_cmpuint(cfg->limits.max_mime_depth, ==, 32);
+	g_assert_cmpuint(cfg->limits.max_mime_parts, ==, 1000);
 
 	/* No password_file and no credentials directory: a clear error. */
 	g_unsetenv("CREDENTIALS_DIRECTORY");
@@ -140,6 +143,9 @@ static const struct {
 	{ "[call digitale-kompetencer-2022]", "[calls x]", "[calls x]", NULL },
 	{ "timezone = Europe/Copenhagen", "timezone = Europe/Copenhagen\ngrace = 1", "[call digitale-kompetencer-2022]", "grace" },
 	{ "password_file = @DIR@/pw", "password_file = pw", "[imap]", "password_file" },
+	{ "[store]", "[limits]\nmax_message_size = 10Q\n[store]", "[limits]", "max_message_size" },
+	{ "[store]", "[limits]\nmax_header_size = 100\n[store]", "[limits]", "max_header_size" },
+	{ "[store]", "[limits]\nmax_mime_depth = 0\n[store]", "[limits]", "max_mime_depth" },
 	{ "mailbox = INBOX", "mailbox = INBOX\nca_file = /nonexistent/ca.pem", "[imap]", "ca_file" },
 };
 

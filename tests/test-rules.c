@@ -143,6 +143,8 @@ static void test_deadline_edges(void)
 	classify(s, "2022-06-15T10:12:00+02:00", 0, RULES_IN_TOO_LARGE, RULES_REVIEW, 1);
 	classify("Nyhedsbrev", "2022-06-15T10:12:00+02:00", 3, 0, RULES_UNRELATED, -1);
 	classify(NULL, "2022-06-15T10:12:00+02:00", 3, 0, RULES_UNRELATED, -1);
+	classify(NULL, "2022-06-15T10:12:00+02:00", 0, RULES_IN_TOO_LARGE, RULES_REVIEW, -1);
+	classify("Nyhedsbrev", "2022-06-15T10:12:00+02:00", 0, RULES_IN_TOO_LARGE, RULES_UNRELATED, -1);
 }
 
 static void test_deadline_parse(void)

@@ -119,8 +119,8 @@ def main(argv=None):
                 break
     finally:
         if dc is not None:
-            say("stopping Dovecot")
             dc.stop()
+            say("stopped Dovecot")
         if args.keep or rc:
             say("kept %s (config, database, Dovecot log in dovecot/dovecot.log)" % work)
         else:

@@ -22,7 +22,6 @@ exit) terminates the whole group, so no process is leaked when a test fails.
 import atexit
 import ctypes
 import datetime as _dt
-import errno
 import imaplib
 import os
 import re
@@ -200,6 +199,9 @@ class Dovecot:
         self.proc = None
         self._admin_conn = None
         self.stop_grace = 1.0
+        with open(self.password_file, "w") as f:
+            f.write(self.password + "\n")
+        os.chmod(self.password_file, 0o600)
         if start:
             self.start()
 
@@ -209,9 +211,6 @@ class Dovecot:
         with open(self.users_path, "w") as f:
             f.write("%s:{PLAIN}%s::::::\n" % (self.username, self.password))
         os.chmod(self.users_path, 0o644)
-        with open(self.password_file, "w") as f:
-            f.write(self.password + "\n")
-        os.chmod(self.password_file, 0o600)
         for sub in (self.maildir_root, os.path.join(self.dir, "home")):
             os.makedirs(sub, exist_ok=True)
             os.chown(sub, uid, gid)
@@ -260,6 +259,11 @@ auth_failure_delay = 0
 login_greeting = puljed test dovecot ready.
 login_trusted_networks = 127.0.0.2/32
 mail_location = maildir:{d}/mail/%u
+namespace inbox {{
+  inbox = yes
+  separator = /
+  prefix =
+}}
 mail_privileged_group =
 passdb {{
   driver = passwd-file
@@ -593,6 +597,12 @@ protocol imap {{
                 d for d in data if isinstance(d, bytes)):
             raise DovecotError("CREATE %s failed: %r" % (mailbox, data))
 
+    def delete_mailbox(self, mailbox):
+        conn = self._admin()
+        typ, data = conn.delete(_quote(mailbox))
+        if typ != "OK":
+            raise DovecotError("DELETE %s failed: %r" % (mailbox, data))
+
     def append(self, mailbox, raw, internaldate=None, flags=()):
         """APPEND ``raw`` (bytes) to ``mailbox`` with the given INTERNALDATE
         (aware datetime or ISO 8601 string) and flags; return its UID."""
@@ -770,7 +780,29 @@ class _AdminIMAP4_SSL(imaplib.IMAP4_SSL):
         return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
 
 
+def imap_utf7(name):
+    """Encode a mailbox name in IMAP's modified UTF-7 (RFC 3501 5.1.3)."""
+    import base64
+    out, buf = [], []
+
+    def flush():
+        if buf:
+            b64 = base64.b64encode("".join(buf).encode("utf-16-be")).decode("ascii")
+            out.append("&" + b64.rstrip("=").replace("/", ",") + "-")
+            del buf[:]
+
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7E:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            buf.append(ch)
+    flush()
+    return "".join(out)
+
+
 def _quote(mailbox):
+    mailbox = imap_utf7(mailbox)
     if re.match(r"^[A-Za-z0-9._/-]+$", mailbox):
         return mailbox
     return '"%s"' % mailbox.replace("\\", "\\\\").replace('"', '\\"')

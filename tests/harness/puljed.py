@@ -97,8 +97,8 @@ def puljed(config, *args, timeout=120):
 
 
 def spawn_puljed(config, *args, stdout=None, stderr=None):
-    """Start puljed in the background (for the kill -9 test)."""
-    args = args or ("--once",)
+    """Start puljed in the background: spawn_puljed(cfg, "--once") for one
+    cycle (the kill -9 test), spawn_puljed(cfg) for the polling daemon."""
     return subprocess.Popen([puljed_path(), "--config", config] + list(args),
                             stdin=subprocess.DEVNULL,
                             stdout=stdout or subprocess.PIPE,

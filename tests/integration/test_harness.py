@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from harness.dovecot import Dovecot, parse_internaldate, live_group_members  # noqa: E402
 from harness import messages  # noqa: E402
+from harness.proxy import StartTLSProxy  # noqa: E402
 
 
 def _alive(pid):
@@ -99,6 +100,38 @@ class HarnessTest(unittest.TestCase):
         self.assertEqual(dc.auth_attempt_lines(mark), [])
         self.assertGreaterEqual(len(dc.connection_lines(mark)), 2)
 
+    def test_auth_detection_is_not_vacuous(self):
+        # A careless client that ignores the bad certificate and logs in is
+        # seen by auth_attempt_lines(), with the right and the wrong password.
+        with Dovecot(cert="wronghost") as dc:
+            mark = dc.log_mark()
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            conn = imaplib.IMAP4_SSL("127.0.0.1", dc.imaps_port, ssl_context=ctx)
+            conn.login(dc.username, dc.password)
+            conn.logout()
+            lines = dc.auth_attempt_lines(mark)
+            self.assertEqual(len(lines), 1, lines)
+            self.assertIn("Login: user=<rbj>", lines[0])
+            mark = dc.log_mark()
+            conn = imaplib.IMAP4_SSL("127.0.0.1", dc.imaps_port, ssl_context=ctx)
+            with self.assertRaises(imaplib.IMAP4.error):
+                conn.login(dc.username, "not-the-password")
+            conn.logout()
+            self.assertTrue(dc.auth_attempt_lines(mark))
+            self.assertNotIn("not-the-password", dc.log_text())
+        with Dovecot(ssl=False) as dc:
+            mark = dc.log_mark()
+            conn = imaplib.IMAP4("127.0.0.1", dc.imap_port)
+            # Quirk: Dovecot treats loopback as "secured", so a plaintext
+            # LOGIN from 127.0.0.1 is accepted despite disable_plaintext_auth.
+            conn.login(dc.username, dc.password)
+            conn.logout()
+            lines = dc.auth_attempt_lines(mark)
+            self.assertTrue(any("Login: user=<rbj>" in l and "secured" in l
+                                and "TLS" not in l for l in lines), lines)
+
     def test_wrong_host_cert(self):
         with Dovecot(cert="wronghost") as dc:
             # The harness's own client still works (does not verify).
@@ -137,6 +170,24 @@ class HarnessTest(unittest.TestCase):
             conn = imaplib.IMAP4_SSL("localhost", dc.imaps_port, ssl_context=ctx)
             self.assertEqual(conn.sock.version(), "TLSv1.3")
             conn.logout()
+
+    def test_starttls_proxy(self):
+        with Dovecot() as dc:
+            with StartTLSProxy(dc.imap_port) as proxy:
+                conn = imaplib.IMAP4("127.0.0.1", proxy.port)
+                conn.starttls(ssl.create_default_context(cafile=dc.ca_file))
+                conn.login(dc.username, dc.password)
+                conn.logout()
+                self.assertEqual(proxy.starttls_seen, 1)
+            with StartTLSProxy(dc.imap_port, strip_starttls=True) as proxy:
+                conn = imaplib.IMAP4("127.0.0.1", proxy.port)
+                self.assertNotIn("STARTTLS", conn.capabilities)
+                conn.logout()
+            with StartTLSProxy(dc.imap_port, inject=b"* OK injected\r\n") as proxy:
+                conn = imaplib.IMAP4("127.0.0.1", proxy.port)
+                conn.starttls(ssl.create_default_context(cafile=dc.ca_file))
+                self.assertEqual(proxy.injected, 1)
+                conn.shutdown()
 
     def test_write_config(self):
         with Dovecot(start=False) as dc, tempfile.TemporaryDirectory() as td:
