@@ -1,12 +1,13 @@
 #!/bin/sh
-# The README demo: starts a throwaway Dovecot on 127.0.0.1, loads the mails
+# The README demo: installs what is missing (Debian 12, as root), builds,
+# starts a throwaway Dovecot on 127.0.0.1, loads the mails
 # of fixtures/demo/ with their arrival times, runs one puljed cycle against
 # it, prints `puljectl status` and `puljectl list`, and stops Dovecot.
 #
 #   scripts/demo.sh [BUILDDIR] [--keep]     (BUILDDIR defaults to build/)
 #
-# Needs dovecot-imapd, openssl and python3 (standard library only); run as
-# root or as a user that may start Dovecot.
+# Run as root on a fresh machine; as another user once the packages of
+# scripts/install-deps.sh are there.
 set -eu
 
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,11 +29,11 @@ case $builddir in
    else builddir=$srcdir/$builddir; fi ;;
 esac
 
-if [ ! -x "$builddir/src/puljed" ] || [ ! -x "$builddir/src/puljectl" ]; then
-	echo "demo: no puljed/puljectl in $builddir/src; build first:" >&2
-	echo "  meson setup build && ninja -C build" >&2
-	exit 1
+sh "$srcdir/scripts/install-deps.sh"
+if [ ! -f "$builddir/build.ninja" ]; then
+	meson setup "$builddir" "$srcdir" >/dev/null
 fi
+ninja -C "$builddir" >/dev/null
 
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3
