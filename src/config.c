@@ -1,5 +1,6 @@
 #include "config.h"
 #include "datetime.h"
+#include "rules.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,8 @@ static const struct key_spec known_keys[] = {
 	{ "limits", "max_message_size" }, { "limits", "max_header_size" }, { "limits", "max_mime_depth" },
 	{ "limits", "max_mime_parts" },
 	{ "call", "subject" }, { "call", "deadline" }, { "call", "timezone" },
+	{ "call", "deadline_basis" }, { "call", "grace" },
+	{ "match", "fuzzy_threshold" },
 };
 
 struct loader {
@@ -161,8 +164,9 @@ static int check_known_keys(struct loader *l)
 			const char *id = g_str_has_prefix(g, CALL_PREFIX) ? g + strlen(CALL_PREFIX) : "";
 			if (!valid_call_id(id))
 				return fail(l, g, NULL, "a call group is named [call ID] with an ID of letters, digits, '-', '_' or '.'");
-		} else if (strcmp(g, "imap") && strcmp(g, "daemon") && strcmp(g, "store") && strcmp(g, "limits")) {
-			return fail(l, g, NULL, "unknown group (known: [imap], [daemon], [store], [limits], [call ID])");
+		} else if (strcmp(g, "imap") && strcmp(g, "daemon") && strcmp(g, "store") && strcmp(g, "limits") &&
+			   strcmp(g, "match")) {
+			return fail(l, g, NULL, "unknown group (known: [imap], [daemon], [store], [limits], [match], [call ID])");
 		}
 		gsize n_keys = 0;
 		g_auto(GStrv) keys = g_key_file_get_keys(l->kf, g, &n_keys, NULL);
@@ -257,6 +261,14 @@ static int load_call(struct loader *l, const char *group, struct config_call *c)
 		return fail(l, group, "deadline",
 			    "must be a date (2022-07-01) or an ISO 8601 timestamp (2022-07-01T12:00:00+02:00), got \"%s\"",
 			    c->deadline);
+	g_autofree char *basis = get_value(l, group, "deadline_basis");
+	if (basis && *basis && strcmp(basis, "arrival") && strcmp(basis, "date-header"))
+		return fail(l, group, "deadline_basis", "must be \"arrival\" or \"date-header\", got \"%s\"", basis);
+	c->basis_date_header = basis && !strcmp(basis, "date-header");
+	g_autofree char *grace = get_value(l, group, "grace");
+	if (grace && *grace && rules_parse_duration(grace, &c->grace) < 0)
+		return fail(l, group, "grace", "must be a duration such as 90s, 15m, 2h or 1d (at most a year), got \"%s\"",
+			    grace);
 	return 0;
 }
 
@@ -265,6 +277,7 @@ int config_load(const char *path, struct config **out, char **error)
 	struct loader l = { .path = path };
 	g_autoptr(GError) gerr = NULL;
 	g_auto(GStrv) groups = NULL;
+	g_autofree char *thr = NULL;
 	struct config *cfg = g_new0(struct config, 1);
 	int r = 0;
 
@@ -293,6 +306,17 @@ int config_load(const char *path, struct config **out, char **error)
 	}
 	if ((r = load_limits(&l, &cfg->limits)) < 0)
 		goto out;
+	cfg->fuzzy_threshold = RULES_DEFAULT_FUZZY_THRESHOLD;
+	thr = get_value(&l, "match", "fuzzy_threshold");
+	if (thr && *thr) {
+		char *end = NULL;
+		double v = g_ascii_strtod(thr, &end);
+		if (!end || *end || !(v > 0.0 && v <= 1.0)) {
+			r = fail(&l, "match", "fuzzy_threshold", "must be a number above 0 and at most 1 such as 0.75, got \"%s\"", thr);
+			goto out;
+		}
+		cfg->fuzzy_threshold = v;
+	}
 
 	groups = g_key_file_get_groups(l.kf, NULL);
 	for (size_t i = 0; groups[i]; i++) {

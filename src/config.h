@@ -22,6 +22,8 @@ struct config_call {
 	int64_t deadline_last; /* last on-time second, Unix time, inclusive */
 	char *timezone;    /* IANA name */
 	GTimeZone *tz;
+	bool basis_date_header; /* deadline_basis = date-header */
+	int64_t grace;     /* seconds */
 };
 
 struct config_imap {
@@ -48,6 +50,7 @@ struct config {
 	unsigned poll_interval; /* seconds */
 	char *database;
 	struct config_limits limits;
+	double fuzzy_threshold; /* [match] fuzzy_threshold */
 	struct config_call *calls;
 	size_t n_calls;
 };

@@ -1,8 +1,6 @@
 #include "ingest.h"
-#include "datetime.h"
+#include "assess.h"
 #include "imap.h"
-#include "mime.h"
-#include "rules.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -56,127 +54,48 @@ static int session_open(const struct ingest_ctx *ctx, struct session *s, char *e
 	return r;
 }
 
-static char *reasons_json(const struct rules_result *res, const char *extra)
-{
-	GString *s = g_string_new("[");
-	for (size_t i = 0; i < res->n_reasons; i++) {
-		if (i)
-			g_string_append_c(s, ',');
-		g_string_append_printf(s, "\"%s\"", res->reasons[i]); /* our own ASCII tokens */
-	}
-	if (extra)
-		g_string_append_printf(s, "%s\"%s\"", res->n_reasons ? "," : "", extra);
-	g_string_append_c(s, ']');
-	return g_string_free(s, FALSE);
-}
-
 enum fetch_outcome {
 	FETCHED,
 	TOO_LARGE,
 	GONE,
 };
 
-/* Parses, classifies and records one message.  When the body was not
- * fetched (OUTCOME says why) RAW holds its header only, or nothing. */
+/* Assesses and records one message.  When the body was not fetched
+ * (OUTCOME says why) RAW holds its header only, or nothing. */
 static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *box, const struct imap_meta *meta,
 		      GByteArray *raw, enum fetch_outcome outcome, struct ingest_stats *stats, char *err, size_t errlen)
 {
-	const struct config *cfg = ctx->cfg;
-	struct mime_message *mm = NULL;
-	struct mime_limits lim = { cfg->limits.max_mime_depth, cfg->limits.max_mime_parts };
-	char raw_sha[65] = "";
-	unsigned in_flags = 0;
-	g_autofree char *flags = NULL;
-
-	if (outcome == FETCHED) {
-		mime_parse(raw, &lim, &mm);
-		mime_sha256_hex(raw->data, raw->len, raw_sha);
-		flags = mime_flags_describe(mm->flags);
-		if (mm->flags)
-			in_flags |= RULES_IN_BROKEN;
-	} else {
-		/* Subject, From, Date and Message-ID from the header alone, so
-		 * that an application over the size limit still shows as one. */
-		if (raw->len > 0) {
-			mime_parse(raw, &lim, &mm);
-			mm->n_attachments = 0;
-		}
-		in_flags |= RULES_IN_TOO_LARGE;
-		flags = g_strdup(outcome == GONE ? "gone" : "too-large");
-	}
-
-	struct rules_call *calls = g_new0(struct rules_call, cfg->n_calls);
-	for (size_t i = 0; i < cfg->n_calls; i++)
-		calls[i] = (struct rules_call){ cfg->calls[i].id, cfg->calls[i].subject, cfg->calls[i].deadline_last };
-	struct rules_input in = {
-		.subject = mm ? mm->subject : NULL,
-		.has_arrival = meta->has_internaldate,
-		.arrival = meta->internaldate,
-		.n_attachments = mm ? mm->n_attachments : 0,
-		.flags = in_flags,
-	};
-	struct rules_result res;
-	rules_classify(calls, cfg->n_calls, &in, &res);
-	g_free(calls);
-
-	const struct config_call *call = res.call >= 0 ? &cfg->calls[res.call] : &cfg->calls[0];
-	g_autofree char *received_at = meta->has_internaldate ? datetime_format(meta->internaldate, call->tz) : NULL;
-	g_autofree char *date_header = mm && mm->has_date ? datetime_format(mm->date, call->tz) : NULL;
-	g_autofree char *reasons = reasons_json(&res, outcome == GONE ? "fetch:gone" : NULL);
-
-	struct store_message m = {
-		.mailbox = cfg->imap.mailbox,
+	struct assess_input in = {
+		.mailbox = ctx->cfg->imap.mailbox,
 		.uidvalidity = box->uidvalidity,
 		.uid = meta->uid,
-		.recorded_at = (int64_t)time(NULL),
-		.has_received = meta->has_internaldate,
-		.received_epoch = meta->internaldate,
-		.received_at = received_at,
+		.has_arrival = meta->has_internaldate,
+		.arrival = meta->internaldate,
 		.internaldate = meta->has_internaldate ? meta->internaldate_raw : NULL,
 		.server_size = meta->size,
-		.raw = outcome == FETCHED ? raw->data : NULL,
-		.raw_size = outcome == FETCHED ? raw->len : 0,
-		.raw_sha256 = outcome == FETCHED ? raw_sha : NULL,
-		.message_id = mm ? mm->message_id : NULL,
-		.from_addr = mm ? mm->from_addr : NULL,
-		.from_name = mm ? mm->from_name : NULL,
-		.subject = mm ? mm->subject : NULL,
-		.date_header = date_header,
-		.call = res.call >= 0 ? call->id : NULL,
-		.applicant = res.applicant,
-		.on_time = res.on_time,
-		.status = rules_status_name(res.status),
-		.reasons = reasons,
-		.flags = flags,
+		.raw = raw,
+		.body_missing = outcome == FETCHED ? NULL : outcome == GONE ? "gone" : "too-large",
 	};
-	size_t n_atts = mm ? mm->n_attachments : 0;
-	struct store_attachment_in *atts = g_new0(struct store_attachment_in, n_atts ? n_atts : 1);
-	for (size_t i = 0; i < n_atts; i++) {
-		const struct mime_attachment *a = &mm->attachments[i];
-		atts[i] = (struct store_attachment_in){ a->filename, a->content_type, a->part_path,
-							a->data, a->size, a->sha256 };
-	}
+	struct assessment a;
+	assess_message(ctx->cfg, &in, &a);
 	int64_t id = 0;
 	bool inserted = false;
-	int r = store_record(ctx->store, &m, atts, n_atts, &id, &inserted);
-	g_free(atts);
+	int r = store_record(ctx->store, &a.msg, a.atts, a.n_atts, &id, &inserted);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot record UID %u: %s", meta->uid, store_errmsg(ctx->store));
-		rules_result_clear(&res);
-		mime_message_free(mm);
+		assess_clear(&a);
 		return INGEST_E_STORE;
 	}
 	stats->watermark = meta->uid;
 	if (inserted) {
 		stats->recorded++;
-		if (flags)
+		if (a.msg.flags)
 			stats->flagged++;
-		m.id = id;
-		struct ingest_event ev = { .kind = INGEST_EVENT_RECORDED, .msg = &m, .n_attachments = n_atts };
+		a.msg.id = id;
+		struct ingest_event ev = { .kind = INGEST_EVENT_RECORDED, .msg = &a.msg, .n_attachments = a.n_atts };
 		emit(ctx, &ev);
 	}
-	rules_result_clear(&res);
-	mime_message_free(mm);
+	assess_clear(&a);
 	return INGEST_OK;
 }
 

@@ -1,5 +1,4 @@
-/* ingest: one poll cycle — the only module that joins imap, mime, rules
- * and store.  Connects, EXAMINEs, fetches every message above the
+/* ingest: one poll cycle — joins imap, assess (mime + rules) and store.  Connects, EXAMINEs, fetches every message above the
  * watermark, parses, classifies and records each one in its own
  * transaction (record + attachments + watermark).  No logging: events go to
  * the caller's callback. */

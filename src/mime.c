@@ -333,6 +333,64 @@ static char *decode_unstructured(const char *raw)
 	return g_strstrip(g_string_free(clean, FALSE));
 }
 
+static const char *header_raw(GMimeHeaderList *headers, const char *name)
+{
+	GMimeHeader *h = headers ? g_mime_header_list_get_header(headers, name) : NULL;
+	return h ? g_mime_header_get_raw_value(h) : NULL;
+}
+
+static bool header_has_word(GMimeHeaderList *headers, const char *name, const char *const *words)
+{
+	const char *v = header_raw(headers, name);
+	if (!v)
+		return false;
+	g_autofree char *lower = g_ascii_strdown(v, -1);
+	g_strstrip(lower);
+	for (size_t i = 0; words[i]; i++)
+		if (g_str_has_prefix(lower, words[i]))
+			return true;
+	return false;
+}
+
+static void read_facts(struct mime_message *m, GMimeMessage *gm, GMimeHeaderList *headers)
+{
+	static const char *const replied[] = { "auto-replied", NULL };
+	static const char *const no[] = { "no", NULL };
+	static const char *const prec_auto[] = { "auto_reply", "auto-reply", NULL };
+	static const char *const prec_bulk[] = { "bulk", "list", "junk", NULL };
+	const char *as = header_raw(headers, "Auto-Submitted");
+
+	if ((as && !header_has_word(headers, "Auto-Submitted", no)) || header_raw(headers, "X-Auto-Response-Suppress"))
+		m->facts |= MIME_FACT_AUTO_SUBMITTED;
+	if (header_has_word(headers, "Auto-Submitted", replied) || header_raw(headers, "X-Autoreply") ||
+	    header_raw(headers, "X-Autorespond"))
+		m->facts |= MIME_FACT_AUTOREPLY;
+	if (header_has_word(headers, "Precedence", prec_auto))
+		m->facts |= MIME_FACT_PRECEDENCE_AUTO;
+	if (header_has_word(headers, "Precedence", prec_bulk))
+		m->facts |= MIME_FACT_PRECEDENCE_BULK;
+	if (header_raw(headers, "List-Id") || header_raw(headers, "List-Unsubscribe"))
+		m->facts |= MIME_FACT_LIST;
+	GMimeObject *top = g_mime_message_get_mime_part(gm);
+	if (top && type_is(top, "multipart", "report"))
+		m->facts |= MIME_FACT_REPORT;
+
+	/* The newest Received: is the first one; its date follows the last ';'. */
+	const char *received = header_raw(headers, "Received");
+	const char *semi = received ? strrchr(received, ';') : NULL;
+	if (semi) {
+		GDateTime *dt = g_mime_utils_header_decode_date(semi + 1);
+		if (dt) {
+			m->has_received = true;
+			m->received = g_date_time_to_unix(dt);
+			g_date_time_unref(dt);
+		}
+	}
+	const char *org = header_raw(headers, "Organization");
+	if (org)
+		m->organization = decode_unstructured(org);
+}
+
 static void read_headers(struct mime_message *m, GMimeMessage *gm)
 {
 	GMimeHeaderList *headers = g_mime_object_get_header_list(GMIME_OBJECT(gm));
@@ -362,6 +420,7 @@ static void read_headers(struct mime_message *m, GMimeMessage *gm)
 		m->date = g_date_time_to_unix(date);
 		m->date_offset = (int)(g_date_time_get_utc_offset(date) / G_TIME_SPAN_MINUTE);
 	}
+	read_facts(m, gm, headers);
 }
 
 int mime_parse(GByteArray *raw, const struct mime_limits *limits, struct mime_message **out)
@@ -410,6 +469,7 @@ void mime_message_free(struct mime_message *msg)
 	g_free(msg->from_addr);
 	g_free(msg->from_name);
 	g_free(msg->message_id);
+	g_free(msg->organization);
 	for (size_t i = 0; i < msg->n_attachments; i++) {
 		g_free(msg->attachments[i].filename);
 		g_free(msg->attachments[i].content_type);

@@ -31,6 +31,16 @@ struct mime_attachment {
 	char sha256[65];     /* hex of data */
 };
 
+/* Header facts that tell automatic mail from a person's. */
+enum mime_facts {
+	MIME_FACT_AUTO_SUBMITTED = 1u << 0,  /* Auto-Submitted: other than "no", X-Auto-Response-Suppress */
+	MIME_FACT_AUTOREPLY = 1u << 1,       /* Auto-Submitted: auto-replied, X-Autoreply, X-Autorespond */
+	MIME_FACT_PRECEDENCE_AUTO = 1u << 2, /* Precedence: auto_reply */
+	MIME_FACT_PRECEDENCE_BULK = 1u << 3, /* Precedence: bulk, list, junk */
+	MIME_FACT_LIST = 1u << 4,            /* List-Id, List-Unsubscribe */
+	MIME_FACT_REPORT = 1u << 5,          /* top-level multipart/report */
+};
+
 struct mime_message {
 	char *subject;       /* decoded UTF-8 or NULL */
 	char *from_addr;     /* first From mailbox address or NULL */
@@ -39,6 +49,10 @@ struct mime_message {
 	bool has_date;
 	int64_t date;        /* Date: header, Unix time */
 	int date_offset;     /* its UTC offset in minutes */
+	bool has_received;
+	int64_t received;    /* date of the newest (topmost) Received: header */
+	char *organization;  /* Organization: header, decoded, or NULL */
+	unsigned facts;      /* enum mime_facts */
 	struct mime_attachment *attachments;
 	size_t n_attachments;
 	unsigned flags;      /* enum mime_flags */

@@ -1,23 +1,67 @@
-/* rules: subject matching, deadline and status — pure functions over plain
- * structs, time passed in.  No I/O, no logging, no global state. */
+/* rules: subject matching, message kind, applicant, deadline and status —
+ * pure functions over plain structs, time passed in.  No I/O, no logging,
+ * no global state. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define RULES_MAX_REASONS 8
+#define RULES_MAX_REASONS 10
+#define RULES_DEFAULT_FUZZY_THRESHOLD 0.75
 
 enum rules_status {
-	RULES_ACCEPTED,  /* matches a call, on time, has an attachment */
-	RULES_LATE,      /* matches a call, arrived after its deadline */
+	RULES_ACCEPTED,  /* exact match, on time, has an attachment */
+	RULES_LATE,      /* matches a call, decided after its deadline */
 	RULES_REVIEW,    /* matches a call but needs a person */
-	RULES_UNRELATED, /* matches no call */
+	RULES_UNRELATED, /* matches no call, or is not an application */
+};
+
+enum rules_match {
+	RULES_MATCH_NONE,
+	RULES_MATCH_EXACT, /* the call's words, in order, at the start */
+	RULES_MATCH_FUZZY, /* close enough: typos, year, order, cut short */
+};
+
+enum rules_kind {
+	RULES_KIND_APPLICATION,
+	RULES_KIND_AUTO_REPLY,
+	RULES_KIND_DELIVERY_REPORT,
+	RULES_KIND_LIST,
+	RULES_KIND_QUESTION,
+	RULES_KIND_OTHER,
+};
+
+enum rules_basis {
+	RULES_BASIS_ARRIVAL,     /* the server's INTERNALDATE (default) */
+	RULES_BASIS_DATE_HEADER, /* the sender's Date: (falls back to arrival) */
+};
+
+enum rules_applicant_source {
+	RULES_APPLICANT_NONE,
+	RULES_APPLICANT_SUBJECT,
+	RULES_APPLICANT_FROM, /* derived from Organization: or the From name */
 };
 
 struct rules_call {
 	const char *id;
 	const char *subject;    /* the call's subject text, as configured */
 	int64_t deadline_last;  /* last on-time second, Unix time, inclusive */
+	enum rules_basis basis;
+	int64_t grace;          /* seconds added to the deadline */
+};
+
+struct rules_settings {
+	double fuzzy_threshold; /* a score at or above this is a fuzzy match */
+};
+
+/* Header facts that tell an application from other mail. */
+enum rules_hints {
+	RULES_HINT_AUTO_SUBMITTED = 1u << 0, /* Auto-Submitted: other than "no" */
+	RULES_HINT_AUTOREPLY = 1u << 1,      /* X-Autoreply, X-Autorespond, X-Auto-Response-Suppress */
+	RULES_HINT_PRECEDENCE_AUTO = 1u << 2,/* Precedence: auto_reply */
+	RULES_HINT_PRECEDENCE_BULK = 1u << 3,/* Precedence: bulk, list, junk */
+	RULES_HINT_LIST = 1u << 4,           /* List-Id, List-Unsubscribe */
+	RULES_HINT_REPORT = 1u << 5,         /* Content-Type: multipart/report */
 };
 
 enum rules_input_flags {
@@ -26,38 +70,67 @@ enum rules_input_flags {
 };
 
 struct rules_input {
-	const char *subject;   /* decoded UTF-8, or NULL when absent */
+	const char *subject;      /* decoded UTF-8, or NULL when absent */
+	const char *from_name;    /* From display name, or NULL */
+	const char *organization; /* Organization: header, or NULL */
 	bool has_arrival;
-	int64_t arrival;       /* the server's INTERNALDATE, Unix time */
+	int64_t arrival;          /* the server's INTERNALDATE, Unix time */
+	bool has_date;
+	int64_t date;             /* the Date: header, Unix time */
 	size_t n_attachments;
-	unsigned flags;        /* enum rules_input_flags */
+	unsigned hints;           /* enum rules_hints */
+	unsigned flags;           /* enum rules_input_flags */
 };
 
 struct rules_result {
-	int call;              /* index into the calls array, -1 for none */
-	char *applicant;       /* owned, NULL when unknown */
-	int on_time;           /* 1 on time, 0 late, -1 unknown / not applicable */
+	int call;               /* index into the calls array, -1 for none */
+	enum rules_match match;
+	double score;           /* 0..1 for the chosen call; 1 for exact */
+	enum rules_kind kind;
+	char *applicant;        /* owned, NULL when unknown */
+	enum rules_applicant_source applicant_source;
+	int on_time;            /* 1 on time, 0 late, -1 unknown / not applicable */
+	bool decided;           /* a deadline decision was made */
+	enum rules_basis decided_by;
+	int64_t delta;          /* deciding time minus deadline (incl. grace), seconds */
 	enum rules_status status;
 	const char *reasons[RULES_MAX_REASONS]; /* owned strings */
 	size_t n_reasons;
 };
 
-/* Classifies one message against the calls; the first call whose subject
- * the message's subject starts with wins.  Fills *out; release it with
+/* Classifies one message against the calls: the best-matching call wins
+ * (exact beats fuzzy, then the higher score, then the earlier call).
+ * SETTINGS may be NULL for the defaults.  Fills *out; release it with
  * rules_result_clear(). */
-void rules_classify(const struct rules_call *calls, size_t n_calls,
+void rules_classify(const struct rules_call *calls, size_t n_calls, const struct rules_settings *settings,
 		    const struct rules_input *in, struct rules_result *out);
 void rules_result_clear(struct rules_result *res);
 
 const char *rules_status_name(enum rules_status status);
+const char *rules_match_name(enum rules_match match);  /* NULL for none */
+const char *rules_kind_name(enum rules_kind kind);
+const char *rules_basis_name(enum rules_basis basis);
+const char *rules_applicant_source_name(enum rules_applicant_source src); /* NULL for none */
 
 /* Normalizes a subject for comparison: NFC, case-folded, whitespace
- * collapsed, reply/forward prefixes (Re:, SV:, VS:, Fwd:, Fw:, AW:, WG: …)
- * and surrounding quotes stripped.  Returns a newly allocated string. */
+ * collapsed, reply/forward prefixes (Re:, SV:, VS:, Fwd:, Fw:, AW:, WG: …),
+ * gateway tags and surrounding quotes stripped.  Newly allocated. */
 char *rules_normalize_subject(const char *subject);
 
-/* True when SUBJECT, normalized, starts with CALL_SUBJECT, normalized, at a
- * word boundary.  When it does and APPLICANT is not NULL, *applicant is the
- * rest of the subject in its original case, trimmed of separators, or NULL
- * when nothing is left (newly allocated). */
-bool rules_subject_match(const char *subject, const char *call_subject, char **applicant);
+/* Scores SUBJECT against CALL_SUBJECT: RULES_MATCH_EXACT (score 1),
+ * FUZZY (score >= threshold) or NONE.  When it matches and APPLICANT is not
+ * NULL, *applicant is the rest of the subject after the call's words, in
+ * its original case, trimmed of separators (newly allocated, or NULL). */
+enum rules_match rules_subject_match(const char *subject, const char *call_subject, double threshold,
+				     double *score, char **applicant);
+
+/* The kind of message from its hints and subject, before any call match. */
+enum rules_kind rules_message_kind(const char *subject, unsigned hints);
+
+/* "-3h12m", "+2h13m", "+45s", "-14d3h": a compact signed duration. */
+char *rules_format_delta(int64_t seconds);
+/* "late by 2 h 13 min", "on time, 3 h 12 min before the deadline". */
+char *rules_describe_delta(int64_t seconds);
+
+/* Parses "90s", "15m", "2h", "1d", "0" into seconds. */
+int rules_parse_duration(const char *text, int64_t *seconds);

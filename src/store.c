@@ -67,7 +67,28 @@ static const char schema_v1[] =
 	"  value\n"
 	");\n";
 
-static const char *const migrations[] = { schema_v1 };
+/* Schema 2: how a record was classified, and operators' decisions. */
+static const char schema_v2[] =
+	"ALTER TABLE messages ADD COLUMN match TEXT;\n"
+	"ALTER TABLE messages ADD COLUMN match_score REAL;\n"
+	"ALTER TABLE messages ADD COLUMN kind TEXT;\n"
+	"ALTER TABLE messages ADD COLUMN applicant_source TEXT;\n"
+	"ALTER TABLE messages ADD COLUMN received_header_epoch INTEGER;\n"
+	"ALTER TABLE messages ADD COLUMN received_header TEXT;\n"
+	"ALTER TABLE messages ADD COLUMN deadline_basis TEXT;\n"
+	"ALTER TABLE messages ADD COLUMN decided_by TEXT;\n"
+	"ALTER TABLE messages ADD COLUMN deadline_delta INTEGER;\n"
+	"CREATE TABLE decisions (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  message INTEGER NOT NULL REFERENCES messages(id),\n"
+	"  decision TEXT NOT NULL CHECK (decision IN ('accept','reject')),\n"
+	"  note TEXT,\n"
+	"  user TEXT NOT NULL,\n"
+	"  at INTEGER NOT NULL\n"
+	");\n"
+	"CREATE INDEX decisions_message ON decisions(message);\n";
+
+static const char *const migrations[] = { schema_v1, schema_v2 };
 
 static int fail(struct store *st, int err, const char *what)
 {
@@ -277,14 +298,34 @@ static int find_original(struct store *st, const char *sha, int64_t *orig)
 	return r;
 }
 
+/* The schema-2 details of M at parameters FIRST .. FIRST+8. */
+static void bind_details(sqlite3_stmt *s, int first, const struct store_message *m)
+{
+	bind_text(s, first, m->match);
+	if (m->match_score >= 0)
+		sqlite3_bind_double(s, first + 1, m->match_score);
+	bind_text(s, first + 2, m->kind);
+	bind_text(s, first + 3, m->applicant_source);
+	if (m->has_received_header)
+		sqlite3_bind_int64(s, first + 4, m->received_header_epoch);
+	bind_text(s, first + 5, m->received_header);
+	bind_text(s, first + 6, m->deadline_basis);
+	bind_text(s, first + 7, m->decided_by);
+	if (m->has_delta)
+		sqlite3_bind_int64(s, first + 8, m->deadline_delta);
+}
+
 static int insert_message(struct store *st, const struct store_message *m, int64_t dup, int64_t *id)
 {
 	sqlite3_stmt *s = NULL;
 	int r = prepare(st,
 			"INSERT INTO messages (mailbox, uidvalidity, uid, recorded_at, received_epoch, received_at, "
 			"internaldate, server_size, raw, raw_size, raw_sha256, message_id, from_addr, from_name, "
-			"subject, date_header, call, applicant, on_time, status, reasons, flags, duplicate_of) "
-			"VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)",
+			"subject, date_header, call, applicant, on_time, status, reasons, flags, duplicate_of, "
+			"match, match_score, kind, applicant_source, received_header_epoch, received_header, "
+			"deadline_basis, decided_by, deadline_delta) "
+			"VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,"
+			"?24,?25,?26,?27,?28,?29,?30,?31,?32)",
 			&s);
 	if (r < 0)
 		return r;
@@ -315,6 +356,7 @@ static int insert_message(struct store *st, const struct store_message *m, int64
 	bind_text(s, 22, m->flags);
 	if (dup)
 		sqlite3_bind_int64(s, 23, dup);
+	bind_details(s, 24, m);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		*id = sqlite3_last_insert_rowid(st->db);
@@ -427,6 +469,63 @@ rollback:
 	return r;
 }
 
+int store_update_classification(struct store *st, int64_t id, const struct store_message *m)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			"UPDATE messages SET call = ?1, applicant = ?2, on_time = ?3, status = ?4, reasons = ?5, "
+			"match = ?6, match_score = ?7, kind = ?8, applicant_source = ?9, received_header_epoch = ?10, "
+			"received_header = ?11, deadline_basis = ?12, decided_by = ?13, deadline_delta = ?14, "
+			"received_at = ?15, date_header = ?16 WHERE id = ?17",
+			&s);
+	if (r < 0)
+		return r;
+	bind_text(s, 1, m->call);
+	bind_text(s, 2, m->applicant);
+	if (m->on_time >= 0)
+		sqlite3_bind_int(s, 3, m->on_time);
+	bind_text(s, 4, m->status);
+	bind_text(s, 5, m->reasons ? m->reasons : "[]");
+	bind_details(s, 6, m);
+	bind_text(s, 15, m->received_at);
+	bind_text(s, 16, m->date_header);
+	sqlite3_bind_int64(s, 17, id);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		r = sql_error(st, rc, "update classification");
+	else if (sqlite3_changes(st->db) != 1) {
+		g_snprintf(st->errbuf, sizeof(st->errbuf), "no message with id %" G_GINT64_FORMAT, id);
+		r = -ENOENT;
+	}
+	finalize(&s);
+	return r;
+}
+
+int store_decide(struct store *st, int64_t id, const char *decision, const char *note, const char *user, int64_t at)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			"INSERT INTO decisions (message, decision, note, user, at) "
+			"SELECT id, ?2, ?3, ?4, ?5 FROM messages WHERE id = ?1",
+			&s);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, decision);
+	bind_text(s, 3, note);
+	bind_text(s, 4, user);
+	sqlite3_bind_int64(s, 5, at);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		r = sql_error(st, rc, "record decision");
+	else if (sqlite3_changes(st->db) != 1) {
+		g_snprintf(st->errbuf, sizeof(st->errbuf), "no message with id %" G_GINT64_FORMAT, id);
+		r = -ENOENT;
+	}
+	finalize(&s);
+	return r;
+}
+
 static int set_state(struct store *st, sqlite3_stmt *s, const char *key, int64_t ival, const char *sval, bool is_text)
 {
 	sqlite3_reset(s);
@@ -507,11 +606,15 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 {
 	sqlite3_stmt *s = NULL;
 	g_autofree char *sql = g_strdup_printf(
-		"SELECT m.id, mailbox, uidvalidity, uid, recorded_at, received_epoch, received_at, internaldate, "
+		"SELECT m.id, m.mailbox, uidvalidity, uid, recorded_at, received_epoch, received_at, internaldate, "
 		"server_size, %s, raw_size, raw_sha256, message_id, from_addr, from_name, subject, date_header, "
 		"call, applicant, on_time, status, reasons, flags, duplicate_of, "
-		"(SELECT COUNT(*) FROM attachments a WHERE a.message = m.id) "
-		"FROM messages m WHERE ?1 = 0 OR m.id = ?1 ORDER BY m.id",
+		"(SELECT COUNT(*) FROM attachments a WHERE a.message = m.id), "
+		"match, match_score, kind, applicant_source, received_header_epoch, received_header, "
+		"deadline_basis, decided_by, deadline_delta, d.decision, d.note, d.user, d.at "
+		"FROM messages m LEFT JOIN decisions d ON d.id = "
+		"(SELECT MAX(id) FROM decisions WHERE message = m.id) "
+		"WHERE ?1 = 0 OR m.id = ?1 ORDER BY m.id",
 		with_raw ? "raw" : "NULL");
 	int r = prepare(st, sql, &s), rc;
 	if (r < 0)
@@ -546,6 +649,21 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 			.flags = col_text(s, 22),
 			.duplicate_of = sqlite3_column_int64(s, 23),
 			.n_attachments = (size_t)sqlite3_column_int64(s, 24),
+			.match = col_text(s, 25),
+			.match_score = sqlite3_column_type(s, 26) == SQLITE_NULL ? -1 : sqlite3_column_double(s, 26),
+			.kind = col_text(s, 27),
+			.applicant_source = col_text(s, 28),
+			.has_received_header = sqlite3_column_type(s, 29) != SQLITE_NULL,
+			.received_header_epoch = sqlite3_column_int64(s, 29),
+			.received_header = col_text(s, 30),
+			.deadline_basis = col_text(s, 31),
+			.decided_by = col_text(s, 32),
+			.has_delta = sqlite3_column_type(s, 33) != SQLITE_NULL,
+			.deadline_delta = sqlite3_column_int64(s, 33),
+			.decision = col_text(s, 34),
+			.decision_note = col_text(s, 35),
+			.decision_user = col_text(s, 36),
+			.decision_at = sqlite3_column_int64(s, 37),
 		};
 		any = true;
 		if ((r = cb(&m, userdata)) != 0)

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct store;
 
@@ -53,7 +53,24 @@ struct store_message {
 	const char *reasons;        /* JSON array of strings */
 	const char *flags;          /* comma-separated, NULL when none */
 	int64_t duplicate_of;       /* 0 = none */
-	size_t n_attachments;       /* filled on read */
+	/* Classification details (schema 2). */
+	const char *match;          /* "exact", "fuzzy" or NULL */
+	double match_score;         /* < 0 = null */
+	const char *kind;           /* "application", "auto-reply", … */
+	const char *applicant_source; /* "subject", "from" or NULL */
+	bool has_received_header;
+	int64_t received_header_epoch;
+	const char *received_header; /* newest Received: date, ISO 8601 */
+	const char *deadline_basis; /* the call's: "arrival" or "date-header" */
+	const char *decided_by;     /* which time decided, or NULL */
+	bool has_delta;
+	int64_t deadline_delta;     /* deciding time minus deadline, seconds */
+	/* Filled on read only. */
+	size_t n_attachments;
+	const char *decision;       /* latest operator decision: "accept"/"reject" or NULL */
+	const char *decision_note;
+	const char *decision_user;
+	int64_t decision_at;
 };
 
 struct store_attachment {
@@ -106,6 +123,15 @@ int store_record(struct store *st, const struct store_message *msg,
 		 const struct store_attachment_in *atts, size_t n_atts,
 		 int64_t *id, bool *inserted);
 
+/* Replaces the machine's classification of record ID (reclassify): call,
+ * applicant, on_time, status, reasons and the schema-2 details of MSG. */
+int store_update_classification(struct store *st, int64_t id, const struct store_message *msg);
+
+/* Records an operator's DECISION ("accept" or "reject") on record ID,
+ * beside the machine's classification.  -ENOENT when there is no record. */
+int store_decide(struct store *st, int64_t id, const char *decision, const char *note, const char *user,
+		 int64_t at);
+
 /* Notes the end of a poll: OK, or the error text (no secrets in it). */
 int store_poll_done(struct store *st, int64_t when, const char *error);
 
@@ -116,7 +142,7 @@ typedef int (*store_mailbox_cb)(const struct store_mailbox *mb, void *userdata);
 typedef int (*store_attachment_cb)(const struct store_attachment *att, void *userdata);
 
 /* Messages in id order; ID > 0 selects one (-ENOENT if absent).  Raw
- * bytes are included only when WITH_RAW.  A non-zero return from CB stops
+ * bytes are included only when WITH_RAW.  The latest decision comes along.  A non-zero return from CB stops
  * the walk and is returned. */
 int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_message_cb cb, void *userdata);
 int store_foreach_mailbox(struct store *st, store_mailbox_cb cb, void *userdata);

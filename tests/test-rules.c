@@ -7,69 +7,85 @@
 
 #define CALL "Puljeopslag 2022: Styrkelse af digitale kompetencer"
 
+#define E RULES_MATCH_EXACT
+#define F RULES_MATCH_FUZZY
+#define N RULES_MATCH_NONE
+
 static const struct {
 	const char *subject;
-	bool match;
+	enum rules_match match;
 	const char *applicant;
 } subjects[] = {
-	{ CALL " - Region Midtjylland", true, "Region Midtjylland" },
-	{ CALL " – Region Sjælland", true, "Region Sjælland" },
-	{ CALL " — Københavns Kommune", true, "Københavns Kommune" },
-	{ CALL ": Aarhus Universitetshospital", true, "Aarhus Universitetshospital" },
-	{ CALL ", Rigshospitalet", true, "Rigshospitalet" },
-	{ CALL " (Professionshøjskolen Absalon)", true, "Professionshøjskolen Absalon" },
-	{ CALL " - Region Midtjylland (Psykiatrien)", true, "Region Midtjylland (Psykiatrien)" },
-	{ CALL " - (Region Midtjylland (Psykiatrien))", true, "Region Midtjylland (Psykiatrien)" },
-	{ CALL " (Region Nordjylland", true, "Region Nordjylland" },
-	{ CALL " - Region Nordjylland)", true, "Region Nordjylland" },
-	{ CALL " [Gladsaxe Kommune]", true, "Gladsaxe Kommune" },
-	{ CALL " \"Danske Patienter\"", true, "Danske Patienter" },
-	{ CALL " “Ærø Kommune”", true, "Ærø Kommune" },
-	{ CALL " Odense Universitetshospital", true, "Odense Universitetshospital" },
-	{ CALL, true, NULL },
-	{ CALL " - ", true, NULL },
-	{ "Re: " CALL " - Region Midtjylland", true, "Region Midtjylland" },
-	{ "SV: " CALL " - Region Midtjylland", true, "Region Midtjylland" },
-	{ "VS: " CALL " - Region Midtjylland", true, "Region Midtjylland" },
-	{ "Fwd: " CALL " - Region Midtjylland", true, "Region Midtjylland" },
-	{ "FW: " CALL " - Region Midtjylland", true, "Region Midtjylland" },
-	{ "AW: " CALL " - Region Midtjylland", true, "Region Midtjylland" },
-	{ "WG: " CALL " - Region Midtjylland", true, "Region Midtjylland" },
-	{ "RE: SV: Fwd: " CALL " - Gentofte", true, "Gentofte" },
-	{ "Re[2]: " CALL " - Gentofte", true, "Gentofte" },
-	{ "sv:" CALL " - Gentofte", true, "Gentofte" },
-	{ "\"" CALL " - Herlev\"", true, "Herlev" },
-	{ "“" CALL " - Herlev”", true, "Herlev" },
-	{ "„" CALL " - Herlev“", true, "Herlev" },
-	{ "SV: \"" CALL " - Herlev\"", true, "Herlev" },
-	{ "puljeopslag 2022: styrkelse af digitale kompetencer - Region Hovedstaden", true, "Region Hovedstaden" },
-	{ "PULJEOPSLAG 2022: STYRKELSE AF DIGITALE KOMPETENCER - REGION HOVEDSTADEN", true, "REGION HOVEDSTADEN" },
-	{ "Puljeopslag  2022:   Styrkelse af\tdigitale  kompetencer  -  Region  Hovedstaden", true, "Region Hovedstaden" },
-	{ "  Puljeopslag 2022: Styrkelse af digitale kompetencer - Vejle  ", true, "Vejle" },
-	{ "Puljeopslag\u00a02022: Styrkelse af digitale kompetencer - Vejle", true, "Vejle" },
-	{ "[EKSTERN] " CALL " - Vejle", true, "Vejle" },
+	{ CALL " - Region Midtjylland", E, "Region Midtjylland" },
+	{ CALL " – Region Sjælland", E, "Region Sjælland" },
+	{ CALL " — Københavns Kommune", E, "Københavns Kommune" },
+	{ CALL ": Aarhus Universitetshospital", E, "Aarhus Universitetshospital" },
+	{ CALL ", Rigshospitalet", E, "Rigshospitalet" },
+	{ CALL " (Professionshøjskolen Absalon)", E, "Professionshøjskolen Absalon" },
+	{ CALL " - Region Midtjylland (Psykiatrien)", E, "Region Midtjylland (Psykiatrien)" },
+	{ CALL " - (Region Midtjylland (Psykiatrien))", E, "Region Midtjylland (Psykiatrien)" },
+	{ CALL " (Region Nordjylland", E, "Region Nordjylland" },
+	{ CALL " - Region Nordjylland)", E, "Region Nordjylland" },
+	{ CALL " [Gladsaxe Kommune]", E, "Gladsaxe Kommune" },
+	{ CALL " \"Danske Patienter\"", E, "Danske Patienter" },
+	{ CALL " “Ærø Kommune”", E, "Ærø Kommune" },
+	{ CALL " Odense Universitetshospital", E, "Odense Universitetshospital" },
+	{ CALL, E, NULL },
+	{ CALL " - ", E, NULL },
+	{ "Re: " CALL " - Region Midtjylland", E, "Region Midtjylland" },
+	{ "SV: " CALL " - Region Midtjylland", E, "Region Midtjylland" },
+	{ "VS: " CALL " - Region Midtjylland", E, "Region Midtjylland" },
+	{ "Fwd: " CALL " - Region Midtjylland", E, "Region Midtjylland" },
+	{ "FW: " CALL " - Region Midtjylland", E, "Region Midtjylland" },
+	{ "AW: " CALL " - Region Midtjylland", E, "Region Midtjylland" },
+	{ "WG: " CALL " - Region Midtjylland", E, "Region Midtjylland" },
+	{ "RE: SV: Fwd: " CALL " - Gentofte", E, "Gentofte" },
+	{ "Re[2]: " CALL " - Gentofte", E, "Gentofte" },
+	{ "sv:" CALL " - Gentofte", E, "Gentofte" },
+	{ "\"" CALL " - Herlev\"", E, "Herlev" },
+	{ "“" CALL " - Herlev”", E, "Herlev" },
+	{ "„" CALL " - Herlev“", E, "Herlev" },
+	{ "SV: \"" CALL " - Herlev\"", E, "Herlev" },
+	{ "puljeopslag 2022: styrkelse af digitale kompetencer - Region Hovedstaden", E, "Region Hovedstaden" },
+	{ "PULJEOPSLAG 2022: STYRKELSE AF DIGITALE KOMPETENCER - REGION HOVEDSTADEN", E, "REGION HOVEDSTADEN" },
+	{ "Puljeopslag  2022:   Styrkelse af\tdigitale  kompetencer  -  Region  Hovedstaden", E, "Region Hovedstaden" },
+	{ "  Puljeopslag 2022: Styrkelse af digitale kompetencer - Vejle  ", E, "Vejle" },
+	{ "Puljeopslag\u00a02022: Styrkelse af digitale kompetencer - Vejle", E, "Vejle" },
+	{ "[EKSTERN] " CALL " - Vejle", E, "Vejle" },
 	/* NFD input (ø as o + combining stroke does not exist; use å = a + ring) */
-	{ CALL " - A\xcc\x8a" "rhus", true, "Århus" },
-	{ CALL " - Region\x01Midt", true, "RegionMidt" },
+	{ CALL " - A\xcc\x8a" "rhus", E, "Århus" },
+	{ CALL " - Region\x01Midt", E, "RegionMidt" },
 	/* must not match */
-	{ "Puljeopslag 2022: Styrkelse af digitale kompetencerne i regionen", false, NULL },
-	{ "Puljeopslag 2022", false, NULL },
-	{ "Spørgsmål vedr. puljen " CALL, false, NULL },
-	{ "Nyhedsbrev: digitale kompetencer", false, NULL },
-	{ "", false, NULL },
-	{ NULL, false, NULL },
-	{ "Puljeopslag 2021: Styrkelse af digitale kompetencer - Region Midt", false, NULL },
-	{ "Automatisk svar: " CALL, false, NULL },
+	{ "Puljeopslag 2022: Styrkelse af digitale kompetencerne i regionen", F, "i regionen" },
+	{ "Puljeopslag 2022", N, NULL },
+	{ "Spørgsmål vedr. puljen " CALL, F, NULL },
+	{ "Nyhedsbrev: digitale kompetencer", N, NULL },
+	{ "", N, NULL },
+	{ NULL, N, NULL },
+	{ "Puljeopslag 2021: Styrkelse af digitale kompetencer - Region Midt", F, "Region Midt" },
+	{ "Automatisk svar: " CALL, F, NULL },
+	{ "Puljeopslag 2022 - Styrkelse af digitale kompetencer - Region Midt", E, "Region Midt" },
+	{ "Puljeopslag 2022 Styrkelse af digitale kompetencer, Region Midt", E, "Region Midt" },
+	{ "Puljeopslag: Styrkelse af digitale kompetencer - Region Midt", F, "Region Midt" },
+	{ "Puljeopslag 2022: Styrkelse af digitale kompetancer - Region Midt", F, "Region Midt" },
+	{ "Puljeopslag 2022: Styrkelse af digital kompetencer - Region Midt", F, "Region Midt" },
+	{ "Styrkelse af digitale kompetencer - Puljeopslag 2022 - Region Midt", F, "Region Midt" },
+	{ "Puljeopslag 2022: Styrkelse af digitale - Region Midt", F, "Region Midt" },
+	{ "Ansøgning: Puljeopslag 2022: Styrkelse af digitale kompetencer - Region Midt", F, "Region Midt" },
+	{ "Puljeopslag 2022: Styrkelse af psykiatrien - Region Midt", N, NULL },
+	{ "Digitale kompetencer i sundhedsvæsenet - nyhedsbrev", N, NULL },
 };
 
 static void test_subjects(void)
 {
 	for (size_t i = 0; i < G_N_ELEMENTS(subjects); i++) {
 		char *applicant = NULL;
-		bool m = rules_subject_match(subjects[i].subject, CALL, &applicant);
+		double score = 0;
+		enum rules_match m = rules_subject_match(subjects[i].subject, CALL, RULES_DEFAULT_FUZZY_THRESHOLD, &score,
+							 &applicant);
 		if (m != subjects[i].match || g_strcmp0(applicant, subjects[i].applicant) != 0)
-			g_test_message("case %zu: \"%s\" -> match %d applicant \"%s\"", i,
-				       subjects[i].subject ? subjects[i].subject : "(null)", m,
+			g_test_message("case %zu: \"%s\" -> match %d (%.2f) applicant \"%s\"", i,
+				       subjects[i].subject ? subjects[i].subject : "(null)", m, score,
 				       applicant ? applicant : "(null)");
 		g_assert_cmpint(m, ==, subjects[i].match);
 		g_assert_cmpstr(applicant, ==, subjects[i].applicant);
@@ -111,13 +127,13 @@ static int64_t iso(const char *text)
 static void classify(const char *subject, const char *arrival, size_t n_att, unsigned flags,
 		     enum rules_status want, int want_on_time)
 {
-	struct rules_call call = { "digitale-kompetencer-2022", CALL, deadline("2022-07-01") };
+	struct rules_call call = { "digitale-kompetencer-2022", CALL, deadline("2022-07-01"), RULES_BASIS_ARRIVAL, 0 };
 	struct rules_input in = {
 		.subject = subject, .has_arrival = arrival != NULL, .arrival = arrival ? iso(arrival) : 0,
 		.n_attachments = n_att, .flags = flags,
 	};
 	struct rules_result res;
-	rules_classify(&call, 1, &in, &res);
+	rules_classify(&call, 1, NULL, &in, &res);
 	g_assert_cmpstr(rules_status_name(res.status), ==, rules_status_name(want));
 	g_assert_cmpint(res.on_time, ==, want_on_time);
 	g_assert_cmpint(res.n_reasons, >, 0);
@@ -189,13 +205,13 @@ static void test_format(void)
 static void test_first_call_wins(void)
 {
 	struct rules_call calls[] = {
-		{ "a", "Puljeopslag 2023: Noget andet", deadline("2023-01-01") },
-		{ "b", CALL, deadline("2022-07-01") },
+		{ "a", "Puljeopslag 2023: Styrkelse af psykiatrien", deadline("2023-01-01"), RULES_BASIS_ARRIVAL, 0 },
+		{ "b", CALL, deadline("2022-07-01"), RULES_BASIS_ARRIVAL, 0 },
 	};
 	struct rules_input in = { .subject = CALL " - X", .has_arrival = true, .arrival = iso("2022-06-01T00:00:00Z"),
 				  .n_attachments = 1 };
 	struct rules_result res;
-	rules_classify(calls, 2, &in, &res);
+	rules_classify(calls, 2, NULL, &in, &res);
 	g_assert_cmpint(res.call, ==, 1);
 	g_assert_cmpstr(res.applicant, ==, "X");
 	g_assert_cmpint(res.status, ==, RULES_ACCEPTED);

@@ -1,0 +1,157 @@
+#include "assess.h"
+#include "datetime.h"
+#include "mime.h"
+#include "rules.h"
+
+#include <string.h>
+#include <time.h>
+
+static unsigned hints_from_facts(unsigned facts)
+{
+	unsigned h = 0;
+	if (facts & MIME_FACT_AUTO_SUBMITTED)
+		h |= RULES_HINT_AUTO_SUBMITTED;
+	if (facts & MIME_FACT_AUTOREPLY)
+		h |= RULES_HINT_AUTOREPLY;
+	if (facts & MIME_FACT_PRECEDENCE_AUTO)
+		h |= RULES_HINT_PRECEDENCE_AUTO;
+	if (facts & MIME_FACT_PRECEDENCE_BULK)
+		h |= RULES_HINT_PRECEDENCE_BULK;
+	if (facts & MIME_FACT_LIST)
+		h |= RULES_HINT_LIST;
+	if (facts & MIME_FACT_REPORT)
+		h |= RULES_HINT_REPORT;
+	return h;
+}
+
+static char *reasons_json(const struct rules_result *res, const char *extra)
+{
+	GString *s = g_string_new("[");
+	for (size_t i = 0; i < res->n_reasons; i++)
+		g_string_append_printf(s, "%s\"%s\"", i ? "," : "", res->reasons[i]); /* our own ASCII tokens */
+	if (extra)
+		g_string_append_printf(s, "%s\"%s\"", res->n_reasons ? "," : "", extra);
+	g_string_append_c(s, ']');
+	return g_string_free(s, FALSE);
+}
+
+void assess_message(const struct config *cfg, const struct assess_input *in, struct assessment *a)
+{
+	struct mime_limits lim = { cfg->limits.max_mime_depth, cfg->limits.max_mime_parts };
+	const struct store_message *old = in->stored;
+	unsigned in_flags = 0;
+
+	memset(a, 0, sizeof(*a));
+	if (in->raw && in->raw->len > 0) {
+		mime_parse(in->raw, &lim, &a->mime);
+		if (in->body_missing)
+			a->mime->n_attachments = 0; /* a header alone has none */
+	}
+	const struct mime_message *mm = a->mime;
+	if (!in->body_missing) {
+		mime_sha256_hex(in->raw->data, in->raw->len, a->raw_sha256);
+		a->flags = mime_flags_describe(mm->flags);
+		if (mm->flags)
+			in_flags |= RULES_IN_BROKEN;
+	} else {
+		in_flags |= RULES_IN_TOO_LARGE;
+		a->flags = g_strdup(in->body_missing);
+	}
+
+	struct rules_call *calls = g_new0(struct rules_call, cfg->n_calls);
+	for (size_t i = 0; i < cfg->n_calls; i++) {
+		const struct config_call *c = &cfg->calls[i];
+		calls[i] = (struct rules_call){ c->id, c->subject, c->deadline_last,
+						c->basis_date_header ? RULES_BASIS_DATE_HEADER : RULES_BASIS_ARRIVAL,
+						c->grace };
+	}
+	struct rules_settings settings = { cfg->fuzzy_threshold };
+	struct rules_input ri = {
+		.subject = mm ? mm->subject : old ? old->subject : NULL,
+		.from_name = mm ? mm->from_name : old ? old->from_name : NULL,
+		.organization = mm ? mm->organization : NULL,
+		.has_arrival = in->has_arrival,
+		.arrival = in->arrival,
+		.has_date = mm && mm->has_date,
+		.date = mm ? mm->date : 0,
+		.n_attachments = mm ? mm->n_attachments : 0,
+		.hints = mm ? hints_from_facts(mm->facts) : 0,
+		.flags = in_flags,
+	};
+	struct rules_result res;
+	rules_classify(calls, cfg->n_calls, &settings, &ri, &res);
+	g_free(calls);
+
+	const struct config_call *call = res.call >= 0 ? &cfg->calls[res.call] : &cfg->calls[0];
+	if (in->has_arrival)
+		a->received_at = datetime_format(in->arrival, call->tz);
+	if (mm && mm->has_date)
+		a->date_header = datetime_format(mm->date, call->tz);
+	else if (!mm && old && old->date_header)
+		a->date_header = g_strdup(old->date_header);
+	if (mm && mm->has_received)
+		a->received_header = datetime_format(mm->received, call->tz);
+	a->reasons = reasons_json(&res, in->body_missing && !strcmp(in->body_missing, "gone") ? "fetch:gone" : NULL);
+	a->applicant = g_steal_pointer(&res.applicant);
+	a->status = res.status;
+
+	a->msg = (struct store_message){
+		.mailbox = in->mailbox,
+		.uidvalidity = in->uidvalidity,
+		.uid = in->uid,
+		.recorded_at = (int64_t)time(NULL),
+		.has_received = in->has_arrival,
+		.received_epoch = in->arrival,
+		.received_at = a->received_at,
+		.internaldate = in->internaldate,
+		.server_size = in->server_size,
+		.raw = in->body_missing ? NULL : in->raw->data,
+		.raw_size = in->body_missing ? 0 : in->raw->len,
+		.raw_sha256 = in->body_missing ? NULL : a->raw_sha256,
+		.message_id = mm ? mm->message_id : old ? old->message_id : NULL,
+		.from_addr = mm ? mm->from_addr : old ? old->from_addr : NULL,
+		.from_name = mm ? mm->from_name : old ? old->from_name : NULL,
+		.subject = ri.subject,
+		.date_header = a->date_header,
+		.call = res.call >= 0 ? call->id : NULL,
+		.applicant = a->applicant,
+		.on_time = res.on_time,
+		.status = rules_status_name(res.status),
+		.reasons = a->reasons,
+		.flags = a->flags,
+		.match = rules_match_name(res.match),
+		.match_score = res.call >= 0 ? res.score : -1,
+		.kind = rules_kind_name(res.kind),
+		.applicant_source = rules_applicant_source_name(res.applicant_source),
+		.has_received_header = mm && mm->has_received,
+		.received_header_epoch = mm ? mm->received : 0,
+		.received_header = a->received_header,
+		.deadline_basis = res.call >= 0 ? rules_basis_name(call->basis_date_header ? RULES_BASIS_DATE_HEADER
+										: RULES_BASIS_ARRIVAL)
+						: NULL,
+		.decided_by = res.decided ? rules_basis_name(res.decided_by) : NULL,
+		.has_delta = res.decided,
+		.deadline_delta = res.delta,
+	};
+	a->n_atts = mm ? mm->n_attachments : 0;
+	a->atts = g_new0(struct store_attachment_in, a->n_atts ? a->n_atts : 1);
+	for (size_t i = 0; i < a->n_atts; i++) {
+		const struct mime_attachment *m = &mm->attachments[i];
+		a->atts[i] = (struct store_attachment_in){ m->filename, m->content_type, m->part_path,
+							   m->data, m->size, m->sha256 };
+	}
+	rules_result_clear(&res);
+}
+
+void assess_clear(struct assessment *a)
+{
+	mime_message_free(a->mime);
+	g_free(a->atts);
+	g_free(a->received_at);
+	g_free(a->date_header);
+	g_free(a->received_header);
+	g_free(a->reasons);
+	g_free(a->flags);
+	g_free(a->applicant);
+	memset(a, 0, sizeof(*a));
+}

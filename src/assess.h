@@ -1,0 +1,42 @@
+/* assess: turns one message — its bytes and what the server said of it —
+ * into a record: parse (mime), classify (rules), render the evidence times
+ * in the call's time zone (datetime).  Pure: no I/O.  Used by ingest for
+ * new mail and by puljectl reclassify for stored mail, so that both decide
+ * alike.  Everything in struct assessment is owned by it; release it with
+ * assess_clear(). */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+#include "config.h"
+#include "store.h"
+
+struct assess_input {
+	const char *mailbox;
+	uint32_t uidvalidity;
+	uint32_t uid;
+	bool has_arrival;
+	int64_t arrival;             /* INTERNALDATE, Unix time */
+	const char *internaldate;    /* as the server sent it */
+	uint64_t server_size;        /* RFC822.SIZE */
+	GByteArray *raw;             /* the whole message, or only its header when
+				      * body_missing, or NULL (borrowed) */
+	const char *body_missing;    /* NULL, or why the body is absent: "too-large", "gone" */
+	const struct store_message *stored; /* reclassify without raw bytes: the
+					     * headers recorded before (may be NULL) */
+};
+
+struct assessment {
+	struct store_message msg;           /* points into the fields below */
+	struct store_attachment_in *atts;
+	size_t n_atts;
+	/* owned */
+	struct mime_message *mime;
+	char *received_at, *date_header, *received_header, *reasons, *flags, *applicant;
+	char raw_sha256[65];
+	int status;                         /* enum rules_status */
+};
+
+void assess_message(const struct config *cfg, const struct assess_input *in, struct assessment *out);
+void assess_clear(struct assessment *a);
