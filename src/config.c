@@ -133,15 +133,6 @@ int config_parse_size(const char *text, uint64_t *out)
 	return 0;
 }
 
-static int check_file_readable(struct loader *l, const char *group, const char *key, const char *path)
-{
-	if (!g_path_is_absolute(path))
-		return fail(l, group, key, "must be an absolute path, got \"%s\"", path);
-	if (access(path, R_OK) < 0)
-		return fail(l, group, key, "cannot read \"%s\": %s", path, g_strerror(errno));
-	return 0;
-}
-
 static bool valid_call_id(const char *id)
 {
 	if (!*id)
@@ -203,8 +194,8 @@ static int load_imap(struct loader *l, struct config_imap *imap)
 	imap->port = (uint16_t)port;
 	if ((r = get_string(l, "imap", "imap", "ca_file", false, NULL, &imap->ca_file)) < 0)
 		return r;
-	if (imap->ca_file && (r = check_file_readable(l, "imap", "ca_file", imap->ca_file)) < 0)
-		return r;
+	if (imap->ca_file && !g_path_is_absolute(imap->ca_file))
+		return fail(l, "imap", "ca_file", "must be an absolute path, got \"%s\"", imap->ca_file);
 	if ((r = get_string(l, "imap", "imap", "username", true, NULL, &imap->username)) < 0)
 		return r;
 	if ((r = get_string(l, "imap", "imap", "password_file", false, NULL, &imap->password_file)) < 0)
@@ -366,6 +357,16 @@ void config_free(struct config *cfg)
 	}
 	g_free(cfg->calls);
 	g_free(cfg);
+}
+
+int config_check_files(const struct config *cfg, char **error)
+{
+	if (cfg->imap.ca_file && access(cfg->imap.ca_file, R_OK) < 0) {
+		*error = g_strdup_printf("%s: [imap] ca_file: cannot read \"%s\": %s", cfg->path, cfg->imap.ca_file,
+					 g_strerror(errno));
+		return -errno;
+	}
+	return 0;
 }
 
 int config_read_password(const struct config *cfg, char **password, char **error)

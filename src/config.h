@@ -60,6 +60,10 @@ struct config {
 int config_load(const char *path, struct config **out, char **error);
 void config_free(struct config *cfg);
 
+/* Checks that the files the daemon needs besides the password (ca_file)
+ * are readable; puljectl does not need them. */
+int config_check_files(const struct config *cfg, char **error);
+
 /* Reads the IMAP password from password_file, or from the systemd
  * credential "imap-password" in $CREDENTIALS_DIRECTORY.  A trailing newline
  * is removed.  *password is newly allocated; wipe and free it with

@@ -1,8 +1,13 @@
 #include "ctl.h"
+#include "assess.h"
+#include "rules.h"
 #include "term.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,6 +93,22 @@ static void add_reasons(JsonBuilder *b, const char *reasons)
 	}
 }
 
+static void add_decision(JsonBuilder *b, const struct store_message *m)
+{
+	json_builder_set_member_name(b, "decision");
+	if (!m->decision) {
+		json_builder_add_null_value(b);
+		return;
+	}
+	json_builder_begin_object(b);
+	add_str(b, "decision", m->decision);
+	add_str(b, "note", m->decision_note);
+	add_str(b, "user", m->decision_user);
+	g_autofree char *at = iso_local(m->decision_at);
+	add_str(b, "at", at);
+	json_builder_end_object(b);
+}
+
 static int add_message(const struct store_message *m, void *userdata)
 {
 	struct json_ctx *c = userdata;
@@ -114,8 +135,21 @@ static int add_message(const struct store_message *m, void *userdata)
 	add_int_or_null(b, "duplicate_of", m->duplicate_of, m->duplicate_of != 0);
 	add_reasons(b, m->reasons);
 	add_str(b, "flags", m->flags);
-	add_int(b, "size", (int64_t)(m->raw ? m->raw_size : m->server_size));
+	add_int(b, "size", (int64_t)(m->raw_sha256 ? m->raw_size : m->server_size));
 	add_str(b, "sha256", m->raw_sha256);
+	add_str(b, "match", m->match);
+	json_builder_set_member_name(b, "match_score");
+	if (m->match_score >= 0)
+		json_builder_add_double_value(b, floor(m->match_score * 100 + 0.5) / 100);
+	else
+		json_builder_add_null_value(b);
+	add_str(b, "kind", m->kind);
+	add_str(b, "applicant_source", m->applicant_source);
+	add_str(b, "received_header", m->received_header);
+	add_str(b, "deadline_basis", m->deadline_basis);
+	add_str(b, "decided_by", m->decided_by);
+	add_int_or_null(b, "deadline_delta", m->deadline_delta, m->has_delta);
+	add_decision(b, m);
 	if (c->detail) {
 		add_str(b, "internaldate", m->internaldate);
 		add_int(b, "server_size", (int64_t)m->server_size);
@@ -306,7 +340,30 @@ static int show_human(const struct store_message *m, void *userdata)
 	show_line(out, "Call:", m->call);
 	show_line(out, "Applicant:", m->applicant);
 	show_line(out, "On time:", m->on_time < 0 ? "-" : m->on_time ? "yes" : "no");
+	if (m->has_delta && m->decided_by) {
+		g_autofree char *how = rules_describe_delta(m->deadline_delta);
+		bool by_date = !strcmp(m->decided_by, "date-header");
+		g_autofree char *line = g_strdup_printf("%s — decided by %s %s%s", how,
+							 by_date ? "the sender's Date:" : "the server's arrival time",
+							 by_date ? m->date_header : m->received_at,
+							 m->deadline_basis && strcmp(m->deadline_basis, m->decided_by)
+								 ? " (no Date: header; arrival used)" : "");
+		show_line(out, "Deadline:", line);
+	}
+	if (m->match) {
+		g_autofree char *match = g_strdup_printf("%s (score %.2f)", m->match, m->match_score);
+		show_line(out, "Match:", match);
+	}
+	show_line(out, "Kind:", m->kind);
+	if (m->applicant_source && !strcmp(m->applicant_source, "from"))
+		show_line(out, "Applicant from:", "the sender (the subject names none)");
 	show_line(out, "Reasons:", m->reasons);
+	if (m->decision) {
+		g_autofree char *at = human_time(m->decision_at);
+		g_autofree char *d = g_strdup_printf("%s by %s at %s%s%s", m->decision, m->decision_user, at,
+						      m->decision_note ? ": " : "", m->decision_note ? m->decision_note : "");
+		show_line(out, "Decision:", d);
+	}
 	if (m->flags)
 		show_line(out, "Flags:", m->flags);
 	if (m->duplicate_of) {
@@ -320,10 +377,11 @@ static int show_human(const struct store_message *m, void *userdata)
 	show_line(out, "Message-ID:", m->message_id);
 	show_line(out, "Arrived:", m->received_at);
 	show_line(out, "INTERNALDATE:", m->internaldate);
+	show_line(out, "Received:", m->received_header);
 	show_line(out, "Date header:", m->date_header);
 	g_autofree char *where = g_strdup_printf("%s, UIDVALIDITY %u, UID %u", m->mailbox, m->uidvalidity, m->uid);
 	show_line(out, "Mailbox:", where);
-	g_autofree char *size = m->raw ? g_strdup_printf("%zu bytes, sha256 %s", m->raw_size, m->raw_sha256)
+	g_autofree char *size = m->raw_sha256 ? g_strdup_printf("%zu bytes, sha256 %s", m->raw_size, m->raw_sha256)
 				       : g_strdup_printf("not stored (server size %" G_GUINT64_FORMAT " bytes)", m->server_size);
 	show_line(out, "Raw message:", size);
 	g_autofree char *rec = human_time(m->recorded_at);
@@ -461,5 +519,401 @@ int ctl_extract(struct store *st, FILE *out, int64_t id, const char *dir)
 		return r;
 	if (c.written == 0)
 		fprintf(stderr, "puljectl: record %" G_GINT64_FORMAT " has no attachments\n", id);
+	return CTL_EXIT_OK;
+}
+
+/* ---- applications ---- */
+
+static const char *const status_rank[] = { "accepted", "review", "late" }; /* best first */
+
+static int rank_of(const char *status)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(status_rank); i++)
+		if (status && !strcmp(status, status_rank[i]))
+			return (int)i;
+	return (int)G_N_ELEMENTS(status_rank);
+}
+
+struct app {
+	char *call;
+	char *applicant;       /* as first written */
+	char *key;             /* normalised applicant, or NULL */
+	GPtrArray *ids;        /* int64_t* */
+	GPtrArray *from;       /* char* */
+	char *first, *last;    /* ISO arrival */
+	int64_t first_t, last_t;
+	int on_time;           /* -1 unknown, 0, 1 */
+	bool form;
+	char *status;
+	char *decision, *decision_note, *decision_user;
+	int64_t decision_at;
+};
+
+static void app_free(gpointer p)
+{
+	struct app *a = p;
+	g_free(a->call);
+	g_free(a->applicant);
+	g_free(a->key);
+	g_ptr_array_free(a->ids, TRUE);
+	g_ptr_array_free(a->from, TRUE);
+	g_free(a->first);
+	g_free(a->last);
+	g_free(a->status);
+	g_free(a->decision);
+	g_free(a->decision_note);
+	g_free(a->decision_user);
+	g_free(a);
+}
+
+static char *applicant_key(const char *applicant)
+{
+	if (!applicant)
+		return NULL;
+	g_autofree char *nfc = g_utf8_normalize(applicant, -1, G_NORMALIZE_NFKC);
+	g_autofree char *folded = g_utf8_casefold(nfc ? nfc : applicant, -1);
+	g_auto(GStrv) words = g_strsplit_set(folded, " \t", -1);
+	GString *k = g_string_new(NULL);
+	for (size_t i = 0; words[i]; i++) {
+		if (!*words[i])
+			continue;
+		if (k->len)
+			g_string_append_c(k, ' ');
+		g_string_append(k, words[i]);
+	}
+	return g_string_free(k, FALSE);
+}
+
+static bool has_from(const struct app *a, const char *from)
+{
+	for (guint i = 0; from && i < a->from->len; i++)
+		if (!g_ascii_strcasecmp(g_ptr_array_index(a->from, i), from))
+			return true;
+	return false;
+}
+
+struct group_ctx {
+	GPtrArray *apps;       /* struct app* */
+	GPtrArray *pending;    /* messages without an applicant, joined later */
+};
+
+struct pending_msg {
+	char *call, *from, *received_at, *status, *decision, *note, *user;
+	int64_t id, received, decision_at;
+	int on_time;
+	size_t n_att;
+};
+
+static void app_add(struct app *a, int64_t id, const char *from, const char *received_at, int64_t received,
+		    int on_time, size_t n_att, const char *status, const char *decision, const char *note,
+		    const char *user, int64_t decision_at)
+{
+	int64_t *idp = g_new(int64_t, 1);
+	*idp = id;
+	g_ptr_array_add(a->ids, idp);
+	if (from && !has_from(a, from))
+		g_ptr_array_add(a->from, g_strdup(from));
+	if (received_at && (!a->first || received < a->first_t)) {
+		g_free(a->first);
+		a->first = g_strdup(received_at);
+		a->first_t = received;
+	}
+	if (received_at && (!a->last || received >= a->last_t)) {
+		g_free(a->last);
+		a->last = g_strdup(received_at);
+		a->last_t = received;
+	}
+	if (on_time == 1)
+		a->on_time = 1;
+	else if (on_time == 0 && a->on_time < 0)
+		a->on_time = 0;
+	a->form = a->form || n_att > 0;
+	if (!a->status || rank_of(status) < rank_of(a->status)) {
+		g_free(a->status);
+		a->status = g_strdup(status);
+	}
+	if (decision && decision_at >= a->decision_at) {
+		g_free(a->decision);
+		g_free(a->decision_note);
+		g_free(a->decision_user);
+		a->decision = g_strdup(decision);
+		a->decision_note = g_strdup(note);
+		a->decision_user = g_strdup(user);
+		a->decision_at = decision_at;
+	}
+}
+
+static struct app *app_new(const char *call, const char *applicant)
+{
+	struct app *a = g_new0(struct app, 1);
+	a->call = g_strdup(call);
+	a->applicant = g_strdup(applicant);
+	a->key = applicant_key(applicant);
+	a->ids = g_ptr_array_new_with_free_func(g_free);
+	a->from = g_ptr_array_new_with_free_func(g_free);
+	a->on_time = -1;
+	return a;
+}
+
+static int group_message(const struct store_message *m, void *userdata)
+{
+	struct group_ctx *g = userdata;
+	if (!m->call || !m->status || !strcmp(m->status, "unrelated") || m->duplicate_of)
+		return 0;
+	if (!m->applicant) {
+		struct pending_msg *p = g_new0(struct pending_msg, 1);
+		*p = (struct pending_msg){ g_strdup(m->call), g_strdup(m->from_addr), g_strdup(m->received_at),
+					   g_strdup(m->status), g_strdup(m->decision), g_strdup(m->decision_note),
+					   g_strdup(m->decision_user), m->id, m->received_epoch, m->decision_at,
+					   m->on_time, m->n_attachments };
+		g_ptr_array_add(g->pending, p);
+		return 0;
+	}
+	g_autofree char *key = applicant_key(m->applicant);
+	struct app *a = NULL;
+	for (guint i = 0; i < g->apps->len && !a; i++) {
+		struct app *c = g_ptr_array_index(g->apps, i);
+		if (!strcmp(c->call, m->call) && c->key && !strcmp(c->key, key))
+			a = c;
+	}
+	if (!a) {
+		a = app_new(m->call, m->applicant);
+		g_ptr_array_add(g->apps, a);
+	}
+	app_add(a, m->id, m->from_addr, m->received_at, m->received_epoch, m->on_time, m->n_attachments, m->status,
+		m->decision, m->decision_note, m->decision_user, m->decision_at);
+	return 0;
+}
+
+/* Messages that name no applicant join the application of the same call
+ * with the same sender address, else stand alone. */
+static void join_pending(struct group_ctx *g)
+{
+	for (guint i = 0; i < g->pending->len; i++) {
+		struct pending_msg *p = g_ptr_array_index(g->pending, i);
+		struct app *a = NULL;
+		for (guint j = 0; j < g->apps->len && !a; j++) {
+			struct app *c = g_ptr_array_index(g->apps, j);
+			if (!strcmp(c->call, p->call) && p->from && has_from(c, p->from))
+				a = c;
+		}
+		if (!a) {
+			a = app_new(p->call, NULL);
+			g_ptr_array_add(g->apps, a);
+		}
+		app_add(a, p->id, p->from, p->received_at, p->received, p->on_time, p->n_att, p->status, p->decision,
+			p->note, p->user, p->decision_at);
+		g_free(p->call);
+		g_free(p->from);
+		g_free(p->received_at);
+		g_free(p->status);
+		g_free(p->decision);
+		g_free(p->note);
+		g_free(p->user);
+		g_free(p);
+	}
+	g_ptr_array_set_size(g->pending, 0);
+}
+
+static gint app_cmp(gconstpointer x, gconstpointer y)
+{
+	const struct app *a = *(const struct app *const *)x, *b = *(const struct app *const *)y;
+	int c = strcmp(a->call, b->call);
+	if (c)
+		return c;
+	return a->first_t < b->first_t ? -1 : a->first_t > b->first_t;
+}
+
+int ctl_applications(struct store *st, FILE *out, bool json)
+{
+	struct group_ctx g = { g_ptr_array_new_with_free_func(app_free), g_ptr_array_new() };
+	int r = store_foreach_message(st, 0, false, group_message, &g);
+	join_pending(&g);
+	g_ptr_array_free(g.pending, TRUE);
+	if (r < 0) {
+		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
+		g_ptr_array_free(g.apps, TRUE);
+		return CTL_EXIT_FAILURE;
+	}
+	g_ptr_array_sort(g.apps, app_cmp);
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		json_builder_begin_array(b);
+		for (guint i = 0; i < g.apps->len; i++) {
+			struct app *a = g_ptr_array_index(g.apps, i);
+			json_builder_begin_object(b);
+			add_str(b, "call", a->call);
+			add_str(b, "applicant", a->applicant);
+			add_int(b, "messages", a->ids->len);
+			json_builder_set_member_name(b, "ids");
+			json_builder_begin_array(b);
+			for (guint k = 0; k < a->ids->len; k++)
+				json_builder_add_int_value(b, *(int64_t *)g_ptr_array_index(a->ids, k));
+			json_builder_end_array(b);
+			json_builder_set_member_name(b, "from");
+			json_builder_begin_array(b);
+			for (guint k = 0; k < a->from->len; k++)
+				json_builder_add_string_value(b, g_ptr_array_index(a->from, k));
+			json_builder_end_array(b);
+			add_str(b, "first_arrival", a->first);
+			add_str(b, "last_arrival", a->last);
+			json_builder_set_member_name(b, "on_time");
+			if (a->on_time < 0)
+				json_builder_add_null_value(b);
+			else
+				json_builder_add_boolean_value(b, a->on_time);
+			json_builder_set_member_name(b, "form_attached");
+			json_builder_add_boolean_value(b, a->form);
+			add_str(b, "status", a->status);
+			json_builder_set_member_name(b, "decision");
+			if (a->decision) {
+				json_builder_begin_object(b);
+				add_str(b, "decision", a->decision);
+				add_str(b, "note", a->decision_note);
+				add_str(b, "user", a->decision_user);
+				g_autofree char *at = iso_local(a->decision_at);
+				add_str(b, "at", at);
+				json_builder_end_object(b);
+			} else {
+				json_builder_add_null_value(b);
+			}
+			json_builder_end_object(b);
+		}
+		json_builder_end_array(b);
+		g_autoptr(JsonNode) root = json_builder_get_root(b);
+		print_json(out, root);
+	} else {
+		/* APPLICANT(27) MSGS(4) FIRST(16) ON TIME(7) FORM(4) STATUS(8) DECISION(7) = 80 */
+		fprintf(out, "%-27s %4s %-16s %-7s %-4s %-8s %s\n", "APPLICANT", "MSGS", "FIRST ARRIVAL", "ON TIME", "FORM",
+			"STATUS", "DECIDED");
+		const char *call = NULL;
+		for (guint i = 0; i < g.apps->len; i++) {
+			struct app *a = g_ptr_array_index(g.apps, i);
+			if (!call || strcmp(call, a->call)) {
+				g_autofree char *c = term_clean(a->call);
+				fprintf(out, "[%s]\n", c);
+				call = a->call;
+			}
+			g_autofree char *who = term_fit(a->applicant ? a->applicant : "(not named)", 27, 1);
+			char first[17] = "-";
+			if (a->first && strlen(a->first) >= 16) {
+				memcpy(first, a->first, 16);
+				first[10] = ' ';
+				first[16] = '\0';
+			}
+			fprintf(out, "%s %4u %-16s %-7s %-4s %-8s %s\n", who, a->ids->len, first,
+				a->on_time < 0 ? "-" : a->on_time ? "yes" : "no", a->form ? "yes" : "no", a->status,
+				a->decision ? a->decision : "-");
+		}
+	}
+	g_ptr_array_free(g.apps, TRUE);
+	return CTL_EXIT_OK;
+}
+
+/* ---- reclassify ---- */
+
+struct reclass_ctx {
+	struct store *st;
+	const struct config *cfg;
+	FILE *out;
+	bool dry_run;
+	size_t seen, changed;
+	int error;
+};
+
+static bool differs(const char *a, const char *b)
+{
+	return g_strcmp0(a, b) != 0;
+}
+
+static int reclassify_one(const struct store_message *m, void *userdata)
+{
+	struct reclass_ctx *c = userdata;
+	GByteArray raw = { .data = (guint8 *)m->raw, .len = (guint)m->raw_size };
+	struct assess_input in = {
+		.mailbox = m->mailbox,
+		.uidvalidity = m->uidvalidity,
+		.uid = m->uid,
+		.has_arrival = m->has_received,
+		.arrival = m->received_epoch,
+		.internaldate = m->internaldate,
+		.server_size = m->server_size,
+		.raw = m->raw_sha256 ? &raw : NULL,
+		.body_missing = m->raw_sha256 ? NULL : (m->flags && strstr(m->flags, "gone") ? "gone" : "too-large"),
+		.stored = m,
+	};
+	struct assessment a;
+	assess_message(c->cfg, &in, &a);
+	c->seen++;
+	const struct store_message *n = &a.msg;
+	if (differs(m->status, n->status) || differs(m->call, n->call) || differs(m->applicant, n->applicant) ||
+	    m->on_time != n->on_time || differs(m->reasons, n->reasons) || differs(m->match, n->match) ||
+	    differs(m->kind, n->kind) || differs(m->received_at, n->received_at)) {
+		c->changed++;
+		g_autofree char *old_app = term_clean(m->applicant ? m->applicant : "-");
+		g_autofree char *new_app = term_clean(n->applicant ? n->applicant : "-");
+		fprintf(c->out, "#%" G_GINT64_FORMAT ": %s -> %s", m->id, m->status, n->status);
+		if (differs(m->call, n->call))
+			fprintf(c->out, ", call %s -> %s", m->call ? m->call : "-", n->call ? n->call : "-");
+		if (differs(m->applicant, n->applicant))
+			fprintf(c->out, ", applicant %s -> %s", old_app, new_app);
+		fprintf(c->out, "  %s\n", n->reasons);
+		if (!c->dry_run && store_update_classification(c->st, m->id, n) < 0) {
+			c->error = 1;
+			assess_clear(&a);
+			return 1;
+		}
+	}
+	assess_clear(&a);
+	return 0;
+}
+
+int ctl_reclassify(struct store *st, const struct config *cfg, FILE *out, bool dry_run)
+{
+	struct reclass_ctx c = { st, cfg, out, dry_run, 0, 0, 0 };
+	if (!dry_run && store_begin(st) < 0) {
+		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
+		return CTL_EXIT_FAILURE;
+	}
+	int r = store_foreach_message(st, 0, true, reclassify_one, &c);
+	if (r != 0 || c.error || (!dry_run && store_commit(st) < 0)) {
+		fprintf(stderr, "puljectl: reclassify: %s; nothing was changed\n", store_errmsg(st));
+		if (!dry_run)
+			store_rollback(st);
+		return CTL_EXIT_FAILURE;
+	}
+	fprintf(out, "%zu record%s re-classified, %zu changed%s\n", c.seen, c.seen == 1 ? "" : "s", c.changed,
+		dry_run ? " (dry run: nothing written)" : "");
+	return CTL_EXIT_OK;
+}
+
+/* ---- decide ---- */
+
+int ctl_decide(struct store *st, FILE *out, int64_t id, const char *decision, const char *note)
+{
+	const char *user = getenv("SUDO_USER");
+	struct passwd *pw = NULL;
+	char uidbuf[32];
+	if (!user || !*user) {
+		pw = getpwuid(getuid());
+		if (pw)
+			user = pw->pw_name;
+		else {
+			g_snprintf(uidbuf, sizeof(uidbuf), "uid %u", (unsigned)getuid());
+			user = uidbuf;
+		}
+	}
+	int r = store_decide(st, id, decision, note, user, (int64_t)time(NULL));
+	if (r == -ENOENT) {
+		fprintf(stderr, "puljectl: no record with id %" G_GINT64_FORMAT "\n", id);
+		return CTL_EXIT_NOT_FOUND;
+	}
+	if (r < 0) {
+		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
+		return CTL_EXIT_FAILURE;
+	}
+	g_autofree char *u = term_clean(user);
+	fprintf(out, "record %" G_GINT64_FORMAT ": %s, recorded for %s (the machine's classification is kept)\n", id,
+		decision, u);
 	return CTL_EXIT_OK;
 }

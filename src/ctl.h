@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "config.h"
 #include "store.h"
 
 enum ctl_exit {
@@ -20,3 +21,9 @@ int ctl_show(struct store *st, FILE *out, int64_t id, bool json);
 /* Writes the attachments of record ID into the existing directory DIR,
  * under sanitized names, never overwriting and never following links. */
 int ctl_extract(struct store *st, FILE *out, int64_t id, const char *dir);
+/* One row per call and applicant (see the README for the grouping). */
+int ctl_applications(struct store *st, FILE *out, bool json);
+/* Re-runs CFG's rules over every stored message; writes unless DRY_RUN. */
+int ctl_reclassify(struct store *st, const struct config *cfg, FILE *out, bool dry_run);
+/* Records an operator's decision ("accept"/"reject") on record ID. */
+int ctl_decide(struct store *st, FILE *out, int64_t id, const char *decision, const char *note);

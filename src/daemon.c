@@ -126,7 +126,7 @@ int daemon_run(const struct config *cfg, bool once)
 	int lock_fd = -1, code = DAEMON_EXIT_OK;
 
 	setup_signals();
-	if (config_read_password(cfg, &password, &error) < 0) {
+	if (config_check_files(cfg, &error) < 0 || config_read_password(cfg, &password, &error) < 0) {
 		log_error("%s", error);
 		return DAEMON_EXIT_CONFIG;
 	}

@@ -1,5 +1,4 @@
-/* puljectl: the operator's CLI — options, then one ctl_* command on a
- * read-only store. */
+/* puljectl: the operator's CLI — options, then one ctl_* command. */
 #include "config.h"
 #include "ctl.h"
 #include "puljed-build.h"
@@ -16,12 +15,16 @@ static void usage(FILE *f)
 		"Usage: puljectl [--config FILE | --db FILE] COMMAND [ARGS]\n"
 		"\n"
 		"Commands:\n"
-		"  status [--json]         counts by status, watermark, last poll\n"
-		"  list [--json]           every recorded message\n"
-		"  show ID [--json]        one record in full\n"
-		"  extract ID DIR          write record ID's attachments into DIR\n"
+		"  status [--json]                   counts by status, watermark, last poll\n"
+		"  list [--json]                     every recorded message\n"
+		"  show ID [--json]                  one record in full, with its evidence\n"
+		"  applications [--json]             one row per call and applicant\n"
+		"  extract ID DIR                    write record ID's attachments into DIR\n"
+		"  reclassify [--dry-run]            re-run the configured rules over stored mail\n"
+		"  decide ID accept|reject --note T  record an operator's decision\n"
 		"\n"
-		"  -c, --config FILE   read the database path from FILE (default %s)\n"
+		"  -c, --config FILE   read the database path (and rules) from FILE\n"
+		"                      (default %s)\n"
 		"  -d, --db FILE       use this database directly\n"
 		"  -h, --help          show this help\n",
 		PULJED_DEFAULT_CONFIG);
@@ -38,17 +41,38 @@ static int parse_id(const char *s, int64_t *id)
 	return 0;
 }
 
+struct command {
+	const char *name;
+	int nargs;             /* positional arguments after the name */
+	bool writes;           /* opens the database for writing */
+	bool needs_config;     /* needs the rules, not just the database */
+	const char *args_help;
+};
+
+static const struct command commands[] = {
+	{ "status", 0, false, false, "takes no arguments" },
+	{ "list", 0, false, false, "takes no arguments" },
+	{ "show", 1, false, false, "needs a record ID" },
+	{ "applications", 0, false, false, "takes no arguments" },
+	{ "extract", 2, false, false, "needs a record ID and a directory" },
+	{ "reclassify", 0, true, true, "takes no arguments" },
+	{ "decide", 2, true, false, "needs a record ID and accept or reject" },
+};
+
 int main(int argc, char **argv)
 {
+	enum { OPT_DRY_RUN = 256, OPT_NOTE };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "note", required_argument, NULL, OPT_NOTE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *config_path = NULL, *db = NULL;
-	bool json = false;
+	const char *config_path = NULL, *db = NULL, *note = NULL;
+	bool json = false, dry_run = false;
 	int c;
 
 	/* Options may come before or after the command. */
@@ -57,6 +81,8 @@ int main(int argc, char **argv)
 		case 'c': config_path = optarg; break;
 		case 'd': db = optarg; break;
 		case 'j': json = true; break;
+		case OPT_DRY_RUN: dry_run = true; break;
+		case OPT_NOTE: note = optarg; break;
 		case 'h': usage(stdout); return CTL_EXIT_OK;
 		default: usage(stderr); return CTL_EXIT_USAGE;
 		}
@@ -69,9 +95,31 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
-	const char *cmd = argv[optind];
+	const char *name = argv[optind];
 	char **args = argv + optind + 1;
 	int nargs = argc - optind - 1;
+	const struct command *cmd = NULL;
+	for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+		if (!strcmp(commands[i].name, name))
+			cmd = &commands[i];
+	if (!cmd) {
+		fprintf(stderr, "puljectl: unknown command \"%s\"\n", name);
+		usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	int64_t id = 0;
+	if (nargs != cmd->nargs || (cmd->nargs && parse_id(args[0], &id) < 0)) {
+		fprintf(stderr, "puljectl: %s: %s\n", name, cmd->args_help);
+		return CTL_EXIT_USAGE;
+	}
+	if (!strcmp(name, "decide") && strcmp(args[1], "accept") && strcmp(args[1], "reject")) {
+		fprintf(stderr, "puljectl: decide: the decision is \"accept\" or \"reject\", not \"%s\"\n", args[1]);
+		return CTL_EXIT_USAGE;
+	}
+	if (cmd->needs_config && db) {
+		fprintf(stderr, "puljectl: %s needs the rules: give --config, not --db\n", name);
+		return CTL_EXIT_USAGE;
+	}
 
 	struct config *cfg = NULL;
 	if (!db) {
@@ -83,37 +131,28 @@ int main(int argc, char **argv)
 		db = cfg->database;
 	}
 
-	int64_t id = 0;
-	int want_args = !strcmp(cmd, "show") ? 1 : !strcmp(cmd, "extract") ? 2 : 0;
-	if (strcmp(cmd, "status") && strcmp(cmd, "list") && strcmp(cmd, "show") && strcmp(cmd, "extract")) {
-		fprintf(stderr, "puljectl: unknown command \"%s\"\n", cmd);
-		usage(stderr);
-		config_free(cfg);
-		return CTL_EXIT_USAGE;
-	}
-	if (nargs != want_args || (want_args && parse_id(args[0], &id) < 0)) {
-		fprintf(stderr, "puljectl: %s: %s\n", cmd,
-			want_args == 0 ? "takes no arguments" : want_args == 1 ? "needs a record ID" : "needs a record ID and a directory");
-		config_free(cfg);
-		return CTL_EXIT_USAGE;
-	}
-
 	struct store *st = NULL;
 	g_autofree char *error = NULL;
-	if (store_open(db, STORE_READ_ONLY, &st, &error) < 0) {
+	if (store_open(db, cmd->writes ? STORE_UPDATE : STORE_READ_ONLY, &st, &error) < 0) {
 		fprintf(stderr, "puljectl: %s\n", error);
 		config_free(cfg);
 		return CTL_EXIT_FAILURE;
 	}
 	int r;
-	if (!strcmp(cmd, "status"))
+	if (!strcmp(name, "status"))
 		r = ctl_status(st, stdout, json);
-	else if (!strcmp(cmd, "list"))
+	else if (!strcmp(name, "list"))
 		r = ctl_list(st, stdout, json);
-	else if (!strcmp(cmd, "show"))
+	else if (!strcmp(name, "show"))
 		r = ctl_show(st, stdout, id, json);
-	else
+	else if (!strcmp(name, "applications"))
+		r = ctl_applications(st, stdout, json);
+	else if (!strcmp(name, "extract"))
 		r = ctl_extract(st, stdout, id, args[1]);
+	else if (!strcmp(name, "reclassify"))
+		r = ctl_reclassify(st, cfg, stdout, dry_run);
+	else
+		r = ctl_decide(st, stdout, id, args[1], note);
 	store_close(st);
 	config_free(cfg);
 	if (fflush(stdout) != 0 && r == CTL_EXIT_OK)

@@ -66,7 +66,9 @@ int main(int argc, char **argv)
 	if (check) {
 		char *password = NULL;
 		g_autofree char *perr = NULL;
-		int r = config_read_password(cfg, &password, &perr);
+		int r = config_check_files(cfg, &perr);
+		if (r == 0)
+			r = config_read_password(cfg, &password, &perr);
 		config_password_free(password);
 		if (r < 0) {
 			log_error("%s", perr);

@@ -190,7 +190,7 @@ int store_open(const char *path, enum store_mode mode, struct store **out, char 
 		close(fd);
 		flags = SQLITE_OPEN_READWRITE;
 	} else {
-		flags = SQLITE_OPEN_READONLY;
+		flags = mode == STORE_UPDATE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
 	}
 	int rc = sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {
@@ -210,6 +210,8 @@ int store_open(const char *path, enum store_mode mode, struct store **out, char 
 			goto fail;
 	} else {
 		sqlite3_stmt *s = NULL;
+		if (mode == STORE_UPDATE && ((r = exec(st, "PRAGMA foreign_keys = ON")) < 0 || (r = migrate(st)) < 0))
+			goto fail;
 		if ((r = prepare(st, "PRAGMA user_version", &s)) < 0)
 			goto fail;
 		int v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
@@ -467,6 +469,21 @@ rollback:
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	*id = 0;
 	return r;
+}
+
+int store_begin(struct store *st)
+{
+	return exec(st, "BEGIN IMMEDIATE");
+}
+
+int store_commit(struct store *st)
+{
+	return exec(st, "COMMIT");
+}
+
+void store_rollback(struct store *st)
+{
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 int store_update_classification(struct store *st, int64_t id, const struct store_message *m)

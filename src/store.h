@@ -15,6 +15,7 @@ struct store;
 enum store_mode {
 	STORE_READ_WRITE, /* the daemon: creates and migrates the database */
 	STORE_READ_ONLY,  /* puljectl */
+	STORE_UPDATE,     /* puljectl reclassify/decide: an existing database, written */
 };
 
 struct store_attachment_in {
@@ -122,6 +123,11 @@ int store_mailbox_reset(struct store *st, const char *mailbox, uint32_t uidvalid
 int store_record(struct store *st, const struct store_message *msg,
 		 const struct store_attachment_in *atts, size_t n_atts,
 		 int64_t *id, bool *inserted);
+
+/* Explicit transactions around several updates (reclassify). */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
 
 /* Replaces the machine's classification of record ID (reclassify): call,
  * applicant, on_time, status, reasons and the schema-2 details of MSG. */

@@ -146,7 +146,7 @@ static const struct {
 	{ "[store]", "[limits]\nmax_message_size = 10Q\n[store]", "[limits]", "max_message_size" },
 	{ "[store]", "[limits]\nmax_header_size = 100\n[store]", "[limits]", "max_header_size" },
 	{ "[store]", "[limits]\nmax_mime_depth = 0\n[store]", "[limits]", "max_mime_depth" },
-	{ "mailbox = INBOX", "mailbox = INBOX\nca_file = /nonexistent/ca.pem", "[imap]", "ca_file" },
+	{ "mailbox = INBOX", "mailbox = INBOX\nca_file = ca.pem", "[imap]", "ca_file" },
 };
 
 static void test_bad(void)
@@ -167,6 +167,20 @@ static void test_bad(void)
 			g_assert_nonnull(strstr(err, bad[i].key));
 		g_assert_null(strchr(err, '\n'));
 	}
+}
+
+static void test_check_files(void)
+{
+	g_autofree char *text = replace(good, "mailbox = INBOX", "mailbox = INBOX\nca_file = /nonexistent/ca.pem");
+	g_autofree char *path = write_conf(text);
+	struct config *cfg = NULL;
+	g_autofree char *err = NULL;
+	/* Loads (puljectl needs no CA file) but the daemon's check names it. */
+	g_assert_cmpint(config_load(path, &cfg, &err), ==, 0);
+	g_assert_cmpint(config_check_files(cfg, &err), <, 0);
+	g_assert_nonnull(strstr(err, path));
+	g_assert_nonnull(strstr(err, "[imap] ca_file"));
+	config_free(cfg);
 }
 
 static void test_missing_file(void)
@@ -217,6 +231,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/defaults", test_defaults);
 	g_test_add_func("/config/bad", test_bad);
 	g_test_add_func("/config/missing-file", test_missing_file);
+	g_test_add_func("/config/check-files", test_check_files);
 	g_test_add_func("/config/sizes", test_sizes);
 	g_test_add_func("/config/shipped", test_shipped);
 	int r = g_test_run();
