@@ -173,7 +173,9 @@ static char *trim_applicant(const char *s)
 			return NULL;
 		bool open = *start == '(' || *start == '[';
 		bool close = end[-1] == ')' || end[-1] == ']';
-		if (open && close && end - start >= 2 && brackets_balanced(start + 1, end - 1)) {
+		if (*start == ')' || *start == ']') {
+			start++; /* "(Puljeopslag 2022) - X": the call's own bracket */
+		} else if (open && close && end - start >= 2 && brackets_balanced(start + 1, end - 1)) {
 			start++;
 			end--;
 		} else if (open && !brackets_balanced(start, end) && brackets_balanced(start + 1, end)) {

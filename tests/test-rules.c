@@ -3,6 +3,7 @@
 #include "datetime.h"
 
 #include <glib.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CALL "Puljeopslag 2022: Styrkelse af digitale kompetencer"
@@ -91,6 +92,97 @@ static void test_subjects(void)
 		g_assert_cmpstr(applicant, ==, subjects[i].applicant);
 		g_free(applicant);
 	}
+}
+
+/* The table's escapes: \t, \n, \\ and \uXXXX. */
+static char *unescape(const char *s)
+{
+	GString *out = g_string_new(NULL);
+	for (const char *p = s; *p; p++) {
+		if (*p != '\\' || !p[1]) {
+			g_string_append_c(out, *p);
+			continue;
+		}
+		p++;
+		if (*p == 't')
+			g_string_append_c(out, '\t');
+		else if (*p == 'n')
+			g_string_append_c(out, '\n');
+		else if (*p == 'u' && g_ascii_isxdigit(p[1]) && g_ascii_isxdigit(p[2]) && g_ascii_isxdigit(p[3]) &&
+			 g_ascii_isxdigit(p[4])) {
+			char hex[5] = { p[1], p[2], p[3], p[4], 0 };
+			g_string_append_unichar(out, (gunichar)strtoul(hex, NULL, 16));
+			p += 4;
+		} else
+			g_string_append_c(out, *p);
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* tests/data/subjects.tsv: subject TAB exact|fuzzy|none TAB applicant|- */
+static void test_subject_table(void)
+{
+	g_autofree char *path = g_build_filename(g_getenv("PULJED_SRCDIR"), "tests", "data", "subjects.tsv", NULL);
+	g_autofree char *text = NULL;
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	size_t cases = 0, failed = 0;
+	for (size_t i = 0; lines[i]; i++) {
+		if (!*lines[i] || lines[i][0] == '#')
+			continue;
+		g_auto(GStrv) f = g_strsplit(lines[i], "\t", -1);
+		g_assert_cmpuint(g_strv_length(f), ==, 3);
+		enum rules_match want = !strcmp(f[1], "exact") ? E : !strcmp(f[1], "fuzzy") ? F : N;
+		g_assert_true(!strcmp(f[1], "exact") || !strcmp(f[1], "fuzzy") || !strcmp(f[1], "none"));
+		g_autofree char *subject = unescape(f[0]);
+		g_autofree char *want_app = strcmp(f[2], "-") ? unescape(f[2]) : NULL;
+		char *applicant = NULL;
+		double score = 0;
+		enum rules_match got = rules_subject_match(subject, CALL, RULES_DEFAULT_FUZZY_THRESHOLD, &score, &applicant);
+		cases++;
+		if (got != want || (want != N && g_strcmp0(applicant, want_app))) {
+			g_test_message("line %zu: \"%s\": want %s \"%s\", got %s (%.2f) \"%s\"", i + 1, f[0], f[1],
+				       want_app ? want_app : "-", got == E ? "exact" : got == F ? "fuzzy" : "none", score,
+				       applicant ? applicant : "-");
+			failed++;
+		}
+		g_free(applicant);
+	}
+	g_test_message("%zu subject cases, %zu wrong", cases, failed);
+	g_assert_cmpuint(cases, >=, 100);
+	g_assert_cmpuint(failed, ==, 0);
+}
+
+static void test_kinds(void)
+{
+	static const struct {
+		const char *subject;
+		unsigned hints;
+		enum rules_kind kind;
+	} kinds[] = {
+		{ CALL " - X", 0, RULES_KIND_APPLICATION },
+		{ "Automatisk svar: " CALL " - X", 0, RULES_KIND_AUTO_REPLY },
+		{ "Autosvar: " CALL, 0, RULES_KIND_AUTO_REPLY },
+		{ "Out of Office: " CALL, 0, RULES_KIND_AUTO_REPLY },
+		{ "Automatic reply: " CALL, 0, RULES_KIND_AUTO_REPLY },
+		{ "Fraværende: " CALL, 0, RULES_KIND_AUTO_REPLY },
+		{ "SV: Automatisk svar: " CALL, 0, RULES_KIND_AUTO_REPLY },
+		{ CALL, RULES_HINT_AUTOREPLY, RULES_KIND_AUTO_REPLY },
+		{ CALL, RULES_HINT_AUTO_SUBMITTED, RULES_KIND_AUTO_REPLY },
+		{ CALL, RULES_HINT_PRECEDENCE_AUTO, RULES_KIND_AUTO_REPLY },
+		{ "Undeliverable: " CALL, 0, RULES_KIND_DELIVERY_REPORT },
+		{ "Returned mail: see transcript for details", 0, RULES_KIND_DELIVERY_REPORT },
+		{ "Kan ikke leveres: " CALL, 0, RULES_KIND_DELIVERY_REPORT },
+		{ CALL, RULES_HINT_REPORT, RULES_KIND_DELIVERY_REPORT },
+		{ CALL, RULES_HINT_LIST, RULES_KIND_LIST },
+		{ CALL, RULES_HINT_PRECEDENCE_BULK, RULES_KIND_LIST },
+		{ "Spørgsmål vedr. puljen " CALL, 0, RULES_KIND_QUESTION },
+		{ "SV: Spørgsmål til ansøgningsskemaet", 0, RULES_KIND_QUESTION },
+		{ "Question about the call", 0, RULES_KIND_QUESTION },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(kinds); i++)
+		g_assert_cmpstr(rules_kind_name(rules_message_kind(kinds[i].subject, kinds[i].hints)), ==,
+				rules_kind_name(kinds[i].kind));
 }
 
 static void test_normalize(void)
@@ -202,6 +294,205 @@ static void test_format(void)
 	g_time_zone_unref(tz);
 }
 
+static struct rules_result run(const struct rules_input *in, enum rules_basis basis, int64_t grace)
+{
+	struct rules_call call = { "c", CALL, deadline("2022-07-01"), basis, grace };
+	struct rules_result res;
+	rules_classify(&call, 1, NULL, in, &res);
+	return res;
+}
+
+static bool has_reason(const struct rules_result *r, const char *prefix)
+{
+	for (size_t i = 0; i < r->n_reasons; i++)
+		if (g_str_has_prefix(r->reasons[i], prefix))
+			return true;
+	return false;
+}
+
+static void test_not_applications(void)
+{
+	/* Automatic replies and bounces quoting the call, even with a PDF:
+	 * never accepted. */
+	struct rules_input in = { .subject = "Automatisk svar: " CALL " - Region X", .has_arrival = true,
+				  .arrival = iso("2022-06-15T10:00:00+02:00"), .n_attachments = 1 };
+	struct rules_result r = run(&in, RULES_BASIS_ARRIVAL, 0);
+	g_assert_cmpint(r.status, ==, RULES_UNRELATED);
+	g_assert_cmpint(r.kind, ==, RULES_KIND_AUTO_REPLY);
+	g_assert_true(has_reason(&r, "kind:auto-reply"));
+	rules_result_clear(&r);
+
+	in.subject = CALL " - Region X";
+	in.hints = RULES_HINT_REPORT;
+	r = run(&in, RULES_BASIS_ARRIVAL, 0);
+	g_assert_cmpint(r.status, ==, RULES_UNRELATED);
+	rules_result_clear(&r);
+
+	/* Machine-generated (Auto-Submitted: auto-generated) but an exact
+	 * application with a form: a person looks. */
+	in.hints = RULES_HINT_AUTO_SUBMITTED;
+	r = run(&in, RULES_BASIS_ARRIVAL, 0);
+	g_assert_cmpint(r.status, ==, RULES_REVIEW);
+	rules_result_clear(&r);
+
+	in.hints = RULES_HINT_LIST;
+	r = run(&in, RULES_BASIS_ARRIVAL, 0);
+	g_assert_cmpint(r.status, ==, RULES_REVIEW);
+	g_assert_cmpint(r.kind, ==, RULES_KIND_LIST);
+	rules_result_clear(&r);
+
+	in.hints = 0;
+	in.subject = "Spørgsmål vedr. puljen " CALL;
+	r = run(&in, RULES_BASIS_ARRIVAL, 0);
+	g_assert_cmpint(r.status, !=, RULES_ACCEPTED);
+	rules_result_clear(&r);
+
+	in.subject = "Nyhedsbrev fra Sundhedsstyrelsen";
+	in.hints = RULES_HINT_LIST;
+	r = run(&in, RULES_BASIS_ARRIVAL, 0);
+	g_assert_cmpint(r.status, ==, RULES_UNRELATED);
+	g_assert_cmpint(r.kind, ==, RULES_KIND_LIST);
+	rules_result_clear(&r);
+}
+
+static void test_fuzzy_is_review(void)
+{
+	struct rules_input in = { .subject = "Puljeopslag 2022: Styrkelse af digitale kompetancer - Region X",
+				  .has_arrival = true, .arrival = iso("2022-06-15T10:00:00+02:00"), .n_attachments = 1 };
+	struct rules_result r = run(&in, RULES_BASIS_ARRIVAL, 0);
+	g_assert_cmpint(r.match, ==, RULES_MATCH_FUZZY);
+	g_assert_cmpint(r.status, ==, RULES_REVIEW);
+	g_assert_cmpstr(r.applicant, ==, "Region X");
+	g_assert_true(has_reason(&r, "subject:fuzzy(0."));
+	rules_result_clear(&r);
+	/* Fuzzy and late: late. */
+	in.arrival = iso("2022-07-03T10:00:00+02:00");
+	r = run(&in, RULES_BASIS_ARRIVAL, 0);
+	g_assert_cmpint(r.status, ==, RULES_LATE);
+	rules_result_clear(&r);
+}
+
+static void test_applicant_from_sender(void)
+{
+	struct rules_input in = { .subject = CALL, .from_name = "Region Nordjylland", .has_arrival = true,
+				  .arrival = iso("2022-06-15T10:00:00+02:00"), .n_attachments = 1 };
+	struct rules_result r = run(&in, RULES_BASIS_ARRIVAL, 0);
+	g_assert_cmpstr(r.applicant, ==, "Region Nordjylland");
+	g_assert_cmpint(r.applicant_source, ==, RULES_APPLICANT_FROM);
+	g_assert_true(has_reason(&r, "applicant:from"));
+	rules_result_clear(&r);
+	in.organization = "Aalborg Universitetshospital";
+	r = run(&in, RULES_BASIS_ARRIVAL, 0);
+	g_assert_cmpstr(r.applicant, ==, "Aalborg Universitetshospital");
+	rules_result_clear(&r);
+	/* An address is no name. */
+	in.organization = NULL;
+	in.from_name = "post@rn.dk";
+	r = run(&in, RULES_BASIS_ARRIVAL, 0);
+	g_assert_null(r.applicant);
+	g_assert_cmpint(r.applicant_source, ==, RULES_APPLICANT_NONE);
+	rules_result_clear(&r);
+	/* The subject's applicant wins. */
+	in.subject = CALL " - Region Midtjylland";
+	in.from_name = "Mette Hansen";
+	r = run(&in, RULES_BASIS_ARRIVAL, 0);
+	g_assert_cmpstr(r.applicant, ==, "Region Midtjylland");
+	g_assert_cmpint(r.applicant_source, ==, RULES_APPLICANT_SUBJECT);
+	rules_result_clear(&r);
+}
+
+static void test_basis_and_grace(void)
+{
+	struct rules_input in = { .subject = CALL " - X", .n_attachments = 1, .has_arrival = true,
+				  .arrival = iso("2022-07-02T00:10:00+02:00"), .has_date = true,
+				  .date = iso("2022-07-01T23:50:00+02:00") };
+	/* Arrival decides by default: late by 10 min (the deadline is 2022-07-02T00:00:00+02:00). */
+	struct rules_result r = run(&in, RULES_BASIS_ARRIVAL, 0);
+	g_assert_cmpint(r.on_time, ==, 0);
+	g_assert_cmpint(r.delta, ==, 600);
+	g_assert_cmpint(r.decided_by, ==, RULES_BASIS_ARRIVAL);
+	g_assert_true(has_reason(&r, "deadline:late(+10m0s)"));
+	rules_result_clear(&r);
+	/* The Date: header decides when configured. */
+	r = run(&in, RULES_BASIS_DATE_HEADER, 0);
+	g_assert_cmpint(r.on_time, ==, 1);
+	g_assert_cmpint(r.delta, ==, -600);
+	g_assert_cmpint(r.decided_by, ==, RULES_BASIS_DATE_HEADER);
+	g_assert_cmpint(r.status, ==, RULES_ACCEPTED);
+	rules_result_clear(&r);
+	/* Grace of 15 minutes. */
+	r = run(&in, RULES_BASIS_ARRIVAL, 15 * 60);
+	g_assert_cmpint(r.on_time, ==, 1);
+	g_assert_cmpint(r.delta, ==, -300);
+	rules_result_clear(&r);
+	/* No Date: header: arrival decides, and says so. */
+	in.has_date = false;
+	r = run(&in, RULES_BASIS_DATE_HEADER, 0);
+	g_assert_cmpint(r.decided_by, ==, RULES_BASIS_ARRIVAL);
+	g_assert_cmpint(r.on_time, ==, 0);
+	g_assert_true(has_reason(&r, "deadline:no-date-header"));
+	rules_result_clear(&r);
+}
+
+static void test_durations(void)
+{
+	static const struct {
+		int64_t s;
+		const char *compact, *words;
+	} d[] = {
+		{ -11520, "-3h12m", "on time, 3 h 12 min before the deadline" },
+		{ 7980, "+2h13m", "late by 2 h 13 min" },
+		{ 10, "+10s", "late by 10 s" },
+		{ 0, "+0s", "late by 0 s" },
+		{ -1, "-1s", "on time, 1 s before the deadline" },
+		{ -90, "-1m30s", "on time, 1 min 30 s before the deadline" },
+		{ 1209600 + 3600, "+14d1h", "late by 14 d 1 h" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(d); i++) {
+		g_autofree char *c = rules_format_delta(d[i].s);
+		g_autofree char *w = rules_describe_delta(d[i].s);
+		g_assert_cmpstr(c, ==, d[i].compact);
+		g_assert_cmpstr(w, ==, d[i].words);
+	}
+	int64_t s;
+	g_assert_cmpint(rules_parse_duration("15m", &s), ==, 0);
+	g_assert_cmpint(s, ==, 900);
+	g_assert_cmpint(rules_parse_duration("90s", &s), ==, 0);
+	g_assert_cmpint(s, ==, 90);
+	g_assert_cmpint(rules_parse_duration("2h", &s), ==, 0);
+	g_assert_cmpint(s, ==, 7200);
+	g_assert_cmpint(rules_parse_duration("1d", &s), ==, 0);
+	g_assert_cmpint(rules_parse_duration("0", &s), ==, 0);
+	g_assert_cmpint(s, ==, 0);
+	g_assert_cmpint(rules_parse_duration("15", &s), <, 0);
+	g_assert_cmpint(rules_parse_duration("-5m", &s), <, 0);
+	g_assert_cmpint(rules_parse_duration("5y", &s), <, 0);
+	g_assert_cmpint(rules_parse_duration("400d", &s), <, 0);
+}
+
+static void test_best_call(void)
+{
+	struct rules_call calls[] = {
+		{ "fuzzy-first", "Puljeopslag 2022: Styrkelse af digitale kompetencer i kommunerne", deadline("2022-07-01"),
+		  RULES_BASIS_ARRIVAL, 0 },
+		{ "exact", CALL, deadline("2022-07-01"), RULES_BASIS_ARRIVAL, 0 },
+		{ "other", "Puljeopslag 2023: Styrkelse af psykiatrien", deadline("2023-03-01"), RULES_BASIS_ARRIVAL, 0 },
+	};
+	struct rules_input in = { .subject = CALL " - Region X", .has_arrival = true,
+				  .arrival = iso("2022-06-01T00:00:00Z"), .n_attachments = 1 };
+	struct rules_result r;
+	rules_classify(calls, 3, NULL, &in, &r);
+	g_assert_cmpint(r.call, ==, 1);
+	g_assert_cmpint(r.match, ==, RULES_MATCH_EXACT);
+	rules_result_clear(&r);
+	in.subject = "Puljeopslag 2023: Styrkelse af psykiatrien - Region Y";
+	in.arrival = iso("2023-02-01T00:00:00Z");
+	rules_classify(calls, 3, NULL, &in, &r);
+	g_assert_cmpint(r.call, ==, 2);
+	g_assert_cmpstr(r.applicant, ==, "Region Y");
+	rules_result_clear(&r);
+}
+
 static void test_first_call_wins(void)
 {
 	struct rules_call calls[] = {
@@ -222,6 +513,14 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/rules/subjects", test_subjects);
+	g_test_add_func("/rules/subject-table", test_subject_table);
+	g_test_add_func("/rules/kinds", test_kinds);
+	g_test_add_func("/rules/not-applications", test_not_applications);
+	g_test_add_func("/rules/fuzzy-is-review", test_fuzzy_is_review);
+	g_test_add_func("/rules/applicant-from-sender", test_applicant_from_sender);
+	g_test_add_func("/rules/basis-and-grace", test_basis_and_grace);
+	g_test_add_func("/rules/durations", test_durations);
+	g_test_add_func("/rules/best-call", test_best_call);
 	g_test_add_func("/rules/normalize", test_normalize);
 	g_test_add_func("/rules/deadline-edges", test_deadline_edges);
 	g_test_add_func("/rules/first-call-wins", test_first_call_wins);
