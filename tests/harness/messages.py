@@ -69,3 +69,196 @@ def application(applicant=None, pdf=None, filename="ansoegning.pdf",
     if atts is None:
         atts = [(filename, "application/pdf", pdf)] if pdf is not None else []
     return make_message(subject, from_name=applicant, attachments=atts, **kw)
+
+
+# ---------------------------------------------------------------------------
+# Helpers for tests/integration/test_classify.py (issue 3: fuzzy matching,
+# non-applications, deadline evidence).
+
+SUBJECTS_TSV = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "data", "subjects.tsv")
+
+_TSV_ESCAPE = None
+
+
+def unescape_tsv(text):
+    r"""Undo the escapes of tests/data/subjects.tsv: \t, \\ and \uXXXX."""
+    global _TSV_ESCAPE
+    import re
+    if _TSV_ESCAPE is None:
+        _TSV_ESCAPE = re.compile(r"\\(t|\\|u[0-9A-Fa-f]{4}|.|$)")
+
+    def sub(m):
+        g = m.group(1)
+        if g == "t":
+            return "\t"
+        if g == "\\":
+            return "\\"
+        if len(g) == 5 and g[0] == "u":
+            return chr(int(g[1:], 16))
+        raise ValueError("bad escape \\%s in %r" % (g, text))
+    return _TSV_ESCAPE.sub(sub, text)
+
+
+def read_subjects(path=None):
+    """Parse tests/data/subjects.tsv into a list of dicts
+    {line, subject, match, applicant (None for "-"), unsure (bool)}.
+    Raises ValueError with the line number on any malformed line."""
+    path = path or SUBJECTS_TSV
+    out = []
+    unsure = False
+    with open(path, encoding="utf-8", newline="") as f:
+        for no, line in enumerate(f, 1):
+            if line.endswith("\n"):
+                line = line[:-1]
+            if "\r" in line:
+                raise ValueError("%s:%d: carriage return in line" % (path, no))
+            if line.startswith("#"):
+                unsure = unsure or line.startswith("# unsure:")
+                continue
+            if not line.strip("\t ") and "\t" not in line:
+                raise ValueError("%s:%d: blank line" % (path, no))
+            fields = line.split("\t")
+            if len(fields) != 3:
+                raise ValueError("%s:%d: expected 3 TAB-separated fields, got %d"
+                                 % (path, no, len(fields)))
+            subject, match, applicant = fields
+            if match not in ("exact", "fuzzy", "none"):
+                raise ValueError("%s:%d: match %r is not exact|fuzzy|none"
+                                 % (path, no, match))
+            if not applicant:
+                raise ValueError("%s:%d: empty applicant field (use -)" % (path, no))
+            if match == "none" and applicant != "-":
+                raise ValueError("%s:%d: a none row must have applicant -" % (path, no))
+            out.append({"line": no, "subject": unescape_tsv(subject), "match": match,
+                        "applicant": None if applicant == "-" else unescape_tsv(applicant),
+                        "unsure": unsure})
+            unsure = False
+    return out
+
+
+def _split_head(raw):
+    """(header bytes incl. the final CRLF of the last field, rest)."""
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        i = raw.find(sep)
+        if i >= 0:
+            return raw[:i + len(sep) // 2], raw[i + len(sep) // 2:]
+    return raw, b""
+
+
+def prepend_headers(raw, headers):
+    """Put header fields [(name, value), ...] on top of raw, in the given
+    order (as a relay adds Received: fields: the newest goes first)."""
+    top = b"".join(("%s: %s\r\n" % (k, v)).encode("utf-8") for k, v in headers)
+    return top + raw
+
+
+def drop_header(raw, name):
+    """raw without any top-level header field called name (and its folded
+    continuation lines)."""
+    head, rest = _split_head(raw)
+    lines = head.splitlines(keepends=True)
+    out, skipping = [], False
+    want = name.lower().encode("ascii") + b":"
+    for line in lines:
+        if line[:1] in (b" ", b"\t") and skipping:
+            continue
+        skipping = line.lower().startswith(want)
+        if not skipping:
+            out.append(line)
+    return b"".join(out) + rest
+
+
+def delivery_report(original, subject="Undeliverable: " + CALL_SUBJECT,
+                    from_addr="MAILER-DAEMON@mx.example.dk",
+                    from_name="Mail Delivery System", to="rbj@example.dk",
+                    recipient="puljer@sst.example.dk", date=None, message_id=None,
+                    auto_submitted=None, extra_headers=None):
+    """A realistic RFC 3464 bounce: multipart/report; report-type=delivery-status
+    with a human-readable part, a message/delivery-status part and the
+    original message as message/rfc822.  auto_submitted: value of an
+    Auto-Submitted: field (Postfix adds "auto-replied"), none by default."""
+    import datetime as _dtm
+    date = date or _dtm.datetime.now(_dtm.timezone.utc)
+    boundary = "=_dsn_" + hashlib.sha256(original).hexdigest()[:20]
+    orig = original.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    human = ("This is the mail system at host mx.example.dk.\r\n\r\n"
+             "I'm sorry to have to inform you that your message could not\r\n"
+             "be delivered to one or more recipients. It's attached below.\r\n\r\n"
+             "<%s>: host mail.sst.example.dk[192.0.2.25] said: 552 5.2.2\r\n"
+             "    Mailbox full (in reply to RCPT TO command)\r\n" % recipient)
+    status = ("Reporting-MTA: dns; mx.example.dk\r\n"
+              "X-Postfix-Queue-ID: 4LZ3xK0mQbz9sX\r\n"
+              "Arrival-Date: %s\r\n"
+              "\r\n"
+              "Final-Recipient: rfc822; %s\r\n"
+              "Original-Recipient: rfc822;%s\r\n"
+              "Action: failed\r\n"
+              "Status: 5.2.2\r\n"
+              "Remote-MTA: dns; mail.sst.example.dk\r\n"
+              "Diagnostic-Code: smtp; 552 5.2.2 Mailbox full\r\n"
+              % (email.utils.format_datetime(date), recipient, recipient))
+    headers = [
+        ("Return-Path", "<>"),
+        ("From", email.utils.formataddr((from_name, from_addr))),
+        ("To", to),
+        ("Subject", subject),
+        ("Date", email.utils.format_datetime(date)),
+        ("Message-ID", message_id or email.utils.make_msgid(domain="mx.example.dk")),
+        ("Auto-Submitted", auto_submitted),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", 'multipart/report; report-type=delivery-status;\r\n'
+                         '\tboundary="%s"' % boundary),
+    ]
+    head = ""
+    for k, v in headers:
+        if v is not None:
+            head += "%s: %s\r\n" % (k, v)
+    for k, v in (extra_headers or {}).items():
+        head += "%s: %s\r\n" % (k, v)
+    parts = [
+        b"Content-Description: Notification\r\n"
+        b"Content-Type: text/plain; charset=us-ascii\r\n\r\n" + human.encode("ascii"),
+        b"Content-Description: Delivery report\r\n"
+        b"Content-Type: message/delivery-status\r\n\r\n" + status.encode("ascii"),
+        b"Content-Description: Undelivered Message\r\n"
+        b"Content-Type: message/rfc822\r\n\r\n" + orig,
+    ]
+    b = boundary.encode("ascii")
+    body = b"This is a MIME-encapsulated message.\r\n\r\n"
+    for p in parts:
+        body += b"--" + b + b"\r\n" + p
+        if not p.endswith(b"\r\n"):
+            body += b"\r\n"
+    body += b"--" + b + b"--\r\n"
+    return head.encode("utf-8") + b"\r\n" + body
+
+
+def encoded_subject(text, charset="utf-8"):
+    """A Subject: field value for any text, byte for byte: RFC 2047 B
+    encoded-words (each at most 75 characters, never splitting a UTF-8
+    sequence) separated by folding whitespace, which decoders drop.  Python's
+    own folding loses the space between two encoded words
+    ("K=C3=B8benhavns?= =?utf-8?q?Professions..."), so tests that care about
+    exact whitespace use this instead."""
+    import base64
+    if text == "":
+        return ""
+    words, chunk = [], b""
+    prefix, suffix = "=?%s?b?" % charset, "?="
+    room = (75 - len(prefix) - len(suffix)) // 4 * 3
+    for ch in text:
+        b = ch.encode(charset)
+        if len(chunk) + len(b) > room:
+            words.append(chunk)
+            chunk = b""
+        chunk += b
+    words.append(chunk)
+    return "\r\n ".join(prefix + base64.b64encode(w).decode("ascii") + suffix
+                        for w in words)
+
+
+def with_subject(raw, text):
+    """raw with its Subject: replaced by text, encoded by encoded_subject()."""
+    return prepend_headers(drop_header(raw, "Subject"),
+                           [("Subject", encoded_subject(text))])
