@@ -248,7 +248,12 @@ static int load_call(struct loader *l, const char *group, struct config_call *c)
 		return fail(l, group, "timezone", "unknown IANA time zone \"%s\"", c->timezone);
 	if ((r = get_string(l, group, group, "deadline", true, NULL, &c->deadline)) < 0)
 		return r;
-	if (datetime_parse_deadline(c->deadline, c->tz, &c->deadline_last) < 0)
+	r = datetime_parse_deadline(c->deadline, c->tz, &c->deadline_last);
+	if (r == -ERANGE)
+		return fail(l, group, "deadline",
+			    "\"%s\" does not exist or happens twice in %s (daylight saving); give a UTC offset",
+			    c->deadline, c->timezone);
+	if (r < 0)
 		return fail(l, group, "deadline",
 			    "must be a date (2022-07-01) or an ISO 8601 timestamp (2022-07-01T12:00:00+02:00), got \"%s\"",
 			    c->deadline);

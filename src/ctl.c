@@ -260,6 +260,7 @@ int ctl_status(struct store *st, FILE *out, bool json)
 #define COL_WHEN 16
 #define COL_STATUS 9
 #define COL_ATT 3
+#define COL_DECISION 6
 #define TABLE_WIDTH 80
 
 static int list_row(const struct store_message *m, void *userdata)
@@ -276,10 +277,10 @@ static int list_row(const struct store_message *m, void *userdata)
 	}
 	g_autofree char *status = g_strdup_printf("%s%s", m->status, m->duplicate_of ? "*" : "");
 	const char *who = m->applicant ? m->applicant : m->subject ? m->subject : "(no subject)";
-	size_t rest = TABLE_WIDTH - (COL_ID + 1 + COL_WHEN + 1 + COL_STATUS + 1 + COL_ATT + 1);
+	size_t rest = TABLE_WIDTH - (COL_ID + 1 + COL_WHEN + 1 + COL_STATUS + 1 + COL_ATT + 1 + COL_DECISION + 1);
 	g_autofree char *who_fit = term_fit(who, rest, 0);
-	fprintf(out, "%*s %-*s %-*s %*zu %s\n", COL_ID, id, COL_WHEN, when, COL_STATUS, status, COL_ATT,
-		m->n_attachments, who_fit);
+	fprintf(out, "%*s %-*s %-*s %*zu %-*s %s\n", COL_ID, id, COL_WHEN, when, COL_STATUS, status, COL_ATT,
+		m->n_attachments, COL_DECISION, m->decision ? m->decision : "-", who_fit);
 	return 0;
 }
 
@@ -296,8 +297,8 @@ int ctl_list(struct store *st, FILE *out, bool json)
 		if (r == 0)
 			print_json(out, root);
 	} else {
-		fprintf(out, "%*s %-*s %-*s %*s %s\n", COL_ID, "ID", COL_WHEN, "RECEIVED", COL_STATUS, "STATUS",
-			COL_ATT, "ATT", "APPLICANT / SUBJECT");
+		fprintf(out, "%*s %-*s %-*s %*s %-*s %s\n", COL_ID, "ID", COL_WHEN, "RECEIVED", COL_STATUS, "STATUS",
+			COL_ATT, "ATT", COL_DECISION, "DECIDE", "APPLICANT / SUBJECT");
 		r = store_foreach_message(st, 0, false, list_row, out);
 	}
 	if (r < 0) {

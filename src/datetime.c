@@ -1,6 +1,7 @@
 #include "datetime.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +30,8 @@ int datetime_parse_deadline(const char *text, GTimeZone *tz, int64_t *last_secon
 		copy[10] = 'T';
 	if (strlen(copy) <= 10 || copy[10] != 'T')
 		return -EINVAL;
+	if (copy[strlen(copy) - 1] == 'z')
+		copy[strlen(copy) - 1] = 'Z';
 	/* ... and seconds; "T12:00" means "T12:00:00". */
 	if (strlen(copy) >= 16 && copy[13] == ':' && (copy[16] == '\0' || strchr("Zz+-", copy[16]))) {
 		char *with = g_strdup_printf("%.16s:00%s", copy, copy + 16);
@@ -38,6 +41,22 @@ int datetime_parse_deadline(const char *text, GTimeZone *tz, int64_t *last_secon
 	g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(copy, tz);
 	if (!dt)
 		return -EINVAL;
+	/* A local time (no offset) must name one instant: not one skipped when
+	 * the clocks go forward, nor one that happens twice when they go back. */
+	const char *t = copy + 11;
+	bool has_offset = strpbrk(t, "Z+-") != NULL;
+	if (!has_offset) {
+		int h = 0, mi = 0;
+		if (sscanf(t, "%d:%d", &h, &mi) != 2)
+			return -EINVAL;
+		if (g_date_time_get_hour(dt) != h || g_date_time_get_minute(dt) != mi)
+			return -ERANGE; /* in the gap */
+		gint64 local = g_date_time_to_unix(dt) + g_date_time_get_utc_offset(dt) / G_TIME_SPAN_SECOND;
+		gint std = g_time_zone_find_interval(tz, G_TIME_TYPE_STANDARD, local);
+		gint dst = g_time_zone_find_interval(tz, G_TIME_TYPE_DAYLIGHT, local);
+		if (std >= 0 && dst >= 0 && std != dst)
+			return -ERANGE; /* ambiguous */
+	}
 	*last_second = g_date_time_to_unix(dt);
 	return 0;
 }

@@ -9,7 +9,8 @@
  * an ISO 8601 timestamp ("2022-07-01T12:00", optional seconds, optional
  * offset; a space may replace the T) is that instant, read in tz when it has
  * no offset.  On success stores the last on-time second (inclusive, Unix
- * time) and returns 0; returns -EINVAL for anything else. */
+ * time) and returns 0; -ERANGE for a local time that does not exist or
+ * happens twice in tz (daylight saving), -EINVAL for anything else. */
 int datetime_parse_deadline(const char *text, GTimeZone *tz, int64_t *last_second);
 
 /* Formats a Unix time as ISO 8601 with a numeric offset in tz, e.g.

@@ -98,6 +98,9 @@ static void test_defaults(void)
 	g_assert_cmpuint(cfg->limits.max_header_size, ==, 256u << 10);
 	g_assert_cmpuint(cfg->limits.max_mime_depth, ==, 32);
 	g_assert_cmpuint(cfg->limits.max_mime_parts, ==, 1000);
+	g_assert_false(cfg->calls[0].basis_date_header);
+	g_assert_cmpint(cfg->calls[0].grace, ==, 0);
+	g_assert_cmpfloat(cfg->fuzzy_threshold, ==, 0.75);
 
 	/* No password_file and no credentials directory: a clear error. */
 	g_unsetenv("CREDENTIALS_DIRECTORY");
@@ -133,6 +136,10 @@ static const struct {
 	{ "database = /var/lib/puljed/puljed.db", "database = relative.db", "[store]", "database" },
 	{ "deadline = 2022-07-01 ", "deadline = 1. juli 2022 ", "[call digitale-kompetencer-2022]", "deadline" },
 	{ "deadline = 2022-07-01 ", "deadline = 2022-02-30 ", "[call digitale-kompetencer-2022]", "deadline" },
+	{ "deadline = 2022-07-01 ", "deadline = 2022-10-30T02:30 ", "[call digitale-kompetencer-2022]", "deadline" },
+	{ "timezone = Europe/Copenhagen", "timezone = Europe/Copenhagen\ngrace = 15", "[call digitale-kompetencer-2022]", "grace" },
+	{ "timezone = Europe/Copenhagen", "timezone = Europe/Copenhagen\ndeadline_basis = sent", "[call digitale-kompetencer-2022]", "deadline_basis" },
+	{ "[store]", "[match]\nfuzzy_threshold = 1.5\n[store]", "[match]", "fuzzy_threshold" },
 	{ "deadline = 2022-07-01       # a date means through the end of that day\n", "",
 	  "[call digitale-kompetencer-2022]", "deadline" },
 	{ "subject = Puljeopslag 2022: Styrkelse af digitale kompetencer\n", "",
@@ -141,7 +148,7 @@ static const struct {
 	{ "[call digitale-kompetencer-2022]", "[call ]", "[call ]", NULL },
 	{ "[call digitale-kompetencer-2022]", "[call a/b]", "[call a/b]", NULL },
 	{ "[call digitale-kompetencer-2022]", "[calls x]", "[calls x]", NULL },
-	{ "timezone = Europe/Copenhagen", "timezone = Europe/Copenhagen\ngrace = 1", "[call digitale-kompetencer-2022]", "grace" },
+	{ "timezone = Europe/Copenhagen", "timezone = Europe/Copenhagen\nreminder = 1", "[call digitale-kompetencer-2022]", "reminder" },
 	{ "password_file = @DIR@/pw", "password_file = pw", "[imap]", "password_file" },
 	{ "[store]", "[limits]\nmax_message_size = 10Q\n[store]", "[limits]", "max_message_size" },
 	{ "[store]", "[limits]\nmax_header_size = 100\n[store]", "[limits]", "max_header_size" },

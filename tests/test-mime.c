@@ -123,6 +123,74 @@ static void test_garbage(void)
 	}
 }
 
+static void test_dates(void)
+{
+	/* The Date: and Received: times in the forms real mail uses. */
+	static const struct {
+		const char *header;
+		const char *iso;
+	} dates[] = {
+		{ "Fri, 01 Jul 2022 23:59:51 +0200", "2022-07-01T21:59:51Z" },
+		{ "Fri, 1 Jul 2022 21:59:51 +0000", "2022-07-01T21:59:51Z" },
+		{ "Fri, 01 Jul 2022 21:59:51 -0000", "2022-07-01T21:59:51Z" },
+		{ "Fri, 01 Jul 2022 21:59:51 GMT", "2022-07-01T21:59:51Z" },
+		{ "Fri, 01 Jul 2022 21:59:51 UT", "2022-07-01T21:59:51Z" },
+		{ "Fri, 01 Jul 2022 17:59:51 EDT", "2022-07-01T21:59:51Z" },
+		{ "1 Jul 2022 16:29:51 -0530", "2022-07-01T21:59:51Z" },
+		{ "Sat, 02 Jul 2022 03:29:51 +0530", "2022-07-01T21:59:51Z" },
+		{ "Fri, 01 Jul 2022 23:59:51 +0200 (CEST)", "2022-07-01T21:59:51Z" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(dates); i++) {
+		g_autofree char *raw = g_strdup_printf(
+			"Received: from mx.example.dk by mail.example.dk with ESMTPS id 4x; %s\r\n"
+			"Date: %s\r\nSubject: t\r\n\r\nbody\r\n", dates[i].header, dates[i].header);
+		GByteArray *arr = g_byte_array_new();
+		g_byte_array_append(arr, (const guint8 *)raw, (guint)strlen(raw));
+		struct mime_message *m = NULL;
+		mime_parse(arr, &limits, &m);
+		GDateTime *want = g_date_time_new_from_iso8601(dates[i].iso, NULL);
+		g_assert_true(m->has_date);
+		g_assert_cmpint(m->date, ==, g_date_time_to_unix(want));
+		g_assert_true(m->has_received);
+		g_assert_cmpint(m->received, ==, g_date_time_to_unix(want));
+		g_date_time_unref(want);
+		mime_message_free(m);
+		g_byte_array_free(arr, TRUE);
+	}
+}
+
+static void test_facts(void)
+{
+	static const struct {
+		const char *headers;
+		unsigned facts;
+	} cases[] = {
+		{ "Auto-Submitted: auto-replied\r\n", MIME_FACT_AUTO_SUBMITTED | MIME_FACT_AUTOREPLY },
+		{ "Auto-Submitted: auto-generated\r\n", MIME_FACT_AUTO_SUBMITTED },
+		{ "Auto-Submitted: no\r\n", 0 },
+		{ "X-Autoreply: yes\r\n", MIME_FACT_AUTOREPLY },
+		{ "X-Auto-Response-Suppress: All\r\n", MIME_FACT_AUTO_SUBMITTED },
+		{ "Precedence: auto_reply\r\n", MIME_FACT_PRECEDENCE_AUTO },
+		{ "Precedence: bulk\r\n", MIME_FACT_PRECEDENCE_BULK },
+		{ "List-Id: <nyhedsbrev.sum.dk>\r\n", MIME_FACT_LIST },
+		{ "List-Unsubscribe: <mailto:u@x.dk>\r\n", MIME_FACT_LIST },
+		{ "Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n", MIME_FACT_REPORT },
+		{ "Organization: =?utf-8?Q?=C3=86r=C3=B8_Kommune?=\r\n", 0 },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *raw = g_strdup_printf("%sSubject: t\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n", cases[i].headers);
+		GByteArray *arr = g_byte_array_new();
+		g_byte_array_append(arr, (const guint8 *)raw, (guint)strlen(raw));
+		struct mime_message *m = NULL;
+		mime_parse(arr, &limits, &m);
+		g_assert_cmpuint(m->facts, ==, cases[i].facts);
+		if (strstr(cases[i].headers, "Organization"))
+			g_assert_cmpstr(m->organization, ==, "Ærø Kommune");
+		mime_message_free(m);
+		g_byte_array_free(arr, TRUE);
+	}
+}
+
 static void test_limits(void)
 {
 	/* 50 nested multiparts with a PDF at the bottom, walked with a depth
@@ -180,5 +248,7 @@ int main(int argc, char **argv)
 	}
 	g_test_add_func("/mime/garbage", test_garbage);
 	g_test_add_func("/mime/limits", test_limits);
+	g_test_add_func("/mime/dates", test_dates);
+	g_test_add_func("/mime/facts", test_facts);
 	return g_test_run();
 }

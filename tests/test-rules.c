@@ -1,5 +1,7 @@
 /* Unit tests for rules: subject matching, applicant, deadline, status. */
 #include "rules.h"
+
+#include <errno.h>
 #include "datetime.h"
 
 #include <glib.h>
@@ -243,6 +245,9 @@ static void test_deadline_edges(void)
 	classify(s, "2022-07-01T17:59:59-04:00", 1, 0, RULES_ACCEPTED, 1);
 	classify(s, "2022-07-01T18:00:00-04:00", 1, 0, RULES_LATE, 0);
 	classify(s, "2022-07-02T03:29:59+05:30", 1, 0, RULES_ACCEPTED, 1);
+	classify(s, "2022-07-01T23:59:59.999+02:00", 1, 0, RULES_ACCEPTED, 1);
+	classify(s, "2022-07-02T09:59:59+10:00", 1, 0, RULES_LATE, 0);
+	classify(s, "2022-07-01T11:59:59-10:00", 1, 0, RULES_ACCEPTED, 1);
 	classify(s, "2022-07-02T03:30:00+05:30", 1, 0, RULES_LATE, 0);
 	classify(s, "2022-06-15T10:12:00+02:00", 0, 0, RULES_REVIEW, 1);
 	classify(s, "2022-07-05T10:12:00+02:00", 0, 0, RULES_LATE, 0);
@@ -269,6 +274,29 @@ static void test_deadline_parse(void)
 	g_assert_cmpint(deadline("2022-07-01T12:00"), ==, iso("2022-07-01T12:00:00+02:00"));
 	g_assert_cmpint(deadline("2022-07-01 12:00:00"), ==, iso("2022-07-01T12:00:00+02:00"));
 	g_assert_cmpint(deadline("2022-12-01T12:00:00"), ==, iso("2022-12-01T12:00:00+01:00"));
+	/* Offsets in every form. */
+	g_assert_cmpint(deadline("2022-07-01T12:00:00-05:00"), ==, iso("2022-07-01T17:00:00Z"));
+	g_assert_cmpint(deadline("2022-07-01T12:00:00+05:30"), ==, iso("2022-07-01T06:30:00Z"));
+	g_assert_cmpint(deadline("2022-07-01T12:00:00+0200"), ==, iso("2022-07-01T10:00:00Z"));
+	g_assert_cmpint(deadline("2022-07-01T12:00:00z"), ==, iso("2022-07-01T12:00:00Z"));
+	g_assert_cmpint(deadline("2022-07-01T12:00Z"), ==, iso("2022-07-01T12:00:00Z"));
+	/* Daylight saving: on 27 March 2022 02:00-03:00 does not exist in
+	 * Copenhagen; on 30 October 02:00-03:00 happens twice.  A local
+	 * timestamp in those hours is still read, deterministically. */
+	g_assert_cmpint(deadline("2022-03-27T01:59:59"), ==, iso("2022-03-27T00:59:59Z"));
+	g_assert_cmpint(deadline("2022-03-27T03:00:00"), ==, iso("2022-03-27T01:00:00Z"));
+	g_assert_cmpint(deadline("2022-10-30T01:59:59"), ==, iso("2022-10-29T23:59:59Z"));
+	g_assert_cmpint(deadline("2022-10-30T03:00:00"), ==, iso("2022-10-30T02:00:00Z"));
+	GTimeZone *cph = g_time_zone_new_identifier("Europe/Copenhagen");
+	int64_t x;
+	g_assert_cmpint(datetime_parse_deadline("2022-03-27T02:30:00", cph, &x), ==, -ERANGE);
+	g_assert_cmpint(datetime_parse_deadline("2022-10-30T02:30:00", cph, &x), ==, -ERANGE);
+	/* With an offset they are instants like any other. */
+	g_assert_cmpint(datetime_parse_deadline("2022-10-30T02:30:00+02:00", cph, &x), ==, 0);
+	g_assert_cmpint(x, ==, iso("2022-10-30T00:30:00Z"));
+	g_assert_cmpint(datetime_parse_deadline("2022-10-30T02:30:00+01:00", cph, &x), ==, 0);
+	g_assert_cmpint(x, ==, iso("2022-10-30T01:30:00Z"));
+	g_time_zone_unref(cph);
 
 	GTimeZone *tz = g_time_zone_new_identifier("Europe/Copenhagen");
 	int64_t t;
