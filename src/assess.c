@@ -37,7 +37,7 @@ static char *reasons_json(const struct rules_result *res, const char *extra)
 
 void assess_message(const struct config *cfg, const struct assess_input *in, struct assessment *a)
 {
-	struct mime_limits lim = { cfg->limits.max_mime_depth, cfg->limits.max_mime_parts };
+	struct mime_limits lim = { cfg->limits.max_mime_depth, cfg->limits.max_mime_parts, in->trust };
 	const struct store_message *old = in->stored;
 	unsigned in_flags = 0;
 
@@ -66,6 +66,19 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 						c->grace };
 	}
 	struct rules_settings settings = { cfg->fuzzy_threshold };
+	/* Which attachment is the form. */
+	size_t n_atts = mm ? mm->n_attachments : 0;
+	int form = -1;
+	if (n_atts) {
+		struct rules_form_candidate *cand = g_new0(struct rules_form_candidate, n_atts);
+		for (size_t i = 0; i < n_atts; i++) {
+			const struct mime_attachment *m = &mm->attachments[i];
+			cand[i] = (struct rules_form_candidate){ m->filename, m->is_pdf, m->is_docx,
+								 m->signature == CMS_VALID, m->mentions_form };
+		}
+		form = rules_pick_form(cand, n_atts);
+		g_free(cand);
+	}
 	struct rules_input ri = {
 		.subject = mm ? mm->subject : old ? old->subject : NULL,
 		.from_name = mm ? mm->from_name : old ? old->from_name : NULL,
@@ -74,7 +87,8 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		.arrival = in->arrival,
 		.has_date = mm && mm->has_date,
 		.date = mm ? mm->date : 0,
-		.n_attachments = mm ? mm->n_attachments : 0,
+		.n_attachments = n_atts,
+		.has_form = form >= 0,
 		.hints = mm ? hints_from_facts(mm->facts) : 0,
 		.flags = in_flags,
 	};
@@ -132,14 +146,34 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		.decided_by = res.decided ? rules_basis_name(res.decided_by) : NULL,
 		.has_delta = res.decided,
 		.deadline_delta = res.delta,
+		.smime = mm ? cms_status_name(mm->smime) : NULL,
 	};
-	a->n_atts = mm ? mm->n_attachments : 0;
-	a->atts = g_new0(struct store_attachment_in, a->n_atts ? a->n_atts : 1);
-	for (size_t i = 0; i < a->n_atts; i++) {
+	a->n_atts = n_atts;
+	a->atts = g_new0(struct store_attachment_in, n_atts ? n_atts : 1);
+	a->signed_at = g_new0(char *, n_atts ? n_atts : 1);
+	for (size_t i = 0; i < n_atts; i++) {
 		const struct mime_attachment *m = &mm->attachments[i];
-		a->atts[i] = (struct store_attachment_in){ m->filename, m->content_type, m->part_path,
-							   m->data, m->size, m->sha256 };
+		bool signed_pdf = m->is_pdf && m->signature != CMS_NONE;
+		if (m->has_signed_at)
+			a->signed_at[i] = datetime_format(m->signed_at, call->tz);
+		a->atts[i] = (struct store_attachment_in){
+			.filename = m->filename, .content_type = m->content_type, .part_path = m->part_path,
+			.data = m->data, .size = m->size, .sha256 = m->sha256, .source = m->source,
+			.signature = cms_status_name(m->signature), .signer = m->signer, .signed_at = a->signed_at[i],
+			.covers_whole_file = signed_pdf ? m->covers_whole_file : -1,
+			.signer_trusted = signed_pdf && m->signature == CMS_VALID ? m->signer_trusted : -1,
+			.form = (int)i == form,
+		};
 	}
+	size_t n_notes = mm ? mm->n_notes : 0;
+	a->parts = g_new0(struct store_part, n_notes ? n_notes : 1);
+	for (size_t i = 0; i < n_notes; i++) {
+		const struct mime_part_note *n = &mm->notes[i];
+		a->parts[i] = (struct store_part){ (int)i + 1, n->part_path, n->content_type, n->filename,
+						   n->size, n->action, n->why };
+	}
+	a->msg.parts = mm ? a->parts : NULL;
+	a->msg.n_parts = n_notes;
 	rules_result_clear(&res);
 }
 
@@ -153,5 +187,9 @@ void assess_clear(struct assessment *a)
 	g_free(a->reasons);
 	g_free(a->flags);
 	g_free(a->applicant);
+	for (size_t i = 0; a->signed_at && i < a->n_atts; i++)
+		g_free(a->signed_at[i]);
+	g_free(a->signed_at);
+	g_free(a->parts);
 	memset(a, 0, sizeof(*a));
 }

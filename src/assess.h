@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <glib.h>
 
+#include "cms.h"
 #include "config.h"
 #include "store.h"
 
@@ -25,6 +26,7 @@ struct assess_input {
 	const char *body_missing;    /* NULL, or why the body is absent: "too-large", "gone" */
 	const struct store_message *stored; /* reclassify without raw bytes: the
 					     * headers recorded before (may be NULL) */
+	const struct cms_trust *trust;      /* [signatures] trust_file, or NULL */
 };
 
 struct assessment {
@@ -34,6 +36,8 @@ struct assessment {
 	/* owned */
 	struct mime_message *mime;
 	char *received_at, *date_header, *received_header, *reasons, *flags, *applicant;
+	char **signed_at;                   /* per attachment, ISO 8601 */
+	struct store_part *parts;
 	char raw_sha256[65];
 	int status;                         /* enum rules_status */
 };

@@ -28,6 +28,7 @@ static const struct key_spec known_keys[] = {
 	{ "call", "subject" }, { "call", "deadline" }, { "call", "timezone" },
 	{ "call", "deadline_basis" }, { "call", "grace" },
 	{ "match", "fuzzy_threshold" },
+	{ "signatures", "trust_file" },
 };
 
 struct loader {
@@ -156,8 +157,9 @@ static int check_known_keys(struct loader *l)
 			if (!valid_call_id(id))
 				return fail(l, g, NULL, "a call group is named [call ID] with an ID of letters, digits, '-', '_' or '.'");
 		} else if (strcmp(g, "imap") && strcmp(g, "daemon") && strcmp(g, "store") && strcmp(g, "limits") &&
-			   strcmp(g, "match")) {
-			return fail(l, g, NULL, "unknown group (known: [imap], [daemon], [store], [limits], [match], [call ID])");
+			   strcmp(g, "match") && strcmp(g, "signatures")) {
+			return fail(l, g, NULL, "unknown group (known: [imap], [daemon], [store], [limits], [match], "
+					       "[signatures], [call ID])");
 		}
 		gsize n_keys = 0;
 		g_auto(GStrv) keys = g_key_file_get_keys(l->kf, g, &n_keys, NULL);
@@ -302,6 +304,12 @@ int config_load(const char *path, struct config **out, char **error)
 	}
 	if ((r = load_limits(&l, &cfg->limits)) < 0)
 		goto out;
+	if ((r = get_string(&l, "signatures", "signatures", "trust_file", false, NULL, &cfg->trust_file)) < 0)
+		goto out;
+	if (cfg->trust_file && !g_path_is_absolute(cfg->trust_file)) {
+		r = fail(&l, "signatures", "trust_file", "must be an absolute path, got \"%s\"", cfg->trust_file);
+		goto out;
+	}
 	cfg->fuzzy_threshold = RULES_DEFAULT_FUZZY_THRESHOLD;
 	thr = get_value(&l, "match", "fuzzy_threshold");
 	if (thr && *thr) {
@@ -351,6 +359,7 @@ void config_free(struct config *cfg)
 	g_free(cfg->imap.password_file);
 	g_free(cfg->imap.mailbox);
 	g_free(cfg->database);
+	g_free(cfg->trust_file);
 	for (size_t i = 0; i < cfg->n_calls; i++) {
 		struct config_call *c = &cfg->calls[i];
 		g_free(c->id);
@@ -369,6 +378,11 @@ int config_check_files(const struct config *cfg, char **error)
 	if (cfg->imap.ca_file && access(cfg->imap.ca_file, R_OK) < 0) {
 		*error = g_strdup_printf("%s: [imap] ca_file: cannot read \"%s\": %s", cfg->path, cfg->imap.ca_file,
 					 g_strerror(errno));
+		return -errno;
+	}
+	if (cfg->trust_file && access(cfg->trust_file, R_OK) < 0) {
+		*error = g_strdup_printf("%s: [signatures] trust_file: cannot read \"%s\": %s", cfg->path,
+					 cfg->trust_file, g_strerror(errno));
 		return -errno;
 	}
 	return 0;

@@ -65,6 +65,15 @@ struct json_ctx {
 	bool detail; /* show: everything we know */
 };
 
+static void add_tristate(JsonBuilder *b, const char *name, int v)
+{
+	json_builder_set_member_name(b, name);
+	if (v < 0)
+		json_builder_add_null_value(b);
+	else
+		json_builder_add_boolean_value(b, v);
+}
+
 static int add_attachment(const struct store_attachment *a, void *userdata)
 {
 	struct json_ctx *c = userdata;
@@ -74,8 +83,29 @@ static int add_attachment(const struct store_attachment *a, void *userdata)
 	add_str(b, "content_type", a->content_type);
 	add_int(b, "size", (int64_t)a->size);
 	add_str(b, "sha256", a->sha256);
-	if (c->detail)
-		add_str(b, "part", a->part_path);
+	add_str(b, "part", a->part_path);
+	add_str(b, "source", a->source ? a->source : "mime");
+	add_str(b, "signature", a->signature ? a->signature : "none");
+	add_str(b, "signer", a->signer);
+	add_str(b, "signed_at", a->signed_at);
+	add_tristate(b, "signature_covers_whole_file", a->covers_whole_file);
+	add_tristate(b, "signer_trusted", a->signer_trusted);
+	json_builder_set_member_name(b, "form");
+	json_builder_add_boolean_value(b, a->form);
+	json_builder_end_object(b);
+	return 0;
+}
+
+static int add_part(const struct store_part *p, void *userdata)
+{
+	JsonBuilder *b = userdata;
+	json_builder_begin_object(b);
+	add_str(b, "part", p->part_path);
+	add_str(b, "content_type", p->content_type);
+	add_str(b, "filename", p->filename);
+	add_int(b, "size", (int64_t)p->size);
+	add_str(b, "action", p->action);
+	add_str(b, "why", p->why);
 	json_builder_end_object(b);
 	return 0;
 }
@@ -149,6 +179,7 @@ static int add_message(const struct store_message *m, void *userdata)
 	add_str(b, "deadline_basis", m->deadline_basis);
 	add_str(b, "decided_by", m->decided_by);
 	add_int_or_null(b, "deadline_delta", m->deadline_delta, m->has_delta);
+	add_str(b, "smime", m->smime ? m->smime : "none");
 	add_decision(b, m);
 	if (c->detail) {
 		add_str(b, "internaldate", m->internaldate);
@@ -161,6 +192,12 @@ static int add_message(const struct store_message *m, void *userdata)
 	json_builder_begin_array(b);
 	int r = store_foreach_attachment(c->st, m->id, false, add_attachment, c);
 	json_builder_end_array(b);
+	if (r == 0 && c->detail) {
+		json_builder_set_member_name(b, "parts");
+		json_builder_begin_array(b);
+		r = store_foreach_part(c->st, m->id, add_part, b);
+		json_builder_end_array(b);
+	}
 	json_builder_end_object(b);
 	return r;
 }
@@ -325,8 +362,28 @@ static int show_attachment(const struct store_attachment *a, void *userdata)
 	FILE *out = userdata;
 	g_autofree char *name = term_clean(a->filename ? a->filename : "(no name)");
 	g_autofree char *type = term_clean(a->content_type);
-	fprintf(out, "  %d. %s\n     %s, %" G_GUINT64_FORMAT " bytes, part %s\n     sha256 %s\n", a->seq, name, type,
-		a->size, a->part_path ? a->part_path : "-", a->sha256);
+	fprintf(out, "  %d. %s%s\n     %s, %" G_GUINT64_FORMAT " bytes, part %s%s%s\n     sha256 %s\n", a->seq, name,
+		a->form ? "   [the form]" : "", type, a->size, a->part_path ? a->part_path : "-",
+		a->source && strcmp(a->source, "mime") ? " from " : "", a->source && strcmp(a->source, "mime") ? a->source : "",
+		a->sha256);
+	if (a->signature && strcmp(a->signature, "none")) {
+		g_autofree char *signer = term_clean(a->signer ? a->signer : "unknown signer");
+		fprintf(out, "     signature %s by %s%s%s%s%s\n", a->signature, signer, a->signed_at ? ", signed " : "",
+			a->signed_at ? a->signed_at : "",
+			a->covers_whole_file == 0 ? ", content added after signing" : "",
+			a->signer_trusted == 1 ? ", signer trusted" : a->signer_trusted == 0 ? ", signer NOT trusted" : "");
+	}
+	return 0;
+}
+
+static int show_part(const struct store_part *p, void *userdata)
+{
+	FILE *out = userdata;
+	g_autofree char *type = term_clean(p->content_type);
+	g_autofree char *name = p->filename ? term_clean(p->filename) : NULL;
+	g_autofree char *why = term_clean(p->why);
+	fprintf(out, "  %-10s %-12s %s%s%s%s — %s\n", p->part_path, p->action, type, name ? " \"" : "", name ? name : "",
+		name ? "\"" : "", why);
 	return 0;
 }
 
@@ -356,6 +413,8 @@ static int show_human(const struct store_message *m, void *userdata)
 		show_line(out, "Match:", match);
 	}
 	show_line(out, "Kind:", m->kind);
+	if (m->smime && strcmp(m->smime, "none"))
+		show_line(out, "S/MIME:", m->smime);
 	if (m->applicant_source && !strcmp(m->applicant_source, "from"))
 		show_line(out, "Applicant from:", "the sender (the subject names none)");
 	show_line(out, "Reasons:", m->reasons);
@@ -406,6 +465,10 @@ int ctl_show(struct store *st, FILE *out, int64_t id, bool json)
 		r = store_foreach_message(st, id, false, show_human, &c);
 		if (r == 0)
 			r = store_foreach_attachment(st, id, false, show_attachment, out);
+		if (r == 0) {
+			fprintf(out, "Parts:\n");
+			r = store_foreach_part(st, id, show_part, out);
+		}
 	}
 	if (r == -ENOENT) {
 		fprintf(stderr, "puljectl: no record with id %" G_GINT64_FORMAT "\n", id);
@@ -816,6 +879,7 @@ int ctl_applications(struct store *st, FILE *out, bool json)
 struct reclass_ctx {
 	struct store *st;
 	const struct config *cfg;
+	const struct cms_trust *trust;
 	FILE *out;
 	bool dry_run;
 	size_t seen, changed;
@@ -842,6 +906,7 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 		.raw = m->raw_sha256 ? &raw : NULL,
 		.body_missing = m->raw_sha256 ? NULL : (m->flags && strstr(m->flags, "gone") ? "gone" : "too-large"),
 		.stored = m,
+		.trust = c->trust,
 	};
 	struct assessment a;
 	assess_message(c->cfg, &in, &a);
@@ -849,7 +914,8 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 	const struct store_message *n = &a.msg;
 	if (differs(m->status, n->status) || differs(m->call, n->call) || differs(m->applicant, n->applicant) ||
 	    m->on_time != n->on_time || differs(m->reasons, n->reasons) || differs(m->match, n->match) ||
-	    differs(m->kind, n->kind) || differs(m->received_at, n->received_at)) {
+	    differs(m->kind, n->kind) || differs(m->received_at, n->received_at) || differs(m->smime, n->smime) ||
+	    !m->smime) {
 		c->changed++;
 		g_autofree char *old_app = term_clean(m->applicant ? m->applicant : "-");
 		g_autofree char *new_app = term_clean(n->applicant ? n->applicant : "-");
@@ -859,7 +925,8 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 		if (differs(m->applicant, n->applicant))
 			fprintf(c->out, ", applicant %s -> %s", old_app, new_app);
 		fprintf(c->out, "  %s\n", n->reasons);
-		if (!c->dry_run && store_update_classification(c->st, m->id, n) < 0) {
+		if (!c->dry_run && store_update_classification(c->st, m->id, n, a.n_atts == m->n_attachments ? a.atts : NULL,
+							       a.n_atts) < 0) {
 			c->error = 1;
 			assess_clear(&a);
 			return 1;
@@ -871,7 +938,13 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 
 int ctl_reclassify(struct store *st, const struct config *cfg, FILE *out, bool dry_run)
 {
-	struct reclass_ctx c = { st, cfg, out, dry_run, 0, 0, 0 };
+	struct cms_trust *trust = NULL;
+	if (cfg->trust_file && !(trust = cms_trust_load(cfg->trust_file))) {
+		fprintf(stderr, "puljectl: %s: [signatures] trust_file: no certificates could be read from \"%s\"\n",
+			cfg->path, cfg->trust_file);
+		return CTL_EXIT_USAGE;
+	}
+	struct reclass_ctx c = { st, cfg, trust, out, dry_run, 0, 0, 0 };
 	if (!dry_run && store_begin(st) < 0) {
 		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
 		return CTL_EXIT_FAILURE;
@@ -881,8 +954,10 @@ int ctl_reclassify(struct store *st, const struct config *cfg, FILE *out, bool d
 		fprintf(stderr, "puljectl: reclassify: %s; nothing was changed\n", store_errmsg(st));
 		if (!dry_run)
 			store_rollback(st);
+		cms_trust_free(trust);
 		return CTL_EXIT_FAILURE;
 	}
+	cms_trust_free(trust);
 	fprintf(out, "%zu record%s re-classified, %zu changed%s\n", c.seen, c.seen == 1 ? "" : "s", c.changed,
 		dry_run ? " (dry run: nothing written)" : "");
 	return CTL_EXIT_OK;

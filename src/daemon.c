@@ -1,4 +1,5 @@
 #include "daemon.h"
+#include "cms.h"
 #include "ingest.h"
 #include "log.h"
 #include "store.h"
@@ -123,11 +124,18 @@ int daemon_run(const struct config *cfg, bool once)
 	g_autofree char *password = NULL;
 	g_autofree char *error = NULL;
 	struct store *st = NULL;
+	struct cms_trust *trust = NULL;
 	int lock_fd = -1, code = DAEMON_EXIT_OK;
 
 	setup_signals();
 	if (config_check_files(cfg, &error) < 0 || config_read_password(cfg, &password, &error) < 0) {
 		log_error("%s", error);
+		return DAEMON_EXIT_CONFIG;
+	}
+	if (cfg->trust_file && !(trust = cms_trust_load(cfg->trust_file))) {
+		log_error("%s: [signatures] trust_file: no certificates could be read from \"%s\"", cfg->path,
+			  cfg->trust_file);
+		config_password_free(g_steal_pointer(&password));
 		return DAEMON_EXIT_CONFIG;
 	}
 	if (take_lock(cfg->database, &lock_fd) < 0) {
@@ -145,7 +153,7 @@ int daemon_run(const struct config *cfg, bool once)
 		struct ingest_stats stats;
 		char err[600];
 		struct ingest_ctx ctx = {
-			.cfg = cfg, .store = st, .password = password,
+			.cfg = cfg, .store = st, .password = password, .trust = trust,
 			.stop = &stop_requested, .on_event = on_event,
 		};
 		int r = ingest_cycle(&ctx, &stats, err, sizeof(err));
@@ -173,6 +181,7 @@ int daemon_run(const struct config *cfg, bool once)
 out:
 	config_password_free(g_steal_pointer(&password));
 	store_close(st);
+	cms_trust_free(trust);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	return code;

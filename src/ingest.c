@@ -75,6 +75,7 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *b
 		.server_size = meta->size,
 		.raw = raw,
 		.body_missing = outcome == FETCHED ? NULL : outcome == GONE ? "gone" : "too-large",
+		.trust = ctx->trust,
 	};
 	struct assessment a;
 	assess_message(ctx->cfg, &in, &a);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cms.h"
 #include "config.h"
 #include "store.h"
 
@@ -50,6 +51,7 @@ struct ingest_ctx {
 	const struct config *cfg;
 	struct store *store;
 	const char *password;
+	const struct cms_trust *trust; /* [signatures] trust_file, or NULL */
 	volatile sig_atomic_t *stop; /* may be NULL */
 	ingest_event_cb on_event;    /* may be NULL */
 	void *userdata;

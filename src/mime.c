@@ -1,4 +1,6 @@
 #include "mime.h"
+#include "pdfsig.h"
+#include "tnef.h"
 
 #include <errno.h>
 #include <string.h>
@@ -7,7 +9,8 @@
 struct walk {
 	const struct mime_limits *limits;
 	struct mime_message *msg;
-	GPtrArray *atts; /* struct mime_attachment* */
+	GPtrArray *atts;  /* struct mime_attachment* */
+	GPtrArray *notes; /* struct mime_part_note* */
 };
 
 static void mime_init_once(void)
@@ -64,10 +67,14 @@ static bool type_is(GMimeObject *o, const char *type, const char *subtype)
 	return ct && g_mime_content_type_is_type(ct, type, subtype);
 }
 
+static bool is_smime_signature(GMimeObject *o)
+{
+	return type_is(o, "application", "pkcs7-signature") || type_is(o, "application", "x-pkcs7-signature");
+}
+
 static bool is_signature_part(GMimeObject *o)
 {
-	return type_is(o, "application", "pkcs7-signature") || type_is(o, "application", "x-pkcs7-signature") ||
-	       type_is(o, "application", "pgp-signature");
+	return is_smime_signature(o) || type_is(o, "application", "pgp-signature");
 }
 
 static GByteArray *decode_part(GMimePart *part)
@@ -96,21 +103,19 @@ static bool bad_base64(GMimePart *part)
 		return false;
 	g_mime_stream_reset(src);
 	char buf[4096];
-	bool padding = false;
+	bool padding = false, bad = false;
 	ssize_t n;
-	while ((n = g_mime_stream_read(src, buf, sizeof(buf))) > 0) {
-		for (ssize_t i = 0; i < n; i++) {
+	while (!bad && (n = g_mime_stream_read(src, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n && !bad; i++) {
 			unsigned char c = (unsigned char)buf[i];
 			if (c == '=')
 				padding = true;
-			else if (g_ascii_isspace(c))
-				continue;
-			else if (padding || !(g_ascii_isalnum(c) || c == '+' || c == '/'))
-				return true;
+			else if (!g_ascii_isspace(c))
+				bad = padding || !(g_ascii_isalnum(c) || c == '+' || c == '/');
 		}
 	}
 	g_mime_stream_reset(src);
-	return false;
+	return bad;
 }
 
 static char *clean_filename(const char *name)
@@ -124,59 +129,235 @@ static char *clean_filename(const char *name)
 	return g_convert(name, -1, "UTF-8", "WINDOWS-1252", NULL, NULL, NULL);
 }
 
-static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const char *path)
+static void note(struct walk *w, const char *path, GMimeObject *obj, const char *filename, size_t size,
+		 const char *action, char *why /* taken */)
 {
-	if (!GMIME_IS_PART(obj) || is_signature_part(obj))
+	if (w->notes->len >= w->limits->max_parts) {
+		g_free(why);
 		return;
-	GMimePart *part = GMIME_PART(obj);
-	const char *disp = g_mime_object_get_disposition(obj);
-	bool disp_attachment = disp && !g_ascii_strcasecmp(disp, GMIME_DISPOSITION_ATTACHMENT);
-	g_autofree char *filename = clean_filename(g_mime_part_get_filename(part));
-	g_autofree char *ctype = lower_type(g_mime_object_get_content_type(obj));
-	bool is_text = type_is(obj, "text", "*");
-	bool is_image = type_is(obj, "image", "*");
-	g_autofree char *lower_name = filename ? g_utf8_strdown(filename, -1) : NULL;
-	bool is_pdf = !strcmp(ctype, "application/pdf") || (lower_name && g_str_has_suffix(lower_name, ".pdf"));
-	GByteArray *data = NULL;
-
-	bool wanted;
-	if (is_pdf)
-		wanted = true;
-	else if (is_image && parent && type_is(parent, "multipart", "related") && !disp_attachment)
-		wanted = false; /* inline image referenced by an HTML body */
-	else if (disp_attachment || filename)
-		wanted = true;
-	else if (is_text || is_image)
-		wanted = false; /* body text, or an unnamed inline image */
-	else
-		wanted = true; /* unnamed application/audio/video content */
-
-	if (!wanted) {
-		if (is_text)
-			return;
-		/* Recognise PDFs by content whatever they are called. */
-		data = decode_part(part);
-		if (data->len < 5 || memcmp(data->data, "%PDF-", 5) != 0) {
-			g_byte_array_free(data, TRUE);
-			return;
-		}
 	}
-	if (!data)
-		data = decode_part(part);
-	if (bad_base64(part))
-		w->msg->flags |= MIME_BAD_ENCODING;
+	struct mime_part_note *n = g_new0(struct mime_part_note, 1);
+	n->part_path = g_strdup(*path ? path : "1");
+	n->content_type = obj ? lower_type(g_mime_object_get_content_type(obj)) : g_strdup("application/octet-stream");
+	n->filename = g_strdup(filename);
+	n->size = size;
+	n->action = action;
+	n->why = why;
+	g_ptr_array_add(w->notes, n);
+}
 
+static bool has_suffix_ci(const char *name, const char *suffix)
+{
+	if (!name)
+		return false;
+	g_autofree char *lower = g_utf8_strdown(name, -1);
+	return g_str_has_suffix(lower, suffix);
+}
+
+/* Adds DATA (taken) as an attachment, checking PDFs' signatures. */
+static void add_attachment(struct walk *w, const char *path, const char *filename, const char *ctype,
+			   const char *source, GByteArray *data, bool is_pdf)
+{
 	struct mime_attachment *a = g_new0(struct mime_attachment, 1);
-	a->filename = g_steal_pointer(&filename);
-	a->content_type = g_steal_pointer(&ctype);
-	a->part_path = g_strdup(path);
+	a->filename = g_strdup(filename);
+	a->content_type = g_strdup(ctype);
+	a->part_path = g_strdup(*path ? path : "1");
+	a->source = source;
 	a->size = data->len;
 	mime_sha256_hex(data->data, data->len, a->sha256);
+	a->is_pdf = is_pdf || (data->len >= 5 && memcmp(data->data, "%PDF-", 5) == 0);
+	a->is_docx = !strcmp(ctype, "application/vnd.openxmlformats-officedocument.wordprocessingml.document") ||
+		     has_suffix_ci(filename, ".docx");
+	a->signer_trusted = -1;
+	if (a->is_pdf) {
+		struct pdfsig_result r;
+		pdfsig_check(data->data, data->len, w->limits->trust, &r);
+		a->signature = r.status;
+		a->signer = r.signer ? g_strdup(r.signer) : NULL;
+		a->has_signed_at = r.has_time;
+		a->signed_at = r.signed_at;
+		a->covers_whole_file = r.covers_whole_file;
+		a->signer_trusted = r.trusted;
+		a->mentions_form = pdfsig_mentions_form(data->data, data->len);
+		pdfsig_result_clear(&r);
+	}
 	a->data = g_byte_array_free(data, FALSE);
 	g_ptr_array_add(w->atts, a);
 }
 
-static void walk(struct walk *w, GMimeObject *obj, GMimeObject *parent, const char *path, unsigned depth)
+static void walk(struct walk *w, GMimeObject *obj, GMimeObject *parent, const char *path, unsigned depth,
+		 const char *source);
+
+/* winmail.dat: the files inside become attachments; when it cannot be
+ * read it is kept as it is. */
+static bool unpack_tnef(struct walk *w, GMimeObject *obj, const char *path, const char *filename, GByteArray *data)
+{
+	struct tnef_result t;
+	const char *why = NULL;
+	int r = tnef_parse(data->data, data->len, &t, &why);
+	if (r < 0 || t.n_files == 0) {
+		tnef_result_clear(&t);
+		note(w, path, obj, filename, data->len, "attachment",
+		     g_strdup_printf("TNEF container that could not be unpacked (%s): kept as it is",
+				     why ? why : "no files inside"));
+		return false;
+	}
+	note(w, path, obj, filename, data->len, "tnef",
+	     g_strdup_printf("TNEF container unpacked: %zu file%s", t.n_files, t.n_files == 1 ? "" : "s"));
+	for (size_t i = 0; i < t.n_files; i++) {
+		g_autofree char *sub = g_strdup_printf("%s:tnef.%zu", *path ? path : "1", i + 1);
+		GByteArray *d = g_byte_array_new();
+		if (t.files[i].data)
+			g_byte_array_append(d, t.files[i].data, (guint)t.files[i].size);
+		bool pdf = has_suffix_ci(t.files[i].name, ".pdf");
+		const char *ctype = pdf ? "application/pdf" : "application/octet-stream";
+		note(w, sub, NULL, t.files[i].name, d->len, "attachment", g_strdup("file inside the TNEF container"));
+		add_attachment(w, sub, t.files[i].name, ctype, "tnef", d, pdf);
+	}
+	tnef_result_clear(&t);
+	return true;
+}
+
+/* application/pkcs7-mime signed-data: verify, then walk the content. */
+static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, const char *filename,
+			 GByteArray *data, unsigned depth)
+{
+	struct cms_result r;
+	cms_verify(data->data, data->len, NULL, 0, w->limits->trust, &r);
+	if (!r.content) {
+		cms_result_clear(&r);
+		return false; /* enveloped (encrypted) or unreadable: an opaque attachment */
+	}
+	if (r.status == CMS_INVALID || w->msg->smime == CMS_NONE)
+		w->msg->smime = r.status;
+	note(w, path, obj, filename, data->len, "pkcs7",
+	     g_strdup_printf("S/MIME signed-data: content unwrapped; signature %s%s%s%s", cms_status_name(r.status),
+			     r.signer ? " by " : "", r.signer ? r.signer : "",
+			     r.status == CMS_INVALID && r.why ? r.why : ""));
+	GMimeStream *st = g_mime_stream_mem_new_with_buffer((const char *)r.content, r.content_len);
+	GMimeParser *p = g_mime_parser_new_with_stream(st);
+	GMimeObject *inner = g_mime_parser_construct_part(p, NULL);
+	if (inner) {
+		g_autofree char *sub = g_strdup_printf("%s:p7", *path ? path : "1");
+		walk(w, inner, NULL, sub, depth + 1, "pkcs7");
+		g_object_unref(inner);
+	}
+	g_object_unref(p);
+	g_object_unref(st);
+	cms_result_clear(&r);
+	return true;
+}
+
+/* multipart/signed with an S/MIME signature: the first part, with CRLF
+ * line ends, is what was signed. */
+static void verify_multipart_signed(struct walk *w, GMimeMultipart *mp, const char *path)
+{
+	GMimeObject *content = g_mime_multipart_get_part(mp, 0);
+	GMimeObject *sig = g_mime_multipart_get_part(mp, 1);
+	if (!content || !sig || !GMIME_IS_PART(sig) || !is_smime_signature(sig))
+		return;
+	GByteArray *signed_bytes = g_byte_array_new();
+	GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(signed_bytes);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+	GMimeStream *filtered = g_mime_stream_filter_new(mem);
+	GMimeFilter *crlf = g_mime_filter_unix2dos_new(FALSE);
+	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), crlf);
+	g_object_unref(crlf);
+	g_mime_object_write_to_stream(content, NULL, filtered);
+	g_mime_stream_flush(filtered);
+	g_object_unref(filtered);
+	g_object_unref(mem);
+	GByteArray *der = decode_part(GMIME_PART(sig));
+	struct cms_result r;
+	cms_verify(der->data, der->len, signed_bytes->data, signed_bytes->len, w->limits->trust, &r);
+	if (r.status == CMS_INVALID || w->msg->smime == CMS_NONE)
+		w->msg->smime = r.status;
+	g_autofree char *sub = g_strdup_printf("%s%s2", path, *path ? "." : "");
+	note(w, sub, sig, g_mime_part_get_filename(GMIME_PART(sig)), der->len, "signature",
+	     g_strdup_printf("S/MIME signature of part %s%s1: %s%s%s%s%s", path, *path ? "." : "", cms_status_name(r.status),
+			     r.signer ? " by " : "", r.signer ? r.signer : "", r.status == CMS_INVALID ? ", " : "",
+			     r.status == CMS_INVALID && r.why ? r.why : ""));
+	cms_result_clear(&r);
+	g_byte_array_free(der, TRUE);
+	g_byte_array_free(signed_bytes, TRUE);
+}
+
+static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const char *path, unsigned depth,
+		 const char *source)
+{
+	if (!GMIME_IS_PART(obj))
+		return;
+	GMimePart *part = GMIME_PART(obj);
+	g_autofree char *filename = clean_filename(g_mime_part_get_filename(part));
+	if (is_signature_part(obj)) {
+		/* S/MIME signatures are noted by their multipart/signed. */
+		if (!is_smime_signature(obj) || !parent || !GMIME_IS_MULTIPART_SIGNED(parent))
+			note(w, path, obj, filename, 0, "signature",
+			     g_strdup(is_smime_signature(obj) ? "S/MIME signature outside multipart/signed: not verified"
+							       : "PGP signature: not verified"));
+		return;
+	}
+	const char *disp = g_mime_object_get_disposition(obj);
+	bool disp_attachment = disp && !g_ascii_strcasecmp(disp, GMIME_DISPOSITION_ATTACHMENT);
+	g_autofree char *ctype = lower_type(g_mime_object_get_content_type(obj));
+	bool is_text = type_is(obj, "text", "*");
+	bool is_image = type_is(obj, "image", "*");
+	bool pdf_by_type = !strcmp(ctype, "application/pdf");
+	bool pdf_by_name = has_suffix_ci(filename, ".pdf");
+	GByteArray *data = NULL;
+	const char *why = NULL;
+
+	bool wanted = true;
+	if (pdf_by_type || pdf_by_name)
+		why = pdf_by_type ? "PDF (by content type)" : "PDF (by file name)";
+	else if (is_image && parent && type_is(parent, "multipart", "related") && !disp_attachment)
+		wanted = false; /* inline image referenced by an HTML body */
+	else if (disp_attachment)
+		why = "Content-Disposition: attachment";
+	else if (filename)
+		why = "has a file name";
+	else if (is_text || is_image)
+		wanted = false; /* body text, or an unnamed inline image */
+	else
+		why = "unnamed non-text content";
+
+	data = decode_part(part);
+	if (bad_base64(part))
+		w->msg->flags |= MIME_BAD_ENCODING;
+	if (!wanted) {
+		/* Recognise PDFs by content whatever they are called. */
+		if (!is_text && data->len >= 5 && memcmp(data->data, "%PDF-", 5) == 0) {
+			wanted = true;
+			why = "PDF (recognised by its content)";
+		} else {
+			note(w, path, obj, filename, data->len, is_text ? "body" : "inline-image",
+			     g_strdup(is_text ? "text body" : parent && type_is(parent, "multipart", "related")
+								 ? "image referenced by the HTML body"
+								 : "image without a name or attachment disposition"));
+			g_byte_array_free(data, TRUE);
+			return;
+		}
+	}
+	bool tnef = type_is(obj, "application", "ms-tnef") || type_is(obj, "application", "vnd.ms-tnef") ||
+		    (filename && !g_ascii_strcasecmp(filename, "winmail.dat"));
+	if (tnef && unpack_tnef(w, obj, path, filename, data)) {
+		g_byte_array_free(data, TRUE);
+		return;
+	}
+	bool p7 = type_is(obj, "application", "pkcs7-mime") || type_is(obj, "application", "x-pkcs7-mime");
+	if (p7 && depth < w->limits->max_depth && unwrap_pkcs7(w, obj, path, filename, data, depth)) {
+		g_byte_array_free(data, TRUE);
+		return;
+	}
+	if (!tnef)
+		note(w, path, obj, filename, data->len, "attachment",
+		     g_strdup(p7 ? "S/MIME content that could not be unwrapped (encrypted or unreadable): kept as it is"
+				 : why));
+	add_attachment(w, path, filename, ctype, source, data, pdf_by_type || pdf_by_name);
+}
+
+static void walk(struct walk *w, GMimeObject *obj, GMimeObject *parent, const char *path, unsigned depth,
+		 const char *source)
 {
 	if (!obj)
 		return;
@@ -191,20 +372,28 @@ static void walk(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 	if (GMIME_IS_MULTIPART(obj)) {
 		GMimeMultipart *mp = GMIME_MULTIPART(obj);
 		int n = g_mime_multipart_get_count(mp);
+		w->msg->n_parts++;
+		g_autofree char *ct = lower_type(g_mime_object_get_content_type(obj));
+		note(w, path, obj, NULL, 0, "container", g_strdup_printf("%s with %d part%s", ct, n, n == 1 ? "" : "s"));
+		if (GMIME_IS_MULTIPART_SIGNED(obj))
+			verify_multipart_signed(w, mp, path);
 		for (int i = 0; i < n; i++) {
 			g_autofree char *sub = *path ? g_strdup_printf("%s.%d", path, i + 1) : g_strdup_printf("%d", i + 1);
-			walk(w, g_mime_multipart_get_part(mp, i), obj, sub, depth + 1);
+			walk(w, g_mime_multipart_get_part(mp, i), obj, sub, depth + 1, source);
 		}
 		return;
 	}
 	if (GMIME_IS_MESSAGE_PART(obj)) {
+		w->msg->n_parts++;
 		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+		note(w, path, obj, NULL, 0, "message",
+		     g_strdup(inner ? "forwarded message: walked inside" : "empty message part"));
 		if (inner)
-			walk(w, g_mime_message_get_mime_part(inner), obj, path, depth + 1);
+			walk(w, g_mime_message_get_mime_part(inner), obj, path, depth + 1, source);
 		return;
 	}
 	w->msg->n_parts++;
-	leaf(w, obj, parent, *path ? path : "1");
+	leaf(w, obj, parent, *path ? path : "1", depth, source);
 }
 
 /* Raw 8-bit header text: UTF-8 when it is valid, else Windows-1252. */
@@ -441,9 +630,9 @@ int mime_parse(GByteArray *raw, const struct mime_limits *limits, struct mime_me
 		m->flags |= MIME_NO_HEADERS;
 	}
 	if (gm) {
-		struct walk w = { .limits = limits, .msg = m, .atts = g_ptr_array_new() };
+		struct walk w = { .limits = limits, .msg = m, .atts = g_ptr_array_new(), .notes = g_ptr_array_new() };
 		read_headers(m, gm);
-		walk(&w, g_mime_message_get_mime_part(gm), NULL, "", 0);
+		walk(&w, g_mime_message_get_mime_part(gm), NULL, "", 0, "mime");
 		m->n_attachments = w.atts->len;
 		m->attachments = g_new0(struct mime_attachment, w.atts->len ? w.atts->len : 1);
 		for (guint i = 0; i < w.atts->len; i++) {
@@ -451,7 +640,15 @@ int mime_parse(GByteArray *raw, const struct mime_limits *limits, struct mime_me
 			m->attachments[i] = *a;
 			g_free(a);
 		}
+		m->n_notes = w.notes->len;
+		m->notes = g_new0(struct mime_part_note, w.notes->len ? w.notes->len : 1);
+		for (guint i = 0; i < w.notes->len; i++) {
+			struct mime_part_note *n = g_ptr_array_index(w.notes, i);
+			m->notes[i] = *n;
+			g_free(n);
+		}
 		g_ptr_array_free(w.atts, TRUE);
+		g_ptr_array_free(w.notes, TRUE);
 		g_object_unref(gm);
 	}
 	g_mime_parser_options_free(opts);
@@ -475,8 +672,16 @@ void mime_message_free(struct mime_message *msg)
 		g_free(msg->attachments[i].content_type);
 		g_free(msg->attachments[i].part_path);
 		g_free(msg->attachments[i].data);
+		g_free(msg->attachments[i].signer);
 	}
 	g_free(msg->attachments);
+	for (size_t i = 0; i < msg->n_notes; i++) {
+		g_free(msg->notes[i].part_path);
+		g_free(msg->notes[i].content_type);
+		g_free(msg->notes[i].filename);
+		g_free(msg->notes[i].why);
+	}
+	g_free(msg->notes);
 	g_free(msg);
 }
 

@@ -8,9 +8,12 @@
 #include <stdint.h>
 #include <glib.h>
 
+#include "cms.h"
+
 struct mime_limits {
 	unsigned max_depth;   /* nesting of multiparts and forwarded messages */
 	unsigned max_parts;   /* parts walked before giving up */
+	const struct cms_trust *trust; /* for signer_trusted; may be NULL */
 };
 
 enum mime_flags {
@@ -26,9 +29,29 @@ struct mime_attachment {
 	char *filename;      /* decoded, UTF-8; NULL when the part names none */
 	char *content_type;  /* lower-case "type/subtype" as declared */
 	char *part_path;     /* "1.2", "2.1.1": where it sits in the tree */
+	const char *source;  /* "mime", "pkcs7" (inside S/MIME signed-data), "tnef" */
 	uint8_t *data;       /* decoded content */
 	size_t size;
 	char sha256[65];     /* hex of data */
+	bool is_pdf;         /* by type, name or content */
+	bool is_docx;
+	bool mentions_form;  /* a PDF whose text says ansøgning/skema */
+	enum cms_status signature; /* PDFs: their digital signature */
+	char *signer;
+	bool has_signed_at;
+	int64_t signed_at;
+	bool covers_whole_file;
+	int signer_trusted;  /* 1, 0, -1 unknown */
+};
+
+/* What was done with each MIME part, and why. */
+struct mime_part_note {
+	char *part_path;
+	char *content_type;
+	char *filename;
+	size_t size;
+	const char *action;  /* attachment, body, inline-image, signature, container, tnef, pkcs7, message */
+	char *why;
 };
 
 /* Header facts that tell automatic mail from a person's. */
@@ -57,6 +80,9 @@ struct mime_message {
 	size_t n_attachments;
 	unsigned flags;      /* enum mime_flags */
 	size_t n_parts;      /* leaf parts seen */
+	enum cms_status smime; /* the S/MIME signature(s) of the message */
+	struct mime_part_note *notes;
+	size_t n_notes;
 };
 
 /* Parses RAW (borrowed, not modified; parts are decoded without copying

@@ -531,6 +531,42 @@ int rules_parse_duration(const char *text, int64_t *seconds)
 	return 0;
 }
 
+/* ---- the form ---- */
+
+static bool name_says_form(const char *filename)
+{
+	static const char *const words[] = { "ansøg", "ansog", "ansoeg", "skema", "application", "ansogning" };
+	if (!filename)
+		return false;
+	g_autofree char *nfc = valid_nfc(filename);
+	g_autofree char *folded = g_utf8_casefold(nfc, -1);
+	return contains_any(folded, words, G_N_ELEMENTS(words));
+}
+
+int rules_pick_form(const struct rules_form_candidate *c, size_t n)
+{
+	int pdfs = 0, docxs = 0, only_pdf = -1, only_docx = -1;
+	for (size_t i = 0; i < n; i++)
+		if (c[i].is_pdf && c[i].signature_valid)
+			return (int)i;
+	for (size_t i = 0; i < n; i++)
+		if ((c[i].is_pdf || c[i].is_docx) && (c[i].mentions_form || name_says_form(c[i].filename)))
+			return (int)i;
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].is_pdf && pdfs++ == 0)
+			only_pdf = (int)i;
+		if (c[i].is_docx && docxs++ == 0)
+			only_docx = (int)i;
+	}
+	if (pdfs == 1)
+		return only_pdf;
+	if (pdfs == 0 && docxs == 1)
+		return only_docx;
+	if (pdfs > 1)
+		return only_pdf; /* several PDFs, none telling: the first */
+	return docxs ? only_docx : -1;
+}
+
 /* ---- classification ---- */
 
 static void add_reason(struct rules_result *res, char *reason)
@@ -653,6 +689,8 @@ void rules_classify(const struct rules_call *calls, size_t n_calls, const struct
 		add_reason(out, g_strdup_printf("attachments:%zu", in->n_attachments));
 	else if (!(in->flags & RULES_IN_TOO_LARGE))
 		add_reason(out, g_strdup("attachments:none"));
+	if (in->n_attachments && !in->has_form)
+		add_reason(out, g_strdup("form:none"));
 
 	if (strong)
 		out->status = RULES_UNRELATED; /* an automatic reply or a bounce quoting the call */
@@ -661,7 +699,7 @@ void rules_classify(const struct rules_call *calls, size_t n_calls, const struct
 	else if (out->on_time == 0)
 		out->status = RULES_LATE;
 	else if (out->match != RULES_MATCH_EXACT || out->on_time < 0 ||
-		 (in->flags & (RULES_IN_TOO_LARGE | RULES_IN_BROKEN)) || in->n_attachments == 0)
+		 (in->flags & (RULES_IN_TOO_LARGE | RULES_IN_BROKEN)) || in->n_attachments == 0 || !in->has_form)
 		out->status = RULES_REVIEW;
 	else
 		out->status = RULES_ACCEPTED;

@@ -78,6 +78,7 @@ struct rules_input {
 	bool has_date;
 	int64_t date;             /* the Date: header, Unix time */
 	size_t n_attachments;
+	bool has_form;            /* a PDF or DOCX among them (rules_pick_form) */
 	unsigned hints;           /* enum rules_hints */
 	unsigned flags;           /* enum rules_input_flags */
 };
@@ -131,6 +132,19 @@ enum rules_kind rules_message_kind(const char *subject, unsigned hints);
 char *rules_format_delta(int64_t seconds);
 /* "late by 2 h 13 min", "on time, 3 h 12 min before the deadline". */
 char *rules_describe_delta(int64_t seconds);
+
+/* An attachment as a candidate for "the application form". */
+struct rules_form_candidate {
+	const char *filename;
+	bool is_pdf, is_docx;
+	bool signature_valid;   /* a PDF with a valid digital signature */
+	bool mentions_form;     /* its first page says ansøgning/skema */
+};
+
+/* The attachment most likely to be the form: a validly signed PDF, else a
+ * PDF or DOCX whose name or first page says ansøgning/skema, else the only
+ * PDF, else the only DOCX; the first of equals.  -1 when none is. */
+int rules_pick_form(const struct rules_form_candidate *c, size_t n);
 
 /* Parses "90s", "15m", "2h", "1d", "0" into seconds. */
 int rules_parse_duration(const char *text, int64_t *seconds);

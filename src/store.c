@@ -88,7 +88,29 @@ static const char schema_v2[] =
 	");\n"
 	"CREATE INDEX decisions_message ON decisions(message);\n";
 
-static const char *const migrations[] = { schema_v1, schema_v2 };
+/* Schema 3: signatures, the form, and what became of every MIME part. */
+static const char schema_v3[] =
+	"ALTER TABLE messages ADD COLUMN smime TEXT;\n"
+	"ALTER TABLE attachments ADD COLUMN source TEXT;\n"
+	"ALTER TABLE attachments ADD COLUMN signature TEXT;\n"
+	"ALTER TABLE attachments ADD COLUMN signer TEXT;\n"
+	"ALTER TABLE attachments ADD COLUMN signed_at TEXT;\n"
+	"ALTER TABLE attachments ADD COLUMN covers_whole_file INTEGER;\n"
+	"ALTER TABLE attachments ADD COLUMN signer_trusted INTEGER;\n"
+	"ALTER TABLE attachments ADD COLUMN form INTEGER NOT NULL DEFAULT 0;\n"
+	"CREATE TABLE parts (\n"
+	"  message INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,\n"
+	"  seq INTEGER NOT NULL,\n"
+	"  part TEXT NOT NULL,\n"
+	"  content_type TEXT,\n"
+	"  filename TEXT,\n"
+	"  size INTEGER NOT NULL,\n"
+	"  action TEXT NOT NULL,\n"
+	"  why TEXT,\n"
+	"  PRIMARY KEY (message, seq)\n"
+	");\n";
+
+static const char *const migrations[] = { schema_v1, schema_v2, schema_v3 };
 
 static int fail(struct store *st, int err, const char *what)
 {
@@ -325,9 +347,9 @@ static int insert_message(struct store *st, const struct store_message *m, int64
 			"internaldate, server_size, raw, raw_size, raw_sha256, message_id, from_addr, from_name, "
 			"subject, date_header, call, applicant, on_time, status, reasons, flags, duplicate_of, "
 			"match, match_score, kind, applicant_source, received_header_epoch, received_header, "
-			"deadline_basis, decided_by, deadline_delta) "
+			"deadline_basis, decided_by, deadline_delta, smime) "
 			"VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,"
-			"?24,?25,?26,?27,?28,?29,?30,?31,?32)",
+			"?24,?25,?26,?27,?28,?29,?30,?31,?32,?33)",
 			&s);
 	if (r < 0)
 		return r;
@@ -359,6 +381,7 @@ static int insert_message(struct store *st, const struct store_message *m, int64
 	if (dup)
 		sqlite3_bind_int64(s, 23, dup);
 	bind_details(s, 24, m);
+	bind_text(s, 33, m->smime);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		*id = sqlite3_last_insert_rowid(st->db);
@@ -370,12 +393,33 @@ static int insert_message(struct store *st, const struct store_message *m, int64
 	return r;
 }
 
+static void bind_tristate(sqlite3_stmt *s, int i, int v)
+{
+	if (v >= 0)
+		sqlite3_bind_int(s, i, v);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+/* source .. form of A at parameters FIRST .. FIRST+6. */
+static void bind_att_details(sqlite3_stmt *s, int first, const struct store_attachment_in *a)
+{
+	bind_text(s, first, a->source ? a->source : "mime");
+	bind_text(s, first + 1, a->signature ? a->signature : "none");
+	bind_text(s, first + 2, a->signer);
+	bind_text(s, first + 3, a->signed_at);
+	bind_tristate(s, first + 4, a->covers_whole_file);
+	bind_tristate(s, first + 5, a->signer_trusted);
+	sqlite3_bind_int(s, first + 6, a->form);
+}
+
 static int insert_attachments(struct store *st, int64_t id, const struct store_attachment_in *a, size_t n)
 {
 	sqlite3_stmt *s = NULL;
 	int r = prepare(st,
-			"INSERT INTO attachments (message, seq, filename, content_type, part_path, size, sha256, data) "
-			"VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+			"INSERT INTO attachments (message, seq, filename, content_type, part_path, size, sha256, data, "
+			"source, signature, signer, signed_at, covers_whole_file, signer_trusted, form) "
+			"VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
 			&s);
 	if (r < 0)
 		return r;
@@ -389,9 +433,39 @@ static int insert_attachments(struct store *st, int64_t id, const struct store_a
 		sqlite3_bind_int64(s, 6, (sqlite3_int64)a[i].size);
 		bind_text(s, 7, a[i].sha256);
 		sqlite3_bind_blob64(s, 8, a[i].size ? (const void *)a[i].data : "", a[i].size, SQLITE_STATIC);
+		bind_att_details(s, 9, &a[i]);
 		int rc = sqlite3_step(s);
 		if (rc != SQLITE_DONE)
 			r = sql_error(st, rc, "insert attachment");
+	}
+	finalize(&s);
+	return r;
+}
+
+static int insert_parts(struct store *st, int64_t id, const struct store_part *p, size_t n)
+{
+	sqlite3_stmt *s = NULL;
+	if (n == 0)
+		return 0;
+	int r = prepare(st,
+			"INSERT OR REPLACE INTO parts (message, seq, part, content_type, filename, size, action, why) "
+			"VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+			&s);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)i + 1);
+		bind_text(s, 3, p[i].part_path);
+		bind_text(s, 4, p[i].content_type);
+		bind_text(s, 5, p[i].filename);
+		sqlite3_bind_int64(s, 6, (sqlite3_int64)p[i].size);
+		bind_text(s, 7, p[i].action);
+		bind_text(s, 8, p[i].why);
+		int rc = sqlite3_step(s);
+		if (rc != SQLITE_DONE)
+			r = sql_error(st, rc, "insert part");
 	}
 	finalize(&s);
 	return r;
@@ -456,7 +530,8 @@ int store_record(struct store *st, const struct store_message *msg,
 	if (!found) {
 		if ((r = find_original(st, msg->raw ? msg->raw_sha256 : NULL, &dup)) < 0 ||
 		    (r = insert_message(st, msg, dup, id)) < 0 ||
-		    (r = insert_attachments(st, *id, atts, n_atts)) < 0)
+		    (r = insert_attachments(st, *id, atts, n_atts)) < 0 ||
+		    (r = insert_parts(st, *id, msg->parts, msg->n_parts)) < 0)
 			goto rollback;
 	}
 	if ((r = advance_watermark(st, msg->mailbox, msg->uidvalidity, msg->uid)) < 0)
@@ -486,14 +561,37 @@ void store_rollback(struct store *st)
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-int store_update_classification(struct store *st, int64_t id, const struct store_message *m)
+static int update_attachments(struct store *st, int64_t id, const struct store_attachment_in *a, size_t n)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			"UPDATE attachments SET source = ?1, signature = ?2, signer = ?3, signed_at = ?4, "
+			"covers_whole_file = ?5, signer_trusted = ?6, form = ?7 WHERE message = ?8 AND seq = ?9",
+			&s);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		sqlite3_reset(s);
+		bind_att_details(s, 1, &a[i]);
+		sqlite3_bind_int64(s, 8, id);
+		sqlite3_bind_int64(s, 9, (sqlite3_int64)i + 1);
+		int rc = sqlite3_step(s);
+		if (rc != SQLITE_DONE)
+			r = sql_error(st, rc, "update attachment");
+	}
+	finalize(&s);
+	return r;
+}
+
+int store_update_classification(struct store *st, int64_t id, const struct store_message *m,
+				const struct store_attachment_in *atts, size_t n_atts)
 {
 	sqlite3_stmt *s = NULL;
 	int r = prepare(st,
 			"UPDATE messages SET call = ?1, applicant = ?2, on_time = ?3, status = ?4, reasons = ?5, "
 			"match = ?6, match_score = ?7, kind = ?8, applicant_source = ?9, received_header_epoch = ?10, "
 			"received_header = ?11, deadline_basis = ?12, decided_by = ?13, deadline_delta = ?14, "
-			"received_at = ?15, date_header = ?16 WHERE id = ?17",
+			"received_at = ?15, date_header = ?16, smime = COALESCE(?18, smime) WHERE id = ?17",
 			&s);
 	if (r < 0)
 		return r;
@@ -507,6 +605,7 @@ int store_update_classification(struct store *st, int64_t id, const struct store
 	bind_text(s, 15, m->received_at);
 	bind_text(s, 16, m->date_header);
 	sqlite3_bind_int64(s, 17, id);
+	bind_text(s, 18, m->smime);
 	int rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE)
 		r = sql_error(st, rc, "update classification");
@@ -515,6 +614,13 @@ int store_update_classification(struct store *st, int64_t id, const struct store
 		r = -ENOENT;
 	}
 	finalize(&s);
+	if (r == 0 && atts)
+		r = update_attachments(st, id, atts, n_atts);
+	if (r == 0 && m->parts) {
+		g_autofree char *del = g_strdup_printf("DELETE FROM parts WHERE message = %" G_GINT64_FORMAT, id);
+		if ((r = exec(st, del)) == 0)
+			r = insert_parts(st, id, m->parts, m->n_parts);
+	}
 	return r;
 }
 
@@ -628,7 +734,7 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 		"call, applicant, on_time, status, reasons, flags, duplicate_of, "
 		"(SELECT COUNT(*) FROM attachments a WHERE a.message = m.id), "
 		"match, match_score, kind, applicant_source, received_header_epoch, received_header, "
-		"deadline_basis, decided_by, deadline_delta, d.decision, d.note, d.user, d.at "
+		"deadline_basis, decided_by, deadline_delta, d.decision, d.note, d.user, d.at, smime "
 		"FROM messages m LEFT JOIN decisions d ON d.id = "
 		"(SELECT MAX(id) FROM decisions WHERE message = m.id) "
 		"WHERE ?1 = 0 OR m.id = ?1 ORDER BY m.id",
@@ -681,6 +787,7 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 			.decision_note = col_text(s, 35),
 			.decision_user = col_text(s, 36),
 			.decision_at = sqlite3_column_int64(s, 37),
+			.smime = col_text(s, 38),
 		};
 		any = true;
 		if ((r = cb(&m, userdata)) != 0)
@@ -725,7 +832,8 @@ int store_foreach_attachment(struct store *st, int64_t message, bool with_data,
 {
 	sqlite3_stmt *s = NULL;
 	g_autofree char *sql = g_strdup_printf(
-		"SELECT id, message, seq, filename, content_type, part_path, size, sha256, %s "
+		"SELECT id, message, seq, filename, content_type, part_path, size, sha256, %s, "
+		"source, signature, signer, signed_at, covers_whole_file, signer_trusted, form "
 		"FROM attachments WHERE message = ? ORDER BY seq",
 		with_data ? "data" : "NULL");
 	int r = prepare(st, sql, &s), rc;
@@ -743,6 +851,13 @@ int store_foreach_attachment(struct store *st, int64_t message, bool with_data,
 			.size = (uint64_t)sqlite3_column_int64(s, 6),
 			.sha256 = col_text(s, 7),
 			.data = sqlite3_column_blob(s, 8),
+			.source = col_text(s, 9),
+			.signature = col_text(s, 10),
+			.signer = col_text(s, 11),
+			.signed_at = col_text(s, 12),
+			.covers_whole_file = sqlite3_column_type(s, 13) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 13),
+			.signer_trusted = sqlite3_column_type(s, 14) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 14),
+			.form = sqlite3_column_int(s, 15) != 0,
 		};
 		if ((r = cb(&a, userdata)) != 0)
 			break;
@@ -751,4 +866,32 @@ int store_foreach_attachment(struct store *st, int64_t message, bool with_data,
 	if (r != 0)
 		return r;
 	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "read attachments");
+}
+
+int store_foreach_part(struct store *st, int64_t message, store_part_cb cb, void *userdata)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			"SELECT seq, part, content_type, filename, size, action, why FROM parts WHERE message = ? ORDER BY seq",
+			&s), rc;
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(s, 1, message);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_part p = {
+			.seq = sqlite3_column_int(s, 0),
+			.part_path = col_text(s, 1),
+			.content_type = col_text(s, 2),
+			.filename = col_text(s, 3),
+			.size = (uint64_t)sqlite3_column_int64(s, 4),
+			.action = col_text(s, 5),
+			.why = col_text(s, 6),
+		};
+		if ((r = cb(&p, userdata)) != 0)
+			break;
+	}
+	finalize(&s);
+	if (r != 0)
+		return r;
+	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "read parts");
 }

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 
@@ -25,6 +25,25 @@ struct store_attachment_in {
 	const uint8_t *data;
 	size_t size;
 	const char *sha256;
+	/* schema 3 */
+	const char *source;          /* "mime", "pkcs7", "tnef" */
+	const char *signature;       /* "none", "valid", "invalid" */
+	const char *signer;
+	const char *signed_at;       /* ISO 8601 or NULL */
+	int covers_whole_file;       /* 1, 0, -1 = null */
+	int signer_trusted;          /* 1, 0, -1 = null */
+	bool form;
+};
+
+/* What was done with one MIME part (schema 3). */
+struct store_part {
+	int seq;
+	const char *part_path;
+	const char *content_type;
+	const char *filename;
+	uint64_t size;
+	const char *action;
+	const char *why;
 };
 
 /* One message as recorded.  NULL / has_* false where unknown. */
@@ -66,6 +85,9 @@ struct store_message {
 	const char *decided_by;     /* which time decided, or NULL */
 	bool has_delta;
 	int64_t deadline_delta;     /* deciding time minus deadline, seconds */
+	const char *smime;          /* the S/MIME signature: "none", "valid", "invalid" (schema 3) */
+	const struct store_part *parts; /* on write: every MIME part; NULL on read */
+	size_t n_parts;
 	/* Filled on read only. */
 	size_t n_attachments;
 	const char *decision;       /* latest operator decision: "accept"/"reject" or NULL */
@@ -84,6 +106,13 @@ struct store_attachment {
 	uint64_t size;
 	const char *sha256;
 	const uint8_t *data;        /* only from store_foreach_attachment(.., true) */
+	const char *source;
+	const char *signature;
+	const char *signer;
+	const char *signed_at;
+	int covers_whole_file;      /* 1, 0, -1 */
+	int signer_trusted;         /* 1, 0, -1 */
+	bool form;
 };
 
 struct store_mailbox {
@@ -130,8 +159,11 @@ int store_commit(struct store *st);
 void store_rollback(struct store *st);
 
 /* Replaces the machine's classification of record ID (reclassify): call,
- * applicant, on_time, status, reasons and the schema-2 details of MSG. */
-int store_update_classification(struct store *st, int64_t id, const struct store_message *msg);
+ * applicant, on_time, status, reasons and the schema-2 details of MSG;
+ * with ATTS (N_ATTS must equal the stored count) also the attachments'
+ * signature verdicts and form flags, and MSG's parts when it has them. */
+int store_update_classification(struct store *st, int64_t id, const struct store_message *msg,
+				const struct store_attachment_in *atts, size_t n_atts);
 
 /* Records an operator's DECISION ("accept" or "reject") on record ID,
  * beside the machine's classification.  -ENOENT when there is no record. */
@@ -146,6 +178,7 @@ int store_get_status(struct store *st, struct store_status *out);
 typedef int (*store_message_cb)(const struct store_message *msg, void *userdata);
 typedef int (*store_mailbox_cb)(const struct store_mailbox *mb, void *userdata);
 typedef int (*store_attachment_cb)(const struct store_attachment *att, void *userdata);
+typedef int (*store_part_cb)(const struct store_part *part, void *userdata);
 
 /* Messages in id order; ID > 0 selects one (-ENOENT if absent).  Raw
  * bytes are included only when WITH_RAW.  The latest decision comes along.  A non-zero return from CB stops
@@ -154,3 +187,4 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 int store_foreach_mailbox(struct store *st, store_mailbox_cb cb, void *userdata);
 int store_foreach_attachment(struct store *st, int64_t message, bool with_data,
 			     store_attachment_cb cb, void *userdata);
+int store_foreach_part(struct store *st, int64_t message, store_part_cb cb, void *userdata);

@@ -224,7 +224,7 @@ static void classify(const char *subject, const char *arrival, size_t n_att, uns
 	struct rules_call call = { "digitale-kompetencer-2022", CALL, deadline("2022-07-01"), RULES_BASIS_ARRIVAL, 0 };
 	struct rules_input in = {
 		.subject = subject, .has_arrival = arrival != NULL, .arrival = arrival ? iso(arrival) : 0,
-		.n_attachments = n_att, .flags = flags,
+		.n_attachments = n_att, .has_form = n_att > 0, .flags = flags,
 	};
 	struct rules_result res;
 	rules_classify(&call, 1, NULL, &in, &res);
@@ -343,7 +343,7 @@ static void test_not_applications(void)
 	/* Automatic replies and bounces quoting the call, even with a PDF:
 	 * never accepted. */
 	struct rules_input in = { .subject = "Automatisk svar: " CALL " - Region X", .has_arrival = true,
-				  .arrival = iso("2022-06-15T10:00:00+02:00"), .n_attachments = 1 };
+				  .arrival = iso("2022-06-15T10:00:00+02:00"), .n_attachments = 1, .has_form = true };
 	struct rules_result r = run(&in, RULES_BASIS_ARRIVAL, 0);
 	g_assert_cmpint(r.status, ==, RULES_UNRELATED);
 	g_assert_cmpint(r.kind, ==, RULES_KIND_AUTO_REPLY);
@@ -431,7 +431,7 @@ static void test_applicant_from_sender(void)
 
 static void test_basis_and_grace(void)
 {
-	struct rules_input in = { .subject = CALL " - X", .n_attachments = 1, .has_arrival = true,
+	struct rules_input in = { .subject = CALL " - X", .n_attachments = 1, .has_form = true, .has_arrival = true,
 				  .arrival = iso("2022-07-02T00:10:00+02:00"), .has_date = true,
 				  .date = iso("2022-07-01T23:50:00+02:00") };
 	/* Arrival decides by default: late by 10 min (the deadline is 2022-07-02T00:00:00+02:00). */
@@ -521,6 +521,41 @@ static void test_best_call(void)
 	rules_result_clear(&r);
 }
 
+static void test_pick_form(void)
+{
+	struct rules_form_candidate c[] = {
+		{ "logo.png", false, false, false, false },
+		{ "bilag.pdf", true, false, false, false },
+		{ "Ansøgningsskema.pdf", true, false, false, false },
+		{ "scan.pdf", true, false, true, false },
+	};
+	g_assert_cmpint(rules_pick_form(c, 4), ==, 3);           /* signed */
+	g_assert_cmpint(rules_pick_form(c, 3), ==, 2);           /* the name says so */
+	g_assert_cmpint(rules_pick_form(c, 2), ==, 1);           /* the only PDF */
+	g_assert_cmpint(rules_pick_form(c, 1), ==, -1);          /* no PDF or DOCX */
+	struct rules_form_candidate d[] = {
+		{ "budget.xlsx", false, false, false, false },
+		{ "beskrivelse.docx", false, true, false, false },
+		{ "x.pdf", true, false, false, true },               /* first page says ansøgning */
+		{ "y.pdf", true, false, false, false },
+	};
+	g_assert_cmpint(rules_pick_form(d, 2), ==, 1);           /* the only DOCX */
+	g_assert_cmpint(rules_pick_form(d, 4), ==, 2);
+	struct rules_form_candidate e[] = {
+		{ "ANSOEGNING.DOCX", false, true, false, false },
+		{ "x.pdf", true, false, false, false },
+	};
+	g_assert_cmpint(rules_pick_form(e, 2), ==, 0);
+
+	/* A matching message with attachments but no form: review. */
+	struct rules_input in = { .subject = CALL " - X", .has_arrival = true, .arrival = iso("2022-06-01T00:00:00Z"),
+				  .n_attachments = 1, .has_form = false };
+	struct rules_result r = run(&in, RULES_BASIS_ARRIVAL, 0);
+	g_assert_cmpint(r.status, ==, RULES_REVIEW);
+	g_assert_true(has_reason(&r, "form:none"));
+	rules_result_clear(&r);
+}
+
 static void test_first_call_wins(void)
 {
 	struct rules_call calls[] = {
@@ -528,7 +563,7 @@ static void test_first_call_wins(void)
 		{ "b", CALL, deadline("2022-07-01"), RULES_BASIS_ARRIVAL, 0 },
 	};
 	struct rules_input in = { .subject = CALL " - X", .has_arrival = true, .arrival = iso("2022-06-01T00:00:00Z"),
-				  .n_attachments = 1 };
+				  .n_attachments = 1, .has_form = true };
 	struct rules_result res;
 	rules_classify(calls, 2, NULL, &in, &res);
 	g_assert_cmpint(res.call, ==, 1);
@@ -549,6 +584,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/rules/basis-and-grace", test_basis_and_grace);
 	g_test_add_func("/rules/durations", test_durations);
 	g_test_add_func("/rules/best-call", test_best_call);
+	g_test_add_func("/rules/pick-form", test_pick_form);
 	g_test_add_func("/rules/normalize", test_normalize);
 	g_test_add_func("/rules/deadline-edges", test_deadline_edges);
 	g_test_add_func("/rules/first-call-wins", test_first_call_wins);
