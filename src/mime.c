@@ -129,6 +129,35 @@ static char *clean_filename(const char *name)
 	return g_convert(name, -1, "UTF-8", "WINDOWS-1252", NULL, NULL, NULL);
 }
 
+/* Records what was done with the part at PATH ("" is the message's top
+ * level, shown as "top"). */
+static bool has_suffix_ci(const char *name, const char *suffix)
+{
+	if (!name)
+		return false;
+	g_autofree char *lower = g_utf8_strdown(name, -1);
+	return g_str_has_suffix(lower, suffix);
+}
+
+/* A content type for a file that came without one (inside TNEF). */
+static const char *guess_type(const char *filename)
+{
+	static const struct { const char *suffix, *type; } types[] = {
+		{ ".pdf", "application/pdf" },
+		{ ".docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document" },
+		{ ".doc", "application/msword" },
+		{ ".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" },
+		{ ".xls", "application/vnd.ms-excel" },
+		{ ".zip", "application/zip" },
+		{ ".jpg", "image/jpeg" }, { ".jpeg", "image/jpeg" }, { ".png", "image/png" },
+		{ ".txt", "text/plain" }, { ".rtf", "application/rtf" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(types); i++)
+		if (has_suffix_ci(filename, types[i].suffix))
+			return types[i].type;
+	return "application/octet-stream";
+}
+
 static void note(struct walk *w, const char *path, GMimeObject *obj, const char *filename, size_t size,
 		 const char *action, char *why /* taken */)
 {
@@ -137,8 +166,8 @@ static void note(struct walk *w, const char *path, GMimeObject *obj, const char 
 		return;
 	}
 	struct mime_part_note *n = g_new0(struct mime_part_note, 1);
-	n->part_path = g_strdup(*path ? path : "1");
-	n->content_type = obj ? lower_type(g_mime_object_get_content_type(obj)) : g_strdup("application/octet-stream");
+	n->part_path = g_strdup(*path ? path : "top");
+	n->content_type = obj ? lower_type(g_mime_object_get_content_type(obj)) : g_strdup(guess_type(filename));
 	n->filename = g_strdup(filename);
 	n->size = size;
 	n->action = action;
@@ -146,13 +175,6 @@ static void note(struct walk *w, const char *path, GMimeObject *obj, const char 
 	g_ptr_array_add(w->notes, n);
 }
 
-static bool has_suffix_ci(const char *name, const char *suffix)
-{
-	if (!name)
-		return false;
-	g_autofree char *lower = g_utf8_strdown(name, -1);
-	return g_str_has_suffix(lower, suffix);
-}
 
 /* Adds DATA (taken) as an attachment, checking PDFs' signatures. */
 static void add_attachment(struct walk *w, const char *path, const char *filename, const char *ctype,
@@ -210,7 +232,7 @@ static bool unpack_tnef(struct walk *w, GMimeObject *obj, const char *path, cons
 		if (t.files[i].data)
 			g_byte_array_append(d, t.files[i].data, (guint)t.files[i].size);
 		bool pdf = has_suffix_ci(t.files[i].name, ".pdf");
-		const char *ctype = pdf ? "application/pdf" : "application/octet-stream";
+		const char *ctype = guess_type(t.files[i].name);
 		note(w, sub, NULL, t.files[i].name, d->len, "attachment", g_strdup("file inside the TNEF container"));
 		add_attachment(w, sub, t.files[i].name, ctype, "tnef", d, pdf);
 	}
