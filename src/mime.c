@@ -247,8 +247,17 @@ static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, con
 	struct cms_result r;
 	cms_verify(data->data, data->len, NULL, 0, w->limits->trust, &r);
 	if (!r.content) {
+		/* Encrypted (enveloped-data): nothing to say of a signature.
+		 * Declared signed-data that cannot be read: a signature that does
+		 * not verify.  Either way the part is kept as it is. */
+		if (GMIME_IS_APPLICATION_PKCS7_MIME(obj) &&
+		    g_mime_application_pkcs7_mime_get_smime_type(GMIME_APPLICATION_PKCS7_MIME(obj)) !=
+			    GMIME_SECURE_MIME_TYPE_ENVELOPED_DATA &&
+		    g_mime_application_pkcs7_mime_get_smime_type(GMIME_APPLICATION_PKCS7_MIME(obj)) !=
+			    GMIME_SECURE_MIME_TYPE_COMPRESSED_DATA)
+			w->msg->smime = CMS_INVALID;
 		cms_result_clear(&r);
-		return false; /* enveloped (encrypted) or unreadable: an opaque attachment */
+		return false;
 	}
 	if (r.status == CMS_INVALID || w->msg->smime == CMS_NONE)
 		w->msg->smime = r.status;

@@ -136,6 +136,25 @@ static void check_one(const uint8_t *pdf, size_t len, const uint8_t *at, const s
 	*covers = br[2] + br[3] == len;
 }
 
+/* True when AT lies inside a content stream ("stream" … "endstream"):
+ * text that merely shows a signature dictionary is none. */
+static bool inside_stream(const uint8_t *pdf, const uint8_t *at)
+{
+	const uint8_t *last_open = NULL, *last_close = NULL;
+	for (const uint8_t *q = pdf; (q = find(q, (size_t)(at - q), "stream")); q += 6) {
+		/* The keywords as PDF writes them, not the same bytes inside
+		 * compressed data: "endstream" after a line end, "stream" after
+		 * the dictionary and followed by a line end. */
+		bool after_space = q > pdf && (g_ascii_isspace(q[-1]) || q[-1] == '>');
+		bool line_follows = q + 6 < at && (q[6] == '\r' || q[6] == '\n');
+		if (q >= pdf + 4 && !memcmp(q - 3, "end", 3) && g_ascii_isspace(q[-4]))
+			last_close = q;
+		else if (after_space && line_follows)
+			last_open = q;
+	}
+	return last_open && (!last_close || last_open > last_close);
+}
+
 void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust, struct pdfsig_result *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -144,6 +163,10 @@ void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust,
 	const uint8_t *p = pdf;
 	const uint8_t *end = pdf + len;
 	while ((p = find(p, (size_t)(end - p), "/ByteRange")) && out->n_signatures < PDFSIG_MAX_SIGNATURES) {
+		if (inside_stream(pdf, p)) {
+			p += strlen("/ByteRange");
+			continue;
+		}
 		struct cms_result r;
 		bool covers = false;
 		check_one(pdf, len, p, trust, &r, &covers);

@@ -24,6 +24,9 @@ underskrevet.pdf", RFC 2231 encoded):
   (openssl smime -sign -nodetach) -- valid.
 * ``smime_altered``: smime_detached with one character of the text part
   changed after signing -- signature invalid (digest mismatch).
+* ``smime_encrypted``: application/pkcs7-mime; smime-type=enveloped-data
+  (openssl smime -encrypt to Mette Hansen's certificate): not signed, and
+  nothing in it can be read without her key.
 
 Every message is checked with ``openssl smime -verify -noverify`` (the
 signature against the certificate in the message, no chain): the valid ones
@@ -147,13 +150,22 @@ def generate(directory, fx=None):
     assert ALTER_FROM in detached
     altered = detached.replace(ALTER_FROM, ALTER_TO, 1)
 
+    with tempfile.TemporaryDirectory(prefix="smime-e-") as t:
+        src = os.path.join(t, "in.eml")
+        with open(src, "wb") as f:
+            f.write(inner)
+        encrypted = crlf(pdfsign.openssl(["smime", "-encrypt", "-aes256", "-in", src,
+                                          "-crlfeol", pki.signer_cert])).replace(
+            b"application/x-pkcs7-mime", b"application/pkcs7-mime")
+
     msgs = {
+        "smime_encrypted": top_headers(msgid="<smime-encrypted@rm.example.dk>") + encrypted,
         "smime_detached": top_headers(msgid="<smime-detached@rm.example.dk>") + detached,
         "smime_detached_x": top_headers(msgid="<smime-detached-x@rm.example.dk>") + detached_x,
         "smime_opaque": top_headers(msgid="<smime-opaque@rm.example.dk>") + opaque,
         "smime_altered": top_headers(msgid="<smime-altered@rm.example.dk>") + altered,
     }
-    want = {"smime_detached": True, "smime_detached_x": True,
+    want = {"smime_encrypted": False, "smime_detached": True, "smime_detached_x": True,
             "smime_opaque": True, "smime_altered": False}
     for name, raw in msgs.items():
         ok = smime_verify(raw)

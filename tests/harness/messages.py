@@ -262,3 +262,111 @@ def with_subject(raw, text):
     """raw with its Subject: replaced by text, encoded by encoded_subject()."""
     return prepend_headers(drop_header(raw, "Subject"),
                            [("Subject", encoded_subject(text))])
+
+
+# ---------------------------------------------------------------------------
+# Helpers for tests/integration/test_forms.py (issue: every form from every
+# mail shape, signed told from unsigned).  Raw MIME is written by hand so that
+# the exact parameters (RFC 2231, hostile file names) reach the program.
+
+def _crlf(data):
+    import re
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return re.sub(rb"(?<!\r)\n", b"\r\n", data)
+
+
+def b64_body(data):
+    """data as base64 lines of 76 characters, CRLF, ending with CRLF."""
+    import base64
+    s = base64.b64encode(data).decode("ascii")
+    return ("\r\n".join(s[i:i + 76] for i in range(0, len(s), 76)) + "\r\n").encode("ascii")
+
+
+def mime_part(headers, body):
+    """One MIME entity: headers [(name, value)] (values used verbatim, so
+    they may carry RFC 2231 parameters or folding), a blank line, body."""
+    head = "".join("%s: %s\r\n" % (k, v) for k, v in headers).encode("utf-8")
+    return head + b"\r\n" + _crlf(body)
+
+
+def text_part(text, subtype="plain"):
+    import quopri
+    return mime_part([("Content-Type", "text/%s; charset=utf-8" % subtype),
+                      ("Content-Transfer-Encoding", "quoted-printable")],
+                     quopri.encodestring(text.encode("utf-8")))
+
+
+def file_part(data, content_type="application/pdf", filename=None,
+              disposition="attachment", filename_param=None, name_param=None,
+              extra_headers=()):
+    """A base64 part.  filename: a plain name, written as filename="..."
+    (quotes and backslashes escaped).  filename_param: the raw parameter text
+    instead (e.g. "filename*=utf-8''a%00b.pdf").  name_param: raw text for
+    the Content-Type name parameter (default: none)."""
+    ctype = content_type
+    if name_param:
+        ctype += "; " + name_param
+    disp = disposition
+    if filename_param:
+        disp += "; " + filename_param
+    elif filename is not None:
+        disp += '; filename="%s"' % filename.replace("\\", "\\\\").replace('"', '\\"')
+    headers = [("Content-Type", ctype), ("Content-Transfer-Encoding", "base64")]
+    if disposition:
+        headers.append(("Content-Disposition", disp))
+    headers += list(extra_headers)
+    return mime_part(headers, b64_body(data))
+
+
+def multipart(parts, subtype="mixed", boundary=None, params=""):
+    """A multipart entity (Content-Type header + body) of the given parts."""
+    boundary = boundary or "=_b_" + hashlib.sha256(b"".join(parts)).hexdigest()[:24]
+    head = 'Content-Type: multipart/%s; boundary="%s"%s\r\n\r\n' % (
+        subtype, boundary, ("; " + params) if params else "")
+    body = b"This is a multi-part message in MIME format.\r\n"
+    for p in parts:
+        body += b"\r\n--" + boundary.encode("ascii") + b"\r\n" + p
+        if p.endswith(b"\r\n"):
+            body = body[:-2]
+    body += b"\r\n--" + boundary.encode("ascii") + b"--\r\n"
+    return head.encode("ascii") + body
+
+
+def rfc822_part(raw, filename=None):
+    """message/rfc822 part wrapping raw (a whole message)."""
+    headers = [("Content-Type", "message/rfc822")]
+    if filename:
+        headers.append(("Content-Disposition", 'attachment; filename="%s"' % filename))
+    else:
+        headers.append(("Content-Disposition", "inline"))
+    return mime_part(headers, _crlf(raw))
+
+
+def wrap_message(entity, subject, from_addr="ansoeger@example.org", from_name=None,
+                 to="puljer@sst.example.dk", date=None, message_id=None,
+                 extra_headers=()):
+    """A whole message: top-level headers + MIME-Version + entity (which
+    starts with its own Content-Type header)."""
+    hdrs = [("From", email.utils.formataddr((from_name, from_addr))
+             if from_name else from_addr),
+            ("To", to),
+            ("Subject", encoded_subject(subject) if any(ord(c) > 127 for c in subject)
+             else subject),
+            ("Date", email.utils.format_datetime(date) if date else
+             email.utils.formatdate(localtime=False)),
+            ("Message-ID", message_id or email.utils.make_msgid(domain="test.example")),
+            ("MIME-Version", "1.0")] + list(extra_headers)
+    head = "".join("%s: %s\r\n" % (k, v) for k, v in hdrs).encode("utf-8")
+    return head + _crlf(entity)
+
+
+def forward(raw, subject=None, from_addr="videresender@example.org", from_name=None,
+            note="Videresendt ans\u00f8gning.\n", **kw):
+    """raw forwarded as an attachment (message/rfc822) with a short note.
+    Subject: "VS: " + the inner subject unless given."""
+    if subject is None:
+        inner = email.message_from_bytes(raw, policy=email.policy.default)
+        subject = "VS: " + str(inner["Subject"] or "")
+    entity = multipart([text_part(note), rfc822_part(raw)])
+    return wrap_message(entity, subject, from_addr=from_addr, from_name=from_name, **kw)
