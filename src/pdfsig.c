@@ -130,10 +130,10 @@ static void check_one(const uint8_t *pdf, size_t len, const uint8_t *at, const s
 	uint8_t *data = g_malloc(data_len ? data_len : 1);
 	memcpy(data, pdf, (size_t)br[1]);
 	memcpy(data + br[1], pdf + br[2], (size_t)br[3]);
+	*covers = br[2] + br[3] == len; /* what the range claims, whatever the verdict */
 	cms_verify(der, dlen, data, data_len, trust, res);
 	g_free(data);
 	g_free(der);
-	*covers = br[2] + br[3] == len;
 }
 
 /* True when AT lies inside a content stream ("stream" … "endstream"):
@@ -183,6 +183,7 @@ void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust,
 		} else {
 			out->status = CMS_INVALID;
 			out->why = r.why;
+			out->covers_whole_file = out->covers_whole_file || covers;
 			if (!out->signer && r.signer)
 				out->signer = strdup(r.signer);
 		}

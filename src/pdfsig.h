@@ -19,7 +19,7 @@ struct pdfsig_result {
 	char *signer;           /* of the last signature that verified */
 	bool has_time;
 	int64_t signed_at;
-	bool covers_whole_file; /* some signature covers every byte of the file */
+	bool covers_whole_file; /* some signature's /ByteRange covers every byte of the file */
 	int trusted;            /* of that signer: 1, 0, -1 unknown */
 	const char *why;        /* static text when invalid */
 };

@@ -44,7 +44,19 @@ Writes into OUTDIR:
   is 30 bytes wider than the /Contents string (hides " /M (...)").
 * ``byterange_short.pdf``: correctly signed, but the last 200 bytes (xref,
   trailer) are outside /ByteRange.
+* ``signed_nochain.pdf``: valid signature by Mette Hansen, but the CMS does
+  not carry the intermediate: no chain to the root.
+* ``signed_forged_chain.pdf``: valid signature by a "Mette Hansen" whose
+  intermediate and root have the real DNs but other keys (pki/forged/).
 * ``decoy.pdf``: unsigned; the page text spells out a /Sig dictionary.
+* valid signatures by Mette Hansen written as other signers write them:
+  ``signed_pades.pdf`` (/SubFilter /ETSI.CAdES.detached, CMS with
+  signingCertificateV2: ``openssl cms -cades``), ``signed_sha512.pdf``,
+  ``signed_noattr.pdf`` (no signed attributes, so no signingTime),
+  ``signed_contents_first.pdf`` (/Contents before /ByteRange),
+  ``signed_hex_lower.pdf`` (lower-case hex digits),
+  ``signed_byterange_newlines.pdf`` (newlines between the
+  /ByteRange numbers).
 * ``scan.jpg``: the JPEG used by unsigned.pdf.
 * ``verdicts.json``: {name: {"verdict": "valid"|"invalid"|"none"|null,
   "signatures": [...], "returncode": n, "output": "..."}} from pdfsig
@@ -94,6 +106,14 @@ EXPECTED = {
     "byterange_gap_wide": ("valid", False),
     "byterange_short": ("valid", False),
     "decoy": ("none", None),
+    "signed_pades": ("valid", True),
+    "signed_sha512": ("valid", True),
+    "signed_noattr": ("valid", True),
+    "signed_contents_first": ("valid", True),
+    "signed_hex_lower": ("valid", True),
+    "signed_byterange_newlines": ("valid", True),
+    "signed_nochain": ("valid", True),
+    "signed_forged_chain": ("valid", True),
 }
 
 
@@ -194,15 +214,59 @@ def make_pki(d):
     return pki
 
 
-def cms_sign(data, cert, key, certfile=None):
+def make_forged_pki(d):
+    """A look-alike chain in d: root and intermediate with exactly the DNs
+    of the real ones (but their own keys), and a "Mette Hansen, Region
+    Midtjylland" signer under them.  Returns (signer cert, key, intermediate).
+    A verifier that chains by names alone would trust it."""
+    os.makedirs(d, exist_ok=True)
+    j = lambda n: os.path.join(d, n)  # noqa: E731
+    if all(os.path.exists(j(n)) for n in ("signer.pem", "signer.key", "intermediate.pem")):
+        return j("signer.pem"), j("signer.key"), j("intermediate.pem")
+    days = ["-days", "7300"]
+    openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256"] + days +
+            ["-keyout", "root.key", "-out", "root.pem",
+             "-subj", "/O=puljed tests/CN=puljed test root CA", "-set_serial", "1",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+             "-addext", "subjectKeyIdentifier=hash"], cwd=d)
+    _write(j("inter.ext"), "basicConstraints = critical, CA:TRUE, pathlen:0\n"
+           "keyUsage = critical, keyCertSign, cRLSign\n"
+           "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid, issuer\n")
+    openssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-sha256",
+             "-keyout", "intermediate.key", "-out", "intermediate.csr",
+             "-subj", "/O=puljed tests/CN=puljed test intermediate CA"], cwd=d)
+    openssl(["x509", "-req", "-in", "intermediate.csr", "-CA", "root.pem",
+             "-CAkey", "root.key", "-set_serial", "2", "-sha256"] + days +
+            ["-extfile", "inter.ext", "-out", "intermediate.pem"], cwd=d)
+    _write(j("signer.ext"), "basicConstraints = critical, CA:FALSE\n"
+           "keyUsage = critical, digitalSignature, nonRepudiation\n"
+           "extendedKeyUsage = emailProtection\n"
+           "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid, issuer\n"
+           "subjectAltName = email:%s\n" % SIGNER_EMAIL)
+    openssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-sha256",
+             "-keyout", "signer.key", "-out", "signer.csr", "-utf8",
+             "-subj", "/C=DK/O=%s/CN=%s/emailAddress=%s"
+             % (SIGNER_O, SIGNER_CN, SIGNER_EMAIL)], cwd=d)
+    openssl(["x509", "-req", "-in", "signer.csr", "-CA", "intermediate.pem",
+             "-CAkey", "intermediate.key", "-set_serial", "3", "-sha256"] + days +
+            ["-extfile", "signer.ext", "-out", "signer.pem"], cwd=d)
+    for n in os.listdir(d):
+        if n.endswith((".csr", ".ext", ".srl")):
+            os.unlink(j(n))
+    return j("signer.pem"), j("signer.key"), j("intermediate.pem")
+
+
+def cms_sign(data, cert, key, certfile=None, md="sha256", extra=()):
     """Detached CMS SignedData (DER) over data, with signed attributes
-    (contentType, signingTime, messageDigest, ...)."""
+    (contentType, signingTime, messageDigest, ...).  extra: more openssl
+    cms options (-noattr, -cades, ...)."""
     with tempfile.TemporaryDirectory(prefix="pdfsign-") as t:
         src = os.path.join(t, "data.bin")
         with open(src, "wb") as f:
             f.write(data)
-        args = ["cms", "-sign", "-binary", "-outform", "DER", "-md", "sha256",
-                "-in", src, "-signer", cert, "-inkey", key]
+        args = ["cms", "-sign", "-binary", "-outform", "DER", "-md", md,
+                "-in", src, "-signer", cert, "-inkey", key] + list(extra)
         if certfile:
             args += ["-certfile", certfile]
         return openssl(args)
@@ -317,13 +381,14 @@ def form_pdf(lines=(PAGE_TEXT,)):
     return write_pdf(objs, b" /Info 6 0 R")
 
 
-def sig_dict(name, byterange_placeholder=True):
-    br = "0 0 0 0"
-    return ("<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached "
-            "/ByteRange [%s] /Contents <%s> /M (%s) /Name (%s) "
+def sig_dict(name, subfilter="adbe.pkcs7.detached", contents_first=False):
+    br = "/ByteRange [%s]" % "0 0 0 0".ljust(BYTERANGE_WIDTH)
+    contents = "/Contents <%s>" % ("0" * PLACEHOLDER_HEX)
+    first, second = (contents, br) if contents_first else (br, contents)
+    return ("<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /%s "
+            "%s %s /M (%s) /Name (%s) "
             "/Reason (Ans\\370gning underskrevet) >>"
-            % (br.ljust(BYTERANGE_WIDTH), "0" * PLACEHOLDER_HEX, SIG_M,
-               pdf_string_winansi(name)))
+            % (subfilter, first, second, SIG_M, pdf_string_winansi(name)))
 
 
 def _sig_field(num_sig, page_num=3, field_name="Signature1"):
@@ -341,13 +406,17 @@ def _find_last_sig(data):
     lt = i + len(b"/Contents ")
     gt = data.index(b">", lt) + 1
     j = data.rfind(b"/ByteRange [", 0, i)
+    k = data.find(b"/ByteRange [", i)
+    if k >= 0 and (j < 0 or data.rfind(b"obj", 0, i) > j):
+        j = k            # /Contents comes first in this dictionary
     bs = j + len(b"/ByteRange [")
     be = data.index(b"]", bs)
     return lt, gt, bs, be
 
 
 def fill_signature(data, cert, key, certfile=None, cms_hook=None,
-                   byterange=None, sign_ranges=None):
+                   byterange=None, sign_ranges=None, md="sha256", cms_extra=(),
+                   hex_lower=False, hex_wrap=None, br_sep=" "):
     """Compute /ByteRange for the last placeholder, sign, write /Contents.
     byterange: override the numbers written (after signing the real ranges).
     sign_ranges: f(real ranges) -> the ranges written AND signed over."""
@@ -356,14 +425,17 @@ def fill_signature(data, cert, key, certfile=None, cms_hook=None,
     real = [0, lt, gt, len(data) - gt]
     if sign_ranges:
         real = sign_ranges(real)
-    br = " ".join(str(x) for x in real).ljust(width).encode("ascii")
+    br = br_sep.join(str(x) for x in real).ljust(width).encode("ascii")
     assert len(br) == width
     data = data[:bs] + br + data[be:]
     signed = data[real[0]:real[0] + real[1]] + data[real[2]:real[2] + real[3]]
-    der = cms_sign(signed, cert, key, certfile)
+    der = cms_sign(signed, cert, key, certfile, md=md, extra=cms_extra)
     if cms_hook:
         der = cms_hook(der)
-    hx = der.hex().upper().encode("ascii")
+    hx = der.hex().encode("ascii")
+    hx = hx if hex_lower else hx.upper()
+    if hex_wrap:
+        hx = b"\n".join(hx[i:i + hex_wrap] for i in range(0, len(hx), hex_wrap)) + b"\n"
     if len(hx) > gt - lt - 2:
         raise ValueError("CMS (%d hex digits) does not fit the placeholder" % len(hx))
     hx = hx.ljust(gt - lt - 2, b"0")
@@ -376,7 +448,8 @@ def fill_signature(data, cert, key, certfile=None, cms_hook=None,
 
 
 def sign_incremental(base, name, cert, key, certfile=None, field_name="Signature1",
-                     existing_fields=(), **kw):
+                     existing_fields=(), subfilter="adbe.pkcs7.detached",
+                     contents_first=False, **kw):
     """base (objects 1..n-1, /Size n) + incremental update: new Catalog
     with AcroForm, new Page with /Annots, field widget, /Sig dictionary."""
     size = int(re.findall(rb"/Size (\d+)", base)[-1])
@@ -386,7 +459,7 @@ def sign_incremental(base, name, cert, key, certfile=None, field_name="Signature
         1: obj(1, _catalog("<< /Fields [%s] /SigFlags 3 >>" % fields)),
         3: obj(3, _page(fields)),
         field: obj(field, _sig_field(sig, field_name=field_name)),
-        sig: obj(sig, sig_dict(name)),
+        sig: obj(sig, sig_dict(name, subfilter, contents_first)),
     }
     data = append_update(base, objs, size + 2, b" /Info 6 0 R")
     return fill_signature(data, cert, key, certfile, **kw), field
@@ -573,6 +646,23 @@ def generate(directory, run_pdfsig=True):
     files["byterange_short"], _ = sign_incremental(
         base, SIGNER_CN, pki.signer_cert, pki.signer_key, pki.inter_cert,
         sign_ranges=lambda r: [0, r[1], r[2], r[3] - 200])
+    # Valid variants written the ways other signers write them.
+    mette = (SIGNER_CN, pki.signer_cert, pki.signer_key, pki.inter_cert)
+    files["signed_pades"], _ = sign_incremental(
+        base, *mette, subfilter="ETSI.CAdES.detached", cms_extra=["-cades"])
+    files["signed_sha512"], _ = sign_incremental(base, *mette, md="sha512")
+    files["signed_noattr"], _ = sign_incremental(base, *mette, cms_extra=["-noattr"])
+    files["signed_contents_first"], _ = sign_incremental(base, *mette, contents_first=True)
+    files["signed_hex_lower"], _ = sign_incremental(base, *mette, hex_lower=True)
+    files["signed_byterange_newlines"], _ = sign_incremental(base, *mette, br_sep="\n")
+
+    # Trust: Mette's certificate without the intermediate in the CMS (no
+    # chain to the root can be built), and a forged look-alike chain.
+    files["signed_nochain"], _ = sign_incremental(base, SIGNER_CN, pki.signer_cert,
+                                                  pki.signer_key)
+    fcert, fkey, finter = make_forged_pki(os.path.join(directory, "pki", "forged"))
+    files["signed_forged_chain"], _ = sign_incremental(base, SIGNER_CN, fcert, fkey, finter)
+
     # Unsigned, but the page's content stream carries the words of a
     # signature dictionary (a decoy for text scanners).
     decoy_text = ("<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter "
@@ -640,13 +730,14 @@ def self_check(fx):
     root = fx["pki"].root_cert
     for name, want in (("signed_valid", True), ("signed_single", True),
                        ("signed_appended", True), ("signed_mallory", False),
-                       ("signed_tampered", False), ("contents_truncated", False)):
+                       ("signed_tampered", False), ("contents_truncated", False),
+                       ("signed_nochain", False), ("signed_forged_chain", False)):
         if openssl_verify(fx["bytes"][name], root) is not want:
             problems.append("%s: openssl cms -verify against the test root: %s, want %s"
                             % (name, not want, want))
     v = fx.get("verdicts")
     if v is None:
-        return ["pdfsig was not run"]
+        return problems     # pdfsig was not run: the openssl checks only
     for name, (want, covers) in EXPECTED.items():
         got = v[name]
         if got["verdict"] is None:
@@ -672,18 +763,16 @@ def main(argv=None):
     ap.add_argument("--no-pdfsig", action="store_true")
     a = ap.parse_args(argv)
     fx = generate(a.outdir, run_pdfsig=not a.no_pdfsig)
-    rc = 0
+    problems = self_check(fx)
     if fx["verdicts"] is not None:
         for name in sorted(fx["verdicts"]):
             s = fx["verdicts"][name]
             sig = s["signatures"][-1] if s["signatures"] else {}
             print("%-20s pdfsig: %-8s %s" % (name, s["verdict"],
                                              "; ".join("%s=%s" % kv for kv in sig.items())))
-        problems = self_check(fx)
-        for p in problems:
-            print("SELF-CHECK FAILED: " + p, file=sys.stderr)
-        rc = 1 if problems else 0
-    return rc
+    for p in problems:
+        print("SELF-CHECK FAILED: " + p, file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

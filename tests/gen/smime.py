@@ -178,11 +178,11 @@ def generate(directory, fx=None):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        sys.stderr.write("usage: smime.py OUTDIR\n")
-        return 2
-    msgs = generate(argv[0])
+    import argparse
+    ap = argparse.ArgumentParser(prog="smime.py", description=__doc__.split("\n")[0])
+    ap.add_argument("outdir", help="directory for the PKI, PDFs and .eml files")
+    a = ap.parse_args(argv)
+    msgs = generate(a.outdir)
     for name in sorted(msgs):
         print("%-18s %6d bytes  openssl smime -verify: %s" % (
             name, len(msgs[name]), "ok" if smime_verify(msgs[name]) else "FAILS"))

@@ -322,10 +322,12 @@ def generate(directory, pdf):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if not 1 <= len(argv) <= 2:
-        sys.stderr.write("usage: tnef.py OUTDIR [PDF]\n")
-        return 2
+    import argparse
+    ap = argparse.ArgumentParser(prog="tnef.py", description=__doc__.split("\n")[0])
+    ap.add_argument("outdir", help="directory for winmail*.dat and tnef*.eml")
+    ap.add_argument("pdf", nargs="?", help="the PDF to pack (default: a scanned-style one)")
+    a = ap.parse_args(argv)
+    argv = [a.outdir] + ([a.pdf] if a.pdf else [])
     if len(argv) == 2:
         with open(argv[1], "rb") as f:
             pdf = f.read()
