@@ -92,7 +92,8 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	dir = g_dir_make_tmp("puljed-pdfsig-XXXXXX", NULL);
 	g_autofree char *gen = g_build_filename(g_getenv("PULJED_SRCDIR"), "tests", "gen", "pdfsign.py", NULL);
-	const char *cross = g_find_program_in_path("pdfsig") ? NULL : "--no-pdfsig";
+	g_autofree char *pdfsig_tool = g_find_program_in_path("pdfsig");
+	const char *cross = pdfsig_tool ? NULL : "--no-pdfsig";
 	const char *args[] = { "/usr/bin/python3", gen, dir, cross, NULL };
 	int status = 0;
 	g_autoptr(GError) err = NULL;
@@ -119,5 +120,6 @@ int main(int argc, char **argv)
 	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		r = 1;
+	g_free(dir);
 	return r;
 }

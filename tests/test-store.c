@@ -221,5 +221,6 @@ int main(int argc, char **argv)
 	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		r = 1;
+	g_free(tmpdir);
 	return r;
 }

@@ -101,5 +101,6 @@ int main(int argc, char **argv)
 	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		r = 1;
+	g_free(dir);
 	return r;
 }
