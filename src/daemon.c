@@ -1,5 +1,6 @@
 #include "daemon.h"
 #include "cms.h"
+#include "config.h"
 #include "ingest.h"
 #include "log.h"
 #include "store.h"
@@ -14,11 +15,24 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+/* journald MESSAGE_IDs, one per event kind (systemd/puljed.catalog). */
+#define MSGID_STARTED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a01"
+#define MSGID_STOPPED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a02"
+#define MSGID_RECORDED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a03"
+#define MSGID_POLL_FAILED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a04"
+#define MSGID_LOGIN_FAILED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a05"
+#define MSGID_UIDVALIDITY "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a06"
+#define MSGID_CONFIG_REJECTED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a07"
+
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
 
 static void on_signal(int sig)
 {
-	stop_requested = 1;
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		stop_requested = 1;
 }
 
 static void setup_signals(void)
@@ -28,6 +42,7 @@ static void setup_signals(void)
 	/* No SA_RESTART: a blocking read or sleep returns EINTR at once. */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -74,7 +89,7 @@ static void on_event(const struct ingest_event *ev, void *userdata)
 		g_autofree char *status = field("PULJED_STATUS", m->status);
 		g_autofree char *app = field("PULJED_APPLICANT", m->applicant);
 		g_autofree char *mid = field("PULJED_MESSAGE_ID", m->message_id);
-		const char *fields[] = { uid, id, call, status, app, mid, NULL };
+		const char *fields[] = { "MESSAGE_ID=" MSGID_RECORDED, uid, id, call, status, app, mid, NULL };
 		log_fields(m->flags ? LOG_WARNING : LOG_INFO, fields,
 			   "recorded UID %u as #%" G_GINT64_FORMAT ": %s%s%s, %zu attachment(s)%s%s", m->uid, m->id,
 			   m->status, m->applicant ? " — " : "", m->applicant ? m->applicant : "", ev->n_attachments,
@@ -82,7 +97,7 @@ static void on_event(const struct ingest_event *ev, void *userdata)
 		break;
 	}
 	case INGEST_EVENT_UIDVALIDITY_CHANGED:
-		log_warning("UIDVALIDITY changed from %u to %u: the mailbox was recreated; fetching it again "
+		log_fields(LOG_WARNING, (const char *const[]){ "MESSAGE_ID=" MSGID_UIDVALIDITY, NULL },"UIDVALIDITY changed from %u to %u: the mailbox was recreated; fetching it again "
 			    "(messages already recorded are marked duplicate_of)",
 			    ev->old_uidvalidity, ev->new_uidvalidity);
 		break;
@@ -104,84 +119,243 @@ static int exit_code(int r)
 	}
 }
 
-/* Sleeps up to SECONDS, returning early when a stop is requested. */
-static void sleep_interruptible(unsigned seconds)
+/* ---- the service loop ---- */
+
+#define BACKOFF_FIRST 2         /* seconds after the first network failure */
+#define BACKOFF_MAX 300
+#define BACKOFF_AUTH_FIRST 120  /* a refused login: never hammer (account lockout) */
+#define BACKOFF_AUTH_MAX 3600
+
+struct service {
+	const char *path;
+	struct config **cfg;
+	struct store *store;
+	struct cms_trust *trust;
+	char *password;
+	uint64_t watchdog_usec; /* 0: no watchdog */
+	unsigned backoff;       /* seconds of the last wait, 0 after success */
+};
+
+static void watchdog_ping(const struct service *sv)
 {
-	struct timespec end, now;
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += seconds;
-	while (!stop_requested) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
-			break;
-		struct timespec d = { 1, 0 };
-		nanosleep(&d, NULL);
-	}
+	if (sv->watchdog_usec)
+		sd_notify(0, "WATCHDOG=1");
 }
 
-int daemon_run(const struct config *cfg, bool once)
+static void on_event_ping(const struct ingest_event *ev, void *userdata)
 {
-	g_autofree char *password = NULL;
+	on_event(ev, NULL);
+	watchdog_ping(userdata); /* each recorded message is progress */
+}
+
+/* The next wait after a failure: doubling, capped, with ±20 % jitter so
+ * that many daemons do not reconnect in step. */
+static unsigned next_backoff(struct service *sv, bool auth)
+{
+	unsigned first = auth ? BACKOFF_AUTH_FIRST : BACKOFF_FIRST;
+	unsigned max = auth ? BACKOFF_AUTH_MAX : BACKOFF_MAX;
+	unsigned b = sv->backoff ? MIN(sv->backoff * 2, max) : first;
+	if (auth && b < first)
+		b = first;
+	sv->backoff = b;
+	unsigned jitter = b / 5;
+	return jitter ? b - jitter + (unsigned)g_random_int_range(0, (gint32)(2 * jitter + 1)) : b;
+}
+
+/* Sleeps SECONDS in slices, pinging the watchdog; false when a stop or
+ * reload was requested. */
+static bool wait_seconds(const struct service *sv, unsigned seconds)
+{
+	gint64 end = g_get_monotonic_time() + (gint64)seconds * G_USEC_PER_SEC;
+	while (!stop_requested && !reload_requested) {
+		gint64 now = g_get_monotonic_time();
+		if (now >= end)
+			return true;
+		watchdog_ping(sv);
+		gint64 slice = MIN(end - now, (gint64)G_USEC_PER_SEC / 2);
+		struct timespec d = { (time_t)(slice / G_USEC_PER_SEC), (long)(slice % G_USEC_PER_SEC) * 1000 };
+		nanosleep(&d, NULL);
+	}
+	return false;
+}
+
+static void status_idle(const struct service *sv, const char *how)
+{
+	struct store_status st;
+	char when[16];
+	time_t now = time(NULL);
+	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
+	int64_t total = store_get_status(sv->store, &st) == 0 ? st.total : -1;
+	g_free(st.last_error);
+	sd_notifyf(0, "STATUS=%s — %" G_GINT64_FORMAT " recorded, last poll %s", how, total, when);
+}
+
+static bool reload(struct service *sv)
+{
+	struct config *fresh = NULL;
 	g_autofree char *error = NULL;
-	struct store *st = NULL;
+	char *password = NULL;
 	struct cms_trust *trust = NULL;
+
+	sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
+	if (config_load(sv->path, &fresh, &error) < 0 || config_check_files(fresh, &error) < 0 ||
+	    config_read_password(fresh, &password, &error) < 0 ||
+	    (fresh->trust_file && !(trust = cms_trust_load(fresh->trust_file)))) {
+		log_fields(LOG_ERR, (const char *const[]){ "MESSAGE_ID=" MSGID_CONFIG_REJECTED, NULL },
+			   "new configuration not used, keeping the old one: %s",
+			   error ? error : "[signatures] trust_file: no certificates could be read");
+		config_free(fresh);
+		config_password_free(password);
+		sd_notify(0, "READY=1");
+		return false;
+	}
+	if (strcmp(fresh->database, (*sv->cfg)->database) != 0)
+		log_warning("[store] database changed in the configuration; it takes effect at the next restart");
+	g_free(fresh->database);
+	fresh->database = g_strdup((*sv->cfg)->database);
+	config_free(*sv->cfg);
+	*sv->cfg = fresh;
+	config_password_free(sv->password);
+	sv->password = password;
+	cms_trust_free(sv->trust);
+	sv->trust = trust;
+	log_notice("configuration reloaded from %s", sv->path);
+	sd_notify(0, "READY=1");
+	return true;
+}
+
+static int serve(struct service *sv)
+{
+	struct ingest_session *session = NULL;
+	char err[600];
+
+	while (!stop_requested) {
+		if (reload_requested) {
+			reload_requested = 0;
+			if (reload(sv)) {
+				ingest_close(session); /* the next round connects with the new settings */
+				session = NULL;
+				sv->backoff = 0;
+			}
+		}
+		const struct config *cfg = *sv->cfg;
+		struct ingest_ctx ctx = {
+			.cfg = cfg, .store = sv->store, .password = sv->password, .trust = sv->trust,
+			.stop = &stop_requested, .on_event = on_event_ping, .userdata = sv,
+		};
+		int r = INGEST_OK;
+		struct ingest_stats stats;
+		if (!session)
+			r = ingest_open(&ctx, &session, err, sizeof(err));
+		if (r == INGEST_OK)
+			r = ingest_sync(session, &stats, err, sizeof(err));
+		if (r == INGEST_E_INTERRUPTED || stop_requested)
+			break;
+		if (r != INGEST_OK) {
+			ingest_close(session);
+			session = NULL;
+			bool auth = r == INGEST_E_AUTH;
+			unsigned wait = next_backoff(sv, auth);
+			log_fields(LOG_ERR, (const char *const[]){ auth ? "MESSAGE_ID=" MSGID_LOGIN_FAILED
+								      : "MESSAGE_ID=" MSGID_POLL_FAILED, NULL },
+				   "%s %s@%s failed: %s; retrying in %u s", auth ? "login as" : "poll of", cfg->imap.username,
+				   cfg->imap.host, err, wait);
+			sd_notifyf(0, "STATUS=%s in %u s: %s", auth ? "Login refused; retrying" : "Reconnecting", wait, err);
+			wait_seconds(sv, wait);
+			continue;
+		}
+		sv->backoff = 0;
+		watchdog_ping(sv);
+		if (stats.recorded)
+			log_info("poll of %s@%s/%s: %zu new, %zu recorded, %zu flagged; watermark %u/%u",
+				 cfg->imap.username, cfg->imap.host, cfg->imap.mailbox, stats.seen, stats.recorded,
+				 stats.flagged, stats.uidvalidity, stats.watermark);
+		status_idle(sv, "Idle");
+
+		/* Until the next poll: IDLE, waking in slices for the watchdog. */
+		gint64 next_poll = g_get_monotonic_time() + (gint64)cfg->poll_interval * G_USEC_PER_SEC;
+		int slice_ms = sv->watchdog_usec ? (int)MIN(sv->watchdog_usec / 3000, 1000) : 1000;
+		while (!stop_requested && !reload_requested) {
+			gint64 left = next_poll - g_get_monotonic_time();
+			if (left <= 0)
+				break;
+			int w = ingest_wait(session, (int)MIN((gint64)slice_ms, left / 1000 + 1), err, sizeof(err));
+			if (w == INGEST_E_INTERRUPTED)
+				break;
+			if (w < 0) {
+				log_warning("connection lost while idle: %s; reconnecting", err);
+				ingest_close(session);
+				session = NULL;
+				break;
+			}
+			watchdog_ping(sv);
+			if (w > 0)
+				break; /* the server announced something: sync now */
+		}
+	}
+	sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+	ingest_close(session);
+	return DAEMON_EXIT_OK;
+}
+
+int daemon_run(const char *path, struct config **cfgp, bool once)
+{
+	struct service sv = { .path = path, .cfg = cfgp };
+	g_autofree char *error = NULL;
+	const struct config *cfg = *cfgp;
 	int lock_fd = -1, code = DAEMON_EXIT_OK;
 
 	setup_signals();
-	if (config_check_files(cfg, &error) < 0 || config_read_password(cfg, &password, &error) < 0) {
+	if (config_check_files(cfg, &error) < 0 || config_read_password(cfg, &sv.password, &error) < 0) {
 		log_error("%s", error);
 		return DAEMON_EXIT_CONFIG;
 	}
-	if (cfg->trust_file && !(trust = cms_trust_load(cfg->trust_file))) {
+	if (cfg->trust_file && !(sv.trust = cms_trust_load(cfg->trust_file))) {
 		log_error("%s: [signatures] trust_file: no certificates could be read from \"%s\"", cfg->path,
 			  cfg->trust_file);
-		config_password_free(g_steal_pointer(&password));
+		config_password_free(sv.password);
 		return DAEMON_EXIT_CONFIG;
 	}
 	if (take_lock(cfg->database, &lock_fd) < 0) {
 		code = DAEMON_EXIT_FAILURE;
 		goto out;
 	}
-	if (store_open(cfg->database, STORE_READ_WRITE, &st, &error) < 0) {
+	if (store_open(cfg->database, STORE_READ_WRITE, &sv.store, &error) < 0) {
 		log_error("%s", error);
 		code = DAEMON_EXIT_FAILURE;
 		goto out;
 	}
-	sd_notify(0, "READY=1\nSTATUS=Starting first poll");
-
-	for (;;) {
+	if (once) {
 		struct ingest_stats stats;
 		char err[600];
 		struct ingest_ctx ctx = {
-			.cfg = cfg, .store = st, .password = password, .trust = trust,
+			.cfg = cfg, .store = sv.store, .password = sv.password, .trust = sv.trust,
 			.stop = &stop_requested, .on_event = on_event,
 		};
 		int r = ingest_cycle(&ctx, &stats, err, sizeof(err));
-		char when[16];
-		time_t now = time(NULL);
-		strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
-		if (r == INGEST_OK || r == INGEST_E_INTERRUPTED) {
+		if (r == INGEST_OK || r == INGEST_E_INTERRUPTED)
 			log_info("poll of %s@%s/%s done: %zu new, %zu recorded, %zu flagged; watermark %u/%u",
 				 cfg->imap.username, cfg->imap.host, cfg->imap.mailbox, stats.seen, stats.recorded,
 				 stats.flagged, stats.uidvalidity, stats.watermark);
-			sd_notifyf(0, "STATUS=Idle — %zu recorded this poll, last poll %s", stats.recorded, when);
-		} else {
+		else
 			log_error("poll of %s@%s/%s failed: %s", cfg->imap.username, cfg->imap.host, cfg->imap.mailbox, err);
-			sd_notifyf(0, "STATUS=Last poll %s failed: %s", when, err);
-		}
-		if (once || r == INGEST_E_INTERRUPTED || stop_requested) {
-			code = once ? exit_code(r) : DAEMON_EXIT_OK;
-			break;
-		}
-		sleep_interruptible(cfg->poll_interval);
-		if (stop_requested)
-			break;
+		code = exit_code(r);
+		goto out;
 	}
-	sd_notify(0, "STOPPING=1");
+	if (sd_watchdog_enabled(0, &sv.watchdog_usec) <= 0)
+		sv.watchdog_usec = 0;
+	/* Ready once the configuration is valid and the database open: an
+	 * unreachable server is retried, not waited for. */
+	sd_notify(0, "READY=1\nSTATUS=Connecting");
+	log_fields(LOG_INFO, (const char *const[]){ "MESSAGE_ID=" MSGID_STARTED, NULL },
+		   "puljed started: %s@%s/%s into %s, polling every %u s", cfg->imap.username, cfg->imap.host,
+		   cfg->imap.mailbox, cfg->database, cfg->poll_interval);
+	code = serve(&sv);
+	log_fields(LOG_INFO, (const char *const[]){ "MESSAGE_ID=" MSGID_STOPPED, NULL }, "puljed stopped");
 out:
-	config_password_free(g_steal_pointer(&password));
-	store_close(st);
-	cms_trust_free(trust);
+	config_password_free(sv.password);
+	store_close(sv.store);
+	cms_trust_free(sv.trust);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	return code;

@@ -1,6 +1,8 @@
-/* daemon: the service loop around ingest — the single-instance lock,
- * signals, readiness and status for systemd, logging of every event, and
- * the translation of errors into exit codes. */
+/* daemon: the service around ingest — the single-instance lock, signals,
+ * the systemd notify protocol (READY, STATUS, WATCHDOG only on progress,
+ * RELOADING on SIGHUP, STOPPING), IDLE between polls, reconnects with
+ * backoff and jitter, logging of every event, and the translation of
+ * errors into exit codes. */
 #pragma once
 #include <stdbool.h>
 
@@ -16,6 +18,7 @@ enum daemon_exit {
 	DAEMON_EXIT_AUTH = 5,       /* login refused */
 };
 
-/* Runs one cycle (ONCE) or polls until SIGTERM/SIGINT.  Returns an exit
+/* Runs one cycle (ONCE) or serves until SIGTERM/SIGINT.  *CFG (loaded from
+ * PATH) is owned by the daemon: SIGHUP may replace it.  Returns an exit
  * code. */
-int daemon_run(const struct config *cfg, bool once);
+int daemon_run(const char *path, struct config **cfg, bool once);

@@ -3,6 +3,7 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 
 struct stream {
 	int fd;                /* borrowed from struct imap */
+	volatile sig_atomic_t *cancel;
+	bool cancelled;
 	struct tls *tls;       /* owned; NULL for the plaintext before STARTTLS */
 	uint64_t budget;       /* bytes the current response may still take */
 	bool timed_out;
@@ -26,6 +29,8 @@ struct stream {
 
 struct imap {
 	mailimap *session;
+	volatile sig_atomic_t *cancel;
+	bool idling;
 	struct stream *stream; /* the driver data of the current low stream */
 	int fd;
 	bool broken;           /* a read failed or was cut short: no LOGOUT */
@@ -46,14 +51,14 @@ static ssize_t stream_read(mailstream_low *low, void *buf, size_t len)
 	ssize_t n;
 	if (s->tls) {
 		n = tls_read(s->tls, buf, len);
-		if (n < 0)
-			s->timed_out = errno == EAGAIN || errno == EWOULDBLOCK;
 	} else {
 		do
 			n = recv(s->fd, buf, len, 0);
-		while (n < 0 && errno == EINTR);
-		if (n < 0)
-			s->timed_out = errno == EAGAIN || errno == EWOULDBLOCK;
+		while (n < 0 && errno == EINTR && !(s->cancel && *s->cancel));
+	}
+	if (n < 0) {
+		s->timed_out = errno == EAGAIN || errno == EWOULDBLOCK;
+		s->cancelled = errno == EINTR;
 	}
 	if (n <= 0) {
 		s->eof = n == 0;
@@ -118,6 +123,9 @@ static mailstream_low *stream_new(struct imap *im, struct tls *tls)
 		return NULL;
 	s->fd = im->fd;
 	s->tls = tls;
+	s->cancel = im->cancel;
+	if (tls)
+		tls_set_cancel(tls, im->cancel);
 	s->budget = COMMAND_BUDGET;
 	mailstream_low *low = mailstream_low_new(s, &stream_driver);
 	if (!low) {
@@ -133,6 +141,7 @@ static void budget(struct imap *im, uint64_t bytes)
 	im->stream->budget = bytes;
 	im->stream->over_budget = false;
 	im->stream->timed_out = false;
+	im->stream->cancelled = false;
 	im->stream->eof = false;
 }
 
@@ -152,6 +161,8 @@ const char *imap_error_name(int err)
 	case IMAP_E_TOO_LARGE: return "message too large";
 	case IMAP_E_MAILBOX: return "mailbox unavailable";
 	case IMAP_E_GONE: return "message gone";
+	case IMAP_E_CANCELLED: return "interrupted";
+	case IMAP_E_UNSUPPORTED: return "not supported";
 	}
 	return "error";
 }
@@ -177,7 +188,10 @@ static int fail(struct imap *im, int r, int fallback, const char *what)
 	switch (r) {
 	case MAILIMAP_ERROR_STREAM:
 		im->broken = true;
-		if (s && s->over_budget) {
+		if (s && s->cancelled) {
+			e = IMAP_E_CANCELLED;
+			snprintf(im->err, sizeof(im->err), "%s: interrupted", what);
+		} else if (s && s->over_budget) {
 			e = IMAP_E_PROTOCOL;
 			snprintf(im->err, sizeof(im->err), "%s: the server's response exceeded its size limit", what);
 		} else if (s && s->timed_out) {
@@ -356,6 +370,7 @@ int imap_connect(const struct imap_options *o, struct imap **out, char *err, siz
 		return IMAP_E_CONNECT;
 	}
 	im->fd = -1;
+	im->cancel = o->cancel;
 	if (net_connect(o->host, o->port, (int)o->timeout * 1000, &im->fd, im->err, sizeof(im->err)) < 0) {
 		r = IMAP_E_CONNECT;
 		goto fail;
@@ -386,6 +401,8 @@ void imap_free(struct imap *im)
 	if (!im)
 		return;
 	if (im->session) {
+		if (im->session->imap_stream && !im->broken && im->idling)
+			imap_idle_done(im);
 		if (im->session->imap_stream && !im->broken) {
 			budget(im, COMMAND_BUDGET);
 			mailimap_logout(im->session);
@@ -400,6 +417,8 @@ void imap_free(struct imap *im)
 		close(im->fd);
 	free(im);
 }
+
+int imap_idle_done(struct imap *im);
 
 /* ---- mailbox ---- */
 
@@ -686,4 +705,65 @@ int imap_fetch_body(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out
 int imap_fetch_header(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out)
 {
 	return fetch_section(im, uid, max, true, out);
+}
+
+/* ---- IDLE ---- */
+
+int imap_idle_start(struct imap *im)
+{
+	if (!mailimap_has_idle(im->session)) {
+		snprintf(im->err, sizeof(im->err), "the server does not offer IDLE");
+		return IMAP_E_UNSUPPORTED;
+	}
+	budget(im, COMMAND_BUDGET);
+	int r = mailimap_idle(im->session);
+	if (r != MAILIMAP_NO_ERROR)
+		return fail(im, r, IMAP_E_PROTOCOL, "IDLE");
+	im->idling = true;
+	return IMAP_OK;
+}
+
+int imap_idle_wait(struct imap *im, int ms)
+{
+	/* Bytes already read past the continuation, or decrypted and
+	 * waiting in GnuTLS, would never wake poll(). */
+	if (im->session->imap_stream->read_buffer_len > 0 || (im->stream->tls && tls_pending(im->stream->tls) > 0))
+		return 1;
+	struct pollfd p = { .fd = im->fd, .events = POLLIN };
+	int r = poll(&p, 1, ms);
+	if (r < 0 && errno == EINTR)
+		return im->cancel && *im->cancel ? IMAP_E_CANCELLED : 0;
+	if (r < 0) {
+		snprintf(im->err, sizeof(im->err), "IDLE: %s", strerror(errno));
+		im->broken = true;
+		return IMAP_E_CONNECT;
+	}
+	return r > 0;
+}
+
+int imap_idle_done(struct imap *im)
+{
+	if (!im->idling)
+		return IMAP_OK;
+	im->idling = false;
+	budget(im, COMMAND_BUDGET);
+	int r = mailimap_idle_done(im->session);
+	if (r != MAILIMAP_NO_ERROR)
+		return fail(im, r, IMAP_E_PROTOCOL, "IDLE DONE");
+	return IMAP_OK;
+}
+
+int imap_noop(struct imap *im)
+{
+	budget(im, COMMAND_BUDGET);
+	int r = mailimap_noop(im->session);
+	if (r != MAILIMAP_NO_ERROR)
+		return fail(im, r, IMAP_E_PROTOCOL, "NOOP");
+	return IMAP_OK;
+}
+
+uint32_t imap_exists(struct imap *im)
+{
+	struct mailimap_selection_info *sel = im->session ? im->session->imap_selection_info : NULL;
+	return sel ? sel->sel_exists : 0;
 }

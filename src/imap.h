@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <glib.h>
 
 enum imap_error {
@@ -22,6 +23,8 @@ enum imap_error {
 	IMAP_E_TOO_LARGE = -8,   /* a body exceeded its limit; the session is dropped */
 	IMAP_E_MAILBOX = -9,     /* EXAMINE refused */
 	IMAP_E_GONE = -10,       /* the message is no longer on the server */
+	IMAP_E_CANCELLED = -11,  /* *cancel was set while waiting */
+	IMAP_E_UNSUPPORTED = -12,/* the server lacks the extension */
 };
 
 struct imap_options {
@@ -32,6 +35,7 @@ struct imap_options {
 	const char *username;
 	const char *password;    /* borrowed; not kept after imap_connect */
 	unsigned timeout;        /* seconds, for every network step */
+	volatile sig_atomic_t *cancel; /* may be NULL: set by a signal handler, it ends any wait */
 };
 
 struct imap_mailbox {
@@ -68,6 +72,21 @@ int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **list, si
  * memory.  IMAP_E_TOO_LARGE when the body is longer (the session is then
  * unusable), IMAP_E_GONE when the server returned no body. */
 int imap_fetch_body(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out);
+
+/* IDLE (RFC 2177).  imap_idle_start() sends IDLE and waits for the
+ * continuation; imap_idle_wait() waits up to MS for the server to say
+ * anything (1) or not (0), or is cancelled (IMAP_E_CANCELLED);
+ * imap_idle_done() sends DONE and reads what came, updating the mailbox's
+ * EXISTS.  IMAP_E_UNSUPPORTED when the server does not offer IDLE. */
+int imap_idle_start(struct imap *im);
+int imap_idle_wait(struct imap *im, int ms);
+int imap_idle_done(struct imap *im);
+
+/* The selected mailbox's message count as the server last said it. */
+uint32_t imap_exists(struct imap *im);
+
+/* NOOP: keeps the session alive and collects untagged updates. */
+int imap_noop(struct imap *im);
 
 /* BODY.PEEK[HEADER] of UID, at most MAX bytes (a partial fetch). */
 int imap_fetch_header(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out);

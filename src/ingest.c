@@ -15,6 +15,7 @@ static int from_imap(int r)
 	case IMAP_E_TLS:
 	case IMAP_E_STARTTLS: return INGEST_E_TLS;
 	case IMAP_E_AUTH: return INGEST_E_AUTH;
+	case IMAP_E_CANCELLED: return INGEST_E_INTERRUPTED;
 	default: return INGEST_E_NETWORK;
 	}
 }
@@ -25,9 +26,19 @@ static void emit(const struct ingest_ctx *ctx, const struct ingest_event *ev)
 		ctx->on_event(ev, ctx->userdata);
 }
 
+#define IDLE_RENEW_SECONDS (25 * 60) /* RFC 2177: servers may drop IDLE after 29 minutes */
+
 struct session {
 	struct imap *im;
 	struct imap_mailbox box;
+};
+
+struct ingest_session {
+	const struct ingest_ctx *ctx;
+	struct session s;
+	uint32_t last_uid;
+	bool idle_unsupported;
+	gint64 idle_since;  /* monotonic µs; 0 when not idling */
 };
 
 static int session_open(const struct ingest_ctx *ctx, struct session *s, char *err, size_t errlen)
@@ -41,6 +52,7 @@ static int session_open(const struct ingest_ctx *ctx, struct session *s, char *e
 		.username = c->username,
 		.password = ctx->password,
 		.timeout = c->timeout,
+		.cancel = ctx->stop,
 	};
 	int r = imap_connect(&o, &s->im, err, errlen);
 	if (r != IMAP_OK)
@@ -119,18 +131,19 @@ static int reopen(const struct ingest_ctx *ctx, struct session *s, const struct 
 	return INGEST_OK;
 }
 
-static int cycle(const struct ingest_ctx *ctx, struct session *s, struct ingest_stats *stats, char *err, size_t errlen)
+/* Opens the session and settles the mailbox's state in the store. */
+static int open_mailbox(const struct ingest_ctx *ctx, struct session *s, struct ingest_stats *stats,
+			uint32_t *last_uid, char *err, size_t errlen)
 {
 	const struct config *cfg = ctx->cfg;
-	uint32_t uidvalidity = 0, last_uid = 0;
+	uint32_t uidvalidity = 0;
 	int r;
 
 	if ((r = session_open(ctx, s, err, errlen)) != IMAP_OK)
 		return from_imap(r);
 	stats->uidvalidity = s->box.uidvalidity;
 	stats->server_exists = s->box.exists;
-
-	r = store_mailbox_get(ctx->store, cfg->imap.mailbox, &uidvalidity, &last_uid);
+	r = store_mailbox_get(ctx->store, cfg->imap.mailbox, &uidvalidity, last_uid);
 	if (r < 0 && r != -ENOENT) {
 		snprintf(err, errlen, "%s", store_errmsg(ctx->store));
 		return INGEST_E_STORE;
@@ -146,18 +159,25 @@ static int cycle(const struct ingest_ctx *ctx, struct session *s, struct ingest_
 			snprintf(err, errlen, "%s", store_errmsg(ctx->store));
 			return INGEST_E_STORE;
 		}
-		last_uid = 0;
+		*last_uid = 0;
 	}
-	stats->watermark = last_uid;
-	/* Nothing new: no work proportional to the mailbox size. */
-	if (s->box.exists == 0 || (s->box.uidnext && s->box.uidnext - 1 <= last_uid))
-		return INGEST_OK;
+	stats->watermark = *last_uid;
+	return INGEST_OK;
+}
 
+/* Fetches and records every message with a UID above LAST_UID. */
+static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t last_uid, struct ingest_stats *stats,
+		     char *err, size_t errlen)
+{
+	const struct config *cfg = ctx->cfg;
 	struct imap_meta *metas = NULL;
 	size_t n = 0;
+	int r;
+
+	stats->watermark = last_uid;
 	if ((r = imap_fetch_meta(s->im, last_uid + 1, &metas, &n)) != IMAP_OK) {
 		snprintf(err, errlen, "%s", imap_errmsg(s->im));
-		return from_imap(r);
+		return r == IMAP_E_CANCELLED ? INGEST_E_INTERRUPTED : from_imap(r);
 	}
 	stats->seen = n;
 	GByteArray *raw = g_byte_array_new();
@@ -183,7 +203,7 @@ static int cycle(const struct ingest_ctx *ctx, struct session *s, struct ingest_
 				outcome = GONE;
 			} else if (r != IMAP_OK) {
 				snprintf(err, errlen, "%s", imap_errmsg(s->im));
-				result = from_imap(r);
+				result = r == IMAP_E_CANCELLED ? INGEST_E_INTERRUPTED : from_imap(r);
 				break;
 			}
 		}
@@ -211,6 +231,19 @@ static int cycle(const struct ingest_ctx *ctx, struct session *s, struct ingest_
 	return result;
 }
 
+
+static int cycle(const struct ingest_ctx *ctx, struct session *s, struct ingest_stats *stats, char *err, size_t errlen)
+{
+	uint32_t last_uid = 0;
+	int r = open_mailbox(ctx, s, stats, &last_uid, err, errlen);
+	if (r != INGEST_OK)
+		return r;
+	/* Nothing new: no work proportional to the mailbox size. */
+	if (s->box.exists == 0 || (s->box.uidnext && s->box.uidnext - 1 <= last_uid))
+		return INGEST_OK;
+	return fetch_new(ctx, s, last_uid, stats, err, errlen);
+}
+
 int ingest_cycle(const struct ingest_ctx *ctx, struct ingest_stats *stats, char *err, size_t errlen)
 {
 	struct session s = { 0 };
@@ -222,4 +255,103 @@ int ingest_cycle(const struct ingest_ctx *ctx, struct ingest_stats *stats, char 
 	if (r != INGEST_E_STORE && r != INGEST_E_INTERRUPTED)
 		store_poll_done(ctx->store, (int64_t)time(NULL), r == INGEST_OK ? NULL : err);
 	return r;
+}
+
+int ingest_open(const struct ingest_ctx *ctx, struct ingest_session **out, char *err, size_t errlen)
+{
+	struct ingest_session *is = g_new0(struct ingest_session, 1);
+	struct ingest_stats stats = { 0 };
+	is->ctx = ctx;
+	err[0] = '\0';
+	int r = open_mailbox(ctx, &is->s, &stats, &is->last_uid, err, errlen);
+	if (r != INGEST_OK) {
+		if (r != INGEST_E_STORE)
+			store_poll_done(ctx->store, (int64_t)time(NULL), err);
+		ingest_close(is);
+		return r;
+	}
+	*out = is;
+	return INGEST_OK;
+}
+
+static int leave_idle(struct ingest_session *is, char *err, size_t errlen)
+{
+	if (!is->idle_since)
+		return INGEST_OK;
+	is->idle_since = 0;
+	int r = imap_idle_done(is->s.im);
+	if (r != IMAP_OK) {
+		snprintf(err, errlen, "%s", imap_errmsg(is->s.im));
+		return from_imap(r);
+	}
+	return INGEST_OK;
+}
+
+int ingest_sync(struct ingest_session *is, struct ingest_stats *stats, char *err, size_t errlen)
+{
+	memset(stats, 0, sizeof(*stats));
+	err[0] = '\0';
+	bool was_idle = is->idle_since != 0;
+	int r = leave_idle(is, err, errlen);
+	/* Without IDLE's updates, NOOP collects the server's EXISTS. */
+	if (r == INGEST_OK && !was_idle && (r = imap_noop(is->s.im)) != IMAP_OK) {
+		snprintf(err, errlen, "%s", imap_errmsg(is->s.im));
+		r = from_imap(r);
+	}
+	stats->server_exists = imap_exists(is->s.im);
+	if (r == INGEST_OK && stats->server_exists == 0) {
+		stats->uidvalidity = is->s.box.uidvalidity;
+		stats->watermark = is->last_uid;
+	} else if (r == INGEST_OK) {
+		stats->uidvalidity = is->s.box.uidvalidity;
+		r = fetch_new(is->ctx, &is->s, is->last_uid, stats, err, errlen);
+		is->last_uid = stats->watermark;
+	}
+	if (r != INGEST_E_STORE && r != INGEST_E_INTERRUPTED)
+		store_poll_done(is->ctx->store, (int64_t)time(NULL), r == INGEST_OK ? NULL : err);
+	return r;
+}
+
+int ingest_wait(struct ingest_session *is, int ms, char *err, size_t errlen)
+{
+	if (is->idle_unsupported) {
+		/* No IDLE: a plain wait; the poll interval finds new mail. */
+		struct timespec d = { ms / 1000, (long)(ms % 1000) * 1000000L };
+		nanosleep(&d, NULL);
+		return is->ctx->stop && *is->ctx->stop ? INGEST_E_INTERRUPTED : 0;
+	}
+	if (is->idle_since && g_get_monotonic_time() - is->idle_since > (gint64)IDLE_RENEW_SECONDS * G_USEC_PER_SEC) {
+		int r = leave_idle(is, err, errlen);
+		if (r != INGEST_OK)
+			return r;
+	}
+	if (!is->idle_since) {
+		int r = imap_idle_start(is->s.im);
+		if (r == IMAP_E_UNSUPPORTED) {
+			is->idle_unsupported = true;
+			return ingest_wait(is, ms, err, errlen);
+		}
+		if (r != IMAP_OK) {
+			snprintf(err, errlen, "%s", imap_errmsg(is->s.im));
+			return r == IMAP_E_CANCELLED ? INGEST_E_INTERRUPTED : from_imap(r);
+		}
+		is->idle_since = g_get_monotonic_time();
+	}
+	int r = imap_idle_wait(is->s.im, ms);
+	if (r == IMAP_E_CANCELLED)
+		return INGEST_E_INTERRUPTED;
+	if (r < 0) {
+		snprintf(err, errlen, "%s", imap_errmsg(is->s.im));
+		return from_imap(r);
+	}
+	return r; /* 1: the server spoke (EXISTS, EXPUNGE …): sync */
+}
+
+void ingest_close(struct ingest_session *is)
+{
+	if (!is)
+		return;
+	if (is->s.im)
+		imap_free(is->s.im);
+	g_free(is);
 }

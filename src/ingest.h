@@ -57,6 +57,21 @@ struct ingest_ctx {
 	void *userdata;
 };
 
-/* Runs one cycle.  On failure ERR holds a one-line reason.  The poll's
- * outcome is also written to the store (store_poll_done). */
+/* Runs one cycle: open, sync, close.  On failure ERR holds a one-line
+ * reason.  The poll's outcome is also written to the store
+ * (store_poll_done). */
 int ingest_cycle(const struct ingest_ctx *ctx, struct ingest_stats *stats, char *err, size_t errlen);
+
+/* A session that stays open between polls (the daemon). */
+struct ingest_session;
+
+/* Connects, logs in, EXAMINEs, and checks UIDVALIDITY against the store. */
+int ingest_open(const struct ingest_ctx *ctx, struct ingest_session **out, char *err, size_t errlen);
+/* Records every message above the watermark; notes the poll in the store. */
+int ingest_sync(struct ingest_session *s, struct ingest_stats *stats, char *err, size_t errlen);
+/* Waits up to MS for the server to announce something (IMAP IDLE; a plain
+ * wait when the server has no IDLE): 1 when it did, 0 when not, <0 on
+ * error or when *stop was set.  IDLE is re-issued every 25 minutes. */
+int ingest_wait(struct ingest_session *s, int ms, char *err, size_t errlen);
+/* Leaves IDLE, logs out, frees. */
+void ingest_close(struct ingest_session *s);

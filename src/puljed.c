@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return 0;
 	}
-	int code = daemon_run(cfg, once);
+	int code = daemon_run(path, &cfg, once);
 	config_free(cfg);
 	return code;
 }

@@ -12,6 +12,7 @@ struct tls {
 	gnutls_session_t session;
 	int fd;
 	int timeout_ms;
+	volatile sig_atomic_t *cancel;
 	gnutls_certificate_credentials_t creds;
 	char *host;
 };
@@ -109,23 +110,30 @@ fail:
 }
 
 /* Waits until the socket is readable; false on timeout. */
+void tls_set_cancel(struct tls *t, volatile sig_atomic_t *cancel)
+{
+	t->cancel = cancel;
+}
+
 static bool wait_readable(struct tls *t)
 {
 	struct pollfd p = { .fd = t->fd, .events = POLLIN };
 	int r;
-	do
+	do {
 		r = poll(&p, 1, t->timeout_ms);
-	while (r < 0 && errno == EINTR);
+		if (r < 0 && errno == EINTR && t->cancel && *t->cancel)
+			return false;
+	} while (r < 0 && errno == EINTR);
+	if (r == 0)
+		errno = EAGAIN;
 	return r > 0;
 }
 
 ssize_t tls_read(struct tls *t, void *buf, size_t len)
 {
 	for (;;) {
-		if (gnutls_record_check_pending(t->session) == 0 && !wait_readable(t)) {
-			errno = EAGAIN;
-			return -1;
-		}
+		if (gnutls_record_check_pending(t->session) == 0 && !wait_readable(t))
+			return -1; /* errno: EAGAIN (timeout) or EINTR (cancelled) */
 		ssize_t n = gnutls_record_recv(t->session, buf, len);
 		if (n > 0)
 			return n;

@@ -4,6 +4,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <sys/types.h>
 
 struct tls;
@@ -22,6 +23,10 @@ enum tls_error {
  * every later wait for data. */
 int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms, struct tls **out,
 		   char *err, size_t errlen);
+
+/* When *CANCEL becomes non-zero (a signal handler sets it), a read that
+ * is waiting returns -1 with errno EINTR. */
+void tls_set_cancel(struct tls *t, volatile sig_atomic_t *cancel);
 void tls_free(struct tls *t);
 
 /* Read/write: bytes transferred, or -1 on error, timeout or end of stream,
