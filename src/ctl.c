@@ -234,13 +234,15 @@ static char *human_time(int64_t t)
 	return g_date_time_format(dt, "%Y-%m-%d %H:%M:%S %Z");
 }
 
-int ctl_status(struct store *st, FILE *out, bool json)
+int ctl_status(struct store *st, FILE *out, bool json, unsigned poll_interval)
 {
 	struct store_status s;
 	if (store_get_status(st, &s) < 0) {
 		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
 		return CTL_EXIT_FAILURE;
 	}
+	int64_t age = s.last_success_at ? (int64_t)time(NULL) - s.last_success_at : -1;
+	bool healthy = age >= 0 && age <= 3 * (int64_t)poll_interval;
 	int r;
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
@@ -257,6 +259,8 @@ int ctl_status(struct store *st, FILE *out, bool json)
 		add_str(b, "last_poll", lp);
 		add_str(b, "last_success", ls);
 		add_str(b, "last_error", s.last_error);
+		json_builder_set_member_name(b, "healthy");
+		json_builder_add_boolean_value(b, healthy);
 		json_builder_set_member_name(b, "mailboxes");
 		json_builder_begin_array(b);
 		struct mb_ctx c = { .b = b };
@@ -282,13 +286,20 @@ int ctl_status(struct store *st, FILE *out, bool json)
 			g_autofree char *e = term_clean(s.last_error);
 			fprintf(out, "Last success: %s\nLast error:   %s\n", ls, e);
 		}
+		if (healthy)
+			fprintf(out, "Health:       ok (last success %" G_GINT64_FORMAT " s ago)\n", age);
+		else if (age < 0)
+			fprintf(out, "Health:       STALE: no successful poll yet\n");
+		else
+			fprintf(out, "Health:       STALE: last success %" G_GINT64_FORMAT " s ago, more than 3 poll intervals (%u s)\n",
+				age, 3 * poll_interval);
 	}
 	g_free(s.last_error);
 	if (r < 0) {
 		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
 		return CTL_EXIT_FAILURE;
 	}
-	return CTL_EXIT_OK;
+	return healthy ? CTL_EXIT_OK : CTL_EXIT_FAILURE;
 }
 
 /* ---- list ---- */

@@ -15,7 +15,9 @@ enum ctl_exit {
 	CTL_EXIT_NOT_FOUND = 3,
 };
 
-int ctl_status(struct store *st, FILE *out, bool json);
+/* Exits CTL_EXIT_FAILURE when the last successful poll is older than
+ * three POLL_INTERVALs (or there was none), for monitoring. */
+int ctl_status(struct store *st, FILE *out, bool json, unsigned poll_interval);
 int ctl_list(struct store *st, FILE *out, bool json);
 int ctl_show(struct store *st, FILE *out, int64_t id, bool json);
 /* Writes the attachments of record ID into the existing directory DIR,

@@ -15,7 +15,7 @@ static void usage(FILE *f)
 		"Usage: puljectl [--config FILE | --db FILE] COMMAND [ARGS]\n"
 		"\n"
 		"Commands:\n"
-		"  status [--json]                   counts by status, watermark, last poll\n"
+		"  status [--json]                   counts, watermark, last poll; exit 1 when stale\n"
 		"  list [--json]                     every recorded message\n"
 		"  show ID [--json]                  one record in full, with its evidence\n"
 		"  applications [--json]             one row per call and applicant\n"
@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 	}
 	int r;
 	if (!strcmp(name, "status"))
-		r = ctl_status(st, stdout, json);
+		r = ctl_status(st, stdout, json, cfg ? cfg->poll_interval : 60);
 	else if (!strcmp(name, "list"))
 		r = ctl_list(st, stdout, json);
 	else if (!strcmp(name, "show"))
