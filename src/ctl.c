@@ -1,5 +1,6 @@
 #include "ctl.h"
 #include "assess.h"
+#include "imap.h"
 #include "rules.h"
 #include "term.h"
 
@@ -259,6 +260,8 @@ int ctl_status(struct store *st, FILE *out, bool json, unsigned poll_interval)
 		add_str(b, "last_poll", lp);
 		add_str(b, "last_success", ls);
 		add_str(b, "last_error", s.last_error);
+		add_int_or_null(b, "server_messages", s.server_exists, s.server_exists >= 0);
+		add_int(b, "recorded_current", s.recorded_current);
 		json_builder_set_member_name(b, "healthy");
 		json_builder_add_boolean_value(b, healthy);
 		json_builder_set_member_name(b, "mailboxes");
@@ -279,6 +282,9 @@ int ctl_status(struct store *st, FILE *out, bool json, unsigned poll_interval)
 			fprintf(out, "  %-10s  %" G_GINT64_FORMAT "\n", status_names[i], s.by_status[i]);
 		struct mb_ctx c = { .out = out };
 		r = store_foreach_mailbox(st, status_mailbox, &c);
+		if (s.server_exists >= 0)
+			fprintf(out, "Server:       %" G_GINT64_FORMAT " messages in the mailbox at the last poll, %" G_GINT64_FORMAT
+				     " recorded under its UIDVALIDITY\n", s.server_exists, s.recorded_current);
 		g_autofree char *lp = human_time(s.last_poll_at);
 		g_autofree char *ls = human_time(s.last_success_at);
 		fprintf(out, "Last poll:    %s%s\n", lp, s.last_poll_at && !s.last_error ? " (ok)" : "");
@@ -1003,4 +1009,147 @@ int ctl_decide(struct store *st, FILE *out, int64_t id, const char *decision, co
 	fprintf(out, "record %" G_GINT64_FORMAT ": %s, recorded for %s (the machine's classification is kept)\n", id,
 		decision, u);
 	return CTL_EXIT_OK;
+}
+
+/* ---- reconcile ---- */
+
+struct recorded_ctx {
+	const char *mailbox;
+	uint32_t uidvalidity;
+	GHashTable *uids; /* uid -> record id */
+};
+
+static int collect_recorded(const struct store_message *m, void *userdata)
+{
+	struct recorded_ctx *c = userdata;
+	if (!strcmp(m->mailbox, c->mailbox) && m->uidvalidity == c->uidvalidity)
+		g_hash_table_insert(c->uids, GUINT_TO_POINTER(m->uid), g_memdup2(&m->id, sizeof(m->id)));
+	return 0;
+}
+
+static gint cmp_uint(gconstpointer a, gconstpointer b)
+{
+	guint x = GPOINTER_TO_UINT(*(gconstpointer const *)a), y = GPOINTER_TO_UINT(*(gconstpointer const *)b);
+	return x < y ? -1 : x > y;
+}
+
+int ctl_reconcile(struct store *st, const struct config *cfg, FILE *out, bool json)
+{
+	g_autofree char *error = NULL;
+	char *password = NULL;
+	char err[600];
+	struct imap *im = NULL;
+	struct imap_meta *metas = NULL;
+	size_t n = 0;
+	int code = CTL_EXIT_FAILURE;
+
+	if (config_check_files(cfg, &error) < 0 || config_read_password(cfg, &password, &error) < 0) {
+		fprintf(stderr, "puljectl: %s\n", error);
+		return CTL_EXIT_USAGE;
+	}
+	struct imap_options o = {
+		.host = cfg->imap.host, .port = cfg->imap.port,
+		.starttls = cfg->imap.security == CONFIG_SECURITY_STARTTLS, .ca_file = cfg->imap.ca_file,
+		.username = cfg->imap.username, .password = password, .timeout = cfg->imap.timeout,
+	};
+	int r = imap_connect(&o, &im, err, sizeof(err));
+	config_password_free(password);
+	if (r != IMAP_OK) {
+		fprintf(stderr, "puljectl: reconcile: %s\n", err);
+		return CTL_EXIT_FAILURE;
+	}
+	struct imap_mailbox box;
+	if ((r = imap_examine(im, cfg->imap.mailbox, &box)) != IMAP_OK ||
+	    (box.exists > 0 && (r = imap_fetch_meta(im, 1, &metas, &n)) != IMAP_OK)) {
+		fprintf(stderr, "puljectl: reconcile: %s\n", imap_errmsg(im));
+		imap_free(im);
+		return CTL_EXIT_FAILURE;
+	}
+	imap_free(im);
+
+	uint32_t uidvalidity = 0, watermark = 0;
+	bool known = store_mailbox_get(st, cfg->imap.mailbox, &uidvalidity, &watermark) == 0 &&
+		     uidvalidity == box.uidvalidity;
+	if (!known)
+		watermark = 0;
+	struct recorded_ctx rc = { cfg->imap.mailbox, box.uidvalidity,
+				   g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free) };
+	if (store_foreach_message(st, 0, false, collect_recorded, &rc) < 0) {
+		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
+		goto out;
+	}
+	GPtrArray *missing = g_ptr_array_new(), *pending = g_ptr_array_new(), *gone = g_ptr_array_new();
+	GHashTable *on_server = g_hash_table_new(g_direct_hash, g_direct_equal);
+	for (size_t i = 0; i < n; i++) {
+		g_hash_table_add(on_server, GUINT_TO_POINTER(metas[i].uid));
+		if (g_hash_table_contains(rc.uids, GUINT_TO_POINTER(metas[i].uid)))
+			continue;
+		g_ptr_array_add(metas[i].uid <= watermark ? missing : pending, GUINT_TO_POINTER(metas[i].uid));
+	}
+	GHashTableIter it;
+	gpointer key, value;
+	g_hash_table_iter_init(&it, rc.uids);
+	while (g_hash_table_iter_next(&it, &key, &value))
+		if (!g_hash_table_contains(on_server, key))
+			g_ptr_array_add(gone, key);
+	g_ptr_array_sort(gone, cmp_uint);
+
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		json_builder_begin_object(b);
+		add_str(b, "mailbox", cfg->imap.mailbox);
+		add_int(b, "uidvalidity", box.uidvalidity);
+		add_int(b, "server_messages", (int64_t)n);
+		add_int(b, "recorded", g_hash_table_size(rc.uids));
+		add_int(b, "watermark", watermark);
+		GPtrArray *lists[] = { missing, pending };
+		const char *names[] = { "missing", "pending" };
+		for (size_t l = 0; l < 2; l++) {
+			json_builder_set_member_name(b, names[l]);
+			json_builder_begin_array(b);
+			for (guint i = 0; i < lists[l]->len; i++)
+				json_builder_add_int_value(b, GPOINTER_TO_UINT(g_ptr_array_index(lists[l], i)));
+			json_builder_end_array(b);
+		}
+		json_builder_set_member_name(b, "gone");
+		json_builder_begin_array(b);
+		for (guint i = 0; i < gone->len; i++) {
+			gpointer uid = g_ptr_array_index(gone, i);
+			json_builder_begin_object(b);
+			add_int(b, "uid", GPOINTER_TO_UINT(uid));
+			add_int(b, "id", *(int64_t *)g_hash_table_lookup(rc.uids, uid));
+			json_builder_end_object(b);
+		}
+		json_builder_end_array(b);
+		json_builder_end_object(b);
+		g_autoptr(JsonNode) root = json_builder_get_root(b);
+		print_json(out, root);
+	} else {
+		g_autofree char *mb = term_clean(cfg->imap.mailbox);
+		fprintf(out, "%s, UIDVALIDITY %u: %zu on the server, %u recorded, watermark %u%s\n", mb, box.uidvalidity, n,
+			g_hash_table_size(rc.uids), watermark, known ? "" : " (the mailbox is new to this database)");
+		fprintf(out, "On the server, not recorded, at or below the watermark: %u%s", missing->len,
+			missing->len ? "  UIDs" : "");
+		for (guint i = 0; i < missing->len; i++)
+			fprintf(out, " %u", GPOINTER_TO_UINT(g_ptr_array_index(missing, i)));
+		fprintf(out, "\nOn the server, not polled yet: %u%s", pending->len, pending->len ? "  UIDs" : "");
+		for (guint i = 0; i < pending->len && i < 50; i++)
+			fprintf(out, " %u", GPOINTER_TO_UINT(g_ptr_array_index(pending, i)));
+		fprintf(out, "%s\nRecorded, no longer on the server (moved or deleted by a person): %u%s",
+			pending->len > 50 ? " …" : "", gone->len, gone->len ? "  records" : "");
+		for (guint i = 0; i < gone->len; i++)
+			fprintf(out, " #%" G_GINT64_FORMAT, *(int64_t *)g_hash_table_lookup(rc.uids, g_ptr_array_index(gone, i)));
+		fprintf(out, "\n");
+	}
+	/* A message at or below the watermark that was never recorded would be
+	 * a lost application: that is the failure to report. */
+	code = missing->len ? CTL_EXIT_FAILURE : CTL_EXIT_OK;
+	g_ptr_array_free(missing, TRUE);
+	g_ptr_array_free(pending, TRUE);
+	g_ptr_array_free(gone, TRUE);
+	g_hash_table_destroy(on_server);
+out:
+	g_hash_table_destroy(rc.uids);
+	g_free(metas);
+	return code;
 }

@@ -27,5 +27,9 @@ int ctl_extract(struct store *st, FILE *out, int64_t id, const char *dir);
 int ctl_applications(struct store *st, FILE *out, bool json);
 /* Re-runs CFG's rules over every stored message; writes unless DRY_RUN. */
 int ctl_reclassify(struct store *st, const struct config *cfg, FILE *out, bool dry_run);
+/* Compares the server's UIDs with the records: messages at or below the
+ * watermark never recorded (exit 1), not polled yet, and records whose
+ * message is gone from the server. */
+int ctl_reconcile(struct store *st, const struct config *cfg, FILE *out, bool json);
 /* Records an operator's decision ("accept"/"reject") on record ID. */
 int ctl_decide(struct store *st, FILE *out, int64_t id, const char *decision, const char *note);

@@ -124,8 +124,6 @@ static mailstream_low *stream_new(struct imap *im, struct tls *tls)
 	s->fd = im->fd;
 	s->tls = tls;
 	s->cancel = im->cancel;
-	if (tls)
-		tls_set_cancel(tls, im->cancel);
 	s->budget = COMMAND_BUDGET;
 	mailstream_low *low = mailstream_low_new(s, &stream_driver);
 	if (!low) {
@@ -235,11 +233,14 @@ static int start_tls(struct imap *im, const struct imap_options *o)
 {
 	char why[400];
 	struct tls *tls = NULL;
-	int r = tls_client_new(im->fd, o->host, o->ca_file, (int)o->timeout * 1000, &tls, why, sizeof(why));
+	int r = tls_client_new(im->fd, o->host, o->ca_file, (int)o->timeout * 1000, im->cancel, &tls, why, sizeof(why));
 	if (r != TLS_OK) {
 		snprintf(im->err, sizeof(im->err), "%s", why);
 		im->broken = true;
-		return r == TLS_E_CERTIFICATE ? IMAP_E_CERTIFICATE : r == TLS_E_TIMEOUT ? IMAP_E_TIMEOUT : IMAP_E_TLS;
+		return r == TLS_E_CERTIFICATE ? IMAP_E_CERTIFICATE
+		       : r == TLS_E_TIMEOUT   ? IMAP_E_TIMEOUT
+		       : r == TLS_E_CANCELLED ? IMAP_E_CANCELLED
+					      : IMAP_E_TLS;
 	}
 	mailstream_low *low = stream_new(im, tls);
 	if (!low) {
@@ -371,8 +372,9 @@ int imap_connect(const struct imap_options *o, struct imap **out, char *err, siz
 	}
 	im->fd = -1;
 	im->cancel = o->cancel;
-	if (net_connect(o->host, o->port, (int)o->timeout * 1000, &im->fd, im->err, sizeof(im->err)) < 0) {
-		r = IMAP_E_CONNECT;
+	int nr = net_connect(o->host, o->port, (int)o->timeout * 1000, o->cancel, &im->fd, im->err, sizeof(im->err));
+	if (nr < 0) {
+		r = nr == -EINTR ? IMAP_E_CANCELLED : IMAP_E_CONNECT;
 		goto fail;
 	}
 	im->session = mailimap_new(0, NULL);

@@ -250,10 +250,11 @@ int ingest_cycle(const struct ingest_ctx *ctx, struct ingest_stats *stats, char 
 	memset(stats, 0, sizeof(*stats));
 	err[0] = '\0';
 	int r = cycle(ctx, &s, stats, err, errlen);
+	int64_t exists = r == INGEST_OK && s.im ? (int64_t)imap_exists(s.im) : -1;
 	if (s.im)
 		imap_free(s.im);
 	if (r != INGEST_E_STORE && r != INGEST_E_INTERRUPTED)
-		store_poll_done(ctx->store, (int64_t)time(NULL), r == INGEST_OK ? NULL : err);
+		store_poll_done(ctx->store, (int64_t)time(NULL), r == INGEST_OK ? NULL : err, exists);
 	return r;
 }
 
@@ -266,7 +267,7 @@ int ingest_open(const struct ingest_ctx *ctx, struct ingest_session **out, char 
 	int r = open_mailbox(ctx, &is->s, &stats, &is->last_uid, err, errlen);
 	if (r != INGEST_OK) {
 		if (r != INGEST_E_STORE)
-			store_poll_done(ctx->store, (int64_t)time(NULL), err);
+			store_poll_done(ctx->store, (int64_t)time(NULL), err, -1);
 		ingest_close(is);
 		return r;
 	}
@@ -308,7 +309,8 @@ int ingest_sync(struct ingest_session *is, struct ingest_stats *stats, char *err
 		is->last_uid = stats->watermark;
 	}
 	if (r != INGEST_E_STORE && r != INGEST_E_INTERRUPTED)
-		store_poll_done(is->ctx->store, (int64_t)time(NULL), r == INGEST_OK ? NULL : err);
+		store_poll_done(is->ctx->store, (int64_t)time(NULL), r == INGEST_OK ? NULL : err,
+				r == INGEST_OK ? (int64_t)imap_exists(is->s.im) : -1);
 	return r;
 }
 

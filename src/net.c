@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int connect_one(const struct addrinfo *ai, int timeout_ms, int *out)
+static int connect_one(const struct addrinfo *ai, int timeout_ms, volatile sig_atomic_t *cancel, int *out)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
 	if (fd < 0)
@@ -25,7 +25,11 @@ static int connect_one(const struct addrinfo *ai, int timeout_ms, int *out)
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
 		do
 			r = poll(&p, 1, timeout_ms);
-		while (r < 0 && errno == EINTR);
+		while (r < 0 && errno == EINTR && !(cancel && *cancel));
+		if (r < 0 && errno == EINTR) {
+			r = -EINTR;
+			goto fail;
+		}
 		if (r == 0) {
 			r = -ETIMEDOUT;
 			goto fail;
@@ -62,7 +66,8 @@ fail:
 	return r;
 }
 
-int net_connect(const char *host, uint16_t port, int timeout_ms, int *fd, char *err, size_t errlen)
+int net_connect(const char *host, uint16_t port, int timeout_ms, volatile sig_atomic_t *cancel, int *fd, char *err,
+		size_t errlen)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
 	struct addrinfo *res = NULL;
@@ -75,8 +80,8 @@ int net_connect(const char *host, uint16_t port, int timeout_ms, int *fd, char *
 	}
 	int r = -EHOSTUNREACH;
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		r = connect_one(ai, timeout_ms, fd);
-		if (r == 0)
+		r = connect_one(ai, timeout_ms, cancel, fd);
+		if (r == 0 || r == -EINTR)
 			break;
 	}
 	freeaddrinfo(res);

@@ -22,6 +22,7 @@ static void usage(FILE *f)
 		"  extract ID DIR                    write record ID's attachments into DIR\n"
 		"  reclassify [--dry-run]            re-run the configured rules over stored mail\n"
 		"  decide ID accept|reject --note T  record an operator's decision\n"
+		"  reconcile [--json]                compare the server's messages with the records\n"
 		"\n"
 		"  -c, --config FILE   read the database path (and rules) from FILE\n"
 		"                      (default %s)\n"
@@ -57,6 +58,7 @@ static const struct command commands[] = {
 	{ "extract", 2, false, false, "needs a record ID and a directory" },
 	{ "reclassify", 0, true, true, "takes no arguments" },
 	{ "decide", 2, true, false, "needs a record ID and accept or reject" },
+	{ "reconcile", 0, false, true, "takes no arguments" },
 };
 
 int main(int argc, char **argv)
@@ -117,7 +119,7 @@ int main(int argc, char **argv)
 		return CTL_EXIT_USAGE;
 	}
 	if (cmd->needs_config && db) {
-		fprintf(stderr, "puljectl: %s needs the rules: give --config, not --db\n", name);
+		fprintf(stderr, "puljectl: %s needs the configuration: give --config, not --db\n", name);
 		return CTL_EXIT_USAGE;
 	}
 
@@ -151,6 +153,8 @@ int main(int argc, char **argv)
 		r = ctl_extract(st, stdout, id, args[1]);
 	else if (!strcmp(name, "reclassify"))
 		r = ctl_reclassify(st, cfg, stdout, dry_run);
+	else if (!strcmp(name, "reconcile"))
+		r = ctl_reconcile(st, cfg, stdout, json);
 	else
 		r = ctl_decide(st, stdout, id, args[1], note);
 	store_close(st);

@@ -661,7 +661,7 @@ static int set_state(struct store *st, sqlite3_stmt *s, const char *key, int64_t
 	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "write state");
 }
 
-int store_poll_done(struct store *st, int64_t when, const char *error)
+int store_poll_done(struct store *st, int64_t when, const char *error, int64_t server_exists)
 {
 	sqlite3_stmt *s = NULL;
 	int r;
@@ -673,6 +673,8 @@ int store_poll_done(struct store *st, int64_t when, const char *error)
 	    (r = set_state(st, s, "last_error", 0, error, true)) < 0)
 		goto rollback;
 	if (!error && (r = set_state(st, s, "last_success_at", when, NULL, false)) < 0)
+		goto rollback;
+	if (!error && server_exists >= 0 && (r = set_state(st, s, "server_exists", server_exists, NULL, false)) < 0)
 		goto rollback;
 	finalize(&s);
 	return exec(st, "COMMIT");
@@ -689,6 +691,7 @@ int store_get_status(struct store *st, struct store_status *out)
 	int r, rc;
 
 	memset(out, 0, sizeof(*out));
+	out->server_exists = -1;
 	if ((r = prepare(st, "SELECT status, COUNT(*), COUNT(duplicate_of) FROM messages GROUP BY status", &s)) < 0)
 		return r;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -715,9 +718,21 @@ int store_get_status(struct store *st, struct store_status *out)
 			out->last_success_at = sqlite3_column_int64(s, 1);
 		else if (!strcmp(key, "last_error") && sqlite3_column_type(s, 1) != SQLITE_NULL)
 			out->last_error = g_strdup((const char *)sqlite3_column_text(s, 1));
+		else if (!strcmp(key, "server_exists"))
+			out->server_exists = sqlite3_column_int64(s, 1);
 	}
 	finalize(&s);
-	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "read state");
+	if (rc != SQLITE_DONE)
+		return sql_error(st, rc, "read state");
+	if ((r = prepare(st,
+			 "SELECT COUNT(*) FROM messages m JOIN mailboxes b "
+			 "ON m.mailbox = b.mailbox AND m.uidvalidity = b.uidvalidity",
+			 &s)) < 0)
+		return r;
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		out->recorded_current = sqlite3_column_int64(s, 0);
+	finalize(&s);
+	return rc == SQLITE_ROW ? 0 : sql_error(st, rc, "count current records");
 }
 
 static const char *col_text(sqlite3_stmt *s, int i)

@@ -129,6 +129,8 @@ struct store_status {
 	int64_t last_poll_at;       /* 0 = never */
 	int64_t last_success_at;    /* 0 = never */
 	char *last_error;           /* owned by the caller: g_free(); NULL if the last poll succeeded */
+	int64_t server_exists;      /* messages in the mailbox at the last good poll; -1 unknown */
+	int64_t recorded_current;   /* records under the mailbox's current UIDVALIDITY */
 };
 
 /* Opens (creating and migrating in READ_WRITE mode) the database at PATH.
@@ -170,8 +172,9 @@ int store_update_classification(struct store *st, int64_t id, const struct store
 int store_decide(struct store *st, int64_t id, const char *decision, const char *note, const char *user,
 		 int64_t at);
 
-/* Notes the end of a poll: OK, or the error text (no secrets in it). */
-int store_poll_done(struct store *st, int64_t when, const char *error);
+/* Notes the end of a poll: OK, or the error text (no secrets in it), and
+ * the server's message count when known (SERVER_EXISTS < 0: unknown). */
+int store_poll_done(struct store *st, int64_t when, const char *error, int64_t server_exists);
 
 int store_get_status(struct store *st, struct store_status *out);
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +30,46 @@ void tls_free(struct tls *t)
 	free(t);
 }
 
+/* Our transport for GnuTLS: the socket, but a signal that sets *cancel
+ * ends any wait (GnuTLS's own retries EINTR). */
+static ssize_t transport_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+	struct tls *t = ptr;
+	for (;;) {
+		ssize_t n = recv(t->fd, buf, len, 0);
+		if (n >= 0 || errno != EINTR || (t->cancel && *t->cancel))
+			return n;
+	}
+}
+
+static ssize_t transport_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
+{
+	struct tls *t = ptr;
+	for (;;) {
+		ssize_t n = send(t->fd, buf, len, MSG_NOSIGNAL);
+		if (n >= 0 || errno != EINTR || (t->cancel && *t->cancel))
+			return n;
+	}
+}
+
+static int transport_pull_timeout(gnutls_transport_ptr_t ptr, unsigned ms)
+{
+	struct tls *t = ptr;
+	struct pollfd p = { .fd = t->fd, .events = POLLIN };
+	for (;;) {
+		int r = poll(&p, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
+		if (r >= 0 || errno != EINTR || (t->cancel && *t->cancel))
+			return r;
+	}
+}
+
 static bool is_ip_literal(const char *host)
 {
 	return strspn(host, "0123456789.") == strlen(host) || strchr(host, ':') != NULL;
 }
 
-int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms, struct tls **out,
-		   char *err, size_t errlen)
+int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms, volatile sig_atomic_t *cancel,
+		   struct tls **out, char *err, size_t errlen)
 {
 	struct tls *t = calloc(1, sizeof(*t));
 	int r, rc = TLS_E_SETUP;
@@ -46,6 +80,7 @@ int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms
 	}
 	t->fd = fd;
 	t->timeout_ms = timeout_ms;
+	t->cancel = cancel;
 	t->host = strdup(host);
 	if (!t->host || gnutls_certificate_allocate_credentials(&t->creds) < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -72,13 +107,21 @@ int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms
 	/* Chain to a trusted root, validity, key purpose and the host name (DNS
 	 * name or IP address SAN) are checked during the handshake. */
 	gnutls_session_set_verify_cert(t->session, host, 0);
-	gnutls_transport_set_int(t->session, fd);
+	gnutls_transport_set_ptr(t->session, t);
+	gnutls_transport_set_pull_function(t->session, transport_pull);
+	gnutls_transport_set_push_function(t->session, transport_push);
+	gnutls_transport_set_pull_timeout_function(t->session, transport_pull_timeout);
 	gnutls_handshake_set_timeout(t->session, (unsigned)timeout_ms);
 
 	do
 		r = gnutls_handshake(t->session);
-	while (r < 0 && !gnutls_error_is_fatal(r) && r != GNUTLS_E_AGAIN);
+	while (r < 0 && !gnutls_error_is_fatal(r) && r != GNUTLS_E_AGAIN && !(cancel && *cancel));
 
+	if (r < 0 && cancel && *cancel) {
+		snprintf(err, errlen, "TLS handshake with %s interrupted", host);
+		rc = TLS_E_CANCELLED;
+		goto fail;
+	}
 	if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
 		unsigned status = gnutls_session_get_verify_cert_status(t->session);
 		gnutls_datum_t txt = { 0 };
@@ -110,11 +153,6 @@ fail:
 }
 
 /* Waits until the socket is readable; false on timeout. */
-void tls_set_cancel(struct tls *t, volatile sig_atomic_t *cancel)
-{
-	t->cancel = cancel;
-}
-
 static bool wait_readable(struct tls *t)
 {
 	struct pollfd p = { .fd = t->fd, .events = POLLIN };

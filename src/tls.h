@@ -15,18 +15,17 @@ enum tls_error {
 	TLS_E_CERTIFICATE = -2, /* chain or host name did not verify */
 	TLS_E_TIMEOUT = -3,
 	TLS_E_SETUP = -4,       /* could not load the trust store */
+	TLS_E_CANCELLED = -5,   /* *cancel was set during the handshake */
 };
 
 /* Performs the handshake on FD (borrowed: the caller closes it) for HOST,
  * trusting CA_FILE or, when NULL, the system trust store.  On failure a
  * one-line reason is written to ERR.  TIMEOUT_MS bounds the handshake and
- * every later wait for data. */
-int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms, struct tls **out,
-		   char *err, size_t errlen);
-
-/* When *CANCEL becomes non-zero (a signal handler sets it), a read that
- * is waiting returns -1 with errno EINTR. */
-void tls_set_cancel(struct tls *t, volatile sig_atomic_t *cancel);
+ * every later wait for data.  When *CANCEL (may be NULL) becomes non-zero —
+ * a signal handler sets it — the handshake or a waiting read ends at once
+ * (TLS_E_CANCELLED, or -1 with errno EINTR). */
+int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms, volatile sig_atomic_t *cancel,
+		   struct tls **out, char *err, size_t errlen);
 void tls_free(struct tls *t);
 
 /* Read/write: bytes transferred, or -1 on error, timeout or end of stream,

@@ -102,8 +102,8 @@ static void test_record_and_watermark(void)
 	g_assert_cmpuint(last, ==, 0);
 
 	struct store_status s;
-	g_assert_cmpint(store_poll_done(st, 1000, NULL), ==, 0);
-	g_assert_cmpint(store_poll_done(st, 2000, "connection refused"), ==, 0);
+	g_assert_cmpint(store_poll_done(st, 1000, NULL, 7), ==, 0);
+	g_assert_cmpint(store_poll_done(st, 2000, "connection refused", -1), ==, 0);
 	g_assert_cmpint(store_get_status(st, &s), ==, 0);
 	g_assert_cmpint(s.total, ==, 3);
 	g_assert_cmpint(s.by_status[0], ==, 3);
@@ -111,6 +111,8 @@ static void test_record_and_watermark(void)
 	g_assert_cmpint(s.last_poll_at, ==, 2000);
 	g_assert_cmpint(s.last_success_at, ==, 1000);
 	g_assert_cmpstr(s.last_error, ==, "connection refused");
+	g_assert_cmpint(s.server_exists, ==, 7);
+	g_assert_cmpint(s.recorded_current, ==, 0); /* UIDVALIDITY 43 has no records yet */
 	g_free(s.last_error);
 	store_close(st);
 
