@@ -124,19 +124,20 @@ static void add_reasons(JsonBuilder *b, const char *reasons)
 	}
 }
 
-static void add_decision(JsonBuilder *b, const struct store_message *m)
+/* "decision": null or {"decision", "note", "user", "at"}. */
+static void add_decision(JsonBuilder *b, const char *decision, const char *note, const char *user, int64_t at)
 {
 	json_builder_set_member_name(b, "decision");
-	if (!m->decision) {
+	if (!decision) {
 		json_builder_add_null_value(b);
 		return;
 	}
 	json_builder_begin_object(b);
-	add_str(b, "decision", m->decision);
-	add_str(b, "note", m->decision_note);
-	add_str(b, "user", m->decision_user);
-	g_autofree char *at = iso_local(m->decision_at);
-	add_str(b, "at", at);
+	add_str(b, "decision", decision);
+	add_str(b, "note", note);
+	add_str(b, "user", user);
+	g_autofree char *when = iso_local(at);
+	add_str(b, "at", when);
 	json_builder_end_object(b);
 }
 
@@ -181,7 +182,7 @@ static int add_message(const struct store_message *m, void *userdata)
 	add_str(b, "decided_by", m->decided_by);
 	add_int_or_null(b, "deadline_delta", m->deadline_delta, m->has_delta);
 	add_str(b, "smime", m->smime ? m->smime : "none");
-	add_decision(b, m);
+	add_decision(b, m->decision, m->decision_note, m->decision_user, m->decision_at);
 	if (c->detail) {
 		add_str(b, "internaldate", m->internaldate);
 		add_int(b, "server_size", (int64_t)m->server_size);
@@ -846,18 +847,7 @@ int ctl_applications(struct store *st, FILE *out, bool json)
 			json_builder_set_member_name(b, "form_attached");
 			json_builder_add_boolean_value(b, a->form);
 			add_str(b, "status", a->status);
-			json_builder_set_member_name(b, "decision");
-			if (a->decision) {
-				json_builder_begin_object(b);
-				add_str(b, "decision", a->decision);
-				add_str(b, "note", a->decision_note);
-				add_str(b, "user", a->decision_user);
-				g_autofree char *at = iso_local(a->decision_at);
-				add_str(b, "at", at);
-				json_builder_end_object(b);
-			} else {
-				json_builder_add_null_value(b);
-			}
+			add_decision(b, a->decision, a->decision_note, a->decision_user, a->decision_at);
 			json_builder_end_object(b);
 		}
 		json_builder_end_array(b);
