@@ -15,15 +15,14 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from harness.silent import SilentServer  # noqa: E402
 from harness import messages as M  # noqa: E402
 from harness import puljed as P  # noqa: E402
 from harness.dovecot import Dovecot, DovecotError, free_port  # noqa: E402
@@ -441,37 +440,20 @@ class DaemonTest(PuljedTestCase):
         # A server that accepts the connection and never says a word: puljed
         # is waiting for the greeting ([imap] timeout 60 s); SIGTERM must
         # still end it within 5 s, with exit 0.
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(8)
-        port = srv.getsockname()[1]
-        conns = []
-        stop = threading.Event()
-
-        def accept():
-            srv.settimeout(0.2)
-            while not stop.is_set():
-                try:
-                    conns.append(srv.accept()[0])
-                except OSError:
-                    pass
-
-        t = threading.Thread(target=accept, daemon=True)
-        t.start()
-        try:
+        with SilentServer() as silent:
             dc = self.dovecot(start=False)
             for security in ("tls", "starttls"):
                 with self.subTest(security=security):
-                    del conns[:]
-                    cfg = self.config(dc, port=port, security=security,
+                    del silent.connections[:]
+                    cfg = self.config(dc, port=silent.port, security=security,
                                       poll_interval=60,
                                       groups={"imap": {"timeout": 60}})
                     d = self.start_daemon(cfg, name="daemon-" + security)
                     self.assert_ready(d, timeout=5)
                     deadline = time.monotonic() + 5
-                    while not conns and time.monotonic() < deadline:
+                    while not silent.connections and time.monotonic() < deadline:
                         time.sleep(0.05)
-                    self.assertTrue(conns, "puljed never connected\n" + d.describe())
+                    self.assertTrue(silent.connections, "puljed never connected\n" + d.describe())
                     time.sleep(1.0)
                     # Measure with a long wait, then judge against 5 s.
                     rc, took = d.terminate(timeout=20.0)
@@ -481,12 +463,6 @@ class DaemonTest(PuljedTestCase):
                     self.assertLess(took, 5.0, "SIGTERM while waiting for the "
                                     "server (%s) took %.1f s\n%s"
                                     % (security, took, d.describe()))
-        finally:
-            stop.set()
-            t.join()
-            srv.close()
-            for c in conns:
-                c.close()
 
     # ------------------------------------------------------------ d)
     def test_d_sighup_reload(self):

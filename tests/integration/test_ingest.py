@@ -15,9 +15,7 @@ import os
 import random
 import re
 import signal
-import socket
 import sys
-import threading
 import time
 import unittest
 
@@ -27,6 +25,7 @@ from harness import messages as M  # noqa: E402
 from harness import puljed as P  # noqa: E402
 from harness.dovecot import unused_port  # noqa: E402
 from harness.proxy import StartTLSProxy  # noqa: E402
+from harness.silent import SilentServer  # noqa: E402
 from harness.testcase import PuljedTestCase, parse_iso  # noqa: E402
 
 CEST = dt.timezone(dt.timedelta(hours=2))
@@ -558,25 +557,8 @@ class IngestTest(PuljedTestCase):
     def test_m_silent_server_times_out(self):
         # A server that accepts the TCP connection and never says anything:
         # puljed gives up after [imap] timeout with exit 3.
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(8)
-        port = srv.getsockname()[1]
-        conns = []
-        stop = threading.Event()
-
-        def accept():
-            srv.settimeout(0.2)
-            while not stop.is_set():
-                try:
-                    c, _ = srv.accept()
-                    conns.append(c)
-                except OSError:
-                    pass
-
-        t = threading.Thread(target=accept, daemon=True)
-        t.start()
-        try:
+        with SilentServer() as silent:
+            port = silent.port
             dc = self.dovecot(start=False)
             dc.imaps_port = dc.imap_port = port
             for security in ("tls", "starttls"):
@@ -589,13 +571,7 @@ class IngestTest(PuljedTestCase):
                     self.assertEqual(r.returncode, P.EXIT_NETWORK, r.describe())
                     self.assertRegex(r.stderr, re.compile(r"time", re.I))
                     self.assertLess(took, 20, "timeout = 2 took %.1fs" % took)
-            self.assertTrue(conns, "puljed never connected")
-        finally:
-            stop.set()
-            t.join()
-            srv.close()
-            for c in conns:
-                c.close()
+            self.assertTrue(silent.connections, "puljed never connected")
 
 
     def test_n_too_large_message(self):
