@@ -11,6 +11,7 @@
 
 #define CALL_PREFIX "call "
 #define PASSWORD_MAX 4096
+#define TOKEN_MAX (64 * 1024) /* Microsoft 365 access tokens run to a few KB */
 
 struct key_spec {
 	const char *group;
@@ -20,7 +21,8 @@ struct key_spec {
 static const struct key_spec known_keys[] = {
 	{ "imap", "host" }, { "imap", "port" }, { "imap", "security" },
 	{ "imap", "ca_file" }, { "imap", "username" }, { "imap", "password_file" },
-	{ "imap", "mailbox" }, { "imap", "timeout" },
+	{ "imap", "mailbox" }, { "imap", "timeout" }, { "imap", "auth" }, { "imap", "token_file" },
+	{ "imap", "after_ingest" }, { "imap", "after_ingest_keyword" }, { "imap", "after_ingest_folder" },
 	{ "daemon", "poll_interval" },
 	{ "store", "database" },
 	{ "limits", "max_message_size" }, { "limits", "max_header_size" }, { "limits", "max_mime_depth" },
@@ -175,6 +177,81 @@ static int check_known_keys(struct loader *l)
 	return 0;
 }
 
+static int load_auth(struct loader *l, struct config_imap *imap)
+{
+	g_autofree char *auth = NULL;
+	int r;
+
+	if ((r = get_string(l, "imap", "imap", "auth", false, "login", &auth)) < 0)
+		return r;
+	if (!strcmp(auth, "login"))
+		imap->auth = CONFIG_AUTH_LOGIN;
+	else if (!strcmp(auth, "plain"))
+		imap->auth = CONFIG_AUTH_PLAIN;
+	else if (!strcmp(auth, "xoauth2"))
+		imap->auth = CONFIG_AUTH_XOAUTH2;
+	else
+		return fail(l, "imap", "auth", "must be \"login\", \"plain\" or \"xoauth2\", got \"%s\"", auth);
+	if ((r = get_string(l, "imap", "imap", "token_file", false, NULL, &imap->token_file)) < 0)
+		return r;
+	if (imap->auth == CONFIG_AUTH_XOAUTH2 && !imap->token_file)
+		return fail(l, "imap", "token_file", "required with auth = xoauth2 (the file an OAuth2 token helper writes)");
+	if (imap->auth != CONFIG_AUTH_XOAUTH2 && imap->token_file)
+		return fail(l, "imap", "token_file", "only used with auth = xoauth2 (auth is \"%s\")", auth);
+	if (imap->token_file && !g_path_is_absolute(imap->token_file))
+		return fail(l, "imap", "token_file", "must be an absolute path, got \"%s\"", imap->token_file);
+	if (imap->auth == CONFIG_AUTH_XOAUTH2 && imap->password_file)
+		return fail(l, "imap", "password_file", "not used with auth = xoauth2 (the token comes from token_file)");
+	return 0;
+}
+
+/* An IMAP flag keyword: an atom, no '\\' (system flags are not ours to set). */
+static bool valid_keyword(const char *k)
+{
+	if (!*k || strlen(k) > 100)
+		return false;
+	for (const char *p = k; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || strchr("(){%*\"\\]", *p))
+			return false;
+	return true;
+}
+
+static int load_after_ingest(struct loader *l, struct config_imap *imap)
+{
+	g_autofree char *after = NULL;
+	int r;
+
+	if ((r = get_string(l, "imap", "imap", "after_ingest", false, "none", &after)) < 0)
+		return r;
+	if (!strcmp(after, "none"))
+		imap->after_ingest = CONFIG_AFTER_NONE;
+	else if (!strcmp(after, "keyword"))
+		imap->after_ingest = CONFIG_AFTER_KEYWORD;
+	else if (!strcmp(after, "move"))
+		imap->after_ingest = CONFIG_AFTER_MOVE;
+	else
+		return fail(l, "imap", "after_ingest", "must be \"none\", \"keyword\" or \"move\", got \"%s\"", after);
+	if ((r = get_string(l, "imap", "imap", "after_ingest_keyword", false, CONFIG_DEFAULT_KEYWORD,
+			    &imap->after_ingest_keyword)) < 0)
+		return r;
+	if (!valid_keyword(imap->after_ingest_keyword))
+		return fail(l, "imap", "after_ingest_keyword",
+			    "must be an IMAP keyword such as $Puljed (printable ASCII, no spaces, no \\ ( ) { %% * \" ]), got \"%s\"",
+			    imap->after_ingest_keyword);
+	if ((r = get_string(l, "imap", "imap", "after_ingest_folder", false, NULL, &imap->after_ingest_folder)) < 0)
+		return r;
+	if (imap->after_ingest == CONFIG_AFTER_MOVE && !imap->after_ingest_folder)
+		return fail(l, "imap", "after_ingest_folder", "required with after_ingest = move");
+	if (imap->after_ingest_folder && imap->after_ingest != CONFIG_AFTER_MOVE)
+		return fail(l, "imap", "after_ingest_folder", "only used with after_ingest = move (after_ingest is \"%s\")",
+			    after);
+	if (imap->after_ingest_folder &&
+	    (!strcmp(imap->after_ingest_folder, imap->mailbox) ||
+	     (!g_ascii_strcasecmp(imap->after_ingest_folder, "INBOX") && !g_ascii_strcasecmp(imap->mailbox, "INBOX"))))
+		return fail(l, "imap", "after_ingest_folder", "must differ from [imap] mailbox (\"%s\")", imap->mailbox);
+	return 0;
+}
+
 static int load_imap(struct loader *l, struct config_imap *imap)
 {
 	int r;
@@ -206,7 +283,11 @@ static int load_imap(struct loader *l, struct config_imap *imap)
 		return fail(l, "imap", "password_file", "must be an absolute path, got \"%s\"", imap->password_file);
 	if ((r = get_string(l, "imap", "imap", "mailbox", false, "INBOX", &imap->mailbox)) < 0)
 		return r;
-	return get_uint(l, "imap", "timeout", 60, 1, 3600, &imap->timeout);
+	if ((r = get_uint(l, "imap", "timeout", 60, 1, 3600, &imap->timeout)) < 0)
+		return r;
+	if ((r = load_auth(l, imap)) < 0)
+		return r;
+	return load_after_ingest(l, imap);
 }
 
 static int get_size(struct loader *l, const char *group, const char *key, uint64_t def, uint64_t min,
@@ -358,6 +439,9 @@ void config_free(struct config *cfg)
 	g_free(cfg->imap.username);
 	g_free(cfg->imap.password_file);
 	g_free(cfg->imap.mailbox);
+	g_free(cfg->imap.token_file);
+	g_free(cfg->imap.after_ingest_keyword);
+	g_free(cfg->imap.after_ingest_folder);
 	g_free(cfg->database);
 	g_free(cfg->trust_file);
 	for (size_t i = 0; i < cfg->n_calls; i++) {
@@ -393,8 +477,13 @@ int config_read_password(const struct config *cfg, char **password, char **error
 	g_autofree char *cred = NULL;
 	const char *path = cfg->imap.password_file;
 	const char *what = "[imap] password_file";
+	size_t max = PASSWORD_MAX;
 
-	if (!path) {
+	if (cfg->imap.auth == CONFIG_AUTH_XOAUTH2) {
+		path = cfg->imap.token_file;
+		what = "[imap] token_file";
+		max = TOKEN_MAX;
+	} else if (!path) {
 		const char *dir = getenv("CREDENTIALS_DIRECTORY");
 		if (!dir || !*dir) {
 			*error = g_strdup_printf("%s: [imap] password_file: not set, and no systemd credential "
@@ -410,10 +499,10 @@ int config_read_password(const struct config *cfg, char **password, char **error
 		*error = g_strdup_printf("%s: %s: cannot read \"%s\": %s", cfg->path, what, path, g_strerror(e));
 		return -e;
 	}
-	char *buf = g_malloc0(PASSWORD_MAX + 1);
+	char *buf = g_malloc0(max + 1);
 	size_t len = 0;
 	for (;;) {
-		ssize_t n = read(fd, buf + len, PASSWORD_MAX - len);
+		ssize_t n = read(fd, buf + len, max - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -426,15 +515,16 @@ int config_read_password(const struct config *cfg, char **password, char **error
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len == PASSWORD_MAX) {
+		if (len == max) {
 			close(fd);
 			config_password_free(buf);
-			*error = g_strdup_printf("%s: %s: \"%s\" is larger than %d bytes", cfg->path, what, path, PASSWORD_MAX);
+			*error = g_strdup_printf("%s: %s: \"%s\" is larger than %zu bytes", cfg->path, what, path, max - 1);
 			return -EFBIG;
 		}
 	}
 	close(fd);
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+			   (max == TOKEN_MAX && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))))
 		buf[--len] = '\0';
 	if (len == 0 || memchr(buf, '\0', len)) {
 		config_password_free(buf);
@@ -449,6 +539,7 @@ void config_password_free(char *password)
 {
 	if (!password)
 		return;
-	explicit_bzero(password, PASSWORD_MAX + 1);
+	/* The buffer is zeroed past the secret (g_malloc0, newline cleared). */
+	explicit_bzero(password, strlen(password));
 	g_free(password);
 }

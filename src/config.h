@@ -9,6 +9,7 @@
 
 #define CONFIG_DEFAULT_DATABASE "/var/lib/puljed/puljed.db"
 #define CONFIG_DEFAULT_TIMEZONE "Europe/Copenhagen"
+#define CONFIG_DEFAULT_KEYWORD "$Puljed"
 
 enum config_security {
 	CONFIG_SECURITY_TLS,      /* implicit TLS (port 993) */
@@ -26,6 +27,18 @@ struct config_call {
 	int64_t grace;     /* seconds */
 };
 
+enum config_auth {
+	CONFIG_AUTH_LOGIN,   /* IMAP LOGIN */
+	CONFIG_AUTH_PLAIN,   /* AUTHENTICATE PLAIN (SASL) */
+	CONFIG_AUTH_XOAUTH2, /* AUTHENTICATE XOAUTH2 with an access token from token_file */
+};
+
+enum config_after_ingest {
+	CONFIG_AFTER_NONE,    /* EXAMINE: the mailbox is never changed */
+	CONFIG_AFTER_KEYWORD, /* UID STORE +FLAGS.SILENT (keyword) */
+	CONFIG_AFTER_MOVE,    /* UID MOVE, or UIDPLUS COPY + \Deleted + UID EXPUNGE */
+};
+
 struct config_imap {
 	char *host;
 	uint16_t port;
@@ -35,6 +48,11 @@ struct config_imap {
 	char *password_file; /* NULL: systemd credential "imap-password" */
 	char *mailbox;
 	unsigned timeout;    /* seconds, every network step */
+	enum config_auth auth;
+	char *token_file;    /* xoauth2: the access token, re-read at every connect */
+	enum config_after_ingest after_ingest;
+	char *after_ingest_keyword; /* default "$Puljed" */
+	char *after_ingest_folder;  /* move: the destination, UTF-8 */
 };
 
 struct config_limits {
@@ -65,9 +83,10 @@ void config_free(struct config *cfg);
  * are readable; puljectl does not need them. */
 int config_check_files(const struct config *cfg, char **error);
 
-/* Reads the IMAP password from password_file, or from the systemd
- * credential "imap-password" in $CREDENTIALS_DIRECTORY.  A trailing newline
- * is removed.  *password is newly allocated; wipe and free it with
+/* Reads the IMAP secret: with auth = xoauth2 the access token from
+ * token_file; otherwise the password from password_file, or from the
+ * systemd credential "imap-password" in $CREDENTIALS_DIRECTORY.  A trailing
+ * newline is removed.  *password is newly allocated; wipe and free it with
  * config_password_free().  Errors name the key, never the secret. */
 int config_read_password(const struct config *cfg, char **password, char **error);
 void config_password_free(char *password);

@@ -1,4 +1,5 @@
 #include "ctl.h"
+#include "ingest.h"
 #include "assess.h"
 #include "imap.h"
 #include "rules.h"
@@ -182,6 +183,7 @@ static int add_message(const struct store_message *m, void *userdata)
 	add_str(b, "decided_by", m->decided_by);
 	add_int_or_null(b, "deadline_delta", m->deadline_delta, m->has_delta);
 	add_str(b, "smime", m->smime ? m->smime : "none");
+	add_str(b, "server_action", m->server_action);
 	add_decision(b, m->decision, m->decision_note, m->decision_user, m->decision_at);
 	if (c->detail) {
 		add_str(b, "internaldate", m->internaldate);
@@ -189,6 +191,10 @@ static int add_message(const struct store_message *m, void *userdata)
 		add_int(b, "raw_size", (int64_t)m->raw_size);
 		g_autofree char *rec = iso_local(m->recorded_at);
 		add_str(b, "recorded_at", rec);
+		add_str(b, "server_action_kind", m->server_action_kind);
+		add_str(b, "server_action_target", m->server_action_target);
+		g_autofree char *done = m->server_action_at ? iso_local(m->server_action_at) : NULL;
+		add_str(b, "server_action_at", done);
 	}
 	json_builder_set_member_name(b, "attachments");
 	json_builder_begin_array(b);
@@ -263,6 +269,8 @@ int ctl_status(struct store *st, FILE *out, bool json, unsigned poll_interval)
 		add_str(b, "last_error", s.last_error);
 		add_int_or_null(b, "server_messages", s.server_exists, s.server_exists >= 0);
 		add_int(b, "recorded_current", s.recorded_current);
+		add_int(b, "actions_pending", s.actions_pending);
+		add_str(b, "last_action_error", s.last_action_error);
 		json_builder_set_member_name(b, "healthy");
 		json_builder_add_boolean_value(b, healthy);
 		json_builder_set_member_name(b, "mailboxes");
@@ -286,6 +294,11 @@ int ctl_status(struct store *st, FILE *out, bool json, unsigned poll_interval)
 		if (s.server_exists >= 0)
 			fprintf(out, "Server:       %" G_GINT64_FORMAT " messages in the mailbox at the last poll, %" G_GINT64_FORMAT
 				     " recorded under its UIDVALIDITY\n", s.server_exists, s.recorded_current);
+		if (s.actions_pending || s.last_action_error) {
+			g_autofree char *e = s.last_action_error ? term_clean(s.last_action_error) : NULL;
+			fprintf(out, "Actions:      %" G_GINT64_FORMAT " recorded message(s) wait for the after-ingest action%s%s\n",
+				s.actions_pending, e ? ": " : "", e ? e : "");
+		}
 		g_autofree char *lp = human_time(s.last_poll_at);
 		g_autofree char *ls = human_time(s.last_success_at);
 		fprintf(out, "Last poll:    %s%s\n", lp, s.last_poll_at && !s.last_error ? " (ok)" : "");
@@ -302,6 +315,7 @@ int ctl_status(struct store *st, FILE *out, bool json, unsigned poll_interval)
 				age, 3 * poll_interval);
 	}
 	g_free(s.last_error);
+	g_free(s.last_action_error);
 	if (r < 0) {
 		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
 		return CTL_EXIT_FAILURE;
@@ -464,6 +478,14 @@ static int show_human(const struct store_message *m, void *userdata)
 	show_line(out, "Raw message:", size);
 	g_autofree char *rec = human_time(m->recorded_at);
 	show_line(out, "Recorded:", rec);
+	if (m->server_action) {
+		g_autofree char *at = human_time(m->server_action_at);
+		bool move = m->server_action_kind && !strcmp(m->server_action_kind, "move");
+		g_autofree char *action = !strcmp(m->server_action, "done")
+			? g_strdup_printf("%s %s at %s", move ? "moved to" : "flagged", m->server_action_target, at)
+			: g_strdup("pending (recorded; the server action is retried at every poll)");
+		show_line(out, "On server:", action);
+	}
 	fprintf(out, "Attachments:  %zu\n", m->n_attachments);
 	return 0;
 }
@@ -1012,7 +1034,10 @@ struct recorded_ctx {
 static int collect_recorded(const struct store_message *m, void *userdata)
 {
 	struct recorded_ctx *c = userdata;
-	if (!strcmp(m->mailbox, c->mailbox) && m->uidvalidity == c->uidvalidity)
+	/* A record puljed itself moved away is not expected on the server. */
+	bool moved = m->server_action && !strcmp(m->server_action, "done") && m->server_action_kind &&
+		     !strcmp(m->server_action_kind, "move");
+	if (!strcmp(m->mailbox, c->mailbox) && m->uidvalidity == c->uidvalidity && !moved)
 		g_hash_table_insert(c->uids, GUINT_TO_POINTER(m->uid), g_memdup2(&m->id, sizeof(m->id)));
 	return 0;
 }
@@ -1037,11 +1062,8 @@ int ctl_reconcile(struct store *st, const struct config *cfg, FILE *out, bool js
 		fprintf(stderr, "puljectl: %s\n", error);
 		return CTL_EXIT_USAGE;
 	}
-	struct imap_options o = {
-		.host = cfg->imap.host, .port = cfg->imap.port,
-		.starttls = cfg->imap.security == CONFIG_SECURITY_STARTTLS, .ca_file = cfg->imap.ca_file,
-		.username = cfg->imap.username, .password = password, .timeout = cfg->imap.timeout,
-	};
+	struct imap_options o;
+	ingest_imap_options(cfg, password, NULL, &o);
 	int r = imap_connect(&o, &im, err, sizeof(err));
 	config_password_free(password);
 	if (r != IMAP_OK) {

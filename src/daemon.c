@@ -23,6 +23,7 @@
 #define MSGID_LOGIN_FAILED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a05"
 #define MSGID_UIDVALIDITY "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a06"
 #define MSGID_CONFIG_REJECTED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a07"
+#define MSGID_ACTION_FAILED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a08"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -103,6 +104,14 @@ static void on_event(const struct ingest_event *ev, void *userdata)
 		break;
 	case INGEST_EVENT_RECONNECT:
 		log_warning("%s; reconnecting", ev->detail);
+		break;
+	case INGEST_EVENT_ACTIONS_DONE:
+		log_info("after-ingest action done on %zu message(s): %s", ev->n_actions, ev->detail);
+		break;
+	case INGEST_EVENT_ACTIONS_FAILED:
+		log_fields(LOG_WARNING, (const char *const[]){ "MESSAGE_ID=" MSGID_ACTION_FAILED, NULL },
+			   "after-ingest action on %zu recorded message(s) not done, kept pending: %s", ev->n_actions,
+			   ev->detail);
 		break;
 	}
 }
@@ -187,6 +196,7 @@ static void status_idle(const struct service *sv, const char *how)
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
 	int64_t total = store_get_status(sv->store, &st) == 0 ? st.total : -1;
 	g_free(st.last_error);
+	g_free(st.last_action_error);
 	sd_notifyf(0, "STATUS=%s — %" G_GINT64_FORMAT " recorded, last poll %s", how, total, when);
 }
 
@@ -340,6 +350,11 @@ int daemon_run(const char *path, struct config **cfgp, bool once)
 		else
 			log_error("poll of %s@%s/%s failed: %s", cfg->imap.username, cfg->imap.host, cfg->imap.mailbox, err);
 		code = exit_code(r);
+		if (r == INGEST_OK && stats.actions_failed) {
+			log_error("%zu recorded message(s) still wait for their after-ingest action "
+				  "(see \"puljectl status\")", stats.actions_failed);
+			code = DAEMON_EXIT_FAILURE;
+		}
 		goto out;
 	}
 	if (sd_watchdog_enabled(0, &sv.watchdog_usec) <= 0)

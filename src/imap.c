@@ -170,6 +170,11 @@ const char *imap_errmsg(struct imap *im)
 	return im->err;
 }
 
+bool imap_usable(struct imap *im)
+{
+	return im && !im->broken;
+}
+
 static const char *server_text(struct imap *im)
 {
 	const char *t = im->session ? im->session->imap_response : NULL;
@@ -344,21 +349,59 @@ static int do_implicit_tls(struct imap *im, const struct imap_options *o)
 	return IMAP_OK;
 }
 
+static const char *auth_name(enum imap_auth a)
+{
+	return a == IMAP_AUTH_XOAUTH2 ? "AUTHENTICATE XOAUTH2" : a == IMAP_AUTH_PLAIN ? "AUTHENTICATE PLAIN" : "LOGIN";
+}
+
 static int login(struct imap *im, const struct imap_options *o)
 {
-	if (mailimap_has_extension(im->session, "LOGINDISABLED")) {
-		snprintf(im->err, sizeof(im->err), "the server disallows LOGIN on this connection");
+	int r;
+
+	switch (o->auth) {
+	case IMAP_AUTH_LOGIN:
+		if (mailimap_has_extension(im->session, "LOGINDISABLED")) {
+			snprintf(im->err, sizeof(im->err), "the server disallows LOGIN on this connection");
+			return IMAP_E_AUTH;
+		}
+		budget(im, COMMAND_BUDGET);
+		r = mailimap_login(im->session, o->username, o->password);
+		break;
+	case IMAP_AUTH_PLAIN:
+		if (!mailimap_has_authentication(im->session, "PLAIN")) {
+			snprintf(im->err, sizeof(im->err), "the server does not offer AUTH=PLAIN (try auth = login)");
+			return IMAP_E_AUTH;
+		}
+		budget(im, COMMAND_BUDGET);
+		/* SASL PLAIN: no authorization identity (""), authcid, password. */
+		r = mailimap_authenticate(im->session, "PLAIN", o->host, NULL, NULL, "", o->username, o->password, NULL);
+		if (r == MAILIMAP_ERROR_SASL) {
+			snprintf(im->err, sizeof(im->err), "AUTHENTICATE PLAIN: the SASL library has no PLAIN mechanism "
+				 "(is libsasl2-modules installed?)");
+			return IMAP_E_AUTH;
+		}
+		break;
+	case IMAP_AUTH_XOAUTH2:
+		if (!mailimap_has_xoauth2(im->session)) {
+			snprintf(im->err, sizeof(im->err), "the server does not offer AUTH=XOAUTH2");
+			return IMAP_E_AUTH;
+		}
+		budget(im, COMMAND_BUDGET);
+		r = mailimap_oauth2_authenticate(im->session, o->username, o->password);
+		break;
+	default:
+		snprintf(im->err, sizeof(im->err), "unknown authentication method");
 		return IMAP_E_AUTH;
 	}
-	budget(im, COMMAND_BUDGET);
-	int r = mailimap_login(im->session, o->username, o->password);
 	if (r == MAILIMAP_NO_ERROR)
-		return IMAP_OK;
+		/* Capabilities may change after authentication (MOVE, UIDPLUS). */
+		return refresh_capabilities(im);
 	if (r == MAILIMAP_ERROR_LOGIN) {
-		snprintf(im->err, sizeof(im->err), "login as \"%s\" refused: %s", o->username, server_text(im));
+		snprintf(im->err, sizeof(im->err), "%s as \"%s\" refused: %s", auth_name(o->auth), o->username,
+			 server_text(im));
 		return IMAP_E_AUTH;
 	}
-	return fail(im, r, IMAP_E_AUTH, "LOGIN");
+	return fail(im, r, IMAP_E_AUTH, auth_name(o->auth));
 }
 
 int imap_connect(const struct imap_options *o, struct imap **out, char *err, size_t errlen)
@@ -495,26 +538,183 @@ char *imap_mailbox_encode(const char *utf8)
 	return g_string_free(out, FALSE);
 }
 
-int imap_examine(struct imap *im, const char *mailbox, struct imap_mailbox *info)
+static int open_mailbox(struct imap *im, const char *mailbox, bool write, struct imap_mailbox *info)
 {
+	const char *cmd = write ? "SELECT" : "EXAMINE";
 	g_autofree char *encoded = imap_mailbox_encode(mailbox);
 	if (!encoded) {
 		snprintf(im->err, sizeof(im->err), "mailbox name is not valid UTF-8");
 		return IMAP_E_MAILBOX;
 	}
 	budget(im, COMMAND_BUDGET);
-	int r = mailimap_examine(im->session, encoded);
+	int r = write ? mailimap_select(im->session, encoded) : mailimap_examine(im->session, encoded);
 	if (r != MAILIMAP_NO_ERROR)
-		return fail(im, r, IMAP_E_MAILBOX, "EXAMINE");
+		return fail(im, r, IMAP_E_MAILBOX, cmd);
 	struct mailimap_selection_info *sel = im->session->imap_selection_info;
 	if (!sel || sel->sel_uidvalidity == 0) {
-		snprintf(im->err, sizeof(im->err), "EXAMINE %s: the server sent no UIDVALIDITY", mailbox);
+		snprintf(im->err, sizeof(im->err), "%s %s: the server sent no UIDVALIDITY", cmd, mailbox);
 		return IMAP_E_PROTOCOL;
 	}
 	info->uidvalidity = sel->sel_uidvalidity;
 	info->uidnext = sel->sel_uidnext;
 	info->exists = sel->sel_has_exists ? sel->sel_exists : 0;
+	info->read_only = !write || sel->sel_perm == MAILIMAP_MAILBOX_READONLY;
+	if (write && info->read_only) {
+		snprintf(im->err, sizeof(im->err), "SELECT %s: the server grants only read-only access "
+			 "(after_ingest needs to change the mailbox)", mailbox);
+		return IMAP_E_MAILBOX;
+	}
 	return IMAP_OK;
+}
+
+int imap_examine(struct imap *im, const char *mailbox, struct imap_mailbox *info)
+{
+	return open_mailbox(im, mailbox, false, info);
+}
+
+int imap_select(struct imap *im, const char *mailbox, struct imap_mailbox *info)
+{
+	return open_mailbox(im, mailbox, true, info);
+}
+
+/* ---- after-ingest actions ---- */
+
+#define ACTION_CHUNK 500 /* UIDs per command: keeps command lines short */
+
+/* A UID set with runs collapsed ("3:7,9"); UIDS ascending. */
+static struct mailimap_set *uid_set(const uint32_t *uids, size_t n)
+{
+	struct mailimap_set *set = mailimap_set_new_empty();
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
+			j++;
+		if (mailimap_set_add_interval(set, uids[i], uids[j]) != MAILIMAP_NO_ERROR) {
+			mailimap_set_free(set);
+			return NULL;
+		}
+		i = j + 1;
+	}
+	return set;
+}
+
+static bool keyword_permitted(struct imap *im, const char *keyword)
+{
+	struct mailimap_selection_info *sel = im->session->imap_selection_info;
+	if (!sel || !sel->sel_perm_flags)
+		return true; /* no PERMANENTFLAGS: RFC 3501 says all flags are permanent */
+	for (clistiter *it = clist_begin(sel->sel_perm_flags); it; it = clist_next(it)) {
+		struct mailimap_flag_perm *fp = clist_content(it);
+		if (!fp)
+			continue;
+		if (fp->fl_type == MAILIMAP_FLAG_PERM_ALL)
+			return true;
+		if (fp->fl_flag && fp->fl_flag->fl_type == MAILIMAP_FLAG_KEYWORD && fp->fl_flag->fl_data.fl_keyword &&
+		    !g_ascii_strcasecmp(fp->fl_flag->fl_data.fl_keyword, keyword))
+			return true;
+	}
+	return false;
+}
+
+/* UID STORE +FLAGS.SILENT (FLAG) where FLAG is a keyword, or \Deleted
+ * when KEYWORD is NULL. */
+static int store_flag(struct imap *im, struct mailimap_set *set, const char *keyword)
+{
+	struct mailimap_flag_list *fl = mailimap_flag_list_new_empty();
+	struct mailimap_flag *f = keyword ? mailimap_flag_new_flag_keyword(strdup(keyword)) : mailimap_flag_new_deleted();
+	if (!fl || !f || mailimap_flag_list_add(fl, f) != MAILIMAP_NO_ERROR) {
+		if (f)
+			mailimap_flag_free(f);
+		if (fl)
+			mailimap_flag_list_free(fl);
+		snprintf(im->err, sizeof(im->err), "out of memory");
+		return IMAP_E_PROTOCOL;
+	}
+	struct mailimap_store_att_flags *sa = mailimap_store_att_flags_new_add_flags_silent(fl);
+	budget(im, COMMAND_BUDGET);
+	int r = mailimap_uid_store(im->session, set, sa);
+	mailimap_store_att_flags_free(sa);
+	if (r != MAILIMAP_NO_ERROR)
+		return fail(im, r, IMAP_E_PROTOCOL, keyword ? "UID STORE (keyword)" : "UID STORE (\\Deleted)");
+	return IMAP_OK;
+}
+
+struct chunk_op {
+	const char *keyword;  /* add this keyword … */
+	const char *encoded;  /* … or move here (modified UTF-7) */
+	const char *folder;   /* as configured, for messages */
+	bool move;            /* UID MOVE; else UIDPLUS COPY + \Deleted + UID EXPUNGE */
+};
+
+static int move_chunk(struct imap *im, struct mailimap_set *set, const struct chunk_op *op);
+
+/* Applies OP to the UIDs in chunks of ACTION_CHUNK. */
+static int each_chunk(struct imap *im, const uint32_t *uids, size_t n, const struct chunk_op *op)
+{
+	for (size_t i = 0; i < n; i += ACTION_CHUNK) {
+		struct mailimap_set *set = uid_set(uids + i, MIN(ACTION_CHUNK, n - i));
+		if (!set) {
+			snprintf(im->err, sizeof(im->err), "out of memory");
+			return IMAP_E_PROTOCOL;
+		}
+		int r = op->keyword ? store_flag(im, set, op->keyword) : move_chunk(im, set, op);
+		mailimap_set_free(set);
+		if (r != IMAP_OK)
+			return r;
+	}
+	return IMAP_OK;
+}
+
+int imap_add_keyword(struct imap *im, const uint32_t *uids, size_t n, const char *keyword)
+{
+	if (!keyword_permitted(im, keyword)) {
+		snprintf(im->err, sizeof(im->err), "the mailbox's PERMANENTFLAGS do not allow the keyword %s", keyword);
+		return IMAP_E_UNSUPPORTED;
+	}
+	return each_chunk(im, uids, n, &(struct chunk_op){ .keyword = keyword });
+}
+
+static int move_chunk(struct imap *im, struct mailimap_set *set, const struct chunk_op *op)
+{
+	const char *encoded = op->encoded, *folder = op->folder;
+	int r;
+	budget(im, COMMAND_BUDGET);
+	if (op->move) {
+		r = mailimap_uid_move(im->session, set, encoded);
+		if (r == MAILIMAP_ERROR_UID_MOVE) {
+			snprintf(im->err, sizeof(im->err), "UID MOVE to \"%s\" refused: %s", folder, server_text(im));
+			return IMAP_E_MAILBOX;
+		}
+		return r == MAILIMAP_NO_ERROR ? IMAP_OK : fail(im, r, IMAP_E_PROTOCOL, "UID MOVE");
+	}
+	r = mailimap_uid_copy(im->session, set, encoded);
+	if (r == MAILIMAP_ERROR_UID_COPY) {
+		snprintf(im->err, sizeof(im->err), "UID COPY to \"%s\" refused: %s", folder, server_text(im));
+		return IMAP_E_MAILBOX;
+	}
+	if (r != MAILIMAP_NO_ERROR)
+		return fail(im, r, IMAP_E_PROTOCOL, "UID COPY");
+	if ((r = store_flag(im, set, NULL)) != IMAP_OK)
+		return r;
+	budget(im, COMMAND_BUDGET);
+	r = mailimap_uid_expunge(im->session, set);
+	return r == MAILIMAP_NO_ERROR ? IMAP_OK : fail(im, r, IMAP_E_PROTOCOL, "UID EXPUNGE");
+}
+
+int imap_move(struct imap *im, const uint32_t *uids, size_t n, const char *folder)
+{
+	bool move = mailimap_has_extension(im->session, "MOVE");
+	if (!move && !mailimap_has_uidplus(im->session)) {
+		snprintf(im->err, sizeof(im->err), "the server offers neither MOVE nor UIDPLUS; "
+			 "refusing to move with a plain EXPUNGE (use after_ingest = keyword)");
+		return IMAP_E_UNSUPPORTED;
+	}
+	g_autofree char *encoded = imap_mailbox_encode(folder);
+	if (!encoded) {
+		snprintf(im->err, sizeof(im->err), "folder name is not valid UTF-8");
+		return IMAP_E_MAILBOX;
+	}
+	return each_chunk(im, uids, n, &(struct chunk_op){ .encoded = encoded, .folder = folder, .move = move });
 }
 
 static void set_internaldate(struct imap_meta *m, const struct mailimap_date_time *dt)

@@ -1,4 +1,5 @@
-/* imap: a read-only IMAP client session on libetpan, over our own stream
+/* imap: an IMAP client session on libetpan (read-only unless the caller
+ * SELECTs for the after-ingest actions), over our own stream
  * driver (net + tls) so that the certificate is verified before the
  * greeting is parsed, every read and write has a timeout, and no response
  * can grow past a byte budget.  No logging.
@@ -27,13 +28,20 @@ enum imap_error {
 	IMAP_E_UNSUPPORTED = -12,/* the server lacks the extension */
 };
 
+enum imap_auth {
+	IMAP_AUTH_LOGIN,   /* LOGIN */
+	IMAP_AUTH_PLAIN,   /* AUTHENTICATE PLAIN */
+	IMAP_AUTH_XOAUTH2, /* AUTHENTICATE XOAUTH2; password is the access token */
+};
+
 struct imap_options {
 	const char *host;
 	uint16_t port;
 	bool starttls;           /* false: implicit TLS */
 	const char *ca_file;     /* NULL: system trust store */
 	const char *username;
-	const char *password;    /* borrowed; not kept after imap_connect */
+	enum imap_auth auth;
+	const char *password;    /* borrowed; not kept after imap_connect (the token for XOAUTH2) */
 	unsigned timeout;        /* seconds, for every network step */
 	volatile sig_atomic_t *cancel; /* may be NULL: set by a signal handler, it ends any wait */
 };
@@ -42,6 +50,7 @@ struct imap_mailbox {
 	uint32_t uidvalidity;
 	uint32_t uidnext;        /* 0 when the server did not say */
 	uint32_t exists;
+	bool read_only;          /* EXAMINE, or the server granted only READ-ONLY */
 };
 
 struct imap_meta {
@@ -59,10 +68,29 @@ int imap_connect(const struct imap_options *opts, struct imap **out, char *err, 
 /* Sends LOGOUT when the session is healthy; frees everything. */
 void imap_free(struct imap *im);
 const char *imap_errmsg(struct imap *im);
+/* False once the stream can no longer be trusted (lost, timed out, out of
+ * step): the session must be dropped.  A plain NO leaves it usable. */
+bool imap_usable(struct imap *im);
 const char *imap_error_name(int err);
 
 /* EXAMINE (read-only) MAILBOX, given in UTF-8. */
 int imap_examine(struct imap *im, const char *mailbox, struct imap_mailbox *info);
+
+/* SELECT (read-write) MAILBOX, for the after-ingest actions;
+ * IMAP_E_MAILBOX when the server grants it read-only. */
+int imap_select(struct imap *im, const char *mailbox, struct imap_mailbox *info);
+
+/* UID STORE +FLAGS.SILENT (KEYWORD) on the N UIDs of the selected mailbox.
+ * IMAP_E_UNSUPPORTED when its PERMANENTFLAGS do not allow the keyword. */
+int imap_add_keyword(struct imap *im, const uint32_t *uids, size_t n, const char *keyword);
+
+/* Moves the N UIDs of the selected mailbox to FOLDER (UTF-8): UID MOVE
+ * (RFC 6851) when offered, else UID COPY + \Deleted + UID EXPUNGE of just
+ * those UIDs (UIDPLUS); IMAP_E_UNSUPPORTED when the server has neither
+ * (never a plain EXPUNGE: it would remove other people's deletions).
+ * UIDs no longer in the mailbox are skipped by the server: retrying is
+ * harmless.  IMAP_E_MAILBOX when FOLDER is refused (e.g. does not exist). */
+int imap_move(struct imap *im, const uint32_t *uids, size_t n, const char *folder);
 
 /* UID, INTERNALDATE and RFC822.SIZE of every message with UID >= FIRST,
  * ascending.  *list is newly allocated (g_free). */

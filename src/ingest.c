@@ -41,23 +41,44 @@ struct ingest_session {
 	gint64 idle_since;  /* monotonic µs; 0 when not idling */
 };
 
-static int session_open(const struct ingest_ctx *ctx, struct session *s, char *err, size_t errlen)
+void ingest_imap_options(const struct config *cfg, const char *secret, volatile sig_atomic_t *cancel,
+			 struct imap_options *o)
 {
-	const struct config_imap *c = &ctx->cfg->imap;
-	struct imap_options o = {
+	const struct config_imap *c = &cfg->imap;
+	*o = (struct imap_options){
 		.host = c->host,
 		.port = c->port,
 		.starttls = c->security == CONFIG_SECURITY_STARTTLS,
 		.ca_file = c->ca_file,
 		.username = c->username,
-		.password = ctx->password,
+		.auth = c->auth == CONFIG_AUTH_XOAUTH2 ? IMAP_AUTH_XOAUTH2
+			: c->auth == CONFIG_AUTH_PLAIN ? IMAP_AUTH_PLAIN
+						       : IMAP_AUTH_LOGIN,
+		.password = secret,
 		.timeout = c->timeout,
-		.cancel = ctx->stop,
+		.cancel = cancel,
 	};
+}
+
+static int session_open(const struct ingest_ctx *ctx, struct session *s, char *err, size_t errlen)
+{
+	const struct config_imap *c = &ctx->cfg->imap;
+	char *token = NULL, *why = NULL;
+	/* An OAuth2 access token expires: the helper rewrites the file, and
+	 * every connect reads it afresh. */
+	if (c->auth == CONFIG_AUTH_XOAUTH2 && config_read_password(ctx->cfg, &token, &why) < 0) {
+		snprintf(err, errlen, "%s", why);
+		g_free(why);
+		return IMAP_E_AUTH;
+	}
+	struct imap_options o;
+	ingest_imap_options(ctx->cfg, token ? token : ctx->password, ctx->stop, &o);
 	int r = imap_connect(&o, &s->im, err, errlen);
+	config_password_free(token);
 	if (r != IMAP_OK)
 		return r;
-	r = imap_examine(s->im, c->mailbox, &s->box);
+	r = c->after_ingest == CONFIG_AFTER_NONE ? imap_examine(s->im, c->mailbox, &s->box)
+						 : imap_select(s->im, c->mailbox, &s->box);
 	if (r != IMAP_OK) {
 		snprintf(err, errlen, "%s", imap_errmsg(s->im));
 		imap_free(s->im);
@@ -91,6 +112,10 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *b
 	};
 	struct assessment a;
 	assess_message(ctx->cfg, &in, &a);
+	/* The server action is promised in the record's own transaction; a
+	 * message recorded without its body stays untouched on the server. */
+	if (ctx->cfg->imap.after_ingest != CONFIG_AFTER_NONE && outcome == FETCHED)
+		a.msg.server_action = "pending";
 	int64_t id = 0;
 	bool inserted = false;
 	int r = store_record(ctx->store, &a.msg, a.atts, a.n_atts, &id, &inserted);
@@ -139,6 +164,11 @@ static int open_mailbox(const struct ingest_ctx *ctx, struct session *s, struct 
 	uint32_t uidvalidity = 0;
 	int r;
 
+	/* Before the server is changed, every commit must be on the disk. */
+	if (store_set_durable(ctx->store, cfg->imap.after_ingest != CONFIG_AFTER_NONE) < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(ctx->store));
+		return INGEST_E_STORE;
+	}
 	if ((r = session_open(ctx, s, err, errlen)) != IMAP_OK)
 		return from_imap(r);
 	stats->uidvalidity = s->box.uidvalidity;
@@ -232,6 +262,55 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 }
 
 
+/* Carries out every pending server action of the mailbox: those promised
+ * by this sync and any a crash left behind.  A refusal (no such folder, no
+ * MOVE/UIDPLUS) leaves them pending, is noted in the store and reported,
+ * and does not stop the recording; a lost connection is a network error. */
+static int run_actions(const struct ingest_ctx *ctx, struct session *s, struct ingest_stats *stats, char *err,
+		       size_t errlen)
+{
+	const struct config_imap *c = &ctx->cfg->imap;
+	g_autofree uint32_t *uids = NULL;
+	size_t n = 0;
+
+	if (c->after_ingest == CONFIG_AFTER_NONE)
+		return INGEST_OK;
+	if (store_actions_pending(ctx->store, c->mailbox, s->box.uidvalidity, &uids, &n) < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(ctx->store));
+		return INGEST_E_STORE;
+	}
+	if (n == 0)
+		return INGEST_OK;
+	bool keyword = c->after_ingest == CONFIG_AFTER_KEYWORD;
+	int r = keyword ? imap_add_keyword(s->im, uids, n, c->after_ingest_keyword)
+			: imap_move(s->im, uids, n, c->after_ingest_folder);
+	if (r != IMAP_OK) {
+		stats->actions_failed = n;
+		struct ingest_event ev = { .kind = INGEST_EVENT_ACTIONS_FAILED, .n_actions = n,
+					   .detail = imap_errmsg(s->im) };
+		emit(ctx, &ev);
+		store_action_failed(ctx->store, imap_errmsg(s->im));
+		if (r == IMAP_E_CANCELLED)
+			return INGEST_E_INTERRUPTED;
+		if (!imap_usable(s->im)) {
+			snprintf(err, errlen, "%s", imap_errmsg(s->im));
+			return from_imap(r);
+		}
+		return INGEST_OK;
+	}
+	if (store_actions_done(ctx->store, c->mailbox, s->box.uidvalidity, uids, n, keyword ? "keyword" : "move",
+			       keyword ? c->after_ingest_keyword : c->after_ingest_folder, (int64_t)time(NULL)) < 0) {
+		/* Still pending in the store: retried, harmlessly, next time. */
+		snprintf(err, errlen, "%s", store_errmsg(ctx->store));
+		return INGEST_E_STORE;
+	}
+	stats->actions_done = n;
+	struct ingest_event ev = { .kind = INGEST_EVENT_ACTIONS_DONE, .n_actions = n,
+				   .detail = keyword ? c->after_ingest_keyword : c->after_ingest_folder };
+	emit(ctx, &ev);
+	return INGEST_OK;
+}
+
 static int cycle(const struct ingest_ctx *ctx, struct session *s, struct ingest_stats *stats, char *err, size_t errlen)
 {
 	uint32_t last_uid = 0;
@@ -239,9 +318,18 @@ static int cycle(const struct ingest_ctx *ctx, struct session *s, struct ingest_
 	if (r != INGEST_OK)
 		return r;
 	/* Nothing new: no work proportional to the mailbox size. */
-	if (s->box.exists == 0 || (s->box.uidnext && s->box.uidnext - 1 <= last_uid))
-		return INGEST_OK;
-	return fetch_new(ctx, s, last_uid, stats, err, errlen);
+	if (s->box.exists != 0 && !(s->box.uidnext && s->box.uidnext - 1 <= last_uid))
+		r = fetch_new(ctx, s, last_uid, stats, err, errlen);
+	/* Whatever was committed gets its action, even after a failed fetch. */
+	if (s->im && imap_usable(s->im) && r != INGEST_E_INTERRUPTED) {
+		char aerr[512] = "";
+		int ar = run_actions(ctx, s, stats, aerr, sizeof(aerr));
+		if (r == INGEST_OK && ar != INGEST_OK) {
+			snprintf(err, errlen, "%s", aerr);
+			r = ar;
+		}
+	}
+	return r;
 }
 
 int ingest_cycle(const struct ingest_ctx *ctx, struct ingest_stats *stats, char *err, size_t errlen)
@@ -265,6 +353,9 @@ int ingest_open(const struct ingest_ctx *ctx, struct ingest_session **out, char 
 	is->ctx = ctx;
 	err[0] = '\0';
 	int r = open_mailbox(ctx, &is->s, &stats, &is->last_uid, err, errlen);
+	/* Promises a crash left pending are kept before anything new. */
+	if (r == INGEST_OK)
+		r = run_actions(ctx, &is->s, &stats, err, errlen);
 	if (r != INGEST_OK) {
 		if (r != INGEST_E_STORE)
 			store_poll_done(ctx->store, (int64_t)time(NULL), err, -1);
@@ -307,6 +398,14 @@ int ingest_sync(struct ingest_session *is, struct ingest_stats *stats, char *err
 		stats->uidvalidity = is->s.box.uidvalidity;
 		r = fetch_new(is->ctx, &is->s, is->last_uid, stats, err, errlen);
 		is->last_uid = stats->watermark;
+	}
+	if (imap_usable(is->s.im) && r != INGEST_E_INTERRUPTED) {
+		char aerr[512] = "";
+		int ar = run_actions(is->ctx, &is->s, stats, aerr, sizeof(aerr));
+		if (r == INGEST_OK && ar != INGEST_OK) {
+			snprintf(err, errlen, "%s", aerr);
+			r = ar;
+		}
 	}
 	if (r != INGEST_E_STORE && r != INGEST_E_INTERRUPTED)
 		store_poll_done(is->ctx->store, (int64_t)time(NULL), r == INGEST_OK ? NULL : err,

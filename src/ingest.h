@@ -1,7 +1,10 @@
-/* ingest: one poll cycle — joins imap, assess (mime + rules) and store.  Connects, EXAMINEs, fetches every message above the
- * watermark, parses, classifies and records each one in its own
- * transaction (record + attachments + watermark).  No logging: events go to
- * the caller's callback. */
+/* ingest: one poll cycle — joins imap, assess (mime + rules) and store.
+ * Connects, EXAMINEs (SELECTs when an after-ingest action is configured),
+ * fetches every message above the watermark, parses, classifies and
+ * records each one in its own transaction (record + attachments +
+ * watermark + the promise of the server action).  Only then, and for
+ * pending promises left by a crash, the server action runs and is marked
+ * done.  No logging: events go to the caller's callback. */
 #pragma once
 #include <signal.h>
 #include <stdbool.h>
@@ -10,6 +13,7 @@
 
 #include "cms.h"
 #include "config.h"
+#include "imap.h"
 #include "store.h"
 
 enum ingest_result {
@@ -25,6 +29,8 @@ enum ingest_event_kind {
 	INGEST_EVENT_RECORDED,
 	INGEST_EVENT_UIDVALIDITY_CHANGED,
 	INGEST_EVENT_RECONNECT,
+	INGEST_EVENT_ACTIONS_DONE,   /* n_actions messages flagged or moved */
+	INGEST_EVENT_ACTIONS_FAILED, /* n_actions stay pending; detail says why */
 };
 
 struct ingest_event {
@@ -33,6 +39,7 @@ struct ingest_event {
 	size_t n_attachments;            /* RECORDED */
 	uint32_t old_uidvalidity, new_uidvalidity;
 	const char *detail;
+	size_t n_actions;                /* ACTIONS_* */
 };
 
 typedef void (*ingest_event_cb)(const struct ingest_event *ev, void *userdata);
@@ -45,6 +52,8 @@ struct ingest_stats {
 	uint32_t uidvalidity;
 	uint32_t watermark;
 	uint32_t server_exists;
+	size_t actions_done;
+	size_t actions_failed; /* left pending: the server refused or cannot */
 };
 
 struct ingest_ctx {
@@ -56,6 +65,11 @@ struct ingest_ctx {
 	ingest_event_cb on_event;    /* may be NULL */
 	void *userdata;
 };
+
+/* The connection settings of CFG's [imap] group, with SECRET (password
+ * or token, borrowed) and CANCEL (may be NULL). */
+void ingest_imap_options(const struct config *cfg, const char *secret, volatile sig_atomic_t *cancel,
+			 struct imap_options *o);
 
 /* Runs one cycle: open, sync, close.  On failure ERR holds a one-line
  * reason.  The poll's outcome is also written to the store

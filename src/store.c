@@ -110,7 +110,17 @@ static const char schema_v3[] =
 	"  PRIMARY KEY (message, seq)\n"
 	");\n";
 
-static const char *const migrations[] = { schema_v1, schema_v2, schema_v3 };
+/* Schema 4: the after-ingest server action, promised in the record's own
+ * transaction ('pending') and marked 'done' once the server did it. */
+static const char schema_v4[] =
+	"ALTER TABLE messages ADD COLUMN server_action TEXT CHECK (server_action IN ('pending','done'));\n"
+	"ALTER TABLE messages ADD COLUMN server_action_kind TEXT;\n"
+	"ALTER TABLE messages ADD COLUMN server_action_target TEXT;\n"
+	"ALTER TABLE messages ADD COLUMN server_action_at INTEGER;\n"
+	"CREATE INDEX messages_action_pending ON messages(mailbox, uidvalidity, uid) "
+	"WHERE server_action = 'pending';\n";
+
+static const char *const migrations[] = { schema_v1, schema_v2, schema_v3, schema_v4 };
 
 static int fail(struct store *st, int err, const char *what)
 {
@@ -347,9 +357,9 @@ static int insert_message(struct store *st, const struct store_message *m, int64
 			"internaldate, server_size, raw, raw_size, raw_sha256, message_id, from_addr, from_name, "
 			"subject, date_header, call, applicant, on_time, status, reasons, flags, duplicate_of, "
 			"match, match_score, kind, applicant_source, received_header_epoch, received_header, "
-			"deadline_basis, decided_by, deadline_delta, smime) "
+			"deadline_basis, decided_by, deadline_delta, smime, server_action) "
 			"VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,"
-			"?24,?25,?26,?27,?28,?29,?30,?31,?32,?33)",
+			"?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34)",
 			&s);
 	if (r < 0)
 		return r;
@@ -382,6 +392,7 @@ static int insert_message(struct store *st, const struct store_message *m, int64
 		sqlite3_bind_int64(s, 23, dup);
 	bind_details(s, 24, m);
 	bind_text(s, 33, m->smime);
+	bind_text(s, 34, m->server_action);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		*id = sqlite3_last_insert_rowid(st->db);
@@ -661,26 +672,103 @@ static int set_state(struct store *st, sqlite3_stmt *s, const char *key, int64_t
 	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "write state");
 }
 
+/* Ends the transaction: COMMIT when R is 0, else ROLLBACK and R. */
+static int end_transaction(struct store *st, sqlite3_stmt **s, int r)
+{
+	finalize(s);
+	if (r == 0)
+		return exec(st, "COMMIT");
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
 int store_poll_done(struct store *st, int64_t when, const char *error, int64_t server_exists)
 {
 	sqlite3_stmt *s = NULL;
 	int r;
 	if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
 		return r;
-	if ((r = prepare(st, "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", &s)) < 0)
-		goto rollback;
-	if ((r = set_state(st, s, "last_poll_at", when, NULL, false)) < 0 ||
-	    (r = set_state(st, s, "last_error", 0, error, true)) < 0)
-		goto rollback;
-	if (!error && (r = set_state(st, s, "last_success_at", when, NULL, false)) < 0)
-		goto rollback;
-	if (!error && server_exists >= 0 && (r = set_state(st, s, "server_exists", server_exists, NULL, false)) < 0)
-		goto rollback;
+	if ((r = prepare(st, "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", &s)) < 0 ||
+	    (r = set_state(st, s, "last_poll_at", when, NULL, false)) < 0 ||
+	    (r = set_state(st, s, "last_error", 0, error, true)) < 0 ||
+	    (!error && (r = set_state(st, s, "last_success_at", when, NULL, false)) < 0) ||
+	    (!error && server_exists >= 0 && (r = set_state(st, s, "server_exists", server_exists, NULL, false)) < 0))
+		return end_transaction(st, &s, r);
+	return end_transaction(st, &s, 0);
+}
+
+int store_set_durable(struct store *st, bool full)
+{
+	return exec(st, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+}
+
+int store_actions_pending(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t **uids, size_t *n)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			"SELECT uid FROM messages WHERE server_action = 'pending' AND mailbox = ?1 AND uidvalidity = ?2 "
+			"ORDER BY uid",
+			&s), rc;
+	*uids = NULL;
+	*n = 0;
+	if (r < 0)
+		return r;
+	bind_text(s, 1, mailbox);
+	sqlite3_bind_int64(s, 2, uidvalidity);
+	GArray *a = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		uint32_t uid = (uint32_t)sqlite3_column_int64(s, 0);
+		g_array_append_val(a, uid);
+	}
 	finalize(&s);
-	return exec(st, "COMMIT");
-rollback:
+	if (rc != SQLITE_DONE) {
+		g_array_free(a, TRUE);
+		return sql_error(st, rc, "read pending actions");
+	}
+	*n = a->len;
+	*uids = (uint32_t *)(void *)g_array_free(a, FALSE);
+	return 0;
+}
+
+int store_actions_done(struct store *st, const char *mailbox, uint32_t uidvalidity, const uint32_t *uids, size_t n,
+		       const char *kind, const char *target, int64_t at)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+	if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
+		return r;
+	if ((r = prepare(st,
+			 "UPDATE messages SET server_action = 'done', server_action_kind = ?4, "
+			 "server_action_target = ?5, server_action_at = ?6 "
+			 "WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3 AND server_action = 'pending'",
+			 &s)) < 0)
+		return end_transaction(st, &s, r);
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(s);
+		bind_text(s, 1, mailbox);
+		sqlite3_bind_int64(s, 2, uidvalidity);
+		sqlite3_bind_int64(s, 3, uids[i]);
+		bind_text(s, 4, kind);
+		bind_text(s, 5, target);
+		sqlite3_bind_int64(s, 6, at);
+		int rc = sqlite3_step(s);
+		if (rc != SQLITE_DONE)
+			return end_transaction(st, &s, sql_error(st, rc, "mark actions done"));
+	}
 	finalize(&s);
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	if ((r = prepare(st, "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", &s)) < 0 ||
+	    (r = set_state(st, s, "last_action_error", 0, NULL, true)) < 0)
+		return end_transaction(st, &s, r);
+	return end_transaction(st, &s, 0);
+}
+
+int store_action_failed(struct store *st, const char *error)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st, "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", &s);
+	if (r == 0)
+		r = set_state(st, s, "last_action_error", 0, error, true);
+	finalize(&s);
 	return r;
 }
 
@@ -720,10 +808,19 @@ int store_get_status(struct store *st, struct store_status *out)
 			out->last_error = g_strdup((const char *)sqlite3_column_text(s, 1));
 		else if (!strcmp(key, "server_exists"))
 			out->server_exists = sqlite3_column_int64(s, 1);
+		else if (!strcmp(key, "last_action_error") && sqlite3_column_type(s, 1) != SQLITE_NULL)
+			out->last_action_error = g_strdup((const char *)sqlite3_column_text(s, 1));
 	}
 	finalize(&s);
 	if (rc != SQLITE_DONE)
 		return sql_error(st, rc, "read state");
+	if ((r = prepare(st, "SELECT COUNT(*) FROM messages WHERE server_action = 'pending'", &s)) < 0)
+		return r;
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		out->actions_pending = sqlite3_column_int64(s, 0);
+	finalize(&s);
+	if (rc != SQLITE_ROW)
+		return sql_error(st, rc, "count pending actions");
 	if ((r = prepare(st,
 			 "SELECT COUNT(*) FROM messages m JOIN mailboxes b "
 			 "ON m.mailbox = b.mailbox AND m.uidvalidity = b.uidvalidity",
@@ -749,7 +846,8 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 		"call, applicant, on_time, status, reasons, flags, duplicate_of, "
 		"(SELECT COUNT(*) FROM attachments a WHERE a.message = m.id), "
 		"match, match_score, kind, applicant_source, received_header_epoch, received_header, "
-		"deadline_basis, decided_by, deadline_delta, d.decision, d.note, d.user, d.at, smime "
+		"deadline_basis, decided_by, deadline_delta, d.decision, d.note, d.user, d.at, smime, "
+		"server_action, server_action_kind, server_action_target, server_action_at "
 		"FROM messages m LEFT JOIN decisions d ON d.id = "
 		"(SELECT MAX(id) FROM decisions WHERE message = m.id) "
 		"WHERE ?1 = 0 OR m.id = ?1 ORDER BY m.id",
@@ -803,6 +901,10 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 			.decision_user = col_text(s, 36),
 			.decision_at = sqlite3_column_int64(s, 37),
 			.smime = col_text(s, 38),
+			.server_action = col_text(s, 39),
+			.server_action_kind = col_text(s, 40),
+			.server_action_target = col_text(s, 41),
+			.server_action_at = sqlite3_column_int64(s, 42),
 		};
 		any = true;
 		if ((r = cb(&m, userdata)) != 0)

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 
@@ -86,6 +86,12 @@ struct store_message {
 	bool has_delta;
 	int64_t deadline_delta;     /* deciding time minus deadline, seconds */
 	const char *smime;          /* the S/MIME signature: "none", "valid", "invalid" (schema 3) */
+	/* The after-ingest server action (schema 4): on write "pending" or
+	 * NULL (none promised); on read also "done", with what was done. */
+	const char *server_action;
+	const char *server_action_kind;   /* "keyword" or "move" once done */
+	const char *server_action_target; /* the keyword or the folder */
+	int64_t server_action_at;         /* when it was done, 0 = not yet */
 	const struct store_part *parts; /* on write: every MIME part; NULL on read */
 	size_t n_parts;
 	/* Filled on read only. */
@@ -131,6 +137,8 @@ struct store_status {
 	char *last_error;           /* owned by the caller: g_free(); NULL if the last poll succeeded */
 	int64_t server_exists;      /* messages in the mailbox at the last good poll; -1 unknown */
 	int64_t recorded_current;   /* records under the mailbox's current UIDVALIDITY */
+	int64_t actions_pending;    /* records whose server action is not done yet */
+	char *last_action_error;    /* owned by the caller: g_free(); NULL when the last attempt succeeded */
 };
 
 /* Opens (creating and migrating in READ_WRITE mode) the database at PATH.
@@ -177,6 +185,20 @@ int store_decide(struct store *st, int64_t id, const char *decision, const char 
 int store_poll_done(struct store *st, int64_t when, const char *error, int64_t server_exists);
 
 int store_get_status(struct store *st, struct store_status *out);
+
+/* synchronous = FULL (every commit reaches the disk before the server is
+ * touched: the after-ingest actions) or NORMAL (the default). */
+int store_set_durable(struct store *st, bool full);
+
+/* The UIDs of MAILBOX/UIDVALIDITY whose server action is pending,
+ * ascending; *uids is newly allocated (g_free). */
+int store_actions_pending(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t **uids, size_t *n);
+/* Marks them done (KIND "keyword"/"move", TARGET keyword or folder) and
+ * clears the last action error, in one transaction. */
+int store_actions_done(struct store *st, const char *mailbox, uint32_t uidvalidity, const uint32_t *uids, size_t n,
+		       const char *kind, const char *target, int64_t at);
+/* Notes why the last attempt failed (no secrets in it); NULL clears. */
+int store_action_failed(struct store *st, const char *error);
 
 typedef int (*store_message_cb)(const struct store_message *msg, void *userdata);
 typedef int (*store_mailbox_cb)(const struct store_mailbox *mb, void *userdata);

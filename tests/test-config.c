@@ -101,6 +101,11 @@ static void test_defaults(void)
 	g_assert_false(cfg->calls[0].basis_date_header);
 	g_assert_cmpint(cfg->calls[0].grace, ==, 0);
 	g_assert_cmpfloat(cfg->fuzzy_threshold, ==, 0.75);
+	g_assert_cmpint(cfg->imap.auth, ==, CONFIG_AUTH_LOGIN);
+	g_assert_null(cfg->imap.token_file);
+	g_assert_cmpint(cfg->imap.after_ingest, ==, CONFIG_AFTER_NONE);
+	g_assert_cmpstr(cfg->imap.after_ingest_keyword, ==, "$Puljed");
+	g_assert_null(cfg->imap.after_ingest_folder);
 
 	/* No password_file and no credentials directory: a clear error. */
 	g_unsetenv("CREDENTIALS_DIRECTORY");
@@ -154,6 +159,26 @@ static const struct {
 	{ "[store]", "[limits]\nmax_header_size = 100\n[store]", "[limits]", "max_header_size" },
 	{ "[store]", "[limits]\nmax_mime_depth = 0\n[store]", "[limits]", "max_mime_depth" },
 	{ "mailbox = INBOX", "mailbox = INBOX\nca_file = ca.pem", "[imap]", "ca_file" },
+	{ "mailbox = INBOX", "mailbox = INBOX\nauth = oauth", "[imap]", "auth" },
+	{ "mailbox = INBOX", "mailbox = INBOX\nauth = xoauth2", "[imap]", "token_file" },
+	{ "mailbox = INBOX", "mailbox = INBOX\ntoken_file = /run/token", "[imap]", "token_file" },
+	{ "password_file = @DIR@/pw", "auth = xoauth2\ntoken_file = token", "[imap]", "token_file" },
+	{ "mailbox = INBOX", "mailbox = INBOX\nauth = xoauth2\ntoken_file = /run/t", "[imap]", "password_file" },
+	{ "mailbox = INBOX", "mailbox = INBOX\nafter_ingest = delete", "[imap]", "after_ingest" },
+	{ "mailbox = INBOX", "mailbox = INBOX\nafter_ingest = move", "[imap]", "after_ingest_folder" },
+	{ "mailbox = INBOX", "mailbox = INBOX\nafter_ingest = move\nafter_ingest_folder = INBOX", "[imap]",
+	  "after_ingest_folder" },
+	{ "mailbox = INBOX", "mailbox = INBOX\nafter_ingest = move\nafter_ingest_folder = inbox", "[imap]",
+	  "after_ingest_folder" },
+	{ "mailbox = INBOX", "mailbox = INBOX\nafter_ingest_folder = Behandlet", "[imap]", "after_ingest_folder" },
+	{ "mailbox = INBOX", "mailbox = INBOX\nafter_ingest = keyword\nafter_ingest_keyword = \\Seen", "[imap]",
+	  "after_ingest_keyword" },
+	{ "mailbox = INBOX", "mailbox = INBOX\nafter_ingest = keyword\nafter_ingest_keyword = $A B", "[imap]",
+	  "after_ingest_keyword" },
+	{ "mailbox = INBOX", "mailbox = INBOX\nafter_ingest = keyword\nafter_ingest_keyword = a(b", "[imap]",
+	  "after_ingest_keyword" },
+	{ "mailbox = INBOX", "mailbox = INBOX\nafter_ingest = keyword\nafter_ingest_keyword = æø", "[imap]",
+	  "after_ingest_keyword" },
 };
 
 static void test_bad(void)
@@ -174,6 +199,49 @@ static void test_bad(void)
 			g_assert_nonnull(strstr(err, bad[i].key));
 		g_assert_null(strchr(err, '\n'));
 	}
+}
+
+static void test_auth_and_actions(void)
+{
+	g_autofree char *token = g_strdup_printf("%s/token", tmpdir);
+	g_autofree char *text = replace(good, "password_file = @DIR@/pw   # comment\n",
+					"auth = xoauth2\ntoken_file = @DIR@/token\n"
+					"after_ingest = move\nafter_ingest_folder = Behandlede ansøgninger\n");
+	g_autofree char *path = write_conf(text);
+	struct config *cfg = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(config_load(path, &cfg, &err), ==, 0);
+	g_assert_cmpint(cfg->imap.auth, ==, CONFIG_AUTH_XOAUTH2);
+	g_assert_cmpstr(cfg->imap.token_file, ==, token);
+	g_assert_cmpint(cfg->imap.after_ingest, ==, CONFIG_AFTER_MOVE);
+	g_assert_cmpstr(cfg->imap.after_ingest_folder, ==, "Behandlede ansøgninger");
+
+	/* The token comes from token_file (never the credential), without the
+	 * trailing newline, and may be far longer than a password. */
+	char *secret = NULL;
+	g_autofree char *perr = NULL;
+	g_assert_cmpint(config_read_password(cfg, &secret, &perr), <, 0);
+	g_assert_nonnull(strstr(perr, "[imap] token_file"));
+	GString *big = g_string_new(NULL);
+	for (int i = 0; i < 3000; i++)
+		g_string_append(big, "eyJ0");
+	g_string_append(big, " \n");
+	g_assert_true(g_file_set_contents(token, big->str, -1, NULL));
+	g_assert_cmpint(config_read_password(cfg, &secret, NULL), ==, 0);
+	g_assert_cmpuint(strlen(secret), ==, 12000);
+	g_assert_true(g_str_has_suffix(secret, "eyJ0"));
+	config_password_free(secret);
+	g_string_free(big, TRUE);
+	config_free(cfg);
+
+	g_autofree char *kw = replace(good, "mailbox = INBOX", "mailbox = INBOX\nauth = plain\n"
+					"after_ingest = keyword\nafter_ingest_keyword = $Behandlet");
+	g_autofree char *kpath = write_conf(kw);
+	g_assert_cmpint(config_load(kpath, &cfg, NULL), ==, 0);
+	g_assert_cmpint(cfg->imap.auth, ==, CONFIG_AUTH_PLAIN);
+	g_assert_cmpint(cfg->imap.after_ingest, ==, CONFIG_AFTER_KEYWORD);
+	g_assert_cmpstr(cfg->imap.after_ingest_keyword, ==, "$Behandlet");
+	config_free(cfg);
 }
 
 static void test_check_files(void)
@@ -237,6 +305,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/good", test_good);
 	g_test_add_func("/config/defaults", test_defaults);
 	g_test_add_func("/config/bad", test_bad);
+	g_test_add_func("/config/auth-and-actions", test_auth_and_actions);
 	g_test_add_func("/config/missing-file", test_missing_file);
 	g_test_add_func("/config/check-files", test_check_files);
 	g_test_add_func("/config/sizes", test_sizes);

@@ -211,6 +211,102 @@ static void test_rollback_on_failure(void)
 	store_close(st);
 }
 
+static int action_cb(const struct store_message *m, void *userdata)
+{
+	GPtrArray *seen = userdata;
+	g_ptr_array_add(seen, g_strdup_printf("%u:%s:%s:%s:%d", m->uid, m->server_action ? m->server_action : "-",
+					      m->server_action_kind ? m->server_action_kind : "-",
+					      m->server_action_target ? m->server_action_target : "-",
+					      m->server_action_at != 0));
+	return 0;
+}
+
+static void test_actions(void)
+{
+	/* The promise of a server action is committed with the record; only
+	 * store_actions_done() fulfils it, for that mailbox and UIDVALIDITY. */
+	g_autofree char *path = db_path("e.db");
+	struct store *st = open_rw(path);
+	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
+	int64_t id;
+	bool ins;
+	for (uint32_t uid = 1; uid <= 4; uid++) {
+		g_autofree char *raw = g_strdup_printf("raw %u", uid);
+		struct store_message m = msg(uid, raw);
+		m.server_action = uid == 3 ? NULL : "pending"; /* 3: recorded without body */
+		g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &ins), ==, 0);
+	}
+	g_autofree uint32_t *uids = NULL;
+	size_t n = 0;
+	g_assert_cmpint(store_actions_pending(st, "INBOX", 42, &uids, &n), ==, 0);
+	g_assert_cmpuint(n, ==, 3);
+	g_assert_cmpuint(uids[0], ==, 1);
+	g_assert_cmpuint(uids[1], ==, 2);
+	g_assert_cmpuint(uids[2], ==, 4);
+	g_autofree uint32_t *other = NULL;
+	g_assert_cmpint(store_actions_pending(st, "INBOX", 43, &other, &n), ==, 0);
+	g_assert_cmpuint(n, ==, 0);
+
+	struct store_status status;
+	g_assert_cmpint(store_action_failed(st, "UID MOVE refused: no such folder"), ==, 0);
+	g_assert_cmpint(store_get_status(st, &status), ==, 0);
+	g_assert_cmpint(status.actions_pending, ==, 3);
+	g_assert_cmpstr(status.last_action_error, ==, "UID MOVE refused: no such folder");
+	g_free(status.last_error);
+	g_free(status.last_action_error);
+
+	/* Done for 1 and 4 (2 stays pending); a repeat is harmless. */
+	const uint32_t done[] = { 1, 4 };
+	g_assert_cmpint(store_actions_done(st, "INBOX", 42, done, 2, "move", "Behandlet", 1700000000), ==, 0);
+	g_assert_cmpint(store_actions_done(st, "INBOX", 42, done, 2, "move", "Andet", 1700000001), ==, 0);
+	GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
+	g_assert_cmpint(store_foreach_message(st, 0, false, action_cb, seen), ==, 0);
+	g_assert_cmpuint(seen->len, ==, 4);
+	g_assert_cmpstr(seen->pdata[0], ==, "1:done:move:Behandlet:1");
+	g_assert_cmpstr(seen->pdata[1], ==, "2:pending:-:-:0");
+	g_assert_cmpstr(seen->pdata[2], ==, "3:-:-:-:0");
+	g_assert_cmpstr(seen->pdata[3], ==, "4:done:move:Behandlet:1");
+	g_ptr_array_free(seen, TRUE);
+	g_assert_cmpint(store_get_status(st, &status), ==, 0);
+	g_assert_cmpint(status.actions_pending, ==, 1);
+	g_assert_null(status.last_action_error); /* cleared by success */
+	g_free(status.last_error);
+	store_close(st);
+}
+
+static void test_migrate_v3(void)
+{
+	/* A version-3 database gains the action columns; its records have
+	 * none (NULL), and nothing else changes. */
+	g_autofree char *path = db_path("f.db");
+	struct store *st = open_rw(path);
+	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
+	struct store_message m = msg(1, "old one");
+	int64_t id;
+	bool ins;
+	g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &ins), ==, 0);
+	store_close(st);
+	sqlite3 *db;
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_exec(db,
+				     "DROP INDEX messages_action_pending;"
+				     "ALTER TABLE messages DROP COLUMN server_action;"
+				     "ALTER TABLE messages DROP COLUMN server_action_kind;"
+				     "ALTER TABLE messages DROP COLUMN server_action_target;"
+				     "ALTER TABLE messages DROP COLUMN server_action_at;"
+				     "PRAGMA user_version = 3",
+				     NULL, NULL, NULL),
+			==, SQLITE_OK);
+	sqlite3_close(db);
+	st = open_rw(path);
+	GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
+	g_assert_cmpint(store_foreach_message(st, 0, false, action_cb, seen), ==, 0);
+	g_assert_cmpuint(seen->len, ==, 1);
+	g_assert_cmpstr(seen->pdata[0], ==, "1:-:-:-:0");
+	g_ptr_array_free(seen, TRUE);
+	store_close(st);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -219,6 +315,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/store/read-only", test_read_only);
 	g_test_add_func("/store/schema-version", test_schema_version);
 	g_test_add_func("/store/rollback", test_rollback_on_failure);
+	g_test_add_func("/store/actions", test_actions);
+	g_test_add_func("/store/migrate-v3", test_migrate_v3);
 	int r = g_test_run();
 	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

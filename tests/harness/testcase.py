@@ -108,14 +108,24 @@ class PuljedTestCase(unittest.TestCase):
         return r
 
     def records(self, cfg, db=None):
-        """Parsed `puljectl list --json`; [] when the database does not exist."""
+        """Parsed `puljectl list --json`; [] when the database does not exist
+        or has no schema yet (puljed killed between creating the file and its
+        first commit -- puljectl rightly refuses such a file)."""
         dbpath = db or self.path("puljed.db")
         if not os.path.exists(dbpath):
+            return []
+        if self.table_count(dbpath) == 0:
             return []
         data, r = P.list_json(cfg, db=db)
         self.runs.append(r)
         self.check_no_secret(r)
         return data
+
+    def table_count(self, db):
+        out = subprocess.run(["sqlite3", db,
+                              "SELECT count(*) FROM sqlite_master WHERE type='table'"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=True)
+        return int(out.stdout.decode().strip())
 
     def integrity_check(self, db):
         out = subprocess.run(["sqlite3", db, "PRAGMA integrity_check"],
