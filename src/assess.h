@@ -27,6 +27,8 @@ struct assess_input {
 	const struct store_message *stored; /* reclassify without raw bytes: the
 					     * headers recorded before (may be NULL) */
 	const struct cms_trust *trust;      /* [signatures] trust_file, or NULL */
+	int64_t (*clock)(void);             /* monotonic µs, for [limits] max_message_time; NULL: no budget */
+	int64_t started;                    /* CLOCK() when the message's fetch began */
 };
 
 struct assessment {

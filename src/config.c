@@ -26,7 +26,7 @@ static const struct key_spec known_keys[] = {
 	{ "daemon", "poll_interval" },
 	{ "store", "database" },
 	{ "limits", "max_message_size" }, { "limits", "max_header_size" }, { "limits", "max_mime_depth" },
-	{ "limits", "max_mime_parts" },
+	{ "limits", "max_mime_parts" }, { "limits", "max_message_time" },
 	{ "call", "subject" }, { "call", "deadline" }, { "call", "timezone" },
 	{ "call", "deadline_basis" }, { "call", "grace" },
 	{ "match", "fuzzy_threshold" },
@@ -313,7 +313,9 @@ static int load_limits(struct loader *l, struct config_limits *lim)
 		return r;
 	if ((r = get_uint(l, "limits", "max_mime_depth", 32, 2, 1000, &lim->max_mime_depth)) < 0)
 		return r;
-	return get_uint(l, "limits", "max_mime_parts", 1000, 1, 1000000, &lim->max_mime_parts);
+	if ((r = get_uint(l, "limits", "max_mime_parts", 1000, 1, 1000000, &lim->max_mime_parts)) < 0)
+		return r;
+	return get_uint(l, "limits", "max_message_time", 300, 5, 86400, &lim->max_message_time);
 }
 
 static int load_call(struct loader *l, const char *group, struct config_call *c)

@@ -60,6 +60,7 @@ struct config_limits {
 	uint64_t max_header_size;  /* bytes of header fetched for a message over the limit */
 	unsigned max_mime_depth;
 	unsigned max_mime_parts;
+	unsigned max_message_time; /* seconds for one message: fetching it (any one command) and walking it */
 };
 
 struct config {

@@ -191,6 +191,7 @@ static int add_message(const struct store_message *m, void *userdata)
 		add_int(b, "raw_size", (int64_t)m->raw_size);
 		g_autofree char *rec = iso_local(m->recorded_at);
 		add_str(b, "recorded_at", rec);
+		add_str(b, "prior_keys", m->prior_keys);
 		add_str(b, "server_action_kind", m->server_action_kind);
 		add_str(b, "server_action_target", m->server_action_target);
 		g_autofree char *done = m->server_action_at ? iso_local(m->server_action_at) : NULL;
@@ -473,6 +474,11 @@ static int show_human(const struct store_message *m, void *userdata)
 	show_line(out, "Date header:", m->date_header);
 	g_autofree char *where = g_strdup_printf("%s, UIDVALIDITY %u, UID %u", m->mailbox, m->uidvalidity, m->uid);
 	show_line(out, "Mailbox:", where);
+	if (m->prior_keys) {
+		g_autofree char *prior = g_strdup_printf("%s (UIDVALIDITY:UID before the mailbox was recreated)",
+							 m->prior_keys);
+		show_line(out, "Earlier keys:", prior);
+	}
 	g_autofree char *size = m->raw_sha256 ? g_strdup_printf("%zu bytes, sha256 %s", m->raw_size, m->raw_sha256)
 				       : g_strdup_printf("not stored (server size %" G_GUINT64_FORMAT " bytes)", m->server_size);
 	show_line(out, "Raw message:", size);

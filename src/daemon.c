@@ -99,11 +99,15 @@ static void on_event(const struct ingest_event *ev, void *userdata)
 	}
 	case INGEST_EVENT_UIDVALIDITY_CHANGED:
 		log_fields(LOG_WARNING, (const char *const[]){ "MESSAGE_ID=" MSGID_UIDVALIDITY, NULL },"UIDVALIDITY changed from %u to %u: the mailbox was recreated; fetching it again "
-			    "(messages already recorded are marked duplicate_of)",
+			    "(messages already recorded keep their record, re-keyed to their new UID)",
 			    ev->old_uidvalidity, ev->new_uidvalidity);
 		break;
 	case INGEST_EVENT_RECONNECT:
 		log_warning("%s; reconnecting", ev->detail);
+		break;
+	case INGEST_EVENT_REKEYED:
+		log_info("UID %u is the message of record #%" G_GINT64_FORMAT " (recorded before the mailbox was "
+			 "recreated): re-keyed, not recorded again", ev->uid, ev->record);
 		break;
 	case INGEST_EVENT_ACTIONS_DONE:
 		log_info("after-ingest action done on %zu message(s): %s", ev->n_actions, ev->detail);

@@ -22,6 +22,7 @@ struct stream {
 	bool cancelled;
 	struct tls *tls;       /* owned; NULL for the plaintext before STARTTLS */
 	uint64_t budget;       /* bytes the current response may still take */
+	gint64 deadline;       /* monotonic µs by which it must be complete; 0: none */
 	bool timed_out;
 	bool over_budget;
 	bool eof;
@@ -34,6 +35,7 @@ struct imap {
 	struct stream *stream; /* the driver data of the current low stream */
 	int fd;
 	bool broken;           /* a read failed or was cut short: no LOGOUT */
+	unsigned command_time; /* seconds any one command may take in all */
 	char err[512];
 };
 
@@ -44,6 +46,12 @@ static ssize_t stream_read(mailstream_low *low, void *buf, size_t len)
 	struct stream *s = low->data;
 	if (s->budget == 0) {
 		s->over_budget = true;
+		return -1;
+	}
+	/* A server that drips a byte at a time never trips the per-read
+	 * timeout: the whole response has a deadline too. */
+	if (s->deadline && g_get_monotonic_time() > s->deadline) {
+		s->timed_out = true;
 		return -1;
 	}
 	if (len > s->budget)
@@ -137,6 +145,7 @@ static mailstream_low *stream_new(struct imap *im, struct tls *tls)
 static void budget(struct imap *im, uint64_t bytes)
 {
 	im->stream->budget = bytes;
+	im->stream->deadline = im->command_time ? g_get_monotonic_time() + (gint64)im->command_time * G_USEC_PER_SEC : 0;
 	im->stream->over_budget = false;
 	im->stream->timed_out = false;
 	im->stream->cancelled = false;
@@ -415,6 +424,7 @@ int imap_connect(const struct imap_options *o, struct imap **out, char *err, siz
 	}
 	im->fd = -1;
 	im->cancel = o->cancel;
+	im->command_time = o->command_time;
 	int nr = net_connect(o->host, o->port, (int)o->timeout * 1000, o->cancel, &im->fd, im->err, sizeof(im->err));
 	if (nr < 0) {
 		r = nr == -EINTR ? IMAP_E_CANCELLED : IMAP_E_CONNECT;

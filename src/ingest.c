@@ -56,6 +56,7 @@ void ingest_imap_options(const struct config *cfg, const char *secret, volatile 
 						       : IMAP_AUTH_LOGIN,
 		.password = secret,
 		.timeout = c->timeout,
+		.command_time = cfg->limits.max_message_time,
 		.cancel = cancel,
 	};
 }
@@ -96,7 +97,8 @@ enum fetch_outcome {
 /* Assesses and records one message.  When the body was not fetched
  * (OUTCOME says why) RAW holds its header only, or nothing. */
 static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *box, const struct imap_meta *meta,
-		      GByteArray *raw, enum fetch_outcome outcome, struct ingest_stats *stats, char *err, size_t errlen)
+		      GByteArray *raw, enum fetch_outcome outcome, int64_t started, struct ingest_stats *stats, char *err,
+		      size_t errlen)
 {
 	struct assess_input in = {
 		.mailbox = ctx->cfg->imap.mailbox,
@@ -109,6 +111,8 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *b
 		.raw = raw,
 		.body_missing = outcome == FETCHED ? NULL : outcome == GONE ? "gone" : "too-large",
 		.trust = ctx->trust,
+		.clock = g_get_monotonic_time,
+		.started = started,
 	};
 	struct assessment a;
 	assess_message(ctx->cfg, &in, &a);
@@ -117,15 +121,19 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *b
 	if (ctx->cfg->imap.after_ingest != CONFIG_AFTER_NONE && outcome == FETCHED)
 		a.msg.server_action = "pending";
 	int64_t id = 0;
-	bool inserted = false;
-	int r = store_record(ctx->store, &a.msg, a.atts, a.n_atts, &id, &inserted);
+	enum store_outcome outcome_db = STORE_EXISTED;
+	int r = store_record(ctx->store, &a.msg, a.atts, a.n_atts, &id, &outcome_db);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot record UID %u: %s", meta->uid, store_errmsg(ctx->store));
 		assess_clear(&a);
 		return INGEST_E_STORE;
 	}
 	stats->watermark = meta->uid;
-	if (inserted) {
+	if (outcome_db == STORE_REKEYED) {
+		stats->rekeyed++;
+		struct ingest_event ev = { .kind = INGEST_EVENT_REKEYED, .record = id, .uid = meta->uid };
+		emit(ctx, &ev);
+	} else if (outcome_db == STORE_INSERTED) {
 		stats->recorded++;
 		if (a.msg.flags)
 			stats->flagged++;
@@ -222,6 +230,7 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 		enum fetch_outcome outcome = FETCHED;
 		bool resync = false;
 		g_byte_array_set_size(raw, 0);
+		int64_t started = g_get_monotonic_time();
 		if (meta->size > cfg->limits.max_message_size) {
 			outcome = TOO_LARGE;
 		} else {
@@ -252,7 +261,7 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 				break;
 			}
 		}
-		result = record_one(ctx, &s->box, meta, raw, outcome, stats, err, errlen);
+		result = record_one(ctx, &s->box, meta, raw, outcome, started, stats, err, errlen);
 		if (result != INGEST_OK)
 			break;
 	}

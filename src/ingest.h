@@ -29,6 +29,7 @@ enum ingest_event_kind {
 	INGEST_EVENT_RECORDED,
 	INGEST_EVENT_UIDVALIDITY_CHANGED,
 	INGEST_EVENT_RECONNECT,
+	INGEST_EVENT_REKEYED,        /* record's message found again under a new UIDVALIDITY */
 	INGEST_EVENT_ACTIONS_DONE,   /* n_actions messages flagged or moved */
 	INGEST_EVENT_ACTIONS_FAILED, /* n_actions stay pending; detail says why */
 };
@@ -40,6 +41,8 @@ struct ingest_event {
 	uint32_t old_uidvalidity, new_uidvalidity;
 	const char *detail;
 	size_t n_actions;                /* ACTIONS_* */
+	int64_t record;                  /* REKEYED */
+	uint32_t uid;                    /* REKEYED: its new UID */
 };
 
 typedef void (*ingest_event_cb)(const struct ingest_event *ev, void *userdata);
@@ -48,6 +51,7 @@ struct ingest_stats {
 	size_t seen;         /* messages above the watermark */
 	size_t recorded;
 	size_t duplicates;
+	size_t rekeyed;      /* already recorded under an earlier UIDVALIDITY */
 	size_t flagged;      /* broken, too large or gone */
 	uint32_t uidvalidity;
 	uint32_t watermark;

@@ -400,6 +400,10 @@ static void walk(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 		w->msg->flags |= MIME_TOO_MANY_PARTS;
 		return;
 	}
+	if (w->limits->clock && w->limits->clock() > w->limits->deadline) {
+		w->msg->flags |= MIME_TIME_LIMIT;
+		return;
+	}
 	if (GMIME_IS_MULTIPART(obj)) {
 		GMimeMultipart *mp = GMIME_MULTIPART(obj);
 		int n = g_mime_multipart_get_count(mp);
@@ -725,6 +729,7 @@ char *mime_flags_describe(unsigned flags)
 		{ MIME_TOO_DEEP, "too-deep" },
 		{ MIME_TOO_MANY_PARTS, "too-many-parts" },
 		{ MIME_BAD_ENCODING, "bad-encoding" },
+		{ MIME_TIME_LIMIT, "time-limit" },
 	};
 	if (!flags)
 		return NULL;

@@ -14,6 +14,10 @@ struct mime_limits {
 	unsigned max_depth;   /* nesting of multiparts and forwarded messages */
 	unsigned max_parts;   /* parts walked before giving up */
 	const struct cms_trust *trust; /* for signer_trusted; may be NULL */
+	/* The time budget: once CLOCK() passes DEADLINE the walk stops
+	 * (MIME_TIME_LIMIT).  CLOCK NULL: no budget.  Time is passed in. */
+	int64_t (*clock)(void);
+	int64_t deadline;
 };
 
 enum mime_flags {
@@ -23,6 +27,7 @@ enum mime_flags {
 	MIME_TOO_DEEP = 1u << 3,       /* max_depth reached: deeper parts not walked */
 	MIME_TOO_MANY_PARTS = 1u << 4, /* max_parts reached: later parts not walked */
 	MIME_BAD_ENCODING = 1u << 5,   /* an attachment's base64 is corrupt */
+	MIME_TIME_LIMIT = 1u << 6,     /* max_message_time ran out: later parts not walked */
 };
 
 struct mime_attachment {

@@ -118,7 +118,10 @@ static const char schema_v4[] =
 	"ALTER TABLE messages ADD COLUMN server_action_target TEXT;\n"
 	"ALTER TABLE messages ADD COLUMN server_action_at INTEGER;\n"
 	"CREATE INDEX messages_action_pending ON messages(mailbox, uidvalidity, uid) "
-	"WHERE server_action = 'pending';\n";
+	"WHERE server_action = 'pending';\n"
+	/* Earlier (UIDVALIDITY:UID) keys of a record re-keyed after the
+	 * mailbox was recreated, comma-separated. */
+	"ALTER TABLE messages ADD COLUMN prior_keys TEXT;\n";
 
 static const char *const migrations[] = { schema_v1, schema_v2, schema_v3, schema_v4 };
 
@@ -524,21 +527,83 @@ static int exists(struct store *st, const struct store_message *m, bool *found)
 	return r;
 }
 
+/* A record of MSG made under an earlier UIDVALIDITY of its mailbox and
+ * not yet re-keyed to the current one: the same raw bytes, or — recorded
+ * without a body — the same Message-ID and size.  The oldest first, so
+ * that repeated deliveries pair off one to one. */
+static int find_rekey(struct store *st, const struct store_message *m, int64_t *old)
+{
+	sqlite3_stmt *s = NULL;
+	*old = 0;
+	if (!m->raw && !m->message_id)
+		return 0;
+	int r = prepare(st,
+			m->raw ? "SELECT id FROM messages WHERE mailbox = ?1 AND uidvalidity != ?2 AND raw_sha256 = ?3 "
+				 "ORDER BY id LIMIT 1"
+			       : "SELECT id FROM messages WHERE mailbox = ?1 AND uidvalidity != ?2 AND raw_sha256 IS NULL "
+				 "AND message_id = ?4 AND server_size = ?5 ORDER BY id LIMIT 1",
+			&s);
+	if (r < 0)
+		return r;
+	bind_text(s, 1, m->mailbox);
+	sqlite3_bind_int64(s, 2, m->uidvalidity);
+	if (m->raw)
+		bind_text(s, 3, m->raw_sha256);
+	else {
+		bind_text(s, 4, m->message_id);
+		sqlite3_bind_int64(s, 5, (sqlite3_int64)m->server_size);
+	}
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*old = sqlite3_column_int64(s, 0);
+	else if (rc != SQLITE_DONE)
+		r = sql_error(st, rc, "look for a record to re-key");
+	finalize(&s);
+	return r;
+}
+
+/* Moves record ID to MSG's (UIDVALIDITY, UID), remembering the old key.
+ * Its evidence — raw bytes, first INTERNALDATE, classification — stays. */
+static int rekey(struct store *st, int64_t id, const struct store_message *m)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			"UPDATE messages SET prior_keys = COALESCE(prior_keys || ',', '') || uidvalidity || ':' || uid, "
+			"uidvalidity = ?1, uid = ?2 WHERE id = ?3",
+			&s);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(s, 1, m->uidvalidity);
+	sqlite3_bind_int64(s, 2, m->uid);
+	sqlite3_bind_int64(s, 3, id);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		r = sql_error(st, rc, "re-key a record");
+	finalize(&s);
+	return r;
+}
+
 int store_record(struct store *st, const struct store_message *msg,
 		 const struct store_attachment_in *atts, size_t n_atts,
-		 int64_t *id, bool *inserted)
+		 int64_t *id, enum store_outcome *outcome)
 {
 	int r;
 	bool found = false;
-	int64_t dup = 0;
+	int64_t dup = 0, old = 0;
 
-	*inserted = false;
+	*outcome = STORE_EXISTED;
 	*id = 0;
 	if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
 		return r;
 	if ((r = exists(st, msg, &found)) < 0)
 		goto rollback;
-	if (!found) {
+	if (!found && (r = find_rekey(st, msg, &old)) < 0)
+		goto rollback;
+	if (old) {
+		if ((r = rekey(st, old, msg)) < 0)
+			goto rollback;
+		*id = old;
+	} else if (!found) {
 		if ((r = find_original(st, msg->raw ? msg->raw_sha256 : NULL, &dup)) < 0 ||
 		    (r = insert_message(st, msg, dup, id)) < 0 ||
 		    (r = insert_attachments(st, *id, atts, n_atts)) < 0 ||
@@ -549,7 +614,7 @@ int store_record(struct store *st, const struct store_message *msg,
 		goto rollback;
 	if ((r = exec(st, "COMMIT")) < 0)
 		goto rollback;
-	*inserted = !found;
+	*outcome = old ? STORE_REKEYED : found ? STORE_EXISTED : STORE_INSERTED;
 	return 0;
 rollback:
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -847,7 +912,7 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 		"(SELECT COUNT(*) FROM attachments a WHERE a.message = m.id), "
 		"match, match_score, kind, applicant_source, received_header_epoch, received_header, "
 		"deadline_basis, decided_by, deadline_delta, d.decision, d.note, d.user, d.at, smime, "
-		"server_action, server_action_kind, server_action_target, server_action_at "
+		"server_action, server_action_kind, server_action_target, server_action_at, prior_keys "
 		"FROM messages m LEFT JOIN decisions d ON d.id = "
 		"(SELECT MAX(id) FROM decisions WHERE message = m.id) "
 		"WHERE ?1 = 0 OR m.id = ?1 ORDER BY m.id",
@@ -905,6 +970,7 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 			.server_action_kind = col_text(s, 40),
 			.server_action_target = col_text(s, 41),
 			.server_action_at = sqlite3_column_int64(s, 42),
+			.prior_keys = col_text(s, 43),
 		};
 		any = true;
 		if ((r = cb(&m, userdata)) != 0)

@@ -92,6 +92,7 @@ struct store_message {
 	const char *server_action_kind;   /* "keyword" or "move" once done */
 	const char *server_action_target; /* the keyword or the folder */
 	int64_t server_action_at;         /* when it was done, 0 = not yet */
+	const char *prior_keys;           /* read only: "UIDVALIDITY:UID,…" before a re-key, or NULL */
 	const struct store_part *parts; /* on write: every MIME part; NULL on read */
 	size_t n_parts;
 	/* Filled on read only. */
@@ -154,14 +155,22 @@ int store_mailbox_get(struct store *st, const char *mailbox, uint32_t *uidvalidi
  * made under the old UIDVALIDITY stay. */
 int store_mailbox_reset(struct store *st, const char *mailbox, uint32_t uidvalidity);
 
+enum store_outcome {
+	STORE_EXISTED = 0,  /* (mailbox, uidvalidity, uid) was already recorded: nothing changed */
+	STORE_INSERTED = 1, /* a new record */
+	STORE_REKEYED = 2,  /* the mailbox was recreated (new UIDVALIDITY): the record of the same
+			     * message under the old one now carries the new key — recorded once */
+};
+
 /* Records MSG and its attachments and advances the watermark of its
  * mailbox to its UID, in one transaction.  duplicate_of and id in MSG are
  * ignored: a message whose raw bytes equal an earlier record's gets
- * duplicate_of set here.  *inserted is false when (mailbox, uidvalidity,
- * uid) was already recorded (nothing changes then). */
+ * duplicate_of set here — unless that record was made under an earlier
+ * UIDVALIDITY of the same mailbox, in which case it is re-keyed instead
+ * (STORE_REKEYED, *id its id). */
 int store_record(struct store *st, const struct store_message *msg,
 		 const struct store_attachment_in *atts, size_t n_atts,
-		 int64_t *id, bool *inserted);
+		 int64_t *id, enum store_outcome *outcome);
 
 /* Explicit transactions around several updates (reclassify). */
 int store_begin(struct store *st);

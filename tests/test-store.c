@@ -57,7 +57,7 @@ static void test_record_and_watermark(void)
 	 * in the same transaction. */
 	struct store_message m = msg(1, "raw one");
 	int64_t id = 0;
-	bool inserted = true;
+	enum store_outcome inserted = STORE_INSERTED;
 	g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &inserted), ==, -ESTALE);
 	g_assert_false(inserted);
 
@@ -140,7 +140,7 @@ static void test_read_only(void)
 	const uint8_t pdf[] = "%PDF-1.4 x";
 	struct store_attachment_in att = { "a.pdf", "application/pdf", "1", pdf, sizeof(pdf) - 1, "h" };
 	int64_t id;
-	bool ins;
+	enum store_outcome ins;
 	g_assert_cmpint(store_record(st, &m, &att, 1, &id, &ins), ==, 0);
 
 	/* A reader while the writer is open (WAL). */
@@ -198,7 +198,7 @@ static void test_rollback_on_failure(void)
 	struct store_message m = msg(9, "raw nine");
 	struct store_attachment_in bad = { "x", NULL /* content_type NOT NULL */, "1", (const uint8_t *)"x", 1, "h" };
 	int64_t id;
-	bool ins;
+	enum store_outcome ins;
 	g_assert_cmpint(store_record(st, &m, &bad, 1, &id, &ins), <, 0);
 	g_assert_false(ins);
 	uint32_t uv, last;
@@ -229,7 +229,7 @@ static void test_actions(void)
 	struct store *st = open_rw(path);
 	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
 	int64_t id;
-	bool ins;
+	enum store_outcome ins;
 	for (uint32_t uid = 1; uid <= 4; uid++) {
 		g_autofree char *raw = g_strdup_printf("raw %u", uid);
 		struct store_message m = msg(uid, raw);
@@ -274,6 +274,56 @@ static void test_actions(void)
 	store_close(st);
 }
 
+static void test_rekey(void)
+{
+	/* The mailbox is recreated: the same messages come back under a new
+	 * UIDVALIDITY with new UIDs.  Each keeps its one record; a message
+	 * delivered twice pairs off one to one; new mail is a new record. */
+	g_autofree char *path = db_path("g.db");
+	struct store *st = open_rw(path);
+	int64_t id, first = 0;
+	enum store_outcome out;
+	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
+	const char *raws[] = { "alpha", "beta", "alpha" };
+	for (uint32_t i = 0; i < 3; i++) {
+		struct store_message m = msg(10 + i, raws[i]);
+		g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &out), ==, 0);
+		g_assert_cmpint(out, ==, STORE_INSERTED);
+		if (!first)
+			first = id;
+	}
+	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 77), ==, 0);
+	const char *again[] = { "beta", "alpha", "alpha", "gamma" };
+	const enum store_outcome want[] = { STORE_REKEYED, STORE_REKEYED, STORE_REKEYED, STORE_INSERTED };
+	for (uint32_t i = 0; i < 4; i++) {
+		struct store_message m = msg(1 + i, again[i]);
+		m.uidvalidity = 77;
+		g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &out), ==, 0);
+		g_assert_cmpint(out, ==, want[i]);
+		if (i == 1)
+			g_assert_cmpint(id, ==, first); /* the oldest "alpha" first */
+	}
+	/* Once re-keyed, the same UID again is simply known. */
+	struct store_message m = msg(2, "alpha");
+	m.uidvalidity = 77;
+	g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &out), ==, 0);
+	g_assert_cmpint(out, ==, STORE_EXISTED);
+	GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
+	g_assert_cmpint(store_foreach_message(st, 0, false, count_cb, seen), ==, 0);
+	g_assert_cmpuint(seen->len, ==, 4); /* alpha, beta, alpha (dup), gamma */
+	g_ptr_array_free(seen, TRUE);
+	sqlite3 *db;
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	sqlite3_stmt *s;
+	sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM messages WHERE uidvalidity = 77 AND prior_keys LIKE '42:%'", -1,
+			   &s, NULL);
+	g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
+	g_assert_cmpint(sqlite3_column_int(s, 0), ==, 3);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	store_close(st);
+}
+
 static void test_migrate_v3(void)
 {
 	/* A version-3 database gains the action columns; its records have
@@ -283,7 +333,7 @@ static void test_migrate_v3(void)
 	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
 	struct store_message m = msg(1, "old one");
 	int64_t id;
-	bool ins;
+	enum store_outcome ins;
 	g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &ins), ==, 0);
 	store_close(st);
 	sqlite3 *db;
@@ -294,6 +344,7 @@ static void test_migrate_v3(void)
 				     "ALTER TABLE messages DROP COLUMN server_action_kind;"
 				     "ALTER TABLE messages DROP COLUMN server_action_target;"
 				     "ALTER TABLE messages DROP COLUMN server_action_at;"
+				     "ALTER TABLE messages DROP COLUMN prior_keys;"
 				     "PRAGMA user_version = 3",
 				     NULL, NULL, NULL),
 			==, SQLITE_OK);
@@ -317,6 +368,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/store/rollback", test_rollback_on_failure);
 	g_test_add_func("/store/actions", test_actions);
 	g_test_add_func("/store/migrate-v3", test_migrate_v3);
+	g_test_add_func("/store/rekey", test_rekey);
 	int r = g_test_run();
 	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

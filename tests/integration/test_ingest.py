@@ -508,32 +508,48 @@ class IngestTest(PuljedTestCase):
 
     def test_k_uidvalidity_change(self):
         # The mailbox is deleted and re-created: a new UIDVALIDITY, UIDs
-        # starting at 1 again.  New messages are recorded, old records stay.
+        # starting at 1 again.  A message that comes back keeps its one
+        # record (re-keyed, evidence kept); new messages are recorded; old
+        # records stay.
         box = "Puljer/Ansoegninger"
         dc = self.dovecot()
         dc.create_mailbox(box)
-        old_uids = [dc.append(box, M.application("Gammel %d" % i, M.fake_pdf(600, seed=i)),
-                              ON_TIME) for i in range(3)]
+        old_raws = [M.application("Gammel %d" % i, M.fake_pdf(600, seed=i)) for i in range(3)]
+        old_uids = [dc.append(box, raw, ON_TIME) for raw in old_raws]
         v1 = dc.uidvalidity(box)
         dc.close_client()
         cfg = self.config(dc, mailbox=box)
         self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
-        self.assertEqual(len(self.records(cfg)), 3)
+        before = {r["uid"]: r for r in self.records(cfg)}
+        self.assertEqual(len(before), 3)
 
         dc.delete_mailbox(box)
         time.sleep(1.1)  # Dovecot's UIDVALIDITY is time based
         dc.create_mailbox(box)
+        # The first old message comes back (restored, with a later
+        # INTERNALDATE), then two new ones.
+        back = dc.append(box, old_raws[0], "2022-07-05T09:00:00+02:00")
         new_uids = [dc.append(box, M.application("Ny %d" % i, M.fake_pdf(600, seed=20 + i)),
                               ON_TIME) for i in range(2)]
         v2 = dc.uidvalidity(box)
         self.assertNotEqual(v1, v2)
-        self.assertEqual(new_uids, [1, 2])
+        self.assertEqual([back] + new_uids, [1, 2, 3])
         dc.close_client()
         self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
         recs = self.records(cfg)
         keys = sorted((r["uidvalidity"], r["uid"]) for r in recs)
-        self.assertEqual(keys, sorted([(v1, u) for u in old_uids] +
+        self.assertEqual(keys, sorted([(v1, u) for u in old_uids[1:]] + [(v2, back)] +
                                       [(v2, u) for u in new_uids]))
+        self.assertEqual(len(recs), 5, "a message that came back was recorded twice")
+        rekeyed = [r for r in recs if (r["uidvalidity"], r["uid"]) == (v2, back)][0]
+        orig = before[old_uids[0]]
+        self.assertEqual(rekeyed["id"], orig["id"])
+        self.assertEqual(rekeyed["sha256"], orig["sha256"])
+        self.assertEqual(rekeyed["received_at"], orig["received_at"], "the first arrival is the evidence")
+        self.assertIsNone(rekeyed["duplicate_of"])
+        shown = json.loads(self.run_ctl(cfg, "show", str(rekeyed["id"]), "--json").stdout)
+        shown = shown[0] if isinstance(shown, list) else shown
+        self.assertEqual(shown["prior_keys"], "%d:%d" % (v1, old_uids[0]))
         for r in recs:
             self.assertEqual(r["mailbox"], box)
 
