@@ -38,7 +38,8 @@ static char *reasons_json(const struct rules_result *res, const char *extra)
 void assess_message(const struct config *cfg, const struct assess_input *in, struct assessment *a)
 {
 	struct mime_limits lim = { cfg->limits.max_mime_depth, cfg->limits.max_mime_parts, in->trust, in->clock,
-				   in->started + (int64_t)cfg->limits.max_message_time * 1000000 };
+				   in->started + (int64_t)cfg->limits.max_message_time * 1000000,
+				   (size_t)cfg->limits.max_header_field, cfg->limits.max_header_fields };
 	const struct store_message *old = in->stored;
 	unsigned in_flags = 0;
 

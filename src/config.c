@@ -27,6 +27,7 @@ static const struct key_spec known_keys[] = {
 	{ "store", "database" },
 	{ "limits", "max_message_size" }, { "limits", "max_header_size" }, { "limits", "max_mime_depth" },
 	{ "limits", "max_mime_parts" }, { "limits", "max_message_time" },
+	{ "limits", "max_header_field" }, { "limits", "max_header_fields" },
 	{ "call", "subject" }, { "call", "deadline" }, { "call", "timezone" },
 	{ "call", "deadline_basis" }, { "call", "grace" },
 	{ "match", "fuzzy_threshold" },
@@ -315,7 +316,11 @@ static int load_limits(struct loader *l, struct config_limits *lim)
 		return r;
 	if ((r = get_uint(l, "limits", "max_mime_parts", 1000, 1, 1000000, &lim->max_mime_parts)) < 0)
 		return r;
-	return get_uint(l, "limits", "max_message_time", 300, 5, 86400, &lim->max_message_time);
+	if ((r = get_uint(l, "limits", "max_message_time", 300, 5, 86400, &lim->max_message_time)) < 0 ||
+	    (r = get_uint(l, "limits", "max_header_fields", 1000, 10, 1000000, &lim->max_header_fields)) < 0)
+		return r;
+	return get_size(l, "limits", "max_header_field", 32ULL << 10, 1ULL << 10, 64ULL << 20, "32K",
+			&lim->max_header_field);
 }
 
 static int load_call(struct loader *l, const char *group, struct config_call *c)

@@ -61,6 +61,8 @@ struct config_limits {
 	unsigned max_mime_depth;
 	unsigned max_mime_parts;
 	unsigned max_message_time; /* seconds for one message: fetching it (any one command) and walking it */
+	uint64_t max_header_field; /* bytes of one header field; longer: flagged long-header */
+	unsigned max_header_fields;/* fields in a message's header; more: flagged too-many-headers */
 };
 
 struct config {

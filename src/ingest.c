@@ -1,5 +1,6 @@
 #include "ingest.h"
 #include "assess.h"
+#include "crashpoint.h"
 #include "imap.h"
 
 #include <errno.h>
@@ -291,8 +292,11 @@ static int run_actions(const struct ingest_ctx *ctx, struct session *s, struct i
 	if (n == 0)
 		return INGEST_OK;
 	bool keyword = c->after_ingest == CONFIG_AFTER_KEYWORD;
+	crashpoint("server action: about to send");
 	int r = keyword ? imap_add_keyword(s->im, uids, n, c->after_ingest_keyword)
 			: imap_move(s->im, uids, n, c->after_ingest_folder);
+	if (r == IMAP_OK)
+		crashpoint("server action: done on the server, not yet marked");
 	if (r != IMAP_OK) {
 		stats->actions_failed = n;
 		struct ingest_event ev = { .kind = INGEST_EVENT_ACTIONS_FAILED, .n_actions = n,
@@ -350,7 +354,8 @@ int ingest_cycle(const struct ingest_ctx *ctx, struct ingest_stats *stats, char 
 	int64_t exists = r == INGEST_OK && s.im ? (int64_t)imap_exists(s.im) : -1;
 	if (s.im)
 		imap_free(s.im);
-	if (r != INGEST_E_STORE && r != INGEST_E_INTERRUPTED)
+	/* Even a store error is noted, if the database still takes this small write. */
+	if (r != INGEST_E_INTERRUPTED)
 		store_poll_done(ctx->store, (int64_t)time(NULL), r == INGEST_OK ? NULL : err, exists);
 	return r;
 }
@@ -366,8 +371,8 @@ int ingest_open(const struct ingest_ctx *ctx, struct ingest_session **out, char 
 	if (r == INGEST_OK)
 		r = run_actions(ctx, &is->s, &stats, err, errlen);
 	if (r != INGEST_OK) {
-		if (r != INGEST_E_STORE)
-			store_poll_done(ctx->store, (int64_t)time(NULL), err, -1);
+		/* Noted even for a store error, if the database takes this small write. */
+		store_poll_done(ctx->store, (int64_t)time(NULL), err, -1);
 		ingest_close(is);
 		return r;
 	}
@@ -416,7 +421,7 @@ int ingest_sync(struct ingest_session *is, struct ingest_stats *stats, char *err
 			r = ar;
 		}
 	}
-	if (r != INGEST_E_STORE && r != INGEST_E_INTERRUPTED)
+	if (r != INGEST_E_INTERRUPTED)
 		store_poll_done(is->ctx->store, (int64_t)time(NULL), r == INGEST_OK ? NULL : err,
 				r == INGEST_OK ? (int64_t)imap_exists(is->s.im) : -1);
 	return r;

@@ -647,6 +647,25 @@ static void read_headers(struct mime_message *m, GMimeMessage *gm)
 	read_facts(m, gm, headers);
 }
 
+/* Header damage the parser accepts silently. */
+static void check_header(struct mime_message *m, GMimeObject *obj, const struct mime_limits *lim)
+{
+	GMimeHeaderList *list = g_mime_object_get_header_list(obj);
+	int n = list ? g_mime_header_list_get_count(list) : 0;
+	if (lim->max_header_fields && n > 0 && (unsigned)n > lim->max_header_fields)
+		m->flags |= MIME_TOO_MANY_HEADERS;
+	for (int i = 0; i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
+		const char *name = h ? g_mime_header_get_name(h) : NULL;
+		for (const unsigned char *p = (const unsigned char *)name; p && *p; p++)
+			if (*p < 33 || *p > 126 || *p == ':')
+				m->flags |= MIME_BAD_HEADER;
+		const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
+		if (lim->max_header_field && raw && strlen(raw) > lim->max_header_field)
+			m->flags |= MIME_LONG_HEADER;
+	}
+}
+
 int mime_parse(GByteArray *raw, const struct mime_limits *limits, struct mime_message **out)
 {
 	mime_init_once();
@@ -667,6 +686,7 @@ int mime_parse(GByteArray *raw, const struct mime_limits *limits, struct mime_me
 	if (gm) {
 		struct walk w = { .limits = limits, .msg = m, .atts = g_ptr_array_new(), .notes = g_ptr_array_new() };
 		read_headers(m, gm);
+		check_header(m, GMIME_OBJECT(gm), limits);
 		walk(&w, g_mime_message_get_mime_part(gm), NULL, "", 0, "mime");
 		m->n_attachments = w.atts->len;
 		m->attachments = g_new0(struct mime_attachment, w.atts->len ? w.atts->len : 1);
@@ -730,6 +750,9 @@ char *mime_flags_describe(unsigned flags)
 		{ MIME_TOO_MANY_PARTS, "too-many-parts" },
 		{ MIME_BAD_ENCODING, "bad-encoding" },
 		{ MIME_TIME_LIMIT, "time-limit" },
+		{ MIME_BAD_HEADER, "bad-header" },
+		{ MIME_LONG_HEADER, "long-header" },
+		{ MIME_TOO_MANY_HEADERS, "too-many-headers" },
 	};
 	if (!flags)
 		return NULL;

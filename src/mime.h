@@ -18,6 +18,8 @@ struct mime_limits {
 	 * (MIME_TIME_LIMIT).  CLOCK NULL: no budget.  Time is passed in. */
 	int64_t (*clock)(void);
 	int64_t deadline;
+	size_t max_header_field;   /* a longer (unfolded) header field: MIME_LONG_HEADER; 0: none */
+	unsigned max_header_fields;/* more fields in the top-level header: MIME_TOO_MANY_HEADERS; 0: none */
 };
 
 enum mime_flags {
@@ -28,6 +30,9 @@ enum mime_flags {
 	MIME_TOO_MANY_PARTS = 1u << 4, /* max_parts reached: later parts not walked */
 	MIME_BAD_ENCODING = 1u << 5,   /* an attachment's base64 is corrupt */
 	MIME_TIME_LIMIT = 1u << 6,     /* max_message_time ran out: later parts not walked */
+	MIME_BAD_HEADER = 1u << 7,     /* a header field name that is not printable ASCII (NUL, 8-bit) */
+	MIME_LONG_HEADER = 1u << 8,    /* a header field longer than max_header_field */
+	MIME_TOO_MANY_HEADERS = 1u << 9, /* more header fields than max_header_fields (a mail loop?) */
 };
 
 struct mime_attachment {

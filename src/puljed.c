@@ -8,6 +8,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#ifdef PULJED_CRASHTEST
+#include "crashpoint.h"
+
+/* puljed-crashtest only (never installed): PULJED_CRASH_AT=N kills the
+ * process at the N-th durable step, PULJED_DISK_LIMIT=BYTES makes the
+ * database's disk "full", PULJED_CRASH_REPORT=1 prints the step count at
+ * exit. */
+static void report_steps(void)
+{
+	fprintf(stderr, "crashpoint: %lu steps\n", crashpoint_steps());
+}
+
+static void arm_crashpoints(void)
+{
+	const char *at = getenv("PULJED_CRASH_AT"), *limit = getenv("PULJED_DISK_LIMIT");
+	if (crashpoint_arm(at ? strtoul(at, NULL, 10) : 0, limit ? strtoull(limit, NULL, 10) : 0) < 0) {
+		fprintf(stderr, "crashpoint: cannot arm\n");
+		exit(1);
+	}
+	if (getenv("PULJED_CRASH_REPORT"))
+		atexit(report_steps);
+}
+#endif
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -41,6 +65,9 @@ int main(int argc, char **argv)
 	int c;
 
 	log_setup("puljed");
+#ifdef PULJED_CRASHTEST
+	arm_crashpoints();
+#endif
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;

@@ -186,19 +186,27 @@ static char *trim_applicant(const char *s)
 			break;
 		}
 	}
-	/* Collapse inner whitespace; drop control characters. */
+	/* Collapse inner whitespace; drop control and format characters
+	 * (bidi overrides); cut an absurdly long name short. */
 	GString *out = g_string_new(NULL);
 	bool space = false;
+	size_t chars = 0;
 	for (const char *p = start; p < end; p = g_utf8_next_char(p)) {
 		gunichar c = g_utf8_get_char(p);
 		if (g_unichar_isspace(c) || c == 0xA0) {
 			space = true;
 			continue;
 		}
-		if (g_unichar_iscntrl(c))
+		if (g_unichar_iscntrl(c) || g_unichar_type(c) == G_UNICODE_FORMAT)
 			continue;
-		if (space && out->len)
+		if (++chars + (space && out->len) > RULES_APPLICANT_MAX) {
+			g_string_append(out, "…");
+			break;
+		}
+		if (space && out->len) {
 			g_string_append_c(out, ' ');
+			chars++;
+		}
 		space = false;
 		g_string_append_unichar(out, c);
 	}

@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The longest applicant name kept, in characters (a 1 MB subject does
+ * not make a 1 MB name); longer ones end in "…". */
+#define RULES_APPLICANT_MAX 200
+
 #define RULES_MAX_REASONS 10
 #define RULES_DEFAULT_FUZZY_THRESHOLD 0.75
 

@@ -1,4 +1,5 @@
 #include "store.h"
+#include "crashpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -156,6 +157,15 @@ static int exec(struct store *st, const char *sql)
 	return rc == SQLITE_OK ? 0 : sql_error(st, rc, sql);
 }
 
+/* COMMIT, and a durable step for the crash tests. */
+static int commit(struct store *st)
+{
+	int r = exec(st, "COMMIT");
+	if (r == 0)
+		crashpoint("commit");
+	return r;
+}
+
 static int prepare(struct store *st, const char *sql, sqlite3_stmt **stmt)
 {
 	int rc = sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL);
@@ -199,7 +209,7 @@ static int migrate(struct store *st)
 			return r;
 		}
 		g_autofree char *set = g_strdup_printf("PRAGMA user_version = %d", v + 1);
-		if ((r = exec(st, set)) < 0 || (r = exec(st, "COMMIT")) < 0) {
+		if ((r = exec(st, set)) < 0 || (r = commit(st)) < 0) {
 			exec(st, "ROLLBACK");
 			return r;
 		}
@@ -313,6 +323,8 @@ int store_mailbox_reset(struct store *st, const char *mailbox, uint32_t uidvalid
 	int rc = sqlite3_step(s);
 	r = rc == SQLITE_DONE ? 0 : sql_error(st, rc, "reset watermark");
 	finalize(&s);
+	if (r == 0)
+		crashpoint("watermark reset");
 	return r;
 }
 
@@ -612,7 +624,7 @@ int store_record(struct store *st, const struct store_message *msg,
 	}
 	if ((r = advance_watermark(st, msg->mailbox, msg->uidvalidity, msg->uid)) < 0)
 		goto rollback;
-	if ((r = exec(st, "COMMIT")) < 0)
+	if ((r = commit(st)) < 0)
 		goto rollback;
 	*outcome = old ? STORE_REKEYED : found ? STORE_EXISTED : STORE_INSERTED;
 	return 0;
@@ -629,7 +641,7 @@ int store_begin(struct store *st)
 
 int store_commit(struct store *st)
 {
-	return exec(st, "COMMIT");
+	return commit(st);
 }
 
 void store_rollback(struct store *st)
@@ -742,7 +754,7 @@ static int end_transaction(struct store *st, sqlite3_stmt **s, int r)
 {
 	finalize(s);
 	if (r == 0)
-		return exec(st, "COMMIT");
+		return commit(st);
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	return r;
 }

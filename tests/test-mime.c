@@ -231,6 +231,77 @@ static void test_limits(void)
 	g_byte_array_free(arr, TRUE);
 }
 
+static int64_t fake_now;
+
+static int64_t fake_clock(void)
+{
+	return fake_now += 1000; /* every look at the clock costs 1 ms */
+}
+
+static unsigned parse_flags(const char *text, const struct mime_limits *lim)
+{
+	GByteArray *arr = g_byte_array_new();
+	g_byte_array_append(arr, (const guint8 *)text, (guint)strlen(text));
+	struct mime_message *m = NULL;
+	mime_parse(arr, lim, &m);
+	unsigned flags = m->flags;
+	mime_message_free(m);
+	g_byte_array_free(arr, TRUE);
+	return flags;
+}
+
+static void test_header_limits(void)
+{
+	struct mime_limits lim = { 32, 1000, .max_header_field = 1024, .max_header_fields = 20 };
+	const char *fine = "From: a@example.dk\r\nSubject: ok\r\n\r\nbody\r\n";
+	g_assert_cmpuint(parse_flags(fine, &lim), ==, 0);
+
+	/* A 5 KB subject, folded: flagged long-header, and only that. */
+	GString *s = g_string_new("From: a@example.dk\r\nSubject: Puljeopslag");
+	for (int i = 0; i < 100; i++)
+		g_string_append(s, "\r\n x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x");
+	g_string_append(s, "\r\n\r\nbody\r\n");
+	g_assert_cmpuint(parse_flags(s->str, &lim), ==, MIME_LONG_HEADER);
+	g_string_free(s, TRUE);
+
+	/* 30 Received: fields with a limit of 20: a loop. */
+	s = g_string_new(NULL);
+	for (int i = 0; i < 30; i++)
+		g_string_append_printf(s, "Received: from hop%d by hop%d; Wed, 15 Jun 2022 10:00:00 +0200\r\n", i, i + 1);
+	g_string_append(s, "Subject: loop\r\n\r\nbody\r\n");
+	g_assert_cmpuint(parse_flags(s->str, &lim), ==, MIME_TOO_MANY_HEADERS);
+	g_string_free(s, TRUE);
+
+	/* An 8-bit byte in a field name (what Dovecot serves for a NUL). */
+	g_assert_true(parse_flags("From: a@example.dk\r\nX-Nul\x80Name: v\r\nSubject: x\r\n\r\nb\r\n", &lim) &
+		      MIME_BAD_HEADER);
+
+	/* The time budget: a clock that has run past the deadline stops the
+	 * walk at once; a generous one does not. */
+	const char *multi = "Subject: t\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+			    "--b\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4 x\r\n--b--\r\n";
+	fake_now = 0;
+	lim.clock = fake_clock;
+	lim.deadline = 500; /* already past at the first look */
+	GByteArray *arr = g_byte_array_new();
+	g_byte_array_append(arr, (const guint8 *)multi, (guint)strlen(multi));
+	struct mime_message *m = NULL;
+	mime_parse(arr, &lim, &m);
+	g_assert_true(m->flags & MIME_TIME_LIMIT);
+	g_assert_cmpuint(m->n_attachments, ==, 0);
+	mime_message_free(m);
+	fake_now = 0;
+	lim.deadline = 1000000;
+	mime_parse(arr, &lim, &m);
+	g_assert_cmpuint(m->flags, ==, 0);
+	g_assert_cmpuint(m->n_attachments, ==, 1);
+	g_autofree char *names = mime_flags_describe(MIME_TIME_LIMIT | MIME_LONG_HEADER | MIME_BAD_HEADER |
+						     MIME_TOO_MANY_HEADERS);
+	g_assert_cmpstr(names, ==, "time-limit,bad-header,long-header,too-many-headers");
+	mime_message_free(m);
+	g_byte_array_free(arr, TRUE);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -248,6 +319,7 @@ int main(int argc, char **argv)
 	}
 	g_test_add_func("/mime/garbage", test_garbage);
 	g_test_add_func("/mime/limits", test_limits);
+	g_test_add_func("/mime/header-limits", test_header_limits);
 	g_test_add_func("/mime/dates", test_dates);
 	g_test_add_func("/mime/facts", test_facts);
 	return g_test_run();

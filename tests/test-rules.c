@@ -96,6 +96,26 @@ static void test_subjects(void)
 	}
 }
 
+static void test_applicant_bounds(void)
+{
+	/* Bidi overrides never reach a name; a 1 MB name is cut at
+	 * RULES_APPLICANT_MAX characters with an ellipsis. */
+	char *applicant = NULL;
+	double score = 0;
+	rules_subject_match(CALL " - Region \u202eNordjylland\u202c", CALL, RULES_DEFAULT_FUZZY_THRESHOLD, &score,
+			    &applicant);
+	g_assert_cmpstr(applicant, ==, "Region Nordjylland");
+	g_free(applicant);
+	GString *s = g_string_new(CALL " - ");
+	for (int i = 0; i < 100000; i++)
+		g_string_append(s, "Kø ");
+	rules_subject_match(s->str, CALL, RULES_DEFAULT_FUZZY_THRESHOLD, &score, &applicant);
+	g_assert_cmpuint(g_utf8_strlen(applicant, -1), ==, RULES_APPLICANT_MAX + 1);
+	g_assert_true(g_str_has_suffix(applicant, "…"));
+	g_free(applicant);
+	g_string_free(s, TRUE);
+}
+
 /* The table's escapes: \t, \n, \\ and \uXXXX. */
 static char *unescape(const char *s)
 {
@@ -576,6 +596,7 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/rules/subjects", test_subjects);
+	g_test_add_func("/rules/applicant-bounds", test_applicant_bounds);
 	g_test_add_func("/rules/subject-table", test_subject_table);
 	g_test_add_func("/rules/kinds", test_kinds);
 	g_test_add_func("/rules/not-applications", test_not_applications);

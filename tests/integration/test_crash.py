@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Crash at every durable step.  puljed-crashtest (the daemon with its crash
+points armable from the environment) is killed with SIGKILL at the n-th
+durable step — each SQLite write, fsync and commit, each watermark advance,
+and just before and after each change on the server — for every n of a run
+over a mailbox of 50 varied messages; then restarted without the fault.
+The database must then equal an uninterrupted run's: 0 lost, 0 duplicated,
+PRAGMA integrity_check ok, no orphan rows, no stray files.  The same with
+after_ingest = keyword (server-side action), and a full disk.
+
+PULJED_CRASH_STRIDE=k tests every k-th step only (default 1: all of them)."""
+import glob
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from harness import messages as M  # noqa: E402
+from harness import puljed as P  # noqa: E402
+from harness.testcase import PuljedTestCase  # noqa: E402
+
+FIXTURES = os.environ.get("PULJED_FIXTURES",
+                          os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures"))
+ON_TIME = "2022-06-15T10:00:00+02:00"
+LATE = "2022-07-02T09:00:00+02:00"
+
+
+def crashtest_path():
+    path = os.environ.get("PULJED_CRASHTEST") or os.path.join(os.path.dirname(P.puljed_path()),
+                                                               "puljed-crashtest")
+    if not os.access(path, os.X_OK):
+        raise AssertionError("puljed-crashtest not found at %s (set PULJED_CRASHTEST)" % path)
+    return path
+
+
+def corpus():
+    """50 varied messages: every MIME fixture, applications on time and
+    late, a duplicate delivery, an auto-reply, a question, broken mail."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(FIXTURES, "mime", "*.eml"))):
+        with open(path, "rb") as f:
+            out.append((f.read(), ON_TIME))
+    i = 0
+    while len(out) < 46:
+        out.append((M.application("Crash Kommune %d" % i, M.fake_pdf(3000, seed=100 + i)),
+                    LATE if i % 4 == 3 else ON_TIME))
+        i += 1
+    out.append((out[-1][0], ON_TIME))  # delivered twice
+    out.append((M.simple("Automatisk svar: " + M.CALL_SUBJECT, "Jeg er på ferie.\n"), ON_TIME))
+    out.append((M.simple("Spørgsmål vedr. puljen", "Hvornår er fristen?\n"), ON_TIME))
+    out.append((b"this is not a message at all \x00\xff\r\n", ON_TIME))
+    return out
+
+
+def dump(db):
+    """The database's content, independent of ids and times: one entry per
+    record, sorted."""
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        rows = []
+        for (mid, uid, sha, status, call, app, flags, on_time, dup, action) in con.execute(
+                "SELECT id, uid, raw_sha256, status, call, applicant, flags, on_time, duplicate_of, "
+                "server_action FROM messages ORDER BY uid"):
+            atts = [r[0] for r in con.execute(
+                "SELECT sha256 FROM attachments WHERE message = ? ORDER BY seq", (mid,))]
+            parts = con.execute("SELECT COUNT(*) FROM parts WHERE message = ?", (mid,)).fetchone()[0]
+            dup_uid = con.execute("SELECT uid FROM messages WHERE id = ?", (dup,)).fetchone()[0] if dup else None
+            rows.append((uid, sha, status, call, app, flags, on_time, dup_uid, action, tuple(atts), parts))
+        mb = con.execute("SELECT mailbox, uidvalidity, last_uid FROM mailboxes").fetchall()
+        return rows, mb
+    finally:
+        con.close()
+
+
+def orphans(db):
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        a = con.execute("SELECT COUNT(*) FROM attachments WHERE message NOT IN (SELECT id FROM messages)").fetchone()[0]
+        p = con.execute("SELECT COUNT(*) FROM parts WHERE message NOT IN (SELECT id FROM messages)").fetchone()[0]
+        d = con.execute("SELECT COUNT(*) FROM messages WHERE duplicate_of IS NOT NULL AND "
+                        "duplicate_of NOT IN (SELECT id FROM messages)").fetchone()[0]
+        return a + p + d
+    finally:
+        con.close()
+
+
+class CrashTest(PuljedTestCase):
+    def crashrun(self, cfg, crash_at=None, disk_limit=None, report=False):
+        env = P.clean_env()
+        if crash_at:
+            env["PULJED_CRASH_AT"] = str(crash_at)
+        if disk_limit:
+            env["PULJED_DISK_LIMIT"] = str(disk_limit)
+        if report:
+            env["PULJED_CRASH_REPORT"] = "1"
+        r = P.run([crashtest_path(), "--config", cfg, "--once"], timeout=300, env=env)
+        self.runs.append(r)
+        self.check_no_secret(r)
+        self.assertFalse(r.timed_out, r.describe())
+        return r
+
+    def steps(self, r):
+        for line in r.stderr.splitlines():
+            if line.startswith("crashpoint: ") and line.endswith(" steps"):
+                return int(line.split()[1])
+        self.fail("no step count\n" + r.describe())
+
+    def check_db(self, db, reference, what):
+        self.assertEqual(self.integrity_check(db), "ok", what)
+        self.assertEqual(orphans(db), 0, "orphan rows after " + what)
+        got = dump(db)
+        if got != reference:
+            ref_uids = [r[0] for r in reference[0]]
+            got_uids = [r[0] for r in got[0]]
+            self.fail("after %s the database differs from the uninterrupted run: lost %s, extra %s, "
+                      "watermark %s vs %s" % (what, sorted(set(ref_uids) - set(got_uids)),
+                                              [u for u in got_uids if got_uids.count(u) > 1 or u not in ref_uids],
+                                              got[1], reference[1]))
+        stray = [f for f in os.listdir(os.path.dirname(db))
+                 if f.startswith(os.path.basename(db)) and f not in
+                 {os.path.basename(db) + s for s in ("", "-wal", "-shm", ".lock")}]
+        self.assertEqual(stray, [], "stray files beside the database after " + what)
+
+    def sweep(self, dc, extra_config, reset_server=None, n_messages=50):
+        cfg_ref = self.config(dc, name="ref.conf", database=self.path("ref.db"), **extra_config)
+        r = self.crashrun(cfg_ref, report=True)
+        self.assertEqual(r.returncode, 0, r.describe())
+        total = self.steps(r)
+        reference = dump(self.path("ref.db"))
+        self.assertEqual(len(reference[0]), n_messages)
+        if reset_server:
+            reset_server()
+        stride = int(os.environ.get("PULJED_CRASH_STRIDE", "1"))
+        killed = 0
+        for n in range(1, total + 1, stride):
+            db = self.path("crash-%d.db" % n)
+            cfg = self.config(dc, name="crash.conf", database=db, **extra_config)
+            r = self.crashrun(cfg, crash_at=n)
+            if r.returncode == -9:
+                killed += 1
+            else:
+                # The run took fewer steps than the reference (e.g. a
+                # checkpoint fell elsewhere): it must then have finished.
+                self.assertEqual(r.returncode, 0, "step %d: %s" % (n, r.describe()))
+            r = self.run_puljed(cfg, "--once", timeout=300)
+            self.assertEqual(r.returncode, 0, "restart after a kill at step %d\n%s" % (n, r.describe()))
+            self.check_db(db, reference, "a kill at step %d of %d" % (n, total))
+            if reset_server:
+                reset_server()
+            for suffix in ("", "-wal", "-shm", ".lock"):
+                if os.path.exists(db + suffix):
+                    os.unlink(db + suffix)
+        sys.stderr.write("\n  %d steps in an uninterrupted run; killed at %d of them (stride %d), "
+                         "each restart equal to the uninterrupted run\n" % (total, killed, stride))
+        self.assertGreater(killed, (total // stride) * 9 // 10, "too few runs were actually killed")
+
+    def fill(self, dc, n=50):
+        for raw, when in corpus()[-n:]:
+            dc.append("INBOX", raw, when)
+        dc.close_client()
+
+    def test_a_every_step(self):
+        dc = self.dovecot()
+        self.fill(dc)
+        self.sweep(dc, {})
+
+    def test_b_every_step_with_keyword(self):
+        # The server-side action is a durable step too: killed before it,
+        # after it but before it is marked done, or in between, the
+        # restart carries it out; every message ends with the keyword.
+        dc = self.dovecot()
+        self.fill(dc, 12)
+
+        def unflag():
+            conn = dc.connect()
+            conn.select("INBOX")
+            conn.uid("STORE", "1:*", "-FLAGS.SILENT", "($Puljed)")
+            conn.logout()
+
+        def check_flags():
+            conn = dc.connect()
+            conn.select("INBOX", readonly=True)
+            typ, data = conn.uid("FETCH", "1:*", "(FLAGS)")
+            conn.logout()
+            lines = [d for d in data if d]
+            self.assertEqual(len(lines), 12)
+            for line in lines:
+                self.assertIn(b"$Puljed", line, line)
+                self.assertNotIn(b"\\Seen", line, line)
+
+        def between():
+            check_flags()
+            unflag()
+
+        self.sweep(dc, {"groups": {"imap": {"after_ingest": "keyword"}}}, reset_server=between, n_messages=12)
+
+    def test_c_full_disk(self):
+        # The disk fills up mid-ingest: the cycle fails cleanly (exit 1, the
+        # reason named), the watermark covers only what was committed, and
+        # once there is space again the next run records everything.
+        dc = self.dovecot()
+        self.fill(dc)
+        cfg_ref = self.config(dc, name="ref.conf", database=self.path("ref.db"))
+        self.assertEqual(self.crashrun(cfg_ref).returncode, 0)
+        reference = dump(self.path("ref.db"))
+        db = self.path("full.db")
+        cfg = self.config(dc, name="full.conf", database=db)
+        r = self.crashrun(cfg, disk_limit=300 * 1024)
+        self.assertEqual(r.returncode, 1, r.describe())
+        self.assertIn("full", r.stderr.lower(), r.describe())
+        rows, mb = dump(db)
+        self.assertGreater(len(rows), 0, "nothing fitted: make the limit larger")
+        self.assertLess(len(rows), 50, "everything fitted: make the limit smaller")
+        self.assertEqual(mb[0][2], max(r[0] for r in rows), "the watermark passed an unrecorded message")
+        self.assertEqual(self.integrity_check(db), "ok")
+        self.assertEqual(orphans(db), 0)
+        # Operators see why (status exits 1: no successful poll yet).
+        status = json.loads(self.run_ctl(cfg, "status", "--json", expect=1).stdout)
+        self.assertIn("full", status["last_error"])
+        self.assertFalse(status["healthy"])
+        # Still full: fails again, loses nothing.
+        r = self.crashrun(cfg, disk_limit=300 * 1024)
+        self.assertEqual(r.returncode, 1, r.describe())
+        # Space returns.
+        r = self.run_puljed(cfg, "--once")
+        self.assertEqual(r.returncode, 0, r.describe())
+        self.check_db(db, reference, "a full disk and space returning")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
