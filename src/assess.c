@@ -44,7 +44,9 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 	unsigned in_flags = 0;
 
 	memset(a, 0, sizeof(*a));
-	if (in->raw && in->raw->len > 0) {
+	/* An empty body (a server may send a {0} literal) is parsed too: it
+	 * comes out flagged no-headers, never unexamined. */
+	if (in->raw && (in->raw->len > 0 || !in->body_missing)) {
 		mime_parse(in->raw, &lim, &a->mime);
 		if (in->body_missing)
 			a->mime->n_attachments = 0; /* a header alone has none */

@@ -201,8 +201,6 @@ static int load_auth(struct loader *l, struct config_imap *imap)
 		return fail(l, "imap", "token_file", "only used with auth = xoauth2 (auth is \"%s\")", auth);
 	if (imap->token_file && !g_path_is_absolute(imap->token_file))
 		return fail(l, "imap", "token_file", "must be an absolute path, got \"%s\"", imap->token_file);
-	if (imap->auth == CONFIG_AUTH_XOAUTH2 && imap->password_file)
-		return fail(l, "imap", "password_file", "not used with auth = xoauth2 (the token comes from token_file)");
 	return 0;
 }
 

@@ -1,4 +1,5 @@
 #include "imap.h"
+#include "frame.h"
 #include "net.h"
 #include "tls.h"
 
@@ -23,6 +24,7 @@ struct stream {
 	struct tls *tls;       /* owned; NULL for the plaintext before STARTTLS */
 	uint64_t budget;       /* bytes the current response may still take */
 	gint64 deadline;       /* monotonic µs by which it must be complete; 0: none */
+	struct frame frame;    /* lines and literals seen so far */
 	bool timed_out;
 	bool over_budget;
 	bool eof;
@@ -35,7 +37,8 @@ struct imap {
 	struct stream *stream; /* the driver data of the current low stream */
 	int fd;
 	bool broken;           /* a read failed or was cut short: no LOGOUT */
-	unsigned command_time; /* seconds any one command may take in all */
+	unsigned timeout;      /* seconds per network step; an ordinary command gets twice that in all */
+	unsigned command_time; /* seconds a message's FETCH may take in all */
 	char err[512];
 };
 
@@ -73,6 +76,12 @@ static ssize_t stream_read(mailstream_low *low, void *buf, size_t len)
 		return -1; /* libetpan's literal reader loops on 0 */
 	}
 	s->budget -= (uint64_t)n;
+	/* A literal larger than the response may be is refused before
+	 * libetpan sees its size (see frame.h). */
+	if (!frame_scan(&s->frame, buf, (size_t)n, s->budget)) {
+		s->over_budget = true;
+		return -1;
+	}
 	return n;
 }
 
@@ -145,7 +154,7 @@ static mailstream_low *stream_new(struct imap *im, struct tls *tls)
 static void budget(struct imap *im, uint64_t bytes)
 {
 	im->stream->budget = bytes;
-	im->stream->deadline = im->command_time ? g_get_monotonic_time() + (gint64)im->command_time * G_USEC_PER_SEC : 0;
+	im->stream->deadline = im->timeout ? g_get_monotonic_time() + 2 * (gint64)im->timeout * G_USEC_PER_SEC : 0;
 	im->stream->over_budget = false;
 	im->stream->timed_out = false;
 	im->stream->cancelled = false;
@@ -424,6 +433,7 @@ int imap_connect(const struct imap_options *o, struct imap **out, char *err, siz
 	}
 	im->fd = -1;
 	im->cancel = o->cancel;
+	im->timeout = o->timeout;
 	im->command_time = o->command_time;
 	int nr = net_connect(o->host, o->port, (int)o->timeout * 1000, o->cancel, &im->fd, im->err, sizeof(im->err));
 	if (nr < 0) {
@@ -881,6 +891,8 @@ static int fetch_section(struct imap *im, uint32_t uid, uint64_t max, bool heade
 			ft, mailimap_fetch_att_new_body_peek_section(mailimap_section_new(NULL)));
 	mailimap_set_msg_body_handler(im->session, on_body, &ctx);
 	budget(im, max + BODY_SLACK);
+	/* A message may take longer than an ordinary command: its own limit. */
+	im->stream->deadline = im->command_time ? g_get_monotonic_time() + (gint64)im->command_time * G_USEC_PER_SEC : 0;
 	int r = mailimap_uid_fetch(im->session, set, ft, &res);
 	mailimap_set_msg_body_handler(im->session, NULL, NULL);
 	mailimap_fetch_type_free(ft);

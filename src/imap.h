@@ -42,9 +42,10 @@ struct imap_options {
 	const char *username;
 	enum imap_auth auth;
 	const char *password;    /* borrowed; not kept after imap_connect (the token for XOAUTH2) */
-	unsigned timeout;        /* seconds, for every network step */
-	unsigned command_time;   /* seconds any one command (greeting, a FETCH of one body …) may
-				  * take in all, however the server trickles it; 0: no limit */
+	unsigned timeout;        /* seconds, for every network step; an ordinary command
+				  * (greeting, LOGIN, EXAMINE …) may take twice that in all */
+	unsigned command_time;   /* seconds the FETCH of one message may take in all, however
+				  * the server trickles it; 0: no limit */
 	volatile sig_atomic_t *cancel; /* may be NULL: set by a signal handler, it ends any wait */
 };
 

@@ -223,7 +223,10 @@ int store_open(const char *path, enum store_mode mode, struct store **out, char 
 	int r, flags;
 
 	st->mode = mode;
-	if (mode == STORE_READ_WRITE) {
+	bool memory = !strcmp(path, ":memory:"); /* the fuzz target */
+	if (mode == STORE_READ_WRITE && memory) {
+		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	} else if (mode == STORE_READ_WRITE) {
 		/* Create the file ourselves so that it is never world-readable;
 		 * SQLite gives -wal and -shm the same mode. */
 		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);

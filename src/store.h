@@ -142,7 +142,8 @@ struct store_status {
 	char *last_action_error;    /* owned by the caller: g_free(); NULL when the last attempt succeeded */
 };
 
-/* Opens (creating and migrating in READ_WRITE mode) the database at PATH.
+/* Opens (creating and migrating in READ_WRITE mode) the database at PATH
+ * (":memory:": a private in-memory database, for the fuzz target).
  * New files are created 0640.  On failure *error holds a newly allocated
  * message. */
 int store_open(const char *path, enum store_mode mode, struct store **out, char **error);

@@ -163,7 +163,6 @@ static const struct {
 	{ "mailbox = INBOX", "mailbox = INBOX\nauth = xoauth2", "[imap]", "token_file" },
 	{ "mailbox = INBOX", "mailbox = INBOX\ntoken_file = /run/token", "[imap]", "token_file" },
 	{ "password_file = @DIR@/pw", "auth = xoauth2\ntoken_file = token", "[imap]", "token_file" },
-	{ "mailbox = INBOX", "mailbox = INBOX\nauth = xoauth2\ntoken_file = /run/t", "[imap]", "password_file" },
 	{ "mailbox = INBOX", "mailbox = INBOX\nafter_ingest = delete", "[imap]", "after_ingest" },
 	{ "mailbox = INBOX", "mailbox = INBOX\nafter_ingest = move", "[imap]", "after_ingest_folder" },
 	{ "mailbox = INBOX", "mailbox = INBOX\nafter_ingest = move\nafter_ingest_folder = INBOX", "[imap]",

@@ -11,7 +11,11 @@ Usage::
         assert not dc.auth_attempt_lines()
 
 Options: ``cert="good" | "wronghost" | "unknownca"``, ``ssl=False`` (no TLS at all:
-STARTTLS not offered, no IMAPS listener).
+STARTTLS not offered, no IMAPS listener), ``drop_capabilities=("MOVE",)`` or
+``imap_capability="..."`` (what the server advertises after login; Dovecot still
+executes commands it does not advertise), ``auth_mechanisms="plain login"``
+(what is advertised as AUTH=), ``oauth2=IntrospectionServer`` (harness.oauth2:
+an oauth2 passdb for XOAUTH2/OAUTHBEARER beside the passwd-file one).
 
 Everything lives in a private temp directory (config, base_dir, state_dir, log,
 maildir).  Dovecot runs in the foreground (``dovecot -F``) as a child process in
@@ -45,6 +49,29 @@ DEFAULT_CALL = {
     "deadline": "2022-07-01",
     "timezone": "Europe/Copenhagen",
 }
+
+# What Dovecot 2.3.19 advertises after login by default (CAPABILITY_STRING
+# plus the LITERAL+ and NOTIFY it appends).  ``imap_capability`` REPLACES the
+# whole list, pre-login as well (where Dovecot still appends STARTTLS,
+# LOGINDISABLED and AUTH=...), and then nothing is appended: so a Dovecot
+# "without MOVE" is given this list without MOVE.  Dovecot still executes
+# commands it does not advertise (MOVE works either way).
+DEFAULT_IMAP_CAPABILITY = (
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY "
+    "THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL "
+    "CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 "
+    "CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS "
+    "BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE "
+    "LITERAL+ NOTIFY")
+
+
+def capabilities_without(*names):
+    """Dovecot's default capability list without ``names`` (case-insensitive),
+    as a string for ``Dovecot(imap_capability=...)``."""
+    drop = {n.upper() for n in names}
+    return " ".join(c for c in DEFAULT_IMAP_CAPABILITY.split()
+                    if c.upper() not in drop)
+
 
 _running = set()
 
@@ -103,6 +130,7 @@ def to_imap_date(value):
 
 _INTERNALDATE_RE = re.compile(rb'INTERNALDATE "\s*([^"]+)"')
 _UID_RE = re.compile(rb"UID (\d+)")
+_FLAGS_RE = re.compile(rb"FLAGS \(([^)]*)\)")
 _APPENDUID_RE = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
 
 
@@ -166,7 +194,8 @@ class Dovecot:
     def __init__(self, cert="good", ssl=True, username="rbj", password=None,
                  certs=None, workdir=None, keep=None, start=True,
                  extra_conf="", mail_max_userip_connections=200,
-                 tls_max=None):
+                 tls_max=None, imap_capability=None, drop_capabilities=(),
+                 auth_mechanisms=None, oauth2=None):
         self.cert_kind = cert
         self.ssl = bool(ssl)
         self.username = username
@@ -183,6 +212,18 @@ class Dovecot:
         # done with an OPENSSL_CONF passed through import_environment.
         self.tls_max = tls_max or os.environ.get("PULJED_TEST_TLS_MAX") or None
         self.max_userip = mail_max_userip_connections
+        if drop_capabilities:
+            if imap_capability:
+                raise ValueError("give imap_capability or drop_capabilities, not both")
+            imap_capability = capabilities_without(*drop_capabilities)
+        self.imap_capability = imap_capability
+        # oauth2: an object with .url (harness.oauth2.IntrospectionServer) or
+        # the introspection URL itself.
+        self.oauth2_url = getattr(oauth2, "url", oauth2) if oauth2 else None
+        if auth_mechanisms is None:
+            auth_mechanisms = "plain login" + (
+                " xoauth2 oauthbearer" if self.oauth2_url else "")
+        self.auth_mechanisms = auth_mechanisms
         self.keep = (os.environ.get("PULJED_KEEP_TMP") not in (None, "", "0")
                      if keep is None else keep)
         self._own_dir = workdir is None
@@ -196,6 +237,7 @@ class Dovecot:
         self.users_path = os.path.join(self.dir, "users")
         self.password_file = os.path.join(self.dir, "imap-password")
         self.maildir_root = os.path.join(self.dir, "mail")
+        self.oauth2_conf_path = os.path.join(self.dir, "dovecot-oauth2.conf.ext")
         self.proc = None
         self._admin_conn = None
         self.stop_grace = 1.0
@@ -233,6 +275,36 @@ class Dovecot:
                         "[system_default_sect]\nMaxProtocol = %s\n" % self.tls_max)
             os.chmod(ossl, 0o644)
             ssl_lines += "import_environment = TZ OPENSSL_CONF=%s\n" % ossl
+        passdbs = ("passdb {{\n"
+                   "  driver = passwd-file\n"
+                   "  args = scheme=PLAIN username_format=%u {d}/users\n"
+                   "{mechs}"
+                   "}}\n")
+        if self.oauth2_url:
+            # Dovecot 2.3's oauth2 passdb asks the introspection endpoint
+            # about the token (POST token=...); the answer's "username" must
+            # equal the SASL user and "active" must be true.  No auth cache
+            # (auth_cache_size = 0 is the default): a revoked token fails at once.
+            with open(self.oauth2_conf_path, "w") as f:
+                f.write("introspection_mode = post\n"
+                        "introspection_url = %s\n"
+                        "force_introspection = yes\n"
+                        "username_attribute = username\n"
+                        "active_attribute = active\n"
+                        "active_value = true\n"
+                        "timeout_msecs = 5000\n" % self.oauth2_url)
+            os.chmod(self.oauth2_conf_path, 0o644)
+            passdbs = passdbs.replace("{mechs}", "  mechanisms = plain login\n")
+            passdbs += ("passdb {{\n"
+                        "  driver = oauth2\n"
+                        "  mechanisms = xoauth2 oauthbearer\n"
+                        "  args = %s\n"
+                        "}}\n" % self.oauth2_conf_path)
+        else:
+            passdbs = passdbs.replace("{mechs}", "")
+        capability_line = ""
+        if self.imap_capability:
+            capability_line = "  imap_capability = %s\n" % self.imap_capability
         conf = """\
 # Generated by tests/harness/dovecot.py -- standalone, no !include.
 base_dir = {d}/run
@@ -252,7 +324,7 @@ first_valid_uid = 0
 first_valid_gid = 0
 {ssl_lines}verbose_ssl = yes
 disable_plaintext_auth = yes
-auth_mechanisms = plain login
+auth_mechanisms = {auth_mechanisms}
 auth_verbose = yes
 auth_verbose_passwords = no
 auth_failure_delay = 0
@@ -265,11 +337,7 @@ namespace inbox {{
   prefix =
 }}
 mail_privileged_group =
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {d}/users
-}}
-userdb {{
+{passdbs}userdb {{
   driver = static
   args = uid={uid} gid={gid} home={d}/home/%u
 }}
@@ -289,12 +357,13 @@ service imap {{
 }}
 protocol imap {{
   mail_max_userip_connections = {maxip}
-}}
+{capability_line}}}
 {extra}
 """.format(d=self.dir, tag=os.path.basename(self.dir), ssl_lines=ssl_lines,
            uid=uid, gid=gid, imap_port=self.imap_port,
            imaps_port=self.imaps_port or 0, maxip=self.max_userip,
-           extra=self.extra_conf)
+           extra=self.extra_conf, auth_mechanisms=self.auth_mechanisms,
+           passdbs=passdbs.format(d=self.dir), capability_line=capability_line)
         with open(self.conf_path, "w") as f:
             f.write(conf)
 
@@ -320,9 +389,42 @@ protocol imap {{
                 raise
         raise last_err
 
-    def _spawn_and_wait(self, timeout):
+    def restart(self, timeout=20.0, port_timeout=30.0):
+        """Stop Dovecot and start it again on the SAME ports (clients see a
+        dropped connection, then the server back where it was), keeping the
+        log (log_mark() offsets stay valid) and the mail.  Retries while the
+        old listeners are still going away."""
+        imap_port, imaps_port = self.imap_port, self.imaps_port
+        if imap_port is None:
+            return self.start(timeout)
+        self.stop()
+        self.imap_port, self.imaps_port = imap_port, imaps_port
+        deadline = time.monotonic() + port_timeout
+        while True:
+            mark = self.log_mark()
+            self._write_files()
+            try:
+                self._spawn_and_wait(timeout, fresh_log=False)
+                return self
+            except DovecotError:
+                self._kill_group()
+                try:
+                    self.proc.wait(timeout=5)
+                except Exception:
+                    pass
+                self.proc = None
+                _running.discard(self)
+                text = self.log_text(mark) + self._stderr_text()
+                if ("Address already in use" in text or "EADDRINUSE" in text) \
+                        and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    continue
+                raise
+
+    def _spawn_and_wait(self, timeout, fresh_log=True):
         # Start with a fresh log so each attempt's failure text is its own.
-        open(self.log_path, "w").close()
+        if fresh_log:
+            open(self.log_path, "w").close()
         err = open(self.stderr_path, "wb")
         try:
             self.proc = subprocess.Popen(
@@ -552,15 +654,23 @@ protocol imap {{
         ctx.verify_mode = ssl.CERT_NONE
         return ctx
 
-    def connect(self, login=True):
+    def connect(self, login=True, source_ip=None):
         """A new imaplib connection (IMAPS if available, else plain) logged in
-        as the test user."""
+        as the test user.  ``source_ip``: connect from another loopback
+        address than ADMIN_SOURCE_IP (Dovecot's auth penalty after a failed
+        login is per client IP; log lines from other addresses are NOT told
+        apart from those of the program under test)."""
         if self.ssl:
-            conn = _AdminIMAP4_SSL("localhost", self.imaps_port,
-                                   ssl_context=self.client_context(),
-                                   timeout=30)
+            cls = _AdminIMAP4_SSL
+            if source_ip:
+                cls = type("_IMAP4_SSL_From", (_AdminIMAP4_SSL,), {"source_ip": source_ip})
+            conn = cls("localhost", self.imaps_port,
+                       ssl_context=self.client_context(), timeout=30)
         else:
-            conn = _AdminIMAP4("127.0.0.1", self.imap_port, timeout=30)
+            cls = _AdminIMAP4
+            if source_ip:
+                cls = type("_IMAP4_From", (_AdminIMAP4,), {"source_ip": source_ip})
+            conn = cls("127.0.0.1", self.imap_port, timeout=30)
         if login:
             conn.login(self.username, self.password)
         return conn
@@ -684,6 +794,93 @@ protocol imap {{
         finally:
             conn.close()
 
+    def capabilities(self, login=True):
+        """The CAPABILITY list (strings, as the server spells them) that a new
+        connection sees: after login (default) or before it."""
+        conn = self.connect(login=False)
+        try:
+            if login:
+                conn.login(self.username, self.password)
+            typ, data = conn.capability()
+            if typ != "OK":
+                raise DovecotError("CAPABILITY failed: %r" % (data,))
+            return data[-1].decode("ascii").split()
+        finally:
+            try:
+                conn.logout()
+            except Exception:
+                pass
+
+    def flags(self, uid, mailbox="INBOX"):
+        """Set of the flags of message ``uid`` (e.g. {"$Puljed", "\\Seen"});
+        None when there is no such message.  Read-only (EXAMINE)."""
+        return self.all_flags(mailbox).get(uid)
+
+    def all_flags(self, mailbox="INBOX"):
+        """{uid: set of flags} for every message in ``mailbox`` (without
+        \\Recent, which depends on the session that looks)."""
+        conn = self._admin()
+        typ, data = conn.select(_quote(mailbox), readonly=True)
+        if typ != "OK":
+            raise DovecotError("EXAMINE %s failed: %r" % (mailbox, data))
+        try:
+            typ, data = conn.uid("FETCH", "1:*", "(UID FLAGS)")
+            out = {}
+            for item in data:
+                if isinstance(item, tuple):
+                    item = item[0]
+                if not item:
+                    continue
+                mu = _UID_RE.search(item)
+                mf = _FLAGS_RE.search(item)
+                if mu and mf:
+                    out[int(mu.group(1))] = set(
+                        mf.group(1).decode("utf-8", "replace").split()) - {"\\Recent"}
+            return out
+        finally:
+            conn.close()
+
+    def store_flags(self, uid, op, flags, mailbox="INBOX"):
+        """UID STORE ``uid`` ``op`` (``"+FLAGS.SILENT"``, ``"-FLAGS.SILENT"``,
+        ``"FLAGS.SILENT"``) ``flags`` (a string or an iterable of them)."""
+        if isinstance(flags, str):
+            flags = [flags]
+        conn = self._admin()
+        typ, data = conn.select(_quote(mailbox))
+        if typ != "OK":
+            raise DovecotError("SELECT %s failed: %r" % (mailbox, data))
+        try:
+            typ, data = conn.uid("STORE", str(uid), op, "(%s)" % " ".join(flags))
+            if typ != "OK":
+                raise DovecotError("UID STORE failed: %r" % (data,))
+        finally:
+            conn.close()
+
+    def add_flags(self, uid, *flags, mailbox="INBOX"):
+        self.store_flags(uid, "+FLAGS.SILENT", flags, mailbox)
+
+    def remove_flags(self, uid, *flags, mailbox="INBOX"):
+        self.store_flags(uid, "-FLAGS.SILENT", flags, mailbox)
+
+    def mailboxes(self):
+        """Names of all mailboxes, decoded from modified UTF-7."""
+        conn = self._admin()
+        typ, data = conn.list()
+        if typ != "OK":
+            raise DovecotError("LIST failed: %r" % (data,))
+        out = []
+        for item in data:
+            if isinstance(item, tuple):
+                item = item[0] + b'"' + item[1] + b'"'
+            m = re.match(rb'\([^)]*\) (?:"[^"]*"|NIL) (.*)$', item or b"")
+            if not m:
+                continue
+            name = m.group(1).decode("ascii")
+            if name.startswith('"') and name.endswith('"'):
+                name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+            out.append(imap_utf7_decode(name))
+        return out
+
     def expunge_all(self, mailbox="INBOX"):
         conn = self._admin()
         conn.select(_quote(mailbox))
@@ -767,16 +964,20 @@ def _is_admin_line(line):
 
 
 class _AdminIMAP4(imaplib.IMAP4):
+    source_ip = ADMIN_SOURCE_IP
+
     def _create_socket(self, timeout):
         host = None if not self.host else self.host
         return socket.create_connection((host, self.port), timeout,
-                                        source_address=(ADMIN_SOURCE_IP, 0))
+                                        source_address=(self.source_ip, 0))
 
 
 class _AdminIMAP4_SSL(imaplib.IMAP4_SSL):
+    source_ip = ADMIN_SOURCE_IP
+
     def _create_socket(self, timeout):
         sock = socket.create_connection((self.host, self.port), timeout,
-                                        source_address=(ADMIN_SOURCE_IP, 0))
+                                        source_address=(self.source_ip, 0))
         return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
 
 
@@ -798,6 +999,28 @@ def imap_utf7(name):
         else:
             buf.append(ch)
     flush()
+    return "".join(out)
+
+
+def imap_utf7_decode(name):
+    """Decode IMAP's modified UTF-7 (the inverse of imap_utf7)."""
+    import base64
+    out, i = [], 0
+    while i < len(name):
+        ch = name[i]
+        if ch != "&":
+            out.append(ch)
+            i += 1
+            continue
+        j = name.index("-", i)
+        chunk = name[i + 1:j]
+        if not chunk:
+            out.append("&")
+        else:
+            b64 = chunk.replace(",", "/")
+            b64 += "=" * (-len(b64) % 4)
+            out.append(base64.b64decode(b64).decode("utf-16-be"))
+        i = j + 1
     return "".join(out)
 
 

@@ -1,7 +1,9 @@
 """unittest base class for puljed integration tests."""
 
 import datetime as dt
+import json
 import os
+import sqlite3
 import shutil
 import subprocess
 import sys
@@ -9,7 +11,10 @@ import tempfile
 import unittest
 
 from . import puljed as P
+from .daemon import Daemon
 from .dovecot import Dovecot
+from .oauth2 import IntrospectionServer
+from .recorder import ImapRecorder
 
 
 def parse_iso(text):
@@ -126,6 +131,71 @@ class PuljedTestCase(unittest.TestCase):
                               "SELECT count(*) FROM sqlite_master WHERE type='table'"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=True)
         return int(out.stdout.decode().strip())
+
+    # ------------------------------------------- OAuth2, wire, daemon, DB
+    def oauth2_endpoint(self, **kw):
+        """An IntrospectionServer (harness.oauth2), closed at cleanup; pass it
+        to self.dovecot(oauth2=...)."""
+        idp = IntrospectionServer(**kw)
+        self.addCleanup(idp.close)
+        return idp
+
+    def issue_token(self, idp, username="rbj"):
+        """A new valid token for ``username``; it counts as a secret that
+        must never appear in any output (check_no_secret)."""
+        token = idp.issue(username)
+        self.secrets.append(token)
+        return token
+
+    def write_token(self, path, token):
+        with open(path, "w") as f:
+            f.write(token + "\n")
+        os.chmod(path, 0o600)
+        return path
+
+    def imap_recorder(self, dc, **kw):
+        """An ImapRecorder (harness.recorder) in front of ``dc``, closed at
+        cleanup.  Point puljed at it with self.config(dc, port=rec.port)."""
+        rec = ImapRecorder(dc, **kw)
+        self.addCleanup(rec.close)
+        return rec
+
+    def spawn_daemon(self, cfg, name="daemon", **kw):
+        """A background puljed (harness.daemon.Daemon) with its output in the
+        temp dir; killed at cleanup (before Dovecot stops), its output shown
+        when the test failed and checked for secrets."""
+        d = Daemon(cfg, self.path("%s.log" % name), name=name, **kw)
+
+        def finish():
+            if self._failed():
+                sys.stderr.write("\n--- %s\n" % d.describe())
+            d.close()
+            text = d.output()
+            notes = "\n".join(d.notify.lines()) if d.notify else ""
+            for secret in self.secrets:
+                if secret in text or secret in notes:
+                    self.fail("a secret leaked in the output of %s" % name)
+        self.addCleanup(finish)
+        return d
+
+    def status_json(self, cfg, db=None):
+        """Parsed `puljectl status --json` (whatever its exit code)."""
+        r = self.run_ctl(cfg, "status", "--json", expect=None, db=db)
+        try:
+            return json.loads(r.stdout)
+        except ValueError as e:
+            raise AssertionError("puljectl status --json printed no valid JSON "
+                                 "(%s)\n%s" % (e, r.describe()))
+
+    def sql(self, query, params=(), db=None):
+        """Run one SQL statement on the database file (committed); rows."""
+        conn = sqlite3.connect(db or self.path("puljed.db"), timeout=30)
+        try:
+            rows = conn.execute(query, params).fetchall()
+            conn.commit()
+            return rows
+        finally:
+            conn.close()
 
     def integrity_check(self, db):
         out = subprocess.run(["sqlite3", db, "PRAGMA integrity_check"],

@@ -1,0 +1,489 @@
+#!/usr/bin/python3
+"""puljed --once against a scripted IMAP server (harness/fakeimap.py) that
+misbehaves on purpose: silence, a byte-per-second drip, lying literals,
+dropped connections, garbage, a PERMANENTFLAGS list that crashes Debian's
+libetpan 1.9.4, an unsolicited BYE, a recreated mailbox and a refused
+EXAMINE.  Each test states the contract; the fake server is first shown to
+be faithful (test_00).
+
+Needs PULJED and PULJECTL in the environment (paths of the built binaries).
+Run:  PULJED=build/src/puljed PULJECTL=build/src/puljectl \\
+      /usr/bin/python3 tests/integration/test_faults.py
+"""
+
+import faulthandler
+import hashlib
+import os
+import re
+import resource
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from harness import fakeimap as F  # noqa: E402
+from harness import messages as M  # noqa: E402
+from harness import puljed as P  # noqa: E402
+from harness.testcase import PuljedTestCase  # noqa: E402
+
+TIMEOUT = 3               # [imap] timeout in every configuration here
+ON_TIME = "15-Jun-2022 10:00:00 +0200"
+UIDVALIDITY = 1655280000
+CALL = ("digitale-kompetencer-2022",
+        {"subject": M.CALL_SUBJECT, "deadline": "2022-07-01",
+         "timezone": "Europe/Copenhagen"})
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def budget(seconds):
+    """Per-test time limit: the test process dumps its threads and exits
+    when a test runs longer than this (a hung test, not a slow puljed)."""
+    def mark(fn):
+        fn.budget = seconds
+        return fn
+    return mark
+
+
+def is_asan(path):
+    try:
+        with open(path, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+def mailbox(n, first_uid=1, seed=0):
+    """N messages (applications with a small PDF each), UIDs from FIRST_UID."""
+    msgs = []
+    for i in range(n):
+        raw = M.application("Kommune %d-%d" % (seed, i),
+                            M.fake_pdf(900 + 37 * i, seed=seed * 100 + i),
+                            message_id="fault-%d-%d@test.example" % (seed, i))
+        msgs.append(F.Message(first_uid + i, raw, ON_TIME))
+    return msgs
+
+
+class FaultTest(PuljedTestCase):
+
+    def setUp(self):
+        super().setUp()
+        limit = getattr(getattr(self, self._testMethodName), "budget", 60)
+        faulthandler.dump_traceback_later(limit, exit=True)
+        self.addCleanup(faulthandler.cancel_dump_traceback_later)
+        self.servers = []
+
+    # ----------------------------------------------------------- helpers
+    def server(self, messages, faults=(), **kw):
+        kw.setdefault("password", "Pw-" + secrets.token_hex(8))
+        srv = F.FakeImap(messages, faults=faults, **kw)
+        self.secrets.append(srv.password)
+        self.servers.append(srv)
+
+        def finish():
+            srv.close()
+            if self._failed():
+                sys.stderr.write("\n--- fake IMAP server %d: commands %s\n    faults fired %s\n"
+                                 % (srv.port, srv.log, srv.fired))
+            self.assertEqual(srv.errors, [], "the fake server itself failed")
+        self.addCleanup(finish)
+        return srv
+
+    def write_config(self, srv, name="puljed.conf", db="puljed.db", mailbox=None,
+                     timeout=TIMEOUT, max_message_size="1M"):
+        """A puljed configuration for the fake server (dovecot.py's format)."""
+        pwfile = self.path(name + ".password")
+        with open(pwfile, "w") as f:
+            f.write(srv.password + "\n")
+        os.chmod(pwfile, 0o600)
+        groups = [
+            ("imap", [("host", srv.host), ("port", srv.port), ("security", srv.security),
+                      ("ca_file", srv.ca_file), ("username", srv.username),
+                      ("password_file", pwfile), ("mailbox", mailbox or srv.mailbox),
+                      ("timeout", timeout)]),
+            ("daemon", [("poll_interval", 60)]),
+            ("store", [("database", self.path(db))]),
+            ("limits", [("max_message_size", max_message_size)]),
+            ("call %s" % CALL[0], list(CALL[1].items())),
+        ]
+        lines = ["# puljed test config for tests/harness/fakeimap.py"]
+        for gname, kv in groups:
+            lines += ["", "[%s]" % gname] + ["%s = %s" % (k, v) for k, v in kv]
+        path = self.path(name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def once(self, cfg, timeout=TIMEOUT * 3 + 20, max_vm=None):
+        """puljed --config CFG --once; the Result gets .took (seconds).
+        MAX_VM caps the address space (RLIMIT_AS) so that an attempt to
+        allocate an announced size fails instead of passing unnoticed
+        (not under AddressSanitizer, which needs terabytes of it)."""
+        argv = [P.puljed_path(), "--config", cfg, "--once"]
+        pre = None
+        if max_vm and not is_asan(argv[0]):
+            def pre():
+                resource.setrlimit(resource.RLIMIT_AS, (max_vm, max_vm))
+        t0 = time.monotonic()
+        try:
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, timeout=timeout,
+                                  env=P.clean_env(), preexec_fn=pre)
+            r = P.Result(argv, proc.returncode, proc.stdout.decode("utf-8", "replace"),
+                         proc.stderr.decode("utf-8", "replace"))
+        except subprocess.TimeoutExpired as e:
+            r = P.Result(argv, None, (e.stdout or b"").decode("utf-8", "replace"),
+                         (e.stderr or b"").decode("utf-8", "replace"), timed_out=True)
+        r.took = time.monotonic() - t0
+        self.runs.append(r)
+        self.check_no_secret(r)
+        return r
+
+    def assert_no_crash(self, r):
+        self.assertFalse(r.timed_out, "puljed did not finish\n" + r.describe())
+        self.assertGreaterEqual(r.returncode, 0,
+                                "puljed died of signal %d\n%s" % (-r.returncode, r.describe()))
+        self.assertNotIn("AddressSanitizer", r.stderr, r.describe())
+        self.assertNotIn("runtime error:", r.stderr, r.describe())
+
+    def recs(self, cfg, db="puljed.db"):
+        return self.records(cfg, db=self.path(db)) if db != "puljed.db" else self.records(cfg)
+
+    def assert_recorded(self, cfg, msgs, uidvalidity=UIDVALIDITY, db="puljed.db",
+                        too_large=()):
+        """Every record belongs to MSGS (by UID) with its exact raw bytes,
+        under UIDVALIDITY, once.  Returns {uid: record}."""
+        by_uid = {m.uid: m for m in msgs}
+        recs = self.recs(cfg, db)
+        keys = [(r["uidvalidity"], r["uid"]) for r in recs]
+        self.assertEqual(len(keys), len(set(keys)), "a message was recorded twice: %s" % keys)
+        for r in recs:
+            self.assertIn(r["uid"], by_uid, "a record for a UID the server never had")
+            self.assertEqual(r["uidvalidity"], uidvalidity, r["uid"])
+            self.assertEqual(r["mailbox"], "INBOX")
+            if r["uid"] in too_large:
+                continue
+            m = by_uid[r["uid"]]
+            self.assertEqual(r["sha256"], sha(m.raw), "uid %s: raw bytes differ" % r["uid"])
+            self.assertEqual(r["size"], len(m.raw), r["uid"])
+            self.assertIsNone(r["flags"], r["uid"])
+        return {r["uid"]: r for r in recs}
+
+    def backtrace(self, cfg):
+        """gdb's backtrace of puljed --once on CFG (for a crash report)."""
+        if not shutil.which("gdb"):
+            return "(no gdb)"
+        try:
+            out = subprocess.run(["gdb", "-batch", "-nx", "-ex", "set debuginfod enabled off",
+                                  "-ex", "run", "-ex", "bt", "--args", P.puljed_path(),
+                                  "--config", cfg, "--once"],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, timeout=60, env=P.clean_env())
+        except subprocess.TimeoutExpired:
+            return "(gdb timed out)"
+        text = out.stdout.decode("utf-8", "replace")
+        return "\n".join(line for line in text.splitlines()
+                         if line.startswith("#") or "signal" in line)
+
+    # ------------------------------------------------------------ 0
+    @budget(90)
+    def test_00_fake_server_is_faithful(self):
+        # No fault: everything is recorded exactly, read-only, and a second
+        # run asks for nothing it already has.
+        msgs = mailbox(4)
+        srv = self.server(msgs)
+        cfg = self.write_config(srv)
+        r = self.once(cfg)
+        self.assert_no_crash(r)
+        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+        recs = self.assert_recorded(cfg, msgs)
+        self.assertEqual(sorted(recs), [1, 2, 3, 4])
+        for r_ in recs.values():
+            self.assertEqual(r_["status"], "accepted", r_)
+            self.assertEqual(r_["received_at"], "2022-06-15T10:00:00+02:00")
+            self.assertEqual(len(r_["attachments"]), 1)
+        verbs = srv.verbs()
+        self.assertIn("LOGIN", verbs)
+        self.assertIn("EXAMINE", verbs)
+        self.assertNotIn("SELECT", verbs)
+        self.assertEqual(srv.fetched_bodies(), [1, 2, 3, 4])
+        for c in srv.commands():
+            if c.upper().startswith("UID FETCH") and "BODY" in c.upper():
+                self.assertIn("BODY.PEEK[", c.upper(), "a fetch that would set \\Seen")
+        self.assertEqual(verbs[-1], "LOGOUT")
+        # Second run: nothing new, no fetch at all.
+        before = len(srv.log)
+        r = self.once(cfg)
+        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+        self.assertNotIn("UID FETCH", [v for v in srv.verbs()[before:]])
+        self.assertEqual(len(self.recs(cfg)), 4)
+
+    # ------------------------------------------------------------ 1
+    @budget(40)
+    def test_01_greeting_never_comes(self):
+        # TLS handshake completes, then silence: exit 3 within timeout + 5 s,
+        # saying that it timed out.
+        srv = self.server(mailbox(2), faults=[F.silence("greeting")])
+        cfg = self.write_config(srv)
+        r = self.once(cfg, timeout=TIMEOUT + 25)
+        self.assert_no_crash(r)
+        self.assertEqual(r.returncode, P.EXIT_NETWORK, r.describe())
+        self.assertLess(r.took, TIMEOUT + 5, "timeout = %d took %.1fs" % (TIMEOUT, r.took))
+        self.assertRegex(r.stderr, re.compile(r"timed out", re.I))
+        self.assertEqual(srv.fired, [("greeting", 1, "silence at greeting")])
+        self.assertEqual(srv.logins(), 0)
+        self.assertEqual(self.recs(cfg), [])
+
+    # ------------------------------------------------------------ 2
+    def _drip(self, point):
+        limit = TIMEOUT * 3 + 10
+        msgs = mailbox(2)
+        srv = self.server(msgs, faults=[F.drip(point, interval=1.0)])
+        cfg = self.write_config(srv)
+        r = self.once(cfg, timeout=limit + 10)
+        self.assertFalse(r.timed_out, "a 1 byte/s drip at %s kept puljed busy for more than "
+                         "%d s (timeout = %d: no total deadline per command)\n%s"
+                         % (point, limit + 10, TIMEOUT, r.describe()))
+        self.assert_no_crash(r)
+        self.assertEqual(r.returncode, P.EXIT_NETWORK, r.describe())
+        self.assertLess(r.took, limit, "drip at %s: took %.1fs" % (point, r.took))
+        self.assertEqual(len(srv.fired), 1)
+        self.assert_recorded(cfg, msgs)
+
+    @budget(60)
+    def test_02a_drip_greeting(self):
+        # The greeting, one byte per second (each byte well within the
+        # per-read timeout): puljed must still give up.
+        self._drip("greeting")
+
+    @budget(60)
+    def test_02b_drip_response(self):
+        # The EXAMINE response, one byte per second.
+        self._drip("EXAMINE")
+
+    # ------------------------------------------------------------ 3
+    @budget(90)
+    def test_03a_huge_literal_in_body(self):
+        # The body FETCH of UID 2 announces a 4 GiB literal and streams
+        # mail-like lines: nothing of that size is allocated (the address
+        # space is capped at 1 GiB), UID 2 is recorded without its body,
+        # flagged too-large, for review; UIDs 1 and 3 are recorded whole.
+        for size in (4294967296, 4294967295):
+            with self.subTest(literal=size):
+                msgs = mailbox(3, seed=size % 7)
+                srv = self.server(msgs, faults=[F.huge_literal("FETCH-BODY", uid=2, size=size)])
+                db = "huge-%d.db" % size
+                cfg = self.write_config(srv, name="huge-%d.conf" % size, db=db)
+                r = self.once(cfg, max_vm=1 << 30)
+                self.assert_no_crash(r)
+                self.assertIn(r.returncode, (P.EXIT_OK, P.EXIT_NETWORK), r.describe())
+                self.assertEqual([f[0] for f in srv.fired], ["FETCH-BODY"])
+                recs = self.assert_recorded(cfg, msgs, db=db, too_large=(2,))
+                self.assertEqual(sorted(recs), [1, 2, 3],
+                                 "literal {%d}: records %s\n%s" % (size, sorted(recs), r.describe()))
+                big = recs[2]
+                self.assertIn("too-large", big["flags"] or "", big)
+                self.assertEqual(big["status"], "review", big)
+                self.assertNotEqual(big["sha256"], sha(msgs[1].raw), "the body was stored")
+                self.assertEqual(big["attachments"], [])
+
+    @budget(90)
+    def test_03b_huge_literal_in_metadata(self):
+        # The metadata FETCH carries a 4 GiB literal: exit 3, no crash,
+        # nothing recorded from a response that could not be read.
+        for size in (4294967296, 4294967295):
+            with self.subTest(literal=size):
+                msgs = mailbox(3)
+                srv = self.server(msgs, faults=[F.huge_literal("FETCH-META", uid=1, size=size)])
+                db = "meta-%d.db" % size
+                cfg = self.write_config(srv, name="meta-%d.conf" % size, db=db)
+                r = self.once(cfg, max_vm=1 << 30)
+                self.assert_no_crash(r)
+                self.assertEqual(r.returncode, P.EXIT_NETWORK, r.describe())
+                self.assertEqual(srv.fired[0][0], "FETCH-META")
+                self.assertEqual(self.recs(cfg, db), [])
+
+    # ------------------------------------------------------------ 4
+    @budget(90)
+    def test_04_disconnect_mid_literal(self):
+        # The connection drops half-way through UID 3's body: exit 3, UIDs
+        # 1 and 2 recorded, 3 not; a healthy second run records the rest,
+        # each message exactly once.
+        msgs = mailbox(5)
+        srv = self.server(msgs, faults=[F.disconnect_mid_literal("FETCH-BODY", uid=3)])
+        cfg = self.write_config(srv)
+        r = self.once(cfg)
+        self.assert_no_crash(r)
+        self.assertEqual(r.returncode, P.EXIT_NETWORK, r.describe())
+        self.assertEqual(len(srv.fired), 1)
+        recs = self.assert_recorded(cfg, msgs)
+        self.assertEqual(sorted(recs), [1, 2], r.describe())
+        srv.clear_faults()
+        mark = len(srv.log)
+        r = self.once(cfg)
+        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+        recs = self.assert_recorded(cfg, msgs)
+        self.assertEqual(sorted(recs), [1, 2, 3, 4, 5])
+        self.assertEqual(sorted(x["sha256"] for x in recs.values()),
+                         sorted(sha(m.raw) for m in msgs))
+        self.assertEqual(srv.fetched_bodies(since=mark), [3, 4, 5],
+                         "the rerun did not carry on from the watermark")
+
+    # ------------------------------------------------------------ 5
+    @budget(240)
+    def test_05_garbage_and_unknown_responses(self):
+        # Undecodable garbage is a protocol error (exit 3); well-formed
+        # unknown responses may be ignored.  Never a crash, and whatever is
+        # recorded is exact; a healthy rerun completes the mailbox.
+        cases = [
+            # label, fault, allowed exits
+            ("random bytes", F.garbage("FETCH-BODY", F.random_line(7), uid=2),
+             (P.EXIT_NETWORK,)),
+            ("random bytes in the greeting",
+             F.Fault("greeting", replace=F.random_line(8)), (P.EXIT_NETWORK,)),
+            ("* FOO BAR", F.garbage("EXAMINE", b"* FOO BAR\r\n"),
+             (P.EXIT_OK, P.EXIT_NETWORK)),
+            ("* 1 UNKNOWNTHING (x)",
+             F.garbage("FETCH-BODY", b"* 1 UNKNOWNTHING (x)\r\n", uid=2),
+             (P.EXIT_OK, P.EXIT_NETWORK)),
+            ("wrong tag",
+             F.Fault("FETCH-BODY", uid=2,
+                     replace=lambda resp, tag: resp.replace(b"\r\n" + tag + b" OK",
+                                                            b"\r\nX999 OK")),
+             (P.EXIT_OK, P.EXIT_NETWORK)),
+        ]
+        for i, (label, fault, exits) in enumerate(cases):
+            with self.subTest(case=label):
+                msgs = mailbox(3, seed=i)
+                srv = self.server(msgs, faults=[fault])
+                db = "garbage-%d.db" % i
+                cfg = self.write_config(srv, name="garbage-%d.conf" % i, db=db)
+                r = self.once(cfg, timeout=TIMEOUT * 3 + 10)
+                self.assert_no_crash(r)
+                self.assertIn(r.returncode, exits, "%s\n%s" % (label, r.describe()))
+                self.assertEqual(len(srv.fired), 1, label)
+                first = self.assert_recorded(cfg, msgs, db=db)
+                if "FETCH-BODY" in fault.point:
+                    self.assertIn(1, first, "%s: UID 1 came before the fault" % label)
+                srv.clear_faults()
+                r = self.once(cfg)
+                self.assertEqual(r.returncode, P.EXIT_OK, "%s: rerun\n%s" % (label, r.describe()))
+                recs = self.assert_recorded(cfg, msgs, db=db)
+                self.assertEqual(sorted(recs), [1, 2, 3], label)
+
+    # ------------------------------------------------------------ 6
+    @budget(120)
+    def test_06_permanentflags_percent(self):
+        # "* OK [PERMANENTFLAGS (%)] x" in the EXAMINE response makes
+        # Debian's libetpan 1.9.4 free a NULL list (fixed upstream in
+        # 266d59f).  puljed must not crash on it.
+        msgs = mailbox(2)
+
+        def perm(resp, tag):
+            return resp.replace(b"* OK [PERMANENTFLAGS ()] Flags permitted.\r\n",
+                                b"* OK [PERMANENTFLAGS (%)] x\r\n")
+        srv = self.server(msgs, faults=[F.Fault("EXAMINE", replace=perm, times=None)])
+        cfg = self.write_config(srv)
+        r = self.once(cfg)
+        self.assertEqual(srv.fired[0][0], "EXAMINE")
+        if r.returncode is not None and r.returncode < 0:
+            self.fail("puljed died of signal %d on PERMANENTFLAGS (%%)\n%s\n--- gdb:\n%s"
+                      % (-r.returncode, r.describe(), self.backtrace(cfg)))
+        self.assert_no_crash(r)
+        self.assertIn(r.returncode, (P.EXIT_OK, P.EXIT_NETWORK), r.describe())
+        self.assert_recorded(cfg, msgs)
+
+    # ------------------------------------------------------------ 7
+    @budget(90)
+    def test_07_bye_mid_session(self):
+        # After the second body, "* BYE shutting down" and the connection
+        # closes: exit 3, UIDs 1 and 2 recorded; a healthy rerun records
+        # the rest, each message exactly once.
+        msgs = mailbox(4)
+        srv = self.server(msgs, faults=[F.bye("FETCH-BODY", nth=2)])
+        cfg = self.write_config(srv)
+        r = self.once(cfg)
+        self.assert_no_crash(r)
+        self.assertEqual(r.returncode, P.EXIT_NETWORK, r.describe())
+        self.assertEqual(len(srv.fired), 1)
+        recs = self.assert_recorded(cfg, msgs)
+        self.assertEqual(sorted(recs), [1, 2], r.describe())
+        srv.clear_faults()
+        mark = len(srv.log)
+        r = self.once(cfg)
+        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+        recs = self.assert_recorded(cfg, msgs)
+        self.assertEqual(sorted(recs), [1, 2, 3, 4])
+        self.assertEqual(srv.fetched_bodies(since=mark), [3, 4],
+                         "the rerun did not carry on from the watermark")
+
+    # ------------------------------------------------------------ 8
+    @budget(120)
+    def test_08_uidvalidity_change(self):
+        # The mailbox is recreated between two runs: a new UIDVALIDITY, UIDs
+        # from 1 again, the same three messages and one new one.  Every
+        # distinct message is recorded exactly once, all under the new
+        # UIDVALIDITY (the old records re-keyed, not recorded again).
+        old = mailbox(3, first_uid=7)
+        srv = self.server(old, uidvalidity=UIDVALIDITY)
+        cfg = self.write_config(srv)
+        r = self.once(cfg)
+        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+        self.assertEqual(sorted(self.assert_recorded(cfg, old)), [7, 8, 9])
+
+        new_uv = UIDVALIDITY + 86400
+        extra = mailbox(1, seed=5)[0]
+        again = [F.Message(i + 1, m.raw, m.internaldate) for i, m in enumerate(old)]
+        again.append(F.Message(4, extra.raw, extra.internaldate))
+        srv.set_mailbox(again, uidvalidity=new_uv)
+        r = self.once(cfg)
+        self.assert_no_crash(r)
+        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+        recs = self.recs(cfg)
+        distinct = {sha(m.raw) for m in again}
+        self.assertEqual(len(recs), len(distinct),
+                         "expected one record per distinct message, got %s"
+                         % [(x["uidvalidity"], x["uid"], x["duplicate_of"]) for x in recs])
+        self.assertEqual({x["sha256"] for x in recs}, distinct)
+        for x in recs:
+            self.assertEqual(x["uidvalidity"], new_uv, "record #%s keeps the old UIDVALIDITY"
+                             % x["id"])
+            self.assertIsNone(x["duplicate_of"], x["id"])
+        self.assert_recorded(cfg, again, uidvalidity=new_uv)
+        # And a third run adds nothing.
+        r = self.once(cfg)
+        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+        self.assertEqual(len(self.recs(cfg)), len(distinct))
+
+    # ------------------------------------------------------------ 9
+    @budget(90)
+    def test_09_examine_refused(self):
+        # NO or BAD to EXAMINE: exit 3, the message names the mailbox, and
+        # nothing is fetched.
+        box = "Puljer/Ansoegninger-2022"
+        cases = [("NO", b"{tag} NO [NONEXISTENT] No such mailbox\r\n"),
+                 ("BAD", b"{tag} BAD Invalid arguments\r\n")]
+        for i, (label, reply) in enumerate(cases):
+            with self.subTest(reply=label):
+                srv = self.server(mailbox(2), mailbox=box,
+                                  faults=[F.Fault("EXAMINE", replace=reply)])
+                db = "refused-%d.db" % i
+                cfg = self.write_config(srv, name="refused-%d.conf" % i, db=db)
+                r = self.once(cfg)
+                self.assert_no_crash(r)
+                self.assertEqual(r.returncode, P.EXIT_NETWORK, r.describe())
+                self.assertIn(box, r.stderr, r.describe())
+                self.assertEqual(len(srv.fired), 1)
+                self.assertIn("EXAMINE", srv.verbs())
+                self.assertNotIn("UID FETCH", srv.verbs(), "fetched without a mailbox")
+                self.assertEqual(self.recs(cfg, db), [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
