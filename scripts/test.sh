@@ -13,21 +13,8 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 
 passed=0
 failed=0
-run_suite() { # name, build dir, meson options...
-  name=$1; dir=$2; shift 2
-  if [ ! -f "$dir/build.ninja" ]; then
-    meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; failed=$((failed + 1)); return; }
-  fi
-  if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
-    cat "$dir.build.log"; failed=$((failed + 1)); return
-  fi
-  if grep -q "warning:" "$dir.build.log"; then
-    echo "$name: the build printed warnings:"; grep "warning:" "$dir.build.log"
-    failed=$((failed + 1))
-  fi
-  echo "== $name"
-  meson test -C "$dir" --print-errorlogs --num-processes 2
-  counts=$(/usr/bin/python3 - "$dir/meson-logs/testlog.json" <<'PY'
+count() { # testlog.json -> adds to passed/failed
+  counts=$(/usr/bin/python3 - "$1" <<'PY'
 import json, sys
 ok = bad = 0
 for line in open(sys.argv[1]):
@@ -42,13 +29,54 @@ PY
   set -- $counts
   passed=$((passed + $1)); failed=$((failed + $2))
 }
+build() { # name, build dir, meson options...
+  name=$1; dir=$2; shift 2
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; failed=$((failed + 1)); return 1; }
+  fi
+  if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
+    cat "$dir.build.log"; failed=$((failed + 1)); return 1
+  fi
+  if grep -q "warning:" "$dir.build.log"; then
+    echo "$name: the build printed warnings:"; grep "warning:" "$dir.build.log"
+    failed=$((failed + 1))
+  fi
+}
+run_suite() { # name, build dir, meson options...
+  name=$1; dir=$2
+  build "$@" || return
+  echo "== $name"
+  meson test -C "$dir" --print-errorlogs --num-processes 2
+  count "$dir/meson-logs/testlog.json"
+}
 
 run_suite "build" build
+
+# The same binaries under valgrind (meson test setup): every unit test, and
+# one integration suite with puljed and puljectl themselves under memcheck.
+echo "== valgrind"
+meson test -C build --setup valgrind --print-errorlogs --num-processes 2 --suite unit
+count build/meson-logs/testlog-valgrind.json
+meson test -C build --setup valgrind --print-errorlogs integration-reconcile
+count build/meson-logs/testlog-valgrind.json
+
 # Under the sanitizers the crash sweep tests every third step (the normal
 # build tests every one).
 export PULJED_CRASH_STRIDE=3
 run_suite "asan+ubsan" build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 unset PULJED_CRASH_STRIDE
+
+# libFuzzer (clang) over the pure path of one message, a short run seeded
+# from fixtures/mime; README "Fuzzing" has the long one.
+export CC=clang
+fuzz_built=0
+build "fuzz" build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false && fuzz_built=1
+unset CC
+if [ "$fuzz_built" -eq 1 ]; then
+  echo "== fuzz"
+  meson test -C build-fuzz --print-errorlogs --suite fuzz
+  count build-fuzz/meson-logs/testlog.json
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

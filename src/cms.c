@@ -73,6 +73,7 @@ static gnutls_x509_crt_t find_signer(gnutls_pkcs7_t p7, const gnutls_pkcs7_signa
 					issuer.size == info->issuer_dn.size &&
 					!memcmp(issuer.data, info->issuer_dn.data, issuer.size);
 			}
+			gnutls_free(issuer.data); /* allocated by GnuTLS */
 			/* A signer identified by key id instead: take the only cert. */
 			if (!match && info->signer_serial.size == 0 && n == 1)
 				match = true;

@@ -76,7 +76,17 @@ class Result:
         return "<Result rc=%s argv=%r>" % (self.returncode, self.argv)
 
 
+def wrapper():
+    """PULJED_WRAPPER, e.g. "valgrind --error-exitcode=99 ...": prefixed to
+    every puljed and puljectl run (the valgrind test setup)."""
+    return os.environ.get("PULJED_WRAPPER", "").split()
+
+
 def run(argv, timeout=120, env=None, stdin=subprocess.DEVNULL):
+    if argv and argv[0] in (os.environ.get("PULJED"), os.environ.get("PULJECTL"),
+                            os.path.abspath(os.environ.get("PULJED") or "/nonexistent"),
+                            os.path.abspath(os.environ.get("PULJECTL") or "/nonexistent")):
+        argv = wrapper() + list(argv)
     try:
         proc = subprocess.run(argv, stdin=stdin, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, timeout=timeout,
@@ -99,7 +109,7 @@ def puljed(config, *args, timeout=120):
 def spawn_puljed(config, *args, stdout=None, stderr=None):
     """Start puljed in the background: spawn_puljed(cfg, "--once") for one
     cycle (the kill -9 test), spawn_puljed(cfg) for the polling daemon."""
-    return subprocess.Popen([puljed_path(), "--config", config] + list(args),
+    return subprocess.Popen(wrapper() + [puljed_path(), "--config", config] + list(args),
                             stdin=subprocess.DEVNULL,
                             stdout=stdout or subprocess.PIPE,
                             stderr=stderr or subprocess.PIPE,
