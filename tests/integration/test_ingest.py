@@ -415,12 +415,13 @@ class IngestTest(PuljedTestCase):
 
     # ------------------------------------------------------------ j)
     def test_j_kill9_during_ingest(self):
-        n = int(os.environ.get("PULJED_KILL_MESSAGES", "150"))
+        # 1,000 messages with 20 KB attachments (PULJED_KILL_MESSAGES to change).
+        n = int(os.environ.get("PULJED_KILL_MESSAGES", "1000"))
         dc = self.dovecot()
         expected = {}
         rnd = random.Random(int(os.environ.get("PULJED_KILL_SEED", "0")) or None)
         for i in range(n):
-            data = rnd.randbytes(100 * 1024)
+            data = rnd.randbytes(20 * 1024)
             raw = M.application("Ansoeger %03d" % i, data, filename="bilag-%03d.pdf" % i)
             uid = dc.append("INBOX", raw, ON_TIME)
             expected[uid] = hashlib.sha256(data).hexdigest()
