@@ -46,14 +46,26 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 	memset(a, 0, sizeof(*a));
 	/* An empty body (a server may send a {0} literal) is parsed too: it
 	 * comes out flagged no-headers, never unexamined. */
-	if (in->raw && (in->raw->len > 0 || !in->body_missing)) {
+	bool spooled = !in->body_missing && in->spooled;
+	uint64_t spooled_len = 0;
+	if (spooled) {
+		if (mime_parse_fd(in->raw_fd, &lim, &a->mime) < 0 ||
+		    mime_sha256_fd(in->raw_fd, &spooled_len, a->raw_sha256) < 0) {
+			/* The spool cannot be read back: say so rather than guess. */
+			mime_message_free(a->mime);
+			GByteArray empty = { 0 };
+			mime_parse(&empty, &lim, &a->mime);
+			a->mime->flags |= MIME_MALFORMED;
+		}
+	} else if (in->raw && (in->raw->len > 0 || !in->body_missing)) {
 		mime_parse(in->raw, &lim, &a->mime);
 		if (in->body_missing)
 			a->mime->n_attachments = 0; /* a header alone has none */
 	}
 	const struct mime_message *mm = a->mime;
 	if (!in->body_missing) {
-		mime_sha256_hex(in->raw->data, in->raw->len, a->raw_sha256);
+		if (!spooled)
+			mime_sha256_hex(in->raw->data, in->raw->len, a->raw_sha256);
 		a->flags = mime_flags_describe(mm->flags);
 		if (mm->flags)
 			in_flags |= RULES_IN_BROKEN;
@@ -123,8 +135,10 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		.received_at = a->received_at,
 		.internaldate = in->internaldate,
 		.server_size = in->server_size,
-		.raw = in->body_missing ? NULL : in->raw->data,
-		.raw_size = in->body_missing ? 0 : in->raw->len,
+		.raw = in->body_missing || spooled ? NULL : in->raw->data,
+		.raw_size = in->body_missing ? 0 : spooled ? (size_t)spooled_len : in->raw->len,
+		.raw_spooled = spooled,
+		.raw_fd = spooled ? in->raw_fd : -1,
 		.raw_sha256 = in->body_missing ? NULL : a->raw_sha256,
 		.message_id = mm ? mm->message_id : old ? old->message_id : NULL,
 		.from_addr = mm ? mm->from_addr : old ? old->from_addr : NULL,

@@ -23,6 +23,9 @@ struct assess_input {
 	uint64_t server_size;        /* RFC822.SIZE */
 	GByteArray *raw;             /* the whole message, or only its header when
 				      * body_missing, or NULL (borrowed) */
+	bool spooled;                /* the whole message is in the file RAW_FD instead of RAW
+				      * (the daemon's spool; borrowed) */
+	int raw_fd;
 	const char *body_missing;    /* NULL, or why the body is absent: "too-large", "gone" */
 	const struct store_message *stored; /* reclassify without raw bytes: the
 					     * headers recorded before (may be NULL) */

@@ -179,6 +179,7 @@ const char *imap_error_name(int err)
 	case IMAP_E_GONE: return "message gone";
 	case IMAP_E_CANCELLED: return "interrupted";
 	case IMAP_E_UNSUPPORTED: return "not supported";
+	case IMAP_E_SPOOL: return "cannot spool";
 	}
 	return "error";
 }
@@ -830,12 +831,28 @@ int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **list, si
 }
 
 struct body_ctx {
-	GByteArray *out;
+	GByteArray *out;  /* the bytes go here … */
+	int fd;           /* … or, when >= 0, to this file */
 	uint64_t max;
 	uint64_t got;
 	bool too_large;
+	bool write_failed;
 	bool called;
 };
+
+static bool write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
 
 static bool on_body(int att_type, struct mailimap_msg_att_body_section *section,
 		    const char *bytes, size_t len, void *userdata)
@@ -846,7 +863,14 @@ static bool on_body(int att_type, struct mailimap_msg_att_body_section *section,
 		c->too_large = true;
 		return false;
 	}
-	g_byte_array_append(c->out, (const guint8 *)bytes, (guint)len);
+	if (c->fd >= 0) {
+		if (!write_all(c->fd, bytes, len)) {
+			c->write_failed = true;
+			return false;
+		}
+	} else {
+		g_byte_array_append(c->out, (const guint8 *)bytes, (guint)len);
+	}
 	c->got += len;
 	return true;
 }
@@ -872,11 +896,11 @@ static bool has_body_section(clist *res, uint32_t uid)
 	return false;
 }
 
-static int fetch_section(struct imap *im, uint32_t uid, uint64_t max, bool header_only, GByteArray *out)
+static int fetch_section(struct imap *im, uint32_t uid, uint64_t max, bool header_only, GByteArray *out, int fd)
 {
 	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
 	struct mailimap_set *set = mailimap_set_new_single(uid);
-	struct body_ctx ctx = { .out = out, .max = max };
+	struct body_ctx ctx = { .out = out, .fd = fd, .max = max };
 	clist *res = NULL;
 
 	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
@@ -898,6 +922,13 @@ static int fetch_section(struct imap *im, uint32_t uid, uint64_t max, bool heade
 	mailimap_fetch_type_free(ft);
 	mailimap_set_free(set);
 
+	if (ctx.write_failed) {
+		im->broken = true;
+		if (res)
+			mailimap_fetch_list_free(res);
+		snprintf(im->err, sizeof(im->err), "UID %u: cannot spool the body: %s", uid, g_strerror(errno));
+		return IMAP_E_SPOOL;
+	}
 	if (ctx.too_large || (r == MAILIMAP_ERROR_STREAM && im->stream->over_budget)) {
 		im->broken = true;
 		if (res)
@@ -923,12 +954,17 @@ static int fetch_section(struct imap *im, uint32_t uid, uint64_t max, bool heade
 
 int imap_fetch_body(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out)
 {
-	return fetch_section(im, uid, max, false, out);
+	return fetch_section(im, uid, max, false, out, -1);
+}
+
+int imap_fetch_body_fd(struct imap *im, uint32_t uid, uint64_t max, int fd)
+{
+	return fetch_section(im, uid, max, false, NULL, fd);
 }
 
 int imap_fetch_header(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out)
 {
-	return fetch_section(im, uid, max, true, out);
+	return fetch_section(im, uid, max, true, out, -1);
 }
 
 /* ---- IDLE ---- */

@@ -26,6 +26,7 @@ enum imap_error {
 	IMAP_E_GONE = -10,       /* the message is no longer on the server */
 	IMAP_E_CANCELLED = -11,  /* *cancel was set while waiting */
 	IMAP_E_UNSUPPORTED = -12,/* the server lacks the extension */
+	IMAP_E_SPOOL = -13,      /* the local spool file refused a write */
 };
 
 enum imap_auth {
@@ -103,6 +104,10 @@ int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **list, si
  * memory.  IMAP_E_TOO_LARGE when the body is longer (the session is then
  * unusable), IMAP_E_GONE when the server returned no body. */
 int imap_fetch_body(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out);
+
+/* The same, written to the file FD as it arrives (the caller's spool):
+ * the message is never all in memory.  IMAP_E_SPOOL when FD refuses. */
+int imap_fetch_body_fd(struct imap *im, uint32_t uid, uint64_t max, int fd);
 
 /* IDLE (RFC 2177).  imap_idle_start() sends IDLE and waits for the
  * continuation; imap_idle_wait() waits up to MS for the server to say

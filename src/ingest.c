@@ -4,6 +4,8 @@
 #include "imap.h"
 
 #include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -96,10 +98,11 @@ enum fetch_outcome {
 };
 
 /* Assesses and records one message.  When the body was not fetched
- * (OUTCOME says why) RAW holds its header only, or nothing. */
+ * (OUTCOME says why) RAW holds its header only, or nothing; when it was,
+ * it is in SPOOL (>= 0) or else in RAW. */
 static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *box, const struct imap_meta *meta,
-		      GByteArray *raw, enum fetch_outcome outcome, int64_t started, struct ingest_stats *stats, char *err,
-		      size_t errlen)
+		      GByteArray *raw, int spool, enum fetch_outcome outcome, int64_t started,
+		      struct ingest_stats *stats, char *err, size_t errlen)
 {
 	struct assess_input in = {
 		.mailbox = ctx->cfg->imap.mailbox,
@@ -110,6 +113,8 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *b
 		.internaldate = meta->has_internaldate ? meta->internaldate_raw : NULL,
 		.server_size = meta->size,
 		.raw = raw,
+		.spooled = spool >= 0,
+		.raw_fd = spool,
 		.body_missing = outcome == FETCHED ? NULL : outcome == GONE ? "gone" : "too-large",
 		.trust = ctx->trust,
 		.clock = g_get_monotonic_time,
@@ -220,6 +225,9 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 	}
 	stats->seen = n;
 	GByteArray *raw = g_byte_array_new();
+	/* The message spool: an anonymous file in memory that the kernel may
+	 * swap, outside the process's own heap.  Without it, memory. */
+	int spool = memfd_create("puljed-message", MFD_CLOEXEC);
 	int result = INGEST_OK;
 	for (size_t i = 0; i < n; i++) {
 		if (ctx->stop && *ctx->stop) {
@@ -235,7 +243,15 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 		if (meta->size > cfg->limits.max_message_size) {
 			outcome = TOO_LARGE;
 		} else {
-			r = imap_fetch_body(s->im, meta->uid, cfg->limits.max_message_size, raw);
+			/* Into the spool file when there is one: the message is
+			 * never all in memory. */
+			if (spool >= 0 && (ftruncate(spool, 0) < 0 || lseek(spool, 0, SEEK_SET) < 0)) {
+				snprintf(err, errlen, "cannot reset the message spool: %s", g_strerror(errno));
+				result = INGEST_E_STORE;
+				break;
+			}
+			r = spool >= 0 ? imap_fetch_body_fd(s->im, meta->uid, cfg->limits.max_message_size, spool)
+				       : imap_fetch_body(s->im, meta->uid, cfg->limits.max_message_size, raw);
 			if (r == IMAP_E_TOO_LARGE) {
 				outcome = TOO_LARGE;
 				resync = true;
@@ -243,7 +259,9 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 				outcome = GONE;
 			} else if (r != IMAP_OK) {
 				snprintf(err, errlen, "%s", imap_errmsg(s->im));
-				result = r == IMAP_E_CANCELLED ? INGEST_E_INTERRUPTED : from_imap(r);
+				result = r == IMAP_E_CANCELLED ? INGEST_E_INTERRUPTED
+					 : r == IMAP_E_SPOOL	    ? INGEST_E_STORE
+								    : from_imap(r);
 				break;
 			}
 		}
@@ -262,10 +280,13 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 				break;
 			}
 		}
-		result = record_one(ctx, &s->box, meta, raw, outcome, started, stats, err, errlen);
+		result = record_one(ctx, &s->box, meta, raw, outcome == FETCHED ? spool : -1, outcome, started, stats,
+				    err, errlen);
 		if (result != INGEST_OK)
 			break;
 	}
+	if (spool >= 0)
+		close(spool);
 	g_byte_array_free(raw, TRUE);
 	g_free(metas);
 	return result;

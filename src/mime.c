@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <gmime/gmime.h>
 
 struct walk {
@@ -20,6 +21,33 @@ static void mime_init_once(void)
 		g_mime_init();
 		g_once_init_leave(&done, 1);
 	}
+}
+
+int mime_sha256_fd(int fd, uint64_t *len, char out[65])
+{
+	GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
+	uint8_t buf[64 * 1024];
+	uint64_t total = 0;
+	off_t off = 0;
+	for (;;) {
+		ssize_t n = pread(fd, buf, sizeof(buf), off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			g_checksum_free(c);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		g_checksum_update(c, buf, (gssize)n);
+		off += n;
+		total += (uint64_t)n;
+	}
+	g_strlcpy(out, g_checksum_get_string(c), 65);
+	g_checksum_free(c);
+	*len = total;
+	return 0;
 }
 
 void mime_sha256_hex(const uint8_t *data, size_t len, char out[65])
@@ -80,9 +108,15 @@ static bool is_signature_part(GMimeObject *o)
 static GByteArray *decode_part(GMimePart *part)
 {
 	GMimeDataWrapper *w = g_mime_part_get_content(part);
-	GByteArray *arr = g_byte_array_new();
 	if (!w)
-		return arr;
+		return g_byte_array_new();
+	/* Sized from the encoded length (never below the decoded one), so
+	 * that a large attachment is not grown by doubling. */
+	GMimeStream *src = g_mime_data_wrapper_get_stream(w);
+	gint64 encoded = src ? g_mime_stream_length(src) : -1;
+	if (encoded > 0 && g_mime_data_wrapper_get_encoding(w) == GMIME_CONTENT_ENCODING_BASE64)
+		encoded = encoded / 4 * 3 + 3;
+	GByteArray *arr = g_byte_array_sized_new(encoded > 0 && encoded < G_MAXUINT ? (guint)encoded : 0);
 	GMimeStream *out = g_mime_stream_mem_new_with_byte_array(arr);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(out), FALSE);
 	g_mime_data_wrapper_write_to_stream(w, out);
@@ -666,12 +700,33 @@ static void check_header(struct mime_message *m, GMimeObject *obj, const struct 
 	}
 }
 
+static int parse_stream(GMimeStream *stream, const struct mime_limits *limits, struct mime_message **out);
+
 int mime_parse(GByteArray *raw, const struct mime_limits *limits, struct mime_message **out)
 {
 	mime_init_once();
-	struct mime_message *m = g_new0(struct mime_message, 1);
 	GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(raw);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+	return parse_stream(stream, limits, out);
+}
+
+int mime_parse_fd(int fd, const struct mime_limits *limits, struct mime_message **out)
+{
+	mime_init_once();
+	int own = dup(fd);
+	if (own < 0 || lseek(own, 0, SEEK_SET) < 0) {
+		if (own >= 0)
+			close(own);
+		return -errno;
+	}
+	/* Parts refer to ranges of the file: the message is never all in memory. */
+	return parse_stream(g_mime_stream_fs_new(own), limits, out);
+}
+
+/* Takes STREAM. */
+static int parse_stream(GMimeStream *stream, const struct mime_limits *limits, struct mime_message **out)
+{
+	struct mime_message *m = g_new0(struct mime_message, 1);
 	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
 	GMimeParserOptions *opts = g_mime_parser_options_new();
 	const char *charsets[] = { "utf-8", "windows-1252", NULL };

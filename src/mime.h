@@ -99,6 +99,11 @@ struct mime_message {
  * the message).  Never fails on bad input: damage is reported in ->flags.
  * Returns 0. */
 int mime_parse(GByteArray *raw, const struct mime_limits *limits, struct mime_message **out);
+/* The same over the file FD (read from its start; the caller keeps FD):
+ * the message's bytes stay in the file. 0 or a negative errno. */
+int mime_parse_fd(int fd, const struct mime_limits *limits, struct mime_message **out);
+/* SHA-256 of all of FD's bytes (pread from 0) and their count. */
+int mime_sha256_fd(int fd, uint64_t *len, char out[65]);
 void mime_message_free(struct mime_message *msg);
 
 /* "broken", "truncated", … for each flag set, comma-separated; NULL if none.

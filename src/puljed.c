@@ -5,6 +5,7 @@
 #include "puljed-build.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -65,6 +66,11 @@ int main(int argc, char **argv)
 	int c;
 
 	log_setup("puljed");
+	/* Large buffers (a message, an attachment) come from mmap and go back
+	 * to the system when freed, instead of glibc raising its threshold and
+	 * keeping the peak of the largest message for the process's life. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 #ifdef PULJED_CRASHTEST
 	arm_crashpoints();
 #endif

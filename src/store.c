@@ -124,7 +124,44 @@ static const char schema_v4[] =
 	 * mailbox was recreated, comma-separated. */
 	"ALTER TABLE messages ADD COLUMN prior_keys TEXT;\n";
 
-static const char *const migrations[] = { schema_v1, schema_v2, schema_v3, schema_v4 };
+/* Schema 5: large blobs written in place.  The raw message moves to its
+ * own table and an attachment's bytes to the end of its row, so that each
+ * is the last column: inserted as a zeroblob and filled piece by piece,
+ * SQLite never builds a row the size of the message in memory. */
+static const char schema_v5[] =
+	"CREATE TABLE bodies (\n"
+	"  message INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,\n"
+	"  raw BLOB NOT NULL\n"
+	");\n"
+	"INSERT INTO bodies (message, raw) SELECT id, raw FROM messages WHERE raw IS NOT NULL;\n"
+	"UPDATE messages SET raw = NULL WHERE raw IS NOT NULL;\n"
+	"CREATE TABLE attachments_v5 (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  message INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,\n"
+	"  seq INTEGER NOT NULL,\n"
+	"  filename TEXT,\n"
+	"  content_type TEXT NOT NULL,\n"
+	"  part_path TEXT,\n"
+	"  size INTEGER NOT NULL,\n"
+	"  sha256 TEXT NOT NULL,\n"
+	"  source TEXT,\n"
+	"  signature TEXT,\n"
+	"  signer TEXT,\n"
+	"  signed_at TEXT,\n"
+	"  covers_whole_file INTEGER,\n"
+	"  signer_trusted INTEGER,\n"
+	"  form INTEGER NOT NULL DEFAULT 0,\n"
+	"  data BLOB NOT NULL,\n"
+	"  UNIQUE (message, seq)\n"
+	");\n"
+	"INSERT INTO attachments_v5 (id, message, seq, filename, content_type, part_path, size, sha256, source, "
+	"signature, signer, signed_at, covers_whole_file, signer_trusted, form, data) "
+	"SELECT id, message, seq, filename, content_type, part_path, size, sha256, source, signature, signer, "
+	"signed_at, covers_whole_file, signer_trusted, form, data FROM attachments;\n"
+	"DROP TABLE attachments;\n"
+	"ALTER TABLE attachments_v5 RENAME TO attachments;\n";
+
+static const char *const migrations[] = { schema_v1, schema_v2, schema_v3, schema_v4, schema_v5 };
 
 static int fail(struct store *st, int err, const char *what)
 {
@@ -187,7 +224,32 @@ static void finalize(sqlite3_stmt **s)
 	*s = NULL;
 }
 
+static int migrate_to(struct store *st, int target);
+
 static int migrate(struct store *st)
+{
+	return migrate_to(st, STORE_SCHEMA_VERSION);
+}
+
+int store_create_at_version(const char *path, int version, char **error)
+{
+	struct store st = { 0 };
+	int r = -EINVAL;
+	if (version < 1 || version > STORE_SCHEMA_VERSION) {
+		*error = g_strdup_printf("no schema version %d", version);
+		return r;
+	}
+	if (sqlite3_open(path, &st.db) == SQLITE_OK)
+		r = migrate_to(&st, version);
+	else
+		r = -EIO;
+	if (r < 0)
+		*error = g_strdup_printf("database %s: %s", path, st.db ? sqlite3_errmsg(st.db) : "cannot open");
+	sqlite3_close(st.db);
+	return r;
+}
+
+static int migrate_to(struct store *st, int target)
 {
 	sqlite3_stmt *s = NULL;
 	int r = prepare(st, "PRAGMA user_version", &s);
@@ -201,7 +263,7 @@ static int migrate(struct store *st)
 			   version, STORE_SCHEMA_VERSION);
 		return -EPROTONOSUPPORT;
 	}
-	for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
+	for (int v = version; v < target; v++) {
 		if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
 			return r;
 		if ((r = exec(st, migrations[v])) < 0) {
@@ -367,6 +429,80 @@ static void bind_details(sqlite3_stmt *s, int first, const struct store_message 
 		sqlite3_bind_int64(s, first + 8, m->deadline_delta);
 }
 
+/* Whether MSG carries its raw bytes (in memory or spooled). */
+static bool has_body(const struct store_message *m)
+{
+	return m->raw || m->raw_spooled;
+}
+
+#define BLOB_INLINE_MAX (64u << 10) /* larger blobs are written in place, piece by piece */
+#define BLOB_CHUNK (1u << 20)
+
+/* Binds DATA at I, the row's last column: small blobs directly; a large
+ * one as a zeroblob that write_blob() fills after the insert — SQLite
+ * would otherwise build the whole row in one more buffer. */
+static void bind_blob(sqlite3_stmt *s, int i, const void *data, size_t size)
+{
+	if (size > BLOB_INLINE_MAX)
+		sqlite3_bind_zeroblob64(s, i, size);
+	else
+		sqlite3_bind_blob64(s, i, size ? data : "", size, SQLITE_STATIC);
+}
+
+static int write_blob(struct store *st, const char *table, const char *column, int64_t row, const uint8_t *data,
+		      size_t size)
+{
+	if (size <= BLOB_INLINE_MAX)
+		return 0;
+	sqlite3_blob *b = NULL;
+	int rc = sqlite3_blob_open(st->db, "main", table, column, row, 1, &b);
+	for (size_t off = 0; rc == SQLITE_OK && off < size; off += BLOB_CHUNK)
+		rc = sqlite3_blob_write(b, data + off, (int)MIN(BLOB_CHUNK, size - off), (int)off);
+	int rc2 = sqlite3_blob_close(b);
+	if (rc == SQLITE_OK)
+		rc = rc2;
+	return rc == SQLITE_OK ? 0 : sql_error(st, rc, "write blob");
+}
+
+/* The raw message, from memory (RAW) or from the file FD (>= 0). */
+static int insert_body(struct store *st, int64_t id, const uint8_t *raw, int fd, size_t size)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st, "INSERT INTO bodies (message, raw) VALUES (?1, ?2)", &s);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(s, 1, id);
+	if (fd >= 0)
+		sqlite3_bind_zeroblob64(s, 2, size);
+	else
+		bind_blob(s, 2, raw, size);
+	int rc = sqlite3_step(s);
+	finalize(&s);
+	if (rc != SQLITE_DONE)
+		return sql_error(st, rc, "insert message body");
+	if (fd < 0)
+		return write_blob(st, "bodies", "raw", id, raw, size);
+	sqlite3_blob *b = NULL;
+	uint8_t *buf = g_malloc(BLOB_CHUNK);
+	rc = sqlite3_blob_open(st->db, "main", "bodies", "raw", id, 1, &b);
+	for (size_t off = 0; rc == SQLITE_OK && off < size;) {
+		ssize_t n = pread(fd, buf, MIN(BLOB_CHUNK, size - off), (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = SQLITE_IOERR; /* the spool is shorter than it was */
+			break;
+		}
+		rc = sqlite3_blob_write(b, buf, (int)n, (int)off);
+		off += (size_t)n;
+	}
+	g_free(buf);
+	int rc2 = sqlite3_blob_close(b);
+	if (rc == SQLITE_OK)
+		rc = rc2;
+	return rc == SQLITE_OK ? 0 : sql_error(st, rc, "write message body");
+}
+
 static int insert_message(struct store *st, const struct store_message *m, int64_t dup, int64_t *id)
 {
 	sqlite3_stmt *s = NULL;
@@ -390,8 +526,7 @@ static int insert_message(struct store *st, const struct store_message *m, int64
 	bind_text(s, 6, m->received_at);
 	bind_text(s, 7, m->internaldate);
 	sqlite3_bind_int64(s, 8, (sqlite3_int64)m->server_size);
-	if (m->raw)
-		sqlite3_bind_blob64(s, 9, m->raw, m->raw_size, SQLITE_STATIC);
+	/* column 9, raw, stays NULL: the bytes go to bodies (schema 5) */
 	sqlite3_bind_int64(s, 10, (sqlite3_int64)m->raw_size);
 	bind_text(s, 11, m->raw_sha256);
 	bind_text(s, 12, m->message_id);
@@ -419,6 +554,8 @@ static int insert_message(struct store *st, const struct store_message *m, int64
 		r = sql_error(st, rc, "insert message");
 	}
 	finalize(&s);
+	if (r == 0 && has_body(m))
+		r = insert_body(st, *id, m->raw, m->raw_spooled ? m->raw_fd : -1, m->raw_size);
 	return r;
 }
 
@@ -446,8 +583,8 @@ static int insert_attachments(struct store *st, int64_t id, const struct store_a
 {
 	sqlite3_stmt *s = NULL;
 	int r = prepare(st,
-			"INSERT INTO attachments (message, seq, filename, content_type, part_path, size, sha256, data, "
-			"source, signature, signer, signed_at, covers_whole_file, signer_trusted, form) "
+			"INSERT INTO attachments (message, seq, filename, content_type, part_path, size, sha256, "
+			"source, signature, signer, signed_at, covers_whole_file, signer_trusted, form, data) "
 			"VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
 			&s);
 	if (r < 0)
@@ -461,11 +598,13 @@ static int insert_attachments(struct store *st, int64_t id, const struct store_a
 		bind_text(s, 5, a[i].part_path);
 		sqlite3_bind_int64(s, 6, (sqlite3_int64)a[i].size);
 		bind_text(s, 7, a[i].sha256);
-		sqlite3_bind_blob64(s, 8, a[i].size ? (const void *)a[i].data : "", a[i].size, SQLITE_STATIC);
-		bind_att_details(s, 9, &a[i]);
+		bind_att_details(s, 8, &a[i]);
+		bind_blob(s, 15, a[i].data, a[i].size);
 		int rc = sqlite3_step(s);
 		if (rc != SQLITE_DONE)
 			r = sql_error(st, rc, "insert attachment");
+		else
+			r = write_blob(st, "attachments", "data", sqlite3_last_insert_rowid(st->db), a[i].data, a[i].size);
 	}
 	finalize(&s);
 	return r;
@@ -550,10 +689,11 @@ static int find_rekey(struct store *st, const struct store_message *m, int64_t *
 {
 	sqlite3_stmt *s = NULL;
 	*old = 0;
-	if (!m->raw && !m->message_id)
+	bool body = has_body(m);
+	if (!body && !m->message_id)
 		return 0;
 	int r = prepare(st,
-			m->raw ? "SELECT id FROM messages WHERE mailbox = ?1 AND uidvalidity != ?2 AND raw_sha256 = ?3 "
+			body ? "SELECT id FROM messages WHERE mailbox = ?1 AND uidvalidity != ?2 AND raw_sha256 = ?3 "
 				 "ORDER BY id LIMIT 1"
 			       : "SELECT id FROM messages WHERE mailbox = ?1 AND uidvalidity != ?2 AND raw_sha256 IS NULL "
 				 "AND message_id = ?4 AND server_size = ?5 ORDER BY id LIMIT 1",
@@ -562,7 +702,7 @@ static int find_rekey(struct store *st, const struct store_message *m, int64_t *
 		return r;
 	bind_text(s, 1, m->mailbox);
 	sqlite3_bind_int64(s, 2, m->uidvalidity);
-	if (m->raw)
+	if (body)
 		bind_text(s, 3, m->raw_sha256);
 	else {
 		bind_text(s, 4, m->message_id);
@@ -619,7 +759,7 @@ int store_record(struct store *st, const struct store_message *msg,
 			goto rollback;
 		*id = old;
 	} else if (!found) {
-		if ((r = find_original(st, msg->raw ? msg->raw_sha256 : NULL, &dup)) < 0 ||
+		if ((r = find_original(st, has_body(msg) ? msg->raw_sha256 : NULL, &dup)) < 0 ||
 		    (r = insert_message(st, msg, dup, id)) < 0 ||
 		    (r = insert_attachments(st, *id, atts, n_atts)) < 0 ||
 		    (r = insert_parts(st, *id, msg->parts, msg->n_parts)) < 0)
@@ -931,7 +1071,7 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 		"FROM messages m LEFT JOIN decisions d ON d.id = "
 		"(SELECT MAX(id) FROM decisions WHERE message = m.id) "
 		"WHERE ?1 = 0 OR m.id = ?1 ORDER BY m.id",
-		with_raw ? "raw" : "NULL");
+		with_raw ? "(SELECT raw FROM bodies b WHERE b.message = m.id)" : "NULL");
 	int r = prepare(st, sql, &s), rc;
 	if (r < 0)
 		return r;

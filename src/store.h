@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct store;
 
@@ -58,8 +58,10 @@ struct store_message {
 	const char *received_at;    /* INTERNALDATE, ISO 8601 in the call's zone */
 	const char *internaldate;   /* INTERNALDATE exactly as the server sent it */
 	uint64_t server_size;       /* RFC822.SIZE */
-	const uint8_t *raw;         /* NULL when not fetched (too large) */
+	const uint8_t *raw;         /* NULL when not fetched (too large) or spooled */
 	size_t raw_size;
+	bool raw_spooled;           /* on write: the raw bytes are in the file RAW_FD (borrowed) */
+	int raw_fd;
 	const char *raw_sha256;
 	const char *message_id;
 	const char *from_addr;
@@ -148,6 +150,8 @@ struct store_status {
  * message. */
 int store_open(const char *path, enum store_mode mode, struct store **out, char **error);
 void store_close(struct store *st);
+/* For migration tests: creates PATH with the schema as it was at VERSION. */
+int store_create_at_version(const char *path, int version, char **error);
 const char *store_errmsg(struct store *st);
 
 /* The watermark of MAILBOX; -ENOENT when the mailbox was never seen. */

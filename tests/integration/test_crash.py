@@ -83,7 +83,11 @@ def orphans(db):
         p = con.execute("SELECT COUNT(*) FROM parts WHERE message NOT IN (SELECT id FROM messages)").fetchone()[0]
         d = con.execute("SELECT COUNT(*) FROM messages WHERE duplicate_of IS NOT NULL AND "
                         "duplicate_of NOT IN (SELECT id FROM messages)").fetchone()[0]
-        return a + p + d
+        b = con.execute("SELECT COUNT(*) FROM bodies WHERE message NOT IN (SELECT id FROM messages)").fetchone()[0]
+        # Every message recorded with a hash has its bytes.
+        m = con.execute("SELECT COUNT(*) FROM messages WHERE raw_sha256 IS NOT NULL AND "
+                        "id NOT IN (SELECT message FROM bodies)").fetchone()[0]
+        return a + p + d + b + m
     finally:
         con.close()
 
