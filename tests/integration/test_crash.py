@@ -234,6 +234,60 @@ class CrashTest(PuljedTestCase):
         self.assertEqual(r.returncode, 0, r.describe())
         self.check_db(db, reference, "a full disk and space returning")
 
+    def test_d_dovecot_dies_mid_fetch_while_puljectl_reads(self):
+        # Dovecot is stopped while puljed is fetching, and an operator runs
+        # long puljectl reads the whole time: the poll fails cleanly
+        # (exit 3), no read ever fails or sees a half-written record, and
+        # after Dovecot is back the next poll records the rest exactly once.
+        dc = self.dovecot()
+        n = 800
+        shas = set()
+        for i in range(n):
+            raw = M.application("Genstart %03d" % i, M.fake_pdf(40000, seed=500 + i))
+            shas.add(M.sha256(raw))
+            dc.append("INBOX", raw, ON_TIME)
+        dc.close_client()
+        cfg = self.config(dc)
+        db = self.path("puljed.db")
+        proc = P.spawn_puljed(cfg, "--once")
+        reads = 0
+        stopped = False
+        while proc.poll() is None:
+            r = P.puljectl(cfg, "list", "--json")
+            if r.returncode == 0:
+                reads += 1
+                data = json.loads(r.stdout)
+                for rec in data:
+                    self.assertEqual(rec["status"], "accepted", rec)
+                    self.assertEqual(len(rec["attachments"]), 1, "a half-written record was visible")
+                if not stopped and len(data) >= 5:
+                    dc.stop()
+                    stopped = True
+            else:
+                # Only while the daemon creates and migrates the database
+                # may a read be refused; never once records exist.
+                self.assertEqual(reads, 0, r.describe())
+                self.assertRegex(r.stderr, "no schema yet|schema version|unable to open|cannot open",
+                                 r.describe())
+        out, err = proc.communicate(timeout=60)
+        self.assertTrue(stopped, "the ingest finished before Dovecot could be stopped")
+        self.assertEqual(proc.returncode, P.EXIT_NETWORK, err.decode("utf-8", "replace"))
+        self.assertGreater(reads, 3)
+        got = len(self.records(cfg))
+        self.assertGreater(got, 0)
+        self.assertLess(got, n)
+        dc.start()
+        cfg = self.config(dc)  # Dovecot is back (on new ports)
+        self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
+        recs = self.records(cfg)
+        self.assertEqual(len(recs), n)
+        self.assertEqual({r["sha256"] for r in recs}, shas)
+        self.assertEqual(len({r["uid"] for r in recs}), n, "a message was recorded twice")
+        self.assertEqual(self.integrity_check(db), "ok")
+        self.assertEqual(orphans(db), 0)
+        sys.stderr.write("\n  Dovecot stopped after %d of %d records; %d puljectl reads during the ingest\n"
+                         % (got, n, reads))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
