@@ -1,0 +1,906 @@
+#!/usr/bin/python3
+"""puljed benchmark: a full ingest against mbsync, no-op polls, peak memory.
+
+Starts a throwaway Dovecot (tests/harness), fills INBOX with N realistic
+applications (a text part and a 50-150 KB PDF, a few mail-client shapes),
+then, alternating the order each round, times
+
+  * ``puljed --once`` into an empty database, and
+  * ``mbsync`` (Debian's isync) pulling the same mailbox into an empty Maildir
+
+over the same IMAPS port.  Also: a poll that finds nothing new at N and at
+20,000 messages, a bare process start, and puljed's peak RSS (/usr/bin/time -v)
+during the full ingest and during the ingest of one 25 MB message.
+
+Not part of ``meson test``.  Run it with ``sh bench/run.sh`` (installs what is
+missing, builds) or directly: ``/usr/bin/python3 bench/run.py --help``.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+from harness.dovecot import Dovecot, live_group_members  # noqa: E402
+from harness import messages as M  # noqa: E402
+
+TIME = "/usr/bin/time"
+MBSYNC = shutil.which("mbsync") or "/usr/bin/mbsync"
+UTC = dt.timezone.utc
+
+# ---------------------------------------------------------------- messages
+
+APPLICANTS = [
+    "Region Hovedstaden", "Region Sj\u00e6lland", "Region Syddanmark",
+    "Region Midtjylland", "Region Nordjylland", "K\u00f8benhavns Kommune",
+    "Aarhus Kommune", "Odense Kommune", "Aalborg Kommune", "Esbjerg Kommune",
+    "Vejle Kommune", "Randers Kommune", "Viborg Kommune", "Kolding Kommune",
+    "Silkeborg Kommune", "Herning Kommune", "Horsens Kommune", "Roskilde Kommune",
+    "N\u00e6stved Kommune", "Slagelse Kommune", "Holb\u00e6k Kommune",
+    "Br\u00f8nderslev Kommune", "Rigshospitalet", "Aarhus Universitetshospital",
+    "Odense Universitetshospital", "Sj\u00e6llands Universitetshospital",
+    "Hvidovre Hospital", "Bispebjerg og Frederiksberg Hospitaler",
+    "Psykiatrien i Region Sj\u00e6lland", "Nordsj\u00e6llands Hospital",
+    "Sygehus Lilleb\u00e6lt", "Regionshospitalet Gødstrup",
+    "Sundhedshuset Hj\u00f8rring", "Professionshøjskolen Absalon",
+    "VIA University College", "UC SYD", "Københavns Professionshøjskole",
+]
+DEPARTMENTS = ["Akutafdelingen", "Psykiatrien", "Sundhedsplejen",
+               "Hjemmeplejen", "IT og Digitalisering", "HR og Uddannelse"]
+FIRST = ["Anne", "Mette", "Lars", "S\u00f8ren", "Jens", "Hanne", "Pia", "Karen",
+         "Mads", "Rasmus", "Line", "Camilla", "Niels", "Bo", "Ida", "Maja"]
+LAST = ["Jensen", "Nielsen", "Hansen", "Pedersen", "Andersen", "Christensen",
+        "Larsen", "S\u00f8rensen", "Rasmussen", "J\u00f8rgensen", "Madsen", "Kristensen"]
+PARAGRAPHS = [
+    "Hermed fremsendes vores ans\u00f8gning til puljen til styrkelse af digitale "
+    "kompetencer i sundhedsv\u00e6senet.",
+    "Projektet skal give medarbejdere i plejen og p\u00e5 sygehusene de digitale "
+    "f\u00e6rdigheder, der skal til for at bruge nye l\u00f8sninger trygt i hverdagen.",
+    "Vi s\u00f8ger om midler til uddannelse af superbrugere, e-l\u00e6ring og "
+    "sidemandsoplæring over to \u00e5r, i alt ca. 1.200 medarbejdere.",
+    "Ans\u00f8gningsskemaet og budgettet er vedh\u00e6ftet. Skemaet er underskrevet "
+    "af direktionen.",
+    "Har I sp\u00f8rgsm\u00e5l til ans\u00f8gningen, er I velkomne til at kontakte "
+    "mig p\u00e5 telefon eller mail.",
+    "Vi ser frem til at h\u00f8re fra jer.",
+]
+SHAPES = [("outlook", 35), ("plain", 30), ("two-files", 15), ("apple", 10),
+          ("octet-stream", 10)]
+WINDOW_START = dt.datetime(2022, 5, 2, 6, 0, tzinfo=UTC)
+WINDOW_END = dt.datetime(2022, 7, 2, 6, 0, tzinfo=UTC)   # the last ~8 h are late
+
+
+def slug(text):
+    t = text.lower()
+    for a, b in (("\u00e6", "ae"), ("\u00f8", "oe"), ("\u00e5", "aa")):
+        t = t.replace(a, b)
+    return re.sub(r"[^a-z0-9]+", "-", t).strip("-") or "x"
+
+
+def body_text(rng, name):
+    paras = [PARAGRAPHS[0]] + rng.sample(PARAGRAPHS[1:], rng.randint(2, 5))
+    return "Kære Sundhedsstyrelse\n\n" + "\n\n".join(paras) + \
+        "\n\nMed venlig hilsen\n%s\n" % name
+
+
+def html_of(text):
+    import html
+    return "<html><body>" + "".join(
+        "<p>%s</p>" % html.escape(p).replace("\n", "<br>")
+        for p in text.split("\n\n")) + "</body></html>\n"
+
+
+def make_application(rng, seq, small=False):
+    """(raw bytes with CRLF, arrival datetime, shape) for one realistic
+    application.  small: a 2-6 KB PDF and the plain shape."""
+    applicant = rng.choice(APPLICANTS)
+    if rng.random() < 0.2:
+        applicant += " (%s)" % rng.choice(DEPARTMENTS)
+    person = "%s %s" % (rng.choice(FIRST), rng.choice(LAST))
+    domain = slug(applicant.split(" (")[0]) + ".dk"
+    addr = "%s@%s" % (slug(person).replace("-", "."), domain)
+    span = (WINDOW_END - WINDOW_START).total_seconds()
+    arrival = WINDOW_START + dt.timedelta(seconds=int(rng.random() * span))
+    date_hdr = arrival - dt.timedelta(seconds=rng.randint(3, 180))
+    size = rng.randint(2000, 6000) if small else rng.randint(50 * 1024, 150 * 1024)
+    pdf = M.fake_pdf(size, seed=rng.getrandbits(64))
+    shape = "plain" if small else rng.choices([s for s, _ in SHAPES],
+                                              [w for _, w in SHAPES])[0]
+    text = body_text(rng, person + "\n" + applicant)
+    if shape == "outlook":
+        entity = M.multipart([
+            M.multipart([M.text_part(text), M.text_part(html_of(text), "html")],
+                        "alternative"),
+            M.file_part(pdf, filename_param="filename*=utf-8''Ans%C3%B8gningsskema.pdf",
+                        name_param='name="=?utf-8?B?QW5zw7hnbmluZ3Nza2VtYS5wZGY=?="')])
+    elif shape == "plain":
+        entity = M.multipart([M.text_part(text),
+                              M.file_part(pdf, filename="ansoegning.pdf")])
+    elif shape == "two-files":
+        budget = rng.randbytes(rng.randint(8 * 1024, 30 * 1024))
+        entity = M.multipart([
+            M.text_part(text),
+            M.file_part(pdf, filename="ansoegningsskema-%s.pdf" % slug(applicant)),
+            M.file_part(b"PK\x03\x04" + budget, content_type="application/vnd."
+                        "openxmlformats-officedocument.spreadsheetml.sheet",
+                        filename="budget.xlsx")])
+    elif shape == "apple":
+        entity = M.multipart([M.text_part(text),
+                              M.file_part(pdf, disposition="inline",
+                                          filename="Ansoegning.pdf",
+                                          name_param='name="Ansoegning.pdf"')])
+    else:  # octet-stream, as some webmailers send a PDF
+        entity = M.multipart([M.text_part(text),
+                              M.file_part(pdf, content_type="application/octet-stream",
+                                          filename="skema.pdf",
+                                          name_param='name="skema.pdf"')])
+    subject = "%s - %s" % (M.CALL_SUBJECT, applicant)
+    raw = M.wrap_message(entity, subject, from_addr=addr, from_name=person,
+                         to="puljer@sst.example.dk", date=date_hdr,
+                         message_id="<bench-%d.%x@%s>" % (seq, rng.getrandbits(48), domain),
+                         extra_headers=[("Organization", applicant)])
+    received = ("from mail.%s (mail.%s [192.0.2.%d]) by mx.sst.example.dk with "
+                "ESMTPS id %08X for <puljer@sst.example.dk>; %s"
+                % (domain, domain, rng.randint(1, 254), rng.getrandbits(32),
+                   arrival.strftime("%a, %d %b %Y %H:%M:%S +0000")))
+    raw = M.prepend_headers(raw, [("Received", received)])
+    return raw, arrival, shape
+
+
+class MaildirFiller:
+    """Writes messages straight into the Dovecot user's Maildir (tmp/ then a
+    rename into cur/, owned by the mail user, mtime = INTERNALDATE, with
+    S= and W= sizes in the name as Dovecot itself writes them).  Dovecot
+    assigns UIDs in file-name (time) order at its next sync."""
+
+    def __init__(self, dc):
+        self.root = os.path.join(dc.maildir_root, dc.username)
+        st = os.stat(dc.maildir_root)
+        self.uid, self.gid = st.st_uid, st.st_gid
+        for sub in ("", "cur", "new", "tmp"):
+            p = os.path.join(self.root, sub)
+            os.makedirs(p, exist_ok=True)
+            os.chown(p, self.uid, self.gid)
+            os.chmod(p, 0o700)
+        self.seq = 0
+        self.pid = os.getpid()
+
+    def add(self, raw, arrival):
+        self.seq += 1
+        lf = raw.replace(b"\r\n", b"\n")
+        vsize = len(lf) + lf.count(b"\n")
+        ts = int(arrival.timestamp())
+        name = "%d.M%06dP%d.bench,S=%d,W=%d:2," % (ts, self.seq, self.pid, len(lf), vsize)
+        tmp = os.path.join(self.root, "tmp", name)
+        with open(tmp, "wb") as f:
+            f.write(lf)
+        os.chown(tmp, self.uid, self.gid)
+        os.utime(tmp, (ts, ts))
+        os.rename(tmp, os.path.join(self.root, "cur", name))
+        return vsize
+
+
+def fill(dc, filler, rng, count, small=False, log=None):
+    """count applications into INBOX; returns (total wire bytes, seconds, shapes,
+    [arrival epoch])."""
+    t0 = time.monotonic()
+    total, shapes, arrivals = 0, {}, []
+    for i in range(count):
+        raw, arrival, shape = make_application(rng, filler.seq + 1, small=small)
+        total += filler.add(raw, arrival)
+        shapes[shape] = shapes.get(shape, 0) + 1
+        arrivals.append(int(arrival.timestamp()))
+        if log and (i + 1) % 5000 == 0:
+            log("  ... %d/%d written" % (i + 1, count))
+    return total, time.monotonic() - t0, shapes, arrivals
+
+
+def verify_mailbox(dc, expected_count, arrivals):
+    """Dovecot sees exactly expected_count messages with the INTERNALDATEs
+    we set (this is also the first access: Dovecot indexes the new files)."""
+    st = dc.status("INBOX")
+    if st["messages"] != expected_count:
+        raise SystemExit("Dovecot sees %s messages in INBOX, expected %d"
+                         % (st["messages"], expected_count))
+    dates = sorted(int(d.timestamp()) for d in dc.fetch_internaldates("INBOX").values())
+    if dates != sorted(arrivals):
+        bad = sum(1 for a, b in zip(dates, sorted(arrivals)) if a != b)
+        raise SystemExit("INTERNALDATE mismatch for %d messages" % bad)
+    dc.close_client()
+
+
+# ------------------------------------------------------------------- runs
+
+def parse_time_v(path):
+    out = {}
+    try:
+        text = open(path).read()
+    except OSError:
+        return out
+    for key, name, conv in (("Maximum resident set size (kbytes)", "max_rss_kb", int),
+                            ("User time (seconds)", "user_s", float),
+                            ("System time (seconds)", "sys_s", float),
+                            ("Voluntary context switches", "vol_cs", int),
+                            ("Involuntary context switches", "invol_cs", int),
+                            ("Exit status", "exit", int),
+                            ("File system outputs", "fs_out_blocks", int)):
+        m = re.search(re.escape(key) + r":\s*([0-9.]+)", text)
+        if m:
+            out[name] = conv(m.group(1))
+    return out
+
+
+def group_cpu_ticks(pgid):
+    """utime+stime of every live process in Dovecot's process group, plus the
+    children the master has reaped (cutime+cstime): Dovecot's CPU so far."""
+    total = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        rest = stat[stat.rfind(b")") + 2:].split()
+        if len(rest) < 15 or int(rest[2]) != pgid:
+            continue
+        utime, stime, cutime, cstime = (int(x) for x in rest[11:15])
+        total += utime + stime
+        if int(name) == pgid:
+            total += cutime + cstime
+    return total
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def system_busy_ticks():
+    """Busy CPU ticks of the whole machine (all CPUs) from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal
+    return v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
+
+
+class Bench:
+    def __init__(self, args, dc, workdir):
+        self.args = args
+        self.dc = dc
+        self.workdir = workdir
+        self.puljed = os.path.abspath(args.puljed)
+        self.puljectl = os.path.abspath(args.puljectl or os.path.join(
+            os.path.dirname(self.puljed), "puljectl"))
+        self.env = dict(os.environ)
+        for var in ("CREDENTIALS_DIRECTORY", "SSL_CERT_FILE", "SSL_CERT_DIR",
+                    "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "JOURNAL_STREAM"):
+            self.env.pop(var, None)
+        self.env["LC_ALL"] = "C.UTF-8"
+        self.n = 0
+
+    def fresh(self, kind):
+        self.n += 1
+        d = os.path.join(self.workdir, "run-%03d-%s" % (self.n, kind))
+        os.makedirs(d)
+        return d
+
+    def run_timed(self, argv, d, timeout):
+        """Run argv under /usr/bin/time -v; wall seconds by our own clock,
+        CPU and peak RSS from time -v, Dovecot's CPU from /proc."""
+        tv = os.path.join(d, "time-v.txt")
+        pgid = self.dc.proc.pid
+        c0 = group_cpu_ticks(pgid)
+        b0 = system_busy_ticks()
+        with open(os.path.join(d, "stdout"), "wb") as so, \
+                open(os.path.join(d, "stderr"), "wb") as se:
+            t0 = time.monotonic()
+            p = subprocess.run([TIME, "-v", "-o", tv] + argv, stdout=so, stderr=se,
+                               stdin=subprocess.DEVNULL, env=self.env, timeout=timeout)
+            wall = time.monotonic() - t0
+        b1 = system_busy_ticks()
+        time.sleep(0.3)   # let Dovecot's imap/imap-login processes exit and be reaped
+        res = parse_time_v(tv)
+        res["wall_s"] = wall
+        res["server_cpu_s"] = (group_cpu_ticks(pgid) - c0) / CLK_TCK
+        res["returncode"] = p.returncode
+        # CPU the rest of the machine used meanwhile (a concurrent job competes)
+        res["other_cpu_s"] = max(0.0, (b1 - b0) / CLK_TCK - res["server_cpu_s"]
+                                 - res.get("user_s", 0) - res.get("sys_s", 0))
+        return res
+
+    def fail(self, what, d, res):
+        tail = ""
+        for f in ("stdout", "stderr"):
+            try:
+                tail += "--- %s:\n%s\n" % (f, open(os.path.join(d, f), "rb").read()[-3000:]
+                                            .decode("utf-8", "replace"))
+            except OSError:
+                pass
+        raise SystemExit("%s failed (exit %s) in %s\n%s" % (what, res.get("returncode"), d, tail))
+
+    # puljed ---------------------------------------------------------------
+    def puljed_config(self, d, mailbox="INBOX"):
+        cfg = os.path.join(d, "puljed.conf")
+        self.dc.write_config(cfg, database=os.path.join(d, "puljed.db"), mailbox=mailbox)
+        return cfg
+
+    def puljed_status(self, cfg):
+        p = subprocess.run([self.puljectl, "--config", cfg, "status", "--json"],
+                           capture_output=True, env=self.env, timeout=600)
+        try:
+            return json.loads(p.stdout)
+        except ValueError:
+            raise SystemExit("puljectl status --json: exit %d, %r %r"
+                             % (p.returncode, p.stdout[-500:], p.stderr[-500:]))
+
+    def puljed_ingest(self, expected, mailbox="INBOX", cfg=None, keep=False):
+        d = os.path.dirname(cfg) if cfg else self.fresh("puljed")
+        cfg = cfg or self.puljed_config(d, mailbox)
+        res = self.run_timed([self.puljed, "--config", cfg, "--once"], d,
+                             timeout=self.args.timeout)
+        if res["returncode"] != 0:
+            self.fail("puljed --once", d, res)
+        st = self.puljed_status(cfg)
+        res["recorded"] = st["total"]
+        res["by_status"] = st.get("by_status")
+        if st["total"] != expected:
+            raise SystemExit("puljed recorded %s messages, expected %d (%s)"
+                             % (st["total"], expected, d))
+        res["db_bytes"] = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)
+                              if f.startswith("puljed.db"))
+        if not keep:
+            shutil.rmtree(d, ignore_errors=True)
+        res["cfg"] = cfg
+        return res
+
+    # mbsync ---------------------------------------------------------------
+    def mbsync_rc(self, d, box="INBOX"):
+        md = os.path.join(d, "Maildir")
+        os.makedirs(md)             # the store's root; "Create Near" makes INBOX
+        rc = os.path.join(d, "mbsyncrc")
+        # isync 1.4 checks the certificate against host *names* only (an IP
+        # subjectAltName is not accepted), so "localhost", which resolves to
+        # 127.0.0.1 here: the same address and TLS port that puljed uses.
+        with open(rc, "w") as f:
+            f.write("IMAPAccount bench\n"
+                    "Host localhost\n"
+                    "Port %d\n"
+                    "User %s\n"
+                    "PassCmd \"cat %s\"\n"
+                    "SSLType IMAPS\n"
+                    "CertificateFile %s\n"
+                    "\n"
+                    "IMAPStore remote\n"
+                    "Account bench\n"
+                    "\n"
+                    "MaildirStore local\n"
+                    "Path %s/\n"
+                    "Inbox %s/INBOX\n"
+                    "\n"
+                    "Channel pull\n"
+                    "Far :remote:%s\n"
+                    "Near :local:INBOX\n"
+                    "Sync Pull\n"
+                    "Create Near\n"
+                    "Expunge None\n"
+                    "SyncState *\n"
+                    % (self.dc.imaps_port, self.dc.username, self.dc.password_file,
+                       self.dc.ca_file, md, md, box))
+        return rc, os.path.join(md, "INBOX")
+
+    @staticmethod
+    def count_maildir(inbox):
+        n = 0
+        for sub in ("cur", "new"):
+            try:
+                n += sum(1 for f in os.listdir(os.path.join(inbox, sub)) if not f.startswith("."))
+            except FileNotFoundError:
+                pass
+        return n
+
+    def mbsync_pull(self, expected, box="INBOX", rc=None, keep=False):
+        if rc:
+            d = os.path.dirname(rc)
+            inbox = os.path.join(d, "Maildir", "INBOX")
+        else:
+            d = self.fresh("mbsync")
+            rc, inbox = self.mbsync_rc(d, box)
+        res = self.run_timed([MBSYNC, "-q", "-c", rc, "pull"], d, timeout=self.args.timeout)
+        if res["returncode"] != 0:
+            self.fail("mbsync", d, res)
+        got = self.count_maildir(inbox)
+        res["recorded"] = got
+        if got != expected:
+            raise SystemExit("mbsync left %d messages in %s, expected %d" % (got, inbox, expected))
+        if not keep:
+            shutil.rmtree(d, ignore_errors=True)
+        res["rc"] = rc
+        return res
+
+    # quick repeated runs ------------------------------------------------------
+    def repeat(self, argv, times):
+        out = []
+        for _ in range(times):
+            t0 = time.monotonic()
+            p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, env=self.env, timeout=600)
+            out.append(time.monotonic() - t0)
+            if p.returncode != 0:
+                raise SystemExit("%s: exit %d\n%s" % (" ".join(argv), p.returncode,
+                                                      p.stderr[-2000:].decode("utf-8", "replace")))
+        return out
+
+
+def profile(bench, N, log):
+    """One more full ingest under perf record -a -g.  Samples are told apart
+    by process id (a concurrent test run has its own puljed and Dovecot
+    processes): this puljed, this Dovecot (every process of its group seen
+    during the run), the rest.  Returns the report texts."""
+    perf = shutil.which("perf")
+    if not perf:
+        log("perf not found; --perf skipped")
+        return None
+    d = bench.fresh("perf")
+    cfg = bench.puljed_config(d)
+    data = os.path.join(d, "perf.data")
+    pidfile = os.path.join(d, "puljed.pid")
+    log("perf: one more full ingest under perf record -a -g")
+    pgid = bench.dc.proc.pid
+    dovecot_pids = set()
+    t0 = time.monotonic()
+    with open(os.path.join(d, "stderr"), "wb") as se:
+        p = subprocess.Popen([perf, "record", "-q", "-a", "-g", "-F", "499", "-o", data, "--",
+                              "sh", "-c", 'echo $$ > "$0"; exec "$@"', pidfile,
+                              bench.puljed, "--config", cfg, "--once"],
+                             stdout=subprocess.DEVNULL, stderr=se, stdin=subprocess.DEVNULL,
+                             env=bench.env)
+        while p.poll() is None:
+            dovecot_pids.update(live_group_members(pgid))
+            time.sleep(0.05)
+    wall = time.monotonic() - t0
+    if p.returncode != 0:
+        bench.fail("perf record puljed", d, {"returncode": p.returncode})
+    ppid = int(open(pidfile).read().strip())
+
+    def report(sort, pids=None):
+        """{key: samples} for --sort pid,<sort>, only the given pids, key =
+        (comm, ...the sort keys).  Sample counts, not perf's rounded
+        percentages (hundreds of one-sample lines would each round up);
+        and the pid filtering is ours (perf 6.1 drops lines when --pid is
+        combined with a sort that does not include the pid)."""
+        r = subprocess.run([perf, "report", "-i", data, "--stdio", "--no-children", "-g", "none",
+                            "-q", "-n", "--sort", "pid," + sort], capture_output=True,
+                           text=True, timeout=600)
+        agg = {}
+        for line in r.stdout.splitlines():
+            m = re.match(r"\s*[\d.]+%\s+(\d+)\s+(\d+):(.*?)\s{2,}(.*)$", line.rstrip())
+            if not m or (pids is not None and int(m.group(2)) not in pids):
+                continue
+            key = (m.group(3).strip(),) + tuple(re.split(r"\s{2,}", m.group(4).strip()))
+            agg[key] = agg.get(key, 0) + int(m.group(1))
+        return agg
+
+    shares = {"puljed": 0, "dovecot": 0, "idle": 0, "other": 0}
+    r = subprocess.run([perf, "report", "-i", data, "--stdio", "--no-children", "-g", "none",
+                        "-q", "-n", "--sort", "pid"], capture_output=True, text=True, timeout=600)
+    for line in r.stdout.splitlines():
+        m = re.match(r"\s*[\d.]+%\s+(\d+)\s+(\d+):", line)
+        if not m:
+            continue
+        n, pid = int(m.group(1)), int(m.group(2))
+        key = ("puljed" if pid == ppid else "dovecot" if pid in dovecot_pids
+               else "idle" if pid == 0 else "other")
+        shares[key] += n
+    samples = dict(shares)
+    all_samples = sum(samples.values()) or 1
+    shares = {k: 100.0 * v / all_samples for k, v in samples.items()}
+    out = {"wall_s": wall, "shares_pct": shares, "samples": samples}
+    print("--- perf: of all samples on both CPUs during a %.1f s ingest: puljed %.1f%%, "
+          "this Dovecot %.1f%%, idle %.1f%%, other processes %.1f%%"
+          % (wall, shares["puljed"], shares["dovecot"], shares["idle"], shares["other"]))
+
+    def table(agg, total, limit, cols):
+        rows = sorted(agg.items(), key=lambda kv: -kv[1])
+        lines = []
+        for key, pct in rows:
+            rel = 100.0 * pct / total if total else 0.0
+            if rel < limit or len(lines) >= 25:
+                break
+            lines.append(("  %6.2f%%  %s" % (rel, "  ".join(
+                "%-*s" % (w, k) for w, k in zip(cols, key)))).rstrip())
+        return "\n".join(lines)
+
+    for key, sort, pids, total, limit, cols, title in (
+            ("puljed_libraries", "dso", {ppid}, samples["puljed"], 1, (28,),
+             "% of puljed's samples, by library"),
+            ("puljed_symbols", "dso,sym", {ppid}, samples["puljed"], 1, (28, 0),
+             "% of puljed's samples, by symbol"),
+            ("dovecot_libraries", "dso", dovecot_pids, samples["dovecot"], 3, (11, 28),
+             "% of this Dovecot's samples, by process and library")):
+        agg = report(sort, pids)
+        if key.startswith("puljed"):
+            agg = {k[1:]: v for k, v in agg.items()}    # drop the comm
+        out[key] = table(agg, total, limit, cols)
+        print("--- perf report: %s\n%s" % (title, out[key]), flush=True)
+        if key == "puljed_symbols":
+            # Debian's GLib has no symbols for static functions: GLib's
+            # SHA-256 (gchecksum.c) shows as bare addresses, so count them.
+            glib = sum(v for k, v in agg.items() if k[0].startswith("libglib-2.0"))
+            anon = sum(v for k, v in agg.items() if k[0].startswith("libglib-2.0")
+                       and k[1].startswith("[.] 0x"))
+            out["glib_pct"] = 100.0 * glib / total if total else 0.0
+            out["glib_unnamed_pct"] = 100.0 * anon / total if total else 0.0
+            print("--- GLib: %.1f%% of puljed's samples, %.1f%% in unnamed static functions "
+                  "(in Debian's GLib 2.74 that is mostly gchecksum.c's SHA-256)"
+                  % (out["glib_pct"], out["glib_unnamed_pct"]))
+    shutil.rmtree(d, ignore_errors=True)
+    return out
+
+
+# -------------------------------------------------------------- reporting
+
+def machine_facts(puljed):
+    def cmd(argv):
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+            return (p.stdout + p.stderr).strip().splitlines()[0]
+        except Exception as e:  # pragma: no cover
+            return "unavailable (%s)" % e
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                mem = "%.1f GiB" % (int(line.split()[1]) / 1024 / 1024)
+    except OSError:
+        pass
+    try:
+        fstype = subprocess.run(["findmnt", "-no", "FSTYPE", "-T", tempfile.gettempdir()],
+                                capture_output=True, text=True).stdout.strip()
+    except OSError:
+        fstype = "?"
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory": mem,
+        "kernel": platform.release(),
+        "os": cmd(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
+        "tmp_fs": fstype,
+        "dovecot": cmd(["dovecot", "--version"]),
+        "mbsync": cmd([MBSYNC, "--version"]),
+        "puljed": cmd([puljed, "--version"]),
+        "python": platform.python_version(),
+        "git": cmd(["sh", "-c", "cd '%s' && git describe --always --dirty=-modified "
+                    "2>/dev/null || echo unknown" % ROOT]),
+    }
+
+
+def loadavg():
+    try:
+        return open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        return ["?"] * 3
+
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+
+def fmt_s(x):
+    if x is None:
+        return "-"
+    return "%.3f s" % x if x < 10 else "%.1f s" % x
+
+
+def fmt_ms(x):
+    return "-" if x is None else "%.1f ms" % (x * 1000)
+
+
+def fmt_mb(kb):
+    return "-" if kb is None else "%.1f MB" % (kb / 1024)
+
+
+# ------------------------------------------------------------------- main
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--messages", type=int, default=2000, metavar="N",
+                    help="messages in the mailbox for the timed rounds (default 2000)")
+    ap.add_argument("--rounds", type=int, default=5, metavar="R",
+                    help="timed rounds, each one puljed and one mbsync run (default 5)")
+    ap.add_argument("--puljed", default=os.path.join(ROOT, "build", "src", "puljed"),
+                    help="the puljed binary (default build/src/puljed)")
+    ap.add_argument("--puljectl", default=None,
+                    help="the puljectl binary (default: beside --puljed)")
+    ap.add_argument("--no-20k", action="store_true",
+                    help="skip the no-op poll at 20,000 messages")
+    ap.add_argument("--big-total", type=int, default=20000, metavar="N",
+                    help="mailbox size for the second no-op measurement (default 20000)")
+    ap.add_argument("--no-25mb", action="store_true", help="skip the 25 MB message")
+    ap.add_argument("--noop-runs", type=int, default=10, help="no-op polls to time (default 10)")
+    ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    ap.add_argument("--seed", type=int, default=2022)
+    ap.add_argument("--timeout", type=int, default=3600, help="seconds allowed per run")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--perf", action="store_true",
+                    help="profile one extra full ingest with perf record -a -g and print "
+                         "where the CPU went (needs perf)")
+    args = ap.parse_args(argv)
+
+    for path, what in ((args.puljed, "puljed"), (TIME, "GNU time (apt-get install time)"),
+                       (MBSYNC, "mbsync (apt-get install isync)")):
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            raise SystemExit("bench: %s not found at %s" % (what, path))
+
+    def log(msg):
+        print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+    R = {"config": {"messages": args.messages, "rounds": args.rounds, "seed": args.seed,
+                    "puljed": os.path.abspath(args.puljed)},
+         "machine": machine_facts(os.path.abspath(args.puljed)),
+         "loadavg_start": loadavg()}
+    log("machine: %(nproc)s CPU (%(cpu)s), %(memory)s, kernel %(kernel)s" % R["machine"])
+    log("load average at start: %s" % " ".join(R["loadavg_start"]))
+    started = time.monotonic()
+
+    workdir = tempfile.mkdtemp(prefix="puljed-bench-")
+    os.chmod(workdir, 0o755)
+    rng = random.Random(args.seed)
+    try:
+        with Dovecot(workdir=os.path.join(workdir, "dovecot"), keep=True) as dc:
+            dc.stop_grace = 0.5
+            bench = Bench(args, dc, workdir)
+            filler = MaildirFiller(dc)
+
+            # ---- fill the mailbox
+            N = args.messages
+            log("writing %d messages into the Maildir ..." % N)
+            nbytes, secs, shapes, arrivals = fill(dc, filler, rng, N, log=log)
+            t0 = time.monotonic()
+            verify_mailbox(dc, N, arrivals)
+            R["mailbox"] = {"messages": N, "bytes": nbytes, "avg_kb": nbytes / N / 1024,
+                            "shapes": shapes, "write_s": secs,
+                            "dovecot_index_s": time.monotonic() - t0}
+            log("mailbox: %d messages, %.1f MB (avg %.0f KB), written in %.1f s, "
+                "indexed/verified by Dovecot in %.1f s; shapes %s"
+                % (N, nbytes / 1e6, nbytes / N / 1024, secs,
+                   R["mailbox"]["dovecot_index_s"], shapes))
+
+            # ---- warm-up: one of each, not counted
+            log("warm-up (not counted): puljed, mbsync")
+            R["warmup"] = {"puljed": bench.puljed_ingest(N), "mbsync": bench.mbsync_pull(N)}
+            log("  puljed %.2f s, mbsync %.2f s" % (R["warmup"]["puljed"]["wall_s"],
+                                                   R["warmup"]["mbsync"]["wall_s"]))
+
+            # ---- timed rounds
+            runs = {"puljed": [], "mbsync": []}
+            last = {}
+            for r in range(args.rounds):
+                order = ["puljed", "mbsync"] if r % 2 == 0 else ["mbsync", "puljed"]
+                for tool in order:
+                    keep = r == args.rounds - 1
+                    res = (bench.puljed_ingest(N, keep=keep) if tool == "puljed"
+                           else bench.mbsync_pull(N, keep=keep))
+                    res["round"] = r + 1
+                    runs[tool].append(res)
+                    if keep:
+                        last[tool] = res
+                    log("round %d/%d %-6s %7.2f s  cpu %.2f+%.2f s  dovecot cpu %.2f s  "
+                        "peak RSS %s  (other processes' cpu meanwhile %.2f s)"
+                        % (r + 1, args.rounds, tool, res["wall_s"], res.get("user_s", 0),
+                           res.get("sys_s", 0), res["server_cpu_s"],
+                           fmt_mb(res.get("max_rss_kb")), res["other_cpu_s"]))
+            R["rounds"] = runs
+            summ = {}
+            for tool, rs in runs.items():
+                walls = [x["wall_s"] for x in rs]
+                summ[tool] = {
+                    "median_s": med(walls), "min_s": min(walls), "max_s": max(walls),
+                    "per_message_ms": med(walls) / N * 1000,
+                    "mb_per_s": nbytes / 1e6 / med(walls),
+                    "cpu_s": med([x.get("user_s", 0) + x.get("sys_s", 0) for x in rs]),
+                    "server_cpu_s": med([x["server_cpu_s"] for x in rs]),
+                    "max_rss_kb": max(x.get("max_rss_kb", 0) for x in rs),
+                    "median_rss_kb": med([x.get("max_rss_kb", 0) for x in rs]),
+                    "written_mb": med([x.get("fs_out_blocks", 0) * 512 / 1e6 for x in rs]),
+                    "other_cpu_s": med([x["other_cpu_s"] for x in rs]),
+                }
+            summ["ratio_puljed_over_mbsync"] = summ["puljed"]["median_s"] / summ["mbsync"]["median_s"]
+            R["full_ingest"] = summ
+            if args.perf:
+                R["perf"] = profile(bench, N, log)
+            R["by_status"] = runs["puljed"][-1].get("by_status")
+            R["puljed_db_bytes"] = runs["puljed"][-1].get("db_bytes")
+
+            # ---- process start and no-op polls at N
+            R["process_start_s"] = bench.repeat([bench.puljed, "--version"], args.noop_runs)
+            pcfg, mrc = last["puljed"]["cfg"], last["mbsync"]["rc"]
+            noop = {}
+
+            def measure_noop(total):
+                pl = bench.repeat([bench.puljed, "--config", pcfg, "--once"], args.noop_runs)
+                ml = bench.repeat([MBSYNC, "-q", "-c", mrc, "pull"], args.noop_runs)
+                if bench.puljed_status(pcfg)["total"] != total:
+                    raise SystemExit("a no-op poll changed the record count")
+                if bench.count_maildir(os.path.join(os.path.dirname(mrc), "Maildir",
+                                                    "INBOX")) != total:
+                    raise SystemExit("a no-op mbsync changed the Maildir")
+                d = bench.fresh("noop-rss")
+                rss = bench.run_timed([bench.puljed, "--config", pcfg, "--once"], d, 600)
+                noop[str(total)] = {"messages": total, "puljed_s": pl, "mbsync_s": ml,
+                                    "puljed_median_s": med(pl), "mbsync_median_s": med(ml),
+                                    "puljed_rss_kb": rss.get("max_rss_kb")}
+                log("no-op poll at %d: puljed median %s, mbsync median %s (of %d)"
+                    % (total, fmt_ms(med(pl)), fmt_ms(med(ml)), args.noop_runs))
+
+            log("process start (puljed --version): median %s" % fmt_ms(med(R["process_start_s"])))
+            measure_noop(N)
+
+            # ---- 20,000
+            if not args.no_20k and args.big_total > N:
+                more = args.big_total - N
+                log("writing %d more (small) messages ..." % more)
+                b2, s2, _sh, arr2 = fill(dc, filler, rng, more, small=True, log=log)
+                t0 = time.monotonic()
+                verify_mailbox(dc, args.big_total, arrivals + arr2)
+                log("  written in %.1f s, indexed/verified by Dovecot in %.1f s"
+                    % (s2, time.monotonic() - t0))
+                inc_p = bench.puljed_ingest(args.big_total, cfg=pcfg, keep=True)
+                inc_m = bench.mbsync_pull(args.big_total, rc=mrc, keep=True)
+                R["incremental"] = {"messages": more, "bytes": b2,
+                                    "puljed": inc_p, "mbsync": inc_m}
+                log("ingest of %d new small messages: puljed %.2f s (%.2f ms/msg, "
+                    "peak RSS %s), mbsync %.2f s (%.2f ms/msg)"
+                    % (more, inc_p["wall_s"], inc_p["wall_s"] / more * 1000,
+                       fmt_mb(inc_p.get("max_rss_kb")), inc_m["wall_s"],
+                       inc_m["wall_s"] / more * 1000))
+                measure_noop(args.big_total)
+            R["noop"] = noop
+
+            # ---- one 25 MB message
+            if not args.no_25mb:
+                sys.path.insert(0, os.path.join(ROOT, "tests", "gen"))
+                import hostile
+                raw = dict(hostile.corpus(only=["attachment-25mb"]))["attachment-25mb"]
+                dc.append("Big", raw, "2022-06-15T10:00:00+02:00")
+                dc.close_client()
+                log("one %.1f MB message in mailbox Big" % (len(raw) / 1e6))
+                big_p = [bench.puljed_ingest(1, mailbox="Big") for _ in range(3)]
+                big_m = [bench.mbsync_pull(1, box="Big") for _ in range(3)]
+                R["big"] = {
+                    "bytes": len(raw),
+                    "puljed": big_p, "mbsync": big_m,
+                    "puljed_median_s": med([x["wall_s"] for x in big_p]),
+                    "puljed_max_rss_kb": max(x.get("max_rss_kb", 0) for x in big_p),
+                    "mbsync_median_s": med([x["wall_s"] for x in big_m]),
+                    "mbsync_max_rss_kb": max(x.get("max_rss_kb", 0) for x in big_m),
+                    "by_status": big_p[-1].get("by_status"),
+                }
+                log("25 MB message: puljed %s, peak RSS %s; mbsync %s, peak RSS %s"
+                    % (fmt_s(R["big"]["puljed_median_s"]), fmt_mb(R["big"]["puljed_max_rss_kb"]),
+                       fmt_s(R["big"]["mbsync_median_s"]), fmt_mb(R["big"]["mbsync_max_rss_kb"])))
+    finally:
+        if args.keep:
+            print("work directory kept: %s" % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    R["loadavg_end"] = loadavg()
+    R["bench_seconds"] = time.monotonic() - started
+    report(R, args)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(R, f, indent=2, default=str)
+            f.write("\n")
+        print("figures written to %s" % args.json)
+
+
+def report(R, args):
+    m = R["machine"]
+    fi = R["full_ingest"]
+    mb = R["mailbox"]
+    N = mb["messages"]
+    p, s = fi["puljed"], fi["mbsync"]
+    w = print
+    w("")
+    w("=" * 78)
+    w("puljed benchmark")
+    w("=" * 78)
+    w("machine   %s x %s, %s RAM, kernel %s, %s (tmp on %s)"
+      % (m["nproc"], m["cpu"], m["memory"], m["kernel"], m["os"], m["tmp_fs"]))
+    w("versions  %s (git %s); Dovecot %s; %s; Python %s"
+      % (m["puljed"], m["git"], m["dovecot"], m["mbsync"], m["python"]))
+    w("load avg  %s at start, %s at end (1/5/15 min); the bench took %.0f s"
+      % (" ".join(R["loadavg_start"]), " ".join(R["loadavg_end"]), R["bench_seconds"]))
+    w("mailbox   %d messages, %.1f MB on the wire (avg %.0f KB), one 50-150 KB PDF each; "
+      "shapes: %s" % (N, mb["bytes"] / 1e6, mb["avg_kb"],
+                      ", ".join("%s %d" % kv for kv in sorted(mb["shapes"].items()))))
+    if R.get("by_status"):
+        w("          puljed's verdicts: %s" % ", ".join(
+            "%s %d" % kv for kv in R["by_status"].items() if kv[1]))
+    w("")
+    w("Full ingest, %d rounds alternating (order swapped each round), each into an empty "
+      "database / Maildir" % args.rounds)
+    hdr = "%-16s %9s %9s %9s %9s %6s %9s %9s %9s %9s" % (
+        "", "median", "min", "max", "per msg", "MB/s", "CPU", "Dovecot", "peak RSS", "written")
+    w(hdr)
+    w("-" * len(hdr))
+    for name, x in (("puljed --once", p), ("mbsync (isync)", s)):
+        w("%-16s %9s %9s %9s %9s %6.1f %9s %9s %9s %9s" % (
+            name, fmt_s(x["median_s"]), fmt_s(x["min_s"]), fmt_s(x["max_s"]),
+            "%.2f ms" % x["per_message_ms"], x["mb_per_s"], fmt_s(x["cpu_s"]),
+            fmt_s(x["server_cpu_s"]), fmt_mb(x["max_rss_kb"]), "%.0f MB" % x["written_mb"]))
+    w("ratio puljed / mbsync (medians): %.2f" % fi["ratio_puljed_over_mbsync"])
+    w("other processes used %.1f s (puljed runs) and %.1f s (mbsync runs) of CPU meanwhile "
+      "(median; %d CPUs)" % (p["other_cpu_s"], s["other_cpu_s"], m["nproc"]))
+    if R.get("puljed_db_bytes"):
+        w("puljed's database after a full ingest: %.1f MB" % (R["puljed_db_bytes"] / 1e6))
+    w("(CPU = user+sys of the client, Dovecot = CPU of all Dovecot processes during the run,\n"
+      " written = the client's file-system writes (time -v), all medians; peak RSS = max)")
+    w("")
+    w("Poll that finds nothing new (median of %d)" % args.noop_runs)
+    w("%-22s %12s %12s %14s" % ("", "puljed", "mbsync", "puljed RSS"))
+    w("-" * 63)
+    for key, x in R["noop"].items():
+        w("%-22s %12s %12s %14s" % ("%d messages" % x["messages"],
+                                    fmt_ms(x["puljed_median_s"]), fmt_ms(x["mbsync_median_s"]),
+                                    fmt_mb(x["puljed_rss_kb"])))
+    w("%-22s %12s" % ("process start only", fmt_ms(med(R["process_start_s"]))))
+    w("  (puljed --version; the no-op poll includes it, the TLS handshake, LOGIN and EXAMINE)")
+    if R.get("incremental"):
+        inc = R["incremental"]
+        k = inc["messages"]
+        w("")
+        w("Ingest of %d more small messages (2-6 KB PDF) on top of %d, one run:" % (k, N))
+        w("  puljed %s (%.2f ms/msg, peak RSS %s)   mbsync %s (%.2f ms/msg)"
+          % (fmt_s(inc["puljed"]["wall_s"]), inc["puljed"]["wall_s"] / k * 1000,
+             fmt_mb(inc["puljed"].get("max_rss_kb")), fmt_s(inc["mbsync"]["wall_s"]),
+             inc["mbsync"]["wall_s"] / k * 1000))
+    w("")
+    w("Peak RSS of puljed (/usr/bin/time -v, Maximum resident set size)")
+    w("  full ingest of %d messages   %s (max of %d rounds; median %s)"
+      % (N, fmt_mb(p["max_rss_kb"]), args.rounds, fmt_mb(p["median_rss_kb"])))
+    if R.get("big"):
+        b = R["big"]
+        w("  one %.1f MB message (25 MiB PDF)   %s, in %s (median of 3); mbsync: %s, %s"
+          % (b["bytes"] / 1e6, fmt_mb(b["puljed_max_rss_kb"]), fmt_s(b["puljed_median_s"]),
+             fmt_mb(b["mbsync_max_rss_kb"]), fmt_s(b["mbsync_median_s"])))
+        if b.get("by_status"):
+            w("  (recorded as %s)" % ", ".join("%s %d" % kv for kv in b["by_status"].items() if kv[1]))
+    w("  for comparison: mbsync's peak RSS in the full ingest %s" % fmt_mb(s["max_rss_kb"]))
+    if R.get("perf"):
+        pf = R["perf"]
+        sh = pf["shares_pct"]
+        w("")
+        w("perf, one extra full ingest (%.1f s): of both CPUs' samples puljed %.0f%%, "
+          "Dovecot %.0f%%, idle %.0f%%, other processes %.0f%%"
+          % (pf["wall_s"], sh["puljed"], sh["dovecot"], sh["idle"], sh["other"]))
+        w("  puljed's time by library:")
+        w("\n".join("  " + l for l in pf["puljed_libraries"].splitlines()[:6]))
+        w("  puljed's top symbols (GLib's unnamed static code, i.e. SHA-256: %.0f%%):"
+          % pf["glib_unnamed_pct"])
+        w("\n".join("  " + l for l in pf["puljed_symbols"].splitlines()[:6]))
+    w("=" * 78)
+
+
+if __name__ == "__main__":
+    main()
