@@ -205,13 +205,21 @@ void pdfsig_result_clear(struct pdfsig_result *r)
 bool pdfsig_mentions_form(const uint8_t *pdf, size_t len)
 {
 	/* Text in uncompressed content streams and metadata, as PDF writes
-	 * it: literal UTF-8, Latin-1 (\370 = ø) or octal escapes. */
+	 * it: literal UTF-8, Latin-1 (\370 = ø) or octal escapes.  One pass:
+	 * only where a word could start is anything compared. */
 	static const char *const words[] = { "Ansøgning", "ansøgning", "ANSØGNING", "Ans\\370gning", "ans\\370gning",
 					     "Ans\xf8gning", "ans\xf8gning", "Ansoegning", "ansoegning", "skema", "Skema",
 					     "SKEMA", "Application form", "application form" };
 	size_t n = MIN(len, (size_t)(256u << 10));
-	for (size_t i = 0; i < G_N_ELEMENTS(words); i++)
-		if (find(pdf, n, words[i]))
-			return true;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = pdf[i];
+		if (c != 'A' && c != 'a' && c != 'S' && c != 's')
+			continue;
+		for (size_t k = 0; k < G_N_ELEMENTS(words); k++) {
+			size_t wl = strlen(words[k]);
+			if ((uint8_t)words[k][0] == c && n - i >= wl && !memcmp(pdf + i, words[k], wl))
+				return true;
+		}
+	}
 	return false;
 }

@@ -272,7 +272,7 @@ class CrashTest(PuljedTestCase):
         out, err = proc.communicate(timeout=60)
         self.assertTrue(stopped, "the ingest finished before Dovecot could be stopped")
         self.assertEqual(proc.returncode, P.EXIT_NETWORK, err.decode("utf-8", "replace"))
-        self.assertGreater(reads, 3)
+        self.assertGreaterEqual(reads, 1, "no puljectl read succeeded while puljed wrote")
         got = len(self.records(cfg))
         self.assertGreater(got, 0)
         self.assertLess(got, n)
