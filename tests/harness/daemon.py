@@ -21,7 +21,8 @@ from .notify import NotifySocket
 
 
 class Daemon:
-    def __init__(self, cfg, log_path, notify=True, extra_env=None, name="daemon"):
+    def __init__(self, cfg, log_path, notify=True, extra_env=None, name="daemon", watchdog_usec=None,
+                 watchdog_pid_self=False):
         self.cfg = cfg
         self.name = name
         self.log_path = log_path
@@ -32,8 +33,16 @@ class Daemon:
             env.pop(var, None)
         if self.notify:
             env.update(self.notify.env())
+        if watchdog_usec:
+            env["WATCHDOG_USEC"] = str(watchdog_usec)
         env.update(extra_env or {})
-        self.argv = [P.puljed_path(), "--config", cfg]
+        argv = P.wrapper() + [P.puljed_path(), "--config", cfg]
+        if watchdog_pid_self:
+            # Like systemd: WATCHDOG_PID is the daemon's own pid.  exec keeps
+            # the shell's pid, so proc.pid is puljed's pid.
+            argv = ["/bin/sh", "-c", 'WATCHDOG_PID=$$; export WATCHDOG_PID; exec "$@"', "sh"] + argv
+        self.argv = argv
+        self.started = time.monotonic()
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                      stdout=self._logf, stderr=self._logf, env=env)
         self.pid = self.proc.pid
@@ -80,6 +89,10 @@ class Daemon:
         if self.notify:
             text += "\n" + self.notify.describe(limit=40)
         return text
+
+    def signal(self, sig):
+        if self.alive:
+            self.proc.send_signal(sig)
 
     def wait(self, timeout):
         try:

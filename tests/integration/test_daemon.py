@@ -27,6 +27,7 @@ from harness import messages as M  # noqa: E402
 from harness import puljed as P  # noqa: E402
 from harness.dovecot import Dovecot, DovecotError, free_port  # noqa: E402
 from harness.notify import NotifySocket  # noqa: E402
+from harness.daemon import Daemon as HarnessDaemon  # noqa: E402
 from harness.testcase import PuljedTestCase  # noqa: E402
 
 ON_TIME = "2022-06-15T10:00:00+02:00"
@@ -84,117 +85,16 @@ class PinnedDovecot(Dovecot):
                 raise
 
 
-class Daemon:
-    """One background `puljed --config CFG` (no --once) under a notify socket."""
+class Daemon(HarnessDaemon):
+    """One background `puljed --config CFG` (no --once) under a notify socket,
+    its log in the test's directory."""
 
-    def __init__(self, test, cfg, name="daemon", notify=True, watchdog_usec=None,
-                 watchdog_pid_self=False, extra_env=None):
+    def __init__(self, test, cfg, name="daemon", **kw):
+        super().__init__(cfg, test.path("%s.log" % name), name=name, **kw)
         self.test = test
-        self.cfg = cfg
-        self.name = name
-        self.notify = NotifySocket() if notify else None
-        self.log_path = test.path("%s.log" % name)
-        self._logf = open(self.log_path, "w+b")
-        env = P.clean_env()
-        for var in ("JOURNAL_STREAM", "WATCHDOG_USEC", "WATCHDOG_PID",
-                    "NOTIFY_SOCKET"):
-            env.pop(var, None)
-        if self.notify:
-            env.update(self.notify.env())
-        if watchdog_usec:
-            env["WATCHDOG_USEC"] = str(watchdog_usec)
-        env.update(extra_env or {})
-        argv = [P.puljed_path(), "--config", cfg]
-        if watchdog_pid_self:
-            # Like systemd: WATCHDOG_PID is the daemon's own pid.  exec keeps
-            # the shell's pid, so proc.pid is puljed's pid.
-            argv = ["/bin/sh", "-c", 'WATCHDOG_PID=$$; export WATCHDOG_PID; exec "$@"',
-                    "sh"] + argv
-        self.argv = argv
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                     stdout=self._logf, stderr=self._logf,
-                                     env=env)
-        self.pid = self.proc.pid
-
-    # ---------------------------------------------------------------- state
-    @property
-    def alive(self):
-        return self.proc.poll() is None
-
-    def output(self, since=0):
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(since)
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def output_mark(self):
-        try:
-            return os.path.getsize(self.log_path)
-        except OSError:
-            return 0
-
-    def wait_output(self, pattern, since=0, timeout=10.0):
-        rx = re.compile(pattern) if isinstance(pattern, str) else pattern
-        deadline = time.monotonic() + timeout
-        while True:
-            m = rx.search(self.output(since))
-            if m or time.monotonic() >= deadline:
-                return m
-            time.sleep(0.1)
-
-    def result(self):
-        return P.Result(self.argv, self.proc.returncode, "", self.output())
-
-    def describe(self):
-        text = "%s (pid %d): %s\n--- output:\n%s" % (
-            self.name, self.pid,
-            "running" if self.alive else "exit %s" % self.proc.returncode,
-            self.output()[-6000:])
-        if self.notify:
-            text += "\n" + self.notify.describe(limit=80)
-        return text
-
-    # ------------------------------------------------------------- control
-    def signal(self, sig):
-        if self.alive:
-            self.proc.send_signal(sig)
-
-    def wait(self, timeout):
-        """Exit code, or None if still running after ``timeout`` seconds."""
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
 
     def terminate(self, timeout=5.0):
-        """SIGTERM and wait; returns (exit code or None, seconds taken)."""
-        t0 = time.monotonic()
-        self.signal(signal.SIGTERM)
-        rc = self.wait(timeout)
-        return rc, time.monotonic() - t0
-
-    def kill(self):
-        if self.alive:
-            try:
-                self.proc.send_signal(signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-
-    def close(self):
-        self.kill()
-        try:
-            self._logf.close()
-        except OSError:
-            pass
-        if self.notify:
-            self.notify.close()
+        return super().terminate(timeout)
 
 
 class DaemonTest(PuljedTestCase):
