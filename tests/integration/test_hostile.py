@@ -63,6 +63,22 @@ import hostile  # noqa: E402
 ON_TIME = "2022-06-15T10:00:00+02:00"
 TIME_BIN = os.environ.get("TIME", "/usr/bin/time")
 MAX_RSS_MB = float(os.environ.get("PULJED_HOSTILE_MAX_RSS_MB", "256"))
+
+
+def _sanitized():
+    """True for the AddressSanitizer build: its shadow memory and quarantine
+    make peak RSS meaningless (1.2 GB for what takes 70 MB), so the memory
+    limit is checked in the normal build only (the figures are printed)."""
+    try:
+        out = subprocess.run(["ldd", os.environ.get("PULJED", "")], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True).stdout
+    except OSError:
+        return False
+    return "libasan" in out
+
+
+if _sanitized():
+    MAX_RSS_MB = float("inf")
 MAX_SECONDS = float(os.environ.get("PULJED_HOSTILE_MAX_SECONDS", "120"))
 TARGET_RSS_MB = 64.0  # issue 7's target: reported, not asserted
 RUN_TIMEOUT = max(300.0, 2.5 * MAX_SECONDS)
