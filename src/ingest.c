@@ -345,6 +345,22 @@ static int run_actions(const struct ingest_ctx *ctx, struct session *s, struct i
 	return INGEST_OK;
 }
 
+/* After a sync whose result is R: whatever was committed gets its server
+ * action, even after a failed fetch.  The sync's own error comes first. */
+static int after_sync(const struct ingest_ctx *ctx, struct session *s, int r, struct ingest_stats *stats, char *err,
+		      size_t errlen)
+{
+	if (!s->im || !imap_usable(s->im) || r == INGEST_E_INTERRUPTED)
+		return r;
+	char aerr[512] = "";
+	int ar = run_actions(ctx, s, stats, aerr, sizeof(aerr));
+	if (r == INGEST_OK && ar != INGEST_OK) {
+		snprintf(err, errlen, "%s", aerr);
+		r = ar;
+	}
+	return r;
+}
+
 static int cycle(const struct ingest_ctx *ctx, struct session *s, struct ingest_stats *stats, char *err, size_t errlen)
 {
 	uint32_t last_uid = 0;
@@ -354,16 +370,7 @@ static int cycle(const struct ingest_ctx *ctx, struct session *s, struct ingest_
 	/* Nothing new: no work proportional to the mailbox size. */
 	if (s->box.exists != 0 && !(s->box.uidnext && s->box.uidnext - 1 <= last_uid))
 		r = fetch_new(ctx, s, last_uid, stats, err, errlen);
-	/* Whatever was committed gets its action, even after a failed fetch. */
-	if (s->im && imap_usable(s->im) && r != INGEST_E_INTERRUPTED) {
-		char aerr[512] = "";
-		int ar = run_actions(ctx, s, stats, aerr, sizeof(aerr));
-		if (r == INGEST_OK && ar != INGEST_OK) {
-			snprintf(err, errlen, "%s", aerr);
-			r = ar;
-		}
-	}
-	return r;
+	return after_sync(ctx, s, r, stats, err, errlen);
 }
 
 int ingest_cycle(const struct ingest_ctx *ctx, struct ingest_stats *stats, char *err, size_t errlen)
@@ -434,14 +441,7 @@ int ingest_sync(struct ingest_session *is, struct ingest_stats *stats, char *err
 		r = fetch_new(is->ctx, &is->s, is->last_uid, stats, err, errlen);
 		is->last_uid = stats->watermark;
 	}
-	if (imap_usable(is->s.im) && r != INGEST_E_INTERRUPTED) {
-		char aerr[512] = "";
-		int ar = run_actions(is->ctx, &is->s, stats, aerr, sizeof(aerr));
-		if (r == INGEST_OK && ar != INGEST_OK) {
-			snprintf(err, errlen, "%s", aerr);
-			r = ar;
-		}
-	}
+	r = after_sync(is->ctx, &is->s, r, stats, err, errlen);
 	if (r != INGEST_E_INTERRUPTED)
 		store_poll_done(is->ctx->store, (int64_t)time(NULL), r == INGEST_OK ? NULL : err,
 				r == INGEST_OK ? (int64_t)imap_exists(is->s.im) : -1);

@@ -155,6 +155,29 @@ class FaultTest(PuljedTestCase):
     def recs(self, cfg, db="puljed.db"):
         return self.records(cfg, db=self.path(db)) if db != "puljed.db" else self.records(cfg)
 
+    def cut_then_resumed(self, n, fault, recorded_first):
+        """A session of N messages cut short by FAULT: exit 3, only
+        RECORDED_FIRST recorded; a healthy rerun carries on from the
+        watermark and records the rest, each message exactly once."""
+        msgs = mailbox(n)
+        srv = self.server(msgs, faults=[fault])
+        cfg = self.write_config(srv)
+        r = self.once(cfg)
+        self.assert_no_crash(r)
+        self.assertEqual(r.returncode, P.EXIT_NETWORK, r.describe())
+        self.assertEqual(len(srv.fired), 1)
+        recs = self.assert_recorded(cfg, msgs)
+        self.assertEqual(sorted(recs), recorded_first, r.describe())
+        srv.clear_faults()
+        mark = len(srv.log)
+        r = self.once(cfg)
+        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+        recs = self.assert_recorded(cfg, msgs)
+        self.assertEqual(sorted(recs), list(range(1, n + 1)))
+        self.assertEqual(sorted(x["sha256"] for x in recs.values()), sorted(sha(m.raw) for m in msgs))
+        self.assertEqual(srv.fetched_bodies(since=mark), list(range(len(recorded_first) + 1, n + 1)),
+                         "the rerun did not carry on from the watermark")
+
     def assert_recorded(self, cfg, msgs, uidvalidity=UIDVALIDITY, db="puljed.db",
                         too_large=()):
         """Every record belongs to MSGS (by UID) with its exact raw bytes,
@@ -315,25 +338,7 @@ class FaultTest(PuljedTestCase):
         # The connection drops half-way through UID 3's body: exit 3, UIDs
         # 1 and 2 recorded, 3 not; a healthy second run records the rest,
         # each message exactly once.
-        msgs = mailbox(5)
-        srv = self.server(msgs, faults=[F.disconnect_mid_literal("FETCH-BODY", uid=3)])
-        cfg = self.write_config(srv)
-        r = self.once(cfg)
-        self.assert_no_crash(r)
-        self.assertEqual(r.returncode, P.EXIT_NETWORK, r.describe())
-        self.assertEqual(len(srv.fired), 1)
-        recs = self.assert_recorded(cfg, msgs)
-        self.assertEqual(sorted(recs), [1, 2], r.describe())
-        srv.clear_faults()
-        mark = len(srv.log)
-        r = self.once(cfg)
-        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
-        recs = self.assert_recorded(cfg, msgs)
-        self.assertEqual(sorted(recs), [1, 2, 3, 4, 5])
-        self.assertEqual(sorted(x["sha256"] for x in recs.values()),
-                         sorted(sha(m.raw) for m in msgs))
-        self.assertEqual(srv.fetched_bodies(since=mark), [3, 4, 5],
-                         "the rerun did not carry on from the watermark")
+        self.cut_then_resumed(5, F.disconnect_mid_literal("FETCH-BODY", uid=3), recorded_first=[1, 2])
 
     # ------------------------------------------------------------ 5
     @budget(240)
@@ -405,23 +410,7 @@ class FaultTest(PuljedTestCase):
         # After the second body, "* BYE shutting down" and the connection
         # closes: exit 3, UIDs 1 and 2 recorded; a healthy rerun records
         # the rest, each message exactly once.
-        msgs = mailbox(4)
-        srv = self.server(msgs, faults=[F.bye("FETCH-BODY", nth=2)])
-        cfg = self.write_config(srv)
-        r = self.once(cfg)
-        self.assert_no_crash(r)
-        self.assertEqual(r.returncode, P.EXIT_NETWORK, r.describe())
-        self.assertEqual(len(srv.fired), 1)
-        recs = self.assert_recorded(cfg, msgs)
-        self.assertEqual(sorted(recs), [1, 2], r.describe())
-        srv.clear_faults()
-        mark = len(srv.log)
-        r = self.once(cfg)
-        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
-        recs = self.assert_recorded(cfg, msgs)
-        self.assertEqual(sorted(recs), [1, 2, 3, 4])
-        self.assertEqual(srv.fetched_bodies(since=mark), [3, 4],
-                         "the rerun did not carry on from the watermark")
+        self.cut_then_resumed(4, F.bye("FETCH-BODY", nth=2), recorded_first=[1, 2])
 
     # ------------------------------------------------------------ 8
     @budget(120)
