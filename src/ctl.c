@@ -1,4 +1,5 @@
 #include "ctl.h"
+#include "export.h"
 #include "ingest.h"
 #include "assess.h"
 #include "imap.h"
@@ -1169,5 +1170,189 @@ int ctl_reconcile(struct store *st, const struct config *cfg, FILE *out, bool js
 out:
 	g_hash_table_destroy(rc.uids);
 	g_free(metas);
+	return code;
+}
+
+/* ---- export ---- */
+
+struct form_info {
+	bool found;
+	char *signature; /* of the form attachment: "valid", "invalid", "none" */
+	char *signer;
+};
+
+static int find_form(const struct store_attachment *a, void *userdata)
+{
+	struct form_info *f = userdata;
+	if (!a->form || f->found)
+		return 0;
+	f->found = true;
+	f->signature = g_strdup(a->signature ? a->signature : "none");
+	f->signer = g_strdup(a->signer);
+	return 0;
+}
+
+static const char *yes_no(int v)
+{
+	return v < 0 ? NULL : v ? "yes" : "no";
+}
+
+static const char *const message_columns[] = { "id", "call", "applicant", "status", "on_time", "arrival", "from",
+					       "subject", "form", "form_signature", "signer", "decision", "duplicate_of" };
+static const char *const application_columns[] = { "call", "applicant", "messages", "ids", "status", "on_time",
+						   "first_arrival", "last_arrival", "form", "form_signature",
+						   "signer", "decision" };
+
+struct export_ctx {
+	struct store *st;
+	const char *call;
+	GPtrArray *rows; /* GStrv, one per row */
+};
+
+static int export_message(const struct store_message *m, void *userdata)
+{
+	struct export_ctx *c = userdata;
+	if (c->call && g_strcmp0(m->call, c->call))
+		return 0;
+	struct form_info f = { 0 };
+	int r = store_foreach_attachment(c->st, m->id, false, find_form, &f);
+	if (r < 0)
+		return r;
+	char **row = g_new0(char *, G_N_ELEMENTS(message_columns) + 1);
+	row[0] = g_strdup_printf("%" G_GINT64_FORMAT, m->id);
+	row[1] = g_strdup(m->call);
+	row[2] = g_strdup(m->applicant);
+	row[3] = g_strdup(m->status);
+	row[4] = g_strdup(yes_no(m->on_time));
+	row[5] = g_strdup(m->received_at);
+	row[6] = g_strdup(m->from_addr);
+	row[7] = g_strdup(m->subject);
+	row[8] = g_strdup(f.found ? "yes" : "no");
+	row[9] = f.signature;
+	row[10] = f.signer;
+	row[11] = g_strdup(m->decision);
+	row[12] = m->duplicate_of ? g_strdup_printf("%" G_GINT64_FORMAT, m->duplicate_of) : NULL;
+	g_ptr_array_add(c->rows, row);
+	return 0;
+}
+
+/* The form of an application: the best-signed form among its messages. */
+static void app_form(struct store *st, const struct app *a, struct form_info *best)
+{
+	static const char *const rank[] = { "valid", "invalid", "none" };
+	for (guint i = 0; i < a->ids->len; i++) {
+		struct form_info f = { 0 };
+		store_foreach_attachment(st, *(int64_t *)g_ptr_array_index(a->ids, i), false, find_form, &f);
+		int fr = 3, br = 3;
+		for (int k = 0; k < 3; k++) {
+			if (f.signature && !strcmp(f.signature, rank[k]))
+				fr = k;
+			if (best->signature && !strcmp(best->signature, rank[k]))
+				br = k;
+		}
+		if (f.found && (!best->found || fr < br)) {
+			g_free(best->signature);
+			g_free(best->signer);
+			*best = f;
+		} else {
+			g_free(f.signature);
+			g_free(f.signer);
+		}
+	}
+}
+
+static void write_rows(GString *s, const char *const *cols, size_t ncols, GPtrArray *rows, bool json)
+{
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		json_builder_begin_array(b);
+		for (guint i = 0; i < rows->len; i++) {
+			char **row = g_ptr_array_index(rows, i);
+			json_builder_begin_object(b);
+			for (size_t k = 0; k < ncols; k++)
+				add_str(b, cols[k], row[k]);
+			json_builder_end_object(b);
+		}
+		json_builder_end_array(b);
+		g_autoptr(JsonNode) root = json_builder_get_root(b);
+		g_autoptr(JsonGenerator) gen = json_generator_new();
+		json_generator_set_root(gen, root);
+		json_generator_set_pretty(gen, TRUE);
+		g_autofree char *text = json_generator_to_data(gen, NULL);
+		g_string_append(s, text);
+		g_string_append_c(s, '\n');
+		return;
+	}
+	g_string_append(s, EXPORT_CSV_BOM);
+	export_csv_record(s, cols, ncols);
+	for (guint i = 0; i < rows->len; i++)
+		export_csv_record(s, (const char *const *)g_ptr_array_index(rows, i), ncols);
+}
+
+int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o)
+{
+	struct export_ctx c = { st, o->call, g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev) };
+	const char *const *cols;
+	size_t ncols;
+	int r;
+	if (o->messages) {
+		cols = message_columns;
+		ncols = G_N_ELEMENTS(message_columns);
+		r = store_foreach_message(st, 0, false, export_message, &c);
+	} else {
+		cols = application_columns;
+		ncols = G_N_ELEMENTS(application_columns);
+		struct group_ctx g = { g_ptr_array_new_with_free_func(app_free), g_ptr_array_new() };
+		r = store_foreach_message(st, 0, false, group_message, &g);
+		join_pending(&g);
+		g_ptr_array_free(g.pending, TRUE);
+		g_ptr_array_sort(g.apps, app_cmp);
+		for (guint i = 0; r >= 0 && i < g.apps->len; i++) {
+			struct app *a = g_ptr_array_index(g.apps, i);
+			if (o->call && strcmp(a->call, o->call))
+				continue;
+			struct form_info f = { 0 };
+			app_form(st, a, &f);
+			GString *ids = g_string_new(NULL);
+			for (guint k = 0; k < a->ids->len; k++)
+				g_string_append_printf(ids, "%s%" G_GINT64_FORMAT, k ? "," : "",
+						       *(int64_t *)g_ptr_array_index(a->ids, k));
+			char **row = g_new0(char *, ncols + 1);
+			row[0] = g_strdup(a->call);
+			row[1] = g_strdup(a->applicant);
+			row[2] = g_strdup_printf("%u", a->ids->len);
+			row[3] = g_string_free(ids, FALSE);
+			row[4] = g_strdup(a->status);
+			row[5] = g_strdup(yes_no(a->on_time));
+			row[6] = g_strdup(a->first);
+			row[7] = g_strdup(a->last);
+			row[8] = g_strdup(f.found ? "yes" : "no");
+			row[9] = f.signature;
+			row[10] = f.signer;
+			row[11] = g_strdup(a->decision);
+			g_ptr_array_add(c.rows, row);
+		}
+		g_ptr_array_free(g.apps, TRUE);
+	}
+	if (r < 0) {
+		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
+		g_ptr_array_free(c.rows, TRUE);
+		return CTL_EXIT_FAILURE;
+	}
+	GString *s = g_string_new(NULL);
+	write_rows(s, cols, ncols, c.rows, o->json);
+	g_ptr_array_free(c.rows, TRUE);
+	int code = CTL_EXIT_OK;
+	if (o->output) {
+		GError *err = NULL;
+		if (!g_file_set_contents(o->output, s->str, (gssize)s->len, &err)) {
+			fprintf(stderr, "puljectl: export: %s\n", err->message);
+			g_error_free(err);
+			code = CTL_EXIT_FAILURE;
+		}
+	} else if (fwrite(s->str, 1, s->len, out) != s->len) {
+		code = CTL_EXIT_FAILURE;
+	}
+	g_string_free(s, TRUE);
 	return code;
 }

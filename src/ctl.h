@@ -25,6 +25,15 @@ int ctl_show(struct store *st, FILE *out, int64_t id, bool json);
 int ctl_extract(struct store *st, FILE *out, int64_t id, const char *dir);
 /* One row per call and applicant (see the README for the grouping). */
 int ctl_applications(struct store *st, FILE *out, bool json);
+
+struct ctl_export_options {
+	bool json;          /* JSON array; else CSV for Danish Excel */
+	bool messages;      /* one row per message; else per application */
+	const char *call;   /* only this call, or NULL */
+	const char *output; /* a file, or NULL: OUT */
+};
+/* puljectl export (WIP, issue 8). */
+int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o);
 /* Re-runs CFG's rules over every stored message; writes unless DRY_RUN. */
 int ctl_reclassify(struct store *st, const struct config *cfg, FILE *out, bool dry_run);
 /* Compares the server's UIDs with the records: messages at or below the

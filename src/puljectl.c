@@ -23,6 +23,8 @@ static void usage(FILE *f)
 		"  reclassify [--dry-run]            re-run the configured rules over stored mail\n"
 		"  decide ID accept|reject --note T  record an operator's decision\n"
 		"  reconcile [--json]                compare the server's messages with the records\n"
+		"  export [--format csv|json] [--call ID] [--messages] [--output FILE]\n"
+		"                                    one row per application (or message)\n"
 		"\n"
 		"  -c, --config FILE   read the database path (and rules) from FILE\n"
 		"                      (default %s)\n"
@@ -59,21 +61,27 @@ static const struct command commands[] = {
 	{ "reclassify", 0, true, true, "takes no arguments" },
 	{ "decide", 2, true, false, "needs a record ID and accept or reject" },
 	{ "reconcile", 0, false, true, "takes no arguments" },
+	{ "export", 0, false, false, "takes options only" },
 };
 
 int main(int argc, char **argv)
 {
-	enum { OPT_DRY_RUN = 256, OPT_NOTE };
+	enum { OPT_DRY_RUN = 256, OPT_NOTE, OPT_FORMAT, OPT_CALL, OPT_MESSAGES, OPT_OUTPUT };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "note", required_argument, NULL, OPT_NOTE },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "call", required_argument, NULL, OPT_CALL },
+		{ "messages", no_argument, NULL, OPT_MESSAGES },
+		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *config_path = NULL, *db = NULL, *note = NULL;
+	struct ctl_export_options ex = { 0 };
 	bool json = false, dry_run = false;
 	int c;
 
@@ -85,6 +93,16 @@ int main(int argc, char **argv)
 		case 'j': json = true; break;
 		case OPT_DRY_RUN: dry_run = true; break;
 		case OPT_NOTE: note = optarg; break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "csv") && strcmp(optarg, "json")) {
+				fprintf(stderr, "puljectl: --format is csv or json, not \"%s\"\n", optarg);
+				return CTL_EXIT_USAGE;
+			}
+			ex.json = !strcmp(optarg, "json");
+			break;
+		case OPT_CALL: ex.call = optarg; break;
+		case OPT_MESSAGES: ex.messages = true; break;
+		case OPT_OUTPUT: ex.output = optarg; break;
 		case 'h': usage(stdout); return CTL_EXIT_OK;
 		default: usage(stderr); return CTL_EXIT_USAGE;
 		}
@@ -153,6 +171,8 @@ int main(int argc, char **argv)
 		r = ctl_extract(st, stdout, id, args[1]);
 	else if (!strcmp(name, "reclassify"))
 		r = ctl_reclassify(st, cfg, stdout, dry_run);
+	else if (!strcmp(name, "export"))
+		r = ctl_export(st, stdout, &ex);
 	else if (!strcmp(name, "reconcile"))
 		r = ctl_reconcile(st, cfg, stdout, json);
 	else
