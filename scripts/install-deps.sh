@@ -7,7 +7,8 @@ PACKAGES="build-essential meson ninja-build pkg-config
   libetpan-dev libgmime-3.0-dev libsqlite3-dev libsystemd-dev libglib2.0-dev
   libgnutls28-dev libjson-glib-dev libsasl2-modules curl
   valgrind clang libclang-rt-14-dev
-  dovecot-imapd openssl sqlite3 python3 ca-certificates poppler-utils systemd"
+  dovecot-imapd openssl sqlite3 python3 ca-certificates poppler-utils systemd
+  libsmartcols-dev scdoc man-db bash-completion chromium fonts-dejavu-core"
 
 missing=""
 for p in $PACKAGES; do
@@ -35,6 +36,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   made_policy=1
 fi
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing || status=$?
+rc=0
+apt-get install -y -qq --no-install-recommends $missing || rc=$?
 [ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
-exit "${status:-0}"
+exit "$rc"
