@@ -1,17 +1,23 @@
 #include "ctl.h"
+#include "apps.h"
+#include "datetime.h"
 #include "export.h"
+#include "report.h"
+#include "table.h"
 #include "ingest.h"
 #include "assess.h"
 #include "imap.h"
 #include "rules.h"
 #include "term.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <json-glib/json-glib.h>
@@ -58,6 +64,147 @@ static char *iso_local(int64_t t)
 		return NULL;
 	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local(t);
 	return dt ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S%:z") : NULL;
+}
+
+/* ---- filters ---- */
+
+static unsigned status_bit(const char *status)
+{
+	for (size_t i = 0; status && i < G_N_ELEMENTS(status_names); i++)
+		if (!strcmp(status, status_names[i]))
+			return 1u << i;
+	return 0;
+}
+
+int ctl_parse_statuses(const char *list, unsigned *bits, char **bad)
+{
+	g_auto(GStrv) words = g_strsplit(list, ",", -1);
+	*bits = 0;
+	for (size_t i = 0; words[i]; i++) {
+		g_strstrip(words[i]);
+		unsigned b = status_bit(words[i]);
+		if (!b) {
+			*bad = g_strdup(words[i]);
+			return -EINVAL;
+		}
+		*bits |= b;
+	}
+	if (!*bits) {
+		*bad = g_strdup(list);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int ctl_parse_since(const char *text, const char *tz_name, int64_t *since)
+{
+	g_autoptr(GTimeZone) tz = g_time_zone_new_identifier(tz_name ? tz_name : "Europe/Copenhagen");
+	if (!tz)
+		return -EINVAL;
+	int y, m, d;
+	char end;
+	/* A day starts at its midnight; datetime_parse_deadline reads a bare
+	 * date as the day's end. */
+	if (sscanf(text, "%4d-%2d-%2d%c", &y, &m, &d, &end) == 3 && strlen(text) == 10) {
+		g_autofree char *midnight = g_strdup_printf("%sT00:00:00", text);
+		return datetime_parse_deadline(midnight, tz, since) < 0 ? -EINVAL : 0;
+	}
+	return datetime_parse_deadline(text, tz, since) < 0 ? -EINVAL : 0;
+}
+
+/* Whether message M passes F (STATUSES too when WITH_STATUS). */
+static bool filter_message(const struct ctl_filter *f, const struct store_message *m, bool with_status)
+{
+	if (!f)
+		return true;
+	if (f->call && g_strcmp0(m->call, f->call))
+		return false;
+	if (f->has_since && (!m->has_received || m->received_epoch < f->since))
+		return false;
+	if (with_status && f->statuses && !(f->statuses & status_bit(m->status)))
+		return false;
+	return true;
+}
+
+/* The colour a status is shown in on a terminal. */
+static const char *status_color(const char *status)
+{
+	static const char *const colors[] = { "green", "red", "yellow", "gray" };
+	for (size_t i = 0; status && i < G_N_ELEMENTS(status_names); i++)
+		if (!strcmp(status, status_names[i]))
+			return colors[i];
+	return NULL;
+}
+
+/* "2022-06-15T10:12:00+02:00" -> "2022-06-15 10:12" (NULL stays NULL). */
+static char *short_time(const char *iso)
+{
+	if (!iso || strlen(iso) < 16)
+		return NULL;
+	char *s = g_strndup(iso, 16);
+	s[10] = ' ';
+	return s;
+}
+
+/* The form attachment of a message, for applications and exports. */
+struct form_info {
+	bool found;
+	char *signature; /* "valid", "invalid", "none" */
+	char *signer;
+};
+
+static int find_form(const struct store_attachment *a, void *userdata)
+{
+	struct form_info *f = userdata;
+	if (!a->form || f->found)
+		return 0;
+	f->found = true;
+	f->signature = g_strdup(a->signature ? a->signature : "none");
+	f->signer = g_strdup(a->signer);
+	return 0;
+}
+
+static void form_info_clear(struct form_info *f)
+{
+	g_free(f->signature);
+	g_free(f->signer);
+	memset(f, 0, sizeof(*f));
+}
+
+/* The applications among the messages that pass F's call and since
+ * (NULL on a store error); its statuses are the caller's to apply. */
+struct collect_ctx {
+	struct store *st;
+	const struct ctl_filter *f;
+	struct apps *apps;
+};
+
+static int collect_app(const struct store_message *m, void *userdata)
+{
+	struct collect_ctx *c = userdata;
+	if (!filter_message(c->f, m, false))
+		return 0;
+	struct form_info fi = { 0 };
+	int r = store_foreach_attachment(c->st, m->id, false, find_form, &fi);
+	struct apps_form form = { fi.found, fi.signature, fi.signer };
+	apps_add(c->apps, m, &form);
+	form_info_clear(&fi);
+	return r;
+}
+
+static struct apps *collect_apps(struct store *st, const struct ctl_filter *f)
+{
+	struct collect_ctx c = { st, f, apps_new() };
+	if (store_foreach_message(st, 0, false, collect_app, &c) < 0) {
+		apps_free(c.apps);
+		return NULL;
+	}
+	return c.apps;
+}
+
+static bool filter_app(const struct ctl_filter *f, const struct apps_app *a)
+{
+	return !f || !f->statuses || (f->statuses & status_bit(a->status));
 }
 
 /* ---- JSON of one record ---- */
@@ -244,8 +391,10 @@ static char *human_time(int64_t t)
 	return g_date_time_format(dt, "%Y-%m-%d %H:%M:%S %Z");
 }
 
-int ctl_status(struct store *st, FILE *out, bool json, unsigned poll_interval)
+int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_interval)
 {
+	FILE *out = o->out;
+	bool json = o->json;
 	struct store_status s;
 	if (store_get_status(st, &s) < 0) {
 		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
@@ -327,51 +476,51 @@ int ctl_status(struct store *st, FILE *out, bool json, unsigned poll_interval)
 
 /* ---- list ---- */
 
-#define COL_ID 5
-#define COL_WHEN 16
-#define COL_STATUS 9
-#define COL_ATT 3
-#define COL_DECISION 6
-#define TABLE_WIDTH 80
+struct list_ctx {
+	struct json_ctx json;
+	struct table *table;
+	const struct ctl_filter *f;
+};
 
 static int list_row(const struct store_message *m, void *userdata)
 {
-	FILE *out = userdata;
-	char id[16];
+	struct list_ctx *c = userdata;
+	if (!filter_message(c->f, m, true))
+		return 0;
+	if (!c->table)
+		return add_message(m, &c->json);
+	char id[24], att[24];
 	g_snprintf(id, sizeof(id), "%" G_GINT64_FORMAT, m->id);
-	/* "2022-06-15T10:12:00+02:00" -> "2022-06-15 10:12" */
-	char when[COL_WHEN + 1] = "-";
-	if (m->received_at && strlen(m->received_at) >= 16) {
-		memcpy(when, m->received_at, 16);
-		when[10] = ' ';
-		when[16] = '\0';
-	}
+	g_snprintf(att, sizeof(att), "%zu", m->n_attachments);
+	g_autofree char *when = short_time(m->received_at);
 	g_autofree char *status = g_strdup_printf("%s%s", m->status, m->duplicate_of ? "*" : "");
 	const char *who = m->applicant ? m->applicant : m->subject ? m->subject : "(no subject)";
-	size_t rest = TABLE_WIDTH - (COL_ID + 1 + COL_WHEN + 1 + COL_STATUS + 1 + COL_ATT + 1 + COL_DECISION + 1);
-	g_autofree char *who_fit = term_fit(who, rest, 0);
-	fprintf(out, "%*s %-*s %-*s %*zu %-*s %s\n", COL_ID, id, COL_WHEN, when, COL_STATUS, status, COL_ATT,
-		m->n_attachments, COL_DECISION, m->decision ? m->decision : "-", who_fit);
+	const char *cells[] = { id, when, status, att, m->decision, who };
+	table_add(c->table, cells, 2, status_color(m->status));
 	return 0;
 }
 
-int ctl_list(struct store *st, FILE *out, bool json)
+int ctl_list(struct store *st, const struct ctl_output *o, const struct ctl_filter *f)
 {
-	int r;
-	if (json) {
-		g_autoptr(JsonBuilder) b = json_builder_new();
-		struct json_ctx c = { .st = st, .b = b };
+	static const struct table_column cols[] = {
+		{ "ID", 5, true, false },	  { "RECEIVED", 16, false, false }, { "STATUS", 9, false, false },
+		{ "ATT", 3, true, false },	  { "DECIDED", 7, false, false },   { "APPLICANT / SUBJECT", 0.5, false, true },
+	};
+	g_autoptr(JsonBuilder) b = o->json ? json_builder_new() : NULL;
+	struct list_ctx c = { .json = { .st = st, .b = b }, .f = f };
+	if (!o->json)
+		c.table = table_new(cols, G_N_ELEMENTS(cols), o->color, o->width);
+	else
 		json_builder_begin_array(b);
-		r = store_foreach_message(st, 0, false, add_message, &c);
+	int r = store_foreach_message(st, 0, false, list_row, &c);
+	if (r == 0 && o->json) {
 		json_builder_end_array(b);
 		g_autoptr(JsonNode) root = json_builder_get_root(b);
-		if (r == 0)
-			print_json(out, root);
-	} else {
-		fprintf(out, "%*s %-*s %-*s %*s %-*s %s\n", COL_ID, "ID", COL_WHEN, "RECEIVED", COL_STATUS, "STATUS",
-			COL_ATT, "ATT", COL_DECISION, "DECIDE", "APPLICANT / SUBJECT");
-		r = store_foreach_message(st, 0, false, list_row, out);
+		print_json(o->out, root);
+	} else if (r == 0) {
+		r = table_print(c.table, o->out);
 	}
+	table_free(c.table);
 	if (r < 0) {
 		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
 		return CTL_EXIT_FAILURE;
@@ -497,8 +646,10 @@ static int show_human(const struct store_message *m, void *userdata)
 	return 0;
 }
 
-int ctl_show(struct store *st, FILE *out, int64_t id, bool json)
+int ctl_show(struct store *st, const struct ctl_output *o, int64_t id)
 {
+	FILE *out = o->out;
+	bool json = o->json;
 	int r;
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
@@ -635,279 +786,91 @@ int ctl_extract(struct store *st, FILE *out, int64_t id, const char *dir)
 
 /* ---- applications ---- */
 
-static const char *const status_rank[] = { "accepted", "review", "late" }; /* best first */
-
-static int rank_of(const char *status)
+static void add_app(JsonBuilder *b, const struct apps_app *a)
 {
-	for (size_t i = 0; i < G_N_ELEMENTS(status_rank); i++)
-		if (status && !strcmp(status, status_rank[i]))
-			return (int)i;
-	return (int)G_N_ELEMENTS(status_rank);
+	json_builder_begin_object(b);
+	add_str(b, "call", a->call);
+	add_str(b, "applicant", a->applicant);
+	add_int(b, "messages", a->ids->len);
+	json_builder_set_member_name(b, "ids");
+	json_builder_begin_array(b);
+	for (guint k = 0; k < a->ids->len; k++)
+		json_builder_add_int_value(b, g_array_index(a->ids, int64_t, k));
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "from");
+	json_builder_begin_array(b);
+	for (guint k = 0; k < a->from->len; k++)
+		json_builder_add_string_value(b, g_ptr_array_index(a->from, k));
+	json_builder_end_array(b);
+	add_str(b, "first_arrival", a->first);
+	add_str(b, "last_arrival", a->last);
+	add_tristate(b, "on_time", a->on_time);
+	json_builder_set_member_name(b, "form_attached");
+	json_builder_add_boolean_value(b, a->form);
+	add_str(b, "form_signature", a->form_signature);
+	add_str(b, "signer", a->signer);
+	add_str(b, "status", a->status);
+	add_decision(b, a->decision, a->decision_note, a->decision_user, a->decision_at);
+	json_builder_end_object(b);
 }
 
-struct app {
-	char *call;
-	char *applicant;       /* as first written */
-	char *key;             /* normalised applicant, or NULL */
-	GPtrArray *ids;        /* int64_t* */
-	GPtrArray *from;       /* char* */
-	char *first, *last;    /* ISO arrival */
-	int64_t first_t, last_t;
-	int on_time;           /* -1 unknown, 0, 1 */
-	bool form;
-	char *status;
-	char *decision, *decision_note, *decision_user;
-	int64_t decision_at;
-};
-
-static void app_free(gpointer p)
+static const char *yes_no(int v)
 {
-	struct app *a = p;
-	g_free(a->call);
-	g_free(a->applicant);
-	g_free(a->key);
-	g_ptr_array_free(a->ids, TRUE);
-	g_ptr_array_free(a->from, TRUE);
-	g_free(a->first);
-	g_free(a->last);
-	g_free(a->status);
-	g_free(a->decision);
-	g_free(a->decision_note);
-	g_free(a->decision_user);
-	g_free(a);
+	return v < 0 ? NULL : v ? "yes" : "no";
 }
 
-static char *applicant_key(const char *applicant)
+int ctl_applications(struct store *st, const struct ctl_output *o, const struct ctl_filter *f)
 {
-	if (!applicant)
-		return NULL;
-	g_autofree char *nfc = g_utf8_normalize(applicant, -1, G_NORMALIZE_NFKC);
-	g_autofree char *folded = g_utf8_casefold(nfc ? nfc : applicant, -1);
-	g_auto(GStrv) words = g_strsplit_set(folded, " \t", -1);
-	GString *k = g_string_new(NULL);
-	for (size_t i = 0; words[i]; i++) {
-		if (!*words[i])
-			continue;
-		if (k->len)
-			g_string_append_c(k, ' ');
-		g_string_append(k, words[i]);
-	}
-	return g_string_free(k, FALSE);
-}
-
-static bool has_from(const struct app *a, const char *from)
-{
-	for (guint i = 0; from && i < a->from->len; i++)
-		if (!g_ascii_strcasecmp(g_ptr_array_index(a->from, i), from))
-			return true;
-	return false;
-}
-
-struct group_ctx {
-	GPtrArray *apps;       /* struct app* */
-	GPtrArray *pending;    /* messages without an applicant, joined later */
-};
-
-struct pending_msg {
-	char *call, *from, *received_at, *status, *decision, *note, *user;
-	int64_t id, received, decision_at;
-	int on_time;
-	size_t n_att;
-};
-
-static void app_add(struct app *a, int64_t id, const char *from, const char *received_at, int64_t received,
-		    int on_time, size_t n_att, const char *status, const char *decision, const char *note,
-		    const char *user, int64_t decision_at)
-{
-	int64_t *idp = g_new(int64_t, 1);
-	*idp = id;
-	g_ptr_array_add(a->ids, idp);
-	if (from && !has_from(a, from))
-		g_ptr_array_add(a->from, g_strdup(from));
-	if (received_at && (!a->first || received < a->first_t)) {
-		g_free(a->first);
-		a->first = g_strdup(received_at);
-		a->first_t = received;
-	}
-	if (received_at && (!a->last || received >= a->last_t)) {
-		g_free(a->last);
-		a->last = g_strdup(received_at);
-		a->last_t = received;
-	}
-	if (on_time == 1)
-		a->on_time = 1;
-	else if (on_time == 0 && a->on_time < 0)
-		a->on_time = 0;
-	a->form = a->form || n_att > 0;
-	if (!a->status || rank_of(status) < rank_of(a->status)) {
-		g_free(a->status);
-		a->status = g_strdup(status);
-	}
-	if (decision && decision_at >= a->decision_at) {
-		g_free(a->decision);
-		g_free(a->decision_note);
-		g_free(a->decision_user);
-		a->decision = g_strdup(decision);
-		a->decision_note = g_strdup(note);
-		a->decision_user = g_strdup(user);
-		a->decision_at = decision_at;
-	}
-}
-
-static struct app *app_new(const char *call, const char *applicant)
-{
-	struct app *a = g_new0(struct app, 1);
-	a->call = g_strdup(call);
-	a->applicant = g_strdup(applicant);
-	a->key = applicant_key(applicant);
-	a->ids = g_ptr_array_new_with_free_func(g_free);
-	a->from = g_ptr_array_new_with_free_func(g_free);
-	a->on_time = -1;
-	return a;
-}
-
-static int group_message(const struct store_message *m, void *userdata)
-{
-	struct group_ctx *g = userdata;
-	if (!m->call || !m->status || !strcmp(m->status, "unrelated") || m->duplicate_of)
-		return 0;
-	if (!m->applicant) {
-		struct pending_msg *p = g_new0(struct pending_msg, 1);
-		*p = (struct pending_msg){ g_strdup(m->call), g_strdup(m->from_addr), g_strdup(m->received_at),
-					   g_strdup(m->status), g_strdup(m->decision), g_strdup(m->decision_note),
-					   g_strdup(m->decision_user), m->id, m->received_epoch, m->decision_at,
-					   m->on_time, m->n_attachments };
-		g_ptr_array_add(g->pending, p);
-		return 0;
-	}
-	g_autofree char *key = applicant_key(m->applicant);
-	struct app *a = NULL;
-	for (guint i = 0; i < g->apps->len && !a; i++) {
-		struct app *c = g_ptr_array_index(g->apps, i);
-		if (!strcmp(c->call, m->call) && c->key && !strcmp(c->key, key))
-			a = c;
-	}
-	if (!a) {
-		a = app_new(m->call, m->applicant);
-		g_ptr_array_add(g->apps, a);
-	}
-	app_add(a, m->id, m->from_addr, m->received_at, m->received_epoch, m->on_time, m->n_attachments, m->status,
-		m->decision, m->decision_note, m->decision_user, m->decision_at);
-	return 0;
-}
-
-/* Messages that name no applicant join the application of the same call
- * with the same sender address, else stand alone. */
-static void join_pending(struct group_ctx *g)
-{
-	for (guint i = 0; i < g->pending->len; i++) {
-		struct pending_msg *p = g_ptr_array_index(g->pending, i);
-		struct app *a = NULL;
-		for (guint j = 0; j < g->apps->len && !a; j++) {
-			struct app *c = g_ptr_array_index(g->apps, j);
-			if (!strcmp(c->call, p->call) && p->from && has_from(c, p->from))
-				a = c;
-		}
-		if (!a) {
-			a = app_new(p->call, NULL);
-			g_ptr_array_add(g->apps, a);
-		}
-		app_add(a, p->id, p->from, p->received_at, p->received, p->on_time, p->n_att, p->status, p->decision,
-			p->note, p->user, p->decision_at);
-		g_free(p->call);
-		g_free(p->from);
-		g_free(p->received_at);
-		g_free(p->status);
-		g_free(p->decision);
-		g_free(p->note);
-		g_free(p->user);
-		g_free(p);
-	}
-	g_ptr_array_set_size(g->pending, 0);
-}
-
-static gint app_cmp(gconstpointer x, gconstpointer y)
-{
-	const struct app *a = *(const struct app *const *)x, *b = *(const struct app *const *)y;
-	int c = strcmp(a->call, b->call);
-	if (c)
-		return c;
-	return a->first_t < b->first_t ? -1 : a->first_t > b->first_t;
-}
-
-int ctl_applications(struct store *st, FILE *out, bool json)
-{
-	struct group_ctx g = { g_ptr_array_new_with_free_func(app_free), g_ptr_array_new() };
-	int r = store_foreach_message(st, 0, false, group_message, &g);
-	join_pending(&g);
-	g_ptr_array_free(g.pending, TRUE);
-	if (r < 0) {
+	struct table_column cols[] = {
+		{ "CALL", 0.2, false, true },	   { "APPLICANT", 0.4, false, true }, { "MSGS", 4, true, false },
+		{ "FIRST ARRIVAL", 16, false, false }, { "ON TIME", 7, false, false }, { "FORM", 7, false, false },
+		{ "STATUS", 8, false, false },	   { "DECIDED", 7, false, false },
+	};
+	struct apps *apps = collect_apps(st, f);
+	if (!apps) {
 		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
-		g_ptr_array_free(g.apps, TRUE);
 		return CTL_EXIT_FAILURE;
 	}
-	g_ptr_array_sort(g.apps, app_cmp);
-	if (json) {
+	GPtrArray *list = apps_finish(apps);
+	int r = 0;
+	if (o->json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
 		json_builder_begin_array(b);
-		for (guint i = 0; i < g.apps->len; i++) {
-			struct app *a = g_ptr_array_index(g.apps, i);
-			json_builder_begin_object(b);
-			add_str(b, "call", a->call);
-			add_str(b, "applicant", a->applicant);
-			add_int(b, "messages", a->ids->len);
-			json_builder_set_member_name(b, "ids");
-			json_builder_begin_array(b);
-			for (guint k = 0; k < a->ids->len; k++)
-				json_builder_add_int_value(b, *(int64_t *)g_ptr_array_index(a->ids, k));
-			json_builder_end_array(b);
-			json_builder_set_member_name(b, "from");
-			json_builder_begin_array(b);
-			for (guint k = 0; k < a->from->len; k++)
-				json_builder_add_string_value(b, g_ptr_array_index(a->from, k));
-			json_builder_end_array(b);
-			add_str(b, "first_arrival", a->first);
-			add_str(b, "last_arrival", a->last);
-			json_builder_set_member_name(b, "on_time");
-			if (a->on_time < 0)
-				json_builder_add_null_value(b);
-			else
-				json_builder_add_boolean_value(b, a->on_time);
-			json_builder_set_member_name(b, "form_attached");
-			json_builder_add_boolean_value(b, a->form);
-			add_str(b, "status", a->status);
-			add_decision(b, a->decision, a->decision_note, a->decision_user, a->decision_at);
-			json_builder_end_object(b);
-		}
+		for (guint i = 0; i < list->len; i++)
+			if (filter_app(f, g_ptr_array_index(list, i)))
+				add_app(b, g_ptr_array_index(list, i));
 		json_builder_end_array(b);
 		g_autoptr(JsonNode) root = json_builder_get_root(b);
-		print_json(out, root);
+		print_json(o->out, root);
 	} else {
-		/* APPLICANT(27) MSGS(4) FIRST(16) ON TIME(7) FORM(4) STATUS(8) DECISION(7) = 80 */
-		fprintf(out, "%-27s %4s %-16s %-7s %-4s %-8s %s\n", "APPLICANT", "MSGS", "FIRST ARRIVAL", "ON TIME", "FORM",
-			"STATUS", "DECIDED");
-		const char *call = NULL;
-		for (guint i = 0; i < g.apps->len; i++) {
-			struct app *a = g_ptr_array_index(g.apps, i);
-			if (!call || strcmp(call, a->call)) {
-				g_autofree char *c = term_clean(a->call);
-				fprintf(out, "[%s]\n", c);
-				call = a->call;
-			}
-			g_autofree char *who = term_fit(a->applicant ? a->applicant : "(not named)", 27, 1);
-			char first[17] = "-";
-			if (a->first && strlen(a->first) >= 16) {
-				memcpy(first, a->first, 16);
-				first[10] = ' ';
-				first[16] = '\0';
-			}
-			fprintf(out, "%s %4u %-16s %-7s %-4s %-8s %s\n", who, a->ids->len, first,
-				a->on_time < 0 ? "-" : a->on_time ? "yes" : "no", a->form ? "yes" : "no", a->status,
-				a->decision ? a->decision : "-");
+		/* The call column only when there is more than one call. */
+		cols[0].hidden = true;
+		for (guint i = 1; i < list->len; i++)
+			if (strcmp(((struct apps_app *)g_ptr_array_index(list, 0))->call,
+				   ((struct apps_app *)g_ptr_array_index(list, i))->call))
+				cols[0].hidden = false;
+		struct table *t = table_new(cols, G_N_ELEMENTS(cols), o->color, o->width);
+		for (guint i = 0; i < list->len; i++) {
+			struct apps_app *a = g_ptr_array_index(list, i);
+			if (!filter_app(f, a))
+				continue;
+			char msgs[16];
+			g_snprintf(msgs, sizeof(msgs), "%u", a->ids->len);
+			g_autofree char *first = short_time(a->first);
+			/* FORM: "signed" for a valid signature, else yes/no. */
+			const char *form = !a->form ? "no"
+					   : g_strcmp0(a->form_signature, "valid") == 0   ? "signed"
+					   : g_strcmp0(a->form_signature, "invalid") == 0 ? "INVALID"
+											  : "yes";
+			const char *cells[] = { a->call, a->applicant ? a->applicant : "(not named)", msgs, first,
+						yes_no(a->on_time), form, a->status, a->decision };
+			table_add(t, cells, 6, status_color(a->status));
 		}
+		r = table_print(t, o->out);
+		table_free(t);
 	}
-	g_ptr_array_free(g.apps, TRUE);
-	return CTL_EXIT_OK;
+	apps_free(apps);
+	return r < 0 ? CTL_EXIT_FAILURE : CTL_EXIT_OK;
 }
 
 /* ---- reclassify ---- */
@@ -917,6 +880,7 @@ struct reclass_ctx {
 	const struct config *cfg;
 	const struct cms_trust *trust;
 	FILE *out;
+	JsonBuilder *json; /* the changes as JSON, else lines on OUT */
 	bool dry_run;
 	size_t seen, changed;
 	int error;
@@ -953,14 +917,33 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 	    differs(m->kind, n->kind) || differs(m->received_at, n->received_at) || differs(m->smime, n->smime) ||
 	    !m->smime) {
 		c->changed++;
-		g_autofree char *old_app = term_clean(m->applicant ? m->applicant : "-");
-		g_autofree char *new_app = term_clean(n->applicant ? n->applicant : "-");
-		fprintf(c->out, "#%" G_GINT64_FORMAT ": %s -> %s", m->id, m->status, n->status);
-		if (differs(m->call, n->call))
-			fprintf(c->out, ", call %s -> %s", m->call ? m->call : "-", n->call ? n->call : "-");
-		if (differs(m->applicant, n->applicant))
-			fprintf(c->out, ", applicant %s -> %s", old_app, new_app);
-		fprintf(c->out, "  %s\n", n->reasons);
+		if (c->json) {
+			JsonBuilder *b = c->json;
+			json_builder_begin_object(b);
+			add_int(b, "id", m->id);
+			const char *names[] = { "status", "call", "applicant" };
+			const char *was[] = { m->status, m->call, m->applicant };
+			const char *now[] = { n->status, n->call, n->applicant };
+			for (size_t k = 0; k < G_N_ELEMENTS(names); k++) {
+				json_builder_set_member_name(b, names[k]);
+				json_builder_begin_object(b);
+				add_str(b, "was", was[k]);
+				add_str(b, "now", now[k]);
+				json_builder_end_object(b);
+			}
+			add_tristate(b, "on_time", n->on_time);
+			add_reasons(b, n->reasons);
+			json_builder_end_object(b);
+		} else {
+			g_autofree char *old_app = term_clean(m->applicant ? m->applicant : "-");
+			g_autofree char *new_app = term_clean(n->applicant ? n->applicant : "-");
+			fprintf(c->out, "#%" G_GINT64_FORMAT ": %s -> %s", m->id, m->status, n->status);
+			if (differs(m->call, n->call))
+				fprintf(c->out, ", call %s -> %s", m->call ? m->call : "-", n->call ? n->call : "-");
+			if (differs(m->applicant, n->applicant))
+				fprintf(c->out, ", applicant %s -> %s", old_app, new_app);
+			fprintf(c->out, "  %s\n", n->reasons);
+		}
 		if (!c->dry_run && store_update_classification(c->st, m->id, n, a.n_atts == m->n_attachments ? a.atts : NULL,
 							       a.n_atts) < 0) {
 			c->error = 1;
@@ -972,15 +955,22 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 	return 0;
 }
 
-int ctl_reclassify(struct store *st, const struct config *cfg, FILE *out, bool dry_run)
+int ctl_reclassify(struct store *st, const struct config *cfg, const struct ctl_output *o, bool dry_run)
 {
+	FILE *out = o->out;
 	struct cms_trust *trust = NULL;
 	if (cfg->trust_file && !(trust = cms_trust_load(cfg->trust_file))) {
 		fprintf(stderr, "puljectl: %s: [signatures] trust_file: no certificates could be read from \"%s\"\n",
 			cfg->path, cfg->trust_file);
 		return CTL_EXIT_USAGE;
 	}
-	struct reclass_ctx c = { st, cfg, trust, out, dry_run, 0, 0, 0 };
+	g_autoptr(JsonBuilder) b = o->json ? json_builder_new() : NULL;
+	struct reclass_ctx c = { st, cfg, trust, out, b, dry_run, 0, 0, 0 };
+	if (b) {
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "changes");
+		json_builder_begin_array(b);
+	}
 	if (!dry_run && store_begin(st) < 0) {
 		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
 		return CTL_EXIT_FAILURE;
@@ -994,6 +984,17 @@ int ctl_reclassify(struct store *st, const struct config *cfg, FILE *out, bool d
 		return CTL_EXIT_FAILURE;
 	}
 	cms_trust_free(trust);
+	if (b) {
+		json_builder_end_array(b);
+		add_int(b, "records", (int64_t)c.seen);
+		add_int(b, "changed", (int64_t)c.changed);
+		json_builder_set_member_name(b, "dry_run");
+		json_builder_add_boolean_value(b, dry_run);
+		json_builder_end_object(b);
+		g_autoptr(JsonNode) root = json_builder_get_root(b);
+		print_json(out, root);
+		return CTL_EXIT_OK;
+	}
 	fprintf(out, "%zu record%s re-classified, %zu changed%s\n", c.seen, c.seen == 1 ? "" : "s", c.changed,
 		dry_run ? " (dry run: nothing written)" : "");
 	return CTL_EXIT_OK;
@@ -1055,8 +1056,10 @@ static gint cmp_uint(gconstpointer a, gconstpointer b)
 	return x < y ? -1 : x > y;
 }
 
-int ctl_reconcile(struct store *st, const struct config *cfg, FILE *out, bool json)
+int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_output *oo)
 {
+	FILE *out = oo->out;
+	bool json = oo->json;
 	g_autofree char *error = NULL;
 	char *password = NULL;
 	char err[600];
@@ -1173,29 +1176,8 @@ out:
 	return code;
 }
 
+
 /* ---- export ---- */
-
-struct form_info {
-	bool found;
-	char *signature; /* of the form attachment: "valid", "invalid", "none" */
-	char *signer;
-};
-
-static int find_form(const struct store_attachment *a, void *userdata)
-{
-	struct form_info *f = userdata;
-	if (!a->form || f->found)
-		return 0;
-	f->found = true;
-	f->signature = g_strdup(a->signature ? a->signature : "none");
-	f->signer = g_strdup(a->signer);
-	return 0;
-}
-
-static const char *yes_no(int v)
-{
-	return v < 0 ? NULL : v ? "yes" : "no";
-}
 
 static const char *const message_columns[] = { "id", "call", "applicant", "status", "on_time", "arrival", "from",
 					       "subject", "form", "form_signature", "signer", "decision", "duplicate_of" };
@@ -1205,14 +1187,14 @@ static const char *const application_columns[] = { "call", "applicant", "message
 
 struct export_ctx {
 	struct store *st;
-	const char *call;
+	const struct ctl_filter *f;
 	GPtrArray *rows; /* GStrv, one per row */
 };
 
 static int export_message(const struct store_message *m, void *userdata)
 {
 	struct export_ctx *c = userdata;
-	if (c->call && g_strcmp0(m->call, c->call))
+	if (!filter_message(c->f, m, true))
 		return 0;
 	struct form_info f = { 0 };
 	int r = store_foreach_attachment(c->st, m->id, false, find_form, &f);
@@ -1228,39 +1210,36 @@ static int export_message(const struct store_message *m, void *userdata)
 	row[6] = g_strdup(m->from_addr);
 	row[7] = g_strdup(m->subject);
 	row[8] = g_strdup(f.found ? "yes" : "no");
-	row[9] = f.signature;
-	row[10] = f.signer;
+	row[9] = g_steal_pointer(&f.signature);
+	row[10] = g_steal_pointer(&f.signer);
 	row[11] = g_strdup(m->decision);
 	row[12] = m->duplicate_of ? g_strdup_printf("%" G_GINT64_FORMAT, m->duplicate_of) : NULL;
 	g_ptr_array_add(c->rows, row);
 	return 0;
 }
 
-/* The form of an application: the best-signed form among its messages. */
-static void app_form(struct store *st, const struct app *a, struct form_info *best)
+static char **application_row(const struct apps_app *a)
 {
-	static const char *const rank[] = { "valid", "invalid", "none" };
-	for (guint i = 0; i < a->ids->len; i++) {
-		struct form_info f = { 0 };
-		store_foreach_attachment(st, *(int64_t *)g_ptr_array_index(a->ids, i), false, find_form, &f);
-		int fr = 3, br = 3;
-		for (int k = 0; k < 3; k++) {
-			if (f.signature && !strcmp(f.signature, rank[k]))
-				fr = k;
-			if (best->signature && !strcmp(best->signature, rank[k]))
-				br = k;
-		}
-		if (f.found && (!best->found || fr < br)) {
-			g_free(best->signature);
-			g_free(best->signer);
-			*best = f;
-		} else {
-			g_free(f.signature);
-			g_free(f.signer);
-		}
-	}
+	GString *ids = g_string_new(NULL);
+	for (guint k = 0; k < a->ids->len; k++)
+		g_string_append_printf(ids, "%s%" G_GINT64_FORMAT, k ? " " : "", g_array_index(a->ids, int64_t, k));
+	char **row = g_new0(char *, G_N_ELEMENTS(application_columns) + 1);
+	row[0] = g_strdup(a->call);
+	row[1] = g_strdup(a->applicant);
+	row[2] = g_strdup_printf("%u", a->ids->len);
+	row[3] = g_string_free(ids, FALSE);
+	row[4] = g_strdup(a->status);
+	row[5] = g_strdup(yes_no(a->on_time));
+	row[6] = g_strdup(a->first);
+	row[7] = g_strdup(a->last);
+	row[8] = g_strdup(a->form ? "yes" : "no");
+	row[9] = g_strdup(a->form_signature);
+	row[10] = g_strdup(a->signer);
+	row[11] = g_strdup(a->decision);
+	return row;
 }
 
+/* The rows as JSON objects of strings (null for an empty field), or CSV. */
 static void write_rows(GString *s, const char *const *cols, size_t ncols, GPtrArray *rows, bool json)
 {
 	if (json) {
@@ -1291,48 +1270,23 @@ static void write_rows(GString *s, const char *const *cols, size_t ncols, GPtrAr
 
 int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o)
 {
-	struct export_ctx c = { st, o->call, g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev) };
-	const char *const *cols;
-	size_t ncols;
-	int r;
+	struct export_ctx c = { st, &o->filter, g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev) };
+	const char *const *cols = o->messages ? message_columns : application_columns;
+	size_t ncols = o->messages ? G_N_ELEMENTS(message_columns) : G_N_ELEMENTS(application_columns);
+	int r = 0;
 	if (o->messages) {
-		cols = message_columns;
-		ncols = G_N_ELEMENTS(message_columns);
 		r = store_foreach_message(st, 0, false, export_message, &c);
 	} else {
-		cols = application_columns;
-		ncols = G_N_ELEMENTS(application_columns);
-		struct group_ctx g = { g_ptr_array_new_with_free_func(app_free), g_ptr_array_new() };
-		r = store_foreach_message(st, 0, false, group_message, &g);
-		join_pending(&g);
-		g_ptr_array_free(g.pending, TRUE);
-		g_ptr_array_sort(g.apps, app_cmp);
-		for (guint i = 0; r >= 0 && i < g.apps->len; i++) {
-			struct app *a = g_ptr_array_index(g.apps, i);
-			if (o->call && strcmp(a->call, o->call))
-				continue;
-			struct form_info f = { 0 };
-			app_form(st, a, &f);
-			GString *ids = g_string_new(NULL);
-			for (guint k = 0; k < a->ids->len; k++)
-				g_string_append_printf(ids, "%s%" G_GINT64_FORMAT, k ? "," : "",
-						       *(int64_t *)g_ptr_array_index(a->ids, k));
-			char **row = g_new0(char *, ncols + 1);
-			row[0] = g_strdup(a->call);
-			row[1] = g_strdup(a->applicant);
-			row[2] = g_strdup_printf("%u", a->ids->len);
-			row[3] = g_string_free(ids, FALSE);
-			row[4] = g_strdup(a->status);
-			row[5] = g_strdup(yes_no(a->on_time));
-			row[6] = g_strdup(a->first);
-			row[7] = g_strdup(a->last);
-			row[8] = g_strdup(f.found ? "yes" : "no");
-			row[9] = f.signature;
-			row[10] = f.signer;
-			row[11] = g_strdup(a->decision);
-			g_ptr_array_add(c.rows, row);
+		struct apps *apps = collect_apps(st, &o->filter);
+		if (!apps) {
+			r = -EIO;
+		} else {
+			GPtrArray *list = apps_finish(apps);
+			for (guint i = 0; i < list->len; i++)
+				if (filter_app(&o->filter, g_ptr_array_index(list, i)))
+					g_ptr_array_add(c.rows, application_row(g_ptr_array_index(list, i)));
+			apps_free(apps);
 		}
-		g_ptr_array_free(g.apps, TRUE);
 	}
 	if (r < 0) {
 		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
@@ -1344,8 +1298,10 @@ int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o)
 	g_ptr_array_free(c.rows, TRUE);
 	int code = CTL_EXIT_OK;
 	if (o->output) {
+		/* Written beside and renamed: a reader never sees half a file. */
 		GError *err = NULL;
-		if (!g_file_set_contents(o->output, s->str, (gssize)s->len, &err)) {
+		if (!g_file_set_contents_full(o->output, s->str, (gssize)s->len, G_FILE_SET_CONTENTS_CONSISTENT, 0640,
+					      &err)) {
 			fprintf(stderr, "puljectl: export: %s\n", err->message);
 			g_error_free(err);
 			code = CTL_EXIT_FAILURE;
@@ -1354,5 +1310,321 @@ int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o)
 		code = CTL_EXIT_FAILURE;
 	}
 	g_string_free(s, TRUE);
+	return code;
+}
+
+/* ---- report ---- */
+
+struct report_msg_ctx {
+	struct store *st;
+	const struct ctl_filter *f;
+	const struct config_call *call; /* the call being collected */
+	GStringChunk *text;             /* every string of the model */
+	GPtrArray *msgs;                /* struct report_message * (owned, atts g_free'd) */
+	GHashTable *by_id;              /* id -> struct report_message * */
+	int64_t counts[4];
+	int64_t unrelated;
+	int dirfd;
+	const char *dir;
+	int error;                      /* an exit status once something failed */
+};
+
+static char *chunk(GStringChunk *c, const char *s)
+{
+	return s ? g_string_chunk_insert(c, s) : NULL;
+}
+
+/* Creates (or opens) the directory NAME in DIRFD, never through a link. */
+static int subdir(int dirfd, const char *name)
+{
+	if (mkdirat(dirfd, name, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Writes DATA to a new file NAME (or "NAME (2)" …) in DIRFD; stores the
+ * name used in *USED. */
+static int write_new(int dirfd, const char *name, const uint8_t *data, size_t len, char **used)
+{
+	int fd = create_unique(dirfd, name, used);
+	if (fd < 0)
+		return fd;
+	int r = write_all(fd, data, len);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(dirfd, *used, 0);
+	return r;
+}
+
+struct report_att_ctx {
+	struct report_msg_ctx *c;
+	int64_t id;
+	int dirfd; /* attachments/ID, opened on the first attachment */
+	GArray *atts; /* struct report_attachment */
+};
+
+static int report_attachment(const struct store_attachment *a, void *userdata)
+{
+	struct report_att_ctx *ac = userdata;
+	struct report_msg_ctx *c = ac->c;
+	if (ac->dirfd < 0) {
+		int top = subdir(c->dirfd, "attachments");
+		if (top < 0)
+			return top;
+		char name[24];
+		g_snprintf(name, sizeof(name), "%" G_GINT64_FORMAT, ac->id);
+		ac->dirfd = subdir(top, name);
+		close(top);
+		if (ac->dirfd < 0)
+			return ac->dirfd;
+	}
+	g_autofree char *fallback = g_strdup_printf("attachment-%d", a->seq);
+	g_autofree char *safe = term_safe_filename(a->filename, fallback);
+	g_autofree char *used = NULL;
+	int r = write_new(ac->dirfd, safe, a->data, (size_t)a->size, &used);
+	if (r < 0) {
+		fprintf(stderr, "puljectl: report: cannot write attachments/%" G_GINT64_FORMAT "/%s in %s: %s\n", ac->id,
+			safe, c->dir, g_strerror(-r));
+		return r;
+	}
+	g_autofree char *escaped = g_uri_escape_string(used, NULL, FALSE);
+	g_autofree char *href = g_strdup_printf("attachments/%" G_GINT64_FORMAT "/%s", ac->id, escaped);
+	struct report_attachment ra = {
+		.filename = chunk(c->text, a->filename),
+		.href = chunk(c->text, href),
+		.size = a->size,
+		.sha256 = chunk(c->text, a->sha256),
+		.form = a->form,
+		.signature = chunk(c->text, a->signature ? a->signature : "none"),
+		.signer = chunk(c->text, a->signer),
+	};
+	g_array_append_val(ac->atts, ra);
+	return 0;
+}
+
+static int report_eml(const struct store_message *m, void *userdata)
+{
+	struct report_msg_ctx *c = userdata;
+	struct report_message *rm = g_hash_table_lookup(c->by_id, &m->id);
+	if (!rm || !m->raw)
+		return 0;
+	int dirfd = subdir(c->dirfd, "messages");
+	if (dirfd < 0)
+		return dirfd;
+	char name[32];
+	g_snprintf(name, sizeof(name), "%" G_GINT64_FORMAT ".eml", m->id);
+	g_autofree char *used = NULL;
+	int r = write_new(dirfd, name, m->raw, m->raw_size, &used);
+	close(dirfd);
+	if (r < 0) {
+		fprintf(stderr, "puljectl: report: cannot write messages/%s in %s: %s\n", name, c->dir, g_strerror(-r));
+		return r;
+	}
+	g_autofree char *href = g_strdup_printf("messages/%s", used);
+	rm->eml_href = chunk(c->text, href);
+	return 0;
+}
+
+static int report_message(const struct store_message *m, void *userdata)
+{
+	struct report_msg_ctx *c = userdata;
+	if (!filter_message(c->f, m, false))
+		return 0;
+	if (!m->call) {
+		if (!g_strcmp0(m->status, "unrelated"))
+			c->unrelated++;
+		return 0;
+	}
+	if (strcmp(m->call, c->call->id))
+		return 0;
+	if (m->duplicate_of)
+		return 0;
+	unsigned bit = status_bit(m->status);
+	for (int i = 0; i < 4; i++)
+		if (bit == 1u << i)
+			c->counts[i]++;
+	struct report_message *rm = g_new0(struct report_message, 1);
+	rm->id = m->id;
+	rm->received_at = chunk(c->text, m->received_at);
+	rm->has_received = m->has_received;
+	rm->received = m->received_epoch;
+	rm->status = chunk(c->text, m->status);
+	rm->from = chunk(c->text, m->from_addr);
+	rm->subject = chunk(c->text, m->subject);
+	g_ptr_array_add(c->msgs, rm);
+	g_hash_table_insert(c->by_id, &rm->id, rm);
+	struct report_att_ctx ac = { c, m->id, -1, g_array_new(FALSE, TRUE, sizeof(struct report_attachment)) };
+	int r = store_foreach_attachment(c->st, m->id, true, report_attachment, &ac);
+	if (ac.dirfd >= 0)
+		close(ac.dirfd);
+	rm->n_atts = ac.atts->len;
+	rm->atts = (struct report_attachment *)(void *)g_array_free(ac.atts, FALSE);
+	if (r != 0)
+		c->error = CTL_EXIT_FAILURE;
+	return r;
+}
+
+static void report_message_free(gpointer p)
+{
+	struct report_message *m = p;
+	g_free((void *)m->atts);
+	g_free(m);
+}
+
+/* DIR ready for the report: created, or existing and empty.  Returns an
+ * open descriptor or a negative errno (-ENOTEMPTY when not empty). */
+static int report_dir(const char *dir)
+{
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int dup_fd = dup(fd);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (!d) {
+		int e = errno;
+		if (dup_fd >= 0)
+			close(dup_fd);
+		close(fd);
+		return -e;
+	}
+	struct dirent *e;
+	bool empty = true;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			empty = false;
+	closedir(d);
+	if (!empty) {
+		close(fd);
+		return -ENOTEMPTY;
+	}
+	return fd;
+}
+
+int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char *dir, const struct ctl_filter *f)
+{
+	if (f->call) {
+		bool known = false;
+		for (size_t i = 0; i < cfg->n_calls; i++)
+			known = known || !strcmp(cfg->calls[i].id, f->call);
+		if (!known) {
+			fprintf(stderr, "puljectl: report: no call \"%s\" in %s\n", f->call, cfg->path);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	int dirfd = report_dir(dir);
+	if (dirfd < 0) {
+		fprintf(stderr, "puljectl: report: %s: %s%s\n", dir, g_strerror(-dirfd),
+			dirfd == -ENOTEMPTY ? " (give a new or empty directory; nothing is overwritten)" : "");
+		return CTL_EXIT_FAILURE;
+	}
+	int code = CTL_EXIT_OK;
+	GStringChunk *text = g_string_chunk_new(4096);
+	GArray *calls = g_array_new(FALSE, TRUE, sizeof(struct report_call));
+	GPtrArray *keep = g_ptr_array_new_with_free_func(g_free); /* arrays the model points into */
+	GPtrArray *ctxs = g_ptr_array_new();
+	struct apps *apps = collect_apps(st, f);
+	GPtrArray *app_list = apps ? apps_finish(apps) : NULL;
+	int64_t unrelated = 0;
+	GDateTime *now = NULL;
+	char *generated = NULL, *html = NULL, *used = NULL;
+	if (!apps) {
+		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
+		code = CTL_EXIT_FAILURE;
+		goto out;
+	}
+	for (size_t i = 0; i < cfg->n_calls; i++) {
+		const struct config_call *call = &cfg->calls[i];
+		if (f->call && strcmp(call->id, f->call))
+			continue;
+		struct report_msg_ctx *c = g_new0(struct report_msg_ctx, 1);
+		*c = (struct report_msg_ctx){ .st = st, .f = f, .call = call, .text = text,
+					      .msgs = g_ptr_array_new_with_free_func(report_message_free),
+					      .by_id = g_hash_table_new(g_int64_hash, g_int64_equal), .dirfd = dirfd,
+					      .dir = dir };
+		g_ptr_array_add(ctxs, c);
+		int r = store_foreach_message(st, 0, false, report_message, c);
+		/* The raw messages one by one: one in memory at a time. */
+		for (guint k = 0; r == 0 && k < c->msgs->len; k++)
+			r = store_foreach_message(st, ((struct report_message *)g_ptr_array_index(c->msgs, k))->id, true,
+						  report_eml, c);
+		if (r != 0 || c->error) {
+			if (r < 0 && !c->error)
+				fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
+			code = CTL_EXIT_FAILURE;
+			goto out;
+		}
+		if (ctxs->len == 1)
+			unrelated = c->unrelated;
+		/* The applications of this call, their messages in the model. */
+		GArray *rapps = g_array_new(FALSE, TRUE, sizeof(struct report_application));
+		for (guint k = 0; k < app_list->len; k++) {
+			const struct apps_app *a = g_ptr_array_index(app_list, k);
+			if (strcmp(a->call, call->id) || !filter_app(f, a))
+				continue;
+			const struct report_message **ms = g_new0(const struct report_message *, a->ids->len + 1);
+			size_t n = 0;
+			for (guint j = 0; j < a->ids->len; j++) {
+				const struct report_message *m = g_hash_table_lookup(c->by_id, &g_array_index(a->ids, int64_t, j));
+				if (m)
+					ms[n++] = m;
+			}
+			g_ptr_array_add(keep, ms);
+			struct report_application ra = {
+				.applicant = a->applicant, .status = a->status, .on_time = a->on_time,
+				.first_arrival = a->first, .form = a->form, .form_signature = a->form_signature,
+				.signer = a->signer, .decision = a->decision, .decision_note = a->decision_note,
+				.msgs = ms, .n_msgs = n,
+			};
+			g_array_append_val(rapps, ra);
+		}
+		g_autofree char *deadline = datetime_format(call->deadline_last + call->grace, call->tz);
+		struct report_call rc = {
+			.id = call->id, .subject = call->subject, .deadline = chunk(text, deadline),
+			.deadline_t = call->deadline_last + call->grace, .timezone = call->timezone,
+			.n_apps = rapps->len, .msgs = (const struct report_message *const *)c->msgs->pdata,
+			.n_msgs = c->msgs->len,
+		};
+		memcpy(rc.counts, c->counts, sizeof(rc.counts));
+		rc.apps = (const struct report_application *)(void *)g_array_free(rapps, FALSE);
+		g_ptr_array_add(keep, (void *)rc.apps);
+		g_array_append_val(calls, rc);
+	}
+	now = g_date_time_new_now_local();
+	generated = g_date_time_format(now, "%Y-%m-%d %H:%M");
+	struct report model = { generated, (const struct report_call *)(void *)calls->data, calls->len, unrelated };
+	html = report_html(&model);
+	int r = write_new(dirfd, "index.html", (const uint8_t *)html, strlen(html), &used);
+	if (r < 0 || strcmp(used, "index.html")) {
+		fprintf(stderr, "puljectl: report: cannot write %s/index.html: %s\n", dir, g_strerror(r < 0 ? -r : EEXIST));
+		code = CTL_EXIT_FAILURE;
+		goto out;
+	}
+	size_t n_apps = 0;
+	for (guint i = 0; i < calls->len; i++)
+		n_apps += g_array_index(calls, struct report_call, i).n_apps;
+	fprintf(out, "%s/index.html: %u call%s, %zu application%s\n", dir, calls->len, calls->len == 1 ? "" : "s", n_apps,
+		n_apps == 1 ? "" : "s");
+out:
+	for (guint i = 0; i < ctxs->len; i++) {
+		struct report_msg_ctx *c = g_ptr_array_index(ctxs, i);
+		g_hash_table_destroy(c->by_id);
+		g_ptr_array_free(c->msgs, TRUE);
+		g_free(c);
+	}
+	g_ptr_array_free(ctxs, TRUE);
+	g_ptr_array_free(keep, TRUE);
+	g_array_free(calls, TRUE);
+	apps_free(apps);
+	g_string_chunk_free(text);
+	if (now)
+		g_date_time_unref(now);
+	g_free(generated);
+	g_free(html);
+	g_free(used);
+	close(dirfd);
 	return code;
 }

@@ -1,5 +1,6 @@
-/* ctl: puljectl's commands over a read-only store.  Output goes to the
- * FILE* handed in; errors to stderr.  Returns an exit status. */
+/* ctl: puljectl's commands over a store.  Output goes to the FILE* in the
+ * struct ctl_output handed in; errors to stderr.  Each command returns an
+ * exit status (enum ctl_exit). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,30 +16,67 @@ enum ctl_exit {
 	CTL_EXIT_NOT_FOUND = 3,
 };
 
+/* How a command prints: JSON, or a table of WIDTH columns, coloured when
+ * COLOR. */
+struct ctl_output {
+	FILE *out;
+	bool json;
+	bool color;
+	unsigned width;
+};
+
+/* Which records a listing shows.  Zero values show everything. */
+struct ctl_filter {
+	const char *call;     /* only this call */
+	unsigned statuses;    /* CTL_STATUS_* bits; 0 = all */
+	bool has_since;
+	int64_t since;        /* only what arrived at or after (Unix time) */
+};
+
+enum {
+	CTL_STATUS_ACCEPTED = 1 << 0,
+	CTL_STATUS_LATE = 1 << 1,
+	CTL_STATUS_REVIEW = 1 << 2,
+	CTL_STATUS_UNRELATED = 1 << 3,
+};
+
+/* Parses "accepted,late" into CTL_STATUS_* bits; -EINVAL names nothing
+ * known (the bad word is left in *BAD, pointing into LIST's copy: g_free). */
+int ctl_parse_statuses(const char *list, unsigned *bits, char **bad);
+
+/* Parses --since: "YYYY-MM-DD" (the start of that day in TZ) or an ISO
+ * 8601 timestamp (read in TZ without an offset).  -EINVAL otherwise. */
+int ctl_parse_since(const char *text, const char *tz, int64_t *since);
+
 /* Exits CTL_EXIT_FAILURE when the last successful poll is older than
  * three POLL_INTERVALs (or there was none), for monitoring. */
-int ctl_status(struct store *st, FILE *out, bool json, unsigned poll_interval);
-int ctl_list(struct store *st, FILE *out, bool json);
-int ctl_show(struct store *st, FILE *out, int64_t id, bool json);
+int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_interval);
+int ctl_list(struct store *st, const struct ctl_output *o, const struct ctl_filter *f);
+int ctl_show(struct store *st, const struct ctl_output *o, int64_t id);
 /* Writes the attachments of record ID into the existing directory DIR,
  * under sanitized names, never overwriting and never following links. */
 int ctl_extract(struct store *st, FILE *out, int64_t id, const char *dir);
-/* One row per call and applicant (see the README for the grouping). */
-int ctl_applications(struct store *st, FILE *out, bool json);
-
-struct ctl_export_options {
-	bool json;          /* JSON array; else CSV for Danish Excel */
-	bool messages;      /* one row per message; else per application */
-	const char *call;   /* only this call, or NULL */
-	const char *output; /* a file, or NULL: OUT */
-};
-/* puljectl export (WIP, issue 8). */
-int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o);
+/* One row per call and applicant (see apps.h for the grouping).  The
+ * filter's call and since select messages; its statuses the applications. */
+int ctl_applications(struct store *st, const struct ctl_output *o, const struct ctl_filter *f);
 /* Re-runs CFG's rules over every stored message; writes unless DRY_RUN. */
-int ctl_reclassify(struct store *st, const struct config *cfg, FILE *out, bool dry_run);
+int ctl_reclassify(struct store *st, const struct config *cfg, const struct ctl_output *o, bool dry_run);
 /* Compares the server's UIDs with the records: messages at or below the
  * watermark never recorded (exit 1), not polled yet, and records whose
  * message is gone from the server. */
-int ctl_reconcile(struct store *st, const struct config *cfg, FILE *out, bool json);
+int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_output *o);
 /* Records an operator's decision ("accept"/"reject") on record ID. */
 int ctl_decide(struct store *st, FILE *out, int64_t id, const char *decision, const char *note);
+
+struct ctl_export_options {
+	bool json;          /* else CSV (see export.h) */
+	bool messages;      /* one row per message, else per application */
+	const char *output; /* a file (replaced atomically), else OUT */
+	struct ctl_filter filter;
+};
+int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o);
+
+/* Writes the caseworkers' report into DIR (created when missing; must be
+ * empty when it exists): index.html, messages/ID.eml, attachments/ID/NAME.
+ * CFG gives the calls and their deadlines; FILTER's call picks one. */
+int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char *dir, const struct ctl_filter *f);

@@ -3,33 +3,54 @@
 #include "ctl.h"
 #include "puljed-build.h"
 #include "store.h"
+#include "table.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: puljectl [--config FILE | --db FILE] COMMAND [ARGS]\n"
+		"Usage: puljectl [OPTIONS] COMMAND [ARGS]\n"
 		"\n"
 		"Commands:\n"
-		"  status [--json]                   counts, watermark, last poll; exit 1 when stale\n"
-		"  list [--json]                     every recorded message\n"
-		"  show ID [--json]                  one record in full, with its evidence\n"
-		"  applications [--json]             one row per call and applicant\n"
-		"  extract ID DIR                    write record ID's attachments into DIR\n"
-		"  reclassify [--dry-run]            re-run the configured rules over stored mail\n"
-		"  decide ID accept|reject --note T  record an operator's decision\n"
-		"  reconcile [--json]                compare the server's messages with the records\n"
-		"  export [--format csv|json] [--call ID] [--messages] [--output FILE]\n"
-		"                                    one row per application (or message)\n"
+		"  status [--json]                    counts, watermark, last poll; exit 1 when stale\n"
+		"  list [--json] [FILTERS]            recorded messages, one row each\n"
+		"  show ID [--json]                   one record in full, with its evidence\n"
+		"  applications [--json] [FILTERS]    one row per call and applicant\n"
+		"  extract ID DIR                     write record ID's attachments into DIR\n"
+		"  reclassify [--dry-run] [--json]    re-run the configured rules over stored mail\n"
+		"  decide ID accept|reject --note TEXT\n"
+		"                                     record an operator's decision\n"
+		"  reconcile [--json]                 compare the server's messages with the records\n"
+		"  export [--format csv|json] [--messages] [--output FILE] [FILTERS]\n"
+		"                                     one row per application (or per message)\n"
+		"  report --output DIR [--call ID]    an HTML report with the attachments and raw\n"
+		"                                     messages, for caseworkers\n"
 		"\n"
+		"Filters:\n"
+		"      --status LIST   only these statuses: accepted, late, review, unrelated\n"
+		"                      (comma-separated)\n"
+		"      --call ID       only this call\n"
+		"      --since DATE    only what arrived at or after DATE (2022-06-01, in the\n"
+		"                      call's time zone, or an ISO 8601 timestamp)\n"
+		"\n"
+		"Options:\n"
 		"  -c, --config FILE   read the database path (and rules) from FILE\n"
 		"                      (default %s)\n"
 		"  -d, --db FILE       use this database directly\n"
-		"  -h, --help          show this help\n",
+		"      --color WHEN    colour in tables: auto (on a terminal, unless NO_COLOR\n"
+		"                      is set), always, never\n"
+		"  -h, --help          show this help\n"
+		"      --version       show the version\n"
+		"\n"
+		"Exit status: 0 ok, 1 failure (status: stale; reconcile: messages missing),\n"
+		"2 usage or configuration, 3 no such record.\n",
 		PULJED_DEFAULT_CONFIG);
 }
 
@@ -44,29 +65,49 @@ static int parse_id(const char *s, int64_t *id)
 	return 0;
 }
 
+/* What each command takes besides its positional arguments. */
+enum {
+	TAKES_JSON = 1 << 0,
+	TAKES_FILTERS = 1 << 1, /* --status --call --since */
+	TAKES_DRY_RUN = 1 << 2,
+	TAKES_NOTE = 1 << 3,
+	TAKES_EXPORT = 1 << 4,  /* --format --messages --output */
+	TAKES_OUTPUT = 1 << 5,  /* --output */
+	TAKES_CALL = 1 << 6,    /* --call alone */
+};
+
 struct command {
 	const char *name;
 	int nargs;             /* positional arguments after the name */
 	bool writes;           /* opens the database for writing */
 	bool needs_config;     /* needs the rules, not just the database */
+	unsigned takes;
 	const char *args_help;
 };
 
 static const struct command commands[] = {
-	{ "status", 0, false, false, "takes no arguments" },
-	{ "list", 0, false, false, "takes no arguments" },
-	{ "show", 1, false, false, "needs a record ID" },
-	{ "applications", 0, false, false, "takes no arguments" },
-	{ "extract", 2, false, false, "needs a record ID and a directory" },
-	{ "reclassify", 0, true, true, "takes no arguments" },
-	{ "decide", 2, true, false, "needs a record ID and accept or reject" },
-	{ "reconcile", 0, false, true, "takes no arguments" },
-	{ "export", 0, false, false, "takes options only" },
+	{ "status", 0, false, false, TAKES_JSON, "takes no arguments" },
+	{ "list", 0, false, false, TAKES_JSON | TAKES_FILTERS, "takes no arguments" },
+	{ "show", 1, false, false, TAKES_JSON, "needs a record ID" },
+	{ "applications", 0, false, false, TAKES_JSON | TAKES_FILTERS, "takes no arguments" },
+	{ "extract", 2, false, false, 0, "needs a record ID and a directory" },
+	{ "reclassify", 0, true, true, TAKES_JSON | TAKES_DRY_RUN, "takes no arguments" },
+	{ "decide", 2, true, false, TAKES_NOTE, "needs a record ID and accept or reject" },
+	{ "reconcile", 0, false, true, TAKES_JSON, "takes no arguments" },
+	{ "export", 0, false, false, TAKES_EXPORT | TAKES_FILTERS, "takes options only" },
+	{ "report", 0, false, true, TAKES_OUTPUT | TAKES_CALL | TAKES_FILTERS, "takes options only (--output DIR)" },
+};
+
+/* Which TAKES_* bit an option needs, and its name for the error. */
+struct given {
+	unsigned bit;
+	const char *name;
 };
 
 int main(int argc, char **argv)
 {
-	enum { OPT_DRY_RUN = 256, OPT_NOTE, OPT_FORMAT, OPT_CALL, OPT_MESSAGES, OPT_OUTPUT };
+	enum { OPT_DRY_RUN = 256, OPT_NOTE, OPT_FORMAT, OPT_CALL, OPT_MESSAGES, OPT_OUTPUT, OPT_STATUS, OPT_SINCE,
+	       OPT_COLOR, OPT_VERSION };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "db", required_argument, NULL, 'd' },
@@ -77,34 +118,72 @@ int main(int argc, char **argv)
 		{ "call", required_argument, NULL, OPT_CALL },
 		{ "messages", no_argument, NULL, OPT_MESSAGES },
 		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "status", required_argument, NULL, OPT_STATUS },
+		{ "since", required_argument, NULL, OPT_SINCE },
+		{ "color", required_argument, NULL, OPT_COLOR },
+		{ "colour", required_argument, NULL, OPT_COLOR },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ 0 },
 	};
-	const char *config_path = NULL, *db = NULL, *note = NULL;
+	const char *config_path = NULL, *db = NULL, *note = NULL, *since = NULL, *color = "auto";
 	struct ctl_export_options ex = { 0 };
 	bool json = false, dry_run = false;
+	struct given given[16];
+	size_t n_given = 0;
 	int c;
 
+	/* Tables measure text by the character set: UTF-8, as everything
+	 * puljed stores is, whatever the caller's locale. */
+	if (!setlocale(LC_CTYPE, "") || strcmp(nl_langinfo(CODESET), "UTF-8"))
+		setlocale(LC_CTYPE, "C.UTF-8");
 	/* Options may come before or after the command. */
 	while ((c = getopt_long(argc, argv, "c:d:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config_path = optarg; break;
 		case 'd': db = optarg; break;
-		case 'j': json = true; break;
-		case OPT_DRY_RUN: dry_run = true; break;
-		case OPT_NOTE: note = optarg; break;
+		case 'j': json = true; given[n_given++] = (struct given){ TAKES_JSON, "--json" }; break;
+		case OPT_DRY_RUN: dry_run = true; given[n_given++] = (struct given){ TAKES_DRY_RUN, "--dry-run" }; break;
+		case OPT_NOTE: note = optarg; given[n_given++] = (struct given){ TAKES_NOTE, "--note" }; break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "csv") && strcmp(optarg, "json")) {
 				fprintf(stderr, "puljectl: --format is csv or json, not \"%s\"\n", optarg);
 				return CTL_EXIT_USAGE;
 			}
 			ex.json = !strcmp(optarg, "json");
+			given[n_given++] = (struct given){ TAKES_EXPORT, "--format" };
 			break;
-		case OPT_CALL: ex.call = optarg; break;
-		case OPT_MESSAGES: ex.messages = true; break;
-		case OPT_OUTPUT: ex.output = optarg; break;
+		case OPT_CALL:
+			ex.filter.call = optarg;
+			given[n_given++] = (struct given){ TAKES_FILTERS | TAKES_CALL, "--call" };
+			break;
+		case OPT_MESSAGES: ex.messages = true; given[n_given++] = (struct given){ TAKES_EXPORT, "--messages" }; break;
+		case OPT_OUTPUT: ex.output = optarg; given[n_given++] = (struct given){ TAKES_EXPORT | TAKES_OUTPUT, "--output" }; break;
+		case OPT_STATUS: {
+			g_autofree char *bad = NULL;
+			if (ctl_parse_statuses(optarg, &ex.filter.statuses, &bad) < 0) {
+				fprintf(stderr, "puljectl: --status: \"%s\" is not one of accepted, late, review, unrelated\n",
+					bad);
+				return CTL_EXIT_USAGE;
+			}
+			given[n_given++] = (struct given){ TAKES_FILTERS, "--status" };
+			break;
+		}
+		case OPT_SINCE: since = optarg; given[n_given++] = (struct given){ TAKES_FILTERS, "--since" }; break;
+		case OPT_COLOR:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never")) {
+				fprintf(stderr, "puljectl: --color is auto, always or never, not \"%s\"\n", optarg);
+				return CTL_EXIT_USAGE;
+			}
+			color = optarg;
+			break;
 		case 'h': usage(stdout); return CTL_EXIT_OK;
+		case OPT_VERSION: printf("puljectl %s\n", PULJED_VERSION); return CTL_EXIT_OK;
 		default: usage(stderr); return CTL_EXIT_USAGE;
+		}
+		if (n_given == G_N_ELEMENTS(given)) {
+			fprintf(stderr, "puljectl: too many options\n");
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (config_path && db) {
@@ -127,6 +206,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
+	/* An option the command does not take is an error, not ignored. */
+	for (size_t i = 0; i < n_given; i++)
+		if (!(cmd->takes & given[i].bit)) {
+			fprintf(stderr, "puljectl: %s does not take %s\n", name, given[i].name);
+			return CTL_EXIT_USAGE;
+		}
 	int64_t id = 0;
 	if (nargs != cmd->nargs || (cmd->nargs && parse_id(args[0], &id) < 0)) {
 		fprintf(stderr, "puljectl: %s: %s\n", name, cmd->args_help);
@@ -134,6 +219,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(name, "decide") && strcmp(args[1], "accept") && strcmp(args[1], "reject")) {
 		fprintf(stderr, "puljectl: decide: the decision is \"accept\" or \"reject\", not \"%s\"\n", args[1]);
+		return CTL_EXIT_USAGE;
+	}
+	if (!strcmp(name, "report") && !ex.output) {
+		fprintf(stderr, "puljectl: report needs --output DIR\n");
 		return CTL_EXIT_USAGE;
 	}
 	if (cmd->needs_config && db) {
@@ -150,6 +239,20 @@ int main(int argc, char **argv)
 		}
 		db = cfg->database;
 	}
+	if (since) {
+		/* A date is read in the call's zone: the one given, else the first. */
+		const char *tz = NULL;
+		for (size_t i = 0; cfg && i < cfg->n_calls; i++)
+			if (!tz || (ex.filter.call && !strcmp(ex.filter.call, cfg->calls[i].id)))
+				tz = cfg->calls[i].timezone;
+		if (ctl_parse_since(since, tz, &ex.filter.since) < 0) {
+			fprintf(stderr, "puljectl: --since: \"%s\" is not a date (2022-06-01) or an ISO 8601 timestamp\n",
+				since);
+			config_free(cfg);
+			return CTL_EXIT_USAGE;
+		}
+		ex.filter.has_since = true;
+	}
 
 	struct store *st = NULL;
 	g_autofree char *error = NULL;
@@ -158,23 +261,27 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return CTL_EXIT_FAILURE;
 	}
+	struct ctl_output o = { stdout, json, table_want_color(color, STDOUT_FILENO), table_width(STDOUT_FILENO) };
+	const struct ctl_filter *f = &ex.filter;
 	int r;
 	if (!strcmp(name, "status"))
-		r = ctl_status(st, stdout, json, cfg ? cfg->poll_interval : 60);
+		r = ctl_status(st, &o, cfg ? cfg->poll_interval : 60);
 	else if (!strcmp(name, "list"))
-		r = ctl_list(st, stdout, json);
+		r = ctl_list(st, &o, f);
 	else if (!strcmp(name, "show"))
-		r = ctl_show(st, stdout, id, json);
+		r = ctl_show(st, &o, id);
 	else if (!strcmp(name, "applications"))
-		r = ctl_applications(st, stdout, json);
+		r = ctl_applications(st, &o, f);
 	else if (!strcmp(name, "extract"))
 		r = ctl_extract(st, stdout, id, args[1]);
 	else if (!strcmp(name, "reclassify"))
-		r = ctl_reclassify(st, cfg, stdout, dry_run);
+		r = ctl_reclassify(st, cfg, &o, dry_run);
 	else if (!strcmp(name, "export"))
 		r = ctl_export(st, stdout, &ex);
+	else if (!strcmp(name, "report"))
+		r = ctl_report(st, cfg, stdout, ex.output, f);
 	else if (!strcmp(name, "reconcile"))
-		r = ctl_reconcile(st, cfg, stdout, json);
+		r = ctl_reconcile(st, cfg, &o);
 	else
 		r = ctl_decide(st, stdout, id, args[1], note);
 	store_close(st);

@@ -1,0 +1,72 @@
+/* report: the caseworkers' HTML page — pure rendering of a model the
+ * caller fills (ctl writes the files).  One self-contained page: inline
+ * CSS and SVG, no scripts, no external assets; Danish labels; printable.
+ * Every string from mail is cleaned of control characters and escaped. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct report_attachment {
+	const char *filename;  /* the sender's name, shown */
+	const char *href;      /* relative link to the written file, or NULL */
+	uint64_t size;
+	const char *sha256;
+	bool form;
+	const char *signature; /* "valid", "invalid", "none" */
+	const char *signer;
+};
+
+struct report_message {
+	int64_t id;
+	const char *received_at;  /* ISO 8601 in the call's zone, or NULL */
+	bool has_received;
+	int64_t received;         /* Unix time */
+	const char *status;
+	const char *from;
+	const char *subject;
+	const char *eml_href;     /* relative link to the raw message, or NULL */
+	const struct report_attachment *atts;
+	size_t n_atts;
+};
+
+struct report_application {
+	const char *applicant;    /* NULL: not named */
+	const char *status;
+	int on_time;              /* 1, 0, -1 */
+	const char *first_arrival;
+	bool form;
+	const char *form_signature;
+	const char *signer;
+	const char *decision;     /* "accept", "reject" or NULL */
+	const char *decision_note;
+	const struct report_message *const *msgs; /* its messages */
+	size_t n_msgs;
+};
+
+struct report_call {
+	const char *id;
+	const char *subject;
+	const char *deadline;     /* the last on-time second, ISO 8601 in the call's zone */
+	int64_t deadline_t;       /* Unix time */
+	const char *timezone;
+	int64_t counts[4];        /* messages by status: accepted, late, review, unrelated */
+	const struct report_application *apps;
+	size_t n_apps;
+	const struct report_message *const *msgs; /* every message of the call, for the timeline */
+	size_t n_msgs;
+};
+
+struct report {
+	const char *generated_at; /* ISO 8601 */
+	const struct report_call *calls;
+	size_t n_calls;
+	int64_t unrelated;        /* messages that match no call */
+};
+
+/* The page, newly allocated (g_free). */
+char *report_html(const struct report *r);
+
+/* The timeline of C's arrivals against its deadline as an SVG element,
+ * newly allocated (g_free).  Exposed for tests. */
+char *report_timeline_svg(const struct report_call *c);
