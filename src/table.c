@@ -23,6 +23,8 @@ struct table *table_new(const struct table_column *cols, size_t n, bool color, u
 	t->tb = tb;
 	t->n = n;
 	scols_table_enable_colors(tb, color);
+	/* Cells are cleaned here already; the rest of UTF-8 is text. */
+	scols_table_enable_noencoding(tb, 1);
 	/* Fit WIDTH on a terminal and in a pipe alike. */
 	scols_table_set_termforce(tb, SCOLS_TERMFORCE_ALWAYS);
 	scols_table_set_termwidth(tb, width);

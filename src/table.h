@@ -1,7 +1,8 @@
 /* table: aligned terminal tables through libsmartcols (as lsblk and
  * findmnt draw theirs).  Cells are cleaned of control characters and bidi
  * overrides (term_clean) before they reach the terminal.  The table owns
- * copies of everything handed to it. */
+ * copies of everything handed to it.  Widths are measured in the LC_CTYPE
+ * locale, which must be UTF-8 (puljectl sets one). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,144 @@
+/* Unit tests for report: a self-contained page (no scripts, no external
+ * assets), everything from mail escaped, Danish text, and a timeline with
+ * one mark per message on the right side of the deadline. */
+#include "report.h"
+
+#include <string.h>
+#include <glib.h>
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* 2022-07-01T23:59:59+02:00 */
+#define DEADLINE 1656712799
+
+static void test_page(void)
+{
+	struct report_attachment atts[] = {
+		{ "Ansøgningsskema <b>.pdf", "attachments/1/Ans%C3%B8gningsskema.pdf", 48211, "ab12", true, "valid",
+		  "CN=Mette \"M\" Hansen" },
+	};
+	struct report_message m1 = { 1, "2022-06-15T10:12:00+02:00", true, DEADLINE - 86400 * 16, "accepted",
+				     "a@x.dk", "s", "messages/1.eml", atts, 1 };
+	struct report_message m2 = { 2, "2022-07-02T00:00:10+02:00", true, DEADLINE + 11, "late", "b@x.dk", "s",
+				     NULL, NULL, 0 };
+	struct report_message m3 = { 3, "2022-06-20T09:00:00+02:00", true, DEADLINE - 86400 * 11, "review",
+				     "c@x.dk", "s", "messages/3.eml", NULL, 0 };
+	const struct report_message *ms1[] = { &m1 }, *ms2[] = { &m2 }, *ms3[] = { &m3 };
+	const struct report_message *all[] = { &m1, &m2, &m3 };
+	struct report_application apps[] = {
+		{ "Ærø <script>alert(1)</script> Kommune", "accepted", 1, m1.received_at, true, "valid",
+		  "CN=Mette \"M\" Hansen", "accept", "ok & fint", ms1, 1 },
+		{ "Region Sjælland\x1b[31m", "late", 0, m2.received_at, false, NULL, NULL, NULL, NULL, ms2, 1 },
+		{ NULL, "review", 1, m3.received_at, true, "invalid", NULL, "reject", NULL, ms3, 1 },
+	};
+	struct report_call call = { "digitale-kompetencer-2022", "Puljeopslag 2022: Styrkelse af digitale kompetencer",
+				    "2022-07-01T23:59:59+02:00", DEADLINE, "Europe/Copenhagen", { 1, 1, 1, 0 },
+				    apps, 3, all, 3 };
+	struct report r = { "2026-11-22 12:00", &call, 1, 4 };
+	g_autofree char *html = report_html(&r);
+
+	g_assert_true(g_str_has_prefix(html, "<!DOCTYPE html>"));
+	g_assert_nonnull(strstr(html, "<meta charset=\"utf-8\">"));
+	g_assert_true(g_utf8_validate(html, -1, NULL));
+	/* Self-contained: no scripts, no external references. */
+	g_assert_null(strstr(html, "<script"));
+	g_assert_null(strstr(html, "<link"));
+	g_assert_null(strstr(html, "src="));
+	g_assert_null(strstr(html, "href=\"http"));
+	g_assert_null(strstr(html, "url("));
+	/* Mail text escaped, controls gone. */
+	g_assert_nonnull(strstr(html, "Ærø &lt;script&gt;alert(1)&lt;/script&gt; Kommune"));
+	g_assert_nonnull(strstr(html, "Ansøgningsskema &lt;b&gt;.pdf"));
+	g_assert_nonnull(strstr(html, "CN=Mette &quot;M&quot; Hansen"));
+	g_assert_nonnull(strstr(html, "ok &amp; fint"));
+	g_assert_null(strchr(html, '\x1b'));
+	/* Danish labels, the deadline, the links. */
+	g_assert_nonnull(strstr(html, "1. juli 2022 kl. 23:59:59"));
+	g_assert_nonnull(strstr(html, "For sent"));
+	g_assert_nonnull(strstr(html, "Godkendt: ok &amp; fint"));
+	g_assert_nonnull(strstr(html, "Afvist"));
+	g_assert_nonnull(strstr(html, "(ikke angivet)"));
+	g_assert_nonnull(strstr(html, "intet skema"));
+	g_assert_nonnull(strstr(html, "UGYLDIG underskrift"));
+	g_assert_nonnull(strstr(html, "href=\"attachments/1/Ans%C3%B8gningsskema.pdf\""));
+	g_assert_nonnull(strstr(html, "href=\"messages/1.eml\""));
+	g_assert_nonnull(strstr(html, "Besked #2 (ikke gemt)"));
+	g_assert_nonnull(strstr(html, "Beskeder der ikke hører til et opslag: 4"));
+	g_assert_cmpuint(count(html, "<svg"), ==, 1);
+	g_assert_cmpuint(count(html, "<tr data-status="), ==, 3);
+	/* Printable. */
+	g_assert_nonnull(strstr(html, "@media print"));
+}
+
+/* The x of the mark with CLASS "s-STATUS" whose title starts "#ID". */
+static double mark_x(const char *svg, int64_t id)
+{
+	g_autofree char *title = g_strdup_printf("<title>#%" G_GINT64_FORMAT " ", id);
+	const char *t = strstr(svg, title);
+	g_assert_nonnull(t);
+	const char *c = t;
+	while (c > svg && strncmp(c, "<circle", 7))
+		c--;
+	const char *cx = strstr(c, "cx=\"");
+	g_assert_nonnull(cx);
+	return g_ascii_strtod(cx + 4, NULL);
+}
+
+static double deadline_x(const char *svg)
+{
+	const char *d = strstr(svg, "class=\"deadline\" x1=\"");
+	g_assert_nonnull(d);
+	return g_ascii_strtod(d + strlen("class=\"deadline\" x1=\""), NULL);
+}
+
+static void test_timeline(void)
+{
+	struct report_message ms[] = {
+		{ 1, "2022-06-01T08:00:00+02:00", true, DEADLINE - 86400 * 30, "accepted", NULL, NULL, NULL, NULL, 0 },
+		{ 2, "2022-07-01T23:59:30+02:00", true, DEADLINE - 29, "accepted", NULL, NULL, NULL, NULL, 0 },
+		{ 3, "2022-07-02T00:00:10+02:00", true, DEADLINE + 11, "late", NULL, NULL, NULL, NULL, 0 },
+		{ 4, "2022-07-20T00:00:10+02:00", true, DEADLINE + 86400 * 19, "late", NULL, NULL, NULL, NULL, 0 },
+		{ 5, NULL, false, 0, "review", NULL, NULL, NULL, NULL, 0 },             /* no arrival: no mark */
+		{ 6, "2022-06-10T08:00:00+02:00", true, DEADLINE - 86400 * 21, "unrelated", NULL, NULL, NULL, NULL, 0 },
+	};
+	const struct report_message *all[G_N_ELEMENTS(ms)];
+	for (size_t i = 0; i < G_N_ELEMENTS(ms); i++)
+		all[i] = &ms[i];
+	struct report_call call = { "c", "s", "2022-07-01T23:59:59+02:00", DEADLINE, "Europe/Copenhagen", { 0 },
+				    NULL, 0, all, G_N_ELEMENTS(ms) };
+	g_autofree char *svg = report_timeline_svg(&call);
+	g_assert_true(g_str_has_prefix(svg, "<svg"));
+	g_assert_cmpuint(count(svg, "<circle"), ==, 4);
+	double dx = deadline_x(svg);
+	g_assert_cmpfloat(mark_x(svg, 1), <, mark_x(svg, 2));
+	g_assert_cmpfloat(mark_x(svg, 2), <=, dx);
+	g_assert_cmpfloat(mark_x(svg, 3), >=, dx);
+	g_assert_cmpfloat(mark_x(svg, 4), >, mark_x(svg, 3));
+	/* Every mark inside the drawing. */
+	for (int64_t id = 1; id <= 4; id++) {
+		g_assert_cmpfloat(mark_x(svg, id), >=, 0);
+		g_assert_cmpfloat(mark_x(svg, id), <=, 900);
+	}
+	g_assert_nonnull(strstr(svg, "Frist 1. juli 2022"));
+
+	/* No messages: the deadline and a note. */
+	struct report_call empty = { "c", "s", "x", DEADLINE, "Europe/Copenhagen", { 0 }, NULL, 0, NULL, 0 };
+	g_autofree char *svg2 = report_timeline_svg(&empty);
+	g_assert_cmpuint(count(svg2, "<circle"), ==, 0);
+	g_assert_nonnull(strstr(svg2, "Ingen ansøgninger modtaget"));
+	g_assert_nonnull(strstr(svg2, "class=\"deadline\""));
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/report/page", test_page);
+	g_test_add_func("/report/timeline", test_timeline);
+	return g_test_run();
+}
