@@ -95,7 +95,7 @@ static const struct command commands[] = {
 	{ "decide", 2, true, false, TAKES_NOTE, "needs a record ID and accept or reject" },
 	{ "reconcile", 0, false, true, TAKES_JSON, "takes no arguments" },
 	{ "export", 0, false, false, TAKES_EXPORT | TAKES_FILTERS, "takes options only" },
-	{ "report", 0, false, true, TAKES_OUTPUT | TAKES_CALL | TAKES_FILTERS, "takes options only (--output DIR)" },
+	{ "report", 0, false, true, TAKES_OUTPUT | TAKES_CALL, "takes options only (--output DIR)" },
 };
 
 /* Which TAKES_* bit an option needs, and its name for the error. */
