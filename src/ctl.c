@@ -24,6 +24,23 @@
 
 static const char *const status_names[] = { "accepted", "late", "review", "unrelated" };
 
+/* TEXT (JSON) with every character a terminal must not see raw written
+ * as a \\u escape: the same JSON data, safe to print. */
+static char *json_terminal_safe(const char *text)
+{
+	GString *out = g_string_sized_new(strlen(text));
+	for (const char *p = text; *p; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+		/* Below 0x20 json-glib escapes already (and emits no raw newline
+		 * inside strings); outside strings only layout whitespace occurs. */
+		if (c >= 0x20 && term_unsafe(c))
+			g_string_append_printf(out, "\\u%04x", c);
+		else
+			g_string_append_len(out, p, g_utf8_next_char(p) - p);
+	}
+	return g_string_free(out, FALSE);
+}
+
 static void print_json(FILE *out, JsonNode *node)
 {
 	g_autoptr(JsonGenerator) gen = json_generator_new();
@@ -31,7 +48,8 @@ static void print_json(FILE *out, JsonNode *node)
 	json_generator_set_indent(gen, 2);
 	json_generator_set_root(gen, node);
 	g_autofree char *text = json_generator_to_data(gen, NULL);
-	fprintf(out, "%s\n", text);
+	g_autofree char *safe = json_terminal_safe(text);
+	fprintf(out, "%s\n", safe);
 }
 
 static void add_str(JsonBuilder *b, const char *name, const char *value)
@@ -1258,14 +1276,25 @@ static void write_rows(GString *s, const char *const *cols, size_t ncols, GPtrAr
 		json_generator_set_root(gen, root);
 		json_generator_set_pretty(gen, TRUE);
 		g_autofree char *text = json_generator_to_data(gen, NULL);
-		g_string_append(s, text);
+		g_autofree char *safe = json_terminal_safe(text);
+		g_string_append(s, safe);
 		g_string_append_c(s, '\n');
 		return;
 	}
 	g_string_append(s, EXPORT_CSV_BOM);
 	export_csv_record(s, cols, ncols);
-	for (guint i = 0; i < rows->len; i++)
-		export_csv_record(s, (const char *const *)g_ptr_array_index(rows, i), ncols);
+	/* A spreadsheet has no use for control characters from mail headers,
+	 * and a terminal must not see them: they become spaces. */
+	for (guint i = 0; i < rows->len; i++) {
+		char **row = g_ptr_array_index(rows, i);
+		for (size_t k = 0; k < ncols; k++)
+			if (row[k]) {
+				char *clean = term_clean(row[k]);
+				g_free(row[k]);
+				row[k] = clean;
+			}
+		export_csv_record(s, (const char *const *)row, ncols);
+	}
 }
 
 int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o)

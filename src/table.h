@@ -33,5 +33,5 @@ int table_print(struct table *t, FILE *out);
  * NO_COLOR is unset or empty), "always" or "never". */
 bool table_want_color(const char *when, int fd);
 
-/* The width to fit: the terminal's when FD is one (at least 80), else 80. */
+/* The width to fit: the terminal's when FD is one, else 80. */
 unsigned table_width(int fd);

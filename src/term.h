@@ -1,10 +1,16 @@
 /* term: text that is safe and fits on an operator's terminal.  Pure. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
+#include <glib.h>
 
-/* S with C0/C1 controls, DEL and bidi overrides replaced by a space and
- * invalid UTF-8 repaired.  Newly allocated (g_free). */
+/* S with C0/C1 controls, DEL, bidi overrides and marks and the Unicode
+ * line and paragraph separators replaced by a space and invalid UTF-8
+ * repaired.  Newly allocated (g_free). */
 char *term_clean(const char *s);
+
+/* Whether term_clean() replaces C. */
+bool term_unsafe(gunichar c);
 
 /* Display width of a clean UTF-8 string (wide CJK counts 2). */
 size_t term_width(const char *s);
