@@ -52,7 +52,8 @@ static char *signer_name(gnutls_x509_crt_t crt)
 	return NULL;
 }
 
-/* The certificate named by the signer info (issuer and serial). */
+/* The certificate named by the signer info: issuer and serial, or
+ * subjectKeyIdentifier. */
 static gnutls_x509_crt_t find_signer(gnutls_pkcs7_t p7, const gnutls_pkcs7_signature_info_st *info)
 {
 	int n = gnutls_pkcs7_get_crt_count(p7);
@@ -74,7 +75,18 @@ static gnutls_x509_crt_t find_signer(gnutls_pkcs7_t p7, const gnutls_pkcs7_signa
 					!memcmp(issuer.data, info->issuer_dn.data, issuer.size);
 			}
 			gnutls_free(issuer.data); /* allocated by GnuTLS */
-			/* A signer identified by key id instead: take the only cert. */
+			/* A signer identified by its subjectKeyIdentifier instead
+			 * (openssl cms -keyid): the certificate with that key id. */
+			if (!match && info->signer_serial.size == 0 && info->issuer_keyid.size > 0) {
+				unsigned char ski[128];
+				size_t skilen = sizeof(ski);
+				unsigned critical = 0;
+				match = gnutls_x509_crt_get_subject_key_id(crt, ski, &skilen, &critical) == 0 &&
+					skilen == info->issuer_keyid.size &&
+					!memcmp(ski, info->issuer_keyid.data, skilen);
+			}
+			/* ... or by a key id none matches: try the only cert (the
+			 * signature then decides). */
 			if (!match && info->signer_serial.size == 0 && n == 1)
 				match = true;
 		}

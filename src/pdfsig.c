@@ -4,20 +4,16 @@
 #include <string.h>
 #include <glib.h>
 
-#define DICT_WINDOW (64u << 10) /* /Contents is looked for this far around /ByteRange */
-
-static const uint8_t *find(const uint8_t *hay, size_t len, const char *needle)
-{
-	size_t n = strlen(needle);
-	if (len < n)
-		return NULL;
-	return memmem(hay, len, needle, n);
-}
+/* The /Contents value must start within this distance of its /ByteRange
+ * key, either way: the largest /Contents (PDFSIG_MAX_CONTENTS bytes, twice
+ * that in hex digits) plus the rest of a dictionary. */
+#define DICT_WINDOW (2u * PDFSIG_MAX_CONTENTS + (64u << 10))
+#define MAX_NESTING 32 /* dictionaries and arrays tracked; deeper ones are only counted */
 
 /* "[ 0 123 456 789 ]" at P (within END): four non-negative integers. */
 static bool parse_byterange(const uint8_t *p, const uint8_t *end, uint64_t br[4])
 {
-	while (p < end && (*p == ' ' || *p == '\r' || *p == '\n' || *p == '\t'))
+	while (p < end && g_ascii_isspace(*p))
 		p++;
 	if (p >= end || *p != '[')
 		return false;
@@ -42,24 +38,369 @@ static bool parse_byterange(const uint8_t *p, const uint8_t *end, uint64_t br[4]
 	return p < end && *p == ']';
 }
 
+/* One DER TLV at *P (before END): its tag, contents and length; *P moves
+ * past it.  Definite lengths of at most 4 bytes only. */
+static bool der_tlv(const uint8_t **p, const uint8_t *end, uint8_t *tag, const uint8_t **val, size_t *len)
+{
+	const uint8_t *q = *p;
+	if (end - q < 2)
+		return false;
+	*tag = q[0];
+	size_t l = q[1];
+	q += 2;
+	if (l & 0x80) {
+		unsigned n = l & 0x7f;
+		if (n == 0 || n > 4 || (size_t)(end - q) < n)
+			return false;
+		l = 0;
+		for (unsigned i = 0; i < n; i++)
+			l = (l << 8) | *q++;
+	}
+	if ((size_t)(end - q) < l)
+		return false;
+	*val = q;
+	*len = l;
+	*p = q + l;
+	return true;
+}
+
 /* The DER length of a SEQUENCE at DER, or 0. */
 static size_t der_length(const uint8_t *der, size_t len)
 {
-	if (len < 2 || der[0] != 0x30)
+	const uint8_t *p = der, *v;
+	uint8_t tag;
+	size_t l;
+	if (!der_tlv(&p, der + len, &tag, &v, &l) || tag != 0x30)
 		return 0;
-	if (der[1] < 0x80)
-		return 2u + der[1] <= len ? 2u + der[1] : 0;
-	unsigned n = der[1] & 0x7f;
-	if (n == 0 || n > 4 || len < 2u + n)
-		return 0;
-	size_t l = 0;
-	for (unsigned i = 0; i < n; i++)
-		l = (l << 8) | der[2 + i];
-	return 2u + n + l <= len ? 2u + n + l : 0;
+	return (size_t)(p - der);
 }
 
-/* One signature whose /ByteRange starts at AT. */
-static void check_one(const uint8_t *pdf, size_t len, const uint8_t *at, const struct cms_trust *trust,
+/* What one pass finds of a signature dictionary. */
+struct candidate {
+	size_t at;                 /* offset of its /ByteRange key */
+	size_t contents;           /* offset + 1 of its /Contents hex string's '<', 0 if none */
+	const uint8_t *m;          /* its /M string (without parentheses), or NULL */
+	size_t m_len;
+	bool timestamp;            /* /Type /DocTimeStamp or /SubFilter /ETSI.RFC3161 */
+	bool sha1;                 /* /SubFilter /adbe.pkcs7.sha1 */
+};
+
+enum key { K_OTHER, K_TYPE, K_SUBFILTER, K_BYTERANGE, K_CONTENTS, K_M };
+
+struct frame {
+	bool dict;
+	bool want_value; /* dict: the next object is the value of KEY */
+	enum key key;
+	size_t key_at;
+	struct candidate c;
+	bool has_byterange;
+};
+
+struct scan {
+	const uint8_t *pdf;
+	size_t len;
+	struct frame stack[MAX_NESTING];
+	int depth;
+	size_t deeper; /* open containers beyond the stack */
+	struct candidate cands[PDFSIG_MAX_SIGNATURES + 1];
+	int n_cands;
+	unsigned names; /* /ByteRange names seen */
+};
+
+static struct frame *top(struct scan *s)
+{
+	return s->depth > 0 && !s->deeper ? &s->stack[s->depth - 1] : NULL;
+}
+
+/* An object ended at the current level: a dictionary's value is done. */
+static void value_done(struct scan *s)
+{
+	struct frame *f = top(s);
+	if (f && f->dict)
+		f->want_value = false;
+}
+
+static void push(struct scan *s, bool dict)
+{
+	if (s->deeper || s->depth == MAX_NESTING) {
+		s->deeper++;
+		return;
+	}
+	s->stack[s->depth++] = (struct frame){ .dict = dict };
+}
+
+static void pop(struct scan *s)
+{
+	if (s->deeper) {
+		s->deeper--;
+		return;
+	}
+	if (!s->depth)
+		return;
+	struct frame *f = &s->stack[--s->depth];
+	if (f->dict && f->has_byterange && s->n_cands < (int)G_N_ELEMENTS(s->cands))
+		s->cands[s->n_cands++] = f->c;
+	value_done(s);
+}
+
+/* Closes what is open (at "obj", "endobj", "stream" and the end). */
+static void pop_all(struct scan *s)
+{
+	s->deeper = 0;
+	while (s->depth)
+		pop(s);
+}
+
+static bool is_delim(uint8_t c)
+{
+	return c == '(' || c == ')' || c == '<' || c == '>' || c == '[' || c == ']' || c == '{' || c == '}' ||
+	       c == '/' || c == '%';
+}
+
+/* PDF white space: NUL, tab, LF, FF, CR, space. */
+static bool is_space(uint8_t c)
+{
+	return c == 0 || c == '\t' || c == '\n' || c == '\f' || c == '\r' || c == ' ';
+}
+
+static bool token_is(const uint8_t *t, size_t n, const char *word)
+{
+	return n == strlen(word) && !memcmp(t, word, n);
+}
+
+static void on_name(struct scan *s, size_t at, size_t n)
+{
+	const uint8_t *t = s->pdf + at;
+	if (token_is(t, n, "/ByteRange"))
+		s->names++;
+	struct frame *f = top(s);
+	if (!f || !f->dict)
+		return;
+	if (!f->want_value) {
+		f->key = token_is(t, n, "/Type")	 ? K_TYPE :
+			 token_is(t, n, "/SubFilter") ? K_SUBFILTER :
+			 token_is(t, n, "/ByteRange") ? K_BYTERANGE :
+			 token_is(t, n, "/Contents")  ? K_CONTENTS :
+			 token_is(t, n, "/M")	 ? K_M :
+							K_OTHER;
+		f->key_at = at;
+		f->want_value = true;
+		return;
+	}
+	if ((f->key == K_TYPE && token_is(t, n, "/DocTimeStamp")) ||
+	    (f->key == K_SUBFILTER && token_is(t, n, "/ETSI.RFC3161")))
+		f->c.timestamp = true;
+	if (f->key == K_SUBFILTER && token_is(t, n, "/adbe.pkcs7.sha1"))
+		f->c.sha1 = true;
+	f->want_value = false;
+}
+
+/* One forward pass: every dictionary with a /ByteRange key whose value is
+ * an array becomes a candidate.  Linear: every byte is looked at once,
+ * streams are stepped over with one search for "endstream". */
+static void scan_pdf(struct scan *s)
+{
+	const uint8_t *pdf = s->pdf;
+	size_t len = s->len, i = 0;
+	while (i < len && s->names <= PDFSIG_MAX_BYTERANGE_NAMES) {
+		uint8_t c = pdf[i];
+		if (is_space(c)) {
+			i++;
+		} else if (c == '%') { /* comment, to the end of the line */
+			while (i < len && pdf[i] != '\r' && pdf[i] != '\n')
+				i++;
+		} else if (c == '(') { /* literal string: nested parentheses, escapes */
+			size_t from = ++i;
+			int nest = 1;
+			while (i < len && nest) {
+				if (pdf[i] == '\\')
+					i++;
+				else if (pdf[i] == '(')
+					nest++;
+				else if (pdf[i] == ')')
+					nest--;
+				i++;
+			}
+			struct frame *f = top(s);
+			if (f && f->dict && f->want_value && f->key == K_M && !nest) {
+				f->c.m = pdf + from;
+				f->c.m_len = i - from - 1;
+			}
+			value_done(s);
+		} else if (c == '<' && i + 1 < len && pdf[i + 1] == '<') {
+			push(s, true);
+			i += 2;
+		} else if (c == '>' && i + 1 < len && pdf[i + 1] == '>') {
+			/* Closes the innermost dictionary (and any array left open in it). */
+			while (top(s) && !top(s)->dict)
+				pop(s);
+			pop(s);
+			i += 2;
+		} else if (c == '<') { /* hex string */
+			struct frame *f = top(s);
+			if (f && f->dict && f->want_value && f->key == K_CONTENTS)
+				f->c.contents = i + 1;
+			const uint8_t *gt = memchr(pdf + i, '>', len - i);
+			i = gt ? (size_t)(gt - pdf) + 1 : len;
+			value_done(s);
+		} else if (c == '[') {
+			struct frame *f = top(s);
+			if (f && f->dict && f->want_value && f->key == K_BYTERANGE && !f->has_byterange) {
+				f->has_byterange = true;
+				f->c.at = f->key_at;
+			}
+			push(s, false);
+			i++;
+		} else if (c == ']') {
+			if (s->deeper || (top(s) && !top(s)->dict))
+				pop(s);
+			i++;
+		} else if (c == '/') {
+			size_t at = i++;
+			while (i < len && !is_space(pdf[i]) && !is_delim(pdf[i]))
+				i++;
+			on_name(s, at, i - at);
+		} else if (is_delim(c)) { /* stray ')', '>', '{', '}' */
+			i++;
+		} else {
+			size_t at = i;
+			while (i < len && !is_space(pdf[i]) && !is_delim(pdf[i]))
+				i++;
+			const uint8_t *t = pdf + at;
+			size_t n = i - at;
+			if (token_is(t, n, "stream") && i < len && (pdf[i] == '\r' || pdf[i] == '\n')) {
+				/* The stream's bytes are data, never a dictionary. */
+				pop_all(s);
+				const uint8_t *e = memmem(pdf + i, len - i, "endstream", 9);
+				i = e ? (size_t)(e - pdf) + 9 : len;
+			} else if (token_is(t, n, "obj") || token_is(t, n, "endobj")) {
+				pop_all(s);
+			} else {
+				/* A number, "R", true, null ...: in a dictionary's key
+				 * position (the "0 R" of "6 0 R") it is ignored. */
+				value_done(s);
+			}
+		}
+	}
+	pop_all(s);
+}
+
+/* Unix time of a PDF date, "D:YYYYMMDDHHmmSSOHH'mm'" (everything after
+ * the year optional). */
+static bool pdf_date(const uint8_t *p, size_t n, int64_t *out)
+{
+	char buf[40];
+	if (n >= sizeof(buf))
+		return false;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	const char *q = buf;
+	if (!strncmp(q, "D:", 2))
+		q += 2;
+	int v[6] = { 0, 1, 1, 0, 0, 0 };
+	const int width[6] = { 4, 2, 2, 2, 2, 2 };
+	for (int k = 0; k < 6; k++) {
+		if (!g_ascii_isdigit(*q)) {
+			if (k == 0)
+				return false;
+			break;
+		}
+		int x = 0;
+		for (int d = 0; d < width[k]; d++, q++) {
+			if (!g_ascii_isdigit(*q))
+				return false;
+			x = x * 10 + (*q - '0');
+		}
+		v[k] = x;
+	}
+	int offset = 0;
+	if (*q == '+' || *q == '-') {
+		int sign = *q++ == '-' ? -1 : 1;
+		int hh = 0, mm = 0;
+		if (!g_ascii_isdigit(q[0]) || !g_ascii_isdigit(q[1]))
+			return false;
+		hh = (q[0] - '0') * 10 + (q[1] - '0');
+		q += 2;
+		if (*q == '\'')
+			q++;
+		if (g_ascii_isdigit(q[0]) && g_ascii_isdigit(q[1]))
+			mm = (q[0] - '0') * 10 + (q[1] - '0');
+		if (hh > 23 || mm > 59)
+			return false;
+		offset = sign * (hh * 3600 + mm * 60);
+	}
+	GTimeZone *tz = g_time_zone_new_offset(offset);
+	GDateTime *dt = g_date_time_new(tz, v[0], v[1], v[2], v[3], v[4], v[5]);
+	g_time_zone_unref(tz);
+	if (!dt)
+		return false;
+	*out = g_date_time_to_unix(dt);
+	g_date_time_unref(dt);
+	return true;
+}
+
+/* The digest of the two byte ranges, into OUT (at least 64 bytes). */
+static size_t digest_ranges(GChecksumType type, const uint8_t *pdf, const uint64_t br[4], uint8_t *out)
+{
+	GChecksum *ck = g_checksum_new(type);
+	g_checksum_update(ck, pdf + br[0], (gssize)br[1]);
+	g_checksum_update(ck, pdf + br[2], (gssize)br[3]);
+	gsize n = 64;
+	g_checksum_get_digest(ck, out, &n);
+	g_checksum_free(ck);
+	return n;
+}
+
+/* A timestamp token (CMS over a TSTInfo): *MISMATCH when its
+ * messageImprint is not the digest of the byte ranges.  A token that
+ * cannot be read, or with a digest we do not know, proves nothing either
+ * way: no mismatch. */
+static void check_timestamp(const uint8_t *der, size_t dlen, const uint8_t *pdf, const uint64_t br[4],
+			    bool *mismatch)
+{
+	static const struct {
+		uint8_t oid[9];
+		size_t len;
+		GChecksumType type;
+	} algs[] = {
+		{ { 0x2B, 0x0E, 0x03, 0x02, 0x1A }, 5, G_CHECKSUM_SHA1 },
+		{ { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01 }, 9, G_CHECKSUM_SHA256 },
+		{ { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02 }, 9, G_CHECKSUM_SHA384 },
+		{ { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03 }, 9, G_CHECKSUM_SHA512 },
+	};
+	*mismatch = false;
+	struct cms_result r;
+	cms_verify(der, dlen, NULL, 0, NULL, &r);
+	/* TSTInfo ::= SEQUENCE { version, policy, messageImprint SEQUENCE {
+	 * AlgorithmIdentifier SEQUENCE { OID, ... }, OCTET STRING }, ... } */
+	const uint8_t *p = r.content, *end = r.content + r.content_len, *v, *mi, *alg, *oid, *hash;
+	size_t l, mil, algl, oidl, hashl;
+	uint8_t tag;
+	if (r.content && der_tlv(&p, end, &tag, &v, &l) && tag == 0x30) {
+		const uint8_t *q = v, *qe = v + l;
+		if (der_tlv(&q, qe, &tag, &v, &l) && tag == 0x02 && der_tlv(&q, qe, &tag, &v, &l) && tag == 0x06 &&
+		    der_tlv(&q, qe, &tag, &mi, &mil) && tag == 0x30) {
+			const uint8_t *m = mi, *me = mi + mil;
+			if (der_tlv(&m, me, &tag, &alg, &algl) && tag == 0x30 && der_tlv(&m, me, &tag, &hash, &hashl) &&
+			    tag == 0x04) {
+				const uint8_t *a = alg;
+				if (der_tlv(&a, alg + algl, &tag, &oid, &oidl) && tag == 0x06) {
+					for (size_t k = 0; k < G_N_ELEMENTS(algs); k++) {
+						if (oidl != algs[k].len || memcmp(oid, algs[k].oid, oidl))
+							continue;
+						uint8_t d[64];
+						size_t n = digest_ranges(algs[k].type, pdf, br, d);
+						*mismatch = n != hashl || memcmp(d, hash, n) != 0;
+					}
+				}
+			}
+		}
+	}
+	cms_result_clear(&r);
+}
+
+/* One signature dictionary. */
+static void check_one(const uint8_t *pdf, size_t len, const struct candidate *c, const struct cms_trust *trust,
 		      struct cms_result *res, bool *covers)
 {
 	uint64_t br[4];
@@ -67,7 +408,7 @@ static void check_one(const uint8_t *pdf, size_t len, const uint8_t *at, const s
 	res->status = CMS_INVALID;
 	res->trusted = -1;
 	*covers = false;
-	const uint8_t *end = pdf + len;
+	const uint8_t *end = pdf + len, *at = pdf + c->at;
 	if (!parse_byterange(at + strlen("/ByteRange"), MIN(end, at + 200), br)) {
 		res->why = "unreadable /ByteRange";
 		return;
@@ -83,20 +424,10 @@ static void check_one(const uint8_t *pdf, size_t len, const uint8_t *at, const s
 		res->why = "/ByteRange does not frame the /Contents";
 		return;
 	}
-	/* The /Contents key must belong to this dictionary: near the range. */
-	size_t from = (size_t)MAX((int64_t)(at - pdf) - (int64_t)DICT_WINDOW, 0);
-	const uint8_t *key = NULL;
-	for (const uint8_t *q = pdf + from; (q = find(q, (size_t)(MIN(end, at + DICT_WINDOW) - q), "/Contents"));
-	     q++) {
-		const uint8_t *v = q + strlen("/Contents");
-		while (v < end && g_ascii_isspace(*v))
-			v++;
-		if (v == lt) {
-			key = q;
-			break;
-		}
-	}
-	if (!key) {
+	/* ... and that string the value of this dictionary's /Contents, near
+	 * its /ByteRange either way. */
+	size_t dist = br[1] > c->at ? (size_t)br[1] - c->at : c->at - (size_t)br[1];
+	if (c->contents != br[1] + 1 || dist > DICT_WINDOW) {
 		res->why = "/Contents is not where /ByteRange says";
 		return;
 	}
@@ -126,33 +457,44 @@ static void check_one(const uint8_t *pdf, size_t len, const uint8_t *at, const s
 		res->why = "/Contents holds no complete signature";
 		return;
 	}
-	size_t data_len = (size_t)(br[1] + br[3]);
-	uint8_t *data = g_malloc(data_len ? data_len : 1);
-	memcpy(data, pdf, (size_t)br[1]);
-	memcpy(data + br[1], pdf + br[2], (size_t)br[3]);
 	*covers = br[2] + br[3] == len; /* what the range claims, whatever the verdict */
-	cms_verify(der, dlen, data, data_len, trust, res);
-	g_free(data);
+	if (c->timestamp) {
+		bool mismatch;
+		check_timestamp(der, dlen, pdf, br, &mismatch);
+		g_free(der);
+		res->status = mismatch ? CMS_INVALID : CMS_NONE;
+		res->why = mismatch ? "the document timestamp does not match the file" : NULL;
+		return;
+	}
+	if (c->sha1) {
+		/* adbe.pkcs7.sha1: the signed content is the SHA-1 digest of the
+		 * byte ranges, encapsulated in the CMS. */
+		uint8_t d[64];
+		size_t dl = digest_ranges(G_CHECKSUM_SHA1, pdf, br, d);
+		cms_verify(der, dlen, NULL, 0, trust, res);
+		if (res->status == CMS_VALID && (res->content_len != dl || memcmp(res->content, d, dl))) {
+			res->status = CMS_INVALID;
+			res->trusted = -1;
+			res->why = "the signed SHA-1 digest does not match the byte ranges";
+		}
+	} else {
+		size_t data_len = (size_t)(br[1] + br[3]);
+		uint8_t *data = g_malloc(data_len ? data_len : 1);
+		memcpy(data, pdf, (size_t)br[1]);
+		memcpy(data + br[1], pdf + br[2], (size_t)br[3]);
+		cms_verify(der, dlen, data, data_len, trust, res);
+		g_free(data);
+	}
 	g_free(der);
+	/* Without a signingTime attribute, the time the dictionary states. */
+	if (!res->has_time && c->m && pdf_date(c->m, c->m_len, &res->signed_at))
+		res->has_time = true;
 }
 
-/* True when AT lies inside a content stream ("stream" … "endstream"):
- * text that merely shows a signature dictionary is none. */
-static bool inside_stream(const uint8_t *pdf, const uint8_t *at)
+static int by_offset(const void *a, const void *b)
 {
-	const uint8_t *last_open = NULL, *last_close = NULL;
-	for (const uint8_t *q = pdf; (q = find(q, (size_t)(at - q), "stream")); q += 6) {
-		/* The keywords as PDF writes them, not the same bytes inside
-		 * compressed data: "endstream" after a line end, "stream" after
-		 * the dictionary and followed by a line end. */
-		bool after_space = q > pdf && (g_ascii_isspace(q[-1]) || q[-1] == '>');
-		bool line_follows = q + 6 < at && (q[6] == '\r' || q[6] == '\n');
-		if (q >= pdf + 4 && !memcmp(q - 3, "end", 3) && g_ascii_isspace(q[-4]))
-			last_close = q;
-		else if (after_space && line_follows)
-			last_open = q;
-	}
-	return last_open && (!last_close || last_open > last_close);
+	const struct candidate *x = a, *y = b;
+	return x->at < y->at ? -1 : x->at > y->at;
 }
 
 void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust, struct pdfsig_result *out)
@@ -160,16 +502,25 @@ void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust,
 	memset(out, 0, sizeof(*out));
 	out->status = CMS_NONE;
 	out->trusted = -1;
-	const uint8_t *p = pdf;
-	const uint8_t *end = pdf + len;
-	while ((p = find(p, (size_t)(end - p), "/ByteRange")) && out->n_signatures < PDFSIG_MAX_SIGNATURES) {
-		if (inside_stream(pdf, p)) {
-			p += strlen("/ByteRange");
-			continue;
-		}
+	struct scan *s = g_new0(struct scan, 1);
+	s->pdf = pdf;
+	s->len = len;
+	scan_pdf(s);
+	qsort(s->cands, (size_t)s->n_cands, sizeof(s->cands[0]), by_offset);
+	for (int k = 0; k < s->n_cands && k < PDFSIG_MAX_SIGNATURES; k++) {
 		struct cms_result r;
 		bool covers = false;
-		check_one(pdf, len, p, trust, &r, &covers);
+		check_one(pdf, len, &s->cands[k], trust, &r, &covers);
+		if (s->cands[k].timestamp) {
+			/* Not the signer's: only a timestamp that does not match
+			 * the file counts. */
+			if (r.status == CMS_INVALID) {
+				out->status = CMS_INVALID;
+				out->why = r.why;
+			}
+			cms_result_clear(&r);
+			continue;
+		}
 		out->n_signatures++;
 		if (r.status == CMS_VALID) {
 			if (out->status == CMS_NONE)
@@ -188,12 +539,16 @@ void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust,
 				out->signer = strdup(r.signer);
 		}
 		cms_result_clear(&r);
-		p += strlen("/ByteRange");
 	}
-	if (p && out->n_signatures >= PDFSIG_MAX_SIGNATURES) {
+	if (s->n_cands > PDFSIG_MAX_SIGNATURES) {
 		out->status = CMS_INVALID;
 		out->why = "too many signatures";
 	}
+	if (s->names > PDFSIG_MAX_BYTERANGE_NAMES) {
+		out->status = CMS_INVALID;
+		out->why = "too many /ByteRange";
+	}
+	g_free(s);
 }
 
 void pdfsig_result_clear(struct pdfsig_result *r)

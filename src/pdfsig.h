@@ -1,8 +1,15 @@
 /* pdfsig: finds the signature dictionaries of a PDF (/ByteRange,
  * /Contents) and verifies each CMS signature over its byte ranges (cms).
- * Pure and bounded: at most PDFSIG_MAX_SIGNATURES dictionaries, /Contents
- * of at most PDFSIG_MAX_CONTENTS bytes, byte ranges checked against the
- * file before anything is read.  Owns the strings it returns. */
+ * One forward pass over the file, linear in its size: strings, comments
+ * and streams are stepped over, so a /ByteRange counts only as a key of a
+ * dictionary with an array value, outside strings and streams.  Pure and
+ * bounded: at most PDFSIG_MAX_SIGNATURES dictionaries, at most
+ * PDFSIG_MAX_BYTERANGE_NAMES /ByteRange names looked at, /Contents of at
+ * most PDFSIG_MAX_CONTENTS bytes, byte ranges checked against the file
+ * before anything is read.  Document timestamps (/Type /DocTimeStamp,
+ * /SubFilter /ETSI.RFC3161) are not signatures: only their message
+ * imprint is compared with the byte ranges.  Owns the strings it
+ * returns. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -12,13 +19,18 @@
 
 #define PDFSIG_MAX_SIGNATURES 8
 #define PDFSIG_MAX_CONTENTS (1u << 20)
+/* /ByteRange names (outside strings, comments and streams) looked at in
+ * one file, whether or not they turn out to be a signature's: a file with
+ * more is "invalid" (too many /ByteRange).  Text inside streams is never
+ * looked at, so it costs nothing but the pass over it. */
+#define PDFSIG_MAX_BYTERANGE_NAMES 1024
 
 struct pdfsig_result {
 	enum cms_status status; /* none; valid when every signature verifies; else invalid */
-	int n_signatures;
+	int n_signatures;       /* signature dictionaries (document timestamps not counted) */
 	char *signer;           /* of the last signature that verified */
 	bool has_time;
-	int64_t signed_at;
+	int64_t signed_at;      /* CMS signingTime, else the dictionary's /M */
 	bool covers_whole_file; /* some signature's /ByteRange covers every byte of the file */
 	int trusted;            /* of that signer: 1, 0, -1 unknown */
 	const char *why;        /* static text when invalid */

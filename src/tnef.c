@@ -168,10 +168,8 @@ int tnef_parse(const uint8_t *in, size_t len, struct tnef_result *out, const cha
 		uint32_t sum = 0;
 		for (uint32_t i = 0; i < length; i++)
 			sum += data[i];
-		if ((sum & 0xffff) != checksum) {
-			*why = "attribute checksum mismatch";
-			return -EBADMSG;
-		}
+		if ((sum & 0xffff) != checksum)
+			out->bad_checksums++; /* recorded, not fatal: the bounds decide */
 		if (*lvl != LVL_ATTACHMENT)
 			continue;
 		if (id == ATT_ATTACH_RENDDATA) {

@@ -18,10 +18,13 @@ struct tnef_file {
 struct tnef_result {
 	struct tnef_file files[TNEF_MAX_FILES];
 	size_t n_files;
+	size_t bad_checksums; /* attributes whose checksum did not match (read anyway) */
 };
 
 /* 0 when TNEF was read to its end; -EBADMSG (with *why set) when it is
- * not TNEF, is truncated, lies about a length or fails a checksum; the
- * files read so far are kept either way. */
+ * not TNEF, is truncated or lies about a length; the files read so far are
+ * kept either way.  A per-attribute checksum that does not match (some
+ * writers leave them zero) is counted in ->bad_checksums, not refused, as
+ * libytnef does: every length is still checked against what is left. */
 int tnef_parse(const uint8_t *in, size_t len, struct tnef_result *out, const char **why);
 void tnef_result_clear(struct tnef_result *r);

@@ -1,6 +1,7 @@
 /* TNEF: winmail.dat made at test time by tests/gen/tnef.py (an
  * MS-OXTNEF writer); the decoder must find both files with their long
- * names and exact bytes, refuse corrupt input, and survive mutations. */
+ * names and exact bytes, refuse corrupt input, accept checksums that do
+ * not match (counted), and survive mutations. */
 #include "tnef.h"
 
 #include <glib.h>
@@ -31,6 +32,50 @@ static void test_files(void)
 	g_assert_cmpstr(r.files[1].name, ==, "Budget 2022.xlsx");
 	g_assert_cmpuint(r.files[1].size, ==, blen);
 	g_assert_true(!memcmp(r.files[1].data, budget, blen));
+	tnef_result_clear(&r);
+}
+
+/* Checksums written as zero (some writers do; libytnef only warns): the
+ * files come out all the same, and the mismatches are counted. */
+static void test_zero_checksum(void)
+{
+	gsize len, glen, blen;
+	g_autofree char *dat = slurp("winmail_zero_checksum.dat", &len);
+	g_autofree char *good = slurp("winmail.dat", &glen);
+	g_autofree char *budget = slurp("budget.xlsx", &blen);
+	g_assert_cmpuint(len, ==, glen);
+	struct tnef_result r, g;
+	const char *why = NULL;
+	g_assert_cmpint(tnef_parse((const uint8_t *)good, glen, &g, &why), ==, 0);
+	g_assert_cmpuint(g.bad_checksums, ==, 0);
+	g_assert_cmpint(tnef_parse((const uint8_t *)dat, len, &r, &why), ==, 0);
+	g_assert_null(why);
+	g_assert_cmpuint(r.bad_checksums, >, 0);
+	g_test_message("winmail_zero_checksum.dat: %zu files, %zu checksums did not match", r.n_files,
+		       r.bad_checksums);
+	g_assert_cmpuint(r.n_files, ==, 2);
+	g_assert_cmpstr(r.files[0].name, ==, "Ansøgningsskema.pdf");
+	g_assert_cmpuint(r.files[0].size, ==, g.files[0].size);
+	g_assert_true(!memcmp(r.files[0].data, g.files[0].data, g.files[0].size));
+	g_assert_cmpstr(r.files[1].name, ==, "Budget 2022.xlsx");
+	g_assert_cmpuint(r.files[1].size, ==, blen);
+	g_assert_true(!memcmp(r.files[1].data, budget, blen));
+	tnef_result_clear(&r);
+	tnef_result_clear(&g);
+	/* The bounds stay strict: a lying length with zero checksums is
+	 * still refused. */
+	gsize llen;
+	g_autofree char *lying = slurp("winmail_lying.dat", &llen);
+	for (gsize i = 6; i + 9 <= llen;) {
+		uint32_t n = (uint32_t)(uint8_t)lying[i + 5] | (uint32_t)(uint8_t)lying[i + 6] << 8 |
+			     (uint32_t)(uint8_t)lying[i + 7] << 16 | (uint32_t)(uint8_t)lying[i + 8] << 24;
+		if (n > llen - i - 9 - 2)
+			break;
+		lying[i + 9 + n] = lying[i + 9 + n + 1] = 0;
+		i += 9 + n + 2;
+	}
+	g_assert_cmpint(tnef_parse((const uint8_t *)lying, llen, &r, &why), <, 0);
+	g_assert_nonnull(why);
 	tnef_result_clear(&r);
 }
 
@@ -95,6 +140,7 @@ int main(int argc, char **argv)
 	    !g_spawn_check_wait_status(status, NULL))
 		g_error("generating the TNEF fixtures failed");
 	g_test_add_func("/tnef/files", test_files);
+	g_test_add_func("/tnef/zero-checksum", test_zero_checksum);
 	g_test_add_func("/tnef/corrupt", test_corrupt);
 	g_test_add_func("/tnef/mutations", test_mutations);
 	int r = g_test_run();

@@ -56,7 +56,20 @@ Writes into OUTDIR:
   ``signed_contents_first.pdf`` (/Contents before /ByteRange),
   ``signed_hex_lower.pdf`` (lower-case hex digits),
   ``signed_byterange_newlines.pdf`` (newlines between the
-  /ByteRange numbers).
+  /ByteRange numbers), ``signed_subfilter_sha1.pdf`` (/SubFilter
+  /adbe.pkcs7.sha1: the CMS encapsulates the SHA-1 digest of the byte
+  ranges), ``signed_big_contents_first.pdf`` (/Contents before /ByteRange,
+  with almost 2 MiB of hex digits reserved: a 1 MiB signature).
+* ``signed_doc_timestamp.pdf``: signed_valid.pdf + a PAdES-LTA document
+  timestamp (/Type /DocTimeStamp, /SubFilter /ETSI.RFC3161: an RFC 3161
+  token from ``openssl ts`` by pki/tsa.pem over the new byte ranges);
+  ``signed_doc_timestamp_altered.pdf``: the same with one byte inside the
+  timestamp's ranges (after the signature's) changed.
+* ``signed_keyid_chain.pdf``: valid, the signer named by
+  subjectKeyIdentifier (``openssl cms -keyid``) among several certificates
+  (pdfsig, NSS, says invalid).
+* ``unsigned_title_byterange.pdf``: unsigned; /Info strings mention
+  "/ByteRange" and "/ByteRange [0 1 2 3]".
 * ``scan.jpg``: the JPEG used by unsigned.pdf.
 * ``verdicts.json``: {name: {"verdict": "valid"|"invalid"|"none"|null,
   "signatures": [...], "returncode": n, "output": "..."}} from pdfsig
@@ -114,6 +127,16 @@ EXPECTED = {
     "signed_byterange_newlines": ("valid", True),
     "signed_nochain": ("valid", True),
     "signed_forged_chain": ("valid", True),
+    "signed_subfilter_sha1": ("valid", True),
+    "signed_big_contents_first": ("valid", True),
+    # The verdict of the last signature pdfsig verifies: it does not verify
+    # document timestamps ("Signature has not yet been verified.").
+    "signed_doc_timestamp": ("valid", False),
+    "signed_doc_timestamp_altered": ("valid", False),
+    # NSS does not find a signer named by subjectKeyIdentifier ("Unknown
+    # Validation Failure."); puljed does.
+    "signed_keyid_chain": ("invalid", None),
+    "unsigned_title_byterange": ("none", None),
 }
 
 
@@ -127,6 +150,7 @@ class PKI:
         self.signer_cert, self.signer_key = j("signer.pem"), j("signer.key")
         self.mallory_cert, self.mallory_key = j("mallory.pem"), j("mallory.key")
         self.chain = j("chain.pem")
+        self.tsa_cert, self.tsa_key = j("tsa.pem"), j("tsa.key")
 
     def complete(self):
         return all(os.path.exists(p) for p in (
@@ -212,6 +236,48 @@ def make_pki(d):
     openssl(["verify", "-CAfile", pki.root_cert, "-untrusted", pki.inter_cert,
              pki.signer_cert])
     return pki
+
+
+def make_tsa(pki):
+    """A time-stamping authority under the intermediate (pki/tsa.pem)."""
+    if os.path.exists(pki.tsa_cert) and os.path.exists(pki.tsa_key):
+        return
+    d = pki.dir
+    _write(os.path.join(d, "tsa.ext"),
+           "basicConstraints = critical, CA:FALSE\n"
+           "keyUsage = critical, digitalSignature\n"
+           "extendedKeyUsage = critical, timeStamping\n"
+           "subjectKeyIdentifier = hash\n")
+    openssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-sha256",
+             "-keyout", "tsa.key", "-out", "tsa.csr", "-subj", "/O=puljed tests/CN=puljed test TSA"],
+            cwd=d)
+    openssl(["x509", "-req", "-in", "tsa.csr", "-CA", "intermediate.pem",
+             "-CAkey", "intermediate.key", "-set_serial", "4", "-sha256", "-days", "7300",
+             "-extfile", "tsa.ext", "-out", "tsa.pem"], cwd=d)
+    for n in ("tsa.csr", "tsa.ext"):
+        os.unlink(os.path.join(d, n))
+
+
+def rfc3161_token(data, pki):
+    """An RFC 3161 timestamp token (DER CMS over a TSTInfo) for data."""
+    make_tsa(pki)
+    with tempfile.TemporaryDirectory(prefix="pdfsign-ts-") as t:
+        j = lambda n: os.path.join(t, n)  # noqa: E731
+        with open(j("data.bin"), "wb") as f:
+            f.write(data)
+        _write(j("tsa.cnf"), "[ tsa ]\ndefault_tsa = tsa1\n[ tsa1 ]\n"
+               "serial = %s\ncrypto_device = builtin\nsigner_digest = sha256\n"
+               "default_policy = 1.2.3.4.1\ndigests = sha256\naccuracy = secs:1\n"
+               "ordering = yes\ntsa_name = no\ness_cert_id_chain = no\n"
+               "ess_cert_id_alg = sha256\n" % j("serial"))
+        _write(j("serial"), "01\n")
+        openssl(["ts", "-query", "-data", j("data.bin"), "-sha256", "-cert",
+                 "-out", j("q.tsq")])
+        openssl(["ts", "-reply", "-config", j("tsa.cnf"), "-queryfile", j("q.tsq"),
+                 "-signer", pki.tsa_cert, "-inkey", pki.tsa_key, "-chain", pki.inter_cert,
+                 "-token_out", "-out", j("t.tok")])
+        with open(j("t.tok"), "rb") as f:
+            return f.read()
 
 
 def make_forged_pki(d):
@@ -381,14 +447,15 @@ def form_pdf(lines=(PAGE_TEXT,)):
     return write_pdf(objs, b" /Info 6 0 R")
 
 
-def sig_dict(name, subfilter="adbe.pkcs7.detached", contents_first=False):
+def sig_dict(name, subfilter="adbe.pkcs7.detached", contents_first=False,
+             placeholder=None, sig_type="Sig"):
     br = "/ByteRange [%s]" % "0 0 0 0".ljust(BYTERANGE_WIDTH)
-    contents = "/Contents <%s>" % ("0" * PLACEHOLDER_HEX)
+    contents = "/Contents <%s>" % ("0" * (placeholder or PLACEHOLDER_HEX))
     first, second = (contents, br) if contents_first else (br, contents)
-    return ("<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /%s "
+    return ("<< /Type /%s /Filter /Adobe.PPKLite /SubFilter /%s "
             "%s %s /M (%s) /Name (%s) "
             "/Reason (Ans\\370gning underskrevet) >>"
-            % (subfilter, first, second, SIG_M, pdf_string_winansi(name)))
+            % (sig_type, subfilter, first, second, SIG_M, pdf_string_winansi(name)))
 
 
 def _sig_field(num_sig, page_num=3, field_name="Signature1"):
@@ -416,8 +483,12 @@ def _find_last_sig(data):
 
 def fill_signature(data, cert, key, certfile=None, cms_hook=None,
                    byterange=None, sign_ranges=None, md="sha256", cms_extra=(),
-                   hex_lower=False, hex_wrap=None, br_sep=" "):
+                   hex_lower=False, hex_wrap=None, br_sep=" ", sha1_content=False,
+                   token=None):
     """Compute /ByteRange for the last placeholder, sign, write /Contents.
+    sha1_content: sign the SHA-1 digest of the ranges, encapsulated
+    (adbe.pkcs7.sha1).  token: f(signed bytes) -> DER to write instead of a
+    CMS signature (a timestamp token).
     byterange: override the numbers written (after signing the real ranges).
     sign_ranges: f(real ranges) -> the ranges written AND signed over."""
     lt, gt, bs, be = _find_last_sig(data)
@@ -429,7 +500,13 @@ def fill_signature(data, cert, key, certfile=None, cms_hook=None,
     assert len(br) == width
     data = data[:bs] + br + data[be:]
     signed = data[real[0]:real[0] + real[1]] + data[real[2]:real[2] + real[3]]
-    der = cms_sign(signed, cert, key, certfile, md=md, extra=cms_extra)
+    if token:
+        der = token(signed)
+    elif sha1_content:
+        der = cms_sign(hashlib.sha1(signed).digest(), cert, key, certfile, md="sha1",
+                       extra=["-nodetach"] + list(cms_extra))
+    else:
+        der = cms_sign(signed, cert, key, certfile, md=md, extra=cms_extra)
     if cms_hook:
         der = cms_hook(der)
     hx = der.hex().encode("ascii")
@@ -449,7 +526,7 @@ def fill_signature(data, cert, key, certfile=None, cms_hook=None,
 
 def sign_incremental(base, name, cert, key, certfile=None, field_name="Signature1",
                      existing_fields=(), subfilter="adbe.pkcs7.detached",
-                     contents_first=False, **kw):
+                     contents_first=False, placeholder=None, sig_type="Sig", **kw):
     """base (objects 1..n-1, /Size n) + incremental update: new Catalog
     with AcroForm, new Page with /Annots, field widget, /Sig dictionary."""
     size = int(re.findall(rb"/Size (\d+)", base)[-1])
@@ -459,7 +536,7 @@ def sign_incremental(base, name, cert, key, certfile=None, field_name="Signature
         1: obj(1, _catalog("<< /Fields [%s] /SigFlags 3 >>" % fields)),
         3: obj(3, _page(fields)),
         field: obj(field, _sig_field(sig, field_name=field_name)),
-        sig: obj(sig, sig_dict(name, subfilter, contents_first)),
+        sig: obj(sig, sig_dict(name, subfilter, contents_first, placeholder, sig_type)),
     }
     data = append_update(base, objs, size + 2, b" /Info 6 0 R")
     return fill_signature(data, cert, key, certfile, **kw), field
@@ -571,7 +648,11 @@ def pdfsig(path):
     if "does not contain any signatures" in text:
         res["verdict"] = "none"
     elif res["signatures"]:
-        v = res["signatures"][-1]["validation"] or ""
+        # The last signature pdfsig verified: it does not verify document
+        # timestamps ("Signature has not yet been verified.").
+        done = [s for s in res["signatures"]
+                if s["validation"] and "not yet been verified" not in s["validation"]]
+        v = (done or res["signatures"])[-1]["validation"] or ""
         if v == "Signature is Valid.":
             res["verdict"] = "valid"
         elif v and "not yet been verified" not in v:
@@ -655,6 +736,31 @@ def generate(directory, run_pdfsig=True):
     files["signed_contents_first"], _ = sign_incremental(base, *mette, contents_first=True)
     files["signed_hex_lower"], _ = sign_incremental(base, *mette, hex_lower=True)
     files["signed_byterange_newlines"], _ = sign_incremental(base, *mette, br_sep="\n")
+    files["signed_subfilter_sha1"], _ = sign_incremental(
+        base, *mette, subfilter="adbe.pkcs7.sha1", sha1_content=True)
+    # /Contents first, nearly 2 MiB of hex digits reserved (a 1 MiB CMS).
+    files["signed_big_contents_first"], _ = sign_incremental(
+        base, *mette, contents_first=True, placeholder=2 * (1 << 20) - 4096)
+    files["signed_keyid_chain"], _ = sign_incremental(base, *mette, cms_extra=["-keyid"])
+
+    # PAdES-LTA: the signed file, then a document timestamp over it all.
+    ts, _ = sign_incremental(
+        valid, "TSA", None, None, field_name="Timestamp1", existing_fields=[field1],
+        subfilter="ETSI.RFC3161", sig_type="DocTimeStamp",
+        token=lambda signed: rfc3161_token(signed, pki))
+    files["signed_doc_timestamp"] = ts
+    # One byte inside the timestamp's ranges, after the signature's, altered.
+    i = ts.rindex(b"/Name (TSA)") + len(b"/Name (TS")
+    files["signed_doc_timestamp_altered"] = ts[:i] + b"B" + ts[i + 1:]
+
+    # Unsigned, but /Info's strings speak of /ByteRange.
+    files["unsigned_title_byterange"] = write_pdf([
+        obj(1, _catalog()), obj(2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>"),
+        obj(3, _page()), obj(4, FONT),
+        obj(5, "<< /Length %d >>" % len(content_stream()), content_stream()),
+        obj(6, "<< /Title (How to fill /ByteRange and /Contents) "
+               "/Subject (/ByteRange [0 1 2 3] \\(see /Contents <30>\\)) >>")],
+        b" /Info 6 0 R")
 
     # Trust: Mette's certificate without the intermediate in the CMS (no
     # chain to the root can be built), and a forged look-alike chain.
@@ -749,10 +855,11 @@ def self_check(fx):
         if got["verdict"] != want:
             problems.append("%s: pdfsig says %s, want %s\n%s"
                             % (name, got["verdict"], want, got["output"]))
-        if covers is not None and got["signatures"] and \
-                got["signatures"][-1]["total_document"] is not covers:
+        done = [s for s in got["signatures"]
+                if s["validation"] and "not yet been verified" not in s["validation"]]
+        if covers is not None and done and done[-1]["total_document"] is not covers:
             problems.append("%s: total document signed = %s, want %s"
-                            % (name, got["signatures"][-1]["total_document"], covers))
+                            % (name, done[-1]["total_document"], covers))
     return problems
 
 

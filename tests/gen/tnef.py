@@ -30,6 +30,9 @@ generate() writes:
   PT_UNICODE) and "Budget 2022.xlsx" (long name as PT_STRING8, cp1252).
 * ``winmail_truncated.dat``: cut in the middle of the first attAttachData.
 * ``winmail_lying.dat``: the first attAttachData's length field says 0xFFFFFFF0.
+* ``winmail_zero_checksum.dat``: winmail.dat with every attribute checksum
+  written as zero (as some writers do; libytnef only warns): the files
+  inside must still come out.
 * ``budget.xlsx``: the spreadsheet bytes (a small zip-looking blob).
 * ``tnef.eml``, ``tnef_truncated.eml``, ``tnef_lying.eml``: Outlook-style
   messages: multipart/mixed with a text part and winmail.dat as
@@ -81,6 +84,17 @@ def attribute(level, att_id, data, length=None):
     n = len(data) if length is None else length
     return struct.pack("<BII", level, att_id, n) + data + \
         struct.pack("<H", checksum(data))
+
+
+def zero_checksums(blob):
+    """blob with every attribute's checksum set to zero (bounds intact)."""
+    out, pos = bytearray(blob[:6]), 6
+    while pos + 9 <= len(blob):
+        ln = struct.unpack_from("<I", blob, pos + 5)[0]
+        end = pos + 9 + ln
+        out += blob[pos:end] + b"\x00\x00"
+        pos = end + 2
+    return bytes(out + blob[pos:])
 
 
 def _pad4(b):
@@ -199,8 +213,9 @@ def _parse_props(data):
     return props
 
 
-def read_tnef(blob):
-    """Strict reader: returns the attachments as dicts; raises TnefError."""
+def read_tnef(blob, checksums=True):
+    """Strict reader: returns the attachments as dicts; raises TnefError
+    (on a checksum mismatch too, unless checksums is false)."""
     if len(blob) < 6 or struct.unpack_from("<I", blob)[0] != TNEF_SIGNATURE:
         raise TnefError("no TNEF signature")
     pos, atts, cur = 6, [], None
@@ -215,7 +230,7 @@ def read_tnef(blob):
         pos += ln
         (ck,) = struct.unpack_from("<H", blob, pos)
         pos += 2
-        if ck != checksum(data):
+        if checksums and ck != checksum(data):
             raise TnefError("bad checksum for %#x" % aid)
         if level == LVL_ATTACHMENT:
             if aid == ATT_ATTACH_RENDDATA:
@@ -298,7 +313,17 @@ def generate(directory, pdf):
     truncated = good[:off + len(pdf) // 2]
     lenoff = info["length_offsets"][0]
     lying = good[:lenoff] + struct.pack("<I", 0xFFFFFFF0) + good[lenoff + 4:]
+    zero = zero_checksums(good)
     # self-check
+    assert len(zero) == len(good) and zero != good
+    try:
+        read_tnef(zero)
+    except TnefError:
+        pass
+    else:
+        raise AssertionError("zero checksums read without error by the strict reader")
+    assert [(a["long_name"], a["data"]) for a in read_tnef(zero, checksums=False)] == \
+        [(names[0], pdf), (names[1], xlsx)]
     got = read_tnef(good)
     assert [(a["long_name"], a["data"]) for a in got] == [(names[0], pdf), (names[1], xlsx)], got
     assert [a["title"] for a in got] == ["ANSGNI~1.PDF", "BUDGET~2.XLS"], got
@@ -310,7 +335,8 @@ def generate(directory, pdf):
         else:
             raise AssertionError("corrupt TNEF read without error")
     files = {"winmail.dat": good, "winmail_truncated.dat": truncated,
-             "winmail_lying.dat": lying, "budget.xlsx": xlsx,
+             "winmail_lying.dat": lying, "winmail_zero_checksum.dat": zero,
+             "budget.xlsx": xlsx,
              "tnef.eml": outlook_eml(good, msgid="<tnef-good@rm.example.dk>"),
              "tnef_truncated.eml": outlook_eml(truncated, msgid="<tnef-trunc@rm.example.dk>"),
              "tnef_lying.eml": outlook_eml(lying, msgid="<tnef-lying@rm.example.dk>")}
@@ -318,7 +344,8 @@ def generate(directory, pdf):
         with open(os.path.join(directory, fn), "wb") as f:
             f.write(data)
     return {"names": names, "pdf": pdf, "xlsx": xlsx, "files": files,
-            "winmail": good, "truncated": truncated, "lying": lying}
+            "winmail": good, "truncated": truncated, "lying": lying,
+            "zero_checksum": zero}
 
 
 def main(argv=None):
