@@ -379,9 +379,23 @@ static int add_message(const struct store_message *m, void *userdata)
 
 /* ---- status ---- */
 
+struct show_ctx {
+	FILE *out;
+	size_t width; /* columns; every line fits */
+};
+
+#define SHOW_LABEL 14 /* "Deadline:     " */
+
+/* "Label:  value", the value wrapped under itself to the width. */
+static void show_field(const struct show_ctx *c, const char *label, const char *value)
+{
+	g_autofree char *v = term_wrap(value ? value : "-", c->width, SHOW_LABEL);
+	fprintf(c->out, "%-*s%s\n", SHOW_LABEL, label, v);
+}
+
 struct mb_ctx {
 	JsonBuilder *b;
-	FILE *out;
+	const struct show_ctx *show;
 };
 
 static int status_mailbox(const struct store_mailbox *mb, void *userdata)
@@ -394,9 +408,9 @@ static int status_mailbox(const struct store_mailbox *mb, void *userdata)
 		add_int(c->b, "last_uid", mb->last_uid);
 		json_builder_end_object(c->b);
 	} else {
-		g_autofree char *name = term_clean(mb->mailbox);
-		fprintf(c->out, "Watermark:    %s UIDVALIDITY %u, every UID up to %u recorded\n", name, mb->uidvalidity,
-			mb->last_uid);
+		g_autofree char *line = g_strdup_printf("%s UIDVALIDITY %u, every UID up to %u recorded", mb->mailbox,
+							 mb->uidvalidity, mb->last_uid);
+		show_field(c->show, "Watermark:", line);
 	}
 	return 0;
 }
@@ -452,36 +466,44 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 		if (r == 0)
 			print_json(out, root);
 	} else {
-		fprintf(out, "Messages:     %" G_GINT64_FORMAT " recorded", s.total);
-		if (s.duplicates)
-			fprintf(out, " (%" G_GINT64_FORMAT " duplicate deliveries)", s.duplicates);
-		fprintf(out, "\n");
+		struct show_ctx sc = { .out = out, .width = o->width > 40 ? (size_t)o->width : 40 };
+		g_autofree char *total = g_strdup_printf("%" G_GINT64_FORMAT " recorded", s.total);
+		if (s.duplicates) {
+			char *t = g_strdup_printf("%s (%" G_GINT64_FORMAT " duplicate deliveries)", total, s.duplicates);
+			g_free(total);
+			total = t;
+		}
+		show_field(&sc, "Messages:", total);
 		for (size_t i = 0; i < G_N_ELEMENTS(status_names); i++)
 			fprintf(out, "  %-10s  %" G_GINT64_FORMAT "\n", status_names[i], s.by_status[i]);
-		struct mb_ctx c = { .out = out };
+		struct mb_ctx c = { .show = &sc };
 		r = store_foreach_mailbox(st, status_mailbox, &c);
-		if (s.server_exists >= 0)
-			fprintf(out, "Server:       %" G_GINT64_FORMAT " messages in the mailbox at the last poll, %" G_GINT64_FORMAT
-				     " recorded under its UIDVALIDITY\n", s.server_exists, s.recorded_current);
+		if (s.server_exists >= 0) {
+			g_autofree char *line = g_strdup_printf("%" G_GINT64_FORMAT " messages in the mailbox at the last poll, %"
+								G_GINT64_FORMAT " recorded under its UIDVALIDITY",
+								s.server_exists, s.recorded_current);
+			show_field(&sc, "Server:", line);
+		}
 		if (s.actions_pending || s.last_action_error) {
-			g_autofree char *e = s.last_action_error ? term_clean(s.last_action_error) : NULL;
-			fprintf(out, "Actions:      %" G_GINT64_FORMAT " recorded message(s) wait for the after-ingest action%s%s\n",
-				s.actions_pending, e ? ": " : "", e ? e : "");
+			g_autofree char *line = g_strdup_printf(
+				"%" G_GINT64_FORMAT " recorded message(s) wait for the after-ingest action%s%s", s.actions_pending,
+				s.last_action_error ? ": " : "", s.last_action_error ? s.last_action_error : "");
+			show_field(&sc, "Actions:", line);
 		}
 		g_autofree char *lp = human_time(s.last_poll_at);
 		g_autofree char *ls = human_time(s.last_success_at);
-		fprintf(out, "Last poll:    %s%s\n", lp, s.last_poll_at && !s.last_error ? " (ok)" : "");
+		g_autofree char *poll = g_strdup_printf("%s%s", lp, s.last_poll_at && !s.last_error ? " (ok)" : "");
+		show_field(&sc, "Last poll:", poll);
 		if (s.last_error) {
-			g_autofree char *e = term_clean(s.last_error);
-			fprintf(out, "Last success: %s\nLast error:   %s\n", ls, e);
+			show_field(&sc, "Last success:", ls);
+			show_field(&sc, "Last error:", s.last_error);
 		}
-		if (healthy)
-			fprintf(out, "Health:       ok (last success %" G_GINT64_FORMAT " s ago)\n", age);
-		else if (age < 0)
-			fprintf(out, "Health:       STALE: no successful poll yet\n");
-		else
-			fprintf(out, "Health:       STALE: last success %" G_GINT64_FORMAT " s ago, more than 3 poll intervals (%u s)\n",
-				age, 3 * poll_interval);
+		g_autofree char *health = healthy ? g_strdup_printf("ok (last success %" G_GINT64_FORMAT " s ago)", age)
+				      : age < 0 ? g_strdup("STALE: no successful poll yet")
+						: g_strdup_printf("STALE: last success %" G_GINT64_FORMAT
+								  " s ago, more than 3 poll intervals (%u s)", age,
+								  3 * poll_interval);
+		show_field(&sc, "Health:", health);
 	}
 	g_free(s.last_error);
 	g_free(s.last_action_error);
@@ -548,57 +570,62 @@ int ctl_list(struct store *st, const struct ctl_output *o, const struct ctl_filt
 
 /* ---- show ---- */
 
-struct show_ctx {
-	FILE *out;
-};
-
-static void show_line(FILE *out, const char *label, const char *value)
+/* An indented line of the attachment or part lists, wrapped likewise. */
+static void show_indented(const struct show_ctx *c, size_t indent, const char *text)
 {
-	g_autofree char *v = term_clean(value ? value : "-");
-	fprintf(out, "%-13s %s\n", label, v);
+	g_autofree char *v = term_wrap(text, c->width, indent);
+	fprintf(c->out, "%*s%s\n", (int)indent, "", v);
 }
 
 static int show_attachment(const struct store_attachment *a, void *userdata)
 {
-	FILE *out = userdata;
-	g_autofree char *name = term_clean(a->filename ? a->filename : "(no name)");
-	g_autofree char *type = term_clean(a->content_type);
-	fprintf(out, "  %d. %s%s\n     %s, %" G_GUINT64_FORMAT " bytes, part %s%s%s\n     sha256 %s\n", a->seq, name,
-		a->form ? "   [the form]" : "", type, a->size, a->part_path ? a->part_path : "-",
-		a->source && strcmp(a->source, "mime") ? " from " : "", a->source && strcmp(a->source, "mime") ? a->source : "",
-		a->sha256);
+	const struct show_ctx *c = userdata;
+	g_autofree char *head = g_strdup_printf("%d. %s%s", a->seq, a->filename ? a->filename : "(no name)",
+						a->form ? "   [the form]" : "");
+	show_indented(c, 2, head);
+	bool other_source = a->source && strcmp(a->source, "mime");
+	g_autofree char *what = g_strdup_printf("%s, %" G_GUINT64_FORMAT " bytes, part %s%s%s", a->content_type, a->size,
+						a->part_path ? a->part_path : "-", other_source ? " from " : "",
+						other_source ? a->source : "");
+	show_indented(c, 5, what);
+	g_autofree char *sha = g_strdup_printf("sha256 %s", a->sha256);
+	show_indented(c, 5, sha);
 	if (a->signature && strcmp(a->signature, "none")) {
-		g_autofree char *signer = term_clean(a->signer ? a->signer : "unknown signer");
-		fprintf(out, "     signature %s by %s%s%s%s%s\n", a->signature, signer, a->signed_at ? ", signed " : "",
-			a->signed_at ? a->signed_at : "",
+		g_autofree char *sig = g_strdup_printf(
+			"signature %s by %s%s%s%s%s", a->signature, a->signer ? a->signer : "unknown signer",
+			a->signed_at ? ", signed " : "", a->signed_at ? a->signed_at : "",
 			a->covers_whole_file == 0 ? ", content added after signing" : "",
 			a->signer_trusted == 1 ? ", signer trusted" : a->signer_trusted == 0 ? ", signer NOT trusted" : "");
+		show_indented(c, 5, sig);
 	}
 	return 0;
 }
 
 static int show_part(const struct store_part *p, void *userdata)
 {
-	FILE *out = userdata;
-	g_autofree char *type = term_clean(p->content_type);
-	g_autofree char *name = p->filename ? term_clean(p->filename) : NULL;
-	g_autofree char *why = term_clean(p->why);
-	fprintf(out, "  %-10s %-12s %s%s%s%s — %s\n", p->part_path, p->action, type, name ? " \"" : "", name ? name : "",
-		name ? "\"" : "", why);
+	const struct show_ctx *c = userdata;
+	g_autofree char *path = term_fit(p->part_path, 10, 1);
+	g_autofree char *action = term_fit(p->action, 12, 1);
+	g_autofree char *rest = g_strdup_printf("%s%s%s%s — %s", p->content_type, p->filename ? " \"" : "",
+						p->filename ? p->filename : "", p->filename ? "\"" : "", p->why);
+	g_autofree char *v = term_wrap(rest, c->width, 26);
+	fprintf(c->out, "  %s %s %s\n", path, action, v);
 	return 0;
 }
 
 static int show_human(const struct store_message *m, void *userdata)
 {
-	struct show_ctx *c = userdata;
-	FILE *out = c->out;
+	const struct show_ctx *c = userdata;
 	char buf[64];
 	g_snprintf(buf, sizeof(buf), "%" G_GINT64_FORMAT, m->id);
-	show_line(out, "Record:", buf);
-	show_line(out, "Status:", m->status);
-	show_line(out, "Call:", m->call);
-	show_line(out, "Applicant:", m->applicant);
-	show_line(out, "On time:", m->on_time < 0 ? "-" : m->on_time ? "yes" : "no");
+	show_field(c, "Record:", buf);
+	show_field(c, "Status:", m->status);
+	show_field(c, "Call:", m->call);
+	bool from_sender = m->applicant && m->applicant_source && !strcmp(m->applicant_source, "from");
+	g_autofree char *applicant = from_sender
+		? g_strdup_printf("%s (from the sender: the subject names none)", m->applicant) : NULL;
+	show_field(c, "Applicant:", from_sender ? applicant : m->applicant);
+	show_field(c, "On time:", m->on_time < 0 ? "-" : m->on_time ? "yes" : "no");
 	if (m->has_delta && m->decided_by) {
 		g_autofree char *how = rules_describe_delta(m->deadline_delta);
 		bool by_date = !strcmp(m->decided_by, "date-header");
@@ -607,60 +634,58 @@ static int show_human(const struct store_message *m, void *userdata)
 							 by_date ? m->date_header : m->received_at,
 							 m->deadline_basis && strcmp(m->deadline_basis, m->decided_by)
 								 ? " (no Date: header; arrival used)" : "");
-		show_line(out, "Deadline:", line);
+		show_field(c, "Deadline:", line);
 	}
 	if (m->match) {
 		g_autofree char *match = g_strdup_printf("%s (score %.2f)", m->match, m->match_score);
-		show_line(out, "Match:", match);
+		show_field(c, "Match:", match);
 	}
-	show_line(out, "Kind:", m->kind);
+	show_field(c, "Kind:", m->kind);
 	if (m->smime && strcmp(m->smime, "none"))
-		show_line(out, "S/MIME:", m->smime);
-	if (m->applicant_source && !strcmp(m->applicant_source, "from"))
-		show_line(out, "Applicant from:", "the sender (the subject names none)");
-	show_line(out, "Reasons:", m->reasons);
+		show_field(c, "S/MIME:", m->smime);
+	show_field(c, "Reasons:", m->reasons);
 	if (m->decision) {
 		g_autofree char *at = human_time(m->decision_at);
 		g_autofree char *d = g_strdup_printf("%s by %s at %s%s%s", m->decision, m->decision_user, at,
 						      m->decision_note ? ": " : "", m->decision_note ? m->decision_note : "");
-		show_line(out, "Decision:", d);
+		show_field(c, "Decision:", d);
 	}
 	if (m->flags)
-		show_line(out, "Flags:", m->flags);
+		show_field(c, "Flags:", m->flags);
 	if (m->duplicate_of) {
 		g_snprintf(buf, sizeof(buf), "record %" G_GINT64_FORMAT " (same raw bytes)", m->duplicate_of);
-		show_line(out, "Duplicate of:", buf);
+		show_field(c, "Duplicate of:", buf);
 	}
-	show_line(out, "Subject:", m->subject);
+	show_field(c, "Subject:", m->subject);
 	g_autofree char *from = m->from_name ? g_strdup_printf("%s <%s>", m->from_name, m->from_addr ? m->from_addr : "")
 					     : g_strdup(m->from_addr);
-	show_line(out, "From:", from);
-	show_line(out, "Message-ID:", m->message_id);
-	show_line(out, "Arrived:", m->received_at);
-	show_line(out, "INTERNALDATE:", m->internaldate);
-	show_line(out, "Received:", m->received_header);
-	show_line(out, "Date header:", m->date_header);
+	show_field(c, "From:", from);
+	show_field(c, "Message-ID:", m->message_id);
+	show_field(c, "Arrived:", m->received_at);
+	show_field(c, "INTERNALDATE:", m->internaldate);
+	show_field(c, "Received:", m->received_header);
+	show_field(c, "Date header:", m->date_header);
 	g_autofree char *where = g_strdup_printf("%s, UIDVALIDITY %u, UID %u", m->mailbox, m->uidvalidity, m->uid);
-	show_line(out, "Mailbox:", where);
+	show_field(c, "Mailbox:", where);
 	if (m->prior_keys) {
 		g_autofree char *prior = g_strdup_printf("%s (UIDVALIDITY:UID before the mailbox was recreated)",
 							 m->prior_keys);
-		show_line(out, "Earlier keys:", prior);
+		show_field(c, "Earlier keys:", prior);
 	}
 	g_autofree char *size = m->raw_sha256 ? g_strdup_printf("%zu bytes, sha256 %s", m->raw_size, m->raw_sha256)
 				       : g_strdup_printf("not stored (server size %" G_GUINT64_FORMAT " bytes)", m->server_size);
-	show_line(out, "Raw message:", size);
+	show_field(c, "Raw message:", size);
 	g_autofree char *rec = human_time(m->recorded_at);
-	show_line(out, "Recorded:", rec);
+	show_field(c, "Recorded:", rec);
 	if (m->server_action) {
 		g_autofree char *at = human_time(m->server_action_at);
 		bool move = m->server_action_kind && !strcmp(m->server_action_kind, "move");
 		g_autofree char *action = !strcmp(m->server_action, "done")
 			? g_strdup_printf("%s %s at %s", move ? "moved to" : "flagged", m->server_action_target, at)
 			: g_strdup("pending (recorded; the server action is retried at every poll)");
-		show_line(out, "On server:", action);
+		show_field(c, "On server:", action);
 	}
-	fprintf(out, "Attachments:  %zu\n", m->n_attachments);
+	fprintf(c->out, "%-*s%zu\n", SHOW_LABEL, "Attachments:", m->n_attachments);
 	return 0;
 }
 
@@ -677,13 +702,13 @@ int ctl_show(struct store *st, const struct ctl_output *o, int64_t id)
 		if (root)
 			print_json(out, root);
 	} else {
-		struct show_ctx c = { .out = out };
+		struct show_ctx c = { .out = out, .width = o->width > 40 ? (size_t)o->width : 40 };
 		r = store_foreach_message(st, id, false, show_human, &c);
 		if (r == 0)
-			r = store_foreach_attachment(st, id, false, show_attachment, out);
+			r = store_foreach_attachment(st, id, false, show_attachment, &c);
 		if (r == 0) {
 			fprintf(out, "Parts:\n");
-			r = store_foreach_part(st, id, show_part, out);
+			r = store_foreach_part(st, id, show_part, &c);
 		}
 	}
 	if (r == -ENOENT) {
@@ -1206,7 +1231,7 @@ static const char *const application_columns[] = { "call", "applicant", "message
 struct export_ctx {
 	struct store *st;
 	const struct ctl_filter *f;
-	GPtrArray *rows; /* GStrv, one per row */
+	GPtrArray *rows; /* of GPtrArray (char *, NULL for an empty field), one per row */
 };
 
 static int export_message(const struct store_message *m, void *userdata)
@@ -1218,42 +1243,45 @@ static int export_message(const struct store_message *m, void *userdata)
 	int r = store_foreach_attachment(c->st, m->id, false, find_form, &f);
 	if (r < 0)
 		return r;
-	char **row = g_new0(char *, G_N_ELEMENTS(message_columns) + 1);
-	row[0] = g_strdup_printf("%" G_GINT64_FORMAT, m->id);
-	row[1] = g_strdup(m->call);
-	row[2] = g_strdup(m->applicant);
-	row[3] = g_strdup(m->status);
-	row[4] = g_strdup(yes_no(m->on_time));
-	row[5] = g_strdup(m->received_at);
-	row[6] = g_strdup(m->from_addr);
-	row[7] = g_strdup(m->subject);
-	row[8] = g_strdup(f.found ? "yes" : "no");
-	row[9] = g_steal_pointer(&f.signature);
-	row[10] = g_steal_pointer(&f.signer);
-	row[11] = g_strdup(m->decision);
-	row[12] = m->duplicate_of ? g_strdup_printf("%" G_GINT64_FORMAT, m->duplicate_of) : NULL;
+	/* Fields may be NULL, so a row is a GPtrArray, never a GStrv. */
+	GPtrArray *row = g_ptr_array_new_full(G_N_ELEMENTS(message_columns), g_free);
+	g_ptr_array_add(row, g_strdup_printf("%" G_GINT64_FORMAT, m->id));
+	g_ptr_array_add(row, g_strdup(m->call));
+	g_ptr_array_add(row, g_strdup(m->applicant));
+	g_ptr_array_add(row, g_strdup(m->status));
+	g_ptr_array_add(row, g_strdup(yes_no(m->on_time)));
+	g_ptr_array_add(row, g_strdup(m->received_at));
+	g_ptr_array_add(row, g_strdup(m->from_addr));
+	g_ptr_array_add(row, g_strdup(m->subject));
+	g_ptr_array_add(row, g_strdup(f.found ? "yes" : "no"));
+	g_ptr_array_add(row, g_steal_pointer(&f.signature));
+	g_ptr_array_add(row, g_steal_pointer(&f.signer));
+	g_ptr_array_add(row, g_strdup(m->decision));
+	g_ptr_array_add(row, m->duplicate_of ? g_strdup_printf("%" G_GINT64_FORMAT, m->duplicate_of) : NULL);
+	g_assert(row->len == G_N_ELEMENTS(message_columns));
 	g_ptr_array_add(c->rows, row);
 	return 0;
 }
 
-static char **application_row(const struct apps_app *a)
+static GPtrArray *application_row(const struct apps_app *a)
 {
 	GString *ids = g_string_new(NULL);
 	for (guint k = 0; k < a->ids->len; k++)
 		g_string_append_printf(ids, "%s%" G_GINT64_FORMAT, k ? " " : "", g_array_index(a->ids, int64_t, k));
-	char **row = g_new0(char *, G_N_ELEMENTS(application_columns) + 1);
-	row[0] = g_strdup(a->call);
-	row[1] = g_strdup(a->applicant);
-	row[2] = g_strdup_printf("%u", a->ids->len);
-	row[3] = g_string_free(ids, FALSE);
-	row[4] = g_strdup(a->status);
-	row[5] = g_strdup(yes_no(a->on_time));
-	row[6] = g_strdup(a->first);
-	row[7] = g_strdup(a->last);
-	row[8] = g_strdup(a->form ? "yes" : "no");
-	row[9] = g_strdup(a->form_signature);
-	row[10] = g_strdup(a->signer);
-	row[11] = g_strdup(a->decision);
+	GPtrArray *row = g_ptr_array_new_full(G_N_ELEMENTS(application_columns), g_free);
+	g_ptr_array_add(row, g_strdup(a->call));
+	g_ptr_array_add(row, g_strdup(a->applicant));
+	g_ptr_array_add(row, g_strdup_printf("%u", a->ids->len));
+	g_ptr_array_add(row, g_string_free(ids, FALSE));
+	g_ptr_array_add(row, g_strdup(a->status));
+	g_ptr_array_add(row, g_strdup(yes_no(a->on_time)));
+	g_ptr_array_add(row, g_strdup(a->first));
+	g_ptr_array_add(row, g_strdup(a->last));
+	g_ptr_array_add(row, g_strdup(a->form ? "yes" : "no"));
+	g_ptr_array_add(row, g_strdup(a->form_signature));
+	g_ptr_array_add(row, g_strdup(a->signer));
+	g_ptr_array_add(row, g_strdup(a->decision));
+	g_assert(row->len == G_N_ELEMENTS(application_columns));
 	return row;
 }
 
@@ -1264,10 +1292,10 @@ static void write_rows(GString *s, const char *const *cols, size_t ncols, GPtrAr
 		g_autoptr(JsonBuilder) b = json_builder_new();
 		json_builder_begin_array(b);
 		for (guint i = 0; i < rows->len; i++) {
-			char **row = g_ptr_array_index(rows, i);
+			GPtrArray *row = g_ptr_array_index(rows, i);
 			json_builder_begin_object(b);
 			for (size_t k = 0; k < ncols; k++)
-				add_str(b, cols[k], row[k]);
+				add_str(b, cols[k], g_ptr_array_index(row, k));
 			json_builder_end_object(b);
 		}
 		json_builder_end_array(b);
@@ -1286,20 +1314,21 @@ static void write_rows(GString *s, const char *const *cols, size_t ncols, GPtrAr
 	/* A spreadsheet has no use for control characters from mail headers,
 	 * and a terminal must not see them: they become spaces. */
 	for (guint i = 0; i < rows->len; i++) {
-		char **row = g_ptr_array_index(rows, i);
-		for (size_t k = 0; k < ncols; k++)
-			if (row[k]) {
-				char *clean = term_clean(row[k]);
-				g_free(row[k]);
-				row[k] = clean;
+		GPtrArray *row = g_ptr_array_index(rows, i);
+		for (size_t k = 0; k < ncols; k++) {
+			char *field = g_ptr_array_index(row, k);
+			if (field) {
+				g_ptr_array_index(row, k) = term_clean(field);
+				g_free(field);
 			}
-		export_csv_record(s, (const char *const *)row, ncols);
+		}
+		export_csv_record(s, (const char *const *)row->pdata, ncols);
 	}
 }
 
 int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o)
 {
-	struct export_ctx c = { st, &o->filter, g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev) };
+	struct export_ctx c = { st, &o->filter, g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref) };
 	const char *const *cols = o->messages ? message_columns : application_columns;
 	size_t ncols = o->messages ? G_N_ELEMENTS(message_columns) : G_N_ELEMENTS(application_columns);
 	int r = 0;

@@ -71,6 +71,56 @@ char *term_fit(const char *s, size_t width, int pad)
 	return g_string_free(out, FALSE);
 }
 
+/* Appends WORD (of display width W) to OUT, where the current line holds
+ * *COL columns; breaks the line first when the word does not fit. */
+static void wrap_word(GString *out, const char *word, size_t len, size_t w, size_t width, size_t indent, size_t *col)
+{
+	size_t room = width > indent ? width - indent : 1;
+	if (*col > indent && *col + 1 + w > width) {
+		g_string_append_c(out, '\n');
+		for (size_t i = 0; i < indent; i++)
+			g_string_append_c(out, ' ');
+		*col = indent;
+	} else if (*col > indent) {
+		g_string_append_c(out, ' ');
+		(*col)++;
+	}
+	for (const char *p = word; p < word + len; p = g_utf8_next_char(p)) {
+		size_t cw = char_width(g_utf8_get_char(p));
+		if (*col + cw > width && *col > indent && w > room) {
+			g_string_append_c(out, '\n');
+			for (size_t i = 0; i < indent; i++)
+				g_string_append_c(out, ' ');
+			*col = indent;
+		}
+		g_string_append_len(out, p, g_utf8_next_char(p) - p);
+		*col += cw;
+	}
+}
+
+char *term_wrap(const char *s, size_t width, size_t indent)
+{
+	g_autofree char *clean = term_clean(s);
+	GString *out = g_string_new(NULL);
+	size_t col = indent;
+	const char *p = clean;
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		const char *end = p;
+		size_t w = 0;
+		while (*end && *end != ' ') {
+			w += char_width(g_utf8_get_char(end));
+			end = g_utf8_next_char(end);
+		}
+		wrap_word(out, p, (size_t)(end - p), w, width, indent, &col);
+		p = end;
+	}
+	return g_string_free(out, FALSE);
+}
+
 static int is_device_name(const char *name)
 {
 	static const char *const devices[] = { "con", "prn", "aux", "nul", "clock$", "conin$", "conout$" };

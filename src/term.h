@@ -19,6 +19,12 @@ size_t term_width(const char *s);
  * to exactly WIDTH when PAD.  Newly allocated. */
 char *term_fit(const char *s, size_t width, int pad);
 
+/* S cleaned and wrapped to lines of at most WIDTH columns for a value that
+ * starts at column INDENT: lines break at spaces, continuation lines start
+ * with INDENT spaces, and a word longer than WIDTH - INDENT is cut across
+ * lines.  No trailing newline.  Newly allocated. */
+char *term_wrap(const char *s, size_t width, size_t indent);
+
 /* A file name safe to create in a directory: no path separators, no "..",
  * no control characters, no leading dot or dash, not a Windows device
  * name, at most 180 bytes.  FALLBACK when nothing usable is left.

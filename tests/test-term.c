@@ -54,6 +54,53 @@ static const struct {
 	{ "trailing dots...", "trailing dots" },
 };
 
+/* Every line of S at most WIDTH columns, continuation lines indented. */
+static void assert_wrapped(const char *s, size_t width, size_t indent)
+{
+	g_auto(GStrv) lines = g_strsplit(s, "\n", -1);
+	for (size_t i = 0; lines[i]; i++) {
+		g_assert_cmpuint((i ? 0 : indent) + term_width(lines[i]), <=, width);
+		if (i) {
+			g_assert_cmpuint(strspn(lines[i], " "), ==, indent);
+			g_assert_cmpint(lines[i][indent], !=, ' ');
+		}
+	}
+}
+
+static void test_wrap(void)
+{
+	const char *deadline = "on time, 16 d 13 h before the deadline — decided by the server's arrival time "
+			       "2022-06-15T10:12:00+02:00";
+	g_autofree char *a = term_wrap(deadline, 80, 14);
+	assert_wrapped(a, 80, 14);
+	g_assert_cmpstr(a, ==, "on time, 16 d 13 h before the deadline — decided by the server's\n"
+			       "              arrival time 2022-06-15T10:12:00+02:00");
+	/* Words survive whole when they fit on a line of their own. */
+	g_autofree char *b = term_wrap("8665 bytes, sha256 268c2251eb7ba628d34627bd00e301928fe9b93d91e6ba55491c9bca654b1b16",
+				       80, 14);
+	assert_wrapped(b, 80, 14);
+	g_assert_nonnull(strstr(b, "\n              268c2251eb7ba628d34627bd00e301928fe9b93d91e6ba55491c9bca654b1b16"));
+	/* A word longer than a line is cut across lines, nothing is lost. */
+	const char *mid = "DB9PR02MB40374C2D73908617677D3A2546B@DB9PR02MB4037.eurprd02.prod.outlook.com";
+	g_autofree char *c = term_wrap(mid, 80, 14);
+	assert_wrapped(c, 80, 14);
+	g_autofree char *joined = g_strdup(c);
+	GString *j = g_string_new(NULL);
+	g_auto(GStrv) parts = g_strsplit(joined, "\n", -1);
+	for (size_t i = 0; parts[i]; i++)
+		g_string_append(j, g_strchug(parts[i]));
+	g_assert_cmpstr(j->str, ==, mid);
+	g_string_free(j, TRUE);
+	/* Control characters are cleaned; short text is unchanged; wide
+	 * characters count two columns. */
+	g_autofree char *d = term_wrap("Ærø\x1b[2J Kommune", 80, 14);
+	g_assert_cmpstr(d, ==, "Ærø [2J Kommune");
+	g_autofree char *e = term_wrap("日本語 日本語 日本語 日本語", 20, 8);
+	assert_wrapped(e, 20, 8);
+	g_autofree char *f = term_wrap("", 80, 14);
+	g_assert_cmpstr(f, ==, "");
+}
+
 static void test_filenames(void)
 {
 	for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
@@ -78,5 +125,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/term/clean", test_clean);
 	g_test_add_func("/term/fit", test_fit);
 	g_test_add_func("/term/filenames", test_filenames);
+	g_test_add_func("/term/wrap", test_wrap);
 	return g_test_run();
 }
