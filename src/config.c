@@ -12,6 +12,7 @@
 #define CALL_PREFIX "call "
 #define PASSWORD_MAX 4096
 #define TOKEN_MAX (64 * 1024) /* Microsoft 365 access tokens run to a few KB */
+#define CONFIG_MAX_BYTES (1024u * 1024u) /* a config is a few KB; a bigger file is a mistake */
 
 struct key_spec {
 	const char *group;
@@ -30,7 +31,7 @@ static const struct key_spec known_keys[] = {
 	{ "limits", "max_header_field" }, { "limits", "max_header_fields" },
 	{ "call", "subject" }, { "call", "deadline" }, { "call", "timezone" },
 	{ "call", "deadline_basis" }, { "call", "grace" },
-	{ "match", "fuzzy_threshold" },
+	{ "match", "fuzzy_threshold" }, { "match", "word_similarity" }, { "match", "title_threshold" },
 	{ "signatures", "trust_file" },
 };
 
@@ -55,19 +56,86 @@ static int fail(struct loader *l, const char *group, const char *key, const char
 }
 
 /* A raw value with an inline comment (" # ...") removed and whitespace
- * trimmed.  GKeyFile itself only knows whole-line comments. */
+ * trimmed; "\#" stands for a '#' that starts no comment.  GKeyFile itself
+ * only knows whole-line comments. */
 static char *get_value(struct loader *l, const char *group, const char *key)
 {
 	char *raw = g_key_file_get_value(l->kf, group, key, NULL);
 	if (!raw)
 		return NULL;
-	for (char *p = raw; *p; p++) {
-		if (*p == '#' && p > raw && (p[-1] == ' ' || p[-1] == '\t')) {
-			*p = '\0';
+	char *w = raw;
+	for (const char *p = raw; *p; p++) {
+		if (*p == '#' && p > raw && (p[-1] == ' ' || p[-1] == '\t'))
 			break;
-		}
+		if (p[0] == '\\' && p[1] == '#')
+			p++;
+		*w++ = *p;
 	}
+	*w = '\0';
 	return g_strstrip(raw);
+}
+
+/* Whether LINE (without its newline) is blank or a whole-line comment. */
+static bool line_is_blank(const char *line)
+{
+	while (*line == ' ' || *line == '\t' || *line == '\r')
+		line++;
+	return *line == '\0' || *line == '#';
+}
+
+/* The text of PATH as GKeyFile should see it, or an error naming the file,
+ * the line and the group: a group header may carry a comment ("[call x]  #
+ * ..."), which GKeyFile would refuse; a line that is neither a group, a key
+ * nor a comment, a key before any group, and a key set twice in one group
+ * (GKeyFile would silently keep the last) are errors. */
+static int config_preprocess(struct loader *l, const char *text, GString *out)
+{
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	g_autofree char *group = NULL;
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	for (size_t n = 0; lines[n]; n++) {
+		char *line = lines[n];
+		size_t lineno = n + 1;
+		if (line_is_blank(line)) {
+			g_string_append_printf(out, "%s\n", line);
+			continue;
+		}
+		char *start = line + strspn(line, " \t");
+		if (*start == '[') {
+			char *close = strchr(start, ']');
+			if (!close || !line_is_blank(close + 1)) {
+				l->error = g_strdup_printf("%s:%zu: a group header is \"[name]\", optionally followed by a "
+							   "comment", l->path, lineno);
+				return -EINVAL;
+			}
+			g_free(group);
+			group = g_strndup(start + 1, (size_t)(close - start - 1));
+			g_string_append_printf(out, "[%s]\n", group);
+			continue;
+		}
+		char *eq = strchr(start, '=');
+		g_autofree char *key = eq ? g_strstrip(g_strndup(start, (size_t)(eq - start))) : NULL;
+		if (!key || !*key) {
+			l->error = g_strdup_printf("%s:%zu: [%s]: expected \"key = value\", a [group] or a # comment",
+						   l->path, lineno, group ? group : "");
+			return -EINVAL;
+		}
+		if (!group) {
+			l->error = g_strdup_printf("%s:%zu: %s: a key before the first [group]", l->path, lineno, key);
+			return -EINVAL;
+		}
+		char *id = g_strdup_printf("%s\n%s", group, key);
+		size_t first = GPOINTER_TO_SIZE(g_hash_table_lookup(seen, id));
+		if (first) {
+			l->error = g_strdup_printf("%s:%zu: [%s] %s: set twice (first on line %zu)", l->path, lineno,
+						   group, key, first);
+			g_free(id);
+			return -EINVAL;
+		}
+		g_hash_table_insert(seen, id, GSIZE_TO_POINTER(lineno));
+		g_string_append_printf(out, "%s\n", line);
+	}
+	return 0;
 }
 
 static int get_string(struct loader *l, const char *group, const char *shown, const char *key,
@@ -356,20 +424,50 @@ static int load_call(struct loader *l, const char *group, struct config_call *c)
 	return 0;
 }
 
+/* A [match] number above 0 and at most 1. */
+static int get_fraction(struct loader *l, const char *key, double def, double *out)
+{
+	g_autofree char *text = get_value(l, "match", key);
+	*out = def;
+	if (!text || !*text)
+		return 0;
+	char *end = NULL;
+	double v = g_ascii_strtod(text, &end);
+	if (!end || *end || !(v > 0.0 && v <= 1.0))
+		return fail(l, "match", key, "must be a number above 0 and at most 1 such as %.2g, got \"%s\"", def, text);
+	*out = v;
+	return 0;
+}
+
 int config_load(const char *path, struct config **out, char **error)
 {
 	struct loader l = { .path = path };
 	g_autoptr(GError) gerr = NULL;
 	g_auto(GStrv) groups = NULL;
-	g_autofree char *thr = NULL;
 	struct config *cfg = g_new0(struct config, 1);
+	g_autofree char *text = NULL;
+	gsize len = 0;
+	g_autoptr(GString) clean = g_string_new(NULL);
 	int r = 0;
 
 	cfg->path = g_strdup(path);
 	l.kf = g_key_file_new();
-	if (!g_key_file_load_from_file(l.kf, path, G_KEY_FILE_NONE, &gerr)) {
+	if (!g_file_get_contents(path, &text, &len, &gerr)) {
 		l.error = g_strdup_printf("%s: %s", path, gerr->message);
-		r = gerr->domain == G_FILE_ERROR ? -ENOENT : -EINVAL;
+		r = -ENOENT;
+		goto out;
+	}
+	if (len > CONFIG_MAX_BYTES || memchr(text, '\0', len)) {
+		l.error = g_strdup_printf("%s: not a configuration file (binary or over %u bytes)", path,
+					  CONFIG_MAX_BYTES);
+		r = -EINVAL;
+		goto out;
+	}
+	if ((r = config_preprocess(&l, text, clean)) < 0)
+		goto out;
+	if (!g_key_file_load_from_data(l.kf, clean->str, clean->len, G_KEY_FILE_NONE, &gerr)) {
+		l.error = g_strdup_printf("%s: %s", path, gerr->message);
+		r = -EINVAL;
 		goto out;
 	}
 	if ((r = check_known_keys(&l)) < 0)
@@ -396,17 +494,10 @@ int config_load(const char *path, struct config **out, char **error)
 		r = fail(&l, "signatures", "trust_file", "must be an absolute path, got \"%s\"", cfg->trust_file);
 		goto out;
 	}
-	cfg->fuzzy_threshold = RULES_DEFAULT_FUZZY_THRESHOLD;
-	thr = get_value(&l, "match", "fuzzy_threshold");
-	if (thr && *thr) {
-		char *end = NULL;
-		double v = g_ascii_strtod(thr, &end);
-		if (!end || *end || !(v > 0.0 && v <= 1.0)) {
-			r = fail(&l, "match", "fuzzy_threshold", "must be a number above 0 and at most 1 such as 0.75, got \"%s\"", thr);
-			goto out;
-		}
-		cfg->fuzzy_threshold = v;
-	}
+	if ((r = get_fraction(&l, "fuzzy_threshold", RULES_DEFAULT_FUZZY_THRESHOLD, &cfg->fuzzy_threshold)) < 0 ||
+	    (r = get_fraction(&l, "word_similarity", RULES_DEFAULT_WORD_SIMILARITY, &cfg->word_similarity)) < 0 ||
+	    (r = get_fraction(&l, "title_threshold", RULES_DEFAULT_TITLE_THRESHOLD, &cfg->title_threshold)) < 0)
+		goto out;
 
 	groups = g_key_file_get_groups(l.kf, NULL);
 	for (size_t i = 0; groups[i]; i++) {

@@ -72,6 +72,8 @@ struct config {
 	char *database;
 	struct config_limits limits;
 	double fuzzy_threshold; /* [match] fuzzy_threshold */
+	double word_similarity; /* [match] word_similarity */
+	double title_threshold; /* [match] title_threshold */
 	char *trust_file;       /* [signatures] trust_file: PEM roots for signer_trusted, or NULL */
 	struct config_call *calls;
 	size_t n_calls;

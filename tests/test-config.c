@@ -2,6 +2,7 @@
  * file, group and key. */
 #include "config.h"
 
+#include <errno.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <stdlib.h>
@@ -101,6 +102,8 @@ static void test_defaults(void)
 	g_assert_false(cfg->calls[0].basis_date_header);
 	g_assert_cmpint(cfg->calls[0].grace, ==, 0);
 	g_assert_cmpfloat(cfg->fuzzy_threshold, ==, 0.75);
+	g_assert_cmpfloat(cfg->word_similarity, ==, 0.6);
+	g_assert_cmpfloat(cfg->title_threshold, ==, 0.85);
 	g_assert_cmpint(cfg->imap.auth, ==, CONFIG_AUTH_LOGIN);
 	g_assert_null(cfg->imap.token_file);
 	g_assert_cmpint(cfg->imap.after_ingest, ==, CONFIG_AFTER_NONE);
@@ -145,6 +148,11 @@ static const struct {
 	{ "timezone = Europe/Copenhagen", "timezone = Europe/Copenhagen\ngrace = 15", "[call digitale-kompetencer-2022]", "grace" },
 	{ "timezone = Europe/Copenhagen", "timezone = Europe/Copenhagen\ndeadline_basis = sent", "[call digitale-kompetencer-2022]", "deadline_basis" },
 	{ "[store]", "[match]\nfuzzy_threshold = 1.5\n[store]", "[match]", "fuzzy_threshold" },
+	{ "[store]", "[match]\nword_similarity = 0\n[store]", "[match]", "word_similarity" },
+	{ "[store]", "[match]\nword_similarity = high\n[store]", "[match]", "word_similarity" },
+	{ "[store]", "[match]\ntitle_threshold = 1.01\n[store]", "[match]", "title_threshold" },
+	{ "[store]", "[match]\ntitle_threshold = 0.9x\n[store]", "[match]", "title_threshold" },
+	{ "[store]", "[match]\nword_threshold = 0.5\n[store]", "[match]", "word_threshold" },
 	{ "deadline = 2022-07-01       # a date means through the end of that day\n", "",
 	  "[call digitale-kompetencer-2022]", "deadline" },
 	{ "subject = Puljeopslag 2022: Styrkelse af digitale kompetencer\n", "",
@@ -180,6 +188,28 @@ static const struct {
 	  "after_ingest_keyword" },
 };
 
+static void test_match_settings(void)
+{
+	g_autofree char *text = replace(good, "[store]", "[match]\nfuzzy_threshold = 0.8\nword_similarity = 0.7   # typos\n"
+						     "title_threshold = 1\n[store]");
+	g_autofree char *path = write_conf(text);
+	struct config *cfg = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(config_load(path, &cfg, &err), ==, 0);
+	g_assert_cmpfloat(cfg->fuzzy_threshold, ==, 0.8);
+	g_assert_cmpfloat(cfg->word_similarity, ==, 0.7);
+	g_assert_cmpfloat(cfg->title_threshold, ==, 1.0);
+	config_free(cfg);
+	/* The error names the file, the group and the key, with an example. */
+	g_autofree char *bad_text = replace(good, "[store]", "[match]\nword_similarity = 1.5\n[store]");
+	g_autofree char *bad_path = write_conf(bad_text);
+	g_autofree char *bad_err = NULL;
+	g_assert_cmpint(config_load(bad_path, &cfg, &bad_err), <, 0);
+	g_autofree char *want = g_strdup_printf("%s: [match] word_similarity: must be a number above 0 and at most 1 "
+						"such as 0.6, got \"1.5\"", bad_path);
+	g_assert_cmpstr(bad_err, ==, want);
+}
+
 static void test_bad(void)
 {
 	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
@@ -197,6 +227,54 @@ static void test_bad(void)
 		if (bad[i].key)
 			g_assert_nonnull(strstr(err, bad[i].key));
 		g_assert_null(strchr(err, '\n'));
+	}
+}
+
+/* The issue's own example puts comments on group lines; a '#' that is
+ * data is written "\#"; a key set twice, a key outside a group and a line
+ * that is nothing are errors that name file, line, group and key. */
+static void test_syntax(void)
+{
+	g_autofree char *commented = replace(good, "[call digitale-kompetencer-2022]\n",
+					     "  [call digitale-kompetencer-2022]      # one group per call\n");
+	g_autofree char *t1 = replace(commented, "[store]\n", "[store]\t# all state\r\n");
+	g_autofree char *t2 = replace(t1, "Styrkelse af digitale kompetencer\n",
+				      "Styrkelse af digitale kompetencer \\#2   # a comment\n");
+	g_autofree char *path = write_conf(t2);
+	struct config *cfg = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(config_load(path, &cfg, &err), ==, 0);
+	g_assert_null(err);
+	g_assert_cmpuint(cfg->n_calls, ==, 1);
+	g_assert_cmpstr(cfg->calls[0].id, ==, "digitale-kompetencer-2022");
+	g_assert_cmpstr(cfg->calls[0].subject, ==, "Puljeopslag 2022: Styrkelse af digitale kompetencer #2");
+	g_assert_cmpstr(cfg->database, ==, "/var/lib/puljed/puljed.db");
+	config_free(cfg);
+
+	static const struct {
+		const char *from, *to, *want1, *want2;
+	} cases[] = {
+		{ "username = rbj\n", "username = rbj\nhost = other.example.dk\n", ":6: [imap] host",
+		  "first on line 2" },
+		{ "[imap]\n", "poll_interval = 5\n[imap]\n", ":1: poll_interval", "before the first [group]" },
+		{ "[daemon]\n", "[daemon] poll_interval = 5\n", ":9:", "group header" },
+		{ "[store]\n", "[store\n", ":12:", "group header" },
+		{ "username = rbj\n", "username rbj\n", ":5: [imap]", "key = value" },
+		{ "[daemon]\n", "[imap]\nhost = again.example.dk\n[daemon]\n", ":10: [imap] host", "set twice" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *text = replace(good, cases[i].from, cases[i].to);
+		g_autofree char *p = write_conf(text);
+		g_autofree char *e = NULL;
+		cfg = NULL;
+		int r = config_load(p, &cfg, &e);
+		g_test_message("case %zu: r=%d err=%s", i, r, e ? e : "(null)");
+		g_assert_cmpint(r, ==, -EINVAL);
+		g_assert_null(cfg);
+		g_assert_true(g_str_has_prefix(e, p));
+		g_assert_nonnull(strstr(e, cases[i].want1));
+		g_assert_nonnull(strstr(e, cases[i].want2));
+		g_assert_null(strchr(e, '\n'));
 	}
 }
 
@@ -304,6 +382,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/good", test_good);
 	g_test_add_func("/config/defaults", test_defaults);
 	g_test_add_func("/config/bad", test_bad);
+	g_test_add_func("/config/syntax", test_syntax);
+	g_test_add_func("/config/match-settings", test_match_settings);
 	g_test_add_func("/config/auth-and-actions", test_auth_and_actions);
 	g_test_add_func("/config/missing-file", test_missing_file);
 	g_test_add_func("/config/check-files", test_check_files);
