@@ -6,9 +6,23 @@
 #include <string.h>
 #include <time.h>
 
-static unsigned hints_from_facts(unsigned facts)
+/* A bounce that is not multipart/report: From mailer-daemon@ or
+ * postmaster@ (any case), or an X-Failed-Recipients header. */
+static bool from_bounce_address(const char *addr)
+{
+	const char *at = addr ? strrchr(addr, '@') : NULL;
+	size_t n = at ? (size_t)(at - addr) : addr ? strlen(addr) : 0;
+	return addr && ((n == 13 && !g_ascii_strncasecmp(addr, "mailer-daemon", n)) ||
+			(n == 10 && !g_ascii_strncasecmp(addr, "postmaster", n)));
+}
+
+static unsigned hints_from_facts(unsigned facts, const char *from_addr)
 {
 	unsigned h = 0;
+	if ((facts & MIME_FACT_FAILED_RECIPIENTS) || from_bounce_address(from_addr))
+		h |= RULES_HINT_BOUNCE;
+	if (facts & MIME_FACT_CALENDAR)
+		h |= RULES_HINT_CALENDAR;
 	if (facts & MIME_FACT_AUTO_SUBMITTED)
 		h |= RULES_HINT_AUTO_SUBMITTED;
 	if (facts & MIME_FACT_AUTOREPLY)
@@ -81,7 +95,7 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 						c->basis_date_header ? RULES_BASIS_DATE_HEADER : RULES_BASIS_ARRIVAL,
 						c->grace };
 	}
-	struct rules_settings settings = { cfg->fuzzy_threshold };
+	struct rules_settings settings = { cfg->fuzzy_threshold, cfg->word_similarity, cfg->title_threshold };
 	/* Which attachment is the form. */
 	size_t n_atts = mm ? mm->n_attachments : 0;
 	int form = -1;
@@ -105,7 +119,7 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		.date = mm ? mm->date : 0,
 		.n_attachments = n_atts,
 		.has_form = form >= 0,
-		.hints = mm ? hints_from_facts(mm->facts) : 0,
+		.hints = mm ? hints_from_facts(mm->facts, mm->from_addr) : 0,
 		.flags = in_flags,
 	};
 	struct rules_result res;

@@ -10,6 +10,7 @@
 
 struct walk {
 	const struct mime_limits *limits;
+	GMimeStream *raw;  /* the message as received (borrowed) */
 	struct mime_message *msg;
 	GPtrArray *atts;  /* struct mime_attachment* */
 	GPtrArray *notes; /* struct mime_part_note* */
@@ -184,6 +185,71 @@ static bool bad_base64(GMimePart *part)
 	return bad;
 }
 
+static char *decode_unstructured(const char *raw);
+
+/* The raw value of parameter NAME ("filename") in header value HEADER,
+ * unquoted; NULL when absent.  RFC 2231 forms (NAME*=) are not NAME. */
+static char *raw_param(const char *header, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = header ? strchr(header, ';') : NULL; p; p = strchr(p + 1, ';')) {
+		const char *q = p + 1;
+		while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+			q++;
+		if (g_ascii_strncasecmp(q, name, n))
+			continue;
+		q += n;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q != '=')
+			continue;
+		q++;
+		while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+			q++;
+		GString *v = g_string_new(NULL);
+		if (*q == '"') {
+			for (q++; *q && *q != '"'; q++) {
+				if (*q == '\\' && q[1])
+					q++;
+				g_string_append_c(v, *q);
+			}
+		} else {
+			for (; *q && *q != ';' && *q != ' ' && *q != '\t' && *q != '\r' && *q != '\n'; q++)
+				g_string_append_c(v, *q);
+		}
+		return g_string_free(v, FALSE);
+	}
+	return NULL;
+}
+
+/* The part's file name.  GMime decodes RFC 2231 and RFC 2047, but loses
+ * the rest of a name whose encoded words split a character (Outlook does
+ * this); such names are decoded here, as the subject is. */
+static char *part_filename(GMimeObject *obj, const char *decoded)
+{
+	static const struct { const char *header, *param; } where[] = {
+		{ "Content-Disposition", "filename" },
+		{ "Content-Type", "name" },
+	};
+	GMimeHeaderList *headers = g_mime_object_get_header_list(obj);
+	for (size_t i = 0; headers && i < G_N_ELEMENTS(where); i++) {
+		GMimeHeader *h = g_mime_header_list_get_header(headers, where[i].header);
+		const char *value = h ? g_mime_header_get_raw_value(h) : NULL;
+		g_autofree char *star = g_strconcat(where[i].param, "*", NULL);
+		g_autofree char *raw = raw_param(value, where[i].param);
+		g_autofree char *rfc2231 = raw_param(value, star);
+		if (raw && !rfc2231 && strstr(raw, "=?") && strstr(raw, "?=")) {
+			char *name = decode_unstructured(raw);
+			if (name && *name && g_utf8_validate(name, -1, NULL))
+				return name;
+			g_free(name);
+		}
+		if (raw || rfc2231)
+			break;
+	}
+	return NULL;
+}
+
 static char *clean_filename(const char *name)
 {
 	if (!name || !*name)
@@ -345,8 +411,111 @@ static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, con
 	return true;
 }
 
+/* A message/rfc822 (or message/global) part that a client sent with a
+ * transfer encoding (base64, quoted-printable: RFC 2046 forbids it, some
+ * clients and gateways do it anyway): GMime leaves it a leaf, so it is
+ * decoded and parsed here, and walked like any forwarded message.  False
+ * when it is no message: it is then kept as an attachment. */
+static bool unwrap_encoded_message(struct walk *w, GMimeObject *obj, const char *path, const char *filename,
+				   GByteArray *data, unsigned depth, const char *source)
+{
+	if (data->len == 0)
+		return false;
+	GMimeStream *st = g_mime_stream_mem_new_with_buffer((const char *)data->data, data->len);
+	GMimeParser *p = g_mime_parser_new_with_stream(st);
+	GMimeMessage *inner = g_mime_parser_construct_message(p, NULL);
+	/* Bytes without a header are no message, whatever their label says. */
+	bool ok = inner && g_mime_message_get_mime_part(inner) &&
+		  g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(inner))) > 0;
+	if (ok) {
+		note(w, path, obj, filename, data->len, "message",
+		     g_strdup("forwarded message (transfer-encoded): decoded and walked inside"));
+		walk(w, g_mime_message_get_mime_part(inner), obj, path, depth + 1, source);
+	}
+	if (inner)
+		g_object_unref(inner);
+	g_object_unref(p);
+	g_object_unref(st);
+	return ok;
+}
+
+/* The first part of the multipart with BOUNDARY exactly as received: the
+ * bytes after the first delimiter line up to the CRLF before the next
+ * (RFC 1847).  Read from the raw stream in chunks; NULL when not found or
+ * over MAX bytes. */
+static GByteArray *signed_part_raw(GMimeStream *raw, const char *boundary, size_t max)
+{
+	if (!raw || !boundary || !*boundary)
+		return NULL;
+	g_autofree char *delim = g_strconcat("\n--", boundary, NULL);
+	size_t dlen = strlen(delim);
+	GByteArray *buf = g_byte_array_new(); /* the text searched, from the first delimiter on */
+	GByteArray *out = NULL;
+	bool in_part = false;
+	size_t start = 0;
+	char chunk[65536];
+	if (g_mime_stream_seek(raw, 0, GMIME_STREAM_SEEK_SET) < 0)
+		goto done;
+	g_byte_array_append(buf, (const guint8 *)"\n", 1); /* a delimiter may open the stream */
+	for (;;) {
+		ssize_t n = g_mime_stream_read(raw, chunk, sizeof(chunk));
+		if (n <= 0)
+			break;
+		size_t from = buf->len >= dlen ? buf->len - dlen + 1 : 0;
+		g_byte_array_append(buf, (const guint8 *)chunk, (guint)n);
+		for (;;) {
+			const guint8 *hit = memmem(buf->data + from, buf->len - from, delim, dlen);
+			if (!hit)
+				break;
+			size_t at = (size_t)(hit - buf->data);
+			if (!in_part) {
+				/* The part starts after the end of the delimiter line. */
+				const guint8 *eol = memchr(hit + dlen, '\n', buf->len - at - dlen);
+				if (!eol)
+					break; /* the line continues in the next chunk */
+				start = (size_t)(eol - buf->data) + 1;
+				in_part = true;
+				from = start;
+				continue;
+			}
+			/* The CRLF (or LF) before the delimiter belongs to it. */
+			size_t end = at > start && buf->data[at - 1] == '\r' ? at - 1 : at;
+			if (end < start)
+				end = start;
+			out = g_byte_array_sized_new((guint)(end - start));
+			g_byte_array_append(out, buf->data + start, (guint)(end - start));
+			goto done;
+		}
+		if (!in_part) {
+			/* Keep only a tail that may hold the start of a delimiter. */
+			if (buf->len > dlen) {
+				g_byte_array_remove_range(buf, 0, buf->len - dlen);
+			}
+		} else if (buf->len - start > max) {
+			goto done;
+		}
+	}
+done:
+	g_byte_array_free(buf, TRUE);
+	return out;
+}
+
+/* BYTES with every bare LF made CRLF, as S/MIME signs them. */
+static GByteArray *to_crlf(const GByteArray *bytes)
+{
+	GByteArray *out = g_byte_array_sized_new(bytes->len + bytes->len / 32 + 2);
+	for (guint i = 0; i < bytes->len; i++) {
+		if (bytes->data[i] == '\n' && (i == 0 || bytes->data[i - 1] != '\r'))
+			g_byte_array_append(out, (const guint8 *)"\r", 1);
+		g_byte_array_append(out, bytes->data + i, 1);
+	}
+	return out;
+}
+
 /* multipart/signed with an S/MIME signature: the first part, with CRLF
- * line ends, is what was signed. */
+ * line ends, is what was signed — as received; GMime's re-serialisation
+ * of it is tried too (it differs after a forwarded message, or when a
+ * delimiter line has trailing space). */
 static void verify_multipart_signed(struct walk *w, GMimeMultipart *mp, const char *path)
 {
 	GMimeObject *content = g_mime_multipart_get_part(mp, 0);
@@ -366,7 +535,21 @@ static void verify_multipart_signed(struct walk *w, GMimeMultipart *mp, const ch
 	g_object_unref(mem);
 	GByteArray *der = decode_part(GMIME_PART(sig));
 	struct cms_result r;
-	cms_verify(der->data, der->len, signed_bytes->data, signed_bytes->len, w->limits->trust, &r);
+	GByteArray *as_received = signed_part_raw(w->raw, g_mime_multipart_get_boundary(mp), G_MAXSIZE);
+	GByteArray *received_crlf = as_received ? to_crlf(as_received) : NULL;
+	if (received_crlf) {
+		cms_verify(der->data, der->len, received_crlf->data, received_crlf->len, w->limits->trust, &r);
+		if (r.status != CMS_VALID) {
+			cms_result_clear(&r);
+			cms_verify(der->data, der->len, signed_bytes->data, signed_bytes->len, w->limits->trust, &r);
+		}
+	} else {
+		cms_verify(der->data, der->len, signed_bytes->data, signed_bytes->len, w->limits->trust, &r);
+	}
+	if (as_received)
+		g_byte_array_free(as_received, TRUE);
+	if (received_crlf)
+		g_byte_array_free(received_crlf, TRUE);
 	if (r.status == CMS_INVALID || w->msg->smime == CMS_NONE)
 		w->msg->smime = r.status;
 	g_autofree char *sub = g_strdup_printf("%s%s2", path, *path ? "." : "");
@@ -385,7 +568,14 @@ static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 	if (!GMIME_IS_PART(obj))
 		return;
 	GMimePart *part = GMIME_PART(obj);
-	g_autofree char *filename = clean_filename(g_mime_part_get_filename(part));
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+	const char *method = ct ? g_mime_content_type_get_parameter(ct, "method") : NULL;
+	if (type_is(obj, "text", "calendar") || type_is(obj, "application", "ics") ||
+	    (method && (!g_ascii_strcasecmp(method, "REQUEST") || !g_ascii_strcasecmp(method, "CANCEL"))))
+		w->msg->facts |= MIME_FACT_CALENDAR;
+	g_autofree char *filename = part_filename(obj, NULL);
+	if (!filename)
+		filename = clean_filename(g_mime_part_get_filename(part));
 	if (is_signature_part(obj)) {
 		/* S/MIME signatures are noted by their multipart/signed. */
 		if (!is_smime_signature(obj) || !parent || !GMIME_IS_MULTIPART_SIGNED(parent))
@@ -423,7 +613,7 @@ static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 		w->msg->flags |= MIME_BAD_ENCODING;
 	if (!wanted) {
 		/* Recognise PDFs by content whatever they are called. */
-		if (!is_text && data->len >= 5 && memcmp(data->data, "%PDF-", 5) == 0) {
+		if (data->len >= 5 && memcmp(data->data, "%PDF-", 5) == 0) {
 			wanted = true;
 			why = "PDF (recognised by its content)";
 		} else {
@@ -438,6 +628,12 @@ static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 	bool tnef = type_is(obj, "application", "ms-tnef") || type_is(obj, "application", "vnd.ms-tnef") ||
 		    (filename && !g_ascii_strcasecmp(filename, "winmail.dat"));
 	if (tnef && unpack_tnef(w, obj, path, filename, data)) {
+		g_byte_array_free(data, TRUE);
+		return;
+	}
+	bool message = type_is(obj, "message", "rfc822") || type_is(obj, "message", "global");
+	if (message && depth < w->limits->max_depth &&
+	    unwrap_encoded_message(w, obj, path, filename, data, depth, source)) {
 		g_byte_array_free(data, TRUE);
 		return;
 	}
@@ -642,6 +838,49 @@ static bool header_has_word(GMimeHeaderList *headers, const char *name, const ch
 	return false;
 }
 
+/* Zone names GMime does not know (it reads them as UTC): Europe's.  It
+ * knows UT, GMT, Z and RFC 822's EST/EDT/CST/CDT/MST/MDT/PST/PDT. */
+static const struct {
+	const char *name;
+	int minutes;
+} zone_names[] = {
+	{ "CET", 60 }, { "CEST", 120 }, { "MET", 60 }, { "MEST", 120 }, { "EET", 120 }, { "EEST", 180 },
+	{ "WET", 0 }, { "WEST", 60 }, { "BST", 60 }, { "UTC", 0 },
+};
+
+/* A date header (RFC 5322, obsolete forms too) as Unix time and its UTC
+ * offset in minutes.  A trailing zone name ("… 23:30:00 CEST", comments
+ * aside) that GMime reads as UTC is applied here. */
+static bool decode_date(const char *raw, int64_t *when, int *offset)
+{
+	GDateTime *dt = g_mime_utils_header_decode_date(raw);
+	if (!dt)
+		return false;
+	*when = g_date_time_to_unix(dt);
+	*offset = (int)(g_date_time_get_utc_offset(dt) / G_TIME_SPAN_MINUTE);
+	g_date_time_unref(dt);
+	/* The last word outside comments. */
+	g_autofree char *copy = g_strdup(raw);
+	int depth = 0;
+	for (char *p = copy; *p; p++) {
+		if (*p == '(')
+			depth++;
+		if (depth > 0 || *p == '\r' || *p == '\n' || *p == '\t')
+			*p = depth > 0 && *p == ')' ? (depth--, ' ') : ' ';
+	}
+	g_strstrip(copy);
+	const char *last = strrchr(copy, ' ');
+	last = last ? last + 1 : copy;
+	for (size_t i = 0; i < G_N_ELEMENTS(zone_names); i++) {
+		if (!g_ascii_strcasecmp(last, zone_names[i].name) && *offset == 0) {
+			*when -= (int64_t)zone_names[i].minutes * 60;
+			*offset = zone_names[i].minutes;
+			break;
+		}
+	}
+	return true;
+}
+
 static void read_facts(struct mime_message *m, GMimeMessage *gm, GMimeHeaderList *headers)
 {
 	static const char *const replied[] = { "auto-replied", NULL };
@@ -664,17 +903,16 @@ static void read_facts(struct mime_message *m, GMimeMessage *gm, GMimeHeaderList
 	GMimeObject *top = g_mime_message_get_mime_part(gm);
 	if (top && type_is(top, "multipart", "report"))
 		m->facts |= MIME_FACT_REPORT;
+	if (header_raw(headers, "X-Failed-Recipients"))
+		m->facts |= MIME_FACT_FAILED_RECIPIENTS;
 
 	/* The newest Received: is the first one; its date follows the last ';'. */
 	const char *received = header_raw(headers, "Received");
 	const char *semi = received ? strrchr(received, ';') : NULL;
 	if (semi) {
-		GDateTime *dt = g_mime_utils_header_decode_date(semi + 1);
-		if (dt) {
+		int offset;
+		if (decode_date(semi + 1, &m->received, &offset))
 			m->has_received = true;
-			m->received = g_date_time_to_unix(dt);
-			g_date_time_unref(dt);
-		}
 	}
 	const char *org = header_raw(headers, "Organization");
 	if (org)
@@ -704,12 +942,9 @@ static void read_headers(struct mime_message *m, GMimeMessage *gm)
 			m->from_name = g_utf8_make_valid(name, -1);
 		break;
 	}
-	GDateTime *date = g_mime_message_get_date(gm);
-	if (date) {
+	const char *date = header_raw(headers, "Date");
+	if (date && decode_date(date, &m->date, &m->date_offset))
 		m->has_date = true;
-		m->date = g_date_time_to_unix(date);
-		m->date_offset = (int)(g_date_time_get_utc_offset(date) / G_TIME_SPAN_MINUTE);
-	}
 	read_facts(m, gm, headers);
 }
 
@@ -771,7 +1006,8 @@ static int parse_stream(GMimeStream *stream, const struct mime_limits *limits, s
 		m->flags |= MIME_NO_HEADERS;
 	}
 	if (gm) {
-		struct walk w = { .limits = limits, .msg = m, .atts = g_ptr_array_new(), .notes = g_ptr_array_new() };
+		struct walk w = { .limits = limits, .raw = stream, .msg = m, .atts = g_ptr_array_new(),
+				  .notes = g_ptr_array_new() };
 		read_headers(m, gm);
 		check_header(m, GMIME_OBJECT(gm), limits);
 		walk(&w, g_mime_message_get_mime_part(gm), NULL, "", 0, "mime");

@@ -72,6 +72,8 @@ enum mime_facts {
 	MIME_FACT_PRECEDENCE_BULK = 1u << 3, /* Precedence: bulk, list, junk */
 	MIME_FACT_LIST = 1u << 4,            /* List-Id, List-Unsubscribe */
 	MIME_FACT_REPORT = 1u << 5,          /* top-level multipart/report */
+	MIME_FACT_FAILED_RECIPIENTS = 1u << 6, /* X-Failed-Recipients (Exim, Postfix bounces) */
+	MIME_FACT_CALENDAR = 1u << 7,        /* a text/calendar (or application/ics) part: an invitation */
 };
 
 struct mime_message {
@@ -80,7 +82,7 @@ struct mime_message {
 	char *from_name;     /* its display name, decoded, or NULL */
 	char *message_id;    /* without <> or NULL */
 	bool has_date;
-	int64_t date;        /* Date: header, Unix time */
+	int64_t date;        /* Date: header, Unix time (named zones such as CEST read with their offset) */
 	int date_offset;     /* its UTC offset in minutes */
 	bool has_received;
 	int64_t received;    /* date of the newest (topmost) Received: header */

@@ -9,21 +9,33 @@
 
 #define MAX_TOKENS 64          /* subject words looked at: bounded work */
 #define MAX_TOKEN_CHARS 64
-#define MIN_TOKEN_SIMILARITY 0.6
-#define WINDOW_EXTRA 4          /* subject words beyond the call's length searched */
+#define WINDOW_EXTRA 4          /* subject words beyond the call's length in one window */
 
 static const char *const reply_prefixes[] = {
 	"re", "sv", "vs", "fwd", "fw", "aw", "wg", "tr", "antw", "odp", "rv", "vb",
+	"videresend", "videresendt", "doorst", "ynt",
 };
 
 /* Opening and closing characters trimmed around the subject and applicant. */
 static const gunichar quote_chars[] = { '"', 0x201C, 0x201D, 0x201E, 0x00AB, 0x00BB, '\'' };
-static const gunichar separator_chars[] = { '-', 0x2013, 0x2014, ':', ',', ';', '/' };
+/* Separators trimmed at both ends of an applicant: hyphen-minus, the
+ * Unicode hyphens and dashes (U+2010..U+2015), minus (U+2212), bullets. */
+static const gunichar separator_chars[] = { '-', 0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212,
+					    ':', ',', ';', '/', '.', '|', '>', '_', '~', '*', '!', 0x2022,
+					    0x00B7 };
 
 static bool in_set(gunichar c, const gunichar *set, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (set[i] == c)
+			return true;
+	return false;
+}
+
+static bool word_in(const char *word, const char *const *set)
+{
+	for (size_t i = 0; set[i]; i++)
+		if (!strcmp(word, set[i]))
 			return true;
 	return false;
 }
@@ -62,8 +74,16 @@ static const char *skip_reply_prefix(const char *p)
 	return NULL;
 }
 
-/* A leading tag such as "[EKSTERN] " or "[External]" added by a gateway. */
-static const char *skip_tag(const char *p)
+/* Words that make a leading "[…]" a mail gateway's tag rather than a name. */
+static const char *const gateway_words[] = {
+	"ekstern", "eksternt", "external", "extern", "ext", "spam", "secure", "sikker", "encrypted",
+	"krypteret", "suspicious", "phishing", "warning", "caution", "advarsel", "mistænkelig", "fortrolig",
+	"confidential", "unverified", "afsender", "sender", "email", "mail", "post", NULL,
+};
+
+/* A leading tag such as "[EKSTERN] " or "[External]" added by a gateway,
+ * or "[Region Hovedstaden]" put there by the sender.  *GATEWAY says which. */
+static const char *skip_tag(const char *p, bool *gateway)
 {
 	if (*p != '[')
 		return NULL;
@@ -73,16 +93,42 @@ static const char *skip_tag(const char *p)
 	for (const char *q = p + 1; q < end; q++)
 		if (!g_ascii_isalpha(*q) && *q != ' ' && *q != '-')
 			return NULL;
+	*gateway = false;
+	g_autofree char *inner = g_ascii_strdown(p + 1, end - p - 1);
+	g_auto(GStrv) words = g_strsplit_set(inner, " -", -1);
+	for (size_t i = 0; words[i]; i++)
+		if (*words[i] && word_in(words[i], gateway_words))
+			*gateway = true;
 	return skip_space(end + 1);
 }
 
+/* What strip_leading() took away. */
+struct leading {
+	bool replied;              /* a reply or forward prefix */
+	const char *tag, *tag_end; /* the last tag that is not a gateway's, or NULL */
+};
+
 /* Strips reply prefixes, gateway tags and opening quotes, in any order. */
-static const char *strip_leading(const char *p)
+static const char *strip_leading_info(const char *p, struct leading *info)
 {
+	struct leading dummy;
+	if (!info)
+		info = &dummy;
+	memset(info, 0, sizeof(*info));
 	p = skip_space(p);
 	for (;;) {
 		const char *q;
-		if ((q = skip_reply_prefix(p)) || (q = skip_tag(p))) {
+		bool gateway = true;
+		if ((q = skip_reply_prefix(p))) {
+			info->replied = true;
+			p = q;
+			continue;
+		}
+		if ((q = skip_tag(p, &gateway))) {
+			if (!gateway) {
+				info->tag = p + 1;
+				info->tag_end = strchr(p, ']');
+			}
 			p = q;
 			continue;
 		}
@@ -93,6 +139,11 @@ static const char *strip_leading(const char *p)
 		}
 		return p;
 	}
+}
+
+static const char *strip_leading(const char *p)
+{
+	return strip_leading_info(p, NULL);
 }
 
 static char *valid_nfc(const char *s)
@@ -142,7 +193,8 @@ char *rules_normalize_subject(const char *subject)
 static bool is_trimmed(gunichar c)
 {
 	return g_unichar_isspace(c) || c == 0xA0 || in_set(c, separator_chars, G_N_ELEMENTS(separator_chars)) ||
-	       in_set(c, quote_chars, G_N_ELEMENTS(quote_chars));
+	       in_set(c, quote_chars, G_N_ELEMENTS(quote_chars)) || g_unichar_type(c) == G_UNICODE_FORMAT ||
+	       g_unichar_iscntrl(c);
 }
 
 static bool brackets_balanced(const char *start, const char *end)
@@ -309,44 +361,472 @@ static double word_similarity(const struct token *c, const struct token *s)
 	return sim < 0 ? 0 : sim;
 }
 
-/* The call's words joined by single spaces, as characters. */
-static gunichar *joined(const struct tokens *ts, size_t first, size_t n, size_t *len)
+/* Words of TS from FIRST on, joined by single spaces, as characters; at
+ * most CAP characters. */
+static gunichar *joined(const struct tokens *ts, size_t first, size_t n, size_t cap, size_t *len)
 {
-	size_t total = 0;
-	for (size_t i = first; i < first + n && i < ts->n; i++)
-		total += (size_t)ts->t[i].len + 1;
+	size_t total = 0, end = first;
+	for (; end < first + n && end < ts->n && total < cap; end++)
+		total += (size_t)ts->t[end].len + 1;
 	gunichar *out = g_new(gunichar, total + 1);
 	size_t k = 0;
-	for (size_t i = first; i < first + n && i < ts->n; i++) {
+	for (size_t i = first; i < end; i++) {
 		if (k)
 			out[k++] = ' ';
 		memcpy(out + k, ts->t[i].folded, (size_t)ts->t[i].len * sizeof(gunichar));
 		k += (size_t)ts->t[i].len;
 	}
-	*len = k;
+	*len = MIN(k, cap);
 	return out;
 }
 
-enum rules_match rules_subject_match(const char *subject, const char *call_subject, double threshold,
-				     double *score_out, char **applicant)
+/* Where in the subject the call's words were found. */
+struct span {
+	double score;
+	bool any;           /* at least one word matched (word score) or the characters did */
+	size_t first, last; /* subject words: the first and the last matched */
+};
+
+/* Word score of call words [C0, C1): each call word's best unused partner
+ * (similarity at least MIN_SIM) among a run of subject words as long as
+ * that part of the call plus WINDOW_EXTRA, in any order, weighted by the
+ * call word's length.  The run may start at any subject word: the best one
+ * counts.  SIM[i * ss->n + j]: call word i against subject word j. */
+static void word_window(const struct tokens *cs, size_t c0, size_t c1, const struct tokens *ss, const double *sim,
+			double min_sim, struct span *best)
 {
+	memset(best, 0, sizeof(*best));
+	double weight = 0;
+	for (size_t i = c0; i < c1; i++)
+		weight += (double)cs->t[i].len;
+	if (c1 <= c0 || ss->n == 0 || weight <= 0)
+		return;
+	for (size_t s0 = 0; s0 < ss->n; s0++) {
+		size_t s1 = MIN(ss->n, s0 + (c1 - c0) + WINDOW_EXTRA);
+		bool used[MAX_TOKENS] = { false };
+		double sum = 0;
+		bool any = false;
+		size_t first = 0, last = 0;
+		for (size_t i = c0; i < c1; i++) {
+			double b = 0;
+			size_t bj = 0;
+			for (size_t j = s0; j < s1; j++) {
+				if (!used[j] && sim[i * ss->n + j] > b) {
+					b = sim[i * ss->n + j];
+					bj = j;
+				}
+			}
+			if (b >= min_sim && b > 0) {
+				used[bj] = true;
+				sum += b * (double)cs->t[i].len;
+				first = any ? MIN(first, bj) : bj;
+				last = any ? MAX(last, bj) : bj;
+				any = true;
+			}
+		}
+		double score = sum / weight;
+		if (any && score > best->score) {
+			*best = (struct span){ score, true, first, last };
+			if (score >= 1.0)
+				break;
+		}
+		if (s1 == ss->n)
+			break; /* later runs are part of this one */
+	}
+}
+
+/* Character score of call words [C0, C1): 1 − the edit distance between
+ * them and as many characters of the subject's words from some word on,
+ * over their length; the best start counts.  Covers "puljeopslag2022…". */
+static void char_window(const struct tokens *cs, size_t c0, size_t c1, const struct tokens *ss, struct span *best)
+{
+	memset(best, 0, sizeof(*best));
+	size_t clen = 0;
+	if (c1 <= c0 || ss->n == 0)
+		return;
+	g_autofree gunichar *cj = joined(cs, c0, c1 - c0, SIZE_MAX, &clen);
+	if (!clen)
+		return;
+	for (size_t s0 = 0; s0 < ss->n; s0++) {
+		size_t slen = 0;
+		g_autofree gunichar *sj = joined(ss, s0, ss->n - s0, clen, &slen);
+		double score = 1.0 - (double)levenshtein(cj, clen, sj, slen) / (double)clen;
+		if (score > best->score) {
+			/* The applicant follows the words the compared characters cover. */
+			size_t k = 0, last;
+			for (last = s0; last < ss->n; last++) {
+				k += (size_t)ss->t[last].len + (last > s0 ? 1 : 0);
+				if (k >= clen)
+					break;
+			}
+			*best = (struct span){ score, true, s0, MIN(last, ss->n - 1) };
+		}
+	}
+}
+
+/* ---- the applicant ---- */
+
+/* Words that, on their own, say something about the message and not who
+ * sends it: "- ansøgning", "(rettet)", "- version 2", "[1/2]", "bilag 2 af 3". */
+static const char *const qualifier_words[] = {
+	"ansøgning", "ansøgningen", "ansøgninger", "ansøgningsskema", "ansøgningsskemaet", "ansogning",
+	"ansoegning", "ansøgningsmateriale", "puljeansøgning", "application", "applications", "form", "skema",
+	"bilag", "bilagene", "vedhæftet", "vedhæftede", "vedlagt", "attached", "attachment", "attachments",
+	"rettet", "rettelse", "rettede", "korrigeret", "korrektur", "opdateret", "opdatering", "revideret",
+	"revision", "version", "ver", "ny", "nyt", "nye", "endelig", "endelige", "final", "updated", "update",
+	"corrected", "revised", "new", "ekstern", "external", "extern", "med", "underskrift", "underskrevet",
+	"signed", "signeret", "af", "of", "del", "part", "genfremsendt", "genfremsendelse", "genfremsendes",
+	"eftersendt", "eftersendes", "kopi", "copy", "hermed", "fremsendes", "fremsender", "fremsendt", "vores",
+	"vor", "our", NULL,
+};
+/* Words that never stand before the call in an applicant's name. */
+static const char *const preamble_words[] = {
+	"kvittering", "invitation", "accepteret", "accepted", "spørgsmål", "spm", "question", "automatisk",
+	"automatic", "svar", "reply", "autosvar", "undeliverable", "sagsnr", "sag", "nr", "ref", "journalnr",
+	"fraværende", "office", "læst", "read", "leveret", "delivered", "pool", "notice", "grant", "call",
+	"tilsagn", "afslag", "nyhedsbrev", "newsletter", "pulje", "puljen", "puljeopslag", "vedr", "vedrørende",
+	"regarding", "re", "fwd", "sv", "vs", "ferie", "abwesend", "abwesenheitsnotiz", "automatische",
+	"antwort", "réponse", "automatique", "frånvaro", "fraværsmeddelelse", "auto", "autoreply", "response",
+	"autoresponse", "ikke", "stede", "leveres", "levering", "mislykkedes", "forsinket", "delivery",
+	"delayed", "unzustellbar", "remis", "return", "receipt", "displayed", "afrapportering", "rapport",
+	"tilsagnsbrev", "påmindelse", "reminder", "status", NULL,
+};
+/* Words that join a name to the call: "Ansøgning fra X til Puljeopslag …". */
+static const char *const connector_words[] = {
+	"til", "to", "for", "vedr", "vedrørende", "om", "regarding", "about", "re", "angående", "ang", NULL,
+};
+
+/* The words of S[0..LEN), case-folded. */
+static GPtrArray *folded_words(const char *s, size_t len)
+{
+	GPtrArray *w = g_ptr_array_new_with_free_func(g_free);
+	const char *end = s + len;
+	const char *p = s;
+	while (p < end) {
+		while (p < end && !g_unichar_isalnum(g_utf8_get_char(p)) && !g_unichar_ismark(g_utf8_get_char(p)))
+			p = g_utf8_next_char(p);
+		if (p >= end)
+			break;
+		const char *start = p;
+		while (p < end && (g_unichar_isalnum(g_utf8_get_char(p)) || g_unichar_ismark(g_utf8_get_char(p))))
+			p = g_utf8_next_char(p);
+		g_autofree char *nfc = g_utf8_normalize(start, p - start, G_NORMALIZE_NFC);
+		g_ptr_array_add(w, g_utf8_casefold(nfc ? nfc : "", -1));
+	}
+	return w;
+}
+
+static bool is_qualifier(const char *w)
+{
+	if (word_in(w, qualifier_words))
+		return true;
+	const char *p = w + (w[0] == 'v' && w[1]);
+	while (g_ascii_isdigit(*p))
+		p++;
+	return *p == '\0'; /* a number, "v2" */
+}
+
+/* S[0..LEN) says nothing about who sends it (no words at all counts too). */
+static bool only_qualifiers(const char *s, size_t len)
+{
+	g_autoptr(GPtrArray) w = folded_words(s, len);
+	for (guint i = 0; i < w->len; i++)
+		if (!is_qualifier(g_ptr_array_index(w, i)))
+			return false;
+	return true;
+}
+
+static bool any_word_in(const char *s, size_t len, const char *const *set)
+{
+	g_autoptr(GPtrArray) w = folded_words(s, len);
+	for (guint i = 0; i < w->len; i++)
+		if (word_in(g_ptr_array_index(w, i), set))
+			return true;
+	return false;
+}
+
+static bool is_sep_char(gunichar c)
+{
+	return in_set(c, separator_chars, G_N_ELEMENTS(separator_chars)) && c != '.' && c != '!' && c != '*';
+}
+
+/* Top-level separators in S[B..E): a run of separator characters with
+ * space on both sides (" - ", " – ", " | ", " >> "), or ",", ":", ";"
+ * followed by a space; never inside brackets.  Fills RUNS with byte pairs
+ * (start, end) including the surrounding space. */
+static size_t find_separators(const char *s, size_t b, size_t e, size_t runs[][2], size_t max)
+{
+	size_t n = 0;
+	int depth = 0;
+	const char *end = s + e;
+	for (const char *p = s + b; p < end && n < max;) {
+		gunichar c = g_utf8_get_char(p);
+		if (c == '(' || c == '[') {
+			depth++;
+		} else if ((c == ')' || c == ']') && depth > 0) {
+			depth--;
+		} else if (depth == 0 && is_sep_char(c)) {
+			const char *q = p;
+			while (q < end && is_sep_char(g_utf8_get_char(q)))
+				q = g_utf8_next_char(q);
+			bool space_before = p == s + b || g_unichar_isspace(g_utf8_get_char(g_utf8_prev_char(p)));
+			bool space_after = q == end || g_unichar_isspace(g_utf8_get_char(q));
+			bool punct = c == ',' || c == ':' || c == ';';
+			if (space_after && (space_before || punct)) {
+				const char *rs = p, *re = q;
+				while (rs > s + b && g_unichar_isspace(g_utf8_get_char(g_utf8_prev_char(rs))))
+					rs = g_utf8_prev_char(rs);
+				while (re < end && g_unichar_isspace(g_utf8_get_char(re)))
+					re = g_utf8_next_char(re);
+				runs[n][0] = (size_t)(rs - s);
+				runs[n][1] = (size_t)(re - s);
+				n++;
+			}
+			p = q;
+			continue;
+		}
+		p = g_utf8_next_char(p);
+	}
+	return n;
+}
+
+/* The bracket that closes the one opening at S[B] within S[B..E), or E. */
+static size_t matching_bracket(const char *s, size_t b, size_t e)
+{
+	int depth = 0;
+	for (size_t i = b; i < e; i++) {
+		if (s[i] == '(' || s[i] == '[')
+			depth++;
+		else if ((s[i] == ')' || s[i] == ']') && --depth == 0)
+			return i;
+	}
+	return e;
+}
+
+static bool starts_with_words(const char *s, size_t b, size_t e, const char *const *first, const char *const *second,
+			      size_t *after)
+{
+	g_autoptr(GPtrArray) w = folded_words(s + b, e - b);
+	if (w->len < (second ? 2u : 1u) || !word_in(g_ptr_array_index(w, 0), first) ||
+	    (second && !word_in(g_ptr_array_index(w, 1), second)))
+		return false;
+	/* Skip as many words in the text. */
+	const char *p = s + b, *end = s + e;
+	for (int k = 0; k < (second ? 2 : 1); k++) {
+		while (p < end && !g_unichar_isalnum(g_utf8_get_char(p)))
+			p = g_utf8_next_char(p);
+		while (p < end && (g_unichar_isalnum(g_utf8_get_char(p)) || g_unichar_ismark(g_utf8_get_char(p))))
+			p = g_utf8_next_char(p);
+	}
+	*after = (size_t)(p - s);
+	return true;
+}
+
+static void trim_range(const char *s, size_t *b, size_t *e)
+{
+	while (*b < *e && is_trimmed(g_utf8_get_char(s + *b)))
+		*b = (size_t)(g_utf8_next_char(s + *b) - s);
+	while (*e > *b && is_trimmed(g_utf8_get_char(g_utf8_find_prev_char(s + *b, s + *e))))
+		*e = (size_t)(g_utf8_find_prev_char(s + *b, s + *e) - s);
+}
+
+/* An applicant's name from text beside the call: "Ansøgning fra X" and
+ * "application from X" are X; leading and trailing parts that only
+ * qualify the message ("ansøgning – X", "X (rettet)", "X - version 2",
+ * "X [1/2]", "X [EKSTERN]") go, and so does a reply that follows
+ * ("X - SV: mangler bilag").  NULL when nothing names anyone. */
+static char *clean_name(const char *s)
+{
+	static const char *const appl[] = { "ansøgning", "ansogning", "ansoegning", "application", NULL };
+	static const char *const from[] = { "fra", "from", NULL };
+	size_t b = 0, e = strlen(s);
+	for (int round = 0; round < 16; round++) {
+		trim_range(s, &b, &e);
+		if (b >= e)
+			return NULL;
+		size_t runs[16][2];
+		size_t n = find_separators(s, b, e, runs, G_N_ELEMENTS(runs));
+		size_t at;
+		bool changed = false;
+		if (starts_with_words(s, b, e, appl, from, &at) || starts_with_words(s, b, e, from, NULL, &at)) {
+			b = at;
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (skip_reply_prefix(s + runs[i][1])) {
+				e = runs[i][0];
+				changed = true;
+				break;
+			}
+		}
+		if (changed)
+			continue;
+		if (n && only_qualifiers(s + b, runs[0][0] - b)) {
+			b = runs[0][1];
+			continue;
+		}
+		if (n && only_qualifiers(s + runs[n - 1][1], e - runs[n - 1][1])) {
+			e = runs[n - 1][0];
+			continue;
+		}
+		if (s[b] == '(' || s[b] == '[') {
+			size_t close = matching_bracket(s, b, e);
+			if (close < e && close + 1 < e && only_qualifiers(s + b + 1, close - b - 1)) {
+				b = close + 1;
+				continue;
+			}
+		}
+		if (s[e - 1] == ')' || s[e - 1] == ']') {
+			/* the opening bracket of a trailing group */
+			int depth = 0;
+			size_t open = e;
+			for (size_t i = e; i-- > b;) {
+				if (s[i] == ')' || s[i] == ']')
+					depth++;
+				else if ((s[i] == '(' || s[i] == '[') && --depth == 0) {
+					open = i;
+					break;
+				}
+			}
+			if (open > b && open < e && only_qualifiers(s + open + 1, e - open - 2)) {
+				e = open;
+				continue;
+			}
+		}
+		if (only_qualifiers(s + b, e - b))
+			return NULL;
+		/* A trailing version word: "Vejle Kommune v2". */
+		size_t w = e;
+		while (w > b && g_ascii_isdigit(s[w - 1]))
+			w--;
+		if (w < e && w >= b + 2 && (s[w - 1] == 'v' || s[w - 1] == 'V') && s[w - 2] == ' ') {
+			e = w - 2;
+			continue;
+		}
+		break;
+	}
+	g_autofree char *part = g_strndup(s + b, e - b);
+	return trim_applicant(part);
+}
+
+/* The applicant from the text after the call's last word.  When that text
+ * goes on in lower case ("… kompetencer i sundhedsvæsenet - Region
+ * Sjælland") it continues the call's name: the part up to the first
+ * separator is dropped, and with no separator nothing names anyone —
+ * unless the subject has no capitals at all (then case says nothing). */
+static char *name_after(const char *after, bool case_used)
+{
+	static const char *const from[] = { "fra", "from", NULL };
+	const char *p = skip_space(after);
+	size_t at;
+	if (p != after && starts_with_words(p, 0, strlen(p), from, NULL, &at))
+		return clean_name(p + at);
+	if (p != after && case_used && g_unichar_islower(g_utf8_get_char(p))) {
+		size_t runs[1][2];
+		if (find_separators(p, 0, strlen(p), runs, 1) == 0)
+			return NULL;
+		return clean_name(p + runs[0][1]);
+	}
+	return clean_name(after);
+}
+
+/* The applicant from the text before the call ("Region Midtjylland -
+ * Puljeopslag …", "Ansøgning fra X til Puljeopslag …", "Danske Patienter
+ * – ansøgning til …"): connectors at its end go; text that reads as a
+ * preamble ("Rettelse:", "Kvittering:", "Sagsnr. 22/01234 -") names no one. */
+static char *name_before(const char *before)
+{
+	g_autofree char *s = g_strdup(before);
+	for (int round = 0; round < 8; round++) {
+		size_t b = 0, e = strlen(s);
+		trim_range(s, &b, &e);
+		s[e] = '\0';
+		const char *last = s + e;
+		while (last > s + b && (g_unichar_isalnum(g_utf8_get_char(g_utf8_prev_char(last))) ||
+					 g_unichar_ismark(g_utf8_get_char(g_utf8_prev_char(last)))))
+			last = g_utf8_prev_char(last);
+		g_autofree char *nfc = g_utf8_normalize(last, -1, G_NORMALIZE_NFC);
+		g_autofree char *w = g_utf8_casefold(nfc ? nfc : "", -1);
+		if (!*w || !word_in(w, connector_words))
+			break;
+		*(char *)last = '\0';
+	}
+	char *name = clean_name(s);
+	if (name && (any_word_in(name, strlen(name), preamble_words) || any_word_in(name, strlen(name), qualifier_words))) {
+		g_free(name);
+		return NULL;
+	}
+	return name;
+}
+
+/* For a subject that matches no call: the part after its last dash
+ * (" - ", " – ", " — "), "Application: … - University of Copenhagen". */
+static char *name_last_dash(const char *text)
+{
+	size_t runs[32][2];
+	size_t n = find_separators(text, 0, strlen(text), runs, G_N_ELEMENTS(runs));
+	while (n-- > 0) {
+		gunichar c = g_utf8_get_char(skip_space(text + runs[n][0]));
+		if (c == '-' || (c >= 0x2010 && c <= 0x2015) || c == 0x2212)
+			return clean_name(text + runs[n][1]);
+	}
+	return NULL;
+}
+
+static bool has_upper(const char *s)
+{
+	for (const char *p = s; *p; p = g_utf8_next_char(p))
+		if (g_unichar_isupper(g_utf8_get_char(p)))
+			return true;
+	return false;
+}
+
+static double setting(double v, double def)
+{
+	return v > 0 ? v : def;
+}
+
+static struct rules_settings resolve_settings(const struct rules_settings *in)
+{
+	struct rules_settings s = { RULES_DEFAULT_FUZZY_THRESHOLD, RULES_DEFAULT_WORD_SIMILARITY,
+				    RULES_DEFAULT_TITLE_THRESHOLD };
+	if (in) {
+		s.fuzzy_threshold = setting(in->fuzzy_threshold, s.fuzzy_threshold);
+		s.word_similarity = setting(in->word_similarity, s.word_similarity);
+		s.title_threshold = setting(in->title_threshold, s.title_threshold);
+	}
+	return s;
+}
+
+void rules_subject_result_clear(struct rules_subject_result *r)
+{
+	g_free(r->applicant);
+	g_free(r->remainder);
+	memset(r, 0, sizeof(*r));
+}
+
+enum rules_match rules_subject_match_full(const char *subject, const char *call_subject,
+					  const struct rules_settings *settings, struct rules_subject_result *out)
+{
+	struct rules_settings set = resolve_settings(settings);
 	struct tokens cs = { 0 }, ss = { 0 };
-	g_autofree gunichar *cj = NULL, *sj = NULL;
+	g_autofree double *sim = NULL;
+	struct span span = { 0 };
 	enum rules_match match = RULES_MATCH_NONE;
 	double score = 0;
-	size_t last = 0;
+	bool partial = false;
 
-	if (applicant)
-		*applicant = NULL;
-	if (score_out)
-		*score_out = 0;
+	memset(out, 0, sizeof(*out));
 	if (!subject || !call_subject)
 		return RULES_MATCH_NONE;
 	g_autofree char *call_nfc = valid_nfc(call_subject);
 	g_autofree char *nfc = valid_nfc(subject);
-	const char *text = strip_leading(nfc);
-	tokenize(strip_leading(call_nfc), &cs);
+	struct leading lead;
+	const char *text = strip_leading_info(nfc, &lead);
+	const char *call_text = strip_leading(call_nfc);
+	tokenize(call_text, &cs);
 	tokenize(text, &ss);
+	out->call_words = cs.n;
 	if (cs.n == 0 || ss.n == 0)
 		goto out;
 
@@ -357,67 +837,92 @@ enum rules_match rules_subject_match(const char *subject, const char *call_subje
 	if (exact) {
 		match = RULES_MATCH_EXACT;
 		score = 1.0;
-		last = cs.n - 1;
+		span = (struct span){ 1.0, true, 0, cs.n - 1 };
 		goto out;
 	}
 
-	/* Word score: each call word's best partner among the first words of
-	 * the subject, in any order, weighted by the call word's length. */
-	size_t window = MIN(ss.n, cs.n + WINDOW_EXTRA);
-	bool used[MAX_TOKENS] = { false };
-	double sum = 0, weight = 0;
-	bool any = false;
-	for (size_t i = 0; i < cs.n; i++) {
-		double best = 0;
-		size_t best_j = 0;
-		for (size_t j = 0; j < window; j++) {
-			if (used[j])
-				continue;
-			double sim = word_similarity(&cs.t[i], &ss.t[j]);
-			if (sim > best) {
-				best = sim;
-				best_j = j;
-			}
-		}
-		weight += (double)cs.t[i].len;
-		if (best >= MIN_TOKEN_SIMILARITY) {
-			used[best_j] = true;
-			sum += best * (double)cs.t[i].len;
-			last = any ? MAX(last, best_j) : best_j;
-			any = true;
-		}
-	}
-	double word_score = weight > 0 ? sum / weight : 0;
+	sim = g_new(double, cs.n * ss.n);
+	for (size_t i = 0; i < cs.n; i++)
+		for (size_t j = 0; j < ss.n; j++)
+			sim[i * ss.n + j] = word_similarity(&cs.t[i], &ss.t[j]);
 
-	/* Character score: edit distance between the call's words and as many
-	 * characters of the subject's words. */
-	size_t clen = 0, slen = 0;
-	cj = joined(&cs, 0, cs.n, &clen);
-	sj = joined(&ss, 0, ss.n, &slen);
-	double char_score = clen ? 1.0 - (double)levenshtein(cj, clen, sj, MIN(slen, clen)) / (double)clen : 0;
-	if (!any && char_score >= threshold) {
-		/* No word matched on its own ("puljeopslag2022styrkelse…"): the
-		 * applicant follows the words the compared characters cover. */
-		size_t k = 0;
-		for (last = 0; last < ss.n; last++) {
-			k += (size_t)ss.t[last].len + (last ? 1 : 0);
-			if (k >= clen)
-				break;
-		}
-		last = MIN(last, ss.n - 1);
-		any = true;
-	}
-	score = MAX(word_score, char_score);
-	if (any && score >= threshold)
+	/* The whole call, anywhere in the subject. */
+	struct span words, chars;
+	word_window(&cs, 0, cs.n, &ss, sim, set.word_similarity, &words);
+	char_window(&cs, 0, cs.n, &ss, &chars);
+	score = MAX(words.score, chars.score);
+	if (words.any && score >= set.fuzzy_threshold) {
 		match = RULES_MATCH_FUZZY;
+		span = words;
+	} else if (!words.any && chars.score >= set.fuzzy_threshold) {
+		match = RULES_MATCH_FUZZY;
+		span = chars;
+	}
+
+	/* The call's title (after its first colon) on its own: "Styrkelse af
+	 * digitale kompetencer - Region Sjælland", "Ansøgning til puljen …". */
+	const char *colon = strchr(call_text, ':');
+	size_t k = 0;
+	while (colon && k < cs.n && cs.t[k].start < colon)
+		k++;
+	if (match == RULES_MATCH_NONE && colon && k > 0 && k < cs.n) {
+		struct span tw, tc;
+		word_window(&cs, k, cs.n, &ss, sim, set.word_similarity, &tw);
+		char_window(&cs, k, cs.n, &ss, &tc);
+		double tscore = MAX(tw.score, tc.score);
+		double all = 0, part = 0;
+		for (size_t i = 0; i < cs.n; i++) {
+			all += (double)cs.t[i].len;
+			if (i >= k)
+				part += (double)cs.t[i].len;
+		}
+		/* Honest: the share of the whole call that the title matched. */
+		score = MAX(score, all > 0 ? tscore * part / all : 0);
+		if (tscore >= set.title_threshold && (tw.any || tc.any)) {
+			match = RULES_MATCH_FUZZY;
+			partial = true;
+			span = tw.any && tw.score >= tc.score ? tw : tc;
+		}
+	}
 out:
-	if (match != RULES_MATCH_NONE && applicant)
-		*applicant = trim_applicant(ss.t[last].end);
-	if (score_out)
-		*score_out = score;
+	if (match != RULES_MATCH_NONE) {
+		g_autofree char *before = g_strndup(text, (size_t)(ss.t[span.first].start - text));
+		size_t bb = 0, be = strlen(before);
+		trim_range(before, &bb, &be);
+		if (bb >= be && lead.tag) {
+			g_free(before);
+			before = g_strndup(lead.tag, (size_t)(lead.tag_end - lead.tag));
+		}
+		const char *after = ss.t[span.last].end;
+		out->applicant = name_after(after, has_upper(nfc));
+		if (!out->applicant) {
+			out->applicant = name_before(before);
+			out->applicant_before = out->applicant != NULL;
+		}
+		out->remainder = g_strconcat(before, " ", after, NULL);
+	} else {
+		out->remainder = g_strdup(text);
+	}
+	out->match = match;
+	out->score = score;
+	out->partial = partial;
 	tokens_clear(&cs);
 	tokens_clear(&ss);
 	return match;
+}
+
+enum rules_match rules_subject_match(const char *subject, const char *call_subject, double threshold,
+				     double *score_out, char **applicant)
+{
+	struct rules_settings set = { threshold, 0, 0 };
+	struct rules_subject_result r;
+	enum rules_match m = rules_subject_match_full(subject, call_subject, &set, &r);
+	if (score_out)
+		*score_out = r.score;
+	if (applicant)
+		*applicant = m != RULES_MATCH_NONE ? g_steal_pointer(&r.applicant) : NULL;
+	rules_subject_result_clear(&r);
+	return m;
 }
 
 /* ---- kinds ---- */
@@ -441,43 +946,105 @@ static bool contains_any(const char *folded, const char *const *words, size_t n)
 static const char *const auto_prefixes[] = {
 	"automatisk svar", "autosvar", "auto-svar", "out of office", "automatic reply", "autoreply",
 	"auto-reply", "auto:", "fraværende", "ikke til stede", "abwesenheitsnotiz", "automatische antwort",
-	"réponse automatique", "frånvaro", "fravær",
+	"réponse automatique", "frånvaro", "fravær", "auto reply", "auto response", "autoresponse", "abwesend",
 };
 static const char *const report_prefixes[] = {
 	"undeliverable", "undelivered mail", "returned mail", "delivery status notification",
 	"mail delivery failed", "delivery failure", "failure notice", "kan ikke leveres", "ikke leveret",
-	"levering mislykkedes", "unzustellbar", "non remis", "mail delivery system",
+	"levering mislykkedes", "unzustellbar", "non remis", "mail delivery system", "mail delivery subsystem",
+	"delivery has failed", "message not delivered", "delivery delayed", "forsinket levering",
 };
 static const char *const question_words[] = {
 	"spørgsmål", "question", "forespørgsel", "spm.", "henvendelse vedr",
 };
 
-/* Strong evidence of an automatic reply, as opposed to mail that a
- * system merely generated (which may be an application). */
-static bool strong_auto(const char *folded, unsigned hints)
-{
-	return (hints & (RULES_HINT_AUTOREPLY | RULES_HINT_PRECEDENCE_AUTO)) ||
-	       starts_with_any(folded, auto_prefixes, G_N_ELEMENTS(auto_prefixes));
-}
+/* Words at word boundaries in the subject's text outside the call: a
+ * question ("?" counts too), or other mail about the call. */
+static const char *const question_remainder_words[] = {
+	"spørgsmål", "spørgsmaal", "sporgsmal", "sporgsmaal", "spoergsmaal", "spoergsmål", "spm", "query",
+	"queries", "inquiry", "enquiry", "hvornår", "hvornaar", "hvornar", "question", "questions",
+	"forespørgsel", NULL,
+};
+static const char *const other_remainder_words[] = {
+	"kvittering", "tilsagn", "tilsagnsbrev", "afslag", "nyhedsbrev", "newsletter", "informationsmøde",
+	"infomøde", "invitation", "webinar", "receipt", NULL,
+};
 
-static char *fold_subject(const char *subject)
+struct kind_info {
+	enum rules_kind kind;
+	bool strong;          /* an automatic reply or a bounce: never an application */
+	const char *reply_to; /* a person's reply to one: "auto-reply", "delivery-report" */
+};
+
+static void message_kind(const char *subject, unsigned hints, struct kind_info *ki)
 {
 	g_autofree char *nfc = valid_nfc(subject);
-	/* Reply prefixes first: "SV: Automatisk svar: …" is still automatic. */
-	return fold_collapse(strip_leading(nfc));
+	struct leading lead;
+	g_autofree char *folded = fold_collapse(strip_leading_info(nfc, &lead));
+	bool report_prefix = starts_with_any(folded, report_prefixes, G_N_ELEMENTS(report_prefixes));
+	bool auto_prefix = starts_with_any(folded, auto_prefixes, G_N_ELEMENTS(auto_prefixes));
+	/* "SV: Automatisk svar: …", "Fwd: Undeliverable: …" without any
+	 * automatic-mail header: a person replying to (or forwarding) one. */
+	bool person = lead.replied && !(hints & (RULES_HINT_AUTO_SUBMITTED | RULES_HINT_AUTOREPLY |
+						 RULES_HINT_PRECEDENCE_AUTO | RULES_HINT_REPORT | RULES_HINT_BOUNCE));
+	memset(ki, 0, sizeof(*ki));
+	if ((hints & (RULES_HINT_REPORT | RULES_HINT_BOUNCE)) || (report_prefix && !person)) {
+		ki->kind = RULES_KIND_DELIVERY_REPORT;
+		ki->strong = true;
+	} else if ((hints & (RULES_HINT_AUTOREPLY | RULES_HINT_PRECEDENCE_AUTO)) || (auto_prefix && !person)) {
+		ki->kind = RULES_KIND_AUTO_REPLY;
+		ki->strong = true;
+	} else if (hints & RULES_HINT_AUTO_SUBMITTED) {
+		ki->kind = RULES_KIND_AUTO_REPLY; /* weak: generated mail may be an application */
+	} else if (hints & (RULES_HINT_LIST | RULES_HINT_PRECEDENCE_BULK)) {
+		ki->kind = RULES_KIND_LIST;
+	} else if (hints & RULES_HINT_CALENDAR) {
+		ki->kind = RULES_KIND_OTHER;
+	} else if (contains_any(folded, question_words, G_N_ELEMENTS(question_words))) {
+		ki->kind = RULES_KIND_QUESTION;
+	} else {
+		ki->kind = RULES_KIND_APPLICATION;
+		ki->reply_to = report_prefix ? "delivery-report" : auto_prefix ? "auto-reply" : NULL;
+	}
 }
 
 enum rules_kind rules_message_kind(const char *subject, unsigned hints)
 {
-	g_autofree char *folded = fold_subject(subject);
-	if ((hints & RULES_HINT_REPORT) || starts_with_any(folded, report_prefixes, G_N_ELEMENTS(report_prefixes)))
-		return RULES_KIND_DELIVERY_REPORT;
-	if (strong_auto(folded, hints) || (hints & RULES_HINT_AUTO_SUBMITTED))
-		return RULES_KIND_AUTO_REPLY;
-	if (hints & (RULES_HINT_LIST | RULES_HINT_PRECEDENCE_BULK))
-		return RULES_KIND_LIST;
-	if (contains_any(folded, question_words, G_N_ELEMENTS(question_words)))
-		return RULES_KIND_QUESTION;
+	struct kind_info ki;
+	message_kind(subject, hints, &ki);
+	return ki.kind;
+}
+
+/* Question or other mail about the call, from the subject's text outside
+ * the call's words (so that neither the call nor a word inside another
+ * word counts); else an application. */
+static enum rules_kind remainder_kind(const char *text)
+{
+	if (!text)
+		return RULES_KIND_APPLICATION;
+	int depth = 0;
+	for (const char *p = text; *p; p++) {
+		if (*p == '[')
+			depth++;
+		else if (*p == ']' && depth > 0)
+			depth--;
+		else if ((*p == '?' && depth == 0))
+			return RULES_KIND_QUESTION; /* not "[SPAM?]" */
+	}
+	g_autoptr(GPtrArray) w = folded_words(text, strlen(text));
+	for (guint i = 0; i < w->len; i++) {
+		const char *word = g_ptr_array_index(w, i);
+		const char *next = i + 1 < w->len ? g_ptr_array_index(w, i + 1) : "";
+		if (word_in(word, question_remainder_words) ||
+		    (!strcmp(word, "kan") && (!strcmp(next, "vi") || !strcmp(next, "man"))))
+			return RULES_KIND_QUESTION;
+	}
+	for (guint i = 0; i < w->len; i++) {
+		const char *word = g_ptr_array_index(w, i);
+		const char *next = i + 1 < w->len ? g_ptr_array_index(w, i + 1) : "";
+		if (word_in(word, other_remainder_words) || (!strcmp(word, "info") && !strcmp(next, "møde")))
+			return RULES_KIND_OTHER;
+	}
 	return RULES_KIND_APPLICATION;
 }
 
@@ -625,37 +1192,70 @@ static void decide_deadline(const struct rules_call *c, const struct rules_input
 				       out->decided_by == RULES_BASIS_DATE_HEADER ? "[date-header]" : ""));
 }
 
+static void add_attachment_reasons(const struct rules_input *in, struct rules_result *out)
+{
+	if (in->n_attachments)
+		add_reason(out, g_strdup_printf("attachments:%zu", in->n_attachments));
+	else if (!(in->flags & RULES_IN_TOO_LARGE))
+		add_reason(out, g_strdup("attachments:none"));
+	if (in->n_attachments && !in->has_form)
+		add_reason(out, g_strdup("form:none"));
+}
+
 void rules_classify(const struct rules_call *calls, size_t n_calls, const struct rules_settings *settings,
 		    const struct rules_input *in, struct rules_result *out)
 {
-	double threshold = settings ? settings->fuzzy_threshold : RULES_DEFAULT_FUZZY_THRESHOLD;
+	struct rules_settings set = resolve_settings(settings);
+	g_autofree char *remainder = NULL;
+	size_t call_words = 0;
+	bool applicant_before = false;
+	int resembles = -1;       /* the call the subject is most like, even without a match */
+	double resemblance = 0;
+	bool by_form = false;
 
 	memset(out, 0, sizeof(*out));
 	out->call = -1;
 	out->on_time = -1;
 
 	for (size_t i = 0; i < n_calls; i++) {
-		double score = 0;
-		char *applicant = NULL;
-		enum rules_match m = rules_subject_match(in->subject, calls[i].subject, threshold, &score, &applicant);
+		struct rules_subject_result r;
+		enum rules_match m = rules_subject_match_full(in->subject, calls[i].subject, &set, &r);
+		if (resembles < 0 || r.score > resemblance) {
+			resembles = (int)i;
+			resemblance = r.score;
+		}
+		/* Exact beats fuzzy; of two exact calls the longer ("… kompetencer
+		 * i ældreplejen" over "… kompetencer"); else the higher score. */
 		bool better = m != RULES_MATCH_NONE &&
 			      (out->call < 0 || (m == RULES_MATCH_EXACT && out->match != RULES_MATCH_EXACT) ||
-			       (m == out->match && score > out->score));
+			       (m == RULES_MATCH_EXACT && out->match == RULES_MATCH_EXACT && r.call_words > call_words) ||
+			       (m == out->match && m != RULES_MATCH_EXACT && r.score > out->score));
 		if (better) {
 			g_free(out->applicant);
-			out->applicant = applicant;
+			out->applicant = g_steal_pointer(&r.applicant);
+			applicant_before = r.applicant_before;
+			g_free(remainder);
+			remainder = g_steal_pointer(&r.remainder);
 			out->call = (int)i;
 			out->match = m;
-			out->score = score;
-		} else {
-			g_free(applicant);
+			out->partial = r.partial;
+			out->score = r.score;
+			call_words = r.call_words;
 		}
+		rules_subject_result_clear(&r);
 	}
 
-	enum rules_kind kind = rules_message_kind(in->subject, in->hints);
-	g_autofree char *folded = fold_subject(in->subject);
-	bool strong = kind == RULES_KIND_DELIVERY_REPORT ||
-		      (kind == RULES_KIND_AUTO_REPLY && strong_auto(folded, in->hints));
+	struct kind_info ki;
+	message_kind(in->subject, in->hints, &ki);
+	enum rules_kind kind = ki.kind;
+	if (kind == RULES_KIND_APPLICATION && in->subject) {
+		if (out->call >= 0) {
+			kind = remainder_kind(remainder);
+		} else {
+			g_autofree char *nfc = valid_nfc(in->subject);
+			kind = remainder_kind(strip_leading(nfc));
+		}
+	}
 
 	if (out->call < 0) {
 		out->kind = kind == RULES_KIND_APPLICATION ? RULES_KIND_OTHER : kind;
@@ -665,23 +1265,63 @@ void rules_classify(const struct rules_call *calls, size_t n_calls, const struct
 			out->status = RULES_REVIEW;
 			add_reason(out, g_strdup("subject:unknown"));
 			add_reason(out, g_strdup("size:too-large"));
-		} else {
+			return;
+		}
+		if (kind != RULES_KIND_APPLICATION || !in->has_form || n_calls == 0) {
 			out->status = RULES_UNRELATED;
 			add_reason(out, g_strdup(in->subject ? "subject:none" : "subject:missing"));
 			if (out->kind != RULES_KIND_OTHER)
 				add_reason(out, g_strdup_printf("kind:%s", rules_kind_name(out->kind)));
+			return;
 		}
-		return;
+		/* The safety net: an application with a form whose subject matches
+		 * no call (another language, a subject of its own) is not lost — a
+		 * person looks, under the call it resembles most. */
+		by_form = true;
+		out->call = resembles >= 0 ? resembles : 0;
+		out->kind = RULES_KIND_APPLICATION;
+		out->score = resemblance;
+		add_reason(out, g_strdup(in->subject ? "subject:none+form" : "subject:missing+form"));
+		if (in->subject) {
+			g_autofree char *nfc = valid_nfc(in->subject);
+			out->applicant = name_last_dash(strip_leading(nfc));
+		}
 	}
 
+	if (applicant_before && (kind != RULES_KIND_APPLICATION || ki.reply_to)) {
+		/* "Invitation: Puljeopslag …", "Automatisk svar: Puljeopslag …":
+		 * what stands before the call is a label, not a name. */
+		g_free(out->applicant);
+		out->applicant = NULL;
+	}
 	const struct rules_call *c = &calls[out->call];
-	out->kind = kind;
-	if (out->match == RULES_MATCH_EXACT)
-		add_reason(out, g_strdup("subject:exact"));
-	else
-		add_reason(out, g_strdup_printf("subject:fuzzy(%.2f)", floor(out->score * 100) / 100));
+	if (!by_form) {
+		out->kind = kind;
+		if (out->match == RULES_MATCH_EXACT)
+			add_reason(out, g_strdup("subject:exact"));
+		else
+			add_reason(out, g_strdup_printf("subject:%s(%.2f)", out->partial ? "partial" : "fuzzy",
+							floor(out->score * 100) / 100));
+	}
 	if (kind != RULES_KIND_APPLICATION)
 		add_reason(out, g_strdup_printf("kind:%s", rules_kind_name(kind)));
+	if (ki.reply_to)
+		add_reason(out, g_strdup_printf("reply-to:%s", ki.reply_to));
+	if (ki.strong) {
+		/* An automatic reply or a bounce quoting the call is no application:
+		 * it belongs to no call, names no applicant and meets no deadline
+		 * (on_time unknown); the call it quotes stays in the reasons. */
+		add_reason(out, g_strdup_printf("quotes:%s", c->id));
+		add_attachment_reasons(in, out);
+		g_free(out->applicant);
+		out->applicant = NULL;
+		out->call = -1;
+		out->match = RULES_MATCH_NONE;
+		out->partial = false;
+		out->score = 0;
+		out->status = RULES_UNRELATED;
+		return;
+	}
 	if (out->applicant) {
 		out->applicant_source = RULES_APPLICANT_SUBJECT;
 	} else if ((out->applicant = applicant_from_sender(in))) {
@@ -693,20 +1333,13 @@ void rules_classify(const struct rules_call *calls, size_t n_calls, const struct
 		add_reason(out, g_strdup("size:too-large"));
 	if (in->flags & RULES_IN_BROKEN)
 		add_reason(out, g_strdup("mime:broken"));
-	if (in->n_attachments)
-		add_reason(out, g_strdup_printf("attachments:%zu", in->n_attachments));
-	else if (!(in->flags & RULES_IN_TOO_LARGE))
-		add_reason(out, g_strdup("attachments:none"));
-	if (in->n_attachments && !in->has_form)
-		add_reason(out, g_strdup("form:none"));
+	add_attachment_reasons(in, out);
 
-	if (strong)
-		out->status = RULES_UNRELATED; /* an automatic reply or a bounce quoting the call */
-	else if (kind != RULES_KIND_APPLICATION)
-		out->status = RULES_REVIEW;    /* a list, a question, machine-generated mail */
+	if (kind != RULES_KIND_APPLICATION)
+		out->status = RULES_REVIEW;    /* a list, a question, other mail, machine-generated mail */
 	else if (out->on_time == 0)
 		out->status = RULES_LATE;
-	else if (out->match != RULES_MATCH_EXACT || out->on_time < 0 ||
+	else if (out->match != RULES_MATCH_EXACT || by_form || ki.reply_to || out->on_time < 0 ||
 		 (in->flags & (RULES_IN_TOO_LARGE | RULES_IN_BROKEN)) || in->n_attachments == 0 || !in->has_form)
 		out->status = RULES_REVIEW;
 	else

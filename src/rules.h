@@ -12,6 +12,8 @@
 
 #define RULES_MAX_REASONS 10
 #define RULES_DEFAULT_FUZZY_THRESHOLD 0.75
+#define RULES_DEFAULT_WORD_SIMILARITY 0.6
+#define RULES_DEFAULT_TITLE_THRESHOLD 0.85
 
 enum rules_status {
 	RULES_ACCEPTED,  /* exact match, on time, has an attachment */
@@ -54,8 +56,12 @@ struct rules_call {
 	int64_t grace;          /* seconds added to the deadline */
 };
 
+/* A value of 0 (or less) means the default, so a partly filled struct works. */
 struct rules_settings {
 	double fuzzy_threshold; /* a score at or above this is a fuzzy match */
+	double word_similarity; /* a call word and a subject word this alike (0..1) are partners */
+	double title_threshold; /* the call's title (after its first colon) alone at or above
+				 * this: a partial match, fuzzy with reason subject:partial */
 };
 
 /* Header facts that tell an application from other mail. */
@@ -66,6 +72,8 @@ enum rules_hints {
 	RULES_HINT_PRECEDENCE_BULK = 1u << 3,/* Precedence: bulk, list, junk */
 	RULES_HINT_LIST = 1u << 4,           /* List-Id, List-Unsubscribe */
 	RULES_HINT_REPORT = 1u << 5,         /* Content-Type: multipart/report */
+	RULES_HINT_BOUNCE = 1u << 6,         /* From mailer-daemon@/postmaster@, or X-Failed-Recipients */
+	RULES_HINT_CALENDAR = 1u << 7,       /* a text/calendar part (an invitation, a reply to one) */
 };
 
 enum rules_input_flags {
@@ -90,6 +98,7 @@ struct rules_input {
 struct rules_result {
 	int call;               /* index into the calls array, -1 for none */
 	enum rules_match match;
+	bool partial;           /* fuzzy on the call's title alone (reason subject:partial) */
 	double score;           /* 0..1 for the chosen call; 1 for exact */
 	enum rules_kind kind;
 	char *applicant;        /* owned, NULL when unknown */
@@ -104,7 +113,10 @@ struct rules_result {
 };
 
 /* Classifies one message against the calls: the best-matching call wins
- * (exact beats fuzzy, then the higher score, then the earlier call).
+ * (exact beats fuzzy, a longer exact call beats a shorter one, then the
+ * higher score, then the earlier call).  A message that matches no call
+ * but is an application with a form goes to review under the call it
+ * resembles most (reason subject:none+form).
  * SETTINGS may be NULL for the defaults.  Fills *out; release it with
  * rules_result_clear(). */
 void rules_classify(const struct rules_call *calls, size_t n_calls, const struct rules_settings *settings,
@@ -128,6 +140,20 @@ char *rules_normalize_subject(const char *subject);
  * its original case, trimmed of separators (newly allocated, or NULL). */
 enum rules_match rules_subject_match(const char *subject, const char *call_subject, double threshold,
 				     double *score, char **applicant);
+
+/* The same with all settings (NULL: defaults) and everything it found. */
+struct rules_subject_result {
+	enum rules_match match;
+	double score;           /* the whole call's score, also when it does not match */
+	bool partial;           /* matched on the call's title (after its first colon) alone */
+	size_t call_words;      /* words in the call's subject (a longer exact match wins) */
+	char *applicant;        /* owned, or NULL */
+	bool applicant_before;  /* the applicant stands before the call's words */
+	char *remainder;        /* owned: the subject's text outside the call's words, or NULL */
+};
+enum rules_match rules_subject_match_full(const char *subject, const char *call_subject,
+					  const struct rules_settings *settings, struct rules_subject_result *out);
+void rules_subject_result_clear(struct rules_subject_result *r);
 
 /* The kind of message from its hints and subject, before any call match. */
 enum rules_kind rules_message_kind(const char *subject, unsigned hints);

@@ -2,6 +2,7 @@
  * fixtures/mime/expected.json, written by an independent oracle
  * (tests/oracle/expected.py, Python's email package).  Also checks the
  * subject rule against the oracle's "matches"/"applicant". */
+#include "cms.h"
 #include "mime.h"
 #include "rules.h"
 
@@ -302,6 +303,137 @@ static void test_header_limits(void)
 	g_byte_array_free(arr, TRUE);
 }
 
+static struct mime_message *parse_text(const char *text)
+{
+	GByteArray *arr = g_byte_array_new();
+	g_byte_array_append(arr, (const guint8 *)text, (guint)strlen(text));
+	struct mime_message *m = NULL;
+	g_assert_cmpint(mime_parse(arr, &limits, &m), ==, 0);
+	g_byte_array_free(arr, TRUE);
+	return m;
+}
+
+/* Outlook splits a long RFC 2047 file name into words that may cut a
+ * UTF-8 character in two; GMime then loses the rest of the name. */
+static void test_filename_split_character(void)
+{
+	/* "Ansøgning.pdf": "Ans\xc3" | "\xb8gning.pdf" */
+	struct mime_message *m = parse_text(
+		"From: a@x.dk\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+		"--b\r\nContent-Type: text/plain\r\n\r\nhej\r\n"
+		"--b\r\nContent-Type: application/pdf\r\n"
+		"Content-Disposition: attachment;\r\n filename=\"=?utf-8?B?QW5zww==?= =?utf-8?B?uGduaW5nLnBkZg==?=\"\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n");
+	g_assert_cmpuint(m->n_attachments, ==, 1);
+	g_assert_cmpstr(m->attachments[0].filename, ==, "Ansøgning.pdf");
+	mime_message_free(m);
+
+	/* The same in Content-Type's name, and an RFC 2231 name left to GMime. */
+	m = parse_text("From: a@x.dk\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+		       "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+		       "--b\r\nContent-Type: application/octet-stream;\r\n name=\"=?utf-8?Q?=C3=86r=C3?= =?utf-8?Q?=B8.pdf?=\"\r\n"
+		       "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"
+		       "--b\r\nContent-Type: application/pdf\r\n"
+		       "Content-Disposition: attachment; filename*=iso-8859-1''%C6r%F8.pdf\r\n"
+		       "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n");
+	g_assert_cmpuint(m->n_attachments, ==, 2);
+	g_assert_cmpstr(m->attachments[0].filename, ==, "Ærø.pdf");
+	g_assert_cmpstr(m->attachments[1].filename, ==, "Ærø.pdf");
+	mime_message_free(m);
+}
+
+/* A PDF is an attachment whatever its part claims, text/plain too. */
+static void test_pdf_in_text_part(void)
+{
+	struct mime_message *m = parse_text(
+		"From: a@x.dk\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+		"--b\r\nContent-Type: text/plain\r\n\r\nhej\r\n"
+		"--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcOkw7zDtsOfCg==\r\n"
+		"--b--\r\n");
+	g_assert_cmpuint(m->n_attachments, ==, 1);
+	g_assert_true(m->attachments[0].is_pdf);
+	mime_message_free(m);
+}
+
+/* S/MIME clear-signed mail is verified over the first part as received:
+ * GMime's re-serialisation differs after a forwarded message and when a
+ * delimiter line carries trailing space (RFC 2046 allows it). */
+static void test_smime_as_received(void)
+{
+	static const char *const files[] = { "forwarded-inside-detached.eml", "trailing-space-after-boundary.eml" };
+	for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+		g_autofree char *path = g_build_filename(g_getenv("PULJED_FIXTURES"), "smime", files[i], NULL);
+		g_autofree char *raw = NULL;
+		g_assert_true(g_file_get_contents(path, &raw, NULL, NULL));
+		struct mime_message *m = parse_text(raw);
+		g_assert_cmpstr(cms_status_name(m->smime), ==, "valid");
+		mime_message_free(m);
+
+		/* One byte of the signed part changed: invalid. */
+		char *body = strstr(raw, "\r\n\r\n");
+		g_assert_nonnull(body);
+		char *mark = strstr(body + 4, "--");
+		g_assert_nonnull(mark);
+		char *line = strstr(mark, "\r\n\r\n");
+		g_assert_nonnull(line);
+		line[4] ^= 0x01;
+		m = parse_text(raw);
+		g_assert_cmpstr(cms_status_name(m->smime), ==, "invalid");
+		mime_message_free(m);
+	}
+}
+
+/* A forwarded message sent base64-encoded (message/rfc822 with a
+ * Content-Transfer-Encoding RFC 2046 forbids, yet gateways write) is
+ * decoded and walked: the PDF inside comes out, not an opaque .eml. */
+static void test_encoded_forward(void)
+{
+	static const char pdf[] = "%PDF-1.4\nhello pdf\n%%EOF\n";
+	g_autofree char *pdf64 = g_base64_encode((const guchar *)pdf, strlen(pdf));
+	g_autofree char *inner = g_strdup_printf(
+		"From: a@b.dk\r\nSubject: Puljeopslag\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=IN\r\n\r\n"
+		"--IN\r\nContent-Type: text/plain\r\n\r\nhej\r\n"
+		"--IN\r\nContent-Type: application/pdf; name=\"Ans=?utf-8?Q?=C3=B8?=gning.pdf\"\r\n"
+		"Content-Disposition: attachment; filename*=utf-8''Ans%%C3%%B8gning.pdf\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--IN--\r\n", pdf64);
+	g_autofree char *inner64 = g_base64_encode((const guchar *)inner, strlen(inner));
+	static const char *const encodings[] = { "base64", "quoted-printable" };
+	for (size_t i = 0; i < G_N_ELEMENTS(encodings); i++) {
+		g_autofree char *body = i == 0 ? g_strdup(inner64) : g_strdup(inner); /* plain text is valid QP */
+		g_autofree char *raw = g_strdup_printf(
+			"From: x@y.dk\r\nSubject: Fwd: Puljeopslag\r\nMIME-Version: 1.0\r\n"
+			"Content-Type: multipart/mixed; boundary=OUT\r\n\r\n"
+			"--OUT\r\nContent-Type: text/plain\r\n\r\nse vedhaeftet\r\n"
+			"--OUT\r\nContent-Type: message/rfc822; name=\"fwd.eml\"\r\n"
+			"Content-Transfer-Encoding: %s\r\nContent-Disposition: attachment; filename=\"fwd.eml\"\r\n\r\n"
+			"%s\r\n--OUT--\r\n", encodings[i], body);
+		struct mime_message *m = parse_text(raw);
+		g_assert_cmpuint(m->n_attachments, ==, 1);
+		g_assert_cmpstr(m->attachments[0].filename, ==, "Ansøgning.pdf");
+		g_autofree char *sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)pdf, strlen(pdf));
+		g_assert_cmpstr(m->attachments[0].sha256, ==, sha);
+		g_assert_true(m->attachments[0].is_pdf);
+		bool noted = false;
+		for (size_t k = 0; k < m->n_notes; k++)
+			noted |= !strcmp(m->notes[k].action, "message") && strstr(m->notes[k].why, "transfer-encoded");
+		g_assert_true(noted);
+		mime_message_free(m);
+	}
+
+	/* Not a message at all: kept as the attachment it claims to be. */
+	struct mime_message *m = parse_text(
+		"From: x@y.dk\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=OUT\r\n\r\n"
+		"--OUT\r\nContent-Type: message/rfc822; name=\"x.eml\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+		"AAECAwQ=\r\n--OUT--\r\n");
+	g_assert_cmpuint(m->n_attachments, ==, 1);
+	g_assert_cmpuint(m->attachments[0].size, ==, 5);
+	mime_message_free(m);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -322,5 +454,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/mime/header-limits", test_header_limits);
 	g_test_add_func("/mime/dates", test_dates);
 	g_test_add_func("/mime/facts", test_facts);
+	g_test_add_func("/mime/filename-split-character", test_filename_split_character);
+	g_test_add_func("/mime/pdf-in-text-part", test_pdf_in_text_part);
+	g_test_add_func("/mime/smime-as-received", test_smime_as_received);
+	g_test_add_func("/mime/encoded-forward", test_encoded_forward);
 	return g_test_run();
 }

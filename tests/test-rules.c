@@ -59,7 +59,7 @@ static const struct {
 	{ CALL " - A\xcc\x8a" "rhus", E, "Århus" },
 	{ CALL " - Region\x01Midt", E, "RegionMidt" },
 	/* must not match */
-	{ "Puljeopslag 2022: Styrkelse af digitale kompetencerne i regionen", F, "i regionen" },
+	{ "Puljeopslag 2022: Styrkelse af digitale kompetencerne i regionen", F, NULL }, /* continues the call name */
 	{ "Puljeopslag 2022", N, NULL },
 	{ "Spørgsmål vedr. puljen " CALL, F, NULL },
 	{ "Nyhedsbrev: digitale kompetencer", N, NULL },
@@ -175,6 +175,78 @@ static void test_subject_table(void)
 	g_assert_cmpuint(failed, ==, 0);
 }
 
+static unsigned parse_hints(const char *text)
+{
+	static const struct {
+		const char *name;
+		unsigned hint;
+	} names[] = {
+		{ "report", RULES_HINT_REPORT }, { "bounce", RULES_HINT_BOUNCE }, { "calendar", RULES_HINT_CALENDAR },
+		{ "autoreply", RULES_HINT_AUTOREPLY }, { "auto-submitted", RULES_HINT_AUTO_SUBMITTED },
+		{ "list", RULES_HINT_LIST },
+	};
+	unsigned h = 0;
+	if (!strcmp(text, "-"))
+		return 0;
+	g_auto(GStrv) parts = g_strsplit(text, ",", -1);
+	for (size_t i = 0; parts[i]; i++) {
+		bool found = false;
+		for (size_t k = 0; k < G_N_ELEMENTS(names); k++)
+			if (!strcmp(parts[i], names[k].name)) {
+				h |= names[k].hint;
+				found = true;
+			}
+		g_assert_true(found);
+	}
+	return h;
+}
+
+static int64_t deadline(const char *text);
+static int64_t iso(const char *text);
+
+/* tests/data/classify.tsv: subject, hints, form, status, kind, applicant
+ * through rules_classify(), arriving on time with one attachment. */
+static void test_classify_table(void)
+{
+	g_autofree char *path = g_build_filename(g_getenv("PULJED_SRCDIR"), "tests", "data", "classify.tsv", NULL);
+	g_autofree char *text = NULL;
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	struct rules_call call = { "c", CALL, deadline("2022-07-01"), RULES_BASIS_ARRIVAL, 0 };
+	size_t cases = 0, failed = 0;
+	for (size_t i = 0; lines[i]; i++) {
+		if (!*lines[i] || lines[i][0] == '#')
+			continue;
+		g_auto(GStrv) f = g_strsplit(lines[i], "\t", -1);
+		g_assert_cmpuint(g_strv_length(f), ==, 6);
+		g_autofree char *subject = unescape(f[0]);
+		g_autofree char *want_app = strcmp(f[5], "-") ? unescape(f[5]) : NULL;
+		struct rules_input in = { .subject = subject, .has_arrival = true,
+					  .arrival = iso("2022-06-15T10:00:00+02:00"), .n_attachments = 1,
+					  .has_form = !strcmp(f[2], "yes"), .hints = parse_hints(f[1]) };
+		struct rules_result r;
+		rules_classify(&call, 1, NULL, &in, &r);
+		cases++;
+		const char *status = rules_status_name(r.status), *kind = rules_kind_name(r.kind);
+		if (strcmp(status, f[3]) || strcmp(kind, f[4]) || g_strcmp0(r.applicant, want_app)) {
+			GString *reasons = g_string_new(NULL);
+			for (size_t k = 0; k < r.n_reasons; k++)
+				g_string_append_printf(reasons, " %s", r.reasons[k]);
+			g_test_message("line %zu: \"%s\": want %s %s \"%s\", got %s %s \"%s\" (%s )", i + 1, f[0], f[3],
+				       f[4], want_app ? want_app : "-", status, kind, r.applicant ? r.applicant : "-",
+				       reasons->str);
+			g_string_free(reasons, TRUE);
+			failed++;
+		}
+		/* The contract, whatever the line says. */
+		g_assert_true(!(r.status == RULES_ACCEPTED && r.kind != RULES_KIND_APPLICATION));
+		rules_result_clear(&r);
+	}
+	g_test_message("%zu classify cases, %zu wrong", cases, failed);
+	g_assert_cmpuint(cases, >=, 100);
+	g_assert_cmpuint(failed, ==, 0);
+}
+
 static void test_kinds(void)
 {
 	static const struct {
@@ -188,7 +260,23 @@ static void test_kinds(void)
 		{ "Out of Office: " CALL, 0, RULES_KIND_AUTO_REPLY },
 		{ "Automatic reply: " CALL, 0, RULES_KIND_AUTO_REPLY },
 		{ "Fraværende: " CALL, 0, RULES_KIND_AUTO_REPLY },
-		{ "SV: Automatisk svar: " CALL, 0, RULES_KIND_AUTO_REPLY },
+		/* A person's reply to an auto-reply or a bounce quotes its subject:
+		 * without automatic-mail headers it is the person's mail. */
+		{ "SV: Automatisk svar: " CALL, 0, RULES_KIND_APPLICATION },
+		{ "RE: Automatic reply: " CALL, 0, RULES_KIND_APPLICATION },
+		{ "RE: Undeliverable: " CALL, 0, RULES_KIND_APPLICATION },
+		{ "Fwd: Undeliverable: " CALL, 0, RULES_KIND_APPLICATION },
+		{ "SV: Automatisk svar: " CALL, RULES_HINT_AUTOREPLY, RULES_KIND_AUTO_REPLY },
+		{ "SV: Automatisk svar: " CALL, RULES_HINT_AUTO_SUBMITTED, RULES_KIND_AUTO_REPLY },
+		{ "Fwd: Undeliverable: " CALL, RULES_HINT_BOUNCE, RULES_KIND_DELIVERY_REPORT },
+		{ "[EKSTERN] Automatisk svar: " CALL, 0, RULES_KIND_AUTO_REPLY },
+		/* Bounces that are not multipart/report: From mailer-daemon@ or
+		 * postmaster@, X-Failed-Recipients (assess.c sets the hint). */
+		{ CALL " - X", RULES_HINT_BOUNCE, RULES_KIND_DELIVERY_REPORT },
+		{ "Mail delivery failed: returning message to sender", RULES_HINT_BOUNCE, RULES_KIND_DELIVERY_REPORT },
+		{ "Delivery has failed to these recipients or groups", 0, RULES_KIND_DELIVERY_REPORT },
+		/* A calendar invitation (a text/calendar part). */
+		{ CALL " - informationsmøde", RULES_HINT_CALENDAR, RULES_KIND_OTHER },
 		{ CALL, RULES_HINT_AUTOREPLY, RULES_KIND_AUTO_REPLY },
 		{ CALL, RULES_HINT_AUTO_SUBMITTED, RULES_KIND_AUTO_REPLY },
 		{ CALL, RULES_HINT_PRECEDENCE_AUTO, RULES_KIND_AUTO_REPLY },
@@ -275,7 +363,9 @@ static void test_deadline_edges(void)
 	classify(s, "2022-06-15T10:12:00+02:00", 1, RULES_IN_BROKEN, RULES_REVIEW, 1);
 	classify(s, "2022-06-15T10:12:00+02:00", 0, RULES_IN_TOO_LARGE, RULES_REVIEW, 1);
 	classify("Nyhedsbrev", "2022-06-15T10:12:00+02:00", 3, 0, RULES_UNRELATED, -1);
-	classify(NULL, "2022-06-15T10:12:00+02:00", 3, 0, RULES_UNRELATED, -1);
+	/* No subject, but a form: the safety net, a person looks. */
+	classify(NULL, "2022-06-15T10:12:00+02:00", 3, 0, RULES_REVIEW, 1);
+	classify(NULL, "2022-06-15T10:12:00+02:00", 0, 0, RULES_UNRELATED, -1);
 	classify(NULL, "2022-06-15T10:12:00+02:00", 0, RULES_IN_TOO_LARGE, RULES_REVIEW, -1);
 	classify("Nyhedsbrev", "2022-06-15T10:12:00+02:00", 0, RULES_IN_TOO_LARGE, RULES_UNRELATED, -1);
 }
@@ -368,13 +458,27 @@ static void test_not_applications(void)
 	g_assert_cmpint(r.status, ==, RULES_UNRELATED);
 	g_assert_cmpint(r.kind, ==, RULES_KIND_AUTO_REPLY);
 	g_assert_true(has_reason(&r, "kind:auto-reply"));
+	/* unrelated: no call, no applicant, on_time null; the quoted call
+	 * is kept as a reason, and no deadline is claimed. */
+	g_assert_cmpint(r.call, ==, -1);
+	g_assert_null(r.applicant);
+	g_assert_cmpint(r.on_time, ==, -1);
+	g_assert_true(has_reason(&r, "quotes:c"));
+	g_assert_true(has_reason(&r, "attachments:1"));
+	for (size_t i = 0; i < r.n_reasons; i++)
+		g_assert_false(g_str_has_prefix(r.reasons[i], "deadline:"));
 	rules_result_clear(&r);
 
 	in.subject = CALL " - Region X";
 	in.hints = RULES_HINT_REPORT;
+	in.arrival = iso("2022-07-15T10:00:00+02:00"); /* a late bounce is not "late" */
 	r = run(&in, RULES_BASIS_ARRIVAL, 0);
 	g_assert_cmpint(r.status, ==, RULES_UNRELATED);
+	g_assert_cmpint(r.call, ==, -1);
+	g_assert_cmpint(r.on_time, ==, -1);
+	g_assert_null(r.applicant);
 	rules_result_clear(&r);
+	in.arrival = iso("2022-06-15T10:00:00+02:00");
 
 	/* Machine-generated (Auto-Submitted: auto-generated) but an exact
 	 * application with a form: a person looks. */
@@ -592,12 +696,131 @@ static void test_first_call_wins(void)
 	rules_result_clear(&res);
 }
 
+static void test_longer_exact_wins(void)
+{
+	struct rules_call calls[] = {
+		{ "kort", CALL, deadline("2022-07-01"), RULES_BASIS_ARRIVAL, 0 },
+		{ "lang", CALL " i ældreplejen", deadline("2022-08-01"), RULES_BASIS_ARRIVAL, 0 },
+	};
+	struct rules_input in = { .subject = CALL " i ældreplejen - Viborg Kommune", .has_arrival = true,
+				  .arrival = iso("2022-06-01T00:00:00Z"), .n_attachments = 1, .has_form = true };
+	struct rules_result r;
+	rules_classify(calls, 2, NULL, &in, &r);
+	g_assert_cmpint(r.call, ==, 1);
+	g_assert_cmpint(r.match, ==, RULES_MATCH_EXACT);
+	g_assert_cmpstr(r.applicant, ==, "Viborg Kommune");
+	rules_result_clear(&r);
+	/* Either order. */
+	struct rules_call swapped[] = { calls[1], calls[0] };
+	rules_classify(swapped, 2, NULL, &in, &r);
+	g_assert_cmpint(r.call, ==, 0);
+	rules_result_clear(&r);
+	/* The shorter call's own subject still goes to the shorter call. */
+	in.subject = CALL " - Viborg Kommune";
+	rules_classify(calls, 2, NULL, &in, &r);
+	g_assert_cmpint(r.call, ==, 0);
+	g_assert_cmpint(r.match, ==, RULES_MATCH_EXACT);
+	rules_result_clear(&r);
+}
+
+static void test_form_safety_net(void)
+{
+	struct rules_call calls[] = {
+		{ "psyk", "Puljeopslag 2023: Styrkelse af psykiatrien", deadline("2023-03-01"), RULES_BASIS_ARRIVAL, 0 },
+		{ "digi", CALL, deadline("2022-07-01"), RULES_BASIS_ARRIVAL, 0 },
+	};
+	struct rules_input in = { .subject = "Grant call 2022: Strengthening digital competencies - DTU",
+				  .has_arrival = true, .arrival = iso("2022-06-01T00:00:00Z"), .n_attachments = 1,
+				  .has_form = true };
+	struct rules_result r;
+	/* One call: that call, so on_time is decided. */
+	rules_classify(&calls[1], 1, NULL, &in, &r);
+	g_assert_cmpint(r.call, ==, 0);
+	g_assert_cmpint(r.status, ==, RULES_REVIEW);
+	g_assert_cmpint(r.match, ==, RULES_MATCH_NONE);
+	g_assert_cmpint(r.on_time, ==, 1);
+	g_assert_true(has_reason(&r, "subject:none+form"));
+	g_assert_cmpstr(r.applicant, ==, "DTU");
+	rules_result_clear(&r);
+	/* Several: the one it resembles most ("digitale kompetencer"). */
+	in.subject = "Ansøgning: Digitale kompetencer 2022 - Svendborg Kommune";
+	rules_classify(calls, 2, NULL, &in, &r);
+	g_assert_cmpint(r.call, ==, 1);
+	g_assert_cmpint(r.status, ==, RULES_REVIEW);
+	rules_result_clear(&r);
+	/* Nothing alike at all: the first. */
+	in.subject = "Faktura 2022-0613";
+	rules_classify(calls, 2, NULL, &in, &r);
+	g_assert_cmpint(r.call, ==, 0);
+	g_assert_cmpint(r.status, ==, RULES_REVIEW);
+	rules_result_clear(&r);
+	/* Late: late. */
+	in.arrival = iso("2023-06-01T00:00:00Z");
+	rules_classify(&calls[1], 1, NULL, &in, &r);
+	g_assert_cmpint(r.status, ==, RULES_LATE);
+	rules_result_clear(&r);
+	/* No form, or not an application: unrelated as before. */
+	in.arrival = iso("2022-06-01T00:00:00Z");
+	in.has_form = false;
+	rules_classify(calls, 2, NULL, &in, &r);
+	g_assert_cmpint(r.status, ==, RULES_UNRELATED);
+	g_assert_cmpint(r.call, ==, -1);
+	rules_result_clear(&r);
+	in.has_form = true;
+	in.hints = RULES_HINT_BOUNCE;
+	rules_classify(calls, 2, NULL, &in, &r);
+	g_assert_cmpint(r.status, ==, RULES_UNRELATED);
+	rules_result_clear(&r);
+}
+
+static void test_settings(void)
+{
+	double score = 0;
+	char *app = NULL;
+	struct rules_subject_result r;
+	/* word_similarity: "kompetenser" (0.91 like "kompetencer") pairs at
+	 * 0.6, not at 0.95. */
+	const char *typo = "Styrkelse af digitale kompetenser - Puljeopslag 2022 - Viborg Kommune";
+	struct rules_settings strict = { RULES_DEFAULT_FUZZY_THRESHOLD, 0.95, 0 };
+	g_assert_cmpint(rules_subject_match_full(typo, CALL, NULL, &r), ==, RULES_MATCH_FUZZY);
+	double loose_score = r.score;
+	rules_subject_result_clear(&r);
+	rules_subject_match_full(typo, CALL, &strict, &r);
+	g_assert_cmpfloat(r.score, <, loose_score);
+	rules_subject_result_clear(&r);
+	/* title_threshold: the title alone ("Styrkelse af digitale kompetencer")
+	 * is a partial match at the default, none at 1 with a typo in it. */
+	const char *title = "Styrkelse af digitale kompetancer - Region Sjælland";
+	g_assert_cmpint(rules_subject_match_full(title, CALL, NULL, &r), ==, RULES_MATCH_FUZZY);
+	g_assert_true(r.partial);
+	g_assert_cmpfloat(r.score, <, RULES_DEFAULT_FUZZY_THRESHOLD);
+	g_assert_cmpstr(r.applicant, ==, "Region Sjælland");
+	rules_subject_result_clear(&r);
+	struct rules_settings exact_title = { 0, 0, 1.0 };
+	g_assert_cmpint(rules_subject_match_full(title, CALL, &exact_title, &r), ==, RULES_MATCH_NONE);
+	rules_subject_result_clear(&r);
+	/* A call without a colon has no title part. */
+	g_assert_cmpint(rules_subject_match("Styrkelse af digitale kompetencer - X", "Puljeopslag 2022 Styrkelse af digitale kompetencer",
+					    RULES_DEFAULT_FUZZY_THRESHOLD, &score, &app), ==, RULES_MATCH_NONE);
+	g_assert_null(app);
+	/* The reason says partial, with the share of the whole call. */
+	struct rules_call call = { "c", CALL, deadline("2022-07-01"), RULES_BASIS_ARRIVAL, 0 };
+	struct rules_input in = { .subject = "Styrkelse af digitale kompetencer - Region Sjælland", .has_arrival = true,
+				  .arrival = iso("2022-06-01T00:00:00Z"), .n_attachments = 1, .has_form = true };
+	struct rules_result res;
+	rules_classify(&call, 1, NULL, &in, &res);
+	g_assert_cmpint(res.status, ==, RULES_REVIEW);
+	g_assert_true(has_reason(&res, "subject:partial(0.6"));
+	rules_result_clear(&res);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/rules/subjects", test_subjects);
 	g_test_add_func("/rules/applicant-bounds", test_applicant_bounds);
 	g_test_add_func("/rules/subject-table", test_subject_table);
+	g_test_add_func("/rules/classify-table", test_classify_table);
 	g_test_add_func("/rules/kinds", test_kinds);
 	g_test_add_func("/rules/not-applications", test_not_applications);
 	g_test_add_func("/rules/fuzzy-is-review", test_fuzzy_is_review);
@@ -609,6 +832,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/rules/normalize", test_normalize);
 	g_test_add_func("/rules/deadline-edges", test_deadline_edges);
 	g_test_add_func("/rules/first-call-wins", test_first_call_wins);
+	g_test_add_func("/rules/longer-exact-wins", test_longer_exact_wins);
+	g_test_add_func("/rules/form-safety-net", test_form_safety_net);
+	g_test_add_func("/rules/settings", test_settings);
 	g_test_add_func("/datetime/parse-deadline", test_deadline_parse);
 	g_test_add_func("/datetime/format", test_format);
 	return g_test_run();

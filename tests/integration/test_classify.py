@@ -615,7 +615,11 @@ class ClassifyTest(PuljedTestCase):
             ("exact", mail(CALL + " - Haderslev Kommune", ON_TIME, pdf=65), ON_TIME),
             ("exact-no-form", mail(CALL + " - Tønder Kommune", ON_TIME), ON_TIME),
             ("other-call", mail("Puljeopslag 2022: Styrkelse af psykiatrien - Region Midtjylland",
-                                ON_TIME, pdf=66), ON_TIME),
+                                ON_TIME), ON_TIME),
+            # The same with a form: the safety net (an application with a
+            # form is never lost), a person looks.
+            ("other-call-form", mail("Puljeopslag 2022: Styrkelse af psykiatrien - Region Nordjylland",
+                                     ON_TIME, pdf=66), ON_TIME),
         ]
         got, _cfg = self.ingest(dc, items)
         want = {"typo": ("review", "Region Syddanmark"),
@@ -652,6 +656,11 @@ class ClassifyTest(PuljedTestCase):
         self.assertIsNone(r["call"], r)
         self.assertEqual((r["status"], r["kind"]), ("unrelated", "other"), r)
         self.assertIsNone(r["applicant"], r)
+        r = got["other-call-form"]
+        self.assertIsNone(r["match"], r)
+        self.assertEqual((r["call"], r["status"], r["kind"]), (CALL_ID, "review", "application"), r)
+        self.assertIn("subject:none+form", r["reasons"], r)
+        self.assertEqual(r["on_time"], True, r)
 
     # ------------------------------------------------------------ h)
     def test_h_reclassify(self):
@@ -833,6 +842,81 @@ class ClassifyTest(PuljedTestCase):
         self.assertNotIn(got["neither"]["id"], [i for row in rows for i in row["ids"]])
 
     # ------------------------------------------------------------ k)
+    # ------------------------------------------------------------ l)
+    def test_l_bounces_invites_named_zones(self):
+        """Bounces that are not multipart/report (From MAILER-DAEMON@ or
+        postmaster@, X-Failed-Recipients), a calendar invitation quoting the
+        call, a person forwarding a bounce, and Date: headers with zone
+        names (CEST, GMT, EDT) read with the right offset."""
+        dc = self.dovecot()
+        t = "2022-06-20T11:%02d:00+02:00"
+        bounce_body = ("This is the mail system at host mx.example.net.\n\n"
+                       "I'm sorry to have to inform you that your message could not\n"
+                       "be delivered to one or more recipients.\n")
+        ics = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\n"
+               "SUMMARY:Informationsm\u00f8de\r\nDTSTART:20220608T080000Z\r\n"
+               "END:VEVENT\r\nEND:VCALENDAR\r\n").encode()
+
+        def zoned(subject, arrival, date_text, seed):
+            raw = M.drop_header(mail(subject, arrival, pdf=seed), "Date")
+            return M.prepend_headers(raw, [("Date", date_text)])
+
+        items = [
+            ("mailer-daemon", mail(CALL + " - Region Hovedstaden", t % 0,
+                                   from_addr="MAILER-DAEMON@mx.example.net",
+                                   from_name="Mail Delivery System", pdf=61, body=bounce_body),
+             t % 0),
+            ("postmaster", mail(CALL + " - Vejle Kommune", t % 1, from_addr="postmaster@example.dk",
+                                pdf=62, body=bounce_body), t % 1),
+            ("x-failed-recipients", mail(CALL + " - Kolding Kommune", t % 2,
+                                         from_addr="mail@mx.example.net", pdf=63, body=bounce_body,
+                                         headers={"X-Failed-Recipients": "puljer@sst.example.dk"}),
+             t % 2),
+            # A person forwarding a bounce (no automatic-mail headers): not lost.
+            ("person-forwards-bounce", mail("Fwd: Undeliverable: " + CALL + " - Vejle Kommune", t % 3,
+                                            from_addr="mette@vejle.example.dk", pdf=64), t % 3),
+            # An invitation quoting the call, with a PDF: never accepted.
+            ("calendar-invite", mail(CALL + " - Region Midtjylland", t % 4,
+                                     from_addr="kalender@rm.example.dk", from_name="Region Midtjylland",
+                                     attachments=[("invite.ics", "text/calendar", ics), pdf_att(65)]),
+             t % 4),
+            # Control: the same without the invitation is accepted.
+            ("control", mail(CALL + " - Region Midtjylland", t % 5, pdf=66), t % 5),
+            # Date: with zone names; arrival is late, the Date: decides.
+            ("date-cest", zoned(CALL + " - Horsens Kommune", "2022-07-02T00:10:00+02:00",
+                                "Fri, 01 Jul 2022 23:30:00 CEST", 67), "2022-07-02T00:10:00+02:00"),
+            ("date-edt", zoned(CALL + " - Odder Kommune", "2022-07-02T00:11:00+02:00",
+                               "Fri, 01 Jul 2022 17:30:00 EDT", 68), "2022-07-02T00:11:00+02:00"),
+            ("date-gmt", zoned(CALL + " - Skive Kommune", "2022-07-02T00:12:00+02:00",
+                               "Fri, 01 Jul 2022 23:30:00 GMT", 69), "2022-07-02T00:12:00+02:00"),
+        ]
+        got, _cfg = self.ingest(dc, items,
+                                calls={CALL_ID: dict(DEFAULT_CALL, deadline_basis="date-header")})
+        for key in ("mailer-daemon", "postmaster", "x-failed-recipients"):
+            self.assert_unrelated_kind(got[key], key, ("delivery-report",))
+            self.assertIn("kind:delivery-report", got[key]["reasons"], got[key])
+        r = got["person-forwards-bounce"]
+        self.assertEqual(r["status"], "review", r)
+        self.assertEqual(r["call"], CALL_ID, r)
+        self.assertEqual(r["applicant"], "Vejle Kommune", r)
+        self.assertIn("reply-to:delivery-report", r["reasons"], r)
+        r = got["calendar-invite"]
+        self.assertEqual((r["status"], r["kind"]), ("review", "other"), r)
+        self.assertIn("kind:other", r["reasons"], r)
+        r = got["control"]
+        self.assertEqual((r["status"], r["kind"]), ("accepted", "application"), r)
+        r = got["date-cest"]
+        self.assertEqual(parse_iso(r["date_header"]), iso("2022-07-01T23:30:00+02:00"), r)
+        self.assertEqual((r["decided_by"], r["on_time"], r["status"]), ("date-header", True, "accepted"), r)
+        self.assert_delta(r, -30 * 60, "date-cest")
+        r = got["date-edt"]
+        self.assertEqual(parse_iso(r["date_header"]), iso("2022-07-01T17:30:00-04:00"), r)
+        self.assertEqual((r["on_time"], r["status"]), (True, "accepted"), r)
+        r = got["date-gmt"]
+        self.assertEqual(parse_iso(r["date_header"]), iso("2022-07-01T23:30:00+00:00"), r)
+        self.assertEqual((r["on_time"], r["status"]), (False, "late"), r)
+        self.assert_delta(r, 90 * 60, "date-gmt")
+
     def test_k_subjects_tsv_end_to_end(self):
         """Every line of tests/data/subjects.tsv as a real message (bare From:
         address, so the applicant can only come from the subject).  Lines
@@ -854,7 +938,16 @@ class ClassifyTest(PuljedTestCase):
             r = got["line %d" % row["line"]]
             want_match = None if row["match"] == "none" else row["match"]
             problems = []
-            if r["match"] != want_match:
+            if r["status"] == "unrelated" and r["kind"] in ("auto-reply", "delivery-report"):
+                # An automatic reply or bounce quoting the call is no
+                # application: no call, match, applicant or on_time; the
+                # call it quotes is a reason.
+                for field in ("call", "match", "applicant", "on_time"):
+                    if r[field] is not None:
+                        problems.append("%s %r on an unrelated %s" % (field, r[field], r["kind"]))
+                if want_match and "quotes:" + CALL_ID not in r["reasons"]:
+                    problems.append("no quotes:%s reason in %r" % (CALL_ID, r["reasons"]))
+            elif r["match"] != want_match:
                 problems.append("match %s, want %s" % (r["match"], want_match))
             elif want_match and r["applicant"] != row["applicant"]:
                 problems.append("applicant %r, want %r" % (r["applicant"], row["applicant"]))
