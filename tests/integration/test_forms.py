@@ -28,7 +28,6 @@ import io
 import json
 import os
 import shutil
-import stat
 import sys
 import tempfile
 import unittest
@@ -41,6 +40,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "gen"))
 from harness import messages as M  # noqa: E402
 from harness import puljed as P  # noqa: E402
 from harness.testcase import PuljedTestCase, parse_iso  # noqa: E402
+from harness.tree import snapshot  # noqa: E402
 import pdfsign  # noqa: E402
 import smime  # noqa: E402
 import tnef  # noqa: E402
@@ -103,32 +103,6 @@ def make_docx(text):
            '<w:body><w:p><w:r><w:t>%s</w:t></w:r></w:p></w:body></w:document>' % text)
     return make_zip([("[Content_Types].xml", ct.encode()), ("_rels/.rels", rels.encode()),
                      ("word/document.xml", doc.encode("utf-8"))])
-
-
-def snapshot(root, skip=()):
-    """{relative path: (kind, detail)} of everything under root, without
-    following symlinks; detail is the sha256 of a file or a link's target."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        if any(os.path.abspath(dirpath).startswith(os.path.abspath(s)) for s in skip):
-            dirnames[:] = []
-            continue
-        for n in dirnames + filenames:
-            p = os.path.join(dirpath, n)
-            if any(os.path.abspath(p) == os.path.abspath(s) for s in skip):
-                continue
-            if dirpath == root and n.startswith("puljed.db"):
-                continue    # the database (puljectl may touch -shm/-wal)
-            st = os.lstat(p)
-            rel = os.path.relpath(p, root)
-            if stat.S_ISLNK(st.st_mode):
-                out[rel] = ("link", os.readlink(p))
-            elif stat.S_ISDIR(st.st_mode):
-                out[rel] = ("dir", stat.S_IMODE(st.st_mode))
-            else:
-                with open(p, "rb") as f:
-                    out[rel] = ("file", sha(f.read()), st.st_mtime_ns)
-    return out
 
 
 class FormsTest(PuljedTestCase):

@@ -74,6 +74,7 @@ from harness import messages as M  # noqa: E402
 from harness import puljed as P  # noqa: E402
 from harness.dovecot import DEFAULT_CALL, DEFAULT_CALL_NAME, Dovecot  # noqa: E402
 from harness.testcase import PuljedTestCase, parse_iso  # noqa: E402
+from harness.tree import snapshot  # noqa: E402
 import pdfsign  # noqa: E402
 
 CALL = M.CALL_SUBJECT
@@ -142,34 +143,6 @@ def neutralised(value):
     """What a CSV field holding value must read back as: a leading = + - @
     gets a leading apostrophe (README "Export")."""
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
-def snapshot(root, skip=()):
-    """{relative path: (kind, detail)} of everything under root, without
-    following symlinks (files: sha256, size, mtime)."""
-    out = {}
-    skip = [os.path.abspath(s) for s in skip]
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        if any(os.path.abspath(dirpath) == s or
-               os.path.abspath(dirpath).startswith(s + os.sep) for s in skip):
-            dirnames[:] = []
-            continue
-        for n in dirnames + filenames:
-            p = os.path.join(dirpath, n)
-            if os.path.abspath(p) in skip:
-                continue
-            if dirpath == root and n.startswith("puljed.db"):
-                continue    # the database (puljectl may touch -shm/-wal)
-            st = os.lstat(p)
-            rel = os.path.relpath(p, root)
-            if stat.S_ISLNK(st.st_mode):
-                out[rel] = ("link", os.readlink(p))
-            elif stat.S_ISDIR(st.st_mode):
-                out[rel] = ("dir", stat.S_IMODE(st.st_mode))
-            else:
-                with open(p, "rb") as f:
-                    out[rel] = ("file", sha(f.read()), st.st_size, st.st_mtime_ns)
-    return out
 
 
 class PageParser(html.parser.HTMLParser):
