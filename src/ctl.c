@@ -1564,15 +1564,6 @@ static int report_dir(const char *dir)
 
 int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char *dir, const struct ctl_filter *f)
 {
-	if (f->call) {
-		bool known = false;
-		for (size_t i = 0; i < cfg->n_calls; i++)
-			known = known || !strcmp(cfg->calls[i].id, f->call);
-		if (!known) {
-			fprintf(stderr, "puljectl: report: no call \"%s\" in %s\n", f->call, cfg->path);
-			return CTL_EXIT_USAGE;
-		}
-	}
 	int dirfd = report_dir(dir);
 	if (dirfd < 0) {
 		fprintf(stderr, "puljectl: report: %s: %s%s\n", dir, g_strerror(-dirfd),

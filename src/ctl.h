@@ -78,5 +78,6 @@ int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o);
 
 /* Writes the caseworkers' report into DIR (created when missing; must be
  * empty when it exists): index.html, messages/ID.eml, attachments/ID/NAME.
- * CFG gives the calls and their deadlines; FILTER's call picks one. */
+ * CFG gives the calls and their deadlines; FILTER's call, one of CFG's (the
+ * caller checks: puljectl refuses an unknown --call), picks one. */
 int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char *dir, const struct ctl_filter *f);

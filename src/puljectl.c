@@ -239,6 +239,23 @@ int main(int argc, char **argv)
 		}
 		db = cfg->database;
 	}
+	if (cfg && ex.filter.call) {
+		/* A mistyped call would give an empty export or report that looks
+		 * like "no applications"; records of a call since removed from the
+		 * configuration are still reached with --db. */
+		bool known = false;
+		g_autoptr(GString) ids = g_string_new(NULL);
+		for (size_t i = 0; i < cfg->n_calls; i++) {
+			known |= !strcmp(ex.filter.call, cfg->calls[i].id);
+			g_string_append_printf(ids, "%s%s", i ? ", " : "", cfg->calls[i].id);
+		}
+		if (!known) {
+			fprintf(stderr, "puljectl: --call: no call \"%s\" in %s (its calls: %s; --db reaches records of "
+					"other calls)\n", ex.filter.call, cfg->path, ids->str);
+			config_free(cfg);
+			return CTL_EXIT_USAGE;
+		}
+	}
 	if (since) {
 		/* A date is read in the call's zone: the one given, else the first. */
 		const char *tz = NULL;

@@ -820,6 +820,14 @@ class ReportTest(PuljedTestCase):
         self.assertIn(self.id_of("late"), since)
         both = self.csv_export("--status", "late", "--call", CALL_ID)
         self.assertEqual([row["applicant"] for row in both], ["Vejle Kommune"], both)
+        # A mistyped call is an error, not an empty export that reads as
+        # "no applications".
+        for cmd in (("export",), ("export", "--messages"), ("list",), ("applications",)):
+            r = self.ctl(*cmd, "--call", "no-such-call", expect=None)
+            self.assertEqual(r.returncode, P.EXIT_CONFIG, r.describe())
+            self.assertIn('no call "no-such-call"', r.stderr, r.describe())
+            self.assertIn(CALL_ID, r.stderr, r.describe())
+            self.assertEqual(r.stdout, "", r.describe())
 
         # decide: the decision shows in every export.
         sid = self.id_of("sjaelland")
