@@ -64,15 +64,49 @@ static bool der_tlv(const uint8_t **p, const uint8_t *end, uint8_t *tag, const u
 	return true;
 }
 
-/* The DER length of a SEQUENCE at DER, or 0. */
+/* The length of the BER TLV at P: a definite length (at most 4 bytes), or
+ * an indefinite one (constructed, ending with the end-of-contents 00 00)
+ * as "openssl cms -stream" and some signing libraries write it.  0 when it
+ * is neither, runs past LEN or nests deeper than DEPTH.  Each byte is
+ * looked at once per nesting level it sits in: linear for a bounded
+ * depth. */
+static size_t ber_length(const uint8_t *p, size_t len, unsigned depth)
+{
+	if (len < 2 || depth == 0 || (p[0] & 0x1f) == 0x1f) /* CMS has no high tag numbers */
+		return 0;
+	size_t l = p[1], hdr = 2;
+	if (l == 0x80) {
+		if (!(p[0] & 0x20))
+			return 0; /* only a constructed encoding may be indefinite */
+		for (size_t off = 2;;) {
+			if (len - off < 2)
+				return 0;
+			if (p[off] == 0 && p[off + 1] == 0)
+				return off + 2;
+			size_t n = ber_length(p + off, len - off, depth - 1);
+			if (!n)
+				return 0;
+			off += n;
+		}
+	}
+	if (l & 0x80) {
+		unsigned k = l & 0x7f;
+		if (k == 0 || k > 4 || len - 2 < k)
+			return 0;
+		l = 0;
+		for (unsigned i = 0; i < k; i++)
+			l = (l << 8) | p[2 + i];
+		hdr = 2 + k;
+	}
+	return len - hdr < l ? 0 : hdr + l;
+}
+
+/* The length of the SEQUENCE (DER or BER) at DER, or 0. */
 static size_t der_length(const uint8_t *der, size_t len)
 {
-	const uint8_t *p = der, *v;
-	uint8_t tag;
-	size_t l;
-	if (!der_tlv(&p, der + len, &tag, &v, &l) || tag != 0x30)
+	if (len < 2 || der[0] != 0x30)
 		return 0;
-	return (size_t)(p - der);
+	return ber_length(der, len, PDFSIG_MAX_BER_DEPTH);
 }
 
 /* What one pass finds of a signature dictionary. */

@@ -24,6 +24,9 @@
  * more is "invalid" (too many /ByteRange).  Text inside streams is never
  * looked at, so it costs nothing but the pass over it. */
 #define PDFSIG_MAX_BYTERANGE_NAMES 1024
+/* How deep an indefinite-length (BER) signature in /Contents may nest:
+ * CMS SignedData needs about 12 levels. */
+#define PDFSIG_MAX_BER_DEPTH 32
 
 struct pdfsig_result {
 	enum cms_status status; /* none; valid when every signature verifies; else invalid */

@@ -111,6 +111,15 @@ static void test_keyid(void)
 	       "NSS does not find a signer named by subjectKeyIdentifier");
 }
 
+/* The CMS in indefinite-length BER (openssl cms -stream): verified like
+ * DER (openssl cms -verify agrees); one byte altered: invalid. */
+static void test_ber(void)
+{
+	check2("signed_ber", CMS_VALID, "Mette Hansen", 1, true, 1,
+	       "poppler reports a digest mismatch for indefinite-length CMS; openssl cms -verify says valid");
+	check("signed_ber_tampered", CMS_INVALID, NULL, 0, false, -1);
+}
+
 /* No signingTime attribute: signed_at is the dictionary's /M,
  * D:20220615101200+02'00'; with one, the CMS signingTime. */
 static void test_signed_at_from_m(void)
@@ -268,6 +277,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/pdfsig/subfilter-sha1", test_subfilter_sha1);
 	g_test_add_func("/pdfsig/doc-timestamp", test_doc_timestamp);
 	g_test_add_func("/pdfsig/keyid", test_keyid);
+	g_test_add_func("/pdfsig/ber", test_ber);
 	g_test_add_func("/pdfsig/signed-at-from-m", test_signed_at_from_m);
 	g_test_add_func("/pdfsig/dos-byterange-in-stream", test_dos_byterange_in_stream);
 	int r = g_test_run();
