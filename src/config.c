@@ -65,7 +65,9 @@ static char *get_value(struct loader *l, const char *group, const char *key)
 		return NULL;
 	char *w = raw;
 	for (const char *p = raw; *p; p++) {
-		if (*p == '#' && p > raw && (p[-1] == ' ' || p[-1] == '\t'))
+		/* GKeyFile has already dropped the spaces before the value, so a
+		 * '#' that starts it starts a comment too ("host = # set me"). */
+		if (*p == '#' && (p == raw || p[-1] == ' ' || p[-1] == '\t'))
 			break;
 		if (p[0] == '\\' && p[1] == '#')
 			p++;
@@ -122,6 +124,12 @@ static int config_preprocess(struct loader *l, const char *text, GString *out)
 		}
 		if (!group) {
 			l->error = g_strdup_printf("%s:%zu: %s: a key before the first [group]", l->path, lineno, key);
+			return -EINVAL;
+		}
+		if (strpbrk(key, "[]")) {
+			/* GKeyFile would file "host[da]" as a translation, unseen. */
+			l->error = g_strdup_printf("%s:%zu: [%s] %s: unknown key (no translated keys here)", l->path,
+						   lineno, group, key);
 			return -EINVAL;
 		}
 		char *id = g_strdup_printf("%s\n%s", group, key);
@@ -463,7 +471,8 @@ int config_load(const char *path, struct config **out, char **error)
 		r = -EINVAL;
 		goto out;
 	}
-	if ((r = config_preprocess(&l, text, clean)) < 0)
+	/* A UTF-8 byte order mark, as some Windows editors write one. */
+	if ((r = config_preprocess(&l, len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3) ? text + 3 : text, clean)) < 0)
 		goto out;
 	if (!g_key_file_load_from_data(l.kf, clean->str, clean->len, G_KEY_FILE_NONE, &gerr)) {
 		l.error = g_strdup_printf("%s: %s", path, gerr->message);

@@ -604,7 +604,8 @@ static int show_attachment(const struct store_attachment *a, void *userdata)
 static int show_part(const struct store_part *p, void *userdata)
 {
 	const struct show_ctx *c = userdata;
-	g_autofree char *path = term_fit(p->part_path, 10, 1);
+	g_autofree char *path = term_width(p->part_path) > 10 ? term_clean(p->part_path) /* never cut */
+							       : term_fit(p->part_path, 10, 1);
 	g_autofree char *action = term_fit(p->action, 12, 1);
 	g_autofree char *rest = g_strdup_printf("%s%s%s%s — %s", p->content_type, p->filename ? " \"" : "",
 						p->filename ? p->filename : "", p->filename ? "\"" : "", p->why);
@@ -1241,8 +1242,10 @@ static int export_message(const struct store_message *m, void *userdata)
 		return 0;
 	struct form_info f = { 0 };
 	int r = store_foreach_attachment(c->st, m->id, false, find_form, &f);
-	if (r < 0)
+	if (r < 0) {
+		form_info_clear(&f);
 		return r;
+	}
 	/* Fields may be NULL, so a row is a GPtrArray, never a GStrv. */
 	GPtrArray *row = g_ptr_array_new_full(G_N_ELEMENTS(message_columns), g_free);
 	g_ptr_array_add(row, g_strdup_printf("%" G_GINT64_FORMAT, m->id));

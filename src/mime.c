@@ -10,7 +10,8 @@
 
 struct walk {
 	const struct mime_limits *limits;
-	GMimeStream *raw;  /* the message as received (borrowed) */
+	GMimeStream *raw;  /* the message as received (borrowed); NULL inside decoded content */
+	unsigned encoded_messages; /* transfer-encoded message/rfc822 parts being walked */
 	struct mime_message *msg;
 	GPtrArray *atts;  /* struct mime_attachment* */
 	GPtrArray *notes; /* struct mime_part_note* */
@@ -401,8 +402,13 @@ static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, con
 	GMimeParser *p = g_mime_parser_new_with_stream(st);
 	GMimeObject *inner = g_mime_parser_construct_part(p, NULL);
 	if (inner) {
+		/* Inside the signed-data the raw message says nothing about the
+		 * bytes: a multipart/signed in here is checked as GMime reads it. */
+		GMimeStream *raw = w->raw;
+		w->raw = NULL;
 		g_autofree char *sub = g_strdup_printf("%s:p7", *path ? path : "1");
 		walk(w, inner, NULL, sub, depth + 1, "pkcs7");
+		w->raw = raw;
 		g_object_unref(inner);
 	}
 	g_object_unref(p);
@@ -421,7 +427,9 @@ static bool unwrap_encoded_message(struct walk *w, GMimeObject *obj, const char 
 {
 	if (data->len == 0)
 		return false;
-	GMimeStream *st = g_mime_stream_mem_new_with_buffer((const char *)data->data, data->len);
+	/* The decoded bytes are parsed in place, not copied. */
+	GMimeStream *st = g_mime_stream_mem_new_with_byte_array(data);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
 	GMimeParser *p = g_mime_parser_new_with_stream(st);
 	GMimeMessage *inner = g_mime_parser_construct_message(p, NULL);
 	/* Bytes without a header are no message, whatever their label says. */
@@ -430,7 +438,12 @@ static bool unwrap_encoded_message(struct walk *w, GMimeObject *obj, const char 
 	if (ok) {
 		note(w, path, obj, filename, data->len, "message",
 		     g_strdup("forwarded message (transfer-encoded): decoded and walked inside"));
+		GMimeStream *raw = w->raw;
+		w->raw = NULL; /* the raw message does not hold these bytes as they are */
+		w->encoded_messages++;
 		walk(w, g_mime_message_get_mime_part(inner), obj, path, depth + 1, source);
+		w->encoded_messages--;
+		w->raw = raw;
 	}
 	if (inner)
 		g_object_unref(inner);
@@ -512,6 +525,44 @@ static GByteArray *to_crlf(const GByteArray *bytes)
 	return out;
 }
 
+/* OBJ as GMime writes it, with CRLF line ends. */
+static GByteArray *serialise_crlf(GMimeObject *obj)
+{
+	GByteArray *bytes = g_byte_array_new();
+	GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(bytes);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+	GMimeStream *filtered = g_mime_stream_filter_new(mem);
+	GMimeFilter *crlf = g_mime_filter_unix2dos_new(FALSE);
+	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), crlf);
+	g_object_unref(crlf);
+	g_mime_object_write_to_stream(obj, NULL, filtered);
+	g_mime_stream_flush(filtered);
+	g_object_unref(filtered);
+	g_object_unref(mem);
+	return bytes;
+}
+
+/* Whether RECEIVED (a candidate first part found in the raw message) is the
+ * part GMime walks, whose serialisation is WALKED: read on its own it must
+ * serialise to the same bytes.  A decoy copy of a genuinely signed part
+ * elsewhere in the message (a preamble, another multipart) is not. */
+static bool same_part(const GByteArray *received, const GByteArray *walked)
+{
+	GMimeStream *st = g_mime_stream_mem_new_with_buffer((const char *)received->data, received->len);
+	GMimeParser *p = g_mime_parser_new_with_stream(st);
+	GMimeObject *obj = g_mime_parser_construct_part(p, NULL);
+	bool same = false;
+	if (obj) {
+		GByteArray *again = serialise_crlf(obj);
+		same = again->len == walked->len && memcmp(again->data, walked->data, walked->len) == 0;
+		g_byte_array_free(again, TRUE);
+		g_object_unref(obj);
+	}
+	g_object_unref(p);
+	g_object_unref(st);
+	return same;
+}
+
 /* multipart/signed with an S/MIME signature: the first part, with CRLF
  * line ends, is what was signed — as received; GMime's re-serialisation
  * of it is tried too (it differs after a forwarded message, or when a
@@ -522,20 +573,14 @@ static void verify_multipart_signed(struct walk *w, GMimeMultipart *mp, const ch
 	GMimeObject *sig = g_mime_multipart_get_part(mp, 1);
 	if (!content || !sig || !GMIME_IS_PART(sig) || !is_smime_signature(sig))
 		return;
-	GByteArray *signed_bytes = g_byte_array_new();
-	GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(signed_bytes);
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
-	GMimeStream *filtered = g_mime_stream_filter_new(mem);
-	GMimeFilter *crlf = g_mime_filter_unix2dos_new(FALSE);
-	g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), crlf);
-	g_object_unref(crlf);
-	g_mime_object_write_to_stream(content, NULL, filtered);
-	g_mime_stream_flush(filtered);
-	g_object_unref(filtered);
-	g_object_unref(mem);
+	GByteArray *signed_bytes = serialise_crlf(content);
 	GByteArray *der = decode_part(GMIME_PART(sig));
 	struct cms_result r;
 	GByteArray *as_received = signed_part_raw(w->raw, g_mime_multipart_get_boundary(mp), G_MAXSIZE);
+	if (as_received && !same_part(as_received, signed_bytes)) {
+		g_byte_array_free(as_received, TRUE);
+		as_received = NULL;
+	}
 	GByteArray *received_crlf = as_received ? to_crlf(as_received) : NULL;
 	if (received_crlf) {
 		cms_verify(der->data, der->len, received_crlf->data, received_crlf->len, w->limits->trust, &r);
@@ -632,7 +677,7 @@ static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 		return;
 	}
 	bool message = type_is(obj, "message", "rfc822") || type_is(obj, "message", "global");
-	if (message && depth < w->limits->max_depth &&
+	if (message && depth < w->limits->max_depth && w->encoded_messages < MIME_MAX_ENCODED_MESSAGES &&
 	    unwrap_encoded_message(w, obj, path, filename, data, depth, source)) {
 		g_byte_array_free(data, TRUE);
 		return;

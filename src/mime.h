@@ -10,6 +10,13 @@
 
 #include "cms.h"
 
+/* Transfer-encoded message/rfc822 parts (RFC 2046 forbids the encoding)
+ * decoded inside one another: each level holds its decoded copy while the
+ * next is walked, and quoted-printable does not shrink, so nesting them
+ * would multiply the memory of one large message.  A deeper one is kept
+ * as the attachment it is. */
+#define MIME_MAX_ENCODED_MESSAGES 1
+
 struct mime_limits {
 	unsigned max_depth;   /* nesting of multiparts and forwarded messages */
 	unsigned max_parts;   /* parts walked before giving up */

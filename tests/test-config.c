@@ -251,6 +251,21 @@ static void test_syntax(void)
 	g_assert_cmpstr(cfg->database, ==, "/var/lib/puljed/puljed.db");
 	config_free(cfg);
 
+	/* A byte order mark loads; a value that is only a comment is empty,
+	 * so a required key is missing. */
+	g_autofree char *bom = g_strconcat("\xef\xbb\xbf", good, NULL);
+	g_autofree char *bom_path = write_conf(bom);
+	g_autofree char *bom_err = NULL;
+	g_assert_cmpint(config_load(bom_path, &cfg, &bom_err), ==, 0);
+	config_free(cfg);
+	g_autofree char *unset = replace(good, "host = imap.example.dk\n", "host = # set me\n");
+	g_autofree char *unset_path = write_conf(unset);
+	g_autofree char *unset_err = NULL;
+	cfg = NULL;
+	g_assert_cmpint(config_load(unset_path, &cfg, &unset_err), <, 0);
+	g_test_message("%s", unset_err);
+	g_assert_nonnull(strstr(unset_err, "[imap] host"));
+
 	static const struct {
 		const char *from, *to, *want1, *want2;
 	} cases[] = {
@@ -261,6 +276,8 @@ static void test_syntax(void)
 		{ "[store]\n", "[store\n", ":12:", "group header" },
 		{ "username = rbj\n", "username rbj\n", ":5: [imap]", "key = value" },
 		{ "[daemon]\n", "[imap]\nhost = again.example.dk\n[daemon]\n", ":10: [imap] host", "set twice" },
+		{ "username = rbj\n", "username = rbj\nhost[da] = x.example.dk\n", ":6: [imap] host[da]",
+		  "unknown key" },
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autofree char *text = replace(good, cases[i].from, cases[i].to);

@@ -434,6 +434,49 @@ static void test_encoded_forward(void)
 	mime_message_free(m);
 }
 
+/* A genuinely signed first part copied where GMime does not walk it (an
+ * outer preamble; outside a base64 forward whose multipart/signed carries
+ * other content) must not lend its signature to the part that is walked. */
+static void test_smime_decoy(void)
+{
+	static const char *const files[] = { "decoy-in-preamble.eml", "decoy-outside-encoded-forward.eml" };
+	for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+		g_autofree char *path = g_build_filename(g_getenv("PULJED_FIXTURES"), "smime", files[i], NULL);
+		g_autofree char *raw = NULL;
+		g_assert_true(g_file_get_contents(path, &raw, NULL, NULL));
+		struct mime_message *m = parse_text(raw);
+		g_test_message("%s: %s", files[i], cms_status_name(m->smime));
+		g_assert_cmpstr(cms_status_name(m->smime), ==, "invalid");
+		g_assert_cmpuint(m->n_attachments, ==, 1);
+		g_assert_cmpstr(m->attachments[0].filename, ==, "evil.pdf");
+		mime_message_free(m);
+	}
+}
+
+/* Transfer-encoded forwards inside one another: one level is decoded, a
+ * deeper one is kept whole as an attachment (quoted-printable does not
+ * shrink, so each level would hold another copy of the message). */
+static void test_encoded_forward_nesting(void)
+{
+	g_autofree char *msg = g_strdup("From: a@b.dk\r\nSubject: inner\r\nMIME-Version: 1.0\r\n"
+					"Content-Type: application/pdf; name=\"a.pdf\"\r\n\r\n%PDF-1.4\r\n");
+	for (int level = 0; level < 3; level++) {
+		char *outer = g_strdup_printf("From: x@y.dk\r\nSubject: level %d\r\nMIME-Version: 1.0\r\n"
+					      "Content-Type: multipart/mixed; boundary=L%d\r\n\r\n"
+					      "--L%d\r\nContent-Type: message/rfc822\r\n"
+					      "Content-Transfer-Encoding: quoted-printable\r\n\r\n%s\r\n--L%d--\r\n",
+					      level, level, level, msg, level);
+		g_free(msg);
+		msg = outer;
+	}
+	struct mime_message *m = parse_text(msg);
+	g_assert_cmpuint(m->n_attachments, ==, 1);
+	g_assert_cmpstr(m->attachments[0].content_type, ==, "message/rfc822");
+	g_assert_nonnull(g_strstr_len((const char *)m->attachments[0].data, (gssize)m->attachments[0].size,
+				      "Subject: level 0"));
+	mime_message_free(m);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -458,5 +501,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/mime/pdf-in-text-part", test_pdf_in_text_part);
 	g_test_add_func("/mime/smime-as-received", test_smime_as_received);
 	g_test_add_func("/mime/encoded-forward", test_encoded_forward);
+	g_test_add_func("/mime/encoded-forward-nesting", test_encoded_forward_nesting);
+	g_test_add_func("/mime/smime-decoy", test_smime_decoy);
 	return g_test_run();
 }
