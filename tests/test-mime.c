@@ -357,6 +357,15 @@ static void test_pdf_in_text_part(void)
 	mime_message_free(m);
 }
 
+/* The text of fixtures/smime/NAME.  Newly allocated. */
+static char *smime_fixture(const char *name)
+{
+	g_autofree char *path = g_build_filename(g_getenv("PULJED_FIXTURES"), "smime", name, NULL);
+	char *raw = NULL;
+	g_assert_true(g_file_get_contents(path, &raw, NULL, NULL));
+	return raw;
+}
+
 /* S/MIME clear-signed mail is verified over the first part as received:
  * GMime's re-serialisation differs after a forwarded message and when a
  * delimiter line carries trailing space (RFC 2046 allows it). */
@@ -364,9 +373,7 @@ static void test_smime_as_received(void)
 {
 	static const char *const files[] = { "forwarded-inside-detached.eml", "trailing-space-after-boundary.eml" };
 	for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
-		g_autofree char *path = g_build_filename(g_getenv("PULJED_FIXTURES"), "smime", files[i], NULL);
-		g_autofree char *raw = NULL;
-		g_assert_true(g_file_get_contents(path, &raw, NULL, NULL));
+		g_autofree char *raw = smime_fixture(files[i]);
 		struct mime_message *m = parse_text(raw);
 		g_assert_cmpstr(cms_status_name(m->smime), ==, "valid");
 		mime_message_free(m);
@@ -441,9 +448,7 @@ static void test_smime_decoy(void)
 {
 	static const char *const files[] = { "decoy-in-preamble.eml", "decoy-outside-encoded-forward.eml" };
 	for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
-		g_autofree char *path = g_build_filename(g_getenv("PULJED_FIXTURES"), "smime", files[i], NULL);
-		g_autofree char *raw = NULL;
-		g_assert_true(g_file_get_contents(path, &raw, NULL, NULL));
+		g_autofree char *raw = smime_fixture(files[i]);
 		struct mime_message *m = parse_text(raw);
 		g_test_message("%s: %s", files[i], cms_status_name(m->smime));
 		g_assert_cmpstr(cms_status_name(m->smime), ==, "invalid");
