@@ -63,8 +63,14 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 	bool spooled = !in->body_missing && in->spooled;
 	uint64_t spooled_len = 0;
 	if (spooled) {
-		if (mime_parse_fd(in->raw_fd, &lim, &a->mime) < 0 ||
-		    mime_sha256_fd(in->raw_fd, &spooled_len, a->raw_sha256) < 0) {
+		int hashed = 0;
+		if (in->raw_sha256) {
+			g_strlcpy(a->raw_sha256, in->raw_sha256, sizeof(a->raw_sha256));
+			spooled_len = in->raw_len;
+		} else {
+			hashed = mime_sha256_fd(in->raw_fd, &spooled_len, a->raw_sha256);
+		}
+		if (hashed < 0 || mime_parse_fd(in->raw_fd, &lim, &a->mime) < 0) {
 			/* The spool cannot be read back: say so rather than guess. */
 			mime_message_free(a->mime);
 			GByteArray empty = { 0 };

@@ -28,7 +28,7 @@ static const struct key_spec known_keys[] = {
 	{ "store", "database" },
 	{ "limits", "max_message_size" }, { "limits", "max_header_size" }, { "limits", "max_mime_depth" },
 	{ "limits", "max_mime_parts" }, { "limits", "max_message_time" },
-	{ "limits", "max_header_field" }, { "limits", "max_header_fields" },
+	{ "limits", "max_header_field" }, { "limits", "max_header_fields" }, { "limits", "prefetch" },
 	{ "call", "subject" }, { "call", "deadline" }, { "call", "timezone" },
 	{ "call", "deadline_basis" }, { "call", "grace" },
 	{ "match", "fuzzy_threshold" }, { "match", "word_similarity" }, { "match", "title_threshold" },
@@ -392,6 +392,8 @@ static int load_limits(struct loader *l, struct config_limits *lim)
 		return r;
 	if ((r = get_uint(l, "limits", "max_message_time", 300, 5, 86400, &lim->max_message_time)) < 0 ||
 	    (r = get_uint(l, "limits", "max_header_fields", 1000, 10, 1000000, &lim->max_header_fields)) < 0)
+		return r;
+	if ((r = get_size(l, "limits", "prefetch", 8ULL << 20, 0, 1ULL << 30, "8M", &lim->prefetch)) < 0)
 		return r;
 	return get_size(l, "limits", "max_header_field", 32ULL << 10, 1ULL << 10, 64ULL << 20, "32K",
 			&lim->max_header_field);

@@ -63,6 +63,7 @@ struct config_limits {
 	unsigned max_message_time; /* seconds for one message: fetching it (any one command) and walking it */
 	uint64_t max_header_field; /* bytes of one header field; longer: flagged long-header */
 	unsigned max_header_fields;/* fields in a message's header; more: flagged too-many-headers */
+	uint64_t prefetch;         /* bytes of messages fetched ahead of the one being recorded; 0: none */
 };
 
 struct config {

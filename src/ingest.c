@@ -2,6 +2,7 @@
 #include "assess.h"
 #include "crashpoint.h"
 #include "imap.h"
+#include "mime.h"
 
 #include <errno.h>
 #include <sys/mman.h>
@@ -99,10 +100,12 @@ enum fetch_outcome {
 
 /* Assesses and records one message.  When the body was not fetched
  * (OUTCOME says why) RAW holds its header only, or nothing; when it was,
- * it is in SPOOL (>= 0) or else in RAW. */
+ * it is in SPOOL (>= 0; RAW_SHA256 its hash when already taken, or NULL)
+ * or else in RAW. */
 static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *box, const struct imap_meta *meta,
-		      GByteArray *raw, int spool, enum fetch_outcome outcome, int64_t started,
-		      struct ingest_stats *stats, char *err, size_t errlen)
+		      GByteArray *raw, int spool, const char *raw_sha256, uint64_t raw_len,
+		      enum fetch_outcome outcome, int64_t started, struct ingest_stats *stats, char *err,
+		      size_t errlen)
 {
 	struct assess_input in = {
 		.mailbox = ctx->cfg->imap.mailbox,
@@ -115,6 +118,8 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *b
 		.raw = raw,
 		.spooled = spool >= 0,
 		.raw_fd = spool,
+		.raw_sha256 = raw_sha256,
+		.raw_len = raw_len,
 		.body_missing = outcome == FETCHED ? NULL : outcome == GONE ? "gone" : "too-large",
 		.trust = ctx->trust,
 		.clock = g_get_monotonic_time,
@@ -152,18 +157,16 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *b
 }
 
 /* The server sent more than it announced and the stream is out of step:
- * a new session on the same mailbox, which must keep its UIDVALIDITY. */
-static int reopen(const struct ingest_ctx *ctx, struct session *s, const struct ingest_stats *stats,
-		  char *err, size_t errlen)
+ * a new session on the same mailbox, which must keep its UIDVALIDITY.
+ * Runs in the fetcher; the recorder reports the reconnection. */
+static int reopen(const struct ingest_ctx *ctx, struct session *s, uint32_t uidvalidity, char *err, size_t errlen)
 {
-	struct ingest_event ev = { .kind = INGEST_EVENT_RECONNECT, .detail = imap_errmsg(s->im) };
-	emit(ctx, &ev);
 	imap_free(s->im);
 	s->im = NULL;
 	int r = session_open(ctx, s, err, errlen);
 	if (r != IMAP_OK)
 		return from_imap(r);
-	if (s->box.uidvalidity != stats->uidvalidity) {
+	if (s->box.uidvalidity != uidvalidity) {
 		snprintf(err, errlen, "UIDVALIDITY changed during the cycle");
 		return INGEST_E_NETWORK;
 	}
@@ -209,11 +212,163 @@ static int open_mailbox(const struct ingest_ctx *ctx, struct session *s, struct 
 	return INGEST_OK;
 }
 
+/* Fetching and recording overlap: a fetcher thread, which alone uses the
+ * IMAP session while the cycle lasts, fetches the messages in UID order
+ * into slots (a spool file each) and hashes them; this thread takes the
+ * slots in the same order, parses, classifies and commits each one, and
+ * hands the slot back.  The order of the commits, and so the watermark,
+ * is exactly that of the plain loop; the fetcher only runs ahead by
+ * [limits] prefetch bytes.  The server is never changed here. */
+
+#define PIPE_SLOTS 16 /* at most this many messages fetched and not yet recorded */
+
+struct slot {
+	const struct imap_meta *meta;
+	enum fetch_outcome outcome;
+	GByteArray *raw;        /* the header of a message not fetched, or the whole
+				 * message when there is no spool file */
+	int spool;              /* the message, or -1 */
+	bool hashed;
+	char raw_sha256[65];
+	uint64_t raw_len;
+	int64_t fetch_us;       /* how long fetching it took */
+	char *reconnected;      /* why the session was opened again for it, or NULL */
+	int result;             /* INGEST_OK, or why the fetcher stopped here */
+	char err[512];
+};
+
+struct pipe {
+	const struct ingest_ctx *ctx;
+	struct session *s;
+	uint32_t uidvalidity;
+	const struct imap_meta *metas;
+	size_t n;
+	GMutex lock;
+	GCond cond;
+	size_t fetched;         /* slots filled, in order … */
+	size_t released;        /* … and handed back by the recorder */
+	uint64_t held_bytes;    /* of the slots filled and not yet handed back */
+	bool quit;              /* the recorder stopped: fetch no more */
+	struct slot slots[PIPE_SLOTS];
+};
+
+static uint64_t slot_bytes(const struct slot *sl)
+{
+	return sl->outcome == FETCHED ? sl->raw_len : 0;
+}
+
+/* Fills SL with message META; runs in the fetcher. */
+static void fetch_one(struct pipe *p, struct slot *sl, const struct imap_meta *meta)
+{
+	const struct ingest_ctx *ctx = p->ctx;
+	const struct config *cfg = ctx->cfg;
+	struct session *s = p->s;
+	int64_t t0 = g_get_monotonic_time();
+	int r;
+
+	sl->meta = meta;
+	sl->outcome = FETCHED;
+	sl->hashed = false;
+	sl->raw_len = 0;
+	sl->result = INGEST_OK;
+	sl->err[0] = '\0';
+	g_clear_pointer(&sl->reconnected, g_free);
+	g_byte_array_set_size(sl->raw, 0);
+	bool resync = false;
+	if (meta->size > cfg->limits.max_message_size) {
+		sl->outcome = TOO_LARGE;
+	} else {
+		/* Into the spool file when there is one: the message is never
+		 * all in memory. */
+		if (sl->spool >= 0 && (ftruncate(sl->spool, 0) < 0 || lseek(sl->spool, 0, SEEK_SET) < 0)) {
+			snprintf(sl->err, sizeof(sl->err), "cannot reset the message spool: %s", g_strerror(errno));
+			sl->result = INGEST_E_STORE;
+			return;
+		}
+		r = sl->spool >= 0 ? imap_fetch_body_fd(s->im, meta->uid, cfg->limits.max_message_size, sl->spool)
+				   : imap_fetch_body(s->im, meta->uid, cfg->limits.max_message_size, sl->raw);
+		if (r == IMAP_E_TOO_LARGE) {
+			sl->outcome = TOO_LARGE;
+			resync = true;
+		} else if (r == IMAP_E_GONE) {
+			sl->outcome = GONE;
+		} else if (r != IMAP_OK) {
+			snprintf(sl->err, sizeof(sl->err), "%s", imap_errmsg(s->im));
+			sl->result = r == IMAP_E_CANCELLED ? INGEST_E_INTERRUPTED
+				     : r == IMAP_E_SPOOL    ? INGEST_E_STORE
+							    : from_imap(r);
+			return;
+		}
+	}
+	if (resync) {
+		sl->reconnected = g_strdup(imap_errmsg(s->im));
+		if ((sl->result = reopen(ctx, s, p->uidvalidity, sl->err, sizeof(sl->err))) != INGEST_OK)
+			return;
+	}
+	if (sl->outcome == TOO_LARGE) {
+		g_byte_array_set_size(sl->raw, 0);
+		r = imap_fetch_header(s->im, meta->uid, cfg->limits.max_header_size, sl->raw);
+		if (r == IMAP_E_GONE || r == IMAP_E_TOO_LARGE) {
+			g_byte_array_set_size(sl->raw, 0);
+			if (r == IMAP_E_TOO_LARGE) {
+				g_free(sl->reconnected);
+				sl->reconnected = g_strdup(imap_errmsg(s->im));
+				if ((sl->result = reopen(ctx, s, p->uidvalidity, sl->err, sizeof(sl->err))) != INGEST_OK)
+					return;
+			}
+		} else if (r != IMAP_OK) {
+			snprintf(sl->err, sizeof(sl->err), "%s", imap_errmsg(s->im));
+			sl->result = from_imap(r);
+			return;
+		}
+	}
+	/* The raw hash here, on the fetcher's side: it overlaps the recording
+	 * of the message before.  Unreadable spool: assess says so. */
+	if (sl->outcome == FETCHED && sl->spool >= 0)
+		sl->hashed = mime_sha256_fd(sl->spool, &sl->raw_len, sl->raw_sha256) == 0;
+	else if (sl->outcome == FETCHED)
+		sl->raw_len = sl->raw->len;
+	sl->fetch_us = g_get_monotonic_time() - t0;
+}
+
+static gpointer fetcher(gpointer data)
+{
+	struct pipe *p = data;
+	const struct ingest_ctx *ctx = p->ctx;
+	for (size_t i = 0; i < p->n; i++) {
+		const struct imap_meta *meta = &p->metas[i];
+		g_mutex_lock(&p->lock);
+		/* Room for one more: nothing held, or within the prefetch budget. */
+		while (!p->quit && p->fetched > p->released &&
+		       (p->fetched - p->released >= PIPE_SLOTS ||
+			p->held_bytes + MIN(meta->size, ctx->cfg->limits.max_message_size) > ctx->cfg->limits.prefetch))
+			g_cond_wait(&p->cond, &p->lock);
+		bool quit = p->quit;
+		g_mutex_unlock(&p->lock);
+		if (quit)
+			break;
+		struct slot *sl = &p->slots[i % PIPE_SLOTS];
+		if (ctx->stop && *ctx->stop) {
+			snprintf(sl->err, sizeof(sl->err), "interrupted");
+			sl->result = INGEST_E_INTERRUPTED;
+		} else {
+			fetch_one(p, sl, meta);
+		}
+		g_mutex_lock(&p->lock);
+		p->fetched++;
+		p->held_bytes += slot_bytes(sl);
+		g_cond_broadcast(&p->cond);
+		g_mutex_unlock(&p->lock);
+		if (sl->result != INGEST_OK)
+			break;
+	}
+	return NULL;
+}
+
 /* Fetches and records every message with a UID above LAST_UID. */
 static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t last_uid, struct ingest_stats *stats,
 		     char *err, size_t errlen)
 {
-	const struct config *cfg = ctx->cfg;
 	struct imap_meta *metas = NULL;
 	size_t n = 0;
 	int r;
@@ -224,70 +379,80 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 		return r == IMAP_E_CANCELLED ? INGEST_E_INTERRUPTED : from_imap(r);
 	}
 	stats->seen = n;
-	GByteArray *raw = g_byte_array_new();
-	/* The message spool: an anonymous file in memory that the kernel may
-	 * swap, outside the process's own heap.  Without it, memory. */
-	int spool = memfd_create("puljed-message", MFD_CLOEXEC);
+	if (n == 0) {
+		g_free(metas);
+		return INGEST_OK;
+	}
+	struct pipe *p = g_new0(struct pipe, 1);
+	*p = (struct pipe){ .ctx = ctx, .s = s, .uidvalidity = stats->uidvalidity, .metas = metas, .n = n };
+	g_mutex_init(&p->lock);
+	g_cond_init(&p->cond);
+	for (size_t k = 0; k < PIPE_SLOTS; k++) {
+		p->slots[k].raw = g_byte_array_new();
+		/* The spool: an anonymous file in memory that the kernel may
+		 * swap, outside the process's own heap.  Without it, memory. */
+		p->slots[k].spool = memfd_create("puljed-message", MFD_CLOEXEC);
+	}
+	/* The fetcher may open the session again and rewrite S->box. */
+	const struct imap_mailbox box = s->box;
+	GThread *th = g_thread_new("puljed-fetch", fetcher, p);
+
 	int result = INGEST_OK;
 	for (size_t i = 0; i < n; i++) {
+		g_mutex_lock(&p->lock);
+		while (p->fetched <= i)
+			g_cond_wait(&p->cond, &p->lock);
+		g_mutex_unlock(&p->lock);
+		struct slot *sl = &p->slots[i % PIPE_SLOTS];
+		if (sl->reconnected) {
+			struct ingest_event ev = { .kind = INGEST_EVENT_RECONNECT, .detail = sl->reconnected };
+			emit(ctx, &ev);
+		}
 		if (ctx->stop && *ctx->stop) {
 			snprintf(err, errlen, "interrupted");
 			result = INGEST_E_INTERRUPTED;
 			break;
 		}
-		const struct imap_meta *meta = &metas[i];
-		enum fetch_outcome outcome = FETCHED;
-		bool resync = false;
-		g_byte_array_set_size(raw, 0);
-		int64_t started = g_get_monotonic_time();
-		if (meta->size > cfg->limits.max_message_size) {
-			outcome = TOO_LARGE;
-		} else {
-			/* Into the spool file when there is one: the message is
-			 * never all in memory. */
-			if (spool >= 0 && (ftruncate(spool, 0) < 0 || lseek(spool, 0, SEEK_SET) < 0)) {
-				snprintf(err, errlen, "cannot reset the message spool: %s", g_strerror(errno));
-				result = INGEST_E_STORE;
-				break;
-			}
-			r = spool >= 0 ? imap_fetch_body_fd(s->im, meta->uid, cfg->limits.max_message_size, spool)
-				       : imap_fetch_body(s->im, meta->uid, cfg->limits.max_message_size, raw);
-			if (r == IMAP_E_TOO_LARGE) {
-				outcome = TOO_LARGE;
-				resync = true;
-			} else if (r == IMAP_E_GONE) {
-				outcome = GONE;
-			} else if (r != IMAP_OK) {
-				snprintf(err, errlen, "%s", imap_errmsg(s->im));
-				result = r == IMAP_E_CANCELLED ? INGEST_E_INTERRUPTED
-					 : r == IMAP_E_SPOOL	    ? INGEST_E_STORE
-								    : from_imap(r);
-				break;
-			}
-		}
-		if (resync && (result = reopen(ctx, s, stats, err, errlen)) != INGEST_OK)
+		if (sl->result != INGEST_OK) {
+			snprintf(err, errlen, "%s", sl->err);
+			result = sl->result;
 			break;
-		if (outcome == TOO_LARGE) {
-			g_byte_array_set_size(raw, 0);
-			r = imap_fetch_header(s->im, meta->uid, cfg->limits.max_header_size, raw);
-			if (r == IMAP_E_GONE || r == IMAP_E_TOO_LARGE) {
-				g_byte_array_set_size(raw, 0);
-				if (r == IMAP_E_TOO_LARGE && (result = reopen(ctx, s, stats, err, errlen)) != INGEST_OK)
-					break;
-			} else if (r != IMAP_OK) {
-				snprintf(err, errlen, "%s", imap_errmsg(s->im));
-				result = from_imap(r);
-				break;
-			}
 		}
-		result = record_one(ctx, &s->box, meta, raw, outcome == FETCHED ? spool : -1, outcome, started, stats,
-				    err, errlen);
+		int64_t started = g_get_monotonic_time() - sl->fetch_us;
+		result = record_one(ctx, &box, sl->meta, sl->raw, sl->outcome == FETCHED ? sl->spool : -1,
+				    sl->hashed ? sl->raw_sha256 : NULL, sl->raw_len, sl->outcome, started, stats, err,
+				    errlen);
 		if (result != INGEST_OK)
 			break;
+		/* Recorded: its bytes leave memory now, not when the slot comes round again. */
+		if (sl->spool >= 0 && ftruncate(sl->spool, 0) < 0) {
+			snprintf(err, errlen, "cannot reset the message spool: %s", g_strerror(errno));
+			result = INGEST_E_STORE;
+			break;
+		}
+		g_mutex_lock(&p->lock);
+		p->released++;
+		p->held_bytes -= slot_bytes(sl);
+		g_cond_broadcast(&p->cond);
+		g_mutex_unlock(&p->lock);
 	}
-	if (spool >= 0)
-		close(spool);
-	g_byte_array_free(raw, TRUE);
+	/* Stopped early: the fetcher ends after the message it is on, with
+	 * the session between commands. */
+	g_mutex_lock(&p->lock);
+	p->quit = true;
+	g_cond_broadcast(&p->cond);
+	g_mutex_unlock(&p->lock);
+	g_thread_join(th);
+
+	for (size_t k = 0; k < PIPE_SLOTS; k++) {
+		if (p->slots[k].spool >= 0)
+			close(p->slots[k].spool);
+		g_byte_array_free(p->slots[k].raw, TRUE);
+		g_free(p->slots[k].reconnected);
+	}
+	g_mutex_clear(&p->lock);
+	g_cond_clear(&p->cond);
+	g_free(p);
 	g_free(metas);
 	return result;
 }

@@ -536,6 +536,10 @@ void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust,
 	memset(out, 0, sizeof(*out));
 	out->status = CMS_NONE;
 	out->trusted = -1;
+	/* Without the name anywhere there is no signature dictionary: one
+	 * memmem() instead of the scan, for the many unsigned files. */
+	if (!memmem(pdf, len, "/ByteRange", 10))
+		return;
 	struct scan *s = g_new0(struct scan, 1);
 	s->pdf = pdf;
 	s->len = len;
@@ -596,17 +600,26 @@ bool pdfsig_mentions_form(const uint8_t *pdf, size_t len)
 	/* Text in uncompressed content streams and metadata, as PDF writes
 	 * it: literal UTF-8, Latin-1 (\370 = ø) or octal escapes.  One pass:
 	 * only where a word could start is anything compared. */
-	static const char *const words[] = { "Ansøgning", "ansøgning", "ANSØGNING", "Ans\\370gning", "ans\\370gning",
-					     "Ans\xf8gning", "ans\xf8gning", "Ansoegning", "ansoegning", "skema", "Skema",
-					     "SKEMA", "Application form", "application form" };
+#define W(s) { s, sizeof(s) - 1 }
+	static const struct {
+		const char *text;
+		size_t len;
+	} words[] = { W("Ansøgning"), W("ansøgning"), W("ANSØGNING"), W("Ans\\370gning"), W("ans\\370gning"),
+		      W("Ans\xf8gning"), W("ans\xf8gning"), W("Ansoegning"), W("ansoegning"), W("skema"), W("Skema"),
+		      W("SKEMA"), W("Application form"), W("application form") };
+#undef W
 	size_t n = MIN(len, (size_t)(256u << 10));
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = pdf[i];
 		if (c != 'A' && c != 'a' && c != 'S' && c != 's')
 			continue;
+		/* Every word's second byte is 'n', 'N', 'k', 'K' or 'p'. */
+		uint8_t c2 = i + 1 < n ? pdf[i + 1] : 0;
+		if (c2 != 'n' && c2 != 'N' && c2 != 'k' && c2 != 'K' && c2 != 'p')
+			continue;
 		for (size_t k = 0; k < G_N_ELEMENTS(words); k++) {
-			size_t wl = strlen(words[k]);
-			if ((uint8_t)words[k][0] == c && n - i >= wl && !memcmp(pdf + i, words[k], wl))
+			size_t wl = words[k].len;
+			if ((uint8_t)words[k].text[0] == c && n - i >= wl && !memcmp(pdf + i, words[k].text, wl))
 				return true;
 		}
 	}

@@ -99,6 +99,7 @@ static void test_defaults(void)
 	g_assert_cmpuint(cfg->limits.max_header_size, ==, 256u << 10);
 	g_assert_cmpuint(cfg->limits.max_mime_depth, ==, 32);
 	g_assert_cmpuint(cfg->limits.max_mime_parts, ==, 1000);
+	g_assert_cmpuint(cfg->limits.prefetch, ==, 8u << 20);
 	g_assert_false(cfg->calls[0].basis_date_header);
 	g_assert_cmpint(cfg->calls[0].grace, ==, 0);
 	g_assert_cmpfloat(cfg->fuzzy_threshold, ==, 0.75);
@@ -165,6 +166,8 @@ static const struct {
 	{ "password_file = @DIR@/pw", "password_file = pw", "[imap]", "password_file" },
 	{ "[store]", "[limits]\nmax_message_size = 10Q\n[store]", "[limits]", "max_message_size" },
 	{ "[store]", "[limits]\nmax_header_size = 100\n[store]", "[limits]", "max_header_size" },
+	{ "[store]", "[limits]\nprefetch = 2G\n[store]", "[limits]", "prefetch" },
+	{ "[store]", "[limits]\nprefetch = -1\n[store]", "[limits]", "prefetch" },
 	{ "[store]", "[limits]\nmax_mime_depth = 0\n[store]", "[limits]", "max_mime_depth" },
 	{ "mailbox = INBOX", "mailbox = INBOX\nca_file = ca.pem", "[imap]", "ca_file" },
 	{ "mailbox = INBOX", "mailbox = INBOX\nauth = oauth", "[imap]", "auth" },
@@ -379,6 +382,26 @@ static void test_sizes(void)
 	g_assert_cmpint(config_parse_size("99999999999999999999G", &v), <, 0);
 }
 
+static void test_prefetch(void)
+{
+	/* 0 turns the overlap off; a size in between is taken as written. */
+	static const struct {
+		const char *value;
+		uint64_t bytes;
+	} cases[] = { { "0", 0 }, { "512K", 512u << 10 }, { "1G", 1u << 30 } };
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *text = g_strdup_printf("[imap]\nhost=h\nusername=u\n[limits]\nprefetch = %s\n"
+							"[call x]\nsubject=Puljeopslag\ndeadline=2022-07-01\n",
+							cases[i].value);
+		g_autofree char *path = write_conf(text);
+		struct config *cfg = NULL;
+		g_autofree char *err = NULL;
+		g_assert_cmpint(config_load(path, &cfg, &err), ==, 0);
+		g_assert_cmpuint(cfg->limits.prefetch, ==, cases[i].bytes);
+		config_free(cfg);
+	}
+}
+
 static void test_shipped(void)
 {
 	/* conf/puljed.conf ships the call and loads (bar the password). */
@@ -405,6 +428,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/missing-file", test_missing_file);
 	g_test_add_func("/config/check-files", test_check_files);
 	g_test_add_func("/config/sizes", test_sizes);
+	g_test_add_func("/config/prefetch", test_prefetch);
 	g_test_add_func("/config/shipped", test_shipped);
 	int r = g_test_run();
 	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
