@@ -42,11 +42,12 @@ int mime_sha256_fd(int fd, uint64_t *len, char out[65])
 	gnutls_hash_hd_t h;
 	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
 		return -ENOMEM;
-	uint8_t *buf = g_malloc(256 * 1024);
+	/* Under the daemon's mmap threshold: no mmap() and page faults per message. */
+	uint8_t *buf = g_malloc(128 * 1024);
 	uint64_t total = 0;
 	off_t off = 0;
 	for (;;) {
-		ssize_t n = pread(fd, buf, 256 * 1024, off);
+		ssize_t n = pread(fd, buf, 128 * 1024, off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

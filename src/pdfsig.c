@@ -598,29 +598,27 @@ void pdfsig_result_clear(struct pdfsig_result *r)
 bool pdfsig_mentions_form(const uint8_t *pdf, size_t len)
 {
 	/* Text in uncompressed content streams and metadata, as PDF writes
-	 * it: literal UTF-8, Latin-1 (\370 = ø) or octal escapes.  One pass:
-	 * only where a word could start is anything compared. */
-#define W(s) { s, sizeof(s) - 1 }
+	 * it: literal UTF-8, Latin-1 (\370 = ø) or octal escapes.  Each word
+	 * is its first letter, which may vary in case, and a tail searched
+	 * with memmem(): no byte-by-byte loop over the file. */
+#define W(firsts, tail) { firsts, tail, sizeof(tail) - 1 }
 	static const struct {
-		const char *text;
+		const char *firsts, *tail;
 		size_t len;
-	} words[] = { W("Ansøgning"), W("ansøgning"), W("ANSØGNING"), W("Ans\\370gning"), W("ans\\370gning"),
-		      W("Ans\xf8gning"), W("ans\xf8gning"), W("Ansoegning"), W("ansoegning"), W("skema"), W("Skema"),
-		      W("SKEMA"), W("Application form"), W("application form") };
+	} words[] = { W("Aa", "ns\xc3\xb8gning"), W("A", "NS\xc3\x98GNING"), W("Aa", "ns\\370gning"),
+		      W("Aa", "ns\xf8gning"), W("Aa", "nsoegning"), W("Ss", "kema"), W("S", "KEMA"),
+		      W("Aa", "pplication form") };
 #undef W
 	size_t n = MIN(len, (size_t)(256u << 10));
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = pdf[i];
-		if (c != 'A' && c != 'a' && c != 'S' && c != 's')
-			continue;
-		/* Every word's second byte is 'n', 'N', 'k', 'K' or 'p'. */
-		uint8_t c2 = i + 1 < n ? pdf[i + 1] : 0;
-		if (c2 != 'n' && c2 != 'N' && c2 != 'k' && c2 != 'K' && c2 != 'p')
-			continue;
-		for (size_t k = 0; k < G_N_ELEMENTS(words); k++) {
-			size_t wl = words[k].len;
-			if ((uint8_t)words[k].text[0] == c && n - i >= wl && !memcmp(pdf + i, words[k].text, wl))
+	if (n < 2)
+		return false;
+	for (size_t k = 0; k < G_N_ELEMENTS(words); k++) {
+		const uint8_t *from = pdf + 1, *end = pdf + n;
+		const uint8_t *hit;
+		while (from < end && (hit = memmem(from, (size_t)(end - from), words[k].tail, words[k].len))) {
+			if (strchr(words[k].firsts, hit[-1]) && hit[-1])
 				return true;
+			from = hit + 1;
 		}
 	}
 	return false;

@@ -14,6 +14,7 @@ struct store {
 	sqlite3 *db;
 	enum store_mode mode;
 	char errbuf[512];
+	uint8_t *copy_buf; /* BLOB_CHUNK bytes for copying a spool file in, kept from one message to the next */
 };
 
 static const char schema_v1[] =
@@ -349,6 +350,7 @@ void store_close(struct store *st)
 		return;
 	if (st->db)
 		sqlite3_close_v2(st->db);
+	g_free(st->copy_buf);
 	g_free(st);
 }
 
@@ -483,7 +485,11 @@ static int insert_body(struct store *st, int64_t id, const uint8_t *raw, int fd,
 	if (fd < 0)
 		return write_blob(st, "bodies", "raw", id, raw, size);
 	sqlite3_blob *b = NULL;
-	uint8_t *buf = g_malloc(BLOB_CHUNK);
+	/* One buffer for every message: a fresh one is an mmap() and page
+	 * faults each time. */
+	if (!st->copy_buf)
+		st->copy_buf = g_malloc(BLOB_CHUNK);
+	uint8_t *buf = st->copy_buf;
 	rc = sqlite3_blob_open(st->db, "main", "bodies", "raw", id, 1, &b);
 	for (size_t off = 0; rc == SQLITE_OK && off < size;) {
 		ssize_t n = pread(fd, buf, MIN(BLOB_CHUNK, size - off), (off_t)off);
@@ -496,7 +502,6 @@ static int insert_body(struct store *st, int64_t id, const uint8_t *raw, int fd,
 		rc = sqlite3_blob_write(b, buf, (int)n, (int)off);
 		off += (size_t)n;
 	}
-	g_free(buf);
 	int rc2 = sqlite3_blob_close(b);
 	if (rc == SQLITE_OK)
 		rc = rc2;

@@ -201,6 +201,37 @@ static void test_mentions_form(void)
 	g_assert_true(g_file_get_contents(scan, &spdf, &len, NULL));
 	g_assert_false(pdfsig_mentions_form((const uint8_t *)spdf, len));
 	g_assert_false(pdfsig_mentions_form((const uint8_t *)"%PDF-1.4 nothing here", 21));
+
+	/* Every spelling, where a file says it, and what only looks like one. */
+	static const struct {
+		const char *text;
+		bool form;
+	} cases[] = {
+		{ "(Ans\xc3\xb8gning om tilskud)", true },  { "(ans\xc3\xb8gning)", true },
+		{ "(ANS\xc3\x98GNING)", true },	       { "(Ans\\370gning)", true },
+		{ "(ans\xf8gning)", true },		       { "(Ansoegning)", true },
+		{ "(Skema)", true },			       { "(SKEMA)", true },
+		{ "(udfyld skemaet)", true },		       { "(Application form)", true },
+		{ "(application form)", true },		       { "Ansoegning", true },
+		{ "(Bns\xc3\xb8gning) (xkema) (Bpplication form)", false },
+		{ "(sKEMA) (aNSOEGNING) (Application Form)", false },
+		{ "(xkema) (skema)", true },		       /* a false start, then the word */
+		{ "nsoegning kema", false },		       /* tails without a first letter */
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		const char *t = cases[i].text;
+		if (pdfsig_mentions_form((const uint8_t *)t, strlen(t)) != cases[i].form)
+			g_error("\"%s\": expected %s", t, cases[i].form ? "a form" : "no form");
+	}
+	/* Only the first 256 KB count, and a word cut by that edge does not. */
+	size_t big = 256u << 10;
+	g_autofree char *buf = g_malloc0(big + 64);
+	memset(buf, 'x', big + 64);
+	memcpy(buf + big - 5, "skema", 5);
+	g_assert_true(pdfsig_mentions_form((const uint8_t *)buf, big + 64));
+	memset(buf, 'x', big + 64);
+	memcpy(buf + big - 4, "skema", 5);
+	g_assert_false(pdfsig_mentions_form((const uint8_t *)buf, big + 64));
 }
 
 static void test_garbage(void)
