@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what is missing, builds puljed, and runs every test twice: a
-# normal build and an AddressSanitizer + UndefinedBehaviorSanitizer build.
+# normal build and an AddressSanitizer + UndefinedBehaviorSanitizer build;
+# the threaded suites also under ThreadSanitizer.
 # Ends with one line "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -65,6 +66,18 @@ count build/meson-logs/testlog-valgrind.json
 export PULJED_CRASH_STRIDE=3
 run_suite "asan+ubsan" build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 unset PULJED_CRASH_STRIDE
+
+# ThreadSanitizer over the suites where the fetcher thread and the
+# recorder share a poll: one-shot runs, kill -9, the daemon (IDLE, reloads),
+# after-ingest actions.  (Not the fault suite: it caps the address space,
+# which TSan's shadow memory cannot live in.)
+export TSAN_OPTIONS="halt_on_error=1:exitcode=66:report_signal_unsafe=0"
+if build "tsan" build-tsan -Db_sanitize=thread -Dbuildtype=debug; then
+  echo "== tsan"
+  meson test -C build-tsan --print-errorlogs integration-ingest integration-daemon integration-actions
+  count build-tsan/meson-logs/testlog.json
+fi
+unset TSAN_OPTIONS
 
 # libFuzzer (clang) over the pure path of one message, a short run seeded
 # from fixtures/mime; README "Fuzzing" has the long one.

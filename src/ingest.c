@@ -5,6 +5,7 @@
 #include "mime.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -243,8 +244,9 @@ struct pipe {
 	uint32_t uidvalidity;
 	const struct imap_meta *metas;
 	size_t n;
-	GMutex lock;
-	GCond cond;
+	/* pthread, not GMutex: GLib's futex locks are invisible to ThreadSanitizer. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
 	size_t fetched;         /* slots filled, in order … */
 	size_t released;        /* … and handed back by the recorder */
 	uint64_t held_bytes;    /* of the slots filled and not yet handed back */
@@ -331,35 +333,43 @@ static void fetch_one(struct pipe *p, struct slot *sl, const struct imap_meta *m
 	sl->fetch_us = g_get_monotonic_time() - t0;
 }
 
-static gpointer fetcher(gpointer data)
+/* Fills the slot of message I: in the fetcher, or in the recorder itself
+ * when no thread could be started. */
+static void fill_slot(struct pipe *p, size_t i)
+{
+	struct slot *sl = &p->slots[i % PIPE_SLOTS];
+	if (p->ctx->stop && *p->ctx->stop) {
+		g_clear_pointer(&sl->reconnected, g_free);
+		snprintf(sl->err, sizeof(sl->err), "interrupted");
+		sl->result = INGEST_E_INTERRUPTED;
+	} else {
+		fetch_one(p, sl, &p->metas[i]);
+	}
+	pthread_mutex_lock(&p->lock);
+	p->fetched++;
+	p->held_bytes += slot_bytes(sl);
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *fetcher(void *data)
 {
 	struct pipe *p = data;
-	const struct ingest_ctx *ctx = p->ctx;
+	const struct config_limits *lim = &p->ctx->cfg->limits;
 	for (size_t i = 0; i < p->n; i++) {
 		const struct imap_meta *meta = &p->metas[i];
-		g_mutex_lock(&p->lock);
+		pthread_mutex_lock(&p->lock);
 		/* Room for one more: nothing held, or within the prefetch budget. */
 		while (!p->quit && p->fetched > p->released &&
 		       (p->fetched - p->released >= PIPE_SLOTS ||
-			p->held_bytes + MIN(meta->size, ctx->cfg->limits.max_message_size) > ctx->cfg->limits.prefetch))
-			g_cond_wait(&p->cond, &p->lock);
+			p->held_bytes + MIN(meta->size, lim->max_message_size) > lim->prefetch))
+			pthread_cond_wait(&p->cond, &p->lock);
 		bool quit = p->quit;
-		g_mutex_unlock(&p->lock);
+		pthread_mutex_unlock(&p->lock);
 		if (quit)
 			break;
-		struct slot *sl = &p->slots[i % PIPE_SLOTS];
-		if (ctx->stop && *ctx->stop) {
-			snprintf(sl->err, sizeof(sl->err), "interrupted");
-			sl->result = INGEST_E_INTERRUPTED;
-		} else {
-			fetch_one(p, sl, meta);
-		}
-		g_mutex_lock(&p->lock);
-		p->fetched++;
-		p->held_bytes += slot_bytes(sl);
-		g_cond_broadcast(&p->cond);
-		g_mutex_unlock(&p->lock);
-		if (sl->result != INGEST_OK)
+		fill_slot(p, i);
+		if (p->slots[i % PIPE_SLOTS].result != INGEST_OK)
 			break;
 	}
 	return NULL;
@@ -385,8 +395,8 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 	}
 	struct pipe *p = g_new0(struct pipe, 1);
 	*p = (struct pipe){ .ctx = ctx, .s = s, .uidvalidity = stats->uidvalidity, .metas = metas, .n = n };
-	g_mutex_init(&p->lock);
-	g_cond_init(&p->cond);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
 	for (size_t k = 0; k < PIPE_SLOTS; k++) {
 		p->slots[k].raw = g_byte_array_new();
 		/* The spool: an anonymous file in memory that the kernel may
@@ -395,14 +405,19 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 	}
 	/* The fetcher may open the session again and rewrite S->box. */
 	const struct imap_mailbox box = s->box;
-	GThread *th = g_thread_new("puljed-fetch", fetcher, p);
+	pthread_t th;
+	bool threaded = pthread_create(&th, NULL, fetcher, p) == 0;
+	if (threaded)
+		pthread_setname_np(th, "puljed-fetch");
 
 	int result = INGEST_OK;
 	for (size_t i = 0; i < n; i++) {
-		g_mutex_lock(&p->lock);
+		if (!threaded)
+			fill_slot(p, i); /* no thread: one at a time, as with prefetch = 0 */
+		pthread_mutex_lock(&p->lock);
 		while (p->fetched <= i)
-			g_cond_wait(&p->cond, &p->lock);
-		g_mutex_unlock(&p->lock);
+			pthread_cond_wait(&p->cond, &p->lock);
+		pthread_mutex_unlock(&p->lock);
 		struct slot *sl = &p->slots[i % PIPE_SLOTS];
 		if (sl->reconnected) {
 			struct ingest_event ev = { .kind = INGEST_EVENT_RECONNECT, .detail = sl->reconnected };
@@ -430,19 +445,20 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 			result = INGEST_E_STORE;
 			break;
 		}
-		g_mutex_lock(&p->lock);
+		pthread_mutex_lock(&p->lock);
 		p->released++;
 		p->held_bytes -= slot_bytes(sl);
-		g_cond_broadcast(&p->cond);
-		g_mutex_unlock(&p->lock);
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
 	}
 	/* Stopped early: the fetcher ends after the message it is on, with
 	 * the session between commands. */
-	g_mutex_lock(&p->lock);
+	pthread_mutex_lock(&p->lock);
 	p->quit = true;
-	g_cond_broadcast(&p->cond);
-	g_mutex_unlock(&p->lock);
-	g_thread_join(th);
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	if (threaded)
+		pthread_join(th, NULL);
 
 	for (size_t k = 0; k < PIPE_SLOTS; k++) {
 		if (p->slots[k].spool >= 0)
@@ -450,8 +466,8 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 		g_byte_array_free(p->slots[k].raw, TRUE);
 		g_free(p->slots[k].reconnected);
 	}
-	g_mutex_clear(&p->lock);
-	g_cond_clear(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
 	g_free(p);
 	g_free(metas);
 	return result;

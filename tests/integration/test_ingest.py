@@ -612,6 +612,42 @@ class IngestTest(PuljedTestCase):
         self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
         self.assertEqual(len(self.records(cfg)), 2)
 
+    def test_n_prefetch_settings_agree(self):
+        # Fetching ahead changes when a message is fetched, never what is
+        # recorded or in which order: no prefetch, one message at a time
+        # (every message is bigger than 1K, so each is fetched alone) and
+        # the default give the same records, ids and watermark included.
+        dc = self.dovecot()
+        rng = random.Random(11)
+        uids = []
+        for i in range(40):
+            size = rng.choice([900, 20 * 1024, 150 * 1024, 400 * 1024])
+            raw = M.application("Kommune %d" % i, M.fake_pdf(size, seed=100 + i))
+            uids.append(dc.append("INBOX", raw, "2022-06-%02dT10:00:00+02:00" % (1 + i % 28)))
+        dc.close_client()
+        seen = {}
+        for prefetch in ["0", "1K", None]:
+            db = self.path("prefetch-%s.db" % (prefetch or "default"))
+            groups = {"limits": {"max_message_size": "300K"}}
+            if prefetch is not None:
+                groups["limits"]["prefetch"] = prefetch
+            cfg = self.config(dc, name="prefetch-%s.conf" % (prefetch or "default"),
+                              database=db, groups=groups)
+            self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
+            recs = self.records(cfg, db=db)
+            for r in recs:
+                r.pop("recorded_at", None)
+            self.assertEqual(sorted(r["uid"] for r in recs), sorted(uids))
+            self.assertEqual([r["uid"] for r in sorted(recs, key=lambda r: r["id"])], uids,
+                             "records not committed in UID order")
+            status = json.loads(self.run_ctl(cfg, "status", "--json", db=db).stdout)
+            self.assertEqual(status["mailboxes"][0]["last_uid"], max(uids))
+            seen[prefetch or "default"] = recs
+        too_large = [r for r in seen["0"] if "too-large" in (r.get("flags") or "")]
+        self.assertTrue(too_large, "no message went over max_message_size")
+        self.assertEqual(seen["1K"], seen["0"])
+        self.assertEqual(seen["default"], seen["0"])
+
     def test_o_daemon_polls_and_stops_on_sigterm(self):
         dc = self.dovecot()
         dc.append("INBOX", M.application("Foerste", M.fake_pdf(700, seed=1)), ON_TIME)
