@@ -459,6 +459,7 @@ def profile(bench, N, log):
     log("perf: one more full ingest under perf record -a -g")
     pgid = bench.dc.proc.pid
     dovecot_pids = set()
+    puljed_tids = set()     # perf reports threads: the fetcher and assessor are puljed too
     t0 = time.monotonic()
     with open(os.path.join(d, "stderr"), "wb") as se:
         p = subprocess.Popen([perf, "record", "-q", "-a", "-g", "-F", "499", "-o", data, "--",
@@ -468,11 +469,17 @@ def profile(bench, N, log):
                              env=bench.env)
         while p.poll() is None:
             dovecot_pids.update(live_group_members(pgid))
-            time.sleep(0.05)
+            try:
+                tasks = "/proc/%d/task" % int(open(pidfile).read().strip())
+                puljed_tids.update(int(t) for t in os.listdir(tasks))
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.02)
     wall = time.monotonic() - t0
     if p.returncode != 0:
         bench.fail("perf record puljed", d, {"returncode": p.returncode})
     ppid = int(open(pidfile).read().strip())
+    puljed_tids.add(ppid)
 
     def report(sort, pids=None):
         """{key: samples} for --sort pid,<sort>, only the given pids, key =
@@ -500,7 +507,7 @@ def profile(bench, N, log):
         if not m:
             continue
         n, pid = int(m.group(1)), int(m.group(2))
-        key = ("puljed" if pid == ppid else "dovecot" if pid in dovecot_pids
+        key = ("puljed" if pid in puljed_tids else "dovecot" if pid in dovecot_pids
                else "idle" if pid == 0 else "other")
         shares[key] += n
     samples = dict(shares)
@@ -523,15 +530,22 @@ def profile(bench, N, log):
         return "\n".join(lines)
 
     for key, sort, pids, total, limit, cols, title in (
-            ("puljed_libraries", "dso", {ppid}, samples["puljed"], 1, (28,),
+            ("puljed_threads", "comm", puljed_tids, samples["puljed"], 0, (16,),
+             "% of puljed's samples, by thread"),
+            ("puljed_libraries", "dso", puljed_tids, samples["puljed"], 1, (28,),
              "% of puljed's samples, by library"),
-            ("puljed_symbols", "dso,sym", {ppid}, samples["puljed"], 1, (28, 0),
+            ("puljed_symbols", "dso,sym", puljed_tids, samples["puljed"], 1, (28, 0),
              "% of puljed's samples, by symbol"),
             ("dovecot_libraries", "dso", dovecot_pids, samples["dovecot"], 3, (11, 28),
              "% of this Dovecot's samples, by process and library")):
         agg = report(sort, pids)
-        if key.startswith("puljed"):
-            agg = {k[1:]: v for k, v in agg.items()}    # drop the comm
+        if key == "puljed_threads":
+            agg = {k[:1]: v for k, v in agg.items()}    # the thread's name
+        elif key.startswith("puljed"):
+            merged = {}                                 # drop the comm: all threads together
+            for k, v in agg.items():
+                merged[k[1:]] = merged.get(k[1:], 0) + v
+            agg = merged
         out[key] = table(agg, total, limit, cols)
         print("--- perf report: %s\n%s" % (title, out[key]), flush=True)
         if key == "puljed_symbols":
@@ -894,9 +908,11 @@ def report(R, args):
         w("perf, one extra full ingest (%.1f s): of both CPUs' samples puljed %.0f%%, "
           "Dovecot %.0f%%, idle %.0f%%, other processes %.0f%%"
           % (pf["wall_s"], sh["puljed"], sh["dovecot"], sh["idle"], sh["other"]))
+        w("  puljed's time by thread (main: the recorder):")
+        w("\n".join("  " + l for l in pf["puljed_threads"].splitlines()[:4]))
         w("  puljed's time by library:")
         w("\n".join("  " + l for l in pf["puljed_libraries"].splitlines()[:6]))
-        w("  puljed's top symbols (GLib's unnamed static code, i.e. SHA-256: %.0f%%):"
+        w("  puljed's top symbols (GLib's unnamed static code: %.0f%%):"
           % pf["glib_unnamed_pct"])
         w("\n".join("  " + l for l in pf["puljed_symbols"].splitlines()[:6]))
     w("=" * 78)

@@ -99,18 +99,18 @@ enum fetch_outcome {
 	GONE,
 };
 
-/* Assesses and records one message.  When the body was not fetched
- * (OUTCOME says why) RAW holds its header only, or nothing; when it was,
- * it is in SPOOL (>= 0; RAW_SHA256 its hash when already taken, or NULL)
- * or else in RAW. */
-static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *box, const struct imap_meta *meta,
-		      GByteArray *raw, int spool, const char *raw_sha256, uint64_t raw_len,
-		      enum fetch_outcome outcome, int64_t started, struct ingest_stats *stats, char *err,
-		      size_t errlen)
+/* Assesses one message (parse, hash, classify): pure, no store.  When
+ * the body was not fetched (OUTCOME says why) RAW holds its header only,
+ * or nothing; when it was, it is in SPOOL (>= 0; RAW_SHA256 its hash when
+ * already taken, or NULL) or else in RAW.  A borrows from META and RAW,
+ * and refers to SPOOL, until it is cleared. */
+static void assess_one(const struct ingest_ctx *ctx, uint32_t uidvalidity, const struct imap_meta *meta,
+		       GByteArray *raw, int spool, const char *raw_sha256, uint64_t raw_len,
+		       enum fetch_outcome outcome, int64_t started, struct assessment *a)
 {
 	struct assess_input in = {
 		.mailbox = ctx->cfg->imap.mailbox,
-		.uidvalidity = box->uidvalidity,
+		.uidvalidity = uidvalidity,
 		.uid = meta->uid,
 		.has_arrival = meta->has_internaldate,
 		.arrival = meta->internaldate,
@@ -126,18 +126,23 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *b
 		.clock = g_get_monotonic_time,
 		.started = started,
 	};
-	struct assessment a;
-	assess_message(ctx->cfg, &in, &a);
+	assess_message(ctx->cfg, &in, a);
 	/* The server action is promised in the record's own transaction; a
 	 * message recorded without its body stays untouched on the server. */
 	if (ctx->cfg->imap.after_ingest != CONFIG_AFTER_NONE && outcome == FETCHED)
-		a.msg.server_action = "pending";
+		a->msg.server_action = "pending";
+}
+
+/* Records an assessed message in its own transaction and reports it. */
+static int record_one(const struct ingest_ctx *ctx, const struct imap_meta *meta, struct assessment *a,
+		      struct ingest_stats *stats, char *err, size_t errlen)
+{
 	int64_t id = 0;
 	enum store_outcome outcome_db = STORE_EXISTED;
-	int r = store_record(ctx->store, &a.msg, a.atts, a.n_atts, &id, &outcome_db);
+	a->msg.recorded_at = (int64_t)time(NULL);
+	int r = store_record(ctx->store, &a->msg, a->atts, a->n_atts, &id, &outcome_db);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot record UID %u: %s", meta->uid, store_errmsg(ctx->store));
-		assess_clear(&a);
 		return INGEST_E_STORE;
 	}
 	stats->watermark = meta->uid;
@@ -147,13 +152,12 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_mailbox *b
 		emit(ctx, &ev);
 	} else if (outcome_db == STORE_INSERTED) {
 		stats->recorded++;
-		if (a.msg.flags)
+		if (a->msg.flags)
 			stats->flagged++;
-		a.msg.id = id;
-		struct ingest_event ev = { .kind = INGEST_EVENT_RECORDED, .msg = &a.msg, .n_attachments = a.n_atts };
+		a->msg.id = id;
+		struct ingest_event ev = { .kind = INGEST_EVENT_RECORDED, .msg = &a->msg, .n_attachments = a->n_atts };
 		emit(ctx, &ev);
 	}
-	assess_clear(&a);
 	return INGEST_OK;
 }
 
@@ -213,13 +217,14 @@ static int open_mailbox(const struct ingest_ctx *ctx, struct session *s, struct 
 	return INGEST_OK;
 }
 
-/* Fetching and recording overlap: a fetcher thread, which alone uses the
- * IMAP session while the cycle lasts, fetches the messages in UID order
- * into slots (a spool file each) and hashes them; this thread takes the
- * slots in the same order, parses, classifies and commits each one, and
- * hands the slot back.  The order of the commits, and so the watermark,
- * is exactly that of the plain loop; the fetcher only runs ahead by
- * [limits] prefetch bytes.  The server is never changed here. */
+/* Fetching, assessing and recording overlap, in three threads: the
+ * fetcher, which alone uses the IMAP session while the cycle lasts,
+ * fetches the messages in UID order into slots (a spool file each) and
+ * hashes them; the assessor parses and classifies each slot (pure, no
+ * store); this thread commits the slots in the same order and hands each
+ * one back.  The order of the commits, and so the watermark, is exactly
+ * that of the plain loop; the fetcher only runs ahead by [limits] prefetch
+ * bytes.  The server is never changed here. */
 
 #define PIPE_SLOTS 16 /* at most this many messages fetched and not yet recorded */
 
@@ -232,8 +237,10 @@ struct slot {
 	bool hashed;
 	char raw_sha256[65];
 	uint64_t raw_len;
-	int64_t fetch_us;       /* how long fetching it took */
+	int64_t started;        /* monotonic µs: its fetch began (max_message_time counts from here) */
 	char *reconnected;      /* why the session was opened again for it, or NULL */
+	struct assessment a;    /* once assessed */
+	bool assessed;
 	int result;             /* INGEST_OK, or why the fetcher stopped here */
 	char err[512];
 };
@@ -248,9 +255,10 @@ struct pipe {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	size_t fetched;         /* slots filled, in order … */
+	size_t assessed;        /* … assessed … */
 	size_t released;        /* … and handed back by the recorder */
 	uint64_t held_bytes;    /* of the slots filled and not yet handed back */
-	bool quit;              /* the recorder stopped: fetch no more */
+	bool quit;              /* the recorder stopped: fetch and assess no more */
 	struct slot slots[PIPE_SLOTS];
 };
 
@@ -269,6 +277,7 @@ static void fetch_one(struct pipe *p, struct slot *sl, const struct imap_meta *m
 	int r;
 
 	sl->meta = meta;
+	sl->started = t0;
 	sl->outcome = FETCHED;
 	sl->hashed = false;
 	sl->raw_len = 0;
@@ -330,14 +339,14 @@ static void fetch_one(struct pipe *p, struct slot *sl, const struct imap_meta *m
 		sl->hashed = mime_sha256_fd(sl->spool, &sl->raw_len, sl->raw_sha256) == 0;
 	else if (sl->outcome == FETCHED)
 		sl->raw_len = sl->raw->len;
-	sl->fetch_us = g_get_monotonic_time() - t0;
 }
 
 /* Fills the slot of message I: in the fetcher, or in the recorder itself
  * when no thread could be started. */
-static void fill_slot(struct pipe *p, size_t i)
+static int fill_slot(struct pipe *p, size_t i)
 {
 	struct slot *sl = &p->slots[i % PIPE_SLOTS];
+	int result;
 	if (p->ctx->stop && *p->ctx->stop) {
 		g_clear_pointer(&sl->reconnected, g_free);
 		snprintf(sl->err, sizeof(sl->err), "interrupted");
@@ -345,11 +354,50 @@ static void fill_slot(struct pipe *p, size_t i)
 	} else {
 		fetch_one(p, sl, &p->metas[i]);
 	}
+	result = sl->result; /* read before the slot is passed on */
 	pthread_mutex_lock(&p->lock);
 	p->fetched++;
 	p->held_bytes += slot_bytes(sl);
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
+	return result;
+}
+
+/* Assesses the slot of message I: in the assessor, or in the recorder
+ * itself when no thread could be started.  A slot the fetcher gave up on
+ * is passed on as it is. */
+static int assess_slot(struct pipe *p, size_t i)
+{
+	struct slot *sl = &p->slots[i % PIPE_SLOTS];
+	/* Read before the slot is passed on: once recorded, the fetcher may reuse it. */
+	int result = sl->result;
+	if (result == INGEST_OK) {
+		assess_one(p->ctx, p->uidvalidity, sl->meta, sl->raw, sl->outcome == FETCHED ? sl->spool : -1,
+			   sl->hashed ? sl->raw_sha256 : NULL, sl->raw_len, sl->outcome, sl->started, &sl->a);
+		sl->assessed = true;
+	}
+	pthread_mutex_lock(&p->lock);
+	p->assessed++;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	return result;
+}
+
+static void *assessor(void *data)
+{
+	struct pipe *p = data;
+	for (size_t i = 0; i < p->n; i++) {
+		pthread_mutex_lock(&p->lock);
+		while (!p->quit && p->fetched <= i)
+			pthread_cond_wait(&p->cond, &p->lock);
+		bool quit = p->quit;
+		pthread_mutex_unlock(&p->lock);
+		if (quit)
+			break;
+		if (assess_slot(p, i) != INGEST_OK)
+			break;
+	}
+	return NULL;
 }
 
 static void *fetcher(void *data)
@@ -368,8 +416,7 @@ static void *fetcher(void *data)
 		pthread_mutex_unlock(&p->lock);
 		if (quit)
 			break;
-		fill_slot(p, i);
-		if (p->slots[i % PIPE_SLOTS].result != INGEST_OK)
+		if (fill_slot(p, i) != INGEST_OK)
 			break;
 	}
 	return NULL;
@@ -403,19 +450,28 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 		 * swap, outside the process's own heap.  Without it, memory. */
 		p->slots[k].spool = memfd_create("puljed-message", MFD_CLOEXEC);
 	}
-	/* The fetcher may open the session again and rewrite S->box. */
-	const struct imap_mailbox box = s->box;
-	pthread_t th;
-	bool threaded = pthread_create(&th, NULL, fetcher, p) == 0;
-	if (threaded)
-		pthread_setname_np(th, "puljed-fetch");
+	pthread_t fetch_th, assess_th;
+	bool fetch_threaded = pthread_create(&fetch_th, NULL, fetcher, p) == 0;
+	if (fetch_threaded)
+		pthread_setname_np(fetch_th, "puljed-fetch");
+	bool assess_threaded = pthread_create(&assess_th, NULL, assessor, p) == 0;
+	if (assess_threaded)
+		pthread_setname_np(assess_th, "puljed-assess");
 
 	int result = INGEST_OK;
 	for (size_t i = 0; i < n; i++) {
-		if (!threaded)
-			fill_slot(p, i); /* no thread: one at a time, as with prefetch = 0 */
+		/* A stage without its thread runs here, one message at a time. */
+		if (!fetch_threaded)
+			fill_slot(p, i);
+		if (!assess_threaded) {
+			pthread_mutex_lock(&p->lock);
+			while (p->fetched <= i)
+				pthread_cond_wait(&p->cond, &p->lock);
+			pthread_mutex_unlock(&p->lock);
+			assess_slot(p, i);
+		}
 		pthread_mutex_lock(&p->lock);
-		while (p->fetched <= i)
+		while (p->assessed <= i)
 			pthread_cond_wait(&p->cond, &p->lock);
 		pthread_mutex_unlock(&p->lock);
 		struct slot *sl = &p->slots[i % PIPE_SLOTS];
@@ -433,10 +489,9 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 			result = sl->result;
 			break;
 		}
-		int64_t started = g_get_monotonic_time() - sl->fetch_us;
-		result = record_one(ctx, &box, sl->meta, sl->raw, sl->outcome == FETCHED ? sl->spool : -1,
-				    sl->hashed ? sl->raw_sha256 : NULL, sl->raw_len, sl->outcome, started, stats, err,
-				    errlen);
+		result = record_one(ctx, sl->meta, &sl->a, stats, err, errlen);
+		assess_clear(&sl->a);
+		sl->assessed = false;
 		if (result != INGEST_OK)
 			break;
 		/* Recorded: its bytes leave memory now, not when the slot comes round again. */
@@ -457,10 +512,14 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 	p->quit = true;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
-	if (threaded)
-		pthread_join(th, NULL);
+	if (fetch_threaded)
+		pthread_join(fetch_th, NULL);
+	if (assess_threaded)
+		pthread_join(assess_th, NULL);
 
 	for (size_t k = 0; k < PIPE_SLOTS; k++) {
+		if (p->slots[k].assessed)
+			assess_clear(&p->slots[k].a);
 		if (p->slots[k].spool >= 0)
 			close(p->slots[k].spool);
 		g_byte_array_free(p->slots[k].raw, TRUE);

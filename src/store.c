@@ -264,18 +264,23 @@ static int migrate_to(struct store *st, int target)
 			   version, STORE_SCHEMA_VERSION);
 		return -EPROTONOSUPPORT;
 	}
+	if (version >= target)
+		return 0;
+	/* Every step in one transaction: a process killed while it creates
+	 * or upgrades the schema leaves the version it found, never one in
+	 * between (which puljectl would refuse). */
+	if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
+		return r;
 	for (int v = version; v < target; v++) {
-		if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
-			return r;
 		if ((r = exec(st, migrations[v])) < 0) {
 			exec(st, "ROLLBACK");
 			return r;
 		}
-		g_autofree char *set = g_strdup_printf("PRAGMA user_version = %d", v + 1);
-		if ((r = exec(st, set)) < 0 || (r = commit(st)) < 0) {
-			exec(st, "ROLLBACK");
-			return r;
-		}
+	}
+	g_autofree char *set = g_strdup_printf("PRAGMA user_version = %d", target);
+	if ((r = exec(st, set)) < 0 || (r = commit(st)) < 0) {
+		exec(st, "ROLLBACK");
+		return r;
 	}
 	return 0;
 }

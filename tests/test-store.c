@@ -374,6 +374,39 @@ static void test_migrate_v3(void)
 	store_close(st);
 }
 
+static void test_migration_all_or_nothing(void)
+{
+	/* An upgrade that fails part way (here the v4 step: its index name is
+	 * taken) leaves the version it found, not one in between; the
+	 * database still opens read-only as what it was. */
+	g_autofree char *path = db_path("m.db");
+	g_autofree char *err = NULL;
+	g_assert_cmpint(store_create_at_version(path, 2, &err), ==, 0);
+	sqlite3 *db;
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_exec(db, "CREATE TABLE messages_action_pending (x)", NULL, NULL, &err), ==, SQLITE_OK);
+	sqlite3_close(db);
+	struct store *st = NULL;
+	g_autofree char *oerr = NULL;
+	g_assert_cmpint(store_open(path, STORE_READ_WRITE, &st, &oerr), <, 0);
+	g_assert_null(st);
+	g_assert_nonnull(oerr);
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	sqlite3_stmt *s = NULL;
+	g_assert_cmpint(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
+	g_assert_cmpint(sqlite3_column_int(s, 0), ==, 2);
+	sqlite3_finalize(s);
+	/* Nor is any table of the later steps left behind. */
+	g_assert_cmpint(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('parts', 'bodies')",
+					   -1, &s, NULL),
+			==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
+	g_assert_cmpint(sqlite3_column_int(s, 0), ==, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
 static void test_large_blobs(void)
 {
 	/* Blobs past the in-row limit are written in place; they read back
@@ -427,6 +460,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/store/actions", test_actions);
 	g_test_add_func("/store/migrate-v3", test_migrate_v3);
 	g_test_add_func("/store/rekey", test_rekey);
+	g_test_add_func("/store/migration-all-or-nothing", test_migration_all_or_nothing);
 	g_test_add_func("/store/large-blobs", test_large_blobs);
 	int r = g_test_run();
 	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
