@@ -539,12 +539,13 @@ def profile(bench, N, log):
             ("dovecot_libraries", "dso", dovecot_pids, samples["dovecot"], 3, (11, 28),
              "% of this Dovecot's samples, by process and library")):
         agg = report(sort, pids)
-        if key == "puljed_threads":
-            agg = {k[:1]: v for k, v in agg.items()}    # the thread's name
-        elif key.startswith("puljed"):
-            merged = {}                                 # drop the comm: all threads together
+        if key.startswith("puljed"):
+            # By thread: the sort's comm (a thread's samples before exec
+            # say "sh"); otherwise drop the comm, all threads together.
+            merged = {}
             for k, v in agg.items():
-                merged[k[1:]] = merged.get(k[1:], 0) + v
+                k2 = k[-1:] if key == "puljed_threads" else k[1:]
+                merged[k2] = merged.get(k2, 0) + v
             agg = merged
         out[key] = table(agg, total, limit, cols)
         print("--- perf report: %s\n%s" % (title, out[key]), flush=True)

@@ -598,26 +598,34 @@ void pdfsig_result_clear(struct pdfsig_result *r)
 bool pdfsig_mentions_form(const uint8_t *pdf, size_t len)
 {
 	/* Text in uncompressed content streams and metadata, as PDF writes
-	 * it: literal UTF-8, Latin-1 (\370 = ø) or octal escapes.  Each word
-	 * is its first letter, which may vary in case, and a tail searched
-	 * with memmem(): no byte-by-byte loop over the file. */
+	 * it: literal UTF-8, Latin-1 (\370 = ø) or octal escapes.  A word is
+	 * a first letter, which may vary in case, and a tail; the tails are
+	 * found with one memmem() per distinct start (5 passes over the file,
+	 * no byte-by-byte loop), then compared whole. */
 #define W(firsts, tail) { firsts, tail, sizeof(tail) - 1 }
 	static const struct {
 		const char *firsts, *tail;
 		size_t len;
-	} words[] = { W("Aa", "ns\xc3\xb8gning"), W("A", "NS\xc3\x98GNING"), W("Aa", "ns\\370gning"),
-		      W("Aa", "ns\xf8gning"), W("Aa", "nsoegning"), W("Ss", "kema"), W("S", "KEMA"),
-		      W("Aa", "pplication form") };
+	} words[] = { W("Aa", "ns\xc3\xb8gning"), W("Aa", "ns\\370gning"), W("Aa", "ns\xf8gning"),
+		      W("Aa", "nsoegning"),	    W("A", "NS\xc3\x98GNING"), W("Ss", "kema"),
+		      W("S", "KEMA"),		    W("Aa", "pplication form") };
+	static const char *const starts[] = { "ns", "NS\xc3\x98GNING", "kema", "KEMA", "pplication form" };
 #undef W
 	size_t n = MIN(len, (size_t)(256u << 10));
 	if (n < 2)
 		return false;
-	for (size_t k = 0; k < G_N_ELEMENTS(words); k++) {
-		const uint8_t *from = pdf + 1, *end = pdf + n;
-		const uint8_t *hit;
-		while (from < end && (hit = memmem(from, (size_t)(end - from), words[k].tail, words[k].len))) {
-			if (strchr(words[k].firsts, hit[-1]) && hit[-1])
-				return true;
+	const uint8_t *end = pdf + n;
+	for (size_t k = 0; k < G_N_ELEMENTS(starts); k++) {
+		size_t sl = strlen(starts[k]);
+		const uint8_t *from = pdf + 1, *hit;
+		while (from < end && (hit = memmem(from, (size_t)(end - from), starts[k], sl))) {
+			for (size_t w = 0; w < G_N_ELEMENTS(words); w++) {
+				if (strncmp(words[w].tail, starts[k], sl) != 0 || words[w].len > (size_t)(end - hit))
+					continue;
+				if (hit[-1] && strchr(words[w].firsts, hit[-1]) &&
+				    !memcmp(hit, words[w].tail, words[w].len))
+					return true;
+			}
 			from = hit + 1;
 		}
 	}
