@@ -3,8 +3,8 @@
  * fetches every message above the watermark, parses, classifies and
  * records each one in its own transaction (record + attachments +
  * watermark + the promise of the server action).  A fetcher thread,
- * alone on the connection while it runs, fetches ahead of the recording
- * ([limits] prefetch); the commits keep UID order.  Only then, and for
+ * alone on the connection while it runs, and an assessor thread work
+ * ahead of the recording ([limits] prefetch); the commits keep UID order.  Only then, and for
  * pending promises left by a crash, the server action runs and is marked
  * done.  No logging: events go to the caller's callback, always from the
  * calling thread. */
