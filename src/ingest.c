@@ -262,6 +262,18 @@ struct pipe {
 	struct slot slots[PIPE_SLOTS];
 };
 
+/* Waits until COUNT (one of P's counters) is past I: false when the
+ * recorder stopped the pipeline first (only the recorder sets quit). */
+static bool wait_past(struct pipe *p, const size_t *count, size_t i)
+{
+	pthread_mutex_lock(&p->lock);
+	while (!p->quit && *count <= i)
+		pthread_cond_wait(&p->cond, &p->lock);
+	bool go = !p->quit;
+	pthread_mutex_unlock(&p->lock);
+	return go;
+}
+
 static uint64_t slot_bytes(const struct slot *sl)
 {
 	return sl->outcome == FETCHED ? sl->raw_len : 0;
@@ -387,14 +399,7 @@ static void *assessor(void *data)
 {
 	struct pipe *p = data;
 	for (size_t i = 0; i < p->n; i++) {
-		pthread_mutex_lock(&p->lock);
-		while (!p->quit && p->fetched <= i)
-			pthread_cond_wait(&p->cond, &p->lock);
-		bool quit = p->quit;
-		pthread_mutex_unlock(&p->lock);
-		if (quit)
-			break;
-		if (assess_slot(p, i) != INGEST_OK)
+		if (!wait_past(p, &p->fetched, i) || assess_slot(p, i) != INGEST_OK)
 			break;
 	}
 	return NULL;
@@ -464,16 +469,10 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 		if (!fetch_threaded)
 			fill_slot(p, i);
 		if (!assess_threaded) {
-			pthread_mutex_lock(&p->lock);
-			while (p->fetched <= i)
-				pthread_cond_wait(&p->cond, &p->lock);
-			pthread_mutex_unlock(&p->lock);
+			wait_past(p, &p->fetched, i);
 			assess_slot(p, i);
 		}
-		pthread_mutex_lock(&p->lock);
-		while (p->assessed <= i)
-			pthread_cond_wait(&p->cond, &p->lock);
-		pthread_mutex_unlock(&p->lock);
+		wait_past(p, &p->assessed, i);
 		struct slot *sl = &p->slots[i % PIPE_SLOTS];
 		if (sl->reconnected) {
 			struct ingest_event ev = { .kind = INGEST_EVENT_RECONNECT, .detail = sl->reconnected };
