@@ -68,13 +68,13 @@ run_suite "asan+ubsan" build-asan -Db_sanitize=address,undefined -Db_lundef=fals
 unset PULJED_CRASH_STRIDE
 
 # ThreadSanitizer over the suites where the fetcher thread and the
-# recorder share a poll: one-shot runs, kill -9, the daemon (IDLE, reloads),
-# after-ingest actions.  (Not the fault suite: it caps the address space,
-# which TSan's shadow memory cannot live in.)
+# recorder share a poll: one-shot runs, kill -9, the daemon (IDLE, reloads,
+# SIGTERM), after-ingest actions, and the scripted server's faults (its
+# address-space cap is left off under TSan, as under ASan).
 export TSAN_OPTIONS="halt_on_error=1:exitcode=66:report_signal_unsafe=0"
 if build "tsan" build-tsan -Db_sanitize=thread -Dbuildtype=debug; then
   echo "== tsan"
-  meson test -C build-tsan --print-errorlogs integration-ingest integration-daemon integration-actions
+  meson test -C build-tsan --print-errorlogs integration-ingest integration-daemon integration-actions integration-faults
   count build-tsan/meson-logs/testlog.json
 fi
 unset TSAN_OPTIONS

@@ -25,8 +25,13 @@
 #define MSGID_CONFIG_REJECTED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a07"
 #define MSGID_ACTION_FAILED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a08"
 
-static volatile sig_atomic_t stop_requested;
-static volatile sig_atomic_t reload_requested;
+/* Atomic, not volatile sig_atomic_t: the ingest's fetcher thread reads
+ * stop_requested while the handler may set it on the main thread, and
+ * only a lock-free atomic is both a race-free shared flag and safe to set
+ * from a signal handler. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the stop flags are set from a signal handler");
+static atomic_int stop_requested;
+static atomic_int reload_requested;
 
 static void on_signal(int sig)
 {
@@ -255,7 +260,7 @@ static int serve(struct service *sv)
 		const struct config *cfg = *sv->cfg;
 		struct ingest_ctx ctx = {
 			.cfg = cfg, .store = sv->store, .password = sv->password, .trust = sv->trust,
-			.stop = &stop_requested, .on_event = on_event_ping, .userdata = sv,
+			.stop = &stop_requested, .stop_signal = SIGTERM, .on_event = on_event_ping, .userdata = sv,
 		};
 		int r = INGEST_OK;
 		struct ingest_stats stats;
@@ -344,7 +349,7 @@ int daemon_run(const char *path, struct config **cfgp, bool once)
 		char err[600];
 		struct ingest_ctx ctx = {
 			.cfg = cfg, .store = sv.store, .password = sv.password, .trust = sv.trust,
-			.stop = &stop_requested, .on_event = on_event,
+			.stop = &stop_requested, .stop_signal = SIGTERM, .on_event = on_event,
 		};
 		int r = ingest_cycle(&ctx, &stats, err, sizeof(err));
 		if (r == INGEST_OK || r == INGEST_E_INTERRUPTED)

@@ -19,7 +19,7 @@
 
 struct stream {
 	int fd;                /* borrowed from struct imap */
-	volatile sig_atomic_t *cancel;
+	atomic_int *cancel;
 	bool cancelled;
 	struct tls *tls;       /* owned; NULL for the plaintext before STARTTLS */
 	uint64_t budget;       /* bytes the current response may still take */
@@ -32,7 +32,7 @@ struct stream {
 
 struct imap {
 	mailimap *session;
-	volatile sig_atomic_t *cancel;
+	atomic_int *cancel;
 	bool idling;
 	struct stream *stream; /* the driver data of the current low stream */
 	int fd;

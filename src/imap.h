@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <glib.h>
 
 enum imap_error {
@@ -47,7 +47,7 @@ struct imap_options {
 				  * (greeting, LOGIN, EXAMINE …) may take twice that in all */
 	unsigned command_time;   /* seconds the FETCH of one message may take in all, however
 				  * the server trickles it; 0: no limit */
-	volatile sig_atomic_t *cancel; /* may be NULL: set by a signal handler, it ends any wait */
+	atomic_int *cancel; /* may be NULL: set by a signal handler, it ends any wait */
 };
 
 struct imap_mailbox {

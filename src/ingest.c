@@ -46,7 +46,7 @@ struct ingest_session {
 	gint64 idle_since;  /* monotonic µs; 0 when not idling */
 };
 
-void ingest_imap_options(const struct config *cfg, const char *secret, volatile sig_atomic_t *cancel,
+void ingest_imap_options(const struct config *cfg, const char *secret, atomic_int *cancel,
 			 struct imap_options *o)
 {
 	const struct config_imap *c = &cfg->imap;
@@ -259,6 +259,7 @@ struct pipe {
 	size_t released;        /* … and handed back by the recorder */
 	uint64_t held_bytes;    /* of the slots filled and not yet handed back */
 	bool quit;              /* the recorder stopped: fetch and assess no more */
+	bool fetcher_done;      /* the fetcher thread has returned */
 	struct slot slots[PIPE_SLOTS];
 };
 
@@ -272,6 +273,53 @@ static bool wait_past(struct pipe *p, const size_t *count, size_t i)
 	bool go = !p->quit;
 	pthread_mutex_unlock(&p->lock);
 	return go;
+}
+
+#define STOP_SLICE_MS 100 /* how often the recorder looks at *stop while it waits */
+
+/* The recorder's waits while the fetcher is a thread.  A stop signal may
+ * be handled on any thread, and a condition wait does not end for it, so
+ * the recorder waits in slices of STOP_SLICE_MS and looks at *stop after
+ * each.  Once it is set, the fetcher is sent stop_signal every slice until
+ * it has done what is waited for: a signal sent just before the fetcher
+ * went into poll() would be lost.  Called with P's lock held. */
+static bool stopping(const struct pipe *p)
+{
+	return p->ctx->stop && p->ctx->stop_signal > 0 && *p->ctx->stop;
+}
+
+static void wait_slice(struct pipe *p, pthread_t fetch_th)
+{
+	if (stopping(p) && !p->fetcher_done)
+		pthread_kill(fetch_th, p->ctx->stop_signal);
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += STOP_SLICE_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&p->cond, &p->lock, &until);
+}
+
+/* wait_past() for the recorder. */
+static void wait_past_or_stop(struct pipe *p, const size_t *count, size_t i, pthread_t fetch_th)
+{
+	pthread_mutex_lock(&p->lock);
+	while (!p->quit && *count <= i)
+		wait_slice(p, fetch_th);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* After quit: the fetcher ends after the message it is on, or at once
+ * when *stop is set. */
+static void join_fetcher(struct pipe *p, pthread_t fetch_th)
+{
+	pthread_mutex_lock(&p->lock);
+	while (!p->fetcher_done)
+		wait_slice(p, fetch_th);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(fetch_th, NULL);
 }
 
 static uint64_t slot_bytes(const struct slot *sl)
@@ -424,6 +472,10 @@ static void *fetcher(void *data)
 		if (fill_slot(p, i) != INGEST_OK)
 			break;
 	}
+	pthread_mutex_lock(&p->lock);
+	p->fetcher_done = true;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
 
@@ -448,7 +500,11 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 	struct pipe *p = g_new0(struct pipe, 1);
 	*p = (struct pipe){ .ctx = ctx, .s = s, .uidvalidity = stats->uidvalidity, .metas = metas, .n = n };
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
+	pthread_condattr_t cattr;
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC); /* wait_past_or_stop()'s slices */
+	pthread_cond_init(&p->cond, &cattr);
+	pthread_condattr_destroy(&cattr);
 	for (size_t k = 0; k < PIPE_SLOTS; k++) {
 		p->slots[k].raw = g_byte_array_new();
 		/* The spool: an anonymous file in memory that the kernel may
@@ -469,10 +525,14 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 		if (!fetch_threaded)
 			fill_slot(p, i);
 		if (!assess_threaded) {
-			wait_past(p, &p->fetched, i);
+			if (fetch_threaded)
+				wait_past_or_stop(p, &p->fetched, i, fetch_th);
 			assess_slot(p, i);
 		}
-		wait_past(p, &p->assessed, i);
+		if (fetch_threaded)
+			wait_past_or_stop(p, &p->assessed, i, fetch_th);
+		else
+			wait_past(p, &p->assessed, i);
 		struct slot *sl = &p->slots[i % PIPE_SLOTS];
 		if (sl->reconnected) {
 			struct ingest_event ev = { .kind = INGEST_EVENT_RECONNECT, .detail = sl->reconnected };
@@ -512,7 +572,7 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	if (fetch_threaded)
-		pthread_join(fetch_th, NULL);
+		join_fetcher(p, fetch_th);
 	if (assess_threaded)
 		pthread_join(assess_th, NULL);
 

@@ -9,7 +9,7 @@
  * done.  No logging: events go to the caller's callback, always from the
  * calling thread. */
 #pragma once
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,14 +68,18 @@ struct ingest_ctx {
 	struct store *store;
 	const char *password;
 	const struct cms_trust *trust; /* [signatures] trust_file, or NULL */
-	volatile sig_atomic_t *stop; /* may be NULL */
+	atomic_int *stop; /* may be NULL; set (by a signal handler) to end the cycle */
+	/* A signal whose handler sets *stop and does not restart system
+	 * calls: once *stop is set, it is sent to the thread fetching, so
+	 * that a wait on the network ends there too.  0: none. */
+	int stop_signal;
 	ingest_event_cb on_event;    /* may be NULL */
 	void *userdata;
 };
 
 /* The connection settings of CFG's [imap] group, with SECRET (password
  * or token, borrowed) and CANCEL (may be NULL). */
-void ingest_imap_options(const struct config *cfg, const char *secret, volatile sig_atomic_t *cancel,
+void ingest_imap_options(const struct config *cfg, const char *secret, atomic_int *cancel,
 			 struct imap_options *o);
 
 /* Runs one cycle: open, sync, close.  On failure ERR holds a one-line

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int connect_one(const struct addrinfo *ai, int timeout_ms, volatile sig_atomic_t *cancel, int *out)
+static int connect_one(const struct addrinfo *ai, int timeout_ms, atomic_int *cancel, int *out)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
 	if (fd < 0)
@@ -66,7 +66,7 @@ fail:
 	return r;
 }
 
-int net_connect(const char *host, uint16_t port, int timeout_ms, volatile sig_atomic_t *cancel, int *fd, char *err,
+int net_connect(const char *host, uint16_t port, int timeout_ms, atomic_int *cancel, int *fd, char *err,
 		size_t errlen)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };

@@ -2,7 +2,7 @@
  * errno with a message in the caller's buffer. */
 #pragma once
 #include <stddef.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* Connects to HOST:PORT (every address getaddrinfo returns, in order),
@@ -10,5 +10,5 @@
  * exec, and has SO_RCVTIMEO/SO_SNDTIMEO of TIMEOUT_MS so that no later
  * read or write waits longer.  -EINTR when *CANCEL (may be NULL) is set
  * while waiting.  The caller owns *fd. */
-int net_connect(const char *host, uint16_t port, int timeout_ms, volatile sig_atomic_t *cancel, int *fd, char *err,
+int net_connect(const char *host, uint16_t port, int timeout_ms, atomic_int *cancel, int *fd, char *err,
 		size_t errlen);

@@ -13,7 +13,7 @@ struct tls {
 	gnutls_session_t session;
 	int fd;
 	int timeout_ms;
-	volatile sig_atomic_t *cancel;
+	atomic_int *cancel;
 	gnutls_certificate_credentials_t creds;
 	char *host;
 };
@@ -68,7 +68,7 @@ static bool is_ip_literal(const char *host)
 	return strspn(host, "0123456789.") == strlen(host) || strchr(host, ':') != NULL;
 }
 
-int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms, volatile sig_atomic_t *cancel,
+int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms, atomic_int *cancel,
 		   struct tls **out, char *err, size_t errlen)
 {
 	struct tls *t = calloc(1, sizeof(*t));

@@ -4,7 +4,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 
 struct tls;
@@ -24,7 +24,7 @@ enum tls_error {
  * every later wait for data.  When *CANCEL (may be NULL) becomes non-zero —
  * a signal handler sets it — the handshake or a waiting read ends at once
  * (TLS_E_CANCELLED, or -1 with errno EINTR). */
-int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms, volatile sig_atomic_t *cancel,
+int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms, atomic_int *cancel,
 		   struct tls **out, char *err, size_t errlen);
 void tls_free(struct tls *t);
 

@@ -18,6 +18,7 @@ import re
 import resource
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -51,12 +52,15 @@ def budget(seconds):
     return mark
 
 
-def is_asan(path):
+def is_sanitized(path):
+    """Built with AddressSanitizer or ThreadSanitizer: both need far more
+    address space than any cap here (their shadow memory)."""
     try:
         with open(path, "rb") as f:
-            return b"__asan_init" in f.read()
+            data = f.read()
     except OSError:
         return False
+    return b"__asan_init" in data or b"__tsan_init" in data
 
 
 def mailbox(n, first_uid=1, seed=0):
@@ -124,10 +128,11 @@ class FaultTest(PuljedTestCase):
         """puljed --config CFG --once; the Result gets .took (seconds).
         MAX_VM caps the address space (RLIMIT_AS) so that an attempt to
         allocate an announced size fails instead of passing unnoticed
-        (not under AddressSanitizer, which needs terabytes of it)."""
+        (not under AddressSanitizer or ThreadSanitizer, which need terabytes
+        of it)."""
         argv = [P.puljed_path(), "--config", cfg, "--once"]
         pre = None
-        if max_vm and not is_asan(argv[0]):
+        if max_vm and not is_sanitized(argv[0]):
             def pre():
                 resource.setrlimit(resource.RLIMIT_AS, (max_vm, max_vm))
         t0 = time.monotonic()
@@ -472,6 +477,59 @@ class FaultTest(PuljedTestCase):
                 self.assertIn("EXAMINE", srv.verbs())
                 self.assertNotIn("UID FETCH", srv.verbs(), "fetched without a mailbox")
                 self.assertEqual(self.recs(cfg, db), [])
+
+
+    # ------------------------------------------------------------ 10
+    @budget(90)
+    def test_10_sigterm_while_the_server_is_silent(self):
+        # The server goes silent in the middle of the body FETCHes (UID 3),
+        # with a 30 s timeout: SIGTERM still ends puljed --once within
+        # seconds, whichever thread the signal lands on (the fetcher waits
+        # on the network while the main thread waits for it), exit 0 and
+        # UIDs 1 and 2 recorded; a healthy rerun records the rest, each
+        # message exactly once.
+        msgs = mailbox(5)
+        srv = self.server(msgs, faults=[F.silence("FETCH-BODY", uid=3)])
+        cfg = self.write_config(srv, timeout=30)
+        argv = [P.puljed_path(), "--config", cfg, "--once"]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=P.clean_env())
+        try:
+            deadline = time.monotonic() + 30
+            while not srv.fired and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.05)
+            self.assertEqual([f[0] for f in srv.fired], ["FETCH-BODY"],
+                             "the silence never began (exit %s)" % proc.poll())
+            # Until UIDs 1 and 2 are committed, so that the main thread
+            # waits on the fetcher when the signal comes.
+            while len(self.recs(cfg)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                out, err = proc.communicate(timeout=25)
+            except subprocess.TimeoutExpired:
+                self.fail("puljed still running 25 s after SIGTERM, waiting on a silent "
+                          "server (timeout = 30 s)")
+            took = time.monotonic() - t0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        r = P.Result(argv, proc.returncode, out.decode("utf-8", "replace"),
+                     err.decode("utf-8", "replace"))
+        self.runs.append(r)
+        self.check_no_secret(r)
+        self.assert_no_crash(r)
+        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+        self.assertLess(took, 5.0, "SIGTERM took %.1f s to end a fetch waiting on a silent "
+                        "server (timeout = 30 s)\n%s" % (took, r.describe()))
+        self.assertEqual(sorted(self.assert_recorded(cfg, msgs)), [1, 2], r.describe())
+        srv.clear_faults()
+        r = self.once(cfg)
+        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+        recs = self.assert_recorded(cfg, msgs)
+        self.assertEqual(sorted(recs), [1, 2, 3, 4, 5])
 
 
 if __name__ == "__main__":
