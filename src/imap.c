@@ -831,10 +831,12 @@ int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **list, si
 }
 
 struct body_ctx {
-	GByteArray *out;  /* the bytes go here … */
-	int fd;           /* … or, when >= 0, to this file */
+	GByteArray *out;  /* the bytes go here while there are at most mem_max … */
+	int fd;           /* … then, from the first byte, to this file */
+	uint64_t mem_max;
 	uint64_t max;
 	uint64_t got;
+	bool spooled;     /* the body is in FD, not OUT */
 	bool too_large;
 	bool write_failed;
 	bool called;
@@ -863,7 +865,17 @@ static bool on_body(int att_type, struct mailimap_msg_att_body_section *section,
 		c->too_large = true;
 		return false;
 	}
-	if (c->fd >= 0) {
+	if (!c->spooled && c->got + len > c->mem_max) {
+		/* Longer than may stay in memory: what came so far goes to
+		 * the file first. */
+		if (!write_all(c->fd, (const char *)c->out->data, c->out->len)) {
+			c->write_failed = true;
+			return false;
+		}
+		g_byte_array_set_size(c->out, 0);
+		c->spooled = true;
+	}
+	if (c->spooled) {
 		if (!write_all(c->fd, bytes, len)) {
 			c->write_failed = true;
 			return false;
@@ -896,11 +908,12 @@ static bool has_body_section(clist *res, uint32_t uid)
 	return false;
 }
 
-static int fetch_section(struct imap *im, uint32_t uid, uint64_t max, bool header_only, GByteArray *out, int fd)
+static int fetch_section(struct imap *im, uint32_t uid, uint64_t max, bool header_only, GByteArray *out,
+			 uint64_t mem_max, int fd, bool *spooled)
 {
 	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
 	struct mailimap_set *set = mailimap_set_new_single(uid);
-	struct body_ctx ctx = { .out = out, .fd = fd, .max = max };
+	struct body_ctx ctx = { .out = out, .fd = fd, .mem_max = fd >= 0 ? mem_max : UINT64_MAX, .max = max };
 	clist *res = NULL;
 
 	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
@@ -921,6 +934,8 @@ static int fetch_section(struct imap *im, uint32_t uid, uint64_t max, bool heade
 	mailimap_set_msg_body_handler(im->session, NULL, NULL);
 	mailimap_fetch_type_free(ft);
 	mailimap_set_free(set);
+	if (spooled)
+		*spooled = ctx.spooled;
 
 	if (ctx.write_failed) {
 		im->broken = true;
@@ -954,17 +969,18 @@ static int fetch_section(struct imap *im, uint32_t uid, uint64_t max, bool heade
 
 int imap_fetch_body(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out)
 {
-	return fetch_section(im, uid, max, false, out, -1);
+	return fetch_section(im, uid, max, false, out, UINT64_MAX, -1, NULL);
 }
 
-int imap_fetch_body_fd(struct imap *im, uint32_t uid, uint64_t max, int fd)
+int imap_fetch_body_spool(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out, uint64_t mem_max, int fd,
+			  bool *spooled)
 {
-	return fetch_section(im, uid, max, false, NULL, fd);
+	return fetch_section(im, uid, max, false, out, mem_max, fd, spooled);
 }
 
 int imap_fetch_header(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out)
 {
-	return fetch_section(im, uid, max, true, out, -1);
+	return fetch_section(im, uid, max, true, out, UINT64_MAX, -1, NULL);
 }
 
 /* ---- IDLE ---- */
@@ -983,11 +999,24 @@ int imap_idle_start(struct imap *im)
 	return IMAP_OK;
 }
 
+/* Bytes already read past the last response, or decrypted and waiting
+ * in GnuTLS, would never wake poll(). */
+static bool buffered(struct imap *im)
+{
+	return im->session->imap_stream->read_buffer_len > 0 || (im->stream->tls && tls_pending(im->stream->tls) > 0);
+}
+
+bool imap_pending(struct imap *im)
+{
+	if (!im->session || !im->session->imap_stream || !im->stream)
+		return false;
+	struct pollfd p = { .fd = im->fd, .events = POLLIN };
+	return buffered(im) || poll(&p, 1, 0) > 0;
+}
+
 int imap_idle_wait(struct imap *im, int ms)
 {
-	/* Bytes already read past the continuation, or decrypted and
-	 * waiting in GnuTLS, would never wake poll(). */
-	if (im->session->imap_stream->read_buffer_len > 0 || (im->stream->tls && tls_pending(im->stream->tls) > 0))
+	if (buffered(im))
 		return 1;
 	struct pollfd p = { .fd = im->fd, .events = POLLIN };
 	int r = poll(&p, 1, ms);

@@ -105,9 +105,14 @@ int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **list, si
  * unusable), IMAP_E_GONE when the server returned no body. */
 int imap_fetch_body(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out);
 
-/* The same, written to the file FD as it arrives (the caller's spool):
- * the message is never all in memory.  IMAP_E_SPOOL when FD refuses. */
-int imap_fetch_body_fd(struct imap *im, uint32_t uid, uint64_t max, int fd);
+/* The same, into OUT (empty) while the body is at most MEM_MAX bytes; a
+ * longer one is written to the file FD (the caller's spool, at its
+ * start) as it arrives, what had come before included, and OUT is left
+ * empty: it is never all in memory.  *SPOOLED says where it went (set
+ * whenever the fetch got as far as the body).  IMAP_E_SPOOL when FD
+ * refuses. */
+int imap_fetch_body_spool(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out, uint64_t mem_max, int fd,
+			  bool *spooled);
 
 /* IDLE (RFC 2177).  imap_idle_start() sends IDLE and waits for the
  * continuation; imap_idle_wait() waits up to MS for the server to say
@@ -115,6 +120,11 @@ int imap_fetch_body_fd(struct imap *im, uint32_t uid, uint64_t max, int fd);
  * imap_idle_done() sends DONE and reads what came, updating the mailbox's
  * EXISTS.  IMAP_E_UNSUPPORTED when the server does not offer IDLE. */
 int imap_idle_start(struct imap *im);
+/* True when the server has sent something no command has read yet
+ * (between commands: an unsolicited EXISTS, say).  Sending IDLE then
+ * would put it before IDLE's continuation, which Debian's libetpan cannot
+ * parse; a NOOP reads it. */
+bool imap_pending(struct imap *im);
 int imap_idle_wait(struct imap *im, int ms);
 int imap_idle_done(struct imap *im);
 

@@ -42,6 +42,7 @@ struct ingest_session {
 	const struct ingest_ctx *ctx;
 	struct session s;
 	uint32_t last_uid;
+	uint32_t synced_exists; /* the server's EXISTS when the last sync looked for new mail */
 	bool idle_unsupported;
 	gint64 idle_since;  /* monotonic µs; 0 when not idling */
 };
@@ -232,8 +233,9 @@ struct slot {
 	const struct imap_meta *meta;
 	enum fetch_outcome outcome;
 	GByteArray *raw;        /* the header of a message not fetched, or the whole
-				 * message when there is no spool file */
-	int spool;              /* the message, or -1 */
+				 * message when it is not spooled */
+	int spool;              /* a spool file, or -1 */
+	bool spooled;           /* the message is in SPOOL: larger than may be held in memory */
 	bool hashed;
 	char raw_sha256[65];
 	uint64_t raw_len;
@@ -340,6 +342,7 @@ static void fetch_one(struct pipe *p, struct slot *sl, const struct imap_meta *m
 	sl->started = t0;
 	sl->outcome = FETCHED;
 	sl->hashed = false;
+	sl->spooled = false;
 	sl->raw_len = 0;
 	sl->result = INGEST_OK;
 	sl->err[0] = '\0';
@@ -349,20 +352,23 @@ static void fetch_one(struct pipe *p, struct slot *sl, const struct imap_meta *m
 	if (meta->size > cfg->limits.max_message_size) {
 		sl->outcome = TOO_LARGE;
 	} else {
-		/* Into the spool file when there is one: the message is never
-		 * all in memory. */
+		/* In memory while it is within its share of the prefetch
+		 * budget, else into the spool file when there is one: a
+		 * large message is never all in memory. */
 		if (sl->spool >= 0 && (ftruncate(sl->spool, 0) < 0 || lseek(sl->spool, 0, SEEK_SET) < 0)) {
 			snprintf(sl->err, sizeof(sl->err), "cannot reset the message spool: %s", g_strerror(errno));
 			sl->result = INGEST_E_STORE;
 			return;
 		}
-		r = sl->spool >= 0 ? imap_fetch_body_fd(s->im, meta->uid, cfg->limits.max_message_size, sl->spool)
-				   : imap_fetch_body(s->im, meta->uid, cfg->limits.max_message_size, sl->raw);
+		r = imap_fetch_body_spool(s->im, meta->uid, cfg->limits.max_message_size, sl->raw,
+					  cfg->limits.prefetch / PIPE_SLOTS, sl->spool, &sl->spooled);
 		if (r == IMAP_E_TOO_LARGE) {
 			sl->outcome = TOO_LARGE;
 			resync = true;
 		} else if (r == IMAP_E_GONE) {
 			sl->outcome = GONE;
+			/* Whatever came was not this message's body. */
+			g_byte_array_set_size(sl->raw, 0);
 		} else if (r != IMAP_OK) {
 			snprintf(sl->err, sizeof(sl->err), "%s", imap_errmsg(s->im));
 			sl->result = r == IMAP_E_CANCELLED ? INGEST_E_INTERRUPTED
@@ -395,10 +401,13 @@ static void fetch_one(struct pipe *p, struct slot *sl, const struct imap_meta *m
 	}
 	/* The raw hash here, on the fetcher's side: it overlaps the recording
 	 * of the message before.  Unreadable spool: assess says so. */
-	if (sl->outcome == FETCHED && sl->spool >= 0)
+	if (sl->outcome == FETCHED && sl->spooled) {
 		sl->hashed = mime_sha256_fd(sl->spool, &sl->raw_len, sl->raw_sha256) == 0;
-	else if (sl->outcome == FETCHED)
+	} else if (sl->outcome == FETCHED) {
+		mime_sha256_hex(sl->raw->data, sl->raw->len, sl->raw_sha256);
+		sl->hashed = true;
 		sl->raw_len = sl->raw->len;
+	}
 }
 
 /* Fills the slot of message I: in the fetcher, or in the recorder itself
@@ -432,7 +441,7 @@ static int assess_slot(struct pipe *p, size_t i)
 	/* Read before the slot is passed on: once recorded, the fetcher may reuse it. */
 	int result = sl->result;
 	if (result == INGEST_OK) {
-		assess_one(p->ctx, p->uidvalidity, sl->meta, sl->raw, sl->outcome == FETCHED ? sl->spool : -1,
+		assess_one(p->ctx, p->uidvalidity, sl->meta, sl->raw, sl->outcome == FETCHED && sl->spooled ? sl->spool : -1,
 			   sl->hashed ? sl->raw_sha256 : NULL, sl->raw_len, sl->outcome, sl->started, &sl->a);
 		sl->assessed = true;
 	}
@@ -554,7 +563,7 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 		if (result != INGEST_OK)
 			break;
 		/* Recorded: its bytes leave memory now, not when the slot comes round again. */
-		if (sl->spool >= 0 && ftruncate(sl->spool, 0) < 0) {
+		if (sl->spooled && ftruncate(sl->spool, 0) < 0) {
 			snprintf(err, errlen, "cannot reset the message spool: %s", g_strerror(errno));
 			result = INGEST_E_STORE;
 			break;
@@ -732,6 +741,7 @@ int ingest_sync(struct ingest_session *is, struct ingest_stats *stats, char *err
 		r = from_imap(r);
 	}
 	stats->server_exists = imap_exists(is->s.im);
+	is->synced_exists = stats->server_exists;
 	if (r == INGEST_OK && stats->server_exists == 0) {
 		stats->uidvalidity = is->s.box.uidvalidity;
 		stats->watermark = is->last_uid;
@@ -761,6 +771,10 @@ int ingest_wait(struct ingest_session *is, int ms, char *err, size_t errlen)
 			return r;
 	}
 	if (!is->idle_since) {
+		/* Something came after the last response: sync (its NOOP reads
+		 * it) rather than send IDLE behind it. */
+		if (imap_pending(is->s.im))
+			return 1;
 		int r = imap_idle_start(is->s.im);
 		if (r == IMAP_E_UNSUPPORTED) {
 			is->idle_unsupported = true;
@@ -772,6 +786,11 @@ int ingest_wait(struct ingest_session *is, int ms, char *err, size_t errlen)
 		}
 		is->idle_since = g_get_monotonic_time();
 	}
+	/* An EXISTS that came with the sync's own responses (mail arriving
+	 * while it fetched) or before IDLE's continuation is not announced
+	 * again in IDLE: sync now rather than wait for the next poll. */
+	if (imap_exists(is->s.im) != is->synced_exists)
+		return 1;
 	int r = imap_idle_wait(is->s.im, ms);
 	if (r == IMAP_E_CANCELLED)
 		return INGEST_E_INTERRUPTED;

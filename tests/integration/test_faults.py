@@ -532,5 +532,61 @@ class FaultTest(PuljedTestCase):
         self.assertEqual(sorted(recs), [1, 2, 3, 4, 5])
 
 
+    # ------------------------------------------------------------ 11
+    @budget(90)
+    def test_11_exists_during_the_sync_is_not_lost_in_idle(self):
+        # The daemon (poll_interval 60) records UIDs 1 and 2; while it
+        # fetches UID 2, UID 3 arrives and the server says "* 3 EXISTS",
+        # either among that fetch's responses or just after them, before
+        # the next command.  This server, like a real one, does not
+        # announce it again once IDLE begins: puljed must notice and sync
+        # again at once, not at the next poll a minute later, and not by
+        # way of a timed-out IDLE and a reconnection (Debian's libetpan
+        # cannot parse an untagged response before IDLE's continuation).
+        for where in ("inside", "after"):
+            with self.subTest(exists=where):
+                msgs = mailbox(3, seed=len(where))
+                srv = self.server(msgs[:2])
+
+                def arrive(response, tag, srv=srv, msgs=msgs, where=where):
+                    srv.set_mailbox(msgs)
+                    if where == "after":
+                        return response + b"* 3 EXISTS\r\n"
+                    at = response.rindex(tag + b" OK")
+                    return response[:at] + b"* 3 EXISTS\r\n" + response[at:]
+                srv.add_fault(F.Fault("FETCH-BODY", uid=2, replace=arrive, name="UID 3 arrives"))
+                db = "exists-%s.db" % where
+                cfg = self.write_config(srv, name="exists-%s.conf" % where, db=db)
+                log = open(self.path("daemon-%s.log" % where), "w+b")
+                self.addCleanup(log.close)
+                proc = P.spawn_puljed(cfg, stdout=log, stderr=log)
+                got = []
+                try:
+                    deadline = time.monotonic() + 20
+                    while time.monotonic() < deadline and proc.poll() is None:
+                        if os.path.exists(self.path(db)):
+                            got = sorted(r["uid"] for r in self.recs(cfg, db))
+                            if len(got) >= 3:
+                                break
+                        time.sleep(0.2)
+                finally:
+                    proc.terminate()
+                    try:
+                        proc.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+                log.seek(0)
+                out = log.read().decode("utf-8", "replace") + "\ncommands: %s" % srv.log
+                self.assertEqual([f[2] for f in srv.fired], ["UID 3 arrives"], out)
+                self.assertEqual(got, [1, 2, 3], "UID 3, announced by an EXISTS %s the sync's "
+                                 "fetch, was not recorded within 20 s (poll_interval = 60)\n%s"
+                                 % (where, out))
+                self.assertNotIn("reconnecting", out)
+                self.assertEqual(srv.logins(), 1, out)
+                self.assertEqual(proc.returncode, 0, out)
+                self.assertNotIn(srv.password, out)
+                self.assert_recorded(cfg, msgs, db=db)
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
