@@ -84,7 +84,9 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 	}
 	const struct mime_message *mm = a->mime;
 	if (!in->body_missing) {
-		if (!spooled)
+		if (!spooled && in->raw_sha256)
+			g_strlcpy(a->raw_sha256, in->raw_sha256, sizeof(a->raw_sha256));
+		else if (!spooled)
 			mime_sha256_hex(in->raw->data, in->raw->len, a->raw_sha256);
 		a->flags = mime_flags_describe(mm->flags);
 		if (mm->flags)

@@ -26,9 +26,9 @@ struct assess_input {
 	bool spooled;                /* the whole message is in the file RAW_FD instead of RAW
 				      * (the daemon's spool; borrowed) */
 	int raw_fd;
-	const char *raw_sha256;      /* of the spooled message, when the caller has hashed it
-				      * already (hex, borrowed), or NULL */
-	uint64_t raw_len;            /* its length in bytes, with raw_sha256 */
+	const char *raw_sha256;      /* of the whole message (in RAW or spooled), when the
+				      * caller has hashed it already (hex, borrowed), or NULL */
+	uint64_t raw_len;            /* the spooled message's length, with raw_sha256 */
 	const char *body_missing;    /* NULL, or why the body is absent: "too-large", "gone" */
 	const struct store_message *stored; /* reclassify without raw bytes: the
 					     * headers recorded before (may be NULL) */

@@ -217,6 +217,10 @@ static void test_mentions_form(void)
 		{ "(sKEMA) (aNSOEGNING) (Application Form)", false },
 		{ "(xkema) (skema)", true },		       /* a false start, then the word */
 		{ "nsoegning kema", false },		       /* tails without a first letter */
+		{ "skema", true },			       /* the first letter at the very start */
+		{ "(Angning) (sgning) (Kema) (Ansxgning) (kem", false }, /* anchors without their word */
+		{ "gning GNING kema KEMA pplication form", false },      /* anchors alone */
+		{ "Ans\xc3\xb8gnin", false },		       /* cut short by the end */
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 		const char *t = cases[i].text;

@@ -615,8 +615,14 @@ class IngestTest(PuljedTestCase):
     def test_n_prefetch_settings_agree(self):
         # Fetching ahead changes when a message is fetched, never what is
         # recorded or in which order: no prefetch, one message at a time
-        # (every message is bigger than 1K, so each is fetched alone) and
-        # the default give the same records, ids and watermark included.
+        # (every message is bigger than 1K, so each is fetched alone), 1M
+        # and the default give the same records, ids and watermark
+        # included.  Where the body is held differs too: a message up to
+        # 1/16 of prefetch stays in memory, a larger one goes to the spool
+        # file as it arrives, what came first included (prefetch 0 and 1K:
+        # every message spooled; 1M: 1.2 and 27 KB messages in memory, the
+        # 200 KB ones spooled after their first 64 KB; default: all in
+        # memory).
         dc = self.dovecot()
         rng = random.Random(11)
         uids = []
@@ -626,7 +632,7 @@ class IngestTest(PuljedTestCase):
             uids.append(dc.append("INBOX", raw, "2022-06-%02dT10:00:00+02:00" % (1 + i % 28)))
         dc.close_client()
         seen = {}
-        for prefetch in ["0", "1K", None]:
+        for prefetch in ["0", "1K", "1M", None]:
             db = self.path("prefetch-%s.db" % (prefetch or "default"))
             groups = {"limits": {"max_message_size": "300K"}}
             if prefetch is not None:
@@ -646,6 +652,7 @@ class IngestTest(PuljedTestCase):
         too_large = [r for r in seen["0"] if "too-large" in (r.get("flags") or "")]
         self.assertTrue(too_large, "no message went over max_message_size")
         self.assertEqual(seen["1K"], seen["0"])
+        self.assertEqual(seen["1M"], seen["0"])
         self.assertEqual(seen["default"], seen["0"])
 
     def test_o_daemon_polls_and_stops_on_sigterm(self):
