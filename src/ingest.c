@@ -265,35 +265,23 @@ struct pipe {
 	struct slot slots[PIPE_SLOTS];
 };
 
-/* Waits until COUNT (one of P's counters) is past I: false when the
- * recorder stopped the pipeline first (only the recorder sets quit). */
-static bool wait_past(struct pipe *p, const size_t *count, size_t i)
-{
-	pthread_mutex_lock(&p->lock);
-	while (!p->quit && *count <= i)
-		pthread_cond_wait(&p->cond, &p->lock);
-	bool go = !p->quit;
-	pthread_mutex_unlock(&p->lock);
-	return go;
-}
-
 #define STOP_SLICE_MS 100 /* how often the recorder looks at *stop while it waits */
 
-/* The recorder's waits while the fetcher is a thread.  A stop signal may
- * be handled on any thread, and a condition wait does not end for it, so
- * the recorder waits in slices of STOP_SLICE_MS and looks at *stop after
- * each.  Once it is set, the fetcher is sent stop_signal every slice until
- * it has done what is waited for: a signal sent just before the fetcher
- * went into poll() would be lost.  Called with P's lock held. */
-static bool stopping(const struct pipe *p)
+/* One wait on P's condition, P's lock held.  The recorder passes the
+ * fetcher's thread FETCH_TH (others NULL): a stop signal may be handled on
+ * any thread, and a condition wait does not end for it, so the recorder
+ * waits in slices of STOP_SLICE_MS and looks at *stop after each.  Once
+ * it is set, the fetcher is sent stop_signal every slice until it has
+ * returned: a signal sent just before it went into poll() would be lost. */
+static void wait_once(struct pipe *p, const pthread_t *fetch_th)
 {
-	return p->ctx->stop && p->ctx->stop_signal > 0 && *p->ctx->stop;
-}
-
-static void wait_slice(struct pipe *p, pthread_t fetch_th)
-{
-	if (stopping(p) && !p->fetcher_done)
-		pthread_kill(fetch_th, p->ctx->stop_signal);
+	const struct ingest_ctx *ctx = p->ctx;
+	if (!fetch_th || !ctx->stop || ctx->stop_signal <= 0) {
+		pthread_cond_wait(&p->cond, &p->lock);
+		return;
+	}
+	if (*ctx->stop && !p->fetcher_done)
+		pthread_kill(*fetch_th, ctx->stop_signal);
 	struct timespec until;
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_nsec += STOP_SLICE_MS * 1000000L;
@@ -304,13 +292,16 @@ static void wait_slice(struct pipe *p, pthread_t fetch_th)
 	pthread_cond_timedwait(&p->cond, &p->lock, &until);
 }
 
-/* wait_past() for the recorder. */
-static void wait_past_or_stop(struct pipe *p, const size_t *count, size_t i, pthread_t fetch_th)
+/* Waits until COUNT (one of P's counters) is past I: false when the
+ * recorder stopped the pipeline first (only the recorder sets quit). */
+static bool wait_past(struct pipe *p, const size_t *count, size_t i, const pthread_t *fetch_th)
 {
 	pthread_mutex_lock(&p->lock);
 	while (!p->quit && *count <= i)
-		wait_slice(p, fetch_th);
+		wait_once(p, fetch_th);
+	bool go = !p->quit;
 	pthread_mutex_unlock(&p->lock);
+	return go;
 }
 
 /* After quit: the fetcher ends after the message it is on, or at once
@@ -319,7 +310,7 @@ static void join_fetcher(struct pipe *p, pthread_t fetch_th)
 {
 	pthread_mutex_lock(&p->lock);
 	while (!p->fetcher_done)
-		wait_slice(p, fetch_th);
+		wait_once(p, &fetch_th);
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(fetch_th, NULL);
 }
@@ -456,7 +447,7 @@ static void *assessor(void *data)
 {
 	struct pipe *p = data;
 	for (size_t i = 0; i < p->n; i++) {
-		if (!wait_past(p, &p->fetched, i) || assess_slot(p, i) != INGEST_OK)
+		if (!wait_past(p, &p->fetched, i, NULL) || assess_slot(p, i) != INGEST_OK)
 			break;
 	}
 	return NULL;
@@ -511,7 +502,7 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_t cattr;
 	pthread_condattr_init(&cattr);
-	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC); /* wait_past_or_stop()'s slices */
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC); /* wait_once()'s slices */
 	pthread_cond_init(&p->cond, &cattr);
 	pthread_condattr_destroy(&cattr);
 	for (size_t k = 0; k < PIPE_SLOTS; k++) {
@@ -522,6 +513,7 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 	}
 	pthread_t fetch_th, assess_th;
 	bool fetch_threaded = pthread_create(&fetch_th, NULL, fetcher, p) == 0;
+	const pthread_t *fetch_ref = fetch_threaded ? &fetch_th : NULL; /* for the recorder's waits */
 	if (fetch_threaded)
 		pthread_setname_np(fetch_th, "puljed-fetch");
 	bool assess_threaded = pthread_create(&assess_th, NULL, assessor, p) == 0;
@@ -534,14 +526,10 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 		if (!fetch_threaded)
 			fill_slot(p, i);
 		if (!assess_threaded) {
-			if (fetch_threaded)
-				wait_past_or_stop(p, &p->fetched, i, fetch_th);
+			wait_past(p, &p->fetched, i, fetch_ref);
 			assess_slot(p, i);
 		}
-		if (fetch_threaded)
-			wait_past_or_stop(p, &p->assessed, i, fetch_th);
-		else
-			wait_past(p, &p->assessed, i);
+		wait_past(p, &p->assessed, i, fetch_ref);
 		struct slot *sl = &p->slots[i % PIPE_SLOTS];
 		if (sl->reconnected) {
 			struct ingest_event ev = { .kind = INGEST_EVENT_RECONNECT, .detail = sl->reconnected };
