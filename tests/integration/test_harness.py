@@ -9,6 +9,7 @@ import socket
 import ssl
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -131,6 +132,29 @@ class HarnessTest(unittest.TestCase):
             lines = dc.auth_attempt_lines(mark)
             self.assertTrue(any("Login: user=<rbj>" in l and "secured" in l
                                 and "TLS" not in l for l in lines), lines)
+
+    def test_login_lines_see_clients_not_the_harness(self):
+        # Starting opens no connection to the TLS port, and the harness's own
+        # connections are not counted: a test that asserts "no connection"
+        # after a config error must not fail on the harness's lines.
+        with Dovecot() as dc:
+            dc.append("INBOX", messages.simple(), "2022-06-01T10:00:00+02:00")
+            dc.close_client()
+            time.sleep(1.0)
+            self.assertEqual(dc.login_lines(0), [], dc.log_text())
+            self.assertNotIn("SSL error: Connection closed", dc.log_text())
+            # Non-vacuous: a bare TCP connection to the TLS port from the
+            # address the program under test uses is seen...
+            mark = dc.log_mark()
+            socket.create_connection(("127.0.0.1", dc.imaps_port)).close()
+            self.assertTrue(dc.wait_for_log(r"imap-login: .*Disconnected", since=mark))
+            self.assertEqual(len(dc.login_lines(mark)), 1, dc.log_text(mark))
+            # ...and so is a TLS client that logs out before logging in.
+            mark = dc.log_mark()
+            ctx = ssl.create_default_context(cafile=dc.ca_file)
+            imaplib.IMAP4_SSL("localhost", dc.imaps_port, ssl_context=ctx).logout()
+            self.assertTrue(dc.wait_for_log(r"imap-login: .*Disconnected", since=mark))
+            self.assertEqual(len(dc.login_lines(mark)), 1, dc.log_text(mark))
 
     def test_wrong_host_cert(self):
         with Dovecot(cert="wronghost") as dc:
