@@ -887,21 +887,28 @@ static bool on_body(int att_type, struct mailimap_msg_att_body_section *section,
 	return true;
 }
 
+/* The UID a FETCH response names (0: none), and whether it has a body section. */
+static void att_uid_body(struct mailimap_msg_att *att, uint32_t *uid, bool *body)
+{
+	*uid = 0;
+	*body = false;
+	for (clistiter *it = clist_begin(att->att_list); it; it = clist_next(it)) {
+		struct mailimap_msg_att_item *item = clist_content(it);
+		if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+			continue;
+		if (item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_BODY_SECTION)
+			*body = true;
+		else if (item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_UID)
+			*uid = item->att_data.att_static->att_data.att_uid;
+	}
+}
+
 static bool has_body_section(clist *res, uint32_t uid)
 {
 	for (clistiter *it = clist_begin(res); it; it = clist_next(it)) {
-		struct mailimap_msg_att *att = clist_content(it);
-		bool body = false;
-		uint32_t got_uid = 0;
-		for (clistiter *i2 = clist_begin(att->att_list); i2; i2 = clist_next(i2)) {
-			struct mailimap_msg_att_item *item = clist_content(i2);
-			if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
-				continue;
-			if (item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_BODY_SECTION)
-				body = true;
-			else if (item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_UID)
-				got_uid = item->att_data.att_static->att_data.att_uid;
-		}
+		bool body;
+		uint32_t got_uid;
+		att_uid_body(clist_content(it), &got_uid, &body);
 		if (body && got_uid == uid)
 			return true;
 	}
@@ -981,6 +988,119 @@ int imap_fetch_body_spool(struct imap *im, uint32_t uid, uint64_t max, GByteArra
 int imap_fetch_header(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out)
 {
 	return fetch_section(im, uid, max, true, out, UINT64_MAX, -1, NULL);
+}
+
+/* ---- several bodies in one command ---- */
+
+struct bodies_ctx {
+	struct imap *im;
+	struct body_ctx body;           /* the body being received */
+	struct imap_body_target *target;
+	imap_body_done *done;
+	void *ud;
+	uint64_t max;
+	bool stopped;                   /* DONE said stop: the next byte aborts */
+};
+
+/* A fresh byte budget and deadline for the next message of a range: each
+ * has what a FETCH of it alone would have. */
+static void rearm(struct imap *im, uint64_t bytes)
+{
+	im->stream->budget = bytes;
+	im->stream->over_budget = false;
+	im->stream->deadline = im->command_time ? g_get_monotonic_time() + (gint64)im->command_time * G_USEC_PER_SEC : 0;
+}
+
+static void point_at(struct bodies_ctx *c)
+{
+	c->body = (struct body_ctx){ .out = c->target->out, .fd = c->target->fd,
+				     .mem_max = c->target->fd >= 0 ? c->target->mem_max : UINT64_MAX, .max = c->max };
+}
+
+static bool on_range_body(int att_type, struct mailimap_msg_att_body_section *section, const char *bytes, size_t len,
+			  void *userdata)
+{
+	struct bodies_ctx *c = userdata;
+	if (c->stopped || !c->body.out) /* no target: no body was expected */
+		return false;
+	return on_body(att_type, section, bytes, len, &c->body);
+}
+
+/* One FETCH response, parsed (libetpan frees it afterwards). */
+static void on_range_att(struct mailimap_msg_att *att, void *userdata)
+{
+	struct bodies_ctx *c = userdata;
+	uint32_t uid;
+	bool body;
+	att_uid_body(att, &uid, &body);
+	if (c->stopped)
+		return;
+	/* A response with no body (a flag change, say) carried no bytes. */
+	if (!body && !c->body.called)
+		return;
+	if (!c->done(uid, body, c->body.spooled, c->body.got, c->ud)) {
+		c->stopped = true;
+		return;
+	}
+	point_at(c);
+	rearm(c->im, c->max + BODY_SLACK);
+}
+
+static void progress_none(size_t current, size_t maximum, void *context)
+{
+	(void)current;
+	(void)maximum;
+	(void)context;
+}
+
+int imap_fetch_bodies(struct imap *im, const uint32_t *uids, size_t n, uint64_t max, struct imap_body_target *target,
+		      imap_body_done *done, void *ud)
+{
+	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
+	struct mailimap_set *set = mailimap_set_new_empty();
+	struct bodies_ctx ctx = { .im = im, .target = target, .done = done, .ud = ud, .max = max };
+	clist *res = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		mailimap_set_add_single(set, uids[i]);
+	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
+	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_body_peek_section(mailimap_section_new(NULL)));
+	point_at(&ctx);
+	/* Each response goes to on_range_att as soon as it is parsed; libetpan
+	 * honours that handler only while a progress callback is set. */
+	mailimap_set_msg_body_handler(im->session, on_range_body, &ctx);
+	mailimap_set_msg_att_handler(im->session, on_range_att, &ctx);
+	mailimap_set_progress_callback(im->session, progress_none, progress_none, NULL);
+	budget(im, max + BODY_SLACK);
+	rearm(im, max + BODY_SLACK);
+	int r = mailimap_uid_fetch(im->session, set, ft, &res);
+	mailimap_set_progress_callback(im->session, NULL, NULL, NULL);
+	mailimap_set_msg_att_handler(im->session, NULL, NULL);
+	mailimap_set_msg_body_handler(im->session, NULL, NULL);
+	mailimap_fetch_type_free(ft);
+	mailimap_set_free(set);
+	if (res)
+		mailimap_fetch_list_free(res);
+
+	if (ctx.body.write_failed) {
+		im->broken = true;
+		snprintf(im->err, sizeof(im->err), "cannot spool a body: %s", g_strerror(errno));
+		return IMAP_E_SPOOL;
+	}
+	if (ctx.body.too_large || (r == MAILIMAP_ERROR_STREAM && im->stream->over_budget)) {
+		im->broken = true;
+		snprintf(im->err, sizeof(im->err), "a body larger than %" G_GUINT64_FORMAT " bytes", max);
+		return IMAP_E_TOO_LARGE;
+	}
+	if (ctx.stopped) {
+		im->broken = true;
+		snprintf(im->err, sizeof(im->err), "the server's FETCH responses did not match the UIDs asked for");
+		return IMAP_E_PROTOCOL;
+	}
+	/* NO with no message at all: what was not delivered is the caller's to ask again. */
+	if (r != MAILIMAP_NO_ERROR && r != MAILIMAP_ERROR_UID_FETCH)
+		return fail(im, r, IMAP_E_PROTOCOL, "UID FETCH (bodies)");
+	return IMAP_OK;
 }
 
 /* ---- IDLE ---- */

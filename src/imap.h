@@ -134,6 +134,34 @@ uint32_t imap_exists(struct imap *im);
 /* NOOP: keeps the session alive and collects untagged updates. */
 int imap_noop(struct imap *im);
 
+/* Where imap_fetch_bodies() puts the next body: into OUT (empty) while
+ * it is at most MEM_MAX bytes, then into the file FD (at its start), as
+ * imap_fetch_body_spool() does; FD -1: all in OUT.  Owned by the caller. */
+struct imap_body_target {
+	GByteArray *out;
+	int fd;
+	uint64_t mem_max;
+};
+
+/* Called after each FETCH response that brought a body, with the UID the
+ * response named (0: none) and where the body went (SPOOLED: the
+ * target's file; LEN bytes).  It may point the target elsewhere for the
+ * next body (OUT NULL: no more bodies are expected, and one would end
+ * the fetch).  False: stop (the fetch ends with IMAP_E_PROTOCOL and the
+ * session is unusable). */
+typedef bool imap_body_done(uint32_t uid, bool body, bool spooled, uint64_t len, void *ud);
+
+/* BODY.PEEK[] of the N UIDS in one command (the server does not go idle
+ * between messages), each body handed to DONE as its response ends, never
+ * more than MAX bytes each.  Each body is attributed by the UID in its own
+ * response, never by its position: a UID the server did not deliver is
+ * simply not reported, for the caller to ask again alone.  IMAP_OK once
+ * the command ended (OK or NO); IMAP_E_TOO_LARGE (the body in progress
+ * is longer than MAX), IMAP_E_SPOOL, or a network or protocol error:
+ * the session is then unusable, and the bodies already reported stand. */
+int imap_fetch_bodies(struct imap *im, const uint32_t *uids, size_t n, uint64_t max, struct imap_body_target *target,
+		      imap_body_done *done, void *ud);
+
 /* BODY.PEEK[HEADER] of UID, at most MAX bytes (a partial fetch). */
 int imap_fetch_header(struct imap *im, uint32_t uid, uint64_t max, GByteArray *out);
 

@@ -320,17 +320,11 @@ static uint64_t slot_bytes(const struct slot *sl)
 	return sl->outcome == FETCHED ? sl->raw_len : 0;
 }
 
-/* Fills SL with message META; runs in the fetcher. */
-static void fetch_one(struct pipe *p, struct slot *sl, const struct imap_meta *meta)
+/* Makes SL ready to receive message META. */
+static void slot_reset(struct slot *sl, const struct imap_meta *meta)
 {
-	const struct ingest_ctx *ctx = p->ctx;
-	const struct config *cfg = ctx->cfg;
-	struct session *s = p->s;
-	int64_t t0 = g_get_monotonic_time();
-	int r;
-
 	sl->meta = meta;
-	sl->started = t0;
+	sl->started = g_get_monotonic_time();
 	sl->outcome = FETCHED;
 	sl->hashed = false;
 	sl->spooled = false;
@@ -339,34 +333,55 @@ static void fetch_one(struct pipe *p, struct slot *sl, const struct imap_meta *m
 	sl->err[0] = '\0';
 	g_clear_pointer(&sl->reconnected, g_free);
 	g_byte_array_set_size(sl->raw, 0);
+}
+
+/* Empties SL's spool file for a new body: false (SL says why) when it refuses. */
+static bool spool_reset(struct slot *sl)
+{
+	if (sl->spool >= 0 && (ftruncate(sl->spool, 0) < 0 || lseek(sl->spool, 0, SEEK_SET) < 0)) {
+		snprintf(sl->err, sizeof(sl->err), "cannot reset the message spool: %s", g_strerror(errno));
+		sl->result = INGEST_E_STORE;
+		return false;
+	}
+	return true;
+}
+
+/* The raw hash here, on the fetcher's side: it overlaps the recording of
+ * the message before.  Unreadable spool: assess says so. */
+static void slot_hash(struct slot *sl)
+{
+	if (sl->outcome == FETCHED && sl->spooled) {
+		sl->hashed = mime_sha256_fd(sl->spool, &sl->raw_len, sl->raw_sha256) == 0;
+	} else if (sl->outcome == FETCHED) {
+		mime_sha256_hex(sl->raw->data, sl->raw->len, sl->raw_sha256);
+		sl->hashed = true;
+		sl->raw_len = sl->raw->len;
+	}
+}
+
+/* Completes SL after its body fetch ended with R (IMAP_OK when it was
+ * not fetched at all, SL's outcome saying why): a body too large gets a
+ * new session and the header alone, a lost one nothing. */
+static void fetch_finish(struct pipe *p, struct slot *sl, int r)
+{
+	const struct ingest_ctx *ctx = p->ctx;
+	const struct config *cfg = ctx->cfg;
+	struct session *s = p->s;
 	bool resync = false;
-	if (meta->size > cfg->limits.max_message_size) {
+
+	if (r == IMAP_E_TOO_LARGE) {
 		sl->outcome = TOO_LARGE;
-	} else {
-		/* In memory while it is within its share of the prefetch
-		 * budget, else into the spool file when there is one: a
-		 * large message is never all in memory. */
-		if (sl->spool >= 0 && (ftruncate(sl->spool, 0) < 0 || lseek(sl->spool, 0, SEEK_SET) < 0)) {
-			snprintf(sl->err, sizeof(sl->err), "cannot reset the message spool: %s", g_strerror(errno));
-			sl->result = INGEST_E_STORE;
-			return;
-		}
-		r = imap_fetch_body_spool(s->im, meta->uid, cfg->limits.max_message_size, sl->raw,
-					  cfg->limits.prefetch / PIPE_SLOTS, sl->spool, &sl->spooled);
-		if (r == IMAP_E_TOO_LARGE) {
-			sl->outcome = TOO_LARGE;
-			resync = true;
-		} else if (r == IMAP_E_GONE) {
-			sl->outcome = GONE;
-			/* Whatever came was not this message's body. */
-			g_byte_array_set_size(sl->raw, 0);
-		} else if (r != IMAP_OK) {
-			snprintf(sl->err, sizeof(sl->err), "%s", imap_errmsg(s->im));
-			sl->result = r == IMAP_E_CANCELLED ? INGEST_E_INTERRUPTED
-				     : r == IMAP_E_SPOOL    ? INGEST_E_STORE
-							    : from_imap(r);
-			return;
-		}
+		resync = true;
+	} else if (r == IMAP_E_GONE) {
+		sl->outcome = GONE;
+		/* Whatever came was not this message's body. */
+		g_byte_array_set_size(sl->raw, 0);
+	} else if (r != IMAP_OK) {
+		snprintf(sl->err, sizeof(sl->err), "%s", imap_errmsg(s->im));
+		sl->result = r == IMAP_E_CANCELLED ? INGEST_E_INTERRUPTED
+			     : r == IMAP_E_SPOOL    ? INGEST_E_STORE
+						    : from_imap(r);
+		return;
 	}
 	if (resync) {
 		sl->reconnected = g_strdup(imap_errmsg(s->im));
@@ -375,7 +390,7 @@ static void fetch_one(struct pipe *p, struct slot *sl, const struct imap_meta *m
 	}
 	if (sl->outcome == TOO_LARGE) {
 		g_byte_array_set_size(sl->raw, 0);
-		r = imap_fetch_header(s->im, meta->uid, cfg->limits.max_header_size, sl->raw);
+		r = imap_fetch_header(s->im, sl->meta->uid, cfg->limits.max_header_size, sl->raw);
 		if (r == IMAP_E_GONE || r == IMAP_E_TOO_LARGE) {
 			g_byte_array_set_size(sl->raw, 0);
 			if (r == IMAP_E_TOO_LARGE) {
@@ -390,23 +405,47 @@ static void fetch_one(struct pipe *p, struct slot *sl, const struct imap_meta *m
 			return;
 		}
 	}
-	/* The raw hash here, on the fetcher's side: it overlaps the recording
-	 * of the message before.  Unreadable spool: assess says so. */
-	if (sl->outcome == FETCHED && sl->spooled) {
-		sl->hashed = mime_sha256_fd(sl->spool, &sl->raw_len, sl->raw_sha256) == 0;
-	} else if (sl->outcome == FETCHED) {
-		mime_sha256_hex(sl->raw->data, sl->raw->len, sl->raw_sha256);
-		sl->hashed = true;
-		sl->raw_len = sl->raw->len;
-	}
+	slot_hash(sl);
 }
 
-/* Fills the slot of message I: in the fetcher, or in the recorder itself
- * when no thread could be started. */
+/* Fills SL with message META alone; runs in the fetcher. */
+static void fetch_one(struct pipe *p, struct slot *sl, const struct imap_meta *meta)
+{
+	const struct config *cfg = p->ctx->cfg;
+
+	slot_reset(sl, meta);
+	if (meta->size > cfg->limits.max_message_size) {
+		sl->outcome = TOO_LARGE;
+		fetch_finish(p, sl, IMAP_OK);
+		return;
+	}
+	/* In memory while it is within its share of the prefetch budget,
+	 * else into the spool file when there is one: a large message is
+	 * never all in memory. */
+	if (!spool_reset(sl))
+		return;
+	int r = imap_fetch_body_spool(p->s->im, meta->uid, cfg->limits.max_message_size, sl->raw,
+				      cfg->limits.prefetch / PIPE_SLOTS, sl->spool, &sl->spooled);
+	fetch_finish(p, sl, r);
+}
+
+/* Hands the filled slot SL on to the assessor: its RESULT, read before. */
+static int publish(struct pipe *p, struct slot *sl)
+{
+	int result = sl->result; /* read before the slot is passed on */
+	pthread_mutex_lock(&p->lock);
+	p->fetched++;
+	p->held_bytes += slot_bytes(sl);
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	return result;
+}
+
+/* Fills the slot of message I alone: in the fetcher, or in the recorder
+ * itself when no thread could be started. */
 static int fill_slot(struct pipe *p, size_t i)
 {
 	struct slot *sl = &p->slots[i % PIPE_SLOTS];
-	int result;
 	if (p->ctx->stop && *p->ctx->stop) {
 		g_clear_pointer(&sl->reconnected, g_free);
 		snprintf(sl->err, sizeof(sl->err), "interrupted");
@@ -414,13 +453,176 @@ static int fill_slot(struct pipe *p, size_t i)
 	} else {
 		fetch_one(p, sl, &p->metas[i]);
 	}
-	result = sl->result; /* read before the slot is passed on */
-	pthread_mutex_lock(&p->lock);
-	p->fetched++;
-	p->held_bytes += slot_bytes(sl);
-	pthread_cond_broadcast(&p->cond);
-	pthread_mutex_unlock(&p->lock);
-	return result;
+	return publish(p, sl);
+}
+
+/* ---- several bodies in one command ----
+ * The server answers a command for each message with its own round trip
+ * and goes idle in between; for a run of messages, one UID FETCH asks for
+ * up to FETCH_RANGE bodies.  Their slots are free before it is sent (the
+ * fetcher waits for room for all of them), so each body goes straight
+ * into a slot: into the first one not yet filled, moved to its own when
+ * its response names another of the run's UIDs.  A body is attributed by
+ * the UID in its own response, never by its position; the slots are
+ * handed on in UID order as before.  What the command did not deliver
+ * (an expunged message, a response out of step, a body too large, …) is
+ * asked for again alone, through fetch_one(), which decides what it is. */
+
+#define FETCH_RANGE (PIPE_SLOTS / 2)
+
+struct run {
+	struct pipe *p;
+	size_t first, k;               /* messages first … first + k - 1 */
+	size_t next;                   /* the first not handed on */
+	size_t at;                     /* the slot the target points into (run index), k: none */
+	bool filled[FETCH_RANGE];
+	bool mismatch;                 /* run_done() stopped the command: a response out of step */
+	bool spool_failed;             /* run_done() stopped it: a spool file refused (its slot says) */
+	struct imap_body_target target;
+};
+
+static struct slot *run_slot(struct run *rn, size_t j)
+{
+	return &rn->p->slots[(rn->first + j) % PIPE_SLOTS];
+}
+
+static void swap_store(struct slot *a, struct slot *b)
+{
+	GByteArray *raw = a->raw;
+	int spool = a->spool;
+	int64_t started = a->started;
+	a->raw = b->raw;
+	a->spool = b->spool;
+	a->started = b->started;
+	b->raw = raw;
+	b->spool = spool;
+	b->started = started;
+}
+
+/* Points the target into the first slot not filled, or at nothing. */
+static bool run_aim(struct run *rn)
+{
+	const struct config_limits *lim = &rn->p->ctx->cfg->limits;
+	while (rn->at < rn->k && rn->filled[rn->at])
+		rn->at++;
+	if (rn->at == rn->k) {
+		rn->target = (struct imap_body_target){ .out = NULL, .fd = -1 };
+		return true;
+	}
+	struct slot *sl = run_slot(rn, rn->at);
+	sl->started = g_get_monotonic_time();
+	g_byte_array_set_size(sl->raw, 0);
+	if (!spool_reset(sl))
+		return false;
+	rn->target = (struct imap_body_target){ .out = sl->raw, .fd = sl->spool, .mem_max = lim->prefetch / PIPE_SLOTS };
+	return true;
+}
+
+static bool run_done(uint32_t uid, bool body, bool spooled, uint64_t len, void *ud)
+{
+	struct run *rn = ud;
+	(void)len;
+	size_t m = rn->at;
+	/* The run's UIDs ascend: look from the slot the body went into on. */
+	while (m < rn->k && rn->p->metas[rn->first + m].uid != uid)
+		m++;
+	if (!body || rn->at == rn->k || m == rn->k || rn->filled[m]) {
+		rn->mismatch = true; /* not a body of this run, or one already had */
+		return false;
+	}
+	struct slot *got = run_slot(rn, rn->at), *sl = run_slot(rn, m);
+	if (m != rn->at)
+		swap_store(got, sl);
+	sl->outcome = FETCHED;
+	sl->spooled = spooled;
+	slot_hash(sl);
+	rn->filled[m] = true;
+	while (rn->next < rn->k && rn->filled[rn->next])
+		publish(rn->p, run_slot(rn, rn->next++));
+	if (!run_aim(rn)) {
+		rn->spool_failed = true;
+		return false;
+	}
+	return true;
+}
+
+/* Fetches messages FIRST … FIRST + K - 1, whose slots are free, and hands
+ * them on: the number handed on, all K unless the fetcher is to stop
+ * (*STOP; the last one handed on says why). */
+static size_t fetch_run(struct pipe *p, size_t first, size_t k, bool *stop)
+{
+	const struct ingest_ctx *ctx = p->ctx;
+	struct session *s = p->s;
+	uint32_t uids[FETCH_RANGE];
+	struct run rn = { .p = p, .first = first, .k = k };
+
+	*stop = false;
+	for (size_t j = 0; j < k; j++) {
+		slot_reset(run_slot(&rn, j), &p->metas[first + j]);
+		uids[j] = p->metas[first + j].uid;
+	}
+	int r = IMAP_E_SPOOL;
+	if (run_aim(&rn))
+		r = imap_fetch_bodies(s->im, uids, k, ctx->cfg->limits.max_message_size, &rn.target, run_done, &rn);
+	else
+		rn.spool_failed = true;
+	if (rn.next == k)
+		return k;
+	struct slot *sl = run_slot(&rn, rn.next);
+	if (rn.spool_failed) {
+		/* run_aim() wrote why into the slot it was preparing. */
+		const struct slot *why = run_slot(&rn, MIN(rn.at, k - 1));
+		if (why != sl)
+			g_strlcpy(sl->err, why->err, sizeof(sl->err));
+		sl->result = INGEST_E_STORE;
+		*stop = true;
+		publish(p, sl);
+		return rn.next + 1;
+	}
+	if (r != IMAP_OK && r != IMAP_E_TOO_LARGE && !(rn.mismatch && r == IMAP_E_PROTOCOL)) {
+		/* Lost, timed out, interrupted, refused: as a fetch of the first
+		 * one not handed on would have ended, and the fetcher stops. */
+		fetch_finish(p, sl, r);
+		*stop = true;
+		publish(p, sl);
+		return rn.next + 1;
+	}
+	/* Out of step, too large, or not delivered: a new session when this
+	 * one is spent, then the rest alone, in order. */
+	if (!imap_usable(s->im)) {
+		g_clear_pointer(&sl->reconnected, g_free);
+		sl->reconnected = g_strdup(imap_errmsg(s->im));
+		if ((sl->result = reopen(ctx, s, p->uidvalidity, sl->err, sizeof(sl->err))) != INGEST_OK) {
+			*stop = true;
+			publish(p, sl);
+			return rn.next + 1;
+		}
+	}
+	for (size_t j = rn.next; j < k; j++) {
+		struct slot *sj = run_slot(&rn, j);
+		if (!rn.filled[j]) {
+			char *why = j == rn.next ? g_steal_pointer(&sj->reconnected) : NULL;
+			if (ctx->stop && *ctx->stop) {
+				snprintf(sj->err, sizeof(sj->err), "interrupted");
+				sj->result = INGEST_E_INTERRUPTED;
+			} else {
+				fetch_one(p, sj, &p->metas[first + j]);
+			}
+			if (why && sj->reconnected) {
+				char *both = g_strdup_printf("%s; then %s", why, sj->reconnected);
+				g_free(sj->reconnected);
+				sj->reconnected = both;
+			} else if (why) {
+				sj->reconnected = g_steal_pointer(&why);
+			}
+			g_free(why);
+		}
+		if (publish(p, sj) != INGEST_OK) {
+			*stop = true;
+			return j + 1;
+		}
+	}
+	return k;
 }
 
 /* Assesses the slot of message I: in the assessor, or in the recorder
@@ -457,19 +659,37 @@ static void *fetcher(void *data)
 {
 	struct pipe *p = data;
 	const struct config_limits *lim = &p->ctx->cfg->limits;
-	for (size_t i = 0; i < p->n; i++) {
+	for (size_t i = 0; i < p->n;) {
 		const struct imap_meta *meta = &p->metas[i];
+		size_t want = MIN((size_t)FETCH_RANGE, p->n - i), k = 1;
 		pthread_mutex_lock(&p->lock);
-		/* Room for one more: nothing held, or within the prefetch budget. */
+		/* Room for one more: nothing held, or within the prefetch
+		 * budget; and, so that a run can be asked for at once, free
+		 * slots for WANT. */
 		while (!p->quit && p->fetched > p->released &&
-		       (p->fetched - p->released >= PIPE_SLOTS ||
+		       (PIPE_SLOTS - (p->fetched - p->released) < want ||
 			p->held_bytes + MIN(meta->size, lim->max_message_size) > lim->prefetch))
 			pthread_cond_wait(&p->cond, &p->lock);
 		bool quit = p->quit;
+		/* The run: as many as fit in the free slots and the budget,
+		 * none too large to be fetched. */
+		uint64_t held = p->held_bytes + meta->size;
+		size_t free_slots = PIPE_SLOTS - (p->fetched - p->released);
+		while (meta->size <= lim->max_message_size && k < want && k < free_slots &&
+		       meta[k].size <= lim->max_message_size && held + meta[k].size <= lim->prefetch)
+			held += meta[k++].size;
 		pthread_mutex_unlock(&p->lock);
 		if (quit)
 			break;
-		if (fill_slot(p, i) != INGEST_OK)
+		/* Alone, and when stopping: fill_slot() hands on the "interrupted". */
+		if (k == 1 || (p->ctx->stop && *p->ctx->stop)) {
+			if (fill_slot(p, i++) != INGEST_OK)
+				break;
+			continue;
+		}
+		bool stop;
+		i += fetch_run(p, i, k, &stop);
+		if (stop)
 			break;
 	}
 	pthread_mutex_lock(&p->lock);

@@ -489,12 +489,14 @@ class FakeImap:
         return out
 
     def fetched_bodies(self, since=0):
-        """UIDs whose whole body was asked for (BODY[] / BODY.PEEK[]), in order."""
+        """UIDs whose whole body was asked for (BODY[] / BODY.PEEK[]), in
+        order, a command for several counting each of its UIDs."""
         out = []
         for c in self.commands(since=since):
-            m = re.match(r"UID FETCH (\d+) \(.*BODY(?:\.PEEK)?\[\]", c, re.I)
+            m = re.match(r"UID FETCH ([0-9:,]+) \(.*BODY(?:\.PEEK)?\[\]", c, re.I)
             if m:
-                out.append(int(m.group(1)))
+                for lo, hi in _parse_set(m.group(1), 0):
+                    out.extend(range(lo, hi + 1))
         return out
 
     def logins(self):
@@ -843,9 +845,20 @@ class FakeImap:
         out = []
         for seq, m in chosen:
             out.append(b"* %d FETCH (" % seq + b" ".join(self._item(m, it) for it in items) + b")\r\n")
-        resp = b"".join(out) + tag + b" OK Fetch completed.\r\n"
+        done = tag + b" OK Fetch completed.\r\n"
+        if point == "FETCH-BODY" and len(chosen) > 1:
+            # Bodies of several messages: each response is a point of its
+            # own (uid and nth as if each had been asked for alone; the
+            # last one carries the tagged OK, as a single one does), so a
+            # fault hits the same message whether the client asks for one
+            # body per command or for several at once.
+            last = len(chosen) - 1
+            for i, ((_seq, m), resp) in enumerate(zip(chosen, out)):
+                if not self._respond(c, point, m.uid, tag, resp + (done if i == last else b"")):
+                    return False
+            return True
         uid = chosen[0][1].uid if len(chosen) == 1 else None
-        return self._respond(c, point, uid, tag, resp)
+        return self._respond(c, point, uid, tag, b"".join(out) + done)
 
     def _item(self, m, it):
         name = it[0]

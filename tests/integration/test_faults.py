@@ -298,20 +298,23 @@ class FaultTest(PuljedTestCase):
     # ------------------------------------------------------------ 3
     @budget(90)
     def test_03a_huge_literal_in_body(self):
-        # The body FETCH of UID 2 announces a 4 GiB literal and streams
+        # Every body FETCH of UID 2 announces a 4 GiB literal and streams
         # mail-like lines: nothing of that size is allocated (the address
         # space is capped at 1 GiB), UID 2 is recorded without its body,
         # flagged too-large, for review; UIDs 1 and 3 are recorded whole.
+        # (Asked for with 1 and 3 in one command, UID 2 is asked for again
+        # alone: the fault fires twice.)
         for size in (4294967296, 4294967295):
             with self.subTest(literal=size):
                 msgs = mailbox(3, seed=size % 7)
-                srv = self.server(msgs, faults=[F.huge_literal("FETCH-BODY", uid=2, size=size)])
+                srv = self.server(msgs, faults=[F.huge_literal("FETCH-BODY", uid=2, size=size, times=None)])
                 db = "huge-%d.db" % size
                 cfg = self.write_config(srv, name="huge-%d.conf" % size, db=db)
                 r = self.once(cfg, max_vm=1 << 30)
                 self.assert_no_crash(r)
                 self.assertIn(r.returncode, (P.EXIT_OK, P.EXIT_NETWORK), r.describe())
-                self.assertEqual([f[0] for f in srv.fired], ["FETCH-BODY"])
+                self.assertTrue(srv.fired, r.describe())
+                self.assertEqual({f[0] for f in srv.fired}, {"FETCH-BODY"})
                 recs = self.assert_recorded(cfg, msgs, db=db, too_large=(2,))
                 self.assertEqual(sorted(recs), [1, 2, 3],
                                  "literal {%d}: records %s\n%s" % (size, sorted(recs), r.describe()))
@@ -320,6 +323,27 @@ class FaultTest(PuljedTestCase):
                 self.assertEqual(big["status"], "review", big)
                 self.assertNotEqual(big["sha256"], sha(msgs[1].raw), "the body was stored")
                 self.assertEqual(big["attachments"], [])
+
+    @budget(90)
+    def test_03c_huge_literal_once_then_the_body(self):
+        # A server that announces a 4 GiB literal for UID 2 once, among the
+        # bodies of 1 … 3 asked for in one command, and then sends the
+        # real body: UID 2 is asked for again alone on a new session and
+        # recorded whole, not flagged; nothing is recorded twice.
+        msgs = mailbox(3, seed=5)
+        srv = self.server(msgs, faults=[F.huge_literal("FETCH-BODY", uid=2, times=1)])
+        cfg = self.write_config(srv, name="huge-once.conf", db="huge-once.db")
+        r = self.once(cfg, max_vm=1 << 30)
+        self.assert_no_crash(r)
+        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+        self.assertEqual(len(srv.fired), 1, r.describe())
+        self.assertEqual(srv.fetched_bodies(), [1, 2, 3, 2, 3], "commands: %s" % srv.log)
+        recs = self.assert_recorded(cfg, msgs, db="huge-once.db")
+        self.assertEqual(sorted(recs), [1, 2, 3])
+        self.assertEqual(recs[2]["sha256"], sha(msgs[1].raw))
+        self.assertIsNone(recs[2]["flags"], recs[2])
+        self.assertEqual(recs[2]["status"], "accepted", recs[2])
+        self.assertIn("reconnecting", r.stderr)
 
     @budget(90)
     def test_03b_huge_literal_in_metadata(self):
@@ -587,6 +611,57 @@ class FaultTest(PuljedTestCase):
                 self.assertEqual(proc.returncode, 0, out)
                 self.assertNotIn(srv.password, out)
                 self.assert_recorded(cfg, msgs, db=db)
+
+    # ------------------------------------------------------------ 12
+    @budget(120)
+    def test_12_bodies_asked_for_together_are_told_apart_by_uid(self):
+        # puljed asks for the bodies of several messages in one command.
+        # Each body must go to the message its own response names, never
+        # to the one at its position; whatever the command did not bring,
+        # or brought out of step, is asked for again alone.  The server
+        # answers UID 2's turn with: nothing (once, or always as if
+        # expunged), the body of UID 3 (which then comes a second time),
+        # or a UID that was not asked for.
+        def body_of(m, seq):
+            return b"* %d FETCH (UID %d BODY[] {%d}\r\n" % (seq, m.uid, len(m.raw)) + m.raw + b")\r\n"
+
+        def skip(resp, tag):  # the response left out; a tagged OK it carried stays
+            at = resp.find(tag + b" OK")
+            return resp[at:] if at >= 0 else b""
+
+        cases = [
+            ("skipped once", dict(replace=skip, times=1), False, False),
+            ("skipped always", dict(replace=skip, times=None), True, False),
+            ("UID 3 in its place", None, False, True),
+            ("a UID not asked for", dict(replace=lambda resp, tag: resp.replace(b"(UID 2 ", b"(UID 99 ", 1)),
+             False, True),
+        ]
+        for label, fault, gone, reconnects in cases:
+            with self.subTest(case=label):
+                msgs = mailbox(5, seed=12 + len(label))
+                if label == "UID 3 in its place":
+                    fault = dict(replace=lambda resp, tag, m=msgs[2]: body_of(m, 3))
+                srv = self.server(msgs, faults=[F.Fault("FETCH-BODY", uid=2, name=label, **fault)])
+                db = "range-%d.db" % len(label)
+                cfg = self.write_config(srv, name="range-%d.conf" % len(label), db=db)
+                r = self.once(cfg)
+                self.assert_no_crash(r)
+                self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+                self.assertTrue(srv.fired, "the fault never fired: %s" % srv.log)
+                asked = srv.fetched_bodies()
+                self.assertGreater(len(set(asked[:5])), 1, "no body asked for with others: %s" % asked)
+                self.assertIn(2, asked[5:], "UID 2 not asked for again alone: %s" % asked)
+                recs = self.assert_recorded(cfg, msgs, db=db, too_large=(2,) if gone else ())
+                self.assertEqual(sorted(recs), [1, 2, 3, 4, 5], r.describe())
+                for uid in (1, 3, 4, 5):
+                    self.assertEqual(recs[uid]["sha256"], sha(msgs[uid - 1].raw), uid)
+                if gone:
+                    self.assertIn("gone", recs[2]["flags"] or "", recs[2])
+                    self.assertIsNone(recs[2]["sha256"], recs[2])
+                else:
+                    self.assertEqual(recs[2]["sha256"], sha(msgs[1].raw), recs[2])
+                self.assertEqual("reconnecting" in r.stderr, reconnects, r.describe())
+                self.assertEqual(srv.logins(), 2 if reconnects else 1, r.describe())
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
