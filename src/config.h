@@ -71,6 +71,7 @@ struct config {
 	struct config_imap imap;
 	unsigned poll_interval; /* seconds */
 	char *database;
+	uint64_t wal_limit;     /* [store] wal_limit: bytes the WAL may reach before a commit checkpoints; 0: SQLite's own */
 	struct config_limits limits;
 	double fuzzy_threshold; /* [match] fuzzy_threshold */
 	double word_similarity; /* [match] word_similarity */

@@ -344,6 +344,11 @@ int daemon_run(const char *path, struct config **cfgp, bool once)
 		code = DAEMON_EXIT_FAILURE;
 		goto out;
 	}
+	if (cfg->wal_limit) {
+		int ck = store_checkpoint_in_background(sv.store, MIN(4ULL << 20, cfg->wal_limit / 2), cfg->wal_limit);
+		if (ck < 0)
+			log_warning("checkpoints stay in the recording thread: %s", g_strerror(-ck));
+	}
 	if (once) {
 		struct ingest_stats stats;
 		char err[600];

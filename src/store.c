@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -15,7 +16,25 @@ struct store {
 	enum store_mode mode;
 	char errbuf[512];
 	uint8_t *copy_buf; /* BLOB_CHUNK bytes for copying a spool file in, kept from one message to the next */
+	GHashTable *stmts; /* SQL text -> a prepared statement not in use, reset; NULL: none kept */
+	struct checkpointer *ckpt; /* NULL: SQLite's own checkpoints, in the committing thread */
 };
+
+/* Checkpoints in a thread of its own, on a connection of its own, so that
+ * a commit never waits for the copy into the database and its fsync. */
+struct checkpointer {
+	sqlite3 *db;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool want, quit;
+	bool busy; /* a checkpoint is running, in the thread or the committer */
+	int soft, hard; /* WAL frames: ask the thread; checkpoint in the committer */
+};
+
+/* Prepared statements kept for reuse, at most: every statement of
+ * recording a message is prepared once per connection, not per message. */
+#define STMT_CACHE_MAX 64
 
 static const char schema_v1[] =
 	"CREATE TABLE mailboxes (\n"
@@ -189,10 +208,53 @@ const char *store_errmsg(struct store *st)
 	return st->errbuf;
 }
 
+/* A statement for SQL: one kept from an earlier use, or a new one.  Give
+ * it back with finalize(). */
+static int prepare(struct store *st, const char *sql, sqlite3_stmt **stmt)
+{
+	gpointer key, value;
+	if (st->stmts && g_hash_table_steal_extended(st->stmts, sql, &key, &value)) {
+		g_free(key);
+		*stmt = value;
+		return 0;
+	}
+	int rc = sqlite3_prepare_v3(st->db, sql, -1, st->stmts ? SQLITE_PREPARE_PERSISTENT : 0, stmt, NULL);
+	return rc == SQLITE_OK ? 0 : sql_error(st, rc, "prepare");
+}
+
+/* Ends a use of *S: reset and kept for the next, or finalized. */
+static void finalize(struct store *st, sqlite3_stmt **s)
+{
+	if (!*s)
+		return;
+	const char *sql = sqlite3_sql(*s);
+	if (st->stmts && sql && g_hash_table_size(st->stmts) < STMT_CACHE_MAX && !g_hash_table_contains(st->stmts, sql)) {
+		sqlite3_reset(*s);
+		sqlite3_clear_bindings(*s);
+		g_hash_table_insert(st->stmts, g_strdup(sql), *s);
+	} else {
+		sqlite3_finalize(*s);
+	}
+	*s = NULL;
+}
+
+/* Runs SQL: one statement through the kept ones, several (a migration)
+ * through sqlite3_exec(). */
 static int exec(struct store *st, const char *sql)
 {
-	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
-	return rc == SQLITE_OK ? 0 : sql_error(st, rc, sql);
+	if (strchr(sql, ';')) {
+		int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+		return rc == SQLITE_OK ? 0 : sql_error(st, rc, sql);
+	}
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st, sql, &s), rc;
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		;
+	r = rc == SQLITE_DONE ? 0 : sql_error(st, rc, sql);
+	finalize(st, &s);
+	return r;
 }
 
 /* COMMIT, and a durable step for the crash tests. */
@@ -204,25 +266,12 @@ static int commit(struct store *st)
 	return r;
 }
 
-static int prepare(struct store *st, const char *sql, sqlite3_stmt **stmt)
-{
-	int rc = sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL);
-	return rc == SQLITE_OK ? 0 : sql_error(st, rc, "prepare");
-}
-
 static void bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v)
 		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(s, i);
-}
-
-static void finalize(sqlite3_stmt **s)
-{
-	if (*s)
-		sqlite3_finalize(*s);
-	*s = NULL;
 }
 
 static int migrate_to(struct store *st, int target);
@@ -257,7 +306,7 @@ static int migrate_to(struct store *st, int target)
 	if (r < 0)
 		return r;
 	int version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
-	finalize(&s);
+	finalize(st, &s);
 	if (version > STORE_SCHEMA_VERSION) {
 		g_snprintf(st->errbuf, sizeof(st->errbuf),
 			   "database schema version %d is newer than this puljed understands (%d)",
@@ -291,6 +340,7 @@ int store_open(const char *path, enum store_mode mode, struct store **out, char 
 	int r, flags;
 
 	st->mode = mode;
+	st->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	bool memory = !strcmp(path, ":memory:"); /* the fuzz target */
 	if (mode == STORE_READ_WRITE && memory) {
 		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -331,7 +381,7 @@ int store_open(const char *path, enum store_mode mode, struct store **out, char 
 		if ((r = prepare(st, "PRAGMA user_version", &s)) < 0)
 			goto fail;
 		int v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
-		finalize(&s);
+		finalize(st, &s);
 		if (v != STORE_SCHEMA_VERSION) {
 			g_snprintf(st->errbuf, sizeof(st->errbuf),
 				   v == 0 ? "not a puljed database (no schema yet; has puljed run?)"
@@ -349,10 +399,21 @@ fail:
 	return r;
 }
 
+static void checkpointer_stop(struct store *st);
+
 void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	checkpointer_stop(st);
+	if (st->stmts) {
+		GHashTableIter it;
+		gpointer stmt;
+		g_hash_table_iter_init(&it, st->stmts);
+		while (g_hash_table_iter_next(&it, NULL, &stmt))
+			sqlite3_finalize(stmt);
+		g_hash_table_destroy(st->stmts);
+	}
 	if (st->db)
 		sqlite3_close_v2(st->db);
 	g_free(st->copy_buf);
@@ -376,7 +437,7 @@ int store_mailbox_get(struct store *st, const char *mailbox, uint32_t *uidvalidi
 	} else {
 		r = sql_error(st, rc, "read watermark");
 	}
-	finalize(&s);
+	finalize(st, &s);
 	return r;
 }
 
@@ -394,7 +455,7 @@ int store_mailbox_reset(struct store *st, const char *mailbox, uint32_t uidvalid
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
 	int rc = sqlite3_step(s);
 	r = rc == SQLITE_DONE ? 0 : sql_error(st, rc, "reset watermark");
-	finalize(&s);
+	finalize(st, &s);
 	if (r == 0)
 		crashpoint("watermark reset");
 	return r;
@@ -415,7 +476,7 @@ static int find_original(struct store *st, const char *sha, int64_t *orig)
 		*orig = sqlite3_column_int64(s, 0);
 	else if (rc != SQLITE_DONE)
 		r = sql_error(st, rc, "look for duplicates");
-	finalize(&s);
+	finalize(st, &s);
 	return r;
 }
 
@@ -484,7 +545,7 @@ static int insert_body(struct store *st, int64_t id, const uint8_t *raw, int fd,
 	else
 		bind_blob(s, 2, raw, size);
 	int rc = sqlite3_step(s);
-	finalize(&s);
+	finalize(st, &s);
 	if (rc != SQLITE_DONE)
 		return sql_error(st, rc, "insert message body");
 	if (fd < 0)
@@ -563,7 +624,7 @@ static int insert_message(struct store *st, const struct store_message *m, int64
 	} else {
 		r = sql_error(st, rc, "insert message");
 	}
-	finalize(&s);
+	finalize(st, &s);
 	if (r == 0 && has_body(m))
 		r = insert_body(st, *id, m->raw, m->raw_spooled ? m->raw_fd : -1, m->raw_size);
 	return r;
@@ -616,7 +677,7 @@ static int insert_attachments(struct store *st, int64_t id, const struct store_a
 		else
 			r = write_blob(st, "attachments", "data", sqlite3_last_insert_rowid(st->db), a[i].data, a[i].size);
 	}
-	finalize(&s);
+	finalize(st, &s);
 	return r;
 }
 
@@ -645,7 +706,7 @@ static int insert_parts(struct store *st, int64_t id, const struct store_part *p
 		if (rc != SQLITE_DONE)
 			r = sql_error(st, rc, "insert part");
 	}
-	finalize(&s);
+	finalize(st, &s);
 	return r;
 }
 
@@ -670,7 +731,7 @@ static int advance_watermark(struct store *st, const char *mailbox, uint32_t uid
 			   mailbox, uidvalidity);
 		r = -ESTALE;
 	}
-	finalize(&s);
+	finalize(st, &s);
 	return r;
 }
 
@@ -687,7 +748,7 @@ static int exists(struct store *st, const struct store_message *m, bool *found)
 	*found = rc == SQLITE_ROW;
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		r = sql_error(st, rc, "look up message");
-	finalize(&s);
+	finalize(st, &s);
 	return r;
 }
 
@@ -723,7 +784,7 @@ static int find_rekey(struct store *st, const struct store_message *m, int64_t *
 		*old = sqlite3_column_int64(s, 0);
 	else if (rc != SQLITE_DONE)
 		r = sql_error(st, rc, "look for a record to re-key");
-	finalize(&s);
+	finalize(st, &s);
 	return r;
 }
 
@@ -744,7 +805,7 @@ static int rekey(struct store *st, int64_t id, const struct store_message *m)
 	int rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE)
 		r = sql_error(st, rc, "re-key a record");
-	finalize(&s);
+	finalize(st, &s);
 	return r;
 }
 
@@ -820,7 +881,7 @@ static int update_attachments(struct store *st, int64_t id, const struct store_a
 		if (rc != SQLITE_DONE)
 			r = sql_error(st, rc, "update attachment");
 	}
-	finalize(&s);
+	finalize(st, &s);
 	return r;
 }
 
@@ -854,7 +915,7 @@ int store_update_classification(struct store *st, int64_t id, const struct store
 		g_snprintf(st->errbuf, sizeof(st->errbuf), "no message with id %" G_GINT64_FORMAT, id);
 		r = -ENOENT;
 	}
-	finalize(&s);
+	finalize(st, &s);
 	if (r == 0 && atts)
 		r = update_attachments(st, id, atts, n_atts);
 	if (r == 0 && m->parts) {
@@ -886,7 +947,7 @@ int store_decide(struct store *st, int64_t id, const char *decision, const char 
 		g_snprintf(st->errbuf, sizeof(st->errbuf), "no message with id %" G_GINT64_FORMAT, id);
 		r = -ENOENT;
 	}
-	finalize(&s);
+	finalize(st, &s);
 	return r;
 }
 
@@ -905,7 +966,7 @@ static int set_state(struct store *st, sqlite3_stmt *s, const char *key, int64_t
 /* Ends the transaction: COMMIT when R is 0, else ROLLBACK and R. */
 static int end_transaction(struct store *st, sqlite3_stmt **s, int r)
 {
-	finalize(s);
+	finalize(st, s);
 	if (r == 0)
 		return commit(st);
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -950,7 +1011,7 @@ int store_actions_pending(struct store *st, const char *mailbox, uint32_t uidval
 		uint32_t uid = (uint32_t)sqlite3_column_int64(s, 0);
 		g_array_append_val(a, uid);
 	}
-	finalize(&s);
+	finalize(st, &s);
 	if (rc != SQLITE_DONE) {
 		g_array_free(a, TRUE);
 		return sql_error(st, rc, "read pending actions");
@@ -985,7 +1046,7 @@ int store_actions_done(struct store *st, const char *mailbox, uint32_t uidvalidi
 		if (rc != SQLITE_DONE)
 			return end_transaction(st, &s, sql_error(st, rc, "mark actions done"));
 	}
-	finalize(&s);
+	finalize(st, &s);
 	if ((r = prepare(st, "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", &s)) < 0 ||
 	    (r = set_state(st, s, "last_action_error", 0, NULL, true)) < 0)
 		return end_transaction(st, &s, r);
@@ -998,7 +1059,7 @@ int store_action_failed(struct store *st, const char *error)
 	int r = prepare(st, "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", &s);
 	if (r == 0)
 		r = set_state(st, s, "last_action_error", 0, error, true);
-	finalize(&s);
+	finalize(st, &s);
 	return r;
 }
 
@@ -1021,7 +1082,7 @@ int store_get_status(struct store *st, struct store_status *out)
 			if (status && !strcmp(status, names[i]))
 				out->by_status[i] = n;
 	}
-	finalize(&s);
+	finalize(st, &s);
 	if (rc != SQLITE_DONE)
 		return sql_error(st, rc, "count messages");
 	if ((r = prepare(st, "SELECT key, value FROM state", &s)) < 0)
@@ -1041,14 +1102,14 @@ int store_get_status(struct store *st, struct store_status *out)
 		else if (!strcmp(key, "last_action_error") && sqlite3_column_type(s, 1) != SQLITE_NULL)
 			out->last_action_error = g_strdup((const char *)sqlite3_column_text(s, 1));
 	}
-	finalize(&s);
+	finalize(st, &s);
 	if (rc != SQLITE_DONE)
 		return sql_error(st, rc, "read state");
 	if ((r = prepare(st, "SELECT COUNT(*) FROM messages WHERE server_action = 'pending'", &s)) < 0)
 		return r;
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		out->actions_pending = sqlite3_column_int64(s, 0);
-	finalize(&s);
+	finalize(st, &s);
 	if (rc != SQLITE_ROW)
 		return sql_error(st, rc, "count pending actions");
 	if ((r = prepare(st,
@@ -1058,7 +1119,7 @@ int store_get_status(struct store *st, struct store_status *out)
 		return r;
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		out->recorded_current = sqlite3_column_int64(s, 0);
-	finalize(&s);
+	finalize(st, &s);
 	return rc == SQLITE_ROW ? 0 : sql_error(st, rc, "count current records");
 }
 
@@ -1141,7 +1202,7 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 		if ((r = cb(&m, userdata)) != 0)
 			break;
 	}
-	finalize(&s);
+	finalize(st, &s);
 	if (r != 0)
 		return r;
 	if (rc != SQLITE_DONE)
@@ -1169,7 +1230,7 @@ int store_foreach_mailbox(struct store *st, store_mailbox_cb cb, void *userdata)
 		if ((r = cb(&mb, userdata)) != 0)
 			break;
 	}
-	finalize(&s);
+	finalize(st, &s);
 	if (r != 0)
 		return r;
 	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "read mailboxes");
@@ -1210,7 +1271,7 @@ int store_foreach_attachment(struct store *st, int64_t message, bool with_data,
 		if ((r = cb(&a, userdata)) != 0)
 			break;
 	}
-	finalize(&s);
+	finalize(st, &s);
 	if (r != 0)
 		return r;
 	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "read attachments");
@@ -1238,8 +1299,113 @@ int store_foreach_part(struct store *st, int64_t message, store_part_cb cb, void
 		if ((r = cb(&p, userdata)) != 0)
 			break;
 	}
-	finalize(&s);
+	finalize(st, &s);
 	if (r != 0)
 		return r;
 	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "read parts");
+}
+
+static void *checkpointer_main(void *data)
+{
+	struct checkpointer *c = data;
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->want && !c->quit)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (c->quit)
+			break;
+		if (c->busy) { /* the committer's own; ours after it */
+			pthread_cond_wait(&c->cond, &c->lock);
+			continue;
+		}
+		c->want = false;
+		c->busy = true;
+		pthread_mutex_unlock(&c->lock);
+		/* PASSIVE: never waits for the writer; frames committed meanwhile
+		 * are the next round's. */
+		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&c->lock);
+		c->busy = false;
+		pthread_cond_broadcast(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* After each commit, in the committing thread. */
+static int checkpointer_hook(void *data, sqlite3 *db, const char *name, int frames)
+{
+	struct checkpointer *c = data;
+	pthread_mutex_lock(&c->lock);
+	if (frames >= c->hard) {
+		/* The WAL only starts again from its top once a checkpoint has
+		 * copied all of it, and the thread, a round behind, never has:
+		 * after its round, the rest here, as SQLite would. */
+		while (c->busy)
+			pthread_cond_wait(&c->cond, &c->lock);
+		c->busy = true;
+		pthread_mutex_unlock(&c->lock);
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&c->lock);
+		c->busy = false;
+		pthread_cond_broadcast(&c->cond);
+	} else if (frames >= c->soft) {
+		c->want = true;
+		pthread_cond_broadcast(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return SQLITE_OK;
+}
+
+int store_checkpoint_in_background(struct store *st, uint64_t soft, uint64_t hard)
+{
+	const char *path = sqlite3_db_filename(st->db, "main");
+	if (st->ckpt)
+		return -EALREADY;
+	if (!path || !*path)
+		return -EINVAL; /* in memory */
+	sqlite3_stmt *s = NULL;
+	int64_t page = 4096;
+	if (prepare(st, "PRAGMA page_size", &s) == 0 && sqlite3_step(s) == SQLITE_ROW)
+		page = MAX(512, sqlite3_column_int64(s, 0));
+	finalize(st, &s);
+	struct checkpointer *c = g_new0(struct checkpointer, 1);
+	c->soft = (int)MAX(1, MIN(soft / (uint64_t)page, (uint64_t)G_MAXINT - 1));
+	c->hard = (int)MAX((uint64_t)c->soft + 1, MIN(hard / (uint64_t)page, (uint64_t)G_MAXINT));
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+	if (rc == SQLITE_OK && pthread_create(&c->thread, NULL, checkpointer_main, c) != 0)
+		rc = SQLITE_ERROR;
+	if (rc != SQLITE_OK) {
+		sqlite3_close(c->db);
+		pthread_mutex_destroy(&c->lock);
+		pthread_cond_destroy(&c->cond);
+		g_free(c);
+		return -EIO;
+	}
+	pthread_setname_np(c->thread, "puljed-ckpt");
+	st->ckpt = c;
+	sqlite3_wal_hook(st->db, checkpointer_hook, c);
+	return 0;
+}
+
+static void checkpointer_stop(struct store *st)
+{
+	struct checkpointer *c = st->ckpt;
+	if (!c)
+		return;
+	sqlite3_wal_autocheckpoint(st->db, 1000); /* SQLite's own again */
+	pthread_mutex_lock(&c->lock);
+	c->quit = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	sqlite3_close(c->db);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	g_free(c);
+	st->ckpt = NULL;
 }

@@ -150,6 +150,13 @@ struct store_status {
  * message. */
 int store_open(const char *path, enum store_mode mode, struct store **out, char **error);
 void store_close(struct store *st);
+/* Moves checkpoints to a thread of their own, on a connection of its own,
+ * until store_close(): a commit that leaves SOFT bytes or more in the WAL
+ * wakes the thread; one that leaves HARD or more waits for the thread's
+ * round and checkpoints the rest itself, so that the WAL starts again
+ * from its top.  -EALREADY when started, -EINVAL in memory, -EIO when the
+ * thread or its connection cannot be had (SQLite's own checkpoints stay). */
+int store_checkpoint_in_background(struct store *st, uint64_t soft, uint64_t hard);
 /* For migration tests: creates PATH with the schema as it was at VERSION. */
 int store_create_at_version(const char *path, int version, char **error);
 const char *store_errmsg(struct store *st);

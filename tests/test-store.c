@@ -449,6 +449,126 @@ static void test_large_blobs(void)
 	g_free(pdf);
 }
 
+static int stop_after_first(const struct store_message *m, void *userdata)
+{
+	(void)m;
+	++*(int *)userdata;
+	return 1;
+}
+
+static void test_statement_reuse(void)
+{
+	/* Statements are kept from one use to the next: one left after its
+	 * first row must start again from the top, with its new bindings. */
+	g_autofree char *path = db_path("i.db");
+	struct store *st = open_rw(path);
+	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
+	const char *raws[] = { "first", "second", "third" };
+	for (uint32_t u = 1; u <= 3; u++) {
+		struct store_message m = msg(u, raws[u - 1]);
+		int64_t id;
+		enum store_outcome out;
+		g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &out), ==, 0);
+		g_assert_true(out == STORE_INSERTED);
+	}
+	for (int round = 0; round < 3; round++) {
+		int calls = 0;
+		g_assert_cmpint(store_foreach_message(st, 0, false, stop_after_first, &calls), ==, 1);
+		g_assert_cmpint(calls, ==, 1);
+		GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
+		g_assert_cmpint(store_foreach_message(st, 0, false, count_cb, seen), ==, 0);
+		g_assert_cmpuint(seen->len, ==, 3);
+		g_assert_cmpstr(g_ptr_array_index(seen, 0), ==, "1:accepted:0");
+		g_ptr_array_free(seen, TRUE);
+		/* The same statement with another binding: one row. */
+		seen = g_ptr_array_new_with_free_func(g_free);
+		g_assert_cmpint(store_foreach_message(st, 2, false, count_cb, seen), ==, 0);
+		g_assert_cmpuint(seen->len, ==, 1);
+		g_assert_cmpstr(g_ptr_array_index(seen, 0), ==, "2:accepted:0");
+		g_ptr_array_free(seen, TRUE);
+	}
+	store_close(st);
+}
+
+static goffset file_size(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 ? sb.st_size : 0;
+}
+
+/* Records N messages of SIZE bytes with checkpoints in the background
+ * (SOFT, HARD bytes); *MOST: the largest the WAL was after a commit. */
+static void record_with_checkpointer(const char *path, uint64_t soft, uint64_t hard, goffset *most)
+{
+	enum { N = 80, SIZE = 40000 };
+	g_autofree char *wal = g_strconcat(path, "-wal", NULL);
+	struct store *st = open_rw(path);
+	g_assert_cmpint(store_checkpoint_in_background(st, soft, hard), ==, 0);
+	g_assert_cmpint(store_checkpoint_in_background(st, soft, hard), ==, -EALREADY);
+	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
+	goffset db0 = file_size(path);
+	char *raw = g_malloc(SIZE + 1);
+	*most = 0;
+	for (uint32_t u = 1; u <= N; u++) {
+		for (size_t i = 0; i < SIZE; i++)
+			raw[i] = (char)('a' + (i * u) % 26);
+		raw[SIZE] = 0;
+		struct store_message m = msg(u, raw);
+		int64_t id;
+		enum store_outcome out;
+		g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &out), ==, 0);
+		*most = MAX(*most, file_size(wal));
+	}
+	/* The thread copies into the database with no further commit. */
+	for (int i = 0; i < 1000 && file_size(path) < db0 + (goffset)N * SIZE; i++)
+		g_usleep(10000);
+	g_assert_cmpint(file_size(path), >=, db0 + (goffset)N * SIZE);
+	/* A reader on its own connection sees every record meanwhile. */
+	struct store *ro = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(store_open(path, STORE_READ_ONLY, &ro, &err), ==, 0);
+	GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
+	g_assert_cmpint(store_foreach_message(ro, 0, false, count_cb, seen), ==, 0);
+	g_assert_cmpuint(seen->len, ==, N);
+	g_ptr_array_free(seen, TRUE);
+	store_close(ro);
+	store_close(st);
+	g_assert_false(g_file_test(wal, G_FILE_TEST_EXISTS));
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	sqlite3_prepare_v2(db, "SELECT COUNT(*), SUM(length(raw)) FROM bodies", -1, &s, NULL);
+	g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
+	g_assert_cmpint(sqlite3_column_int64(s, 0), ==, N);
+	g_assert_cmpint(sqlite3_column_int64(s, 1), ==, (sqlite3_int64)N * SIZE);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	g_free(raw);
+}
+
+static void test_background_checkpoints(void)
+{
+	/* Never in the committer (HARD out of reach): the database still
+	 * fills, and every record is there, whole, after close. */
+	g_autofree char *path = db_path("j.db");
+	goffset most;
+	record_with_checkpointer(path, 16 * 4096, G_MAXUINT64, &most);
+	g_assert_cmpint(most, >, 0);
+}
+
+static void test_wal_bounded(void)
+{
+	/* However far behind the thread falls, the WAL starts again from its
+	 * top by HARD frames, passed by one record at most (a record is
+	 * 40000/4096 pages and a few more). */
+	g_autofree char *path = db_path("k.db");
+	const int hard = 64;
+	goffset most;
+	record_with_checkpointer(path, 16 * 4096, hard * 4096, &most);
+	g_assert_cmpint(most, >, 0);
+	g_assert_cmpint(most, <=, 32 + (goffset)(hard + 2 * (40000 / 4096 + 8)) * (4096 + 24));
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -462,6 +582,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/store/rekey", test_rekey);
 	g_test_add_func("/store/migration-all-or-nothing", test_migration_all_or_nothing);
 	g_test_add_func("/store/large-blobs", test_large_blobs);
+	g_test_add_func("/store/statement-reuse", test_statement_reuse);
+	g_test_add_func("/store/background-checkpoints", test_background_checkpoints);
+	g_test_add_func("/store/wal-bounded", test_wal_bounded);
 	int r = g_test_run();
 	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
