@@ -4,33 +4,45 @@
 
 enum { WS = 64, PAD = 65, BAD = 255 };
 
-/* The sextet of each byte, or WS, PAD, BAD. */
-static const uint8_t *rank(void)
+/* The sextet of each byte, or WS, PAD, BAD; and the same sextet already
+ * in its place in a quartet's 24 bits (QUAD[k] for its k-th character),
+ * with NOT_SEXTET for anything but the alphabet. */
+#define NOT_SEXTET 0x80000000u
+static struct tables {
+	uint8_t rank[256];
+	uint32_t quad[4][256];
+} tables;
+
+static const struct tables *tables_get(void)
 {
-	static uint8_t t[256];
 	static gsize done = 0;
 	if (g_once_init_enter(&done)) {
 		static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-		memset(t, BAD, sizeof(t));
+		memset(tables.rank, BAD, sizeof(tables.rank));
 		for (unsigned i = 0; i < 64; i++)
-			t[(uint8_t)alphabet[i]] = (uint8_t)i;
+			tables.rank[(uint8_t)alphabet[i]] = (uint8_t)i;
 		/* g_ascii_isspace(): what GMime's decoder skips and mail puts in. */
-		t[' '] = t['\t'] = t['\n'] = t['\r'] = t['\v'] = t['\f'] = WS;
-		t['='] = PAD;
+		tables.rank[' '] = tables.rank['\t'] = tables.rank['\n'] = tables.rank['\r'] = tables.rank['\v'] =
+			tables.rank['\f'] = WS;
+		tables.rank['='] = PAD;
+		for (unsigned c = 0; c < 256; c++)
+			for (unsigned k = 0; k < 4; k++)
+				tables.quad[k][c] = tables.rank[c] < 64 ? (uint32_t)tables.rank[c] << (18 - 6 * k) : NOT_SEXTET;
 		g_once_init_leave(&done, 1);
 	}
-	return t;
+	return &tables;
 }
 
 void base64_decoder_init(struct base64_decoder *d)
 {
 	*d = (struct base64_decoder){ 0 };
-	rank();
+	tables_get();
 }
 
 bool base64_decoder_step(struct base64_decoder *d, const uint8_t *in, size_t len, GByteArray *out)
 {
-	const uint8_t *t = rank();
+	const struct tables *tb = tables_get();
+	const uint8_t *t = tb->rank;
 	if (d->bad)
 		return false;
 	size_t base = out->len;
@@ -42,17 +54,24 @@ bool base64_decoder_step(struct base64_decoder *d, const uint8_t *in, size_t len
 
 	while (p < e) {
 		if (n == 0 && !d->need && !d->ended) {
-			/* Whole quartets of the alphabet: the bulk of every line. */
-			while (e - p >= 4) {
-				uint8_t a = t[p[0]], b = t[p[1]], c = t[p[2]], x = t[p[3]];
-				if ((a | b | c | x) & 0xc0)
+			/* Whole quartets of the alphabet, and the line ends between
+			 * them: the bulk of every text. */
+			for (;;) {
+				while (e - p >= 4) {
+					uint32_t v = tb->quad[0][p[0]] | tb->quad[1][p[1]] | tb->quad[2][p[2]] |
+						     tb->quad[3][p[3]];
+					if (v & NOT_SEXTET)
+						break;
+					o[0] = (uint8_t)(v >> 16);
+					o[1] = (uint8_t)(v >> 8);
+					o[2] = (uint8_t)v;
+					o += 3;
+					p += 4;
+				}
+				if (p == e || t[*p] != WS)
 					break;
-				uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | x;
-				o[0] = (uint8_t)(v >> 16);
-				o[1] = (uint8_t)(v >> 8);
-				o[2] = (uint8_t)v;
-				o += 3;
-				p += 4;
+				while (p < e && t[*p] == WS)
+					p++;
 			}
 			if (p == e)
 				break;
