@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,18 +11,18 @@
 
 static bool armed;
 static unsigned long kill_at;
-static unsigned long steps;
+static atomic_ulong steps; /* writes and syncs come from the checkpoint thread too */
 static uint64_t disk_limit;
 
 void crashpoint(const char *what)
 {
 	if (!armed)
 		return;
-	steps++;
-	if (kill_at && steps == kill_at) {
+	unsigned long step = atomic_fetch_add(&steps, 1) + 1;
+	if (kill_at && step == kill_at) {
 		/* One line for the test's log, then die without any cleanup. */
 		char line[128];
-		int n = snprintf(line, sizeof(line), "crashpoint: killed at step %lu (%s)\n", steps, what);
+		int n = snprintf(line, sizeof(line), "crashpoint: killed at step %lu (%s)\n", step, what);
 		if (n > 0 && write(STDERR_FILENO, line, (size_t)n) < 0) {
 			/* nothing to do */
 		}
@@ -31,7 +32,7 @@ void crashpoint(const char *what)
 
 unsigned long crashpoint_steps(void)
 {
-	return steps;
+	return atomic_load(&steps);
 }
 
 /* ---- the shim VFS: every write and fsync is a step ---- */
