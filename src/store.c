@@ -238,14 +238,16 @@ static void finalize(struct store *st, sqlite3_stmt **s)
 	*s = NULL;
 }
 
-/* Runs SQL: one statement through the kept ones, several (a migration)
- * through sqlite3_exec(). */
+/* Runs a script of several statements (a migration). */
+static int exec_script(struct store *st, const char *sql)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : sql_error(st, rc, sql);
+}
+
+/* Runs one statement, through the kept ones. */
 static int exec(struct store *st, const char *sql)
 {
-	if (strchr(sql, ';')) {
-		int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
-		return rc == SQLITE_OK ? 0 : sql_error(st, rc, sql);
-	}
 	sqlite3_stmt *s = NULL;
 	int r = prepare(st, sql, &s), rc;
 	if (r < 0)
@@ -321,7 +323,7 @@ static int migrate_to(struct store *st, int target)
 	if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
 		return r;
 	for (int v = version; v < target; v++) {
-		if ((r = exec(st, migrations[v])) < 0) {
+		if ((r = exec_script(st, migrations[v])) < 0) {
 			exec(st, "ROLLBACK");
 			return r;
 		}
@@ -919,8 +921,14 @@ int store_update_classification(struct store *st, int64_t id, const struct store
 	if (r == 0 && atts)
 		r = update_attachments(st, id, atts, n_atts);
 	if (r == 0 && m->parts) {
-		g_autofree char *del = g_strdup_printf("DELETE FROM parts WHERE message = %" G_GINT64_FORMAT, id);
-		if ((r = exec(st, del)) == 0)
+		/* Bound, not printed into the SQL: one kept statement for every message. */
+		if ((r = prepare(st, "DELETE FROM parts WHERE message = ?", &s)) < 0)
+			return r;
+		sqlite3_bind_int64(s, 1, id);
+		int del = sqlite3_step(s);
+		r = del == SQLITE_DONE ? 0 : sql_error(st, del, "delete parts");
+		finalize(st, &s);
+		if (r == 0)
 			r = insert_parts(st, id, m->parts, m->n_parts);
 	}
 	return r;
@@ -1310,14 +1318,11 @@ static void *checkpointer_main(void *data)
 	struct checkpointer *c = data;
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		while (!c->want && !c->quit)
+		/* Asked, and not while the committer checkpoints itself. */
+		while ((!c->want || c->busy) && !c->quit)
 			pthread_cond_wait(&c->cond, &c->lock);
 		if (c->quit)
 			break;
-		if (c->busy) { /* the committer's own; ours after it */
-			pthread_cond_wait(&c->cond, &c->lock);
-			continue;
-		}
 		c->want = false;
 		c->busy = true;
 		pthread_mutex_unlock(&c->lock);
@@ -1336,6 +1341,8 @@ static void *checkpointer_main(void *data)
 static int checkpointer_hook(void *data, sqlite3 *db, const char *name, int frames)
 {
 	struct checkpointer *c = data;
+	if (frames < c->soft)
+		return SQLITE_OK;
 	pthread_mutex_lock(&c->lock);
 	if (frames >= c->hard) {
 		/* The WAL only starts again from its top once a checkpoint has
@@ -1349,7 +1356,7 @@ static int checkpointer_hook(void *data, sqlite3 *db, const char *name, int fram
 		pthread_mutex_lock(&c->lock);
 		c->busy = false;
 		pthread_cond_broadcast(&c->cond);
-	} else if (frames >= c->soft) {
+	} else {
 		c->want = true;
 		pthread_cond_broadcast(&c->cond);
 	}
