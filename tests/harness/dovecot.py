@@ -508,8 +508,10 @@ protocol imap {{
         except (ProcessLookupError, PermissionError):
             pass
 
-    def stop(self):
-        """Stop Dovecot and every child process; idempotent."""
+    def stop(self, grace=None):
+        """Stop Dovecot and every child process; idempotent.  GRACE:
+        seconds the master may take to shut down (default stop_grace;
+        0 kills at once, as a crash would)."""
         self._close_admin()
         if self.proc is not None:
             pid = self.proc.pid
@@ -522,7 +524,7 @@ protocol imap {{
                 # shutdown; this is a throwaway server, so give it a short
                 # grace period and then kill the whole process group.
                 try:
-                    self.proc.wait(timeout=self.stop_grace)
+                    self.proc.wait(timeout=self.stop_grace if grace is None else grace)
                 except subprocess.TimeoutExpired:
                     self._kill_group(signal.SIGKILL)
             # Whatever is left in the process group (master, imap, auth...)

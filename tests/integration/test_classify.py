@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import re
+import sqlite3
 import sys
 import unicodedata
 import unittest
@@ -680,6 +681,17 @@ class ClassifyTest(PuljedTestCase):
         ]
         got, cfg = self.ingest(dc, items)
         before = self.records(cfg)
+        with open(cfg, encoding="utf-8") as f:
+            db = re.search(r"^database\s*=\s*(\S+)", f.read(), re.M).group(1)
+
+        def parts():
+            con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+            try:
+                return con.execute("SELECT message, COUNT(*) FROM parts GROUP BY message").fetchall()
+            finally:
+                con.close()
+        parts_before = parts()
+        self.assertEqual(len(parts_before), len(items))
         self.assertEqual([got[k]["status"] for k in ("jun15", "jun20-late-evening",
                                                       "jun21-just-after", "jun25",
                                                       "jun30-no-form", "unrelated")],
@@ -719,9 +731,10 @@ class ClassifyTest(PuljedTestCase):
         for i in unchanged:
             lines = [l for l in named.get(i, []) if re.search(r"\blate\b", l)]
             self.assertEqual(lines, [], "record %d reported as late\n%s" % (i, res.describe()))
-        # A second run changes nothing.
+        # A second run changes nothing; a run replaces a changed record's parts and no one else's.
         self.run_ctl(cfg, "reclassify")
         self.assertEqual({r["id"]: r for r in self.records(cfg)}, after)
+        self.assertEqual(parts(), parts_before)
 
     # ------------------------------------------------------------ i)
     def test_i_decide(self):

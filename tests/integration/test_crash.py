@@ -275,8 +275,7 @@ class CrashTest(PuljedTestCase):
                 # Killed, not shut down: Dovecot's imap process serves its
                 # client on through a graceful stop, and the whole rest of
                 # the mailbox can arrive meanwhile.
-                dc.stop_grace = 0
-                dc.stop()
+                dc.stop(grace=0)
                 stopped = True
             r = P.puljectl(cfg, "list", "--json")
             if r.returncode == 0:
