@@ -371,7 +371,9 @@ int store_open(const char *path, enum store_mode mode, struct store **out, char 
 		/* WAL with synchronous=NORMAL: a crash of the process never loses a
 		 * commit; a power loss may lose the newest commits, watermark
 		 * included, so those messages are fetched again — never lost. */
-		if ((r = exec(st, "PRAGMA journal_mode = WAL")) < 0 ||
+		/* Before anything is written: a no-op on an existing database. */
+		if ((r = exec(st, "PRAGMA page_size = " G_STRINGIFY(STORE_NEW_PAGE_SIZE))) < 0 ||
+		    (r = exec(st, "PRAGMA journal_mode = WAL")) < 0 ||
 		    (r = exec(st, "PRAGMA synchronous = NORMAL")) < 0 ||
 		    (r = exec(st, "PRAGMA foreign_keys = ON")) < 0 ||
 		    (r = migrate(st)) < 0)

@@ -449,6 +449,43 @@ static void test_large_blobs(void)
 	g_free(pdf);
 }
 
+static int page_size_of(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &s, NULL), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
+	int size = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return size;
+}
+
+static void test_page_size(void)
+{
+	/* A database the daemon creates has STORE_NEW_PAGE_SIZE pages; one
+	 * created with SQLite's default (here at schema 4) keeps its pages
+	 * through the migration and takes records as before. */
+	g_autofree char *fresh = db_path("p-new.db"), *old = db_path("p-old.db");
+	g_autofree char *err = NULL;
+	struct store *st = open_rw(fresh);
+	store_close(st);
+	g_assert_cmpint(page_size_of(fresh), ==, STORE_NEW_PAGE_SIZE);
+	g_assert_cmpint(store_create_at_version(old, 4, &err), ==, 0);
+	int before = page_size_of(old);
+	g_assert_cmpint(before, !=, STORE_NEW_PAGE_SIZE);
+	st = open_rw(old);
+	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
+	struct store_message m = msg(7, "old pages");
+	int64_t id;
+	enum store_outcome out;
+	g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &out), ==, 0);
+	g_assert_cmpint(out, ==, STORE_INSERTED);
+	store_close(st);
+	g_assert_cmpint(page_size_of(old), ==, before);
+}
+
 static int stop_after_first(const struct store_message *m, void *userdata)
 {
 	(void)m;
@@ -582,6 +619,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/store/rekey", test_rekey);
 	g_test_add_func("/store/migration-all-or-nothing", test_migration_all_or_nothing);
 	g_test_add_func("/store/large-blobs", test_large_blobs);
+	g_test_add_func("/store/page-size", test_page_size);
 	g_test_add_func("/store/statement-reuse", test_statement_reuse);
 	g_test_add_func("/store/background-checkpoints", test_background_checkpoints);
 	g_test_add_func("/store/wal-bounded", test_wal_bounded);
