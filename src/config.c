@@ -25,7 +25,7 @@ static const struct key_spec known_keys[] = {
 	{ "imap", "mailbox" }, { "imap", "timeout" }, { "imap", "auth" }, { "imap", "token_file" },
 	{ "imap", "after_ingest" }, { "imap", "after_ingest_keyword" }, { "imap", "after_ingest_folder" },
 	{ "daemon", "poll_interval" },
-	{ "store", "database" }, { "store", "wal_limit" },
+	{ "store", "database" }, { "store", "wal_limit" }, { "store", "commit_batch" },
 	{ "limits", "max_message_size" }, { "limits", "max_header_size" }, { "limits", "max_mime_depth" },
 	{ "limits", "max_mime_parts" }, { "limits", "max_message_time" },
 	{ "limits", "max_header_field" }, { "limits", "max_header_fields" }, { "limits", "prefetch" },
@@ -498,6 +498,8 @@ int config_load(const char *path, struct config **out, char **error)
 		goto out;
 	}
 	if ((r = get_size(&l, "store", "wal_limit", 64ULL << 20, 0, 1ULL << 30, "64M", &cfg->wal_limit)) < 0)
+		goto out;
+	if ((r = get_uint(&l, "store", "commit_batch", 16, 1, 1000, &cfg->commit_batch)) < 0)
 		goto out;
 	if ((r = load_limits(&l, &cfg->limits)) < 0)
 		goto out;

@@ -72,6 +72,7 @@ struct config {
 	unsigned poll_interval; /* seconds */
 	char *database;
 	uint64_t wal_limit;     /* [store] wal_limit: bytes the WAL may reach before a commit checkpoints; 0: SQLite's own */
+	unsigned commit_batch;  /* [store] commit_batch: messages one transaction may record; 1: one each */
 	struct config_limits limits;
 	double fuzzy_threshold; /* [match] fuzzy_threshold */
 	double word_similarity; /* [match] word_similarity */

@@ -134,9 +134,27 @@ static void assess_one(const struct ingest_ctx *ctx, uint32_t uidvalidity, const
 		a->msg.server_action = "pending";
 }
 
-/* Records an assessed message in its own transaction and reports it. */
+/* A message recorded in the open batch, reported once the batch is
+ * committed: what the report needs, copied out of its assessment. */
+struct done {
+	enum store_outcome outcome;
+	int64_t id;
+	uint32_t uid;
+	size_t n_attachments;
+	char *call, *status, *applicant, *message_id, *flags;
+};
+
+/* The recorder's open transaction: at most [store] commit_batch records. */
+struct batch {
+	bool open;
+	size_t n;
+	struct done *done; /* [store] commit_batch of them */
+};
+
+/* Records an assessed message in the open batch; it is reported when the
+ * batch commits.  A failure undoes this record alone. */
 static int record_one(const struct ingest_ctx *ctx, const struct imap_meta *meta, struct assessment *a,
-		      struct ingest_stats *stats, char *err, size_t errlen)
+		      struct batch *b, char *err, size_t errlen)
 {
 	int64_t id = 0;
 	enum store_outcome outcome_db = STORE_EXISTED;
@@ -146,20 +164,66 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_meta *meta
 		snprintf(err, errlen, "cannot record UID %u: %s", meta->uid, store_errmsg(ctx->store));
 		return INGEST_E_STORE;
 	}
-	stats->watermark = meta->uid;
-	if (outcome_db == STORE_REKEYED) {
+	b->done[b->n++] = (struct done){
+		.outcome = outcome_db, .id = id, .uid = meta->uid, .n_attachments = a->n_atts,
+		.call = g_strdup(a->msg.call), .status = g_strdup(a->msg.status),
+		.applicant = g_strdup(a->msg.applicant), .message_id = g_strdup(a->msg.message_id),
+		.flags = g_strdup(a->msg.flags),
+	};
+	return INGEST_OK;
+}
+
+static void report_one(const struct ingest_ctx *ctx, const struct done *d, struct ingest_stats *stats)
+{
+	stats->watermark = d->uid;
+	if (d->outcome == STORE_REKEYED) {
 		stats->rekeyed++;
-		struct ingest_event ev = { .kind = INGEST_EVENT_REKEYED, .record = id, .uid = meta->uid };
+		struct ingest_event ev = { .kind = INGEST_EVENT_REKEYED, .record = d->id, .uid = d->uid };
 		emit(ctx, &ev);
-	} else if (outcome_db == STORE_INSERTED) {
+	} else if (d->outcome == STORE_INSERTED) {
 		stats->recorded++;
-		if (a->msg.flags)
+		if (d->flags)
 			stats->flagged++;
-		a->msg.id = id;
-		struct ingest_event ev = { .kind = INGEST_EVENT_RECORDED, .msg = &a->msg, .n_attachments = a->n_atts };
+		struct store_message m = { .uid = d->uid, .id = d->id, .call = d->call, .status = d->status,
+					   .applicant = d->applicant, .message_id = d->message_id, .flags = d->flags };
+		struct ingest_event ev = { .kind = INGEST_EVENT_RECORDED, .msg = &m, .n_attachments = d->n_attachments };
 		emit(ctx, &ev);
 	}
-	return INGEST_OK;
+}
+
+/* Commits the open batch, if any, and only then reports its records and
+ * moves the watermark in STATS; when the commit fails, none of them was
+ * recorded (the next cycle fetches them again). */
+static int batch_commit(const struct ingest_ctx *ctx, struct batch *b, struct ingest_stats *stats, char *err,
+			size_t errlen)
+{
+	if (!b->open)
+		return INGEST_OK;
+	b->open = false;
+	int result = INGEST_OK;
+	if (store_commit(ctx->store) < 0) {
+		if (b->n > 1)
+			snprintf(err, errlen, "cannot record UIDs %u to %u: %s", b->done[0].uid, b->done[b->n - 1].uid,
+				 store_errmsg(ctx->store));
+		else if (b->n == 1)
+			snprintf(err, errlen, "cannot record UID %u: %s", b->done[0].uid, store_errmsg(ctx->store));
+		else
+			snprintf(err, errlen, "%s", store_errmsg(ctx->store));
+		store_rollback(ctx->store);
+		result = INGEST_E_STORE;
+	}
+	for (size_t k = 0; k < b->n; k++) {
+		struct done *d = &b->done[k];
+		if (result == INGEST_OK)
+			report_one(ctx, d, stats);
+		g_free(d->call);
+		g_free(d->status);
+		g_free(d->applicant);
+		g_free(d->message_id);
+		g_free(d->flags);
+	}
+	b->n = 0;
+	return result;
 }
 
 /* The server sent more than it announced and the stream is out of step:
@@ -741,6 +805,7 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 		pthread_setname_np(assess_th, "puljed-assess");
 
 	int result = INGEST_OK;
+	struct batch batch = { .done = g_new0(struct done, ctx->cfg->commit_batch) };
 	for (size_t i = 0; i < n; i++) {
 		/* A stage without its thread runs here, one message at a time. */
 		if (!fetch_threaded)
@@ -752,6 +817,9 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 		wait_past(p, &p->assessed, i, fetch_ref);
 		struct slot *sl = &p->slots[i % PIPE_SLOTS];
 		if (sl->reconnected) {
+			/* Reported in order: the batch before it first. */
+			if ((result = batch_commit(ctx, &batch, stats, err, errlen)) != INGEST_OK)
+				break;
 			struct ingest_event ev = { .kind = INGEST_EVENT_RECONNECT, .detail = sl->reconnected };
 			emit(ctx, &ev);
 		}
@@ -765,12 +833,20 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 			result = sl->result;
 			break;
 		}
-		result = record_one(ctx, sl->meta, &sl->a, stats, err, errlen);
+		if (!batch.open) {
+			if (store_begin(ctx->store) < 0) {
+				snprintf(err, errlen, "%s", store_errmsg(ctx->store));
+				result = INGEST_E_STORE;
+				break;
+			}
+			batch.open = true;
+		}
+		result = record_one(ctx, sl->meta, &sl->a, &batch, err, errlen);
 		assess_clear(&sl->a);
 		sl->assessed = false;
 		if (result != INGEST_OK)
 			break;
-		/* Recorded: its bytes leave memory now, not when the slot comes round again. */
+		/* In the transaction: its bytes leave memory now, not when the slot comes round again. */
 		if (sl->spooled && ftruncate(sl->spool, 0) < 0) {
 			snprintf(err, errlen, "cannot reset the message spool: %s", g_strerror(errno));
 			result = INGEST_E_STORE;
@@ -779,9 +855,23 @@ static int fetch_new(const struct ingest_ctx *ctx, struct session *s, uint32_t l
 		pthread_mutex_lock(&p->lock);
 		p->released++;
 		p->held_bytes -= slot_bytes(sl);
+		bool next_ready = p->assessed > i + 1;
 		pthread_cond_broadcast(&p->cond);
 		pthread_mutex_unlock(&p->lock);
+		/* Group commit: while the next message is ready, it joins the
+		 * batch; the recorder never waits with a batch open. */
+		if ((!next_ready || batch.n >= ctx->cfg->commit_batch) &&
+		    (result = batch_commit(ctx, &batch, stats, err, errlen)) != INGEST_OK)
+			break;
 	}
+	/* However the loop ended, what the batch holds was recorded whole. */
+	char cerr[512];
+	int cr = batch_commit(ctx, &batch, stats, cerr, sizeof(cerr));
+	if (cr != INGEST_OK && result == INGEST_OK) {
+		snprintf(err, errlen, "%s", cerr);
+		result = cr;
+	}
+	g_free(batch.done);
 	/* Stopped early: the fetcher ends after the message it is on, with
 	 * the session between commands. */
 	pthread_mutex_lock(&p->lock);

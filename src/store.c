@@ -823,7 +823,10 @@ int store_record(struct store *st, const struct store_message *msg,
 
 	*outcome = STORE_EXISTED;
 	*id = 0;
-	if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
+	/* In a batch (store_begin()): a savepoint, so that a failure undoes
+	 * this record alone and leaves the batch's earlier ones to commit. */
+	bool batch = !sqlite3_get_autocommit(st->db);
+	if ((r = exec(st, batch ? "SAVEPOINT record" : "BEGIN IMMEDIATE")) < 0)
 		return r;
 	if ((r = exists(st, msg, &found)) < 0)
 		goto rollback;
@@ -842,12 +845,18 @@ int store_record(struct store *st, const struct store_message *msg,
 	}
 	if ((r = advance_watermark(st, msg->mailbox, msg->uidvalidity, msg->uid)) < 0)
 		goto rollback;
-	if ((r = commit(st)) < 0)
+	if ((r = batch ? exec(st, "RELEASE record") : commit(st)) < 0)
 		goto rollback;
 	*outcome = old ? STORE_REKEYED : found ? STORE_EXISTED : STORE_INSERTED;
 	return 0;
 rollback:
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	/* SQLite may have rolled the whole transaction back already (a full
+	 * disk, an I/O error): then the savepoint is gone, and so is the
+	 * batch, which store_commit() reports. */
+	if (batch && !sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK TO record; RELEASE record", NULL, NULL, NULL);
+	else if (!batch)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	*id = 0;
 	return r;
 }
@@ -859,6 +868,10 @@ int store_begin(struct store *st)
 
 int store_commit(struct store *st)
 {
+	if (sqlite3_get_autocommit(st->db)) {
+		g_snprintf(st->errbuf, sizeof(st->errbuf), "the transaction was rolled back");
+		return -EIO;
+	}
 	return commit(st);
 }
 

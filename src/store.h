@@ -183,7 +183,11 @@ enum store_outcome {
 };
 
 /* Records MSG and its attachments and advances the watermark of its
- * mailbox to its UID, in one transaction.  duplicate_of and id in MSG are
+ * mailbox to its UID, in one transaction; inside store_begin() in the
+ * caller's, where a failure undoes this record alone (or, when SQLite
+ * rolled everything back, all of it: store_commit() then fails).
+ * Nothing recorded in a batch is on the disk, or seen by readers, before
+ * store_commit() returns 0.  duplicate_of and id in MSG are
  * ignored: a message whose raw bytes equal an earlier record's gets
  * duplicate_of set here — unless that record was made under an earlier
  * UIDVALIDITY of the same mailbox, in which case it is re-keyed instead
@@ -192,7 +196,8 @@ int store_record(struct store *st, const struct store_message *msg,
 		 const struct store_attachment_in *atts, size_t n_atts,
 		 int64_t *id, enum store_outcome *outcome);
 
-/* Explicit transactions around several updates (reclassify). */
+/* Explicit transactions around several updates (reclassify) or records
+ * (a batch).  On a failed store_commit() the caller calls store_rollback(). */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);

@@ -101,6 +101,7 @@ static void test_defaults(void)
 	g_assert_cmpuint(cfg->limits.max_mime_parts, ==, 1000);
 	g_assert_cmpuint(cfg->limits.prefetch, ==, 8u << 20);
 	g_assert_cmpuint(cfg->wal_limit, ==, 64u << 20);
+	g_assert_cmpuint(cfg->commit_batch, ==, 16);
 	g_assert_false(cfg->calls[0].basis_date_header);
 	g_assert_cmpint(cfg->calls[0].grace, ==, 0);
 	g_assert_cmpfloat(cfg->fuzzy_threshold, ==, 0.75);
@@ -171,6 +172,9 @@ static const struct {
 	{ "[store]", "[limits]\nprefetch = -1\n[store]", "[limits]", "prefetch" },
 	{ "[store]", "[store]\nwal_limit = 2G", "[store]", "wal_limit" },
 	{ "[store]", "[store]\nwal_limit = lots", "[store]", "wal_limit" },
+	{ "[store]", "[store]\ncommit_batch = 0", "[store]", "commit_batch" },
+	{ "[store]", "[store]\ncommit_batch = 1001", "[store]", "commit_batch" },
+	{ "[store]", "[store]\ncommit_batch = many", "[store]", "commit_batch" },
 	{ "[store]", "[limits]\nmax_mime_depth = 0\n[store]", "[limits]", "max_mime_depth" },
 	{ "mailbox = INBOX", "mailbox = INBOX\nca_file = ca.pem", "[imap]", "ca_file" },
 	{ "mailbox = INBOX", "mailbox = INBOX\nauth = oauth", "[imap]", "auth" },

@@ -24,6 +24,14 @@ static struct store *open_rw(const char *path)
 	return st;
 }
 
+/* A fresh database with mailbox INBOX at UIDVALIDITY 42. */
+static struct store *open_inbox(const char *path)
+{
+	struct store *st = open_rw(path);
+	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
+	return st;
+}
+
 static struct store_message msg(uint32_t uid, const char *raw)
 {
 	static char sha[65];
@@ -211,6 +219,60 @@ static void test_rollback_on_failure(void)
 	store_close(st);
 }
 
+static size_t count_records(const char *path)
+{
+	/* Through a connection of its own: what a reader (puljectl) sees. */
+	struct store *ro = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(store_open(path, STORE_READ_ONLY, &ro, &err), ==, 0);
+	GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
+	g_assert_cmpint(store_foreach_message(ro, 0, false, count_cb, seen), ==, 0);
+	size_t n = seen->len;
+	g_ptr_array_free(seen, TRUE);
+	store_close(ro);
+	return n;
+}
+
+static void test_batch(void)
+{
+	/* Records in a batch (store_begin): none is seen by a reader, nor is
+	 * the watermark moved, before store_commit(); a record that fails is
+	 * undone alone and the batch's earlier ones commit; a batch rolled
+	 * back leaves nothing. */
+	g_autofree char *path = db_path("batch.db");
+	struct store *st = open_inbox(path);
+	int64_t id;
+	enum store_outcome out;
+	uint32_t uv, last;
+	g_assert_cmpint(store_begin(st), ==, 0);
+	struct store_message m1 = msg(1, "batch one");
+	g_assert_cmpint(store_record(st, &m1, NULL, 0, &id, &out), ==, 0);
+	g_assert_cmpint(out, ==, STORE_INSERTED);
+	struct store_message m2 = msg(2, "batch two");
+	g_assert_cmpint(store_record(st, &m2, NULL, 0, &id, &out), ==, 0);
+	g_assert_cmpuint(count_records(path), ==, 0);
+	struct store_message m3 = msg(3, "batch three");
+	struct store_attachment_in bad = { "x", NULL /* content_type NOT NULL */, "1", (const uint8_t *)"x", 1, "h" };
+	g_assert_cmpint(store_record(st, &m3, &bad, 1, &id, &out), <, 0);
+	g_assert_cmpint(store_commit(st), ==, 0);
+	g_assert_cmpuint(count_records(path), ==, 2);
+	g_assert_cmpint(store_mailbox_get(st, "INBOX", &uv, &last), ==, 0);
+	g_assert_cmpuint(last, ==, 2);
+
+	g_assert_cmpint(store_begin(st), ==, 0);
+	g_assert_cmpint(store_record(st, &m3, NULL, 0, &id, &out), ==, 0);
+	store_rollback(st);
+	g_assert_cmpuint(count_records(path), ==, 2);
+	g_assert_cmpint(store_mailbox_get(st, "INBOX", &uv, &last), ==, 0);
+	g_assert_cmpuint(last, ==, 2);
+	/* Nothing open: a commit says so instead of succeeding. */
+	g_assert_cmpint(store_commit(st), <, 0);
+	/* Outside a batch, a record still commits itself. */
+	g_assert_cmpint(store_record(st, &m3, NULL, 0, &id, &out), ==, 0);
+	g_assert_cmpuint(count_records(path), ==, 3);
+	store_close(st);
+}
+
 static int action_cb(const struct store_message *m, void *userdata)
 {
 	GPtrArray *seen = userdata;
@@ -226,8 +288,7 @@ static void test_actions(void)
 	/* The promise of a server action is committed with the record; only
 	 * store_actions_done() fulfils it, for that mailbox and UIDVALIDITY. */
 	g_autofree char *path = db_path("e.db");
-	struct store *st = open_rw(path);
-	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
+	struct store *st = open_inbox(path);
 	int64_t id;
 	enum store_outcome ins;
 	for (uint32_t uid = 1; uid <= 4; uid++) {
@@ -614,6 +675,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/store/read-only", test_read_only);
 	g_test_add_func("/store/schema-version", test_schema_version);
 	g_test_add_func("/store/rollback", test_rollback_on_failure);
+	g_test_add_func("/store/batch", test_batch);
 	g_test_add_func("/store/actions", test_actions);
 	g_test_add_func("/store/migrate-v3", test_migrate_v3);
 	g_test_add_func("/store/rekey", test_rekey);

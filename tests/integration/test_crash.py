@@ -211,12 +211,21 @@ class CrashTest(PuljedTestCase):
         cfg_ref = self.config(dc, name="ref.conf", database=self.path("ref.db"))
         self.assertEqual(self.crashrun(cfg_ref).returncode, 0)
         reference = dump(self.path("ref.db"))
+        # No file may grow past half of what the whole ingest takes (a
+        # size that follows the page size): the first batches fit, the
+        # rest cannot.  Batches of at most 4 and a small WAL, checkpointed
+        # at every commit, so that the WAL (which holds the new schema, 18
+        # pages, before the first checkpoint) stays below that size and
+        # the database file is what fills up.
+        limit = os.path.getsize(self.path("ref.db")) // 2
         db = self.path("full.db")
-        cfg = self.config(dc, name="full.conf", database=db)
-        r = self.crashrun(cfg, disk_limit=300 * 1024)
+        cfg = self.config(dc, name="full.conf", database=db,
+                          groups={"store": {"commit_batch": "4", "wal_limit": "64K"}})
+        r = self.crashrun(cfg, disk_limit=limit)
         self.assertEqual(r.returncode, 1, r.describe())
         self.assertIn("full", r.stderr.lower(), r.describe())
         rows, mb = dump(db)
+        sys.stderr.write("\n  %d of 50 records fitted in %d bytes a file\n" % (len(rows), limit))
         self.assertGreater(len(rows), 0, "nothing fitted: make the limit larger")
         self.assertLess(len(rows), 50, "everything fitted: make the limit smaller")
         self.assertEqual(mb[0][2], max(r[0] for r in rows), "the watermark passed an unrecorded message")
@@ -227,7 +236,7 @@ class CrashTest(PuljedTestCase):
         self.assertIn("full", status["last_error"])
         self.assertFalse(status["healthy"])
         # Still full: fails again, loses nothing.
-        r = self.crashrun(cfg, disk_limit=300 * 1024)
+        r = self.crashrun(cfg, disk_limit=limit)
         self.assertEqual(r.returncode, 1, r.describe())
         # Space returns.
         r = self.run_puljed(cfg, "--once")
