@@ -3,15 +3,24 @@
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+/* Bytes read from the socket at once.  GnuTLS asks for each record's
+ * 5-byte header and then its body, and a server may send records of a
+ * few KB: without this, two recv() and a poll() per record. */
+#define TLS_RECV_BUFFER (64 * 1024)
+
 struct tls {
 	gnutls_session_t session;
 	int fd;
+	/* Read from the socket, not yet handed to GnuTLS: [rpos, rlen). */
+	uint8_t rbuf[TLS_RECV_BUFFER];
+	size_t rpos, rlen;
 	int timeout_ms;
 	atomic_int *cancel;
 	gnutls_certificate_credentials_t creds;
@@ -30,16 +39,29 @@ void tls_free(struct tls *t)
 	free(t);
 }
 
-/* Our transport for GnuTLS: the socket, but a signal that sets *cancel
- * ends any wait (GnuTLS's own retries EINTR). */
+/* Our transport for GnuTLS: the socket, read through rbuf, but a signal
+ * that sets *cancel ends any wait (GnuTLS's own retries EINTR).  A recv()
+ * returns what has arrived, up to the buffer's size: it waits only when
+ * nothing has (then as long as SO_RCVTIMEO). */
 static ssize_t transport_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 {
 	struct tls *t = ptr;
-	for (;;) {
-		ssize_t n = recv(t->fd, buf, len, 0);
-		if (n >= 0 || errno != EINTR || (t->cancel && *t->cancel))
+	if (t->rpos == t->rlen) {
+		ssize_t n;
+		for (;;) {
+			n = recv(t->fd, t->rbuf, sizeof(t->rbuf), 0);
+			if (n >= 0 || errno != EINTR || (t->cancel && *t->cancel))
+				break;
+		}
+		if (n <= 0)
 			return n;
+		t->rpos = 0;
+		t->rlen = (size_t)n;
 	}
+	size_t k = t->rlen - t->rpos < len ? t->rlen - t->rpos : len;
+	memcpy(buf, t->rbuf + t->rpos, k);
+	t->rpos += k;
+	return (ssize_t)k;
 }
 
 static ssize_t transport_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
@@ -55,6 +77,8 @@ static ssize_t transport_push(gnutls_transport_ptr_t ptr, const void *buf, size_
 static int transport_pull_timeout(gnutls_transport_ptr_t ptr, unsigned ms)
 {
 	struct tls *t = ptr;
+	if (t->rpos < t->rlen)
+		return 1;
 	struct pollfd p = { .fd = t->fd, .events = POLLIN };
 	for (;;) {
 		int r = poll(&p, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
@@ -170,7 +194,7 @@ static bool wait_readable(struct tls *t)
 ssize_t tls_read(struct tls *t, void *buf, size_t len)
 {
 	for (;;) {
-		if (gnutls_record_check_pending(t->session) == 0 && !wait_readable(t))
+		if (tls_pending(t) == 0 && !wait_readable(t))
 			return -1; /* errno: EAGAIN (timeout) or EINTR (cancelled) */
 		ssize_t n = gnutls_record_recv(t->session, buf, len);
 		if (n > 0)
@@ -202,5 +226,5 @@ ssize_t tls_write(struct tls *t, const void *buf, size_t len)
 
 size_t tls_pending(struct tls *t)
 {
-	return gnutls_record_check_pending(t->session);
+	return gnutls_record_check_pending(t->session) + (t->rlen - t->rpos);
 }

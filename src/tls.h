@@ -32,5 +32,6 @@ void tls_free(struct tls *t);
  * with errno EAGAIN for a timeout. */
 ssize_t tls_read(struct tls *t, void *buf, size_t len);
 ssize_t tls_write(struct tls *t, const void *buf, size_t len);
-/* Bytes already decrypted and waiting. */
+/* Bytes waiting that poll() on the socket would not announce: decrypted
+ * in GnuTLS, or read from the socket and not yet decrypted. */
 size_t tls_pending(struct tls *t);
