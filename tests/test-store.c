@@ -201,8 +201,7 @@ static void test_rollback_on_failure(void)
 	/* An attachment insert that fails leaves neither the message nor the
 	 * watermark behind. */
 	g_autofree char *path = db_path("d.db");
-	struct store *st = open_rw(path);
-	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
+	struct store *st = open_inbox(path);
 	struct store_message m = msg(9, "raw nine");
 	struct store_attachment_in bad = { "x", NULL /* content_type NOT NULL */, "1", (const uint8_t *)"x", 1, "h" };
 	int64_t id;
@@ -473,8 +472,7 @@ static void test_large_blobs(void)
 	/* Blobs past the in-row limit are written in place; they read back
 	 * byte for byte. */
 	g_autofree char *path = db_path("h.db");
-	struct store *st = open_rw(path);
-	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
+	struct store *st = open_inbox(path);
 	size_t n = (3u << 20) + 12345;
 	uint8_t *raw = g_malloc(n + 1), *pdf = g_malloc(n / 2);
 	for (size_t i = 0; i < n; i++)
@@ -559,8 +557,7 @@ static void test_statement_reuse(void)
 	/* Statements are kept from one use to the next: one left after its
 	 * first row must start again from the top, with its new bindings. */
 	g_autofree char *path = db_path("i.db");
-	struct store *st = open_rw(path);
-	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
+	struct store *st = open_inbox(path);
 	const char *raws[] = { "first", "second", "third" };
 	for (uint32_t u = 1; u <= 3; u++) {
 		struct store_message m = msg(u, raws[u - 1]);
