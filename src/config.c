@@ -24,7 +24,7 @@ static const struct key_spec known_keys[] = {
 	{ "imap", "ca_file" }, { "imap", "username" }, { "imap", "password_file" },
 	{ "imap", "mailbox" }, { "imap", "timeout" }, { "imap", "auth" }, { "imap", "token_file" },
 	{ "imap", "after_ingest" }, { "imap", "after_ingest_keyword" }, { "imap", "after_ingest_folder" },
-	{ "daemon", "poll_interval" },
+	{ "daemon", "poll_interval" }, { "daemon", "gap_check_interval" },
 	{ "store", "database" }, { "store", "wal_limit" }, { "store", "commit_batch" },
 	{ "limits", "max_message_size" }, { "limits", "max_header_size" }, { "limits", "max_mime_depth" },
 	{ "limits", "max_mime_parts" }, { "limits", "max_message_time" },
@@ -488,6 +488,8 @@ int config_load(const char *path, struct config **out, char **error)
 		goto out;
 	}
 	if ((r = load_imap(&l, &cfg->imap)) < 0)
+		goto out;
+	if ((r = get_uint(&l, "daemon", "gap_check_interval", 3600, 1, 7 * 86400, &cfg->gap_check_interval)) < 0)
 		goto out;
 	if ((r = get_uint(&l, "daemon", "poll_interval", 60, 1, 86400, &cfg->poll_interval)) < 0)
 		goto out;

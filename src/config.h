@@ -70,6 +70,7 @@ struct config {
 	char *path;
 	struct config_imap imap;
 	unsigned poll_interval; /* seconds */
+	unsigned gap_check_interval; /* seconds between gap checks */
 	char *database;
 	uint64_t wal_limit;     /* [store] wal_limit: bytes the WAL may reach before a commit checkpoints; 0: SQLite's own */
 	unsigned commit_batch;  /* [store] commit_batch: messages one transaction may record; 1: one each */

@@ -433,7 +433,10 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 		return CTL_EXIT_FAILURE;
 	}
 	int64_t age = s.last_success_at ? (int64_t)time(NULL) - s.last_success_at : -1;
-	bool healthy = age >= 0 && age <= 3 * (int64_t)poll_interval;
+	bool fresh = age >= 0 && age <= 3 * (int64_t)poll_interval;
+	/* Mail at or below the watermark without a record is not "ok",
+	 * however recent the last poll. */
+	bool healthy = fresh && s.gaps == 0;
 	int r;
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
@@ -454,6 +457,16 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 		add_int(b, "recorded_current", s.recorded_current);
 		add_int(b, "actions_pending", s.actions_pending);
 		add_str(b, "last_action_error", s.last_action_error);
+		g_autofree char *gc = iso_local(s.gaps_checked_at);
+		add_str(b, "gaps_checked", gc);
+		add_int(b, "gaps", s.gaps);
+		json_builder_set_member_name(b, "gap_uids");
+		json_builder_begin_array(b);
+		g_auto(GStrv) gap_uids = g_strsplit(s.gap_uids ? s.gap_uids : "", " ", -1);
+		for (char **u = gap_uids; *u; u++)
+			if (g_ascii_isdigit(**u))
+				json_builder_add_int_value(b, g_ascii_strtoll(*u, NULL, 10));
+		json_builder_end_array(b);
 		json_builder_set_member_name(b, "healthy");
 		json_builder_add_boolean_value(b, healthy);
 		json_builder_set_member_name(b, "mailboxes");
@@ -498,7 +511,16 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 			show_field(&sc, "Last success:", ls);
 			show_field(&sc, "Last error:", s.last_error);
 		}
+		g_autofree char *gc = human_time(s.gaps_checked_at);
+		g_autofree char *gu = term_clean(s.gap_uids ? s.gap_uids : "");
+		g_autofree char *gaps = s.gaps ? g_strdup_printf("%" G_GINT64_FORMAT " message(s) on the server at or below "
+								 "the watermark have no record (UIDs %s); checked %s",
+								 s.gaps, gu, gc)
+					       : g_strdup_printf("none (checked %s)", gc);
+		show_field(&sc, "Gaps:", gaps);
 		g_autofree char *health = healthy ? g_strdup_printf("ok (last success %" G_GINT64_FORMAT " s ago)", age)
+				      : fresh ? g_strdup_printf("GAPS: %" G_GINT64_FORMAT " message(s) not recorded (see "
+								"\"puljectl reconcile\")", s.gaps)
 				      : age < 0 ? g_strdup("STALE: no successful poll yet")
 						: g_strdup_printf("STALE: last success %" G_GINT64_FORMAT
 								  " s ago, more than 3 poll intervals (%u s)", age,
@@ -507,6 +529,7 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 	}
 	g_free(s.last_error);
 	g_free(s.last_action_error);
+	g_free(s.gap_uids);
 	if (r < 0) {
 		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
 		return CTL_EXIT_FAILURE;

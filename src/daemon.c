@@ -24,6 +24,7 @@
 #define MSGID_UIDVALIDITY "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a06"
 #define MSGID_CONFIG_REJECTED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a07"
 #define MSGID_ACTION_FAILED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a08"
+#define MSGID_GAPS "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a20"
 
 /* Atomic, not volatile sig_atomic_t: the ingest's fetcher thread reads
  * stop_requested while the handler may set it on the main thread, and
@@ -117,6 +118,16 @@ static void on_event(const struct ingest_event *ev, void *userdata)
 	case INGEST_EVENT_ACTIONS_DONE:
 		log_info("after-ingest action done on %zu message(s): %s", ev->n_actions, ev->detail);
 		break;
+	case INGEST_EVENT_GAPS_FOUND:
+		log_fields(LOG_WARNING, (const char *const[]){ "MESSAGE_ID=" MSGID_GAPS, NULL },
+			   "gap check: %zu message(s) on the server at or below the watermark have no record "
+			   "(UIDs %s); fetching them now", ev->n_actions, ev->detail);
+		break;
+	case INGEST_EVENT_GAPS_LEFT:
+		log_fields(LOG_ERR, (const char *const[]){ "MESSAGE_ID=" MSGID_GAPS, NULL },
+			   "gap check: %zu message(s) on the server at or below the watermark still have no record "
+			   "(UIDs %s); see \"puljectl reconcile\"", ev->n_actions, ev->detail);
+		break;
 	case INGEST_EVENT_ACTIONS_FAILED:
 		log_fields(LOG_WARNING, (const char *const[]){ "MESSAGE_ID=" MSGID_ACTION_FAILED, NULL },
 			   "after-ingest action on %zu recorded message(s) not done, kept pending: %s", ev->n_actions,
@@ -203,10 +214,19 @@ static void status_idle(const struct service *sv, const char *how)
 	char when[16];
 	time_t now = time(NULL);
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
-	int64_t total = store_get_status(sv->store, &st) == 0 ? st.total : -1;
-	g_free(st.last_error);
-	g_free(st.last_action_error);
-	sd_notifyf(0, "STATUS=%s — %" G_GINT64_FORMAT " recorded, last poll %s", how, total, when);
+	bool ok = store_get_status(sv->store, &st) == 0;
+	int64_t total = ok ? st.total : -1;
+	if (ok && st.gaps > 0)
+		sd_notifyf(0, "STATUS=%s — %" G_GINT64_FORMAT " recorded, last poll %s; %" G_GINT64_FORMAT
+			   " message(s) below the watermark without a record (UIDs %s)", how, total, when, st.gaps,
+			   st.gap_uids ? st.gap_uids : "?");
+	else
+		sd_notifyf(0, "STATUS=%s — %" G_GINT64_FORMAT " recorded, last poll %s", how, total, when);
+	if (ok) {
+		g_free(st.last_error);
+		g_free(st.last_action_error);
+		g_free(st.gap_uids);
+	}
 }
 
 static bool reload(struct service *sv)
@@ -247,6 +267,7 @@ static int serve(struct service *sv)
 {
 	struct ingest_session *session = NULL;
 	char err[600];
+	gint64 next_gap_check = 0; /* monotonic µs; 0: at the first good sync */
 
 	while (!stop_requested) {
 		if (reload_requested) {
@@ -268,6 +289,18 @@ static int serve(struct service *sv)
 			r = ingest_open(&ctx, &session, err, sizeof(err));
 		if (r == INGEST_OK)
 			r = ingest_sync(session, &stats, err, sizeof(err));
+		/* At start and every [daemon] gap_check_interval: no UID at or
+		 * below the watermark without a record. */
+		if (r == INGEST_OK && !stop_requested && g_get_monotonic_time() >= next_gap_check) {
+			struct ingest_stats gaps;
+			r = ingest_check_gaps(session, &gaps, err, sizeof(err));
+			if (r == INGEST_OK) {
+				next_gap_check = g_get_monotonic_time() + (gint64)cfg->gap_check_interval * G_USEC_PER_SEC;
+				if (gaps.gaps_found)
+					log_notice("gap check: %zu of %zu missing message(s) recorded now", gaps.gaps_recorded,
+						   gaps.gaps_found);
+			}
+		}
 		if (r == INGEST_E_INTERRUPTED || stop_requested)
 			break;
 		if (r != INGEST_OK) {
@@ -364,6 +397,11 @@ int daemon_run(const char *path, struct config **cfgp, bool once)
 		else
 			log_error("poll of %s@%s/%s failed: %s", cfg->imap.username, cfg->imap.host, cfg->imap.mailbox, err);
 		code = exit_code(r);
+		if (r == INGEST_OK && stats.gaps_left) {
+			log_error("%zu message(s) on the server at or below the watermark have no record "
+				  "(see \"puljectl reconcile\")", stats.gaps_left);
+			code = DAEMON_EXIT_FAILURE;
+		}
 		if (r == INGEST_OK && stats.actions_failed) {
 			log_error("%zu recorded message(s) still wait for their after-ingest action "
 				  "(see \"puljectl status\")", stats.actions_failed);

@@ -4,6 +4,7 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,8 @@ struct imap {
 	bool broken;           /* a read failed or was cut short: no LOGOUT */
 	unsigned timeout;      /* seconds per network step; an ordinary command gets twice that in all */
 	unsigned command_time; /* seconds a message's FETCH may take in all */
+	char *mailbox;         /* the selected mailbox, modified UTF-7; NULL: none */
+	uint32_t uidnext;      /* the server's UIDNEXT as last asked; 0: not said */
 	char err[512];
 };
 
@@ -481,6 +484,7 @@ void imap_free(struct imap *im)
 	}
 	if (im->fd >= 0)
 		close(im->fd);
+	g_free(im->mailbox);
 	free(im);
 }
 
@@ -578,6 +582,9 @@ static int open_mailbox(struct imap *im, const char *mailbox, bool write, struct
 	}
 	info->uidvalidity = sel->sel_uidvalidity;
 	info->uidnext = sel->sel_uidnext;
+	im->uidnext = sel->sel_uidnext;
+	g_free(im->mailbox);
+	im->mailbox = g_steal_pointer(&encoded);
 	info->exists = sel->sel_has_exists ? sel->sel_exists : 0;
 	info->read_only = !write || sel->sel_perm == MAILIMAP_MAILBOX_READONLY;
 	if (write && info->read_only) {
@@ -761,18 +768,125 @@ static void set_internaldate(struct imap_meta *m, const struct mailimap_date_tim
 		 z < 0 ? '-' : '+', az);
 }
 
+/* The server's UIDNEXT for the selected mailbox, asked afresh (STATUS):
+ * new mail raises it during a session, and a UID at or above the one
+ * it told at SELECT is believed only once it says so again. */
+static int refresh_uidnext(struct imap *im)
+{
+	struct mailimap_status_att_list *atts = mailimap_status_att_list_new_empty();
+	struct mailimap_mailbox_data_status *st = NULL;
+	if (!atts || mailimap_status_att_list_add(atts, MAILIMAP_STATUS_ATT_UIDNEXT) != MAILIMAP_NO_ERROR) {
+		mailimap_status_att_list_free(atts);
+		snprintf(im->err, sizeof(im->err), "STATUS: out of memory");
+		return IMAP_E_PROTOCOL;
+	}
+	budget(im, COMMAND_BUDGET);
+	int r = mailimap_status(im->session, im->mailbox, atts, &st);
+	mailimap_status_att_list_free(atts);
+	if (r != MAILIMAP_NO_ERROR)
+		return fail(im, r, IMAP_E_PROTOCOL, "STATUS (UIDNEXT)");
+	uint32_t uidnext = 0;
+	for (clistiter *it = st && st->st_info_list ? clist_begin(st->st_info_list) : NULL; it; it = clist_next(it)) {
+		struct mailimap_status_info *info = clist_content(it);
+		if (info && info->st_att == MAILIMAP_STATUS_ATT_UIDNEXT)
+			uidnext = info->st_value;
+	}
+	mailimap_mailbox_data_status_free(st);
+	/* UIDNEXT never goes down within a UIDVALIDITY. */
+	if (uidnext > im->uidnext)
+		im->uidnext = uidnext;
+	return IMAP_OK;
+}
+
+/* A protocol error the server's own answers prove: the session is
+ * dropped (no LOGOUT), nothing of the answer is used. */
+static int lied(struct imap *im, const char *what, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static int lied(struct imap *im, const char *what, const char *fmt, ...)
+{
+	char why[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(im->err, sizeof(im->err), "%s: protocol error: %s", what, why);
+	im->broken = true;
+	return IMAP_E_PROTOCOL;
+}
+
+/* Every UID of UIDS[0..N) (any order) must lie below the server's
+ * UIDNEXT: a UID the server has not shown to exist is never believed.
+ * Above the UIDNEXT known, it is asked again once. */
+static int check_below_uidnext(struct imap *im, const char *what, const uint32_t *uids, size_t n)
+{
+	uint32_t top = 0;
+	for (size_t i = 0; i < n; i++)
+		top = MAX(top, uids[i]);
+	if (n == 0 || (im->uidnext && top < im->uidnext))
+		return IMAP_OK;
+	int r = refresh_uidnext(im);
+	if (r != IMAP_OK)
+		return r;
+	if (!im->uidnext)
+		return lied(im, what, "the server names UID %u but does not tell its UIDNEXT", top);
+	if (top >= im->uidnext)
+		return lied(im, what, "the server names UID %u, at or above its UIDNEXT %u", top, im->uidnext);
+	return IMAP_OK;
+}
+
+struct seq_uid {
+	uint32_t seq, uid;
+	struct imap_meta meta;
+};
+
+static int cmp_seq(const void *a, const void *b)
+{
+	const struct seq_uid *x = a, *y = b;
+	return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
 static int cmp_meta(const void *a, const void *b)
 {
 	const struct imap_meta *x = a, *y = b;
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
-int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **list, size_t *n)
+static int cmp_u32(const void *a, const void *b)
 {
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The FETCH responses V[0..N) of one UID FETCH must be possible: each
+ * message number within the mailbox's EXISTS (as it was before or after
+ * the command), UIDs rising with message numbers, every UID below the
+ * server's UIDNEXT.  V is sorted by message number. */
+static int check_meta(struct imap *im, const char *what, struct seq_uid *v, size_t n, uint32_t exists)
+{
+	qsort(v, n, sizeof(*v), cmp_seq);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].seq == 0 || v[i].seq > exists)
+			return lied(im, what, "a FETCH response for message %u (UID %u), but the mailbox has %u", v[i].seq,
+				    v[i].uid, exists);
+		if (i > 0 && (v[i].seq == v[i - 1].seq ? v[i].uid != v[i - 1].uid : v[i].uid <= v[i - 1].uid))
+			return lied(im, what, "message %u has UID %u and message %u UID %u: UIDs do not rise with "
+				    "message numbers", v[i - 1].seq, v[i - 1].uid, v[i].seq, v[i].uid);
+	}
+	g_autofree uint32_t *uids = g_new(uint32_t, n + 1);
+	for (size_t i = 0; i < n; i++)
+		uids[i] = v[i].uid;
+	return check_below_uidnext(im, what, uids, n);
+}
+
+/* UID FETCH SET (UID INTERNALDATE RFC822.SIZE), checked as a whole: the
+ * messages with a UID >= FIRST and, when WANT is given, in WANT[0..NWANT)
+ * (ascending), ascending and each once. */
+static int fetch_meta(struct imap *im, struct mailimap_set *set, uint32_t first, const uint32_t *want, size_t nwant,
+		      struct imap_meta **list, size_t *n)
+{
+	static const char what[] = "UID FETCH (metadata)";
 	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
-	struct mailimap_set *set = mailimap_set_new_interval(first ? first : 1, 0);
 	clist *res = NULL;
-	uint32_t exists = im->session->imap_selection_info ? im->session->imap_selection_info->sel_exists : 0;
+	uint32_t exists = imap_exists(im);
 
 	*list = NULL;
 	*n = 0;
@@ -784,14 +898,16 @@ int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **list, si
 	mailimap_fetch_type_free(ft);
 	mailimap_set_free(set);
 	if (r != MAILIMAP_NO_ERROR)
-		return fail(im, r, IMAP_E_PROTOCOL, "UID FETCH (metadata)");
+		return fail(im, r, IMAP_E_PROTOCOL, what);
+	/* An EXPUNGE may come with a UID FETCH's responses (RFC 3501 7.4.1):
+	 * a message number is possible up to the larger EXISTS. */
+	exists = MAX(exists, imap_exists(im));
 
-	struct imap_meta *out = g_new0(struct imap_meta, clist_count(res) + 1);
+	struct seq_uid *v = g_new0(struct seq_uid, clist_count(res) + 1);
 	size_t count = 0;
 	for (clistiter *it = clist_begin(res); it; it = clist_next(it)) {
 		struct mailimap_msg_att *att = clist_content(it);
 		struct imap_meta m = { 0 };
-		bool has_size = false;
 		for (clistiter *i2 = clist_begin(att->att_list); i2; i2 = clist_next(i2)) {
 			struct mailimap_msg_att_item *item = clist_content(i2);
 			if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
@@ -806,27 +922,94 @@ int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **list, si
 				break;
 			case MAILIMAP_MSG_ATT_RFC822_SIZE:
 				m.size = st->att_data.att_rfc822_size;
-				has_size = true;
 				break;
 			default:
 				break;
 			}
 		}
-		(void)has_size;
-		/* "n:*" also returns the newest message when its UID is below n. */
-		if (m.uid == 0 || m.uid < first)
-			continue;
-		out[count++] = m;
+		/* A FETCH without a UID is an unsolicited flag update. */
+		if (m.uid != 0)
+			v[count++] = (struct seq_uid){ .seq = att->att_number, .uid = m.uid, .meta = m };
 	}
 	mailimap_fetch_list_free(res);
-	qsort(out, count, sizeof(*out), cmp_meta);
-	/* A server repeating a UID gets it recorded once. */
+	if ((r = check_meta(im, what, v, count, exists)) != IMAP_OK) {
+		g_free(v);
+		return r;
+	}
+	struct imap_meta *out = g_new0(struct imap_meta, count + 1);
 	size_t w = 0;
-	for (size_t i = 0; i < count; i++)
-		if (w == 0 || out[w - 1].uid != out[i].uid)
-			out[w++] = out[i];
+	for (size_t i = 0; i < count; i++) {
+		/* "n:*" also returns the newest message when its UID is below n. */
+		if (v[i].uid < first || (want && !bsearch(&v[i].uid, want, nwant, sizeof(*want), cmp_u32)))
+			continue;
+		out[w++] = v[i].meta;
+	}
+	g_free(v);
+	/* In UID order already (checked above); a UID repeated is kept once. */
+	qsort(out, w, sizeof(*out), cmp_meta);
+	size_t k = 0;
+	for (size_t i = 0; i < w; i++)
+		if (k == 0 || out[k - 1].uid != out[i].uid)
+			out[k++] = out[i];
 	*list = out;
-	*n = w;
+	*n = k;
+	return IMAP_OK;
+}
+
+int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **list, size_t *n)
+{
+	return fetch_meta(im, mailimap_set_new_interval(first ? first : 1, 0), first, NULL, 0, list, n);
+}
+
+int imap_fetch_meta_uids(struct imap *im, const uint32_t *uids, size_t n, struct imap_meta **list, size_t *count)
+{
+	*list = NULL;
+	*count = 0;
+	if (n == 0) {
+		*list = g_new0(struct imap_meta, 1);
+		return IMAP_OK;
+	}
+	struct mailimap_set *set = uid_set(uids, n);
+	if (!set) {
+		snprintf(im->err, sizeof(im->err), "UID FETCH (metadata): out of memory");
+		return IMAP_E_PROTOCOL;
+	}
+	return fetch_meta(im, set, 0, uids, n, list, count);
+}
+
+#define SEARCH_BYTES_PER_MESSAGE 12 /* " 4294967295" */
+
+int imap_search_all(struct imap *im, uint32_t **uids, size_t *n)
+{
+	static const char what[] = "UID SEARCH ALL";
+	clist *res = NULL;
+	*uids = NULL;
+	*n = 0;
+	struct mailimap_search_key *key = mailimap_search_key_new_all();
+	budget(im, COMMAND_BUDGET + (uint64_t)imap_exists(im) * SEARCH_BYTES_PER_MESSAGE);
+	int r = mailimap_uid_search(im->session, NULL, key, &res);
+	mailimap_search_key_free(key);
+	if (r != MAILIMAP_NO_ERROR)
+		return fail(im, r, IMAP_E_PROTOCOL, what);
+	uint32_t *out = g_new(uint32_t, clist_count(res) + 1);
+	size_t count = 0;
+	for (clistiter *it = clist_begin(res); it; it = clist_next(it)) {
+		uint32_t *uid = clist_content(it);
+		if (uid && *uid)
+			out[count++] = *uid;
+	}
+	mailimap_search_result_free(res);
+	qsort(out, count, sizeof(*out), cmp_u32);
+	size_t k = 0;
+	for (size_t i = 0; i < count; i++)
+		if (k == 0 || out[k - 1] != out[i])
+			out[k++] = out[i];
+	if ((r = check_below_uidnext(im, what, out, k)) != IMAP_OK) {
+		g_free(out);
+		return r;
+	}
+	*uids = out;
+	*n = k;
 	return IMAP_OK;
 }
 

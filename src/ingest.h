@@ -35,6 +35,9 @@ enum ingest_event_kind {
 	INGEST_EVENT_REKEYED,        /* record's message found again under a new UIDVALIDITY */
 	INGEST_EVENT_ACTIONS_DONE,   /* n_actions messages flagged or moved */
 	INGEST_EVENT_ACTIONS_FAILED, /* n_actions stay pending; detail says why */
+	INGEST_EVENT_GAPS_FOUND,     /* n_actions UIDs at or below the watermark have no record
+				      * (detail: the first of them); they are fetched now */
+	INGEST_EVENT_GAPS_LEFT,      /* n_actions of them still have none after that */
 };
 
 struct ingest_event {
@@ -61,6 +64,10 @@ struct ingest_stats {
 	uint32_t server_exists;
 	size_t actions_done;
 	size_t actions_failed; /* left pending: the server refused or cannot */
+	bool gaps_checked;     /* the gap check ran (and its figures are these:) */
+	size_t gaps_found;     /* UIDs on the server at or below the watermark without a record */
+	size_t gaps_recorded;  /* of them, recorded now */
+	size_t gaps_left;      /* still without a record */
 };
 
 struct ingest_ctx {
@@ -84,7 +91,8 @@ void ingest_imap_options(const struct config *cfg, const char *secret, atomic_in
 
 /* Runs one cycle: open, sync, close.  On failure ERR holds a one-line
  * reason.  The poll's outcome is also written to the store
- * (store_poll_done). */
+ * (store_poll_done).  The gap check (ingest_check_gaps()) runs in it too
+ * when the last one in the store is [daemon] gap_check_interval ago. */
 int ingest_cycle(const struct ingest_ctx *ctx, struct ingest_stats *stats, char *err, size_t errlen);
 
 /* A session that stays open between polls (the daemon). */
@@ -94,6 +102,12 @@ struct ingest_session;
 int ingest_open(const struct ingest_ctx *ctx, struct ingest_session **out, char *err, size_t errlen);
 /* Records every message above the watermark; notes the poll in the store. */
 int ingest_sync(struct ingest_session *s, struct ingest_stats *stats, char *err, size_t errlen);
+/* The gap check: UID SEARCH ALL against the records of the mailbox's
+ * UIDVALIDITY.  A UID at or below the watermark without a record is
+ * reported (INGEST_EVENT_GAPS_FOUND), fetched and recorded; what is still
+ * missing then is reported (INGEST_EVENT_GAPS_LEFT) and noted in the
+ * store for status (store_gaps_noted()).  STATS holds the gap figures. */
+int ingest_check_gaps(struct ingest_session *s, struct ingest_stats *stats, char *err, size_t errlen);
 /* Waits up to MS for the server to announce something (IMAP IDLE; a plain
  * wait when the server has no IDLE): 1 when it did, 0 when not, <0 on
  * error or when *stop was set.  IDLE is re-issued every 25 minutes. */

@@ -1019,20 +1019,42 @@ int store_poll_done(struct store *st, int64_t when, const char *error, int64_t s
 	return end_transaction(st, &s, 0);
 }
 
-int store_set_durable(struct store *st, bool full)
-{
-	return exec(st, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-}
-
-int store_actions_pending(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t **uids, size_t *n)
+int store_gaps_noted(struct store *st, int64_t when, int64_t left, const char *uids)
 {
 	sqlite3_stmt *s = NULL;
-	int r = prepare(st,
-			"SELECT uid FROM messages WHERE server_action = 'pending' AND mailbox = ?1 AND uidvalidity = ?2 "
-			"ORDER BY uid",
-			&s), rc;
-	*uids = NULL;
-	*n = 0;
+	int r;
+	if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
+		return r;
+	if ((r = prepare(st, "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", &s)) < 0 ||
+	    (r = set_state(st, s, "gaps_checked_at", when, NULL, false)) < 0 ||
+	    (r = set_state(st, s, "gaps", left, NULL, false)) < 0 ||
+	    (r = set_state(st, s, "gap_uids", 0, uids, true)) < 0)
+		return end_transaction(st, &s, r);
+	return end_transaction(st, &s, 0);
+}
+
+int store_gaps_checked_at(struct store *st, int64_t *when)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st, "SELECT value FROM state WHERE key = 'gaps_checked_at'", &s);
+	if (r < 0)
+		return r;
+	int rc = sqlite3_step(s);
+	int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	finalize(st, &s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_error(st, rc, "read state");
+	*when = v;
+	return 0;
+}
+
+/* The UIDs SQL (a SELECT of uid, ?1 the mailbox and ?2 the UIDVALIDITY)
+ * gives, into a newly allocated array; WHAT names it in an error. */
+static int select_uids(struct store *st, const char *sql, const char *what, const char *mailbox,
+		       uint32_t uidvalidity, uint32_t **uids, size_t *n)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st, sql, &s), rc;
 	if (r < 0)
 		return r;
 	bind_text(s, 1, mailbox);
@@ -1045,11 +1067,32 @@ int store_actions_pending(struct store *st, const char *mailbox, uint32_t uidval
 	finalize(st, &s);
 	if (rc != SQLITE_DONE) {
 		g_array_free(a, TRUE);
-		return sql_error(st, rc, "read pending actions");
+		return sql_error(st, rc, what);
 	}
 	*n = a->len;
 	*uids = (uint32_t *)(void *)g_array_free(a, FALSE);
 	return 0;
+}
+
+int store_recorded_uids(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t **uids, size_t *n)
+{
+	return select_uids(st, "SELECT uid FROM messages WHERE mailbox = ?1 AND uidvalidity = ?2 ORDER BY uid",
+			   "read recorded UIDs", mailbox, uidvalidity, uids, n);
+}
+
+int store_set_durable(struct store *st, bool full)
+{
+	return exec(st, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+}
+
+int store_actions_pending(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t **uids, size_t *n)
+{
+	*uids = NULL;
+	*n = 0;
+	return select_uids(st,
+			   "SELECT uid FROM messages WHERE server_action = 'pending' AND mailbox = ?1 AND uidvalidity = ?2 "
+			   "ORDER BY uid",
+			   "read pending actions", mailbox, uidvalidity, uids, n);
 }
 
 int store_actions_done(struct store *st, const char *mailbox, uint32_t uidvalidity, const uint32_t *uids, size_t n,
@@ -1132,6 +1175,12 @@ int store_get_status(struct store *st, struct store_status *out)
 			out->server_exists = sqlite3_column_int64(s, 1);
 		else if (!strcmp(key, "last_action_error") && sqlite3_column_type(s, 1) != SQLITE_NULL)
 			out->last_action_error = g_strdup((const char *)sqlite3_column_text(s, 1));
+		else if (!strcmp(key, "gaps_checked_at"))
+			out->gaps_checked_at = sqlite3_column_int64(s, 1);
+		else if (!strcmp(key, "gaps"))
+			out->gaps = sqlite3_column_int64(s, 1);
+		else if (!strcmp(key, "gap_uids") && sqlite3_column_type(s, 1) != SQLITE_NULL)
+			out->gap_uids = g_strdup((const char *)sqlite3_column_text(s, 1));
 	}
 	finalize(st, &s);
 	if (rc != SQLITE_DONE)

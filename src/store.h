@@ -150,6 +150,9 @@ struct store_status {
 	int64_t recorded_current;   /* records under the mailbox's current UIDVALIDITY */
 	int64_t actions_pending;    /* records whose server action is not done yet */
 	char *last_action_error;    /* owned by the caller: g_free(); NULL when the last attempt succeeded */
+	int64_t gaps_checked_at;    /* the last gap check; 0 = never */
+	int64_t gaps;               /* UIDs it left without a record at or below the watermark */
+	char *gap_uids;             /* owned by the caller: g_free(); the first of them, or NULL */
 };
 
 /* Opens (creating and migrating in READ_WRITE mode) the database at PATH
@@ -219,6 +222,15 @@ int store_decide(struct store *st, int64_t id, const char *decision, const char 
 int store_poll_done(struct store *st, int64_t when, const char *error, int64_t server_exists);
 
 int store_get_status(struct store *st, struct store_status *out);
+
+/* Notes a gap check at WHEN: LEFT UIDs at or below the watermark still
+ * without a record (UIDS: the first of them, space-separated, or NULL). */
+int store_gaps_noted(struct store *st, int64_t when, int64_t left, const char *uids);
+/* When the last gap check ran (0: never). */
+int store_gaps_checked_at(struct store *st, int64_t *when);
+/* Every UID recorded under MAILBOX/UIDVALIDITY, ascending; *uids is newly
+ * allocated (g_free). */
+int store_recorded_uids(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t **uids, size_t *n);
 
 /* synchronous = FULL (every commit reaches the disk before the server is
  * touched: the after-ingest actions) or NORMAL (the default). */

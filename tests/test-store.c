@@ -651,6 +651,54 @@ static void test_background_checkpoints(void)
 	g_assert_cmpint(most, >, 0);
 }
 
+/* The gap check's two sides in the store: the UIDs recorded under one
+ * UIDVALIDITY, ascending, and what the last check left, for status. */
+static void test_gaps(void)
+{
+	g_autofree char *path = db_path("gaps.db");
+	struct store *st = open_inbox(path);
+	const uint32_t uids[] = { 7, 2, 5 };
+	for (size_t i = 0; i < G_N_ELEMENTS(uids); i++) {
+		g_autofree char *raw = g_strdup_printf("raw %u", uids[i]);
+		struct store_message m = msg(uids[i], raw);
+		int64_t id = 0;
+		enum store_outcome o;
+		g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &o), ==, 0);
+	}
+	g_autofree uint32_t *got = NULL;
+	size_t n = 0;
+	g_assert_cmpint(store_recorded_uids(st, "INBOX", 42, &got, &n), ==, 0);
+	g_assert_cmpuint(n, ==, 3);
+	g_assert_cmpuint(got[0], ==, 2);
+	g_assert_cmpuint(got[1], ==, 5);
+	g_assert_cmpuint(got[2], ==, 7);
+	g_autofree uint32_t *none = NULL;
+	g_assert_cmpint(store_recorded_uids(st, "INBOX", 43, &none, &n), ==, 0);
+	g_assert_cmpuint(n, ==, 0);
+
+	int64_t at = -1;
+	g_assert_cmpint(store_gaps_checked_at(st, &at), ==, 0);
+	g_assert_cmpint(at, ==, 0);
+	g_assert_cmpint(store_gaps_noted(st, 5000, 2, "3 4"), ==, 0);
+	g_assert_cmpint(store_gaps_checked_at(st, &at), ==, 0);
+	g_assert_cmpint(at, ==, 5000);
+	struct store_status s;
+	g_assert_cmpint(store_get_status(st, &s), ==, 0);
+	g_assert_cmpint(s.gaps_checked_at, ==, 5000);
+	g_assert_cmpint(s.gaps, ==, 2);
+	g_assert_cmpstr(s.gap_uids, ==, "3 4");
+	g_free(s.gap_uids);
+	g_free(s.last_error);
+	g_free(s.last_action_error);
+	g_assert_cmpint(store_gaps_noted(st, 6000, 0, NULL), ==, 0);
+	g_assert_cmpint(store_get_status(st, &s), ==, 0);
+	g_assert_cmpint(s.gaps, ==, 0);
+	g_assert_null(s.gap_uids);
+	g_free(s.last_error);
+	g_free(s.last_action_error);
+	store_close(st);
+}
+
 static void test_wal_bounded(void)
 {
 	/* However far behind the thread falls, the WAL starts again from its
@@ -682,6 +730,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/store/statement-reuse", test_statement_reuse);
 	g_test_add_func("/store/background-checkpoints", test_background_checkpoints);
 	g_test_add_func("/store/wal-bounded", test_wal_bounded);
+	g_test_add_func("/store/gaps", test_gaps);
 	int r = g_test_run();
 	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

@@ -7,8 +7,8 @@ for 127.0.0.1 and localhost, signed by the test CA that puljed is told to
 trust).  Without faults it is a small but correct IMAP4rev1 server over one
 read-only mailbox: greeting, CAPABILITY, LOGIN, AUTHENTICATE PLAIN,
 EXAMINE/SELECT, FETCH and UID FETCH (UID, FLAGS, INTERNALDATE, RFC822.SIZE,
-BODY[...] / BODY.PEEK[...] with HEADER, TEXT, partial <o.n>), NOOP, IDLE,
-CHECK, LOGOUT; anything else is answered BAD.
+BODY[...] / BODY.PEEK[...] with HEADER, TEXT, partial <o.n>), STATUS, UID
+SEARCH ALL, NOOP, IDLE, CHECK, LOGOUT; anything else is answered BAD.
 
     srv = FakeImap([Message(1, raw1, "15-Jun-2022 10:00:00 +0200"), ...],
                    faults=[Fault("FETCH-BODY", uid=2, cut=mid_literal)])
@@ -25,7 +25,8 @@ Faults
 Each command is classified into a *point*: "greeting", "CAPABILITY",
 "LOGIN", "AUTHENTICATE", "STARTTLS", "EXAMINE", "SELECT", "FETCH-META" (a
 FETCH of no body section), "FETCH-BODY" (BODY[] / BODY.PEEK[]),
-"FETCH-HEADER" (a HEADER section), "FETCH" (any other section), "NOOP",
+"FETCH-HEADER" (a HEADER section), "FETCH" (any other section), "STATUS",
+"SEARCH", "NOOP",
 "IDLE", "LOGOUT", or the verb for anything else.  The server builds its
 correct response, then the first matching ``Fault`` (point, optionally uid,
 nth occurrence of the point, connection number) changes how it goes out:
@@ -718,6 +719,7 @@ class FakeImap:
             "LOGOUT": self._logout, "STARTTLS": self._starttls,
             "EXAMINE": self._examine, "SELECT": self._select,
             "FETCH": self._fetch, "UID FETCH": self._fetch, "IDLE": self._idle,
+            "STATUS": self._status, "UID SEARCH": self._search,
         }.get(verb)
         if handler is None:
             return self._respond(c, verb, None, tag, tag + b" BAD Unknown command\r\n")
@@ -735,6 +737,31 @@ class FakeImap:
         return self._respond(c, "CAPABILITY", None, tag,
                              b"* CAPABILITY %s\r\n%s OK Capability completed.\r\n"
                              % (self._caps(c).encode(), tag))
+
+    def _status(self, c, tag, verb, tok):
+        """STATUS mailbox (MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT)."""
+        if not c.authenticated:
+            return self._respond(c, verb, None, tag, tag + b" BAD Not logged in\r\n")
+        name = tok.astring()
+        atts = tok.rest().strip(b"() ").upper().split()
+        with self._lock:
+            values = {b"MESSAGES": len(self.messages), b"UIDNEXT": self.uidnext,
+                      b"UIDVALIDITY": self.uidvalidity, b"UNSEEN": 0, b"RECENT": 0}
+        items = b" ".join(b"%s %d" % (a, values[a]) for a in atts if a in values)
+        return self._respond(c, "STATUS", None, tag,
+                             b"* STATUS %s (%s)\r\n%s OK Status completed.\r\n"
+                             % (name, items, tag))
+
+    def _search(self, c, tag, verb, tok):
+        """UID SEARCH ALL (the only key puljed sends)."""
+        if not c.selected:
+            return self._respond(c, verb, None, tag, tag + b" BAD No mailbox selected\r\n")
+        if tok.rest().strip().upper() != b"ALL":
+            raise ValueError("only SEARCH ALL is supported")
+        with self._lock:
+            uids = [m.uid for m in self.messages]
+        line = b"* SEARCH" + b"".join(b" %d" % u for u in uids) + b"\r\n"
+        return self._respond(c, "SEARCH", None, tag, line + tag + b" OK Search completed.\r\n")
 
     def _noop(self, c, tag, verb, tok):
         return self._respond(c, verb, None, tag, tag + b" OK %s completed.\r\n" % verb.encode())

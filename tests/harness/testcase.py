@@ -127,7 +127,8 @@ class PuljedTestCase(unittest.TestCase):
         return data
 
     def table_count(self, db):
-        out = subprocess.run(["sqlite3", db,
+        # A busy timeout: puljed may be creating the schema this moment.
+        out = subprocess.run(["sqlite3", "-cmd", ".timeout 10000", db,
                               "SELECT count(*) FROM sqlite_master WHERE type='table'"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=True)
         return int(out.stdout.decode().strip())

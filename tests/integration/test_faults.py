@@ -100,7 +100,7 @@ class FaultTest(PuljedTestCase):
         return srv
 
     def write_config(self, srv, name="puljed.conf", db="puljed.db", mailbox=None,
-                     timeout=TIMEOUT, max_message_size="1M"):
+                     timeout=TIMEOUT, max_message_size="1M", daemon=()):
         """A puljed configuration for the fake server (dovecot.py's format)."""
         pwfile = self.path(name + ".password")
         with open(pwfile, "w") as f:
@@ -111,7 +111,7 @@ class FaultTest(PuljedTestCase):
                       ("ca_file", srv.ca_file), ("username", srv.username),
                       ("password_file", pwfile), ("mailbox", mailbox or srv.mailbox),
                       ("timeout", timeout)]),
-            ("daemon", [("poll_interval", 60)]),
+            ("daemon", [("poll_interval", 60)] + list(daemon)),
             ("store", [("database", self.path(db))]),
             ("limits", [("max_message_size", max_message_size)]),
             ("call %s" % CALL[0], list(CALL[1].items())),
@@ -662,6 +662,142 @@ class FaultTest(PuljedTestCase):
                     self.assertEqual(recs[2]["sha256"], sha(msgs[1].raw), recs[2])
                 self.assertEqual("reconnecting" in r.stderr, reconnects, r.describe())
                 self.assertEqual(srv.logins(), 2 if reconnects else 1, r.describe())
+
+    # ------------------------------------------------------------ 13
+    def lose_record(self, uid):
+        """Deletes the record of UID and everything of it: a lost record."""
+        for table in ("bodies", "attachments", "parts"):
+            self.sql("DELETE FROM %s WHERE message = (SELECT id FROM messages WHERE uid = ?)" % table,
+                     (uid,))
+        self.sql("DELETE FROM messages WHERE uid = ?", (uid,))
+
+    def watermark(self, db="puljed.db"):
+        rows = self.sql("SELECT last_uid FROM mailboxes", db=self.path(db))
+        return rows[0][0] if rows else None
+
+    @budget(150)
+    def test_13_a_lying_metadata_answer_never_moves_the_watermark(self):
+        # A UID FETCH answer that names a UID the mailbox cannot have, a
+        # message number beyond EXISTS, or UIDs that do not rise with the
+        # message numbers is a protocol error: nothing of it is recorded
+        # (no "gone" record), the watermark stays, and a healthy rerun
+        # records every message.  Before, UID 4000000 became a "gone"
+        # record and the watermark jumped past all later mail.
+        msgs = mailbox(3)
+
+        def swap_1_2(resp, tag):
+            return resp.replace(b"UID 1 ", b"UID X ").replace(b"UID 2 ", b"UID 1 ") \
+                .replace(b"UID X ", b"UID 2 ")
+        lies = [
+            ("uid-above-uidnext", lambda resp, tag: resp.replace(b"UID 3 ", b"UID 4000000 "),
+             "UIDNEXT 4"),
+            ("number-beyond-exists", lambda resp, tag: resp.replace(b"* 3 FETCH", b"* 9 FETCH"),
+             "message 9"),
+            ("uids-not-rising", swap_1_2, "do not rise"),
+        ]
+        for name, lie, why in lies:
+            with self.subTest(lie=name):
+                srv = self.server(msgs, faults=[F.Fault("FETCH-META", times=None, replace=lie)])
+                db = name + ".db"
+                cfg = self.write_config(srv, name=name + ".conf", db=db)
+                r = self.once(cfg)
+                self.assert_no_crash(r)
+                self.assertEqual(r.returncode, P.EXIT_NETWORK, r.describe())
+                self.assertIn("protocol error", r.stderr, r.describe())
+                self.assertIn(why, r.stderr, r.describe())
+                self.assertTrue(srv.fired, "the lie was never told")
+                self.assertEqual(self.recs(cfg, db), [], "a record made from a lying answer")
+                self.assertEqual(self.watermark(db), 0)
+                if name == "uid-above-uidnext":
+                    self.assertIn("STATUS", srv.verbs(), "a jump was not asked about again")
+                srv.clear_faults()
+                r = self.once(cfg)
+                self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+                self.assertEqual(sorted(self.assert_recorded(cfg, msgs, db=db)), [1, 2, 3])
+                self.assertEqual(self.watermark(db), 3)
+
+    @budget(90)
+    def test_14_new_mail_during_the_session_is_believed_once_status_says_so(self):
+        # Mail arriving between EXAMINE and the fetch has a UID at or above
+        # the UIDNEXT EXAMINE told: puljed asks STATUS again, and records it.
+        msgs = mailbox(3)
+        late = F.Message(4, mailbox(1, seed=4)[0].raw, ON_TIME)
+        srv = None
+
+        def arrives(resp, tag):
+            srv.set_mailbox(msgs + [late], uidvalidity=UIDVALIDITY)
+            return resp
+        srv = self.server(msgs, faults=[F.Fault("EXAMINE", replace=arrives),
+                                        F.Fault("FETCH-META", before=b"* 4 EXISTS\r\n")])
+        cfg = self.write_config(srv)
+        r = self.once(cfg)
+        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+        self.assertEqual(len(srv.fired), 2)
+        self.assertIn("STATUS", srv.verbs())
+        self.assertEqual(sorted(self.assert_recorded(cfg, msgs + [late])), [1, 2, 3, 4])
+        self.assertEqual(self.watermark(), 4)
+
+    @budget(150)
+    def test_15_gap_check_fetches_what_has_no_record(self):
+        # The cheap half of reconcile runs when due: a UID at or below the
+        # watermark without a record is fetched and recorded; one the
+        # server will not deliver stays reported, in status (not "ok") and
+        # in puljed's exit code.
+        msgs = mailbox(5)
+        srv = self.server(msgs)
+        cfg = self.write_config(srv, daemon=[("gap_check_interval", 1)])
+        r = self.once(cfg)
+        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+        self.assertIn("UID SEARCH", srv.verbs(), "no gap check on the first run")
+        self.assertEqual(self.status_json(cfg)["gaps"], 0)
+
+        lose = self.lose_record
+        lose(3)
+        time.sleep(1.2)
+        mark = len(srv.log)
+        r = self.once(cfg)
+        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+        self.assertIn("have no record (UIDs 3)", r.stderr, r.describe())
+        self.assertEqual(srv.fetched_bodies(since=mark), [3])
+        self.assertEqual(sorted(self.assert_recorded(cfg, msgs)), [1, 2, 3, 4, 5])
+        self.assertEqual(self.watermark(), 5)
+        st = self.status_json(cfg)
+        self.assertEqual((st["gaps"], st["gap_uids"], st["healthy"]), (0, [], True))
+
+        # The server will not deliver UID 3's metadata: the gap stays, and
+        # says so.
+        lose(3)
+        srv.add_fault(F.Fault("FETCH-META", uid=3, times=None,
+                              replace=b"{tag} OK Fetch completed.\r\n"))
+        time.sleep(1.2)
+        r = self.once(cfg)
+        self.assert_no_crash(r)
+        self.assertEqual(r.returncode, P.EXIT_OTHER, r.describe())
+        self.assertIn("still have no record (UIDs 3)", r.stderr, r.describe())
+        st = self.status_json(cfg)
+        self.assertEqual((st["gaps"], st["gap_uids"], st["healthy"]), (1, [3], False))
+        text = self.run_ctl(cfg, "status", expect=1).stdout
+        self.assertIn("GAPS", text)
+        self.assertIn("UIDs 3", text)
+
+    @budget(120)
+    def test_16_the_daemon_checks_for_gaps_at_start(self):
+        # The daemon runs the gap check at start and says what is missing
+        # in its log and its sd_notify STATUS.
+        msgs = mailbox(4)
+        srv = self.server(msgs)
+        cfg = self.write_config(srv)
+        r = self.once(cfg)
+        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+        self.lose_record(2)
+        srv.add_fault(F.Fault("FETCH-META", uid=2, times=None,
+                              replace=b"{tag} OK Fetch completed.\r\n"))
+        d = self.spawn_daemon(cfg)
+        self.assertIsNotNone(d.wait_ready(timeout=10), d.describe())
+        self.assertIsNotNone(d.notify.wait_for(re.compile(r"^STATUS=.*without a record \(UIDs 2\)"), timeout=20), d.describe())
+        d.wait_output("still have no record", timeout=10)
+        d.terminate()
+        self.assertEqual(self.status_json(cfg)["gap_uids"], [2])
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
