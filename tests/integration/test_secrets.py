@@ -28,6 +28,7 @@ import secrets
 import signal
 import ssl
 import sys
+import time
 import unittest
 import warnings
 
@@ -100,10 +101,10 @@ class SecretsTest(PuljedTestCase):
         self.assertEqual(dc.login_lines(mark), [], dc.log_text(mark))
         self.assertEqual(dc.auth_attempt_lines(mark), [], dc.log_text(mark))
 
-    def core_of_idle_daemon(self, cfg, binary, name, env=None, db=None):
+    def core_of_idle_daemon(self, cfg, binary, name, env=None, db=None, ready=None):
         """Starts BINARY as the polling daemon with cores enabled, waits until
-        it idles after its first poll, kills it with SIGSEGV and returns (the
-        core's bytes or None, the daemon)."""
+        it idles after its first poll (and READY() is true, when given), kills
+        it with SIGSEGV and returns (the core's bytes or None, the daemon)."""
         cwd = self.path("cwd-" + name)
         os.mkdir(cwd)
         resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
@@ -111,6 +112,9 @@ class SecretsTest(PuljedTestCase):
         self.assertIsNotNone(d.notify.wait_for(re.compile(r"^STATUS=Idle"), timeout=30), d.describe())
         # Between polls: the connection is logged in and IDLEs.
         self.assertEqual(len(self.records(cfg, db=db)), 1, d.describe())
+        deadline = time.monotonic() + 10
+        while ready and not ready() and time.monotonic() < deadline:
+            time.sleep(0.05)
         d.signal(signal.SIGSEGV)
         self.assertEqual(d.wait(60), -signal.SIGSEGV, d.describe())
         cores = glob.glob(os.path.join(cwd, "core*"))
@@ -176,8 +180,12 @@ class SecretsTest(PuljedTestCase):
                 n = len(rec.lines)
                 db = self.path("%s.db" % auth)
                 cfg = self.config(dc, name="%s.conf" % auth, port=rec.port, auth=auth, database=db, **kw)
+                def idling(n=n):
+                    # The daemon's connection has sent IDLE (it is logged in).
+                    return len(rec.lines) > n and any(l.split(b" ")[1:2] == [b"IDLE"] for l in rec.lines[n])
+
                 core, d = self.core_of_idle_daemon(cfg, crashtest_path(), auth, env={"PULJED_DUMPABLE": "1"},
-                                                   db=db)
+                                                   db=db, ready=idling)
                 self.assertIsNotNone(core, "no core written\n" + d.describe())
                 verbs = [l.split(b" ")[1].upper() for l in rec.lines[n] if b" " in l]
                 self.assertIn(b"LOGIN" if auth == "login" else b"AUTHENTICATE", verbs)
