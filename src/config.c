@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <gnutls/gnutls.h>
 
 #define CALL_PREFIX "call "
 #define PASSWORD_MAX 4096
@@ -23,6 +25,7 @@ static const struct key_spec known_keys[] = {
 	{ "imap", "host" }, { "imap", "port" }, { "imap", "security" },
 	{ "imap", "ca_file" }, { "imap", "username" }, { "imap", "password_file" },
 	{ "imap", "mailbox" }, { "imap", "timeout" }, { "imap", "auth" }, { "imap", "token_file" },
+	{ "imap", "tls_priority" },
 	{ "imap", "after_ingest" }, { "imap", "after_ingest_keyword" }, { "imap", "after_ingest_folder" },
 	{ "daemon", "poll_interval" }, { "daemon", "gap_check_interval" },
 	{ "store", "database" }, { "store", "wal_limit" }, { "store", "commit_batch" },
@@ -350,6 +353,16 @@ static int load_imap(struct loader *l, struct config_imap *imap)
 		return r;
 	if (imap->ca_file && !g_path_is_absolute(imap->ca_file))
 		return fail(l, "imap", "ca_file", "must be an absolute path, got \"%s\"", imap->ca_file);
+	if ((r = get_string(l, "imap", "imap", "tls_priority", false, NULL, &imap->tls_priority)) < 0)
+		return r;
+	if (imap->tls_priority) {
+		gnutls_priority_t prio = NULL;
+		const char *at = NULL;
+		if (gnutls_priority_init(&prio, imap->tls_priority, &at) < 0)
+			return fail(l, "imap", "tls_priority", "not a GnuTLS priority string (the error is at \"%s\")",
+				    at ? at : imap->tls_priority);
+		gnutls_priority_deinit(prio);
+	}
 	if ((r = get_string(l, "imap", "imap", "username", true, NULL, &imap->username)) < 0)
 		return r;
 	if ((r = get_string(l, "imap", "imap", "password_file", false, NULL, &imap->password_file)) < 0)
@@ -549,6 +562,7 @@ void config_free(struct config *cfg)
 	g_free(cfg->path);
 	g_free(cfg->imap.host);
 	g_free(cfg->imap.ca_file);
+	g_free(cfg->imap.tls_priority);
 	g_free(cfg->imap.username);
 	g_free(cfg->imap.password_file);
 	g_free(cfg->imap.mailbox);
@@ -585,7 +599,37 @@ int config_check_files(const struct config *cfg, char **error)
 	return 0;
 }
 
-int config_read_password(const struct config *cfg, char **password, char **error)
+enum config_file_verdict config_judge_secret_file(const struct stat *st, uid_t service_uid, char **why)
+{
+	unsigned mode = st->st_mode & 07777;
+	if (!S_ISREG(st->st_mode)) {
+		*why = g_strdup("is not a regular file");
+		return CONFIG_FILE_REFUSE;
+	}
+	if (st->st_uid != service_uid && st->st_uid != 0) {
+		*why = g_strdup_printf("is owned by uid %u, not by the service user (uid %u) or root: "
+				       "chown it to one of them", (unsigned)st->st_uid, (unsigned)service_uid);
+		return CONFIG_FILE_REFUSE;
+	}
+	if (mode & S_IWOTH) {
+		*why = g_strdup_printf("is writable by everyone (mode %04o): chmod go-w it", mode);
+		return CONFIG_FILE_REFUSE;
+	}
+	if (mode & S_IWGRP) {
+		*why = g_strdup_printf("is writable by its group (gid %u, mode %04o): chmod g-w it", (unsigned)st->st_gid,
+				       mode);
+		return CONFIG_FILE_REFUSE;
+	}
+	if (mode & S_IROTH) {
+		*why = g_strdup_printf("is readable by everyone (mode %04o): chmod o-r it", mode);
+		return CONFIG_FILE_WARN;
+	}
+	return CONFIG_FILE_OK;
+}
+
+/* config_read_password(), and in *WARNING (may be NULL) what is wrong but
+ * allowed about the file. */
+static int read_secret(const struct config *cfg, char **password, char **warning, char **error)
 {
 	g_autofree char *cred = NULL;
 	const char *path = cfg->imap.password_file;
@@ -611,6 +655,21 @@ int config_read_password(const struct config *cfg, char **password, char **error
 		int e = errno;
 		*error = g_strdup_printf("%s: %s: cannot read \"%s\": %s", cfg->path, what, path, g_strerror(e));
 		return -e;
+	}
+	/* Judged by what was opened (a symlink's target), before a byte of
+	 * it is read: a file that someone else could have written is not
+	 * the operator's secret. */
+	struct stat st;
+	g_autofree char *why = NULL;
+	enum config_file_verdict verdict = CONFIG_FILE_REFUSE;
+	if (fstat(fd, &st) == 0)
+		verdict = config_judge_secret_file(&st, geteuid(), &why);
+	else
+		why = g_strdup_printf("cannot be examined: %s", g_strerror(errno));
+	if (verdict == CONFIG_FILE_REFUSE) {
+		close(fd);
+		*error = g_strdup_printf("%s: %s: \"%s\" %s", cfg->path, what, path, why);
+		return -EPERM;
 	}
 	char *buf = g_malloc0(max + 1);
 	size_t len = 0;
@@ -645,8 +704,24 @@ int config_read_password(const struct config *cfg, char **password, char **error
 		return -EINVAL;
 	}
 	*password = buf;
+	if (warning && verdict == CONFIG_FILE_WARN)
+		*warning = g_strdup_printf("%s: %s: \"%s\" %s", cfg->path, what, path, why);
 	return 0;
 }
+
+int config_read_password(const struct config *cfg, char **password, char **error)
+{
+	return read_secret(cfg, password, NULL, error);
+}
+
+int config_check_secret(const struct config *cfg, char **warning, char **error)
+{
+	char *secret = NULL;
+	int r = read_secret(cfg, &secret, warning, error);
+	config_password_free(secret);
+	return r;
+}
+
 
 void config_password_free(char *password)
 {

@@ -5,6 +5,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <glib.h>
 
 #define CONFIG_DEFAULT_DATABASE "/var/lib/puljed/puljed.db"
@@ -44,6 +45,7 @@ struct config_imap {
 	uint16_t port;
 	enum config_security security;
 	char *ca_file;       /* NULL: system trust store */
+	char *tls_priority;  /* GnuTLS priority string; NULL: tls.h's TLS_DEFAULT_PRIORITY */
 	char *username;
 	char *password_file; /* NULL: systemd credential "imap-password" */
 	char *mailbox;
@@ -94,11 +96,31 @@ int config_check_files(const struct config *cfg, char **error);
 
 /* Reads the IMAP secret: with auth = xoauth2 the access token from
  * token_file; otherwise the password from password_file, or from the
- * systemd credential "imap-password" in $CREDENTIALS_DIRECTORY.  A trailing
+ * systemd credential "imap-password" in $CREDENTIALS_DIRECTORY.  The file
+ * is refused (-EPERM) when config_judge_secret_file() refuses it.  A trailing
  * newline is removed.  *password is newly allocated; wipe and free it with
  * config_password_free().  Errors name the key, never the secret. */
 int config_read_password(const struct config *cfg, char **password, char **error);
 void config_password_free(char *password);
+
+/* Reads the secret as config_read_password() does and wipes it at once:
+ * whether the daemon will be able to log in.  *warning (newly allocated,
+ * may stay NULL) says what is allowed but unwise, e.g. a file everyone
+ * may read. */
+int config_check_secret(const struct config *cfg, char **warning, char **error);
+
+enum config_file_verdict {
+	CONFIG_FILE_OK,
+	CONFIG_FILE_WARN,   /* allowed, with a warning: everyone may read it */
+	CONFIG_FILE_REFUSE, /* someone else could have written it */
+};
+
+/* Judges a password or token file by its stat (of what open() reached, so
+ * a symlink's target) for a daemon running as SERVICE_UID: refused when it
+ * is not a regular file, is owned by neither SERVICE_UID nor root, or is
+ * writable by its group or everyone; a warning when everyone may read it.
+ * *why (newly allocated; for OK untouched) says which, and what to do. */
+enum config_file_verdict config_judge_secret_file(const struct stat *st, uid_t service_uid, char **why);
 
 /* Parses "123", "64k", "25M", "1G" (binary multiples). */
 int config_parse_size(const char *text, uint64_t *out);

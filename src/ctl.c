@@ -17,6 +17,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1135,6 +1136,8 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 	size_t n = 0;
 	int code = CTL_EXIT_FAILURE;
 
+	/* As the daemon: no core of a process that holds the password. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (config_check_files(cfg, &error) < 0 || config_read_password(cfg, &password, &error) < 0) {
 		fprintf(stderr, "puljectl: %s\n", error);
 		return CTL_EXIT_USAGE;

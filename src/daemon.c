@@ -160,7 +160,6 @@ struct service {
 	struct config **cfg;
 	struct store *store;
 	struct cms_trust *trust;
-	char *password;
 	uint64_t watchdog_usec; /* 0: no watchdog */
 	unsigned backoff;       /* seconds of the last wait, 0 after success */
 };
@@ -229,22 +228,31 @@ static void status_idle(const struct service *sv, const char *how)
 	}
 }
 
+/* The password (or token) file is read, judged and wiped: each connect
+ * reads it again, so that no copy stays in memory between connects. */
+static int check_secret(const struct config *cfg, char **error)
+{
+	g_autofree char *warning = NULL;
+	int r = config_check_secret(cfg, &warning, error);
+	if (warning)
+		log_warning("%s", warning);
+	return r;
+}
+
 static bool reload(struct service *sv)
 {
 	struct config *fresh = NULL;
 	g_autofree char *error = NULL;
-	char *password = NULL;
 	struct cms_trust *trust = NULL;
 
 	sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
 	if (config_load(sv->path, &fresh, &error) < 0 || config_check_files(fresh, &error) < 0 ||
-	    config_read_password(fresh, &password, &error) < 0 ||
+	    check_secret(fresh, &error) < 0 ||
 	    (fresh->trust_file && !(trust = cms_trust_load(fresh->trust_file)))) {
 		log_fields(LOG_ERR, (const char *const[]){ "MESSAGE_ID=" MSGID_CONFIG_REJECTED, NULL },
 			   "new configuration not used, keeping the old one: %s",
 			   error ? error : "[signatures] trust_file: no certificates could be read");
 		config_free(fresh);
-		config_password_free(password);
 		sd_notify(0, "READY=1");
 		return false;
 	}
@@ -254,8 +262,6 @@ static bool reload(struct service *sv)
 	fresh->database = g_strdup((*sv->cfg)->database);
 	config_free(*sv->cfg);
 	*sv->cfg = fresh;
-	config_password_free(sv->password);
-	sv->password = password;
 	cms_trust_free(sv->trust);
 	sv->trust = trust;
 	log_notice("configuration reloaded from %s", sv->path);
@@ -280,7 +286,7 @@ static int serve(struct service *sv)
 		}
 		const struct config *cfg = *sv->cfg;
 		struct ingest_ctx ctx = {
-			.cfg = cfg, .store = sv->store, .password = sv->password, .trust = sv->trust,
+			.cfg = cfg, .store = sv->store, .trust = sv->trust,
 			.stop = &stop_requested, .stop_signal = SIGTERM, .on_event = on_event_ping, .userdata = sv,
 		};
 		int r = INGEST_OK;
@@ -358,14 +364,13 @@ int daemon_run(const char *path, struct config **cfgp, bool once)
 	int lock_fd = -1, code = DAEMON_EXIT_OK;
 
 	setup_signals();
-	if (config_check_files(cfg, &error) < 0 || config_read_password(cfg, &sv.password, &error) < 0) {
+	if (config_check_files(cfg, &error) < 0 || check_secret(cfg, &error) < 0) {
 		log_error("%s", error);
 		return DAEMON_EXIT_CONFIG;
 	}
 	if (cfg->trust_file && !(sv.trust = cms_trust_load(cfg->trust_file))) {
 		log_error("%s: [signatures] trust_file: no certificates could be read from \"%s\"", cfg->path,
 			  cfg->trust_file);
-		config_password_free(sv.password);
 		return DAEMON_EXIT_CONFIG;
 	}
 	if (take_lock(cfg->database, &lock_fd) < 0) {
@@ -386,7 +391,7 @@ int daemon_run(const char *path, struct config **cfgp, bool once)
 		struct ingest_stats stats;
 		char err[600];
 		struct ingest_ctx ctx = {
-			.cfg = cfg, .store = sv.store, .password = sv.password, .trust = sv.trust,
+			.cfg = cfg, .store = sv.store, .trust = sv.trust,
 			.stop = &stop_requested, .stop_signal = SIGTERM, .on_event = on_event,
 		};
 		int r = ingest_cycle(&ctx, &stats, err, sizeof(err));
@@ -420,7 +425,6 @@ int daemon_run(const char *path, struct config **cfgp, bool once)
 	code = serve(&sv);
 	log_fields(LOG_INFO, (const char *const[]){ "MESSAGE_ID=" MSGID_STOPPED, NULL }, "puljed stopped");
 out:
-	config_password_free(sv.password);
 	store_close(sv.store);
 	cms_trust_free(sv.trust);
 	if (lock_fd >= 0)

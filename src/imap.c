@@ -260,7 +260,8 @@ static int start_tls(struct imap *im, const struct imap_options *o)
 {
 	char why[400];
 	struct tls *tls = NULL;
-	int r = tls_client_new(im->fd, o->host, o->ca_file, (int)o->timeout * 1000, im->cancel, &tls, why, sizeof(why));
+	int r = tls_client_new(im->fd, o->host, o->ca_file, o->tls_priority, (int)o->timeout * 1000, im->cancel, &tls,
+			       why, sizeof(why));
 	if (r != TLS_OK) {
 		snprintf(im->err, sizeof(im->err), "%s", why);
 		im->broken = true;
@@ -376,6 +377,72 @@ static const char *auth_name(enum imap_auth a)
 	return a == IMAP_AUTH_XOAUTH2 ? "AUTHENTICATE XOAUTH2" : a == IMAP_AUTH_PLAIN ? "AUTHENTICATE PLAIN" : "LOGIN";
 }
 
+/* libetpan writes each command into the stream's write buffer and only
+ * moves its end back after sending: the LOGIN or AUTHENTICATE line (with
+ * the password or token) would stay in it, behind the shorter commands
+ * that follow, for the whole session. */
+static void forget_credentials(struct imap *im)
+{
+	mailstream *ms = im->session->imap_stream;
+	if (ms && ms->write_buffer && ms->buffer_max_size > ms->write_buffer_len)
+		explicit_bzero(ms->write_buffer + ms->write_buffer_len, ms->buffer_max_size - ms->write_buffer_len);
+}
+
+/* AUTHENTICATE PLAIN (RFC 4616: no authorization identity, the user, the
+ * password) without Cyrus SASL: libetpan's SASL glue and the PLAIN plugin
+ * each copy the password into memory they free unwiped, where a core of
+ * the idle daemon still showed it.  Here every copy is ours, and wiped. */
+static int authenticate_plain(struct imap *im, const char *user, const char *password)
+{
+	mailimap *s = im->session;
+	size_t ulen = strlen(user), plen = strlen(password), n = ulen + plen + 2;
+	size_t cap = (n / 3 + 2) * 4 + 2;
+	char *raw = g_malloc(n), *enc = g_malloc(cap);
+	gint state = 0, save = 0;
+
+	raw[0] = '\0';
+	memcpy(raw + 1, user, ulen + 1);
+	memcpy(raw + ulen + 2, password, plen);
+	size_t e = g_base64_encode_step((const guchar *)raw, n, FALSE, enc, &state, &save);
+	e += g_base64_encode_close(FALSE, enc + e, &state, &save);
+	memcpy(enc + e, "\r\n", 2);
+	e += 2;
+	explicit_bzero(raw, n);
+	explicit_bzero(&save, sizeof(save));
+	g_free(raw);
+
+	int r = mailimap_send_current_tag(s);
+	static const char cmd[] = "AUTHENTICATE PLAIN\r\n";
+	if (r == MAILIMAP_NO_ERROR && (mailstream_write(s->imap_stream, cmd, sizeof(cmd) - 1) != sizeof(cmd) - 1 ||
+				       mailstream_flush(s->imap_stream) < 0))
+		r = MAILIMAP_ERROR_STREAM;
+	if (r == MAILIMAP_NO_ERROR) {
+		const char *line = mailimap_read_line(s);
+		/* "+": the server waits for the credentials; anything else is
+		 * its answer already (parsed below). */
+		if (!line)
+			r = MAILIMAP_ERROR_STREAM;
+		else if (line[0] == '+' && (mailstream_write(s->imap_stream, enc, e) != (ssize_t)e ||
+					    mailstream_flush(s->imap_stream) < 0 || !mailimap_read_line(s)))
+			r = MAILIMAP_ERROR_STREAM;
+	}
+	explicit_bzero(enc, cap);
+	g_free(enc);
+	if (r != MAILIMAP_NO_ERROR)
+		return r;
+	struct mailimap_response *resp = NULL;
+	if ((r = mailimap_parse_response(s, &resp)) != MAILIMAP_NO_ERROR)
+		return r;
+	bool ok = resp->rsp_resp_done->rsp_type == MAILIMAP_RESP_DONE_TYPE_TAGGED &&
+		  resp->rsp_resp_done->rsp_data.rsp_tagged->rsp_cond_state->rsp_type == MAILIMAP_RESP_COND_STATE_OK;
+	bool bye = resp->rsp_resp_done->rsp_type == MAILIMAP_RESP_DONE_TYPE_FATAL;
+	mailimap_response_free(resp);
+	if (!ok)
+		return bye ? MAILIMAP_ERROR_FATAL : MAILIMAP_ERROR_LOGIN;
+	s->imap_state = MAILIMAP_STATE_AUTHENTICATED;
+	return MAILIMAP_NO_ERROR;
+}
+
 static int login(struct imap *im, const struct imap_options *o)
 {
 	int r;
@@ -395,13 +462,7 @@ static int login(struct imap *im, const struct imap_options *o)
 			return IMAP_E_AUTH;
 		}
 		budget(im, COMMAND_BUDGET);
-		/* SASL PLAIN: no authorization identity (""), authcid, password. */
-		r = mailimap_authenticate(im->session, "PLAIN", o->host, NULL, NULL, "", o->username, o->password, NULL);
-		if (r == MAILIMAP_ERROR_SASL) {
-			snprintf(im->err, sizeof(im->err), "AUTHENTICATE PLAIN: the SASL library has no PLAIN mechanism "
-				 "(is libsasl2-modules installed?)");
-			return IMAP_E_AUTH;
-		}
+		r = authenticate_plain(im, o->username, o->password);
 		break;
 	case IMAP_AUTH_XOAUTH2:
 		if (!mailimap_has_xoauth2(im->session)) {
@@ -415,6 +476,7 @@ static int login(struct imap *im, const struct imap_options *o)
 		snprintf(im->err, sizeof(im->err), "unknown authentication method");
 		return IMAP_E_AUTH;
 	}
+	forget_credentials(im);
 	if (r == MAILIMAP_NO_ERROR)
 		/* Capabilities may change after authentication (MOVE, UIDPLUS). */
 		return refresh_capabilities(im);

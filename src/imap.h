@@ -40,6 +40,7 @@ struct imap_options {
 	uint16_t port;
 	bool starttls;           /* false: implicit TLS */
 	const char *ca_file;     /* NULL: system trust store */
+	const char *tls_priority;/* GnuTLS priority string; NULL: TLS_DEFAULT_PRIORITY */
 	const char *username;
 	enum imap_auth auth;
 	const char *password;    /* borrowed; not kept after imap_connect (the token for XOAUTH2) */

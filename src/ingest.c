@@ -56,6 +56,7 @@ void ingest_imap_options(const struct config *cfg, const char *secret, atomic_in
 		.port = c->port,
 		.starttls = c->security == CONFIG_SECURITY_STARTTLS,
 		.ca_file = c->ca_file,
+		.tls_priority = c->tls_priority,
 		.username = c->username,
 		.auth = c->auth == CONFIG_AUTH_XOAUTH2 ? IMAP_AUTH_XOAUTH2
 			: c->auth == CONFIG_AUTH_PLAIN ? IMAP_AUTH_PLAIN
@@ -70,18 +71,19 @@ void ingest_imap_options(const struct config *cfg, const char *secret, atomic_in
 static int session_open(const struct ingest_ctx *ctx, struct session *s, char *err, size_t errlen)
 {
 	const struct config_imap *c = &ctx->cfg->imap;
-	char *token = NULL, *why = NULL;
-	/* An OAuth2 access token expires: the helper rewrites the file, and
-	 * every connect reads it afresh. */
-	if (c->auth == CONFIG_AUTH_XOAUTH2 && config_read_password(ctx->cfg, &token, &why) < 0) {
+	char *secret = NULL, *why = NULL;
+	/* The password (or OAuth2 access token, which its helper rewrites
+	 * before it expires) is read afresh at every connect and wiped once
+	 * the login is over: between connects no copy is in memory. */
+	if (config_read_password(ctx->cfg, &secret, &why) < 0) {
 		snprintf(err, errlen, "%s", why);
 		g_free(why);
 		return IMAP_E_AUTH;
 	}
 	struct imap_options o;
-	ingest_imap_options(ctx->cfg, token ? token : ctx->password, ctx->stop, &o);
+	ingest_imap_options(ctx->cfg, secret, ctx->stop, &o);
 	int r = imap_connect(&o, &s->im, err, errlen);
-	config_password_free(token);
+	config_password_free(secret);
 	if (r != IMAP_OK)
 		return r;
 	r = c->after_ingest == CONFIG_AFTER_NONE ? imap_examine(s->im, c->mailbox, &s->box)

@@ -73,7 +73,6 @@ struct ingest_stats {
 struct ingest_ctx {
 	const struct config *cfg;
 	struct store *store;
-	const char *password;
 	const struct cms_trust *trust; /* [signatures] trust_file, or NULL */
 	atomic_int *stop; /* may be NULL; set (by a signal handler) to end the cycle */
 	/* A signal whose handler sets *stop and does not restart system

@@ -8,6 +8,8 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
 
 #ifdef PULJED_CRASHTEST
 #include "crashpoint.h"
@@ -15,7 +17,8 @@
 /* puljed-crashtest only (never installed): PULJED_CRASH_AT=N kills the
  * process at the N-th durable step, PULJED_DISK_LIMIT=BYTES makes the
  * database's disk "full", PULJED_CRASH_REPORT=1 prints the step count at
- * exit. */
+ * exit, PULJED_DUMPABLE=1 leaves the process dumpable (the test that looks
+ * for the password in a core of the running daemon). */
 static void report_steps(void)
 {
 	fprintf(stderr, "crashpoint: %lu steps\n", crashpoint_steps());
@@ -50,6 +53,20 @@ static void usage(FILE *f)
 		PULJED_DEFAULT_CONFIG);
 }
 
+/* No core dump, no ptrace by the same user, /proc/PID/mem and environ
+ * closed: whatever the process holds in memory stays in it.  Before the
+ * configuration and the secret are read. */
+static void make_undumpable(void)
+{
+#ifdef PULJED_CRASHTEST
+	const char *keep = getenv("PULJED_DUMPABLE");
+	if (keep && !strcmp(keep, "1"))
+		return;
+#endif
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		log_warning("cannot make the process non-dumpable: %m");
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_ONCE = 256, OPT_CHECK, OPT_VERSION };
@@ -66,6 +83,7 @@ int main(int argc, char **argv)
 	int c;
 
 	log_setup("puljed");
+	make_undumpable();
 	/* Large buffers (a message, an attachment) come from mmap and go back
 	 * to the system when freed, instead of glibc raising its threshold and
 	 * keeping the peak of the largest message for the process's life. */
@@ -97,12 +115,12 @@ int main(int argc, char **argv)
 		return DAEMON_EXIT_CONFIG;
 	}
 	if (check) {
-		char *password = NULL;
-		g_autofree char *perr = NULL;
+		g_autofree char *perr = NULL, *warning = NULL;
 		int r = config_check_files(cfg, &perr);
 		if (r == 0)
-			r = config_read_password(cfg, &password, &perr);
-		config_password_free(password);
+			r = config_check_secret(cfg, &warning, &perr);
+		if (warning)
+			log_warning("%s", warning);
 		if (r < 0) {
 			log_error("%s", perr);
 			config_free(cfg);

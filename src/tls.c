@@ -92,8 +92,8 @@ static bool is_ip_literal(const char *host)
 	return strspn(host, "0123456789.") == strlen(host) || strchr(host, ':') != NULL;
 }
 
-int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms, atomic_int *cancel,
-		   struct tls **out, char *err, size_t errlen)
+int tls_client_new(int fd, const char *host, const char *ca_file, const char *priority, int timeout_ms,
+		   atomic_int *cancel, struct tls **out, char *err, size_t errlen)
 {
 	struct tls *t = calloc(1, sizeof(*t));
 	int r, rc = TLS_E_SETUP;
@@ -121,9 +121,16 @@ int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms
 		goto fail;
 	}
 	if (gnutls_init(&t->session, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL) < 0 ||
-	    gnutls_set_default_priority(t->session) < 0 ||
 	    gnutls_credentials_set(t->session, GNUTLS_CRD_CERTIFICATE, t->creds) < 0) {
 		snprintf(err, errlen, "cannot set up a TLS session");
+		goto fail;
+	}
+	/* Versions, key exchanges and ciphers, and (%PROFILE_...) the least
+	 * key size the certificate check accepts. */
+	const char *bad = NULL;
+	if ((r = gnutls_priority_set_direct(t->session, priority ? priority : TLS_DEFAULT_PRIORITY, &bad)) < 0) {
+		snprintf(err, errlen, "TLS priority string not accepted at \"%s\": %s", bad ? bad : "",
+			 gnutls_strerror(r));
 		goto fail;
 	}
 	if (!is_ip_literal(host))
@@ -150,8 +157,11 @@ int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms
 		unsigned status = gnutls_session_get_verify_cert_status(t->session);
 		gnutls_datum_t txt = { 0 };
 		gnutls_certificate_type_t type = gnutls_certificate_type_get(t->session);
+		const char *hint = status & GNUTLS_CERT_INSECURE_ALGORITHM
+					   ? " (a key under 2048 bits or a weak signature: see tls_priority in puljed.conf(5))"
+					   : "";
 		if (gnutls_certificate_verification_status_print(status, type, &txt, 0) == 0) {
-			snprintf(err, errlen, "certificate of %s not accepted: %s", host, (char *)txt.data);
+			snprintf(err, errlen, "certificate of %s not accepted: %s%s", host, (char *)txt.data, hint);
 			gnutls_free(txt.data);
 		} else {
 			snprintf(err, errlen, "certificate of %s not accepted", host);
@@ -165,7 +175,8 @@ int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms
 		goto fail;
 	}
 	if (r < 0) {
-		snprintf(err, errlen, "TLS handshake with %s failed: %s", host, gnutls_strerror(r));
+		snprintf(err, errlen, "TLS handshake with %s failed: %s (a server that offers only TLS 1.0/1.1 or "
+			 "static-RSA key exchange is refused: see tls_priority in puljed.conf(5))", host, gnutls_strerror(r));
 		rc = TLS_E_HANDSHAKE;
 		goto fail;
 	}

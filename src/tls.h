@@ -18,14 +18,21 @@ enum tls_error {
 	TLS_E_CANCELLED = -5,   /* *cancel was set during the handshake */
 };
 
+/* What a session offers and accepts unless told otherwise: TLS 1.2 or
+ * newer, no static-RSA key exchange, ciphers of 128 bits or more, and a
+ * certificate chain whose keys give at least 112-bit security (RSA and DH
+ * 2048 bits, ECDSA 224 bits), checked with the chain. */
+#define TLS_DEFAULT_PRIORITY "SECURE128:-VERS-TLS1.0:-VERS-TLS1.1:-RSA:%PROFILE_MEDIUM"
+
 /* Performs the handshake on FD (borrowed: the caller closes it) for HOST,
- * trusting CA_FILE or, when NULL, the system trust store.  On failure a
+ * trusting CA_FILE or, when NULL, the system trust store, with the GnuTLS
+ * PRIORITY string (NULL: TLS_DEFAULT_PRIORITY).  On failure a
  * one-line reason is written to ERR.  TIMEOUT_MS bounds the handshake and
  * every later wait for data.  When *CANCEL (may be NULL) becomes non-zero —
  * a signal handler sets it — the handshake or a waiting read ends at once
  * (TLS_E_CANCELLED, or -1 with errno EINTR). */
-int tls_client_new(int fd, const char *host, const char *ca_file, int timeout_ms, atomic_int *cancel,
-		   struct tls **out, char *err, size_t errlen);
+int tls_client_new(int fd, const char *host, const char *ca_file, const char *priority, int timeout_ms,
+		   atomic_int *cancel, struct tls **out, char *err, size_t errlen);
 void tls_free(struct tls *t);
 
 /* Read/write: bytes transferred, or -1 on error, timeout or end of stream,

@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *tmpdir;
 
@@ -178,6 +179,8 @@ static const struct {
 	{ "[store]", "[limits]\nmax_mime_depth = 0\n[store]", "[limits]", "max_mime_depth" },
 	{ "mailbox = INBOX", "mailbox = INBOX\nca_file = ca.pem", "[imap]", "ca_file" },
 	{ "mailbox = INBOX", "mailbox = INBOX\nauth = oauth", "[imap]", "auth" },
+	{ "mailbox = INBOX", "mailbox = INBOX\ntls_priority = SECURE128:+NO-SUCH-THING", "[imap]", "tls_priority" },
+	{ "mailbox = INBOX", "mailbox = INBOX\ntls_priority = NORMAL:-VERS-TLS1.4", "[imap]", "tls_priority" },
 	{ "mailbox = INBOX", "mailbox = INBOX\nauth = xoauth2", "[imap]", "token_file" },
 	{ "mailbox = INBOX", "mailbox = INBOX\ntoken_file = /run/token", "[imap]", "token_file" },
 	{ "password_file = @DIR@/pw", "auth = xoauth2\ntoken_file = token", "[imap]", "token_file" },
@@ -409,6 +412,116 @@ static void test_prefetch(void)
 	}
 }
 
+static void test_tls_priority(void)
+{
+	struct config *cfg = NULL;
+	g_autofree char *err = NULL;
+	g_autofree char *path = write_conf(good);
+	g_assert_cmpint(config_load(path, &cfg, &err), ==, 0);
+	g_assert_null(cfg->imap.tls_priority); /* tls.c's default */
+	config_free(cfg);
+	cfg = NULL;
+	g_autofree char *text = replace(good, "mailbox = INBOX", "mailbox = INBOX\ntls_priority = NORMAL:-VERS-ALL:+VERS-TLS1.0");
+	g_autofree char *path2 = write_conf(text);
+	g_assert_cmpint(config_load(path2, &cfg, &err), ==, 0);
+	g_assert_cmpstr(cfg->imap.tls_priority, ==, "NORMAL:-VERS-ALL:+VERS-TLS1.0");
+	config_free(cfg);
+	/* The error points at the bad element. */
+	g_autofree char *bad_text = replace(good, "mailbox = INBOX", "mailbox = INBOX\ntls_priority = SECURE128:+BOGUS:-RSA");
+	g_autofree char *path3 = write_conf(bad_text);
+	cfg = NULL;
+	g_assert_cmpint(config_load(path3, &cfg, &err), <, 0);
+	g_assert_nonnull(strstr(err, "[imap] tls_priority"));
+	g_assert_nonnull(strstr(err, "\"+BOGUS:-RSA\""));
+}
+
+/* The verdict on a password or token file, from its stat alone. */
+static void test_judge_secret_file(void)
+{
+	static const struct {
+		unsigned mode;
+		uid_t uid;
+		enum config_file_verdict verdict;
+		const char *why; /* in *why */
+	} cases[] = {
+		{ S_IFREG | 0600, 1000, CONFIG_FILE_OK, NULL },
+		{ S_IFREG | 0400, 1000, CONFIG_FILE_OK, NULL },
+		{ S_IFREG | 0640, 1000, CONFIG_FILE_OK, NULL },      /* group may read */
+		{ S_IFREG | 0440, 0, CONFIG_FILE_OK, NULL },         /* root's */
+		{ S_IFREG | 0644, 1000, CONFIG_FILE_WARN, "readable by everyone (mode 0644)" },
+		{ S_IFREG | 0604, 0, CONFIG_FILE_WARN, "readable by everyone" },
+		{ S_IFREG | 0620, 1000, CONFIG_FILE_REFUSE, "writable by its group (gid 50, mode 0620)" },
+		{ S_IFREG | 0660, 0, CONFIG_FILE_REFUSE, "writable by its group" },
+		{ S_IFREG | 0602, 1000, CONFIG_FILE_REFUSE, "writable by everyone (mode 0602)" },
+		{ S_IFREG | 0666, 1000, CONFIG_FILE_REFUSE, "writable by everyone" },
+		{ S_IFREG | 0600, 1001, CONFIG_FILE_REFUSE, "owned by uid 1001, not by the service user (uid 1000) or root" },
+		{ S_IFREG | 0600, 65534, CONFIG_FILE_REFUSE, "owned by uid 65534" },
+		{ S_IFDIR | 0700, 1000, CONFIG_FILE_REFUSE, "not a regular file" },
+		{ S_IFIFO | 0600, 1000, CONFIG_FILE_REFUSE, "not a regular file" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct stat st = { .st_mode = cases[i].mode, .st_uid = cases[i].uid, .st_gid = 50 };
+		g_autofree char *why = NULL;
+		enum config_file_verdict v = config_judge_secret_file(&st, 1000, &why);
+		if (v != cases[i].verdict || (cases[i].why && (!why || !strstr(why, cases[i].why))))
+			g_test_message("case %zu: verdict %d, why %s", i, v, why ? why : "(null)");
+		g_assert_cmpint(v, ==, cases[i].verdict);
+		if (cases[i].why)
+			g_assert_nonnull(strstr(why, cases[i].why));
+		else
+			g_assert_null(why);
+	}
+}
+
+/* The file as opened: a symlink is judged by its target, and a refused
+ * file is named with the key, never read. */
+static void test_secret_file_refused(void)
+{
+	g_autofree char *pw = g_build_filename(tmpdir, "pw", NULL);
+	g_autofree char *target = g_build_filename(tmpdir, "shared-pw", NULL);
+	g_autofree char *link = g_build_filename(tmpdir, "link-pw", NULL);
+	g_assert_true(g_file_set_contents(pw, "hunter2\n", -1, NULL));
+	g_assert_true(g_file_set_contents(target, "hunter2\n", -1, NULL));
+	g_assert_cmpint(symlink(target, link), ==, 0);
+	g_autofree char *path = write_conf(good);
+	g_autofree char *ltext = replace(good, "password_file = @DIR@/pw", "password_file = @DIR@/link-pw");
+	g_autofree char *lpath = write_conf(ltext);
+	struct config *cfg = NULL, *lcfg = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(config_load(path, &cfg, &err), ==, 0);
+	g_assert_cmpint(config_load(lpath, &lcfg, &err), ==, 0);
+
+	char *secret = NULL;
+	g_autofree char *warning = NULL;
+	g_assert_cmpint(g_chmod(pw, 0600), ==, 0);
+	g_assert_cmpint(config_check_secret(cfg, &warning, &err), ==, 0);
+	g_assert_null(warning);
+	g_assert_cmpint(g_chmod(pw, 0644), ==, 0);
+	g_assert_cmpint(config_check_secret(cfg, &warning, &err), ==, 0);
+	g_assert_nonnull(strstr(warning, "[imap] password_file"));
+	g_assert_nonnull(strstr(warning, "readable by everyone"));
+	g_assert_cmpint(g_chmod(pw, 0620), ==, 0);
+	g_assert_cmpint(config_read_password(cfg, &secret, &err), ==, -EPERM);
+	g_assert_null(secret);
+	g_assert_nonnull(strstr(err, path));
+	g_assert_nonnull(strstr(err, "[imap] password_file"));
+	g_assert_nonnull(strstr(err, pw));
+	g_assert_nonnull(strstr(err, "writable by its group"));
+	g_clear_pointer(&err, g_free);
+	g_assert_cmpint(g_chmod(pw, 0600), ==, 0);
+
+	g_assert_cmpint(g_chmod(target, 0602), ==, 0);
+	g_assert_cmpint(config_read_password(lcfg, &secret, &err), ==, -EPERM);
+	g_assert_nonnull(strstr(err, "writable by everyone"));
+	g_clear_pointer(&err, g_free);
+	g_assert_cmpint(g_chmod(target, 0600), ==, 0);
+	g_assert_cmpint(config_read_password(lcfg, &secret, &err), ==, 0);
+	g_assert_cmpstr(secret, ==, "hunter2");
+	config_password_free(secret);
+	config_free(cfg);
+	config_free(lcfg);
+}
+
 static void test_shipped(void)
 {
 	/* conf/puljed.conf ships the call and loads (bar the password). */
@@ -437,6 +550,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/sizes", test_sizes);
 	g_test_add_func("/config/prefetch", test_prefetch);
 	g_test_add_func("/config/shipped", test_shipped);
+	g_test_add_func("/config/tls-priority", test_tls_priority);
+	g_test_add_func("/config/judge-secret-file", test_judge_secret_file);
+	g_test_add_func("/config/secret-file-refused", test_secret_file_refused);
 	int r = g_test_run();
 	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

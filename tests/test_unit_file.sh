@@ -14,6 +14,8 @@ for key in Type=notify WatchdogSec= Restart=on-failure StartLimitBurst= StateDir
            LoadCredential=imap-password: User=puljed; do
 	grep -q "^$key" "$unit" || { echo "missing $key"; exit 1; }
 done
+# No core dump of the daemon's memory (the password), whatever the default.
+grep -q '^LimitCORE=0$' "$unit" || { echo "missing LimitCORE=0"; exit 1; }
 # Every MESSAGE_ID the daemon sends has a catalog entry, and the catalog is valid.
 ids=$(grep -o 'MSGID_[A-Z_]* "[0-9a-f]\{32\}"' "$1/src/daemon.c" | grep -o '[0-9a-f]\{32\}')
 [ -n "$ids" ] || { echo "no MESSAGE_IDs in daemon.c"; exit 1; }

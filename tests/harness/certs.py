@@ -6,6 +6,7 @@ One set is generated per process (lazily) and removed at exit:
 * ``server.pem``/``server.key``   -- leaf for DNS:localhost + IP:127.0.0.1, signed by the test CA
 * ``wronghost.pem``/``.key``      -- leaf for DNS:evil.example only, signed by the same test CA
 * ``unknown.pem``/``.key``        -- self-signed leaf for localhost + 127.0.0.1 (an unknown CA)
+* ``weakrsa.pem``/``.key``        -- leaf for localhost + 127.0.0.1 with an RSA-1024 key, signed by the test CA
 """
 
 import atexit
@@ -34,6 +35,8 @@ class CertSet:
         self.wronghost_key = os.path.join(directory, "wronghost.key")
         self.unknown_cert = os.path.join(directory, "unknown.pem")
         self.unknown_key = os.path.join(directory, "unknown.key")
+        self.weakrsa_cert = os.path.join(directory, "weakrsa.pem")
+        self.weakrsa_key = os.path.join(directory, "weakrsa.key")
 
     def pair(self, kind):
         """Return (cert, key) for kind in 'good', 'wronghost', 'unknownca'."""
@@ -43,6 +46,8 @@ class CertSet:
             return self.wronghost_cert, self.wronghost_key
         if kind in ("unknownca", "unknown-ca", "unknown_ca", "selfsigned"):
             return self.unknown_cert, self.unknown_key
+        if kind in ("weakrsa", "rsa1024"):
+            return self.weakrsa_cert, self.weakrsa_key
         raise ValueError("unknown certificate kind %r" % (kind,))
 
 
@@ -60,7 +65,7 @@ def _write(path, text):
         f.write(text)
 
 
-def _leaf(d, name, cn, san, ca_cert, ca_key):
+def _leaf(d, name, cn, san, ca_cert, ca_key, key_type="rsa:2048"):
     key = name + ".key"
     csr = name + ".csr"
     ext = name + ".ext"
@@ -71,7 +76,7 @@ def _leaf(d, name, cn, san, ca_cert, ca_key):
            "subjectKeyIdentifier = hash\n"
            "authorityKeyIdentifier = keyid, issuer\n"
            "subjectAltName = %s\n" % san)
-    _run(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+    _run(["req", "-new", "-newkey", key_type, "-nodes", "-keyout", key,
           "-out", csr, "-subj", "/O=puljed tests/CN=%s" % cn], d)
     _run(["x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key,
           "-CAcreateserial", "-days", "825", "-sha256",
@@ -95,6 +100,9 @@ def generate(directory):
     # Wrong host name, same CA
     _leaf(d, "wronghost", "evil.example", "DNS:evil.example",
           "ca.pem", "ca.key")
+    # Right host and CA, but a key too small to trust (RSA-1024)
+    _leaf(d, "weakrsa", "localhost", "DNS:localhost, IP:127.0.0.1",
+          "ca.pem", "ca.key", key_type="rsa:1024")
     # Self-signed certificate from an unknown CA, valid for localhost
     _write(os.path.join(d, "unknown.ext"), "")
     _run(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256",

@@ -22,7 +22,7 @@ from .notify import NotifySocket
 
 class Daemon:
     def __init__(self, cfg, log_path, notify=True, extra_env=None, name="daemon", watchdog_usec=None,
-                 watchdog_pid_self=False):
+                 watchdog_pid_self=False, binary=None, cwd=None):
         self.cfg = cfg
         self.name = name
         self.log_path = log_path
@@ -36,7 +36,7 @@ class Daemon:
         if watchdog_usec:
             env["WATCHDOG_USEC"] = str(watchdog_usec)
         env.update(extra_env or {})
-        argv = P.wrapper() + [P.puljed_path(), "--config", cfg]
+        argv = P.wrapper() + [binary or P.puljed_path(), "--config", cfg]
         if watchdog_pid_self:
             # Like systemd: WATCHDOG_PID is the daemon's own pid.  exec keeps
             # the shell's pid, so proc.pid is puljed's pid.
@@ -44,7 +44,7 @@ class Daemon:
         self.argv = argv
         self.started = time.monotonic()
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                     stdout=self._logf, stderr=self._logf, env=env)
+                                     stdout=self._logf, stderr=self._logf, env=env, cwd=cwd)
         self.pid = self.proc.pid
 
     @property

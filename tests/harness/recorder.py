@@ -20,6 +20,12 @@ the server sends (greeting, untagged CAPABILITY, [CAPABILITY ...] codes), to
 make a server that lacks them (e.g. AUTH=PLAIN, which Dovecot cannot drop
 without also disabling the LOGIN command).
 
+``tls_version`` (an ``ssl.TLSVersion``) makes the proxy offer that one
+version only, e.g. ``ssl.TLSVersion.TLSv1`` for a server that knows nothing
+newer; ``ciphers`` (OpenSSL names) limits the TLS 1.2 cipher suites, e.g.
+``"AES128-GCM-SHA256"`` for static-RSA key exchange only;
+``server_pair=certs.pair("weakrsa")`` presents an RSA-1024 key.
+
 Credentials pass through the proxy: the raw lines are kept, but commands()
 and verbs() blank the arguments of LOGIN and AUTHENTICATE and of SASL
 continuation lines; use sasl_responses() to look at the SASL payloads.
@@ -40,7 +46,7 @@ class ImapRecorder:
     """Attributes: port, connections (number accepted), lines (list of lists:
     the raw client lines of each connection, CRLF stripped)."""
 
-    def __init__(self, dc, strip_capabilities=(), server_pair=None):
+    def __init__(self, dc, strip_capabilities=(), server_pair=None, tls_version=None, ciphers=None):
         if not dc.imaps_port:
             raise ValueError("ImapRecorder needs a Dovecot with TLS (imaps_port)")
         self.upstream = ("127.0.0.1", dc.imaps_port)
@@ -50,6 +56,13 @@ class ImapRecorder:
         self._lock = threading.Lock()
         cert, key = server_pair or dc.certs.pair("good")
         self._server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if tls_version is not None or server_pair is not None or ciphers:
+            # An old server: OpenSSL 3's default security level refuses
+            # TLS 1.0/1.1 and keys under 2048 bits on the server side too.
+            self._server_ctx.set_ciphers((ciphers or "DEFAULT") + "@SECLEVEL=0")
+        if tls_version is not None:
+            self._server_ctx.minimum_version = tls_version
+            self._server_ctx.maximum_version = tls_version
         self._server_ctx.load_cert_chain(cert, key)
         self._client_ctx = ssl.create_default_context(cafile=dc.ca_file)
         self._loop = asyncio.new_event_loop()
