@@ -601,8 +601,14 @@ int store_open(const char *path, enum store_mode mode, struct store **out, char 
 		r = check_file(path, fd, &sb, st->errbuf, sizeof(st->errbuf));
 		if (r == 0 && mode != STORE_READ_WRITE)
 			r = prepare_wal_files(path, &sb, fd, &made, st->errbuf, sizeof(st->errbuf));
-		else if (r == 0)
+		else if (r == 0) {
+			/* A creator killed after linking PATH in, before removing
+			 * PATH.new (the daemon's lock is held: no one else is
+			 * creating it). */
+			g_autofree char *tmp = g_strconcat(path, ".new", NULL);
+			unlink_with_wal(tmp);
 			repair_wal_modes(path);
+		}
 		close(fd);
 		if (r < 0)
 			goto fail;

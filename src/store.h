@@ -155,8 +155,12 @@ struct store_status {
 
 /* Opens (creating and migrating in READ_WRITE mode) the database at PATH
  * (":memory:": a private in-memory database, for the fuzz target).
- * New files are created 0640.  On failure *error holds a newly allocated
- * message. */
+ * A new database is made whole under PATH.new (0640) and linked into
+ * place; an empty (zero-length) PATH is refused in every mode (-ENODATA),
+ * never taken for a new database.  READ_ONLY and UPDATE never create a
+ * schema; where puljed left no -wal/-shm they make them owned by the
+ * database's owner and writable by it, or refuse (-EACCES) when this user
+ * may not.  On failure *error holds a newly allocated message. */
 int store_open(const char *path, enum store_mode mode, struct store **out, char **error);
 void store_close(struct store *st);
 /* Moves checkpoints to a thread of their own, on a connection of its own,
