@@ -45,7 +45,7 @@ _puljectl()
         fi
     fi
 
-    local commands='status list show applications extract reclassify decide reconcile export report'
+    local commands='status list show applications extract reclassify decide reconcile export report verify'
     local global_opts='--config --db --color --help --version'
 
     # The command, the configuration file and the positional arguments so far.
@@ -116,7 +116,7 @@ _puljectl()
     if [[ $cur == -* ]]; then
         local opts=$global_opts
         case $command in
-            status | show | reconcile) opts+=' --json' ;;
+            status | show | reconcile | verify) opts+=' --json' ;;
             list | applications) opts+=' --json --status --call --since' ;;
             reclassify) opts+=' --dry-run --json' ;;
             decide) opts+=' --note' ;;

@@ -81,3 +81,9 @@ int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o);
  * CFG gives the calls and their deadlines; FILTER's call, one of CFG's (the
  * caller checks: puljectl refuses an unknown --call), picks one. */
 int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char *dir, const struct ctl_filter *f);
+
+/* Checks every stored raw message and attachment against its recorded
+ * SHA-256, and the database with SQLite's integrity_check and
+ * foreign_key_check: one line (or JSON object) per difference and a
+ * summary; CTL_EXIT_FAILURE when anything differs. */
+int ctl_verify(struct store *st, const struct ctl_output *o);

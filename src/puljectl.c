@@ -32,6 +32,9 @@ static void usage(FILE *f)
 		"                                     one row per application (or per message)\n"
 		"  report --output DIR [--call ID]    an HTML report with the attachments and raw\n"
 		"                                     messages, for caseworkers\n"
+		"  verify [--json]                    check every stored message and attachment\n"
+		"                                     against its SHA-256, and the database;\n"
+		"                                     exit 1 on any difference\n"
 		"\n"
 		"Filters:\n"
 		"      --status LIST   only these statuses: accepted, late, review, unrelated\n"
@@ -49,7 +52,8 @@ static void usage(FILE *f)
 		"  -h, --help          show this help\n"
 		"      --version       show the version\n"
 		"\n"
-		"Exit status: 0 ok, 1 failure (status: stale; reconcile: messages missing),\n"
+		"Exit status: 0 ok, 1 failure (status: stale; reconcile: messages missing;\n"
+		"verify: a difference),\n"
 		"2 usage or configuration, 3 no such record.\n",
 		PULJED_DEFAULT_CONFIG);
 }
@@ -96,6 +100,7 @@ static const struct command commands[] = {
 	{ "reconcile", 0, false, true, TAKES_JSON, "takes no arguments" },
 	{ "export", 0, false, false, TAKES_EXPORT | TAKES_FILTERS, "takes options only" },
 	{ "report", 0, false, true, TAKES_OUTPUT | TAKES_CALL, "takes options only (--output DIR)" },
+	{ "verify", 0, false, false, TAKES_JSON, "takes no arguments" },
 };
 
 /* Which TAKES_* bit an option needs, and its name for the error. */
@@ -297,6 +302,8 @@ int main(int argc, char **argv)
 		r = ctl_export(st, stdout, &ex);
 	else if (!strcmp(name, "report"))
 		r = ctl_report(st, cfg, stdout, ex.output, f);
+	else if (!strcmp(name, "verify"))
+		r = ctl_verify(st, &o);
 	else if (!strcmp(name, "reconcile"))
 		r = ctl_reconcile(st, cfg, &o);
 	else

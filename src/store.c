@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <glib.h>
+#include <gnutls/crypto.h>
 #include <sqlite3.h>
 
 struct store {
@@ -181,7 +183,21 @@ static const char schema_v5[] =
 	"DROP TABLE attachments;\n"
 	"ALTER TABLE attachments_v5 RENAME TO attachments;\n";
 
-static const char *const migrations[] = { schema_v1, schema_v2, schema_v3, schema_v4, schema_v5 };
+/* Schema 6: a repair.  prior_keys was added to schema 4 after schema 4
+ * had been released: a database made or upgraded by that first release
+ * says version 4 (or 5, upgraded since) and has no such column.  A
+ * released migration is never changed; this one adds what is missing. */
+static int migrate_v6(struct store *st);
+
+/* Append only: a database records the number of the last step it ran. */
+static const struct migration {
+	const char *sql;
+	int (*run)(struct store *st);
+} migrations[] = {
+	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL }, { schema_v5, NULL },
+	{ NULL, migrate_v6 },
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == STORE_SCHEMA_VERSION);
 
 static int fail(struct store *st, int err, const char *what)
 {
@@ -323,7 +339,8 @@ static int migrate_to(struct store *st, int target)
 	if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
 		return r;
 	for (int v = version; v < target; v++) {
-		if ((r = exec_script(st, migrations[v])) < 0) {
+		const struct migration *m = &migrations[v];
+		if ((r = m->run ? m->run(st) : exec_script(st, m->sql)) < 0) {
 			exec(st, "ROLLBACK");
 			return r;
 		}
@@ -336,6 +353,224 @@ static int migrate_to(struct store *st, int target)
 	return 0;
 }
 
+static int migrate_v6(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st, "SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'prior_keys'", &s);
+	if (r < 0)
+		return r;
+	int rc = sqlite3_step(s);
+	bool has = rc == SQLITE_ROW && sqlite3_column_int(s, 0) > 0;
+	finalize(st, &s);
+	if (rc != SQLITE_ROW)
+		return sql_error(st, rc, "look for messages.prior_keys");
+	return has ? 0 : exec(st, "ALTER TABLE messages ADD COLUMN prior_keys TEXT");
+}
+
+/* The daemon's settings and the schema, on a connection that writes. */
+static int setup_writer(struct store *st)
+{
+	/* Statement journals and the savepoint of each record in a
+	 * batch (store_record) in memory, not in files under /var/tmp:
+	 * they hold only pages that existed before the statement or
+	 * record (a blob's new pages are not journaled); in files, a 4
+	 * byte and a page-sized pwrite() per page, 273,552 pwrite()
+	 * calls instead of 164,086 for 2,000 messages (strace).
+	 * The page size before anything is written: a no-op on an
+	 * existing database.  WAL with synchronous=NORMAL: a crash of
+	 * the process never loses a commit; a power loss may lose the
+	 * newest commits, watermark included, so those messages are
+	 * fetched again — never lost. */
+	int r;
+	if ((r = exec(st, "PRAGMA temp_store = MEMORY")) < 0 ||
+	    (r = exec(st, "PRAGMA page_size = " G_STRINGIFY(STORE_NEW_PAGE_SIZE))) < 0 ||
+	    (r = exec(st, "PRAGMA journal_mode = WAL")) < 0 ||
+	    (r = exec(st, "PRAGMA synchronous = NORMAL")) < 0 ||
+	    (r = exec(st, "PRAGMA foreign_keys = ON")) < 0 ||
+	    (r = migrate(st)) < 0)
+		return r;
+	return 0;
+}
+
+static void unlink_with_wal(const char *path)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+	for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+		g_autofree char *p = g_strconcat(path, suffixes[i], NULL);
+		unlink(p);
+	}
+}
+
+/* A new database at PATH, whole or not at all: made and given its schema
+ * under PATH.new, then linked into place.  A process killed on the way
+ * leaves PATH.new (removed by the next try), never an empty or half-made
+ * PATH — so an empty PATH was not made here and is refused. */
+static int create_database(const char *path, char *errbuf, size_t errlen)
+{
+	g_autofree char *tmp = g_strconcat(path, ".new", NULL);
+	unlink_with_wal(tmp);
+	/* Created here so that it is never world-readable; SQLite gives
+	 * -wal and -shm the same mode. */
+	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0) {
+		int e = errno;
+		g_snprintf(errbuf, errlen, "cannot create %s: %s", tmp, g_strerror(e));
+		return -e;
+	}
+	close(fd);
+	struct store *st = g_new0(struct store, 1);
+	st->mode = STORE_READ_WRITE;
+	int r, rc = sqlite3_open_v2(tmp, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
+	if (rc != SQLITE_OK)
+		r = sql_error(st, rc, tmp);
+	else
+		r = setup_writer(st);
+	if (r < 0)
+		g_strlcpy(errbuf, st->errbuf, errlen);
+	store_close(st); /* the last connection: checkpoints and removes tmp-wal */
+	if (r == 0 && ((fd = open(tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fsync(fd) < 0)) {
+		r = -errno;
+		g_snprintf(errbuf, errlen, "cannot sync %s: %s", tmp, g_strerror(-r));
+	}
+	if (fd >= 0)
+		close(fd);
+	/* link() never replaces: a file that appeared meanwhile stays. */
+	if (r == 0 && link(tmp, path) < 0 && errno != EEXIST) {
+		r = -errno;
+		g_snprintf(errbuf, errlen, "cannot create %s: %s", path, g_strerror(-r));
+	}
+	unlink_with_wal(tmp);
+	if (r == 0) {
+		g_autofree char *dir = g_path_get_dirname(path);
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	return r;
+}
+
+/* Whether the database file at PATH says it is in WAL mode (header
+ * bytes 18 and 19). */
+static bool header_says_wal(int fd)
+{
+	uint8_t h[20];
+	return pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) && !memcmp(h, "SQLite format 3", 16) && h[18] == 2;
+}
+
+/* Before a puljectl connection (read-only or update) opens a WAL database
+ * whose -wal or -shm is missing (the daemon is stopped: its last
+ * connection removed them).  SQLite would create them with the database
+ * file's mode, under this process's user: a 0444 database gets a 0444 -shm
+ * and a root puljectl a root one, which the daemon cannot write later (it
+ * then fails with "attempt to write a readonly database").  As the
+ * database's owner, or as root for it, they are made here writable by the
+ * owner and owned by it; any other user is told what to do instead of
+ * leaving files behind that only it could write. */
+static const char *const wal_suffixes[] = { "-wal", "-shm" };
+
+static int prepare_wal_files(const char *path, const struct stat *db, int fd, unsigned *made, char *errbuf,
+			     size_t errlen)
+{
+	*made = 0;
+	if (!header_says_wal(fd))
+		return 0;
+	const char *const *suffixes = wal_suffixes;
+	bool owner = geteuid() == 0 || geteuid() == db->st_uid;
+	for (size_t i = 0; i < G_N_ELEMENTS(wal_suffixes); i++) {
+		g_autofree char *p = g_strconcat(path, suffixes[i], NULL);
+		struct stat sb;
+		if (lstat(p, &sb) == 0)
+			continue;
+		if (errno != ENOENT) {
+			int e = errno;
+			g_snprintf(errbuf, errlen, "cannot read the database: %s: %s", p, g_strerror(e));
+			return -e;
+		}
+		if (!owner) {
+			struct passwd *pw = getpwuid(db->st_uid);
+			g_autofree char *who = pw ? g_strdup(pw->pw_name) : g_strdup_printf("uid %u", (unsigned)db->st_uid);
+			g_snprintf(errbuf, errlen,
+				   "cannot read the database while puljed is stopped: SQLite needs %s, which only the "
+				   "database's owner may create; run puljectl as %s (sudo -u %s puljectl ...) or start puljed",
+				   p, who, who);
+			return -EACCES;
+		}
+		int wfd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (db->st_mode & 0660) | S_IRUSR | S_IWUSR);
+		if (wfd < 0) {
+			if (errno == EEXIST)
+				continue; /* the daemon, starting */
+			int e = errno;
+			g_snprintf(errbuf, errlen, "cannot read the database: cannot create %s: %s", p, g_strerror(e));
+			return -e;
+		}
+		/* open() applied the umask. */
+		int r = fchmod(wfd, (db->st_mode & 0660) | S_IRUSR | S_IWUSR);
+		if (r == 0 && geteuid() != db->st_uid)
+			r = fchown(wfd, db->st_uid, db->st_gid);
+		if (r < 0) {
+			int e = errno;
+			close(wfd);
+			unlink(p);
+			g_snprintf(errbuf, errlen, "cannot read the database: %s: %s", p, g_strerror(e));
+			return -e;
+		}
+		close(wfd);
+		*made |= 1u << i;
+	}
+	return 0;
+}
+
+/* SQLite gives an empty -wal or -shm it opens the database's mode again
+ * (0444 for a read-only file): once it has them open, the files made by
+ * prepare_wal_files() (bits of MADE) get the owner's write bit back. */
+static void restore_wal_modes(const char *path, const struct stat *db, unsigned made)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(wal_suffixes); i++) {
+		g_autofree char *p = g_strconcat(path, wal_suffixes[i], NULL);
+		if (made & (1u << i))
+			chmod(p, (db->st_mode & 0660) | S_IRUSR | S_IWUSR);
+	}
+}
+
+/* The daemon's own -wal and -shm without the owner's write bit (left so
+ * by a puljectl before schema 6) get it back: SQLite would open them
+ * read-only and every write would fail. */
+static void repair_wal_modes(const char *path)
+{
+	static const char *const suffixes[] = { "-wal", "-shm" };
+	for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+		g_autofree char *p = g_strconcat(path, suffixes[i], NULL);
+		struct stat sb;
+		if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == geteuid() && !(sb.st_mode & S_IWUSR))
+			chmod(p, (sb.st_mode & 07777) | S_IWUSR);
+	}
+}
+
+/* An existing file at PATH that can hold a database: not empty.  FD open
+ * on it; *SB its status. */
+static int check_file(const char *path, int fd, struct stat *sb, char *errbuf, size_t errlen)
+{
+	if (fstat(fd, sb) < 0) {
+		int e = errno;
+		g_snprintf(errbuf, errlen, "%s", g_strerror(e));
+		return -e;
+	}
+	if (!S_ISREG(sb->st_mode)) {
+		g_snprintf(errbuf, errlen, "not a regular file");
+		return -EINVAL;
+	}
+	if (sb->st_size == 0) {
+		g_snprintf(errbuf, errlen,
+			   "the file is empty (0 bytes): not a puljed database, and not taken for a new one (that "
+			   "would record the whole mailbox again); puljed creates its database where no file is — "
+			   "remove the empty file if a new database is what you want");
+		return -ENODATA;
+	}
+	return 0;
+}
+
 int store_open(const char *path, enum store_mode mode, struct store **out, char **error)
 {
 	struct store *st = g_new0(struct store, 1);
@@ -344,21 +579,39 @@ int store_open(const char *path, enum store_mode mode, struct store **out, char 
 	st->mode = mode;
 	st->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	bool memory = !strcmp(path, ":memory:"); /* the fuzz target */
-	if (mode == STORE_READ_WRITE && memory) {
-		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-	} else if (mode == STORE_READ_WRITE) {
-		/* Create the file ourselves so that it is never world-readable;
-		 * SQLite gives -wal and -shm the same mode. */
-		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	struct stat sb;
+	unsigned made = 0; /* -wal, -shm made here */
+	if (mode == STORE_READ_WRITE)
+		flags = SQLITE_OPEN_READWRITE | (memory ? SQLITE_OPEN_CREATE : 0);
+	else
+		flags = mode == STORE_UPDATE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+	if (!memory) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 && errno == ENOENT && mode == STORE_READ_WRITE) {
+			if ((r = create_database(path, st->errbuf, sizeof(st->errbuf))) < 0)
+				goto fail;
+			fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		}
 		if (fd < 0) {
-			*error = g_strdup_printf("cannot open database %s: %s", path, g_strerror(errno));
-			g_free(st);
-			return -errno;
+			r = -errno;
+			g_snprintf(st->errbuf, sizeof(st->errbuf), "cannot open: %s%s", g_strerror(-r),
+				   r == -ENOENT ? " (has puljed run?)" : "");
+			goto fail;
+		}
+		r = check_file(path, fd, &sb, st->errbuf, sizeof(st->errbuf));
+		if (r == 0 && mode != STORE_READ_WRITE)
+			r = prepare_wal_files(path, &sb, fd, &made, st->errbuf, sizeof(st->errbuf));
+		else if (r == 0) {
+			/* A creator killed after linking PATH in, before removing
+			 * PATH.new (the daemon's lock is held: no one else is
+			 * creating it). */
+			g_autofree char *tmp = g_strconcat(path, ".new", NULL);
+			unlink_with_wal(tmp);
+			repair_wal_modes(path);
 		}
 		close(fd);
-		flags = SQLITE_OPEN_READWRITE;
-	} else {
-		flags = mode == STORE_UPDATE ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+		if (r < 0)
+			goto fail;
 	}
 	int rc = sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {
@@ -368,36 +621,41 @@ int store_open(const char *path, enum store_mode mode, struct store **out, char 
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, 10000);
 	if (mode == STORE_READ_WRITE) {
-		/* Statement journals and the savepoint of each record in a
-		 * batch (store_record) in memory, not in files under /var/tmp:
-		 * they hold only pages that existed before the statement or
-		 * record (a blob's new pages are not journaled); in files, a 4
-		 * byte and a page-sized pwrite() per page, 273,552 pwrite()
-		 * calls instead of 164,086 for 2,000 messages (strace).
-		 * The page size before anything is written: a no-op on an
-		 * existing database.  WAL with synchronous=NORMAL: a crash of
-		 * the process never loses a commit; a power loss may lose the
-		 * newest commits, watermark included, so those messages are
-		 * fetched again — never lost. */
-		if ((r = exec(st, "PRAGMA temp_store = MEMORY")) < 0 ||
-		    (r = exec(st, "PRAGMA page_size = " G_STRINGIFY(STORE_NEW_PAGE_SIZE))) < 0 ||
-		    (r = exec(st, "PRAGMA journal_mode = WAL")) < 0 ||
-		    (r = exec(st, "PRAGMA synchronous = NORMAL")) < 0 ||
-		    (r = exec(st, "PRAGMA foreign_keys = ON")) < 0 ||
-		    (r = migrate(st)) < 0)
+		if ((r = setup_writer(st)) < 0)
 			goto fail;
 	} else {
 		sqlite3_stmt *s = NULL;
-		if (mode == STORE_UPDATE && ((r = exec(st, "PRAGMA foreign_keys = ON")) < 0 || (r = migrate(st)) < 0))
-			goto fail;
 		if ((r = prepare(st, "PRAGMA user_version", &s)) < 0)
 			goto fail;
-		int v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+		rc = sqlite3_step(s);
+		int v = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
 		finalize(st, &s);
+		if (made)
+			restore_wal_modes(path, &sb, made);
+		if (rc != SQLITE_ROW) {
+			r = sql_error(st, rc, "cannot read the database");
+			if ((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY)
+				g_strlcat(st->errbuf,
+					  " (puljed is stopped and its WAL needs recovery, which only the database's "
+					  "owner can do: run puljectl as that user or start puljed)",
+					  sizeof(st->errbuf));
+			goto fail;
+		}
+		/* An update brings an older schema up to date; it never makes
+		 * one from nothing. */
+		if (mode == STORE_UPDATE && v > 0 && v < STORE_SCHEMA_VERSION) {
+			if ((r = exec(st, "PRAGMA foreign_keys = ON")) < 0 || (r = migrate(st)) < 0)
+				goto fail;
+			v = STORE_SCHEMA_VERSION;
+		} else if (mode == STORE_UPDATE && (r = exec(st, "PRAGMA foreign_keys = ON")) < 0) {
+			goto fail;
+		}
 		if (v != STORE_SCHEMA_VERSION) {
 			g_snprintf(st->errbuf, sizeof(st->errbuf),
 				   v == 0 ? "not a puljed database (no schema yet; has puljed run?)"
-					  : "database schema version %d; this puljectl reads version %d",
+				   : v > STORE_SCHEMA_VERSION ? "database schema version %d is newer than this puljectl reads (%d)"
+							      : "database schema version %d; this puljectl reads version %d "
+								"(puljed upgrades it when it starts)",
 				   v, STORE_SCHEMA_VERSION);
 			r = -EPROTONOSUPPORT;
 			goto fail;
@@ -1208,6 +1466,51 @@ static const char *col_text(sqlite3_stmt *s, int i)
 	return (const char *)sqlite3_column_text(s, i);
 }
 
+/* SHA-256 in hex, with GnuTLS as the daemon hashes (mime.c). */
+static void sha256_hex(const void *data, size_t size, char out[65])
+{
+	uint8_t d[32];
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, size ? data : "", size, d) < 0) {
+		g_autoptr(GChecksum) ck = g_checksum_new(G_CHECKSUM_SHA256);
+		g_checksum_update(ck, data, size);
+		g_strlcpy(out, g_checksum_get_string(ck), 65);
+		return;
+	}
+	for (int i = 0; i < 32; i++)
+		g_snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* Whether stored bytes (column I of S; SIZE the size and SHA the hash
+ * recorded with them) are still what was recorded.  NULL when they are,
+ * else what differs; ACTUAL gets their hash now ("" when absent). */
+static const char *check_bytes(sqlite3_stmt *s, int i, uint64_t size, const char *sha, char actual[65])
+{
+	actual[0] = 0;
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return "missing";
+	const void *data = sqlite3_column_blob(s, i);
+	uint64_t n = (uint64_t)sqlite3_column_bytes(s, i);
+	sha256_hex(data, (size_t)n, actual);
+	if (!sha)
+		return "no SHA-256 recorded";
+	if (n != size)
+		return "size differs";
+	if (g_ascii_strcasecmp(sha, actual))
+		return "SHA-256 differs";
+	return NULL;
+}
+
+/* The error of a reader that met changed bytes: record ID's WHAT. */
+static int mismatch(struct store *st, int64_t id, const char *what, const char *why, const char *sha,
+		    const char *actual)
+{
+	g_snprintf(st->errbuf, sizeof(st->errbuf),
+		   "record %" G_GINT64_FORMAT ": the stored %s is not what was recorded (%s: recorded sha256 %s, "
+		   "now %s); nothing of it was used — run puljectl verify",
+		   id, what, why, sha ? sha : "-", *actual ? actual : "-");
+	return -EUCLEAN;
+}
+
 int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_message_cb cb, void *userdata)
 {
 	sqlite3_stmt *s = NULL;
@@ -1279,6 +1582,13 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 			.prior_keys = col_text(s, 43),
 		};
 		any = true;
+		char actual[65];
+		const char *why;
+		if (with_raw && (m.raw_sha256 || sqlite3_column_type(s, 9) != SQLITE_NULL) &&
+		    (why = check_bytes(s, 9, m.raw_size, m.raw_sha256, actual))) {
+			r = mismatch(st, m.id, "raw message", why, m.raw_sha256, actual);
+			break;
+		}
 		if ((r = cb(&m, userdata)) != 0)
 			break;
 	}
@@ -1348,6 +1658,13 @@ int store_foreach_attachment(struct store *st, int64_t message, bool with_data,
 			.signer_trusted = sqlite3_column_type(s, 14) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 14),
 			.form = sqlite3_column_int(s, 15) != 0,
 		};
+		char actual[65];
+		const char *why = with_data ? check_bytes(s, 8, a.size, a.sha256, actual) : NULL;
+		if (why) {
+			g_autofree char *what = g_strdup_printf("attachment %d", a.seq);
+			r = mismatch(st, a.message, what, why, a.sha256, actual);
+			break;
+		}
 		if ((r = cb(&a, userdata)) != 0)
 			break;
 	}
@@ -1383,6 +1700,86 @@ int store_foreach_part(struct store *st, int64_t message, store_part_cb cb, void
 	if (r != 0)
 		return r;
 	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "read parts");
+}
+
+/* A row of a PRAGMA check (integrity_check, foreign_key_check) as a
+ * difference in *D, its text in TEXT; integrity_check's single "ok" is
+ * none (false). */
+static bool pragma_difference(sqlite3_stmt *s, GString *text, struct store_difference *d)
+{
+	int n = sqlite3_column_count(s);
+	for (int i = 0; i < n; i++)
+		g_string_append_printf(text, "%s%s", i ? " " : "",
+				       sqlite3_column_type(s, i) == SQLITE_NULL ? "-" : col_text(s, i));
+	d->why = text->str;
+	return n != 1 || strcmp(text->str, "ok");
+}
+
+/* A row of record, attachment id (0 for a raw message), seq, size and
+ * SHA-256 recorded, the bytes: whether they differ, as *D (ACTUAL holds
+ * their hash).  *PRESENT counts the rows with bytes. */
+static bool bytes_difference(sqlite3_stmt *s, struct store_verify_counts *counts, int64_t *present,
+			     struct store_difference *d, char actual[65])
+{
+	const char *sha = col_text(s, 4);
+	if (!sha && sqlite3_column_type(s, 5) == SQLITE_NULL)
+		return false; /* a message recorded without its body (too large, gone) */
+	const char *why = check_bytes(s, 5, (uint64_t)sqlite3_column_int64(s, 3), sha, actual);
+	if (*actual) {
+		(*present)++;
+		counts->bytes += sqlite3_column_bytes(s, 5);
+	}
+	d->message = sqlite3_column_int64(s, 0);
+	d->attachment = sqlite3_column_int64(s, 1);
+	d->seq = sqlite3_column_int(s, 2);
+	d->why = why;
+	d->expected = sha;
+	d->actual = *actual ? actual : NULL;
+	return why != NULL;
+}
+
+/* The rows of SQL as differences named WHAT: stored bytes (PRESENT not
+ * NULL, see bytes_difference()) or a PRAGMA's findings.  ROWS counts the
+ * rows. */
+static int verify_walk(struct store *st, const char *sql, const char *what, store_difference_cb cb, void *userdata,
+		       struct store_verify_counts *counts, int64_t *rows, int64_t *present)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st, sql, &s), rc;
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_difference d = { .what = what };
+		char actual[65];
+		g_autoptr(GString) text = g_string_new(NULL);
+		(*rows)++;
+		if (present ? !bytes_difference(s, counts, present, &d, actual) : !pragma_difference(s, text, &d))
+			continue;
+		counts->differences++;
+		if ((r = cb(&d, userdata)) != 0)
+			break;
+	}
+	finalize(st, &s);
+	if (r != 0)
+		return r;
+	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, what);
+}
+
+int store_verify(struct store *st, store_difference_cb cb, void *userdata, struct store_verify_counts *counts)
+{
+	int r;
+	int64_t stored_attachments = 0, checks = 0;
+	memset(counts, 0, sizeof(*counts));
+	/* One record's bytes in memory at a time. */
+	if ((r = verify_walk(st,
+			     "SELECT m.id, 0, 0, m.raw_size, m.raw_sha256, (SELECT raw FROM bodies b WHERE b.message = m.id) "
+			     "FROM messages m ORDER BY m.id",
+			     "raw message", cb, userdata, counts, &counts->messages, &counts->bodies)) != 0 ||
+	    (r = verify_walk(st, "SELECT message, id, seq, size, sha256, data FROM attachments ORDER BY message, seq",
+			     "attachment", cb, userdata, counts, &counts->attachments, &stored_attachments)) != 0 ||
+	    (r = verify_walk(st, "PRAGMA integrity_check", "integrity_check", cb, userdata, counts, &checks, NULL)) != 0)
+		return r;
+	return verify_walk(st, "PRAGMA foreign_key_check", "foreign_key_check", cb, userdata, counts, &checks, NULL);
 }
 
 static void *checkpointer_main(void *data)

@@ -1,14 +1,15 @@
 /* store: the SQLite database — every message, its raw bytes, its
  * attachments and the per-mailbox UID watermark.
  * Errors: negative errno (-EIO for SQLite failures, -ENOSPC when full,
- * -EBUSY when locked); store_errmsg() has the detail.  Strings handed to
+ * -EBUSY when locked, -EUCLEAN when stored bytes are no longer the ones
+ * recorded); store_errmsg() has the detail.  Strings handed to
  * callbacks are owned by the store and valid only during the callback. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* The page size of a database the daemon creates.  Messages and
  * attachments are blobs of tens to hundreds of KB: 16 KiB pages write them
@@ -157,8 +158,12 @@ struct store_status {
 
 /* Opens (creating and migrating in READ_WRITE mode) the database at PATH
  * (":memory:": a private in-memory database, for the fuzz target).
- * New files are created 0640.  On failure *error holds a newly allocated
- * message. */
+ * A new database is made whole under PATH.new (0640) and linked into
+ * place; an empty (zero-length) PATH is refused in every mode (-ENODATA),
+ * never taken for a new database.  READ_ONLY and UPDATE never create a
+ * schema; where puljed left no -wal/-shm they make them owned by the
+ * database's owner and writable by it, or refuse (-EACCES) when this user
+ * may not.  On failure *error holds a newly allocated message. */
 int store_open(const char *path, enum store_mode mode, struct store **out, char **error);
 void store_close(struct store *st);
 /* Moves checkpoints to a thread of their own, on a connection of its own,
@@ -253,9 +258,35 @@ typedef int (*store_part_cb)(const struct store_part *part, void *userdata);
 
 /* Messages in id order; ID > 0 selects one (-ENOENT if absent).  Raw
  * bytes are included only when WITH_RAW.  The latest decision comes along.  A non-zero return from CB stops
- * the walk and is returned. */
+ * the walk and is returned.
+ * Stored bytes (WITH_RAW, and WITH_DATA below) reach CB only after their
+ * SHA-256 and size were checked against the ones recorded: the walk stops
+ * at the first record whose bytes differ, with -EUCLEAN (store_errmsg()
+ * names the record, both hashes). */
 int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_message_cb cb, void *userdata);
 int store_foreach_mailbox(struct store *st, store_mailbox_cb cb, void *userdata);
 int store_foreach_attachment(struct store *st, int64_t message, bool with_data,
 			     store_attachment_cb cb, void *userdata);
 int store_foreach_part(struct store *st, int64_t message, store_part_cb cb, void *userdata);
+
+/* One difference store_verify() found. */
+struct store_difference {
+	const char *what;      /* "raw message", "attachment", "integrity_check", "foreign_key_check" */
+	int64_t message;       /* the record, 0 for the database as a whole */
+	int64_t attachment;    /* the attachment's id, 0 otherwise */
+	int seq;               /* the attachment's number in its record */
+	const char *why;       /* "SHA-256 differs", "size differs", "missing", … or SQLite's text */
+	const char *expected;  /* the SHA-256 recorded, NULL when none */
+	const char *actual;    /* the SHA-256 of the bytes now, NULL when absent */
+};
+typedef int (*store_difference_cb)(const struct store_difference *d, void *userdata);
+
+struct store_verify_counts {
+	int64_t messages, bodies, attachments, bytes, differences;
+};
+
+/* Checks every stored raw message and attachment against its SHA-256
+ * and size, then SQLite's integrity_check and foreign_key_check; CB is
+ * called for each difference (a non-zero return stops and is returned).
+ * 0 when the walk finished, whatever it found (COUNTS says). */
+int store_verify(struct store *st, store_difference_cb cb, void *userdata, struct store_verify_counts *counts);

@@ -48,6 +48,11 @@ static struct store_message msg(uint32_t uid, const char *raw)
 	};
 }
 
+static char *sha_of(const void *data, size_t size)
+{
+	return g_compute_checksum_for_data(G_CHECKSUM_SHA256, data, size);
+}
+
 static int count_cb(const struct store_message *m, void *userdata)
 {
 	GPtrArray *seen = userdata;
@@ -71,7 +76,8 @@ static void test_record_and_watermark(void)
 
 	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
 	const uint8_t pdf[] = "%PDF-1.4 test";
-	struct store_attachment_in att = { "Ansøgning.pdf", "application/pdf", "2", pdf, sizeof(pdf) - 1, "abc" };
+	struct store_attachment_in att = { "Ansøgning.pdf", "application/pdf", "2", pdf, sizeof(pdf) - 1,
+					   "d663640088750cf16276d623c2588d7233f2b84b45f4b2e20832f47b16aa5618" };
 	g_assert_cmpint(store_record(st, &m, &att, 1, &id, &inserted), ==, 0);
 	g_assert_true(inserted);
 	g_assert_cmpint(id, >, 0);
@@ -146,7 +152,8 @@ static void test_read_only(void)
 	struct store_message m = msg(5, "raw five");
 	m.uidvalidity = 7;
 	const uint8_t pdf[] = "%PDF-1.4 x";
-	struct store_attachment_in att = { "a.pdf", "application/pdf", "1", pdf, sizeof(pdf) - 1, "h" };
+	g_autofree char *sha = sha_of(pdf, sizeof(pdf) - 1);
+	struct store_attachment_in att = { "a.pdf", "application/pdf", "1", pdf, sizeof(pdf) - 1, sha };
 	int64_t id;
 	enum store_outcome ins;
 	g_assert_cmpint(store_record(st, &m, &att, 1, &id, &ins), ==, 0);
@@ -410,16 +417,17 @@ static void test_migrate_v3(void)
 	g_assert_cmpint(store_create_at_version(path, 3, &err), ==, 0);
 	sqlite3 *db;
 	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
-	g_assert_cmpint(sqlite3_exec(db,
-				     "INSERT INTO mailboxes VALUES ('INBOX', 42, 1, 0);"
-				     "INSERT INTO messages (id, mailbox, uidvalidity, uid, recorded_at, server_size, raw, "
-				     "raw_size, raw_sha256, status, reasons) VALUES (1, 'INBOX', 42, 1, 0, 7, "
-				     "CAST('old one' AS BLOB), 7, 'abc', 'accepted', '[]');"
-				     "INSERT INTO attachments (message, seq, filename, content_type, size, sha256, data, "
-				     "signature, form) VALUES (1, 1, 'a.pdf', 'application/pdf', 4, 'h', "
-				     "CAST('%PDF' AS BLOB), 'valid', 1);",
-				     NULL, NULL, &err),
-			==, SQLITE_OK);
+	g_autofree char *raw_sha = sha_of("old one", 7), *pdf_sha = sha_of("%PDF", 4);
+	g_autofree char *sql = g_strdup_printf(
+		"INSERT INTO mailboxes VALUES ('INBOX', 42, 1, 0);"
+		"INSERT INTO messages (id, mailbox, uidvalidity, uid, recorded_at, server_size, raw, "
+		"raw_size, raw_sha256, status, reasons) VALUES (1, 'INBOX', 42, 1, 0, 7, "
+		"CAST('old one' AS BLOB), 7, '%s', 'accepted', '[]');"
+		"INSERT INTO attachments (message, seq, filename, content_type, size, sha256, data, "
+		"signature, form) VALUES (1, 1, 'a.pdf', 'application/pdf', 4, '%s', "
+		"CAST('%%PDF' AS BLOB), 'valid', 1);",
+		raw_sha, pdf_sha);
+	g_assert_cmpint(sqlite3_exec(db, sql, NULL, NULL, &err), ==, SQLITE_OK);
 	sqlite3_close(db);
 	struct store *st = open_rw(path);
 	GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
@@ -467,6 +475,284 @@ static void test_migration_all_or_nothing(void)
 	sqlite3_close(db);
 }
 
+static int user_version(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	g_assert_cmpint(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
+	int v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+static int data_cb(const struct store_attachment *a, void *userdata)
+{
+	GPtrArray *seen = userdata;
+	g_ptr_array_add(seen, g_strdup_printf("%s:%.*s", a->filename, (int)a->size, (const char *)a->data));
+	return 0;
+}
+
+static int difference_cb(const struct store_difference *d, void *userdata)
+{
+	GPtrArray *seen = userdata;
+	g_ptr_array_add(seen, g_strdup_printf("%s:%" G_GINT64_FORMAT ":%d:%s:%s:%s", d->what, d->message, d->seq, d->why,
+					      d->expected ? d->expected : "-", d->actual ? d->actual : "-"));
+	return 0;
+}
+
+static void exec_sql(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	char *err = NULL;
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		g_error("%s: %s", sql, err);
+	sqlite3_close(db);
+}
+
+/* Every schema released: the migrations (tests/data/schema, each as it
+ * landed, generated from git history by tests/gen/schema_fixtures.py) a
+ * database of it ran. */
+static const struct release {
+	const char *name;
+	const char *steps[6];
+} releases[] = {
+	{ "1", { "1" } },
+	{ "2", { "1", "2" } },
+	{ "3", { "1", "2", "3" } },
+	{ "4-early", { "1", "2", "3", "4-early" } }, /* before prior_keys was added to 4 */
+	{ "4", { "1", "2", "3", "4" } },
+	{ "5-from-4-early", { "1", "2", "3", "4-early", "5" } },
+	{ "5", { "1", "2", "3", "4", "5" } },
+};
+
+/* A database made by each released schema, holding a record, opens with
+ * the current store and is used: read back with its bytes checked,
+ * re-keyed (prior_keys), a new record, verify.  "4-early" and
+ * "5-from-4-early" failed with "no such column: prior_keys" before schema
+ * 6. */
+static void test_upgrade(gconstpointer data)
+{
+	const struct release *rel = data;
+	const char *src = g_getenv("PULJED_SRCDIR");
+	g_assert_nonnull(src);
+	g_autofree char *dbname = g_strdup_printf("upgrade-%s.db", rel->name);
+	g_autofree char *path = db_path(dbname);
+	size_t version = 0;
+	for (; version < G_N_ELEMENTS(rel->steps) && rel->steps[version]; version++) {
+		g_autofree char *file = g_strdup_printf("%s/tests/data/schema/migration-%s.sql", src, rel->steps[version]);
+		g_autofree char *ddl = NULL;
+		g_assert_true(g_file_get_contents(file, &ddl, NULL, NULL));
+		exec_sql(path, ddl);
+	}
+	g_autofree char *set = g_strdup_printf("PRAGMA user_version = %zu", version);
+	exec_sql(path, set);
+	bool bodies = version >= 5;
+	g_autofree char *raw_sha = sha_of("old one", 7), *pdf_sha = sha_of("%PDF", 4);
+	g_autofree char *rows = g_strdup_printf(
+		"INSERT INTO mailboxes VALUES ('INBOX', 42, 1, 0);"
+		"INSERT INTO messages (id, mailbox, uidvalidity, uid, recorded_at, server_size, raw, raw_size, "
+		"raw_sha256, status, reasons) VALUES (1, 'INBOX', 42, 1, 0, 7, %s, 7, '%s', 'accepted', '[]');"
+		"%s"
+		"INSERT INTO attachments (message, seq, filename, content_type, size, sha256, data) "
+		"VALUES (1, 1, 'a.pdf', 'application/pdf', 4, '%s', CAST('%%PDF' AS BLOB));",
+		bodies ? "NULL" : "CAST('old one' AS BLOB)", raw_sha,
+		bodies ? "INSERT INTO bodies VALUES (1, CAST('old one' AS BLOB));" : "", pdf_sha);
+	exec_sql(path, rows);
+
+	struct store *st = open_rw(path);
+	g_assert_cmpint(user_version(path), ==, STORE_SCHEMA_VERSION);
+	GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
+	g_assert_cmpint(store_foreach_message(st, 0, true, raw_cb, seen), ==, 0);
+	g_assert_cmpuint(seen->len, ==, 1);
+	g_assert_cmpstr(seen->pdata[0], ==, "1:old one:-:-");
+	g_ptr_array_set_size(seen, 0);
+	g_assert_cmpint(store_foreach_attachment(st, 1, true, data_cb, seen), ==, 0);
+	g_assert_cmpuint(seen->len, ==, 1);
+	g_assert_cmpstr(seen->pdata[0], ==, "a.pdf:%PDF");
+	/* The mailbox recreated: the message comes back, re-keyed. */
+	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 43), ==, 0);
+	struct store_message m = msg(9, "old one");
+	m.uidvalidity = 43;
+	int64_t id;
+	enum store_outcome out;
+	g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &out), ==, 0);
+	g_assert_cmpint(out, ==, STORE_REKEYED);
+	g_assert_cmpint(id, ==, 1);
+	struct store_message n = msg(10, "new one");
+	n.uidvalidity = 43;
+	const uint8_t pdf[] = "%PDF-1.7 new";
+	g_autofree char *new_sha = sha_of(pdf, sizeof(pdf) - 1);
+	struct store_attachment_in att = { "b.pdf", "application/pdf", "2", pdf, sizeof(pdf) - 1, new_sha };
+	g_assert_cmpint(store_record(st, &n, &att, 1, &id, &out), ==, 0);
+	g_assert_cmpint(out, ==, STORE_INSERTED);
+	g_ptr_array_set_size(seen, 0);
+	g_assert_cmpint(store_foreach_message(st, 0, true, raw_cb, seen), ==, 0);
+	g_assert_cmpuint(seen->len, ==, 2);
+	g_assert_cmpstr(seen->pdata[0], ==, "9:old one:-:42:1");
+	g_assert_cmpstr(seen->pdata[1], ==, "10:new one:-:-");
+	g_ptr_array_set_size(seen, 0);
+	g_assert_cmpint(store_foreach_attachment(st, id, true, data_cb, seen), ==, 0);
+	g_assert_cmpstr(seen->pdata[0], ==, "b.pdf:%PDF-1.7 new");
+	g_ptr_array_set_size(seen, 0);
+	struct store_verify_counts counts;
+	g_assert_cmpint(store_verify(st, difference_cb, seen, &counts), ==, 0);
+	g_assert_cmpuint(seen->len, ==, 0);
+	g_assert_cmpint(counts.messages, ==, 2);
+	g_assert_cmpint(counts.bodies, ==, 2);
+	g_assert_cmpint(counts.attachments, ==, 2);
+	store_close(st);
+	/* And puljectl reads it. */
+	struct store *ro = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(store_open(path, STORE_READ_ONLY, &ro, &err), ==, 0);
+	store_close(ro);
+	g_ptr_array_free(seen, TRUE);
+}
+
+/* Bytes changed behind the store's back are never handed out: each
+ * reader gets -EUCLEAN naming the record and both hashes, and verify
+ * lists every difference. */
+static void test_mismatch(void)
+{
+	g_autofree char *path = db_path("mismatch.db");
+	struct store *st = open_inbox(path);
+	const uint8_t pdf[] = "%PDF-1.4 signed form";
+	g_autofree char *pdf_sha = sha_of(pdf, sizeof(pdf) - 1);
+	struct store_attachment_in att = { "a.pdf", "application/pdf", "2", pdf, sizeof(pdf) - 1, pdf_sha };
+	struct store_message m = msg(1, "raw one");
+	g_autofree char *raw_sha = g_strdup(m.raw_sha256);
+	int64_t id;
+	enum store_outcome out;
+	g_assert_cmpint(store_record(st, &m, &att, 1, &id, &out), ==, 0);
+	struct store_message m2 = msg(2, "raw two");
+	g_assert_cmpint(store_record(st, &m2, NULL, 0, &id, &out), ==, 0);
+	GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
+	struct store_verify_counts counts;
+	g_assert_cmpint(store_verify(st, difference_cb, seen, &counts), ==, 0);
+	g_assert_cmpuint(seen->len, ==, 0);
+	g_assert_cmpint(counts.differences, ==, 0);
+	g_assert_cmpint(counts.bytes, ==, 7 + 7 + (int64_t)sizeof(pdf) - 1);
+
+	/* Same sizes, other bytes. */
+	exec_sql(path, "UPDATE bodies SET raw = CAST('raw onE' AS BLOB) WHERE message = 1;"
+		       "UPDATE attachments SET data = CAST('%PDF-1.4 signed furm' AS BLOB) WHERE message = 1;");
+	g_autofree char *now_raw = sha_of("raw onE", 7), *now_pdf = sha_of("%PDF-1.4 signed furm", 20);
+	g_assert_cmpint(store_foreach_message(st, 0, true, raw_cb, seen), ==, -EUCLEAN);
+	g_assert_cmpuint(seen->len, ==, 0); /* nothing of it reached the reader */
+	g_assert_nonnull(strstr(store_errmsg(st), "record 1: the stored raw message"));
+	g_assert_nonnull(strstr(store_errmsg(st), raw_sha));
+	g_assert_nonnull(strstr(store_errmsg(st), now_raw));
+	g_assert_cmpint(store_foreach_message(st, 2, true, raw_cb, seen), ==, 0); /* the other record is intact */
+	g_assert_cmpint(store_foreach_message(st, 0, false, count_cb, seen), ==, 0); /* no bytes, nothing to check */
+	g_ptr_array_set_size(seen, 0);
+	g_assert_cmpint(store_foreach_attachment(st, 1, true, data_cb, seen), ==, -EUCLEAN);
+	g_assert_cmpuint(seen->len, ==, 0);
+	g_assert_nonnull(strstr(store_errmsg(st), "record 1: the stored attachment 1"));
+	g_assert_nonnull(strstr(store_errmsg(st), now_pdf));
+	g_assert_cmpint(store_foreach_attachment(st, 1, false, data_cb, seen), ==, 0);
+	g_ptr_array_set_size(seen, 0);
+
+	/* verify: each difference, then the database checks; a body gone
+	 * and a part whose record is gone too. */
+	exec_sql(path, "DELETE FROM bodies WHERE message = 2;"
+		       "INSERT INTO parts (message, seq, part, size, action) VALUES (99, 1, '1', 0, 'kept');");
+	g_assert_cmpint(store_verify(st, difference_cb, seen, &counts), ==, 0);
+	g_assert_cmpint(counts.differences, ==, 4);
+	g_assert_cmpuint(seen->len, ==, 4);
+	g_autofree char *d1 = g_strdup_printf("raw message:1:0:SHA-256 differs:%s:%s", raw_sha, now_raw);
+	g_autofree char *two_sha = sha_of("raw two", 7);
+	g_autofree char *d2 = g_strdup_printf("raw message:2:0:missing:%s:-", two_sha);
+	g_autofree char *d3 = g_strdup_printf("attachment:1:1:SHA-256 differs:%s:%s", pdf_sha, now_pdf);
+	g_assert_cmpstr(seen->pdata[0], ==, d1);
+	g_assert_cmpstr(seen->pdata[1], ==, d2);
+	g_assert_cmpstr(seen->pdata[2], ==, d3);
+	g_assert_true(g_str_has_prefix(seen->pdata[3], "foreign_key_check:0:0:parts "));
+	g_assert_cmpint(counts.messages, ==, 2);
+	g_assert_cmpint(counts.bodies, ==, 1);
+	g_ptr_array_free(seen, TRUE);
+	store_close(st);
+}
+
+static bool exists_file(const char *path, const char *suffix)
+{
+	g_autofree char *p = g_strconcat(path, suffix, NULL);
+	return g_file_test(p, G_FILE_TEST_EXISTS);
+}
+
+/* A zero-length database file is refused by every mode, not taken for a
+ * new database; a new one is made whole under PATH.new and linked in, and
+ * a PATH.new left by a killed start is made again. */
+static void test_empty_file(void)
+{
+	g_autofree char *path = db_path("empty.db");
+	g_assert_true(g_file_set_contents(path, "", 0, NULL));
+	const enum store_mode modes[] = { STORE_READ_WRITE, STORE_READ_ONLY, STORE_UPDATE };
+	for (size_t i = 0; i < G_N_ELEMENTS(modes); i++) {
+		struct store *st = NULL;
+		g_autofree char *err = NULL;
+		g_assert_cmpint(store_open(path, modes[i], &st, &err), ==, -ENODATA);
+		g_assert_null(st);
+		g_assert_nonnull(strstr(err, "empty (0 bytes)"));
+	}
+	struct stat sb;
+	g_assert_cmpint(stat(path, &sb), ==, 0);
+	g_assert_cmpint(sb.st_size, ==, 0);
+	g_assert_false(exists_file(path, "-wal"));
+
+	g_autofree char *fresh = db_path("fresh.db");
+	g_autofree char *stale = g_strconcat(fresh, ".new", NULL);
+	g_assert_true(g_file_set_contents(stale, "half", 4, NULL));
+	struct store *st = open_inbox(fresh);
+	g_assert_false(g_file_test(stale, G_FILE_TEST_EXISTS));
+	g_assert_cmpint(user_version(fresh), ==, STORE_SCHEMA_VERSION);
+	g_assert_cmpint(stat(fresh, &sb), ==, 0);
+	g_assert_cmpint(sb.st_mode & 0777, ==, 0640);
+	store_close(st);
+
+	/* A database without a schema is not given one by an update. */
+	g_autofree char *other = db_path("other.db");
+	exec_sql(other, "CREATE TABLE t (x)");
+	g_autofree char *err = NULL;
+	g_assert_cmpint(store_open(other, STORE_UPDATE, &st, &err), ==, -EPROTONOSUPPORT);
+	g_assert_cmpint(user_version(other), ==, 0);
+}
+
+/* puljectl on a read-only (0444) database while puljed is stopped: the
+ * -wal and -shm it needs are left writable by the database's owner, who
+ * then writes (SQLite alone made them 0444, and the daemon failed with
+ * "attempt to write a readonly database"). */
+static void test_read_only_file(void)
+{
+	g_autofree char *path = db_path("ro.db");
+	struct store *st = open_inbox(path);
+	store_close(st);
+	g_assert_false(exists_file(path, "-shm"));
+	g_assert_cmpint(chmod(path, 0444), ==, 0);
+	struct store *ro = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(store_open(path, STORE_READ_ONLY, &ro, &err), ==, 0);
+	g_assert_cmpint(store_foreach_message(ro, 0, true, count_cb, NULL), ==, 0);
+	store_close(ro);
+	const char *suffixes[] = { "-wal", "-shm" };
+	for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+		g_autofree char *p = g_strconcat(path, suffixes[i], NULL);
+		struct stat sb;
+		g_assert_cmpint(stat(p, &sb), ==, 0);
+		g_assert_cmpint(sb.st_mode & 0777, ==, 0640);
+	}
+	g_assert_cmpint(chmod(path, 0640), ==, 0);
+	st = open_rw(path);
+	struct store_message m = msg(1, "after");
+	int64_t id;
+	enum store_outcome out;
+	g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &out), ==, 0);
+	store_close(st);
+}
+
 static void test_large_blobs(void)
 {
 	/* Blobs past the in-row limit are written in place; they read back
@@ -483,7 +769,8 @@ static void test_large_blobs(void)
 	struct store_message m = msg(5, "x");
 	m.raw = raw;
 	m.raw_size = n;
-	struct store_attachment_in att = { "big.pdf", "application/pdf", "2", pdf, n / 2, "h" };
+	g_autofree char *pdf_sha = sha_of(pdf, n / 2);
+	struct store_attachment_in att = { "big.pdf", "application/pdf", "2", pdf, n / 2, pdf_sha };
 	int64_t id;
 	enum store_outcome out;
 	g_assert_cmpint(store_record(st, &m, &att, 1, &id, &out), ==, 0);
@@ -726,6 +1013,13 @@ int main(int argc, char **argv)
 	g_test_add_func("/store/rekey", test_rekey);
 	g_test_add_func("/store/migration-all-or-nothing", test_migration_all_or_nothing);
 	g_test_add_func("/store/large-blobs", test_large_blobs);
+	for (size_t i = 0; i < G_N_ELEMENTS(releases); i++) {
+		g_autofree char *name = g_strdup_printf("/store/upgrade/schema-%s", releases[i].name);
+		g_test_add_data_func(name, &releases[i], test_upgrade);
+	}
+	g_test_add_func("/store/mismatch", test_mismatch);
+	g_test_add_func("/store/empty-file", test_empty_file);
+	g_test_add_func("/store/read-only-file", test_read_only_file);
 	g_test_add_func("/store/page-size", test_page_size);
 	g_test_add_func("/store/statement-reuse", test_statement_reuse);
 	g_test_add_func("/store/background-checkpoints", test_background_checkpoints);
