@@ -28,6 +28,7 @@ struct stream {
 	bool timed_out;
 	bool over_budget;
 	bool eof;
+	const char *refused;   /* what frame_scan refused (see frame.h) */
 };
 
 struct imap {
@@ -47,6 +48,8 @@ struct imap {
 static ssize_t stream_read(mailstream_low *low, void *buf, size_t len)
 {
 	struct stream *s = low->data;
+	if (s->refused)
+		return -1; /* frame's state ends with what it refused */
 	if (s->budget == 0) {
 		s->over_budget = true;
 		return -1;
@@ -76,13 +79,19 @@ static ssize_t stream_read(mailstream_low *low, void *buf, size_t len)
 		return -1; /* libetpan's literal reader loops on 0 */
 	}
 	s->budget -= (uint64_t)n;
-	/* A literal larger than the response may be is refused before
-	 * libetpan sees its size (see frame.h). */
-	if (!frame_scan(&s->frame, buf, (size_t)n, s->budget)) {
+	/* A literal larger than the response may be, and spellings that
+	 * crash libetpan, are refused before libetpan sees them (frame.h). */
+	switch (frame_scan(&s->frame, buf, (size_t)n, s->budget)) {
+	case FRAME_OK:
+		return n;
+	case FRAME_TOO_LARGE:
 		s->over_budget = true;
 		return -1;
+	case FRAME_REFUSED:
+		s->refused = s->frame.why;
+		return -1;
 	}
-	return n;
+	return -1;
 }
 
 static ssize_t stream_write(mailstream_low *low, const void *buf, size_t len)
@@ -213,6 +222,9 @@ static int fail(struct imap *im, int r, int fallback, const char *what)
 		if (s && s->cancelled) {
 			e = IMAP_E_CANCELLED;
 			snprintf(im->err, sizeof(im->err), "%s: interrupted", what);
+		} else if (s && s->refused) {
+			e = IMAP_E_PROTOCOL;
+			snprintf(im->err, sizeof(im->err), "%s: refused the server's response: %s", what, s->refused);
 		} else if (s && s->over_budget) {
 			e = IMAP_E_PROTOCOL;
 			snprintf(im->err, sizeof(im->err), "%s: the server's response exceeded its size limit", what);

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """puljed --once against a scripted IMAP server (harness/fakeimap.py) that
 misbehaves on purpose: silence, a byte-per-second drip, lying literals,
-dropped connections, garbage, a PERMANENTFLAGS list that crashes Debian's
-libetpan 1.9.4, an unsolicited BYE, a recreated mailbox and a refused
-EXAMINE.  Each test states the contract; the fake server is first shown to
+dropped connections, garbage, the responses that crash Debian's libetpan
+1.9.4 (PERMANENTFLAGS, CAPABILITY, BADCHARSET), an unsolicited BYE, a
+recreated mailbox and a refused EXAMINE.  Each test states the contract; the fake server is first shown to
 be faithful (test_00).
 
 Needs PULJED and PULJECTL in the environment (paths of the built binaries).
@@ -412,26 +412,60 @@ class FaultTest(PuljedTestCase):
                 self.assertEqual(sorted(recs), [1, 2, 3], label)
 
     # ------------------------------------------------------------ 6
-    @budget(120)
-    def test_06_permanentflags_percent(self):
-        # "* OK [PERMANENTFLAGS (%)] x" in the EXAMINE response makes
-        # Debian's libetpan 1.9.4 free a NULL list (fixed upstream in
-        # 266d59f).  puljed must not crash on it.
-        msgs = mailbox(2)
+    @budget(240)
+    def test_06_responses_that_crash_libetpan_are_refused(self):
+        # Debian's libetpan 1.9.4 dereferences a NULL list on each of these
+        # (every one killed puljed with SIGSEGV before frame.c refused
+        # them): a PERMANENTFLAGS list that does not start with a flag, in
+        # any spelling its parser reads (case, spaces, tabs, tagged) or
+        # hidden behind a status line or a quoted string that frame.c took
+        # for a literal; a CAPABILITY code or response with no capability;
+        # a second BADCHARSET code in a response.  Each is a protocol error
+        # (exit 3) that names what was refused; a healthy rerun records
+        # every message exactly once.
+        perm = b"* OK [PERMANENTFLAGS ()] Flags permitted.\r\n"
 
-        def perm(resp, tag):
-            return resp.replace(b"* OK [PERMANENTFLAGS ()] Flags permitted.\r\n",
-                                b"* OK [PERMANENTFLAGS (%)] x\r\n")
-        srv = self.server(msgs, faults=[F.Fault("EXAMINE", replace=perm, times=None)])
-        cfg = self.write_config(srv)
-        r = self.once(cfg)
-        self.assertEqual(srv.fired[0][0], "EXAMINE")
-        if r.returncode is not None and r.returncode < 0:
-            self.fail("puljed died of signal %d on PERMANENTFLAGS (%%)\n%s\n--- gdb:\n%s"
-                      % (-r.returncode, r.describe(), self.backtrace(cfg)))
-        self.assert_no_crash(r)
-        self.assertIn(r.returncode, (P.EXIT_OK, P.EXIT_NETWORK), r.describe())
-        self.assert_recorded(cfg, msgs)
+        def sub(new, old=perm):
+            return lambda resp, tag: resp.replace(old, new)
+        cases = [
+            ("PERMANENTFLAGS (%)", "EXAMINE", sub(b"* OK [PERMANENTFLAGS (%)] x\r\n")),
+            ("lower case", "EXAMINE", sub(b"* ok [permanentflags (%)] x\r\n")),
+            ("two spaces", "EXAMINE", sub(b"*  OK [PERMANENTFLAGS (%)] x\r\n")),
+            ("tabs", "EXAMINE", sub(b"*\tOK\t[PERMANENTFLAGS\t(%)] x\r\n")),
+            ("tagged", "EXAMINE",
+             lambda resp, tag: resp.replace(tag + b" OK [READ-ONLY]",
+                                            tag + b" OK [PERMANENTFLAGS (%)]")),
+            ("a lone backslash", "EXAMINE", sub(b"* OK [PERMANENTFLAGS (\\)] x\r\n")),
+            ("after a text line ending in {31}", "EXAMINE",
+             sub(b"* OK hello {31}\r\n* OK [PERMANENTFLAGS (%)] x\r\n")),
+            ("after a quoted string across lines", "EXAMINE",
+             sub(perm + b'* LIST () "/" "a {33}\r\nb"\r\n* OK [PERMANENTFLAGS (%)] x\r\n')),
+            ("[CAPABILITY] in the greeting", "greeting",
+             lambda resp, tag: b"* OK [CAPABILITY] ready\r\n"),
+            ("an empty CAPABILITY response", "CAPABILITY",
+             lambda resp, tag: b"* CAPABILITY\r\n" + tag + b" OK done\r\n"),
+            ("two BADCHARSET codes", "EXAMINE",
+             sub(perm + b"* NO [BADCHARSET (A)] x\r\n* NO [BADCHARSET] y\r\n")),
+        ]
+        for i, (label, point, rewrite) in enumerate(cases):
+            with self.subTest(case=label):
+                msgs = mailbox(2, seed=i)
+                srv = self.server(msgs, faults=[F.Fault(point, replace=rewrite, times=None)])
+                db = "crash-%d.db" % i
+                cfg = self.write_config(srv, name="crash-%d.conf" % i, db=db)
+                r = self.once(cfg)
+                self.assertTrue(srv.fired, label)
+                if r.returncode is not None and r.returncode < 0:
+                    self.fail("%s: puljed died of signal %d\n%s\n--- gdb:\n%s"
+                              % (label, -r.returncode, r.describe(), self.backtrace(cfg)))
+                self.assert_no_crash(r)
+                self.assertEqual(r.returncode, P.EXIT_NETWORK, "%s\n%s" % (label, r.describe()))
+                self.assertIn("refused the server's response", r.stderr, r.describe())
+                self.assertEqual(self.recs(cfg, db), [], label)
+                srv.clear_faults()
+                r = self.once(cfg)
+                self.assertEqual(r.returncode, P.EXIT_OK, "%s: rerun\n%s" % (label, r.describe()))
+                self.assertEqual(sorted(self.assert_recorded(cfg, msgs, db=db)), [1, 2], label)
 
     # ------------------------------------------------------------ 7
     @budget(90)
