@@ -348,8 +348,10 @@ static int do_starttls(struct imap *im, const struct imap_options *o)
 	r = mailimap_starttls(im->session);
 	if (r != MAILIMAP_NO_ERROR) {
 		im->broken = true;
-		return fail(im, r, IMAP_E_STARTTLS,
-			    "STARTTLS failed (refused, or data injected after the server's reply)");
+		int e = fail(im, r, IMAP_E_STARTTLS,
+			     "STARTTLS failed (refused, or data injected after the server's reply)");
+		/* BAD comes back as a protocol error: still no TLS (exit 4). */
+		return e == IMAP_E_PROTOCOL ? IMAP_E_STARTTLS : e;
 	}
 	/* Anything the plaintext server sent after its OK is an injection. */
 	if (im->session->imap_stream->read_buffer_len != 0) {

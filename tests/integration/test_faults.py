@@ -467,6 +467,27 @@ class FaultTest(PuljedTestCase):
                 self.assertEqual(r.returncode, P.EXIT_OK, "%s: rerun\n%s" % (label, r.describe()))
                 self.assertEqual(sorted(self.assert_recorded(cfg, msgs, db=db)), [1, 2], label)
 
+    # ------------------------------------------------------------ 6b
+    @budget(90)
+    def test_06b_starttls_refused_is_a_tls_failure(self):
+        # security = starttls and the server answers STARTTLS with BAD or
+        # NO: exit 4 (TLS failure, as the README's table says), no login
+        # in plaintext, nothing recorded.
+        for i, reply in enumerate((b"{tag} BAD TLS not available\r\n",
+                                   b"{tag} NO TLS not available\r\n")):
+            with self.subTest(reply=reply[6:9]):
+                srv = self.server(mailbox(2), security="starttls",
+                                  faults=[F.Fault("STARTTLS", replace=reply)])
+                db = "starttls-%d.db" % i
+                cfg = self.write_config(srv, name="starttls-%d.conf" % i, db=db)
+                r = self.once(cfg)
+                self.assert_no_crash(r)
+                self.assertEqual(srv.fired[0][0], "STARTTLS")
+                self.assertEqual(r.returncode, P.EXIT_TLS, r.describe())
+                self.assertIn("STARTTLS", r.stderr, r.describe())
+                self.assertEqual(srv.logins(), 0)
+                self.assertEqual(self.recs(cfg, db), [])
+
     # ------------------------------------------------------------ 7
     @budget(90)
     def test_07_bye_mid_session(self):
