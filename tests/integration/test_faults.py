@@ -488,6 +488,23 @@ class FaultTest(PuljedTestCase):
                 self.assertEqual(srv.logins(), 0)
                 self.assertEqual(self.recs(cfg, db), [])
 
+    # ------------------------------------------------------------ 6c
+    @budget(60)
+    def test_06c_server_text_is_logged_without_controls(self):
+        # The server's reason for refusing LOGIN carries a C1 CSI (U+009B),
+        # an ESC sequence and a bidi override (U+202E): puljed logs the
+        # reason (exit 5) with each replaced by a space, as valid UTF-8.
+        evil = b"{tag} NO [AUTHENTICATIONFAILED] bad\xc2\x9b2J \x1b[31mred \xe2\x80\xaeevil\r\n"
+        srv = self.server(mailbox(1), faults=[F.Fault("LOGIN", replace=evil)])
+        cfg = self.write_config(srv)
+        r = self.once(cfg)
+        self.assert_no_crash(r)
+        self.assertEqual(r.returncode, P.EXIT_AUTH, r.describe())
+        self.assertIn("red", r.stderr, "the server's reason was not logged\n" + r.describe())
+        for ch in ("\u009b", "\u202e", "\x1b", "\ufffd"):
+            self.assertNotIn(ch, r.stderr, "%r reached the log\n%s" % (ch, r.describe()))
+        self.assertIn("bad 2J  [31mred  evil", r.stderr, r.describe())
+
     # ------------------------------------------------------------ 7
     @budget(90)
     def test_07_bye_mid_session(self):
