@@ -1,5 +1,6 @@
 #include "imap.h"
 #include "frame.h"
+#include "lastrun.h"
 #include "net.h"
 #include "tls.h"
 
@@ -257,6 +258,7 @@ static int fail(struct imap *im, int r, int fallback, const char *what)
 static int refresh_capabilities(struct imap *im)
 {
 	struct mailimap_capability_data *cap = NULL;
+	lastrun_phase("parsing the server's response to CAPABILITY");
 	budget(im, COMMAND_BUDGET);
 	int r = mailimap_capability(im->session, &cap);
 	if (r != MAILIMAP_NO_ERROR)
@@ -302,6 +304,7 @@ static int start_tls(struct imap *im, const struct imap_options *o)
 
 static int greeting(struct imap *im, mailstream *ms, bool *preauth)
 {
+	lastrun_phase("parsing the server's greeting");
 	budget(im, COMMAND_BUDGET);
 	int r = mailimap_connect(im->session, ms);
 	if (r == MAILIMAP_NO_ERROR_AUTHENTICATED) {
@@ -344,6 +347,7 @@ static int do_starttls(struct imap *im, const struct imap_options *o)
 			 "refusing to continue without TLS");
 		return IMAP_E_STARTTLS;
 	}
+	lastrun_phase("parsing the server's response to STARTTLS");
 	budget(im, COMMAND_BUDGET);
 	r = mailimap_starttls(im->session);
 	if (r != MAILIMAP_NO_ERROR) {
@@ -397,6 +401,7 @@ static int login(struct imap *im, const struct imap_options *o)
 			snprintf(im->err, sizeof(im->err), "the server disallows LOGIN on this connection");
 			return IMAP_E_AUTH;
 		}
+		lastrun_phase("parsing the server's response to LOGIN");
 		budget(im, COMMAND_BUDGET);
 		r = mailimap_login(im->session, o->username, o->password);
 		break;
@@ -405,6 +410,7 @@ static int login(struct imap *im, const struct imap_options *o)
 			snprintf(im->err, sizeof(im->err), "the server does not offer AUTH=PLAIN (try auth = login)");
 			return IMAP_E_AUTH;
 		}
+		lastrun_phase("parsing the server's response to AUTHENTICATE");
 		budget(im, COMMAND_BUDGET);
 		/* SASL PLAIN: no authorization identity (""), authcid, password. */
 		r = mailimap_authenticate(im->session, "PLAIN", o->host, NULL, NULL, "", o->username, o->password, NULL);
@@ -419,6 +425,7 @@ static int login(struct imap *im, const struct imap_options *o)
 			snprintf(im->err, sizeof(im->err), "the server does not offer AUTH=XOAUTH2");
 			return IMAP_E_AUTH;
 		}
+		lastrun_phase("parsing the server's response to AUTHENTICATE");
 		budget(im, COMMAND_BUDGET);
 		r = mailimap_oauth2_authenticate(im->session, o->username, o->password);
 		break;
@@ -484,6 +491,7 @@ void imap_free(struct imap *im)
 		if (im->session->imap_stream && !im->broken && im->idling)
 			imap_idle_done(im);
 		if (im->session->imap_stream && !im->broken) {
+			lastrun_phase("parsing the server's response to LOGOUT");
 			budget(im, COMMAND_BUDGET);
 			mailimap_logout(im->session);
 		}
@@ -581,6 +589,7 @@ static int open_mailbox(struct imap *im, const char *mailbox, bool write, struct
 		snprintf(im->err, sizeof(im->err), "mailbox name is not valid UTF-8");
 		return IMAP_E_MAILBOX;
 	}
+	lastrun_phase("parsing the server's response to SELECT or EXAMINE");
 	budget(im, COMMAND_BUDGET);
 	int r = write ? mailimap_select(im->session, encoded) : mailimap_examine(im->session, encoded);
 	if (r != MAILIMAP_NO_ERROR)
@@ -666,6 +675,7 @@ static int store_flag(struct imap *im, struct mailimap_set *set, const char *key
 		return IMAP_E_PROTOCOL;
 	}
 	struct mailimap_store_att_flags *sa = mailimap_store_att_flags_new_add_flags_silent(fl);
+	lastrun_phase("parsing the server's response to UID STORE");
 	budget(im, COMMAND_BUDGET);
 	int r = mailimap_uid_store(im->session, set, sa);
 	mailimap_store_att_flags_free(sa);
@@ -713,6 +723,7 @@ static int move_chunk(struct imap *im, struct mailimap_set *set, const struct ch
 {
 	const char *encoded = op->encoded, *folder = op->folder;
 	int r;
+	lastrun_phase("parsing the server's response to UID MOVE or COPY");
 	budget(im, COMMAND_BUDGET);
 	if (op->move) {
 		r = mailimap_uid_move(im->session, set, encoded);
@@ -731,6 +742,7 @@ static int move_chunk(struct imap *im, struct mailimap_set *set, const struct ch
 		return fail(im, r, IMAP_E_PROTOCOL, "UID COPY");
 	if ((r = store_flag(im, set, NULL)) != IMAP_OK)
 		return r;
+	lastrun_phase("parsing the server's response to UID EXPUNGE");
 	budget(im, COMMAND_BUDGET);
 	r = mailimap_uid_expunge(im->session, set);
 	return r == MAILIMAP_NO_ERROR ? IMAP_OK : fail(im, r, IMAP_E_PROTOCOL, "UID EXPUNGE");
@@ -793,6 +805,7 @@ int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **list, si
 	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
 	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_internaldate());
 	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_rfc822_size());
+	lastrun_phase("parsing the server's response to UID FETCH (metadata)");
 	budget(im, COMMAND_BUDGET + (uint64_t)exists * META_BYTES_PER_MESSAGE);
 	int r = mailimap_uid_fetch(im->session, set, ft, &res);
 	mailimap_fetch_type_free(ft);
@@ -948,6 +961,7 @@ static int fetch_section(struct imap *im, uint32_t uid, uint64_t max, bool heade
 		mailimap_fetch_type_new_fetch_att_list_add(
 			ft, mailimap_fetch_att_new_body_peek_section(mailimap_section_new(NULL)));
 	mailimap_set_msg_body_handler(im->session, on_body, &ctx);
+	lastrun_phase("parsing the server's response to UID FETCH (a body)");
 	budget(im, max + BODY_SLACK);
 	/* A message may take longer than an ordinary command: its own limit. */
 	im->stream->deadline = im->command_time ? g_get_monotonic_time() + (gint64)im->command_time * G_USEC_PER_SEC : 0;
@@ -1085,6 +1099,7 @@ int imap_fetch_bodies(struct imap *im, const uint32_t *uids, size_t n, uint64_t 
 	mailimap_set_msg_body_handler(im->session, on_range_body, &ctx);
 	mailimap_set_msg_att_handler(im->session, on_range_att, &ctx);
 	mailimap_set_progress_callback(im->session, progress_none, progress_none, NULL);
+	lastrun_phase("parsing the server's response to UID FETCH (bodies)");
 	budget(im, max + BODY_SLACK);
 	rearm(im, max + BODY_SLACK);
 	int r = mailimap_uid_fetch(im->session, set, ft, &res);
@@ -1125,6 +1140,7 @@ int imap_idle_start(struct imap *im)
 		snprintf(im->err, sizeof(im->err), "the server does not offer IDLE");
 		return IMAP_E_UNSUPPORTED;
 	}
+	lastrun_phase("parsing the server's response to IDLE");
 	budget(im, COMMAND_BUDGET);
 	int r = mailimap_idle(im->session);
 	if (r != MAILIMAP_NO_ERROR)
@@ -1169,6 +1185,7 @@ int imap_idle_done(struct imap *im)
 	if (!im->idling)
 		return IMAP_OK;
 	im->idling = false;
+	lastrun_phase("parsing the server's response to IDLE (DONE)");
 	budget(im, COMMAND_BUDGET);
 	int r = mailimap_idle_done(im->session);
 	if (r != MAILIMAP_NO_ERROR)
@@ -1178,6 +1195,7 @@ int imap_idle_done(struct imap *im)
 
 int imap_noop(struct imap *im)
 {
+	lastrun_phase("parsing the server's response to NOOP");
 	budget(im, COMMAND_BUDGET);
 	int r = mailimap_noop(im->session);
 	if (r != MAILIMAP_NO_ERROR)

@@ -13,6 +13,7 @@ Run:  PULJED=build/src/puljed PULJECTL=build/src/puljectl \\
 
 import faulthandler
 import hashlib
+import json
 import os
 import re
 import resource
@@ -27,6 +28,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from harness import fakeimap as F  # noqa: E402
+from harness.daemon import Daemon  # noqa: E402
 from harness import messages as M  # noqa: E402
 from harness import puljed as P  # noqa: E402
 from harness.testcase import PuljedTestCase  # noqa: E402
@@ -734,6 +736,90 @@ class FaultTest(PuljedTestCase):
                     self.assertEqual(recs[2]["sha256"], sha(msgs[1].raw), recs[2])
                 self.assertEqual("reconnecting" in r.stderr, reconnects, r.describe())
                 self.assertEqual(srv.logins(), 2 if reconnects else 1, r.describe())
+
+    # ------------------------------------------------------------ 13
+    @budget(120)
+    def test_13_crash_loop_backs_off_and_status_shows_it(self):
+        # The daemon dies of SIGSEGV while it waits for the server's answer
+        # to EXAMINE (as it would inside libetpan's parser), twice in a row.
+        # Each time: the signal still kills it (-11), its run record beside
+        # the database says what it was doing, and "puljectl status" shows
+        # the last crash.  The next start logs the crash (its own
+        # MESSAGE_ID in the journal) and waits 10 s, then 20 s after the
+        # second crash in a row, before connecting, feeding the watchdog
+        # and ending at once on SIGTERM; a successful poll ends the series.
+        msgs = mailbox(2)
+        srv = self.server(msgs, faults=[F.silence("EXAMINE", times=2)])
+        cfg = self.write_config(srv)
+        phase = "parsing the server's response to SELECT or EXAMINE"
+        daemons = []
+
+        def start(n):
+            d = Daemon(cfg, self.path("daemon-%d.log" % n), watchdog_usec=2_000_000,
+                       name="daemon %d" % n)
+            daemons.append(d)
+            self.addCleanup(d.close)
+            self.assertTrue(d.wait_ready(10), d.describe())
+            return d
+
+        def crash_in_examine(d, nth):
+            deadline = time.monotonic() + 30
+            while srv.verbs().count("EXAMINE") < nth and time.monotonic() < deadline and d.alive:
+                time.sleep(0.05)
+            self.assertEqual(srv.verbs().count("EXAMINE"), nth, d.describe())
+            time.sleep(0.3)
+            d.signal(signal.SIGSEGV)
+            self.assertEqual(d.wait(10), -signal.SIGSEGV, d.describe())
+            st = P.puljectl(cfg, "status")
+            self.assertRegex(st.stdout, r"Last crash: +\d{4}-\d\d-\d\d .*signal 11 \(SIGSEGV\)",
+                             st.describe())
+            self.assertIn(phase.split()[-1], st.stdout.replace("\n", " "), st.describe())
+
+        d1 = start(1)
+        crash_in_examine(d1, 1)
+        with open(self.path("puljed.db.run")) as f:
+            record = f.read()
+        self.assertIn("state=crashed\n", record)
+        self.assertIn("signal=11\n", record)
+        self.assertIn("phase=%s\n" % phase, record)
+
+        t0 = time.monotonic()
+        d2 = start(2)
+        m = d2.wait_output(r"did not stop cleanly: signal 11 \(SIGSEGV\) while %s, at \S+ "
+                           r"\(1 unclean end in a row\); waiting 10 s before connecting"
+                           % re.escape(phase), timeout=10)
+        self.assertTrue(m, d2.describe())
+        crash_in_examine(d2, 2)
+        self.assertGreater(time.monotonic() - t0, 9.5, "connected before the 10 s wait ended")
+        self.assertGreaterEqual(d2.notify.count("WATCHDOG=1"), 4, "the watchdog starved during the wait")
+        self.assertTrue(any("Waiting 10 s" in x for x in d2.notify.statuses()), d2.describe())
+
+        d3 = start(3)
+        self.assertTrue(d3.wait_output(r"\(2 unclean ends in a row\); waiting 20 s before connecting",
+                                       timeout=10), d3.describe())
+        time.sleep(1)
+        rc, took = d3.terminate()
+        self.assertEqual(rc, 0, d3.describe())
+        self.assertLess(took, 3, "SIGTERM during the wait after a crash took %.1f s" % took)
+        self.assertEqual(srv.connections, 2, "connected during the wait")
+        st = P.puljectl(cfg, "status", "--json")
+        crash = json.loads(st.stdout)["last_crash"]
+        self.assertEqual(crash["in_a_row"], 2, st.stdout)
+        self.assertIn("SIGSEGV", crash["reason"])
+
+        # A clean stop is no crash: the next start connects at once and,
+        # with the server healthy, records everything; the series ends.
+        d4 = start(4)
+        self.assertTrue(d4.wait_output(r"poll of \S+: 2 new, 2 recorded", timeout=20), d4.describe())
+        self.assertNotIn("did not stop cleanly", d4.output())
+        rc, _ = d4.terminate()
+        self.assertEqual(rc, 0, d4.describe())
+        self.assertEqual(sorted(self.assert_recorded(cfg, msgs)), [1, 2])
+        with open(self.path("puljed.db.run")) as f:
+            record = f.read()
+        self.assertIn("state=stopped\n", record)
+        self.assertIn("crashes=0\n", record)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
