@@ -102,7 +102,7 @@ class FaultTest(PuljedTestCase):
         return srv
 
     def write_config(self, srv, name="puljed.conf", db="puljed.db", mailbox=None,
-                     timeout=TIMEOUT, max_message_size="1M"):
+                     timeout=TIMEOUT, max_message_size="1M", auth="login"):
         """A puljed configuration for the fake server (dovecot.py's format)."""
         pwfile = self.path(name + ".password")
         with open(pwfile, "w") as f:
@@ -112,7 +112,7 @@ class FaultTest(PuljedTestCase):
             ("imap", [("host", srv.host), ("port", srv.port), ("security", srv.security),
                       ("ca_file", srv.ca_file), ("username", srv.username),
                       ("password_file", pwfile), ("mailbox", mailbox or srv.mailbox),
-                      ("timeout", timeout)]),
+                      ("timeout", timeout), ("auth", auth)]),
             ("daemon", [("poll_interval", 60)]),
             ("store", [("database", self.path(db))]),
             ("limits", [("max_message_size", max_message_size)]),
@@ -422,7 +422,8 @@ class FaultTest(PuljedTestCase):
         # any spelling its parser reads (case, spaces, tabs, tagged) or
         # hidden behind a status line or a quoted string that frame.c took
         # for a literal; a CAPABILITY code or response with no capability;
-        # a second BADCHARSET code in a response.  Each is a protocol error
+        # a second BADCHARSET code in a response; the same code in the
+        # continuation request of AUTHENTICATE PLAIN.  Each is a protocol error
         # (exit 3) that names what was refused; a healthy rerun records
         # every message exactly once.
         perm = b"* OK [PERMANENTFLAGS ()] Flags permitted.\r\n"
@@ -448,13 +449,16 @@ class FaultTest(PuljedTestCase):
              lambda resp, tag: b"* CAPABILITY\r\n" + tag + b" OK done\r\n"),
             ("two BADCHARSET codes", "EXAMINE",
              sub(perm + b"* NO [BADCHARSET (A)] x\r\n* NO [BADCHARSET] y\r\n")),
+            ("a continuation request", "AUTHENTICATE-CONTINUE",
+             lambda resp, tag: b"+ [PERMANENTFLAGS (%)]\r\n"),
         ]
         for i, (label, point, rewrite) in enumerate(cases):
             with self.subTest(case=label):
                 msgs = mailbox(2, seed=i)
                 srv = self.server(msgs, faults=[F.Fault(point, replace=rewrite, times=None)])
                 db = "crash-%d.db" % i
-                cfg = self.write_config(srv, name="crash-%d.conf" % i, db=db)
+                cfg = self.write_config(srv, name="crash-%d.conf" % i, db=db,
+                                        auth="plain" if point.startswith("AUTH") else "login")
                 r = self.once(cfg)
                 self.assertTrue(srv.fired, label)
                 if r.returncode is not None and r.returncode < 0:
