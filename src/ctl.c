@@ -7,6 +7,7 @@
 #include "ingest.h"
 #include "assess.h"
 #include "imap.h"
+#include "lastrun.h"
 #include "rules.h"
 #include "term.h"
 
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -424,7 +426,30 @@ static char *human_time(int64_t t)
 	return g_date_time_format(dt, "%Y-%m-%d %H:%M:%S %Z");
 }
 
-int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_interval)
+/* The daemon's latest unclean end from its run record beside DATABASE:
+ * false when there was none.  *WHEN is 0 when unknown. */
+static bool last_crash(const char *database, int64_t *when, unsigned *in_a_row, char *reason, size_t size)
+{
+	g_autofree char *path = lastrun_path(database);
+	struct lastrun r;
+	if (lastrun_read(path, &r) < 0)
+		return false;
+	/* Not yet found by a new start: the record itself tells. */
+	bool alive = r.pid > 0 && (kill((pid_t)r.pid, 0) == 0 || errno == EPERM);
+	if (!(strcmp(r.state, "running") == 0 && alive) && lastrun_unclean(&r, reason, size)) {
+		*when = !strcmp(r.state, "crashed") ? r.signal_time : 0;
+		*in_a_row = r.crashes + 1;
+		return true;
+	}
+	if (!r.last_crash)
+		return false;
+	*when = r.last_crash;
+	*in_a_row = r.crashes;
+	g_strlcpy(reason, r.last_reason, size);
+	return true;
+}
+
+int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_interval, const char *database)
 {
 	FILE *out = o->out;
 	bool json = o->json;
@@ -438,6 +463,10 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 	/* Mail at or below the watermark without a record is not "ok",
 	 * however recent the last poll. */
 	bool healthy = fresh && s.gaps == 0;
+	int64_t crash_at = 0;
+	unsigned crashes = 0;
+	char crash_reason[400];
+	bool crashed = database && last_crash(database, &crash_at, &crashes, crash_reason, sizeof(crash_reason));
 	int r;
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
@@ -468,6 +497,17 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 			if (g_ascii_isdigit(**u))
 				json_builder_add_int_value(b, g_ascii_strtoll(*u, NULL, 10));
 		json_builder_end_array(b);
+		json_builder_set_member_name(b, "last_crash");
+		if (crashed) {
+			g_autofree char *t = crash_at ? iso_local(crash_at) : NULL;
+			json_builder_begin_object(b);
+			add_str(b, "time", t);
+			add_str(b, "reason", crash_reason);
+			add_int(b, "in_a_row", crashes);
+			json_builder_end_object(b);
+		} else {
+			json_builder_add_null_value(b);
+		}
 		json_builder_set_member_name(b, "healthy");
 		json_builder_add_boolean_value(b, healthy);
 		json_builder_set_member_name(b, "mailboxes");
@@ -526,6 +566,12 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 						: g_strdup_printf("STALE: last success %" G_GINT64_FORMAT
 								  " s ago, more than 3 poll intervals (%u s)", age,
 								  3 * poll_interval);
+		if (crashed) {
+			g_autofree char *t = crash_at ? human_time(crash_at) : g_strdup("time unknown");
+			g_autofree char *row = crashes > 1 ? g_strdup_printf(" (%u in a row)", crashes) : g_strdup("");
+			g_autofree char *line = g_strdup_printf("%s: %s%s", t, crash_reason, row);
+			show_field(&sc, "Last crash:", line);
+		}
 		show_field(&sc, "Health:", health);
 	}
 	g_free(s.last_error);

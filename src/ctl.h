@@ -49,8 +49,9 @@ int ctl_parse_statuses(const char *list, unsigned *bits, char **bad);
 int ctl_parse_since(const char *text, const char *tz, int64_t *since);
 
 /* Exits CTL_EXIT_FAILURE when the last successful poll is older than
- * three POLL_INTERVALs (or there was none), for monitoring. */
-int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_interval);
+ * three POLL_INTERVALs (or there was none), for monitoring.  DATABASE
+ * names the daemon's run record beside it (its last crash). */
+int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_interval, const char *database);
 int ctl_list(struct store *st, const struct ctl_output *o, const struct ctl_filter *f);
 int ctl_show(struct store *st, const struct ctl_output *o, int64_t id);
 /* Writes the attachments of record ID into the existing directory DIR,

@@ -2,6 +2,7 @@
 #include "cms.h"
 #include "config.h"
 #include "ingest.h"
+#include "lastrun.h"
 #include "log.h"
 #include "store.h"
 
@@ -25,6 +26,7 @@
 #define MSGID_CONFIG_REJECTED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a07"
 #define MSGID_ACTION_FAILED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a08"
 #define MSGID_GAPS "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a20"
+#define MSGID_CRASHED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a09"
 
 /* Atomic, not volatile sig_atomic_t: the ingest's fetcher thread reads
  * stop_requested while the handler may set it on the main thread, and
@@ -154,6 +156,8 @@ static int exit_code(int r)
 #define BACKOFF_MAX 300
 #define BACKOFF_AUTH_FIRST 120  /* a refused login: never hammer (account lockout) */
 #define BACKOFF_AUTH_MAX 3600
+#define CRASH_BACKOFF_FIRST 10  /* after an unclean end, before connecting; doubles per crash in a row */
+#define CRASH_BACKOFF_MAX 1800
 
 struct service {
 	const char *path;
@@ -269,6 +273,59 @@ static bool reload(struct service *sv)
 	return true;
 }
 
+/* The wait before connecting after CRASHES unclean ends in a row: a
+ * server whose response crashes the daemon is not hammered, and systemd
+ * (which never gives up on the unit) restarts it more and more slowly. */
+static unsigned crash_backoff(unsigned crashes)
+{
+	unsigned b = CRASH_BACKOFF_FIRST;
+	for (unsigned k = 1; k < crashes && b < CRASH_BACKOFF_MAX; k++)
+		b *= 2;
+	return MIN(b, CRASH_BACKOFF_MAX);
+}
+
+/* Reads how the previous run ended, records this one, and when the
+ * previous one crashed logs it and returns the seconds to wait. */
+static unsigned after_crash(const struct config *cfg)
+{
+	struct lastrun prev, cur;
+	int r = lastrun_begin(cfg->database, (int64_t)time(NULL), &prev, &cur);
+	if (r < 0)
+		log_warning("cannot write %s.run: %s; a crash of this run would not be known at the next start",
+			    cfg->database, g_strerror(-r));
+	char reason[400];
+	if (!lastrun_unclean(&prev, reason, sizeof(reason)))
+		return 0;
+	unsigned wait = crash_backoff(cur.crashes);
+	g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(cur.last_crash);
+	g_autofree char *iso = when ? g_date_time_format_iso8601(when) : g_strdup("?");
+	g_autofree char *n = g_strdup_printf("PULJED_CRASHES=%u", cur.crashes);
+	g_autofree char *sig = g_strdup_printf("PULJED_CRASH_SIGNAL=%d", prev.signal);
+	log_fields(LOG_ERR, (const char *const[]){ "MESSAGE_ID=" MSGID_CRASHED, n, sig, NULL },
+		   "the previous run (pid %" G_GINT64_FORMAT ") did not stop cleanly: %s, at %s "
+		   "(%u unclean end%s in a row); waiting %u s before connecting",
+		   prev.pid, reason, iso, cur.crashes, cur.crashes == 1 ? "" : "s", wait);
+	return wait;
+}
+
+/* Waits SECONDS after a crash, feeding the watchdog, reloading on SIGHUP
+ * and ending at once on SIGTERM. */
+static void crash_wait(struct service *sv, unsigned seconds)
+{
+	gint64 end = g_get_monotonic_time() + (gint64)seconds * G_USEC_PER_SEC;
+	sd_notifyf(0, "STATUS=Waiting %u s before connecting: the previous run crashed (see the journal)", seconds);
+	lastrun_phase("waiting after a crash");
+	while (!stop_requested) {
+		gint64 left = end - g_get_monotonic_time();
+		if (left <= 0)
+			break;
+		if (!wait_seconds(sv, (unsigned)((left + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC)) && reload_requested) {
+			reload_requested = 0;
+			reload(sv);
+		}
+	}
+}
+
 static int serve(struct service *sv)
 {
 	struct ingest_session *session = NULL;
@@ -323,6 +380,7 @@ static int serve(struct service *sv)
 			continue;
 		}
 		sv->backoff = 0;
+		lastrun_healthy();
 		watchdog_ping(sv);
 		if (stats.recorded)
 			log_info("poll of %s@%s/%s: %zu new, %zu recorded, %zu flagged; watermark %u/%u",
@@ -331,6 +389,7 @@ static int serve(struct service *sv)
 		status_idle(sv, "Idle");
 
 		/* Until the next poll: IDLE, waking in slices for the watchdog. */
+		lastrun_phase("waiting for the next poll (IDLE)");
 		gint64 next_poll = g_get_monotonic_time() + (gint64)cfg->poll_interval * G_USEC_PER_SEC;
 		int slice_ms = sv->watchdog_usec ? (int)MIN(sv->watchdog_usec / 3000, 1000) : 1000;
 		while (!stop_requested && !reload_requested) {
@@ -416,14 +475,18 @@ int daemon_run(const char *path, struct config **cfgp, bool once)
 	}
 	if (sd_watchdog_enabled(0, &sv.watchdog_usec) <= 0)
 		sv.watchdog_usec = 0;
+	unsigned crashed_wait = after_crash(cfg);
 	/* Ready once the configuration is valid and the database open: an
 	 * unreachable server is retried, not waited for. */
 	sd_notify(0, "READY=1\nSTATUS=Connecting");
 	log_fields(LOG_INFO, (const char *const[]){ "MESSAGE_ID=" MSGID_STARTED, NULL },
 		   "puljed started: %s@%s/%s into %s, polling every %u s", cfg->imap.username, cfg->imap.host,
 		   cfg->imap.mailbox, cfg->database, cfg->poll_interval);
+	if (crashed_wait)
+		crash_wait(&sv, crashed_wait);
 	code = serve(&sv);
 	log_fields(LOG_INFO, (const char *const[]){ "MESSAGE_ID=" MSGID_STOPPED, NULL }, "puljed stopped");
+	lastrun_end();
 out:
 	store_close(sv.store);
 	cms_trust_free(sv.trust);

@@ -1,5 +1,6 @@
 #include "imap.h"
 #include "frame.h"
+#include "lastrun.h"
 #include "net.h"
 #include "tls.h"
 
@@ -29,6 +30,7 @@ struct stream {
 	bool timed_out;
 	bool over_budget;
 	bool eof;
+	const char *refused;   /* what frame_scan refused (see frame.h) */
 };
 
 struct imap {
@@ -50,6 +52,8 @@ struct imap {
 static ssize_t stream_read(mailstream_low *low, void *buf, size_t len)
 {
 	struct stream *s = low->data;
+	if (s->refused)
+		return -1; /* frame's state ends with what it refused */
 	if (s->budget == 0) {
 		s->over_budget = true;
 		return -1;
@@ -79,13 +83,19 @@ static ssize_t stream_read(mailstream_low *low, void *buf, size_t len)
 		return -1; /* libetpan's literal reader loops on 0 */
 	}
 	s->budget -= (uint64_t)n;
-	/* A literal larger than the response may be is refused before
-	 * libetpan sees its size (see frame.h). */
-	if (!frame_scan(&s->frame, buf, (size_t)n, s->budget)) {
+	/* A literal larger than the response may be, and spellings that
+	 * crash libetpan, are refused before libetpan sees them (frame.h). */
+	switch (frame_scan(&s->frame, buf, (size_t)n, s->budget)) {
+	case FRAME_OK:
+		return n;
+	case FRAME_TOO_LARGE:
 		s->over_budget = true;
 		return -1;
+	case FRAME_REFUSED:
+		s->refused = s->frame.why;
+		return -1;
 	}
-	return n;
+	return -1;
 }
 
 static ssize_t stream_write(mailstream_low *low, const void *buf, size_t len)
@@ -216,6 +226,9 @@ static int fail(struct imap *im, int r, int fallback, const char *what)
 		if (s && s->cancelled) {
 			e = IMAP_E_CANCELLED;
 			snprintf(im->err, sizeof(im->err), "%s: interrupted", what);
+		} else if (s && s->refused) {
+			e = IMAP_E_PROTOCOL;
+			snprintf(im->err, sizeof(im->err), "%s: refused the server's response: %s", what, s->refused);
 		} else if (s && s->over_budget) {
 			e = IMAP_E_PROTOCOL;
 			snprintf(im->err, sizeof(im->err), "%s: the server's response exceeded its size limit", what);
@@ -248,6 +261,7 @@ static int fail(struct imap *im, int r, int fallback, const char *what)
 static int refresh_capabilities(struct imap *im)
 {
 	struct mailimap_capability_data *cap = NULL;
+	lastrun_phase("parsing the server's response to CAPABILITY");
 	budget(im, COMMAND_BUDGET);
 	int r = mailimap_capability(im->session, &cap);
 	if (r != MAILIMAP_NO_ERROR)
@@ -294,6 +308,7 @@ static int start_tls(struct imap *im, const struct imap_options *o)
 
 static int greeting(struct imap *im, mailstream *ms, bool *preauth)
 {
+	lastrun_phase("parsing the server's greeting");
 	budget(im, COMMAND_BUDGET);
 	int r = mailimap_connect(im->session, ms);
 	if (r == MAILIMAP_NO_ERROR_AUTHENTICATED) {
@@ -336,12 +351,15 @@ static int do_starttls(struct imap *im, const struct imap_options *o)
 			 "refusing to continue without TLS");
 		return IMAP_E_STARTTLS;
 	}
+	lastrun_phase("parsing the server's response to STARTTLS");
 	budget(im, COMMAND_BUDGET);
 	r = mailimap_starttls(im->session);
 	if (r != MAILIMAP_NO_ERROR) {
 		im->broken = true;
-		return fail(im, r, IMAP_E_STARTTLS,
-			    "STARTTLS failed (refused, or data injected after the server's reply)");
+		int e = fail(im, r, IMAP_E_STARTTLS,
+			     "STARTTLS failed (refused, or data injected after the server's reply)");
+		/* BAD comes back as a protocol error: still no TLS (exit 4). */
+		return e == IMAP_E_PROTOCOL ? IMAP_E_STARTTLS : e;
 	}
 	/* Anything the plaintext server sent after its OK is an injection. */
 	if (im->session->imap_stream->read_buffer_len != 0) {
@@ -453,6 +471,7 @@ static int login(struct imap *im, const struct imap_options *o)
 			snprintf(im->err, sizeof(im->err), "the server disallows LOGIN on this connection");
 			return IMAP_E_AUTH;
 		}
+		lastrun_phase("parsing the server's response to LOGIN");
 		budget(im, COMMAND_BUDGET);
 		r = mailimap_login(im->session, o->username, o->password);
 		break;
@@ -461,6 +480,7 @@ static int login(struct imap *im, const struct imap_options *o)
 			snprintf(im->err, sizeof(im->err), "the server does not offer AUTH=PLAIN (try auth = login)");
 			return IMAP_E_AUTH;
 		}
+		lastrun_phase("parsing the server's response to AUTHENTICATE");
 		budget(im, COMMAND_BUDGET);
 		r = authenticate_plain(im, o->username, o->password);
 		break;
@@ -469,6 +489,7 @@ static int login(struct imap *im, const struct imap_options *o)
 			snprintf(im->err, sizeof(im->err), "the server does not offer AUTH=XOAUTH2");
 			return IMAP_E_AUTH;
 		}
+		lastrun_phase("parsing the server's response to AUTHENTICATE");
 		budget(im, COMMAND_BUDGET);
 		r = mailimap_oauth2_authenticate(im->session, o->username, o->password);
 		break;
@@ -535,6 +556,7 @@ void imap_free(struct imap *im)
 		if (im->session->imap_stream && !im->broken && im->idling)
 			imap_idle_done(im);
 		if (im->session->imap_stream && !im->broken) {
+			lastrun_phase("parsing the server's response to LOGOUT");
 			budget(im, COMMAND_BUDGET);
 			mailimap_logout(im->session);
 		}
@@ -633,6 +655,7 @@ static int open_mailbox(struct imap *im, const char *mailbox, bool write, struct
 		snprintf(im->err, sizeof(im->err), "mailbox name is not valid UTF-8");
 		return IMAP_E_MAILBOX;
 	}
+	lastrun_phase("parsing the server's response to SELECT or EXAMINE");
 	budget(im, COMMAND_BUDGET);
 	int r = write ? mailimap_select(im->session, encoded) : mailimap_examine(im->session, encoded);
 	if (r != MAILIMAP_NO_ERROR)
@@ -721,6 +744,7 @@ static int store_flag(struct imap *im, struct mailimap_set *set, const char *key
 		return IMAP_E_PROTOCOL;
 	}
 	struct mailimap_store_att_flags *sa = mailimap_store_att_flags_new_add_flags_silent(fl);
+	lastrun_phase("parsing the server's response to UID STORE");
 	budget(im, COMMAND_BUDGET);
 	int r = mailimap_uid_store(im->session, set, sa);
 	mailimap_store_att_flags_free(sa);
@@ -768,6 +792,7 @@ static int move_chunk(struct imap *im, struct mailimap_set *set, const struct ch
 {
 	const char *encoded = op->encoded, *folder = op->folder;
 	int r;
+	lastrun_phase("parsing the server's response to UID MOVE or COPY");
 	budget(im, COMMAND_BUDGET);
 	if (op->move) {
 		r = mailimap_uid_move(im->session, set, encoded);
@@ -786,6 +811,7 @@ static int move_chunk(struct imap *im, struct mailimap_set *set, const struct ch
 		return fail(im, r, IMAP_E_PROTOCOL, "UID COPY");
 	if ((r = store_flag(im, set, NULL)) != IMAP_OK)
 		return r;
+	lastrun_phase("parsing the server's response to UID EXPUNGE");
 	budget(im, COMMAND_BUDGET);
 	r = mailimap_uid_expunge(im->session, set);
 	return r == MAILIMAP_NO_ERROR ? IMAP_OK : fail(im, r, IMAP_E_PROTOCOL, "UID EXPUNGE");
@@ -955,6 +981,7 @@ static int fetch_meta(struct imap *im, struct mailimap_set *set, uint32_t first,
 	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
 	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_internaldate());
 	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_rfc822_size());
+	lastrun_phase("parsing the server's response to UID FETCH (metadata)");
 	budget(im, COMMAND_BUDGET + (uint64_t)exists * META_BYTES_PER_MESSAGE);
 	int r = mailimap_uid_fetch(im->session, set, ft, &res);
 	mailimap_fetch_type_free(ft);
@@ -1179,6 +1206,7 @@ static int fetch_section(struct imap *im, uint32_t uid, uint64_t max, bool heade
 		mailimap_fetch_type_new_fetch_att_list_add(
 			ft, mailimap_fetch_att_new_body_peek_section(mailimap_section_new(NULL)));
 	mailimap_set_msg_body_handler(im->session, on_body, &ctx);
+	lastrun_phase("parsing the server's response to UID FETCH (a body)");
 	budget(im, max + BODY_SLACK);
 	/* A message may take longer than an ordinary command: its own limit. */
 	im->stream->deadline = im->command_time ? g_get_monotonic_time() + (gint64)im->command_time * G_USEC_PER_SEC : 0;
@@ -1316,6 +1344,7 @@ int imap_fetch_bodies(struct imap *im, const uint32_t *uids, size_t n, uint64_t 
 	mailimap_set_msg_body_handler(im->session, on_range_body, &ctx);
 	mailimap_set_msg_att_handler(im->session, on_range_att, &ctx);
 	mailimap_set_progress_callback(im->session, progress_none, progress_none, NULL);
+	lastrun_phase("parsing the server's response to UID FETCH (bodies)");
 	budget(im, max + BODY_SLACK);
 	rearm(im, max + BODY_SLACK);
 	int r = mailimap_uid_fetch(im->session, set, ft, &res);
@@ -1356,6 +1385,7 @@ int imap_idle_start(struct imap *im)
 		snprintf(im->err, sizeof(im->err), "the server does not offer IDLE");
 		return IMAP_E_UNSUPPORTED;
 	}
+	lastrun_phase("parsing the server's response to IDLE");
 	budget(im, COMMAND_BUDGET);
 	int r = mailimap_idle(im->session);
 	if (r != MAILIMAP_NO_ERROR)
@@ -1400,6 +1430,7 @@ int imap_idle_done(struct imap *im)
 	if (!im->idling)
 		return IMAP_OK;
 	im->idling = false;
+	lastrun_phase("parsing the server's response to IDLE (DONE)");
 	budget(im, COMMAND_BUDGET);
 	int r = mailimap_idle_done(im->session);
 	if (r != MAILIMAP_NO_ERROR)
@@ -1409,6 +1440,7 @@ int imap_idle_done(struct imap *im)
 
 int imap_noop(struct imap *im)
 {
+	lastrun_phase("parsing the server's response to NOOP");
 	budget(im, COMMAND_BUDGET);
 	int r = mailimap_noop(im->session);
 	if (r != MAILIMAP_NO_ERROR)

@@ -2,6 +2,7 @@
 #include "assess.h"
 #include "crashpoint.h"
 #include "imap.h"
+#include "lastrun.h"
 #include "mime.h"
 
 #include <errno.h>
@@ -131,6 +132,7 @@ static void assess_one(const struct ingest_ctx *ctx, uint32_t uidvalidity, const
 		.clock = g_get_monotonic_time,
 		.started = started,
 	};
+	lastrun_phase("parsing and classifying a message (MIME, attachments, signatures)");
 	assess_message(ctx->cfg, &in, a);
 	/* The server action is promised in the record's own transaction; a
 	 * message recorded without its body stays untouched on the server. */
@@ -163,6 +165,7 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_meta *meta
 	int64_t id = 0;
 	enum store_outcome outcome_db = STORE_EXISTED;
 	a->msg.recorded_at = (int64_t)time(NULL);
+	lastrun_phase("recording a message in the database");
 	int r = store_record(ctx->store, &a->msg, a->atts, a->n_atts, &id, &outcome_db);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot record UID %u: %s", meta->uid, store_errmsg(ctx->store));

@@ -1,4 +1,5 @@
 #include "log.h"
+#include "term.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,21 +25,22 @@ void log_setup(const char *ident)
 	to_tty = isatty(STDERR_FILENO);
 }
 
-/* Control characters (from mail headers) never reach a log line. */
-static void scrub(char *s)
+/* Text from a server or a mail header never reaches the journal or a
+ * terminal with controls in it: C0, DEL, C1 (U+0080-U+009F, e.g. CSI
+ * U+009B), bidi overrides and isolates (U+202E …) become spaces and invalid
+ * UTF-8 is repaired, as puljectl does for terminals (term_clean). */
+static char *scrub(const char *s)
 {
-	for (unsigned char *p = (unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			*p = ' ';
+	return term_clean(s);
 }
 
 void log_fields(int priority, const char *const *fields, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	g_autofree char *raw = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	scrub(msg);
+	g_autofree char *msg = scrub(raw);
 
 	if (to_journal) {
 		size_t n = 0;
@@ -51,8 +53,11 @@ void log_fields(int priority, const char *const *fields, const char *fmt, ...)
 		iov[0] = (struct iovec){ m, strlen(m) };
 		iov[1] = (struct iovec){ p, strlen(p) };
 		iov[2] = (struct iovec){ id, strlen(id) };
-		for (size_t i = 0; i < n; i++)
-			iov[3 + i] = (struct iovec){ (void *)fields[i], strlen(fields[i]) };
+		g_auto(GStrv) clean = g_new0(char *, n + 1);
+		for (size_t i = 0; i < n; i++) {
+			clean[i] = scrub(fields[i]);
+			iov[3 + i] = (struct iovec){ clean[i], strlen(clean[i]) };
+		}
 		int r = sd_journal_sendv(iov, (int)(n + 3));
 		g_free(iov);
 		if (r >= 0)

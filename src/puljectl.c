@@ -287,7 +287,7 @@ int main(int argc, char **argv)
 	const struct ctl_filter *f = &ex.filter;
 	int r;
 	if (!strcmp(name, "status"))
-		r = ctl_status(st, &o, cfg ? cfg->poll_interval : 60);
+		r = ctl_status(st, &o, cfg ? cfg->poll_interval : 60, db);
 	else if (!strcmp(name, "list"))
 		r = ctl_list(st, &o, f);
 	else if (!strcmp(name, "show"))

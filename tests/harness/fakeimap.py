@@ -23,7 +23,8 @@ without the tag's CRLF; LOGIN / AUTHENTICATE secrets blanked)).
 Faults
 ------
 Each command is classified into a *point*: "greeting", "CAPABILITY",
-"LOGIN", "AUTHENTICATE", "STARTTLS", "EXAMINE", "SELECT", "FETCH-META" (a
+"LOGIN", "AUTHENTICATE", "AUTHENTICATE-CONTINUE" (its "+ " continuation
+request), "STARTTLS", "EXAMINE", "SELECT", "FETCH-META" (a
 FETCH of no body section), "FETCH-BODY" (BODY[] / BODY.PEEK[]),
 "FETCH-HEADER" (a HEADER section), "FETCH" (any other section), "STATUS",
 "SEARCH", "NOOP",
@@ -799,7 +800,8 @@ class FakeImap:
         if len(parts) > 3:
             payload = parts[3]
         else:
-            self._send(c, b"+ \r\n")
+            if not self._respond(c, "AUTHENTICATE-CONTINUE", None, tag, b"+ \r\n"):
+                return False
             payload = self._read_line(c).rstrip(b"\r\n")
         try:
             _authz, user, password = base64.b64decode(payload, validate=True).split(b"\0")

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """puljed --once against a scripted IMAP server (harness/fakeimap.py) that
 misbehaves on purpose: silence, a byte-per-second drip, lying literals,
-dropped connections, garbage, a PERMANENTFLAGS list that crashes Debian's
-libetpan 1.9.4, an unsolicited BYE, a recreated mailbox and a refused
-EXAMINE.  Each test states the contract; the fake server is first shown to
+dropped connections, garbage, the responses that crash Debian's libetpan
+1.9.4 (PERMANENTFLAGS, CAPABILITY, BADCHARSET), an unsolicited BYE, a
+recreated mailbox and a refused EXAMINE.  Each test states the contract; the fake server is first shown to
 be faithful (test_00).
 
 Needs PULJED and PULJECTL in the environment (paths of the built binaries).
@@ -13,6 +13,7 @@ Run:  PULJED=build/src/puljed PULJECTL=build/src/puljectl \\
 
 import faulthandler
 import hashlib
+import json
 import os
 import re
 import resource
@@ -27,6 +28,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from harness import fakeimap as F  # noqa: E402
+from harness.daemon import Daemon  # noqa: E402
 from harness import messages as M  # noqa: E402
 from harness import puljed as P  # noqa: E402
 from harness.testcase import PuljedTestCase  # noqa: E402
@@ -100,7 +102,7 @@ class FaultTest(PuljedTestCase):
         return srv
 
     def write_config(self, srv, name="puljed.conf", db="puljed.db", mailbox=None,
-                     timeout=TIMEOUT, max_message_size="1M", daemon=()):
+                     timeout=TIMEOUT, max_message_size="1M", auth="login", daemon=()):
         """A puljed configuration for the fake server (dovecot.py's format)."""
         pwfile = self.path(name + ".password")
         with open(pwfile, "w") as f:
@@ -110,7 +112,7 @@ class FaultTest(PuljedTestCase):
             ("imap", [("host", srv.host), ("port", srv.port), ("security", srv.security),
                       ("ca_file", srv.ca_file), ("username", srv.username),
                       ("password_file", pwfile), ("mailbox", mailbox or srv.mailbox),
-                      ("timeout", timeout)]),
+                      ("timeout", timeout), ("auth", auth)]),
             ("daemon", [("poll_interval", 60)] + list(daemon)),
             ("store", [("database", self.path(db))]),
             ("limits", [("max_message_size", max_message_size)]),
@@ -412,26 +414,102 @@ class FaultTest(PuljedTestCase):
                 self.assertEqual(sorted(recs), [1, 2, 3], label)
 
     # ------------------------------------------------------------ 6
-    @budget(120)
-    def test_06_permanentflags_percent(self):
-        # "* OK [PERMANENTFLAGS (%)] x" in the EXAMINE response makes
-        # Debian's libetpan 1.9.4 free a NULL list (fixed upstream in
-        # 266d59f).  puljed must not crash on it.
-        msgs = mailbox(2)
+    @budget(240)
+    def test_06_responses_that_crash_libetpan_are_refused(self):
+        # Debian's libetpan 1.9.4 dereferences a NULL list on each of these
+        # (every one killed puljed with SIGSEGV before frame.c refused
+        # them): a PERMANENTFLAGS list that does not start with a flag, in
+        # any spelling its parser reads (case, spaces, tabs, tagged) or
+        # hidden behind a status line or a quoted string that frame.c took
+        # for a literal; a CAPABILITY code or response with no capability;
+        # a second BADCHARSET code in a response; the same code in the
+        # continuation request of AUTHENTICATE PLAIN.  Each is a protocol error
+        # (exit 3) that names what was refused; a healthy rerun records
+        # every message exactly once.
+        perm = b"* OK [PERMANENTFLAGS ()] Flags permitted.\r\n"
 
-        def perm(resp, tag):
-            return resp.replace(b"* OK [PERMANENTFLAGS ()] Flags permitted.\r\n",
-                                b"* OK [PERMANENTFLAGS (%)] x\r\n")
-        srv = self.server(msgs, faults=[F.Fault("EXAMINE", replace=perm, times=None)])
+        def sub(new, old=perm):
+            return lambda resp, tag: resp.replace(old, new)
+        cases = [
+            ("PERMANENTFLAGS (%)", "EXAMINE", sub(b"* OK [PERMANENTFLAGS (%)] x\r\n")),
+            ("lower case", "EXAMINE", sub(b"* ok [permanentflags (%)] x\r\n")),
+            ("two spaces", "EXAMINE", sub(b"*  OK [PERMANENTFLAGS (%)] x\r\n")),
+            ("tabs", "EXAMINE", sub(b"*\tOK\t[PERMANENTFLAGS\t(%)] x\r\n")),
+            ("tagged", "EXAMINE",
+             lambda resp, tag: resp.replace(tag + b" OK [READ-ONLY]",
+                                            tag + b" OK [PERMANENTFLAGS (%)]")),
+            ("a lone backslash", "EXAMINE", sub(b"* OK [PERMANENTFLAGS (\\)] x\r\n")),
+            ("after a text line ending in {31}", "EXAMINE",
+             sub(b"* OK hello {31}\r\n* OK [PERMANENTFLAGS (%)] x\r\n")),
+            ("after a quoted string across lines", "EXAMINE",
+             sub(perm + b'* LIST () "/" "a {33}\r\nb"\r\n* OK [PERMANENTFLAGS (%)] x\r\n')),
+            ("[CAPABILITY] in the greeting", "greeting",
+             lambda resp, tag: b"* OK [CAPABILITY] ready\r\n"),
+            ("an empty CAPABILITY response", "CAPABILITY",
+             lambda resp, tag: b"* CAPABILITY\r\n" + tag + b" OK done\r\n"),
+            ("two BADCHARSET codes", "EXAMINE",
+             sub(perm + b"* NO [BADCHARSET (A)] x\r\n* NO [BADCHARSET] y\r\n")),
+            ("a continuation request", "AUTHENTICATE-CONTINUE",
+             lambda resp, tag: b"+ [PERMANENTFLAGS (%)]\r\n"),
+        ]
+        for i, (label, point, rewrite) in enumerate(cases):
+            with self.subTest(case=label):
+                msgs = mailbox(2, seed=i)
+                srv = self.server(msgs, faults=[F.Fault(point, replace=rewrite, times=None)])
+                db = "crash-%d.db" % i
+                cfg = self.write_config(srv, name="crash-%d.conf" % i, db=db,
+                                        auth="plain" if point.startswith("AUTH") else "login")
+                r = self.once(cfg)
+                self.assertTrue(srv.fired, label)
+                if r.returncode is not None and r.returncode < 0:
+                    self.fail("%s: puljed died of signal %d\n%s\n--- gdb:\n%s"
+                              % (label, -r.returncode, r.describe(), self.backtrace(cfg)))
+                self.assert_no_crash(r)
+                self.assertEqual(r.returncode, P.EXIT_NETWORK, "%s\n%s" % (label, r.describe()))
+                self.assertIn("refused the server's response", r.stderr, r.describe())
+                self.assertEqual(self.recs(cfg, db), [], label)
+                srv.clear_faults()
+                r = self.once(cfg)
+                self.assertEqual(r.returncode, P.EXIT_OK, "%s: rerun\n%s" % (label, r.describe()))
+                self.assertEqual(sorted(self.assert_recorded(cfg, msgs, db=db)), [1, 2], label)
+
+    # ------------------------------------------------------------ 6b
+    @budget(90)
+    def test_06b_starttls_refused_is_a_tls_failure(self):
+        # security = starttls and the server answers STARTTLS with BAD or
+        # NO: exit 4 (TLS failure, as the README's table says), no login
+        # in plaintext, nothing recorded.
+        for i, reply in enumerate((b"{tag} BAD TLS not available\r\n",
+                                   b"{tag} NO TLS not available\r\n")):
+            with self.subTest(reply=reply[6:9]):
+                srv = self.server(mailbox(2), security="starttls",
+                                  faults=[F.Fault("STARTTLS", replace=reply)])
+                db = "starttls-%d.db" % i
+                cfg = self.write_config(srv, name="starttls-%d.conf" % i, db=db)
+                r = self.once(cfg)
+                self.assert_no_crash(r)
+                self.assertEqual(srv.fired[0][0], "STARTTLS")
+                self.assertEqual(r.returncode, P.EXIT_TLS, r.describe())
+                self.assertIn("STARTTLS", r.stderr, r.describe())
+                self.assertEqual(srv.logins(), 0)
+                self.assertEqual(self.recs(cfg, db), [])
+
+    # ------------------------------------------------------------ 6c
+    @budget(60)
+    def test_06c_server_text_is_logged_without_controls(self):
+        # The server's reason for refusing LOGIN carries a C1 CSI (U+009B),
+        # an ESC sequence and a bidi override (U+202E): puljed logs the
+        # reason (exit 5) with each replaced by a space, as valid UTF-8.
+        evil = b"{tag} NO [AUTHENTICATIONFAILED] bad\xc2\x9b2J \x1b[31mred \xe2\x80\xaeevil\r\n"
+        srv = self.server(mailbox(1), faults=[F.Fault("LOGIN", replace=evil)])
         cfg = self.write_config(srv)
         r = self.once(cfg)
-        self.assertEqual(srv.fired[0][0], "EXAMINE")
-        if r.returncode is not None and r.returncode < 0:
-            self.fail("puljed died of signal %d on PERMANENTFLAGS (%%)\n%s\n--- gdb:\n%s"
-                      % (-r.returncode, r.describe(), self.backtrace(cfg)))
         self.assert_no_crash(r)
-        self.assertIn(r.returncode, (P.EXIT_OK, P.EXIT_NETWORK), r.describe())
-        self.assert_recorded(cfg, msgs)
+        self.assertEqual(r.returncode, P.EXIT_AUTH, r.describe())
+        self.assertIn("red", r.stderr, "the server's reason was not logged\n" + r.describe())
+        for ch in ("\u009b", "\u202e", "\x1b", "\ufffd"):
+            self.assertNotIn(ch, r.stderr, "%r reached the log\n%s" % (ch, r.describe()))
+        self.assertIn("bad 2J  [31mred  evil", r.stderr, r.describe())
 
     # ------------------------------------------------------------ 7
     @budget(90)
@@ -664,6 +742,89 @@ class FaultTest(PuljedTestCase):
                 self.assertEqual(srv.logins(), 2 if reconnects else 1, r.describe())
 
     # ------------------------------------------------------------ 13
+    @budget(120)
+    def test_13_crash_loop_backs_off_and_status_shows_it(self):
+        # The daemon dies of SIGSEGV while it waits for the server's answer
+        # to EXAMINE (as it would inside libetpan's parser), twice in a row.
+        # Each time: the signal still kills it (-11), its run record beside
+        # the database says what it was doing, and "puljectl status" shows
+        # the last crash.  The next start logs the crash (its own
+        # MESSAGE_ID in the journal) and waits 10 s, then 20 s after the
+        # second crash in a row, before connecting, feeding the watchdog
+        # and ending at once on SIGTERM; a successful poll ends the series.
+        msgs = mailbox(2)
+        srv = self.server(msgs, faults=[F.silence("EXAMINE", times=2)])
+        cfg = self.write_config(srv)
+        phase = "parsing the server's response to SELECT or EXAMINE"
+        daemons = []
+
+        def start(n):
+            d = Daemon(cfg, self.path("daemon-%d.log" % n), watchdog_usec=2_000_000,
+                       name="daemon %d" % n)
+            daemons.append(d)
+            self.addCleanup(d.close)
+            self.assertTrue(d.wait_ready(10), d.describe())
+            return d
+
+        def crash_in_examine(d, nth):
+            deadline = time.monotonic() + 30
+            while srv.verbs().count("EXAMINE") < nth and time.monotonic() < deadline and d.alive:
+                time.sleep(0.05)
+            self.assertEqual(srv.verbs().count("EXAMINE"), nth, d.describe())
+            time.sleep(0.3)
+            d.signal(signal.SIGSEGV)
+            self.assertEqual(d.wait(10), -signal.SIGSEGV, d.describe())
+            st = P.puljectl(cfg, "status")
+            self.assertRegex(st.stdout, r"Last crash: +\d{4}-\d\d-\d\d .*signal 11 \(SIGSEGV\)",
+                             st.describe())
+            self.assertIn(phase.split()[-1], st.stdout.replace("\n", " "), st.describe())
+
+        d1 = start(1)
+        crash_in_examine(d1, 1)
+        with open(self.path("puljed.db.run")) as f:
+            record = f.read()
+        self.assertIn("state=crashed\n", record)
+        self.assertIn("signal=11\n", record)
+        self.assertIn("phase=%s\n" % phase, record)
+
+        t0 = time.monotonic()
+        d2 = start(2)
+        m = d2.wait_output(r"did not stop cleanly: signal 11 \(SIGSEGV\) while %s, at \S+ "
+                           r"\(1 unclean end in a row\); waiting 10 s before connecting"
+                           % re.escape(phase), timeout=10)
+        self.assertTrue(m, d2.describe())
+        crash_in_examine(d2, 2)
+        self.assertGreater(time.monotonic() - t0, 9.5, "connected before the 10 s wait ended")
+        self.assertGreaterEqual(d2.notify.count("WATCHDOG=1"), 4, "the watchdog starved during the wait")
+        self.assertTrue(any("Waiting 10 s" in x for x in d2.notify.statuses()), d2.describe())
+
+        d3 = start(3)
+        self.assertTrue(d3.wait_output(r"\(2 unclean ends in a row\); waiting 20 s before connecting",
+                                       timeout=10), d3.describe())
+        time.sleep(1)
+        rc, took = d3.terminate()
+        self.assertEqual(rc, 0, d3.describe())
+        self.assertLess(took, 3, "SIGTERM during the wait after a crash took %.1f s" % took)
+        self.assertEqual(srv.connections, 2, "connected during the wait")
+        st = P.puljectl(cfg, "status", "--json")
+        crash = json.loads(st.stdout)["last_crash"]
+        self.assertEqual(crash["in_a_row"], 2, st.stdout)
+        self.assertIn("SIGSEGV", crash["reason"])
+
+        # A clean stop is no crash: the next start connects at once and,
+        # with the server healthy, records everything; the series ends.
+        d4 = start(4)
+        self.assertTrue(d4.wait_output(r"poll of \S+: 2 new, 2 recorded", timeout=20), d4.describe())
+        self.assertNotIn("did not stop cleanly", d4.output())
+        rc, _ = d4.terminate()
+        self.assertEqual(rc, 0, d4.describe())
+        self.assertEqual(sorted(self.assert_recorded(cfg, msgs)), [1, 2])
+        with open(self.path("puljed.db.run")) as f:
+            record = f.read()
+        self.assertIn("state=stopped\n", record)
+        self.assertIn("crashes=0\n", record)
+
+    # ------------------------------------------------------------ 14
     def lose_record(self, uid):
         """Deletes the record of UID and everything of it: a lost record."""
         for table in ("bodies", "attachments", "parts"):
@@ -676,7 +837,7 @@ class FaultTest(PuljedTestCase):
         return rows[0][0] if rows else None
 
     @budget(150)
-    def test_13_a_lying_metadata_answer_never_moves_the_watermark(self):
+    def test_14_a_lying_metadata_answer_never_moves_the_watermark(self):
         # A UID FETCH answer that names a UID the mailbox cannot have, a
         # message number beyond EXISTS, or UIDs that do not rise with the
         # message numbers is a protocol error: nothing of it is recorded
@@ -717,7 +878,7 @@ class FaultTest(PuljedTestCase):
                 self.assertEqual(self.watermark(db), 3)
 
     @budget(90)
-    def test_14_new_mail_during_the_session_is_believed_once_status_says_so(self):
+    def test_15_new_mail_during_the_session_is_believed_once_status_says_so(self):
         # Mail arriving between EXAMINE and the fetch has a UID at or above
         # the UIDNEXT EXAMINE told: puljed asks STATUS again, and records it.
         msgs = mailbox(3)
@@ -738,7 +899,7 @@ class FaultTest(PuljedTestCase):
         self.assertEqual(self.watermark(), 4)
 
     @budget(150)
-    def test_15_gap_check_fetches_what_has_no_record(self):
+    def test_16_gap_check_fetches_what_has_no_record(self):
         # The cheap half of reconcile runs when due: a UID at or below the
         # watermark without a record is fetched and recorded; one the
         # server will not deliver stays reported, in status (not "ok") and
@@ -781,7 +942,7 @@ class FaultTest(PuljedTestCase):
         self.assertIn("UIDs 3", text)
 
     @budget(120)
-    def test_16_the_daemon_checks_for_gaps_at_start(self):
+    def test_17_the_daemon_checks_for_gaps_at_start(self):
         # The daemon runs the gap check at start and says what is missing
         # in its log and its sd_notify STATUS.
         msgs = mailbox(4)
