@@ -208,7 +208,7 @@ static const char style[] =
 	".s-accepted{color:#2e7d32}.s-late{color:#c62828}.s-review{color:#b26a00}.s-unrelated{color:#616161}"
 	".timeline{width:100%;height:auto;border:1px solid #ccc;margin:1em 0}"
 	"ul.files{margin:.2em 0;padding-left:1.2em}.sha{font-family:'DejaVu Sans Mono',monospace;font-size:.75em;"
-	"color:#555;word-break:break-all}"
+	"color:#555;word-break:break-all}.edge{font-size:.85em;color:#333}"
 	".sig-valid{color:#2e7d32}.sig-invalid{color:#c62828;font-weight:bold}"
 	"@media print{body{margin:0;max-width:none}a{color:inherit;text-decoration:none}"
 	"h2{page-break-before:auto}th{background:#eee;-webkit-print-color-adjust:exact;print-color-adjust:exact}}";

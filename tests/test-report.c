@@ -40,8 +40,15 @@ static void test_page(void)
 	struct report_call call = { "digitale-kompetencer-2022", "Puljeopslag 2022: Styrkelse af digitale kompetencer",
 				    "2022-07-01T23:59:59+02:00", DEADLINE, "Europe/Copenhagen", { 1, 1, 1, 0 },
 				    apps, 3, all, 3 };
+	/* The mail gateway's time decided m2: said under it, and for the call. */
+	m2.edge = (struct report_edge){ "2022-07-01T23:59:50+02:00", m2.received_at, "edge", "edge", NULL };
+	call.basis_edge = true;
 	struct report r = { "2026-11-22 12:00", &call, 1, 4 };
 	g_autofree char *html = report_html(&r);
+	g_assert_nonnull(strstr(html, "modtaget af ministeriets mailserver 23:59:50, i postkassen 00:00:10; "
+				      "fristen afgøres af mailserverens tid"));
+	g_assert_nonnull(strstr(html, "ministeriets mailservers modtagelsestid afgør"));
+	g_assert_cmpuint(count(html, "class=\"edge\""), ==, 1);
 
 	g_assert_true(g_str_has_prefix(html, "<!DOCTYPE html>"));
 	g_assert_nonnull(strstr(html, "<meta charset=\"utf-8\">"));
