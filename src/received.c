@@ -93,14 +93,17 @@ struct item {
 	bool comment;
 };
 
-/* The words and top-level comments of TEXT[0..LEN), at most MAX. */
-static size_t items(const char *text, size_t len, struct item *out, size_t max)
+/* The words and top-level comments of TEXT[0..LEN) into OUT. */
+static void items(const char *text, size_t len, GArray *out)
 {
-	size_t n = 0, i = 0;
-	while (i < len && n < max) {
+	size_t i = 0;
+	while (i < len) {
+		struct item it;
 		if (text[i] == ' ') {
 			i++;
-		} else if (text[i] == '(') {
+			continue;
+		}
+		if (text[i] == '(') {
 			size_t start = ++i;
 			int depth = 1;
 			for (; i < len && depth > 0; i++) {
@@ -111,15 +114,15 @@ static size_t items(const char *text, size_t len, struct item *out, size_t max)
 				else if (text[i] == ')')
 					depth--;
 			}
-			out[n++] = (struct item){ text + start, i - start - (depth == 0), true };
+			it = (struct item){ text + start, i - start - (depth == 0), true };
 		} else {
 			size_t start = i;
 			while (i < len && text[i] != ' ' && text[i] != '(')
 				i++;
-			out[n++] = (struct item){ text + start, i - start, false };
+			it = (struct item){ text + start, i - start, false };
 		}
+		g_array_append_val(out, it);
 	}
-	return n;
 }
 
 /* The verified name in the comment after the HELO name: Postfix
@@ -166,10 +169,6 @@ static char *verified_name(const struct item *c, bool *unverified)
 	return NULL;
 }
 
-/* The words and comments read of one value: a real one has about 20; a
- * "by" beyond these is not found, and the header is not trusted. */
-#define MAX_ITEMS 64
-
 void received_parse_hop(const char *value, struct received_hop *hop)
 {
 	memset(hop, 0, sizeof(*hop));
@@ -198,8 +197,10 @@ void received_parse_hop(const char *value, struct received_hop *hop)
 	if (semi < len)
 		hop->date = g_strdup(text + semi + 1);
 
-	struct item it[MAX_ITEMS];
-	size_t n = items(text, semi, it, MAX_ITEMS);
+	g_autoptr(GArray) list = g_array_new(FALSE, FALSE, sizeof(struct item));
+	items(text, semi, list);
+	const struct item *it = (const struct item *)(void *)list->data;
+	size_t n = list->len;
 	bool seen_from = false;
 	for (size_t i = 0; i < n; i++) {
 		if (it[i].comment)
