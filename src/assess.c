@@ -1,6 +1,7 @@
 #include "assess.h"
 #include "datetime.h"
 #include "mime.h"
+#include "received.h"
 #include "rules.h"
 
 #include <string.h>
@@ -47,6 +48,32 @@ static char *reasons_json(const struct rules_result *res, const char *extra)
 		g_string_append_printf(s, "%s\"%s\"", res->n_reasons ? "," : "", extra);
 	g_string_append_c(s, ']');
 	return g_string_free(s, FALSE);
+}
+
+static enum rules_basis call_basis(const struct config_call *c)
+{
+	return c->basis_edge ? RULES_BASIS_EDGE : c->basis_date_header ? RULES_BASIS_DATE_HEADER : RULES_BASIS_ARRIVAL;
+}
+
+/* The edge arrival from MM's Received: headers; without them (a record
+ * reclassified without its bytes) what was recorded before. */
+static void find_edge(const struct config *cfg, const struct assess_input *in, const struct mime_message *mm,
+		      struct received_edge *e, const char **why)
+{
+	*why = NULL;
+	memset(e, 0, sizeof(*e));
+	e->why = RECEIVED_NO_RELAYS;
+	if (!cfg->trusted_relays)
+		return;
+	if (mm) {
+		received_edge((const char *const *)mm->received_headers, mm->n_received_headers,
+			      (const char *const *)cfg->trusted_relays, in->has_arrival, in->arrival, cfg->max_edge_skew, e);
+		*why = received_why_name(e->why);
+	} else if (in->stored && (in->stored->has_edge_received || in->stored->edge_why)) {
+		e->why = in->stored->has_edge_received ? RECEIVED_EDGE : RECEIVED_BAD_DATE;
+		e->when = in->stored->edge_received_epoch;
+		*why = in->stored->edge_why;
+	}
 }
 
 void assess_message(const struct config *cfg, const struct assess_input *in, struct assessment *a)
@@ -99,9 +126,7 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 	struct rules_call *calls = g_new0(struct rules_call, cfg->n_calls);
 	for (size_t i = 0; i < cfg->n_calls; i++) {
 		const struct config_call *c = &cfg->calls[i];
-		calls[i] = (struct rules_call){ c->id, c->subject, c->deadline_last,
-						c->basis_date_header ? RULES_BASIS_DATE_HEADER : RULES_BASIS_ARRIVAL,
-						c->grace };
+		calls[i] = (struct rules_call){ c->id, c->subject, c->deadline_last, call_basis(c), c->grace };
 	}
 	struct rules_settings settings = { cfg->fuzzy_threshold, cfg->word_similarity, cfg->title_threshold };
 	/* Which attachment is the form. */
@@ -117,6 +142,9 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		form = rules_pick_form(cand, n_atts);
 		g_free(cand);
 	}
+	struct received_edge edge;
+	const char *edge_why;
+	find_edge(cfg, in, mm, &edge, &edge_why);
 	struct rules_input ri = {
 		.subject = mm ? mm->subject : old ? old->subject : NULL,
 		.from_name = mm ? mm->from_name : old ? old->from_name : NULL,
@@ -125,6 +153,8 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		.arrival = in->arrival,
 		.has_date = mm && mm->has_date,
 		.date = mm ? mm->date : 0,
+		.has_edge = edge.why == RECEIVED_EDGE,
+		.edge = edge.when,
 		.n_attachments = n_atts,
 		.has_form = form >= 0,
 		.hints = mm ? hints_from_facts(mm->facts, mm->from_addr) : 0,
@@ -143,6 +173,8 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		a->date_header = g_strdup(old->date_header);
 	if (mm && mm->has_received)
 		a->received_header = datetime_format(mm->received, call->tz);
+	if (ri.has_edge)
+		a->edge_received_at = datetime_format(edge.when, call->tz);
 	a->reasons = reasons_json(&res, in->body_missing && !strcmp(in->body_missing, "gone") ? "fetch:gone" : NULL);
 	a->applicant = g_steal_pointer(&res.applicant);
 	a->status = res.status;
@@ -180,13 +212,15 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		.has_received_header = mm && mm->has_received,
 		.received_header_epoch = mm ? mm->received : 0,
 		.received_header = a->received_header,
-		.deadline_basis = res.call >= 0 ? rules_basis_name(call->basis_date_header ? RULES_BASIS_DATE_HEADER
-										: RULES_BASIS_ARRIVAL)
-						: NULL,
+		.deadline_basis = res.call >= 0 ? rules_basis_name(call_basis(call)) : NULL,
 		.decided_by = res.decided ? rules_basis_name(res.decided_by) : NULL,
 		.has_delta = res.decided,
 		.deadline_delta = res.delta,
 		.smime = mm ? cms_status_name(mm->smime) : NULL,
+		.has_edge_received = ri.has_edge,
+		.edge_received_epoch = ri.has_edge ? edge.when : 0,
+		.edge_received_at = a->edge_received_at,
+		.edge_why = edge_why,
 	};
 	a->n_atts = n_atts;
 	a->atts = g_new0(struct store_attachment_in, n_atts ? n_atts : 1);
@@ -224,6 +258,7 @@ void assess_clear(struct assessment *a)
 	g_free(a->received_at);
 	g_free(a->date_header);
 	g_free(a->received_header);
+	g_free(a->edge_received_at);
 	g_free(a->reasons);
 	g_free(a->flags);
 	g_free(a->applicant);

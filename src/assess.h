@@ -44,6 +44,7 @@ struct assessment {
 	/* owned */
 	struct mime_message *mime;
 	char *received_at, *date_header, *received_header, *reasons, *flags, *applicant;
+	char *edge_received_at;             /* the edge arrival (received_edge), ISO 8601, or NULL */
 	char **signed_at;                   /* per attachment, ISO 8601 */
 	struct store_part *parts;
 	char raw_sha256[65];

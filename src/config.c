@@ -1,5 +1,6 @@
 #include "config.h"
 #include "datetime.h"
+#include "received.h"
 #include "rules.h"
 
 #include <errno.h>
@@ -36,6 +37,7 @@ static const struct key_spec known_keys[] = {
 	{ "call", "deadline_basis" }, { "call", "grace" },
 	{ "match", "fuzzy_threshold" }, { "match", "word_similarity" }, { "match", "title_threshold" },
 	{ "signatures", "trust_file" },
+	{ "evidence", "trusted_relays" }, { "evidence", "max_edge_skew" },
 };
 
 struct loader {
@@ -239,9 +241,9 @@ static int check_known_keys(struct loader *l)
 			if (!valid_call_id(id))
 				return fail(l, g, NULL, "a call group is named [call ID] with an ID of letters, digits, '-', '_' or '.'");
 		} else if (strcmp(g, "imap") && strcmp(g, "daemon") && strcmp(g, "store") && strcmp(g, "limits") &&
-			   strcmp(g, "match") && strcmp(g, "signatures")) {
+			   strcmp(g, "match") && strcmp(g, "signatures") && strcmp(g, "evidence")) {
 			return fail(l, g, NULL, "unknown group (known: [imap], [daemon], [store], [limits], [match], "
-					       "[signatures], [call ID])");
+					       "[signatures], [evidence], [call ID])");
 		}
 		gsize n_keys = 0;
 		g_auto(GStrv) keys = g_key_file_get_keys(l->kf, g, &n_keys, NULL);
@@ -412,7 +414,39 @@ static int load_limits(struct loader *l, struct config_limits *lim)
 			&lim->max_header_field);
 }
 
-static int load_call(struct loader *l, const char *group, struct config_call *c)
+/* [evidence]: the authority's own mail servers, for deadline_basis = edge.
+ * trusted_relays is a list of host name globs separated by ';', ',' or
+ * whitespace. */
+static int load_evidence(struct loader *l, struct config *cfg)
+{
+	g_autofree char *relays = get_value(l, "evidence", "trusted_relays");
+	if (relays && *relays) {
+		g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(g_free);
+		g_auto(GStrv) parts = g_strsplit_set(relays, ";, \t", -1);
+		for (size_t i = 0; parts[i]; i++) {
+			if (!*parts[i])
+				continue;
+			if (!received_pattern_valid(parts[i]))
+				return fail(l, "evidence", "trusted_relays",
+					    "\"%s\" is not a host name pattern (letters, digits, '-', '_', '.', and '*' or '?' "
+					    "as wildcards; patterns separated by ';', ',' or spaces)", parts[i]);
+			g_ptr_array_add(list, g_ascii_strdown(parts[i], -1));
+		}
+		if (list->len) {
+			g_ptr_array_add(list, NULL);
+			g_ptr_array_set_free_func(list, NULL);
+			cfg->trusted_relays = (char **)g_ptr_array_free(g_steal_pointer(&list), FALSE);
+		}
+	}
+	g_autofree char *skew = get_value(l, "evidence", "max_edge_skew");
+	cfg->max_edge_skew = RECEIVED_DEFAULT_MAX_SKEW;
+	if (skew && *skew && (rules_parse_duration(skew, &cfg->max_edge_skew) < 0 || cfg->max_edge_skew > 3600))
+		return fail(l, "evidence", "max_edge_skew",
+			    "must be a duration from 0 to 1h such as 90s or 5m, got \"%s\"", skew);
+	return 0;
+}
+
+static int load_call(struct loader *l, const char *group, struct config_call *c, const struct config *cfg)
 {
 	int r;
 	c->id = g_strdup(group + strlen(CALL_PREFIX));
@@ -437,9 +471,14 @@ static int load_call(struct loader *l, const char *group, struct config_call *c)
 			    "must be a date (2022-07-01) or an ISO 8601 timestamp (2022-07-01T12:00:00+02:00), got \"%s\"",
 			    c->deadline);
 	g_autofree char *basis = get_value(l, group, "deadline_basis");
-	if (basis && *basis && strcmp(basis, "arrival") && strcmp(basis, "date-header"))
-		return fail(l, group, "deadline_basis", "must be \"arrival\" or \"date-header\", got \"%s\"", basis);
+	if (basis && *basis && strcmp(basis, "arrival") && strcmp(basis, "date-header") && strcmp(basis, "edge"))
+		return fail(l, group, "deadline_basis", "must be \"arrival\", \"date-header\" or \"edge\", got \"%s\"",
+			    basis);
 	c->basis_date_header = basis && !strcmp(basis, "date-header");
+	c->basis_edge = basis && !strcmp(basis, "edge");
+	if (c->basis_edge && !cfg->trusted_relays)
+		return fail(l, group, "deadline_basis",
+			    "\"edge\" needs the authority's mail servers in [evidence] trusted_relays");
 	g_autofree char *grace = get_value(l, group, "grace");
 	if (grace && *grace && rules_parse_duration(grace, &c->grace) < 0)
 		return fail(l, group, "grace", "must be a duration such as 90s, 15m, 2h or 1d (at most a year), got \"%s\"",
@@ -529,6 +568,9 @@ int config_load(const char *path, struct config **out, char **error)
 	    (r = get_fraction(&l, "title_threshold", RULES_DEFAULT_TITLE_THRESHOLD, &cfg->title_threshold)) < 0)
 		goto out;
 
+	if ((r = load_evidence(&l, cfg)) < 0)
+		goto out;
+
 	groups = g_key_file_get_groups(l.kf, NULL);
 	for (size_t i = 0; groups[i]; i++) {
 		if (!g_str_has_prefix(groups[i], CALL_PREFIX))
@@ -536,7 +578,7 @@ int config_load(const char *path, struct config **out, char **error)
 		cfg->calls = g_renew(struct config_call, cfg->calls, cfg->n_calls + 1);
 		memset(&cfg->calls[cfg->n_calls], 0, sizeof(struct config_call));
 		cfg->n_calls++;
-		if ((r = load_call(&l, groups[i], &cfg->calls[cfg->n_calls - 1])) < 0)
+		if ((r = load_call(&l, groups[i], &cfg->calls[cfg->n_calls - 1], cfg)) < 0)
 			goto out;
 	}
 	if (cfg->n_calls == 0) {
@@ -571,6 +613,7 @@ void config_free(struct config *cfg)
 	g_free(cfg->imap.after_ingest_folder);
 	g_free(cfg->database);
 	g_free(cfg->trust_file);
+	g_strfreev(cfg->trusted_relays);
 	for (size_t i = 0; i < cfg->n_calls; i++) {
 		struct config_call *c = &cfg->calls[i];
 		g_free(c->id);

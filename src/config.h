@@ -25,6 +25,7 @@ struct config_call {
 	char *timezone;    /* IANA name */
 	GTimeZone *tz;
 	bool basis_date_header; /* deadline_basis = date-header */
+	bool basis_edge;        /* deadline_basis = edge: the authority's mail server's time */
 	int64_t grace;     /* seconds */
 };
 
@@ -81,6 +82,8 @@ struct config {
 	double word_similarity; /* [match] word_similarity */
 	double title_threshold; /* [match] title_threshold */
 	char *trust_file;       /* [signatures] trust_file: PEM roots for signer_trusted, or NULL */
+	char **trusted_relays;  /* [evidence] trusted_relays: host name globs, NULL-terminated, or NULL */
+	int64_t max_edge_skew;  /* [evidence] max_edge_skew: seconds an edge time may lie after INTERNALDATE */
 	struct config_call *calls;
 	size_t n_calls;
 };

@@ -350,6 +350,8 @@ static int add_message(const struct store_message *m, void *userdata)
 	add_str(b, "received_header", m->received_header);
 	add_str(b, "deadline_basis", m->deadline_basis);
 	add_str(b, "decided_by", m->decided_by);
+	add_str(b, "edge_received_at", m->edge_received_at);
+	add_str(b, "edge_why", m->edge_why);
 	add_int_or_null(b, "deadline_delta", m->deadline_delta, m->has_delta);
 	add_str(b, "smime", m->smime ? m->smime : "none");
 	add_str(b, "server_action", m->server_action);
@@ -699,14 +701,20 @@ static int show_human(const struct store_message *m, void *userdata)
 	show_field(c, "On time:", m->on_time < 0 ? "-" : m->on_time ? "yes" : "no");
 	if (m->has_delta && m->decided_by) {
 		g_autofree char *how = rules_describe_delta(m->deadline_delta);
-		bool by_date = !strcmp(m->decided_by, "date-header");
-		g_autofree char *line = g_strdup_printf("%s — decided by %s %s%s", how,
-							 by_date ? "the sender's Date:" : "the server's arrival time",
-							 by_date ? m->date_header : m->received_at,
-							 m->deadline_basis && strcmp(m->deadline_basis, m->decided_by)
-								 ? " (no Date: header; arrival used)" : "");
+		bool by_date = !strcmp(m->decided_by, "date-header"), by_edge = !strcmp(m->decided_by, "edge");
+		bool fell_back = m->deadline_basis && strcmp(m->deadline_basis, m->decided_by);
+		bool wanted_edge = m->deadline_basis && !strcmp(m->deadline_basis, "edge");
+		g_autofree char *line = g_strdup_printf(
+			"%s — decided by %s %s%s", how,
+			by_date ? "the sender's Date:" : by_edge ? "the authority's mail server" : "the server's arrival time",
+			by_date ? m->date_header : by_edge ? m->edge_received_at : m->received_at,
+			!fell_back ? "" : wanted_edge ? " (no edge time; arrival used)" : " (no Date: header; arrival used)");
 		show_field(c, "Deadline:", line);
 	}
+	struct report_edge edge = { m->edge_received_at, m->received_at, m->decided_by, m->deadline_basis, m->edge_why };
+	g_autofree char *edge_line = report_edge_sentence(&edge);
+	if (edge_line)
+		show_field(c, "Modtaget:", edge_line);
 	if (m->match) {
 		g_autofree char *match = g_strdup_printf("%s (score %.2f)", m->match, m->match_score);
 		show_field(c, "Match:", match);
@@ -735,6 +743,7 @@ static int show_human(const struct store_message *m, void *userdata)
 	show_field(c, "Arrived:", m->received_at);
 	show_field(c, "INTERNALDATE:", m->internaldate);
 	show_field(c, "Received:", m->received_header);
+	show_field(c, "Edge:", m->edge_received_at);
 	show_field(c, "Date header:", m->date_header);
 	g_autofree char *where = g_strdup_printf("%s, UIDVALIDITY %u, UID %u", m->mailbox, m->uidvalidity, m->uid);
 	show_field(c, "Mailbox:", where);
@@ -1029,7 +1038,8 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 	if (differs(m->status, n->status) || differs(m->call, n->call) || differs(m->applicant, n->applicant) ||
 	    m->on_time != n->on_time || differs(m->reasons, n->reasons) || differs(m->match, n->match) ||
 	    differs(m->kind, n->kind) || differs(m->received_at, n->received_at) || differs(m->smime, n->smime) ||
-	    !m->smime) {
+	    differs(m->decided_by, n->decided_by) || differs(m->deadline_basis, n->deadline_basis) ||
+	    differs(m->edge_received_at, n->edge_received_at) || differs(m->edge_why, n->edge_why) || !m->smime) {
 		c->changed++;
 		if (c->json) {
 			JsonBuilder *b = c->json;
@@ -1296,7 +1306,8 @@ out:
 /* ---- export ---- */
 
 static const char *const message_columns[] = { "id", "call", "applicant", "status", "on_time", "arrival", "from",
-					       "subject", "form", "form_signature", "signer", "decision", "duplicate_of" };
+					       "subject", "form", "form_signature", "signer", "decision", "duplicate_of",
+					       "received_at", "edge_received_at", "decided_by" };
 static const char *const application_columns[] = { "call", "applicant", "messages", "ids", "status", "on_time",
 						   "first_arrival", "last_arrival", "form", "form_signature",
 						   "signer", "decision" };
@@ -1333,6 +1344,9 @@ static int export_message(const struct store_message *m, void *userdata)
 	g_ptr_array_add(row, g_steal_pointer(&f.signer));
 	g_ptr_array_add(row, g_strdup(m->decision));
 	g_ptr_array_add(row, m->duplicate_of ? g_strdup_printf("%" G_GINT64_FORMAT, m->duplicate_of) : NULL);
+	g_ptr_array_add(row, g_strdup(m->received_at));
+	g_ptr_array_add(row, g_strdup(m->edge_received_at));
+	g_ptr_array_add(row, g_strdup(m->decided_by));
 	g_assert(row->len == G_N_ELEMENTS(message_columns));
 	g_ptr_array_add(c->rows, row);
 	return 0;
@@ -1586,6 +1600,9 @@ static int report_message(const struct store_message *m, void *userdata)
 	rm->status = chunk(c->text, m->status);
 	rm->from = chunk(c->text, m->from_addr);
 	rm->subject = chunk(c->text, m->subject);
+	rm->edge = (struct report_edge){ chunk(c->text, m->edge_received_at), rm->received_at,
+					 chunk(c->text, m->decided_by), chunk(c->text, m->deadline_basis),
+					 chunk(c->text, m->edge_why) };
 	g_ptr_array_add(c->msgs, rm);
 	g_hash_table_insert(c->by_id, &rm->id, rm);
 	struct report_att_ctx ac = { c, m->id, -1, g_array_new(FALSE, TRUE, sizeof(struct report_attachment)) };
@@ -1711,7 +1728,7 @@ int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char
 		struct report_call rc = {
 			.id = call->id, .subject = call->subject, .deadline = chunk(text, deadline),
 			.deadline_t = call->deadline_last + call->grace, .timezone = call->timezone,
-			.n_apps = rapps->len, .msgs = (const struct report_message *const *)c->msgs->pdata,
+			.basis_edge = call->basis_edge, .n_apps = rapps->len, .msgs = (const struct report_message *const *)c->msgs->pdata,
 			.n_msgs = c->msgs->len,
 		};
 		memcpy(rc.counts, c->counts, sizeof(rc.counts));

@@ -1002,6 +1002,17 @@ static void read_facts(struct mime_message *m, GMimeMessage *gm, GMimeHeaderList
 		if (decode_date(semi + 1, &m->received, &offset))
 			m->has_received = true;
 	}
+	/* All of them, in order, for the edge arrival (received_edge). */
+	GPtrArray *all = g_ptr_array_new();
+	for (int i = 0, n = headers ? g_mime_header_list_get_count(headers) : 0; i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(headers, i);
+		const char *v = h ? g_mime_header_get_raw_value(h) : NULL;
+		if (v && !g_ascii_strcasecmp(g_mime_header_get_name(h), "Received"))
+			g_ptr_array_add(all, g_strdup(v));
+	}
+	m->n_received_headers = all->len;
+	g_ptr_array_add(all, NULL);
+	m->received_headers = (char **)g_ptr_array_free(all, FALSE);
 	const char *org = header_raw(headers, "Organization");
 	if (org)
 		m->organization = decode_unstructured(org);
@@ -1133,6 +1144,7 @@ void mime_message_free(struct mime_message *msg)
 	g_free(msg->from_name);
 	g_free(msg->message_id);
 	g_free(msg->organization);
+	g_strfreev(msg->received_headers);
 	for (size_t i = 0; i < msg->n_attachments; i++) {
 		g_free(msg->attachments[i].filename);
 		g_free(msg->attachments[i].content_type);

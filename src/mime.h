@@ -93,6 +93,8 @@ struct mime_message {
 	int date_offset;     /* its UTC offset in minutes */
 	bool has_received;
 	int64_t received;    /* date of the newest (topmost) Received: header */
+	char **received_headers; /* every Received: value, topmost first, raw (folded), NULL-terminated */
+	size_t n_received_headers;
 	char *organization;  /* Organization: header, decoded, or NULL */
 	unsigned facts;      /* enum mime_facts */
 	struct mime_attachment *attachments;

@@ -208,7 +208,7 @@ static const char style[] =
 	".s-accepted{color:#2e7d32}.s-late{color:#c62828}.s-review{color:#b26a00}.s-unrelated{color:#616161}"
 	".timeline{width:100%;height:auto;border:1px solid #ccc;margin:1em 0}"
 	"ul.files{margin:.2em 0;padding-left:1.2em}.sha{font-family:'DejaVu Sans Mono',monospace;font-size:.75em;"
-	"color:#555;word-break:break-all}"
+	"color:#555;word-break:break-all}.edge{font-size:.85em;color:#333}"
 	".sig-valid{color:#2e7d32}.sig-invalid{color:#c62828;font-weight:bold}"
 	"@media print{body{margin:0;max-width:none}a{color:inherit;text-decoration:none}"
 	"h2{page-break-before:auto}th{background:#eee;-webkit-print-color-adjust:exact;print-color-adjust:exact}}";
@@ -228,6 +228,49 @@ static void signature_text(GString *out, const char *signature, const char *sign
 	}
 }
 
+/* "23:59:40" of an ISO 8601 time, or the whole text when it is not one. */
+static const char *clock_time(const char *iso, char buf[9])
+{
+	if (!iso || strlen(iso) < 19 || iso[10] != 'T')
+		return iso ? iso : "?";
+	memcpy(buf, iso + 11, 8);
+	buf[8] = '\0';
+	return buf;
+}
+
+static const char *why_danish(const char *why)
+{
+	static const struct { const char *why, *text; } texts[] = {
+		{ "no-received", "beskeden har ingen Received-felter" },
+		{ "untrusted-top", "det øverste Received-felt er ikke skrevet af ministeriets mailserver" },
+		{ "bad-date", "tiden i mailserverens Received-felt kan ikke læses" },
+		{ "after-arrival", "tiden i mailserverens Received-felt ligger efter ankomsten til postkassen" },
+		{ "no-arrival", "der er ingen ankomsttid at holde den op imod" },
+	};
+	for (size_t i = 0; why && i < G_N_ELEMENTS(texts); i++)
+		if (!strcmp(why, texts[i].why))
+			return texts[i].text;
+	return why ? why : "ukendt grund";
+}
+
+char *report_edge_sentence(const struct report_edge *e)
+{
+	char a[9], b[9];
+	const char *by = !e->decided_by ? NULL
+			 : !strcmp(e->decided_by, "edge") ? "mailserverens tid"
+			 : !strcmp(e->decided_by, "date-header") ? "afsenderens Date-felt"
+								  : "postkassens tid";
+	if (e->edge_at) {
+		g_autofree char *s = g_strdup_printf("modtaget af ministeriets mailserver %s, i postkassen %s",
+						     clock_time(e->edge_at, a), clock_time(e->received_at, b));
+		return by ? g_strdup_printf("%s; fristen afgøres af %s", s, by) : g_steal_pointer(&s);
+	}
+	if (!e->basis || strcmp(e->basis, "edge"))
+		return NULL;
+	return g_strdup_printf("ingen tid fra ministeriets mailserver (%s); fristen afgøres af %s %s",
+			       why_danish(e->why), by ? by : "postkassens tid", clock_time(e->received_at, b));
+}
+
 static void message_cell(GString *out, const struct report_message *m)
 {
 	g_string_append(out, "<div class=\"msg\">");
@@ -242,6 +285,12 @@ static void message_cell(GString *out, const struct report_message *m)
 	short_time(out, m->received_at);
 	g_string_append(out, ", ");
 	status_badge(out, m->status);
+	g_autofree char *edge = report_edge_sentence(&m->edge);
+	if (edge) {
+		g_string_append(out, "<div class=\"edge\">");
+		esc(out, edge);
+		g_string_append(out, "</div>");
+	}
 	if (m->n_atts) {
 		g_string_append(out, "<ul class=\"files\">");
 		for (size_t k = 0; k < m->n_atts; k++) {
@@ -284,7 +333,9 @@ static void call_section(GString *out, const struct report_call *c)
 	esc(out, deadline);
 	g_string_append(out, " (");
 	esc(out, c->timezone);
-	g_string_append(out, "); serverens ankomsttid afgør</dd><dt>Ansøgere</dt><dd>");
+	g_string_append(out, c->basis_edge ? "); ministeriets mailservers modtagelsestid afgør, ellers postkassens"
+					   : "); serverens ankomsttid afgør");
+	g_string_append(out, "</dd><dt>Ansøgere</dt><dd>");
 	g_string_append_printf(out, "%zu</dd></dl>\n", c->n_apps);
 
 	g_string_append(out, "<table class=\"counts\"><tr><th>Status</th><th>Beskeder</th></tr>");

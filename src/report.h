@@ -17,6 +17,15 @@ struct report_attachment {
 	const char *signer;
 };
 
+/* The times behind a message's deadline decision. */
+struct report_edge {
+	const char *edge_at;      /* the authority's mail server's time (ISO 8601), or NULL */
+	const char *received_at;  /* INTERNALDATE, ISO 8601, or NULL */
+	const char *decided_by;   /* "edge", "arrival", "date-header" or NULL */
+	const char *basis;        /* the call's deadline_basis, or NULL */
+	const char *why;          /* why there is no edge time, or NULL */
+};
+
 struct report_message {
 	int64_t id;
 	const char *received_at;  /* ISO 8601 in the call's zone, or NULL */
@@ -28,6 +37,7 @@ struct report_message {
 	const char *eml_href;     /* relative link to the raw message, or NULL */
 	const struct report_attachment *atts;
 	size_t n_atts;
+	struct report_edge edge;  /* which time decided the deadline */
 };
 
 struct report_application {
@@ -55,6 +65,7 @@ struct report_call {
 	size_t n_apps;
 	const struct report_message *const *msgs; /* every message of the call, for the timeline */
 	size_t n_msgs;
+	bool basis_edge;          /* deadline_basis = edge: the authority's mail server decides */
 };
 
 struct report {
@@ -63,6 +74,13 @@ struct report {
 	size_t n_calls;
 	int64_t unrelated;        /* messages that match no call */
 };
+
+/* One Danish sentence on which time decided the deadline when the
+ * authority's mail server's time is known or was asked for: "modtaget af
+ * ministeriets mailserver 23:59:40, i postkassen 00:01:02; fristen afgøres
+ * af mailserverens tid".  NULL when there is nothing to say.  Newly
+ * allocated (g_free); shown by puljectl show as well. */
+char *report_edge_sentence(const struct report_edge *e);
 
 /* The page, newly allocated (g_free). */
 char *report_html(const struct report *r);

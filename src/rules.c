@@ -1174,11 +1174,16 @@ static void decide_deadline(const struct rules_call *c, const struct rules_input
 	if (c->basis == RULES_BASIS_DATE_HEADER && in->has_date) {
 		t = in->date;
 		out->decided_by = RULES_BASIS_DATE_HEADER;
+	} else if (c->basis == RULES_BASIS_EDGE && in->has_edge) {
+		t = in->edge;
+		out->decided_by = RULES_BASIS_EDGE;
 	} else if (in->has_arrival) {
 		t = in->arrival;
 		out->decided_by = RULES_BASIS_ARRIVAL;
 		if (c->basis == RULES_BASIS_DATE_HEADER)
 			add_reason(out, g_strdup("deadline:no-date-header(arrival)"));
+		if (c->basis == RULES_BASIS_EDGE)
+			add_reason(out, g_strdup("deadline:no-edge(arrival)"));
 	} else {
 		add_reason(out, g_strdup("deadline:unknown"));
 		return;
@@ -1189,7 +1194,9 @@ static void decide_deadline(const struct rules_call *c, const struct rules_input
 	out->on_time = out->delta < 0;
 	g_autofree char *d = rules_format_delta(out->delta);
 	add_reason(out, g_strdup_printf("deadline:%s(%s)%s", out->on_time ? "on-time" : "late", d,
-				       out->decided_by == RULES_BASIS_DATE_HEADER ? "[date-header]" : ""));
+				       out->decided_by == RULES_BASIS_DATE_HEADER ? "[date-header]"
+				       : out->decided_by == RULES_BASIS_EDGE    ? "[edge]"
+										: ""));
 }
 
 static void add_attachment_reasons(const struct rules_input *in, struct rules_result *out)
@@ -1387,7 +1394,7 @@ const char *rules_kind_name(enum rules_kind kind)
 
 const char *rules_basis_name(enum rules_basis basis)
 {
-	return basis == RULES_BASIS_DATE_HEADER ? "date-header" : "arrival";
+	return basis == RULES_BASIS_DATE_HEADER ? "date-header" : basis == RULES_BASIS_EDGE ? "edge" : "arrival";
 }
 
 const char *rules_applicant_source_name(enum rules_applicant_source src)

@@ -40,6 +40,7 @@ enum rules_kind {
 enum rules_basis {
 	RULES_BASIS_ARRIVAL,     /* the server's INTERNALDATE (default) */
 	RULES_BASIS_DATE_HEADER, /* the sender's Date: (falls back to arrival) */
+	RULES_BASIS_EDGE,        /* the authority's mail server (falls back to arrival) */
 };
 
 enum rules_applicant_source {
@@ -89,6 +90,8 @@ struct rules_input {
 	int64_t arrival;          /* the server's INTERNALDATE, Unix time */
 	bool has_date;
 	int64_t date;             /* the Date: header, Unix time */
+	bool has_edge;
+	int64_t edge;             /* the edge arrival (received_edge), Unix time */
 	size_t n_attachments;
 	bool has_form;            /* a PDF or DOCX among them (rules_pick_form) */
 	unsigned hints;           /* enum rules_hints */

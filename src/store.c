@@ -189,13 +189,20 @@ static const char schema_v5[] =
  * released migration is never changed; this one adds what is missing. */
 static int migrate_v6(struct store *st);
 
+/* Schema 7: the edge arrival — when the authority's own mail server took
+ * the message from outside ([evidence] trusted_relays), and why not. */
+static const char schema_v7[] =
+	"ALTER TABLE messages ADD COLUMN edge_received_epoch INTEGER;\n"
+	"ALTER TABLE messages ADD COLUMN edge_received_at TEXT;\n"
+	"ALTER TABLE messages ADD COLUMN edge_why TEXT;\n";
+
 /* Append only: a database records the number of the last step it ran. */
 static const struct migration {
 	const char *sql;
 	int (*run)(struct store *st);
 } migrations[] = {
 	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL }, { schema_v5, NULL },
-	{ NULL, migrate_v6 },
+	{ NULL, migrate_v6 }, { schema_v7, NULL },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == STORE_SCHEMA_VERSION);
 
@@ -767,6 +774,15 @@ static void bind_details(sqlite3_stmt *s, int first, const struct store_message 
 		sqlite3_bind_int64(s, first + 8, m->deadline_delta);
 }
 
+/* The schema-7 edge arrival of M at parameters FIRST .. FIRST+2. */
+static void bind_edge(sqlite3_stmt *s, int first, const struct store_message *m)
+{
+	if (m->has_edge_received)
+		sqlite3_bind_int64(s, first, m->edge_received_epoch);
+	bind_text(s, first + 1, m->edge_received_at);
+	bind_text(s, first + 2, m->edge_why);
+}
+
 /* Whether MSG carries its raw bytes (in memory or spooled). */
 static bool has_body(const struct store_message *m)
 {
@@ -852,9 +868,10 @@ static int insert_message(struct store *st, const struct store_message *m, int64
 			"internaldate, server_size, raw, raw_size, raw_sha256, message_id, from_addr, from_name, "
 			"subject, date_header, call, applicant, on_time, status, reasons, flags, duplicate_of, "
 			"match, match_score, kind, applicant_source, received_header_epoch, received_header, "
-			"deadline_basis, decided_by, deadline_delta, smime, server_action) "
+			"deadline_basis, decided_by, deadline_delta, smime, server_action, edge_received_epoch, "
+			"edge_received_at, edge_why) "
 			"VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,"
-			"?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34)",
+			"?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37)",
 			&s);
 	if (r < 0)
 		return r;
@@ -887,6 +904,7 @@ static int insert_message(struct store *st, const struct store_message *m, int64
 	bind_details(s, 24, m);
 	bind_text(s, 33, m->smime);
 	bind_text(s, 34, m->server_action);
+	bind_edge(s, 35, m);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		*id = sqlite3_last_insert_rowid(st->db);
@@ -1176,7 +1194,8 @@ int store_update_classification(struct store *st, int64_t id, const struct store
 			"UPDATE messages SET call = ?1, applicant = ?2, on_time = ?3, status = ?4, reasons = ?5, "
 			"match = ?6, match_score = ?7, kind = ?8, applicant_source = ?9, received_header_epoch = ?10, "
 			"received_header = ?11, deadline_basis = ?12, decided_by = ?13, deadline_delta = ?14, "
-			"received_at = ?15, date_header = ?16, smime = COALESCE(?18, smime) WHERE id = ?17",
+			"received_at = ?15, date_header = ?16, smime = COALESCE(?18, smime), edge_received_epoch = ?19, "
+			"edge_received_at = ?20, edge_why = ?21 WHERE id = ?17",
 			&s);
 	if (r < 0)
 		return r;
@@ -1191,6 +1210,7 @@ int store_update_classification(struct store *st, int64_t id, const struct store
 	bind_text(s, 16, m->date_header);
 	sqlite3_bind_int64(s, 17, id);
 	bind_text(s, 18, m->smime);
+	bind_edge(s, 19, m);
 	int rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE)
 		r = sql_error(st, rc, "update classification");
@@ -1521,7 +1541,8 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 		"(SELECT COUNT(*) FROM attachments a WHERE a.message = m.id), "
 		"match, match_score, kind, applicant_source, received_header_epoch, received_header, "
 		"deadline_basis, decided_by, deadline_delta, d.decision, d.note, d.user, d.at, smime, "
-		"server_action, server_action_kind, server_action_target, server_action_at, prior_keys "
+		"server_action, server_action_kind, server_action_target, server_action_at, prior_keys, "
+		"edge_received_epoch, edge_received_at, edge_why "
 		"FROM messages m LEFT JOIN decisions d ON d.id = "
 		"(SELECT MAX(id) FROM decisions WHERE message = m.id) "
 		"WHERE ?1 = 0 OR m.id = ?1 ORDER BY m.id",
@@ -1580,6 +1601,10 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 			.server_action_target = col_text(s, 41),
 			.server_action_at = sqlite3_column_int64(s, 42),
 			.prior_keys = col_text(s, 43),
+			.has_edge_received = sqlite3_column_type(s, 44) != SQLITE_NULL,
+			.edge_received_epoch = sqlite3_column_int64(s, 44),
+			.edge_received_at = col_text(s, 45),
+			.edge_why = col_text(s, 46),
 		};
 		any = true;
 		char actual[65];

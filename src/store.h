@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 /* The page size of a database the daemon creates.  Messages and
  * attachments are blobs of tens to hundreds of KB: 16 KiB pages write them
@@ -104,6 +104,13 @@ struct store_message {
 	const char *server_action_target; /* the keyword or the folder */
 	int64_t server_action_at;         /* when it was done, 0 = not yet */
 	const char *prior_keys;           /* read only: "UIDVALIDITY:UID,…" before a re-key, or NULL */
+	/* The edge arrival (schema 7): when the authority's own mail server
+	 * took the message from outside (received_edge), or why not known. */
+	bool has_edge_received;
+	int64_t edge_received_epoch;
+	const char *edge_received_at;     /* ISO 8601 in the call's zone */
+	const char *edge_why;             /* NULL with an edge time or no [evidence] trusted_relays; else
+					   * "no-received", "untrusted-top", "bad-date", "after-arrival", … */
 	const struct store_part *parts; /* on write: every MIME part; NULL on read */
 	size_t n_parts;
 	/* Filled on read only. */

@@ -199,7 +199,45 @@ static const struct {
 	  "after_ingest_keyword" },
 	{ "mailbox = INBOX", "mailbox = INBOX\nafter_ingest = keyword\nafter_ingest_keyword = æø", "[imap]",
 	  "after_ingest_keyword" },
+	{ "[store]", "[evidence]\ntrusted_relays = mx1.sum.dk; [10.0.0.1]\n[store]", "[evidence]", "trusted_relays" },
+	{ "[store]", "[evidence]\ntrusted_relay = mx1.sum.dk\n[store]", "[evidence]", "trusted_relay" },
+	{ "[store]", "[evidence]\nmax_edge_skew = 2h\n[store]", "[evidence]", "max_edge_skew" },
+	{ "[store]", "[evidence]\nmax_edge_skew = soon\n[store]", "[evidence]", "max_edge_skew" },
+	{ "timezone = Europe/Copenhagen", "timezone = Europe/Copenhagen\ndeadline_basis = edge",
+	  "[call digitale-kompetencer-2022]", "trusted_relays" },
 };
+
+/* [evidence]: patterns split on ';', ',' and whitespace, lower-cased;
+ * deadline_basis = edge with them. */
+static void test_evidence(void)
+{
+	g_autofree char *text = replace(good, "[store]", "[evidence]\ntrusted_relays = *.prod.OUTLOOK.com;mx*.sum.dk, "
+						"mail?.sum.dk  relay.sum.dk ;\nmax_edge_skew = 90s\n[store]");
+	g_autofree char *text2 = replace(text, "timezone = Europe/Copenhagen",
+					 "timezone = Europe/Copenhagen\ndeadline_basis = edge");
+	g_autofree char *path = write_conf(text2);
+	struct config *cfg = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(config_load(path, &cfg, &err), ==, 0);
+	g_assert_nonnull(cfg->trusted_relays);
+	g_assert_cmpuint(g_strv_length(cfg->trusted_relays), ==, 4);
+	g_assert_cmpstr(cfg->trusted_relays[0], ==, "*.prod.outlook.com");
+	g_assert_cmpstr(cfg->trusted_relays[1], ==, "mx*.sum.dk");
+	g_assert_cmpstr(cfg->trusted_relays[2], ==, "mail?.sum.dk");
+	g_assert_cmpstr(cfg->trusted_relays[3], ==, "relay.sum.dk");
+	g_assert_cmpint(cfg->max_edge_skew, ==, 90);
+	g_assert_true(cfg->calls[0].basis_edge);
+	g_assert_false(cfg->calls[0].basis_date_header);
+	config_free(cfg);
+	/* Defaults: none trusted, 5 minutes. */
+	g_autofree char *path2 = write_conf(good);
+	cfg = NULL;
+	g_assert_cmpint(config_load(path2, &cfg, &err), ==, 0);
+	g_assert_null(cfg->trusted_relays);
+	g_assert_cmpint(cfg->max_edge_skew, ==, 300);
+	g_assert_false(cfg->calls[0].basis_edge);
+	config_free(cfg);
+}
 
 static void test_match_settings(void)
 {
@@ -544,6 +582,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/bad", test_bad);
 	g_test_add_func("/config/syntax", test_syntax);
 	g_test_add_func("/config/match-settings", test_match_settings);
+	g_test_add_func("/config/evidence", test_evidence);
 	g_test_add_func("/config/auth-and-actions", test_auth_and_actions);
 	g_test_add_func("/config/missing-file", test_missing_file);
 	g_test_add_func("/config/check-files", test_check_files);

@@ -40,8 +40,15 @@ static void test_page(void)
 	struct report_call call = { "digitale-kompetencer-2022", "Puljeopslag 2022: Styrkelse af digitale kompetencer",
 				    "2022-07-01T23:59:59+02:00", DEADLINE, "Europe/Copenhagen", { 1, 1, 1, 0 },
 				    apps, 3, all, 3 };
+	/* The mail gateway's time decided m2: said under it, and for the call. */
+	m2.edge = (struct report_edge){ "2022-07-01T23:59:50+02:00", m2.received_at, "edge", "edge", NULL };
+	call.basis_edge = true;
 	struct report r = { "2026-11-22 12:00", &call, 1, 4 };
 	g_autofree char *html = report_html(&r);
+	g_assert_nonnull(strstr(html, "modtaget af ministeriets mailserver 23:59:50, i postkassen 00:00:10; "
+				      "fristen afgøres af mailserverens tid"));
+	g_assert_nonnull(strstr(html, "ministeriets mailservers modtagelsestid afgør"));
+	g_assert_cmpuint(count(html, "class=\"edge\""), ==, 1);
 
 	g_assert_true(g_str_has_prefix(html, "<!DOCTYPE html>"));
 	g_assert_nonnull(strstr(html, "<meta charset=\"utf-8\">"));
@@ -135,9 +142,30 @@ static void test_timeline(void)
 	g_assert_nonnull(strstr(svg2, "class=\"deadline\""));
 }
 
+/* Which time decided the deadline, in one Danish sentence. */
+static void test_edge_sentence(void)
+{
+	struct report_edge e = { "2022-07-01T23:59:40+02:00", "2022-07-02T00:01:02+02:00", "edge", "edge", NULL };
+	g_autofree char *s1 = report_edge_sentence(&e);
+	g_assert_cmpstr(s1, ==, "modtaget af ministeriets mailserver 23:59:40, i postkassen 00:01:02; "
+				"fristen afgøres af mailserverens tid");
+	e.decided_by = e.basis = "arrival";
+	g_autofree char *s2 = report_edge_sentence(&e);
+	g_assert_cmpstr(s2, ==, "modtaget af ministeriets mailserver 23:59:40, i postkassen 00:01:02; "
+				"fristen afgøres af postkassens tid");
+	e = (struct report_edge){ NULL, "2022-07-02T00:01:02+02:00", "arrival", "edge", "untrusted-top" };
+	g_autofree char *s3 = report_edge_sentence(&e);
+	g_assert_cmpstr(s3, ==, "ingen tid fra ministeriets mailserver (det øverste Received-felt er ikke skrevet af "
+				"ministeriets mailserver); fristen afgøres af postkassens tid 00:01:02");
+	/* Nothing to say without an edge time under another basis. */
+	e = (struct report_edge){ NULL, "2022-07-02T00:01:02+02:00", "arrival", "arrival", "no-received" };
+	g_assert_null(report_edge_sentence(&e));
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/report/edge-sentence", test_edge_sentence);
 	g_test_add_func("/report/page", test_page);
 	g_test_add_func("/report/timeline", test_timeline);
 	return g_test_run();

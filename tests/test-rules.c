@@ -584,6 +584,28 @@ static void test_basis_and_grace(void)
 	g_assert_cmpint(r.on_time, ==, 0);
 	g_assert_true(has_reason(&r, "deadline:no-date-header"));
 	rules_result_clear(&r);
+	/* The edge (the authority's mail server) decides when configured and known. */
+	in.has_edge = true;
+	in.edge = iso("2022-07-01T23:59:40+02:00");
+	r = run(&in, RULES_BASIS_EDGE, 0);
+	g_assert_cmpint(r.decided_by, ==, RULES_BASIS_EDGE);
+	g_assert_cmpint(r.on_time, ==, 1);
+	g_assert_cmpint(r.delta, ==, -20);
+	g_assert_true(has_reason(&r, "deadline:on-time(-20s)[edge]"));
+	g_assert_cmpstr(rules_basis_name(r.decided_by), ==, "edge");
+	rules_result_clear(&r);
+	/* ... never under another basis ... */
+	r = run(&in, RULES_BASIS_ARRIVAL, 0);
+	g_assert_cmpint(r.decided_by, ==, RULES_BASIS_ARRIVAL);
+	g_assert_cmpint(r.on_time, ==, 0);
+	rules_result_clear(&r);
+	/* ... and without one, arrival decides and says so. */
+	in.has_edge = false;
+	r = run(&in, RULES_BASIS_EDGE, 0);
+	g_assert_cmpint(r.decided_by, ==, RULES_BASIS_ARRIVAL);
+	g_assert_cmpint(r.on_time, ==, 0);
+	g_assert_true(has_reason(&r, "deadline:no-edge(arrival)"));
+	rules_result_clear(&r);
 }
 
 static void test_durations(void)

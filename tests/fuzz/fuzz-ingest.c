@@ -21,9 +21,10 @@ static uint32_t next_uid = 1;
 static const char conf_text[] =
 	"[imap]\nhost = fuzz.invalid\nusername = fuzz\n"
 	"[limits]\nmax_message_time = 60\n"
+	"[evidence]\ntrusted_relays = *.example.com; mx*.example.dk; *.prod.outlook.com\n"
 	"[call digitale-kompetencer-2022]\n"
 	"subject = Puljeopslag 2022: Styrkelse af digitale kompetencer\n"
-	"deadline = 2022-07-01\n";
+	"deadline = 2022-07-01\ndeadline_basis = edge\n";
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

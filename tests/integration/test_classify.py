@@ -114,9 +114,11 @@ class ClassifyTest(PuljedTestCase):
         self.assertIn(r["kind"], KINDS, label)
         self.assertIn(r["applicant_source"], ("subject", "from", None), label)
         # No call, no deadline: deadline_basis may then be null.
-        self.assertIn(r["deadline_basis"], ("arrival", "date-header")
-                      if r["call"] is not None else ("arrival", "date-header", None), label)
-        self.assertIn(r["decided_by"], ("arrival", "date-header", None), label)
+        self.assertIn(r["deadline_basis"], ("arrival", "date-header", "edge")
+                      if r["call"] is not None else ("arrival", "date-header", "edge", None), label)
+        self.assertIn(r["decided_by"], ("arrival", "date-header", "edge", None), label)
+        self.assertIn("edge_received_at", r, label)
+        self.assertIn("received_at", r, label)
         self.assertIsInstance(r["reasons"], list, label)
         for reason in r["reasons"]:
             self.assertIsInstance(reason, str, label)
@@ -662,6 +664,145 @@ class ClassifyTest(PuljedTestCase):
         self.assertEqual((r["call"], r["status"], r["kind"]), (CALL_ID, "review", "application"), r)
         self.assertIn("subject:none+form", r["reasons"], r)
         self.assertEqual(r["on_time"], True, r)
+
+    # ------------------------------------------------------------ m)
+    def test_m_edge_arrival(self):
+        """deadline_basis = edge: the authority's mail gateway took the
+        application at 23:59:40 on the deadline day, the mailbox at 00:01:02
+        (INTERNALDATE): on time by the gateway, late by the mailbox.  A
+        trusted-looking header below an untrusted one is never used."""
+        dc = self.dovecot()
+        idate = "2022-07-02T00:01:02+02:00"
+        relays = {"evidence": {"trusted_relays": "*.prod.outlook.com; mx*.sum.dk"}}
+        exo = [  # Exchange Online: mailbox server <- front end <- outside <- sender
+            ("Received", "from AM6PR02MB1111.eurprd02.prod.outlook.com (2603:10a6:20b:ac::30) by\r\n"
+             " AM0PR02MB2222.eurprd02.prod.outlook.com (2603:10a6:208:12::14) with Microsoft SMTP\r\n"
+             " Server (version=TLS1_2, cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384) id\r\n"
+             " 15.20.5395.17; Fri, 1 Jul 2022 22:01:01 +0000"),
+            ("Received", "from smtp.example.org (192.0.2.25) by\r\n"
+             " AM6PR02MB1111.eurprd02.prod.outlook.com (2603:10a6:20b:ac::30) with Microsoft SMTP\r\n"
+             " Server id 15.20.5395.17; Fri, 1 Jul 2022 21:59:40 +0000"),
+            ("Received", "from pc.example.org by smtp.example.org (Postfix); Fri, 1 Jul 2022 23:59:30 +0200"),
+        ]
+        postfix = [  # mx2 <- mx1 (verified) <- outside (HELO lies); below it the sender's forgery
+            ("Received", "from mx1.sum.dk (mx1.sum.dk [10.0.0.5])\r\n\tby mx2.sum.dk (Postfix) with ESMTPS"
+             " id 4LZ;\r\n\tSat,  2 Jul 2022 00:00:58 +0200 (CEST)"),
+            ("Received", "from mx9.sum.dk (smtp.example.org [192.0.2.25])\r\n\tby mx1.sum.dk (Postfix) with"
+             " ESMTPS id 4LY\r\n\tfor <puljer@sum.dk>; Fri,  1 Jul 2022 23:59:59 +0200 (CEST)"),
+            ("Received", "from pc by mx3.sum.dk; Fri, 1 Jul 2022 20:00:00 +0200"),
+        ]
+        forged = [  # an untrusted gateway on top; a trusted-looking header below it
+            ("Received", "from smtp.example.org (smtp.example.org [192.0.2.25]) by gw.example.net"
+             " (Postfix); Sat, 2 Jul 2022 00:00:50 +0200"),
+            ("Received", "from pc.example.org (mx1.sum.dk [10.0.0.5]) by mx1.sum.dk (Postfix);"
+             " Fri, 1 Jul 2022 23:50:00 +0200"),
+        ]
+        bad_date = [("Received", "from smtp.example.org (smtp.example.org [192.0.2.25]) by mx1.sum.dk"
+                     " (Postfix); Fri, 1 Jul 2022 23:59:40 CEST")]
+        future = [("Received", "from smtp.example.org (smtp.example.org [192.0.2.25]) by mx1.sum.dk"
+                   " (Postfix); Sat, 2 Jul 2022 00:10:00 +0200")]
+        items = []
+        for n, (key, hdrs) in enumerate((("exo", exo), ("postfix", postfix), ("forged", forged),
+                                         ("bad-date", bad_date), ("future", future))):
+            raw = M.prepend_headers(mail(CALL + " - Kommune %d" % n, idate, pdf=90 + n,
+                                         date="2022-07-01T23:59:00+02:00"), hdrs)
+            items.append((key, raw, idate))
+        edge_at = {"exo": "2022-07-01T23:59:40+02:00", "postfix": "2022-07-01T23:59:59+02:00"}
+        why = {"forged": "untrusted-top", "bad-date": "bad-date", "future": "after-arrival"}
+
+        # 1) deadline_basis = arrival, [evidence] set: the mailbox decides;
+        #    both times are recorded.
+        got, cfg = self.ingest(dc, items, groups=relays)
+        for key, r in got.items():
+            with self.subTest(config="arrival", message=key):
+                self.assertEqual((r["deadline_basis"], r["decided_by"]), ("arrival", "arrival"), r)
+                self.assertEqual((r["status"], r["on_time"]), ("late", False), r)
+                self.assertEqual(parse_iso(r["received_at"]), iso(idate), r)
+                if key in edge_at:
+                    self.assertEqual(r["edge_received_at"], edge_at[key], r)
+                    self.assertIsNone(r["edge_why"], r)
+                else:
+                    self.assertIsNone(r["edge_received_at"], r)
+                    self.assertEqual(r["edge_why"], why[key], r)
+
+        # 2) deadline_basis = edge, fresh database: the gateway decides where
+        #    there is an edge time, else arrival, and the record says which.
+        edge_call = {CALL_ID: dict(DEFAULT_CALL, deadline_basis="edge")}
+        cfg2 = self.config(dc, name="edge.conf", database=self.path("edge.db"), calls=edge_call,
+                           groups=relays)
+        self.run_puljed(cfg2, "--once", expect=P.EXIT_OK)
+        by_uid = {r["uid"]: r for r in self.records(cfg2, db=self.path("edge.db"))}
+        got2 = {key: by_uid[r["uid"]] for key, r in got.items()}
+        self.check_edge(got2, edge_at, why, idate)
+
+        # show explains it in Danish; show --json and export --json carry it.
+        shown = self.run_ctl(cfg2, "show", str(got2["exo"]["id"]), db=self.path("edge.db")).stdout
+        self.assertIn("modtaget af ministeriets mailserver 23:59:40, i postkassen 00:01:02; "
+                      "fristen afgøres af mailserverens tid", " ".join(shown.split()))
+        shown = self.run_ctl(cfg2, "show", str(got2["forged"]["id"]), db=self.path("edge.db")).stdout
+        self.assertIn("ingen tid fra ministeriets mailserver", " ".join(shown.split()))
+        self.assertIn("fristen afgøres af postkassens tid 00:01:02", " ".join(shown.split()))
+        js = json.loads(self.run_ctl(cfg2, "show", str(got2["exo"]["id"]), "--json",
+                                     db=self.path("edge.db")).stdout)
+        if isinstance(js, list):
+            js = js[0]
+        self.assertEqual((js["edge_received_at"], js["decided_by"]), (edge_at["exo"], "edge"), js)
+        exported = json.loads(self.run_ctl(cfg2, "export", "--messages", "--format", "json",
+                                           db=self.path("edge.db")).stdout)
+        row = [x for x in exported if x["id"] == str(got2["exo"]["id"])]
+        self.assertEqual(len(row), 1, exported)
+        self.assertEqual((row[0]["edge_received_at"], row[0]["decided_by"]), (edge_at["exo"], "edge"))
+        self.assertEqual(parse_iso(row[0]["received_at"]), iso(idate), row)
+
+        # 3) reclassify the first database under deadline_basis = edge: the
+        #    same outcome as a fresh ingest.
+        self.config(dc, calls=edge_call, groups=relays)
+        self.run_ctl(cfg, "reclassify")
+        by_uid = {r["uid"]: r for r in self.records(cfg)}
+        got3 = {key: by_uid[r["uid"]] for key, r in got.items()}
+        self.check_edge(got3, edge_at, why, idate)
+
+    def check_edge(self, got, edge_at, why, idate):
+        for key, r in got.items():
+            with self.subTest(config="edge", message=key):
+                self.assertEqual(r["deadline_basis"], "edge", r)
+                self.assertEqual(parse_iso(r["received_at"]), iso(idate), r)
+                if key in edge_at:
+                    self.assertEqual(r["decided_by"], "edge", r)
+                    self.assertEqual((r["status"], r["on_time"]), ("accepted", True), r)
+                    self.assertEqual(r["edge_received_at"], edge_at[key], r)
+                    self.assertTrue(any(x.startswith("deadline:on-time") and x.endswith("[edge]")
+                                        for x in r["reasons"]), r)
+                else:
+                    self.assertEqual(r["decided_by"], "arrival", r)
+                    self.assertEqual((r["status"], r["on_time"]), ("late", False), r)
+                    self.assertIsNone(r["edge_received_at"], r)
+                    self.assertEqual(r["edge_why"], why[key], r)
+                    self.assertIn("deadline:no-edge(arrival)", r["reasons"], r)
+        self.assertEqual(got["exo"]["deadline_delta"], -20, got["exo"])
+        self.assertEqual(got["postfix"]["deadline_delta"], -1, got["postfix"])
+
+    def test_m_edge_config_errors(self):
+        dc = self.dovecot()
+        dc.close_client()
+        cases = [
+            ({"evidence": {"trusted_relays": "mx1.sum.dk; [10.0.0.1]"}}, None, "[evidence]", "trusted_relays"),
+            ({"evidence": {"trusted_relay": "mx1.sum.dk"}}, None, "[evidence]", "trusted_relay"),
+            ({"evidence": {"trusted_relays": "mx1.sum.dk", "max_edge_skew": "2h"}}, None, "[evidence]",
+             "max_edge_skew"),
+            (None, "edge", "[call %s]" % CALL_ID, "deadline_basis"),
+        ]
+        for groups, basis, group, key in cases:
+            calls = {CALL_ID: dict(DEFAULT_CALL, deadline_basis=basis)} if basis else None
+            cfg = self.config(dc, name="bad.conf", groups=groups, calls=calls)
+            with self.subTest(group=group, key=key):
+                r = self.run_puljed(cfg, "--check-config")
+                self.assertEqual(r.returncode, P.EXIT_CONFIG, r.describe())
+                self.assertIn("%s: %s %s:" % (cfg, group, key), r.stderr, r.describe())
+        cfg = self.config(dc, name="ok.conf", groups={"evidence": {"trusted_relays": "*.prod.outlook.com,"
+                                                                   " mx*.sum.dk", "max_edge_skew": "90s"}},
+                          calls={CALL_ID: dict(DEFAULT_CALL, deadline_basis="edge")})
+        self.run_puljed(cfg, "--check-config", expect=P.EXIT_OK)
 
     # ------------------------------------------------------------ h)
     def test_h_reclassify(self):

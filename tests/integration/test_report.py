@@ -94,7 +94,8 @@ PDFTOTEXT = os.environ.get("PDFTOTEXT", "pdftotext")
 APP_HEADER = ["call", "applicant", "messages", "ids", "status", "on_time", "first_arrival",
               "last_arrival", "form", "form_signature", "signer", "decision"]
 MSG_HEADER = ["id", "call", "applicant", "status", "on_time", "arrival", "from", "subject",
-              "form", "form_signature", "signer", "decision", "duplicate_of"]
+              "form", "form_signature", "signer", "decision", "duplicate_of",
+              "received_at", "edge_received_at", "decided_by"]
 STATUSES = ("accepted", "late", "review", "unrelated")
 # The page's Danish words for the statuses (the issue: "For sent" printed).
 STATUS_DA = {"accepted": "Modtaget", "late": "For sent", "review": "Til vurdering"}
@@ -613,6 +614,8 @@ class ReportTest(PuljedTestCase):
             "signer": form["signer"] if form else None,
             "decision": d["decision"] if d else None,
             "duplicate_of": rec["duplicate_of"],
+            "received_at": rec["received_at"], "edge_received_at": rec["edge_received_at"],
+            "decided_by": rec["decided_by"],
         }
 
     def compare_apps(self, rows, apps, what):
