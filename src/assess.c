@@ -53,7 +53,8 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 {
 	struct mime_limits lim = { cfg->limits.max_mime_depth, cfg->limits.max_mime_parts, in->trust, in->clock,
 				   in->started + (int64_t)cfg->limits.max_message_time * 1000000,
-				   (size_t)cfg->limits.max_header_field, cfg->limits.max_header_fields };
+				   (size_t)cfg->limits.max_header_field, cfg->limits.max_header_fields,
+				   cfg->limits.max_header_fields_total, cfg->limits.max_header_bytes_total, in->stop };
 	const struct store_message *old = in->stored;
 	unsigned in_flags = 0;
 

@@ -126,6 +126,7 @@ static void assess_one(const struct ingest_ctx *ctx, uint32_t uidvalidity, const
 		.trust = ctx->trust,
 		.clock = g_get_monotonic_time,
 		.started = started,
+		.stop = ctx->stop,
 	};
 	assess_message(ctx->cfg, &in, a);
 	/* The server action is promised in the record's own transaction; a
