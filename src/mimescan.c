@@ -4,8 +4,7 @@
 
 /* What follows GMime 3.2's parser (gmime-parser.c), line by line:
  * - a header block ends at an empty line, at a line that is a boundary of
- *   an enclosing multipart (the field in hand is then not parsed, and
- *   GMime prepends it to the next field it parses), or at the end;
+ *   an enclosing multipart, or at the end;
  * - a field starts at a line that does not begin with a blank; a field
  *   whose name is invalid while no valid field came before is skipped (at
  *   the top of a message: the parse fails, unless it is a "From " line);
@@ -32,10 +31,8 @@ struct bound {
 	size_t lenfinal;
 };
 
-/* A field's text: its own lines, after the text of a field carried over
- * from a header block that a boundary line ended (see above). */
+/* A field's text: its lines. */
 struct field {
-	bool pre;            /* s->stale comes first */
 	size_t start, end;
 };
 
@@ -56,7 +53,6 @@ struct scan {
 	struct mimescan_result *r;
 	GArray *bounds;      /* struct bound */
 	enum bnd boundary;   /* what the last content or header scan stopped at */
-	GString *stale;      /* a field carried over to the next header block (GMime's header buffer) */
 	bool done;           /* cut, or stopped */
 	unsigned long lines;
 };
@@ -191,23 +187,12 @@ static bool is_from_line(const char *text, size_t len)
 	return len >= 5 && !memcmp(text, "From ", 5);
 }
 
-/* The start of field F's text (its name is in it), LEN its length. */
-static const char *field_head(const struct scan *s, const struct field *f, size_t *len)
-{
-	if (f->pre && s->stale->len) {
-		*len = s->stale->len;
-		return s->stale->str;
-	}
-	*len = f->end - f->start;
-	return s->d + f->start;
-}
-
 /* Is field F's name (trailing blanks dropped) NAME, any case?  *VALID:
  * whether GMime keeps the field at all. */
 static bool field_is(const struct scan *s, const struct field *f, const char *name, bool *valid)
 {
-	size_t len;
-	const char *t = field_head(s, f, &len);
+	size_t len = f->end - f->start;
+	const char *t = s->d + f->start;
 	/* At the end of the text GMime finds its own ':'. */
 	*valid = name_valid(t, len) != 0;
 	if (!*valid)
@@ -223,18 +208,13 @@ static bool field_is(const struct scan *s, const struct field *f, const char *na
  * NUL.  Newly allocated. */
 static char *field_value(const struct scan *s, const struct field *f)
 {
-	GString *t = g_string_new(NULL);
-	if (f->pre)
-		g_string_append_len(t, s->stale->str, (gssize)s->stale->len);
-	g_string_append_len(t, s->d + f->start, (gssize)(f->end - f->start));
-	const char *colon = memchr(t->str, ':', t->len);
-	char *out = g_strdup(colon ? colon + 1 : "");
-	g_string_free(t, TRUE);
-	return out;
+	g_autofree char *t = g_strndup(s->d + f->start, f->end - f->start);
+	const char *colon = strchr(t, ':');
+	return g_strdup(colon ? colon + 1 : "");
 }
 
 /* A field ended (GMime parses it): counts it and keeps the values the
- * part's type depends on.  A carried-over text is used up. */
+ * part's type depends on. */
 static void field_done(struct scan *s, struct block *h, const struct field *f)
 {
 	bool valid;
@@ -246,8 +226,6 @@ static void field_done(struct scan *s, struct block *h, const struct field *f)
 	}
 	if (valid)
 		h->valid++;
-	if (f->pre)
-		g_string_truncate(s->stale, 0);
 }
 
 static void block_clear(struct block *h)
@@ -280,9 +258,7 @@ static enum hstate scan_headers(struct scan *s, bool toplevel, bool message, str
 	*h = (struct block){ .start = s->pos, .over_at = SIZE_MAX };
 	bool scanning_name = true, check_folded = false, valid = true;
 	bool have_field = false;
-	/* GMime's header buffer may still hold a field: the first one here
-	 * is appended to it. */
-	struct field f = { .pre = s->stale->len > 0 };
+	struct field f = { 0 };
 
 	if (s->pos >= s->n)
 		return H_ERROR;
@@ -309,32 +285,23 @@ static enum hstate scan_headers(struct scan *s, bool toplevel, bool message, str
 			if (v < 0) {
 				/* The data ends inside a field name: GMime fails. */
 				s->pos = s->n;
-				g_string_truncate(s->stale, 0);
 				return H_ERROR;
 			}
 			valid = v == 1;
-			if (!valid && h->valid == 0 && toplevel && (!message || !is_from_line(p, len))) {
-				g_string_truncate(s->stale, 0);
+			if (!valid && h->valid == 0 && toplevel && (!message || !is_from_line(p, len)))
 				return H_ERROR;
-			}
 		}
 		scanning_name = false;
 		if (complete && eoln) {
-			if (have_field || f.pre)
+			if (have_field)
 				field_done(s, h, &f);
 			s->pos = end;
 			return H_CONTENT;
 		}
+		/* (A field before it was parsed at the start of this line.) */
 		enum bnd b = check_boundary(s, start, end);
 		if (b != B_NONE) {
-			/* The field in hand is not parsed: it stays in GMime's
-			 * buffer for the next block. */
 			s->boundary = b;
-			if (have_field) {
-				if (!f.pre)
-					g_string_truncate(s->stale, 0);
-				g_string_append_len(s->stale, s->d + f.start, (gssize)(f.end - f.start));
-			}
 			s->pos = start;
 			return H_BOUNDARY;
 		}
@@ -357,7 +324,7 @@ static enum hstate scan_headers(struct scan *s, bool toplevel, bool message, str
 		s->pos = end;
 	}
 	/* The end of the data inside the block: GMime parses what it has. */
-	if (have_field || f.pre)
+	if (have_field)
 		field_done(s, h, &f);
 	return H_CONTENT;
 }
@@ -623,7 +590,7 @@ void mimescan(const char *data, size_t len, enum mimescan_kind kind, const struc
 	*out = (struct mimescan_result){ .cut = len, .parts = limits->parts, .depth = limits->depth,
 					.fields = limits->fields, .header_bytes = limits->header_bytes };
 	struct scan s = { .d = data, .n = len, .lim = limits, .opts = options, .r = out,
-			  .bounds = g_array_new(FALSE, FALSE, sizeof(struct bound)), .stale = g_string_new(NULL) };
+			  .bounds = g_array_new(FALSE, FALSE, sizeof(struct bound)) };
 	struct block h;
 	enum hstate st = scan_headers(&s, true, kind == MIMESCAN_MESSAGE, &h);
 	if (!s.done && st != H_ERROR) {
@@ -635,5 +602,4 @@ void mimescan(const char *data, size_t len, enum mimescan_kind kind, const struc
 	while (s.bounds->len)
 		pop_boundary(&s);
 	g_array_free(s.bounds, TRUE);
-	g_string_free(s.stale, TRUE);
 }
