@@ -148,6 +148,47 @@ static void guard_header(GMimeParser *parser, const char *name, const char *valu
  * where the first part or field past a limit begins.  DEPTH and PARTS:
  * where the walker is; FIELDS and BYTES: header counts so far.  False
  * when *stop was set: nothing is to be parsed. */
+/* A file stream whose reads find the end of the file once *stop is
+ * set: GMime's parser, which cannot be told to stop, then ends within a
+ * buffer.  Its substreams (the parts' contents) are plain file streams. */
+typedef struct {
+	GMimeStreamFs fs;
+	const atomic_int *stop;
+} StopStream;
+typedef GMimeStreamFsClass StopStreamClass;
+GType stop_stream_get_type(void);
+G_DEFINE_TYPE(StopStream, stop_stream, GMIME_TYPE_STREAM_FS)
+
+static ssize_t stop_stream_read(GMimeStream *stream, char *buf, size_t len)
+{
+	const atomic_int *stop = ((StopStream *)stream)->stop;
+	if (stop && atomic_load(stop))
+		return 0;
+	return GMIME_STREAM_CLASS(stop_stream_parent_class)->read(stream, buf, len);
+}
+
+static void stop_stream_class_init(StopStreamClass *klass)
+{
+	GMIME_STREAM_CLASS(klass)->read = stop_stream_read;
+}
+
+static void stop_stream_init(StopStream *s)
+{
+	(void)s;
+}
+
+/* As g_mime_stream_fs_new(FD), taking FD; reads watch *STOP. */
+static GMimeStream *stop_stream_new(int fd, const atomic_int *stop)
+{
+	StopStream *s = g_object_new(stop_stream_get_type(), NULL);
+	s->fs.fd = fd;
+	s->fs.owner = TRUE;
+	s->fs.eos = FALSE;
+	s->stop = stop;
+	g_mime_stream_construct(GMIME_STREAM(s), lseek(fd, 0, SEEK_CUR), -1);
+	return GMIME_STREAM(s);
+}
+
 struct mapping {
 	const char *base;
 	size_t len;
@@ -1194,7 +1235,7 @@ int mime_parse_fd(int fd, const struct mime_limits *limits, struct mime_message 
 	if (map)
 		madvise(map, len, MADV_SEQUENTIAL);
 	/* Unmapped once scanned. */
-	parse_stream(g_mime_stream_fs_new(own), map ? map : "", len, map ? &m : NULL, limits, out);
+	parse_stream(stop_stream_new(own, limits->stop), map ? map : "", len, map ? &m : NULL, limits, out);
 	return 0;
 }
 

@@ -112,17 +112,17 @@ static void cut(struct scan *s, size_t at, unsigned flag)
 	s->done = true;
 }
 
-static bool is_boundary(const char *text, size_t len, const struct bound *b, size_t blen)
+static bool all_lwsp(const char *p, size_t n)
 {
-	if (blen > len || memcmp(text, b->text, blen) != 0)
-		return false;
-	for (size_t i = blen; i < len; i++)
-		if (!is_lwsp(text[i]))
+	for (size_t i = 0; i < n; i++)
+		if (!is_lwsp(p[i]))
 			return false;
 	return true;
 }
 
-/* The line [START, END) against the open multiparts' boundaries. */
+/* The line [START, END) against the open multiparts' boundaries,
+ * innermost first; for each, GMime tries the closing form, then the
+ * plain one: "--" boundary ["--"], then only linear white space. */
 static enum bnd check_boundary(const struct scan *s, size_t start, size_t end)
 {
 	const char *text = s->d + start;
@@ -136,9 +136,13 @@ static enum bnd check_boundary(const struct scan *s, size_t start, size_t end)
 	guint nb = s->bounds->len;
 	for (guint i = nb; i-- > 0;) {
 		const struct bound *b = &g_array_index(s->bounds, struct bound, i);
-		if (is_boundary(text, len, b, b->lenfinal))
+		if (len < b->len || memcmp(text + 2, b->text + 2, b->len - 2) != 0)
+			continue;
+		const char *rest = text + b->len;
+		size_t n = len - b->len;
+		if (n >= 2 && rest[0] == '-' && rest[1] == '-' && all_lwsp(rest + 2, n - 2))
 			return i == nb - 1 ? B_IMM_END : B_PARENT_END;
-		if (is_boundary(text, len, b, b->len))
+		if (all_lwsp(rest, n))
 			return i == nb - 1 ? B_IMM : B_PARENT;
 	}
 	return B_NONE;

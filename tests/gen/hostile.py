@@ -62,6 +62,9 @@ that GMime would keep in memory at 30-50 times its size.
 * ``deep-100000``: multipart/mixed nested 100,000 levels (about 7 MB).
 * ``part-fields-999``: 999 parts of 999 header fields each (about 10 MB):
   within max_mime_parts and max_header_fields, over the totals.
+* ``slow-parse-66mb``: 31 nested multiparts around a text part of 66 MB of
+  lines that begin like a boundary and are none: the longest parse within
+  the limits (every line is held against 31 boundaries), about 3 s here.
 """
 
 import argparse
@@ -82,6 +85,7 @@ EXTRA = ("long-boundary", "header-line-2mb", "received-10000", "deep-rfc822-300"
 NAMES = CONTRACT + EXTRA
 LARGE = ("attachment-25mb",)
 MEMORY = ("headers-300000", "parts-100000", "deep-100000", "part-fields-999")
+SLOW = ("slow-parse-66mb",)
 
 _WORDS = ("kommune", "region", "sundhed", "digital", "kompetence", "ansøgning",
           "projekt", "plejecenter", "uddannelse", "sygehus", "borger", "data",
@@ -375,7 +379,21 @@ def part_fields_999(rng, n=999, fields=999):
     return application("part-fields-999", "Felter A/S", b"=_pf999", parts)
 
 
+def slow_parse_66mb(rng, size=66000000, depth=30):
+    out = [head(CALL_SUBJECT + " - Langsom Kommune", "slow-parse-66mb",
+                content_type=b"multipart/mixed; boundary=\"s0\""), b"\r\n"]
+    for i in range(depth):
+        out.append(b"--s%d\r\nContent-Type: multipart/mixed; boundary=\"s%d\"\r\n\r\n" % (i, i + 1))
+    out.append(b"--s%d\r\nContent-Type: text/plain\r\n\r\n" % depth)
+    tail = b"".join(b"--s%d--\r\n" % i for i in reversed(range(depth + 1)))
+    n = size - sum(len(x) for x in out) - len(tail)
+    out.append(b"--s3x\r\n" * (n // 7) + b"x" * (n % 7))
+    out.append(tail)
+    return b"".join(out)
+
+
 _BUILDERS = {
+    "slow-parse-66mb": slow_parse_66mb,
     "headers-300000": headers_300000,
     "parts-100000": parts_100000,
     "deep-100000": deep_100000,
@@ -408,7 +426,7 @@ def corpus(seed=SEED, large=True, only=None):
     """[(name, raw bytes)] in NAMES order; ``large=False`` leaves out the
     25 MB message, ``only`` keeps just the given names."""
     out = []
-    for name in NAMES + (tuple(n for n in MEMORY if n in only) if only else ()):
+    for name in NAMES + (tuple(n for n in MEMORY + SLOW if n in only) if only else ()):
         if only is not None and name not in only:
             continue
         if not large and name in LARGE:
@@ -422,7 +440,7 @@ def main(argv=None):
     ap.add_argument("outdir")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--no-large", action="store_true", help="leave out attachment-25mb")
-    ap.add_argument("--only", nargs="+", choices=NAMES + MEMORY, metavar="NAME")
+    ap.add_argument("--only", nargs="+", choices=NAMES + MEMORY + SLOW, metavar="NAME")
     args = ap.parse_args(argv)
     os.makedirs(args.outdir, exist_ok=True)
     for name, raw in corpus(args.seed, large=not args.no_large, only=args.only):

@@ -32,6 +32,10 @@ on-time INTERNALDATE.  puljed runs with the default limits (max_message_size
   (the normal build; figures printed in any), the message recorded with
   its exact bytes and its flag, and the application after it recorded
   and accepted.
+* ``test_sigterm_during_the_parse``: SIGTERM while puljed --once parses
+  slow-parse-66mb (its assessing thread busy): exit 0 within 2 s (the
+  figure printed), nothing half-recorded; a rerun records it whole and
+  the application after it.
 * ``test_verbatim_nul_and_random``: Dovecot does not serve NUL bytes (a
   BODY[] literal has them replaced by 0x80, RFC 3501 forbids NUL there) and
   serves bare LF as CRLF, so through Dovecot alone puljed never sees the NULs
@@ -556,6 +560,57 @@ class HostileTest(PuljedTestCase):
         sys.stderr.write(_indent("\n".join(out)) + "\n")
         self.assertEqual(failures, [], "\n".join(failures))
 
+    def sigterm_when_busy(self, cfg, thread, cpu):
+        """puljed --once, SIGTERM once its THREAD has used CPU seconds:
+        (seconds it had used, seconds from SIGTERM to exit, Result)."""
+        argv = [P.puljed_path(), "--config", cfg, "--once"]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=P.clean_env())
+        try:
+            busy = _wait_thread_busy(proc, thread, cpu, timeout=RUN_TIMEOUT)
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                out, err = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.fail("puljed still running 30 s after SIGTERM")
+            took = time.monotonic() - t0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        r = P.Result(argv, proc.returncode, out.decode("utf-8", "replace"),
+                     err.decode("utf-8", "replace"))
+        self.runs.append(r)
+        self.check_no_secret(r)
+        return busy, took, r
+
+    def test_sigterm_during_the_parse(self):
+        dc = self.dovecot()
+        raw = hostile.build("slow-parse-66mb")
+        after = baseline_message()
+        uid = dc.append("INBOX", raw, ON_TIME)
+        next_uid = dc.append("INBOX", after, ON_TIME)
+        dc.close_client()
+        cfg = self.config(dc, groups=LIMITS)
+        # In the pre-scan (about 0.7 s of CPU here) and in GMime's parse after it.
+        for cpu in (0.3, 1.5):
+            busy, took, r = self.sigterm_when_busy(cfg, "puljed-assess", cpu)
+            sys.stderr.write("\n[hostile] SIGTERM %.2f s into the parse of slow-parse-66mb "
+                             "(%d bytes): exit %s after %.2f s\n"
+                             % (busy, len(raw), r.returncode, took))
+            self.assertTrue(busy > 0, "the assessing thread never got busy\n" + r.describe())
+            self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+            self.assertLess(took, 2.0, "SIGTERM during a parse took %.2f s\n%s" % (took, r.describe()))
+            self.assertEqual(self.records(cfg), [], "something was recorded of an interrupted parse")
+        r = self.run_timed(cfg)
+        self.assertEqual(r.returncode, 0, r.describe())
+        by_uid = {rec["uid"]: rec for rec in self.records(cfg)}
+        self.assertEqual(sorted(by_uid), [uid, next_uid])
+        self.assertEqual((by_uid[uid]["size"], by_uid[uid]["sha256"]), (len(raw), sha(raw)))
+        self.assertNotIn("stopped", flagset(by_uid[uid]), _brief(by_uid[uid]))
+        self.assertEqual(by_uid[next_uid]["status"], "accepted", _brief(by_uid[next_uid]))
+
     def test_verbatim_nul_and_random(self):
         dc = self.dovecot()
         names = ("nul-headers", "random-bytes")
@@ -609,6 +664,29 @@ class HostileTest(PuljedTestCase):
 
 
 # ------------------------------------------------------------------ helpers
+def _wait_thread_busy(proc, name, cpu, timeout):
+    """Waits until PROC's thread NAME has used CPU seconds of its own (it is
+    working, not waiting); the seconds it has used, or 0 when PROC ended or
+    TIMEOUT passed first."""
+    tick = os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            for tid in os.listdir("/proc/%d/task" % proc.pid):
+                with open("/proc/%d/task/%s/comm" % (proc.pid, tid)) as f:
+                    if f.read().strip() != name:
+                        continue
+                with open("/proc/%d/task/%s/stat" % (proc.pid, tid)) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                used = (int(fields[11]) + int(fields[12])) / tick
+                if used >= cpu:
+                    return used
+        except (OSError, IndexError, ValueError):
+            pass
+        time.sleep(0.02)
+    return 0
+
+
 def _decoded_pdf(raw):
     import email
     import email.policy
