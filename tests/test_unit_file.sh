@@ -11,7 +11,7 @@ echo "exposure: $level"
 [ -n "$level" ] || { echo "no exposure level in: $out"; exit 1; }
 awk -v l="$level" 'BEGIN { exit !(l <= 1.5) }' || { echo "exposure $level > 1.5"; exit 1; }
 for key in Type=notify WatchdogSec= Restart=on-failure StartLimitBurst= StateDirectory=puljed \
-           LoadCredential=imap-password: User=puljed; do
+           LoadCredential=imap-password: User=puljed MemoryHigh= MemoryMax=; do
 	grep -q "^$key" "$unit" || { echo "missing $key"; exit 1; }
 done
 # Every MESSAGE_ID the daemon sends has a catalog entry, and the catalog is valid.
