@@ -80,17 +80,24 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		} else {
 			hashed = mime_sha256_fd(in->raw_fd, &spooled_len, a->raw_sha256);
 		}
-		if (hashed < 0 || mime_parse_fd(in->raw_fd, &lim, &a->mime) < 0) {
+		if (hashed < 0 || (!in->unparsed && mime_parse_fd(in->raw_fd, &lim, &a->mime) < 0)) {
 			/* The spool cannot be read back: say so rather than guess. */
 			mime_message_free(a->mime);
+			a->mime = NULL;
 			GByteArray empty = { 0 };
 			mime_parse(&empty, &lim, &a->mime);
 			a->mime->flags |= MIME_MALFORMED;
 		}
-	} else if (in->raw && (in->raw->len > 0 || !in->body_missing)) {
+	} else if (in->raw && (in->raw->len > 0 || !in->body_missing) && !(in->unparsed && !in->body_missing)) {
 		mime_parse(in->raw, &lim, &a->mime);
 		if (in->body_missing)
 			a->mime->n_attachments = 0; /* a header alone has none */
+	}
+	if (in->unparsed && !in->body_missing && !a->mime) {
+		/* Its parse killed the process before: the bytes, not parsed. */
+		GByteArray empty = { 0 };
+		mime_parse(&empty, &lim, &a->mime);
+		a->mime->flags = MIME_UNPARSED;
 	}
 	const struct mime_message *mm = a->mime;
 	if (!in->body_missing) {
@@ -101,6 +108,8 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		a->flags = mime_flags_describe(mm->flags);
 		if (mm->flags)
 			in_flags |= RULES_IN_BROKEN;
+		if (mm->flags & MIME_UNPARSED)
+			in_flags |= RULES_IN_UNPARSED;
 	} else {
 		in_flags |= RULES_IN_TOO_LARGE;
 		a->flags = g_strdup(in->body_missing);

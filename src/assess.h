@@ -36,6 +36,8 @@ struct assess_input {
 	const struct cms_trust *trust;      /* [signatures] trust_file, or NULL */
 	int64_t (*clock)(void);             /* monotonic µs, for [limits] max_message_time; NULL: no budget */
 	int64_t started;                    /* CLOCK() when the message's fetch began */
+	bool unparsed;                      /* record the body's bytes without parsing them (its
+					     * parse killed the process before): flagged "unparsed" */
 	const atomic_int *stop;             /* set: stop parsing (the assessment is then not to be
 					     * recorded: flagged "stopped"); may be NULL */
 };

@@ -1341,6 +1341,7 @@ char *mime_flags_describe(unsigned flags)
 		{ MIME_LONG_HEADER, "long-header" },
 		{ MIME_TOO_MANY_HEADERS, "too-many-headers" },
 		{ MIME_STOPPED, "stopped" },
+		{ MIME_UNPARSED, "unparsed" },
 	};
 	if (!flags)
 		return NULL;

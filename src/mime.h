@@ -54,6 +54,7 @@ enum mime_flags {
 	MIME_TOO_MANY_HEADERS = 1u << 9, /* more header fields than max_header_fields (a mail loop?),
 					  * or than the totals: the parse stopped before them */
 	MIME_STOPPED = 1u << 10,       /* *limits->stop was set: partial, not to be recorded */
+	MIME_UNPARSED = 1u << 11,      /* not parsed at all (set by the caller: see attempt.h) */
 };
 
 struct mime_attachment {

@@ -36,6 +36,10 @@ on-time INTERNALDATE.  puljed runs with the default limits (max_message_size
   slow-parse-66mb (its assessing thread busy): exit 0 within 2 s (the
   figure printed), nothing half-recorded; a rerun records it whole and
   the application after it.
+* ``test_a_parse_that_kills_is_not_retried_forever``: puljed --once is
+  SIGKILLed twice while it parses slow-parse-66mb (as the OOM killer would
+  kill a parse too big for memory); the third run records it unparsed
+  (raw bytes exact, flagged ``unparsed``) and the application after it.
 * ``test_verbatim_nul_and_random``: Dovecot does not serve NUL bytes (a
   BODY[] literal has them replaced by 0x80, RFC 3501 forbids NUL there) and
   serves bare LF as CRLF, so through Dovecot alone puljed never sees the NULs
@@ -610,6 +614,39 @@ class HostileTest(PuljedTestCase):
         self.assertEqual((by_uid[uid]["size"], by_uid[uid]["sha256"]), (len(raw), sha(raw)))
         self.assertNotIn("stopped", flagset(by_uid[uid]), _brief(by_uid[uid]))
         self.assertEqual(by_uid[next_uid]["status"], "accepted", _brief(by_uid[next_uid]))
+
+    def test_a_parse_that_kills_is_not_retried_forever(self):
+        dc = self.dovecot()
+        raw = hostile.build("slow-parse-66mb")
+        uid = dc.append("INBOX", raw, ON_TIME)
+        next_uid = dc.append("INBOX", baseline_message(), ON_TIME)
+        dc.close_client()
+        cfg = self.config(dc, groups=LIMITS)
+        argv = [P.puljed_path(), "--config", cfg, "--once"]
+        for n in (1, 2):
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=P.clean_env())
+            try:
+                busy = _wait_thread_busy(proc, "puljed-assess", 0.3, timeout=RUN_TIMEOUT)
+                proc.kill()
+            finally:
+                proc.communicate()
+            self.assertTrue(busy > 0, "run %d: the assessing thread never got busy" % n)
+            self.assertEqual(proc.returncode, -signal.SIGKILL)
+            self.assertEqual(self.records(cfg), [], "run %d recorded something" % n)
+        r = self.run_timed(cfg)
+        self.assertEqual(r.returncode, 0, r.describe())
+        by_uid = {rec["uid"]: rec for rec in self.records(cfg)}
+        self.assertEqual(sorted(by_uid), [uid, next_uid])
+        rec = by_uid[uid]
+        sys.stderr.write("\n[hostile] killed twice in its parse, then: %s, %.2f s\n"
+                         % (_brief(rec), r.seconds))
+        self.assertEqual((rec["size"], rec["sha256"]), (len(raw), sha(raw)))
+        self.assertEqual(flagset(rec), {"unparsed"}, _brief(rec))
+        self.assertEqual(rec["status"], "review", _brief(rec))
+        self.assertEqual(by_uid[next_uid]["status"], "accepted", _brief(by_uid[next_uid]))
+        # The note is gone with the run: nothing is left beside the database.
+        self.assertFalse(os.path.exists(self.path("puljed.db.parsing")))
 
     def test_verbatim_nul_and_random(self):
         dc = self.dovecot()
