@@ -400,7 +400,7 @@ static int load_limits(struct loader *l, struct config_limits *lim)
 	 * each field at about 500 bytes plus 3.4 times its text. */
 	if ((r = get_uint(l, "limits", "max_header_fields_total", 20000, 100, 100000000,
 			  &lim->max_header_fields_total)) < 0 ||
-	    (r = get_size(l, "limits", "max_header_bytes_total", 16ULL << 20, 64ULL << 10, 2ULL << 30, "16M",
+	    (r = get_size(l, "limits", "max_header_bytes_total", 8ULL << 20, 64ULL << 10, 2ULL << 30, "8M",
 			  &lim->max_header_bytes_total)) < 0)
 		return r;
 	return get_size(l, "limits", "max_header_field", 32ULL << 10, 1ULL << 10, 64ULL << 20, "32K",

@@ -222,6 +222,13 @@ static char *field_value(const struct scan *s, const struct field *f)
 static void field_done(struct scan *s, struct block *h, const struct field *f)
 {
 	bool valid;
+	if (h->over_at != SIZE_MAX) {
+		/* Past a limit the block is cut: its type is never needed (and a
+		 * huge value is not copied). */
+		if (name_valid(s->d + f->start, f->end - f->start) != 0)
+			h->valid++;
+		return;
+	}
 	if (field_is(s, f, "Content-Type", &valid)) {
 		g_free(h->ct);
 		h->ct = field_value(s, f);
@@ -358,7 +365,7 @@ static bool skip_line(struct scan *s)
 }
 
 struct ctype {
-	bool multipart, digest, message, exists;
+	bool multipart, digest, message;
 	char *boundary;  /* multipart: its boundary parameter, or NULL */
 };
 
@@ -414,21 +421,42 @@ static bool is_rfc822(const char *subtype)
 /* The type of the part whose header is H (PARENT_DIGEST: its parent is a
  * multipart/digest), as the parser decides it and as the object's content
  * type says it (the boundary, and digest for its children). */
-static void block_type(struct scan *s, const struct block *h, bool parent_digest, struct ctype *ct)
+static bool is_ascii_text(const char *p)
+{
+	for (; *p; p++)
+		if ((unsigned char)*p >= 128 || (p[0] == '=' && p[1] == '?'))
+			return false;
+	return true;
+}
+
+/* GMime's unfolding (linear white space trimmed at both ends, CR and LF
+ * dropped), in place. */
+static void unfold(char *v)
+{
+	char *start = v, *end, *out = v;
+	while (is_lwsp(*start))
+		start++;
+	end = start + strlen(start);
+	while (end > start && is_lwsp(end[-1]))
+		end--;
+	for (char *p = start; p < end; p++)
+		if (*p != '\r' && *p != '\n')
+			*out++ = *p;
+	*out = '\0';
+}
+
+/* The type of the part whose header is H (PARENT_DIGEST: its parent is a
+ * multipart/digest), as the parser decides it and as the object's content
+ * type says it (the boundary, and digest for its children).  Uses up
+ * H's Content-Type value. */
+static void block_type(struct scan *s, struct block *h, bool parent_digest, struct ctype *ct)
 {
 	*ct = (struct ctype){ 0 };
-	const char *raw = h->ct;
 	g_autofree char *type = NULL, *subtype = NULL;
-	if (raw && parse_type(raw, &type, &subtype)) {
-		ct->exists = true;
-	} else if (parent_digest) {
-		type = g_strdup("message");
-		subtype = g_strdup("rfc822");
-	} else {
-		type = g_strdup("text");
-		subtype = g_strdup("plain");
+	if (!h->ct || !parse_type(h->ct, &type, &subtype)) {
+		type = g_strdup(parent_digest ? "message" : "text");
+		subtype = g_strdup(parent_digest ? "rfc822" : "plain");
 	}
-	ct->exists = raw != NULL;
 	ct->multipart = !g_ascii_strcasecmp(type, "multipart");
 	if (!g_ascii_strcasecmp(type, "message") && is_rfc822(subtype)) {
 		ct->message = true;
@@ -439,11 +467,16 @@ static void block_type(struct scan *s, const struct block *h, bool parent_digest
 				ct->message = false;
 		}
 	}
-	if (raw) {
-		/* The object's content type: the decoded value. */
-		g_autofree char *unfolded = g_mime_utils_header_unfold(raw);
-		g_autofree char *decoded = g_mime_utils_header_decode_text(s->opts, unfolded);
-		GMimeContentType *obj = g_mime_content_type_parse(s->opts, decoded ? decoded : unfolded);
+	if (h->ct && ct->multipart) {
+		/* The object's content type: the value unfolded and decoded (a
+		 * plain ASCII value decodes to itself: no copy of a long one). */
+		unfold(h->ct);
+		char *decoded = is_ascii_text(h->ct) ? NULL : g_mime_utils_header_decode_text(s->opts, h->ct);
+		if (decoded)
+			g_clear_pointer(&h->ct, g_free);
+		GMimeContentType *obj = g_mime_content_type_parse(s->opts, decoded ? decoded : h->ct);
+		g_free(decoded);
+		g_clear_pointer(&h->ct, g_free);
 		if (obj) {
 			const char *b = g_mime_content_type_get_parameter(obj, "boundary");
 			if (b)
@@ -454,7 +487,7 @@ static void block_type(struct scan *s, const struct block *h, bool parent_digest
 	}
 }
 
-static void scan_entity(struct scan *s, const struct block *h, bool parent_digest, unsigned depth, int gdepth);
+static void scan_entity(struct scan *s, struct block *h, bool parent_digest, unsigned depth, int gdepth);
 
 /* Counts the part whose header block H GMime has just read, at the
  * walker's DEPTH; false (and the scan cut) when it may not be built. */
@@ -570,7 +603,7 @@ static void scan_message_part(struct scan *s, unsigned depth, int gdepth)
 }
 
 /* The part whose header block H was read (and admitted). */
-static void scan_entity(struct scan *s, const struct block *h, bool parent_digest, unsigned depth, int gdepth)
+static void scan_entity(struct scan *s, struct block *h, bool parent_digest, unsigned depth, int gdepth)
 {
 	struct ctype ct;
 	block_type(s, h, parent_digest, &ct);

@@ -62,6 +62,8 @@ that GMime would keep in memory at 30-50 times its size.
 * ``deep-100000``: multipart/mixed nested 100,000 levels (about 7 MB).
 * ``part-fields-999``: 999 parts of 999 header fields each (about 10 MB):
   within max_mime_parts and max_header_fields, over the totals.
+* ``content-type-60mb``: a multipart/mixed Content-Type field of 60 MB (a
+  parameter of 60 MB before the boundary), then the application's parts.
 * ``slow-parse-66mb``: 31 nested multiparts around a text part of 66 MB of
   lines that begin like a boundary and are none: the longest parse within
   the limits (every line is held against 31 boundaries), about 3 s here.
@@ -84,7 +86,8 @@ EXTRA = ("long-boundary", "header-line-2mb", "received-10000", "deep-rfc822-300"
          "ctrl-headers")
 NAMES = CONTRACT + EXTRA
 LARGE = ("attachment-25mb",)
-MEMORY = ("headers-300000", "parts-100000", "deep-100000", "part-fields-999")
+MEMORY = ("headers-300000", "parts-100000", "deep-100000", "part-fields-999",
+          "content-type-60mb")
 SLOW = ("slow-parse-66mb",)
 
 _WORDS = ("kommune", "region", "sundhed", "digital", "kompetence", "ansøgning",
@@ -379,6 +382,12 @@ def part_fields_999(rng, n=999, fields=999):
     return application("part-fields-999", "Felter A/S", b"=_pf999", parts)
 
 
+def content_type_60mb(rng, size=60 * MIB):
+    ctype = (b"multipart/mixed; x-pad=\"" + b"p" * size + b"\";\r\n boundary=\"=_ct60\"")
+    return (head(CALL_SUBJECT + " - Stor Type Kommune", "content-type-60mb", content_type=ctype)
+            + b"\r\n" + multipart_body(b"=_ct60", [text_part(), pdf_part(pdf_bytes(3000, rng))]))
+
+
 def slow_parse_66mb(rng, size=66000000, depth=30):
     out = [head(CALL_SUBJECT + " - Langsom Kommune", "slow-parse-66mb",
                 content_type=b"multipart/mixed; boundary=\"s0\""), b"\r\n"]
@@ -393,6 +402,7 @@ def slow_parse_66mb(rng, size=66000000, depth=30):
 
 
 _BUILDERS = {
+    "content-type-60mb": content_type_60mb,
     "slow-parse-66mb": slow_parse_66mb,
     "headers-300000": headers_300000,
     "parts-100000": parts_100000,
