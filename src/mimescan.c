@@ -340,17 +340,27 @@ static enum hstate scan_headers(struct scan *s, bool toplevel, bool message, str
 	return H_CONTENT;
 }
 
-/* Content up to the next boundary line (left unread), or the end. */
+/* Content up to the next boundary line (left unread), or the end.  Only
+ * a line that starts with "--" can be one: the others are skipped whole. */
 static enum bnd scan_content(struct scan *s)
 {
+	if (s->bounds->len == 0) {
+		s->pos = s->n;
+		return B_EOS;
+	}
 	while (s->pos < s->n) {
 		if (stopped(s))
 			return B_EOS;
-		size_t end = line_end(s, s->pos);
-		enum bnd b = check_boundary(s, s->pos, end);
-		if (b != B_NONE)
-			return b;
-		s->pos = end;
+		if (s->n - s->pos >= 2 && s->d[s->pos] == '-' && s->d[s->pos + 1] == '-') {
+			size_t end = line_end(s, s->pos);
+			enum bnd b = check_boundary(s, s->pos, end);
+			if (b != B_NONE)
+				return b;
+			s->pos = end;
+			continue;
+		}
+		const char *next = memmem(s->d + s->pos, s->n - s->pos, "\n--", 3);
+		s->pos = next ? (size_t)(next - s->d) + 1 : s->n;
 	}
 	return B_EOS;
 }
