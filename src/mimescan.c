@@ -341,7 +341,7 @@ static enum hstate scan_headers(struct scan *s, bool toplevel, bool message, str
 }
 
 /* Content up to the next boundary line (left unread), or the end.  Only
- * a line that starts with "--" can be one: the others are skipped whole. */
+ * a line that starts with "--" can be one: the others are skipped. */
 static enum bnd scan_content(struct scan *s)
 {
 	if (s->bounds->len == 0) {
@@ -359,8 +359,12 @@ static enum bnd scan_content(struct scan *s)
 			s->pos = end;
 			continue;
 		}
-		const char *next = memmem(s->d + s->pos, s->n - s->pos, "\n--", 3);
-		s->pos = next ? (size_t)(next - s->d) + 1 : s->n;
+		/* The next "--" at a line's start, from one '-' to the next
+		 * (glibc's memchr is vectorised, its memmem is not). */
+		const char *p = s->d + s->pos + 1, *end = s->d + s->n;
+		while ((p = memchr(p, '-', (size_t)(end - p))) && !(p[-1] == '\n' && p + 1 < end && p[1] == '-'))
+			p++;
+		s->pos = p ? (size_t)(p - s->d) : s->n;
 	}
 	return B_EOS;
 }
