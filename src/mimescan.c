@@ -22,6 +22,7 @@
 
 #define GMIME_MAX_LEVEL 1024
 #define STOP_EVERY 4096 /* lines between looks at *stop */
+#define SCAN_WINDOW (1u << 20) /* bytes of content skipped between looks at it */
 
 enum bnd { B_NONE, B_EOS, B_IMM, B_IMM_END, B_PARENT, B_PARENT_END };
 
@@ -89,20 +90,24 @@ static size_t line_end(const struct scan *s, size_t pos)
 	return nl ? (size_t)(nl - s->d) + 1 : s->n;
 }
 
+/* Tells the caller how far the scan is (at OFFSET) and looks at *stop. */
+static bool poll_now(struct scan *s, size_t offset)
+{
+	if (s->lim->passed)
+		s->lim->passed(offset, s->lim->passed_data);
+	if (s->lim->stop && atomic_load_explicit(s->lim->stop, memory_order_relaxed)) {
+		s->r->flags |= MIMESCAN_STOPPED;
+		s->r->cut = offset;
+		s->done = true;
+	}
+	return s->done;
+}
+
 static bool stopped(struct scan *s)
 {
 	if (s->done)
 		return true;
-	if (++s->lines % STOP_EVERY)
-		return false;
-	if (s->lim->passed)
-		s->lim->passed(s->pos, s->lim->passed_data);
-	if (s->lim->stop && atomic_load_explicit(s->lim->stop, memory_order_relaxed)) {
-		s->r->flags |= MIMESCAN_STOPPED;
-		s->r->cut = s->pos;
-		s->done = true;
-	}
-	return s->done;
+	return ++s->lines % STOP_EVERY == 0 && poll_now(s, s->pos);
 }
 
 static void cut(struct scan *s, size_t at, unsigned flag)
@@ -360,10 +365,23 @@ static enum bnd scan_content(struct scan *s)
 			continue;
 		}
 		/* The next "--" at a line's start, from one '-' to the next
-		 * (glibc's memchr is vectorised, its memmem is not). */
+		 * (glibc's memchr is vectorised, its memmem is not), a window at
+		 * a time: between them the caller hears of the progress and the
+		 * stop flag is looked at. */
 		const char *p = s->d + s->pos + 1, *end = s->d + s->n;
-		while ((p = memchr(p, '-', (size_t)(end - p))) && !(p[-1] == '\n' && p + 1 < end && p[1] == '-'))
-			p++;
+		for (;;) {
+			const char *limit = (size_t)(end - p) > SCAN_WINDOW ? p + SCAN_WINDOW : end;
+			const char *q = p;
+			while ((q = memchr(q, '-', (size_t)(limit - q))) && !(q[-1] == '\n' && q + 1 < end && q[1] == '-'))
+				q++;
+			if (q || limit == end) {
+				p = q;
+				break;
+			}
+			p = limit;
+			if (poll_now(s, (size_t)(p - s->d)))
+				return B_EOS;
+		}
 		s->pos = p ? (size_t)(p - s->d) : s->n;
 	}
 	return B_EOS;
