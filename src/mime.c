@@ -143,11 +143,6 @@ static void guard_header(GMimeParser *parser, const char *name, const char *valu
 	}
 }
 
-/* Pre-scans the LEN bytes at DATA, which STREAM reads, as KIND before
- * GMime parses them: the limits' flags go to *FLAGS, and STREAM ends
- * where the first part or field past a limit begins.  DEPTH and PARTS:
- * where the walker is; FIELDS and BYTES: header counts so far.  False
- * when *stop was set: nothing is to be parsed. */
 /* A file stream whose reads find the end of the file once *stop is
  * set: GMime's parser, which cannot be told to stop, then ends within a
  * buffer.  Its substreams (the parts' contents) are plain file streams. */
@@ -209,6 +204,11 @@ static void drop_pages(size_t offset, void *data)
 		m->dropped = upto;
 }
 
+/* Pre-scans the LEN bytes at DATA, which STREAM reads, as KIND before
+ * GMime parses them: the limits' flags go to *FLAGS, and STREAM ends
+ * where the first part or field past a limit begins.  DEPTH and PARTS:
+ * where the walker is; FIELDS and BYTES: header counts so far.  False
+ * when *stop was set: nothing is to be parsed. */
 static bool prescan(const char *data, size_t len, enum mimescan_kind kind, const struct mime_limits *lim, unsigned depth,
 		    unsigned parts, uint64_t fields, uint64_t bytes, GMimeParserOptions *opts, GMimeStream *stream,
 		    struct mapping *map, unsigned *flags, struct mimescan_result *r)
@@ -546,6 +546,24 @@ static bool unpack_tnef(struct walk *w, GMimeObject *obj, const char *path, cons
 	return true;
 }
 
+/* Walks OBJ, parsed from decoded bytes (pre-scanned: SCAN): the raw
+ * message does not hold them as they are, and the header fields of its
+ * tree count, while it is held, against the totals of any parsed
+ * inside it. */
+static void walk_decoded(struct walk *w, const struct mimescan_result *scan, GMimeObject *obj, GMimeObject *parent,
+			 const char *path, unsigned depth, const char *source)
+{
+	GMimeStream *raw = w->raw;
+	uint64_t fields = w->fields, bytes = w->header_bytes;
+	w->raw = NULL;
+	w->fields = scan->fields;
+	w->header_bytes = scan->header_bytes;
+	walk(w, obj, parent, path, depth, source);
+	w->fields = fields;
+	w->header_bytes = bytes;
+	w->raw = raw;
+}
+
 /* application/pkcs7-mime signed-data: verify, then walk the content. */
 static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, const char *filename,
 			 GByteArray *data, unsigned depth)
@@ -581,11 +599,8 @@ static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, con
 	if (inner) {
 		/* Inside the signed-data the raw message says nothing about the
 		 * bytes: a multipart/signed in here is checked as GMime reads it. */
-		GMimeStream *raw = w->raw;
-		w->raw = NULL;
 		g_autofree char *sub = g_strdup_printf("%s:p7", *path ? path : "1");
-		walk(w, inner, NULL, sub, depth + 1, "pkcs7");
-		w->raw = raw;
+		walk_decoded(w, &scan, inner, NULL, sub, depth + 1, "pkcs7");
 		g_object_unref(inner);
 	}
 	g_object_unref(p);
@@ -620,12 +635,9 @@ static bool unwrap_encoded_message(struct walk *w, GMimeObject *obj, const char 
 	if (ok) {
 		note(w, path, obj, filename, data->len, "message",
 		     g_strdup("forwarded message (transfer-encoded): decoded and walked inside"));
-		GMimeStream *raw = w->raw;
-		w->raw = NULL; /* the raw message does not hold these bytes as they are */
 		w->encoded_messages++;
-		walk(w, g_mime_message_get_mime_part(inner), obj, path, depth + 1, source);
+		walk_decoded(w, &scan, g_mime_message_get_mime_part(inner), obj, path, depth + 1, source);
 		w->encoded_messages--;
-		w->raw = raw;
 	}
 	if (inner)
 		g_object_unref(inner);
