@@ -39,13 +39,15 @@ static unsigned hints_from_facts(unsigned facts, const char *from_addr)
 	return h;
 }
 
-static char *reasons_json(const struct rules_result *res, const char *extra)
+/* The rules' reasons, then the N_EXTRA of EXTRA that are not NULL. */
+static char *reasons_json(const struct rules_result *res, const char *const *extra, size_t n_extra)
 {
 	GString *s = g_string_new("[");
 	for (size_t i = 0; i < res->n_reasons; i++)
 		g_string_append_printf(s, "%s\"%s\"", i ? "," : "", res->reasons[i]); /* our own ASCII tokens */
-	if (extra)
-		g_string_append_printf(s, "%s\"%s\"", res->n_reasons ? "," : "", extra);
+	for (size_t i = 0; i < n_extra; i++)
+		if (extra[i])
+			g_string_append_printf(s, "%s\"%s\"", s->len > 1 ? "," : "", extra[i]);
 	g_string_append_c(s, ']');
 	return g_string_free(s, FALSE);
 }
@@ -76,13 +78,21 @@ static void find_edge(const struct config *cfg, const struct assess_input *in, c
 	}
 }
 
+/* The last second of year 9999: GLib's dates end there. */
+#define ARRIVAL_MAX INT64_C(253402300799)
+
 void assess_message(const struct config *cfg, const struct assess_input *in, struct assessment *a)
 {
 	struct mime_limits lim = { cfg->limits.max_mime_depth, cfg->limits.max_mime_parts, in->trust, in->clock,
 				   in->started + (int64_t)cfg->limits.max_message_time * 1000000,
-				   (size_t)cfg->limits.max_header_field, cfg->limits.max_header_fields };
+				   (size_t)cfg->limits.max_header_field, cfg->limits.max_header_fields,
+				   cfg->limits.max_header_fields_total, cfg->limits.max_header_bytes_total, in->stop };
 	const struct store_message *old = in->stored;
 	unsigned in_flags = 0;
+	/* An INTERNALDATE before 1970 or past 9999 (a server's year 0000) is
+	 * no time a message arrived: no arrival, and a reason that says so. */
+	bool has_arrival = in->has_arrival && in->arrival >= 0 && in->arrival <= ARRIVAL_MAX;
+	bool bad_arrival = in->has_arrival && !has_arrival;
 
 	memset(a, 0, sizeof(*a));
 	/* An empty body (a server may send a {0} literal) is parsed too: it
@@ -97,17 +107,24 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		} else {
 			hashed = mime_sha256_fd(in->raw_fd, &spooled_len, a->raw_sha256);
 		}
-		if (hashed < 0 || mime_parse_fd(in->raw_fd, &lim, &a->mime) < 0) {
+		if (hashed < 0 || (!in->unparsed && mime_parse_fd(in->raw_fd, &lim, &a->mime) < 0)) {
 			/* The spool cannot be read back: say so rather than guess. */
 			mime_message_free(a->mime);
+			a->mime = NULL;
 			GByteArray empty = { 0 };
 			mime_parse(&empty, &lim, &a->mime);
 			a->mime->flags |= MIME_MALFORMED;
 		}
-	} else if (in->raw && (in->raw->len > 0 || !in->body_missing)) {
+	} else if (in->raw && (in->raw->len > 0 || !in->body_missing) && !(in->unparsed && !in->body_missing)) {
 		mime_parse(in->raw, &lim, &a->mime);
 		if (in->body_missing)
 			a->mime->n_attachments = 0; /* a header alone has none */
+	}
+	if (in->unparsed && !in->body_missing && !a->mime) {
+		/* Its parse killed the process before: the bytes, not parsed. */
+		GByteArray empty = { 0 };
+		mime_parse(&empty, &lim, &a->mime);
+		a->mime->flags = MIME_UNPARSED;
 	}
 	const struct mime_message *mm = a->mime;
 	if (!in->body_missing) {
@@ -118,6 +135,8 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		a->flags = mime_flags_describe(mm->flags);
 		if (mm->flags)
 			in_flags |= RULES_IN_BROKEN;
+		if (mm->flags & MIME_UNPARSED)
+			in_flags |= RULES_IN_UNPARSED;
 	} else {
 		in_flags |= RULES_IN_TOO_LARGE;
 		a->flags = g_strdup(in->body_missing);
@@ -149,7 +168,7 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		.subject = mm ? mm->subject : old ? old->subject : NULL,
 		.from_name = mm ? mm->from_name : old ? old->from_name : NULL,
 		.organization = mm ? mm->organization : NULL,
-		.has_arrival = in->has_arrival,
+		.has_arrival = has_arrival,
 		.arrival = in->arrival,
 		.has_date = mm && mm->has_date,
 		.date = mm ? mm->date : 0,
@@ -165,7 +184,7 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 	g_free(calls);
 
 	const struct config_call *call = res.call >= 0 ? &cfg->calls[res.call] : &cfg->calls[0];
-	if (in->has_arrival)
+	if (has_arrival)
 		a->received_at = datetime_format(in->arrival, call->tz);
 	if (mm && mm->has_date)
 		a->date_header = datetime_format(mm->date, call->tz);
@@ -175,7 +194,9 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		a->received_header = datetime_format(mm->received, call->tz);
 	if (ri.has_edge)
 		a->edge_received_at = datetime_format(edge.when, call->tz);
-	a->reasons = reasons_json(&res, in->body_missing && !strcmp(in->body_missing, "gone") ? "fetch:gone" : NULL);
+	const char *extra[] = { in->body_missing && !strcmp(in->body_missing, "gone") ? "fetch:gone" : NULL,
+				bad_arrival ? "arrival:invalid-internaldate" : NULL };
+	a->reasons = reasons_json(&res, extra, G_N_ELEMENTS(extra));
 	a->applicant = g_steal_pointer(&res.applicant);
 	a->status = res.status;
 
@@ -184,7 +205,7 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		.uidvalidity = in->uidvalidity,
 		.uid = in->uid,
 		.recorded_at = (int64_t)time(NULL),
-		.has_received = in->has_arrival,
+		.has_received = has_arrival,
 		.received_epoch = in->arrival,
 		.received_at = a->received_at,
 		.internaldate = in->internaldate,

@@ -5,6 +5,7 @@
  * alike.  Everything in struct assessment is owned by it; release it with
  * assess_clear(). */
 #pragma once
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <glib.h>
@@ -35,6 +36,10 @@ struct assess_input {
 	const struct cms_trust *trust;      /* [signatures] trust_file, or NULL */
 	int64_t (*clock)(void);             /* monotonic µs, for [limits] max_message_time; NULL: no budget */
 	int64_t started;                    /* CLOCK() when the message's fetch began */
+	bool unparsed;                      /* record the body's bytes without parsing them (its
+					     * parse killed the process before): flagged "unparsed" */
+	const atomic_int *stop;             /* set: stop parsing (the assessment is then not to be
+					     * recorded: flagged "stopped"); may be NULL */
 };
 
 struct assessment {

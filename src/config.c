@@ -33,6 +33,7 @@ static const struct key_spec known_keys[] = {
 	{ "limits", "max_message_size" }, { "limits", "max_header_size" }, { "limits", "max_mime_depth" },
 	{ "limits", "max_mime_parts" }, { "limits", "max_message_time" },
 	{ "limits", "max_header_field" }, { "limits", "max_header_fields" }, { "limits", "prefetch" },
+	{ "limits", "max_header_fields_total" }, { "limits", "max_header_bytes_total" },
 	{ "call", "subject" }, { "call", "deadline" }, { "call", "timezone" },
 	{ "call", "deadline_basis" }, { "call", "grace" },
 	{ "match", "fuzzy_threshold" }, { "match", "word_similarity" }, { "match", "title_threshold" },
@@ -409,6 +410,13 @@ static int load_limits(struct loader *l, struct config_limits *lim)
 	    (r = get_uint(l, "limits", "max_header_fields", 1000, 10, 1000000, &lim->max_header_fields)) < 0)
 		return r;
 	if ((r = get_size(l, "limits", "prefetch", 8ULL << 20, 0, 1ULL << 30, "8M", &lim->prefetch)) < 0)
+		return r;
+	/* What GMime may build of one message's headers, all together: it keeps
+	 * each field at about 500 bytes plus 3.4 times its text. */
+	if ((r = get_uint(l, "limits", "max_header_fields_total", 20000, 100, 100000000,
+			  &lim->max_header_fields_total)) < 0 ||
+	    (r = get_size(l, "limits", "max_header_bytes_total", 8ULL << 20, 64ULL << 10, 2ULL << 30, "8M",
+			  &lim->max_header_bytes_total)) < 0)
 		return r;
 	return get_size(l, "limits", "max_header_field", 32ULL << 10, 1ULL << 10, 64ULL << 20, "32K",
 			&lim->max_header_field);

@@ -67,6 +67,8 @@ struct config_limits {
 	uint64_t max_header_field; /* bytes of one header field; longer: flagged long-header */
 	unsigned max_header_fields;/* fields in a message's header; more: flagged too-many-headers */
 	uint64_t prefetch;         /* bytes of messages fetched ahead of the one being recorded; 0: none */
+	unsigned max_header_fields_total; /* fields in all of a message's headers together */
+	uint64_t max_header_bytes_total;  /* bytes of all of a message's headers together */
 };
 
 struct config {

@@ -1,4 +1,5 @@
 #include "ingest.h"
+#include "attempt.h"
 #include "assess.h"
 #include "crashpoint.h"
 #include "imap.h"
@@ -112,7 +113,7 @@ enum fetch_outcome {
  * and refers to SPOOL, until it is cleared. */
 static void assess_one(const struct ingest_ctx *ctx, uint32_t uidvalidity, const struct imap_meta *meta,
 		       GByteArray *raw, int spool, const char *raw_sha256, uint64_t raw_len,
-		       enum fetch_outcome outcome, int64_t started, struct assessment *a)
+		       enum fetch_outcome outcome, int64_t started, bool unparsed, struct assessment *a)
 {
 	struct assess_input in = {
 		.mailbox = ctx->cfg->imap.mailbox,
@@ -131,6 +132,8 @@ static void assess_one(const struct ingest_ctx *ctx, uint32_t uidvalidity, const
 		.trust = ctx->trust,
 		.clock = g_get_monotonic_time,
 		.started = started,
+		.stop = ctx->stop,
+		.unparsed = unparsed,
 	};
 	lastrun_phase("parsing and classifying a message (MIME, attachments, signatures)");
 	assess_message(ctx->cfg, &in, a);
@@ -331,6 +334,7 @@ struct pipe {
 	size_t fetched;         /* slots filled, in order … */
 	size_t assessed;        /* … assessed … */
 	size_t released;        /* … and handed back by the recorder */
+	struct attempt *att;    /* the note of the message being parsed (the assessor's) */
 	uint64_t held_bytes;    /* of the slots filled and not yet handed back */
 	bool quit;              /* the recorder stopped: fetch and assess no more */
 	bool fetcher_done;      /* the fetcher thread has returned */
@@ -706,8 +710,15 @@ static int assess_slot(struct pipe *p, size_t i)
 	/* Read before the slot is passed on: once recorded, the fetcher may reuse it. */
 	int result = sl->result;
 	if (result == INGEST_OK) {
-		assess_one(p->ctx, p->uidvalidity, sl->meta, sl->raw, sl->outcome == FETCHED && sl->spooled ? sl->spool : -1,
-			   sl->hashed ? sl->raw_sha256 : NULL, sl->raw_len, sl->outcome, sl->started, &sl->a);
+		/* A message whose parse killed the process ATTEMPT_MAX times is
+		 * recorded unparsed: the daemon gets past it. */
+		bool body = sl->outcome == FETCHED;
+		unsigned n = body ? attempt_begin(p->att, p->ctx->cfg->imap.mailbox, p->uidvalidity, sl->meta->uid) : 0;
+		assess_one(p->ctx, p->uidvalidity, sl->meta, sl->raw, body && sl->spooled ? sl->spool : -1,
+			   sl->hashed ? sl->raw_sha256 : NULL, sl->raw_len, sl->outcome, sl->started, n > ATTEMPT_MAX,
+			   &sl->a);
+		if (body)
+			attempt_end(p->att);
 		sl->assessed = true;
 	}
 	pthread_mutex_lock(&p->lock);
@@ -780,7 +791,8 @@ static int record_metas(const struct ingest_ctx *ctx, struct session *s, struct 
 		return INGEST_OK;
 	}
 	struct pipe *p = g_new0(struct pipe, 1);
-	*p = (struct pipe){ .ctx = ctx, .s = s, .uidvalidity = stats->uidvalidity, .metas = metas, .n = n };
+	*p = (struct pipe){ .ctx = ctx, .s = s, .uidvalidity = stats->uidvalidity, .metas = metas, .n = n,
+			    .att = attempt_open(ctx->cfg->database) };
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_t cattr;
 	pthread_condattr_init(&cattr);
@@ -889,6 +901,7 @@ static int record_metas(const struct ingest_ctx *ctx, struct session *s, struct 
 		g_byte_array_free(p->slots[k].raw, TRUE);
 		g_free(p->slots[k].reconnected);
 	}
+	attempt_close(p->att);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
 	g_free(p);

@@ -3,8 +3,12 @@
 #include "pdfsig.h"
 #include "tnef.h"
 
+#include "mimescan.h"
+
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <gmime/gmime.h>
 #include <gnutls/crypto.h>
@@ -16,6 +20,7 @@ struct walk {
 	struct mime_message *msg;
 	GPtrArray *atts;  /* struct mime_attachment* */
 	GPtrArray *notes; /* struct mime_part_note* */
+	uint64_t fields, header_bytes; /* header fields and bytes the pre-scans let the parser build */
 };
 
 static void mime_init_once(void)
@@ -82,6 +87,10 @@ void mime_sha256_hex(const uint8_t *data, size_t len, char out[65])
 	hex_digest(h, out);
 }
 
+/* The parse ended in the middle of something (GMime's "malformed
+ * message"): malformed, unless the pre-scan ended it there. */
+#define ENDED_IN_ERROR (1u << 31)
+
 static void on_warning(gint64 offset, GMimeParserWarning code, const gchar *item, gpointer user)
 {
 	unsigned *flags = user;
@@ -89,8 +98,10 @@ static void on_warning(gint64 offset, GMimeParserWarning code, const gchar *item
 	case GMIME_WARN_TRUNCATED_MESSAGE:
 		*flags |= MIME_TRUNCATED;
 		break;
-	case GMIME_WARN_MALFORMED_MULTIPART:
 	case GMIME_WARN_MALFORMED_MESSAGE:
+		*flags |= ENDED_IN_ERROR;
+		break;
+	case GMIME_WARN_MALFORMED_MULTIPART:
 	case GMIME_CRIT_INVALID_HEADER_NAME:
 	case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
 	case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
@@ -102,6 +113,126 @@ static void on_warning(gint64 offset, GMimeParserWarning code, const gchar *item
 	default:
 		break; /* 8-bit headers, duplicates: everyday mail */
 	}
+}
+
+static GMimeParserOptions *parser_options(unsigned *flags)
+{
+	GMimeParserOptions *opts = g_mime_parser_options_new();
+	const char *charsets[] = { "utf-8", "windows-1252", NULL };
+	g_mime_parser_options_set_fallback_charsets(opts, charsets);
+	g_mime_parser_options_set_warning_callback(opts, on_warning, flags);
+	return opts;
+}
+
+/* The header fields GMime builds, against what the pre-scan counted: a
+ * parse that builds more than it (they read the bytes differently) reads
+ * no further. */
+struct header_guard {
+	GMimeStream *stream;
+	uint64_t seen, allowed;
+	unsigned *flags;
+};
+
+static void guard_header(GMimeParser *parser, const char *name, const char *value, gint64 offset, gpointer user)
+{
+	(void)parser, (void)name, (void)value, (void)offset;
+	struct header_guard *g = user;
+	if (++g->seen == g->allowed + 1) {
+		*g->flags |= MIME_TOO_MANY_HEADERS;
+		g_mime_stream_set_bounds(g->stream, g->stream->bound_start, g_mime_stream_tell(g->stream));
+	}
+}
+
+/* A file stream whose reads find the end of the file once *stop is
+ * set: GMime's parser, which cannot be told to stop, then ends within a
+ * buffer.  Its substreams (the parts' contents) are plain file streams. */
+typedef struct {
+	GMimeStreamFs fs;
+	const atomic_int *stop;
+} StopStream;
+typedef GMimeStreamFsClass StopStreamClass;
+GType stop_stream_get_type(void);
+G_DEFINE_TYPE(StopStream, stop_stream, GMIME_TYPE_STREAM_FS)
+
+static ssize_t stop_stream_read(GMimeStream *stream, char *buf, size_t len)
+{
+	const atomic_int *stop = ((StopStream *)stream)->stop;
+	if (stop && atomic_load(stop))
+		return 0;
+	return GMIME_STREAM_CLASS(stop_stream_parent_class)->read(stream, buf, len);
+}
+
+static void stop_stream_class_init(StopStreamClass *klass)
+{
+	GMIME_STREAM_CLASS(klass)->read = stop_stream_read;
+}
+
+static void stop_stream_init(StopStream *s)
+{
+	(void)s;
+}
+
+/* As g_mime_stream_fs_new(FD), taking FD; reads watch *STOP. */
+static GMimeStream *stop_stream_new(int fd, const atomic_int *stop)
+{
+	StopStream *s = g_object_new(stop_stream_get_type(), NULL);
+	s->fs.fd = fd;
+	s->fs.owner = TRUE;
+	s->fs.eos = FALSE;
+	s->stop = stop;
+	g_mime_stream_construct(GMIME_STREAM(s), lseek(fd, 0, SEEK_CUR), -1);
+	return GMIME_STREAM(s);
+}
+
+struct mapping {
+	const char *base;
+	size_t len;
+	size_t dropped; /* bytes at BASE given back */
+};
+
+/* The scan is past OFFSET: the mapped pages well before it leave the
+ * process (they stay in the file; touched again, they come back). */
+static void drop_pages(size_t offset, void *data)
+{
+	struct mapping *m = data;
+	long page = sysconf(_SC_PAGESIZE);
+	size_t keep = 1u << 20;
+	if (page <= 0 || offset < keep)
+		return;
+	size_t upto = (offset - keep) / (size_t)page * (size_t)page;
+	if (upto > m->dropped && madvise((void *)(m->base + m->dropped), upto - m->dropped, MADV_DONTNEED) == 0)
+		m->dropped = upto;
+}
+
+/* Pre-scans the LEN bytes at DATA, which STREAM reads, as KIND before
+ * GMime parses them: the limits' flags go to *FLAGS, and STREAM ends
+ * where the first part or field past a limit begins.  DEPTH and PARTS:
+ * where the walker is; FIELDS and BYTES: header counts so far.  False
+ * when *stop was set: nothing is to be parsed. */
+static bool prescan(const char *data, size_t len, enum mimescan_kind kind, const struct mime_limits *lim, unsigned depth,
+		    unsigned parts, uint64_t fields, uint64_t bytes, GMimeParserOptions *opts, GMimeStream *stream,
+		    struct mapping *map, unsigned *flags, struct mimescan_result *r)
+{
+	struct mimescan_limits sl = {
+		.max_depth = lim->max_depth, .max_parts = lim->max_parts, .max_fields = lim->max_header_fields,
+		.max_fields_total = lim->max_header_fields_total, .max_header_bytes = lim->max_header_bytes_total,
+		.depth = depth, .parts = parts, .fields = fields, .header_bytes = bytes, .stop = lim->stop,
+		.passed = map ? drop_pages : NULL, .passed_data = map,
+	};
+	mimescan(data, len, kind, &sl, opts, r);
+	if (r->flags & MIMESCAN_TOO_DEEP)
+		*flags |= MIME_TOO_DEEP;
+	if (r->flags & MIMESCAN_TOO_MANY_PARTS)
+		*flags |= MIME_TOO_MANY_PARTS;
+	if (r->flags & MIMESCAN_TOO_MANY_HEADERS)
+		*flags |= MIME_TOO_MANY_HEADERS;
+	if (r->flags & MIMESCAN_STOPPED) {
+		*flags |= MIME_STOPPED;
+		return false;
+	}
+	if (r->cut < len)
+		g_mime_stream_set_bounds(stream, stream->bound_start, stream->bound_start + (gint64)r->cut);
+	return true;
 }
 
 static char *lower_type(GMimeContentType *ct)
@@ -415,6 +546,24 @@ static bool unpack_tnef(struct walk *w, GMimeObject *obj, const char *path, cons
 	return true;
 }
 
+/* Walks OBJ, parsed from decoded bytes (pre-scanned: SCAN): the raw
+ * message does not hold them as they are, and the header fields of its
+ * tree count, while it is held, against the totals of any parsed
+ * inside it. */
+static void walk_decoded(struct walk *w, const struct mimescan_result *scan, GMimeObject *obj, GMimeObject *parent,
+			 const char *path, unsigned depth, const char *source)
+{
+	GMimeStream *raw = w->raw;
+	uint64_t fields = w->fields, bytes = w->header_bytes;
+	w->raw = NULL;
+	w->fields = scan->fields;
+	w->header_bytes = scan->header_bytes;
+	walk(w, obj, parent, path, depth, source);
+	w->fields = fields;
+	w->header_bytes = bytes;
+	w->raw = raw;
+}
+
 /* application/pkcs7-mime signed-data: verify, then walk the content. */
 static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, const char *filename,
 			 GByteArray *data, unsigned depth)
@@ -441,16 +590,17 @@ static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, con
 			     r.signer ? " by " : "", r.signer ? r.signer : "",
 			     r.status == CMS_INVALID && r.why ? r.why : ""));
 	GMimeStream *st = g_mime_stream_mem_new_with_buffer((const char *)r.content, r.content_len);
+	struct mimescan_result scan;
 	GMimeParser *p = g_mime_parser_new_with_stream(st);
-	GMimeObject *inner = g_mime_parser_construct_part(p, NULL);
+	GMimeObject *inner = prescan((const char *)r.content, r.content_len, MIMESCAN_PART, w->limits, depth + 1,
+				     (unsigned)w->msg->n_parts, w->fields, w->header_bytes, NULL, st, NULL, &w->msg->flags, &scan)
+				     ? g_mime_parser_construct_part(p, NULL)
+				     : NULL;
 	if (inner) {
 		/* Inside the signed-data the raw message says nothing about the
 		 * bytes: a multipart/signed in here is checked as GMime reads it. */
-		GMimeStream *raw = w->raw;
-		w->raw = NULL;
 		g_autofree char *sub = g_strdup_printf("%s:p7", *path ? path : "1");
-		walk(w, inner, NULL, sub, depth + 1, "pkcs7");
-		w->raw = raw;
+		walk_decoded(w, &scan, inner, NULL, sub, depth + 1, "pkcs7");
 		g_object_unref(inner);
 	}
 	g_object_unref(p);
@@ -472,20 +622,22 @@ static bool unwrap_encoded_message(struct walk *w, GMimeObject *obj, const char 
 	/* The decoded bytes are parsed in place, not copied. */
 	GMimeStream *st = g_mime_stream_mem_new_with_byte_array(data);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
+	struct mimescan_result scan;
 	GMimeParser *p = g_mime_parser_new_with_stream(st);
-	GMimeMessage *inner = g_mime_parser_construct_message(p, NULL);
+	GMimeMessage *inner = prescan((const char *)data->data, data->len, MIMESCAN_MESSAGE, w->limits, depth + 1,
+				      (unsigned)w->msg->n_parts, w->fields, w->header_bytes, NULL, st, NULL,
+				      &w->msg->flags, &scan)
+				      ? g_mime_parser_construct_message(p, NULL)
+				      : NULL;
 	/* Bytes without a header are no message, whatever their label says. */
 	bool ok = inner && g_mime_message_get_mime_part(inner) &&
 		  g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(inner))) > 0;
 	if (ok) {
 		note(w, path, obj, filename, data->len, "message",
 		     g_strdup("forwarded message (transfer-encoded): decoded and walked inside"));
-		GMimeStream *raw = w->raw;
-		w->raw = NULL; /* the raw message does not hold these bytes as they are */
 		w->encoded_messages++;
-		walk(w, g_mime_message_get_mime_part(inner), obj, path, depth + 1, source);
+		walk_decoded(w, &scan, g_mime_message_get_mime_part(inner), obj, path, depth + 1, source);
 		w->encoded_messages--;
-		w->raw = raw;
 	}
 	if (inner)
 		g_object_unref(inner);
@@ -752,6 +904,10 @@ static void walk(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 	}
 	if (w->limits->clock && w->limits->clock() > w->limits->deadline) {
 		w->msg->flags |= MIME_TIME_LIMIT;
+		return;
+	}
+	if (w->limits->stop && atomic_load(w->limits->stop)) {
+		w->msg->flags |= MIME_STOPPED;
 		return;
 	}
 	if (GMIME_IS_MULTIPART(obj)) {
@@ -1066,47 +1222,80 @@ static void check_header(struct mime_message *m, GMimeObject *obj, const struct 
 	}
 }
 
-static int parse_stream(GMimeStream *stream, const struct mime_limits *limits, struct mime_message **out);
+static void parse_stream(GMimeStream *stream, const char *data, size_t len, struct mapping *map,
+			 const struct mime_limits *limits, struct mime_message **out);
 
 int mime_parse(GByteArray *raw, const struct mime_limits *limits, struct mime_message **out)
 {
 	mime_init_once();
 	GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(raw);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
-	return parse_stream(stream, limits, out);
+	parse_stream(stream, (const char *)raw->data, raw->len, NULL, limits, out);
+	return 0;
 }
 
 int mime_parse_fd(int fd, const struct mime_limits *limits, struct mime_message **out)
 {
 	mime_init_once();
+	struct stat st;
 	int own = dup(fd);
-	if (own < 0 || lseek(own, 0, SEEK_SET) < 0) {
+	if (own < 0 || lseek(own, 0, SEEK_SET) < 0 || fstat(own, &st) < 0) {
+		int e = errno;
 		if (own >= 0)
 			close(own);
-		return -errno;
+		return -e;
 	}
-	/* Parts refer to ranges of the file: the message is never all in memory. */
-	return parse_stream(g_mime_stream_fs_new(own), limits, out);
+	/* The pre-scan reads the bytes where they are; the parser's parts
+	 * refer to ranges of the file: the message is never copied whole. */
+	size_t len = (size_t)st.st_size;
+	void *map = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, own, 0) : NULL;
+	if (map == MAP_FAILED) {
+		int e = errno;
+		close(own);
+		return -e;
+	}
+	struct mapping m = { map, len, 0 };
+	if (map)
+		madvise(map, len, MADV_SEQUENTIAL);
+	/* Unmapped once scanned. */
+	parse_stream(stop_stream_new(own, limits->stop), map ? map : "", len, map ? &m : NULL, limits, out);
+	return 0;
 }
 
-/* Takes STREAM. */
-static int parse_stream(GMimeStream *stream, const struct mime_limits *limits, struct mime_message **out)
+/* Takes STREAM, which reads the LEN bytes at DATA (mapped: MAP). */
+static void parse_stream(GMimeStream *stream, const char *data, size_t len, struct mapping *map,
+			 const struct mime_limits *limits, struct mime_message **out)
 {
 	struct mime_message *m = g_new0(struct mime_message, 1);
+	GMimeParserOptions *opts = parser_options(&m->flags);
+	struct mimescan_result scan;
+	bool go = prescan(data, len, MIMESCAN_MESSAGE, limits, 0, 0, 0, 0, opts, stream, map, &m->flags, &scan);
+	if (map)
+		munmap((void *)map->base, map->len);
+	if (!go) {
+		g_mime_parser_options_free(opts);
+		g_object_unref(stream);
+		*out = m;
+		return;
+	}
 	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-	GMimeParserOptions *opts = g_mime_parser_options_new();
-	const char *charsets[] = { "utf-8", "windows-1252", NULL };
-	g_mime_parser_options_set_fallback_charsets(opts, charsets);
-	g_mime_parser_options_set_warning_callback(opts, on_warning, &m->flags);
+	struct header_guard guard = { stream, 0, scan.fields, &m->flags };
+	g_mime_parser_set_header_regex(parser, "^", guard_header, &guard);
 
 	GMimeMessage *gm = g_mime_parser_construct_message(parser, opts);
+	/* Where the parse was made to stop, the end it finds is no damage. */
+	if (scan.cut < len)
+		m->flags &= ~MIME_TRUNCATED;
+	else if (m->flags & ENDED_IN_ERROR)
+		m->flags |= MIME_MALFORMED;
+	m->flags &= ~ENDED_IN_ERROR;
 	if (!gm || !g_mime_object_get_header_list(GMIME_OBJECT(gm)) ||
 	    g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(gm))) == 0) {
 		m->flags |= MIME_NO_HEADERS;
 	}
 	if (gm) {
 		struct walk w = { .limits = limits, .raw = stream, .msg = m, .atts = g_ptr_array_new(),
-				  .notes = g_ptr_array_new() };
+				  .notes = g_ptr_array_new(), .fields = scan.fields, .header_bytes = scan.header_bytes };
 		read_headers(m, gm);
 		check_header(m, GMIME_OBJECT(gm), limits);
 		walk(&w, g_mime_message_get_mime_part(gm), NULL, "", 0, "mime");
@@ -1132,7 +1321,6 @@ static int parse_stream(GMimeStream *stream, const struct mime_limits *limits, s
 	g_object_unref(parser);
 	g_object_unref(stream);
 	*out = m;
-	return 0;
 }
 
 void mime_message_free(struct mime_message *msg)
@@ -1176,6 +1364,8 @@ char *mime_flags_describe(unsigned flags)
 		{ MIME_BAD_HEADER, "bad-header" },
 		{ MIME_LONG_HEADER, "long-header" },
 		{ MIME_TOO_MANY_HEADERS, "too-many-headers" },
+		{ MIME_STOPPED, "stopped" },
+		{ MIME_UNPARSED, "unparsed" },
 	};
 	if (!flags)
 		return NULL;

@@ -3,6 +3,7 @@
  * Everything returned is owned by the struct mime_message; free it with
  * mime_message_free(). */
 #pragma once
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,20 +27,34 @@ struct mime_limits {
 	int64_t (*clock)(void);
 	int64_t deadline;
 	size_t max_header_field;   /* a longer (unfolded) header field: MIME_LONG_HEADER; 0: none */
-	unsigned max_header_fields;/* more fields in the top-level header: MIME_TOO_MANY_HEADERS; 0: none */
+	unsigned max_header_fields;/* more fields in one header (the message's or a part's):
+				    * MIME_TOO_MANY_HEADERS; 0: none */
+	/* Before GMime builds the tree, a pre-scan of the bytes (mimescan)
+	 * enforces max_depth, max_parts, max_header_fields and these two: the
+	 * parser then reads only the bytes before the first part or field past
+	 * a limit.  0: none. */
+	uint64_t max_header_fields_total; /* fields in all the message's headers together */
+	uint64_t max_header_bytes_total;  /* bytes of all its headers together */
+	/* When *STOP is set, the scan and the walk end (MIME_STOPPED): the
+	 * result is partial and must not be recorded.  May be NULL. */
+	const atomic_int *stop;
 };
 
 enum mime_flags {
 	MIME_NO_HEADERS = 1u << 0,     /* not a message at all */
 	MIME_TRUNCATED = 1u << 1,      /* missing closing boundary, cut short */
 	MIME_MALFORMED = 1u << 2,      /* structure the parser had to guess at */
-	MIME_TOO_DEEP = 1u << 3,       /* max_depth reached: deeper parts not walked */
-	MIME_TOO_MANY_PARTS = 1u << 4, /* max_parts reached: later parts not walked */
+	MIME_TOO_DEEP = 1u << 3,       /* max_depth reached: deeper parts not walked (nor parsed, nor
+					* anything after them: the pre-scan stops the parse there) */
+	MIME_TOO_MANY_PARTS = 1u << 4, /* max_parts reached: later parts not walked (nor parsed) */
 	MIME_BAD_ENCODING = 1u << 5,   /* an attachment's base64 is corrupt */
 	MIME_TIME_LIMIT = 1u << 6,     /* max_message_time ran out: later parts not walked */
 	MIME_BAD_HEADER = 1u << 7,     /* a header field name that is not printable ASCII (NUL, 8-bit) */
 	MIME_LONG_HEADER = 1u << 8,    /* a header field longer than max_header_field */
-	MIME_TOO_MANY_HEADERS = 1u << 9, /* more header fields than max_header_fields (a mail loop?) */
+	MIME_TOO_MANY_HEADERS = 1u << 9, /* more header fields than max_header_fields (a mail loop?),
+					  * or than the totals: the parse stopped before them */
+	MIME_STOPPED = 1u << 10,       /* *limits->stop was set: partial, not to be recorded */
+	MIME_UNPARSED = 1u << 11,      /* not parsed at all (set by the caller: see attempt.h) */
 };
 
 struct mime_attachment {

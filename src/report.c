@@ -135,8 +135,11 @@ char *report_timeline_svg(const struct report_call *c)
 	g_autoptr(GTimeZone) tz = g_time_zone_new_identifier(c->timezone ? c->timezone : "Europe/Copenhagen");
 	/* Ticks at local midnights (or whole hours) of the call's zone. */
 	g_autoptr(GDateTime) start_utc = g_date_time_new_from_unix_utc(t0);
-	g_autoptr(GDateTime) start = tz ? g_date_time_to_timezone(start_utc, tz) : g_date_time_ref(start_utc);
-	g_autoptr(GDateTime) tick = step < 86400
+	/* No ticks for a time GLib cannot hold (a record of a year-0000 INTERNALDATE). */
+	g_autoptr(GDateTime) start = !start_utc ? NULL
+				     : tz   ? g_date_time_to_timezone(start_utc, tz)
+					    : g_date_time_ref(start_utc);
+	g_autoptr(GDateTime) tick = !start ? NULL : step < 86400
 		? g_date_time_new(g_date_time_get_timezone(start), g_date_time_get_year(start),
 				  g_date_time_get_month(start), g_date_time_get_day_of_month(start),
 				  g_date_time_get_hour(start), 0, 0)

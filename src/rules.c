@@ -1267,11 +1267,11 @@ void rules_classify(const struct rules_call *calls, size_t n_calls, const struct
 	if (out->call < 0) {
 		out->kind = kind == RULES_KIND_APPLICATION ? RULES_KIND_OTHER : kind;
 		out->score = 0;
-		if (!in->subject && (in->flags & RULES_IN_TOO_LARGE)) {
+		if (!in->subject && (in->flags & (RULES_IN_TOO_LARGE | RULES_IN_UNPARSED))) {
 			/* Not even the header could be read: a person must look. */
 			out->status = RULES_REVIEW;
 			add_reason(out, g_strdup("subject:unknown"));
-			add_reason(out, g_strdup("size:too-large"));
+			add_reason(out, g_strdup(in->flags & RULES_IN_TOO_LARGE ? "size:too-large" : "mime:unparsed"));
 			return;
 		}
 		if (kind != RULES_KIND_APPLICATION || !in->has_form || n_calls == 0) {

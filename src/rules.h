@@ -80,6 +80,7 @@ enum rules_hints {
 enum rules_input_flags {
 	RULES_IN_BROKEN = 1u << 0,    /* the MIME structure is damaged */
 	RULES_IN_TOO_LARGE = 1u << 1, /* body not fetched: over the size limit */
+	RULES_IN_UNPARSED = 1u << 2,  /* not parsed (its parse killed the process before) */
 };
 
 struct rules_input {

@@ -482,6 +482,48 @@ static void test_encoded_forward_nesting(void)
 	mime_message_free(m);
 }
 
+/* The pre-scan stops the parse at the first part past max_parts: the
+ * parts before it parsed as always, no damage reported for the cut, and
+ * a message really cut short still said to be. */
+static void test_prescan_cut(void)
+{
+	struct mime_limits lim = { 32, 10, .max_header_field = 1024, .max_header_fields = 100,
+				   .max_header_fields_total = 1000, .max_header_bytes_total = 1 << 20 };
+	GString *s = g_string_new("Subject: many\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n");
+	for (int i = 0; i < 30; i++)
+		g_string_append_printf(s, "--b\r\nContent-Type: application/octet-stream; name=\"f%02d.bin\"\r\n\r\n"
+					  "part %d\r\n", i, i);
+	g_string_append(s, "--b--\r\n");
+	GByteArray *arr = g_byte_array_new();
+	g_byte_array_append(arr, (const guint8 *)s->str, (guint)s->len);
+	struct mime_message *m = NULL;
+	mime_parse(arr, &lim, &m);
+	g_assert_cmpuint(m->flags, ==, MIME_TOO_MANY_PARTS);
+	g_assert_cmpuint(m->n_parts, ==, 10);
+	g_assert_cmpuint(m->n_attachments, ==, 9);
+	g_assert_cmpstr(m->attachments[8].filename, ==, "f08.bin");
+	g_assert_cmpuint(m->attachments[8].size, ==, strlen("part 8"));
+	mime_message_free(m);
+
+	/* Within the limits, the missing end is reported. */
+	lim.max_parts = 100;
+	g_byte_array_set_size(arr, arr->len - strlen("--b--\r\n"));
+	mime_parse(arr, &lim, &m);
+	g_assert_cmpuint(m->flags, ==, MIME_TRUNCATED);
+	g_assert_cmpuint(m->n_attachments, ==, 30);
+	mime_message_free(m);
+
+	/* The stop flag: nothing is parsed, the result says so. */
+	atomic_int stop = 1;
+	lim.stop = &stop;
+	mime_parse(arr, &lim, &m);
+	g_assert_cmpuint(m->flags & MIME_STOPPED, !=, 0);
+	g_assert_cmpuint(m->n_attachments, ==, 0);
+	mime_message_free(m);
+	g_byte_array_free(arr, TRUE);
+	g_string_free(s, TRUE);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -508,5 +550,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/mime/encoded-forward", test_encoded_forward);
 	g_test_add_func("/mime/encoded-forward-nesting", test_encoded_forward_nesting);
 	g_test_add_func("/mime/smime-decoy", test_smime_decoy);
+	g_test_add_func("/mime/prescan-cut", test_prescan_cut);
 	return g_test_run();
 }

@@ -12,7 +12,7 @@ echo "exposure: $level"
 [ -n "$level" ] || { echo "no exposure level in: $out"; exit 1; }
 awk -v l="$level" 'BEGIN { exit !(l <= 1.5) }' || { echo "exposure $level > 1.5"; exit 1; }
 for key in Type=notify WatchdogSec= Restart=on-failure StartLimitIntervalSec=0 StateDirectory=puljed \
-           LoadCredential=imap-password: User=puljed; do
+           LoadCredential=imap-password: User=puljed MemoryHigh= MemoryMax=; do
 	grep -q "^$key" "$unit" || { echo "missing $key"; exit 1; }
 done
 # No core dump of the daemon's memory (the password), whatever the default.

@@ -52,6 +52,21 @@ Extra shapes:
 * ``ctrl-headers``: terminal escape sequences, C1 controls and bidi overrides
   in Subject (raw and RFC 2047), From display name and the attachment's
   file name.
+
+Memory shapes (``MEMORY``: not in ``corpus()``, built by name): structure
+that GMime would keep in memory at 30-50 times its size.
+
+* ``headers-300000``: 300,000 header fields (about 21 MB), then a valid
+  application's Content-Type and parts.
+* ``parts-100000``: one multipart/mixed with 100,000 tiny parts (about 4 MB).
+* ``deep-100000``: multipart/mixed nested 100,000 levels (about 7 MB).
+* ``part-fields-999``: 999 parts of 999 header fields each (about 10 MB):
+  within max_mime_parts and max_header_fields, over the totals.
+* ``content-type-60mb``: a multipart/mixed Content-Type field of 60 MB (a
+  parameter of 60 MB before the boundary), then the application's parts.
+* ``slow-parse-66mb``: 31 nested multiparts around a text part of 66 MB of
+  lines that begin like a boundary and are none: the longest parse within
+  the limits (every line is held against 31 boundaries), about 3 s here.
 """
 
 import argparse
@@ -71,6 +86,9 @@ EXTRA = ("long-boundary", "header-line-2mb", "received-10000", "deep-rfc822-300"
          "ctrl-headers")
 NAMES = CONTRACT + EXTRA
 LARGE = ("attachment-25mb",)
+MEMORY = ("headers-300000", "parts-100000", "deep-100000", "part-fields-999",
+          "content-type-60mb")
+SLOW = ("slow-parse-66mb",)
 
 _WORDS = ("kommune", "region", "sundhed", "digital", "kompetence", "ansøgning",
           "projekt", "plejecenter", "uddannelse", "sygehus", "borger", "data",
@@ -334,7 +352,62 @@ def ctrl_headers(rng):
     return h + b"\r\n" + multipart_body(b"=_ctrl", [text_part(), part])
 
 
+def headers_300000(rng, n=300000):
+    extra = [b"X-Loop-%06d: hop %06d via relay%03d.loop.example id %08x"
+             % (i, i, i % 997, rng.getrandbits(32)) for i in range(n)]
+    return application("headers-300000", "Odense Kommune", b"=_h300k",
+                       [text_part(), pdf_part(pdf_bytes(3000, rng))], extra=extra)
+
+
+def parts_100000(rng, n=100000):
+    parts = [text_part(), pdf_part(pdf_bytes(3000, rng))]
+    parts += [b"Content-Type: text/plain\r\n\r\nx\r\n"] * (n - 2)
+    return application("parts-100000", "Mange Dele ApS", b"=_p100k", parts)
+
+
+def deep_100000(rng, n=100000):
+    out = [head(CALL_SUBJECT + " - Dybt Nede Kommune", "deep-100000",
+                content_type=b"multipart/mixed; boundary=\"d0\""), b"\r\n"]
+    for i in range(n):
+        out.append(b"--d%d\r\nContent-Type: multipart/mixed; boundary=\"d%d\"\r\n\r\n" % (i, i + 1))
+    out.append(b"--d%d\r\n" % n + pdf_part(pdf_bytes(3000, rng)))
+    for i in reversed(range(n + 1)):
+        out.append(b"--d%d--\r\n" % i)
+    return b"".join(out)
+
+
+def part_fields_999(rng, n=999, fields=999):
+    block = b"".join(b"X-F%03d: v\r\n" % j for j in range(fields))
+    parts = [b"Content-Type: text/plain\r\n" + block + b"\r\nx\r\n"] * n
+    return application("part-fields-999", "Felter A/S", b"=_pf999", parts)
+
+
+def content_type_60mb(rng, size=60 * MIB):
+    ctype = (b"multipart/mixed; x-pad=\"" + b"p" * size + b"\";\r\n boundary=\"=_ct60\"")
+    return (head(CALL_SUBJECT + " - Stor Type Kommune", "content-type-60mb", content_type=ctype)
+            + b"\r\n" + multipart_body(b"=_ct60", [text_part(), pdf_part(pdf_bytes(3000, rng))]))
+
+
+def slow_parse_66mb(rng, size=66000000, depth=30):
+    out = [head(CALL_SUBJECT + " - Langsom Kommune", "slow-parse-66mb",
+                content_type=b"multipart/mixed; boundary=\"s0\""), b"\r\n"]
+    for i in range(depth):
+        out.append(b"--s%d\r\nContent-Type: multipart/mixed; boundary=\"s%d\"\r\n\r\n" % (i, i + 1))
+    out.append(b"--s%d\r\nContent-Type: text/plain\r\n\r\n" % depth)
+    tail = b"".join(b"--s%d--\r\n" % i for i in reversed(range(depth + 1)))
+    n = size - sum(len(x) for x in out) - len(tail)
+    out.append(b"--s3x\r\n" * (n // 7) + b"x" * (n % 7))
+    out.append(tail)
+    return b"".join(out)
+
+
 _BUILDERS = {
+    "content-type-60mb": content_type_60mb,
+    "slow-parse-66mb": slow_parse_66mb,
+    "headers-300000": headers_300000,
+    "parts-100000": parts_100000,
+    "deep-100000": deep_100000,
+    "part-fields-999": part_fields_999,
     "deep-300": deep_300,
     "parts-20000": parts_20000,
     "subject-1mb": subject_1mb,
@@ -363,7 +436,7 @@ def corpus(seed=SEED, large=True, only=None):
     """[(name, raw bytes)] in NAMES order; ``large=False`` leaves out the
     25 MB message, ``only`` keeps just the given names."""
     out = []
-    for name in NAMES:
+    for name in NAMES + (tuple(n for n in MEMORY + SLOW if n in only) if only else ()):
         if only is not None and name not in only:
             continue
         if not large and name in LARGE:
@@ -377,7 +450,7 @@ def main(argv=None):
     ap.add_argument("outdir")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--no-large", action="store_true", help="leave out attachment-25mb")
-    ap.add_argument("--only", nargs="+", choices=NAMES, metavar="NAME")
+    ap.add_argument("--only", nargs="+", choices=NAMES + MEMORY + SLOW, metavar="NAME")
     args = ap.parse_args(argv)
     os.makedirs(args.outdir, exist_ok=True)
     for name, raw in corpus(args.seed, large=not args.no_large, only=args.only):

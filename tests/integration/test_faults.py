@@ -740,6 +740,46 @@ class FaultTest(PuljedTestCase):
                     self.assertEqual(recs[2]["sha256"], sha(msgs[1].raw), recs[2])
                 self.assertEqual("reconnecting" in r.stderr, reconnects, r.describe())
                 self.assertEqual(srv.logins(), 2 if reconnects else 1, r.describe())
+    # ------------------------------------------------------------ 13
+    @budget(120)
+    def test_12b_internaldate_that_is_no_time(self):
+        # INTERNALDATE year 0000 (and 0001, 1969: before any mail) cannot be
+        # when a message arrived: no arrival (received_at null), the reason
+        # arrival:invalid-internaldate, no deadline delta from it, and not
+        # one GLib warning or critical in puljed or in puljectl's show,
+        # report and export.  The server's text is kept.
+        dates = ["01-Jan-0000 00:00:00 +0000", "31-Dec-0001 23:59:59 -1200",
+                 "31-Dec-1969 23:59:59 +0000", ON_TIME]
+        msgs = [F.Message(i + 1, m.raw, d) for i, (m, d) in enumerate(zip(mailbox(4, seed=13), dates))]
+        srv = self.server(msgs)
+        cfg = self.write_config(srv)
+        r = self.once(cfg)
+        self.assert_no_crash(r)
+        self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
+        glib = re.compile(r"CRITICAL|WARNING \*\*|Gtk-|GLib-")
+        self.assertIsNone(glib.search(r.stderr), r.describe())
+        recs = self.assert_recorded(cfg, msgs)
+        for uid, date in enumerate(dates[:3], 1):
+            rec = recs[uid]
+            self.assertIsNone(rec["received_at"], rec)
+            shown = json.loads(self.run_ctl(cfg, "show", str(rec["id"]), "--json").stdout)
+            self.assertEqual(shown["internaldate"], date, shown)
+            self.assertIn("arrival:invalid-internaldate", rec["reasons"], rec)
+            self.assertFalse([x for x in rec["reasons"] if re.match(r"deadline:(on-time|late)", x)], rec)
+            self.assertNotEqual(rec["status"], "accepted", rec)
+        self.assertEqual(recs[4]["status"], "accepted", recs[4])
+        outs = []
+        for uid in (1, 2, 3):
+            outs.append(self.run_ctl(cfg, "show", str(recs[uid]["id"])))
+            outs.append(self.run_ctl(cfg, "show", str(recs[uid]["id"]), "--json"))
+        outs.append(self.run_ctl(cfg, "export", "--messages"))
+        outs.append(self.run_ctl(cfg, "export", "--format", "json", "--messages"))
+        outs.append(self.run_ctl(cfg, "export"))
+        outs.append(self.run_ctl(cfg, "list"))
+        outs.append(self.run_ctl(cfg, "report", "--output", self.path("report")))
+        for o in outs:
+            self.assertIsNone(glib.search(o.stderr), o.describe())
+
 
     # ------------------------------------------------------------ 13
     @budget(120)

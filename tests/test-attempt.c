@@ -1,0 +1,63 @@
+/* attempt: the note of the message being parsed outlives the process. */
+#include "attempt.h"
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+static void test_counts_across_restarts(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("attempt-XXXXXX", NULL);
+	g_autofree char *db = g_build_filename(dir, "puljed.db", NULL);
+	g_autofree char *note = g_strconcat(db, ".parsing", NULL);
+
+	/* A parse that ends leaves nothing to count. */
+	struct attempt *a = attempt_open(db);
+	g_assert_nonnull(a);
+	g_assert_cmpuint(attempt_begin(a, "INBOX", 7, 41), ==, 1);
+	attempt_end(a);
+	attempt_close(a);
+	a = attempt_open(db);
+	g_assert_cmpuint(attempt_begin(a, "INBOX", 7, 41), ==, 1);
+	attempt_close(a); /* the process "dies" in the parse */
+
+	/* The next process finds it: the second attempt, then the third. */
+	a = attempt_open(db);
+	g_assert_cmpuint(attempt_begin(a, "INBOX", 7, 41), ==, 2);
+	attempt_close(a);
+	a = attempt_open(db);
+	g_assert_cmpuint(attempt_begin(a, "INBOX", 7, 41), ==, 3);
+	g_assert_cmpuint(3, >, ATTEMPT_MAX);
+	attempt_end(a);
+	attempt_close(a);
+
+	/* Another message, mailbox or UIDVALIDITY starts again at 1. */
+	a = attempt_open(db);
+	g_assert_cmpuint(attempt_begin(a, "INBOX", 7, 42), ==, 1);
+	attempt_close(a);
+	a = attempt_open(db);
+	g_assert_cmpuint(attempt_begin(a, "Arkiv", 7, 42), ==, 1);
+	attempt_close(a);
+	a = attempt_open(db);
+	g_assert_cmpuint(attempt_begin(a, "Arkiv", 8, 42), ==, 1);
+	attempt_close(a);
+
+	/* No note can be kept: every parse is a first one. */
+	g_assert_null(attempt_open("/nonexistent-dir/puljed.db"));
+	g_assert_cmpuint(attempt_begin(NULL, "INBOX", 1, 1), ==, 1);
+	attempt_end(NULL);
+
+	/* Closed with nothing pending: no file is left. */
+	a = attempt_open(db);
+	g_assert_cmpuint(attempt_begin(a, "Arkiv", 8, 42), ==, 2);
+	attempt_end(a);
+	attempt_close(a);
+	g_assert_false(g_file_test(note, G_FILE_TEST_EXISTS));
+	g_rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/attempt/counts-across-restarts", test_counts_across_restarts);
+	return g_test_run();
+}
