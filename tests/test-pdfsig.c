@@ -10,6 +10,9 @@
 
 static char *dir;
 static JsonObject *poppler; /* name -> {verdict} */
+/* The fixtures are made when the test starts, with certificates valid
+ * from then on for 20 years: they "arrive" a minute after. */
+static struct cms_when arrival;
 
 /* POPPLER_DIFFERS: why pdfsig's verdict is known to differ (then it is
  * only reported), or NULL. */
@@ -25,9 +28,10 @@ static void check2(const char *name, enum cms_status want, const char *signer, i
 	if (trusted_known)
 		g_assert_nonnull(trust);
 	struct pdfsig_result r;
-	pdfsig_check((const uint8_t *)pdf, len, trust, &r);
-	g_test_message("%s: %s signer=%s covers=%d trusted=%d why=%s", name, cms_status_name(r.status),
-		       r.signer ? r.signer : "-", r.covers_whole_file, r.trusted, r.why ? r.why : "-");
+	pdfsig_check((const uint8_t *)pdf, len, trust, &arrival, &r);
+	g_test_message("%s: %s signer=%s covers=%d trusted=%d modified=%d reason=%s source=%s", name,
+		       cms_status_name(r.status), r.signer ? r.signer : "-", r.covers_whole_file, r.trusted, r.modified,
+		       r.reason, cms_time_source_name(r.time_source) ? cms_time_source_name(r.time_source) : "-");
 	g_assert_cmpstr(cms_status_name(r.status), ==, cms_status_name(want));
 	if (signer)
 		g_assert_cmpstr(r.signer, ==, signer);
@@ -56,6 +60,16 @@ static void check(const char *name, enum cms_status want, const char *signer, in
 	check2(name, want, signer, covers, trusted_known, trusted, NULL);
 }
 
+static void load_check(const char *name, const struct cms_trust *trust, const struct cms_when *when,
+		       struct pdfsig_result *r)
+{
+	g_autofree char *path = g_strdup_printf("%s/%s.pdf", dir, name);
+	g_autofree char *pdf = NULL;
+	gsize len = 0;
+	g_assert_true(g_file_get_contents(path, &pdf, &len, NULL));
+	pdfsig_check((const uint8_t *)pdf, len, trust, when, r);
+}
+
 static int64_t signed_at(const char *name)
 {
 	g_autofree char *path = g_strdup_printf("%s/%s.pdf", dir, name);
@@ -63,7 +77,7 @@ static int64_t signed_at(const char *name)
 	gsize len = 0;
 	g_assert_true(g_file_get_contents(path, &pdf, &len, NULL));
 	struct pdfsig_result r;
-	pdfsig_check((const uint8_t *)pdf, len, NULL, &r);
+	pdfsig_check((const uint8_t *)pdf, len, NULL, &arrival, &r);
 	g_assert_true(r.has_time);
 	int64_t t = r.signed_at;
 	pdfsig_result_clear(&r);
@@ -90,8 +104,65 @@ static void test_big_contents_first(void)
 	check("signed_big_contents_first", CMS_VALID, "Mette Hansen", 1, true, 1);
 }
 
-/* adbe.pkcs7.sha1: the CMS signs the SHA-1 digest of the ranges. */
-static void test_subfilter_sha1(void) { check("signed_subfilter_sha1", CMS_VALID, "Mette Hansen", 1, true, 1); }
+/* adbe.pkcs7.sha1: the CMS signs the SHA-1 digest of the ranges — with
+ * SHA-1, not acceptable for a signature made after 2013: invalid (poppler
+ * does not judge algorithms and says valid). */
+static void test_subfilter_sha1(void)
+{
+	check2("signed_subfilter_sha1", CMS_INVALID, "Mette Hansen", 1, false, -1,
+	       "poppler accepts SHA-1 signatures whenever they were made");
+	struct pdfsig_result r;
+	load_check("signed_subfilter_sha1", NULL, &arrival, &r);
+	g_assert_cmpstr(r.reason, ==, "weak digest algorithm sha1");
+	pdfsig_result_clear(&r);
+}
+
+/* What was appended after signing, judged like a PDF reader: a second
+ * signature or a document timestamp keeps the verdict, a new /Info is a
+ * change. */
+static void test_modified_after_signing(void)
+{
+	static const struct {
+		const char *name;
+		bool modified;
+	} cases[] = {
+		{ "signed_valid", false },	   { "signed_single", false }, { "two_signatures", false },
+		{ "signed_doc_timestamp", false }, { "signed_appended", true }, { "byterange_short", false },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct pdfsig_result r;
+		load_check(cases[i].name, NULL, &arrival, &r);
+		g_test_message("%s: modified=%d", cases[i].name, r.modified);
+		g_assert_cmpint(r.status, ==, CMS_VALID);
+		g_assert_cmpint(r.modified, ==, cases[i].modified);
+		pdfsig_result_clear(&r);
+	}
+}
+
+/* A verified document timestamp over the signature is its proof of
+ * existence: the validation time is the timestamp's, before the arrival;
+ * without one it is the arrival. */
+static void test_validation_time(void)
+{
+	struct pdfsig_result r;
+	load_check("signed_doc_timestamp", NULL, &arrival, &r);
+	g_assert_cmpint(r.status, ==, CMS_VALID);
+	g_assert_true(r.has_validated_at);
+	g_assert_cmpint(r.time_source, ==, CMS_TIME_TIMESTAMP);
+	g_assert_cmpint(r.validated_at, <, arrival.at);
+	pdfsig_result_clear(&r);
+	load_check("signed_valid", NULL, &arrival, &r);
+	g_assert_cmpint(r.time_source, ==, CMS_TIME_ARRIVAL);
+	g_assert_cmpint(r.validated_at, ==, arrival.at);
+	pdfsig_result_clear(&r);
+	/* The same file "arriving" before its certificate existed: invalid,
+	 * and saying why. */
+	struct cms_when early = { .known = true, .at = arrival.at - 86400 * 30, .source = CMS_TIME_ARRIVAL };
+	load_check("signed_valid", NULL, &early, &r);
+	g_assert_cmpint(r.status, ==, CMS_INVALID);
+	g_assert_true(g_str_has_prefix(r.reason, "certificate not valid at "));
+	pdfsig_result_clear(&r);
+}
 
 /* PAdES-LTA: a document timestamp after the signature is not a signer; the
  * signer's range no longer reaches the end (as pdfsig says).  A timestamp
@@ -150,12 +221,14 @@ static enum cms_status timed_check(const char *what, GString *pdf, const char **
 {
 	struct pdfsig_result r;
 	gint64 t0 = g_get_monotonic_time();
-	pdfsig_check((const uint8_t *)pdf->str, pdf->len, NULL, &r);
+	pdfsig_check((const uint8_t *)pdf->str, pdf->len, NULL, &arrival, &r);
 	gint64 t1 = g_get_monotonic_time();
 	g_test_message("%s: %.1f MB in %.1f ms: %s (%s)", what, (double)pdf->len / 1e6, (double)(t1 - t0) / 1e3,
 		       cms_status_name(r.status), r.why ? r.why : "-");
 	enum cms_status st = r.status;
-	*why = r.why;
+	static char reason[CMS_REASON_MAX]; /* the result's own goes with it */
+	g_strlcpy(reason, r.reason, sizeof(reason));
+	*why = reason;
 	pdfsig_result_clear(&r);
 	return st;
 }
@@ -268,7 +341,7 @@ static void test_garbage(void)
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(inputs); i++) {
 		struct pdfsig_result r;
-		pdfsig_check((const uint8_t *)inputs[i], strlen(inputs[i]), NULL, &r);
+		pdfsig_check((const uint8_t *)inputs[i], strlen(inputs[i]), NULL, &arrival, &r);
 		g_assert_cmpint(r.status, ==, CMS_INVALID);
 		pdfsig_result_clear(&r);
 	}
@@ -290,7 +363,7 @@ static void test_garbage(void)
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(none); i++) {
 		struct pdfsig_result r;
-		pdfsig_check((const uint8_t *)none[i], strlen(none[i]), NULL, &r);
+		pdfsig_check((const uint8_t *)none[i], strlen(none[i]), NULL, &arrival, &r);
 		if (r.status != CMS_NONE)
 			g_error("\"%s\": %s (%s)", none[i], cms_status_name(r.status), r.why);
 		pdfsig_result_clear(&r);
@@ -310,6 +383,8 @@ int main(int argc, char **argv)
 	if (!g_spawn_sync(NULL, (char **)args, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &err) ||
 	    !g_spawn_check_wait_status(status, NULL))
 		g_error("generating the PDF fixtures failed: %s", err ? err->message : "non-zero exit");
+	arrival = (struct cms_when){ .known = true, .at = g_get_real_time() / G_USEC_PER_SEC + 60,
+				     .source = CMS_TIME_ARRIVAL };
 	g_autofree char *vpath = g_strdup_printf("%s/verdicts.json", dir);
 	JsonParser *p = json_parser_new();
 	if (!cross && json_parser_load_from_file(p, vpath, NULL))
@@ -329,6 +404,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/pdfsig/big-contents-first", test_big_contents_first);
 	g_test_add_func("/pdfsig/subfilter-sha1", test_subfilter_sha1);
 	g_test_add_func("/pdfsig/doc-timestamp", test_doc_timestamp);
+	g_test_add_func("/pdfsig/modified-after-signing", test_modified_after_signing);
+	g_test_add_func("/pdfsig/validation-time", test_validation_time);
 	g_test_add_func("/pdfsig/keyid", test_keyid);
 	g_test_add_func("/pdfsig/ber", test_ber);
 	g_test_add_func("/pdfsig/signed-at-from-m", test_signed_at_from_m);
