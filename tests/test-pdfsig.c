@@ -199,6 +199,72 @@ static void test_signed_at_from_m(void)
 	g_assert_cmpint(signed_at("signed_valid"), !=, 1655280720);
 }
 
+/* Signatures made in the past (tests/gen/pastsig.py, openssl under
+ * faketime): judged at the arrival or at a signature timestamp, never by
+ * today's clock; the verdict agrees with openssl cms -verify -attime at
+ * the same time, and is the same ten years on. */
+static void test_past_signatures(void)
+{
+	g_autofree char *mpath = g_strdup_printf("%s/past/manifest.json", dir);
+	g_autofree char *root = g_strdup_printf("%s/past/pki/root.pem", dir);
+	g_autoptr(JsonParser) p = json_parser_new();
+	g_assert_true(json_parser_load_from_file(p, mpath, NULL));
+	JsonObject *cases = json_node_get_object(json_parser_get_root(p));
+	struct cms_trust *trust = cms_trust_load(root);
+	g_assert_nonnull(trust);
+	g_autoptr(GList) names = json_object_get_members(cases);
+	g_assert_cmpuint(g_list_length(names), >=, 9);
+	int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+	for (GList *l = names; l; l = l->next) {
+		JsonObject *c = json_object_get_object_member(cases, l->data);
+		g_autofree char *pdf = NULL;
+		gsize len = 0;
+		g_assert_true(g_file_get_contents(json_object_get_string_member(c, "pdf"), &pdf, &len, NULL));
+		struct cms_when when = { .known = true, .at = json_object_get_int_member(c, "arrival"),
+					 .source = CMS_TIME_ARRIVAL, .has_now = true, .now = now };
+		struct pdfsig_result r;
+		pdfsig_check((const uint8_t *)pdf, len, trust, &when, &r);
+		char at[32];
+		cms_format_time(r.validated_at, at, sizeof(at));
+		g_test_message("%s: %s (%s) validated at %s by %s, trusted %d; openssl at %" G_GINT64_FORMAT ": %s",
+			       (const char *)l->data, cms_status_name(r.status), r.reason, at,
+			       cms_time_source_name(r.time_source), r.trusted,
+			       json_object_get_int_member(c, "openssl_attime"),
+			       json_object_get_boolean_member(c, "openssl") ? "verifies" : "fails");
+		g_assert_cmpstr(cms_status_name(r.status), ==, json_object_get_string_member(c, "want"));
+		const char *reason = json_object_get_string_member(c, "reason");
+		if (*reason && !strstr(r.reason, reason))
+			g_error("%s: reason \"%s\" does not say \"%s\"", (const char *)l->data, r.reason, reason);
+		g_assert_true(r.has_validated_at);
+		g_assert_cmpstr(cms_time_source_name(r.time_source), ==, json_object_get_string_member(c, "source"));
+		/* The independent oracle, at the time puljed validates at. */
+		if (json_object_get_boolean_member(c, "oracle"))
+			g_assert_cmpint(r.status == CMS_VALID, ==, json_object_get_boolean_member(c, "openssl"));
+		if (r.time_source == CMS_TIME_TIMESTAMP) {
+			int64_t ts = json_object_get_int_member(c, "openssl_attime");
+			g_assert_cmpint(r.validated_at, >=, ts - 5);
+			g_assert_cmpint(r.validated_at, <=, ts + 60);
+			g_assert_cmpint(r.validated_at, <, when.at);
+		} else {
+			g_assert_cmpint(r.validated_at, ==, when.at);
+		}
+		if (r.status == CMS_VALID)
+			g_assert_cmpint(r.trusted, ==, 1); /* the chain, at the validation time */
+		/* Ten years on, and without "now" at all: the same verdict. */
+		enum cms_status first = r.status;
+		pdfsig_result_clear(&r);
+		when.now = now + 10 * 366 * 86400;
+		pdfsig_check((const uint8_t *)pdf, len, trust, &when, &r);
+		g_assert_cmpint(r.status, ==, first);
+		pdfsig_result_clear(&r);
+		when.has_now = false;
+		pdfsig_check((const uint8_t *)pdf, len, trust, &when, &r);
+		g_assert_cmpint(r.status, ==, first);
+		pdfsig_result_clear(&r);
+	}
+	cms_trust_free(trust);
+}
+
 /* A PDF of N_REPEAT copies of PIECE, inside one content stream (STREAM)
  * or as they are. */
 static GString *repeated_pdf(const char *piece, int n_repeat, bool stream)
@@ -383,6 +449,13 @@ int main(int argc, char **argv)
 	if (!g_spawn_sync(NULL, (char **)args, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &err) ||
 	    !g_spawn_check_wait_status(status, NULL))
 		g_error("generating the PDF fixtures failed: %s", err ? err->message : "non-zero exit");
+	g_autofree char *past_gen = g_build_filename(g_getenv("PULJED_SRCDIR"), "tests", "gen", "pastsig.py", NULL);
+	g_autofree char *past_dir = g_build_filename(dir, "past", NULL);
+	const char *past_args[] = { "/usr/bin/python3", past_gen, past_dir, NULL };
+	if (!g_spawn_sync(NULL, (char **)past_args, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status,
+			  &err) ||
+	    !g_spawn_check_wait_status(status, NULL))
+		g_error("generating the past signatures (faketime) failed: %s", err ? err->message : "non-zero exit");
 	arrival = (struct cms_when){ .known = true, .at = g_get_real_time() / G_USEC_PER_SEC + 60,
 				     .source = CMS_TIME_ARRIVAL };
 	g_autofree char *vpath = g_strdup_printf("%s/verdicts.json", dir);
@@ -406,6 +479,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/pdfsig/doc-timestamp", test_doc_timestamp);
 	g_test_add_func("/pdfsig/modified-after-signing", test_modified_after_signing);
 	g_test_add_func("/pdfsig/validation-time", test_validation_time);
+	g_test_add_func("/pdfsig/past-signatures", test_past_signatures);
 	g_test_add_func("/pdfsig/keyid", test_keyid);
 	g_test_add_func("/pdfsig/ber", test_ber);
 	g_test_add_func("/pdfsig/signed-at-from-m", test_signed_at_from_m);
