@@ -984,6 +984,9 @@ static void add_app(JsonBuilder *b, const struct apps_app *a)
 	json_builder_set_member_name(b, "form_attached");
 	json_builder_add_boolean_value(b, a->form);
 	add_str(b, "form_signature", a->form_signature);
+	struct report_signature rs = { a->form_signature, a->signer, a->form_modified, a->form_untrusted, a->form_reason };
+	g_autofree char *words = a->form ? report_signature_text(&rs, NULL) : NULL;
+	add_str(b, "form_signature_text", words);
 	add_str(b, "signer", a->signer);
 	add_str(b, "status", a->status);
 	add_decision(b, a->decision, a->decision_note, a->decision_user, a->decision_at);

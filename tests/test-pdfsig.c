@@ -155,9 +155,9 @@ static void test_validation_time(void)
 	g_assert_cmpint(r.time_source, ==, CMS_TIME_ARRIVAL);
 	g_assert_cmpint(r.validated_at, ==, arrival.at);
 	pdfsig_result_clear(&r);
-	/* The same file "arriving" before its certificate existed: invalid,
-	 * and saying why. */
-	struct cms_when early = { .known = true, .at = arrival.at - 86400 * 30, .source = CMS_TIME_ARRIVAL };
+	/* The same file "arriving" before its certificate existed (issued
+	 * 2020-01-01, tests/gen/pdfsign.py): invalid, and saying why. */
+	struct cms_when early = { .known = true, .at = 1546300800 /* 2019-01-01 */, .source = CMS_TIME_ARRIVAL };
 	load_check("signed_valid", NULL, &early, &r);
 	g_assert_cmpint(r.status, ==, CMS_INVALID);
 	g_assert_true(g_str_has_prefix(r.reason, "certificate not valid at "));
