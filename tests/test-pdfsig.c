@@ -139,6 +139,59 @@ static void test_modified_after_signing(void)
 	}
 }
 
+/* Incremental updates after the signature, judged like a PDF reader:
+ * validation data, a further signature's field and the page gaining its
+ * widget keep the verdict; other changes make it "modified after
+ * signing", and a string cannot pass for a signature's key. */
+static void test_appended_updates(void)
+{
+	static const struct {
+		const char *what, *update;
+		bool modified;
+	} cases[] = {
+		{ "DSS with its streams and a catalog pointing at it",
+		  "20 0 obj\n<< /Certs [21 0 R] /OCSPs [] /CRLs [] /VRI << /ABC << /Cert [21 0 R] >> >> >>\nendobj\n"
+		  "21 0 obj\n<< /Length 3 >>\nstream\nabc\nendstream\nendobj\n"
+		  "1 0 obj\n<</Type/Catalog/Pages 2 0 R/AcroForm<</Fields[7 0 R]/SigFlags 3>>/DSS 20 0 R>>\nendobj\n",
+		  false },
+		{ "the page gaining a second signature widget",
+		  "3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> "
+		  "/Contents 5 0 R /Annots [7 0 R 9 0 R] >>\nendobj\n"
+		  "9 0 obj\n<< /Type /Annot /Subtype /Widget /FT /Sig /T (Signature2) /Rect [0 0 0 0] /P 3 0 R >>\nendobj\n",
+		  false },
+		{ "the page content rewritten", "5 0 obj\n<< /Length 12 >>\nstream\nBT (x) Tj ET\nendstream\nendobj\n", true },
+		{ "a catalog with other pages",
+		  "1 0 obj\n<< /Type /Catalog /Pages 30 0 R >>\nendobj\n30 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n",
+		  true },
+		{ "the page pointing at new content",
+		  "3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> "
+		  "/Contents 41 0 R /Annots [7 0 R] >>\nendobj\n41 0 obj\n<< /Length 3 >>\nstream\nabc\nendstream\nendobj\n",
+		  true },
+		{ "an object stream", "40 0 obj\n<< /Type /ObjStm /N 1 /First 4 /Length 5 >>\nstream\nxxxxx\nendstream\nendobj\n",
+		  true },
+		{ "/Info rewritten, its title posing as a signature field",
+		  "6 0 obj\n<< /Title (/FT /Sig /Type /Sig) /Subject <2F46542F536967> >>\nendobj\n", true },
+	};
+	g_autofree char *path = g_strdup_printf("%s/signed_valid.pdf", dir);
+	g_autofree char *base = NULL;
+	gsize len = 0;
+	g_assert_true(g_file_get_contents(path, &base, &len, NULL));
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GString) pdf = g_string_new_len(base, (gssize)len);
+		g_string_append_printf(pdf, "%s%s xref\n0 0\ntrailer\n<< /Size 50 /Root 1 0 R /Info 6 0 R >>\n"
+					    "startxref\n%zu\n%%%%EOF\n",
+				       pdf->str[pdf->len - 1] == '\n' ? "" : "\n", cases[i].update, len);
+		struct pdfsig_result r;
+		pdfsig_check((const uint8_t *)pdf->str, pdf->len, NULL, &arrival, &r);
+		g_test_message("%s: %s, modified=%d", cases[i].what, cms_status_name(r.status), r.modified);
+		g_assert_cmpint(r.status, ==, CMS_VALID);
+		g_assert_false(r.covers_whole_file);
+		if (r.modified != cases[i].modified)
+			g_error("%s: modified after signing %d, want %d", cases[i].what, r.modified, cases[i].modified);
+		pdfsig_result_clear(&r);
+	}
+}
+
 /* A verified document timestamp over the signature is its proof of
  * existence: the validation time is the timestamp's, before the arrival;
  * without one it is the arrival. */
@@ -480,6 +533,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/pdfsig/modified-after-signing", test_modified_after_signing);
 	g_test_add_func("/pdfsig/validation-time", test_validation_time);
 	g_test_add_func("/pdfsig/past-signatures", test_past_signatures);
+	g_test_add_func("/pdfsig/appended-updates", test_appended_updates);
 	g_test_add_func("/pdfsig/keyid", test_keyid);
 	g_test_add_func("/pdfsig/ber", test_ber);
 	g_test_add_func("/pdfsig/signed-at-from-m", test_signed_at_from_m);
