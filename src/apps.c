@@ -120,8 +120,12 @@ static void merge(struct apps_app *a, const struct apps_app *src)
 		a->on_time = 1;
 	else if (src->on_time == 0 && a->on_time < 0)
 		a->on_time = 0;
-	if (src->form && (!a->form || rank(signature_rank, 3, src->form_signature) <
-					      rank(signature_rank, 3, a->form_signature))) {
+	int src_rank = src->form ? rank(signature_rank, 3, src->form_signature) : 0,
+	    a_rank = a->form ? rank(signature_rank, 3, a->form_signature) : 0;
+	/* Of two valid signatures, one that holds for a caseworker (not
+	 * modified after signing, not by an untrusted signer) is better. */
+	bool src_holds = !src->form_modified && !src->form_untrusted, a_holds = !a->form_modified && !a->form_untrusted;
+	if (src->form && (!a->form || src_rank < a_rank || (src_rank == a_rank && src_holds && !a_holds))) {
 		a->form = true;
 		set_str(&a->form_signature, src->form_signature);
 		set_str(&a->signer, src->signer);
