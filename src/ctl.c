@@ -1519,6 +1519,7 @@ static int export_message(const struct store_message *m, void *userdata)
 	g_ptr_array_add(row, form_text);
 	g_assert(row->len == G_N_ELEMENTS(message_columns));
 	g_ptr_array_add(c->rows, row);
+	form_info_clear(&f); /* what was not moved into the row */
 	return 0;
 }
 
