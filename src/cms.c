@@ -252,6 +252,23 @@ static bool read_tstinfo(const uint8_t *tst, size_t len, const uint8_t *data, si
 	return true;
 }
 
+/* Whether CRT may sign timestamps (extendedKeyUsage id-kp-timeStamping,
+ * RFC 3161 2.3): any other certificate's "timestamp" would let a signer
+ * date their own signature. */
+static bool time_stamping(gnutls_x509_crt_t crt)
+{
+	for (unsigned i = 0; i < 32; i++) {
+		char oid[128];
+		size_t size = sizeof(oid);
+		unsigned critical = 0;
+		if (gnutls_x509_crt_get_key_purpose_oid(crt, i, oid, &size, &critical) < 0)
+			return false;
+		if (!strcmp(oid, GNUTLS_KP_TIME_STAMPING))
+			return true;
+	}
+	return false;
+}
+
 static bool valid_at(gnutls_x509_crt_t crt, int64_t t)
 {
 	time_t nb = gnutls_x509_crt_get_activation_time(crt), na = gnutls_x509_crt_get_expiration_time(crt);
@@ -404,7 +421,8 @@ enum cms_status cms_timestamp_check(const uint8_t *der, size_t der_len, const ui
 		cms_result_clear(&r);
 		verify(der, der_len, NULL, 0, trust, &w, 1, &r);
 		if (r.status != CMS_VALID)
-			*why = "timestamp signature does not verify";
+			*why = !strcmp(r.reason, "not signed by a time-stamping authority") ? "not signed by a time-stamping authority"
+											     : "timestamp signature does not verify";
 		else if (trust && r.trusted != 1)
 			*why = "timestamp authority not trusted";
 		else {
@@ -419,7 +437,7 @@ enum cms_status cms_timestamp_check(const uint8_t *der, size_t der_len, const ui
 /* The earliest verified signature timestamp (unsigned attribute
  * id-aa-signatureTimeStampToken over the signature value). */
 static bool signature_timestamp(const gnutls_pkcs7_signature_info_st *info, const struct cms_trust *trust,
-				int64_t *gen, struct cms_result *out)
+				int64_t *gen, char *note, size_t note_size)
 {
 	bool found = false;
 	for (unsigned i = 0; i < 16; i++) {
@@ -436,7 +454,7 @@ static bool signature_timestamp(const gnutls_pkcs7_signature_info_st *info, cons
 					*gen = t;
 				found = true;
 			} else {
-				add_reason(out, "signature timestamp ignored: %s", why ? why : "unreadable");
+				snprintf(note, note_size, "signature timestamp ignored: %s", why ? why : "unreadable");
 			}
 		}
 		gnutls_free(v.data);
@@ -453,6 +471,7 @@ static void verify(const uint8_t *der, size_t der_len, const uint8_t *data, size
 	bool have_info = false;
 	gnutls_datum_t embedded = { 0 };
 	char t1[32], t2[32], t3[32];
+	char ts_note[128] = ""; /* a signature timestamp that proves nothing, and why */
 
 	memset(out, 0, sizeof(*out));
 	out->status = CMS_INVALID;
@@ -487,6 +506,10 @@ static void verify(const uint8_t *der, size_t der_len, const uint8_t *data, size
 		goto out;
 	}
 	out->signer = signer_name(signer);
+	if (depth > 0 && !time_stamping(signer)) {
+		out->why = "not signed by a time-stamping authority";
+		goto out;
+	}
 	gnutls_datum_t d = data ? (gnutls_datum_t){ (unsigned char *)data, (unsigned)data_len } : embedded;
 	/* The mathematics alone: times and algorithms are judged below, at
 	 * the validation time, not by GnuTLS against today's clock. */
@@ -504,7 +527,8 @@ static void verify(const uint8_t *der, size_t der_len, const uint8_t *data, size
 		out->time_source = when->source;
 	}
 	int64_t ts = 0;
-	if (depth == 0 && signature_timestamp(&info, trust, &ts, out) && (!out->has_validated_at || ts < out->validated_at)) {
+	if (depth == 0 && signature_timestamp(&info, trust, &ts, ts_note, sizeof(ts_note)) &&
+	    (!out->has_validated_at || ts < out->validated_at)) {
 		out->has_validated_at = true;
 		out->validated_at = ts;
 		out->time_source = CMS_TIME_TIMESTAMP;
@@ -557,6 +581,8 @@ static void verify(const uint8_t *der, size_t der_len, const uint8_t *data, size
 out:
 	if (out->status == CMS_INVALID && out->why && out->why != out->reason)
 		snprintf(out->reason, sizeof(out->reason), "%s", out->why);
+	if (ts_note[0])
+		add_reason(out, "%s", ts_note);
 	if (out->status == CMS_INVALID)
 		out->why = out->reason;
 	if (embedded.data && embedded.size) {

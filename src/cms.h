@@ -42,7 +42,7 @@ struct cms_when {
 	int64_t now;
 };
 
-#define CMS_REASON_MAX 160
+#define CMS_REASON_MAX 256
 
 struct cms_result {
 	enum cms_status status;

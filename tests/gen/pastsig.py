@@ -87,6 +87,11 @@ CASES = {
     # after the certificate expired.
     "timestamped_control": ("short2022", "2022-06-15 10:30:00", "sha256", None, "2022-07-01 09:00:00",
                             "invalid", "certificate not valid at 2022-07-01T09:00:00Z", "arrival"),
+    # The same, "timestamped" by the signer's own certificate (no
+    # time-stamping authority): the timestamp proves nothing.
+    "self_timestamped": ("short2022", "2022-06-15 10:30:00", "sha256", "self:2022-06-15 10:30:30",
+                         "2022-07-01 09:00:00", "invalid",
+                         "signature timestamp ignored: not signed by a time-stamping authority", "arrival"),
     # A signingTime claimed after the arrival: a reason to doubt, noted.
     "claimed_later": ("june2022", "2022-06-20 08:00:00", "sha256", None, "2022-06-15 10:31:00",
                       "valid", "claimed signing time 2022-06-20T08:00:", "arrival"),
@@ -255,6 +260,26 @@ def timestamp_token(data, pki_dir, at):
             return f.read()
 
 
+def forged_token(data, pki_dir, signer, gen_time):
+    """A "timestamp token" over data that SIGNER makes itself: a TSTInfo
+    (genTime GEN_TIME) in a CMS signed with the signer's own certificate,
+    which is no time-stamping authority's."""
+    sha256 = bytes([0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01])
+    imprint = der(0x30, der(0x30, sha256 + b"\x05\x00") + der(0x04, hashlib.sha256(data).digest()))
+    gen = time.strftime("%Y%m%d%H%M%SZ", time.gmtime(epoch(gen_time))).encode()
+    tst = der(0x30, der(0x02, b"\x01") + der(0x06, bytes([0x2A, 0x03, 0x04, 0x01])) + imprint +
+              der(0x02, b"\x2A") + der(0x18, gen))
+    with tempfile.TemporaryDirectory(prefix="pastsig-forged-") as t:
+        src = os.path.join(t, "tst.der")
+        with open(src, "wb") as f:
+            f.write(tst)
+        return run(["cms", "-sign", "-binary", "-nodetach", "-outform", "DER", "-econtent_type",
+                    "1.2.840.113549.1.9.16.1.4", "-in", src,
+                    "-signer", os.path.join(pki_dir, signer + ".pem"),
+                    "-inkey", os.path.join(pki_dir, signer + ".key"),
+                    "-certfile", os.path.join(pki_dir, "intermediate.pem")], at=gen_time)
+
+
 def sign(content, pki_dir, signer, at, md, ts_at):
     """Detached CMS (DER) over content by SIGNER at AT, with a signature
     timestamp made at TS_AT when given."""
@@ -266,7 +291,10 @@ def sign(content, pki_dir, signer, at, md, ts_at):
                    "-signer", os.path.join(pki_dir, signer + ".pem"),
                    "-inkey", os.path.join(pki_dir, signer + ".key"),
                    "-certfile", os.path.join(pki_dir, "intermediate.pem")], at=at)
-    if ts_at:
+    if ts_at and ts_at.startswith("self:"):
+        tok = forged_token(signature_value(cms), pki_dir, signer, ts_at[5:])
+        cms = add_unsigned_attr(cms, OID_TST, tok)
+    elif ts_at:
         tok = timestamp_token(signature_value(cms), pki_dir, ts_at)
         cms = add_unsigned_attr(cms, OID_TST, tok)
     return cms
@@ -326,7 +354,7 @@ def generate(directory):
             paths[kind] = os.path.join(directory, "%s.%s" % (name, kind))
             with open(paths[kind], "wb") as f:
                 f.write(data)
-        attime = epoch(ts_at) if ts_at else epoch(arrival)
+        attime = epoch(ts_at) if ts_at and not ts_at.startswith("self:") else epoch(arrival)
         manifest[name] = dict(paths, arrival=epoch(arrival), want=want, reason=reason, source=source,
                               openssl=openssl_accepts(got["der"], got["content"], root, attime),
                               openssl_attime=attime, oracle=md == "sha256",
