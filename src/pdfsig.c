@@ -656,29 +656,54 @@ static char *ref_after(const char *skel, const char *key)
 	return NULL;
 }
 
-/* SKEL without its /Annots entry (a name and the array or reference
- * after it); g_free. */
-static char *without_annots(const char *skel)
+/* SKEL without its KEY entries (the name and its value: a reference, a
+ * name or number, an array or a dictionary, nested); g_free. */
+static char *without_key(const char *skel, const char *key)
 {
 	GString *g = g_string_new(skel);
-	char *p = strstr(g->str, " /Annots ");
-	if (p) {
-		size_t at = (size_t)(p - g->str), e = at + 9;
-		if (g->str[e] == '[') {
-			while (e < g->len && g->str[e] != ']')
-				e++;
-			e++;
+	g_autofree char *pat = g_strdup_printf(" %s ", key);
+	for (char *p = strstr(g->str, pat); p; p = strstr(g->str, pat)) {
+		size_t at = (size_t)(p - g->str), e = at + strlen(pat);
+		if (g->str[e] == '[' || (g->str[e] == '<' && g->str[e + 1] == '<')) {
+			int depth = 0;
+			do {
+				if (g->str[e] == '[' || (g->str[e] == '<' && g->str[e + 1] == '<'))
+					depth++;
+				else if (g->str[e] == ']' || (g->str[e] == '>' && g->str[e + 1] == '>'))
+					depth--;
+				e += g->str[e] == '<' || g->str[e] == '>' ? 2 : 1;
+			} while (depth > 0 && e < g->len);
 		} else {
-			for (int w = 0; w < 3 && e < g->len; w++) {
-				while (e < g->len && g->str[e] != ' ')
-					e++;
-				while (e < g->len && g->str[e] == ' ')
-					e++;
+			/* "N G R", or one token */
+			size_t ends[3], k = e;
+			int n = 0;
+			for (; n < 3 && k < g->len; n++) {
+				size_t from = k;
+				while (k < g->len && g->str[k] != ' ')
+					k++;
+				ends[n] = k;
+				if (k == from)
+					break;
+				while (k < g->len && g->str[k] == ' ')
+					k++;
 			}
+			bool ref = n == 3 && ends[2] >= 1 && g->str[ends[2] - 1] == 'R' && g_ascii_isdigit(g->str[e]);
+			e = ref ? ends[2] : n ? ends[0] : e;
 		}
-		g_string_erase(g, (gssize)at, (gssize)(MIN(e, g->len) - at));
+		while (e < g->len && g->str[e] == ' ')
+			e++;
+		g_string_erase(g, (gssize)at + 1, (gssize)(MIN(e, g->len) - at - 1));
 	}
 	return g_string_free(g, FALSE);
+}
+
+/* A catalog without what signing adds to it: the form (/AcroForm), the
+ * validation data (/DSS) and the PAdES extensions (/Extensions). */
+static char *catalog_core(const char *skel)
+{
+	g_autofree char *a = without_key(skel, "/AcroForm");
+	g_autofree char *b = without_key(a, "/DSS");
+	return without_key(b, "/Extensions");
 }
 
 /* A signature, document timestamp, signature field or validation data
@@ -697,7 +722,7 @@ static bool signature_kind(const char *skel)
 
 struct signed_part {
 	GHashTable *defs;  /* object number -> offset of its last definition in the signed part */
-	char *pages;       /* the catalog's /Pages there */
+	char *catalog;     /* the catalog there, without what signing adds (catalog_core) */
 	char *info;        /* the trailer's /Info there */
 	bool overflow;     /* more objects than indexed */
 	size_t end;        /* of the signed part */
@@ -719,8 +744,8 @@ static void index_signed(const uint8_t *pdf, size_t end, struct signed_part *sp)
 		g_hash_table_replace(sp->defs, key, GSIZE_TO_POINTER(o.start));
 		g_autofree char *sk = skeleton(pdf, o.dict, o.dict_end);
 		if (has(sk, "/Type /Catalog")) {
-			g_free(sp->pages);
-			sp->pages = ref_after(sk, "/Pages");
+			g_free(sp->catalog);
+			sp->catalog = catalog_core(sk);
 		}
 		if (has(sk, "/Type /XRef") && strstr(sk, "/Info ")) {
 			g_free(sp->info);
@@ -747,8 +772,9 @@ static bool allowed_update(const uint8_t *pdf, const struct pdf_object *o, const
 	if (has(sk, "/Type /XRef"))
 		return true;
 	if (has(sk, "/Type /Catalog")) {
-		g_autofree char *pages = ref_after(sk, "/Pages");
-		return pages && sp->pages && !strcmp(pages, sp->pages);
+		/* Only the form, /DSS and extensions may change. */
+		g_autofree char *core = catalog_core(sk);
+		return sp->catalog && !strcmp(core, sp->catalog);
 	}
 	if (!redefines)
 		return signature_kind(sk) || has(sk, "/Fields") || (o->stream && !has(sk, "/Type") && !has(sk, "/Subtype"));
@@ -763,7 +789,7 @@ static bool allowed_update(const uint8_t *pdf, const struct pdf_object *o, const
 	if (o->stream || before.stream)
 		return false;
 	if (has(sk, "/Type /Page") && has(was, "/Type /Page")) {
-		g_autofree char *a = without_annots(sk), *b = without_annots(was);
+		g_autofree char *a = without_key(sk, "/Annots"), *b = without_key(was, "/Annots");
 		return !strcmp(a, b);
 	}
 	return (has(sk, "/FT /Sig") && has(was, "/FT /Sig")) || (has(sk, "/Fields") && has(was, "/Fields"));
@@ -799,7 +825,7 @@ static bool modified_after(const uint8_t *pdf, size_t len, size_t end)
 		k = from;
 	}
 	g_hash_table_destroy(sp.defs);
-	g_free(sp.pages);
+	g_free(sp.catalog);
 	g_free(sp.info);
 	return modified;
 }

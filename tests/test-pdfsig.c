@@ -167,6 +167,14 @@ static void test_appended_updates(void)
 		  "3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> "
 		  "/Contents 41 0 R /Annots [7 0 R] >>\nendobj\n41 0 obj\n<< /Length 3 >>\nstream\nabc\nendstream\nendobj\n",
 		  true },
+		{ "the catalog gaining an action",
+		  "1 0 obj\n<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [7 0 R] /SigFlags 3 >> "
+		  "/OpenAction << /S /JavaScript /JS (app.alert\\(1\\)) >> >>\nendobj\n",
+		  true },
+		{ "the catalog gaining PAdES extensions",
+		  "1 0 obj\n<< /Type /Catalog /Pages 2 0 R /Extensions << /ESIC << /BaseVersion /1.7 /ExtensionLevel 2 >> >> "
+		  "/AcroForm << /Fields [7 0 R] /SigFlags 3 >> >>\nendobj\n",
+		  false },
 		{ "an object stream", "40 0 obj\n<< /Type /ObjStm /N 1 /First 4 /Length 5 >>\nstream\nxxxxx\nendstream\nendobj\n",
 		  true },
 		{ "/Info rewritten, its title posing as a signature field",
