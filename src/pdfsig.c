@@ -723,16 +723,40 @@ static bool signature_kind(const char *skel)
 struct signed_part {
 	GHashTable *defs;  /* object number -> offset of its last definition in the signed part */
 	char *catalog;     /* the catalog there, without what signing adds (catalog_core) */
+	GHashTable *refs;  /* object numbers its dictionaries refer to ("N G R") */
 	char *info;        /* the trailer's /Info there */
 	bool overflow;     /* more objects than indexed */
 	size_t end;        /* of the signed part */
 };
+
+/* Adds to REFS every object number SKEL refers to ("N G R"). */
+static void add_refs(const char *skel, GHashTable *refs)
+{
+	const char *w[3] = { NULL, NULL, NULL };
+	for (const char *p = skel; *p && g_hash_table_size(refs) < MAX_OBJECTS;) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		w[0] = w[1];
+		w[1] = w[2];
+		w[2] = p;
+		while (*p && *p != ' ')
+			p++;
+		if (w[0] && w[2][0] == 'R' && w[2] + 1 == p && g_ascii_isdigit(w[0][0]) && g_ascii_isdigit(w[1][0])) {
+			gint64 *key = g_new(gint64, 1);
+			*key = g_ascii_strtoll(w[0], NULL, 10);
+			g_hash_table_add(refs, key);
+		}
+	}
+}
 
 static void index_signed(const uint8_t *pdf, size_t end, struct signed_part *sp)
 {
 	struct pdf_object o;
 	size_t i = 0, trailer = 0;
 	sp->defs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	sp->refs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	sp->end = end;
 	while (next_object(pdf, &i, end, &o, &trailer)) {
 		if (g_hash_table_size(sp->defs) >= MAX_OBJECTS) {
@@ -743,6 +767,7 @@ static void index_signed(const uint8_t *pdf, size_t end, struct signed_part *sp)
 		*key = (gint64)o.num;
 		g_hash_table_replace(sp->defs, key, GSIZE_TO_POINTER(o.start));
 		g_autofree char *sk = skeleton(pdf, o.dict, o.dict_end);
+		add_refs(sk, sp->refs);
 		if (has(sk, "/Type /Catalog")) {
 			g_free(sp->catalog);
 			sp->catalog = catalog_core(sk);
@@ -776,8 +801,19 @@ static bool allowed_update(const uint8_t *pdf, const struct pdf_object *o, const
 		g_autofree char *core = catalog_core(sk);
 		return sp->catalog && !strcmp(core, sp->catalog);
 	}
-	if (!redefines)
-		return signature_kind(sk) || has(sk, "/Fields") || (o->stream && !has(sk, "/Type") && !has(sk, "/Subtype"));
+	if (!redefines) {
+		/* A new object the signed document already referred to (a
+		 * dangling "N 0 R" filled in later) changes what it shows. */
+		if (g_hash_table_contains(sp->refs, &key))
+			return false;
+		/* Signatures and validation data, and what a signature widget's
+		 * appearance is drawn with (inert unless a page or a widget
+		 * refers to them: a page that does is a change). */
+		return signature_kind(sk) || has(sk, "/Fields") || has(sk, "/Type /XObject") || has(sk, "/Type /Font") ||
+		       has(sk, "/Type /FontDescriptor") || has(sk, "/Type /Encoding") ||
+		       (o->stream && !has(sk, "/Type") && !has(sk, "/Subtype")) ||
+		       (o->stream && (has(sk, "/Subtype /Form") || has(sk, "/Subtype /Image")));
+	}
 	if (sp->overflow)
 		return false;
 	/* A redefinition: a page that only gains a signature widget, or a
@@ -825,6 +861,7 @@ static bool modified_after(const uint8_t *pdf, size_t len, size_t end)
 		k = from;
 	}
 	g_hash_table_destroy(sp.defs);
+	g_hash_table_destroy(sp.refs);
 	g_free(sp.catalog);
 	g_free(sp.info);
 	return modified;

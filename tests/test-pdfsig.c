@@ -175,6 +175,15 @@ static void test_appended_updates(void)
 		  "1 0 obj\n<< /Type /Catalog /Pages 2 0 R /Extensions << /ESIC << /BaseVersion /1.7 /ExtensionLevel 2 >> >> "
 		  "/AcroForm << /Fields [7 0 R] /SigFlags 3 >> >>\nendobj\n",
 		  false },
+		{ "a signature widget with its appearance (a form XObject and a font)",
+		  "9 0 obj\n<< /Type /Annot /Subtype /Widget /FT /Sig /T (Signature2) /Rect [0 0 90 30] /P 3 0 R "
+		  "/AP << /N 10 0 R >> >>\nendobj\n"
+		  "10 0 obj\n<< /Type /XObject /Subtype /Form /BBox [0 0 90 30] /Resources << /Font << /F 11 0 R >> >> "
+		  "/Length 21 >>\nstream\nBT /F 8 Tf (MH) Tj ET\nendstream\nendobj\n"
+		  "11 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>\nendobj\n",
+		  false },
+		{ "an object the signed part refers to, filled in after signing",
+		  "4 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Courier >>\nendobj\n", true },
 		{ "an object stream", "40 0 obj\n<< /Type /ObjStm /N 1 /First 4 /Length 5 >>\nstream\nxxxxx\nendstream\nendobj\n",
 		  true },
 		{ "/Info rewritten, its title posing as a signature field",
@@ -198,6 +207,23 @@ static void test_appended_updates(void)
 			g_error("%s: modified after signing %d, want %d", cases[i].what, r.modified, cases[i].modified);
 		pdfsig_result_clear(&r);
 	}
+	/* A reference the signed page left dangling, filled in after
+	 * signing: new content on the page without rewriting it. */
+	g_autofree char *dpath = g_strdup_printf("%s/signed_dangling.pdf", dir);
+	g_autofree char *dangling = NULL;
+	g_assert_true(g_file_get_contents(dpath, &dangling, &len, NULL));
+	g_autoptr(GString) filled = g_string_new_len(dangling, (gssize)len);
+	g_string_append(filled, "45 0 obj\n<< /Length 24 >>\nstream\nBT (bewilligt) Tj ET   \nendstream\nendobj\n"
+				"xref\n0 0\ntrailer\n<< /Size 50 /Root 1 0 R /Info 6 0 R >>\nstartxref\n0\n%%EOF\n");
+	struct pdfsig_result r;
+	pdfsig_check((const uint8_t *)dangling, len, NULL, &arrival, &r);
+	g_assert_cmpint(r.status, ==, CMS_VALID);
+	g_assert_false(r.modified);
+	pdfsig_result_clear(&r);
+	pdfsig_check((const uint8_t *)filled->str, filled->len, NULL, &arrival, &r);
+	g_assert_cmpint(r.status, ==, CMS_VALID);
+	g_assert_true(r.modified);
+	pdfsig_result_clear(&r);
 }
 
 /* A verified document timestamp over the signature is its proof of

@@ -70,6 +70,9 @@ Writes into OUTDIR:
   (pdfsig, NSS, says invalid).
 * ``unsigned_title_byterange.pdf``: unsigned; /Info strings mention
   "/ByteRange" and "/ByteRange [0 1 2 3]".
+* ``signed_dangling.pdf``: signed by Mette Hansen, the signed page's
+  /Contents also naming an object 45 the file does not define (not
+  cross-checked with pdfsig).
 * ``scan.jpg``: the JPEG used by unsigned.pdf.
 * ``verdicts.json``: {name: {"verdict": "valid"|"invalid"|"none"|null,
   "signatures": [...], "returncode": n, "output": "..."}} from pdfsig
@@ -560,6 +563,23 @@ def sign_incremental(base, name, cert, key, certfile=None, field_name="Signature
     return fill_signature(data, cert, key, certfile, **kw), field
 
 
+def sign_dangling(base, name, cert, key, certfile=None):
+    """Like sign_incremental, but the signed page's /Contents also names
+    object 45, which the file does not define (a reader shows nothing for
+    it): whatever is appended later as object 45 would show on the page."""
+    size = int(re.findall(rb"/Size (\d+)", base)[-1])
+    field, sig = size, size + 1
+    page = _page("%d 0 R" % field).replace("/Contents 5 0 R", "/Contents [5 0 R 45 0 R]")
+    objs = {
+        1: obj(1, _catalog("<< /Fields [%d 0 R] /SigFlags 3 >>" % field)),
+        3: obj(3, page),
+        field: obj(field, _sig_field(sig)),
+        sig: obj(sig, sig_dict(name)),
+    }
+    data = append_update(base, objs, size + 2, b" /Info 6 0 R")
+    return fill_signature(data, cert, key, certfile)
+
+
 def sign_single(name, cert, key, certfile=None):
     """A single-revision signed file (objects 1..8)."""
     cs = content_stream()
@@ -819,6 +839,12 @@ def generate(directory, run_pdfsig=True):
             json.dump(verdicts, f, indent=1, sort_keys=True)
         out["verdicts_path"] = os.path.join(directory, "verdicts.json")
     out["verdicts"] = verdicts
+    # Not cross-checked with pdfsig (a dangling reference is the point).
+    dangling = sign_dangling(base, SIGNER_CN, pki.signer_cert, pki.signer_key, pki.inter_cert)
+    out["signed_dangling"] = os.path.join(directory, "signed_dangling.pdf")
+    with open(out["signed_dangling"], "wb") as f:
+        f.write(dangling)
+    out["bytes"]["signed_dangling"] = dangling
     return out
 
 
