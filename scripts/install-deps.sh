@@ -7,7 +7,7 @@ PACKAGES="build-essential meson ninja-build pkg-config
   libetpan-dev libgmime-3.0-dev libsqlite3-dev libsystemd-dev libglib2.0-dev
   libgnutls28-dev libjson-glib-dev libsasl2-modules curl
   valgrind clang libclang-rt-14-dev
-  dovecot-imapd openssl sqlite3 python3 ca-certificates poppler-utils systemd
+  dovecot-imapd openssl faketime sqlite3 python3 ca-certificates poppler-utils systemd
   libsmartcols-dev scdoc man-db bash-completion chromium fonts-dejavu-core"
 
 missing=""

@@ -36,6 +36,7 @@ static void app_clear(struct apps_app *a)
 	g_free(a->last);
 	g_free(a->form_signature);
 	g_free(a->signer);
+	g_free(a->form_reason);
 	g_free(a->status);
 	g_free(a->decision);
 	g_free(a->decision_note);
@@ -119,11 +120,18 @@ static void merge(struct apps_app *a, const struct apps_app *src)
 		a->on_time = 1;
 	else if (src->on_time == 0 && a->on_time < 0)
 		a->on_time = 0;
-	if (src->form && (!a->form || rank(signature_rank, 3, src->form_signature) <
-					      rank(signature_rank, 3, a->form_signature))) {
+	int src_rank = src->form ? rank(signature_rank, 3, src->form_signature) : 0,
+	    a_rank = a->form ? rank(signature_rank, 3, a->form_signature) : 0;
+	/* Of two valid signatures, one that holds for a caseworker (not
+	 * modified after signing, not by an untrusted signer) is better. */
+	bool src_holds = !src->form_modified && !src->form_untrusted, a_holds = !a->form_modified && !a->form_untrusted;
+	if (src->form && (!a->form || src_rank < a_rank || (src_rank == a_rank && src_holds && !a_holds))) {
 		a->form = true;
 		set_str(&a->form_signature, src->form_signature);
 		set_str(&a->signer, src->signer);
+		set_str(&a->form_reason, src->form_reason);
+		a->form_modified = src->form_modified;
+		a->form_untrusted = src->form_untrusted;
 	}
 	if (src->status && (!a->status || rank(status_rank, 3, src->status) < rank(status_rank, 3, a->status)))
 		set_str(&a->status, src->status);
@@ -152,6 +160,9 @@ static void from_message(struct apps_app *one, const struct store_message *m, co
 		one->form = true;
 		one->form_signature = g_strdup(form->signature ? form->signature : "none");
 		one->signer = g_strdup(form->signer);
+		one->form_modified = form->modified;
+		one->form_untrusted = form->untrusted;
+		one->form_reason = g_strdup(form->reason);
 	}
 	one->status = g_strdup(m->status);
 	if (m->decision) {

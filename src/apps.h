@@ -23,6 +23,9 @@ struct apps_form {
 	bool found;
 	const char *signature; /* "valid", "invalid", "none" or NULL */
 	const char *signer;
+	bool modified;         /* changed after signing */
+	bool untrusted;        /* a trust_file is set and the signer does not chain to it */
+	const char *reason;    /* why invalid, or NULL */
 };
 
 /* Owned by the struct apps it came from; valid until apps_free(). */
@@ -37,6 +40,8 @@ struct apps_app {
 	bool form;             /* a message carries a form */
 	char *form_signature;  /* of the best form: "valid", "invalid", "none"; NULL without a form */
 	char *signer;
+	bool form_modified, form_untrusted; /* of that form (apps_form) */
+	char *form_reason;
 	char *status;
 	char *decision, *decision_note, *decision_user;
 	int64_t decision_at;

@@ -83,16 +83,21 @@ static void find_edge(const struct config *cfg, const struct assess_input *in, c
 
 void assess_message(const struct config *cfg, const struct assess_input *in, struct assessment *a)
 {
-	struct mime_limits lim = { cfg->limits.max_mime_depth, cfg->limits.max_mime_parts, in->trust, in->clock,
-				   in->started + (int64_t)cfg->limits.max_message_time * 1000000,
-				   (size_t)cfg->limits.max_header_field, cfg->limits.max_header_fields,
-				   cfg->limits.max_header_fields_total, cfg->limits.max_header_bytes_total, in->stop };
-	const struct store_message *old = in->stored;
-	unsigned in_flags = 0;
+	int64_t now = (int64_t)time(NULL);
 	/* An INTERNALDATE before 1970 or past 9999 (a server's year 0000) is
 	 * no time a message arrived: no arrival, and a reason that says so. */
 	bool has_arrival = in->has_arrival && in->arrival >= 0 && in->arrival <= ARRIVAL_MAX;
 	bool bad_arrival = in->has_arrival && !has_arrival;
+	/* Signatures are judged at the arrival (ETSI EN 319 102-1: the
+	 * earliest proof of existence, unless a timestamp has an earlier
+	 * one); NOW only notes a certificate that has expired since. */
+	struct mime_limits lim = { cfg->limits.max_mime_depth, cfg->limits.max_mime_parts, in->trust, in->clock,
+				   in->started + (int64_t)cfg->limits.max_message_time * 1000000,
+				   (size_t)cfg->limits.max_header_field, cfg->limits.max_header_fields,
+				   cfg->limits.max_header_fields_total, cfg->limits.max_header_bytes_total, in->stop,
+				   { has_arrival, in->arrival, CMS_TIME_ARRIVAL, true, now } };
+	const struct store_message *old = in->stored;
+	unsigned in_flags = 0;
 
 	memset(a, 0, sizeof(*a));
 	/* An empty body (a server may send a {0} literal) is parsed too: it
@@ -151,6 +156,7 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 	/* Which attachment is the form. */
 	size_t n_atts = mm ? mm->n_attachments : 0;
 	int form = -1;
+	enum rules_form_signature form_sig = RULES_FORM_SIG_OK;
 	if (n_atts) {
 		struct rules_form_candidate *cand = g_new0(struct rules_form_candidate, n_atts);
 		for (size_t i = 0; i < n_atts; i++) {
@@ -160,6 +166,12 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		}
 		form = rules_pick_form(cand, n_atts);
 		g_free(cand);
+	}
+	if (form >= 0 && mm->attachments[form].is_pdf) {
+		const struct mime_attachment *f = &mm->attachments[form];
+		form_sig = f->signature == CMS_INVALID				  ? RULES_FORM_SIG_INVALID
+			   : f->signature == CMS_VALID && f->modified_after_signing ? RULES_FORM_SIG_MODIFIED
+										    : RULES_FORM_SIG_OK;
 	}
 	struct received_edge edge;
 	const char *edge_why;
@@ -176,6 +188,7 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		.edge = edge.when,
 		.n_attachments = n_atts,
 		.has_form = form >= 0,
+		.form_signature = form_sig,
 		.hints = mm ? hints_from_facts(mm->facts, mm->from_addr) : 0,
 		.flags = in_flags,
 	};
@@ -192,6 +205,8 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		a->date_header = g_strdup(old->date_header);
 	if (mm && mm->has_received)
 		a->received_header = datetime_format(mm->received, call->tz);
+	if (mm && mm->smime != CMS_NONE && mm->smime_has_validated_at)
+		a->smime_validated_at = datetime_format(mm->smime_validated_at, call->tz);
 	if (ri.has_edge)
 		a->edge_received_at = datetime_format(edge.when, call->tz);
 	const char *extra[] = { in->body_missing && !strcmp(in->body_missing, "gone") ? "fetch:gone" : NULL,
@@ -204,7 +219,7 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		.mailbox = in->mailbox,
 		.uidvalidity = in->uidvalidity,
 		.uid = in->uid,
-		.recorded_at = (int64_t)time(NULL),
+		.recorded_at = now,
 		.has_received = has_arrival,
 		.received_epoch = in->arrival,
 		.received_at = a->received_at,
@@ -238,6 +253,9 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		.has_delta = res.decided,
 		.deadline_delta = res.delta,
 		.smime = mm ? cms_status_name(mm->smime) : NULL,
+		.smime_reason = mm ? mm->smime_reason : NULL,
+		.smime_validated_at = a->smime_validated_at,
+		.smime_time_source = mm ? cms_time_source_name(mm->smime_time_source) : NULL,
 		.has_edge_received = ri.has_edge,
 		.edge_received_epoch = ri.has_edge ? edge.when : 0,
 		.edge_received_at = a->edge_received_at,
@@ -246,11 +264,14 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 	a->n_atts = n_atts;
 	a->atts = g_new0(struct store_attachment_in, n_atts ? n_atts : 1);
 	a->signed_at = g_new0(char *, n_atts ? n_atts : 1);
+	a->validated_at = g_new0(char *, n_atts ? n_atts : 1);
 	for (size_t i = 0; i < n_atts; i++) {
 		const struct mime_attachment *m = &mm->attachments[i];
 		bool signed_pdf = m->is_pdf && m->signature != CMS_NONE;
 		if (m->has_signed_at)
 			a->signed_at[i] = datetime_format(m->signed_at, call->tz);
+		if (signed_pdf && m->has_validated_at)
+			a->validated_at[i] = datetime_format(m->validated_at, call->tz);
 		a->atts[i] = (struct store_attachment_in){
 			.filename = m->filename, .content_type = m->content_type, .part_path = m->part_path,
 			.data = m->data, .size = m->size, .sha256 = m->sha256, .source = m->source,
@@ -258,6 +279,10 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 			.covers_whole_file = signed_pdf ? m->covers_whole_file : -1,
 			.signer_trusted = signed_pdf && m->signature == CMS_VALID ? m->signer_trusted : -1,
 			.form = (int)i == form,
+			.signature_reason = signed_pdf ? m->signature_reason : NULL,
+			.signature_validated_at = a->validated_at[i],
+			.signature_time_source = signed_pdf ? cms_time_source_name(m->time_source) : NULL,
+			.modified_after_signing = signed_pdf ? m->modified_after_signing : -1,
 		};
 	}
 	size_t n_notes = mm ? mm->n_notes : 0;
@@ -286,6 +311,10 @@ void assess_clear(struct assessment *a)
 	for (size_t i = 0; a->signed_at && i < a->n_atts; i++)
 		g_free(a->signed_at[i]);
 	g_free(a->signed_at);
+	for (size_t i = 0; a->validated_at && i < a->n_atts; i++)
+		g_free(a->validated_at[i]);
+	g_free(a->validated_at);
+	g_free(a->smime_validated_at);
 	g_free(a->parts);
 	memset(a, 0, sizeof(*a));
 }

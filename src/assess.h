@@ -51,6 +51,8 @@ struct assessment {
 	char *received_at, *date_header, *received_header, *reasons, *flags, *applicant;
 	char *edge_received_at;             /* the edge arrival (received_edge), ISO 8601, or NULL */
 	char **signed_at;                   /* per attachment, ISO 8601 */
+	char **validated_at;                /* per attachment: its signature's validation time */
+	char *smime_validated_at;
 	struct store_part *parts;
 	char raw_sha256[65];
 	int status;                         /* enum rules_status */

@@ -172,6 +172,8 @@ struct form_info {
 	bool found;
 	char *signature; /* "valid", "invalid", "none" */
 	char *signer;
+	bool modified, untrusted;
+	char *reason;
 };
 
 static int find_form(const struct store_attachment *a, void *userdata)
@@ -182,13 +184,26 @@ static int find_form(const struct store_attachment *a, void *userdata)
 	f->found = true;
 	f->signature = g_strdup(a->signature ? a->signature : "none");
 	f->signer = g_strdup(a->signer);
+	f->modified = a->modified_after_signing == 1;
+	f->untrusted = a->signer_trusted == 0;
+	f->reason = g_strdup(a->signature_reason);
 	return 0;
+}
+
+/* The form's signature in a caseworker's words (report_signature_text). */
+static char *form_info_text(const struct form_info *f)
+{
+	if (!f->found)
+		return NULL;
+	struct report_signature sig = { f->signature, f->signer, f->modified, f->untrusted, f->reason };
+	return report_signature_text(&sig, NULL);
 }
 
 static void form_info_clear(struct form_info *f)
 {
 	g_free(f->signature);
 	g_free(f->signer);
+	g_free(f->reason);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -207,7 +222,7 @@ static int collect_app(const struct store_message *m, void *userdata)
 		return 0;
 	struct form_info fi = { 0 };
 	int r = store_foreach_attachment(c->st, m->id, false, find_form, &fi);
-	struct apps_form form = { fi.found, fi.signature, fi.signer };
+	struct apps_form form = { fi.found, fi.signature, fi.signer, fi.modified, fi.untrusted, fi.reason };
 	apps_add(c->apps, m, &form);
 	form_info_clear(&fi);
 	return r;
@@ -260,6 +275,10 @@ static int add_attachment(const struct store_attachment *a, void *userdata)
 	add_str(b, "signer", a->signer);
 	add_str(b, "signed_at", a->signed_at);
 	add_tristate(b, "signature_covers_whole_file", a->covers_whole_file);
+	add_tristate(b, "signature_modified_after_signing", a->modified_after_signing);
+	add_str(b, "signature_reason", a->signature_reason);
+	add_str(b, "signature_validated_at", a->signature_validated_at);
+	add_str(b, "signature_time_source", a->signature_time_source);
 	add_tristate(b, "signer_trusted", a->signer_trusted);
 	json_builder_set_member_name(b, "form");
 	json_builder_add_boolean_value(b, a->form);
@@ -354,6 +373,9 @@ static int add_message(const struct store_message *m, void *userdata)
 	add_str(b, "edge_why", m->edge_why);
 	add_int_or_null(b, "deadline_delta", m->deadline_delta, m->has_delta);
 	add_str(b, "smime", m->smime ? m->smime : "none");
+	add_str(b, "smime_reason", m->smime_reason);
+	add_str(b, "smime_validated_at", m->smime_validated_at);
+	add_str(b, "smime_time_source", m->smime_time_source);
 	add_str(b, "server_action", m->server_action);
 	add_decision(b, m->decision, m->decision_note, m->decision_user, m->decision_at);
 	if (c->detail) {
@@ -649,6 +671,26 @@ static void show_indented(const struct show_ctx *c, size_t indent, const char *t
 	fprintf(c->out, "%*s%s\n", (int)indent, "", v);
 }
 
+/* How a signature verdict was reached, in one line: the reason or note,
+ * the validation time and its source, a change after signing, and that
+ * revocation is not checked. */
+static char *signature_how(const char *reason, const char *validated_at, const char *source, int modified)
+{
+	GString *g = g_string_new(NULL);
+	if (reason)
+		g_string_append_printf(g, "%s; ", reason);
+	if (modified == 1)
+		g_string_append(g, "changed after signing (other content appended); ");
+	if (validated_at)
+		g_string_append_printf(g, "validated at %s (%s)", validated_at,
+				       source && !strcmp(source, "timestamp") ? "the time a timestamp proves"
+									      : "the server's arrival time");
+	else
+		g_string_append(g, "no validation time recorded (run puljectl reclassify)");
+	g_string_append(g, "; revocation not checked");
+	return g_string_free(g, FALSE);
+}
+
 static int show_attachment(const struct store_attachment *a, void *userdata)
 {
 	const struct show_ctx *c = userdata;
@@ -665,10 +707,18 @@ static int show_attachment(const struct store_attachment *a, void *userdata)
 	if (a->signature && strcmp(a->signature, "none")) {
 		g_autofree char *sig = g_strdup_printf(
 			"signature %s by %s%s%s%s%s", a->signature, a->signer ? a->signer : "unknown signer",
-			a->signed_at ? ", signed " : "", a->signed_at ? a->signed_at : "",
+			a->signed_at ? ", claims signed " : "", a->signed_at ? a->signed_at : "",
 			a->covers_whole_file == 0 ? ", content added after signing" : "",
 			a->signer_trusted == 1 ? ", signer trusted" : a->signer_trusted == 0 ? ", signer NOT trusted" : "");
 		show_indented(c, 5, sig);
+		g_autofree char *how = signature_how(a->signature_reason, a->signature_validated_at,
+						     a->signature_time_source, a->modified_after_signing);
+		show_indented(c, 5, how);
+		struct report_signature rs = { a->signature, a->signer, a->modified_after_signing == 1,
+					       a->signer_trusted == 0, a->signature_reason };
+		g_autofree char *words = report_signature_text(&rs, NULL);
+		g_autofree char *meaning = g_strdup_printf("for the caseworker: %s", words);
+		show_indented(c, 5, meaning);
 	}
 	return 0;
 }
@@ -720,8 +770,11 @@ static int show_human(const struct store_message *m, void *userdata)
 		show_field(c, "Match:", match);
 	}
 	show_field(c, "Kind:", m->kind);
-	if (m->smime && strcmp(m->smime, "none"))
-		show_field(c, "S/MIME:", m->smime);
+	if (m->smime && strcmp(m->smime, "none")) {
+		g_autofree char *how = signature_how(m->smime_reason, m->smime_validated_at, m->smime_time_source, -1);
+		g_autofree char *line = g_strdup_printf("%s — %s", m->smime, how);
+		show_field(c, "S/MIME:", line);
+	}
 	show_field(c, "Reasons:", m->reasons);
 	if (m->decision) {
 		g_autofree char *at = human_time(m->decision_at);
@@ -931,6 +984,9 @@ static void add_app(JsonBuilder *b, const struct apps_app *a)
 	json_builder_set_member_name(b, "form_attached");
 	json_builder_add_boolean_value(b, a->form);
 	add_str(b, "form_signature", a->form_signature);
+	struct report_signature rs = { a->form_signature, a->signer, a->form_modified, a->form_untrusted, a->form_reason };
+	g_autofree char *words = a->form ? report_signature_text(&rs, NULL) : NULL;
+	add_str(b, "form_signature_text", words);
 	add_str(b, "signer", a->signer);
 	add_str(b, "status", a->status);
 	add_decision(b, a->decision, a->decision_note, a->decision_user, a->decision_at);
@@ -1014,6 +1070,68 @@ static bool differs(const char *a, const char *b)
 	return g_strcmp0(a, b) != 0;
 }
 
+/* A record's stored signature facts, per attachment. */
+struct stored_sig {
+	char *signature, *reason, *validated_at, *time_source;
+	int modified;
+};
+
+static int collect_sig(const struct store_attachment *a, void *userdata)
+{
+	GArray *sigs = userdata;
+	struct stored_sig g = { g_strdup(a->signature ? a->signature : "none"), g_strdup(a->signature_reason),
+				g_strdup(a->signature_validated_at), g_strdup(a->signature_time_source),
+				a->modified_after_signing };
+	g_array_append_val(sigs, g);
+	return 0;
+}
+
+static void stored_sig_clear(gpointer p)
+{
+	struct stored_sig *g = p;
+	g_free(g->signature);
+	g_free(g->reason);
+	g_free(g->validated_at);
+	g_free(g->time_source);
+}
+
+/* ", signature 2 valid -> invalid (why)" for each attachment whose
+ * verdict changed; "" when none did. */
+static char *signature_changes(const GArray *was, const struct assessment *a)
+{
+	GString *g = g_string_new(NULL);
+	for (size_t i = 0; i < a->n_atts && i < was->len; i++) {
+		const struct stored_sig *o = &g_array_index(was, struct stored_sig, i);
+		const struct store_attachment_in *n = &a->atts[i];
+		bool modified_now = n->modified_after_signing == 1, modified_was = o->modified == 1;
+		if (!differs(o->signature, n->signature) && modified_now == modified_was)
+			continue;
+		g_autofree char *why = n->signature_reason ? term_clean(n->signature_reason) : NULL;
+		g_string_append_printf(g, ", signature %zu %s%s -> %s%s%s%s%s", i + 1, o->signature,
+				       modified_was ? " (modified after signing)" : "", n->signature,
+				       modified_now ? " (modified after signing)" : "", why ? " (" : "", why ? why : "",
+				       why ? ")" : "");
+	}
+	return g_string_free(g, FALSE);
+}
+
+/* Whether the signature facts besides the verdict (reason, validation
+ * time) differ: written, not printed. */
+static bool signature_facts_differ(const GArray *was, const struct assessment *a, const struct store_message *m)
+{
+	if (differs(m->smime_reason, a->msg.smime_reason) || differs(m->smime_validated_at, a->msg.smime_validated_at) ||
+	    differs(m->smime_time_source, a->msg.smime_time_source))
+		return a->msg.smime != NULL;
+	for (size_t i = 0; i < a->n_atts && i < was->len; i++) {
+		const struct stored_sig *o = &g_array_index(was, struct stored_sig, i);
+		const struct store_attachment_in *n = &a->atts[i];
+		if (differs(o->reason, n->signature_reason) || differs(o->validated_at, n->signature_validated_at) ||
+		    differs(o->time_source, n->signature_time_source))
+			return true;
+	}
+	return false;
+}
+
 static int reclassify_one(const struct store_message *m, void *userdata)
 {
 	struct reclass_ctx *c = userdata;
@@ -1035,11 +1153,33 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 	assess_message(c->cfg, &in, &a);
 	c->seen++;
 	const struct store_message *n = &a.msg;
-	if (differs(m->status, n->status) || differs(m->call, n->call) || differs(m->applicant, n->applicant) ||
-	    m->on_time != n->on_time || differs(m->reasons, n->reasons) || differs(m->match, n->match) ||
-	    differs(m->kind, n->kind) || differs(m->received_at, n->received_at) || differs(m->smime, n->smime) ||
-	    differs(m->decided_by, n->decided_by) || differs(m->deadline_basis, n->deadline_basis) ||
-	    differs(m->edge_received_at, n->edge_received_at) || differs(m->edge_why, n->edge_why) || !m->smime) {
+	g_autoptr(GArray) sigs = g_array_new(FALSE, TRUE, sizeof(struct stored_sig));
+	g_array_set_clear_func(sigs, stored_sig_clear);
+	if (store_foreach_attachment(c->st, m->id, false, collect_sig, sigs) < 0) {
+		c->error = 1;
+		assess_clear(&a);
+		return 1;
+	}
+	/* The attachments' verdicts count only when they are the same
+	 * attachments (a record without its bytes keeps its own). */
+	bool same_atts = a.n_atts == m->n_attachments && sigs->len == a.n_atts;
+	g_autofree char *sig_changes = same_atts ? signature_changes(sigs, &a) : g_strdup("");
+	bool changed = differs(m->status, n->status) || differs(m->call, n->call) || differs(m->applicant, n->applicant) ||
+		       m->on_time != n->on_time || differs(m->reasons, n->reasons) || differs(m->match, n->match) ||
+		       differs(m->kind, n->kind) || differs(m->received_at, n->received_at) ||
+		       differs(m->smime, n->smime) || differs(m->decided_by, n->decided_by) ||
+		       differs(m->deadline_basis, n->deadline_basis) || differs(m->edge_received_at, n->edge_received_at) ||
+		       differs(m->edge_why, n->edge_why) || !m->smime || *sig_changes;
+	/* New facts behind an unchanged verdict (a database from before
+	 * schema 8 has none) are written without a word. */
+	bool quietly = !changed && same_atts && signature_facts_differ(sigs, &a, m);
+	if (quietly && !c->dry_run &&
+	    store_update_classification(c->st, m->id, n, a.atts, a.n_atts) < 0) {
+		c->error = 1;
+		assess_clear(&a);
+		return 1;
+	}
+	if (changed) {
 		c->changed++;
 		if (c->json) {
 			JsonBuilder *b = c->json;
@@ -1057,6 +1197,29 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 			}
 			add_tristate(b, "on_time", n->on_time);
 			add_reasons(b, n->reasons);
+			if (n->smime && m->smime && differs(m->smime, n->smime)) {
+				json_builder_set_member_name(b, "smime");
+				json_builder_begin_object(b);
+				add_str(b, "was", m->smime);
+				add_str(b, "now", n->smime);
+				add_str(b, "reason", n->smime_reason);
+				json_builder_end_object(b);
+			}
+			if (*sig_changes) {
+				json_builder_set_member_name(b, "signatures");
+				json_builder_begin_array(b);
+				for (size_t i = 0; i < a.n_atts; i++) {
+					const struct stored_sig *o = &g_array_index(sigs, struct stored_sig, i);
+					json_builder_begin_object(b);
+					add_int(b, "seq", (int64_t)i + 1);
+					add_str(b, "was", o->signature);
+					add_str(b, "now", a.atts[i].signature);
+					add_tristate(b, "modified_after_signing", a.atts[i].modified_after_signing);
+					add_str(b, "reason", a.atts[i].signature_reason);
+					json_builder_end_object(b);
+				}
+				json_builder_end_array(b);
+			}
 			json_builder_end_object(b);
 		} else {
 			g_autofree char *old_app = term_clean(m->applicant ? m->applicant : "-");
@@ -1066,7 +1229,12 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 				fprintf(c->out, ", call %s -> %s", m->call ? m->call : "-", n->call ? n->call : "-");
 			if (differs(m->applicant, n->applicant))
 				fprintf(c->out, ", applicant %s -> %s", old_app, new_app);
-			fprintf(c->out, "  %s\n", n->reasons);
+			if (n->smime && m->smime && differs(m->smime, n->smime)) {
+				g_autofree char *why = n->smime_reason ? term_clean(n->smime_reason) : NULL;
+				fprintf(c->out, ", S/MIME %s -> %s%s%s%s", m->smime, n->smime, why ? " (" : "", why ? why : "",
+					why ? ")" : "");
+			}
+			fprintf(c->out, "%s  %s\n", sig_changes, n->reasons);
 		}
 		if (!c->dry_run && store_update_classification(c->st, m->id, n, a.n_atts == m->n_attachments ? a.atts : NULL,
 							       a.n_atts) < 0) {
@@ -1307,10 +1475,10 @@ out:
 
 static const char *const message_columns[] = { "id", "call", "applicant", "status", "on_time", "arrival", "from",
 					       "subject", "form", "form_signature", "signer", "decision", "duplicate_of",
-					       "received_at", "edge_received_at", "decided_by" };
+					       "received_at", "edge_received_at", "decided_by", "form_signature_text" };
 static const char *const application_columns[] = { "call", "applicant", "messages", "ids", "status", "on_time",
 						   "first_arrival", "last_arrival", "form", "form_signature",
-						   "signer", "decision" };
+						   "signer", "decision", "form_signature_text" };
 
 struct export_ctx {
 	struct store *st;
@@ -1340,6 +1508,7 @@ static int export_message(const struct store_message *m, void *userdata)
 	g_ptr_array_add(row, g_strdup(m->from_addr));
 	g_ptr_array_add(row, g_strdup(m->subject));
 	g_ptr_array_add(row, g_strdup(f.found ? "yes" : "no"));
+	char *form_text = form_info_text(&f);
 	g_ptr_array_add(row, g_steal_pointer(&f.signature));
 	g_ptr_array_add(row, g_steal_pointer(&f.signer));
 	g_ptr_array_add(row, g_strdup(m->decision));
@@ -1347,8 +1516,10 @@ static int export_message(const struct store_message *m, void *userdata)
 	g_ptr_array_add(row, g_strdup(m->received_at));
 	g_ptr_array_add(row, g_strdup(m->edge_received_at));
 	g_ptr_array_add(row, g_strdup(m->decided_by));
+	g_ptr_array_add(row, form_text);
 	g_assert(row->len == G_N_ELEMENTS(message_columns));
 	g_ptr_array_add(c->rows, row);
+	form_info_clear(&f); /* what was not moved into the row */
 	return 0;
 }
 
@@ -1370,6 +1541,8 @@ static GPtrArray *application_row(const struct apps_app *a)
 	g_ptr_array_add(row, g_strdup(a->form_signature));
 	g_ptr_array_add(row, g_strdup(a->signer));
 	g_ptr_array_add(row, g_strdup(a->decision));
+	struct report_signature rs = { a->form_signature, a->signer, a->form_modified, a->form_untrusted, a->form_reason };
+	g_ptr_array_add(row, a->form ? report_signature_text(&rs, NULL) : NULL);
 	g_assert(row->len == G_N_ELEMENTS(application_columns));
 	return row;
 }
@@ -1546,6 +1719,9 @@ static int report_attachment(const struct store_attachment *a, void *userdata)
 		.form = a->form,
 		.signature = chunk(c->text, a->signature ? a->signature : "none"),
 		.signer = chunk(c->text, a->signer),
+		.modified = a->modified_after_signing == 1,
+		.untrusted = a->signer_trusted == 0,
+		.reason = chunk(c->text, a->signature_reason),
 	};
 	g_array_append_val(ac->atts, ra);
 	return 0;
@@ -1720,7 +1896,8 @@ int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char
 				.applicant = a->applicant, .status = a->status, .on_time = a->on_time,
 				.first_arrival = a->first, .form = a->form, .form_signature = a->form_signature,
 				.signer = a->signer, .decision = a->decision, .decision_note = a->decision_note,
-				.msgs = ms, .n_msgs = n,
+				.msgs = ms, .n_msgs = n, .form_modified = a->form_modified,
+				.form_untrusted = a->form_untrusted, .form_reason = a->form_reason,
 			};
 			g_array_append_val(rapps, ra);
 		}

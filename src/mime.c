@@ -499,8 +499,13 @@ static void add_attachment(struct walk *w, const char *path, const char *filenam
 	a->signer_trusted = -1;
 	if (a->is_pdf) {
 		struct pdfsig_result r;
-		pdfsig_check(data->data, data->len, w->limits->trust, &r);
+		pdfsig_check(data->data, data->len, w->limits->trust, &w->limits->when, &r);
 		a->signature = r.status;
+		a->modified_after_signing = r.modified;
+		a->signature_reason = r.reason[0] ? g_strdup(r.reason) : NULL;
+		a->has_validated_at = r.has_validated_at;
+		a->validated_at = r.validated_at;
+		a->time_source = r.time_source;
 		a->signer = r.signer ? g_strdup(r.signer) : NULL;
 		a->has_signed_at = r.has_time;
 		a->signed_at = r.signed_at;
@@ -564,12 +569,26 @@ static void walk_decoded(struct walk *w, const struct mimescan_result *scan, GMi
 	w->raw = raw;
 }
 
+/* The message's S/MIME verdict with R's: an invalid one wins, else the
+ * first; its reason and validation time go with it. */
+static void smime_verdict(struct mime_message *msg, const struct cms_result *r)
+{
+	if (!(r->status == CMS_INVALID && msg->smime != CMS_INVALID) && msg->smime != CMS_NONE)
+		return;
+	msg->smime = r->status == CMS_NONE ? CMS_INVALID : r->status;
+	g_free(msg->smime_reason);
+	msg->smime_reason = r->reason[0] ? g_strdup(r->reason) : NULL;
+	msg->smime_has_validated_at = r->has_validated_at;
+	msg->smime_validated_at = r->validated_at;
+	msg->smime_time_source = r->time_source;
+}
+
 /* application/pkcs7-mime signed-data: verify, then walk the content. */
 static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, const char *filename,
 			 GByteArray *data, unsigned depth)
 {
 	struct cms_result r;
-	cms_verify(data->data, data->len, NULL, 0, w->limits->trust, &r);
+	cms_verify(data->data, data->len, NULL, 0, w->limits->trust, &w->limits->when, &r);
 	if (!r.content) {
 		/* Encrypted (enveloped-data): nothing to say of a signature.
 		 * Declared signed-data that cannot be read: a signature that does
@@ -579,12 +598,11 @@ static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, con
 			    GMIME_SECURE_MIME_TYPE_ENVELOPED_DATA &&
 		    g_mime_application_pkcs7_mime_get_smime_type(GMIME_APPLICATION_PKCS7_MIME(obj)) !=
 			    GMIME_SECURE_MIME_TYPE_COMPRESSED_DATA)
-			w->msg->smime = CMS_INVALID;
+			smime_verdict(w->msg, &r);
 		cms_result_clear(&r);
 		return false;
 	}
-	if (r.status == CMS_INVALID || w->msg->smime == CMS_NONE)
-		w->msg->smime = r.status;
+	smime_verdict(w->msg, &r);
 	note(w, path, obj, filename, data->len, "pkcs7",
 	     g_strdup_printf("S/MIME signed-data: content unwrapped; signature %s%s%s%s", cms_status_name(r.status),
 			     r.signer ? " by " : "", r.signer ? r.signer : "",
@@ -777,20 +795,32 @@ static void verify_multipart_signed(struct walk *w, GMimeMultipart *mp, const ch
 	}
 	GByteArray *received_crlf = as_received ? to_crlf(as_received) : NULL;
 	if (received_crlf) {
-		cms_verify(der->data, der->len, received_crlf->data, received_crlf->len, w->limits->trust, &r);
-		if (r.status != CMS_VALID) {
-			cms_result_clear(&r);
-			cms_verify(der->data, der->len, signed_bytes->data, signed_bytes->len, w->limits->trust, &r);
+		cms_verify(der->data, der->len, received_crlf->data, received_crlf->len, w->limits->trust,
+			   &w->limits->when, &r);
+		if (r.status != CMS_VALID && !strcmp(r.reason, "digest mismatch")) {
+			/* Not these bytes: GMime's; a verdict on the bytes that
+			 * were signed (the digest matched) stands. */
+			struct cms_result r2;
+			cms_verify(der->data, der->len, signed_bytes->data, signed_bytes->len, w->limits->trust,
+				   &w->limits->when, &r2);
+			if (r2.status == CMS_VALID || strcmp(r2.reason, "digest mismatch")) {
+				cms_result_clear(&r);
+				r = r2;
+				if (r.status == CMS_INVALID)
+					r.why = r.reason; /* the copy's own */
+			} else {
+				cms_result_clear(&r2);
+			}
 		}
 	} else {
-		cms_verify(der->data, der->len, signed_bytes->data, signed_bytes->len, w->limits->trust, &r);
+		cms_verify(der->data, der->len, signed_bytes->data, signed_bytes->len, w->limits->trust,
+			   &w->limits->when, &r);
 	}
 	if (as_received)
 		g_byte_array_free(as_received, TRUE);
 	if (received_crlf)
 		g_byte_array_free(received_crlf, TRUE);
-	if (r.status == CMS_INVALID || w->msg->smime == CMS_NONE)
-		w->msg->smime = r.status;
+	smime_verdict(w->msg, &r);
 	g_autofree char *sub = g_strdup_printf("%s%s2", path, *path ? "." : "");
 	note(w, sub, sig, g_mime_part_get_filename(GMIME_PART(sig)), der->len, "signature",
 	     g_strdup_printf("S/MIME signature of part %s%s1: %s%s%s%s%s", path, *path ? "." : "", cms_status_name(r.status),
@@ -1327,6 +1357,7 @@ void mime_message_free(struct mime_message *msg)
 {
 	if (!msg)
 		return;
+	g_free(msg->smime_reason);
 	g_free(msg->subject);
 	g_free(msg->from_addr);
 	g_free(msg->from_name);
@@ -1339,6 +1370,7 @@ void mime_message_free(struct mime_message *msg)
 		g_free(msg->attachments[i].part_path);
 		g_free(msg->attachments[i].data);
 		g_free(msg->attachments[i].signer);
+		g_free(msg->attachments[i].signature_reason);
 	}
 	g_free(msg->attachments);
 	for (size_t i = 0; i < msg->n_notes; i++) {

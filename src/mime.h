@@ -38,6 +38,9 @@ struct mime_limits {
 	/* When *STOP is set, the scan and the walk end (MIME_STOPPED): the
 	 * result is partial and must not be recorded.  May be NULL. */
 	const atomic_int *stop;
+	/* Signatures are judged at the message's arrival (the server held
+	 * these bytes then) unless a timestamp proves an earlier time. */
+	struct cms_when when;
 };
 
 enum mime_flags {
@@ -74,6 +77,11 @@ struct mime_attachment {
 	int64_t signed_at;
 	bool covers_whole_file;
 	int signer_trusted;  /* 1, 0, -1 unknown */
+	bool modified_after_signing; /* other content appended after the signature */
+	char *signature_reason;      /* why invalid, or a note on a valid one; NULL */
+	bool has_validated_at;
+	int64_t validated_at;        /* the signature's validation time */
+	enum cms_time_source time_source;
 };
 
 /* What was done with each MIME part, and why. */
@@ -117,6 +125,10 @@ struct mime_message {
 	unsigned flags;      /* enum mime_flags */
 	size_t n_parts;      /* leaf parts seen */
 	enum cms_status smime; /* the S/MIME signature(s) of the message */
+	char *smime_reason;    /* why invalid, or a note on a valid one; NULL */
+	bool smime_has_validated_at;
+	int64_t smime_validated_at;
+	enum cms_time_source smime_time_source;
 	struct mime_part_note *notes;
 	size_t n_notes;
 };

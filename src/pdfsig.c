@@ -38,32 +38,6 @@ static bool parse_byterange(const uint8_t *p, const uint8_t *end, uint64_t br[4]
 	return p < end && *p == ']';
 }
 
-/* One DER TLV at *P (before END): its tag, contents and length; *P moves
- * past it.  Definite lengths of at most 4 bytes only. */
-static bool der_tlv(const uint8_t **p, const uint8_t *end, uint8_t *tag, const uint8_t **val, size_t *len)
-{
-	const uint8_t *q = *p;
-	if (end - q < 2)
-		return false;
-	*tag = q[0];
-	size_t l = q[1];
-	q += 2;
-	if (l & 0x80) {
-		unsigned n = l & 0x7f;
-		if (n == 0 || n > 4 || (size_t)(end - q) < n)
-			return false;
-		l = 0;
-		for (unsigned i = 0; i < n; i++)
-			l = (l << 8) | *q++;
-	}
-	if ((size_t)(end - q) < l)
-		return false;
-	*val = q;
-	*len = l;
-	*p = q + l;
-	return true;
-}
-
 /* The length of the BER TLV at P: a definite length (at most 4 bytes), or
  * an indefinite one (constructed, ending with the end-of-contents 00 00)
  * as "openssl cms -stream" and some signing libraries write it.  0 when it
@@ -385,63 +359,34 @@ static size_t digest_ranges(GChecksumType type, const uint8_t *pdf, const uint64
 	return n;
 }
 
-/* A timestamp token (CMS over a TSTInfo): *MISMATCH when its
- * messageImprint is not the digest of the byte ranges.  A token that
- * cannot be read, or with a digest we do not know, proves nothing either
- * way: no mismatch. */
-static void check_timestamp(const uint8_t *der, size_t dlen, const uint8_t *pdf, const uint64_t br[4],
-			    bool *mismatch)
+/* The bytes of the two ranges, one after the other (g_free). */
+static uint8_t *ranges_copy(const uint8_t *pdf, const uint64_t br[4], size_t *len)
 {
-	static const struct {
-		uint8_t oid[9];
-		size_t len;
-		GChecksumType type;
-	} algs[] = {
-		{ { 0x2B, 0x0E, 0x03, 0x02, 0x1A }, 5, G_CHECKSUM_SHA1 },
-		{ { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01 }, 9, G_CHECKSUM_SHA256 },
-		{ { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02 }, 9, G_CHECKSUM_SHA384 },
-		{ { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03 }, 9, G_CHECKSUM_SHA512 },
-	};
-	*mismatch = false;
-	struct cms_result r;
-	cms_verify(der, dlen, NULL, 0, NULL, &r);
-	/* TSTInfo ::= SEQUENCE { version, policy, messageImprint SEQUENCE {
-	 * AlgorithmIdentifier SEQUENCE { OID, ... }, OCTET STRING }, ... } */
-	const uint8_t *p = r.content, *end = r.content + r.content_len, *v, *mi, *alg, *oid, *hash;
-	size_t l, mil, algl, oidl, hashl;
-	uint8_t tag;
-	if (r.content && der_tlv(&p, end, &tag, &v, &l) && tag == 0x30) {
-		const uint8_t *q = v, *qe = v + l;
-		if (der_tlv(&q, qe, &tag, &v, &l) && tag == 0x02 && der_tlv(&q, qe, &tag, &v, &l) && tag == 0x06 &&
-		    der_tlv(&q, qe, &tag, &mi, &mil) && tag == 0x30) {
-			const uint8_t *m = mi, *me = mi + mil;
-			if (der_tlv(&m, me, &tag, &alg, &algl) && tag == 0x30 && der_tlv(&m, me, &tag, &hash, &hashl) &&
-			    tag == 0x04) {
-				const uint8_t *a = alg;
-				if (der_tlv(&a, alg + algl, &tag, &oid, &oidl) && tag == 0x06) {
-					for (size_t k = 0; k < G_N_ELEMENTS(algs); k++) {
-						if (oidl != algs[k].len || memcmp(oid, algs[k].oid, oidl))
-							continue;
-						uint8_t d[64];
-						size_t n = digest_ranges(algs[k].type, pdf, br, d);
-						*mismatch = n != hashl || memcmp(d, hash, n) != 0;
-					}
-				}
-			}
-		}
-	}
-	cms_result_clear(&r);
+	*len = (size_t)(br[1] + br[3]);
+	uint8_t *data = g_malloc(*len ? *len : 1);
+	memcpy(data, pdf, (size_t)br[1]);
+	if (br[3])
+		memcpy(data + br[1], pdf + br[2], (size_t)br[3]);
+	return data;
 }
 
 /* One signature dictionary. */
+/* What check_one() found of one dictionary besides its verdict. */
+struct checked {
+	bool covers;     /* its /ByteRange reaches the end of the file */
+	uint64_t end;    /* where its second range ends (0: unreadable) */
+	bool ts_valid;   /* a document timestamp that verifies: genTime */
+	int64_t ts_time;
+};
+
 static void check_one(const uint8_t *pdf, size_t len, const struct candidate *c, const struct cms_trust *trust,
-		      struct cms_result *res, bool *covers)
+		      const struct cms_when *when, struct cms_result *res, struct checked *k)
 {
 	uint64_t br[4];
 	memset(res, 0, sizeof(*res));
 	res->status = CMS_INVALID;
 	res->trusted = -1;
-	*covers = false;
+	memset(k, 0, sizeof(*k));
 	const uint8_t *end = pdf + len, *at = pdf + c->at;
 	if (!parse_byterange(at + strlen("/ByteRange"), MIN(end, at + 200), br)) {
 		res->why = "unreadable /ByteRange";
@@ -491,13 +436,20 @@ static void check_one(const uint8_t *pdf, size_t len, const struct candidate *c,
 		res->why = "/Contents holds no complete signature";
 		return;
 	}
-	*covers = br[2] + br[3] == len; /* what the range claims, whatever the verdict */
+	k->covers = br[2] + br[3] == len; /* what the range claims, whatever the verdict */
+	k->end = br[2] + br[3];
 	if (c->timestamp) {
-		bool mismatch;
-		check_timestamp(der, dlen, pdf, br, &mismatch);
+		/* Only a timestamp whose imprint does not match the file is a
+		 * verdict; one that verifies is a proof of existence. */
+		size_t data_len;
+		uint8_t *data = ranges_copy(pdf, br, &data_len);
+		const char *why = NULL;
+		enum cms_status st = cms_timestamp_check(der, dlen, data, data_len, trust, &k->ts_time, &why);
+		g_free(data);
 		g_free(der);
-		res->status = mismatch ? CMS_INVALID : CMS_NONE;
-		res->why = mismatch ? "the document timestamp does not match the file" : NULL;
+		k->ts_valid = st == CMS_VALID;
+		res->status = st == CMS_INVALID ? CMS_INVALID : CMS_NONE;
+		res->why = st == CMS_INVALID ? "the document timestamp does not match the file" : NULL;
 		return;
 	}
 	if (c->sha1) {
@@ -505,18 +457,17 @@ static void check_one(const uint8_t *pdf, size_t len, const struct candidate *c,
 		 * byte ranges, encapsulated in the CMS. */
 		uint8_t d[64];
 		size_t dl = digest_ranges(G_CHECKSUM_SHA1, pdf, br, d);
-		cms_verify(der, dlen, NULL, 0, trust, res);
+		cms_verify(der, dlen, NULL, 0, trust, when, res);
 		if (res->status == CMS_VALID && (res->content_len != dl || memcmp(res->content, d, dl))) {
 			res->status = CMS_INVALID;
 			res->trusted = -1;
-			res->why = "the signed SHA-1 digest does not match the byte ranges";
+			g_strlcpy(res->reason, "digest mismatch", sizeof(res->reason));
+			res->why = res->reason;
 		}
 	} else {
-		size_t data_len = (size_t)(br[1] + br[3]);
-		uint8_t *data = g_malloc(data_len ? data_len : 1);
-		memcpy(data, pdf, (size_t)br[1]);
-		memcpy(data + br[1], pdf + br[2], (size_t)br[3]);
-		cms_verify(der, dlen, data, data_len, trust, res);
+		size_t data_len;
+		uint8_t *data = ranges_copy(pdf, br, &data_len);
+		cms_verify(der, dlen, data, data_len, trust, when, res);
 		g_free(data);
 	}
 	g_free(der);
@@ -531,7 +482,393 @@ static int by_offset(const void *a, const void *b)
 	return x->at < y->at ? -1 : x->at > y->at;
 }
 
-void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust, struct pdfsig_result *out)
+/* ---- What was appended after a signature ----
+ *
+ * An object is "N G obj … endobj"; its dictionary text (before "stream")
+ * is looked at as a skeleton: strings dropped, white space collapsed, a
+ * space before every name, so "/Type/Sig" and "/Type  /Sig" read alike
+ * and a string cannot pose as a key. */
+
+#define MAX_OBJECTS (1u << 20) /* object definitions indexed before the signed part counts as unknown */
+
+struct pdf_object {
+	size_t start;          /* of "N G obj" */
+	uint64_t num;
+	size_t dict, dict_end; /* the text after "obj", up to "stream" or "endobj" */
+	bool stream;
+	size_t next;           /* after "endobj" */
+};
+
+static bool is_regular(uint8_t c)
+{
+	return !is_space(c) && !is_delim(c);
+}
+
+/* Digits at *I (up to END): their value; *I moves past them. */
+static bool read_uint(const uint8_t *pdf, size_t *i, size_t end, uint64_t *v)
+{
+	size_t k = *i;
+	*v = 0;
+	while (k < end && g_ascii_isdigit(pdf[k]) && k - *i < 15)
+		*v = *v * 10 + (uint64_t)(pdf[k++] - '0');
+	if (k == *i || (k < end && is_regular(pdf[k])))
+		return false;
+	*i = k;
+	return true;
+}
+
+static void skip_space(const uint8_t *pdf, size_t *i, size_t end)
+{
+	while (*i < end && is_space(pdf[*i]))
+		(*i)++;
+}
+
+/* "N G obj" at I: the object. */
+static bool object_at(const uint8_t *pdf, size_t i, size_t end, struct pdf_object *o)
+{
+	uint64_t num, gen;
+	size_t start = i;
+	if (!read_uint(pdf, &i, end, &num))
+		return false;
+	skip_space(pdf, &i, end);
+	if (!read_uint(pdf, &i, end, &gen))
+		return false;
+	skip_space(pdf, &i, end);
+	if (end - i < 3 || memcmp(pdf + i, "obj", 3) || (i + 3 < end && is_regular(pdf[i + 3])))
+		return false;
+	o->num = num;
+	o->dict = i + 3;
+	o->start = start;
+	const uint8_t *eo = memmem(pdf + o->dict, end - o->dict, "endobj", 6);
+	const uint8_t *st = memmem(pdf + o->dict, (eo ? (size_t)(eo - pdf) : end) - o->dict, "stream", 6);
+	/* "stream" that is not the end of "endstream" */
+	while (st && st > pdf + o->dict && st[-1] == 'd')
+		st = memmem(st + 6, (eo ? (size_t)(eo - pdf) : end) - (size_t)(st + 6 - pdf), "stream", 6);
+	o->stream = st != NULL;
+	if (st) {
+		o->dict_end = (size_t)(st - pdf);
+		const uint8_t *es = memmem(st + 6, end - (size_t)(st + 6 - pdf), "endstream", 9);
+		size_t after = es ? (size_t)(es - pdf) + 9 : end;
+		eo = memmem(pdf + after, end - after, "endobj", 6);
+	} else {
+		o->dict_end = eo ? (size_t)(eo - pdf) : end;
+	}
+	o->next = eo ? (size_t)(eo - pdf) + 6 : end;
+	return true;
+}
+
+/* The next object from *I (before END), *I past it; false at the end.
+ * Text between objects (xref tables, trailers, comments) is stepped over;
+ * TRAILER gets the last "trailer" dictionary seen on the way. */
+static bool next_object(const uint8_t *pdf, size_t *i, size_t end, struct pdf_object *o, size_t *trailer)
+{
+	size_t k = *i;
+	while (k < end) {
+		uint8_t c = pdf[k];
+		if (c == '%') {
+			while (k < end && pdf[k] != '\r' && pdf[k] != '\n')
+				k++;
+		} else if (g_ascii_isdigit(c) && (k == 0 || !is_regular(pdf[k - 1])) && object_at(pdf, k, end, o)) {
+			*i = o->next;
+			return true;
+		} else if (c == 't' && end - k >= 7 && !memcmp(pdf + k, "trailer", 7)) {
+			if (trailer)
+				*trailer = k + 7;
+			k += 7;
+		} else {
+			k++;
+		}
+	}
+	*i = end;
+	return false;
+}
+
+/* The skeleton of DICT..DICT_END (see above); g_free. */
+static char *skeleton(const uint8_t *pdf, size_t from, size_t to)
+{
+	GString *g = g_string_sized_new(MIN(to - from, 4096u) + 1);
+	for (size_t i = from; i < to && g->len < (64u << 10); i++) {
+		uint8_t c = pdf[i];
+		if (c == '(') {
+			int nest = 1;
+			for (i++; i < to && nest; i++) {
+				if (pdf[i] == '\\')
+					i++;
+				else if (pdf[i] == '(')
+					nest++;
+				else if (pdf[i] == ')')
+					nest--;
+			}
+			i--;
+			g_string_append(g, " ()");
+		} else if (c == '<' && i + 1 < to && pdf[i + 1] != '<' && (i == 0 || pdf[i - 1] != '<')) {
+			while (i < to && pdf[i] != '>')
+				i++;
+			g_string_append(g, " <>");
+		} else if (is_space(c)) {
+			if (g->len && g->str[g->len - 1] != ' ')
+				g_string_append_c(g, ' ');
+		} else {
+			if ((c == '/' || c == '[' || c == ']' || c == '<' || c == '>') && g->len &&
+			    g->str[g->len - 1] != ' ' && !(c == '<' && g->str[g->len - 1] == '<') &&
+			    !(c == '>' && g->str[g->len - 1] == '>'))
+				g_string_append_c(g, ' ');
+			g_string_append_c(g, (char)c);
+			if (c == '[' || c == ']')
+				g_string_append_c(g, ' ');
+		}
+	}
+	g_string_append_c(g, ' ');
+	return g_string_free(g, FALSE);
+}
+
+/* SKEL has NAME (with the space the skeleton puts after a token). */
+static bool has(const char *skel, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = strstr(skel, name); p; p = strstr(p + 1, name))
+		if (p[n] == ' ' || p[n] == '/' || p[n] == '<' || p[n] == '[' || p[n] == '>')
+			return true;
+	return false;
+}
+
+/* The "N G R" after KEY in SKEL, as text (g_free), or NULL. */
+static char *ref_after(const char *skel, const char *key)
+{
+	size_t n = strlen(key);
+	for (const char *p = strstr(skel, key); p; p = strstr(p + 1, key)) {
+		if (p[n] != ' ')
+			continue;
+		const char *q = p + n + 1, *e = q;
+		int parts = 0;
+		while (*e && parts < 3) {
+			const char *w = e;
+			while (*e && *e != ' ')
+				e++;
+			if (e == w)
+				break;
+			parts++;
+			if (*e)
+				e++;
+		}
+		return parts == 3 ? g_strndup(q, (size_t)(e - q)) : NULL;
+	}
+	return NULL;
+}
+
+/* SKEL without its KEY entries (the name and its value: a reference, a
+ * name or number, an array or a dictionary, nested); g_free. */
+static char *without_key(const char *skel, const char *key)
+{
+	GString *g = g_string_new(skel);
+	g_autofree char *pat = g_strdup_printf(" %s ", key);
+	for (char *p = strstr(g->str, pat); p; p = strstr(g->str, pat)) {
+		size_t at = (size_t)(p - g->str), e = at + strlen(pat);
+		if (g->str[e] == '[' || (g->str[e] == '<' && g->str[e + 1] == '<')) {
+			int depth = 0;
+			do {
+				if (g->str[e] == '[' || (g->str[e] == '<' && g->str[e + 1] == '<'))
+					depth++;
+				else if (g->str[e] == ']' || (g->str[e] == '>' && g->str[e + 1] == '>'))
+					depth--;
+				e += g->str[e] == '<' || g->str[e] == '>' ? 2 : 1;
+			} while (depth > 0 && e < g->len);
+		} else {
+			/* "N G R", or one token */
+			size_t ends[3], k = e;
+			int n = 0;
+			for (; n < 3 && k < g->len; n++) {
+				size_t from = k;
+				while (k < g->len && g->str[k] != ' ')
+					k++;
+				ends[n] = k;
+				if (k == from)
+					break;
+				while (k < g->len && g->str[k] == ' ')
+					k++;
+			}
+			bool ref = n == 3 && ends[2] >= 1 && g->str[ends[2] - 1] == 'R' && g_ascii_isdigit(g->str[e]);
+			e = ref ? ends[2] : n ? ends[0] : e;
+		}
+		while (e < g->len && g->str[e] == ' ')
+			e++;
+		g_string_erase(g, (gssize)at + 1, (gssize)(MIN(e, g->len) - at - 1));
+	}
+	return g_string_free(g, FALSE);
+}
+
+/* A catalog without what signing adds to it: the form (/AcroForm), the
+ * validation data (/DSS) and the PAdES extensions (/Extensions). */
+static char *catalog_core(const char *skel)
+{
+	g_autofree char *a = without_key(skel, "/AcroForm");
+	g_autofree char *b = without_key(a, "/DSS");
+	return without_key(b, "/Extensions");
+}
+
+/* A signature, document timestamp, signature field or validation data
+ * (/DSS, /VRI and the streams they list). */
+static bool signature_kind(const char *skel)
+{
+	static const char *const names[] = { "/Sig", "/DocTimeStamp", "/DSS", "/VRI" };
+	for (size_t k = 0; k < G_N_ELEMENTS(names); k++) {
+		g_autofree char *t = g_strdup_printf("/Type %s", names[k]);
+		if (has(skel, t))
+			return true;
+	}
+	return has(skel, "/FT /Sig") || has(skel, "/Certs") || has(skel, "/OCSPs") || has(skel, "/CRLs") ||
+	       has(skel, "/VRI") || has(skel, "/Cert") || has(skel, "/OCSP") || has(skel, "/CRL");
+}
+
+struct signed_part {
+	GHashTable *defs;  /* object number -> offset of its last definition in the signed part */
+	char *catalog;     /* the catalog there, without what signing adds (catalog_core) */
+	GHashTable *refs;  /* object numbers its dictionaries refer to ("N G R") */
+	char *info;        /* the trailer's /Info there */
+	bool overflow;     /* more objects than indexed */
+	size_t end;        /* of the signed part */
+};
+
+/* Adds to REFS every object number SKEL refers to ("N G R"). */
+static void add_refs(const char *skel, GHashTable *refs)
+{
+	const char *w[3] = { NULL, NULL, NULL };
+	for (const char *p = skel; *p && g_hash_table_size(refs) < MAX_OBJECTS;) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		w[0] = w[1];
+		w[1] = w[2];
+		w[2] = p;
+		while (*p && *p != ' ')
+			p++;
+		if (w[0] && w[2][0] == 'R' && w[2] + 1 == p && g_ascii_isdigit(w[0][0]) && g_ascii_isdigit(w[1][0])) {
+			gint64 *key = g_new(gint64, 1);
+			*key = g_ascii_strtoll(w[0], NULL, 10);
+			g_hash_table_add(refs, key);
+		}
+	}
+}
+
+static void index_signed(const uint8_t *pdf, size_t end, struct signed_part *sp)
+{
+	struct pdf_object o;
+	size_t i = 0, trailer = 0;
+	sp->defs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	sp->refs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	sp->end = end;
+	while (next_object(pdf, &i, end, &o, &trailer)) {
+		if (g_hash_table_size(sp->defs) >= MAX_OBJECTS) {
+			sp->overflow = true;
+			break;
+		}
+		gint64 *key = g_new(gint64, 1);
+		*key = (gint64)o.num;
+		g_hash_table_replace(sp->defs, key, GSIZE_TO_POINTER(o.start));
+		g_autofree char *sk = skeleton(pdf, o.dict, o.dict_end);
+		add_refs(sk, sp->refs);
+		if (has(sk, "/Type /Catalog")) {
+			g_free(sp->catalog);
+			sp->catalog = catalog_core(sk);
+		}
+		if (has(sk, "/Type /XRef") && strstr(sk, "/Info ")) {
+			g_free(sp->info);
+			sp->info = ref_after(sk, "/Info");
+		}
+	}
+	if (trailer) {
+		const uint8_t *e = memmem(pdf + trailer, end - trailer, ">>", 2);
+		g_autofree char *sk = skeleton(pdf, trailer, e ? (size_t)(e - pdf) + 2 : end);
+		g_free(sp->info);
+		sp->info = ref_after(sk, "/Info");
+	}
+}
+
+/* Whether OBJ, appended after the signed part, is a change a PDF reader
+ * accepts after a signature. */
+static bool allowed_update(const uint8_t *pdf, const struct pdf_object *o, const char *sk, struct signed_part *sp)
+{
+	gint64 key = (gint64)o->num;
+	gpointer prev_at = NULL;
+	bool redefines = g_hash_table_lookup_extended(sp->defs, &key, NULL, &prev_at) || sp->overflow;
+	if (has(sk, "/Type /ObjStm"))
+		return false; /* compressed objects: cannot tell what they change */
+	if (has(sk, "/Type /XRef"))
+		return true;
+	if (has(sk, "/Type /Catalog")) {
+		/* Only the form, /DSS and extensions may change. */
+		g_autofree char *core = catalog_core(sk);
+		return sp->catalog && !strcmp(core, sp->catalog);
+	}
+	if (!redefines) {
+		/* A new object the signed document already referred to (a
+		 * dangling "N 0 R" filled in later) changes what it shows. */
+		if (g_hash_table_contains(sp->refs, &key))
+			return false;
+		/* Signatures and validation data, and what a signature widget's
+		 * appearance is drawn with (inert unless a page or a widget
+		 * refers to them: a page that does is a change). */
+		return signature_kind(sk) || has(sk, "/Fields") || has(sk, "/Type /XObject") || has(sk, "/Type /Font") ||
+		       has(sk, "/Type /FontDescriptor") || has(sk, "/Type /Encoding") ||
+		       (o->stream && !has(sk, "/Type") && !has(sk, "/Subtype")) ||
+		       (o->stream && (has(sk, "/Subtype /Form") || has(sk, "/Subtype /Image")));
+	}
+	if (sp->overflow)
+		return false;
+	/* A redefinition: a page that only gains a signature widget, or a
+	 * signature field or form dictionary updated. */
+	struct pdf_object before;
+	if (!object_at(pdf, GPOINTER_TO_SIZE(prev_at), sp->end, &before))
+		return false;
+	g_autofree char *was = skeleton(pdf, before.dict, before.dict_end);
+	if (o->stream || before.stream)
+		return false;
+	if (has(sk, "/Type /Page") && has(was, "/Type /Page")) {
+		g_autofree char *a = without_key(sk, "/Annots"), *b = without_key(was, "/Annots");
+		return !strcmp(a, b);
+	}
+	return (has(sk, "/FT /Sig") && has(was, "/FT /Sig")) || (has(sk, "/Fields") && has(was, "/Fields"));
+}
+
+/* Whether anything but signatures, timestamps and validation data was
+ * written after the signed part PDF[0..END). */
+static bool modified_after(const uint8_t *pdf, size_t len, size_t end)
+{
+	struct signed_part sp = { 0 };
+	index_signed(pdf, end, &sp);
+	struct pdf_object o;
+	size_t i = end, trailer = 0;
+	bool modified = false;
+	while (!modified && next_object(pdf, &i, len, &o, &trailer)) {
+		g_autofree char *sk = skeleton(pdf, o.dict, o.dict_end);
+		modified = !allowed_update(pdf, &o, sk, &sp);
+		if (!modified && has(sk, "/Type /XRef") && strstr(sk, "/Info ")) {
+			g_autofree char *info = ref_after(sk, "/Info");
+			modified = g_strcmp0(info, sp.info) != 0;
+		}
+	}
+	/* Each trailer appended: the same /Info as the signed part's. */
+	for (size_t k = end; !modified && k + 7 <= len;) {
+		const uint8_t *t = memmem(pdf + k, len - k, "trailer", 7);
+		if (!t)
+			break;
+		size_t from = (size_t)(t - pdf) + 7;
+		const uint8_t *e = memmem(pdf + from, len - from, ">>", 2);
+		g_autofree char *sk = skeleton(pdf, from, e ? (size_t)(e - pdf) + 2 : len);
+		g_autofree char *info = ref_after(sk, "/Info");
+		modified = g_strcmp0(info, sp.info) != 0;
+		k = from;
+	}
+	g_hash_table_destroy(sp.defs);
+	g_hash_table_destroy(sp.refs);
+	g_free(sp.catalog);
+	g_free(sp.info);
+	return modified;
+}
+
+void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust, const struct cms_when *when,
+		  struct pdfsig_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->status = CMS_NONE;
@@ -545,21 +882,54 @@ void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust,
 	s->len = len;
 	scan_pdf(s);
 	qsort(s->cands, (size_t)s->n_cands, sizeof(s->cands[0]), by_offset);
-	for (int k = 0; k < s->n_cands && k < PDFSIG_MAX_SIGNATURES; k++) {
+	int n = MIN(s->n_cands, PDFSIG_MAX_SIGNATURES);
+	/* Document timestamps first: each verified one is a proof of
+	 * existence of what it covers. */
+	struct checked ts[PDFSIG_MAX_SIGNATURES];
+	memset(ts, 0, sizeof(ts));
+	for (int k = 0; k < n; k++) {
+		if (!s->cands[k].timestamp)
+			continue;
 		struct cms_result r;
-		bool covers = false;
-		check_one(pdf, len, &s->cands[k], trust, &r, &covers);
-		if (s->cands[k].timestamp) {
+		check_one(pdf, len, &s->cands[k], trust, when, &r, &ts[k]);
+		if (r.status == CMS_INVALID) {
 			/* Not the signer's: only a timestamp that does not match
 			 * the file counts. */
-			if (r.status == CMS_INVALID) {
-				out->status = CMS_INVALID;
-				out->why = r.why;
-			}
-			cms_result_clear(&r);
+			out->status = CMS_INVALID;
+			g_strlcpy(out->reason, r.why ? r.why : "", sizeof(out->reason));
+		}
+		cms_result_clear(&r);
+	}
+	uint64_t first_end = 0;
+	bool any_end = false;
+	for (int k = 0; k < n; k++) {
+		if (s->cands[k].timestamp)
 			continue;
+		/* The proof of existence: the earliest of WHEN and the
+		 * document timestamps after this signature that cover it. */
+		struct cms_when w = when ? *when : (struct cms_when){ 0 };
+		struct cms_result r;
+		struct checked ck;
+		check_one(pdf, len, &s->cands[k], trust, &w, &r, &ck);
+		bool redo = false;
+		for (int t = k + 1; t < n; t++) {
+			if (ts[t].ts_valid && ck.end && ts[t].end >= ck.end && (!w.known || ts[t].ts_time < w.at)) {
+				w.known = true;
+				w.at = ts[t].ts_time;
+				w.source = CMS_TIME_TIMESTAMP;
+				redo = true;
+			}
+		}
+		if (redo) {
+			cms_result_clear(&r);
+			check_one(pdf, len, &s->cands[k], trust, &w, &r, &ck);
+		}
+		if (ck.end && (!any_end || ck.end < first_end)) {
+			first_end = ck.end;
+			any_end = true;
 		}
 		out->n_signatures++;
+		out->covers_whole_file = out->covers_whole_file || ck.covers;
 		if (r.status == CMS_VALID) {
 			if (out->status == CMS_NONE)
 				out->status = CMS_VALID;
@@ -568,24 +938,37 @@ void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust,
 			out->has_time = r.has_time;
 			out->signed_at = r.signed_at;
 			out->trusted = r.trusted;
-			out->covers_whole_file = out->covers_whole_file || covers;
+			out->has_validated_at = r.has_validated_at;
+			out->validated_at = r.validated_at;
+			out->time_source = r.time_source;
+			if (out->status == CMS_VALID)
+				g_strlcpy(out->reason, r.reason, sizeof(out->reason));
 		} else {
+			if (out->status != CMS_INVALID)
+				g_strlcpy(out->reason, r.why ? r.why : "", sizeof(out->reason));
 			out->status = CMS_INVALID;
-			out->why = r.why;
-			out->covers_whole_file = out->covers_whole_file || covers;
 			if (!out->signer && r.signer)
 				out->signer = strdup(r.signer);
+			if (!out->has_validated_at) {
+				out->has_validated_at = r.has_validated_at;
+				out->validated_at = r.validated_at;
+				out->time_source = r.time_source;
+			}
 		}
 		cms_result_clear(&r);
 	}
 	if (s->n_cands > PDFSIG_MAX_SIGNATURES) {
 		out->status = CMS_INVALID;
-		out->why = "too many signatures";
+		g_strlcpy(out->reason, "too many signatures", sizeof(out->reason));
 	}
 	if (s->names > PDFSIG_MAX_BYTERANGE_NAMES) {
 		out->status = CMS_INVALID;
-		out->why = "too many /ByteRange";
+		g_strlcpy(out->reason, "too many /ByteRange", sizeof(out->reason));
 	}
+	if (out->n_signatures && any_end && first_end < len)
+		out->modified = modified_after(pdf, len, (size_t)first_end);
+	if (out->status == CMS_INVALID)
+		out->why = out->reason;
 	g_free(s);
 }
 

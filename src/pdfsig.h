@@ -7,9 +7,14 @@
  * PDFSIG_MAX_BYTERANGE_NAMES /ByteRange names looked at, /Contents of at
  * most PDFSIG_MAX_CONTENTS bytes, byte ranges checked against the file
  * before anything is read.  Document timestamps (/Type /DocTimeStamp,
- * /SubFilter /ETSI.RFC3161) are not signatures: only their message
- * imprint is compared with the byte ranges.  Owns the strings it
- * returns. */
+ * /SubFilter /ETSI.RFC3161) are not signatures: their message imprint is
+ * compared with the byte ranges, and a verified one is the proof of
+ * existence of every signature it covers (its validation time, when
+ * earlier than the time passed in).  What was appended after a signature
+ * is judged as a PDF reader does: further signatures, document timestamps
+ * and validation data (/DSS) keep the verdict; any other change (a
+ * rewritten page, content, /Info, an object stream we cannot look into)
+ * is "modified after signing".  Owns the strings it returns. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,10 +41,20 @@ struct pdfsig_result {
 	int64_t signed_at;      /* CMS signingTime, else the dictionary's /M */
 	bool covers_whole_file; /* some signature's /ByteRange covers every byte of the file */
 	int trusted;            /* of that signer: 1, 0, -1 unknown */
-	const char *why;        /* static text when invalid */
+	const char *why;        /* when invalid: = reason */
+	bool modified;          /* content other than signatures, timestamps and validation
+				 * data was appended after a signature */
+	/* Why invalid, or a note on a valid verdict (cms_result.reason); "". */
+	char reason[CMS_REASON_MAX];
+	bool has_validated_at;  /* of the reported signature (the signer's) */
+	int64_t validated_at;
+	enum cms_time_source time_source;
 };
 
-void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust, struct pdfsig_result *out);
+/* WHEN: the proof of existence from outside the file (the message's
+ * arrival), or NULL. */
+void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust, const struct cms_when *when,
+		  struct pdfsig_result *out);
 void pdfsig_result_clear(struct pdfsig_result *r);
 
 /* True when the PDF's first page text (uncompressed content) or its

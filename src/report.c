@@ -212,23 +212,72 @@ static const char style[] =
 	".timeline{width:100%;height:auto;border:1px solid #ccc;margin:1em 0}"
 	"ul.files{margin:.2em 0;padding-left:1.2em}.sha{font-family:'DejaVu Sans Mono',monospace;font-size:.75em;"
 	"color:#555;word-break:break-all}.edge{font-size:.85em;color:#333}"
-	".sig-valid{color:#2e7d32}.sig-invalid{color:#c62828;font-weight:bold}"
+	".sig-valid{color:#2e7d32}.sig-invalid{color:#c62828;font-weight:bold}.sig-untrusted{color:#b26a00;font-weight:bold}"
 	"@media print{body{margin:0;max-width:none}a{color:inherit;text-decoration:none}"
 	"h2{page-break-before:auto}th{background:#eee;-webkit-print-color-adjust:exact;print-color-adjust:exact}}";
 
-static void signature_text(GString *out, const char *signature, const char *signer)
+/* A verdict's English reason in Danish words (the detail kept). */
+static void danish_reason(GString *out, const char *reason)
 {
-	if (!signature || !strcmp(signature, "none")) {
-		g_string_append(out, "ingen digital underskrift");
+	static const struct {
+		const char *prefix, *da;
+	} map[] = {
+		{ "digest mismatch", "indholdet svarer ikke til det underskrevne" },
+		{ "signature does not verify", "underskriften kan ikke verificeres" },
+		{ "certificate not valid at the claimed signing time", "certifikatet var ikke gyldigt på det angivne underskriftstidspunkt" },
+		{ "certificate not valid at", "certifikatet var ikke gyldigt på valideringstidspunktet" },
+		{ "weak digest algorithm", "for svag hash-algoritme" },
+	};
+	for (size_t i = 0; reason && i < G_N_ELEMENTS(map); i++) {
+		if (g_str_has_prefix(reason, map[i].prefix)) {
+			g_string_append_printf(out, "%s (%s)", map[i].da, reason);
+			return;
+		}
+	}
+	g_string_append(out, reason && *reason ? reason : "underskriften holder ikke");
+}
+
+char *report_signature_text(const struct report_signature *s, enum report_sig_kind *kind)
+{
+	GString *out = g_string_new(NULL);
+	enum report_sig_kind k = !s->signature || !strcmp(s->signature, "none") ? REPORT_SIG_NONE
+				 : strcmp(s->signature, "valid")			 ? REPORT_SIG_INVALID
+				 : s->modified						 ? REPORT_SIG_MODIFIED
+				 : s->untrusted						 ? REPORT_SIG_UNTRUSTED
+											 : REPORT_SIG_VALID;
+	g_autofree char *by = s->signer ? g_strdup_printf(" af %s", s->signer) : g_strdup("");
+	switch (k) {
+	case REPORT_SIG_NONE: g_string_append(out, "ingen digital underskrift"); break;
+	case REPORT_SIG_VALID: g_string_append_printf(out, "gyldig underskrift%s", by); break;
+	case REPORT_SIG_UNTRUSTED:
+		g_string_append_printf(out, "underskriften%s er intakt, men underskriveren er ikke betroet", by);
+		break;
+	case REPORT_SIG_MODIFIED:
+		g_string_append_printf(out, "dokumentet er ændret efter underskrift (underskriften%s er intakt)", by);
+		break;
+	case REPORT_SIG_INVALID:
+		g_string_append_printf(out, "UGYLDIG underskrift%s: ", by);
+		danish_reason(out, s->reason);
+		break;
+	}
+	if (kind)
+		*kind = k;
+	return g_string_free(out, FALSE);
+}
+
+static void signature_text(GString *out, const struct report_signature *sig)
+{
+	enum report_sig_kind kind;
+	g_autofree char *text = report_signature_text(sig, &kind);
+	if (kind == REPORT_SIG_NONE) {
+		g_string_append(out, text);
 		return;
 	}
-	bool valid = !strcmp(signature, "valid");
-	g_string_append_printf(out, "<span class=\"sig-%s\">%s</span>", valid ? "valid" : "invalid",
-			       valid ? "gyldig underskrift" : "UGYLDIG underskrift (ændret efter underskrift)");
-	if (signer) {
-		g_string_append(out, " af ");
-		esc(out, signer);
-	}
+	g_string_append_printf(out, "<span class=\"sig-%s\">", kind == REPORT_SIG_VALID     ? "valid"
+							      : kind == REPORT_SIG_UNTRUSTED ? "untrusted"
+											     : "invalid");
+	esc(out, text);
+	g_string_append(out, "</span>");
 }
 
 /* "23:59:40" of an ISO 8601 time, or the whole text when it is not one. */
@@ -314,7 +363,9 @@ static void message_cell(GString *out, const struct report_message *m)
 				g_string_append(out, " <b>ansøgningsskema</b>");
 			if (a->signature && strcmp(a->signature, "none")) {
 				g_string_append(out, ", ");
-				signature_text(out, a->signature, a->signer);
+				struct report_signature sig = { a->signature, a->signer, a->modified, a->untrusted,
+								a->reason };
+				signature_text(out, &sig);
 			}
 			g_string_append(out, "<div class=\"sha\">SHA-256 ");
 			esc(out, a->sha256);
@@ -366,8 +417,10 @@ static void call_section(GString *out, const struct report_call *c)
 		g_string_append_printf(out, "</td><td>%s</td><td class=\"t\">", a->on_time < 0 ? "–" : a->on_time ? "ja" : "nej");
 		short_time(out, a->first_arrival);
 		g_string_append(out, "</td><td>");
+		struct report_signature form_sig = { a->form_signature, a->signer, a->form_modified, a->form_untrusted,
+						     a->form_reason };
 		if (a->form)
-			signature_text(out, a->form_signature, a->signer);
+			signature_text(out, &form_sig);
 		else
 			g_string_append(out, "<b>intet skema</b>");
 		g_string_append(out, "</td><td>");
@@ -408,6 +461,12 @@ char *report_html(const struct report *r)
 		call_section(out, &r->calls[i]);
 	g_string_append_printf(out, "<p class=\"meta\">Beskeder der ikke hører til et opslag: %" G_GINT64_FORMAT "</p>\n",
 			       r->unrelated);
+	g_string_append(out, "<p class=\"meta sig-note\">Digitale underskrifter vurderes på det tidligste sikre tidspunkt, "
+			     "hvor underskriften vides at have eksisteret: et verificeret tidsstempel, ellers serverens "
+			     "ankomsttid. Et certifikat, der er udløbet senere, gør ikke underskriften ugyldig. "
+			     "\"Gyldig\" betyder: underskriften er intakt, dækker dokumentet og (når der er angivet "
+			     "betroede certifikater) underskriveren er betroet. Spærring (revokation) af certifikater "
+			     "kontrolleres ikke.</p>\n");
 	g_string_append(out, "</body>\n</html>\n");
 	return g_string_free(out, FALSE);
 }

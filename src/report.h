@@ -15,7 +15,35 @@ struct report_attachment {
 	bool form;
 	const char *signature; /* "valid", "invalid", "none" */
 	const char *signer;
+	bool modified;         /* changed after signing (other content appended) */
+	bool untrusted;        /* a trust_file is set and the signer does not chain to it */
+	const char *reason;    /* why invalid (English), or NULL */
 };
+
+/* What a caseworker may conclude from a signature. */
+enum report_sig_kind {
+	REPORT_SIG_NONE,      /* no digital signature */
+	REPORT_SIG_VALID,     /* intact, covers the document, signer trusted (or no trust_file) */
+	REPORT_SIG_UNTRUSTED, /* intact, but the signer is not trusted */
+	REPORT_SIG_MODIFIED,  /* intact, but the document was changed after signing */
+	REPORT_SIG_INVALID,   /* does not hold */
+};
+
+struct report_signature {
+	const char *signature; /* "valid", "invalid", "none" or NULL */
+	const char *signer;
+	bool modified;
+	bool untrusted;
+	const char *reason;
+};
+
+/* The signature in Danish words: "gyldig underskrift af Mette Hansen"
+ * only when it is intact, covers the document and (with a trust_file) the
+ * signer is trusted; else exactly what holds ("underskriften af … er
+ * intakt, men underskriveren er ikke betroet", "dokumentet er ændret
+ * efter underskrift …", "UGYLDIG underskrift …: <why>").  Plain text,
+ * newly allocated (g_free); KIND (may be NULL) gets its kind. */
+char *report_signature_text(const struct report_signature *s, enum report_sig_kind *kind);
 
 /* The times behind a message's deadline decision. */
 struct report_edge {
@@ -52,6 +80,9 @@ struct report_application {
 	const char *decision_note;
 	const struct report_message *const *msgs; /* its messages */
 	size_t n_msgs;
+	bool form_modified;       /* the form's signature: as in report_attachment */
+	bool form_untrusted;
+	const char *form_reason;
 };
 
 struct report_call {

@@ -1207,6 +1207,10 @@ static void add_attachment_reasons(const struct rules_input *in, struct rules_re
 		add_reason(out, g_strdup("attachments:none"));
 	if (in->n_attachments && !in->has_form)
 		add_reason(out, g_strdup("form:none"));
+	if (in->has_form && in->form_signature == RULES_FORM_SIG_INVALID)
+		add_reason(out, g_strdup("form:signature-invalid"));
+	if (in->has_form && in->form_signature == RULES_FORM_SIG_MODIFIED)
+		add_reason(out, g_strdup("form:modified-after-signing"));
 }
 
 void rules_classify(const struct rules_call *calls, size_t n_calls, const struct rules_settings *settings,
@@ -1347,8 +1351,9 @@ void rules_classify(const struct rules_call *calls, size_t n_calls, const struct
 	else if (out->on_time == 0)
 		out->status = RULES_LATE;
 	else if (out->match != RULES_MATCH_EXACT || by_form || ki.reply_to || out->on_time < 0 ||
-		 (in->flags & (RULES_IN_TOO_LARGE | RULES_IN_BROKEN)) || in->n_attachments == 0 || !in->has_form)
-		out->status = RULES_REVIEW;
+		 (in->flags & (RULES_IN_TOO_LARGE | RULES_IN_BROKEN)) || in->n_attachments == 0 || !in->has_form ||
+		 in->form_signature != RULES_FORM_SIG_OK)
+		out->status = RULES_REVIEW; /* a form whose signature does not hold is no clean acceptance */
 	else
 		out->status = RULES_ACCEPTED;
 }

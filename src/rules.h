@@ -77,6 +77,14 @@ enum rules_hints {
 	RULES_HINT_CALENDAR = 1u << 7,       /* a text/calendar part (an invitation, a reply to one) */
 };
 
+/* The form's digital signature, as it bears on acceptance. */
+enum rules_form_signature {
+	RULES_FORM_SIG_OK,       /* none, or valid and covering what was signed */
+	RULES_FORM_SIG_INVALID,  /* a signature that does not hold: review (form:signature-invalid) */
+	RULES_FORM_SIG_MODIFIED, /* valid, but the document was changed after signing: review
+				  * (form:modified-after-signing) */
+};
+
 enum rules_input_flags {
 	RULES_IN_BROKEN = 1u << 0,    /* the MIME structure is damaged */
 	RULES_IN_TOO_LARGE = 1u << 1, /* body not fetched: over the size limit */
@@ -95,6 +103,7 @@ struct rules_input {
 	int64_t edge;             /* the edge arrival (received_edge), Unix time */
 	size_t n_attachments;
 	bool has_form;            /* a PDF or DOCX among them (rules_pick_form) */
+	enum rules_form_signature form_signature; /* of that form */
 	unsigned hints;           /* enum rules_hints */
 	unsigned flags;           /* enum rules_input_flags */
 };

@@ -196,13 +196,31 @@ static const char schema_v7[] =
 	"ALTER TABLE messages ADD COLUMN edge_received_at TEXT;\n"
 	"ALTER TABLE messages ADD COLUMN edge_why TEXT;\n";
 
+/* Schema 8: how each signature verdict was reached — its reason, the
+ * validation time and where that time came from, and whether a PDF was
+ * changed after signing.  Attachments keep their bytes as the last column
+ * (schema 5), so their facts go to a table of their own. */
+static const char schema_v8[] =
+	"ALTER TABLE messages ADD COLUMN smime_reason TEXT;\n"
+	"ALTER TABLE messages ADD COLUMN smime_validated_at TEXT;\n"
+	"ALTER TABLE messages ADD COLUMN smime_time_source TEXT;\n"
+	"CREATE TABLE signatures (\n"
+	"  message INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,\n"
+	"  seq INTEGER NOT NULL,\n"
+	"  reason TEXT,\n"
+	"  validated_at TEXT,\n"
+	"  time_source TEXT,\n"
+	"  modified_after_signing INTEGER,\n"
+	"  PRIMARY KEY (message, seq)\n"
+	");\n";
+
 /* Append only: a database records the number of the last step it ran. */
 static const struct migration {
 	const char *sql;
 	int (*run)(struct store *st);
 } migrations[] = {
 	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL }, { schema_v5, NULL },
-	{ NULL, migrate_v6 }, { schema_v7, NULL },
+	{ NULL, migrate_v6 }, { schema_v7, NULL }, { schema_v8, NULL },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == STORE_SCHEMA_VERSION);
 
@@ -783,6 +801,14 @@ static void bind_edge(sqlite3_stmt *s, int first, const struct store_message *m)
 	bind_text(s, first + 2, m->edge_why);
 }
 
+/* The schema-8 S/MIME facts of M at parameters FIRST .. FIRST+2. */
+static void bind_smime(sqlite3_stmt *s, int first, const struct store_message *m)
+{
+	bind_text(s, first, m->smime_reason);
+	bind_text(s, first + 1, m->smime_validated_at);
+	bind_text(s, first + 2, m->smime_time_source);
+}
+
 /* Whether MSG carries its raw bytes (in memory or spooled). */
 static bool has_body(const struct store_message *m)
 {
@@ -869,9 +895,9 @@ static int insert_message(struct store *st, const struct store_message *m, int64
 			"subject, date_header, call, applicant, on_time, status, reasons, flags, duplicate_of, "
 			"match, match_score, kind, applicant_source, received_header_epoch, received_header, "
 			"deadline_basis, decided_by, deadline_delta, smime, server_action, edge_received_epoch, "
-			"edge_received_at, edge_why) "
+			"edge_received_at, edge_why, smime_reason, smime_validated_at, smime_time_source) "
 			"VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,"
-			"?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37)",
+			"?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,?38,?39,?40)",
 			&s);
 	if (r < 0)
 		return r;
@@ -905,6 +931,7 @@ static int insert_message(struct store *st, const struct store_message *m, int64
 	bind_text(s, 33, m->smime);
 	bind_text(s, 34, m->server_action);
 	bind_edge(s, 35, m);
+	bind_smime(s, 38, m);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		*id = sqlite3_last_insert_rowid(st->db);
@@ -938,6 +965,41 @@ static void bind_att_details(sqlite3_stmt *s, int first, const struct store_atta
 	sqlite3_bind_int(s, first + 6, a->form);
 }
 
+/* The schema-8 facts of each signed attachment of message ID (replacing
+ * what was there). */
+static int put_signatures(struct store *st, int64_t id, const struct store_attachment_in *a, size_t n)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st, "DELETE FROM signatures WHERE message = ?", &s);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(s, 1, id);
+	int rc = sqlite3_step(s);
+	r = rc == SQLITE_DONE ? 0 : sql_error(st, rc, "delete signatures");
+	finalize(st, &s);
+	if (r < 0 || (r = prepare(st,
+				  "INSERT INTO signatures (message, seq, reason, validated_at, time_source, "
+				  "modified_after_signing) VALUES (?1,?2,?3,?4,?5,?6)",
+				  &s)) < 0)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (!a[i].signature || !strcmp(a[i].signature, "none"))
+			continue;
+		sqlite3_reset(s);
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)i + 1);
+		bind_text(s, 3, a[i].signature_reason);
+		bind_text(s, 4, a[i].signature_validated_at);
+		bind_text(s, 5, a[i].signature_time_source);
+		bind_tristate(s, 6, a[i].modified_after_signing);
+		rc = sqlite3_step(s);
+		if (rc != SQLITE_DONE)
+			r = sql_error(st, rc, "insert signature");
+	}
+	finalize(st, &s);
+	return r;
+}
+
 static int insert_attachments(struct store *st, int64_t id, const struct store_attachment_in *a, size_t n)
 {
 	sqlite3_stmt *s = NULL;
@@ -966,7 +1028,7 @@ static int insert_attachments(struct store *st, int64_t id, const struct store_a
 			r = write_blob(st, "attachments", "data", sqlite3_last_insert_rowid(st->db), a[i].data, a[i].size);
 	}
 	finalize(st, &s);
-	return r;
+	return r == 0 ? put_signatures(st, id, a, n) : r;
 }
 
 static int insert_parts(struct store *st, int64_t id, const struct store_part *p, size_t n)
@@ -1183,7 +1245,7 @@ static int update_attachments(struct store *st, int64_t id, const struct store_a
 			r = sql_error(st, rc, "update attachment");
 	}
 	finalize(st, &s);
-	return r;
+	return r == 0 ? put_signatures(st, id, a, n) : r;
 }
 
 int store_update_classification(struct store *st, int64_t id, const struct store_message *m,
@@ -1195,7 +1257,9 @@ int store_update_classification(struct store *st, int64_t id, const struct store
 			"match = ?6, match_score = ?7, kind = ?8, applicant_source = ?9, received_header_epoch = ?10, "
 			"received_header = ?11, deadline_basis = ?12, decided_by = ?13, deadline_delta = ?14, "
 			"received_at = ?15, date_header = ?16, smime = COALESCE(?18, smime), edge_received_epoch = ?19, "
-			"edge_received_at = ?20, edge_why = ?21 WHERE id = ?17",
+			"edge_received_at = ?20, edge_why = ?21, smime_reason = CASE WHEN ?18 IS NULL THEN smime_reason "
+			"ELSE ?22 END, smime_validated_at = CASE WHEN ?18 IS NULL THEN smime_validated_at ELSE ?23 END, "
+			"smime_time_source = CASE WHEN ?18 IS NULL THEN smime_time_source ELSE ?24 END WHERE id = ?17",
 			&s);
 	if (r < 0)
 		return r;
@@ -1211,6 +1275,7 @@ int store_update_classification(struct store *st, int64_t id, const struct store
 	sqlite3_bind_int64(s, 17, id);
 	bind_text(s, 18, m->smime);
 	bind_edge(s, 19, m);
+	bind_smime(s, 22, m);
 	int rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE)
 		r = sql_error(st, rc, "update classification");
@@ -1542,7 +1607,7 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 		"match, match_score, kind, applicant_source, received_header_epoch, received_header, "
 		"deadline_basis, decided_by, deadline_delta, d.decision, d.note, d.user, d.at, smime, "
 		"server_action, server_action_kind, server_action_target, server_action_at, prior_keys, "
-		"edge_received_epoch, edge_received_at, edge_why "
+		"edge_received_epoch, edge_received_at, edge_why, smime_reason, smime_validated_at, smime_time_source "
 		"FROM messages m LEFT JOIN decisions d ON d.id = "
 		"(SELECT MAX(id) FROM decisions WHERE message = m.id) "
 		"WHERE ?1 = 0 OR m.id = ?1 ORDER BY m.id",
@@ -1605,6 +1670,9 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 			.edge_received_epoch = sqlite3_column_int64(s, 44),
 			.edge_received_at = col_text(s, 45),
 			.edge_why = col_text(s, 46),
+			.smime_reason = col_text(s, 47),
+			.smime_validated_at = col_text(s, 48),
+			.smime_time_source = col_text(s, 49),
 		};
 		any = true;
 		char actual[65];
@@ -1656,10 +1724,12 @@ int store_foreach_attachment(struct store *st, int64_t message, bool with_data,
 {
 	sqlite3_stmt *s = NULL;
 	g_autofree char *sql = g_strdup_printf(
-		"SELECT id, message, seq, filename, content_type, part_path, size, sha256, %s, "
-		"source, signature, signer, signed_at, covers_whole_file, signer_trusted, form "
-		"FROM attachments WHERE message = ? ORDER BY seq",
-		with_data ? "data" : "NULL");
+		"SELECT a.id, a.message, a.seq, filename, content_type, part_path, size, sha256, %s, "
+		"source, signature, signer, signed_at, covers_whole_file, signer_trusted, form, "
+		"g.reason, g.validated_at, g.time_source, g.modified_after_signing "
+		"FROM attachments a LEFT JOIN signatures g ON g.message = a.message AND g.seq = a.seq "
+		"WHERE a.message = ? ORDER BY a.seq",
+		with_data ? "a.data" : "NULL");
 	int r = prepare(st, sql, &s), rc;
 	if (r < 0)
 		return r;
@@ -1682,6 +1752,10 @@ int store_foreach_attachment(struct store *st, int64_t message, bool with_data,
 			.covers_whole_file = sqlite3_column_type(s, 13) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 13),
 			.signer_trusted = sqlite3_column_type(s, 14) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 14),
 			.form = sqlite3_column_int(s, 15) != 0,
+			.signature_reason = col_text(s, 16),
+			.signature_validated_at = col_text(s, 17),
+			.signature_time_source = col_text(s, 18),
+			.modified_after_signing = sqlite3_column_type(s, 19) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 19),
 		};
 		char actual[65];
 		const char *why = with_data ? check_bytes(s, 8, a.size, a.sha256, actual) : NULL;

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 /* The page size of a database the daemon creates.  Messages and
  * attachments are blobs of tens to hundreds of KB: 16 KiB pages write them
@@ -42,6 +42,11 @@ struct store_attachment_in {
 	int covers_whole_file;       /* 1, 0, -1 = null */
 	int signer_trusted;          /* 1, 0, -1 = null */
 	bool form;
+	/* schema 8: how the verdict was reached */
+	const char *signature_reason;       /* why invalid, or a note on a valid one; NULL */
+	const char *signature_validated_at; /* the validation time, ISO 8601, or NULL */
+	const char *signature_time_source;  /* "timestamp", "arrival" or NULL */
+	int modified_after_signing;         /* 1, 0, -1 = null (no signature) */
 };
 
 /* What was done with one MIME part (schema 3). */
@@ -97,6 +102,9 @@ struct store_message {
 	bool has_delta;
 	int64_t deadline_delta;     /* deciding time minus deadline, seconds */
 	const char *smime;          /* the S/MIME signature: "none", "valid", "invalid" (schema 3) */
+	const char *smime_reason;       /* schema 8: why invalid, or a note on a valid one */
+	const char *smime_validated_at; /* the validation time, ISO 8601 */
+	const char *smime_time_source;  /* "timestamp", "arrival" or NULL */
 	/* The after-ingest server action (schema 4): on write "pending" or
 	 * NULL (none promised); on read also "done", with what was done. */
 	const char *server_action;
@@ -138,6 +146,10 @@ struct store_attachment {
 	int covers_whole_file;      /* 1, 0, -1 */
 	int signer_trusted;         /* 1, 0, -1 */
 	bool form;
+	const char *signature_reason;       /* schema 8, as in store_attachment_in */
+	const char *signature_validated_at;
+	const char *signature_time_source;
+	int modified_after_signing;         /* 1, 0, -1 */
 };
 
 struct store_mailbox {

@@ -109,6 +109,20 @@ static void test_form_and_decision(void)
 	g_assert_false(app->form);
 	g_assert_null(app->form_signature);
 	apps_free(a);
+
+	/* Of two valid forms, the one that holds for a caseworker: not the
+	 * one changed after signing, whichever came first. */
+	struct apps_form changed = { true, "valid", "CN=Mette Hansen", true, false, NULL };
+	for (int order = 0; order < 2; order++) {
+		a = apps_new();
+		apps_add(a, &m1, order ? &valid : &changed);
+		apps_add(a, &m2, order ? &changed : &valid);
+		list = apps_finish(a);
+		app = g_ptr_array_index(list, 0);
+		g_assert_cmpstr(app->form_signature, ==, "valid");
+		g_assert_false(app->form_modified);
+		apps_free(a);
+	}
 }
 
 int main(int argc, char **argv)

@@ -10,6 +10,9 @@
 
 static char *dir;
 static JsonObject *poppler; /* name -> {verdict} */
+/* The fixtures are made when the test starts, with certificates valid
+ * from then on for 20 years: they "arrive" a minute after. */
+static struct cms_when arrival;
 
 /* POPPLER_DIFFERS: why pdfsig's verdict is known to differ (then it is
  * only reported), or NULL. */
@@ -25,9 +28,10 @@ static void check2(const char *name, enum cms_status want, const char *signer, i
 	if (trusted_known)
 		g_assert_nonnull(trust);
 	struct pdfsig_result r;
-	pdfsig_check((const uint8_t *)pdf, len, trust, &r);
-	g_test_message("%s: %s signer=%s covers=%d trusted=%d why=%s", name, cms_status_name(r.status),
-		       r.signer ? r.signer : "-", r.covers_whole_file, r.trusted, r.why ? r.why : "-");
+	pdfsig_check((const uint8_t *)pdf, len, trust, &arrival, &r);
+	g_test_message("%s: %s signer=%s covers=%d trusted=%d modified=%d reason=%s source=%s", name,
+		       cms_status_name(r.status), r.signer ? r.signer : "-", r.covers_whole_file, r.trusted, r.modified,
+		       r.reason, cms_time_source_name(r.time_source) ? cms_time_source_name(r.time_source) : "-");
 	g_assert_cmpstr(cms_status_name(r.status), ==, cms_status_name(want));
 	if (signer)
 		g_assert_cmpstr(r.signer, ==, signer);
@@ -56,6 +60,16 @@ static void check(const char *name, enum cms_status want, const char *signer, in
 	check2(name, want, signer, covers, trusted_known, trusted, NULL);
 }
 
+static void load_check(const char *name, const struct cms_trust *trust, const struct cms_when *when,
+		       struct pdfsig_result *r)
+{
+	g_autofree char *path = g_strdup_printf("%s/%s.pdf", dir, name);
+	g_autofree char *pdf = NULL;
+	gsize len = 0;
+	g_assert_true(g_file_get_contents(path, &pdf, &len, NULL));
+	pdfsig_check((const uint8_t *)pdf, len, trust, when, r);
+}
+
 static int64_t signed_at(const char *name)
 {
 	g_autofree char *path = g_strdup_printf("%s/%s.pdf", dir, name);
@@ -63,7 +77,7 @@ static int64_t signed_at(const char *name)
 	gsize len = 0;
 	g_assert_true(g_file_get_contents(path, &pdf, &len, NULL));
 	struct pdfsig_result r;
-	pdfsig_check((const uint8_t *)pdf, len, NULL, &r);
+	pdfsig_check((const uint8_t *)pdf, len, NULL, &arrival, &r);
 	g_assert_true(r.has_time);
 	int64_t t = r.signed_at;
 	pdfsig_result_clear(&r);
@@ -90,8 +104,152 @@ static void test_big_contents_first(void)
 	check("signed_big_contents_first", CMS_VALID, "Mette Hansen", 1, true, 1);
 }
 
-/* adbe.pkcs7.sha1: the CMS signs the SHA-1 digest of the ranges. */
-static void test_subfilter_sha1(void) { check("signed_subfilter_sha1", CMS_VALID, "Mette Hansen", 1, true, 1); }
+/* adbe.pkcs7.sha1: the CMS signs the SHA-1 digest of the ranges — with
+ * SHA-1, not acceptable for a signature made after 2013: invalid (poppler
+ * does not judge algorithms and says valid). */
+static void test_subfilter_sha1(void)
+{
+	check2("signed_subfilter_sha1", CMS_INVALID, "Mette Hansen", 1, false, -1,
+	       "poppler accepts SHA-1 signatures whenever they were made");
+	struct pdfsig_result r;
+	load_check("signed_subfilter_sha1", NULL, &arrival, &r);
+	g_assert_cmpstr(r.reason, ==, "weak digest algorithm sha1");
+	pdfsig_result_clear(&r);
+}
+
+/* What was appended after signing, judged like a PDF reader: a second
+ * signature or a document timestamp keeps the verdict, a new /Info is a
+ * change. */
+static void test_modified_after_signing(void)
+{
+	static const struct {
+		const char *name;
+		bool modified;
+	} cases[] = {
+		{ "signed_valid", false },	   { "signed_single", false }, { "two_signatures", false },
+		{ "signed_doc_timestamp", false }, { "signed_appended", true }, { "byterange_short", false },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct pdfsig_result r;
+		load_check(cases[i].name, NULL, &arrival, &r);
+		g_test_message("%s: modified=%d", cases[i].name, r.modified);
+		g_assert_cmpint(r.status, ==, CMS_VALID);
+		g_assert_cmpint(r.modified, ==, cases[i].modified);
+		pdfsig_result_clear(&r);
+	}
+}
+
+/* Incremental updates after the signature, judged like a PDF reader:
+ * validation data, a further signature's field and the page gaining its
+ * widget keep the verdict; other changes make it "modified after
+ * signing", and a string cannot pass for a signature's key. */
+static void test_appended_updates(void)
+{
+	static const struct {
+		const char *what, *update;
+		bool modified;
+	} cases[] = {
+		{ "DSS with its streams and a catalog pointing at it",
+		  "20 0 obj\n<< /Certs [21 0 R] /OCSPs [] /CRLs [] /VRI << /ABC << /Cert [21 0 R] >> >> >>\nendobj\n"
+		  "21 0 obj\n<< /Length 3 >>\nstream\nabc\nendstream\nendobj\n"
+		  "1 0 obj\n<</Type/Catalog/Pages 2 0 R/AcroForm<</Fields[7 0 R]/SigFlags 3>>/DSS 20 0 R>>\nendobj\n",
+		  false },
+		{ "the page gaining a second signature widget",
+		  "3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> "
+		  "/Contents 5 0 R /Annots [7 0 R 9 0 R] >>\nendobj\n"
+		  "9 0 obj\n<< /Type /Annot /Subtype /Widget /FT /Sig /T (Signature2) /Rect [0 0 0 0] /P 3 0 R >>\nendobj\n",
+		  false },
+		{ "the page content rewritten", "5 0 obj\n<< /Length 12 >>\nstream\nBT (x) Tj ET\nendstream\nendobj\n", true },
+		{ "a catalog with other pages",
+		  "1 0 obj\n<< /Type /Catalog /Pages 30 0 R >>\nendobj\n30 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n",
+		  true },
+		{ "the page pointing at new content",
+		  "3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> "
+		  "/Contents 41 0 R /Annots [7 0 R] >>\nendobj\n41 0 obj\n<< /Length 3 >>\nstream\nabc\nendstream\nendobj\n",
+		  true },
+		{ "the catalog gaining an action",
+		  "1 0 obj\n<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [7 0 R] /SigFlags 3 >> "
+		  "/OpenAction << /S /JavaScript /JS (app.alert\\(1\\)) >> >>\nendobj\n",
+		  true },
+		{ "the catalog gaining PAdES extensions",
+		  "1 0 obj\n<< /Type /Catalog /Pages 2 0 R /Extensions << /ESIC << /BaseVersion /1.7 /ExtensionLevel 2 >> >> "
+		  "/AcroForm << /Fields [7 0 R] /SigFlags 3 >> >>\nendobj\n",
+		  false },
+		{ "a signature widget with its appearance (a form XObject and a font)",
+		  "9 0 obj\n<< /Type /Annot /Subtype /Widget /FT /Sig /T (Signature2) /Rect [0 0 90 30] /P 3 0 R "
+		  "/AP << /N 10 0 R >> >>\nendobj\n"
+		  "10 0 obj\n<< /Type /XObject /Subtype /Form /BBox [0 0 90 30] /Resources << /Font << /F 11 0 R >> >> "
+		  "/Length 21 >>\nstream\nBT /F 8 Tf (MH) Tj ET\nendstream\nendobj\n"
+		  "11 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>\nendobj\n",
+		  false },
+		{ "an object the signed part refers to, filled in after signing",
+		  "4 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Courier >>\nendobj\n", true },
+		{ "an object stream", "40 0 obj\n<< /Type /ObjStm /N 1 /First 4 /Length 5 >>\nstream\nxxxxx\nendstream\nendobj\n",
+		  true },
+		{ "/Info rewritten, its title posing as a signature field",
+		  "6 0 obj\n<< /Title (/FT /Sig /Type /Sig) /Subject <2F46542F536967> >>\nendobj\n", true },
+	};
+	g_autofree char *path = g_strdup_printf("%s/signed_valid.pdf", dir);
+	g_autofree char *base = NULL;
+	gsize len = 0;
+	g_assert_true(g_file_get_contents(path, &base, &len, NULL));
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GString) pdf = g_string_new_len(base, (gssize)len);
+		g_string_append_printf(pdf, "%s%s xref\n0 0\ntrailer\n<< /Size 50 /Root 1 0 R /Info 6 0 R >>\n"
+					    "startxref\n%zu\n%%%%EOF\n",
+				       pdf->str[pdf->len - 1] == '\n' ? "" : "\n", cases[i].update, len);
+		struct pdfsig_result r;
+		pdfsig_check((const uint8_t *)pdf->str, pdf->len, NULL, &arrival, &r);
+		g_test_message("%s: %s, modified=%d", cases[i].what, cms_status_name(r.status), r.modified);
+		g_assert_cmpint(r.status, ==, CMS_VALID);
+		g_assert_false(r.covers_whole_file);
+		if (r.modified != cases[i].modified)
+			g_error("%s: modified after signing %d, want %d", cases[i].what, r.modified, cases[i].modified);
+		pdfsig_result_clear(&r);
+	}
+	/* A reference the signed page left dangling, filled in after
+	 * signing: new content on the page without rewriting it. */
+	g_autofree char *dpath = g_strdup_printf("%s/signed_dangling.pdf", dir);
+	g_autofree char *dangling = NULL;
+	g_assert_true(g_file_get_contents(dpath, &dangling, &len, NULL));
+	g_autoptr(GString) filled = g_string_new_len(dangling, (gssize)len);
+	g_string_append(filled, "45 0 obj\n<< /Length 24 >>\nstream\nBT (bewilligt) Tj ET   \nendstream\nendobj\n"
+				"xref\n0 0\ntrailer\n<< /Size 50 /Root 1 0 R /Info 6 0 R >>\nstartxref\n0\n%%EOF\n");
+	struct pdfsig_result r;
+	pdfsig_check((const uint8_t *)dangling, len, NULL, &arrival, &r);
+	g_assert_cmpint(r.status, ==, CMS_VALID);
+	g_assert_false(r.modified);
+	pdfsig_result_clear(&r);
+	pdfsig_check((const uint8_t *)filled->str, filled->len, NULL, &arrival, &r);
+	g_assert_cmpint(r.status, ==, CMS_VALID);
+	g_assert_true(r.modified);
+	pdfsig_result_clear(&r);
+}
+
+/* A verified document timestamp over the signature is its proof of
+ * existence: the validation time is the timestamp's, before the arrival;
+ * without one it is the arrival. */
+static void test_validation_time(void)
+{
+	struct pdfsig_result r;
+	load_check("signed_doc_timestamp", NULL, &arrival, &r);
+	g_assert_cmpint(r.status, ==, CMS_VALID);
+	g_assert_true(r.has_validated_at);
+	g_assert_cmpint(r.time_source, ==, CMS_TIME_TIMESTAMP);
+	g_assert_cmpint(r.validated_at, <, arrival.at);
+	pdfsig_result_clear(&r);
+	load_check("signed_valid", NULL, &arrival, &r);
+	g_assert_cmpint(r.time_source, ==, CMS_TIME_ARRIVAL);
+	g_assert_cmpint(r.validated_at, ==, arrival.at);
+	pdfsig_result_clear(&r);
+	/* The same file "arriving" before its certificate existed (issued
+	 * 2020-01-01, tests/gen/pdfsign.py): invalid, and saying why. */
+	struct cms_when early = { .known = true, .at = 1546300800 /* 2019-01-01 */, .source = CMS_TIME_ARRIVAL };
+	load_check("signed_valid", NULL, &early, &r);
+	g_assert_cmpint(r.status, ==, CMS_INVALID);
+	g_assert_true(g_str_has_prefix(r.reason, "certificate not valid at "));
+	pdfsig_result_clear(&r);
+}
 
 /* PAdES-LTA: a document timestamp after the signature is not a signer; the
  * signer's range no longer reaches the end (as pdfsig says).  A timestamp
@@ -128,6 +286,72 @@ static void test_signed_at_from_m(void)
 	g_assert_cmpint(signed_at("signed_valid"), !=, 1655280720);
 }
 
+/* Signatures made in the past (tests/gen/pastsig.py, openssl under
+ * faketime): judged at the arrival or at a signature timestamp, never by
+ * today's clock; the verdict agrees with openssl cms -verify -attime at
+ * the same time, and is the same ten years on. */
+static void test_past_signatures(void)
+{
+	g_autofree char *mpath = g_strdup_printf("%s/past/manifest.json", dir);
+	g_autofree char *root = g_strdup_printf("%s/past/pki/root.pem", dir);
+	g_autoptr(JsonParser) p = json_parser_new();
+	g_assert_true(json_parser_load_from_file(p, mpath, NULL));
+	JsonObject *cases = json_node_get_object(json_parser_get_root(p));
+	struct cms_trust *trust = cms_trust_load(root);
+	g_assert_nonnull(trust);
+	g_autoptr(GList) names = json_object_get_members(cases);
+	g_assert_cmpuint(g_list_length(names), >=, 9);
+	int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+	for (GList *l = names; l; l = l->next) {
+		JsonObject *c = json_object_get_object_member(cases, l->data);
+		g_autofree char *pdf = NULL;
+		gsize len = 0;
+		g_assert_true(g_file_get_contents(json_object_get_string_member(c, "pdf"), &pdf, &len, NULL));
+		struct cms_when when = { .known = true, .at = json_object_get_int_member(c, "arrival"),
+					 .source = CMS_TIME_ARRIVAL, .has_now = true, .now = now };
+		struct pdfsig_result r;
+		pdfsig_check((const uint8_t *)pdf, len, trust, &when, &r);
+		char at[32];
+		cms_format_time(r.validated_at, at, sizeof(at));
+		g_test_message("%s: %s (%s) validated at %s by %s, trusted %d; openssl at %" G_GINT64_FORMAT ": %s",
+			       (const char *)l->data, cms_status_name(r.status), r.reason, at,
+			       cms_time_source_name(r.time_source), r.trusted,
+			       json_object_get_int_member(c, "openssl_attime"),
+			       json_object_get_boolean_member(c, "openssl") ? "verifies" : "fails");
+		g_assert_cmpstr(cms_status_name(r.status), ==, json_object_get_string_member(c, "want"));
+		const char *reason = json_object_get_string_member(c, "reason");
+		if (*reason && !strstr(r.reason, reason))
+			g_error("%s: reason \"%s\" does not say \"%s\"", (const char *)l->data, r.reason, reason);
+		g_assert_true(r.has_validated_at);
+		g_assert_cmpstr(cms_time_source_name(r.time_source), ==, json_object_get_string_member(c, "source"));
+		/* The independent oracle, at the time puljed validates at. */
+		if (json_object_get_boolean_member(c, "oracle"))
+			g_assert_cmpint(r.status == CMS_VALID, ==, json_object_get_boolean_member(c, "openssl"));
+		if (r.time_source == CMS_TIME_TIMESTAMP) {
+			int64_t ts = json_object_get_int_member(c, "openssl_attime");
+			g_assert_cmpint(r.validated_at, >=, ts - 5);
+			g_assert_cmpint(r.validated_at, <=, ts + 60);
+			g_assert_cmpint(r.validated_at, <, when.at);
+		} else {
+			g_assert_cmpint(r.validated_at, ==, when.at);
+		}
+		if (r.status == CMS_VALID)
+			g_assert_cmpint(r.trusted, ==, 1); /* the chain, at the validation time */
+		/* Ten years on, and without "now" at all: the same verdict. */
+		enum cms_status first = r.status;
+		pdfsig_result_clear(&r);
+		when.now = now + 10 * 366 * 86400;
+		pdfsig_check((const uint8_t *)pdf, len, trust, &when, &r);
+		g_assert_cmpint(r.status, ==, first);
+		pdfsig_result_clear(&r);
+		when.has_now = false;
+		pdfsig_check((const uint8_t *)pdf, len, trust, &when, &r);
+		g_assert_cmpint(r.status, ==, first);
+		pdfsig_result_clear(&r);
+	}
+	cms_trust_free(trust);
+}
+
 /* A PDF of N_REPEAT copies of PIECE, inside one content stream (STREAM)
  * or as they are. */
 static GString *repeated_pdf(const char *piece, int n_repeat, bool stream)
@@ -150,12 +374,14 @@ static enum cms_status timed_check(const char *what, GString *pdf, const char **
 {
 	struct pdfsig_result r;
 	gint64 t0 = g_get_monotonic_time();
-	pdfsig_check((const uint8_t *)pdf->str, pdf->len, NULL, &r);
+	pdfsig_check((const uint8_t *)pdf->str, pdf->len, NULL, &arrival, &r);
 	gint64 t1 = g_get_monotonic_time();
 	g_test_message("%s: %.1f MB in %.1f ms: %s (%s)", what, (double)pdf->len / 1e6, (double)(t1 - t0) / 1e3,
 		       cms_status_name(r.status), r.why ? r.why : "-");
 	enum cms_status st = r.status;
-	*why = r.why;
+	static char reason[CMS_REASON_MAX]; /* the result's own goes with it */
+	g_strlcpy(reason, r.reason, sizeof(reason));
+	*why = reason;
 	pdfsig_result_clear(&r);
 	return st;
 }
@@ -268,7 +494,7 @@ static void test_garbage(void)
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(inputs); i++) {
 		struct pdfsig_result r;
-		pdfsig_check((const uint8_t *)inputs[i], strlen(inputs[i]), NULL, &r);
+		pdfsig_check((const uint8_t *)inputs[i], strlen(inputs[i]), NULL, &arrival, &r);
 		g_assert_cmpint(r.status, ==, CMS_INVALID);
 		pdfsig_result_clear(&r);
 	}
@@ -290,7 +516,7 @@ static void test_garbage(void)
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(none); i++) {
 		struct pdfsig_result r;
-		pdfsig_check((const uint8_t *)none[i], strlen(none[i]), NULL, &r);
+		pdfsig_check((const uint8_t *)none[i], strlen(none[i]), NULL, &arrival, &r);
 		if (r.status != CMS_NONE)
 			g_error("\"%s\": %s (%s)", none[i], cms_status_name(r.status), r.why);
 		pdfsig_result_clear(&r);
@@ -310,6 +536,15 @@ int main(int argc, char **argv)
 	if (!g_spawn_sync(NULL, (char **)args, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &err) ||
 	    !g_spawn_check_wait_status(status, NULL))
 		g_error("generating the PDF fixtures failed: %s", err ? err->message : "non-zero exit");
+	g_autofree char *past_gen = g_build_filename(g_getenv("PULJED_SRCDIR"), "tests", "gen", "pastsig.py", NULL);
+	g_autofree char *past_dir = g_build_filename(dir, "past", NULL);
+	const char *past_args[] = { "/usr/bin/python3", past_gen, past_dir, NULL };
+	if (!g_spawn_sync(NULL, (char **)past_args, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status,
+			  &err) ||
+	    !g_spawn_check_wait_status(status, NULL))
+		g_error("generating the past signatures (faketime) failed: %s", err ? err->message : "non-zero exit");
+	arrival = (struct cms_when){ .known = true, .at = g_get_real_time() / G_USEC_PER_SEC + 60,
+				     .source = CMS_TIME_ARRIVAL };
 	g_autofree char *vpath = g_strdup_printf("%s/verdicts.json", dir);
 	JsonParser *p = json_parser_new();
 	if (!cross && json_parser_load_from_file(p, vpath, NULL))
@@ -329,6 +564,10 @@ int main(int argc, char **argv)
 	g_test_add_func("/pdfsig/big-contents-first", test_big_contents_first);
 	g_test_add_func("/pdfsig/subfilter-sha1", test_subfilter_sha1);
 	g_test_add_func("/pdfsig/doc-timestamp", test_doc_timestamp);
+	g_test_add_func("/pdfsig/modified-after-signing", test_modified_after_signing);
+	g_test_add_func("/pdfsig/validation-time", test_validation_time);
+	g_test_add_func("/pdfsig/past-signatures", test_past_signatures);
+	g_test_add_func("/pdfsig/appended-updates", test_appended_updates);
 	g_test_add_func("/pdfsig/keyid", test_keyid);
 	g_test_add_func("/pdfsig/ber", test_ber);
 	g_test_add_func("/pdfsig/signed-at-from-m", test_signed_at_from_m);

@@ -83,6 +83,50 @@ static void test_page(void)
 	g_assert_nonnull(strstr(html, "@media print"));
 }
 
+/* "gyldig" only for an intact signature over the whole document by a
+ * trusted signer (or with no trust_file to judge by); else what holds. */
+static void test_signature_words(void)
+{
+	static const struct {
+		struct report_signature sig;
+		enum report_sig_kind kind;
+		const char *text;
+	} cases[] = {
+		{ { "valid", "Mette Hansen", false, false, NULL }, REPORT_SIG_VALID, "gyldig underskrift af Mette Hansen" },
+		{ { "valid", "Mallory", false, true, NULL }, REPORT_SIG_UNTRUSTED,
+		  "underskriften af Mallory er intakt, men underskriveren er ikke betroet" },
+		{ { "valid", "Mette Hansen", true, false, NULL }, REPORT_SIG_MODIFIED,
+		  "dokumentet er ændret efter underskrift (underskriften af Mette Hansen er intakt)" },
+		{ { "valid", "Mette Hansen", true, true, NULL }, REPORT_SIG_MODIFIED, "dokumentet er ændret efter underskrift" },
+		{ { "invalid", "Mette Hansen", false, false, "digest mismatch" }, REPORT_SIG_INVALID,
+		  "UGYLDIG underskrift af Mette Hansen: indholdet svarer ikke til det underskrevne (digest mismatch)" },
+		{ { "invalid", NULL, false, false, "certificate not valid at 2022-06-15T10:31:00Z" }, REPORT_SIG_INVALID,
+		  "UGYLDIG underskrift: certifikatet var ikke gyldigt på valideringstidspunktet" },
+		{ { "none", NULL, false, false, NULL }, REPORT_SIG_NONE, "ingen digital underskrift" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		enum report_sig_kind kind;
+		g_autofree char *t = report_signature_text(&cases[i].sig, &kind);
+		g_assert_cmpint(kind, ==, cases[i].kind);
+		g_assert_true(g_str_has_prefix(t, cases[i].text));
+		g_assert_true((strstr(t, "gyldig underskrift") == t) == (kind == REPORT_SIG_VALID));
+	}
+	/* On the page: the untrusted form is not called valid. */
+	struct report_attachment atts[] = { { "a.pdf", NULL, 10, "ab", true, "valid", "Mallory", false, true, NULL } };
+	struct report_message m = { 1, "2022-06-15T10:12:00+02:00", true, DEADLINE - 86400, "accepted", "a@x.dk", "s",
+				    NULL, atts, 1 };
+	const struct report_message *ms[] = { &m };
+	struct report_application app = { "X", "accepted", 1, m.received_at, true, "valid", "Mallory", NULL, NULL, ms, 1,
+					  false, true, NULL };
+	struct report_call call = { "c", "s", "2022-07-01T23:59:59+02:00", DEADLINE, "Europe/Copenhagen", { 1, 0, 0, 0 },
+				    &app, 1, ms, 1 };
+	struct report r = { "2026-11-22 12:00", &call, 1, 0 };
+	g_autofree char *html = report_html(&r);
+	g_assert_null(strstr(html, "gyldig underskrift"));
+	g_assert_cmpuint(count(html, "men underskriveren er ikke betroet"), ==, 2);
+	g_assert_nonnull(strstr(html, "Spærring (revokation) af certifikater kontrolleres ikke"));
+}
+
 /* The x of the mark with CLASS "s-STATUS" whose title starts "#ID". */
 static double mark_x(const char *svg, int64_t id)
 {
@@ -167,6 +211,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/report/edge-sentence", test_edge_sentence);
 	g_test_add_func("/report/page", test_page);
+	g_test_add_func("/report/signature-words", test_signature_words);
 	g_test_add_func("/report/timeline", test_timeline);
 	return g_test_run();
 }

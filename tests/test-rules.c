@@ -702,6 +702,34 @@ static void test_pick_form(void)
 	rules_result_clear(&r);
 }
 
+/* A form whose signature does not hold, or that was changed after
+ * signing, is no clean acceptance: review, saying why.  Late stays late. */
+static void test_form_signature(void)
+{
+	static const struct {
+		enum rules_form_signature sig;
+		const char *arrival;
+		enum rules_status status;
+		const char *reason;
+	} cases[] = {
+		{ RULES_FORM_SIG_OK, "2022-06-01T00:00:00Z", RULES_ACCEPTED, NULL },
+		{ RULES_FORM_SIG_INVALID, "2022-06-01T00:00:00Z", RULES_REVIEW, "form:signature-invalid" },
+		{ RULES_FORM_SIG_MODIFIED, "2022-06-01T00:00:00Z", RULES_REVIEW, "form:modified-after-signing" },
+		{ RULES_FORM_SIG_INVALID, "2022-08-01T00:00:00Z", RULES_LATE, "form:signature-invalid" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct rules_input in = { .subject = CALL " - X", .has_arrival = true, .arrival = iso(cases[i].arrival),
+					  .n_attachments = 1, .has_form = true, .form_signature = cases[i].sig };
+		struct rules_result r = run(&in, RULES_BASIS_ARRIVAL, 0);
+		g_assert_cmpint(r.status, ==, cases[i].status);
+		if (cases[i].reason)
+			g_assert_true(has_reason(&r, cases[i].reason));
+		g_assert_false(has_reason(&r, cases[i].sig == RULES_FORM_SIG_MODIFIED ? "form:signature-invalid"
+										     : "form:modified-after-signing"));
+		rules_result_clear(&r);
+	}
+}
+
 static void test_first_call_wins(void)
 {
 	struct rules_call calls[] = {
@@ -857,6 +885,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/rules/longer-exact-wins", test_longer_exact_wins);
 	g_test_add_func("/rules/form-safety-net", test_form_safety_net);
 	g_test_add_func("/rules/settings", test_settings);
+	g_test_add_func("/rules/form-signature", test_form_signature);
 	g_test_add_func("/datetime/parse-deadline", test_deadline_parse);
 	g_test_add_func("/datetime/format", test_format);
 	return g_test_run();

@@ -144,6 +144,61 @@ static int attachment_cb(const struct store_attachment *a, void *userdata)
 	return 0;
 }
 
+static int sig_facts_cb(const struct store_attachment *a, void *userdata)
+{
+	GString *s = userdata;
+	g_string_append_printf(s, "%d:%s|%s|%s|%s|%d;", a->seq, a->signature, a->signature_reason ? a->signature_reason : "-",
+			       a->signature_validated_at ? a->signature_validated_at : "-",
+			       a->signature_time_source ? a->signature_time_source : "-", a->modified_after_signing);
+	return 0;
+}
+
+/* Schema 8: how each verdict was reached, kept beside the attachment,
+ * replaced by a reclassification, and the S/MIME facts on the message. */
+static void test_signature_facts(void)
+{
+	g_autofree char *path = db_path("sig.db");
+	struct store *st = open_inbox(path);
+	struct store_message m = msg(1, "raw signed");
+	m.smime = "invalid";
+	m.smime_reason = "certificate not valid at 2022-06-15T10:31:00Z";
+	m.smime_validated_at = "2022-06-15T12:31:00+02:00";
+	m.smime_time_source = "arrival";
+	const uint8_t pdf[] = "%PDF-1.4 signed";
+	g_autofree char *sha = sha_of(pdf, sizeof(pdf) - 1);
+	struct store_attachment_in att[2] = {
+		{ "a.pdf", "application/pdf", "2", pdf, sizeof(pdf) - 1, sha, .signature = "valid",
+		  .signature_reason = "certificate expired since (validated at arrival)",
+		  .signature_validated_at = "2022-06-15T12:31:00+02:00", .signature_time_source = "arrival",
+		  .modified_after_signing = 0, .covers_whole_file = 1, .signer_trusted = -1 },
+		{ "b.txt", "text/plain", "3", pdf, 4, sha, .signature = "none", .modified_after_signing = -1,
+		  .covers_whole_file = -1, .signer_trusted = -1 },
+	};
+	int64_t id = 0;
+	enum store_outcome out;
+	g_assert_cmpint(store_record(st, &m, att, 2, &id, &out), ==, 0);
+	g_autoptr(GString) got = g_string_new(NULL);
+	g_assert_cmpint(store_foreach_attachment(st, id, false, sig_facts_cb, got), ==, 0);
+	g_assert_cmpstr(got->str, ==,
+			"1:valid|certificate expired since (validated at arrival)|2022-06-15T12:31:00+02:00|arrival|0;"
+			"2:none|-|-|-|-1;");
+	att[0].signature = "invalid";
+	att[0].signature_reason = "digest mismatch";
+	att[0].signature_validated_at = NULL;
+	att[0].signature_time_source = NULL;
+	att[0].modified_after_signing = 1;
+	m.smime = "valid";
+	m.smime_reason = NULL;
+	m.smime_time_source = "timestamp";
+	g_assert_cmpint(store_begin(st), ==, 0);
+	g_assert_cmpint(store_update_classification(st, id, &m, att, 2), ==, 0);
+	g_assert_cmpint(store_commit(st), ==, 0);
+	g_string_truncate(got, 0);
+	g_assert_cmpint(store_foreach_attachment(st, id, false, sig_facts_cb, got), ==, 0);
+	g_assert_cmpstr(got->str, ==, "1:invalid|digest mismatch|-|-|1;2:none|-|-|-|-1;");
+	store_close(st);
+}
+
 static void test_read_only(void)
 {
 	g_autofree char *path = db_path("b.db");
@@ -1005,6 +1060,7 @@ int main(int argc, char **argv)
 	tmpdir = g_dir_make_tmp("puljed-store-XXXXXX", NULL);
 	g_test_add_func("/store/record-and-watermark", test_record_and_watermark);
 	g_test_add_func("/store/read-only", test_read_only);
+	g_test_add_func("/store/signature-facts", test_signature_facts);
 	g_test_add_func("/store/schema-version", test_schema_version);
 	g_test_add_func("/store/rollback", test_rollback_on_failure);
 	g_test_add_func("/store/batch", test_batch);

@@ -70,6 +70,9 @@ Writes into OUTDIR:
   (pdfsig, NSS, says invalid).
 * ``unsigned_title_byterange.pdf``: unsigned; /Info strings mention
   "/ByteRange" and "/ByteRange [0 1 2 3]".
+* ``signed_dangling.pdf``: signed by Mette Hansen, the signed page's
+  /Contents also naming an object 45 the file does not define (not
+  cross-checked with pdfsig).
 * ``scan.jpg``: the JPEG used by unsigned.pdf.
 * ``verdicts.json``: {name: {"verdict": "valid"|"invalid"|"none"|null,
   "signatures": [...], "returncode": n, "output": "..."}} from pdfsig
@@ -89,6 +92,12 @@ import sys
 import tempfile
 
 OPENSSL = os.environ.get("OPENSSL", "openssl")
+FAKETIME = os.environ.get("FAKETIME", "faketime")
+# The test PKI's certificates are issued at this time (under faketime), so
+# that mail "arriving" in 2022 (the integration tests' INTERNALDATE) finds
+# them valid: signatures are judged at the arrival (cms.h).  They last
+# 7300 days, to 2039.
+PKI_EPOCH = "2020-01-01 00:00:00"
 PDFSIG = os.environ.get("PDFSIG", "pdfsig")
 
 SIGNER_CN = "Mette Hansen"
@@ -163,8 +172,16 @@ class PKI:
             self.mallory_key, self.chain))
 
 
-def openssl(args, cwd=None, data=None):
-    proc = subprocess.run([OPENSSL] + list(args), cwd=cwd, input=data,
+def openssl(args, cwd=None, data=None, at=None):
+    """openssl ARGS; under faketime AT (UTC) when given."""
+    cmd = [OPENSSL] + list(args)
+    env = None
+    if at:
+        if not shutil.which(FAKETIME):
+            raise RuntimeError("faketime is needed to make the test PKI (Debian package faketime)")
+        cmd = [FAKETIME, at] + cmd
+        env = dict(os.environ, TZ="UTC")
+    proc = subprocess.run(cmd, cwd=cwd, input=data, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if proc.returncode != 0:
         raise RuntimeError("openssl %s failed (%d):\n%s" % (
@@ -192,7 +209,7 @@ def make_pki(d):
              "-set_serial", "1",
              "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-             "-addext", "subjectKeyIdentifier=hash"], cwd=d)
+             "-addext", "subjectKeyIdentifier=hash"], cwd=d, at=PKI_EPOCH)
     # Intermediate CA
     _write(os.path.join(d, "inter.ext"),
            "basicConstraints = critical, CA:TRUE, pathlen:0\n"
@@ -204,7 +221,7 @@ def make_pki(d):
              "-subj", "/O=puljed tests/CN=puljed test intermediate CA"], cwd=d)
     openssl(["x509", "-req", "-in", "intermediate.csr", "-CA", "root.pem",
              "-CAkey", "root.key", "-set_serial", "2", "-sha256"] + days +
-            ["-extfile", "inter.ext", "-out", "intermediate.pem"], cwd=d)
+            ["-extfile", "inter.ext", "-out", "intermediate.pem"], cwd=d, at=PKI_EPOCH)
     # Signer: Mette Hansen, Region Midtjylland
     _write(os.path.join(d, "signer.ext"),
            "basicConstraints = critical, CA:FALSE\n"
@@ -219,7 +236,7 @@ def make_pki(d):
              % (SIGNER_O, SIGNER_CN, SIGNER_EMAIL)], cwd=d)
     openssl(["x509", "-req", "-in", "signer.csr", "-CA", "intermediate.pem",
              "-CAkey", "intermediate.key", "-set_serial", "3", "-sha256"] + days +
-            ["-extfile", "signer.ext", "-out", "signer.pem"], cwd=d)
+            ["-extfile", "signer.ext", "-out", "signer.pem"], cwd=d, at=PKI_EPOCH)
     # Mallory: self-signed, not under the root
     openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256"] + days +
             ["-keyout", "mallory.key", "-out", "mallory.pem",
@@ -228,7 +245,7 @@ def make_pki(d):
              "-addext", "basicConstraints=critical,CA:FALSE",
              "-addext", "keyUsage=critical,digitalSignature,nonRepudiation",
              "-addext", "extendedKeyUsage=emailProtection",
-             "-addext", "subjectAltName=email:%s" % MALLORY_EMAIL], cwd=d)
+             "-addext", "subjectAltName=email:%s" % MALLORY_EMAIL], cwd=d, at=PKI_EPOCH)
     with open(pki.chain, "w") as out:
         for p in (pki.inter_cert, pki.root_cert):
             with open(p) as f:
@@ -257,7 +274,7 @@ def make_tsa(pki):
             cwd=d)
     openssl(["x509", "-req", "-in", "tsa.csr", "-CA", "intermediate.pem",
              "-CAkey", "intermediate.key", "-set_serial", "4", "-sha256", "-days", "7300",
-             "-extfile", "tsa.ext", "-out", "tsa.pem"], cwd=d)
+             "-extfile", "tsa.ext", "-out", "tsa.pem"], cwd=d, at=PKI_EPOCH)
     for n in ("tsa.csr", "tsa.ext"):
         os.unlink(os.path.join(d, n))
 
@@ -299,7 +316,7 @@ def make_forged_pki(d):
              "-subj", "/O=puljed tests/CN=puljed test root CA", "-set_serial", "1",
              "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-             "-addext", "subjectKeyIdentifier=hash"], cwd=d)
+             "-addext", "subjectKeyIdentifier=hash"], cwd=d, at=PKI_EPOCH)
     _write(j("inter.ext"), "basicConstraints = critical, CA:TRUE, pathlen:0\n"
            "keyUsage = critical, keyCertSign, cRLSign\n"
            "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid, issuer\n")
@@ -308,7 +325,7 @@ def make_forged_pki(d):
              "-subj", "/O=puljed tests/CN=puljed test intermediate CA"], cwd=d)
     openssl(["x509", "-req", "-in", "intermediate.csr", "-CA", "root.pem",
              "-CAkey", "root.key", "-set_serial", "2", "-sha256"] + days +
-            ["-extfile", "inter.ext", "-out", "intermediate.pem"], cwd=d)
+            ["-extfile", "inter.ext", "-out", "intermediate.pem"], cwd=d, at=PKI_EPOCH)
     _write(j("signer.ext"), "basicConstraints = critical, CA:FALSE\n"
            "keyUsage = critical, digitalSignature, nonRepudiation\n"
            "extendedKeyUsage = emailProtection\n"
@@ -320,7 +337,7 @@ def make_forged_pki(d):
              % (SIGNER_O, SIGNER_CN, SIGNER_EMAIL)], cwd=d)
     openssl(["x509", "-req", "-in", "signer.csr", "-CA", "intermediate.pem",
              "-CAkey", "intermediate.key", "-set_serial", "3", "-sha256"] + days +
-            ["-extfile", "signer.ext", "-out", "signer.pem"], cwd=d)
+            ["-extfile", "signer.ext", "-out", "signer.pem"], cwd=d, at=PKI_EPOCH)
     for n in os.listdir(d):
         if n.endswith((".csr", ".ext", ".srl")):
             os.unlink(j(n))
@@ -544,6 +561,23 @@ def sign_incremental(base, name, cert, key, certfile=None, field_name="Signature
     }
     data = append_update(base, objs, size + 2, b" /Info 6 0 R")
     return fill_signature(data, cert, key, certfile, **kw), field
+
+
+def sign_dangling(base, name, cert, key, certfile=None):
+    """Like sign_incremental, but the signed page's /Contents also names
+    object 45, which the file does not define (a reader shows nothing for
+    it): whatever is appended later as object 45 would show on the page."""
+    size = int(re.findall(rb"/Size (\d+)", base)[-1])
+    field, sig = size, size + 1
+    page = _page("%d 0 R" % field).replace("/Contents 5 0 R", "/Contents [5 0 R 45 0 R]")
+    objs = {
+        1: obj(1, _catalog("<< /Fields [%d 0 R] /SigFlags 3 >>" % field)),
+        3: obj(3, page),
+        field: obj(field, _sig_field(sig)),
+        sig: obj(sig, sig_dict(name)),
+    }
+    data = append_update(base, objs, size + 2, b" /Info 6 0 R")
+    return fill_signature(data, cert, key, certfile)
 
 
 def sign_single(name, cert, key, certfile=None):
@@ -805,6 +839,12 @@ def generate(directory, run_pdfsig=True):
             json.dump(verdicts, f, indent=1, sort_keys=True)
         out["verdicts_path"] = os.path.join(directory, "verdicts.json")
     out["verdicts"] = verdicts
+    # Not cross-checked with pdfsig (a dangling reference is the point).
+    dangling = sign_dangling(base, SIGNER_CN, pki.signer_cert, pki.signer_key, pki.inter_cert)
+    out["signed_dangling"] = os.path.join(directory, "signed_dangling.pdf")
+    with open(out["signed_dangling"], "wb") as f:
+        f.write(dangling)
+    out["bytes"]["signed_dangling"] = dangling
     return out
 
 

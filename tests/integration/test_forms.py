@@ -137,18 +137,19 @@ class FormsTest(PuljedTestCase):
             sys.stderr.write("kept fixtures in %s\n" % cls.fixdir)
 
     # ----------------------------------------------------------- helpers
-    def ingest(self, mails, trust=True, name="puljed.conf"):
-        """mails: {key: raw bytes} (each with a distinct Message-ID).
+    def ingest(self, mails, trust=True, name="puljed.conf", idates=None, trust_file=None):
+        """mails: {key: raw bytes} (each with a distinct Message-ID);
+        idates: {key: INTERNALDATE} (default ON_TIME).
         Returns (cfg, {key: record}); every message must be recorded."""
         dc = self.dovecot()
         ids = {}
         for key, raw in mails.items():
-            dc.append("INBOX", raw, ON_TIME)
+            dc.append("INBOX", raw, (idates or {}).get(key, ON_TIME))
             msg = email.message_from_bytes(raw, policy=email.policy.compat32)
             ids[norm_msgid(msg["Message-ID"])] = key
         self.assertEqual(len(ids), len(mails), "fixture Message-IDs are not distinct")
         dc.close_client()
-        groups = {"signatures": {"trust_file": self.trust}} if trust else None
+        groups = {"signatures": {"trust_file": trust_file or self.trust}} if trust else None
         cfg = self.config(dc, name=name, groups=groups)
         r = self.run_puljed(cfg, "--once")
         self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
@@ -296,6 +297,26 @@ class FormsTest(PuljedTestCase):
                 if key == "signed_tampered":
                     # The certificate is there; the digest does not match.
                     self.assertIn(a["signer"], (None, "Mette Hansen"), a)
+                # Every verdict says how it was reached; a form whose
+                # signature does not hold, or that was changed after
+                # signing, is no clean acceptance.
+                if sig != "none":
+                    self.assertTrue(a["signature_reason"] or sig == "valid", a)
+                if sig == "valid":
+                    self.assertEqual(a["signature_time_source"], "arrival", a)
+                    self.assertEqual(a["signature_validated_at"], rec["received_at"], a)
+                    self.assertIs(a["signature_modified_after_signing"], key == "signed_appended", a)
+                if key == "signed_tampered":
+                    self.assertEqual(a["signature_reason"], "digest mismatch", a)
+                if key in ("signed_tampered", "byterange_lying", "contents_truncated"):
+                    self.assertEqual(rec["status"], "review", rec)
+                    self.assertIn("form:signature-invalid", rec["reasons"], rec)
+                elif key == "signed_appended":
+                    self.assertEqual(rec["status"], "review", rec)
+                    self.assertIn("form:modified-after-signing", rec["reasons"], rec)
+                elif key in ("signed_valid", "signed_mallory", "signed_forged_chain"):
+                    # An untrusted signer keeps the status, and is shown as such.
+                    self.assertEqual(rec["status"], "accepted", rec)
 
     def test_a_pdfsig_cross_check(self):
         if not self.verdicts:
@@ -379,6 +400,101 @@ class FormsTest(PuljedTestCase):
         self.check_parts(shown, twice)
         actions = collections.Counter(p["action"] for p in shown["parts"])
         self.assertEqual(actions["message"], 2, shown["parts"])
+
+    # ------------------------------------- l) signatures made in the past
+    def test_l_past_signatures(self):
+        """Signers whose certificates lived days or weeks in 2022 (openssl
+        under faketime, tests/gen/pastsig.py), each signing a PDF form and
+        an S/MIME message, arriving at a chosen INTERNALDATE: judged at the
+        arrival or a signature timestamp, never by today's clock, as
+        openssl cms -verify -attime judges them; then an "old database"
+        (the verdicts today's clock gave, no reasons) is reclassified."""
+        import pastsig
+        cases = pastsig.generate(os.path.join(self.fixdir, "past"))
+        pki = os.path.join(self.fixdir, "past", "pki")
+        for p in (os.path.join(self.fixdir, "past"), pki):
+            os.chmod(p, 0o755)
+        os.chmod(os.path.join(pki, "root.pem"), 0o644)
+        mails, idates = {}, {}
+        for name, c in cases.items():
+            when = dt.datetime.fromtimestamp(c["arrival"], dt.timezone.utc)
+            with open(c["pdf"], "rb") as f:
+                mails["pdf-" + name] = self.app("past-" + name, [("Ansøgningsskema.pdf", "application/pdf",
+                                                                  f.read())], applicant="Region " + name)
+            with open(c["eml"], "rb") as f:
+                mails["smime-" + name] = f.read()
+            idates["pdf-" + name] = idates["smime-" + name] = when
+        cfg, recs = self.ingest(mails, idates=idates, trust_file=os.path.join(pki, "root.pem"))
+        for name, c in sorted(cases.items()):
+            want, reason, source = c["want"], c["reason"], c["source"]
+            with self.subTest(pdf=name):
+                rec = recs["pdf-" + name]
+                a = [x for x in rec["attachments"] if x["form"]][0]
+                self.assertEqual(a["signature"], want, a)
+                self.assertIn(reason, a["signature_reason"] or "", a)
+                self.assertEqual(a["signature_time_source"], source, a)
+                if c["oracle"]:
+                    self.assertEqual(want == "valid", c["openssl"], "openssl cms -verify -attime disagrees")
+                validated = parse_iso(a["signature_validated_at"]).timestamp()
+                if source == "arrival":
+                    self.assertEqual(validated, c["arrival"], a)
+                else:
+                    self.assertLess(validated, c["arrival"], a)
+                    self.assertLess(abs(validated - c["openssl_attime"]), 60, a)
+                if want == "valid":
+                    self.assertIs(a["signer_trusted"], True, a)
+                    self.assertEqual(rec["status"], "accepted", rec)
+                else:
+                    self.assertEqual(rec["status"], "review", rec)
+                    self.assertIn("form:signature-invalid", rec["reasons"], rec)
+            with self.subTest(smime=name):
+                rec = recs["smime-" + name]
+                self.assertEqual(rec["smime"], want, rec)
+                self.assertIn(reason, rec["smime_reason"] or "", rec)
+                self.assertEqual(rec["smime_time_source"], source, rec)
+        # show says how, and that revocation is not checked.
+        r = self.run_ctl(cfg, "show", str(recs["pdf-expired_since"]["id"]))
+        words = " ".join(r.stdout.split())   # show wraps to the terminal
+        self.assertIn("certificate expired since (validated at arrival)", words, r.describe())
+        self.assertIn("revocation not checked", words, r.describe())
+        self.assertIn("gyldig underskrift af Mette Hansen", words, r.describe())
+        r = self.run_ctl(cfg, "show", str(recs["smime-expired_before"]["id"]))
+        words = " ".join(r.stdout.split())
+        self.assertIn("invalid — certificate not valid at 2022-06-15T10:31:00Z", words, r.describe())
+
+        # An old database: the verdicts today's clock gave (every expired
+        # certificate invalid, the form's record accepted or not as it
+        # was), no reasons or validation times.
+        import sqlite3
+        db = sqlite3.connect(self.path("puljed.db"))
+        old = {recs["pdf-expired_since"]["id"], recs["pdf-timestamped"]["id"]}
+        with db:
+            db.execute("DELETE FROM signatures")
+            db.execute("UPDATE messages SET smime_reason = NULL, smime_validated_at = NULL, "
+                       "smime_time_source = NULL")
+            for i in old:
+                db.execute("UPDATE attachments SET signature = 'invalid' WHERE message = ?", (i,))
+                db.execute("UPDATE messages SET status = 'review' WHERE id = ?", (i,))
+            db.execute("UPDATE messages SET smime = 'invalid' WHERE id = ?", (recs["smime-expired_since"]["id"],))
+        db.close()
+        r = self.run_ctl(cfg, "reclassify")
+        changed = {int(line.split(":")[0][1:]) for line in r.stdout.splitlines() if line.startswith("#")}
+        self.assertEqual(changed, old | {recs["smime-expired_since"]["id"]}, r.describe())
+        for line in r.stdout.splitlines():
+            if line.startswith("#%d:" % recs["pdf-expired_since"]["id"]):
+                self.assertIn("review -> accepted", line)
+                self.assertIn("signature 1 invalid -> valid", line)
+        after = {rec["id"]: rec for rec in self.records(cfg)}
+        for name, c in cases.items():
+            rec = after[recs["pdf-" + name]["id"]]
+            a = [x for x in rec["attachments"] if x["form"]][0]
+            self.assertEqual(a["signature"], c["want"], a)
+            self.assertIsNotNone(a["signature_validated_at"], "reclassify filled the facts in: %r" % a)
+            self.assertEqual(after[recs["smime-" + name]["id"]]["smime_time_source"], c["source"])
+        # Recomputed again: nothing changes (the verdict does not depend
+        # on the day it is computed).
+        r = self.run_ctl(cfg, "reclassify")
+        self.assertNotIn("#", r.stdout, r.describe())
 
     # ------------------------------------------------------ d) S/MIME
     def test_d_smime(self):

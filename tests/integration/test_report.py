@@ -92,10 +92,10 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PDFTOTEXT = os.environ.get("PDFTOTEXT", "pdftotext")
 
 APP_HEADER = ["call", "applicant", "messages", "ids", "status", "on_time", "first_arrival",
-              "last_arrival", "form", "form_signature", "signer", "decision"]
+              "last_arrival", "form", "form_signature", "signer", "decision", "form_signature_text"]
 MSG_HEADER = ["id", "call", "applicant", "status", "on_time", "arrival", "from", "subject",
               "form", "form_signature", "signer", "decision", "duplicate_of",
-              "received_at", "edge_received_at", "decided_by"]
+              "received_at", "edge_received_at", "decided_by", "form_signature_text"]
 STATUSES = ("accepted", "late", "review", "unrelated")
 # The page's Danish words for the statuses (the issue: "For sent" printed).
 STATUS_DA = {"accepted": "Modtaget", "late": "For sent", "review": "Til vurdering"}
@@ -144,6 +144,25 @@ def neutralised(value):
     """What a CSV field holding value must read back as: a leading = + - @
     gets a leading apostrophe (README "Export")."""
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def signature_words(att):
+    """What the export must say of a form's signature in Danish: "gyldig"
+    only when it is intact, covers the document and (with a trust_file)
+    the signer is trusted."""
+    if att is None:
+        return None
+    by = " af %s" % att["signer"] if att["signer"] else ""
+    sig = att["signature"]
+    if sig in (None, "none"):
+        return "ingen digital underskrift"
+    if sig != "valid":
+        return None   # the reason's wording is the report's: checked below by prefix
+    if att.get("signature_modified_after_signing"):
+        return "dokumentet er ændret efter underskrift (underskriften%s er intakt)" % by
+    if att.get("signer_trusted") is False:
+        return "underskriften%s er intakt, men underskriveren er ikke betroet" % by
+    return "gyldig underskrift%s" % by
 
 
 class PageParser(html.parser.HTMLParser):
@@ -414,7 +433,7 @@ def scenario(pdf_signed, pdf_tampered, pdf_unsigned):
         # key: (status, call, applicant or None, form signature or None)
         "aeroe": ("accepted", CALL_ID, AEROE, "valid"),
         "aeroe-dup": ("accepted", CALL_ID, AEROE, "valid"),
-        "sjaelland": ("accepted", CALL_ID, SJAELLAND, "invalid"),
+        "sjaelland": ("review", CALL_ID, SJAELLAND, "invalid"),  # form:signature-invalid
         "kbh": ("accepted", CALL_ID, KBH, "none"),
         "forening-1": ("accepted", CALL_ID, FORENING, "none"),
         "forening-2": ("accepted", CALL_ID, FORENING, "valid"),
@@ -599,6 +618,7 @@ class ReportTest(PuljedTestCase):
             "first_arrival": app["first_arrival"], "last_arrival": app["last_arrival"],
             "form": yes_no(app["form_attached"]), "form_signature": app["form_signature"],
             "signer": app["signer"], "decision": d["decision"] if d else None,
+            "form_signature_text": app["form_signature_text"],
         }
 
     def expected_msg_row(self, rec):
@@ -616,6 +636,7 @@ class ReportTest(PuljedTestCase):
             "duplicate_of": rec["duplicate_of"],
             "received_at": rec["received_at"], "edge_received_at": rec["edge_received_at"],
             "decided_by": rec["decided_by"],
+            "form_signature_text": signature_words(form),
         }
 
     def compare_apps(self, rows, apps, what):
@@ -643,6 +664,10 @@ class ReportTest(PuljedTestCase):
             self.assertIn(row["id"], by_id, "%s: unknown record %r" % (what, row))
             want = self.expected_msg_row(by_id.pop(row["id"]))
             for field in MSG_HEADER:
+                if field == "form_signature_text" and want["form"] == "yes" and want[field] is None:
+                    # an invalid signature: the words say so, with its reason
+                    self.assertTrue(row[field].startswith("UGYLDIG underskrift"), row)
+                    continue
                 self.assert_field(row[field], want[field],
                                   "%s record %s %s" % (what, row["id"], field))
 
