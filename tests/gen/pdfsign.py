@@ -857,13 +857,25 @@ def signed_ranges(data):
     if a + b > len(data) or c + d > len(data):
         return None
     hx = data[a + b + 1:c - 1]
+    der = bytes.fromhex(hx.decode("ascii"))
     if not hx.upper().startswith(b"3080"):
-        # DER: the padding goes; indefinite-length BER ends in 00 00 itself
-        # and openssl reads past the padding after it.
-        hx = hx.rstrip(b"0")
-        if len(hx) % 2:
-            hx += b"0"
-    return data[a:a + b] + data[c:c + d], bytes.fromhex(hx.decode("ascii"))
+        # DER: the zero padding goes, by the outer length (stripping "0"s
+        # would also cut a signature that ends in a 00 byte, one in 256);
+        # indefinite-length BER ends in 00 00 itself and openssl reads past
+        # the padding after it.
+        der = der[:_der_length(der)]
+    return data[a:a + b] + data[c:c + d], der
+
+
+def _der_length(der):
+    """The length of the DER TLV at the start of DER (header included)."""
+    if len(der) < 2:
+        return len(der)
+    n = der[1]
+    if n < 0x80:
+        return 2 + n
+    k = n & 0x7F
+    return 2 + k + int.from_bytes(der[2:2 + k], "big")
 
 
 def openssl_verify(data, trust):
