@@ -407,7 +407,7 @@ static void check_timestamp(const uint8_t *der, size_t dlen, const uint8_t *pdf,
 	cms_verify(der, dlen, NULL, 0, NULL, &r);
 	/* TSTInfo ::= SEQUENCE { version, policy, messageImprint SEQUENCE {
 	 * AlgorithmIdentifier SEQUENCE { OID, ... }, OCTET STRING }, ... } */
-	const uint8_t *p = r.content, *end = r.content + r.content_len, *v, *mi, *alg, *oid, *hash;
+	const uint8_t *p = r.content, *end = r.content ? r.content + r.content_len : NULL, *v, *mi, *alg, *oid, *hash;
 	size_t l, mil, algl, oidl, hashl;
 	uint8_t tag;
 	if (r.content && der_tlv(&p, end, &tag, &v, &l) && tag == 0x30) {
@@ -537,8 +537,9 @@ void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust,
 	out->status = CMS_NONE;
 	out->trusted = -1;
 	/* Without the name anywhere there is no signature dictionary: one
-	 * memmem() instead of the scan, for the many unsigned files. */
-	if (!memmem(pdf, len, "/ByteRange", 10))
+	 * memmem() instead of the scan, for the many unsigned files.  An
+	 * empty part comes as NULL, 0 (memmem() must not see NULL). */
+	if (len == 0 || !memmem(pdf, len, "/ByteRange", 10))
 		return;
 	struct scan *s = g_new0(struct scan, 1);
 	s->pdf = pdf;
