@@ -2,9 +2,10 @@
 """Runs one libFuzzer target for a while from its seeds and prints the
 coverage it reached::
 
-    run.py TARGET NAME WORKDIR --time S --min-cov N [libFuzzer options...]
+    run.py TARGET NAME WORKDIR --time S --min-cov N [--keep] [libFuzzer options...]
 
-Seeds (copied into WORKDIR/seeds; WORKDIR/corpus starts empty each run):
+Seeds (copied into WORKDIR/seeds; WORKDIR/corpus starts empty each run,
+unless --keep: then a long run goes on from the corpus of the last one):
 
 * every target: fixtures/fuzz-NAME/ (fixtures/fuzz/ for ingest): the
   crash inputs found, replayed by fuzz-replay-NAME in every build, and
@@ -120,13 +121,16 @@ def main():
     ap.add_argument("workdir")
     ap.add_argument("--time", type=int, required=True, help="seconds")
     ap.add_argument("--min-cov", type=int, required=True, help="fail below this many edges")
+    ap.add_argument("--keep", action="store_true", help="start from WORKDIR/corpus of the last run")
     a, extra = ap.parse_known_args()
 
     work = os.path.abspath(a.workdir)
-    shutil.rmtree(work, ignore_errors=True)
     seeds, corpus = os.path.join(work, "seeds"), os.path.join(work, "corpus")
+    if not a.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(seeds, ignore_errors=True)
     os.makedirs(seeds)
-    os.makedirs(corpus)
+    os.makedirs(corpus, exist_ok=True)
     env = dict(os.environ)
     corpus_dir = os.path.join("fixtures", CORPUS.get(a.name, "fuzz-" + a.name))
     copy(sorted(glob.glob(os.path.join(SRC, corpus_dir, "*"))), seeds, "fixture-")
