@@ -874,8 +874,9 @@ void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust,
 	out->status = CMS_NONE;
 	out->trusted = -1;
 	/* Without the name anywhere there is no signature dictionary: one
-	 * memmem() instead of the scan, for the many unsigned files. */
-	if (!memmem(pdf, len, "/ByteRange", 10))
+	 * memmem() instead of the scan, for the many unsigned files.  An
+	 * empty part comes as NULL, 0 (memmem() must not see NULL). */
+	if (len == 0 || !memmem(pdf, len, "/ByteRange", 10))
 		return;
 	struct scan *s = g_new0(struct scan, 1);
 	s->pdf = pdf;

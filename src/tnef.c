@@ -140,12 +140,16 @@ static char *long_filename(const uint8_t *p, size_t len)
 
 int tnef_parse(const uint8_t *in, size_t len, struct tnef_result *out, const char **why)
 {
-	struct reader r = { in, in + len };
 	uint32_t sig, key;
 	struct tnef_file *cur = NULL;
 
 	memset(out, 0, sizeof(*out));
 	*why = NULL;
+	if (len == 0) { /* an empty part comes as NULL, 0: no pointer arithmetic on it */
+		*why = "not TNEF";
+		return -EBADMSG;
+	}
+	struct reader r = { in, in + len };
 	if (!u32(&r, &sig) || sig != TNEF_SIGNATURE || !u16(&r, &key)) {
 		*why = "not TNEF";
 		return -EBADMSG;

@@ -523,6 +523,54 @@ static void test_garbage(void)
 	}
 }
 
+/* Found by fuzz-pdfsig and fuzz-ingest (inputs in fixtures/fuzz-pdfsig/
+ * and fixtures/fuzz/). */
+static void *fixture(const char *name, gsize *len)
+{
+	g_autofree char *path = g_build_filename(g_getenv("PULJED_FIXTURES"), "fuzz-pdfsig", name, NULL);
+	char *data = NULL;
+	g_assert_true(g_file_get_contents(path, &data, len, NULL));
+	return data;
+}
+
+/* A document timestamp whose token is a SEQUENCE but no CMS: it proves
+ * nothing either way (UBSan: "applying zero offset to null pointer" at
+ * the token's missing content). */
+static void test_fuzz_timestamp_not_cms(void)
+{
+	gsize len = 0;
+	g_autofree uint8_t *pdf = fixture("doctimestamp-not-cms.pdf", &len);
+	struct pdfsig_result r;
+	pdfsig_check(pdf, len, NULL, NULL, &r);
+	g_assert_cmpint(r.status, ==, CMS_NONE);
+	g_assert_cmpint(r.n_signatures, ==, 0);
+	pdfsig_result_clear(&r);
+}
+
+/* An empty PDF part: GMime gives NULL, 0 (UBSan: memmem with NULL). */
+static void test_fuzz_empty(void)
+{
+	struct pdfsig_result r;
+	pdfsig_check(NULL, 0, NULL, NULL, &r);
+	g_assert_cmpint(r.status, ==, CMS_NONE);
+	pdfsig_result_clear(&r);
+	g_assert_false(pdfsig_mentions_form(NULL, 0));
+}
+
+/* A signer certificate whose public key GnuTLS cannot read: refused
+ * before gnutls_pkcs7_verify_direct(), which would leak 512 bytes. */
+static void test_fuzz_signer_key_unreadable(void)
+{
+	gsize len = 0;
+	g_autofree uint8_t *der = fixture("cms-signer-key-unreadable.der", &len);
+	static const uint8_t data[] = "signed ranges";
+	struct cms_result r;
+	cms_verify(der, len, data, sizeof(data) - 1, NULL, NULL, &r);
+	g_assert_cmpint(r.status, ==, CMS_INVALID);
+	g_assert_cmpstr(r.why, ==, "the signer's certificate has no readable public key");
+	cms_result_clear(&r);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -572,6 +620,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/pdfsig/ber", test_ber);
 	g_test_add_func("/pdfsig/signed-at-from-m", test_signed_at_from_m);
 	g_test_add_func("/pdfsig/dos-byterange-in-stream", test_dos_byterange_in_stream);
+	g_test_add_func("/pdfsig/fuzz/timestamp-not-cms", test_fuzz_timestamp_not_cms);
+	g_test_add_func("/pdfsig/fuzz/empty", test_fuzz_empty);
+	g_test_add_func("/pdfsig/fuzz/signer-key-unreadable", test_fuzz_signer_key_unreadable);
 	int r = g_test_run();
 	g_object_unref(p);
 	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);

@@ -4,6 +4,7 @@
  * not match (counted), and survive mutations. */
 #include "tnef.h"
 
+#include <errno.h>
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,19 @@ static void test_mutations(void)
 	g_rand_free(rand);
 }
 
+/* An empty TNEF part, as GMime gives it: NULL, 0 (found by fuzz-ingest,
+ * fixtures/fuzz/tnef-part-empty.eml; UBSan: "applying zero offset to
+ * null pointer"). */
+static void test_empty(void)
+{
+	struct tnef_result r;
+	const char *why = NULL;
+	g_assert_cmpint(tnef_parse(NULL, 0, &r, &why), ==, -EBADMSG);
+	g_assert_cmpstr(why, ==, "not TNEF");
+	g_assert_cmpuint(r.n_files, ==, 0);
+	tnef_result_clear(&r);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -143,6 +157,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/tnef/zero-checksum", test_zero_checksum);
 	g_test_add_func("/tnef/corrupt", test_corrupt);
 	g_test_add_func("/tnef/mutations", test_mutations);
+	g_test_add_func("/tnef/empty", test_empty);
 	int r = g_test_run();
 	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
 	if (system(cmd) != 0)

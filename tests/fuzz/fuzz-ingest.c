@@ -29,6 +29,20 @@ static const char conf_text[] =
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* A fresh in-memory database every so many messages: it keeps every
+ * message it records, and a long run would otherwise end at libFuzzer's
+ * memory limit (1.3 GB after 90,000 runs). */
+#define MESSAGES_PER_STORE 5000
+
+static void open_store(void)
+{
+	g_autofree char *error = NULL;
+	if (store_open(":memory:", STORE_READ_WRITE, &st, &error) < 0 || store_mailbox_reset(st, "INBOX", 1) < 0) {
+		fprintf(stderr, "fuzz: %s\n", error ? error : store_errmsg(st));
+		abort();
+	}
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -46,15 +60,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	}
 	unlink(path);
-	if (store_open(":memory:", STORE_READ_WRITE, &st, &error) < 0 || store_mailbox_reset(st, "INBOX", 1) < 0) {
-		fprintf(stderr, "fuzz: %s\n", error ? error : store_errmsg(st));
-		abort();
-	}
+	open_store();
 	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	if (next_uid % MESSAGES_PER_STORE == 0) {
+		store_close(st);
+		open_store();
+	}
 	GByteArray *raw = g_byte_array_sized_new((guint)size);
 	g_byte_array_append(raw, data, (guint)size);
 	struct assess_input in = {
