@@ -96,3 +96,9 @@ void attempt_close(struct attempt *a)
 	g_free(a->path);
 	g_free(a);
 }
+
+void attempt_discard(const char *database)
+{
+	g_autofree char *path = g_strconcat(database, ".parsing", NULL);
+	unlink(path);
+}

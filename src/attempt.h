@@ -30,3 +30,9 @@ unsigned attempt_begin(struct attempt *a, const char *mailbox, uint32_t uidvalid
 void attempt_end(struct attempt *a);
 
 void attempt_close(struct attempt *a);
+
+/* A poll ended with every message up to the server's newest recorded:
+ * whatever the note beside DATABASE names is recorded, so it goes (a
+ * process killed after its last parse, before attempt_close(), leaves one
+ * that no later pipeline would open). */
+void attempt_discard(const char *database);
