@@ -120,3 +120,20 @@ bool base64_decoder_finish(const struct base64_decoder *d)
 {
 	return !d->bad && d->n == 0 && !d->need;
 }
+
+bool base64_decoder_end(struct base64_decoder *d, GByteArray *out)
+{
+	if (d->bad)
+		return false;
+	uint8_t b[2] = { (uint8_t)(d->acc >> 10), (uint8_t)(d->acc >> 2) };
+	bool whole = d->n != 1;
+	if (d->n == 2)
+		b[0] = (uint8_t)(d->acc >> 4);
+	if (d->n >= 2)
+		g_byte_array_append(out, b, d->n - 1);
+	d->n = 0;
+	d->acc = 0;
+	d->need = 0;
+	d->ended = true;
+	return whole;
+}

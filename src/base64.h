@@ -27,3 +27,11 @@ bool base64_decoder_step(struct base64_decoder *d, const uint8_t *in, size_t len
 /* True when everything fed was strict base64 and ended on a whole
  * quartet: OUT then holds exactly the encoded bytes. */
 bool base64_decoder_finish(const struct base64_decoder *d);
+
+/* After the last step, for text that is strict but for its end: the
+ * bytes of a last group that lacks its '=' padding ("QUI" gives "AB";
+ * "QQ" and "QQ=" give "A"), as every mainstream decoder reads it, are
+ * appended to OUT, and the decoder is then finished.  False when bits
+ * are lost: a last group of one sextet (no whole byte), or text that is
+ * not strict base64 (nothing is appended). */
+bool base64_decoder_end(struct base64_decoder *d, GByteArray *out);

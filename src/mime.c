@@ -16,6 +16,7 @@
 struct walk {
 	const struct mime_limits *limits;
 	GMimeStream *raw;  /* the message as received (borrowed); NULL inside decoded content */
+	GMimeStream *parsed; /* what the tree being walked was parsed from (borrowed) */
 	unsigned encoded_messages; /* transfer-encoded message/rfc822 parts being walked */
 	struct mime_message *msg;
 	GPtrArray *atts;  /* struct mime_attachment* */
@@ -102,6 +103,10 @@ static void on_warning(gint64 offset, GMimeParserWarning code, const gchar *item
 		*flags |= ENDED_IN_ERROR;
 		break;
 	case GMIME_WARN_MALFORMED_MULTIPART:
+		/* A multipart that ends at its parent's delimiter: its own
+		 * closing delimiter is missing. */
+		*flags |= MIME_TRUNCATED | MIME_MALFORMED;
+		break;
 	case GMIME_CRIT_INVALID_HEADER_NAME:
 	case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
 	case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
@@ -263,8 +268,10 @@ static bool is_signature_part(GMimeObject *o)
 
 /* Strict base64 (nearly every attachment) in one pass over the encoded
  * text, without GMime's filter stream; NULL when the text is not strict,
- * and GMime decodes it. */
-static GByteArray *decode_strict_base64(GMimeStream *src, gint64 encoded)
+ * and GMime decodes it.  A last group without its '=' padding is decoded
+ * as every mainstream decoder does; *LOST is set when bits are lost there
+ * (a last group of one character). */
+static GByteArray *decode_strict_base64(GMimeStream *src, gint64 encoded, bool *lost)
 {
 	struct base64_decoder d;
 	base64_decoder_init(&d);
@@ -276,14 +283,85 @@ static GByteArray *decode_strict_base64(GMimeStream *src, gint64 encoded)
 	ssize_t n;
 	while (ok && (n = g_mime_stream_read(src, (char *)buf, 64 * 1024)) > 0)
 		ok = base64_decoder_step(&d, buf, (size_t)n, arr);
-	ok = ok && base64_decoder_finish(&d);
 	g_free(buf);
 	g_mime_stream_reset(src);
-	if (!ok) {
+	if (!ok || d.bad) {
 		g_byte_array_free(arr, TRUE);
 		return NULL;
 	}
+	*lost = !base64_decoder_end(&d, arr);
 	return arr;
+}
+
+/* uuencode (x-uuencode) from the "begin" line to "end", each line read
+ * to the length its first character declares: a line that lost its
+ * trailing spaces (mail gateways strip them; a space encodes zero bits)
+ * is padded, as uudecode does.  NULL without a "begin" line (GMime then
+ * decodes it); *CUT is set when the text ends before "end". */
+static GByteArray *decode_uu(GMimeStream *src, bool *cut)
+{
+	GByteArray *text = g_byte_array_new();
+	char buf[16384];
+	ssize_t n;
+	g_mime_stream_reset(src);
+	while ((n = g_mime_stream_read(src, buf, sizeof(buf))) > 0)
+		g_byte_array_append(text, (const guint8 *)buf, (guint)n);
+	g_mime_stream_reset(src);
+	GByteArray *out = NULL;
+	bool begun = false;
+	*cut = true;
+	for (size_t pos = 0; pos < text->len;) {
+		const char *line = (const char *)text->data + pos;
+		const char *nl = memchr(line, '\n', text->len - pos);
+		size_t len = nl ? (size_t)(nl - line) : text->len - pos;
+		pos += len + (nl ? 1 : 0);
+		if (len && line[len - 1] == '\r')
+			len--;
+		if (!begun) {
+			begun = len > 6 && !memcmp(line, "begin ", 6);
+			if (begun)
+				out = g_byte_array_new();
+			continue;
+		}
+		size_t t = len;
+		while (t && (line[t - 1] == ' ' || line[t - 1] == '\t'))
+			t--;
+		if (t == 3 && !memcmp(line, "end", 3)) {
+			*cut = false;
+			break;
+		}
+		if (len == 0)
+			continue;
+		unsigned count = ((unsigned)(unsigned char)line[0] - 32) & 63;
+		uint8_t q[4], bytes[3];
+		for (unsigned i = 0, k = 1; i < count; i += 3) {
+			for (unsigned j = 0; j < 4; j++, k++)
+				q[j] = k < len ? (uint8_t)(((unsigned char)line[k] - 32) & 63) : 0;
+			bytes[0] = (uint8_t)(q[0] << 2 | q[1] >> 4);
+			bytes[1] = (uint8_t)(q[1] << 4 | q[2] >> 2);
+			bytes[2] = (uint8_t)(q[2] << 6 | q[3]);
+			g_byte_array_append(out, bytes, MIN(3u, count - i));
+		}
+	}
+	g_byte_array_free(text, TRUE);
+	return out;
+}
+
+/* The CRLF before a delimiter belongs to the delimiter (RFC 2046), but
+ * where the closing delimiter ends the message without a line break
+ * GMime leaves the CR in the part: SRC (the part's content) is made to
+ * end before it. */
+static void drop_delimiter_cr(GMimeStream *src)
+{
+	gint64 start = src->bound_start, end = src->bound_end;
+	char tail[4];
+	if (end < 0 || end - start < 1)
+		return;
+	g_mime_stream_set_bounds(src, start, end + 3);
+	bool cr = g_mime_stream_seek(src, end - 1, GMIME_STREAM_SEEK_SET) == end - 1 &&
+		  g_mime_stream_read(src, tail, 4) == 4 && !memcmp(tail, "\r\n--", 4);
+	g_mime_stream_set_bounds(src, start, cr ? end - 1 : end);
+	g_mime_stream_reset(src);
 }
 
 static bool bad_base64(GMimePart *part);
@@ -299,14 +377,29 @@ static GByteArray *decode_part(GMimePart *part, bool *bad_encoding)
 	if (!w)
 		return g_byte_array_new();
 	GMimeStream *src = g_mime_data_wrapper_get_stream(w);
+	if (src)
+		drop_delimiter_cr(src);
 	gint64 encoded = src ? g_mime_stream_length(src) : -1;
-	bool base64 = g_mime_data_wrapper_get_encoding(w) == GMIME_CONTENT_ENCODING_BASE64;
+	GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(w);
+	bool base64 = enc == GMIME_CONTENT_ENCODING_BASE64;
+	bool lost = false;
 	if (base64 && src) {
-		GByteArray *fast = decode_strict_base64(src, encoded);
-		if (fast)
+		GByteArray *fast = decode_strict_base64(src, encoded, &lost);
+		if (fast) {
+			if (bad_encoding)
+				*bad_encoding = lost;
 			return fast;
+		}
 		if (bad_encoding)
 			*bad_encoding = bad_base64(part);
+	}
+	if (enc == GMIME_CONTENT_ENCODING_UUENCODE && src) {
+		GByteArray *uu = decode_uu(src, &lost);
+		if (uu) {
+			if (bad_encoding)
+				*bad_encoding = lost;
+			return uu;
+		}
 	}
 	/* Sized from the encoded length (never below the decoded one), so
 	 * that a large attachment is not grown by doubling. */
@@ -516,6 +609,16 @@ static void add_attachment(struct walk *w, const char *path, const char *filenam
 static void walk(struct walk *w, GMimeObject *obj, GMimeObject *parent, const char *path, unsigned depth,
 		 const char *source);
 
+/* Whether M has a header field at all: GMime files the MIME ones
+ * (Content-*) under its top part, not the message. */
+static bool has_headers(GMimeMessage *m)
+{
+	GMimeObject *top = g_mime_message_get_mime_part(m);
+	GMimeHeaderList *mine = g_mime_object_get_header_list(GMIME_OBJECT(m));
+	GMimeHeaderList *mime = top ? g_mime_object_get_header_list(top) : NULL;
+	return (mine && g_mime_header_list_get_count(mine) > 0) || (mime && g_mime_header_list_get_count(mime) > 0);
+}
+
 /* winmail.dat: the files inside become attachments; when it cannot be
  * read it is kept as it is. */
 static bool unpack_tnef(struct walk *w, GMimeObject *obj, const char *path, const char *filename, GByteArray *data)
@@ -550,18 +653,20 @@ static bool unpack_tnef(struct walk *w, GMimeObject *obj, const char *path, cons
  * message does not hold them as they are, and the header fields of its
  * tree count, while it is held, against the totals of any parsed
  * inside it. */
-static void walk_decoded(struct walk *w, const struct mimescan_result *scan, GMimeObject *obj, GMimeObject *parent,
-			 const char *path, unsigned depth, const char *source)
+static void walk_decoded(struct walk *w, const struct mimescan_result *scan, GMimeStream *parsed, GMimeObject *obj,
+			 GMimeObject *parent, const char *path, unsigned depth, const char *source)
 {
-	GMimeStream *raw = w->raw;
+	GMimeStream *raw = w->raw, *outer = w->parsed;
 	uint64_t fields = w->fields, bytes = w->header_bytes;
 	w->raw = NULL;
+	w->parsed = parsed;
 	w->fields = scan->fields;
 	w->header_bytes = scan->header_bytes;
 	walk(w, obj, parent, path, depth, source);
 	w->fields = fields;
 	w->header_bytes = bytes;
 	w->raw = raw;
+	w->parsed = outer;
 }
 
 /* application/pkcs7-mime signed-data: verify, then walk the content. */
@@ -600,7 +705,7 @@ static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, con
 		/* Inside the signed-data the raw message says nothing about the
 		 * bytes: a multipart/signed in here is checked as GMime reads it. */
 		g_autofree char *sub = g_strdup_printf("%s:p7", *path ? path : "1");
-		walk_decoded(w, &scan, inner, NULL, sub, depth + 1, "pkcs7");
+		walk_decoded(w, &scan, st, inner, NULL, sub, depth + 1, "pkcs7");
 		g_object_unref(inner);
 	}
 	g_object_unref(p);
@@ -630,13 +735,12 @@ static bool unwrap_encoded_message(struct walk *w, GMimeObject *obj, const char 
 				      ? g_mime_parser_construct_message(p, NULL)
 				      : NULL;
 	/* Bytes without a header are no message, whatever their label says. */
-	bool ok = inner && g_mime_message_get_mime_part(inner) &&
-		  g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(inner))) > 0;
+	bool ok = inner && g_mime_message_get_mime_part(inner) && has_headers(inner);
 	if (ok) {
 		note(w, path, obj, filename, data->len, "message",
 		     g_strdup("forwarded message (transfer-encoded): decoded and walked inside"));
 		w->encoded_messages++;
-		walk_decoded(w, &scan, g_mime_message_get_mime_part(inner), obj, path, depth + 1, source);
+		walk_decoded(w, &scan, st, g_mime_message_get_mime_part(inner), obj, path, depth + 1, source);
 		w->encoded_messages--;
 	}
 	if (inner)
@@ -801,6 +905,59 @@ static void verify_multipart_signed(struct walk *w, GMimeMultipart *mp, const ch
 	g_byte_array_free(signed_bytes, TRUE);
 }
 
+/* A part of multipart PARENT whose body follows its header with no blank
+ * line: GMime reads the body's lines as (invalid) header fields and drops
+ * them; Python's email and MimeKit keep them as the body.  The body is
+ * read back from the parsed bytes (after the part's last header field, up
+ * to the CRLF before the next delimiter) and made the part's content.
+ * True when there was such a body. */
+static bool recover_body(struct walk *w, GMimePart *part, GMimeObject *parent)
+{
+	GMimeDataWrapper *content = g_mime_part_get_content(part);
+	GMimeStream *cs = content ? g_mime_data_wrapper_get_stream(content) : NULL;
+	GMimeHeaderList *list = g_mime_object_get_header_list(GMIME_OBJECT(part));
+	int n = list ? g_mime_header_list_get_count(list) : 0;
+	const char *boundary = parent && GMIME_IS_MULTIPART(parent) ? g_mime_multipart_get_boundary(GMIME_MULTIPART(parent))
+								     : NULL;
+	if (!w->parsed || !boundary || n == 0 || (cs && g_mime_stream_length(cs) > 0))
+		return false;
+	gint64 off = -1;
+	for (int i = 0; i < n; i++)
+		off = MAX(off, g_mime_header_get_offset(g_mime_header_list_get_header_at(list, i)));
+	if (off < 0 || g_mime_stream_seek(w->parsed, off, GMIME_STREAM_SEEK_SET) != off)
+		return false;
+	g_autofree char *delim = g_strconcat("\n--", boundary, NULL);
+	size_t dlen = strlen(delim);
+	GByteArray *buf = g_byte_array_new();
+	const guint8 *hit = NULL;
+	char chunk[65536];
+	ssize_t got;
+	while (!hit && (got = g_mime_stream_read(w->parsed, chunk, sizeof(chunk))) > 0) {
+		size_t from = buf->len > dlen ? buf->len - dlen : 0;
+		g_byte_array_append(buf, (const guint8 *)chunk, (guint)got);
+		hit = memmem(buf->data + from, buf->len - from, delim, dlen);
+	}
+	size_t end = hit ? (size_t)(hit - buf->data) : buf->len;
+	/* Past the last field: its line and the lines folded into it. */
+	size_t p = 0;
+	do {
+		const guint8 *nl = memchr(buf->data + p, '\n', end - p);
+		p = nl ? (size_t)(nl - buf->data) + 1 : end;
+	} while (p < end && (buf->data[p] == ' ' || buf->data[p] == '\t'));
+	bool body = p < end && buf->data[p] != '\n' && !(buf->data[p] == '\r' && p + 1 < end && buf->data[p + 1] == '\n');
+	if (body) {
+		if (hit && end > p && buf->data[end - 1] == '\r')
+			end--;
+		GMimeStream *st = g_mime_stream_mem_new_with_buffer((const char *)buf->data + p, end - p);
+		GMimeDataWrapper *wrapper = g_mime_data_wrapper_new_with_stream(st, g_mime_part_get_content_encoding(part));
+		g_mime_part_set_content(part, wrapper);
+		g_object_unref(wrapper);
+		g_object_unref(st);
+	}
+	g_byte_array_free(buf, TRUE);
+	return body;
+}
+
 static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const char *path, unsigned depth,
 		 const char *source)
 {
@@ -842,11 +999,15 @@ static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 		why = "Content-Disposition: attachment";
 	else if (filename)
 		why = "has a file name";
-	else if (is_text || is_image)
-		wanted = false; /* body text, or an unnamed inline image */
+	else if (is_text)
+		wanted = false; /* body text */
+	else if (is_image)
+		why = "image outside multipart/related (a photographed or scanned page)";
 	else
 		why = "unnamed non-text content";
 
+	if (recover_body(w, part, parent))
+		w->msg->flags |= MIME_MALFORMED;
 	bool bad_encoding = false;
 	data = decode_part(part, &bad_encoding);
 	if (bad_encoding)
@@ -858,9 +1019,7 @@ static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 			why = "PDF (recognised by its content)";
 		} else {
 			note(w, path, obj, filename, data->len, is_text ? "body" : "inline-image",
-			     g_strdup(is_text ? "text body" : parent && type_is(parent, "multipart", "related")
-								 ? "image referenced by the HTML body"
-								 : "image without a name or attachment disposition"));
+			     g_strdup(is_text ? "text body" : "image referenced by the HTML body"));
 			g_byte_array_free(data, TRUE);
 			return;
 		}
@@ -1289,12 +1448,10 @@ static void parse_stream(GMimeStream *stream, const char *data, size_t len, stru
 	else if (m->flags & ENDED_IN_ERROR)
 		m->flags |= MIME_MALFORMED;
 	m->flags &= ~ENDED_IN_ERROR;
-	if (!gm || !g_mime_object_get_header_list(GMIME_OBJECT(gm)) ||
-	    g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(gm))) == 0) {
+	if (!gm || !has_headers(gm))
 		m->flags |= MIME_NO_HEADERS;
-	}
 	if (gm) {
-		struct walk w = { .limits = limits, .raw = stream, .msg = m, .atts = g_ptr_array_new(),
+		struct walk w = { .limits = limits, .raw = stream, .parsed = stream, .msg = m, .atts = g_ptr_array_new(),
 				  .notes = g_ptr_array_new(), .fields = scan.fields, .header_bytes = scan.header_bytes };
 		read_headers(m, gm);
 		check_header(m, GMIME_OBJECT(gm), limits);
