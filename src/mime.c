@@ -357,6 +357,9 @@ static void drop_delimiter_cr(GMimeStream *src)
 	char tail[4];
 	if (end < 0 || end - start < 1)
 		return;
+	/* GMime's memory stream reads up to its bounds, past its data. */
+	if (GMIME_IS_STREAM_MEM(src) && g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(src))->len < (guint64)end + 3)
+		return;
 	g_mime_stream_set_bounds(src, start, end + 3);
 	bool cr = g_mime_stream_seek(src, end - 1, GMIME_STREAM_SEEK_SET) == end - 1 &&
 		  g_mime_stream_read(src, tail, 4) == 4 && !memcmp(tail, "\r\n--", 4);

@@ -3,15 +3,20 @@
  *
  *     decode-dump MESSAGE OUTDIR
  *
+ * Parses MESSAGE as the daemon does (mime_parse_fd, from the file), and
+ * again from memory (mime_parse): the two must agree (exit 3 if not).
  * Writes each attachment's decoded bytes to OUTDIR/N (N from 1, in walk
  * order) and prints one JSON object: the message's flags and, per
  * attachment, its part path, file name, content type, size and SHA-256;
  * per part note, its path and action. */
 #include "mime.h"
 
+#include <fcntl.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 int main(int argc, char **argv)
 {
@@ -28,8 +33,22 @@ int main(int argc, char **argv)
 	}
 	GByteArray *arr = g_byte_array_new_take((guint8 *)g_steal_pointer(&raw), len);
 	static const struct mime_limits limits = { .max_depth = 32, .max_parts = 1000 };
-	struct mime_message *m = NULL;
-	mime_parse(arr, &limits, &m);
+	struct mime_message *m = NULL, *mem = NULL;
+	int fd = open(argv[1], O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || mime_parse_fd(fd, &limits, &m) != 0) {
+		perror("decode-dump");
+		return 1;
+	}
+	close(fd);
+	mime_parse(arr, &limits, &mem);
+	bool same = m->flags == mem->flags && m->n_attachments == mem->n_attachments;
+	for (size_t i = 0; same && i < m->n_attachments; i++)
+		same = !strcmp(m->attachments[i].sha256, mem->attachments[i].sha256);
+	mime_message_free(mem);
+	if (!same) {
+		fprintf(stderr, "decode-dump: %s: parsed from the file and from memory, the results differ\n", argv[1]);
+		return 3;
+	}
 
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	json_builder_begin_object(b);
