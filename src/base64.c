@@ -137,3 +137,41 @@ bool base64_decoder_end(struct base64_decoder *d, GByteArray *out)
 	d->ended = true;
 	return whole;
 }
+
+void base64_tail_init(struct base64_tail *t)
+{
+	*t = (struct base64_tail){ 0 };
+	tables_get();
+}
+
+void base64_tail_step(struct base64_tail *t, const uint8_t *in, size_t len)
+{
+	const uint8_t *rank = tables_get()->rank;
+	for (size_t i = 0; i < len; i++) {
+		if (rank[in[i]] == PAD)
+			t->pad = true;
+		if (rank[in[i]] >= 64)
+			continue;
+		if (t->n == 3)
+			t->n = 0;
+		else
+			t->last[t->n++] = in[i];
+	}
+}
+
+bool base64_tail_end(const struct base64_tail *t, GByteArray *out)
+{
+	const uint8_t *rank = tables_get()->rank;
+	unsigned k = t->pad ? 0 : t->n;
+	uint32_t acc = 0;
+	for (unsigned i = 0; i < k; i++)
+		acc = acc << 6 | rank[t->last[i]];
+	if (k == 2) {
+		uint8_t b = (uint8_t)(acc >> 4);
+		g_byte_array_append(out, &b, 1);
+	} else if (k == 3) {
+		uint8_t b[2] = { (uint8_t)(acc >> 10), (uint8_t)(acc >> 2) };
+		g_byte_array_append(out, b, 2);
+	}
+	return k != 1;
+}

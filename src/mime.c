@@ -293,6 +293,21 @@ static GByteArray *decode_strict_base64(GMimeStream *src, gint64 encoded, bool *
 	return arr;
 }
 
+/* GMime's lenient base64 decoder drops a last group that is not whole;
+ * its bytes are appended to ARR, as the other decoders read them. */
+static void base64_lenient_tail(GMimeStream *src, GByteArray *arr)
+{
+	struct base64_tail t;
+	base64_tail_init(&t);
+	char buf[16384];
+	ssize_t n;
+	g_mime_stream_reset(src);
+	while ((n = g_mime_stream_read(src, buf, sizeof(buf))) > 0)
+		base64_tail_step(&t, (const uint8_t *)buf, (size_t)n);
+	g_mime_stream_reset(src);
+	base64_tail_end(&t, arr);
+}
+
 /* uuencode (x-uuencode) from the "begin" line to "end", each line read
  * to the length its first character declares: a line that lost its
  * trailing spaces (mail gateways strip them; a space encodes zero bits)
@@ -413,6 +428,8 @@ static GByteArray *decode_part(GMimePart *part, bool *bad_encoding)
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(out), FALSE);
 	g_mime_data_wrapper_write_to_stream(w, out);
 	g_object_unref(out);
+	if (base64 && src)
+		base64_lenient_tail(src, arr);
 	return arr;
 }
 

@@ -63,6 +63,12 @@ KNOWN = {
     ("decode-base64-lost-bits.eml", "2", "python"):
         "the last base64 group is one character (6 bits, no byte): Python gives up and returns the "
         "base64 text itself (InvalidBase64LengthDefect); puljed keeps the whole groups and flags bad-encoding",
+    ("decode-base64-lost-bits.eml", "korrupt.bin", "munpack"):
+        "munpack drops a last base64 group without '=' padding (300 of 302 bytes; the '!' inside is "
+        "flagged bad-encoding, and skipped by all three)",
+    ("decode-base64-lost-bits.eml", "korrupt.bin", "uudeview"):
+        "uudeview stops at a character outside the base64 alphabet (243 of 302 bytes); Python and "
+        "puljed skip it, and puljed flags bad-encoding",
     ("decode-base64-unpadded.eml", "Ansoegning.pdf", "munpack"):
         "munpack drops a last base64 group without '=' padding (522 of 524 bytes); Python's email, "
         "GLib, uudecode's base64 and the issue's mail clients decode it",

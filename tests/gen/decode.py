@@ -11,7 +11,8 @@ client or a gateway really sends:
   (a 524-byte PDF: 2 bytes in the last group; a 1-byte tail; "xx=" with
   one '=' of two).
 * decode-base64-lost-bits: a base64 text whose last group is a single
-  character: 6 bits, no byte (bad-encoding).
+  character: 6 bits, no byte (bad-encoding); and one with a character
+  outside the alphabet whose last group lacks its padding.
 * decode-boundary-eof: the closing delimiter is the last thing in the
   message, with no line break after it; the last part is binary.
 * decode-uuencode-stripped: x-uuencode whose lines lost their trailing
@@ -103,6 +104,9 @@ def base64_lost_bits():
     b = "=_lost"
     s = head("Holb\u00e6k Kommune", "lostbits", b) + text_part(b)
     s += attach(b, "application/pdf", "Ansoegning.pdf", b64_lines(pdf(300, "lost")) + "Q\r\n")
+    # Corrupt (a '!' inside) and unpadded: the last group is still whole bytes.
+    text = b64_lines(blob("corrupt", 302), pad=False)
+    s += attach(b, "application/octet-stream", "korrupt.bin", text[:40] + "!" + text[40:])
     return s + "--%s--\r\n" % b
 
 
