@@ -9,7 +9,7 @@ PACKAGES="build-essential meson ninja-build pkg-config
   valgrind clang libclang-rt-14-dev
   dovecot-imapd openssl sqlite3 python3 ca-certificates poppler-utils systemd
   libsmartcols-dev scdoc man-db bash-completion chromium fonts-dejavu-core
-  mpack uudeview"
+  mpack uudeview sharutils"
 
 missing=""
 for p in $PACKAGES; do

@@ -308,11 +308,60 @@ static void base64_lenient_tail(GMimeStream *src, GByteArray *arr)
 	base64_tail_end(&t, arr);
 }
 
-/* uuencode (x-uuencode) from the "begin" line to "end", each line read
- * to the length its first character declares: a line that lost its
- * trailing spaces (mail gateways strip them; a space encodes zero bits)
- * is padded, as uudecode does.  NULL without a "begin" line (GMime then
- * decodes it); *CUT is set when the text ends before "end". */
+/* The next uuencoded block in TEXT[*POS..LEN), from a "begin MODE NAME"
+ * line to "end", each line read to the length its first character
+ * declares: a line that lost its trailing spaces (mail gateways strip
+ * them; a space encodes zero bits) is padded, as uudecode does.  NULL
+ * when no "begin" line follows.  *POS moves past the block; *NAME (may
+ * be NULL) gets the name, *CUT is set when the text ends before "end". */
+static GByteArray *uu_block(const char *text, size_t len, size_t *pos, char **name, bool *cut)
+{
+	GByteArray *out = NULL;
+	*cut = true;
+	while (*pos < len) {
+		const char *line = text + *pos;
+		const char *nl = memchr(line, '\n', len - *pos);
+		size_t n = nl ? (size_t)(nl - line) : len - *pos;
+		*pos += n + (nl ? 1 : 0);
+		if (n && line[n - 1] == '\r')
+			n--;
+		if (!out) {
+			/* "begin", an octal mode, a space, the name. */
+			size_t m = 6;
+			while (m < n && line[m] >= '0' && line[m] <= '7')
+				m++;
+			if (n > 6 && !memcmp(line, "begin ", 6) && m > 6 && m + 1 < n && line[m] == ' ') {
+				out = g_byte_array_new();
+				if (name)
+					*name = g_strndup(line + m + 1, n - m - 1);
+			}
+			continue;
+		}
+		size_t t = n;
+		while (t && (line[t - 1] == ' ' || line[t - 1] == '\t'))
+			t--;
+		if (t == 3 && !memcmp(line, "end", 3)) {
+			*cut = false;
+			break;
+		}
+		if (n == 0)
+			continue;
+		unsigned count = ((unsigned)(unsigned char)line[0] - 32) & 63;
+		uint8_t q[4], bytes[3];
+		for (unsigned i = 0, k = 1; i < count; i += 3) {
+			for (unsigned j = 0; j < 4; j++, k++)
+				q[j] = k < n ? (uint8_t)(((unsigned char)line[k] - 32) & 63) : 0;
+			bytes[0] = (uint8_t)(q[0] << 2 | q[1] >> 4);
+			bytes[1] = (uint8_t)(q[1] << 4 | q[2] >> 2);
+			bytes[2] = (uint8_t)(q[2] << 6 | q[3]);
+			g_byte_array_append(out, bytes, MIN(3u, count - i));
+		}
+	}
+	return out;
+}
+
+/* x-uuencode: the first block of the part (NULL without one: GMime then
+ * decodes it); *CUT as uu_block's. */
 static GByteArray *decode_uu(GMimeStream *src, bool *cut)
 {
 	GByteArray *text = g_byte_array_new();
@@ -322,42 +371,8 @@ static GByteArray *decode_uu(GMimeStream *src, bool *cut)
 	while ((n = g_mime_stream_read(src, buf, sizeof(buf))) > 0)
 		g_byte_array_append(text, (const guint8 *)buf, (guint)n);
 	g_mime_stream_reset(src);
-	GByteArray *out = NULL;
-	bool begun = false;
-	*cut = true;
-	for (size_t pos = 0; pos < text->len;) {
-		const char *line = (const char *)text->data + pos;
-		const char *nl = memchr(line, '\n', text->len - pos);
-		size_t len = nl ? (size_t)(nl - line) : text->len - pos;
-		pos += len + (nl ? 1 : 0);
-		if (len && line[len - 1] == '\r')
-			len--;
-		if (!begun) {
-			begun = len > 6 && !memcmp(line, "begin ", 6);
-			if (begun)
-				out = g_byte_array_new();
-			continue;
-		}
-		size_t t = len;
-		while (t && (line[t - 1] == ' ' || line[t - 1] == '\t'))
-			t--;
-		if (t == 3 && !memcmp(line, "end", 3)) {
-			*cut = false;
-			break;
-		}
-		if (len == 0)
-			continue;
-		unsigned count = ((unsigned)(unsigned char)line[0] - 32) & 63;
-		uint8_t q[4], bytes[3];
-		for (unsigned i = 0, k = 1; i < count; i += 3) {
-			for (unsigned j = 0; j < 4; j++, k++)
-				q[j] = k < len ? (uint8_t)(((unsigned char)line[k] - 32) & 63) : 0;
-			bytes[0] = (uint8_t)(q[0] << 2 | q[1] >> 4);
-			bytes[1] = (uint8_t)(q[1] << 4 | q[2] >> 2);
-			bytes[2] = (uint8_t)(q[2] << 6 | q[3]);
-			g_byte_array_append(out, bytes, MIN(3u, count - i));
-		}
-	}
+	size_t pos = 0;
+	GByteArray *out = uu_block((const char *)text->data, text->len, &pos, NULL, cut);
 	g_byte_array_free(text, TRUE);
 	return out;
 }
@@ -667,6 +682,31 @@ static bool unpack_tnef(struct walk *w, GMimeObject *obj, const char *path, cons
 	}
 	tnef_result_clear(&t);
 	return true;
+}
+
+/* uuencoded files in a text body ("begin 644 name" … "end", as old
+ * clients and some gateways send them): each becomes an attachment
+ * (source "uuencode", part PATH:uu.N). */
+static void unpack_uuencoded(struct walk *w, const char *path, const GByteArray *text)
+{
+	const char *t = (const char *)text->data;
+	size_t pos = 0;
+	if (text->len < 6 || !memmem(t, text->len, "begin ", 6))
+		return;
+	for (unsigned i = 1;; i++) {
+		char *name = NULL;
+		bool cut = false;
+		GByteArray *data = uu_block(t, text->len, &pos, &name, &cut);
+		if (!data)
+			return;
+		if (cut)
+			w->msg->flags |= MIME_BAD_ENCODING;
+		g_autofree char *clean = clean_filename(name);
+		g_free(name);
+		g_autofree char *sub = g_strdup_printf("%s:uu.%u", *path ? path : "1", i);
+		note(w, sub, NULL, clean, data->len, "attachment", g_strdup("uuencoded file inside the text body"));
+		add_attachment(w, sub, clean, guess_type(clean), "uuencode", data, has_suffix_ci(clean, ".pdf"));
+	}
 }
 
 /* Walks OBJ, parsed from decoded bytes (pre-scanned: SCAN): the raw
@@ -1040,6 +1080,8 @@ static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 		} else {
 			note(w, path, obj, filename, data->len, is_text ? "body" : "inline-image",
 			     g_strdup(is_text ? "text body" : "image referenced by the HTML body"));
+			if (is_text)
+				unpack_uuencoded(w, path, data);
 			g_byte_array_free(data, TRUE);
 			return;
 		}

@@ -10,10 +10,13 @@ linked with src/mime.c) is compared byte for byte with three independent
 decoders:
 
 * Python's email package (policy=default, get_payload(decode=True)), part
-  by part: the same part path must hold the same bytes;
+  by part: the same part path must hold the same bytes (uuencoded files in
+  a text body: Python's binascii.a2b_uu, block by block);
 * munpack (Debian package mpack) and uudeview (package uudeview), run on
   the message: each of puljed's attachments must be one of the files the
-  tool wrote (they name files their own way).
+  tool wrote (they name files their own way);
+* and for uuencoded files (x-uuencode, or a block in a text body),
+  uudecode (package sharutils), run on each "begin" block of the message.
 
 And the other way: every non-text leaf Python decodes must be one of
 puljed's attachments (nothing dropped), unless puljed noted it as an
@@ -30,6 +33,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,7 +43,7 @@ from email.parser import BytesParser
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "oracle"))
-from expected import encoded_forward  # noqa: E402  (the oracle's rule: a base64-encoded forward)
+from expected import encoded_forward, uu_blocks  # noqa: E402  (the oracle's: a base64 forward, uuencode in text)
 
 FIXTURES = os.path.join(os.environ.get("PULJED_FIXTURES") or os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures"), "mime")
@@ -51,6 +55,7 @@ FLAGS = {
     "decode-base64-lost-bits.eml": "bad-encoding",  # a last group of 6 bits: no byte
     "decode-boundary-eof.eml": "",
     "decode-uuencode-stripped.eml": "",
+    "decode-uuencode-in-text.eml": "",
     "decode-no-blank-line.eml": "malformed",
     "decode-missing-close.eml": "truncated,malformed",
     "decode-mime-headers-only.eml": "",           # MIME headers are headers
@@ -90,7 +95,24 @@ KNOWN = {
         "munpack does not decode Content-Transfer-Encoding x-uuencode: it writes the encoded text",
     ("decode-uuencode-stripped.eml", "budget.zip", "uudeview"):
         "uudeview reads uuencoded lines that lost their trailing spaces as shorter than declared "
-        "(450 of 621 bytes, a zip that fails its CRC); uudecode and Python's binascii.a2b_uu pad them",
+        "(450 of 621 bytes, a zip that fails its CRC); Python's binascii.a2b_uu pads them with zero bits, as puljed",
+    ("decode-uuencode-in-text.eml", "budget.zip", "munpack"):
+        "munpack does not look for uuencoded files in a text body",
+    ("decode-uuencode-in-text.eml", "ansoegning.pdf", "munpack"):
+        "munpack does not look for uuencoded files in a text body",
+    ("decode-uuencode-in-text.eml", "budget.zip", "uudeview"):
+        "uudeview writes no file from a text body whose uuencoded lines lost their trailing spaces "
+        "(with the spaces it writes the same 621-byte zip); uudecode and Python agree with puljed",
+    ("decode-uuencode-in-text.eml", "ansoegning.pdf", "uudeview"):
+        "uudeview writes no file from a text body whose uuencoded lines lost their trailing spaces; "
+        "uudecode and Python agree with puljed",
+    ("decode-uuencode-stripped.eml", "budget.zip", "uudecode"):
+        "uudecode (sharutils 4.15) reads a line shorter than it declares past its end, into what the "
+        "line before left in its buffer (bytes 454-463 of the zip are not the zeros sent: the zip does "
+        "not open); Python's a2b_uu pads with zero bits, as puljed, and gives the zip that was sent",
+    ("decode-uuencode-in-text.eml", "budget.zip", "uudecode"):
+        "uudecode (sharutils 4.15) reads a line shorter than it declares past its end (see "
+        "decode-uuencode-stripped); Python's a2b_uu agrees with puljed",
     ("decode-no-blank-line.eml", "budget.zip", "uudeview"):
         "uudeview drops the body of a part with no blank line after its header (0 bytes); Python's "
         "email and MimeKit keep it",
@@ -121,6 +143,7 @@ KNOWN = {
         "CRLF as sent",
 }
 
+TOOLS = ("munpack", "uudeview", "uudecode")
 SIGNATURES = {"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"}
 
 
@@ -142,13 +165,39 @@ def python_leaves(part, path, out, parent=None):
             python_leaves(sub, "%s.%d" % (path, i + 1) if path else str(i + 1), out, ctype)
         return
     data = part.get_payload(decode=True)
-    out[path or "1"] = (ctype, data if data is not None else b"", parent)
+    cte = part.get("content-transfer-encoding", "").strip().lower()
+    out[path or "1"] = (ctype, data if data is not None else b"", parent, cte)
+    if part.get_content_maintype() == "text":
+        for i, (_, f) in enumerate(uu_blocks(data or b""), 1):
+            out["%s:uu.%d" % (path or "1", i)] = ("application/octet-stream", f, ctype, "uuencode")
+
+
+def uudecode_files(eml, out):
+    """SHA-256 of each file uudecode writes from a "begin" block of EML
+    (it decodes the first block of its input: each is given on its own)."""
+    with open(eml, "rb") as f:
+        raw = f.read()
+    hashes = {}
+    starts = [m.start() for m in re.finditer(rb"(?m)^begin [0-7]+ ", raw)]
+    for i, start in enumerate(starts):
+        block = os.path.join(out, "block%d" % i)
+        with open(block, "wb") as f:
+            f.write(raw[start:])
+        target = os.path.join(out, "file%d" % i)
+        subprocess.run(["uudecode", "-o", target, block], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60, check=False)
+        if os.path.exists(target):
+            with open(target, "rb") as f:
+                hashes[sha(f.read())] = "file%d" % i
+    return hashes
 
 
 def tool_files(tool, eml, workdir):
     """SHA-256 of each file the Debian tool writes from EML."""
     out = os.path.join(workdir, tool)
     os.mkdir(out)
+    if tool == "uudecode":
+        return uudecode_files(eml, out)
     if tool == "munpack":
         cmd = ["munpack", "-q", "-t", "-C", out, eml]
     else:
@@ -183,7 +232,7 @@ def check(dump, eml, workdir):
         msg = BytesParser(policy=policy.default).parsebytes(f.read())
     py = {}
     python_leaves(msg, "", py)
-    tools = {t: tool_files(t, eml, workdir) for t in ("munpack", "uudeview")}
+    tools = {t: tool_files(t, eml, workdir) for t in TOOLS}
     for a in got["attachments"]:
         with open(os.path.join(outdir, a["file"]), "rb") as f:
             h = sha(f.read())
@@ -193,7 +242,10 @@ def check(dump, eml, workdir):
         if want is None or sha(want[1]) != h:
             disagree((name, a["part"], "python"), "puljed %d bytes at part %s, Python %s" % (
                 a["size"], a["part"], "nothing" if want is None else "%d bytes" % len(want[1])))
+        uu = ":uu." in a["part"] or (want is not None and want[3] in ("x-uuencode", "uuencode", "x-uue"))
         for tool, hashes in tools.items():
+            if tool == "uudecode" and not uu:
+                continue
             if h not in hashes:
                 disagree((name, label, tool), "puljed's %d bytes of %s are none of %s's files %s" % (
                     a["size"], label, tool, sorted(hashes.values())))
@@ -201,7 +253,7 @@ def check(dump, eml, workdir):
     # An image puljed leaves out must be one an HTML body in the same
     # multipart/related can refer to.
     inline = {p["part"] for p in got["parts"] if p["action"] == "inline-image"}
-    for path, (ctype, data, parent) in sorted(py.items()):
+    for path, (ctype, data, parent, _) in sorted(py.items()):
         # (A multipart without a body is no leaf: nothing to decode.)
         if ctype.split("/")[0] in ("text", "multipart") or ctype in SIGNATURES or path in attached:
             continue
@@ -214,7 +266,7 @@ def check(dump, eml, workdir):
 
 def main(argv):
     dump = argv[1]
-    for tool in ("munpack", "uudeview"):
+    for tool in TOOLS:
         if not shutil.which(tool):
             print("Bail out! %s is not installed (scripts/install-deps.sh installs it)" % tool)
             return 1

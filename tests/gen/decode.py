@@ -17,6 +17,8 @@ client or a gateway really sends:
   message, with no line break after it; the last part is binary.
 * decode-uuencode-stripped: x-uuencode whose lines lost their trailing
   spaces (a zip: its zero bytes encode as spaces).
+* decode-uuencode-in-text: two "begin 644 name" blocks in a text/plain
+  body, their lines stripped of trailing spaces too.
 * decode-no-blank-line: a part whose body (a base64 zip) follows its
   header with no blank line.
 * decode-missing-close: a multipart whose closing delimiter is missing.
@@ -137,6 +139,17 @@ def uuencode_stripped():
     return s + "--%s--\r\n" % b
 
 
+def uuencode_in_text():
+    # Two files uuencoded in a plain-text body, between lines of prose.
+    b = "=_uutext"
+    body = ("Hermed vores ans\u00f8gning og budget.\r\n\r\n" + uu_stripped_text(a_zip("uutext"), "budget.zip")
+            + "\r\nMed venlig hilsen\r\n\r\n" + uu_stripped_text(pdf(700, "uutext"), "ansoegning.pdf")
+            + "\r\nGitte\r\n")
+    s = head("Holb\u00e6k Kommune", "uutext", b)
+    s += "--%s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s" % (b, body)
+    return s + "--%s--\r\n" % b
+
+
 def no_blank_line():
     b = "=_noblank"
     s = head("Holb\u00e6k Kommune", "noblank", b) + text_part(b)
@@ -186,6 +199,7 @@ FIXTURES = {
     "decode-base64-lost-bits.eml": base64_lost_bits,
     "decode-boundary-eof.eml": boundary_eof,
     "decode-uuencode-stripped.eml": uuencode_stripped,
+    "decode-uuencode-in-text.eml": uuencode_in_text,
     "decode-no-blank-line.eml": no_blank_line,
     "decode-missing-close.eml": missing_close,
     "decode-mime-headers-only.eml": mime_headers_only,

@@ -17,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import json
+import mimetypes
 import os
 import re
 import sys
@@ -216,6 +217,32 @@ def encoded_forward(part):
     return inner if inner.keys() else None
 
 
+def uu_blocks(text):
+    """The files uuencoded in a text body ("begin 644 name" ... "end"):
+    [(name, bytes)], line by line with binascii.a2b_uu, the decoder
+    Python's email uses for x-uuencode, and the workaround for short lines
+    (gateways strip trailing spaces) that it takes from the uu module."""
+    files, cur, name = [], None, None
+    for line in text.split(b"\n"):
+        line = line.rstrip(b"\r")
+        if cur is None:
+            m = re.match(rb"begin [0-7]+ (.+)", line)
+            if m:
+                cur, name = [], m.group(1).decode("utf-8", "replace")
+            continue
+        if line.rstrip() == b"end":
+            files.append((name, b"".join(cur)))
+            cur = None
+        elif line:
+            try:
+                cur.append(binascii.a2b_uu(line))
+            except binascii.Error:
+                cur.append(binascii.a2b_uu(line[:(((line[0] - 32) & 63) * 4 + 5) // 3]))
+    if cur is not None:
+        files.append((name, b"".join(cur)))
+    return files
+
+
 def walk(part, parent_type, out):
     ctype = part.get_content_type()
     maintype = ctype.split("/")[0]
@@ -256,6 +283,14 @@ def walk(part, parent_type, out):
         keep = True                 # nameless image outside multipart/related: a photographed form
     else:
         keep = True                 # application/*, audio/*, video/* leaf
+    if maintype == "text" and not keep:
+        for name, f in uu_blocks(data):
+            out.append({
+                "filename": name,
+                "content_type": mimetypes.guess_type(name)[0] or "application/octet-stream",
+                "size": len(f),
+                "sha256": hashlib.sha256(f).hexdigest(),
+            })
     if keep:
         out.append({
             "filename": fname,
