@@ -1018,6 +1018,32 @@ static bool recover_body(struct walk *w, GMimePart *part, GMimeObject *parent)
 	return body;
 }
 
+/* Whether an HTML part in MP (a multipart/related; its alternatives
+ * too) refers to IMAGE: "cid:" and its Content-ID, or its
+ * Content-Location.  An image nothing refers to is an attachment. */
+static bool html_refers_to(GMimeMultipart *mp, GMimeObject *image)
+{
+	const char *cid = g_mime_object_get_content_id(image);
+	const char *loc = g_mime_object_get_header(image, "Content-Location");
+	g_autofree char *url = cid && *cid ? g_strconcat("cid:", cid, NULL) : NULL;
+	g_autofree char *where = loc ? g_strstrip(g_strdup(loc)) : NULL;
+	if (!url && (!where || !*where))
+		return false;
+	bool found = false;
+	for (int i = 0; !found && i < g_mime_multipart_get_count(mp); i++) {
+		GMimeObject *o = g_mime_multipart_get_part(mp, i);
+		if (GMIME_IS_MULTIPART(o) && !GMIME_IS_MULTIPART_SIGNED(o)) {
+			found = html_refers_to(GMIME_MULTIPART(o), image);
+		} else if (GMIME_IS_PART(o) && type_is(o, "text", "html")) {
+			GByteArray *html = decode_part(GMIME_PART(o), NULL);
+			found = (url && memmem(html->data, html->len, url, strlen(url))) ||
+				(where && *where && memmem(html->data, html->len, where, strlen(where)));
+			g_byte_array_free(html, TRUE);
+		}
+	}
+	return found;
+}
+
 static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const char *path, unsigned depth,
 		 const char *source)
 {
@@ -1053,7 +1079,8 @@ static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 	bool wanted = true;
 	if (pdf_by_type || pdf_by_name)
 		why = pdf_by_type ? "PDF (by content type)" : "PDF (by file name)";
-	else if (is_image && parent && type_is(parent, "multipart", "related") && !disp_attachment)
+	else if (is_image && parent && type_is(parent, "multipart", "related") && !disp_attachment &&
+		 html_refers_to(GMIME_MULTIPART(parent), obj))
 		wanted = false; /* inline image referenced by an HTML body */
 	else if (disp_attachment)
 		why = "Content-Disposition: attachment";

@@ -20,7 +20,7 @@ decoders:
 
 And the other way: every non-text leaf Python decodes must be one of
 puljed's attachments (nothing dropped), unless puljed noted it as an
-inline image and it sits in a multipart/related.  The flags puljed sets on
+inline image and an HTML part of its multipart/related refers to it.  The flags puljed sets on
 the decode-* fixtures are checked too (FLAGS below; test-mime checks the
 others against expected.json).
 
@@ -43,7 +43,7 @@ from email.parser import BytesParser
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "oracle"))
-from expected import encoded_forward, uu_blocks  # noqa: E402  (the oracle's: a base64 forward, uuencode in text)
+from expected import encoded_forward, html_refers_to, uu_blocks  # noqa: E402  (the oracle's: a base64 forward, uuencode in text)
 
 FIXTURES = os.path.join(os.environ.get("PULJED_FIXTURES") or os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures"), "mime")
@@ -153,23 +153,27 @@ def sha(data):
 
 def python_leaves(part, path, out, parent=None):
     """Part path (puljed's numbering) -> (content type, decoded bytes,
-    the enclosing multipart's type)."""
+    whether an HTML part of its multipart/related shows it, transfer
+    encoding)."""
     ctype = part.get_content_type()
     if part.get_content_maintype() == "message":
         inner = encoded_forward(part) or (part.get_payload(0) if part.is_multipart() else None)
         if inner is not None:
-            python_leaves(inner, path, out, ctype)
+            python_leaves(inner, path, out, part)
             return
     if part.is_multipart():
         for i, sub in enumerate(part.get_payload()):
-            python_leaves(sub, "%s.%d" % (path, i + 1) if path else str(i + 1), out, ctype)
+            python_leaves(sub, "%s.%d" % (path, i + 1) if path else str(i + 1), out, part)
         return
     data = part.get_payload(decode=True)
     cte = part.get("content-transfer-encoding", "").strip().lower()
-    out[path or "1"] = (ctype, data if data is not None else b"", parent, cte)
+    # An image an HTML part of its multipart/related shows: inline.
+    shown = (parent is not None and parent.get_content_type() == "multipart/related"
+             and html_refers_to(parent, part))
+    out[path or "1"] = (ctype, data if data is not None else b"", shown, cte)
     if part.get_content_maintype() == "text":
         for i, (_, f) in enumerate(uu_blocks(data or b""), 1):
-            out["%s:uu.%d" % (path or "1", i)] = ("application/octet-stream", f, ctype, "uuencode")
+            out["%s:uu.%d" % (path or "1", i)] = ("application/octet-stream", f, False, "uuencode")
 
 
 def uudecode_files(eml, out):
@@ -253,11 +257,11 @@ def check(dump, eml, workdir):
     # An image puljed leaves out must be one an HTML body in the same
     # multipart/related can refer to.
     inline = {p["part"] for p in got["parts"] if p["action"] == "inline-image"}
-    for path, (ctype, data, parent, _) in sorted(py.items()):
+    for path, (ctype, data, shown, _) in sorted(py.items()):
         # (A multipart without a body is no leaf: nothing to decode.)
         if ctype.split("/")[0] in ("text", "multipart") or ctype in SIGNATURES or path in attached:
             continue
-        if path in inline and parent == "multipart/related":
+        if path in inline and shown:
             continue
         disagree((name, path, "python"), "Python decodes %d bytes of %s at part %s; puljed keeps no attachment "
                  "there" % (len(data), ctype, path))

@@ -26,7 +26,8 @@ client or a gateway really sends:
   ones, and a base64-encoded forward whose only fields are MIME ones.
 * decode-unnamed-image-mixed: a photographed, hand-signed form sent as an
   unnamed image/jpeg in multipart/mixed (Apple Mail, phones), beside an
-  HTML body in multipart/related with its own referenced logo.
+  HTML body in multipart/related with its own referenced logo, and a
+  second page in that multipart/related that the HTML does not show.
 """
 
 import base64
@@ -184,12 +185,14 @@ def unnamed_image_mixed():
     b, r = "=_mixed", "=_related"
     jpeg = b"\xff\xd8\xff\xe0\0\x10JFIF\0" + blob("scan", 900) + b"\xff\xd9"
     logo = b"\x89PNG\r\n\x1a\n" + blob("logo", 120)
+    page2 = b"\xff\xd8\xff\xe0\0\x10JFIF\0" + blob("page2", 700) + b"\xff\xd9"
     s = head("Slagelse Kommune", "photo", b)
     s += ("--%s\r\nContent-Type: multipart/related; boundary=\"%s\"\r\n\r\n"
           "--%s\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
           "<p>Underskrevet skema vedh\u00e6ftet.</p><img src=\"cid:logo@holb\">\r\n"
           "--%s\r\nContent-Type: image/png\r\nContent-ID: <logo@holb>\r\nContent-Transfer-Encoding: base64\r\n\r\n%s"
-          "--%s--\r\n" % (b, r, r, r, b64_lines(logo), r))
+          "--%s\r\nContent-Type: image/jpeg\r\nContent-ID: <side2@holb>\r\nContent-Transfer-Encoding: base64\r\n\r\n%s"
+          "--%s--\r\n" % (b, r, r, r, b64_lines(logo), r, b64_lines(page2), r))
     s += ("--%s\r\nContent-Type: image/jpeg\r\nContent-Transfer-Encoding: base64\r\n\r\n%s" % (b, b64_lines(jpeg)))
     return s + "--%s--\r\n" % b
 

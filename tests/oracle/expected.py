@@ -243,21 +243,35 @@ def uu_blocks(text):
     return files
 
 
-def walk(part, parent_type, out):
+def html_refers_to(related, image):
+    """Does an HTML part in the multipart/related refer to IMAGE (cid:
+    and its Content-ID, or its Content-Location)?"""
+    cid = (image.get("content-id") or "").strip().strip("<>")
+    loc = (image.get("content-location") or "").strip()
+    needles = [n.encode() for n in (("cid:" + cid) if cid else "", loc) if n]
+    for sub in related.walk():
+        if sub.get_content_type() == "text/html":
+            html = sub.get_payload(decode=True) or b""
+            if any(n in html for n in needles):
+                return True
+    return False
+
+
+def walk(part, parent_type, out, parent=None):
     ctype = part.get_content_type()
     maintype = ctype.split("/")[0]
     inner = encoded_forward(part) if maintype == "message" else None
     if inner is not None:
-        walk(inner, ctype, out)
+        walk(inner, ctype, out, part)
         return
     if maintype == "message" and part.is_multipart():
         # message/rfc822 (forwarded) — descend, the container itself is not counted
         for sub in part.get_payload():
-            walk(sub, ctype, out)
+            walk(sub, ctype, out, part)
         return
     if part.is_multipart():
         for sub in part.get_payload():
-            walk(sub, ctype, out)
+            walk(sub, ctype, out, part)
         return
     if maintype == "multipart":
         return                      # multipart header without a usable body
@@ -273,8 +287,9 @@ def walk(part, parent_type, out):
               or data.startswith(b"%PDF-"))
     if is_pdf:
         keep = True
-    elif maintype == "image" and parent_type == "multipart/related" and disp != "attachment":
-        keep = False                # inline image (signature logo etc.)
+    elif (maintype == "image" and parent_type == "multipart/related" and disp != "attachment"
+          and html_refers_to(parent, part)):
+        keep = False                # inline image (signature logo etc.) its HTML shows
     elif disp == "attachment" or fname is not None:
         keep = True
     elif maintype == "text":
