@@ -220,7 +220,9 @@ def check(dump, eml, workdir):
     name = os.path.basename(eml)
     outdir = os.path.join(workdir, "puljed")
     os.mkdir(outdir)
-    res = subprocess.run([dump, eml, outdir], capture_output=True, check=True, timeout=60)
+    # Under meson test --setup valgrind, decode-dump runs under memcheck.
+    wrapper = os.environ.get("PULJED_WRAPPER", "").split()
+    res = subprocess.run(wrapper + [dump, eml, outdir], capture_output=True, check=True, timeout=600)
     got = json.loads(res.stdout)
     problems, met = [], set()
 
