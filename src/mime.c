@@ -17,6 +17,7 @@ struct walk {
 	const struct mime_limits *limits;
 	GMimeStream *raw;  /* the message as received (borrowed); NULL inside decoded content */
 	GMimeStream *parsed; /* what the tree being walked was parsed from (borrowed) */
+	GMimeHeaderList *top_headers; /* its message's own header fields, or NULL */
 	unsigned encoded_messages; /* transfer-encoded message/rfc822 parts being walked */
 	struct mime_message *msg;
 	GPtrArray *atts;  /* struct mime_attachment* */
@@ -718,8 +719,10 @@ static void walk_decoded(struct walk *w, const struct mimescan_result *scan, GMi
 {
 	GMimeStream *raw = w->raw, *outer = w->parsed;
 	uint64_t fields = w->fields, bytes = w->header_bytes;
+	GMimeHeaderList *top = w->top_headers;
 	w->raw = NULL;
 	w->parsed = parsed;
+	w->top_headers = NULL;
 	w->fields = scan->fields;
 	w->header_bytes = scan->header_bytes;
 	walk(w, obj, parent, path, depth, source);
@@ -727,6 +730,7 @@ static void walk_decoded(struct walk *w, const struct mimescan_result *scan, GMi
 	w->header_bytes = bytes;
 	w->raw = raw;
 	w->parsed = outer;
+	w->top_headers = top;
 }
 
 /* application/pkcs7-mime signed-data: verify, then walk the content. */
@@ -965,12 +969,13 @@ static void verify_multipart_signed(struct walk *w, GMimeMultipart *mp, const ch
 	g_byte_array_free(signed_bytes, TRUE);
 }
 
-/* A part of multipart PARENT whose body follows its header with no blank
- * line: GMime reads the body's lines as (invalid) header fields and drops
- * them; Python's email and MimeKit keep them as the body.  The body is
- * read back from the parsed bytes (after the part's last header field, up
- * to the CRLF before the next delimiter) and made the part's content.
- * True when there was such a body. */
+/* A part of multipart PARENT (or, PARENT NULL, the top part of what was
+ * parsed) whose body follows its header with no blank line: GMime reads
+ * the body's lines as (invalid) header fields and drops them; Python's
+ * email and MimeKit keep them as the body.  The body is read back from
+ * the parsed bytes (after the part's last header field, or its message's,
+ * up to the CRLF before the next delimiter, or the end) and made the
+ * part's content.  True when there was such a body. */
 static bool recover_body(struct walk *w, GMimePart *part, GMimeObject *parent)
 {
 	GMimeDataWrapper *content = g_mime_part_get_content(part);
@@ -979,15 +984,18 @@ static bool recover_body(struct walk *w, GMimePart *part, GMimeObject *parent)
 	int n = list ? g_mime_header_list_get_count(list) : 0;
 	const char *boundary = parent && GMIME_IS_MULTIPART(parent) ? g_mime_multipart_get_boundary(GMIME_MULTIPART(parent))
 								     : NULL;
-	if (!w->parsed || !boundary || n == 0 || (cs && g_mime_stream_length(cs) > 0))
+	if (!w->parsed || (parent && !boundary) || n == 0 || (cs && g_mime_stream_length(cs) > 0))
 		return false;
 	gint64 off = -1;
 	for (int i = 0; i < n; i++)
 		off = MAX(off, g_mime_header_get_offset(g_mime_header_list_get_header_at(list, i)));
+	GMimeHeaderList *top = parent ? NULL : w->top_headers;
+	for (int i = 0, k = top ? g_mime_header_list_get_count(top) : 0; i < k; i++)
+		off = MAX(off, g_mime_header_get_offset(g_mime_header_list_get_header_at(top, i)));
 	if (off < 0 || g_mime_stream_seek(w->parsed, off, GMIME_STREAM_SEEK_SET) != off)
 		return false;
-	g_autofree char *delim = g_strconcat("\n--", boundary, NULL);
-	size_t dlen = strlen(delim);
+	g_autofree char *delim = boundary ? g_strconcat("\n--", boundary, NULL) : NULL;
+	size_t dlen = delim ? strlen(delim) : 0;
 	GByteArray *buf = g_byte_array_new();
 	const guint8 *hit = NULL;
 	char chunk[65536];
@@ -995,7 +1003,7 @@ static bool recover_body(struct walk *w, GMimePart *part, GMimeObject *parent)
 	while (!hit && (got = g_mime_stream_read(w->parsed, chunk, sizeof(chunk))) > 0) {
 		size_t from = buf->len > dlen ? buf->len - dlen : 0;
 		g_byte_array_append(buf, (const guint8 *)chunk, (guint)got);
-		hit = memmem(buf->data + from, buf->len - from, delim, dlen);
+		hit = delim ? memmem(buf->data + from, buf->len - from, delim, dlen) : NULL;
 	}
 	size_t end = hit ? (size_t)(hit - buf->data) : buf->len;
 	/* Past the last field: its line and the lines folded into it. */
@@ -1093,8 +1101,12 @@ static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 	else
 		why = "unnamed non-text content";
 
-	if (recover_body(w, part, parent))
+	if (recover_body(w, part, parent)) {
 		w->msg->flags |= MIME_MALFORMED;
+		/* The message's header "ran to its end": that was its body. */
+		if (!parent && w->raw)
+			w->msg->flags &= ~MIME_TRUNCATED;
+	}
 	bool bad_encoding = false;
 	data = decode_part(part, &bad_encoding);
 	if (bad_encoding)
@@ -1540,7 +1552,8 @@ static void parse_stream(GMimeStream *stream, const char *data, size_t len, stru
 	if (!gm || !has_headers(gm))
 		m->flags |= MIME_NO_HEADERS;
 	if (gm) {
-		struct walk w = { .limits = limits, .raw = stream, .parsed = stream, .msg = m, .atts = g_ptr_array_new(),
+		struct walk w = { .limits = limits, .raw = stream, .parsed = stream,
+				  .top_headers = g_mime_object_get_header_list(GMIME_OBJECT(gm)), .msg = m, .atts = g_ptr_array_new(),
 				  .notes = g_ptr_array_new(), .fields = scan.fields, .header_bytes = scan.header_bytes };
 		read_headers(m, gm);
 		check_header(m, GMIME_OBJECT(gm), limits);

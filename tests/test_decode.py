@@ -57,6 +57,7 @@ FLAGS = {
     "decode-uuencode-stripped.eml": "",
     "decode-uuencode-in-text.eml": "",
     "decode-no-blank-line.eml": "malformed",
+    "decode-no-blank-line-top.eml": "malformed",  # not truncated: the "header" that ran to the end was the body
     "decode-missing-close.eml": "truncated,malformed",
     "decode-mime-headers-only.eml": "",           # MIME headers are headers
     "decode-unnamed-image-mixed.eml": "",
@@ -113,6 +114,9 @@ KNOWN = {
     ("decode-uuencode-in-text.eml", "budget.zip", "uudecode"):
         "uudecode (sharutils 4.15) reads a line shorter than it declares past its end (see "
         "decode-uuencode-stripped); Python's a2b_uu agrees with puljed",
+    ("decode-no-blank-line-top.eml", "Ansoegning.pdf", "uudeview"):
+        "uudeview writes no file from a one-part message whose body follows its header with no "
+        "blank line; Python's email and munpack keep the body, as puljed",
     ("decode-no-blank-line.eml", "budget.zip", "uudeview"):
         "uudeview drops the body of a part with no blank line after its header (0 bytes); Python's "
         "email and MimeKit keep it",

@@ -20,7 +20,8 @@ client or a gateway really sends:
 * decode-uuencode-in-text: two "begin 644 name" blocks in a text/plain
   body, their lines stripped of trailing spaces too.
 * decode-no-blank-line: a part whose body (a base64 zip) follows its
-  header with no blank line.
+  header with no blank line; decode-no-blank-line-top: a one-part message
+  whose body (a base64 PDF) follows its header so.
 * decode-missing-close: a multipart whose closing delimiter is missing.
 * decode-mime-headers-only: a message whose only header fields are MIME
   ones, and a base64-encoded forward whose only fields are MIME ones.
@@ -159,6 +160,14 @@ def no_blank_line():
     return s + "--%s--\r\n" % b
 
 
+def no_blank_line_top():
+    # The same in a message that is a single part.
+    s = HEAD.format(who="Holb\u00e6k Kommune", mid="noblanktop")
+    s += ('Content-Type: application/pdf; name="Ansoegning.pdf"\r\nContent-Transfer-Encoding: base64\r\n'
+          + b64_lines(pdf(528, "noblanktop")))
+    return s
+
+
 def missing_close():
     # The inner multipart/alternative never closes; the outer one does.
     b, a = "=_outer", "=_alt"
@@ -204,6 +213,7 @@ FIXTURES = {
     "decode-uuencode-stripped.eml": uuencode_stripped,
     "decode-uuencode-in-text.eml": uuencode_in_text,
     "decode-no-blank-line.eml": no_blank_line,
+    "decode-no-blank-line-top.eml": no_blank_line_top,
     "decode-missing-close.eml": missing_close,
     "decode-mime-headers-only.eml": mime_headers_only,
     "decode-unnamed-image-mixed.eml": unnamed_image_mixed,
