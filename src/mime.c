@@ -627,15 +627,18 @@ static void add_attachment(struct walk *w, const char *path, const char *filenam
 		     has_suffix_ci(filename, ".docx");
 	a->signer_trusted = -1;
 	if (a->is_pdf) {
+		/* An empty array may have no buffer at all. */
+		static const uint8_t none[1];
+		const uint8_t *bytes = data->len ? data->data : none;
 		struct pdfsig_result r;
-		pdfsig_check(data->data, data->len, w->limits->trust, &r);
+		pdfsig_check(bytes, data->len, w->limits->trust, &r);
 		a->signature = r.status;
 		a->signer = r.signer ? g_strdup(r.signer) : NULL;
 		a->has_signed_at = r.has_time;
 		a->signed_at = r.signed_at;
 		a->covers_whole_file = r.covers_whole_file;
 		a->signer_trusted = r.trusted;
-		a->mentions_form = pdfsig_mentions_form(data->data, data->len);
+		a->mentions_form = pdfsig_mentions_form(bytes, data->len);
 		pdfsig_result_clear(&r);
 	}
 	a->data = g_byte_array_free(data, FALSE);
@@ -1044,8 +1047,8 @@ static bool html_refers_to(GMimeMultipart *mp, GMimeObject *image)
 			found = html_refers_to(GMIME_MULTIPART(o), image);
 		} else if (GMIME_IS_PART(o) && type_is(o, "text", "html")) {
 			GByteArray *html = decode_part(GMIME_PART(o), NULL);
-			found = (url && memmem(html->data, html->len, url, strlen(url))) ||
-				(where && *where && memmem(html->data, html->len, where, strlen(where)));
+			found = html->len && ((url && memmem(html->data, html->len, url, strlen(url))) ||
+					      (where && *where && memmem(html->data, html->len, where, strlen(where))));
 			g_byte_array_free(html, TRUE);
 		}
 	}
