@@ -1009,6 +1009,10 @@ static bool recover_body(struct walk *w, GMimePart *part, GMimeObject *parent)
 		hit = delim ? memmem(buf->data + from, buf->len - from, delim, dlen) : NULL;
 	}
 	size_t end = hit ? (size_t)(hit - buf->data) : buf->len;
+	if (end == 0) {
+		g_byte_array_free(buf, TRUE);
+		return false;
+	}
 	/* Past the last field: its line and the lines folded into it. */
 	size_t p = 0;
 	do {
