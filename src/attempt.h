@@ -30,3 +30,7 @@ unsigned attempt_begin(struct attempt *a, const char *mailbox, uint32_t uidvalid
 void attempt_end(struct attempt *a);
 
 void attempt_close(struct attempt *a);
+
+/* Removes the note beside DATABASE when it names no message: a process
+ * killed between two parses left it (a pending note stays: it counts). */
+void attempt_tidy(const char *database);

@@ -1124,6 +1124,8 @@ static int after_sync(const struct ingest_ctx *ctx, struct session *s, int r, st
 static int cycle(const struct ingest_ctx *ctx, struct session *s, struct ingest_stats *stats, char *err, size_t errlen)
 {
 	uint32_t last_uid = 0;
+	/* A blank note a process killed between two parses left. */
+	attempt_tidy(ctx->cfg->database);
 	int r = open_mailbox(ctx, s, stats, &last_uid, err, errlen);
 	if (r != INGEST_OK)
 		return r;
