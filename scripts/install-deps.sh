@@ -8,7 +8,8 @@ PACKAGES="build-essential meson ninja-build pkg-config
   libgnutls28-dev libjson-glib-dev libsasl2-modules curl
   valgrind clang libclang-rt-14-dev
   dovecot-imapd openssl faketime sqlite3 python3 ca-certificates poppler-utils systemd
-  libsmartcols-dev scdoc man-db bash-completion chromium fonts-dejavu-core"
+  libsmartcols-dev scdoc man-db bash-completion chromium fonts-dejavu-core
+  mpack uudeview sharutils"
 
 missing=""
 for p in $PACKAGES; do

@@ -31,17 +31,11 @@ static void write_note(struct attempt *a)
 	while (w < 0 && errno == EINTR);
 }
 
-struct attempt *attempt_open(const char *database)
+/* The note in A->fd into A's key and count (none: an empty key). */
+static void read_note(struct attempt *a)
 {
-	g_autofree char *path = g_strconcat(database, ".parsing", NULL);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return NULL;
-	struct attempt *a = g_new0(struct attempt, 1);
-	a->fd = fd;
-	a->path = g_steal_pointer(&path);
 	char buf[NOTE_SIZE + 1];
-	ssize_t n = pread(fd, buf, NOTE_SIZE, 0);
+	ssize_t n = pread(a->fd, buf, NOTE_SIZE, 0);
 	buf[n > 0 ? n : 0] = '\0';
 	char *nl = strchr(buf, '\n');
 	if (nl)
@@ -53,6 +47,18 @@ struct attempt *attempt_open(const char *database)
 		g_strlcpy(a->key, end + 1, sizeof(a->key));
 		g_strchomp(a->key);
 	}
+}
+
+struct attempt *attempt_open(const char *database)
+{
+	g_autofree char *path = g_strconcat(database, ".parsing", NULL);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return NULL;
+	struct attempt *a = g_new0(struct attempt, 1);
+	a->fd = fd;
+	a->path = g_steal_pointer(&path);
+	read_note(a);
 	return a;
 }
 
@@ -97,8 +103,15 @@ void attempt_close(struct attempt *a)
 	g_free(a);
 }
 
-void attempt_discard(const char *database)
+void attempt_tidy(const char *database)
 {
 	g_autofree char *path = g_strconcat(database, ".parsing", NULL);
-	unlink(path);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct attempt a = { .fd = fd };
+	read_note(&a);
+	close(fd);
+	if (!a.key[0])
+		unlink(path);
 }

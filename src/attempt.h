@@ -31,8 +31,8 @@ void attempt_end(struct attempt *a);
 
 void attempt_close(struct attempt *a);
 
-/* A poll ended with every message up to the server's newest recorded:
- * whatever the note beside DATABASE names is recorded, so it goes (a
- * process killed after its last parse, before attempt_close(), leaves one
- * that no later pipeline would open). */
-void attempt_discard(const char *database);
+/* Removes the note beside DATABASE when it names no message: a process
+ * killed between two parses (after its last commit, say) left it, and a
+ * run with nothing new opens no pipeline to remove it.  A pending note
+ * stays: it counts.  Called when a poll ended well. */
+void attempt_tidy(const char *database);

@@ -120,3 +120,58 @@ bool base64_decoder_finish(const struct base64_decoder *d)
 {
 	return !d->bad && d->n == 0 && !d->need;
 }
+
+bool base64_decoder_end(struct base64_decoder *d, GByteArray *out)
+{
+	if (d->bad)
+		return false;
+	uint8_t b[2] = { (uint8_t)(d->acc >> 10), (uint8_t)(d->acc >> 2) };
+	bool whole = d->n != 1;
+	if (d->n == 2)
+		b[0] = (uint8_t)(d->acc >> 4);
+	if (d->n >= 2)
+		g_byte_array_append(out, b, d->n - 1);
+	d->n = 0;
+	d->acc = 0;
+	d->need = 0;
+	d->ended = true;
+	return whole;
+}
+
+void base64_tail_init(struct base64_tail *t)
+{
+	*t = (struct base64_tail){ 0 };
+	tables_get();
+}
+
+void base64_tail_step(struct base64_tail *t, const uint8_t *in, size_t len)
+{
+	const uint8_t *rank = tables_get()->rank;
+	for (size_t i = 0; i < len; i++) {
+		if (rank[in[i]] == PAD)
+			t->pad = true;
+		if (rank[in[i]] >= 64)
+			continue;
+		if (t->n == 3)
+			t->n = 0;
+		else
+			t->last[t->n++] = in[i];
+	}
+}
+
+bool base64_tail_end(const struct base64_tail *t, GByteArray *out)
+{
+	const uint8_t *rank = tables_get()->rank;
+	unsigned k = t->pad ? 0 : t->n;
+	uint32_t acc = 0;
+	for (unsigned i = 0; i < k; i++)
+		acc = acc << 6 | rank[t->last[i]];
+	if (k == 2) {
+		uint8_t b = (uint8_t)(acc >> 4);
+		g_byte_array_append(out, &b, 1);
+	} else if (k == 3) {
+		uint8_t b[2] = { (uint8_t)(acc >> 10), (uint8_t)(acc >> 2) };
+		g_byte_array_append(out, b, 2);
+	}
+	return k != 1;
+}

@@ -1149,7 +1149,7 @@ int ingest_cycle(const struct ingest_ctx *ctx, struct ingest_stats *stats, char 
 	if (r != INGEST_E_INTERRUPTED)
 		store_poll_done(ctx->store, (int64_t)time(NULL), r == INGEST_OK ? NULL : err, exists);
 	if (r == INGEST_OK)
-		attempt_discard(ctx->cfg->database);
+		attempt_tidy(ctx->cfg->database);
 	return r;
 }
 
@@ -1212,7 +1212,7 @@ int ingest_sync(struct ingest_session *is, struct ingest_stats *stats, char *err
 		store_poll_done(is->ctx->store, (int64_t)time(NULL), r == INGEST_OK ? NULL : err,
 				r == INGEST_OK ? (int64_t)imap_exists(is->s.im) : -1);
 	if (r == INGEST_OK)
-		attempt_discard(is->ctx->cfg->database);
+		attempt_tidy(is->ctx->cfg->database);
 	return r;
 }
 

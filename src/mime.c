@@ -16,6 +16,8 @@
 struct walk {
 	const struct mime_limits *limits;
 	GMimeStream *raw;  /* the message as received (borrowed); NULL inside decoded content */
+	GMimeStream *parsed; /* what the tree being walked was parsed from (borrowed) */
+	GMimeHeaderList *top_headers; /* its message's own header fields, or NULL */
 	unsigned encoded_messages; /* transfer-encoded message/rfc822 parts being walked */
 	struct mime_message *msg;
 	GPtrArray *atts;  /* struct mime_attachment* */
@@ -102,6 +104,10 @@ static void on_warning(gint64 offset, GMimeParserWarning code, const gchar *item
 		*flags |= ENDED_IN_ERROR;
 		break;
 	case GMIME_WARN_MALFORMED_MULTIPART:
+		/* A multipart that ends at its parent's delimiter: its own
+		 * closing delimiter is missing. */
+		*flags |= MIME_TRUNCATED | MIME_MALFORMED;
+		break;
 	case GMIME_CRIT_INVALID_HEADER_NAME:
 	case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
 	case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
@@ -263,8 +269,10 @@ static bool is_signature_part(GMimeObject *o)
 
 /* Strict base64 (nearly every attachment) in one pass over the encoded
  * text, without GMime's filter stream; NULL when the text is not strict,
- * and GMime decodes it. */
-static GByteArray *decode_strict_base64(GMimeStream *src, gint64 encoded)
+ * and GMime decodes it.  A last group without its '=' padding is decoded
+ * as every mainstream decoder does; *LOST is set when bits are lost there
+ * (a last group of one character). */
+static GByteArray *decode_strict_base64(GMimeStream *src, gint64 encoded, bool *lost)
 {
 	struct base64_decoder d;
 	base64_decoder_init(&d);
@@ -276,14 +284,118 @@ static GByteArray *decode_strict_base64(GMimeStream *src, gint64 encoded)
 	ssize_t n;
 	while (ok && (n = g_mime_stream_read(src, (char *)buf, 64 * 1024)) > 0)
 		ok = base64_decoder_step(&d, buf, (size_t)n, arr);
-	ok = ok && base64_decoder_finish(&d);
 	g_free(buf);
 	g_mime_stream_reset(src);
-	if (!ok) {
+	if (!ok || d.bad) {
 		g_byte_array_free(arr, TRUE);
 		return NULL;
 	}
+	*lost = !base64_decoder_end(&d, arr);
 	return arr;
+}
+
+/* GMime's lenient base64 decoder drops a last group that is not whole;
+ * its bytes are appended to ARR, as the other decoders read them. */
+static void base64_lenient_tail(GMimeStream *src, GByteArray *arr)
+{
+	struct base64_tail t;
+	base64_tail_init(&t);
+	char buf[16384];
+	ssize_t n;
+	g_mime_stream_reset(src);
+	while ((n = g_mime_stream_read(src, buf, sizeof(buf))) > 0)
+		base64_tail_step(&t, (const uint8_t *)buf, (size_t)n);
+	g_mime_stream_reset(src);
+	base64_tail_end(&t, arr);
+}
+
+/* The next uuencoded block in TEXT[*POS..LEN), from a "begin MODE NAME"
+ * line to "end", each line read to the length its first character
+ * declares: a line that lost its trailing spaces (mail gateways strip
+ * them; a space encodes zero bits) is padded, as uudecode does.  NULL
+ * when no "begin" line follows.  *POS moves past the block; *NAME (may
+ * be NULL) gets the name, *CUT is set when the text ends before "end". */
+static GByteArray *uu_block(const char *text, size_t len, size_t *pos, char **name, bool *cut)
+{
+	GByteArray *out = NULL;
+	*cut = true;
+	while (*pos < len) {
+		const char *line = text + *pos;
+		const char *nl = memchr(line, '\n', len - *pos);
+		size_t n = nl ? (size_t)(nl - line) : len - *pos;
+		*pos += n + (nl ? 1 : 0);
+		if (n && line[n - 1] == '\r')
+			n--;
+		if (!out) {
+			/* "begin", an octal mode, a space, the name. */
+			size_t m = 6;
+			while (m < n && line[m] >= '0' && line[m] <= '7')
+				m++;
+			if (n > 6 && !memcmp(line, "begin ", 6) && m > 6 && m + 1 < n && line[m] == ' ') {
+				out = g_byte_array_new();
+				if (name)
+					*name = g_strndup(line + m + 1, n - m - 1);
+			}
+			continue;
+		}
+		size_t t = n;
+		while (t && (line[t - 1] == ' ' || line[t - 1] == '\t'))
+			t--;
+		if (t == 3 && !memcmp(line, "end", 3)) {
+			*cut = false;
+			break;
+		}
+		if (n == 0)
+			continue;
+		unsigned count = ((unsigned)(unsigned char)line[0] - 32) & 63;
+		uint8_t q[4], bytes[3];
+		for (unsigned i = 0, k = 1; i < count; i += 3) {
+			for (unsigned j = 0; j < 4; j++, k++)
+				q[j] = k < n ? (uint8_t)(((unsigned char)line[k] - 32) & 63) : 0;
+			bytes[0] = (uint8_t)(q[0] << 2 | q[1] >> 4);
+			bytes[1] = (uint8_t)(q[1] << 4 | q[2] >> 2);
+			bytes[2] = (uint8_t)(q[2] << 6 | q[3]);
+			g_byte_array_append(out, bytes, MIN(3u, count - i));
+		}
+	}
+	return out;
+}
+
+/* x-uuencode: the first block of the part (NULL without one: GMime then
+ * decodes it); *CUT as uu_block's. */
+static GByteArray *decode_uu(GMimeStream *src, bool *cut)
+{
+	GByteArray *text = g_byte_array_new();
+	char buf[16384];
+	ssize_t n;
+	g_mime_stream_reset(src);
+	while ((n = g_mime_stream_read(src, buf, sizeof(buf))) > 0)
+		g_byte_array_append(text, (const guint8 *)buf, (guint)n);
+	g_mime_stream_reset(src);
+	size_t pos = 0;
+	GByteArray *out = uu_block((const char *)text->data, text->len, &pos, NULL, cut);
+	g_byte_array_free(text, TRUE);
+	return out;
+}
+
+/* The CRLF before a delimiter belongs to the delimiter (RFC 2046), but
+ * where the closing delimiter ends the message without a line break
+ * GMime leaves the CR in the part: SRC (the part's content) is made to
+ * end before it. */
+static void drop_delimiter_cr(GMimeStream *src)
+{
+	gint64 start = src->bound_start, end = src->bound_end;
+	char tail[4];
+	if (end < 0 || end - start < 1)
+		return;
+	/* GMime's memory stream reads up to its bounds, past its data. */
+	if (GMIME_IS_STREAM_MEM(src) && g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(src))->len < (guint64)end + 3)
+		return;
+	g_mime_stream_set_bounds(src, start, end + 3);
+	bool cr = g_mime_stream_seek(src, end - 1, GMIME_STREAM_SEEK_SET) == end - 1 &&
+		  g_mime_stream_read(src, tail, 4) == 4 && !memcmp(tail, "\r\n--", 4);
+	g_mime_stream_set_bounds(src, start, cr ? end - 1 : end);
+	g_mime_stream_reset(src);
 }
 
 static bool bad_base64(GMimePart *part);
@@ -299,14 +411,29 @@ static GByteArray *decode_part(GMimePart *part, bool *bad_encoding)
 	if (!w)
 		return g_byte_array_new();
 	GMimeStream *src = g_mime_data_wrapper_get_stream(w);
+	if (src)
+		drop_delimiter_cr(src);
 	gint64 encoded = src ? g_mime_stream_length(src) : -1;
-	bool base64 = g_mime_data_wrapper_get_encoding(w) == GMIME_CONTENT_ENCODING_BASE64;
+	GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(w);
+	bool base64 = enc == GMIME_CONTENT_ENCODING_BASE64;
+	bool lost = false;
 	if (base64 && src) {
-		GByteArray *fast = decode_strict_base64(src, encoded);
-		if (fast)
+		GByteArray *fast = decode_strict_base64(src, encoded, &lost);
+		if (fast) {
+			if (bad_encoding)
+				*bad_encoding = lost;
 			return fast;
+		}
 		if (bad_encoding)
 			*bad_encoding = bad_base64(part);
+	}
+	if (enc == GMIME_CONTENT_ENCODING_UUENCODE && src) {
+		GByteArray *uu = decode_uu(src, &lost);
+		if (uu) {
+			if (bad_encoding)
+				*bad_encoding = lost;
+			return uu;
+		}
 	}
 	/* Sized from the encoded length (never below the decoded one), so
 	 * that a large attachment is not grown by doubling. */
@@ -317,6 +444,8 @@ static GByteArray *decode_part(GMimePart *part, bool *bad_encoding)
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(out), FALSE);
 	g_mime_data_wrapper_write_to_stream(w, out);
 	g_object_unref(out);
+	if (base64 && src)
+		base64_lenient_tail(src, arr);
 	return arr;
 }
 
@@ -498,8 +627,11 @@ static void add_attachment(struct walk *w, const char *path, const char *filenam
 		     has_suffix_ci(filename, ".docx");
 	a->signer_trusted = -1;
 	if (a->is_pdf) {
+		/* An empty array may have no buffer at all. */
+		static const uint8_t none[1];
+		const uint8_t *bytes = data->len ? data->data : none;
 		struct pdfsig_result r;
-		pdfsig_check(data->data, data->len, w->limits->trust, &w->limits->when, &r);
+		pdfsig_check(bytes, data->len, w->limits->trust, &w->limits->when, &r);
 		a->signature = r.status;
 		a->modified_after_signing = r.modified;
 		a->signature_reason = r.reason[0] ? g_strdup(r.reason) : NULL;
@@ -511,7 +643,7 @@ static void add_attachment(struct walk *w, const char *path, const char *filenam
 		a->signed_at = r.signed_at;
 		a->covers_whole_file = r.covers_whole_file;
 		a->signer_trusted = r.trusted;
-		a->mentions_form = pdfsig_mentions_form(data->data, data->len);
+		a->mentions_form = pdfsig_mentions_form(bytes, data->len);
 		pdfsig_result_clear(&r);
 	}
 	a->data = g_byte_array_free(data, FALSE);
@@ -520,6 +652,16 @@ static void add_attachment(struct walk *w, const char *path, const char *filenam
 
 static void walk(struct walk *w, GMimeObject *obj, GMimeObject *parent, const char *path, unsigned depth,
 		 const char *source);
+
+/* Whether M has a header field at all: GMime files the MIME ones
+ * (Content-*) under its top part, not the message. */
+static bool has_headers(GMimeMessage *m)
+{
+	GMimeObject *top = g_mime_message_get_mime_part(m);
+	GMimeHeaderList *mine = g_mime_object_get_header_list(GMIME_OBJECT(m));
+	GMimeHeaderList *mime = top ? g_mime_object_get_header_list(top) : NULL;
+	return (mine && g_mime_header_list_get_count(mine) > 0) || (mime && g_mime_header_list_get_count(mime) > 0);
+}
 
 /* winmail.dat: the files inside become attachments; when it cannot be
  * read it is kept as it is. */
@@ -551,22 +693,52 @@ static bool unpack_tnef(struct walk *w, GMimeObject *obj, const char *path, cons
 	return true;
 }
 
+/* uuencoded files in a text body ("begin 644 name" … "end", as old
+ * clients and some gateways send them): each becomes an attachment
+ * (source "uuencode", part PATH:uu.N). */
+static void unpack_uuencoded(struct walk *w, const char *path, const GByteArray *text)
+{
+	const char *t = (const char *)text->data;
+	size_t pos = 0;
+	if (text->len < 6 || !memmem(t, text->len, "begin ", 6))
+		return;
+	for (unsigned i = 1;; i++) {
+		char *name = NULL;
+		bool cut = false;
+		GByteArray *data = uu_block(t, text->len, &pos, &name, &cut);
+		if (!data)
+			return;
+		if (cut)
+			w->msg->flags |= MIME_BAD_ENCODING;
+		g_autofree char *clean = clean_filename(name);
+		g_free(name);
+		g_autofree char *sub = g_strdup_printf("%s:uu.%u", *path ? path : "1", i);
+		note(w, sub, NULL, clean, data->len, "attachment", g_strdup("uuencoded file inside the text body"));
+		add_attachment(w, sub, clean, guess_type(clean), "uuencode", data, has_suffix_ci(clean, ".pdf"));
+	}
+}
+
 /* Walks OBJ, parsed from decoded bytes (pre-scanned: SCAN): the raw
  * message does not hold them as they are, and the header fields of its
  * tree count, while it is held, against the totals of any parsed
  * inside it. */
-static void walk_decoded(struct walk *w, const struct mimescan_result *scan, GMimeObject *obj, GMimeObject *parent,
-			 const char *path, unsigned depth, const char *source)
+static void walk_decoded(struct walk *w, const struct mimescan_result *scan, GMimeStream *parsed, GMimeObject *obj,
+			 GMimeObject *parent, const char *path, unsigned depth, const char *source)
 {
-	GMimeStream *raw = w->raw;
+	GMimeStream *raw = w->raw, *outer = w->parsed;
 	uint64_t fields = w->fields, bytes = w->header_bytes;
+	GMimeHeaderList *top = w->top_headers;
 	w->raw = NULL;
+	w->parsed = parsed;
+	w->top_headers = NULL;
 	w->fields = scan->fields;
 	w->header_bytes = scan->header_bytes;
 	walk(w, obj, parent, path, depth, source);
 	w->fields = fields;
 	w->header_bytes = bytes;
 	w->raw = raw;
+	w->parsed = outer;
+	w->top_headers = top;
 }
 
 /* The message's S/MIME verdict with R's: an invalid one wins, else the
@@ -618,7 +790,7 @@ static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, con
 		/* Inside the signed-data the raw message says nothing about the
 		 * bytes: a multipart/signed in here is checked as GMime reads it. */
 		g_autofree char *sub = g_strdup_printf("%s:p7", *path ? path : "1");
-		walk_decoded(w, &scan, inner, NULL, sub, depth + 1, "pkcs7");
+		walk_decoded(w, &scan, st, inner, NULL, sub, depth + 1, "pkcs7");
 		g_object_unref(inner);
 	}
 	g_object_unref(p);
@@ -648,13 +820,12 @@ static bool unwrap_encoded_message(struct walk *w, GMimeObject *obj, const char 
 				      ? g_mime_parser_construct_message(p, NULL)
 				      : NULL;
 	/* Bytes without a header are no message, whatever their label says. */
-	bool ok = inner && g_mime_message_get_mime_part(inner) &&
-		  g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(inner))) > 0;
+	bool ok = inner && g_mime_message_get_mime_part(inner) && has_headers(inner);
 	if (ok) {
 		note(w, path, obj, filename, data->len, "message",
 		     g_strdup("forwarded message (transfer-encoded): decoded and walked inside"));
 		w->encoded_messages++;
-		walk_decoded(w, &scan, g_mime_message_get_mime_part(inner), obj, path, depth + 1, source);
+		walk_decoded(w, &scan, st, g_mime_message_get_mime_part(inner), obj, path, depth + 1, source);
 		w->encoded_messages--;
 	}
 	if (inner)
@@ -831,6 +1002,93 @@ static void verify_multipart_signed(struct walk *w, GMimeMultipart *mp, const ch
 	g_byte_array_free(signed_bytes, TRUE);
 }
 
+/* A part of multipart PARENT (or, PARENT NULL, the top part of what was
+ * parsed) whose body follows its header with no blank line: GMime reads
+ * the body's lines as (invalid) header fields and drops them; Python's
+ * email and MimeKit keep them as the body.  The body is read back from
+ * the parsed bytes (after the part's last header field, or its message's,
+ * up to the CRLF before the next delimiter, or the end) and made the
+ * part's content.  True when there was such a body. */
+static bool recover_body(struct walk *w, GMimePart *part, GMimeObject *parent)
+{
+	GMimeDataWrapper *content = g_mime_part_get_content(part);
+	GMimeStream *cs = content ? g_mime_data_wrapper_get_stream(content) : NULL;
+	GMimeHeaderList *list = g_mime_object_get_header_list(GMIME_OBJECT(part));
+	int n = list ? g_mime_header_list_get_count(list) : 0;
+	const char *boundary = parent && GMIME_IS_MULTIPART(parent) ? g_mime_multipart_get_boundary(GMIME_MULTIPART(parent))
+								     : NULL;
+	if (!w->parsed || (parent && !boundary) || n == 0 || (cs && g_mime_stream_length(cs) > 0))
+		return false;
+	gint64 off = -1;
+	for (int i = 0; i < n; i++)
+		off = MAX(off, g_mime_header_get_offset(g_mime_header_list_get_header_at(list, i)));
+	GMimeHeaderList *top = parent ? NULL : w->top_headers;
+	for (int i = 0, k = top ? g_mime_header_list_get_count(top) : 0; i < k; i++)
+		off = MAX(off, g_mime_header_get_offset(g_mime_header_list_get_header_at(top, i)));
+	if (off < 0 || g_mime_stream_seek(w->parsed, off, GMIME_STREAM_SEEK_SET) != off)
+		return false;
+	g_autofree char *delim = boundary ? g_strconcat("\n--", boundary, NULL) : NULL;
+	size_t dlen = delim ? strlen(delim) : 0;
+	GByteArray *buf = g_byte_array_new();
+	const guint8 *hit = NULL;
+	char chunk[65536];
+	ssize_t got;
+	while (!hit && (got = g_mime_stream_read(w->parsed, chunk, sizeof(chunk))) > 0) {
+		size_t from = buf->len > dlen ? buf->len - dlen : 0;
+		g_byte_array_append(buf, (const guint8 *)chunk, (guint)got);
+		hit = delim ? memmem(buf->data + from, buf->len - from, delim, dlen) : NULL;
+	}
+	size_t end = hit ? (size_t)(hit - buf->data) : buf->len;
+	if (end == 0) {
+		g_byte_array_free(buf, TRUE);
+		return false;
+	}
+	/* Past the last field: its line and the lines folded into it. */
+	size_t p = 0;
+	do {
+		const guint8 *nl = memchr(buf->data + p, '\n', end - p);
+		p = nl ? (size_t)(nl - buf->data) + 1 : end;
+	} while (p < end && (buf->data[p] == ' ' || buf->data[p] == '\t'));
+	bool body = p < end && buf->data[p] != '\n' && !(buf->data[p] == '\r' && p + 1 < end && buf->data[p + 1] == '\n');
+	if (body) {
+		if (hit && end > p && buf->data[end - 1] == '\r')
+			end--;
+		GMimeStream *st = g_mime_stream_mem_new_with_buffer((const char *)buf->data + p, end - p);
+		GMimeDataWrapper *wrapper = g_mime_data_wrapper_new_with_stream(st, g_mime_part_get_content_encoding(part));
+		g_mime_part_set_content(part, wrapper);
+		g_object_unref(wrapper);
+		g_object_unref(st);
+	}
+	g_byte_array_free(buf, TRUE);
+	return body;
+}
+
+/* Whether an HTML part in MP (a multipart/related; its alternatives
+ * too) refers to IMAGE: "cid:" and its Content-ID, or its
+ * Content-Location.  An image nothing refers to is an attachment. */
+static bool html_refers_to(GMimeMultipart *mp, GMimeObject *image)
+{
+	const char *cid = g_mime_object_get_content_id(image);
+	const char *loc = g_mime_object_get_header(image, "Content-Location");
+	g_autofree char *url = cid && *cid ? g_strconcat("cid:", cid, NULL) : NULL;
+	g_autofree char *where = loc ? g_strstrip(g_strdup(loc)) : NULL;
+	if (!url && (!where || !*where))
+		return false;
+	bool found = false;
+	for (int i = 0; !found && i < g_mime_multipart_get_count(mp); i++) {
+		GMimeObject *o = g_mime_multipart_get_part(mp, i);
+		if (GMIME_IS_MULTIPART(o) && !GMIME_IS_MULTIPART_SIGNED(o)) {
+			found = html_refers_to(GMIME_MULTIPART(o), image);
+		} else if (GMIME_IS_PART(o) && type_is(o, "text", "html")) {
+			GByteArray *html = decode_part(GMIME_PART(o), NULL);
+			found = html->len && ((url && memmem(html->data, html->len, url, strlen(url))) ||
+					      (where && *where && memmem(html->data, html->len, where, strlen(where))));
+			g_byte_array_free(html, TRUE);
+		}
+	}
+	return found;
+}
+
 static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const char *path, unsigned depth,
 		 const char *source)
 {
@@ -866,17 +1124,26 @@ static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 	bool wanted = true;
 	if (pdf_by_type || pdf_by_name)
 		why = pdf_by_type ? "PDF (by content type)" : "PDF (by file name)";
-	else if (is_image && parent && type_is(parent, "multipart", "related") && !disp_attachment)
+	else if (is_image && parent && type_is(parent, "multipart", "related") && !disp_attachment &&
+		 html_refers_to(GMIME_MULTIPART(parent), obj))
 		wanted = false; /* inline image referenced by an HTML body */
 	else if (disp_attachment)
 		why = "Content-Disposition: attachment";
 	else if (filename)
 		why = "has a file name";
-	else if (is_text || is_image)
-		wanted = false; /* body text, or an unnamed inline image */
+	else if (is_text)
+		wanted = false; /* body text */
+	else if (is_image)
+		why = "image outside multipart/related (a photographed or scanned page)";
 	else
 		why = "unnamed non-text content";
 
+	if (recover_body(w, part, parent)) {
+		w->msg->flags |= MIME_MALFORMED;
+		/* The message's header "ran to its end": that was its body. */
+		if (!parent && w->raw)
+			w->msg->flags &= ~MIME_TRUNCATED;
+	}
 	bool bad_encoding = false;
 	data = decode_part(part, &bad_encoding);
 	if (bad_encoding)
@@ -888,9 +1155,9 @@ static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 			why = "PDF (recognised by its content)";
 		} else {
 			note(w, path, obj, filename, data->len, is_text ? "body" : "inline-image",
-			     g_strdup(is_text ? "text body" : parent && type_is(parent, "multipart", "related")
-								 ? "image referenced by the HTML body"
-								 : "image without a name or attachment disposition"));
+			     g_strdup(is_text ? "text body" : "image referenced by the HTML body"));
+			if (is_text)
+				unpack_uuencoded(w, path, data);
 			g_byte_array_free(data, TRUE);
 			return;
 		}
@@ -1319,12 +1586,11 @@ static void parse_stream(GMimeStream *stream, const char *data, size_t len, stru
 	else if (m->flags & ENDED_IN_ERROR)
 		m->flags |= MIME_MALFORMED;
 	m->flags &= ~ENDED_IN_ERROR;
-	if (!gm || !g_mime_object_get_header_list(GMIME_OBJECT(gm)) ||
-	    g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(gm))) == 0) {
+	if (!gm || !has_headers(gm))
 		m->flags |= MIME_NO_HEADERS;
-	}
 	if (gm) {
-		struct walk w = { .limits = limits, .raw = stream, .msg = m, .atts = g_ptr_array_new(),
+		struct walk w = { .limits = limits, .raw = stream, .parsed = stream,
+				  .top_headers = g_mime_object_get_header_list(GMIME_OBJECT(gm)), .msg = m, .atts = g_ptr_array_new(),
 				  .notes = g_ptr_array_new(), .fields = scan.fields, .header_bytes = scan.header_bytes };
 		read_headers(m, gm);
 		check_header(m, GMIME_OBJECT(gm), limits);

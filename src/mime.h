@@ -64,7 +64,8 @@ struct mime_attachment {
 	char *filename;      /* decoded, UTF-8; NULL when the part names none */
 	char *content_type;  /* lower-case "type/subtype" as declared */
 	char *part_path;     /* "1.2", "2.1.1": where it sits in the tree */
-	const char *source;  /* "mime", "pkcs7" (inside S/MIME signed-data), "tnef" */
+	const char *source;  /* "mime", "pkcs7" (inside S/MIME signed-data), "tnef",
+			      * "uuencode" (a "begin 644 name" block in a text body) */
 	uint8_t *data;       /* decoded content */
 	size_t size;
 	char sha256[65];     /* hex of data */

@@ -3,6 +3,33 @@
 
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <unistd.h>
+
+/* A blank note (the process was killed between two parses) is tidied
+ * away; a pending one stays: it counts the attempts. */
+static void test_tidy(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("attempt-XXXXXX", NULL);
+	g_autofree char *db = g_build_filename(dir, "puljed.db", NULL);
+	g_autofree char *note = g_strconcat(db, ".parsing", NULL);
+	attempt_tidy(db); /* none: nothing to do */
+	struct attempt *a = attempt_open(db);
+	attempt_begin(a, "INBOX", 7, 41);
+	attempt_close(a); /* killed in the parse */
+	attempt_tidy(db);
+	g_assert_true(g_file_test(note, G_FILE_TEST_EXISTS));
+	a = attempt_open(db);
+	g_assert_cmpuint(attempt_begin(a, "INBOX", 7, 41), ==, 2);
+	attempt_end(a);
+	/* Killed before closing: the blank note stays (kept aside here). */
+	g_autofree char *kept = g_strconcat(note, ".kept", NULL);
+	g_assert_cmpint(link(note, kept), ==, 0);
+	attempt_close(a);
+	g_assert_cmpint(g_rename(kept, note), ==, 0);
+	attempt_tidy(db);
+	g_assert_false(g_file_test(note, G_FILE_TEST_EXISTS));
+	g_rmdir(dir);
+}
 
 static void test_counts_across_restarts(void)
 {
@@ -59,5 +86,6 @@ int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/attempt/counts-across-restarts", test_counts_across_restarts);
+	g_test_add_func("/attempt/tidy", test_tidy);
 	return g_test_run();
 }

@@ -67,6 +67,60 @@ static GString *wrap(const char *b64, GRand *rng)
 	return s;
 }
 
+/* A last group without its '=' padding gives its bytes, as Python's
+ * email package, GLib and munpack read it; a lone sextet loses bits. */
+static void test_unpadded_end(void)
+{
+	static const struct {
+		const char *text, *bytes;
+		bool whole;
+	} cases[] = {
+		{ "QUJ", "AB", true },	    { "QQ", "A", true },	{ "QQ=", "A", true },
+		{ "QUJDQQ\r\n", "ABCA", true }, { "QUJDQUI", "ABCAB", true }, { "QUJD", "ABC", true },
+		{ "QUJDQ", "ABC", false },   { "Q", "", false },	{ "QUJD!", "", false },
+	};
+	GRand *rng = g_rand_new_with_seed(9);
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct base64_decoder d;
+		base64_decoder_init(&d);
+		GByteArray *out = g_byte_array_new();
+		const char *t = cases[i].text;
+		for (size_t off = 0, len = strlen(t); off < len;) {
+			size_t piece = MIN((size_t)g_rand_int_range(rng, 1, 4), len - off);
+			base64_decoder_step(&d, (const uint8_t *)t + off, piece, out);
+			off += piece;
+		}
+		g_assert_cmpint(base64_decoder_end(&d, out), ==, cases[i].whole);
+		if (!strchr(t, '!'))
+			g_assert_cmpmem(out->data, out->len, cases[i].bytes, strlen(cases[i].bytes));
+		g_byte_array_free(out, TRUE);
+	}
+	g_rand_free(rng);
+}
+
+/* The last group GMime's lenient decoder drops: what it holds. */
+static void test_lenient_tail(void)
+{
+	static const struct {
+		const char *text, *bytes;
+		bool whole;
+	} cases[] = {
+		{ "QU!JDQQ", "A", true }, { "QUJD!QUI\r\n", "AB", true }, { "QUJD*", "", true },
+		{ "QUJD!Q", "", false },  { "QUJD=QQ", "", true },	 /* a '=': GMime's rules decide */
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct base64_tail t;
+		base64_tail_init(&t);
+		const char *text = cases[i].text;
+		for (size_t k = 0; text[k]; k++)
+			base64_tail_step(&t, (const uint8_t *)text + k, 1);
+		GByteArray *out = g_byte_array_new();
+		g_assert_cmpint(base64_tail_end(&t, out), ==, cases[i].whole);
+		g_assert_cmpmem(out->data, out->len, cases[i].bytes, strlen(cases[i].bytes));
+		g_byte_array_free(out, TRUE);
+	}
+}
+
 static void test_random_round_trip(void)
 {
 	GRand *rng = g_rand_new_with_seed(2022);
@@ -187,6 +241,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/base64/random-round-trip", test_random_round_trip);
 	g_test_add_func("/base64/refuses-what-is-not-strict", test_refuses_what_is_not_strict);
 	g_test_add_func("/base64/padding-and-space", test_accepts_padding_and_space);
+	g_test_add_func("/base64/unpadded-end", test_unpadded_end);
+	g_test_add_func("/base64/lenient-tail", test_lenient_tail);
 	g_test_add_func("/base64/speed", test_speed);
 	int r = g_test_run();
 	g_mime_shutdown();

@@ -313,6 +313,29 @@ static struct mime_message *parse_text(const char *text)
 	return m;
 }
 
+/* no-headers means what it says: MIME fields (which GMime files under
+ * the top part, not the message) are header fields. */
+static void test_no_headers(void)
+{
+	static const struct {
+		const char *text;
+		bool none;
+	} cases[] = {
+		{ "Content-Type: application/pdf\r\n\r\n%PDF-1.4 x\r\n", false },
+		{ "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n", false },
+		{ "Subject: x\r\n\r\nbody\r\n", false },
+		{ "garbage without headers\r\nmore\r\n", true },
+		{ "\r\n\r\nbody\r\n", true },
+		{ "", true },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct mime_message *m = parse_text(cases[i].text);
+		g_test_message("%zu: flags %x", i, m->flags);
+		g_assert_cmpint(!!(m->flags & MIME_NO_HEADERS), ==, cases[i].none);
+		mime_message_free(m);
+	}
+}
+
 /* Outlook splits a long RFC 2047 file name into words that may cut a
  * UTF-8 character in two; GMime then loses the rest of the name. */
 static void test_filename_split_character(void)
@@ -545,6 +568,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/mime/dates", test_dates);
 	g_test_add_func("/mime/facts", test_facts);
 	g_test_add_func("/mime/filename-split-character", test_filename_split_character);
+	g_test_add_func("/mime/no-headers", test_no_headers);
 	g_test_add_func("/mime/pdf-in-text-part", test_pdf_in_text_part);
 	g_test_add_func("/mime/smime-as-received", test_smime_as_received);
 	g_test_add_func("/mime/encoded-forward", test_encoded_forward);
