@@ -1779,6 +1779,8 @@ static int report_message(const struct store_message *m, void *userdata)
 	rm->edge = (struct report_edge){ chunk(c->text, m->edge_received_at), rm->received_at,
 					 chunk(c->text, m->decided_by), chunk(c->text, m->deadline_basis),
 					 chunk(c->text, m->edge_why) };
+	rm->smime = (struct report_signature){ .signature = chunk(c->text, m->smime),
+					       .reason = chunk(c->text, m->smime_reason) };
 	g_ptr_array_add(c->msgs, rm);
 	g_hash_table_insert(c->by_id, &rm->id, rm);
 	struct report_att_ctx ac = { c, m->id, -1, g_array_new(FALSE, TRUE, sizeof(struct report_attachment)) };

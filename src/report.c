@@ -343,6 +343,11 @@ static void message_cell(GString *out, const struct report_message *m)
 		esc(out, edge);
 		g_string_append(out, "</div>");
 	}
+	if (m->smime.signature && strcmp(m->smime.signature, "none")) {
+		g_string_append(out, "<div class=\"smime\">Beskeden er S/MIME-underskrevet: ");
+		signature_text(out, &m->smime);
+		g_string_append(out, "</div>");
+	}
 	if (m->n_atts) {
 		g_string_append(out, "<ul class=\"files\">");
 		for (size_t k = 0; k < m->n_atts; k++) {

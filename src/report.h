@@ -66,6 +66,7 @@ struct report_message {
 	const struct report_attachment *atts;
 	size_t n_atts;
 	struct report_edge edge;  /* which time decided the deadline */
+	struct report_signature smime; /* the message's own S/MIME signature ("none" or NULL: none) */
 };
 
 struct report_application {

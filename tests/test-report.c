@@ -43,12 +43,18 @@ static void test_page(void)
 	/* The mail gateway's time decided m2: said under it, and for the call. */
 	m2.edge = (struct report_edge){ "2022-07-01T23:59:50+02:00", m2.received_at, "edge", "edge", NULL };
 	call.basis_edge = true;
+	/* A message's own S/MIME signature is said in words too. */
+	m3.smime = (struct report_signature){ .signature = "invalid", .reason = "weak digest algorithm md5" };
+	m1.smime = (struct report_signature){ .signature = "none" };
 	struct report r = { "2026-11-22 12:00", &call, 1, 4 };
 	g_autofree char *html = report_html(&r);
 	g_assert_nonnull(strstr(html, "modtaget af ministeriets mailserver 23:59:50, i postkassen 00:00:10; "
 				      "fristen afgøres af mailserverens tid"));
 	g_assert_nonnull(strstr(html, "ministeriets mailservers modtagelsestid afgør"));
 	g_assert_cmpuint(count(html, "class=\"edge\""), ==, 1);
+	g_assert_cmpuint(count(html, "class=\"smime\""), ==, 1);
+	g_assert_nonnull(strstr(html, "Beskeden er S/MIME-underskrevet: <span class=\"sig-invalid\">UGYLDIG underskrift"));
+	g_assert_nonnull(strstr(html, "weak digest algorithm md5"));
 
 	g_assert_true(g_str_has_prefix(html, "<!DOCTYPE html>"));
 	g_assert_nonnull(strstr(html, "<meta charset=\"utf-8\">"));
