@@ -17,9 +17,34 @@ static bool from_bounce_address(const char *addr)
 			(n == 10 && !g_ascii_strncasecmp(addr, "postmaster", n)));
 }
 
+/* From a bulk-mail service's own domain (or one below it): the sending
+ * infrastructure of newsletters, never of a person's mail.  Local parts
+ * such as noreply@ are not enough: a form portal may send from one. */
+static bool from_bulk_service(const char *addr)
+{
+	static const char *const domains[] = {
+		"mcsv.net", "mcdlv.net", "rsgsv.net", "mailchimpapp.net", "mandrillapp.com", "sendgrid.net",
+		"mailgun.org", "amazonses.com", "sparkpostmail.com", "createsend.com", "cmail19.com", "cmail20.com",
+		"exacttarget.com", "hubspotemail.net", "heyloyalty.com", "ubivox.com", "mailjet.com", NULL,
+	};
+	const char *at = addr ? strrchr(addr, '@') : NULL;
+	if (!at)
+		return false;
+	const char *dom = at + 1;
+	size_t n = strlen(dom);
+	for (size_t i = 0; domains[i]; i++) {
+		size_t k = strlen(domains[i]);
+		if (n >= k && !g_ascii_strcasecmp(dom + n - k, domains[i]) && (n == k || dom[n - k - 1] == '.'))
+			return true;
+	}
+	return false;
+}
+
 static unsigned hints_from_facts(unsigned facts, const char *from_addr)
 {
 	unsigned h = 0;
+	if (from_bulk_service(from_addr))
+		h |= RULES_HINT_BULK_SENDER;
 	if ((facts & MIME_FACT_FAILED_RECIPIENTS) || from_bounce_address(from_addr))
 		h |= RULES_HINT_BOUNCE;
 	if (facts & MIME_FACT_CALENDAR)

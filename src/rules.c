@@ -972,7 +972,7 @@ static const char *const other_remainder_words[] = {
 
 struct kind_info {
 	enum rules_kind kind;
-	bool strong;          /* an automatic reply or a bounce: never an application */
+	bool strong;          /* an automatic reply, a bounce or list mail: never an application */
 	const char *reply_to; /* a person's reply to one: "auto-reply", "delivery-report" */
 };
 
@@ -996,8 +996,11 @@ static void message_kind(const char *subject, unsigned hints, struct kind_info *
 		ki->strong = true;
 	} else if (hints & RULES_HINT_AUTO_SUBMITTED) {
 		ki->kind = RULES_KIND_AUTO_REPLY; /* weak: generated mail may be an application */
-	} else if (hints & (RULES_HINT_LIST | RULES_HINT_PRECEDENCE_BULK)) {
+	} else if (hints & (RULES_HINT_LIST | RULES_HINT_PRECEDENCE_BULK | RULES_HINT_BULK_SENDER)) {
 		ki->kind = RULES_KIND_LIST;
+		/* List mail (a reminder, a newsletter) quoting the call is no
+		 * application; a person's reply through the list may be. */
+		ki->strong = !lead.replied;
 	} else if (hints & RULES_HINT_CALENDAR) {
 		ki->kind = RULES_KIND_OTHER;
 	} else if (contains_any(folded, question_words, G_N_ELEMENTS(question_words))) {
@@ -1319,7 +1322,7 @@ void rules_classify(const struct rules_call *calls, size_t n_calls, const struct
 	if (ki.reply_to)
 		add_reason(out, g_strdup_printf("reply-to:%s", ki.reply_to));
 	if (ki.strong) {
-		/* An automatic reply or a bounce quoting the call is no application:
+		/* An automatic reply, a bounce or list mail quoting the call is no application:
 		 * it belongs to no call, names no applicant and meets no deadline
 		 * (on_time unknown); the call it quotes stays in the reasons. */
 		add_reason(out, g_strdup_printf("quotes:%s", c->id));

@@ -75,6 +75,7 @@ enum rules_hints {
 	RULES_HINT_REPORT = 1u << 5,         /* Content-Type: multipart/report */
 	RULES_HINT_BOUNCE = 1u << 6,         /* From mailer-daemon@/postmaster@, or X-Failed-Recipients */
 	RULES_HINT_CALENDAR = 1u << 7,       /* a text/calendar part (an invitation, a reply to one) */
+	RULES_HINT_BULK_SENDER = 1u << 8,    /* From a bulk-mail service's domain (a newsletter's sender) */
 };
 
 /* The form's digital signature, as it bears on acceptance. */

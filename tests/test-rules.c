@@ -183,7 +183,8 @@ static unsigned parse_hints(const char *text)
 	} names[] = {
 		{ "report", RULES_HINT_REPORT }, { "bounce", RULES_HINT_BOUNCE }, { "calendar", RULES_HINT_CALENDAR },
 		{ "autoreply", RULES_HINT_AUTOREPLY }, { "auto-submitted", RULES_HINT_AUTO_SUBMITTED },
-		{ "list", RULES_HINT_LIST },
+		{ "list", RULES_HINT_LIST }, { "bulk", RULES_HINT_PRECEDENCE_BULK },
+		{ "bulk-sender", RULES_HINT_BULK_SENDER },
 	};
 	unsigned h = 0;
 	if (!strcmp(text, "-"))
@@ -487,11 +488,21 @@ static void test_not_applications(void)
 	g_assert_cmpint(r.status, ==, RULES_REVIEW);
 	rules_result_clear(&r);
 
+	/* List mail quoting the call, even with a form: no application, no
+	 * applicant, no call; a person's reply through the list is looked at. */
 	in.hints = RULES_HINT_LIST;
+	r = run(&in, RULES_BASIS_ARRIVAL, 0);
+	g_assert_cmpint(r.status, ==, RULES_UNRELATED);
+	g_assert_cmpint(r.kind, ==, RULES_KIND_LIST);
+	g_assert_cmpint(r.call, ==, -1);
+	g_assert_null(r.applicant);
+	rules_result_clear(&r);
+	in.subject = "SV: " CALL " - Region X";
 	r = run(&in, RULES_BASIS_ARRIVAL, 0);
 	g_assert_cmpint(r.status, ==, RULES_REVIEW);
 	g_assert_cmpint(r.kind, ==, RULES_KIND_LIST);
 	rules_result_clear(&r);
+	in.subject = CALL " - Region X";
 
 	in.hints = 0;
 	in.subject = "Spørgsmål vedr. puljen " CALL;

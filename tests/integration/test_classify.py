@@ -317,12 +317,16 @@ class ClassifyTest(PuljedTestCase):
                 from_addr="post@odense.example.dk"), "2022-06-18T09:04:00+02:00"),
         ]
         got, _cfg = self.ingest(dc, items)
+        # List mail quoting the call (a reminder with the call's PDF, a
+        # bulk mailing) is no application: unrelated, no applicant, the
+        # quoted call in the reasons.
         for key in ("list-id+unsubscribe", "precedence-bulk"):
             r = got[key]
             with self.subTest(message=key):
                 self.assertEqual(r["kind"], "list", r)
-                self.assertEqual(r["match"], "exact", r)
-                self.assertEqual(r["status"], "review", r)
+                self.assertEqual(r["status"], "unrelated", r)
+                self.assertIsNone(r["applicant"], r)
+                self.assertIn("quotes:" + CALL_ID, r["reasons"], r)
         r = got["list-unsubscribe-only"]
         self.assertEqual(r["kind"], "list", r)
         self.assertEqual(r["status"], "unrelated", r)
