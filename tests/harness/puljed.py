@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 
 EXIT_OK = 0
 EXIT_OTHER = 1
@@ -147,3 +148,21 @@ def kill9(proc):
         proc.send_signal(signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def sigterm_timed(proc, argv, grace):
+    """SIGTERM to PROC (started from ARGV with stdout and stderr piped), then
+    up to GRACE seconds for it to end: (seconds from the signal to its exit,
+    Result).  The seconds are None when it did not end in time; it is
+    killed then."""
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    took = None
+    try:
+        out, err = proc.communicate(timeout=grace)
+        took = time.monotonic() - t0
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    return took, Result(argv, proc.returncode, out.decode("utf-8", "replace"),
+                        err.decode("utf-8", "replace"))

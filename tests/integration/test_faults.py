@@ -606,22 +606,16 @@ class FaultTest(PuljedTestCase):
             # waits on the fetcher when the signal comes.
             while len(self.recs(cfg)) < 2 and time.monotonic() < deadline:
                 time.sleep(0.1)
-            t0 = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            try:
-                out, err = proc.communicate(timeout=25)
-            except subprocess.TimeoutExpired:
-                self.fail("puljed still running 25 s after SIGTERM, waiting on a silent "
-                          "server (timeout = 30 s)")
-            took = time.monotonic() - t0
+            took, r = P.sigterm_timed(proc, argv, 25)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
-        r = P.Result(argv, proc.returncode, out.decode("utf-8", "replace"),
-                     err.decode("utf-8", "replace"))
         self.runs.append(r)
         self.check_no_secret(r)
+        if took is None:
+            self.fail("puljed still running 25 s after SIGTERM, waiting on a silent "
+                      "server (timeout = 30 s)")
         self.assert_no_crash(r)
         self.assertEqual(r.returncode, P.EXIT_OK, r.describe())
         self.assertLess(took, 5.0, "SIGTERM took %.1f s to end a fetch waiting on a silent "

@@ -573,21 +573,15 @@ class HostileTest(PuljedTestCase):
                                 stderr=subprocess.PIPE, env=P.clean_env())
         try:
             busy = _wait_thread_busy(proc, thread, cpu, timeout=RUN_TIMEOUT)
-            t0 = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            try:
-                out, err = proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.fail("puljed still running 30 s after SIGTERM")
-            took = time.monotonic() - t0
+            took, r = P.sigterm_timed(proc, argv, 30)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
-        r = P.Result(argv, proc.returncode, out.decode("utf-8", "replace"),
-                     err.decode("utf-8", "replace"))
         self.runs.append(r)
         self.check_no_secret(r)
+        if took is None:
+            self.fail("puljed still running 30 s after SIGTERM")
         return busy, took, r
 
     def test_sigterm_during_the_parse(self):
