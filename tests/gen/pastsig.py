@@ -39,7 +39,6 @@ import calendar
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pdfsign  # noqa: E402
 import smime  # noqa: E402
 
-FAKETIME = os.environ.get("FAKETIME", "faketime")
 OPENSSL = pdfsign.OPENSSL
 
 
@@ -106,23 +104,11 @@ CASES = {
 
 
 def run(args, at=None, cwd=None, data=None):
-    """openssl ARGS (under faketime AT, UTC, when given)."""
-    cmd = [OPENSSL] + list(args)
-    env = dict(os.environ, TZ="UTC")
-    if at:
-        if not shutil.which(FAKETIME):
-            raise RuntimeError("faketime is needed (Debian package faketime)")
-        cmd = [FAKETIME, at] + cmd
-    p = subprocess.run(cmd, cwd=cwd, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    if p.returncode != 0:
-        raise RuntimeError("%s failed (%d):\n%s" % (" ".join(cmd), p.returncode,
-                                                     p.stderr.decode("utf-8", "replace")))
-    return p.stdout
+    """openssl ARGS (under faketime AT, UTC, when given): pdfsign's runner."""
+    return pdfsign.openssl(args, cwd=cwd, data=data, at=at)
 
 
-def _write(path, text):
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+_write = pdfsign._write
 
 
 def make_pki(d):
