@@ -228,22 +228,8 @@ OID_TST = bytes([0x06, 0x0B, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x1
 
 def timestamp_token(data, pki_dir, at):
     """An RFC 3161 token over data made by the past TSA at AT."""
-    with tempfile.TemporaryDirectory(prefix="pastsig-ts-") as t:
-        j = lambda n: os.path.join(t, n)  # noqa: E731
-        with open(j("data.bin"), "wb") as f:
-            f.write(data)
-        _write(j("tsa.cnf"), "[ tsa ]\ndefault_tsa = tsa1\n[ tsa1 ]\n"
-               "serial = %s\ncrypto_device = builtin\nsigner_digest = sha256\n"
-               "default_policy = 1.2.3.4.1\ndigests = sha256\naccuracy = secs:1\n"
-               "ordering = yes\ntsa_name = no\ness_cert_id_chain = no\n"
-               "ess_cert_id_alg = sha256\n" % j("serial"))
-        _write(j("serial"), "01\n")
-        run(["ts", "-query", "-data", j("data.bin"), "-sha256", "-cert", "-out", j("q.tsq")])
-        run(["ts", "-reply", "-config", j("tsa.cnf"), "-queryfile", j("q.tsq"),
-             "-signer", os.path.join(pki_dir, "tsa.pem"), "-inkey", os.path.join(pki_dir, "tsa.key"),
-             "-chain", os.path.join(pki_dir, "intermediate.pem"), "-token_out", "-out", j("t.tok")], at=at)
-        with open(j("t.tok"), "rb") as f:
-            return f.read()
+    return pdfsign.tsa_token(data, os.path.join(pki_dir, "tsa.pem"), os.path.join(pki_dir, "tsa.key"),
+                             os.path.join(pki_dir, "intermediate.pem"), at=at)
 
 
 def forged_token(data, pki_dir, signer, gen_time):

@@ -282,6 +282,12 @@ def make_tsa(pki):
 def rfc3161_token(data, pki):
     """An RFC 3161 timestamp token (DER CMS over a TSTInfo) for data."""
     make_tsa(pki)
+    return tsa_token(data, pki.tsa_cert, pki.tsa_key, pki.inter_cert)
+
+
+def tsa_token(data, tsa_cert, tsa_key, chain, at=None):
+    """An RFC 3161 token over data from the TSA TSA_CERT/TSA_KEY (CHAIN: its
+    issuer), made at AT (faketime, UTC) when given."""
     with tempfile.TemporaryDirectory(prefix="pdfsign-ts-") as t:
         j = lambda n: os.path.join(t, n)  # noqa: E731
         with open(j("data.bin"), "wb") as f:
@@ -295,8 +301,8 @@ def rfc3161_token(data, pki):
         openssl(["ts", "-query", "-data", j("data.bin"), "-sha256", "-cert",
                  "-out", j("q.tsq")])
         openssl(["ts", "-reply", "-config", j("tsa.cnf"), "-queryfile", j("q.tsq"),
-                 "-signer", pki.tsa_cert, "-inkey", pki.tsa_key, "-chain", pki.inter_cert,
-                 "-token_out", "-out", j("t.tok")])
+                 "-signer", tsa_cert, "-inkey", tsa_key, "-chain", chain,
+                 "-token_out", "-out", j("t.tok")], at=at)
         with open(j("t.tok"), "rb") as f:
             return f.read()
 
