@@ -203,6 +203,27 @@ static void on_name(struct scan *s, size_t at, size_t n)
 	f->want_value = false;
 }
 
+/* The literal string whose '(' is at PDF[OPEN] (nested parentheses,
+ * backslash escapes): the index just past its closing ')', or END when it
+ * runs to END; *CLOSED (may be NULL) says which. */
+static size_t string_end(const uint8_t *pdf, size_t open, size_t end, bool *closed)
+{
+	size_t i = open + 1;
+	int nest = 1;
+	while (i < end && nest) {
+		if (pdf[i] == '\\')
+			i++;
+		else if (pdf[i] == '(')
+			nest++;
+		else if (pdf[i] == ')')
+			nest--;
+		i++;
+	}
+	if (closed)
+		*closed = nest == 0;
+	return MIN(i, end);
+}
+
 /* One forward pass: every dictionary with a /ByteRange key whose value is
  * an array becomes a candidate.  Linear: every byte is looked at once,
  * streams are stepped over with one search for "endstream". */
@@ -218,19 +239,11 @@ static void scan_pdf(struct scan *s)
 			while (i < len && pdf[i] != '\r' && pdf[i] != '\n')
 				i++;
 		} else if (c == '(') { /* literal string: nested parentheses, escapes */
-			size_t from = ++i;
-			int nest = 1;
-			while (i < len && nest) {
-				if (pdf[i] == '\\')
-					i++;
-				else if (pdf[i] == '(')
-					nest++;
-				else if (pdf[i] == ')')
-					nest--;
-				i++;
-			}
+			size_t from = i + 1;
+			bool closed;
+			i = string_end(pdf, i, len, &closed);
 			struct frame *f = top(s);
-			if (f && f->dict && f->want_value && f->key == K_M && !nest) {
+			if (f && f->dict && f->want_value && f->key == K_M && closed) {
 				f->c.m = pdf + from;
 				f->c.m_len = i - from - 1;
 			}
@@ -590,16 +603,7 @@ static char *skeleton(const uint8_t *pdf, size_t from, size_t to)
 	for (size_t i = from; i < to && g->len < (64u << 10); i++) {
 		uint8_t c = pdf[i];
 		if (c == '(') {
-			int nest = 1;
-			for (i++; i < to && nest; i++) {
-				if (pdf[i] == '\\')
-					i++;
-				else if (pdf[i] == '(')
-					nest++;
-				else if (pdf[i] == ')')
-					nest--;
-			}
-			i--;
+			i = string_end(pdf, i, to, NULL) - 1;
 			g_string_append(g, " ()");
 		} else if (c == '<' && i + 1 < to && pdf[i + 1] != '<' && (i == 0 || pdf[i - 1] != '<')) {
 			while (i < to && pdf[i] != '>')
