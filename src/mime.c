@@ -18,6 +18,7 @@ struct walk {
 	GMimeStream *raw;  /* the message as received (borrowed); NULL inside decoded content */
 	GMimeStream *parsed; /* what the tree being walked was parsed from (borrowed) */
 	GMimeHeaderList *top_headers; /* its message's own header fields, or NULL */
+	const char *boundary; /* of the innermost multipart around what is walked, in PARSED; or NULL */
 	unsigned encoded_messages; /* transfer-encoded message/rfc822 parts being walked */
 	struct mime_message *msg;
 	GPtrArray *atts;  /* struct mime_attachment* */
@@ -718,19 +719,23 @@ static void unpack_uuencoded(struct walk *w, const char *path, const GByteArray 
 	}
 }
 
-/* Walks OBJ, parsed from decoded bytes (pre-scanned: SCAN): the raw
+/* Walks OBJ, parsed from decoded bytes (pre-scanned: SCAN; HEADERS the
+ * header fields of the message they are, or NULL): the raw
  * message does not hold them as they are, and the header fields of its
  * tree count, while it is held, against the totals of any parsed
  * inside it. */
-static void walk_decoded(struct walk *w, const struct mimescan_result *scan, GMimeStream *parsed, GMimeObject *obj,
-			 GMimeObject *parent, const char *path, unsigned depth, const char *source)
+static void walk_decoded(struct walk *w, const struct mimescan_result *scan, GMimeStream *parsed,
+			 GMimeHeaderList *headers, GMimeObject *obj, GMimeObject *parent, const char *path, unsigned depth,
+			 const char *source)
 {
 	GMimeStream *raw = w->raw, *outer = w->parsed;
 	uint64_t fields = w->fields, bytes = w->header_bytes;
 	GMimeHeaderList *top = w->top_headers;
+	const char *boundary = w->boundary;
 	w->raw = NULL;
 	w->parsed = parsed;
-	w->top_headers = NULL;
+	w->top_headers = headers;
+	w->boundary = NULL;
 	w->fields = scan->fields;
 	w->header_bytes = scan->header_bytes;
 	walk(w, obj, parent, path, depth, source);
@@ -739,6 +744,7 @@ static void walk_decoded(struct walk *w, const struct mimescan_result *scan, GMi
 	w->raw = raw;
 	w->parsed = outer;
 	w->top_headers = top;
+	w->boundary = boundary;
 }
 
 /* The message's S/MIME verdict with R's: an invalid one wins, else the
@@ -790,7 +796,7 @@ static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, con
 		/* Inside the signed-data the raw message says nothing about the
 		 * bytes: a multipart/signed in here is checked as GMime reads it. */
 		g_autofree char *sub = g_strdup_printf("%s:p7", *path ? path : "1");
-		walk_decoded(w, &scan, st, inner, NULL, sub, depth + 1, "pkcs7");
+		walk_decoded(w, &scan, st, NULL, inner, NULL, sub, depth + 1, "pkcs7");
 		g_object_unref(inner);
 	}
 	g_object_unref(p);
@@ -825,7 +831,8 @@ static bool unwrap_encoded_message(struct walk *w, GMimeObject *obj, const char 
 		note(w, path, obj, filename, data->len, "message",
 		     g_strdup("forwarded message (transfer-encoded): decoded and walked inside"));
 		w->encoded_messages++;
-		walk_decoded(w, &scan, st, g_mime_message_get_mime_part(inner), obj, path, depth + 1, source);
+		walk_decoded(w, &scan, st, g_mime_object_get_header_list(GMIME_OBJECT(inner)),
+			     g_mime_message_get_mime_part(inner), obj, path, depth + 1, source);
 		w->encoded_messages--;
 	}
 	if (inner)
@@ -1002,27 +1009,36 @@ static void verify_multipart_signed(struct walk *w, GMimeMultipart *mp, const ch
 	g_byte_array_free(signed_bytes, TRUE);
 }
 
-/* A part of multipart PARENT (or, PARENT NULL, the top part of what was
- * parsed) whose body follows its header with no blank line: GMime reads
+/* A part whose body follows its header with no blank line: GMime reads
  * the body's lines as (invalid) header fields and drops them; Python's
- * email and MimeKit keep them as the body.  The body is read back from
+ * email and MimeKit keep them as the body.  The part is one of multipart
+ * PARENT, or the single part of a message (the top one, PARENT NULL; a
+ * forwarded one, PARENT its message part).  The body is read back from
  * the parsed bytes (after the part's last header field, or its message's,
- * up to the CRLF before the next delimiter, or the end) and made the
- * part's content.  True when there was such a body. */
+ * up to the CRLF before the next delimiter of the innermost multipart
+ * around it, or the end) and made the part's content.  True when there
+ * was such a body. */
 static bool recover_body(struct walk *w, GMimePart *part, GMimeObject *parent)
 {
 	GMimeDataWrapper *content = g_mime_part_get_content(part);
 	GMimeStream *cs = content ? g_mime_data_wrapper_get_stream(content) : NULL;
 	GMimeHeaderList *list = g_mime_object_get_header_list(GMIME_OBJECT(part));
 	int n = list ? g_mime_header_list_get_count(list) : 0;
-	const char *boundary = parent && GMIME_IS_MULTIPART(parent) ? g_mime_multipart_get_boundary(GMIME_MULTIPART(parent))
-								     : NULL;
-	if (!w->parsed || (parent && !boundary) || n == 0 || (cs && g_mime_stream_length(cs) > 0))
+	const char *boundary = w->boundary;
+	if (!w->parsed || (parent && GMIME_IS_MULTIPART(parent) && !boundary) || n == 0 ||
+	    (cs && g_mime_stream_length(cs) > 0))
 		return false;
 	gint64 off = -1;
 	for (int i = 0; i < n; i++)
 		off = MAX(off, g_mime_header_get_offset(g_mime_header_list_get_header_at(list, i)));
-	GMimeHeaderList *top = parent ? NULL : w->top_headers;
+	/* A message's own fields (From, Subject…) come before its part's. */
+	GMimeHeaderList *top = NULL;
+	if (parent && GMIME_IS_MESSAGE_PART(parent)) {
+		GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(parent));
+		top = m ? g_mime_object_get_header_list(GMIME_OBJECT(m)) : NULL;
+	} else if (!parent || !GMIME_IS_MULTIPART(parent)) {
+		top = w->top_headers;
+	}
 	for (int i = 0, k = top ? g_mime_header_list_get_count(top) : 0; i < k; i++)
 		off = MAX(off, g_mime_header_get_offset(g_mime_header_list_get_header_at(top, i)));
 	if (off < 0 || g_mime_stream_seek(w->parsed, off, GMIME_STREAM_SEEK_SET) != off)
@@ -1215,10 +1231,13 @@ static void walk(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 		note(w, path, obj, NULL, 0, "container", g_strdup_printf("%s with %d part%s", ct, n, n == 1 ? "" : "s"));
 		if (GMIME_IS_MULTIPART_SIGNED(obj))
 			verify_multipart_signed(w, mp, path);
+		const char *around = w->boundary;
+		w->boundary = g_mime_multipart_get_boundary(mp);
 		for (int i = 0; i < n; i++) {
 			g_autofree char *sub = *path ? g_strdup_printf("%s.%d", path, i + 1) : g_strdup_printf("%d", i + 1);
 			walk(w, g_mime_multipart_get_part(mp, i), obj, sub, depth + 1, source);
 		}
+		w->boundary = around;
 		return;
 	}
 	if (GMIME_IS_MESSAGE_PART(obj)) {

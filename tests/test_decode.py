@@ -58,6 +58,8 @@ FLAGS = {
     "decode-uuencode-in-text.eml": "",
     "decode-no-blank-line.eml": "malformed",
     "decode-no-blank-line-top.eml": "malformed",  # not truncated: the "header" that ran to the end was the body
+    "decode-no-blank-line-forward.eml": "malformed",
+    "decode-no-blank-line-forward-b64.eml": "malformed",
     "decode-missing-close.eml": "truncated,malformed",
     "decode-mime-headers-only.eml": "",           # MIME headers are headers
     "decode-unnamed-image-mixed.eml": "",
@@ -120,6 +122,17 @@ KNOWN = {
     ("decode-no-blank-line.eml", "budget.zip", "uudeview"):
         "uudeview drops the body of a part with no blank line after its header (0 bytes); Python's "
         "email and MimeKit keep it",
+    ("decode-no-blank-line-forward.eml", "Ansoegning.pdf", "munpack"):
+        "munpack does not walk into a forwarded message/rfc822 (it writes the text part only); "
+        "Python's bytes of the PDF inside agree",
+    ("decode-no-blank-line-forward.eml", "Ansoegning.pdf", "uudeview"):
+        "uudeview writes no file from a forward whose one part has no blank line after its header; "
+        "Python's bytes of the PDF inside agree",
+    ("decode-no-blank-line-forward-b64.eml", "Ansoegning.pdf", "munpack"):
+        "munpack does not decode a base64-encoded message/rfc822; Python's bytes of the PDF inside agree",
+    ("decode-no-blank-line-forward-b64.eml", "Ansoegning.pdf", "uudeview"):
+        "uudeview writes a base64-encoded message/rfc822 whole and does not walk into it; Python's "
+        "bytes of the PDF inside agree",
     ("decode-mime-headers-only.eml", "Ansoegning.pdf", "munpack"):
         "munpack does not decode a base64-encoded message/rfc822 (a forward RFC 2046 forbids "
         "encoding, clients encode anyway); Python's bytes of the PDF inside agree",

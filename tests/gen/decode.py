@@ -21,7 +21,11 @@ client or a gateway really sends:
   body, their lines stripped of trailing spaces too.
 * decode-no-blank-line: a part whose body (a base64 zip) follows its
   header with no blank line; decode-no-blank-line-top: a one-part message
-  whose body (a base64 PDF) follows its header so.
+  whose body (a base64 PDF) follows its header so;
+  decode-no-blank-line-forward: the same one-part message forwarded as
+  message/rfc822 beside a text part (its body ends at the delimiter of
+  the multipart around the forward), and -forward-b64 forwarded with a
+  base64 transfer encoding (its body ends at the end of the decoded bytes).
 * decode-missing-close: a multipart whose closing delimiter is missing.
 * decode-mime-headers-only: a message whose only header fields are MIME
   ones, and a base64-encoded forward whose only fields are MIME ones.
@@ -160,12 +164,37 @@ def no_blank_line():
     return s + "--%s--\r\n" % b
 
 
+def one_part_no_blank(mid, n):
+    """A one-part message (a base64 PDF of N bytes) whose body follows its
+    header with no blank line."""
+    s = HEAD.format(who="Holb\u00e6k Kommune", mid=mid)
+    s += ('Content-Type: application/pdf; name="Ansoegning.pdf"\r\nContent-Transfer-Encoding: base64\r\n'
+          + b64_lines(pdf(n, mid)))
+    return s
+
+
 def no_blank_line_top():
     # The same in a message that is a single part.
-    s = HEAD.format(who="Holb\u00e6k Kommune", mid="noblanktop")
-    s += ('Content-Type: application/pdf; name="Ansoegning.pdf"\r\nContent-Transfer-Encoding: base64\r\n'
-          + b64_lines(pdf(528, "noblanktop")))
-    return s
+    return one_part_no_blank("noblanktop", 528)
+
+
+def no_blank_line_forward():
+    # A forward of such a message: the single leaf of a message/rfc822,
+    # whose end is the delimiter of the multipart around the forward.
+    b = "=_fwdnoblank"
+    s = head("Holb\u00e6k Kommune", "fwdnoblank", b) + text_part(b, "Videresendt ans\u00f8gning.")
+    s += "--%s\r\nContent-Type: message/rfc822\r\n\r\n%s" % (b, one_part_no_blank("fwdinner", 612))
+    return s + "--%s--\r\n" % b
+
+
+def no_blank_line_forward_b64():
+    # The same forward, transfer-encoded (clients do, RFC 2046 or not).
+    b = "=_fwdnoblank64"
+    inner = one_part_no_blank("fwdinner64", 444).encode("utf-8")
+    s = head("Holb\u00e6k Kommune", "fwdnoblank64", b) + text_part(b, "Videresendt ans\u00f8gning.")
+    s += ("--%s\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n%s"
+          % (b, b64_lines(inner)))
+    return s + "--%s--\r\n" % b
 
 
 def missing_close():
@@ -214,6 +243,8 @@ FIXTURES = {
     "decode-uuencode-in-text.eml": uuencode_in_text,
     "decode-no-blank-line.eml": no_blank_line,
     "decode-no-blank-line-top.eml": no_blank_line_top,
+    "decode-no-blank-line-forward.eml": no_blank_line_forward,
+    "decode-no-blank-line-forward-b64.eml": no_blank_line_forward_b64,
     "decode-missing-close.eml": missing_close,
     "decode-mime-headers-only.eml": mime_headers_only,
     "decode-unnamed-image-mixed.eml": unnamed_image_mixed,

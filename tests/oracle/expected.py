@@ -41,6 +41,8 @@ BROKEN = {
     "decode-missing-close.eml": "assert",            # inner multipart never closed: truncated
     "decode-no-blank-line.eml": "assert",            # body right after the header: malformed
     "decode-no-blank-line-top.eml": "assert",        # the same in a one-part message
+    "decode-no-blank-line-forward.eml": "assert",    # ... forwarded as message/rfc822
+    "decode-no-blank-line-forward-b64.eml": "assert",  # ... forwarded, transfer-encoded
 }
 
 SIGNATURE_TYPES = {
