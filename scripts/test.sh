@@ -81,8 +81,8 @@ unset TSAN_OPTIONS
 
 # libFuzzer (clang) with every library instrumented: the five targets
 # (ingest, pdfsig, tnef, frame, config), each a short run from its seeds
-# that prints the coverage reached (about 5 minutes in all); README
-# "Fuzzing" has the long runs.
+# that prints the coverage reached (about 5 minutes in all);
+# tests/README.md, "Fuzzing", has the long runs.
 export CC=clang
 fuzz_built=0
 build "fuzz" build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false && fuzz_built=1

@@ -477,7 +477,7 @@ class FaultTest(PuljedTestCase):
     @budget(90)
     def test_06b_starttls_refused_is_a_tls_failure(self):
         # security = starttls and the server answers STARTTLS with BAD or
-        # NO: exit 4 (TLS failure, as the README's table says), no login
+        # NO: exit 4 (TLS failure, as puljed(8), EXIT STATUS, says), no login
         # in plaintext, nothing recorded.
         for i, reply in enumerate((b"{tag} BAD TLS not available\r\n",
                                    b"{tag} NO TLS not available\r\n")):

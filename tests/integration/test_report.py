@@ -142,7 +142,7 @@ def blank(value):
 
 def neutralised(value):
     """What a CSV field holding value must read back as: a leading = + - @
-    gets a leading apostrophe (README "Export")."""
+    gets a leading apostrophe (puljectl(1), EXPORT)."""
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
@@ -734,7 +734,7 @@ class ReportTest(PuljedTestCase):
             filed = f.read()
         self.assertEqual(filed, r.raw, "export --output FILE differs from export to stdout")
         self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o640,
-                         "README: --output writes mode 0640")
+                         "puljectl(1): --output writes mode 0640")
         self.assertEqual(os.listdir(os.path.dirname(out)), ["ansøgninger.csv"],
                          "export --output left other files beside FILE")
 
@@ -1236,7 +1236,7 @@ class ReportTest(PuljedTestCase):
     def test_f_machine_output_on_terminal(self):
         """Export and --json on a terminal: no raw control characters.
 
-        README: control characters and bidi overrides from mail headers
+        puljectl(1): control characters and bidi overrides from mail headers
         never reach the terminal -- also when export or --json is printed on
         one (JSON may escape them as \\u001b; CSV must not carry them raw
         to a terminal).  Stricter than the issue's wording; see the report."""
