@@ -129,3 +129,7 @@ enum config_file_verdict config_judge_secret_file(const struct stat *st, uid_t s
 
 /* Parses "123", "64k", "25M", "1G" (binary multiples). */
 int config_parse_size(const char *text, uint64_t *out);
+
+/* Parses "90s", "15m", "2h", "1d", "0" into seconds (at most 366 days).
+ * 0 or -EINVAL; *seconds untouched on failure. */
+int config_parse_duration(const char *text, int64_t *seconds);

@@ -750,7 +750,7 @@ static int show_human(const struct store_message *m, void *userdata)
 	show_field(c, "Applicant:", from_sender ? applicant : m->applicant);
 	show_field(c, "On time:", m->on_time < 0 ? "-" : m->on_time ? "yes" : "no");
 	if (m->has_delta && m->decided_by) {
-		g_autofree char *how = rules_describe_delta(m->deadline_delta);
+		g_autofree char *how = report_describe_delta(m->deadline_delta);
 		bool by_date = !strcmp(m->decided_by, "date-header"), by_edge = !strcmp(m->decided_by, "edge");
 		bool fell_back = m->deadline_basis && strcmp(m->deadline_basis, m->decided_by);
 		bool wanted_edge = m->deadline_basis && !strcmp(m->deadline_basis, "edge");
