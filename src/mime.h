@@ -1,5 +1,7 @@
 /* mime: parses one raw message with GMime and walks every part.
- * Pure with respect to I/O: input is a byte buffer, output plain structs.
+ * Input is a byte buffer (mime_parse) or a file descriptor it reads with
+ * pread (mime_parse_fd, mime_sha256_fd); no other I/O.  Output is plain
+ * structs.  Time is passed in (struct mime_limits: clock, when).
  * Everything returned is owned by the struct mime_message; free it with
  * mime_message_free(). */
 #pragma once
