@@ -1354,7 +1354,6 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 	bool json = oo->json;
 	g_autofree char *error = NULL;
 	char *password = NULL;
-	char err[600];
 	struct imap *im = NULL;
 	struct imap_meta *metas = NULL;
 	size_t n = 0;
@@ -1368,10 +1367,10 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 	}
 	struct imap_options o;
 	ingest_imap_options(cfg, password, NULL, &o);
-	int r = imap_connect(&o, &im, err, sizeof(err));
+	int r = imap_connect(&o, &im, &error);
 	config_password_free(password);
 	if (r != IMAP_OK) {
-		fprintf(stderr, "puljectl: reconcile: %s\n", err);
+		fprintf(stderr, "puljectl: reconcile: %s\n", error);
 		return CTL_EXIT_FAILURE;
 	}
 	struct imap_mailbox box;
