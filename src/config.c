@@ -538,7 +538,7 @@ int config_load(const char *path, struct config **out, char **error)
 	struct loader l = { .path = path };
 	g_autoptr(GError) gerr = NULL;
 	g_auto(GStrv) groups = NULL;
-	struct config *cfg = g_new0(struct config, 1);
+	g_autoptr(Config) cfg = g_new0(struct config, 1);
 	g_autofree char *text = NULL;
 	gsize len = 0;
 	g_autoptr(GString) clean = g_string_new(NULL);
@@ -621,11 +621,10 @@ int config_load(const char *path, struct config **out, char **error)
 out:
 	g_key_file_free(l.kf);
 	if (r < 0) {
-		config_free(cfg);
 		*error = l.error;
 		return r;
 	}
-	*out = cfg;
+	*out = g_steal_pointer(&cfg);
 	return 0;
 }
 
@@ -662,14 +661,16 @@ void config_free(struct config *cfg)
 int config_check_files(const struct config *cfg, char **error)
 {
 	if (cfg->imap.ca_file && access(cfg->imap.ca_file, R_OK) < 0) {
+		int e = errno;
 		*error = g_strdup_printf("%s: [imap] ca_file: cannot read \"%s\": %s", cfg->path, cfg->imap.ca_file,
-					 g_strerror(errno));
-		return -errno;
+					 g_strerror(e));
+		return -e;
 	}
 	if (cfg->trust_file && access(cfg->trust_file, R_OK) < 0) {
+		int e = errno;
 		*error = g_strdup_printf("%s: [signatures] trust_file: cannot read \"%s\": %s", cfg->path,
-					 cfg->trust_file, g_strerror(errno));
-		return -errno;
+					 cfg->trust_file, g_strerror(e));
+		return -e;
 	}
 	return 0;
 }

@@ -94,6 +94,9 @@ struct config {
  * newly allocated one-line message "PATH: [group] key: reason". */
 int config_load(const char *path, struct config **out, char **error);
 void config_free(struct config *cfg);
+/* g_autoptr(Config) frees with config_free(). */
+typedef struct config Config;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Config, config_free)
 
 /* Checks that the files the daemon needs besides the password (ca_file)
  * are readable; puljectl does not need them. */

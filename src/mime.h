@@ -146,6 +146,9 @@ int mime_parse_fd(int fd, const struct mime_limits *limits, struct mime_message 
 /* SHA-256 of all of FD's bytes (pread from 0) and their count. */
 int mime_sha256_fd(int fd, uint64_t *len, char out[65]);
 void mime_message_free(struct mime_message *msg);
+/* g_autoptr(MimeMessage) frees with mime_message_free(). */
+typedef struct mime_message MimeMessage;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MimeMessage, mime_message_free)
 
 /* "broken", "truncated", … for each flag set, comma-separated; NULL if none.
  * Newly allocated. */

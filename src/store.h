@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <glib.h>
 
 #define STORE_SCHEMA_VERSION 8
 
@@ -183,6 +184,10 @@ struct store_status {
  * may not.  On failure *error holds a newly allocated message. */
 int store_open(const char *path, enum store_mode mode, struct store **out, char **error);
 void store_close(struct store *st);
+/* g_autoptr(Store) frees with store_close(). */
+typedef struct store Store;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Store, store_close)
+
 /* Moves checkpoints to a thread of their own, on a connection of its own,
  * until store_close(): a commit that leaves SOFT bytes or more in the WAL
  * wakes the thread; one that leaves HARD or more waits for the thread's
