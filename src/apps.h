@@ -52,6 +52,9 @@ struct apps;
 
 struct apps *apps_new(void);
 void apps_free(struct apps *a);
+/* g_autoptr(Apps) frees with apps_free(). */
+typedef struct apps Apps;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Apps, apps_free)
 
 /* Adds message M (only its fields are read; nothing is kept) with its
  * form FORM (may be NULL: no form). */

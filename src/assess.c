@@ -139,8 +139,7 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		}
 		if (hashed < 0 || (!in->unparsed && mime_parse_fd(in->raw_fd, &lim, &a->mime) < 0)) {
 			/* The spool cannot be read back: say so rather than guess. */
-			mime_message_free(a->mime);
-			a->mime = NULL;
+			g_clear_pointer(&a->mime, mime_message_free);
 			GByteArray empty = { 0 };
 			mime_parse(&empty, &lim, &a->mime);
 			a->mime->flags |= MIME_MALFORMED;

@@ -1,6 +1,9 @@
 /* assess: turns one message — its bytes and what the server said of it —
  * into a record: parse (mime), classify (rules), render the evidence times
- * in the call's time zone (datetime).  Pure: no I/O.  Used by ingest for
+ * in the call's time zone (datetime).  No network, no database, no
+ * logging; it reads the clock (the record's recorded_at, and "now" for a
+ * note on a signer certificate expired since the arrival) and, for a
+ * spooled message, the file RAW_FD it is handed.  Used by ingest for
  * new mail and by puljectl reclassify for stored mail, so that both decide
  * alike.  Everything in struct assessment is owned by it; release it with
  * assess_clear(). */

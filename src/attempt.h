@@ -13,6 +13,7 @@
  * machine); the file is removed when it is closed with nothing pending. */
 #pragma once
 #include <stdint.h>
+#include <glib.h>
 
 #define ATTEMPT_MAX 2
 
@@ -30,6 +31,9 @@ unsigned attempt_begin(struct attempt *a, const char *mailbox, uint32_t uidvalid
 void attempt_end(struct attempt *a);
 
 void attempt_close(struct attempt *a);
+/* g_autoptr(Attempt) frees with attempt_close(). */
+typedef struct attempt Attempt;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Attempt, attempt_close)
 
 /* Removes the note beside DATABASE when it names no message: a process
  * killed between two parses (after its last commit, say) left it, and a

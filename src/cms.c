@@ -16,16 +16,11 @@ struct cms_trust {
 
 struct cms_trust *cms_trust_load(const char *pem_file)
 {
-	struct cms_trust *t = calloc(1, sizeof(*t));
-	if (!t || gnutls_x509_trust_list_init(&t->list, 0) < 0) {
-		free(t);
+	g_autoptr(CmsTrust) t = calloc(1, sizeof(*t));
+	if (!t || gnutls_x509_trust_list_init(&t->list, 0) < 0 ||
+	    gnutls_x509_trust_list_add_trust_file(t->list, pem_file, NULL, GNUTLS_X509_FMT_PEM, 0, 0) <= 0)
 		return NULL;
-	}
-	if (gnutls_x509_trust_list_add_trust_file(t->list, pem_file, NULL, GNUTLS_X509_FMT_PEM, 0, 0) <= 0) {
-		cms_trust_free(t);
-		return NULL;
-	}
-	return t;
+	return g_steal_pointer(&t);
 }
 
 void cms_trust_free(struct cms_trust *t)

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <glib.h>
 
 enum cms_status {
 	CMS_NONE,    /* no signature */
@@ -65,6 +66,9 @@ struct cms_result {
 /* A trust store from a PEM file of root certificates; NULL on failure. */
 struct cms_trust *cms_trust_load(const char *pem_file);
 void cms_trust_free(struct cms_trust *t);
+/* g_autoptr(CmsTrust) frees with cms_trust_free(). */
+typedef struct cms_trust CmsTrust;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CmsTrust, cms_trust_free)
 
 /* Verifies DER.  DATA is the detached signed data, or NULL when the
  * content is encapsulated (then it is returned in ->content).  TRUST may be

@@ -219,6 +219,30 @@ int config_parse_size(const char *text, uint64_t *out)
 	return 0;
 }
 
+int config_parse_duration(const char *text, int64_t *seconds)
+{
+	char *end = NULL;
+	if (!text || !g_ascii_isdigit(*text))
+		return -EINVAL;
+	errno = 0;
+	unsigned long long n = strtoull(text, &end, 10);
+	int64_t mult = 1;
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case '\0': if (n != 0) return -EINVAL; break; /* a bare number is ambiguous, bar 0 */
+	case 's': mult = 1; end++; break;
+	case 'm': mult = 60; end++; break;
+	case 'h': mult = 3600; end++; break;
+	case 'd': mult = 86400; end++; break;
+	default: return -EINVAL;
+	}
+	if (*end || n > (unsigned long long)(INT64_MAX / mult) || n * (unsigned long long)mult > 366ULL * 86400)
+		return -EINVAL;
+	*seconds = (int64_t)n * mult;
+	return 0;
+}
+
 static bool valid_call_id(const char *id)
 {
 	if (!*id)
@@ -448,7 +472,7 @@ static int load_evidence(struct loader *l, struct config *cfg)
 	}
 	g_autofree char *skew = get_value(l, "evidence", "max_edge_skew");
 	cfg->max_edge_skew = RECEIVED_DEFAULT_MAX_SKEW;
-	if (skew && *skew && (rules_parse_duration(skew, &cfg->max_edge_skew) < 0 || cfg->max_edge_skew > 3600))
+	if (skew && *skew && (config_parse_duration(skew, &cfg->max_edge_skew) < 0 || cfg->max_edge_skew > 3600))
 		return fail(l, "evidence", "max_edge_skew",
 			    "must be a duration from 0 to 1h such as 90s or 5m, got \"%s\"", skew);
 	return 0;
@@ -488,7 +512,7 @@ static int load_call(struct loader *l, const char *group, struct config_call *c,
 		return fail(l, group, "deadline_basis",
 			    "\"edge\" needs the authority's mail servers in [evidence] trusted_relays");
 	g_autofree char *grace = get_value(l, group, "grace");
-	if (grace && *grace && rules_parse_duration(grace, &c->grace) < 0)
+	if (grace && *grace && config_parse_duration(grace, &c->grace) < 0)
 		return fail(l, group, "grace", "must be a duration such as 90s, 15m, 2h or 1d (at most a year), got \"%s\"",
 			    grace);
 	return 0;
@@ -514,7 +538,7 @@ int config_load(const char *path, struct config **out, char **error)
 	struct loader l = { .path = path };
 	g_autoptr(GError) gerr = NULL;
 	g_auto(GStrv) groups = NULL;
-	struct config *cfg = g_new0(struct config, 1);
+	g_autoptr(Config) cfg = g_new0(struct config, 1);
 	g_autofree char *text = NULL;
 	gsize len = 0;
 	g_autoptr(GString) clean = g_string_new(NULL);
@@ -597,11 +621,10 @@ int config_load(const char *path, struct config **out, char **error)
 out:
 	g_key_file_free(l.kf);
 	if (r < 0) {
-		config_free(cfg);
 		*error = l.error;
 		return r;
 	}
-	*out = cfg;
+	*out = g_steal_pointer(&cfg);
 	return 0;
 }
 
@@ -638,14 +661,16 @@ void config_free(struct config *cfg)
 int config_check_files(const struct config *cfg, char **error)
 {
 	if (cfg->imap.ca_file && access(cfg->imap.ca_file, R_OK) < 0) {
+		int e = errno;
 		*error = g_strdup_printf("%s: [imap] ca_file: cannot read \"%s\": %s", cfg->path, cfg->imap.ca_file,
-					 g_strerror(errno));
-		return -errno;
+					 g_strerror(e));
+		return -e;
 	}
 	if (cfg->trust_file && access(cfg->trust_file, R_OK) < 0) {
+		int e = errno;
 		*error = g_strdup_printf("%s: [signatures] trust_file: cannot read \"%s\": %s", cfg->path,
-					 cfg->trust_file, g_strerror(errno));
-		return -errno;
+					 cfg->trust_file, g_strerror(e));
+		return -e;
 	}
 	return 0;
 }

@@ -94,6 +94,9 @@ struct config {
  * newly allocated one-line message "PATH: [group] key: reason". */
 int config_load(const char *path, struct config **out, char **error);
 void config_free(struct config *cfg);
+/* g_autoptr(Config) frees with config_free(). */
+typedef struct config Config;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Config, config_free)
 
 /* Checks that the files the daemon needs besides the password (ca_file)
  * are readable; puljectl does not need them. */
@@ -129,3 +132,7 @@ enum config_file_verdict config_judge_secret_file(const struct stat *st, uid_t s
 
 /* Parses "123", "64k", "25M", "1G" (binary multiples). */
 int config_parse_size(const char *text, uint64_t *out);
+
+/* Parses "90s", "15m", "2h", "1d", "0" into seconds (at most 366 days).
+ * 0 or -EINVAL; *seconds untouched on failure. */
+int config_parse_duration(const char *text, int64_t *seconds);

@@ -750,7 +750,7 @@ static int show_human(const struct store_message *m, void *userdata)
 	show_field(c, "Applicant:", from_sender ? applicant : m->applicant);
 	show_field(c, "On time:", m->on_time < 0 ? "-" : m->on_time ? "yes" : "no");
 	if (m->has_delta && m->decided_by) {
-		g_autofree char *how = rules_describe_delta(m->deadline_delta);
+		g_autofree char *how = report_describe_delta(m->deadline_delta);
 		bool by_date = !strcmp(m->decided_by, "date-header"), by_edge = !strcmp(m->decided_by, "edge");
 		bool fell_back = m->deadline_basis && strcmp(m->deadline_basis, m->decided_by);
 		bool wanted_edge = m->deadline_basis && !strcmp(m->deadline_basis, "edge");
@@ -1354,7 +1354,6 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 	bool json = oo->json;
 	g_autofree char *error = NULL;
 	char *password = NULL;
-	char err[600];
 	struct imap *im = NULL;
 	struct imap_meta *metas = NULL;
 	size_t n = 0;
@@ -1368,10 +1367,10 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 	}
 	struct imap_options o;
 	ingest_imap_options(cfg, password, NULL, &o);
-	int r = imap_connect(&o, &im, err, sizeof(err));
+	int r = imap_connect(&o, &im, &error);
 	config_password_free(password);
 	if (r != IMAP_OK) {
-		fprintf(stderr, "puljectl: reconcile: %s\n", err);
+		fprintf(stderr, "puljectl: reconcile: %s\n", error);
 		return CTL_EXIT_FAILURE;
 	}
 	struct imap_mailbox box;

@@ -272,10 +272,10 @@ static int refresh_capabilities(struct imap *im)
 
 static int start_tls(struct imap *im, const struct imap_options *o)
 {
-	char why[400];
-	struct tls *tls = NULL;
+	g_autofree char *why = NULL;
+	g_autoptr(Tls) tls = NULL;
 	int r = tls_client_new(im->fd, o->host, o->ca_file, o->tls_priority, (int)o->timeout * 1000, im->cancel, &tls,
-			       why, sizeof(why));
+			       &why);
 	if (r != TLS_OK) {
 		snprintf(im->err, sizeof(im->err), "%s", why);
 		im->broken = true;
@@ -286,10 +286,10 @@ static int start_tls(struct imap *im, const struct imap_options *o)
 	}
 	mailstream_low *low = stream_new(im, tls);
 	if (!low) {
-		tls_free(tls);
 		snprintf(im->err, sizeof(im->err), "out of memory");
 		return IMAP_E_TLS;
 	}
+	tls = NULL; /* the stream owns it */
 	if (im->session->imap_stream) {
 		mailstream_low *old = mailstream_get_low(im->session->imap_stream);
 		mailstream_set_low(im->session->imap_stream, low);
@@ -509,43 +509,47 @@ static int login(struct imap *im, const struct imap_options *o)
 	return fail(im, r, IMAP_E_AUTH, auth_name(o->auth));
 }
 
-int imap_connect(const struct imap_options *o, struct imap **out, char *err, size_t errlen)
+/* imap_connect() failed with R: the session is not to be used (no
+ * LOGOUT), and the reason goes to the caller. */
+static int connect_failed(struct imap *im, int r, char **ret_error)
 {
-	struct imap *im = calloc(1, sizeof(*im));
+	im->broken = true;
+	*ret_error = g_strdup(im->err);
+	return r;
+}
+
+int imap_connect(const struct imap_options *o, struct imap **ret, char **ret_error)
+{
+	g_autoptr(Imap) im = calloc(1, sizeof(*im));
 	int r;
 
 	if (!im) {
-		snprintf(err, errlen, "out of memory");
+		*ret_error = g_strdup("out of memory");
 		return IMAP_E_CONNECT;
 	}
 	im->fd = -1;
 	im->cancel = o->cancel;
 	im->timeout = o->timeout;
 	im->command_time = o->command_time;
-	int nr = net_connect(o->host, o->port, (int)o->timeout * 1000, o->cancel, &im->fd, im->err, sizeof(im->err));
-	if (nr < 0) {
-		r = nr == -EINTR ? IMAP_E_CANCELLED : IMAP_E_CONNECT;
-		goto fail;
+	g_autofree char *why = NULL;
+	r = net_connect(o->host, o->port, (int)o->timeout * 1000, o->cancel, &im->fd, &why);
+	if (r < 0) {
+		snprintf(im->err, sizeof(im->err), "%s", why);
+		return connect_failed(im, r == -EINTR ? IMAP_E_CANCELLED : IMAP_E_CONNECT, ret_error);
 	}
 	im->session = mailimap_new(0, NULL);
 	if (!im->session) {
 		snprintf(im->err, sizeof(im->err), "out of memory");
-		r = IMAP_E_CONNECT;
-		goto fail;
+		return connect_failed(im, IMAP_E_CONNECT, ret_error);
 	}
 	mailimap_set_timeout(im->session, o->timeout);
 	r = o->starttls ? do_starttls(im, o) : do_implicit_tls(im, o);
+	if (r == IMAP_OK)
+		r = login(im, o);
 	if (r != IMAP_OK)
-		goto fail;
-	if ((r = login(im, o)) != IMAP_OK)
-		goto fail;
-	*out = im;
+		return connect_failed(im, r, ret_error);
+	*ret = g_steal_pointer(&im);
 	return IMAP_OK;
-fail:
-	snprintf(err, errlen, "%s", im->err);
-	im->broken = true;
-	imap_free(im);
-	return r;
 }
 
 void imap_free(struct imap *im)
@@ -1110,7 +1114,7 @@ struct body_ctx {
 	uint64_t got;
 	bool spooled;     /* the body is in FD, not OUT */
 	bool too_large;
-	bool write_failed;
+	int write_error;  /* errno of a write to FD that failed; 0: none */
 	bool called;
 };
 
@@ -1141,7 +1145,7 @@ static bool on_body(int att_type, struct mailimap_msg_att_body_section *section,
 		/* Longer than may stay in memory: what came so far goes to
 		 * the file first. */
 		if (!write_all(c->fd, (const char *)c->out->data, c->out->len)) {
-			c->write_failed = true;
+			c->write_error = errno ? errno : EIO;
 			return false;
 		}
 		g_byte_array_set_size(c->out, 0);
@@ -1149,7 +1153,7 @@ static bool on_body(int att_type, struct mailimap_msg_att_body_section *section,
 	}
 	if (c->spooled) {
 		if (!write_all(c->fd, bytes, len)) {
-			c->write_failed = true;
+			c->write_error = errno ? errno : EIO;
 			return false;
 		}
 	} else {
@@ -1217,11 +1221,11 @@ static int fetch_section(struct imap *im, uint32_t uid, uint64_t max, bool heade
 	if (spooled)
 		*spooled = ctx.spooled;
 
-	if (ctx.write_failed) {
+	if (ctx.write_error) {
 		im->broken = true;
 		if (res)
 			mailimap_fetch_list_free(res);
-		snprintf(im->err, sizeof(im->err), "UID %u: cannot spool the body: %s", uid, g_strerror(errno));
+		snprintf(im->err, sizeof(im->err), "UID %u: cannot spool the body: %s", uid, g_strerror(ctx.write_error));
 		return IMAP_E_SPOOL;
 	}
 	if (ctx.too_large || (r == MAILIMAP_ERROR_STREAM && im->stream->over_budget)) {
@@ -1356,9 +1360,9 @@ int imap_fetch_bodies(struct imap *im, const uint32_t *uids, size_t n, uint64_t 
 	if (res)
 		mailimap_fetch_list_free(res);
 
-	if (ctx.body.write_failed) {
+	if (ctx.body.write_error) {
 		im->broken = true;
-		snprintf(im->err, sizeof(im->err), "cannot spool a body: %s", g_strerror(errno));
+		snprintf(im->err, sizeof(im->err), "cannot spool a body: %s", g_strerror(ctx.body.write_error));
 		return IMAP_E_SPOOL;
 	}
 	if (ctx.body.too_large || (r == MAILIMAP_ERROR_STREAM && im->stream->over_budget)) {

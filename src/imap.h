@@ -3,8 +3,8 @@
  * driver (net + tls) so that the certificate is verified before the
  * greeting is parsed, every read and write has a timeout, and no response
  * can grow past a byte budget.  No logging.
- * Errors: enum imap_error; imap_errmsg() / the caller's buffer has the
- * reason (never the password). */
+ * Errors: enum imap_error; the reason (never the password) is in
+ * imap_errmsg(), or for imap_connect() in *ret_error. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -69,9 +69,15 @@ struct imap_meta {
 
 struct imap;
 
-int imap_connect(const struct imap_options *opts, struct imap **out, char *err, size_t errlen);
+/* Connects, verifies TLS and logs in.  On failure *ret is untouched and
+ * *ret_error is a newly allocated reason (g_free). */
+int imap_connect(const struct imap_options *opts, struct imap **ret, char **ret_error);
 /* Sends LOGOUT when the session is healthy; frees everything. */
 void imap_free(struct imap *im);
+/* g_autoptr(Imap) frees with imap_free(). */
+typedef struct imap Imap;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Imap, imap_free)
+
 const char *imap_errmsg(struct imap *im);
 /* False once the stream can no longer be trusted (lost, timed out, out of
  * step): the session must be dropped.  A plain NO leaves it usable. */

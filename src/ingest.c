@@ -84,10 +84,13 @@ static int session_open(const struct ingest_ctx *ctx, struct session *s, char *e
 	}
 	struct imap_options o;
 	ingest_imap_options(ctx->cfg, secret, ctx->stop, &o);
-	int r = imap_connect(&o, &s->im, err, errlen);
+	int r = imap_connect(&o, &s->im, &why);
 	config_password_free(secret);
-	if (r != IMAP_OK)
+	if (r != IMAP_OK) {
+		snprintf(err, errlen, "%s", why);
+		g_free(why);
 		return r;
+	}
 	r = c->after_ingest == CONFIG_AFTER_NONE ? imap_examine(s->im, c->mailbox, &s->box)
 						 : imap_select(s->im, c->mailbox, &s->box);
 	if (r != IMAP_OK) {

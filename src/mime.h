@@ -1,5 +1,7 @@
 /* mime: parses one raw message with GMime and walks every part.
- * Pure with respect to I/O: input is a byte buffer, output plain structs.
+ * Input is a byte buffer (mime_parse) or a file descriptor it reads with
+ * pread (mime_parse_fd, mime_sha256_fd); no other I/O.  Output is plain
+ * structs.  Time is passed in (struct mime_limits: clock, when).
  * Everything returned is owned by the struct mime_message; free it with
  * mime_message_free(). */
 #pragma once
@@ -144,6 +146,9 @@ int mime_parse_fd(int fd, const struct mime_limits *limits, struct mime_message 
 /* SHA-256 of all of FD's bytes (pread from 0) and their count. */
 int mime_sha256_fd(int fd, uint64_t *len, char out[65]);
 void mime_message_free(struct mime_message *msg);
+/* g_autoptr(MimeMessage) frees with mime_message_free(). */
+typedef struct mime_message MimeMessage;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MimeMessage, mime_message_free)
 
 /* "broken", "truncated", … for each flag set, comma-separated; NULL if none.
  * Newly allocated. */

@@ -1,8 +1,7 @@
 /* mimescan: a linear pre-scan of a raw message's structure, before GMime
  * builds it.  GMime keeps every header field and part of a message in
- * memory at 30-50 times the bytes that make them (300,000 header fields
- * in 21 MB: 234 MB); the scan follows the bytes as GMime's parser reads
- * them — header blocks, the boundaries of the enclosing multiparts,
+ * memory at tens of times the bytes that make them; the scan follows the
+ * bytes as GMime's parser reads them — header blocks, the boundaries of the enclosing multiparts,
  * forwarded message/rfc822 parts that GMime goes into — and counts what
  * the parser would build and what mime's walker would visit, without
  * building it.  When a limit would be passed it says where: the parser

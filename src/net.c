@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <glib.h>
 
 static int connect_one(const struct addrinfo *ai, int timeout_ms, atomic_int *cancel, int *out)
 {
@@ -66,8 +67,8 @@ fail:
 	return r;
 }
 
-int net_connect(const char *host, uint16_t port, int timeout_ms, atomic_int *cancel, int *fd, char *err,
-		size_t errlen)
+int net_connect(const char *host, uint16_t port, int timeout_ms, atomic_int *cancel, int *ret_fd,
+		char **ret_error)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
 	struct addrinfo *res = NULL;
@@ -75,17 +76,17 @@ int net_connect(const char *host, uint16_t port, int timeout_ms, atomic_int *can
 	snprintf(service, sizeof(service), "%u", port);
 	int g = getaddrinfo(host, service, &hints, &res);
 	if (g != 0) {
-		snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(g));
+		*ret_error = g_strdup_printf("cannot resolve %s: %s", host, gai_strerror(g));
 		return -EHOSTUNREACH;
 	}
 	int r = -EHOSTUNREACH;
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		r = connect_one(ai, timeout_ms, cancel, fd);
+		r = connect_one(ai, timeout_ms, cancel, ret_fd);
 		if (r == 0 || r == -EINTR)
 			break;
 	}
 	freeaddrinfo(res);
 	if (r < 0)
-		snprintf(err, errlen, "cannot connect to %s port %u: %s", host, port, strerror(-r));
+		*ret_error = g_strdup_printf("cannot connect to %s port %u: %s", host, port, g_strerror(-r));
 	return r;
 }

@@ -475,3 +475,21 @@ char *report_html(const struct report *r)
 	g_string_append(out, "</body>\n</html>\n");
 	return g_string_free(out, FALSE);
 }
+
+char *report_describe_delta(int64_t seconds)
+{
+	uint64_t s = seconds < 0 ? (uint64_t)(-(seconds + 1)) + 1 : (uint64_t)seconds;
+	uint64_t d = s / 86400, h = s % 86400 / 3600, m = s % 3600 / 60, sec = s % 60;
+	g_autofree char *amount = NULL;
+	if (d)
+		amount = g_strdup_printf("%" G_GUINT64_FORMAT " d %" G_GUINT64_FORMAT " h", d, h);
+	else if (h)
+		amount = g_strdup_printf("%" G_GUINT64_FORMAT " h %" G_GUINT64_FORMAT " min", h, m);
+	else if (m)
+		amount = sec ? g_strdup_printf("%" G_GUINT64_FORMAT " min %" G_GUINT64_FORMAT " s", m, sec)
+			     : g_strdup_printf("%" G_GUINT64_FORMAT " min", m);
+	else
+		amount = g_strdup_printf("%" G_GUINT64_FORMAT " s", sec);
+	return seconds >= 0 ? g_strdup_printf("late by %s", amount)
+			    : g_strdup_printf("on time, %s before the deadline", amount);
+}

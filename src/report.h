@@ -114,6 +114,10 @@ struct report {
  * allocated (g_free); shown by puljectl show as well. */
 char *report_edge_sentence(const struct report_edge *e);
 
+/* A deadline delta in words: "late by 2 h 13 min", "on time, 3 h 12 min
+ * before the deadline" (English, for puljectl show).  Newly allocated. */
+char *report_describe_delta(int64_t seconds);
+
 /* The page, newly allocated (g_free). */
 char *report_html(const struct report *r);
 

@@ -1067,48 +1067,6 @@ char *rules_format_delta(int64_t seconds)
 	return g_strdup_printf("%c%" G_GUINT64_FORMAT "s", sign, sec);
 }
 
-char *rules_describe_delta(int64_t seconds)
-{
-	uint64_t s = seconds < 0 ? (uint64_t)(-(seconds + 1)) + 1 : (uint64_t)seconds;
-	uint64_t d = s / 86400, h = s % 86400 / 3600, m = s % 3600 / 60, sec = s % 60;
-	g_autofree char *amount = NULL;
-	if (d)
-		amount = g_strdup_printf("%" G_GUINT64_FORMAT " d %" G_GUINT64_FORMAT " h", d, h);
-	else if (h)
-		amount = g_strdup_printf("%" G_GUINT64_FORMAT " h %" G_GUINT64_FORMAT " min", h, m);
-	else if (m)
-		amount = sec ? g_strdup_printf("%" G_GUINT64_FORMAT " min %" G_GUINT64_FORMAT " s", m, sec)
-			     : g_strdup_printf("%" G_GUINT64_FORMAT " min", m);
-	else
-		amount = g_strdup_printf("%" G_GUINT64_FORMAT " s", sec);
-	return seconds >= 0 ? g_strdup_printf("late by %s", amount)
-			    : g_strdup_printf("on time, %s before the deadline", amount);
-}
-
-int rules_parse_duration(const char *text, int64_t *seconds)
-{
-	char *end = NULL;
-	if (!text || !g_ascii_isdigit(*text))
-		return -EINVAL;
-	errno = 0;
-	unsigned long long n = strtoull(text, &end, 10);
-	int64_t mult = 1;
-	if (errno)
-		return -EINVAL;
-	switch (*end) {
-	case '\0': if (n != 0) return -EINVAL; break; /* a bare number is ambiguous, bar 0 */
-	case 's': mult = 1; end++; break;
-	case 'm': mult = 60; end++; break;
-	case 'h': mult = 3600; end++; break;
-	case 'd': mult = 86400; end++; break;
-	default: return -EINVAL;
-	}
-	if (*end || n > (unsigned long long)(INT64_MAX / mult) || n * (unsigned long long)mult > 366ULL * 86400)
-		return -EINVAL;
-	*seconds = (int64_t)n * mult;
-	return 0;
-}
-
 /* ---- the form ---- */
 
 static bool name_says_form(const char *filename)

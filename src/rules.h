@@ -174,8 +174,6 @@ enum rules_kind rules_message_kind(const char *subject, unsigned hints);
 
 /* "-3h12m", "+2h13m", "+45s", "-14d3h": a compact signed duration. */
 char *rules_format_delta(int64_t seconds);
-/* "late by 2 h 13 min", "on time, 3 h 12 min before the deadline". */
-char *rules_describe_delta(int64_t seconds);
 
 /* An attachment as a candidate for "the application form". */
 struct rules_form_candidate {
@@ -189,6 +187,3 @@ struct rules_form_candidate {
  * PDF or DOCX whose name or first page says ansøgning/skema, else the only
  * PDF, else the only DOCX; the first of equals.  -1 when none is. */
 int rules_pick_form(const struct rules_form_candidate *c, size_t n);
-
-/* Parses "90s", "15m", "2h", "1d", "0" into seconds. */
-int rules_parse_duration(const char *text, int64_t *seconds);

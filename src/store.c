@@ -443,6 +443,7 @@ static int create_database(const char *path, char *errbuf, size_t errlen)
 		return -e;
 	}
 	close(fd);
+	fd = -1;
 	struct store *st = g_new0(struct store, 1);
 	st->mode = STORE_READ_WRITE;
 	int r, rc = sqlite3_open_v2(tmp, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
@@ -598,7 +599,7 @@ static int check_file(const char *path, int fd, struct stat *sb, char *errbuf, s
 
 int store_open(const char *path, enum store_mode mode, struct store **out, char **error)
 {
-	struct store *st = g_new0(struct store, 1);
+	g_autoptr(Store) st = g_new0(struct store, 1);
 	int r, flags;
 
 	st->mode = mode;
@@ -686,11 +687,10 @@ int store_open(const char *path, enum store_mode mode, struct store **out, char 
 			goto fail;
 		}
 	}
-	*out = st;
+	*out = g_steal_pointer(&st);
 	return 0;
 fail:
 	*error = g_strdup_printf("database %s: %s", path, st->errbuf);
-	store_close(st);
 	return r;
 }
 

@@ -8,15 +8,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <glib.h>
 
 #define STORE_SCHEMA_VERSION 8
 
 /* The page size of a database the daemon creates.  Messages and
  * attachments are blobs of tens to hundreds of KB: 16 KiB pages write them
  * in a quarter of the pieces (kernel write, WAL checksum, checkpoint and
- * writeback work is per page), which took 14 % off puljed's CPU time for a
- * full ingest (README, "Performance").  An existing database keeps the
- * page size it was created with. */
+ * writeback work is per page).  An existing database keeps the page size
+ * it was created with. */
 #define STORE_NEW_PAGE_SIZE 16384
 
 struct store;
@@ -34,7 +34,6 @@ struct store_attachment_in {
 	const uint8_t *data;
 	size_t size;
 	const char *sha256;
-	/* schema 3 */
 	const char *source;          /* "mime", "pkcs7", "tnef" */
 	const char *signature;       /* "none", "valid", "invalid" */
 	const char *signer;
@@ -42,14 +41,14 @@ struct store_attachment_in {
 	int covers_whole_file;       /* 1, 0, -1 = null */
 	int signer_trusted;          /* 1, 0, -1 = null */
 	bool form;
-	/* schema 8: how the verdict was reached */
+	/* How the signature verdict was reached. */
 	const char *signature_reason;       /* why invalid, or a note on a valid one; NULL */
 	const char *signature_validated_at; /* the validation time, ISO 8601, or NULL */
 	const char *signature_time_source;  /* "timestamp", "arrival" or NULL */
 	int modified_after_signing;         /* 1, 0, -1 = null (no signature) */
 };
 
-/* What was done with one MIME part (schema 3). */
+/* What was done with one MIME part. */
 struct store_part {
 	int seq;
 	const char *part_path;
@@ -89,7 +88,7 @@ struct store_message {
 	const char *reasons;        /* JSON array of strings */
 	const char *flags;          /* comma-separated, NULL when none */
 	int64_t duplicate_of;       /* 0 = none */
-	/* Classification details (schema 2). */
+	/* Classification details. */
 	const char *match;          /* "exact", "fuzzy" or NULL */
 	double match_score;         /* < 0 = null */
 	const char *kind;           /* "application", "auto-reply", … */
@@ -101,18 +100,18 @@ struct store_message {
 	const char *decided_by;     /* which time decided, or NULL */
 	bool has_delta;
 	int64_t deadline_delta;     /* deciding time minus deadline, seconds */
-	const char *smime;          /* the S/MIME signature: "none", "valid", "invalid" (schema 3) */
-	const char *smime_reason;       /* schema 8: why invalid, or a note on a valid one */
+	const char *smime;          /* the S/MIME signature: "none", "valid", "invalid" */
+	const char *smime_reason;       /* why invalid, or a note on a valid one */
 	const char *smime_validated_at; /* the validation time, ISO 8601 */
 	const char *smime_time_source;  /* "timestamp", "arrival" or NULL */
-	/* The after-ingest server action (schema 4): on write "pending" or
+	/* The after-ingest server action: on write "pending" or
 	 * NULL (none promised); on read also "done", with what was done. */
 	const char *server_action;
 	const char *server_action_kind;   /* "keyword" or "move" once done */
 	const char *server_action_target; /* the keyword or the folder */
 	int64_t server_action_at;         /* when it was done, 0 = not yet */
 	const char *prior_keys;           /* read only: "UIDVALIDITY:UID,…" before a re-key, or NULL */
-	/* The edge arrival (schema 7): when the authority's own mail server
+	/* The edge arrival: when the authority's own mail server
 	 * took the message from outside (received_edge), or why not known. */
 	bool has_edge_received;
 	int64_t edge_received_epoch;
@@ -146,7 +145,7 @@ struct store_attachment {
 	int covers_whole_file;      /* 1, 0, -1 */
 	int signer_trusted;         /* 1, 0, -1 */
 	bool form;
-	const char *signature_reason;       /* schema 8, as in store_attachment_in */
+	const char *signature_reason;       /* as in store_attachment_in */
 	const char *signature_validated_at;
 	const char *signature_time_source;
 	int modified_after_signing;         /* 1, 0, -1 */
@@ -185,6 +184,10 @@ struct store_status {
  * may not.  On failure *error holds a newly allocated message. */
 int store_open(const char *path, enum store_mode mode, struct store **out, char **error);
 void store_close(struct store *st);
+/* g_autoptr(Store) frees with store_close(). */
+typedef struct store Store;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Store, store_close)
+
 /* Moves checkpoints to a thread of their own, on a connection of its own,
  * until store_close(): a commit that leaves SOFT bytes or more in the WAL
  * wakes the thread; one that leaves HARD or more waits for the thread's

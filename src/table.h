@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <glib.h>
 
 struct table_column {
 	const char *name;
@@ -21,6 +22,9 @@ struct table;
 /* COLOR: colour the cells given a colour; WIDTH: the width to fit. */
 struct table *table_new(const struct table_column *cols, size_t n, bool color, unsigned width);
 void table_free(struct table *t);
+/* g_autoptr(Table) frees with table_free(). */
+typedef struct table Table;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Table, table_free)
 
 /* One row of N cells (NULL prints "-"); CELL_COLOR (may be NULL) names a
  * colour for the whole row's COLOR_COLUMN cell ("green", "red", …). */

@@ -93,13 +93,13 @@ static bool is_ip_literal(const char *host)
 }
 
 int tls_client_new(int fd, const char *host, const char *ca_file, const char *priority, int timeout_ms,
-		   atomic_int *cancel, struct tls **out, char *err, size_t errlen)
+		   atomic_int *cancel, struct tls **ret, char **ret_error)
 {
-	struct tls *t = calloc(1, sizeof(*t));
-	int r, rc = TLS_E_SETUP;
+	g_autoptr(Tls) t = calloc(1, sizeof(*t));
+	int r;
 
 	if (!t) {
-		snprintf(err, errlen, "out of memory");
+		*ret_error = g_strdup("out of memory");
 		return TLS_E_SETUP;
 	}
 	t->fd = fd;
@@ -107,31 +107,31 @@ int tls_client_new(int fd, const char *host, const char *ca_file, const char *pr
 	t->cancel = cancel;
 	t->host = strdup(host);
 	if (!t->host || gnutls_certificate_allocate_credentials(&t->creds) < 0) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
+		*ret_error = g_strdup("out of memory");
+		return TLS_E_SETUP;
 	}
 	if (ca_file)
 		r = gnutls_certificate_set_x509_trust_file(t->creds, ca_file, GNUTLS_X509_FMT_PEM);
 	else
 		r = gnutls_certificate_set_x509_system_trust(t->creds);
 	if (r <= 0) {
-		snprintf(err, errlen, "no trusted certificates loaded from %s%s%s",
+		*ret_error = g_strdup_printf("no trusted certificates loaded from %s%s%s",
 			 ca_file ? ca_file : "the system trust store", r < 0 ? ": " : "",
 			 r < 0 ? gnutls_strerror(r) : "");
-		goto fail;
+		return TLS_E_SETUP;
 	}
 	if (gnutls_init(&t->session, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL) < 0 ||
 	    gnutls_credentials_set(t->session, GNUTLS_CRD_CERTIFICATE, t->creds) < 0) {
-		snprintf(err, errlen, "cannot set up a TLS session");
-		goto fail;
+		*ret_error = g_strdup("cannot set up a TLS session");
+		return TLS_E_SETUP;
 	}
 	/* Versions, key exchanges and ciphers, and (%PROFILE_...) the least
 	 * key size the certificate check accepts. */
 	const char *bad = NULL;
 	if ((r = gnutls_priority_set_direct(t->session, priority ? priority : TLS_DEFAULT_PRIORITY, &bad)) < 0) {
-		snprintf(err, errlen, "TLS priority string not accepted at \"%s\": %s", bad ? bad : "",
+		*ret_error = g_strdup_printf("TLS priority string not accepted at \"%s\": %s", bad ? bad : "",
 			 gnutls_strerror(r));
-		goto fail;
+		return TLS_E_SETUP;
 	}
 	if (!is_ip_literal(host))
 		gnutls_server_name_set(t->session, GNUTLS_NAME_DNS, host, strlen(host));
@@ -149,9 +149,8 @@ int tls_client_new(int fd, const char *host, const char *ca_file, const char *pr
 	while (r < 0 && !gnutls_error_is_fatal(r) && r != GNUTLS_E_AGAIN && !(cancel && *cancel));
 
 	if (r < 0 && cancel && *cancel) {
-		snprintf(err, errlen, "TLS handshake with %s interrupted", host);
-		rc = TLS_E_CANCELLED;
-		goto fail;
+		*ret_error = g_strdup_printf("TLS handshake with %s interrupted", host);
+		return TLS_E_CANCELLED;
 	}
 	if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
 		unsigned status = gnutls_session_get_verify_cert_status(t->session);
@@ -161,30 +160,24 @@ int tls_client_new(int fd, const char *host, const char *ca_file, const char *pr
 					   ? " (a key under 2048 bits or a weak signature: see tls_priority in puljed.conf(5))"
 					   : "";
 		if (gnutls_certificate_verification_status_print(status, type, &txt, 0) == 0) {
-			snprintf(err, errlen, "certificate of %s not accepted: %s%s", host, (char *)txt.data, hint);
+			*ret_error = g_strdup_printf("certificate of %s not accepted: %s%s", host, (char *)txt.data, hint);
 			gnutls_free(txt.data);
 		} else {
-			snprintf(err, errlen, "certificate of %s not accepted", host);
+			*ret_error = g_strdup_printf("certificate of %s not accepted", host);
 		}
-		rc = TLS_E_CERTIFICATE;
-		goto fail;
+		return TLS_E_CERTIFICATE;
 	}
 	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_TIMEDOUT) {
-		snprintf(err, errlen, "TLS handshake with %s timed out", host);
-		rc = TLS_E_TIMEOUT;
-		goto fail;
+		*ret_error = g_strdup_printf("TLS handshake with %s timed out", host);
+		return TLS_E_TIMEOUT;
 	}
 	if (r < 0) {
-		snprintf(err, errlen, "TLS handshake with %s failed: %s (a server that offers only TLS 1.0/1.1 or "
+		*ret_error = g_strdup_printf("TLS handshake with %s failed: %s (a server that offers only TLS 1.0/1.1 or "
 			 "static-RSA key exchange is refused: see tls_priority in puljed.conf(5))", host, gnutls_strerror(r));
-		rc = TLS_E_HANDSHAKE;
-		goto fail;
+		return TLS_E_HANDSHAKE;
 	}
-	*out = t;
+	*ret = g_steal_pointer(&t);
 	return TLS_OK;
-fail:
-	tls_free(t);
-	return rc;
 }
 
 /* Waits until the socket is readable; false on timeout. */

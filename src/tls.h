@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdatomic.h>
 #include <sys/types.h>
+#include <glib.h>
+#include <glib.h>
 
 struct tls;
 
@@ -26,14 +28,18 @@ enum tls_error {
 
 /* Performs the handshake on FD (borrowed: the caller closes it) for HOST,
  * trusting CA_FILE or, when NULL, the system trust store, with the GnuTLS
- * PRIORITY string (NULL: TLS_DEFAULT_PRIORITY).  On failure a
- * one-line reason is written to ERR.  TIMEOUT_MS bounds the handshake and
+ * PRIORITY string (NULL: TLS_DEFAULT_PRIORITY).  On failure *ret is
+ * untouched and *ret_error is a newly allocated one-line reason (g_free).
+ * TIMEOUT_MS bounds the handshake and
  * every later wait for data.  When *CANCEL (may be NULL) becomes non-zero —
  * a signal handler sets it — the handshake or a waiting read ends at once
  * (TLS_E_CANCELLED, or -1 with errno EINTR). */
 int tls_client_new(int fd, const char *host, const char *ca_file, const char *priority, int timeout_ms,
-		   atomic_int *cancel, struct tls **out, char *err, size_t errlen);
+		   atomic_int *cancel, struct tls **ret, char **ret_error);
 void tls_free(struct tls *t);
+/* g_autoptr(Tls) frees with tls_free(). */
+typedef struct tls Tls;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Tls, tls_free)
 
 /* Read/write: bytes transferred, or -1 on error, timeout or end of stream,
  * with errno EAGAIN for a timeout. */

@@ -573,6 +573,24 @@ static void test_shipped(void)
 	config_free(cfg);
 }
 
+static void test_durations(void)
+{
+	int64_t s;
+	g_assert_cmpint(config_parse_duration("15m", &s), ==, 0);
+	g_assert_cmpint(s, ==, 900);
+	g_assert_cmpint(config_parse_duration("90s", &s), ==, 0);
+	g_assert_cmpint(s, ==, 90);
+	g_assert_cmpint(config_parse_duration("2h", &s), ==, 0);
+	g_assert_cmpint(s, ==, 7200);
+	g_assert_cmpint(config_parse_duration("1d", &s), ==, 0);
+	g_assert_cmpint(config_parse_duration("0", &s), ==, 0);
+	g_assert_cmpint(s, ==, 0);
+	g_assert_cmpint(config_parse_duration("15", &s), <, 0);
+	g_assert_cmpint(config_parse_duration("-5m", &s), <, 0);
+	g_assert_cmpint(config_parse_duration("5y", &s), <, 0);
+	g_assert_cmpint(config_parse_duration("400d", &s), <, 0);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -587,6 +605,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/missing-file", test_missing_file);
 	g_test_add_func("/config/check-files", test_check_files);
 	g_test_add_func("/config/sizes", test_sizes);
+	g_test_add_func("/config/durations", test_durations);
 	g_test_add_func("/config/prefetch", test_prefetch);
 	g_test_add_func("/config/shipped", test_shipped);
 	g_test_add_func("/config/tls-priority", test_tls_priority);

@@ -212,6 +212,26 @@ static void test_edge_sentence(void)
 	g_assert_null(report_edge_sentence(&e));
 }
 
+static void test_describe_delta(void)
+{
+	static const struct {
+		int64_t s;
+		const char *words;
+	} d[] = {
+		{ -11520, "on time, 3 h 12 min before the deadline" },
+		{ 7980, "late by 2 h 13 min" },
+		{ 10, "late by 10 s" },
+		{ 0, "late by 0 s" },
+		{ -1, "on time, 1 s before the deadline" },
+		{ -90, "on time, 1 min 30 s before the deadline" },
+		{ 1209600 + 3600, "late by 14 d 1 h" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(d); i++) {
+		g_autofree char *w = report_describe_delta(d[i].s);
+		g_assert_cmpstr(w, ==, d[i].words);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -219,5 +239,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/report/page", test_page);
 	g_test_add_func("/report/signature-words", test_signature_words);
 	g_test_add_func("/report/timeline", test_timeline);
+	g_test_add_func("/report/describe-delta", test_describe_delta);
 	return g_test_run();
 }

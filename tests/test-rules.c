@@ -623,36 +623,20 @@ static void test_durations(void)
 {
 	static const struct {
 		int64_t s;
-		const char *compact, *words;
+		const char *compact;
 	} d[] = {
-		{ -11520, "-3h12m", "on time, 3 h 12 min before the deadline" },
-		{ 7980, "+2h13m", "late by 2 h 13 min" },
-		{ 10, "+10s", "late by 10 s" },
-		{ 0, "+0s", "late by 0 s" },
-		{ -1, "-1s", "on time, 1 s before the deadline" },
-		{ -90, "-1m30s", "on time, 1 min 30 s before the deadline" },
-		{ 1209600 + 3600, "+14d1h", "late by 14 d 1 h" },
+		{ -11520, "-3h12m" },
+		{ 7980, "+2h13m" },
+		{ 10, "+10s" },
+		{ 0, "+0s" },
+		{ -1, "-1s" },
+		{ -90, "-1m30s" },
+		{ 1209600 + 3600, "+14d1h" },
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(d); i++) {
 		g_autofree char *c = rules_format_delta(d[i].s);
-		g_autofree char *w = rules_describe_delta(d[i].s);
 		g_assert_cmpstr(c, ==, d[i].compact);
-		g_assert_cmpstr(w, ==, d[i].words);
 	}
-	int64_t s;
-	g_assert_cmpint(rules_parse_duration("15m", &s), ==, 0);
-	g_assert_cmpint(s, ==, 900);
-	g_assert_cmpint(rules_parse_duration("90s", &s), ==, 0);
-	g_assert_cmpint(s, ==, 90);
-	g_assert_cmpint(rules_parse_duration("2h", &s), ==, 0);
-	g_assert_cmpint(s, ==, 7200);
-	g_assert_cmpint(rules_parse_duration("1d", &s), ==, 0);
-	g_assert_cmpint(rules_parse_duration("0", &s), ==, 0);
-	g_assert_cmpint(s, ==, 0);
-	g_assert_cmpint(rules_parse_duration("15", &s), <, 0);
-	g_assert_cmpint(rules_parse_duration("-5m", &s), <, 0);
-	g_assert_cmpint(rules_parse_duration("5y", &s), <, 0);
-	g_assert_cmpint(rules_parse_duration("400d", &s), <, 0);
 }
 
 static void test_best_call(void)
