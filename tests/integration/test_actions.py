@@ -252,7 +252,7 @@ class ActionsTest(PuljedTestCase):
         self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
         recs = self.assert_actions(cfg, {u: "done" for u in uids})
         victim = uids[1]
-        self.sql("UPDATE messages SET server_action = 'pending' WHERE id = ?",
+        self.sql("UPDATE actions SET state = 'pending' WHERE message = ? AND promise = 'after_ingest'",
                  (recs[victim]["id"],))
         dc.remove_flags(victim, "$Puljed")
         self.assertEqual(dc.flags(victim), set())
