@@ -1604,10 +1604,12 @@ int store_get_status(struct store *st, struct store_status *out)
 	finalize(st, &s);
 	if (rc != SQLITE_DONE)
 		return sql_error(st, rc, "read state");
-	if ((r = prepare(st, "SELECT COUNT(*) FROM actions WHERE state = 'pending'", &s)) < 0)
+	if ((r = prepare(st, "SELECT COUNT(*), COALESCE(MAX(attempts), 0) FROM actions WHERE state = 'pending'", &s)) < 0)
 		return r;
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		out->actions_pending = sqlite3_column_int64(s, 0);
+		out->action_attempts = sqlite3_column_int64(s, 1);
+	}
 	finalize(st, &s);
 	if (rc != SQLITE_ROW)
 		return sql_error(st, rc, "count pending actions");

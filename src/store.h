@@ -179,6 +179,7 @@ struct store_status {
 	int64_t server_exists;      /* messages in the mailbox at the last good poll; -1 unknown */
 	int64_t recorded_current;   /* records under the mailbox's current UIDVALIDITY */
 	int64_t actions_pending;    /* promised actions not done yet (schema 9: any promise) */
+	int64_t action_attempts;    /* the most attempts any of them has had; 0: none tried yet */
 	char *last_action_error;    /* owned by the caller: g_free(); NULL when the last attempt succeeded */
 	int64_t gaps_checked_at;    /* the last gap check; 0 = never */
 	int64_t gaps;               /* UIDs it left without a record at or below the watermark */

@@ -280,6 +280,7 @@ static void test_retried(void)
 	struct store_status status;
 	g_assert_cmpint(store_get_status(st, &status), ==, 0);
 	g_assert_cmpint(status.actions_pending, ==, 2);
+	g_assert_cmpint(status.action_attempts, ==, 2);
 	g_assert_cmpstr(status.last_action_error, ==, "refused: no such folder");
 	g_free(status.last_error);
 	g_free(status.last_action_error);
@@ -293,6 +294,7 @@ static void test_retried(void)
 	g_assert_cmpstr(s2, ==, "1:done:probe:there:1 2:done:probe:there:1");
 	g_assert_cmpint(store_get_status(st, &status), ==, 0);
 	g_assert_cmpint(status.actions_pending, ==, 0);
+	g_assert_cmpint(status.action_attempts, ==, 0);
 	g_assert_null(status.last_action_error);
 	g_free(status.last_error);
 	store_close(st);
