@@ -9,16 +9,18 @@
  *     the record's own transaction.  No record without its promises, no
  *     promise without its record.  A record re-keyed or already known
  *     gets none: its promises were made when it was first recorded.
- *  2. Commit.  The daemon makes commits durable (synchronous = FULL) when
- *     any kind is chosen: nothing is done for a record a power cut could
- *     still take back.
+ *  2. Commit.  ingest makes commits durable (synchronous = FULL) when
+ *     any kind is chosen (actions_enabled()): nothing is done for a record
+ *     a power cut could still take back.
  *  3. Act.  actions_run(), after the commit, hands each chosen kind the
  *     pending actions of its promise, oldest UID first, as one batch.
  *  4. Mark.  Done: marked 'done' with what was done (kind, target, time)
  *     in one transaction.  Not done: each action counts the attempt and
  *     keeps the error, stays 'pending', and is tried again at the next
  *     actions_run() (the next poll) — never given up on, never blocking a
- *     record.  status shows the pending count and the last error.
+ *     record.  status shows the pending count, the most attempts and the
+ *     last error.  (The schema's third state, 'failed', is kept for a kind
+ *     that must give up — a receipt refused for good; none does yet.)
  *
  * Ordering: promises are made in UID order with their records and carried
  * out after them, each kind in table order, a batch in UID order.  A kind
@@ -37,7 +39,8 @@
  *
  * A promise is kept by whichever kind the configuration chooses for it
  * when it runs (after_ingest: keyword or move), as before the queue had a
- * table.  Adding a kind: a file actions-<what>.c with its struct
+ * table; while none is chosen (after_ingest = none) its actions wait,
+ * pending.  Adding a kind: a file actions-<what>.c with its struct
  * actions_kind, its extern below, one entry in actions.c's table, and the
  * file in src/meson.build.  No logging here: outcomes go to the caller. */
 #pragma once
