@@ -216,8 +216,10 @@ static const char schema_v8[] =
 
 /* Schema 9: the side-effect queue (actions.h).  A promise made with its
  * record is a row of its own, whatever it promises; the after-ingest
- * server action (schema 4's columns in messages) is the first.  Each row
- * counts its attempts and keeps the last error. */
+ * server action (schema 4's columns in messages) is the first, promise
+ * 'after_ingest' (STORE_SERVER_ACTION_PROMISE; spelled out here, as a
+ * released step never changes).  Each row counts its attempts and keeps
+ * the last error. */
 static const char schema_v9[] =
 	"CREATE TABLE actions (\n"
 	"  id INTEGER PRIMARY KEY,\n"
@@ -234,7 +236,7 @@ static const char schema_v9[] =
 	");\n"
 	"CREATE INDEX actions_pending ON actions(promise, message) WHERE state = 'pending';\n"
 	"INSERT INTO actions (message, promise, state, kind, target, done_at) "
-	"SELECT id, '" STORE_SERVER_ACTION_PROMISE "', server_action, server_action_kind, server_action_target, "
+	"SELECT id, 'after_ingest', server_action, server_action_kind, server_action_target, "
 	"server_action_at FROM messages WHERE server_action IS NOT NULL ORDER BY id;\n"
 	"DROP INDEX messages_action_pending;\n"
 	"ALTER TABLE messages DROP COLUMN server_action;\n"
