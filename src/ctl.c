@@ -510,6 +510,7 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 		add_int_or_null(b, "server_messages", s.server_exists, s.server_exists >= 0);
 		add_int(b, "recorded_current", s.recorded_current);
 		add_int(b, "actions_pending", s.actions_pending);
+		add_int(b, "action_attempts", s.action_attempts);
 		add_str(b, "last_action_error", s.last_action_error);
 		g_autofree char *gc = iso_local(s.gaps_checked_at);
 		add_str(b, "gaps_checked", gc);

@@ -1,7 +1,7 @@
 #include "ingest.h"
+#include "actions.h"
 #include "attempt.h"
 #include "assess.h"
-#include "crashpoint.h"
 #include "imap.h"
 #include "lastrun.h"
 #include "mime.h"
@@ -91,8 +91,8 @@ static int session_open(const struct ingest_ctx *ctx, struct session *s, char *e
 		g_free(why);
 		return r;
 	}
-	r = c->after_ingest == CONFIG_AFTER_NONE ? imap_examine(s->im, c->mailbox, &s->box)
-						 : imap_select(s->im, c->mailbox, &s->box);
+	r = !(actions_needs(ctx->cfg) & ACTIONS_NEED_MAILBOX) ? imap_examine(s->im, c->mailbox, &s->box)
+							      : imap_select(s->im, c->mailbox, &s->box);
 	if (r != IMAP_OK) {
 		snprintf(err, errlen, "%s", imap_errmsg(s->im));
 		imap_free(s->im);
@@ -140,10 +140,8 @@ static void assess_one(const struct ingest_ctx *ctx, uint32_t uidvalidity, const
 	};
 	lastrun_phase("parsing and classifying a message (MIME, attachments, signatures)");
 	assess_message(ctx->cfg, &in, a);
-	/* The server action is promised in the record's own transaction; a
-	 * message recorded without its body stays untouched on the server. */
-	if (ctx->cfg->imap.after_ingest != CONFIG_AFTER_NONE && outcome == FETCHED)
-		a->msg.server_action = "pending";
+	/* Promised in the record's own transaction (actions.h). */
+	actions_promise(ctx->cfg, &a->msg, outcome == FETCHED);
 }
 
 /* A message recorded in the open batch, reported once the batch is
@@ -266,7 +264,7 @@ static int open_mailbox(const struct ingest_ctx *ctx, struct session *s, struct 
 	int r;
 
 	/* Before the server is changed, every commit must be on the disk. */
-	if (store_set_durable(ctx->store, cfg->imap.after_ingest != CONFIG_AFTER_NONE) < 0) {
+	if (store_set_durable(ctx->store, actions_enabled(cfg)) < 0) {
 		snprintf(err, errlen, "%s", store_errmsg(ctx->store));
 		return INGEST_E_STORE;
 	}
@@ -1056,56 +1054,44 @@ int ingest_check_gaps(struct ingest_session *is, struct ingest_stats *stats, cha
 	return r;
 }
 
-/* Carries out every pending server action of the mailbox: those promised
- * by this sync and any a crash left behind.  A refusal (no such folder, no
- * MOVE/UIDPLUS) leaves them pending, is noted in the store and reported,
- * and does not stop the recording; a lost connection is a network error. */
+/* Where the outcome of an action batch goes. */
+struct acting {
+	const struct ingest_ctx *ctx;
+	struct ingest_stats *stats;
+};
+
+static void on_action(const struct actions_outcome *o, void *userdata)
+{
+	struct acting *a = userdata;
+	*(o->done ? &a->stats->actions_done : &a->stats->actions_failed) += o->n;
+	struct ingest_event ev = { .kind = o->done ? INGEST_EVENT_ACTIONS_DONE : INGEST_EVENT_ACTIONS_FAILED,
+				   .n_actions = o->n, .detail = o->done ? o->target : o->error };
+	emit(a->ctx, &ev);
+}
+
+/* Carries out every pending action of the mailbox (actions.h): those
+ * promised by this sync and any a crash left behind.  A refusal (no such
+ * folder, no MOVE/UIDPLUS) leaves them pending, is noted in the store and
+ * reported, and does not stop the recording; a lost connection is a
+ * network error. */
 static int run_actions(const struct ingest_ctx *ctx, struct session *s, struct ingest_stats *stats, char *err,
 		       size_t errlen)
 {
-	const struct config_imap *c = &ctx->cfg->imap;
-	g_autofree uint32_t *uids = NULL;
-	size_t n = 0;
-
-	if (c->after_ingest == CONFIG_AFTER_NONE)
+	struct actions_context c = { .cfg = ctx->cfg, .store = ctx->store, .im = s->im,
+				     .mailbox = ctx->cfg->imap.mailbox, .uidvalidity = s->box.uidvalidity,
+				     .now = (int64_t)time(NULL) };
+	struct acting a = { ctx, stats };
+	int r = actions_run(&c, on_action, &a);
+	if (r == ACTIONS_OK)
 		return INGEST_OK;
-	if (store_actions_pending(ctx->store, c->mailbox, s->box.uidvalidity, &uids, &n) < 0) {
+	if (r == ACTIONS_E_STORE) {
 		snprintf(err, errlen, "%s", store_errmsg(ctx->store));
 		return INGEST_E_STORE;
 	}
-	if (n == 0)
-		return INGEST_OK;
-	bool keyword = c->after_ingest == CONFIG_AFTER_KEYWORD;
-	crashpoint("server action: about to send");
-	int r = keyword ? imap_add_keyword(s->im, uids, n, c->after_ingest_keyword)
-			: imap_move(s->im, uids, n, c->after_ingest_folder);
-	if (r == IMAP_OK)
-		crashpoint("server action: done on the server, not yet marked");
-	if (r != IMAP_OK) {
-		stats->actions_failed = n;
-		struct ingest_event ev = { .kind = INGEST_EVENT_ACTIONS_FAILED, .n_actions = n,
-					   .detail = imap_errmsg(s->im) };
-		emit(ctx, &ev);
-		store_action_failed(ctx->store, imap_errmsg(s->im));
-		if (r == IMAP_E_CANCELLED)
-			return INGEST_E_INTERRUPTED;
-		if (!imap_usable(s->im)) {
-			snprintf(err, errlen, "%s", imap_errmsg(s->im));
-			return from_imap(r);
-		}
-		return INGEST_OK;
-	}
-	if (store_actions_done(ctx->store, c->mailbox, s->box.uidvalidity, uids, n, keyword ? "keyword" : "move",
-			       keyword ? c->after_ingest_keyword : c->after_ingest_folder, (int64_t)time(NULL)) < 0) {
-		/* Still pending in the store: retried, harmlessly, next time. */
-		snprintf(err, errlen, "%s", store_errmsg(ctx->store));
-		return INGEST_E_STORE;
-	}
-	stats->actions_done = n;
-	struct ingest_event ev = { .kind = INGEST_EVENT_ACTIONS_DONE, .n_actions = n,
-				   .detail = keyword ? c->after_ingest_keyword : c->after_ingest_folder };
-	emit(ctx, &ev);
-	return INGEST_OK;
+	if (r == IMAP_E_CANCELLED)
+		return INGEST_E_INTERRUPTED;
+	snprintf(err, errlen, "%s", imap_errmsg(s->im));
+	return from_imap(r);
 }
 
 /* After a sync whose result is R: whatever was committed gets its server

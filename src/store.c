@@ -214,13 +214,43 @@ static const char schema_v8[] =
 	"  PRIMARY KEY (message, seq)\n"
 	");\n";
 
+/* Schema 9: the side-effect queue (actions.h).  A promise made with its
+ * record is a row of its own, whatever it promises; the after-ingest
+ * server action (schema 4's columns in messages) is the first, promise
+ * 'after_ingest' (STORE_SERVER_ACTION_PROMISE; spelled out here, as a
+ * released step never changes).  Each row counts its attempts and keeps
+ * the last error. */
+static const char schema_v9[] =
+	"CREATE TABLE actions (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  message INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,\n"
+	"  promise TEXT NOT NULL,\n"
+	"  state TEXT NOT NULL CHECK (state IN ('pending','done','failed')),\n"
+	"  kind TEXT,\n"
+	"  target TEXT,\n"
+	"  done_at INTEGER,\n"
+	"  attempts INTEGER NOT NULL DEFAULT 0,\n"
+	"  last_attempt_at INTEGER,\n"
+	"  last_error TEXT,\n"
+	"  UNIQUE (message, promise)\n"
+	");\n"
+	"CREATE INDEX actions_pending ON actions(promise, message) WHERE state = 'pending';\n"
+	"INSERT INTO actions (message, promise, state, kind, target, done_at) "
+	"SELECT id, 'after_ingest', server_action, server_action_kind, server_action_target, "
+	"server_action_at FROM messages WHERE server_action IS NOT NULL ORDER BY id;\n"
+	"DROP INDEX messages_action_pending;\n"
+	"ALTER TABLE messages DROP COLUMN server_action;\n"
+	"ALTER TABLE messages DROP COLUMN server_action_kind;\n"
+	"ALTER TABLE messages DROP COLUMN server_action_target;\n"
+	"ALTER TABLE messages DROP COLUMN server_action_at;\n";
+
 /* Append only: a database records the number of the last step it ran. */
 static const struct migration {
 	const char *sql;
 	int (*run)(struct store *st);
 } migrations[] = {
 	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL }, { schema_v5, NULL },
-	{ NULL, migrate_v6 }, { schema_v7, NULL }, { schema_v8, NULL },
+	{ NULL, migrate_v6 }, { schema_v7, NULL }, { schema_v8, NULL }, { schema_v9, NULL },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == STORE_SCHEMA_VERSION);
 
@@ -894,10 +924,10 @@ static int insert_message(struct store *st, const struct store_message *m, int64
 			"internaldate, server_size, raw, raw_size, raw_sha256, message_id, from_addr, from_name, "
 			"subject, date_header, call, applicant, on_time, status, reasons, flags, duplicate_of, "
 			"match, match_score, kind, applicant_source, received_header_epoch, received_header, "
-			"deadline_basis, decided_by, deadline_delta, smime, server_action, edge_received_epoch, "
+			"deadline_basis, decided_by, deadline_delta, smime, edge_received_epoch, "
 			"edge_received_at, edge_why, smime_reason, smime_validated_at, smime_time_source) "
 			"VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,"
-			"?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,?38,?39,?40)",
+			"?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,?38,?39)",
 			&s);
 	if (r < 0)
 		return r;
@@ -929,9 +959,8 @@ static int insert_message(struct store *st, const struct store_message *m, int64
 		sqlite3_bind_int64(s, 23, dup);
 	bind_details(s, 24, m);
 	bind_text(s, 33, m->smime);
-	bind_text(s, 34, m->server_action);
-	bind_edge(s, 35, m);
-	bind_smime(s, 38, m);
+	bind_edge(s, 34, m);
+	bind_smime(s, 37, m);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		*id = sqlite3_last_insert_rowid(st->db);
@@ -1055,6 +1084,25 @@ static int insert_parts(struct store *st, int64_t id, const struct store_part *p
 		int rc = sqlite3_step(s);
 		if (rc != SQLITE_DONE)
 			r = sql_error(st, rc, "insert part");
+	}
+	finalize(st, &s);
+	return r;
+}
+
+/* The promises of a new record (schema 9), pending until carried out. */
+static int insert_promises(struct store *st, int64_t id, const char *const *promises, size_t n)
+{
+	sqlite3_stmt *s = NULL;
+	if (n == 0)
+		return 0;
+	int r = prepare(st, "INSERT INTO actions (message, promise, state) VALUES (?1, ?2, 'pending')", &s);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_int64(s, 1, id);
+		bind_text(s, 2, promises[i]);
+		int rc = sqlite3_step(s);
+		if (rc != SQLITE_DONE)
+			r = sql_error(st, rc, "promise an action");
 	}
 	finalize(st, &s);
 	return r;
@@ -1186,7 +1234,8 @@ int store_record(struct store *st, const struct store_message *msg,
 		if ((r = find_original(st, has_body(msg) ? msg->raw_sha256 : NULL, &dup)) < 0 ||
 		    (r = insert_message(st, msg, dup, id)) < 0 ||
 		    (r = insert_attachments(st, *id, atts, n_atts)) < 0 ||
-		    (r = insert_parts(st, *id, msg->parts, msg->n_parts)) < 0)
+		    (r = insert_parts(st, *id, msg->parts, msg->n_parts)) < 0 ||
+		    (r = insert_promises(st, *id, msg->promises, msg->n_promises)) < 0)
 			goto rollback;
 	}
 	if ((r = advance_watermark(st, msg->mailbox, msg->uidvalidity, msg->uid)) < 0)
@@ -1428,56 +1477,85 @@ int store_set_durable(struct store *st, bool full)
 	return exec(st, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
 }
 
-int store_actions_pending(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t **uids, size_t *n)
+int store_actions_pending(struct store *st, const char *promise, const char *mailbox, uint32_t uidvalidity,
+			  struct store_action **out, size_t *n)
 {
-	*uids = NULL;
-	*n = 0;
-	return select_uids(st,
-			   "SELECT uid FROM messages WHERE server_action = 'pending' AND mailbox = ?1 AND uidvalidity = ?2 "
-			   "ORDER BY uid",
-			   "read pending actions", mailbox, uidvalidity, uids, n);
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			"SELECT a.id, a.message, m.uid, a.attempts FROM actions a JOIN messages m ON m.id = a.message "
+			"WHERE a.promise = ?1 AND a.state = 'pending' AND m.mailbox = ?2 AND m.uidvalidity = ?3 "
+			"ORDER BY m.uid",
+			&s), rc;
+	if (r < 0)
+		return r;
+	bind_text(s, 1, promise);
+	bind_text(s, 2, mailbox);
+	sqlite3_bind_int64(s, 3, uidvalidity);
+	g_autoptr(GArray) a = g_array_new(FALSE, FALSE, sizeof(struct store_action));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_action one = {
+			.id = sqlite3_column_int64(s, 0),
+			.message = sqlite3_column_int64(s, 1),
+			.uid = (uint32_t)sqlite3_column_int64(s, 2),
+			.attempts = sqlite3_column_int64(s, 3),
+		};
+		g_array_append_val(a, one);
+	}
+	finalize(st, &s);
+	if (rc != SQLITE_DONE)
+		return sql_error(st, rc, "read pending actions");
+	*n = a->len;
+	*out = (struct store_action *)(void *)g_array_free(g_steal_pointer(&a), FALSE);
+	return 0;
 }
 
-int store_actions_done(struct store *st, const char *mailbox, uint32_t uidvalidity, const uint32_t *uids, size_t n,
-		       const char *kind, const char *target, int64_t at)
+/* One attempt at the pending actions IDS: done (ERROR NULL: KIND, TARGET
+ * and AT noted) or not (ERROR noted, still pending); either way counted,
+ * and ERROR becomes the last action error status shows. */
+static int actions_attempted(struct store *st, const int64_t *ids, size_t n, const char *kind, const char *target,
+			     int64_t at, const char *error)
 {
 	sqlite3_stmt *s = NULL;
 	int r;
 	if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
 		return r;
 	if ((r = prepare(st,
-			 "UPDATE messages SET server_action = 'done', server_action_kind = ?4, "
-			 "server_action_target = ?5, server_action_at = ?6 "
-			 "WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3 AND server_action = 'pending'",
+			 error ? "UPDATE actions SET attempts = attempts + 1, last_attempt_at = ?2, last_error = ?3 "
+				 "WHERE id = ?1 AND state = 'pending'"
+			       : "UPDATE actions SET attempts = attempts + 1, last_attempt_at = ?2, last_error = NULL, "
+				 "state = 'done', kind = ?4, target = ?5, done_at = ?2 WHERE id = ?1 AND state = 'pending'",
 			 &s)) < 0)
 		return end_transaction(st, &s, r);
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_reset(s);
-		bind_text(s, 1, mailbox);
-		sqlite3_bind_int64(s, 2, uidvalidity);
-		sqlite3_bind_int64(s, 3, uids[i]);
-		bind_text(s, 4, kind);
-		bind_text(s, 5, target);
-		sqlite3_bind_int64(s, 6, at);
+		sqlite3_bind_int64(s, 1, ids[i]);
+		sqlite3_bind_int64(s, 2, at);
+		if (error)
+			bind_text(s, 3, error);
+		else {
+			bind_text(s, 4, kind);
+			bind_text(s, 5, target);
+		}
 		int rc = sqlite3_step(s);
 		if (rc != SQLITE_DONE)
-			return end_transaction(st, &s, sql_error(st, rc, "mark actions done"));
+			return end_transaction(st, &s, sql_error(st, rc, "note an action's attempt"));
 	}
 	finalize(st, &s);
 	if ((r = prepare(st, "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", &s)) < 0 ||
-	    (r = set_state(st, s, "last_action_error", 0, NULL, true)) < 0)
+	    (r = set_state(st, s, "last_action_error", 0, error, true)) < 0)
 		return end_transaction(st, &s, r);
 	return end_transaction(st, &s, 0);
 }
 
-int store_action_failed(struct store *st, const char *error)
+int store_actions_done(struct store *st, const int64_t *ids, size_t n, const char *kind, const char *target,
+		       int64_t at)
 {
-	sqlite3_stmt *s = NULL;
-	int r = prepare(st, "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", &s);
-	if (r == 0)
-		r = set_state(st, s, "last_action_error", 0, error, true);
-	finalize(st, &s);
-	return r;
+	return actions_attempted(st, ids, n, kind, target, at, NULL);
+}
+
+int store_actions_failed(struct store *st, const int64_t *ids, size_t n, const char *error, int64_t at)
+{
+	return actions_attempted(st, ids, n, NULL, NULL, at, error ? error : "failed");
 }
 
 int store_get_status(struct store *st, struct store_status *out)
@@ -1528,10 +1606,12 @@ int store_get_status(struct store *st, struct store_status *out)
 	finalize(st, &s);
 	if (rc != SQLITE_DONE)
 		return sql_error(st, rc, "read state");
-	if ((r = prepare(st, "SELECT COUNT(*) FROM messages WHERE server_action = 'pending'", &s)) < 0)
+	if ((r = prepare(st, "SELECT COUNT(*), COALESCE(MAX(attempts), 0) FROM actions WHERE state = 'pending'", &s)) < 0)
 		return r;
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		out->actions_pending = sqlite3_column_int64(s, 0);
+		out->action_attempts = sqlite3_column_int64(s, 1);
+	}
 	finalize(st, &s);
 	if (rc != SQLITE_ROW)
 		return sql_error(st, rc, "count pending actions");
@@ -1604,12 +1684,13 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 		"server_size, %s, raw_size, raw_sha256, message_id, from_addr, from_name, subject, date_header, "
 		"call, applicant, on_time, status, reasons, flags, duplicate_of, "
 		"(SELECT COUNT(*) FROM attachments a WHERE a.message = m.id), "
-		"match, match_score, kind, applicant_source, received_header_epoch, received_header, "
+		"match, match_score, m.kind, applicant_source, received_header_epoch, received_header, "
 		"deadline_basis, decided_by, deadline_delta, d.decision, d.note, d.user, d.at, smime, "
-		"server_action, server_action_kind, server_action_target, server_action_at, prior_keys, "
+		"a.state, a.kind, a.target, a.done_at, prior_keys, "
 		"edge_received_epoch, edge_received_at, edge_why, smime_reason, smime_validated_at, smime_time_source "
 		"FROM messages m LEFT JOIN decisions d ON d.id = "
 		"(SELECT MAX(id) FROM decisions WHERE message = m.id) "
+		"LEFT JOIN actions a ON a.message = m.id AND a.promise = '" STORE_SERVER_ACTION_PROMISE "' "
 		"WHERE ?1 = 0 OR m.id = ?1 ORDER BY m.id",
 		with_raw ? "(SELECT raw FROM bodies b WHERE b.message = m.id)" : "NULL");
 	int r = prepare(st, sql, &s), rc;

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <glib.h>
 
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 
 /* The page size of a database the daemon creates.  Messages and
  * attachments are blobs of tens to hundreds of KB: 16 KiB pages write them
@@ -20,6 +20,11 @@
 #define STORE_NEW_PAGE_SIZE 16384
 
 struct store;
+
+/* Promises one record may carry (store_message.promises). */
+#define STORE_MAX_PROMISES 4
+/* The promise whose row store_message's server_action* fields show. */
+#define STORE_SERVER_ACTION_PROMISE "after_ingest"
 
 enum store_mode {
 	STORE_READ_WRITE, /* the daemon: creates and migrates the database */
@@ -104,8 +109,13 @@ struct store_message {
 	const char *smime_reason;       /* why invalid, or a note on a valid one */
 	const char *smime_validated_at; /* the validation time, ISO 8601 */
 	const char *smime_time_source;  /* "timestamp", "arrival" or NULL */
-	/* The after-ingest server action: on write "pending" or
-	 * NULL (none promised); on read also "done", with what was done. */
+	/* On write: the promises (actions.h) committed with a new record,
+	 * pending until carried out; borrowed. */
+	const char *promises[STORE_MAX_PROMISES];
+	size_t n_promises;
+	/* Read only: the after-ingest server action (the promise
+	 * STORE_SERVER_ACTION_PROMISE): "pending", "done" or NULL (none
+	 * promised), and once done what was done. */
 	const char *server_action;
 	const char *server_action_kind;   /* "keyword" or "move" once done */
 	const char *server_action_target; /* the keyword or the folder */
@@ -167,7 +177,8 @@ struct store_status {
 	char *last_error;           /* owned by the caller: g_free(); NULL if the last poll succeeded */
 	int64_t server_exists;      /* messages in the mailbox at the last good poll; -1 unknown */
 	int64_t recorded_current;   /* records under the mailbox's current UIDVALIDITY */
-	int64_t actions_pending;    /* records whose server action is not done yet */
+	int64_t actions_pending;    /* promised actions not done yet (schema 9: any promise) */
+	int64_t action_attempts;    /* the most attempts any of them has had; 0: none tried yet */
 	char *last_action_error;    /* owned by the caller: g_free(); NULL when the last attempt succeeded */
 	int64_t gaps_checked_at;    /* the last gap check; 0 = never */
 	int64_t gaps;               /* UIDs it left without a record at or below the watermark */
@@ -263,15 +274,28 @@ int store_recorded_uids(struct store *st, const char *mailbox, uint32_t uidvalid
  * touched: the after-ingest actions) or NORMAL (the default). */
 int store_set_durable(struct store *st, bool full);
 
-/* The UIDs of MAILBOX/UIDVALIDITY whose server action is pending,
- * ascending; *uids is newly allocated (g_free). */
-int store_actions_pending(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t **uids, size_t *n);
-/* Marks them done (KIND "keyword"/"move", TARGET keyword or folder) and
- * clears the last action error, in one transaction. */
-int store_actions_done(struct store *st, const char *mailbox, uint32_t uidvalidity, const uint32_t *uids, size_t n,
-		       const char *kind, const char *target, int64_t at);
-/* Notes why the last attempt failed (no secrets in it); NULL clears. */
-int store_action_failed(struct store *st, const char *error);
+/* A promised action (schema 9: a row of actions), as the queue sees it. */
+struct store_action {
+	int64_t id;       /* the action's */
+	int64_t message;  /* its record */
+	uint32_t uid;     /* the record's UID */
+	int64_t attempts; /* tried so far */
+};
+
+/* The pending actions of PROMISE on records of MAILBOX/UIDVALIDITY, by
+ * UID; *out is newly allocated (g_free). */
+int store_actions_pending(struct store *st, const char *promise, const char *mailbox, uint32_t uidvalidity,
+			  struct store_action **out, size_t *n);
+/* Marks the pending actions IDS done at AT (KIND how, TARGET with what:
+ * "keyword"/"move", the keyword or the folder), counts the attempt and
+ * clears the last action error, in one transaction.  One not pending is
+ * left as it is: a repeat changes nothing. */
+int store_actions_done(struct store *st, const int64_t *ids, size_t n, const char *kind, const char *target,
+		       int64_t at);
+/* Notes a failed attempt at the pending actions IDS at AT: each counts
+ * it and keeps ERROR (no secrets in it), stays pending, and ERROR is the
+ * last action error status shows; in one transaction. */
+int store_actions_failed(struct store *st, const int64_t *ids, size_t n, const char *error, int64_t at);
 
 typedef int (*store_message_cb)(const struct store_message *msg, void *userdata);
 typedef int (*store_mailbox_cb)(const struct store_mailbox *mb, void *userdata);

@@ -355,22 +355,24 @@ static void test_actions(void)
 	for (uint32_t uid = 1; uid <= 4; uid++) {
 		g_autofree char *raw = g_strdup_printf("raw %u", uid);
 		struct store_message m = msg(uid, raw);
-		m.server_action = uid == 3 ? NULL : "pending"; /* 3: recorded without body */
+		if (uid != 3) /* 3: recorded without body */
+			m.promises[m.n_promises++] = STORE_SERVER_ACTION_PROMISE;
 		g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &ins), ==, 0);
 	}
-	g_autofree uint32_t *uids = NULL;
+	g_autofree struct store_action *pending = NULL;
 	size_t n = 0;
-	g_assert_cmpint(store_actions_pending(st, "INBOX", 42, &uids, &n), ==, 0);
+	g_assert_cmpint(store_actions_pending(st, STORE_SERVER_ACTION_PROMISE, "INBOX", 42, &pending, &n), ==, 0);
 	g_assert_cmpuint(n, ==, 3);
-	g_assert_cmpuint(uids[0], ==, 1);
-	g_assert_cmpuint(uids[1], ==, 2);
-	g_assert_cmpuint(uids[2], ==, 4);
-	g_autofree uint32_t *other = NULL;
-	g_assert_cmpint(store_actions_pending(st, "INBOX", 43, &other, &n), ==, 0);
+	g_assert_cmpuint(pending[0].uid, ==, 1);
+	g_assert_cmpuint(pending[1].uid, ==, 2);
+	g_assert_cmpuint(pending[2].uid, ==, 4);
+	g_autofree struct store_action *other = NULL;
+	g_assert_cmpint(store_actions_pending(st, STORE_SERVER_ACTION_PROMISE, "INBOX", 43, &other, &n), ==, 0);
 	g_assert_cmpuint(n, ==, 0);
 
 	struct store_status status;
-	g_assert_cmpint(store_action_failed(st, "UID MOVE refused: no such folder"), ==, 0);
+	const int64_t all[] = { pending[0].id, pending[1].id, pending[2].id };
+	g_assert_cmpint(store_actions_failed(st, all, 3, "UID MOVE refused: no such folder", 1699999999), ==, 0);
 	g_assert_cmpint(store_get_status(st, &status), ==, 0);
 	g_assert_cmpint(status.actions_pending, ==, 3);
 	g_assert_cmpstr(status.last_action_error, ==, "UID MOVE refused: no such folder");
@@ -378,9 +380,9 @@ static void test_actions(void)
 	g_free(status.last_action_error);
 
 	/* Done for 1 and 4 (2 stays pending); a repeat is harmless. */
-	const uint32_t done[] = { 1, 4 };
-	g_assert_cmpint(store_actions_done(st, "INBOX", 42, done, 2, "move", "Behandlet", 1700000000), ==, 0);
-	g_assert_cmpint(store_actions_done(st, "INBOX", 42, done, 2, "move", "Andet", 1700000001), ==, 0);
+	const int64_t done[] = { pending[0].id, pending[2].id };
+	g_assert_cmpint(store_actions_done(st, done, 2, "move", "Behandlet", 1700000000), ==, 0);
+	g_assert_cmpint(store_actions_done(st, done, 2, "move", "Andet", 1700000001), ==, 0);
 	GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
 	g_assert_cmpint(store_foreach_message(st, 0, false, action_cb, seen), ==, 0);
 	g_assert_cmpuint(seen->len, ==, 4);
@@ -573,7 +575,8 @@ static void exec_sql(const char *path, const char *sql)
  * database of it ran. */
 static const struct release {
 	const char *name;
-	const char *steps[6];
+	const char *steps[8];
+	int version; /* 0: the number of steps */
 } releases[] = {
 	{ "1", { "1" } },
 	{ "2", { "1", "2" } },
@@ -582,7 +585,27 @@ static const struct release {
 	{ "4", { "1", "2", "3", "4" } },
 	{ "5-from-4-early", { "1", "2", "3", "4-early", "5" } },
 	{ "5", { "1", "2", "3", "4", "5" } },
+	{ "8", { "1", "2", "3", "4", "5", "7", "8" }, 8 }, /* 6 is a no-op where prior_keys exists */
 };
+
+/* Makes PATH a database of release REL, empty; its version. */
+static int make_release(const struct release *rel, const char *path)
+{
+	const char *src = g_getenv("PULJED_SRCDIR");
+	g_assert_nonnull(src);
+	int version = 0;
+	for (; version < (int)G_N_ELEMENTS(rel->steps) && rel->steps[version]; version++) {
+		g_autofree char *file = g_strdup_printf("%s/tests/data/schema/migration-%s.sql", src, rel->steps[version]);
+		g_autofree char *ddl = NULL;
+		g_assert_true(g_file_get_contents(file, &ddl, NULL, NULL));
+		exec_sql(path, ddl);
+	}
+	if (rel->version)
+		version = rel->version;
+	g_autofree char *set = g_strdup_printf("PRAGMA user_version = %d", version);
+	exec_sql(path, set);
+	return version;
+}
 
 /* A database made by each released schema, holding a record, opens with
  * the current store and is used: read back with its bytes checked,
@@ -592,20 +615,9 @@ static const struct release {
 static void test_upgrade(gconstpointer data)
 {
 	const struct release *rel = data;
-	const char *src = g_getenv("PULJED_SRCDIR");
-	g_assert_nonnull(src);
 	g_autofree char *dbname = g_strdup_printf("upgrade-%s.db", rel->name);
 	g_autofree char *path = db_path(dbname);
-	size_t version = 0;
-	for (; version < G_N_ELEMENTS(rel->steps) && rel->steps[version]; version++) {
-		g_autofree char *file = g_strdup_printf("%s/tests/data/schema/migration-%s.sql", src, rel->steps[version]);
-		g_autofree char *ddl = NULL;
-		g_assert_true(g_file_get_contents(file, &ddl, NULL, NULL));
-		exec_sql(path, ddl);
-	}
-	g_autofree char *set = g_strdup_printf("PRAGMA user_version = %zu", version);
-	exec_sql(path, set);
-	bool bodies = version >= 5;
+	bool bodies = make_release(rel, path) >= 5;
 	g_autofree char *raw_sha = sha_of("old one", 7), *pdf_sha = sha_of("%PDF", 4);
 	g_autofree char *rows = g_strdup_printf(
 		"INSERT INTO mailboxes VALUES ('INBOX', 42, 1, 0);"
@@ -666,6 +678,58 @@ static void test_upgrade(gconstpointer data)
 	g_assert_cmpint(store_open(path, STORE_READ_ONLY, &ro, &err), ==, 0);
 	store_close(ro);
 	g_ptr_array_free(seen, TRUE);
+}
+
+/* A schema-8 database whose records carry after-ingest server actions
+ * (pending, done, none) upgrades to the action queue (schema 9): every
+ * record reads back as before, the pending one is still to do, and the
+ * old columns are gone. */
+static void test_upgrade_actions(void)
+{
+	g_autofree char *path = db_path("upgrade-actions.db");
+	g_assert_cmpint(make_release(&releases[G_N_ELEMENTS(releases) - 1], path), ==, 8);
+	exec_sql(path,
+		 "INSERT INTO mailboxes VALUES ('INBOX', 42, 3, 0);"
+		 "INSERT INTO messages (id, mailbox, uidvalidity, uid, recorded_at, server_size, raw_size, status, "
+		 "reasons, server_action, server_action_kind, server_action_target, server_action_at) VALUES "
+		 "(1, 'INBOX', 42, 1, 0, 1, 0, 'accepted', '[]', 'done', 'move', 'Behandlet', 1700000000),"
+		 "(2, 'INBOX', 42, 2, 0, 1, 0, 'accepted', '[]', 'pending', NULL, NULL, NULL),"
+		 "(3, 'INBOX', 42, 3, 0, 1, 0, 'review', '[]', NULL, NULL, NULL, NULL);"
+		 "INSERT INTO state VALUES ('last_action_error', 'UID MOVE refused');");
+	struct store *st = open_rw(path);
+	g_assert_cmpint(user_version(path), ==, STORE_SCHEMA_VERSION);
+	GPtrArray *seen = g_ptr_array_new_with_free_func(g_free);
+	g_assert_cmpint(store_foreach_message(st, 0, false, action_cb, seen), ==, 0);
+	g_assert_cmpuint(seen->len, ==, 3);
+	g_assert_cmpstr(seen->pdata[0], ==, "1:done:move:Behandlet:1");
+	g_assert_cmpstr(seen->pdata[1], ==, "2:pending:-:-:0");
+	g_assert_cmpstr(seen->pdata[2], ==, "3:-:-:-:0");
+	struct store_status status;
+	g_assert_cmpint(store_get_status(st, &status), ==, 0);
+	g_assert_cmpint(status.actions_pending, ==, 1);
+	g_assert_cmpstr(status.last_action_error, ==, "UID MOVE refused");
+	g_free(status.last_error);
+	g_free(status.last_action_error);
+	g_autofree struct store_action *p = NULL;
+	size_t n = 0;
+	g_assert_cmpint(store_actions_pending(st, STORE_SERVER_ACTION_PROMISE, "INBOX", 42, &p, &n), ==, 0);
+	g_assert_cmpuint(n, ==, 1);
+	g_assert_cmpint(p[0].message, ==, 2);
+	g_assert_cmpint(store_actions_done(st, &p[0].id, 1, "move", "Behandlet", 1700000100), ==, 0);
+	g_ptr_array_set_size(seen, 0);
+	g_assert_cmpint(store_foreach_message(st, 2, false, action_cb, seen), ==, 0);
+	g_assert_cmpstr(seen->pdata[0], ==, "2:done:move:Behandlet:1");
+	store_close(st);
+	g_ptr_array_free(seen, TRUE);
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM pragma_table_info('messages') "
+					   "WHERE name LIKE 'server_action%'", -1, &s, NULL), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
+	g_assert_cmpint(sqlite3_column_int(s, 0), ==, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
 }
 
 /* Bytes changed behind the store's back are never handed out: each
@@ -1073,6 +1137,7 @@ int main(int argc, char **argv)
 		g_autofree char *name = g_strdup_printf("/store/upgrade/schema-%s", releases[i].name);
 		g_test_add_data_func(name, &releases[i], test_upgrade);
 	}
+	g_test_add_func("/store/upgrade/actions", test_upgrade_actions);
 	g_test_add_func("/store/mismatch", test_mismatch);
 	g_test_add_func("/store/empty-file", test_empty_file);
 	g_test_add_func("/store/read-only-file", test_read_only_file);

@@ -252,7 +252,7 @@ class ActionsTest(PuljedTestCase):
         self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
         recs = self.assert_actions(cfg, {u: "done" for u in uids})
         victim = uids[1]
-        self.sql("UPDATE messages SET server_action = 'pending' WHERE id = ?",
+        self.sql("UPDATE actions SET state = 'pending' WHERE message = ? AND promise = 'after_ingest'",
                  (recs[victim]["id"],))
         dc.remove_flags(victim, "$Puljed")
         self.assertEqual(dc.flags(victim), set())
@@ -327,7 +327,8 @@ class ActionsTest(PuljedTestCase):
         self.assertIn(FOLDER, r.stderr, r.describe())
         # Recording did not stop; the actions wait.
         self.assert_actions(cfg, {u: "pending" for u in uids})
-        self.assert_status(cfg, 3, error=FOLDER)
+        st = self.assert_status(cfg, 3, error=FOLDER)
+        self.assertEqual(st.get("action_attempts"), 1, st)
         self.assertEqual(dc.uids("INBOX"), uids)
         self.assertEqual(dc.all_flags(), before)
         self.assert_nothing_deleted(dc)
@@ -340,7 +341,8 @@ class ActionsTest(PuljedTestCase):
         self.assertEqual(len(dc.uids(FOLDER)), 3)
         self.assert_actions(cfg, {u: "done" for u in uids})
         self.assertEqual(len(self.records(cfg)), 3)
-        self.assert_status(cfg, 0)
+        st = self.assert_status(cfg, 0)
+        self.assertEqual(st.get("action_attempts"), 0, st)
         self.assert_nothing_deleted(dc, FOLDER)
 
     def test_f_uidplus_fallback(self):

@@ -64,7 +64,8 @@ def dump(db):
         rows = []
         for (mid, uid, sha, status, call, app, flags, on_time, dup, action) in con.execute(
                 "SELECT id, uid, raw_sha256, status, call, applicant, flags, on_time, duplicate_of, "
-                "server_action FROM messages ORDER BY uid"):
+                "(SELECT state FROM actions a WHERE a.message = m.id AND a.promise = 'after_ingest') "
+                "FROM messages m ORDER BY uid"):
             atts = [r[0] for r in con.execute(
                 "SELECT sha256 FROM attachments WHERE message = ? ORDER BY seq", (mid,))]
             parts = con.execute("SELECT COUNT(*) FROM parts WHERE message = ?", (mid,)).fetchone()[0]

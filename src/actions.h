@@ -1,0 +1,128 @@
+/* actions: the side-effect queue — record first, then act.
+ *
+ * Whatever puljed does outside its database because a message was
+ * recorded (flag or move it on the server; later: mail a receipt) is a
+ * promise first and an action after:
+ *
+ *  1. Promise.  actions_promise() names the promises a new record carries
+ *     (store_message.promises); store_record() writes them, 'pending', in
+ *     the record's own transaction.  No record without its promises, no
+ *     promise without its record.  A record re-keyed or already known
+ *     gets none: its promises were made when it was first recorded.
+ *  2. Commit.  ingest makes commits durable (synchronous = FULL) when
+ *     any kind is chosen (actions_enabled()): nothing is done for a record
+ *     a power cut could still take back.
+ *  3. Act.  actions_run(), after the commit, hands each chosen kind the
+ *     pending actions of its promise, oldest UID first, as one batch.
+ *  4. Mark.  Done: marked 'done' with what was done (kind, target, time)
+ *     in one transaction.  Not done: each action counts the attempt and
+ *     keeps the error, stays 'pending', and is tried again at the next
+ *     actions_run() (the next poll) — never given up on, never blocking a
+ *     record.  status shows the pending count, the most attempts and the
+ *     last error.  (The schema's third state, 'failed', is kept for a kind
+ *     that must give up — a receipt refused for good; none does yet.)
+ *
+ * Ordering: promises are made in UID order with their records and carried
+ * out after them, each kind in table order, a batch in UID order.  A kind
+ * acts only on records of the mailbox and UIDVALIDITY of the context.
+ *
+ * Idempotence: a crash (or a lost connection) after an action was carried
+ * out and before it was marked leaves it pending, and it is carried out
+ * again.  For keyword and move that is harmless: adding a keyword the
+ * message already has changes nothing, and a message already moved is no
+ * longer in the mailbox, so UID STORE/MOVE of its UID names nothing (a
+ * crash inside the UIDPLUS fallback, between UID COPY and UID EXPUNGE,
+ * can leave a second copy in the folder: never a loss).  A
+ * new kind must guarantee the same of a second run — e.g. a receipt keeps
+ * its Message-ID derived from the record, so a second copy is the same
+ * message, recognisable as such — or must say what the window costs.
+ *
+ * A promise is kept by whichever kind the configuration chooses for it
+ * when it runs (after_ingest: keyword or move), as before the queue had a
+ * table; while none is chosen (after_ingest = none) its actions wait,
+ * pending.  Adding a kind: a file actions-<what>.c with its struct
+ * actions_kind, its extern below, one entry in actions.c's table, and the
+ * file in src/meson.build.  No logging here: outcomes go to the caller. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+
+struct imap;
+
+enum actions_result {
+	ACTIONS_OK = 0,
+	/* The store refused to read or mark actions: store_errmsg().  Below
+	 * every kind's own codes (an enum imap_error for the IMAP kinds). */
+	ACTIONS_E_STORE = -1000,
+};
+
+/* What a kind needs from its context. */
+enum actions_need {
+	ACTIONS_NEED_MAILBOX = 1 << 0, /* the IMAP session, the mailbox SELECTed (read-write) */
+};
+
+/* Where the actions are carried out. */
+struct actions_context {
+	const struct config *cfg;
+	struct store *store;
+	struct imap *im;      /* ACTIONS_NEED_MAILBOX; NULL: those kinds wait */
+	const char *mailbox;  /* the records' mailbox */
+	uint32_t uidvalidity; /* the mailbox's now; records of another wait */
+	int64_t now;          /* Unix time, noted with each attempt */
+};
+
+/* An action kind: how one promise is kept.  Stateless. */
+struct actions_kind {
+	const char *name;    /* stored with a done action: "keyword", "move" */
+	const char *promise; /* the promise it keeps (a store row's promise) */
+	unsigned needs;      /* enum actions_need */
+	/* Whether CFG chooses this kind (at most one kind per promise). */
+	bool (*chosen)(const struct config *cfg);
+	/* Whether a new record MSG gets the promise; FETCHED: its body was
+	 * fetched.  NULL: always. */
+	bool (*wanted)(const struct config *cfg, const struct store_message *msg, bool fetched);
+	/* What it acts with, noted when done (the keyword, the folder). */
+	const char *(*target)(const struct config *cfg);
+	/* Carries out BATCH (N >= 1 actions).  0, or the kind's own negative
+	 * code with *ERROR (borrowed, valid until the next call on the
+	 * context); *STOP set when the context can no longer be used (only
+	 * ACTIONS_NEED_MAILBOX kinds, with an enum imap_error). */
+	int (*run)(const struct actions_context *c, const struct store_action *batch, size_t n, const char **error,
+		   bool *stop);
+};
+
+/* The kinds (one file each). */
+extern const struct actions_kind actions_imap_keyword; /* actions-imap.c */
+extern const struct actions_kind actions_imap_move;    /* actions-imap.c */
+
+/* Whether CFG chooses any kind: then commits must be durable first. */
+bool actions_enabled(const struct config *cfg);
+/* What the kinds CFG chooses need, together (enum actions_need). */
+unsigned actions_needs(const struct config *cfg);
+/* Adds to MSG (a new record; FETCHED: its body was fetched) the promises
+ * of the kinds CFG chooses that want it. */
+void actions_promise(const struct config *cfg, struct store_message *msg, bool fetched);
+
+/* The outcome of one batch, for the caller's events and logs. */
+struct actions_outcome {
+	const struct actions_kind *kind;
+	const char *target; /* what it acted with */
+	size_t n;           /* actions in the batch */
+	bool done;          /* carried out and marked; else kept pending */
+	const char *error;  /* why not */
+};
+typedef void (*actions_cb)(const struct actions_outcome *o, void *userdata);
+
+/* Carries out every pending action C can: each chosen kind's batch,
+ * reported through CB (may be NULL) once marked.  ACTIONS_OK when every
+ * batch was tried (those refused stay pending); ACTIONS_E_STORE; or the
+ * code of a kind that left the context unusable (the rest wait). */
+int actions_run(const struct actions_context *c, actions_cb cb, void *userdata);
+/* actions_run() over the N kinds of TABLE instead of the built-in ones
+ * (the unit tests' own kinds). */
+int actions_run_kinds(const struct actions_context *c, const struct actions_kind *const *table, size_t n,
+		      actions_cb cb, void *userdata);
