@@ -8,7 +8,7 @@
 
 #include "config.h"
 
-/* Exit codes of puljed (documented in the README). */
+/* Exit codes of puljed (documented in puljed(8), EXIT STATUS). */
 enum daemon_exit {
 	DAEMON_EXIT_OK = 0,
 	DAEMON_EXIT_FAILURE = 1,    /* database, lock, anything else */
