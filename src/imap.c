@@ -1,4 +1,5 @@
 #include "imap.h"
+#include "file.h"
 #include "frame.h"
 #include "lastrun.h"
 #include "net.h"
@@ -1114,20 +1115,6 @@ struct body_ctx {
 	bool called;
 };
 
-static bool write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 static bool on_body(int att_type, struct mailimap_msg_att_body_section *section,
 		    const char *bytes, size_t len, void *userdata)
 {
@@ -1140,7 +1127,7 @@ static bool on_body(int att_type, struct mailimap_msg_att_body_section *section,
 	if (!c->spooled && c->got + len > c->mem_max) {
 		/* Longer than may stay in memory: what came so far goes to
 		 * the file first. */
-		if (!write_all(c->fd, (const char *)c->out->data, c->out->len)) {
+		if (file_write_all(c->fd, c->out->data, c->out->len) < 0) {
 			c->write_failed = true;
 			return false;
 		}
@@ -1148,7 +1135,7 @@ static bool on_body(int att_type, struct mailimap_msg_att_body_section *section,
 		c->spooled = true;
 	}
 	if (c->spooled) {
-		if (!write_all(c->fd, bytes, len)) {
+		if (file_write_all(c->fd, bytes, len) < 0) {
 			c->write_failed = true;
 			return false;
 		}
