@@ -1,4 +1,5 @@
 #include "imap.h"
+#include "file.h"
 #include "frame.h"
 #include "lastrun.h"
 #include "net.h"
@@ -1118,20 +1119,6 @@ struct body_ctx {
 	bool called;
 };
 
-static bool write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 static bool on_body(int att_type, struct mailimap_msg_att_body_section *section,
 		    const char *bytes, size_t len, void *userdata)
 {
@@ -1144,16 +1131,18 @@ static bool on_body(int att_type, struct mailimap_msg_att_body_section *section,
 	if (!c->spooled && c->got + len > c->mem_max) {
 		/* Longer than may stay in memory: what came so far goes to
 		 * the file first. */
-		if (!write_all(c->fd, (const char *)c->out->data, c->out->len)) {
-			c->write_error = errno ? errno : EIO;
+		int e = file_write_all(c->fd, c->out->data, c->out->len);
+		if (e < 0) {
+			c->write_error = -e;
 			return false;
 		}
 		g_byte_array_set_size(c->out, 0);
 		c->spooled = true;
 	}
 	if (c->spooled) {
-		if (!write_all(c->fd, bytes, len)) {
-			c->write_error = errno ? errno : EIO;
+		int e = file_write_all(c->fd, bytes, len);
+		if (e < 0) {
+			c->write_error = -e;
 			return false;
 		}
 	} else {

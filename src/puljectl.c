@@ -80,6 +80,93 @@ enum {
 	TAKES_CALL = 1 << 6,    /* --call alone */
 };
 
+/* What a command's handler gets: the open store, the configuration (NULL
+ * with --db) and the options and arguments given. */
+struct invocation {
+	struct store *st;
+	const struct config *cfg;
+	const char *db;
+	const struct ctl_output *o;
+	const struct ctl_export_options *ex;
+	char **args;
+	int64_t id;  /* the first argument, when the command takes one */
+	bool dry_run;
+	const char *note;
+};
+
+static int cmd_status(const struct invocation *c)
+{
+	return ctl_status(c->st, c->o, c->cfg ? c->cfg->poll_interval : 60, c->db);
+}
+
+static int cmd_list(const struct invocation *c)
+{
+	return ctl_list(c->st, c->o, &c->ex->filter);
+}
+
+static int cmd_show(const struct invocation *c)
+{
+	return ctl_show(c->st, c->o, c->id);
+}
+
+static int cmd_applications(const struct invocation *c)
+{
+	return ctl_applications(c->st, c->o, &c->ex->filter);
+}
+
+static int cmd_extract(const struct invocation *c)
+{
+	return ctl_extract(c->st, c->o->out, c->id, c->args[1]);
+}
+
+static int cmd_reclassify(const struct invocation *c)
+{
+	return ctl_reclassify(c->st, c->cfg, c->o, c->dry_run);
+}
+
+static int check_decide(char **args, const struct ctl_export_options *ex)
+{
+	if (strcmp(args[1], "accept") && strcmp(args[1], "reject")) {
+		fprintf(stderr, "puljectl: decide: the decision is \"accept\" or \"reject\", not \"%s\"\n", args[1]);
+		return CTL_EXIT_USAGE;
+	}
+	return CTL_EXIT_OK;
+}
+
+static int cmd_decide(const struct invocation *c)
+{
+	return ctl_decide(c->st, c->o->out, c->id, c->args[1], c->note);
+}
+
+static int cmd_reconcile(const struct invocation *c)
+{
+	return ctl_reconcile(c->st, c->cfg, c->o);
+}
+
+static int cmd_export(const struct invocation *c)
+{
+	return ctl_export(c->st, c->o->out, c->ex);
+}
+
+static int check_report(char **args, const struct ctl_export_options *ex)
+{
+	if (!ex->output) {
+		fprintf(stderr, "puljectl: report needs --output DIR\n");
+		return CTL_EXIT_USAGE;
+	}
+	return CTL_EXIT_OK;
+}
+
+static int cmd_report(const struct invocation *c)
+{
+	return ctl_report(c->st, c->cfg, c->o->out, c->ex->output, &c->ex->filter);
+}
+
+static int cmd_verify(const struct invocation *c)
+{
+	return ctl_verify(c->st, c->o);
+}
+
 struct command {
 	const char *name;
 	int nargs;             /* positional arguments after the name */
@@ -87,20 +174,25 @@ struct command {
 	bool needs_config;     /* needs the rules, not just the database */
 	unsigned takes;
 	const char *args_help;
+	int (*run)(const struct invocation *c);
+	/* Checks the arguments further before anything is opened (or NULL):
+	 * CTL_EXIT_OK, or an exit status after a message. */
+	int (*check)(char **args, const struct ctl_export_options *ex);
 };
 
 static const struct command commands[] = {
-	{ "status", 0, false, false, TAKES_JSON, "takes no arguments" },
-	{ "list", 0, false, false, TAKES_JSON | TAKES_FILTERS, "takes no arguments" },
-	{ "show", 1, false, false, TAKES_JSON, "needs a record ID" },
-	{ "applications", 0, false, false, TAKES_JSON | TAKES_FILTERS, "takes no arguments" },
-	{ "extract", 2, false, false, 0, "needs a record ID and a directory" },
-	{ "reclassify", 0, true, true, TAKES_JSON | TAKES_DRY_RUN, "takes no arguments" },
-	{ "decide", 2, true, false, TAKES_NOTE, "needs a record ID and accept or reject" },
-	{ "reconcile", 0, false, true, TAKES_JSON, "takes no arguments" },
-	{ "export", 0, false, false, TAKES_EXPORT | TAKES_FILTERS, "takes options only" },
-	{ "report", 0, false, true, TAKES_OUTPUT | TAKES_CALL, "takes options only (--output DIR)" },
-	{ "verify", 0, false, false, TAKES_JSON, "takes no arguments" },
+	{ "status", 0, false, false, TAKES_JSON, "takes no arguments", cmd_status, NULL },
+	{ "list", 0, false, false, TAKES_JSON | TAKES_FILTERS, "takes no arguments", cmd_list, NULL },
+	{ "show", 1, false, false, TAKES_JSON, "needs a record ID", cmd_show, NULL },
+	{ "applications", 0, false, false, TAKES_JSON | TAKES_FILTERS, "takes no arguments", cmd_applications, NULL },
+	{ "extract", 2, false, false, 0, "needs a record ID and a directory", cmd_extract, NULL },
+	{ "reclassify", 0, true, true, TAKES_JSON | TAKES_DRY_RUN, "takes no arguments", cmd_reclassify, NULL },
+	{ "decide", 2, true, false, TAKES_NOTE, "needs a record ID and accept or reject", cmd_decide, check_decide },
+	{ "reconcile", 0, false, true, TAKES_JSON, "takes no arguments", cmd_reconcile, NULL },
+	{ "export", 0, false, false, TAKES_EXPORT | TAKES_FILTERS, "takes options only", cmd_export, NULL },
+	{ "report", 0, false, true, TAKES_OUTPUT | TAKES_CALL, "takes options only (--output DIR)", cmd_report,
+	  check_report },
+	{ "verify", 0, false, false, TAKES_JSON, "takes no arguments", cmd_verify, NULL },
 };
 
 /* Which TAKES_* bit an option needs, and its name for the error. */
@@ -222,13 +314,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "puljectl: %s: %s\n", name, cmd->args_help);
 		return CTL_EXIT_USAGE;
 	}
-	if (!strcmp(name, "decide") && strcmp(args[1], "accept") && strcmp(args[1], "reject")) {
-		fprintf(stderr, "puljectl: decide: the decision is \"accept\" or \"reject\", not \"%s\"\n", args[1]);
-		return CTL_EXIT_USAGE;
-	}
-	if (!strcmp(name, "report") && !ex.output) {
-		fprintf(stderr, "puljectl: report needs --output DIR\n");
-		return CTL_EXIT_USAGE;
+	if (cmd->check) {
+		int r = cmd->check(args, &ex);
+		if (r != CTL_EXIT_OK)
+			return r;
 	}
 	if (cmd->needs_config && db) {
 		fprintf(stderr, "puljectl: %s needs the configuration: give --config, not --db\n", name);
@@ -284,30 +373,8 @@ int main(int argc, char **argv)
 		return CTL_EXIT_FAILURE;
 	}
 	struct ctl_output o = { stdout, json, table_want_color(color, STDOUT_FILENO), table_width(STDOUT_FILENO) };
-	const struct ctl_filter *f = &ex.filter;
-	int r;
-	if (!strcmp(name, "status"))
-		r = ctl_status(st, &o, cfg ? cfg->poll_interval : 60, db);
-	else if (!strcmp(name, "list"))
-		r = ctl_list(st, &o, f);
-	else if (!strcmp(name, "show"))
-		r = ctl_show(st, &o, id);
-	else if (!strcmp(name, "applications"))
-		r = ctl_applications(st, &o, f);
-	else if (!strcmp(name, "extract"))
-		r = ctl_extract(st, stdout, id, args[1]);
-	else if (!strcmp(name, "reclassify"))
-		r = ctl_reclassify(st, cfg, &o, dry_run);
-	else if (!strcmp(name, "export"))
-		r = ctl_export(st, stdout, &ex);
-	else if (!strcmp(name, "report"))
-		r = ctl_report(st, cfg, stdout, ex.output, f);
-	else if (!strcmp(name, "verify"))
-		r = ctl_verify(st, &o);
-	else if (!strcmp(name, "reconcile"))
-		r = ctl_reconcile(st, cfg, &o);
-	else
-		r = ctl_decide(st, stdout, id, args[1], note);
+	struct invocation inv = { st, cfg, db, &o, &ex, args, id, dry_run, note };
+	int r = cmd->run(&inv);
 	store_close(st);
 	config_free(cfg);
 	if (fflush(stdout) != 0 && r == CTL_EXIT_OK)

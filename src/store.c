@@ -1,5 +1,6 @@
 #include "store.h"
 #include "crashpoint.h"
+#include "file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -466,11 +467,10 @@ static int create_database(const char *path, char *errbuf, size_t errlen)
 	unlink_with_wal(tmp);
 	/* Created here so that it is never world-readable; SQLite gives
 	 * -wal and -shm the same mode. */
-	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+	int fd = file_create_new(AT_FDCWD, tmp, 0640);
 	if (fd < 0) {
-		int e = errno;
-		g_snprintf(errbuf, errlen, "cannot create %s: %s", tmp, g_strerror(e));
-		return -e;
+		g_snprintf(errbuf, errlen, "cannot create %s: %s", tmp, g_strerror(-fd));
+		return fd;
 	}
 	close(fd);
 	fd = -1;
@@ -553,13 +553,12 @@ static int prepare_wal_files(const char *path, const struct stat *db, int fd, un
 				   p, who, who);
 			return -EACCES;
 		}
-		int wfd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (db->st_mode & 0660) | S_IRUSR | S_IWUSR);
+		int wfd = file_create_new(AT_FDCWD, p, (db->st_mode & 0660) | S_IRUSR | S_IWUSR);
 		if (wfd < 0) {
-			if (errno == EEXIST)
+			if (wfd == -EEXIST)
 				continue; /* the daemon, starting */
-			int e = errno;
-			g_snprintf(errbuf, errlen, "cannot read the database: cannot create %s: %s", p, g_strerror(e));
-			return -e;
+			g_snprintf(errbuf, errlen, "cannot read the database: cannot create %s: %s", p, g_strerror(-wfd));
+			return wfd;
 		}
 		/* open() applied the umask. */
 		int r = fchmod(wfd, (db->st_mode & 0660) | S_IRUSR | S_IWUSR);
