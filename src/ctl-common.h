@@ -11,76 +11,76 @@
 #include "store.h"
 
 /* The record statuses, in the order of CTL_STATUS_* and store_status. */
-extern const char *const status_names[4];
+extern const char *const ctl_status_names[4];
 
 /* ---- JSON (ctl-json.c) ---- */
 
 /* TEXT (JSON) with every character a terminal must not see raw written
  * as a \\u escape. */
-char *json_terminal_safe(const char *text);
+char *ctl_json_terminal_safe(const char *text);
 /* NODE, pretty and terminal-safe, and a newline on OUT. */
-void print_json(FILE *out, JsonNode *node);
-void add_str(JsonBuilder *b, const char *name, const char *value);
-void add_int(JsonBuilder *b, const char *name, int64_t value);
-void add_int_or_null(JsonBuilder *b, const char *name, int64_t value, bool present);
+void ctl_json_print(FILE *out, JsonNode *node);
+void ctl_json_add_str(JsonBuilder *b, const char *name, const char *value);
+void ctl_json_add_int(JsonBuilder *b, const char *name, int64_t value);
+void ctl_json_add_int_or_null(JsonBuilder *b, const char *name, int64_t value, bool present);
 /* V < 0 is null, else a boolean. */
-void add_tristate(JsonBuilder *b, const char *name, int v);
+void ctl_json_add_tristate(JsonBuilder *b, const char *name, int v);
 /* "reasons": the stored JSON array, or [] */
-void add_reasons(JsonBuilder *b, const char *reasons);
-void add_decision(JsonBuilder *b, const char *decision, const char *note, const char *user, int64_t at);
+void ctl_json_add_reasons(JsonBuilder *b, const char *reasons);
+void ctl_json_add_decision(JsonBuilder *b, const char *decision, const char *note, const char *user, int64_t at);
 
-struct json_ctx {
+struct ctl_json_ctx {
 	struct store *st;
 	JsonBuilder *b;
 	bool detail; /* show: everything we know */
 };
 /* One record as a JSON object, with its attachments (and parts when
- * detailed): a store_foreach_message callback on a struct json_ctx. */
-int add_message(const struct store_message *m, void *userdata);
+ * detailed): a store_foreach_message callback on a struct ctl_json_ctx. */
+int ctl_json_add_message(const struct store_message *m, void *userdata);
 
 /* ---- filters, times, applications (ctl.c) ---- */
 
 /* The exit status for R, a store function's result about record ID:
  * CTL_EXIT_OK when R >= 0, else after a message on stderr
  * CTL_EXIT_NOT_FOUND (-ENOENT) or CTL_EXIT_FAILURE. */
-int record_exit(struct store *st, int64_t id, int r);
+int ctl_record_exit(struct store *st, int64_t id, int r);
 
 /* "2022-06-15T10:12:00+02:00" in the local zone; NULL for 0. */
-char *iso_local(int64_t t);
+char *ctl_iso_local(int64_t t);
 /* "2022-06-15 10:12:00 CEST", or "never" for 0. */
-char *human_time(int64_t t);
+char *ctl_human_time(int64_t t);
 /* "2022-06-15T10:12:00+02:00" -> "2022-06-15 10:12" (NULL stays NULL). */
-char *short_time(const char *iso);
+char *ctl_short_time(const char *iso);
 /* NULL, "yes" or "no" for a tristate. */
-const char *yes_no(int v);
+const char *ctl_yes_no(int v);
 /* The CTL_STATUS_* bit of a status name; 0 for none. */
-unsigned status_bit(const char *status);
+unsigned ctl_status_bit(const char *status);
 /* The colour a status is shown in on a terminal. */
-const char *status_color(const char *status);
-bool filter_message(const struct ctl_filter *f, const struct store_message *m, bool with_status);
-bool filter_app(const struct ctl_filter *f, const struct apps_app *a);
-struct apps *collect_apps(struct store *st, const struct ctl_filter *f);
+const char *ctl_status_color(const char *status);
+bool ctl_filter_message(const struct ctl_filter *f, const struct store_message *m, bool with_status);
+bool ctl_filter_app(const struct ctl_filter *f, const struct apps_app *a);
+struct apps *ctl_collect_apps(struct store *st, const struct ctl_filter *f);
 
 /* The form attachment of a message, for applications and exports. */
-struct form_info {
+struct ctl_form_info {
 	bool found;
 	char *signature; /* "valid", "invalid", "none" */
 	char *signer;
 	bool modified, untrusted;
 	char *reason;
 };
-/* A store_foreach_attachment callback filling a struct form_info. */
-int find_form(const struct store_attachment *a, void *userdata);
-char *form_info_text(const struct form_info *f);
-void form_info_clear(struct form_info *f);
+/* A store_foreach_attachment callback filling a struct ctl_form_info. */
+int ctl_find_form(const struct store_attachment *a, void *userdata);
+char *ctl_form_info_text(const struct ctl_form_info *f);
+void ctl_form_info_clear(struct ctl_form_info *f);
 
 /* ---- the human layout of status and show (ctl.c) ---- */
 
-struct show_ctx {
+struct ctl_show_ctx {
 	FILE *out;
 	size_t width; /* columns; every line fits */
 };
 
-#define SHOW_LABEL 14 /* "Deadline:     " */
+#define CTL_SHOW_LABEL 14 /* "Deadline:     " */
 
-void show_field(const struct show_ctx *c, const char *label, const char *value);
+void ctl_show_field(const struct ctl_show_ctx *c, const char *label, const char *value);

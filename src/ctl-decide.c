@@ -25,7 +25,7 @@ int ctl_decide(struct store *st, FILE *out, int64_t id, const char *decision, co
 	}
 	int r = store_decide(st, id, decision, note, user, (int64_t)time(NULL));
 	if (r < 0)
-		return record_exit(st, id, r);
+		return ctl_record_exit(st, id, r);
 	g_autofree char *u = term_clean(user);
 	fprintf(out, "record %" G_GINT64_FORMAT ": %s, recorded for %s (the machine's classification is kept)\n", id,
 		decision, u);

@@ -25,12 +25,12 @@ struct export_ctx {
 static int export_message(const struct store_message *m, void *userdata)
 {
 	struct export_ctx *c = userdata;
-	if (!filter_message(c->f, m, true))
+	if (!ctl_filter_message(c->f, m, true))
 		return 0;
-	struct form_info f = { 0 };
-	int r = store_foreach_attachment(c->st, m->id, false, find_form, &f);
+	struct ctl_form_info f = { 0 };
+	int r = store_foreach_attachment(c->st, m->id, false, ctl_find_form, &f);
 	if (r < 0) {
-		form_info_clear(&f);
+		ctl_form_info_clear(&f);
 		return r;
 	}
 	/* Fields may be NULL, so a row is a GPtrArray, never a GStrv. */
@@ -39,12 +39,12 @@ static int export_message(const struct store_message *m, void *userdata)
 	g_ptr_array_add(row, g_strdup(m->call));
 	g_ptr_array_add(row, g_strdup(m->applicant));
 	g_ptr_array_add(row, g_strdup(m->status));
-	g_ptr_array_add(row, g_strdup(yes_no(m->on_time)));
+	g_ptr_array_add(row, g_strdup(ctl_yes_no(m->on_time)));
 	g_ptr_array_add(row, g_strdup(m->received_at));
 	g_ptr_array_add(row, g_strdup(m->from_addr));
 	g_ptr_array_add(row, g_strdup(m->subject));
 	g_ptr_array_add(row, g_strdup(f.found ? "yes" : "no"));
-	char *form_text = form_info_text(&f);
+	char *form_text = ctl_form_info_text(&f);
 	g_ptr_array_add(row, g_steal_pointer(&f.signature));
 	g_ptr_array_add(row, g_steal_pointer(&f.signer));
 	g_ptr_array_add(row, g_strdup(m->decision));
@@ -55,7 +55,7 @@ static int export_message(const struct store_message *m, void *userdata)
 	g_ptr_array_add(row, form_text);
 	g_assert(row->len == G_N_ELEMENTS(message_columns));
 	g_ptr_array_add(c->rows, row);
-	form_info_clear(&f); /* what was not moved into the row */
+	ctl_form_info_clear(&f); /* what was not moved into the row */
 	return 0;
 }
 
@@ -70,7 +70,7 @@ static GPtrArray *application_row(const struct apps_app *a)
 	g_ptr_array_add(row, g_strdup_printf("%u", a->ids->len));
 	g_ptr_array_add(row, g_string_free(ids, FALSE));
 	g_ptr_array_add(row, g_strdup(a->status));
-	g_ptr_array_add(row, g_strdup(yes_no(a->on_time)));
+	g_ptr_array_add(row, g_strdup(ctl_yes_no(a->on_time)));
 	g_ptr_array_add(row, g_strdup(a->first));
 	g_ptr_array_add(row, g_strdup(a->last));
 	g_ptr_array_add(row, g_strdup(a->form ? "yes" : "no"));
@@ -93,7 +93,7 @@ static void write_rows(GString *s, const char *const *cols, size_t ncols, GPtrAr
 			GPtrArray *row = g_ptr_array_index(rows, i);
 			json_builder_begin_object(b);
 			for (size_t k = 0; k < ncols; k++)
-				add_str(b, cols[k], g_ptr_array_index(row, k));
+				ctl_json_add_str(b, cols[k], g_ptr_array_index(row, k));
 			json_builder_end_object(b);
 		}
 		json_builder_end_array(b);
@@ -102,7 +102,7 @@ static void write_rows(GString *s, const char *const *cols, size_t ncols, GPtrAr
 		json_generator_set_root(gen, root);
 		json_generator_set_pretty(gen, TRUE);
 		g_autofree char *text = json_generator_to_data(gen, NULL);
-		g_autofree char *safe = json_terminal_safe(text);
+		g_autofree char *safe = ctl_json_terminal_safe(text);
 		g_string_append(s, safe);
 		g_string_append_c(s, '\n');
 		return;
@@ -133,13 +133,13 @@ int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o)
 	if (o->messages) {
 		r = store_foreach_message(st, 0, false, export_message, &c);
 	} else {
-		struct apps *apps = collect_apps(st, &o->filter);
+		struct apps *apps = ctl_collect_apps(st, &o->filter);
 		if (!apps) {
 			r = -EIO;
 		} else {
 			GPtrArray *list = apps_finish(apps);
 			for (guint i = 0; i < list->len; i++)
-				if (filter_app(&o->filter, g_ptr_array_index(list, i)))
+				if (ctl_filter_app(&o->filter, g_ptr_array_index(list, i)))
 					g_ptr_array_add(c.rows, application_row(g_ptr_array_index(list, i)));
 			apps_free(apps);
 		}

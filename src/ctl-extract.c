@@ -52,7 +52,7 @@ int ctl_extract(struct store *st, FILE *out, int64_t id, const char *dir)
 {
 	int r = store_foreach_message(st, id, false, check_exists, NULL);
 	if (r < 0)
-		return record_exit(st, id, r);
+		return ctl_record_exit(st, id, r);
 	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0) {
 		fprintf(stderr, "puljectl: cannot open directory %s: %s\n", dir, g_strerror(errno));

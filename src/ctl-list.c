@@ -9,7 +9,7 @@
 /* ---- list ---- */
 
 struct list_ctx {
-	struct json_ctx json;
+	struct ctl_json_ctx json;
 	struct table *table;
 	const struct ctl_filter *f;
 };
@@ -17,18 +17,18 @@ struct list_ctx {
 static int list_row(const struct store_message *m, void *userdata)
 {
 	struct list_ctx *c = userdata;
-	if (!filter_message(c->f, m, true))
+	if (!ctl_filter_message(c->f, m, true))
 		return 0;
 	if (!c->table)
-		return add_message(m, &c->json);
+		return ctl_json_add_message(m, &c->json);
 	char id[24], att[24];
 	g_snprintf(id, sizeof(id), "%" G_GINT64_FORMAT, m->id);
 	g_snprintf(att, sizeof(att), "%zu", m->n_attachments);
-	g_autofree char *when = short_time(m->received_at);
+	g_autofree char *when = ctl_short_time(m->received_at);
 	g_autofree char *status = g_strdup_printf("%s%s", m->status, m->duplicate_of ? "*" : "");
 	const char *who = m->applicant ? m->applicant : m->subject ? m->subject : "(no subject)";
 	const char *cells[] = { id, when, status, att, m->decision, who };
-	table_add(c->table, cells, 2, status_color(m->status));
+	table_add(c->table, cells, 2, ctl_status_color(m->status));
 	return 0;
 }
 
@@ -48,7 +48,7 @@ int ctl_list(struct store *st, const struct ctl_output *o, const struct ctl_filt
 	if (r == 0 && o->json) {
 		json_builder_end_array(b);
 		g_autoptr(JsonNode) root = json_builder_get_root(b);
-		print_json(o->out, root);
+		ctl_json_print(o->out, root);
 	} else if (r == 0) {
 		r = table_print(c.table, o->out);
 	}
@@ -65,9 +65,9 @@ int ctl_list(struct store *st, const struct ctl_output *o, const struct ctl_filt
 static void add_app(JsonBuilder *b, const struct apps_app *a)
 {
 	json_builder_begin_object(b);
-	add_str(b, "call", a->call);
-	add_str(b, "applicant", a->applicant);
-	add_int(b, "messages", a->ids->len);
+	ctl_json_add_str(b, "call", a->call);
+	ctl_json_add_str(b, "applicant", a->applicant);
+	ctl_json_add_int(b, "messages", a->ids->len);
 	json_builder_set_member_name(b, "ids");
 	json_builder_begin_array(b);
 	for (guint k = 0; k < a->ids->len; k++)
@@ -78,18 +78,18 @@ static void add_app(JsonBuilder *b, const struct apps_app *a)
 	for (guint k = 0; k < a->from->len; k++)
 		json_builder_add_string_value(b, g_ptr_array_index(a->from, k));
 	json_builder_end_array(b);
-	add_str(b, "first_arrival", a->first);
-	add_str(b, "last_arrival", a->last);
-	add_tristate(b, "on_time", a->on_time);
+	ctl_json_add_str(b, "first_arrival", a->first);
+	ctl_json_add_str(b, "last_arrival", a->last);
+	ctl_json_add_tristate(b, "on_time", a->on_time);
 	json_builder_set_member_name(b, "form_attached");
 	json_builder_add_boolean_value(b, a->form);
-	add_str(b, "form_signature", a->form_signature);
+	ctl_json_add_str(b, "form_signature", a->form_signature);
 	struct report_signature rs = { a->form_signature, a->signer, a->form_modified, a->form_untrusted, a->form_reason };
 	g_autofree char *words = a->form ? report_signature_text(&rs, NULL) : NULL;
-	add_str(b, "form_signature_text", words);
-	add_str(b, "signer", a->signer);
-	add_str(b, "status", a->status);
-	add_decision(b, a->decision, a->decision_note, a->decision_user, a->decision_at);
+	ctl_json_add_str(b, "form_signature_text", words);
+	ctl_json_add_str(b, "signer", a->signer);
+	ctl_json_add_str(b, "status", a->status);
+	ctl_json_add_decision(b, a->decision, a->decision_note, a->decision_user, a->decision_at);
 	json_builder_end_object(b);
 }
 
@@ -100,7 +100,7 @@ int ctl_applications(struct store *st, const struct ctl_output *o, const struct 
 		{ "FIRST ARRIVAL", 16, false, false }, { "ON TIME", 7, false, false }, { "FORM", 7, false, false },
 		{ "STATUS", 8, false, false },	   { "DECIDED", 7, false, false },
 	};
-	struct apps *apps = collect_apps(st, f);
+	struct apps *apps = ctl_collect_apps(st, f);
 	if (!apps) {
 		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
 		return CTL_EXIT_FAILURE;
@@ -111,11 +111,11 @@ int ctl_applications(struct store *st, const struct ctl_output *o, const struct 
 		g_autoptr(JsonBuilder) b = json_builder_new();
 		json_builder_begin_array(b);
 		for (guint i = 0; i < list->len; i++)
-			if (filter_app(f, g_ptr_array_index(list, i)))
+			if (ctl_filter_app(f, g_ptr_array_index(list, i)))
 				add_app(b, g_ptr_array_index(list, i));
 		json_builder_end_array(b);
 		g_autoptr(JsonNode) root = json_builder_get_root(b);
-		print_json(o->out, root);
+		ctl_json_print(o->out, root);
 	} else {
 		/* The call column only when there is more than one call. */
 		cols[0].hidden = true;
@@ -126,19 +126,19 @@ int ctl_applications(struct store *st, const struct ctl_output *o, const struct 
 		struct table *t = table_new(cols, G_N_ELEMENTS(cols), o->color, o->width);
 		for (guint i = 0; i < list->len; i++) {
 			struct apps_app *a = g_ptr_array_index(list, i);
-			if (!filter_app(f, a))
+			if (!ctl_filter_app(f, a))
 				continue;
 			char msgs[16];
 			g_snprintf(msgs, sizeof(msgs), "%u", a->ids->len);
-			g_autofree char *first = short_time(a->first);
+			g_autofree char *first = ctl_short_time(a->first);
 			/* FORM: "signed" for a valid signature, else yes/no. */
 			const char *form = !a->form ? "no"
 					   : g_strcmp0(a->form_signature, "valid") == 0   ? "signed"
 					   : g_strcmp0(a->form_signature, "invalid") == 0 ? "INVALID"
 											  : "yes";
 			const char *cells[] = { a->call, a->applicant ? a->applicant : "(not named)", msgs, first,
-						yes_no(a->on_time), form, a->status, a->decision };
-			table_add(t, cells, 6, status_color(a->status));
+						ctl_yes_no(a->on_time), form, a->status, a->decision };
+			table_add(t, cells, 6, ctl_status_color(a->status));
 		}
 		r = table_print(t, o->out);
 		table_free(t);

@@ -137,25 +137,25 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 		if (c->json) {
 			JsonBuilder *b = c->json;
 			json_builder_begin_object(b);
-			add_int(b, "id", m->id);
+			ctl_json_add_int(b, "id", m->id);
 			const char *names[] = { "status", "call", "applicant" };
 			const char *was[] = { m->status, m->call, m->applicant };
 			const char *now[] = { n->status, n->call, n->applicant };
 			for (size_t k = 0; k < G_N_ELEMENTS(names); k++) {
 				json_builder_set_member_name(b, names[k]);
 				json_builder_begin_object(b);
-				add_str(b, "was", was[k]);
-				add_str(b, "now", now[k]);
+				ctl_json_add_str(b, "was", was[k]);
+				ctl_json_add_str(b, "now", now[k]);
 				json_builder_end_object(b);
 			}
-			add_tristate(b, "on_time", n->on_time);
-			add_reasons(b, n->reasons);
+			ctl_json_add_tristate(b, "on_time", n->on_time);
+			ctl_json_add_reasons(b, n->reasons);
 			if (n->smime && m->smime && differs(m->smime, n->smime)) {
 				json_builder_set_member_name(b, "smime");
 				json_builder_begin_object(b);
-				add_str(b, "was", m->smime);
-				add_str(b, "now", n->smime);
-				add_str(b, "reason", n->smime_reason);
+				ctl_json_add_str(b, "was", m->smime);
+				ctl_json_add_str(b, "now", n->smime);
+				ctl_json_add_str(b, "reason", n->smime_reason);
 				json_builder_end_object(b);
 			}
 			if (*sig_changes) {
@@ -164,11 +164,11 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 				for (size_t i = 0; i < a.n_atts; i++) {
 					const struct stored_sig *o = &g_array_index(sigs, struct stored_sig, i);
 					json_builder_begin_object(b);
-					add_int(b, "seq", (int64_t)i + 1);
-					add_str(b, "was", o->signature);
-					add_str(b, "now", a.atts[i].signature);
-					add_tristate(b, "modified_after_signing", a.atts[i].modified_after_signing);
-					add_str(b, "reason", a.atts[i].signature_reason);
+					ctl_json_add_int(b, "seq", (int64_t)i + 1);
+					ctl_json_add_str(b, "was", o->signature);
+					ctl_json_add_str(b, "now", a.atts[i].signature);
+					ctl_json_add_tristate(b, "modified_after_signing", a.atts[i].modified_after_signing);
+					ctl_json_add_str(b, "reason", a.atts[i].signature_reason);
 					json_builder_end_object(b);
 				}
 				json_builder_end_array(b);
@@ -231,13 +231,13 @@ int ctl_reclassify(struct store *st, const struct config *cfg, const struct ctl_
 	cms_trust_free(trust);
 	if (b) {
 		json_builder_end_array(b);
-		add_int(b, "records", (int64_t)c.seen);
-		add_int(b, "changed", (int64_t)c.changed);
+		ctl_json_add_int(b, "records", (int64_t)c.seen);
+		ctl_json_add_int(b, "changed", (int64_t)c.changed);
 		json_builder_set_member_name(b, "dry_run");
 		json_builder_add_boolean_value(b, dry_run);
 		json_builder_end_object(b);
 		g_autoptr(JsonNode) root = json_builder_get_root(b);
-		print_json(out, root);
+		ctl_json_print(out, root);
 		return CTL_EXIT_OK;
 	}
 	fprintf(out, "%zu record%s re-classified, %zu changed%s\n", c.seen, c.seen == 1 ? "" : "s", c.changed,

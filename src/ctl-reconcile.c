@@ -97,11 +97,11 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
 		json_builder_begin_object(b);
-		add_str(b, "mailbox", cfg->imap.mailbox);
-		add_int(b, "uidvalidity", box.uidvalidity);
-		add_int(b, "server_messages", (int64_t)n);
-		add_int(b, "recorded", g_hash_table_size(rc.uids));
-		add_int(b, "watermark", watermark);
+		ctl_json_add_str(b, "mailbox", cfg->imap.mailbox);
+		ctl_json_add_int(b, "uidvalidity", box.uidvalidity);
+		ctl_json_add_int(b, "server_messages", (int64_t)n);
+		ctl_json_add_int(b, "recorded", g_hash_table_size(rc.uids));
+		ctl_json_add_int(b, "watermark", watermark);
 		GPtrArray *lists[] = { missing, pending };
 		const char *names[] = { "missing", "pending" };
 		for (size_t l = 0; l < 2; l++) {
@@ -116,14 +116,14 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 		for (guint i = 0; i < gone->len; i++) {
 			gpointer uid = g_ptr_array_index(gone, i);
 			json_builder_begin_object(b);
-			add_int(b, "uid", GPOINTER_TO_UINT(uid));
-			add_int(b, "id", *(int64_t *)g_hash_table_lookup(rc.uids, uid));
+			ctl_json_add_int(b, "uid", GPOINTER_TO_UINT(uid));
+			ctl_json_add_int(b, "id", *(int64_t *)g_hash_table_lookup(rc.uids, uid));
 			json_builder_end_object(b);
 		}
 		json_builder_end_array(b);
 		json_builder_end_object(b);
 		g_autoptr(JsonNode) root = json_builder_get_root(b);
-		print_json(out, root);
+		ctl_json_print(out, root);
 	} else {
 		g_autofree char *mb = term_clean(cfg->imap.mailbox);
 		fprintf(out, "%s, UIDVALIDITY %u: %zu on the server, %u recorded, watermark %u%s\n", mb, box.uidvalidity, n,

@@ -117,7 +117,7 @@ static int report_eml(const struct store_message *m, void *userdata)
 static int report_message(const struct store_message *m, void *userdata)
 {
 	struct report_msg_ctx *c = userdata;
-	if (!filter_message(c->f, m, false))
+	if (!ctl_filter_message(c->f, m, false))
 		return 0;
 	if (!m->call) {
 		if (!g_strcmp0(m->status, "unrelated"))
@@ -128,7 +128,7 @@ static int report_message(const struct store_message *m, void *userdata)
 		return 0;
 	if (m->duplicate_of)
 		return 0;
-	unsigned bit = status_bit(m->status);
+	unsigned bit = ctl_status_bit(m->status);
 	for (int i = 0; i < 4; i++)
 		if (bit == 1u << i)
 			c->counts[i]++;
@@ -211,7 +211,7 @@ int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char
 	GArray *calls = g_array_new(FALSE, TRUE, sizeof(struct report_call));
 	GPtrArray *keep = g_ptr_array_new_with_free_func(g_free); /* arrays the model points into */
 	GPtrArray *ctxs = g_ptr_array_new();
-	struct apps *apps = collect_apps(st, f);
+	struct apps *apps = ctl_collect_apps(st, f);
 	GPtrArray *app_list = apps ? apps_finish(apps) : NULL;
 	int64_t unrelated = 0;
 	GDateTime *now = NULL;
@@ -248,7 +248,7 @@ int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char
 		GArray *rapps = g_array_new(FALSE, TRUE, sizeof(struct report_application));
 		for (guint k = 0; k < app_list->len; k++) {
 			const struct apps_app *a = g_ptr_array_index(app_list, k);
-			if (strcmp(a->call, call->id) || !filter_app(f, a))
+			if (strcmp(a->call, call->id) || !ctl_filter_app(f, a))
 				continue;
 			const struct report_message **ms = g_new0(const struct report_message *, a->ids->len + 1);
 			size_t n = 0;

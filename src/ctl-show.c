@@ -9,7 +9,7 @@
 /* ---- show ---- */
 
 /* An indented line of the attachment or part lists, wrapped likewise. */
-static void show_indented(const struct show_ctx *c, size_t indent, const char *text)
+static void show_indented(const struct ctl_show_ctx *c, size_t indent, const char *text)
 {
 	g_autofree char *v = term_wrap(text, c->width, indent);
 	fprintf(c->out, "%*s%s\n", (int)indent, "", v);
@@ -37,7 +37,7 @@ static char *signature_how(const char *reason, const char *validated_at, const c
 
 static int show_attachment(const struct store_attachment *a, void *userdata)
 {
-	const struct show_ctx *c = userdata;
+	const struct ctl_show_ctx *c = userdata;
 	g_autofree char *head = g_strdup_printf("%d. %s%s", a->seq, a->filename ? a->filename : "(no name)",
 						a->form ? "   [the form]" : "");
 	show_indented(c, 2, head);
@@ -69,7 +69,7 @@ static int show_attachment(const struct store_attachment *a, void *userdata)
 
 static int show_part(const struct store_part *p, void *userdata)
 {
-	const struct show_ctx *c = userdata;
+	const struct ctl_show_ctx *c = userdata;
 	g_autofree char *path = term_width(p->part_path) > 10 ? term_clean(p->part_path) /* never cut */
 							       : term_fit(p->part_path, 10, 1);
 	g_autofree char *action = term_fit(p->action, 12, 1);
@@ -82,17 +82,17 @@ static int show_part(const struct store_part *p, void *userdata)
 
 static int show_human(const struct store_message *m, void *userdata)
 {
-	const struct show_ctx *c = userdata;
+	const struct ctl_show_ctx *c = userdata;
 	char buf[64];
 	g_snprintf(buf, sizeof(buf), "%" G_GINT64_FORMAT, m->id);
-	show_field(c, "Record:", buf);
-	show_field(c, "Status:", m->status);
-	show_field(c, "Call:", m->call);
+	ctl_show_field(c, "Record:", buf);
+	ctl_show_field(c, "Status:", m->status);
+	ctl_show_field(c, "Call:", m->call);
 	bool from_sender = m->applicant && m->applicant_source && !strcmp(m->applicant_source, "from");
 	g_autofree char *applicant = from_sender
 		? g_strdup_printf("%s (from the sender: the subject names none)", m->applicant) : NULL;
-	show_field(c, "Applicant:", from_sender ? applicant : m->applicant);
-	show_field(c, "On time:", m->on_time < 0 ? "-" : m->on_time ? "yes" : "no");
+	ctl_show_field(c, "Applicant:", from_sender ? applicant : m->applicant);
+	ctl_show_field(c, "On time:", m->on_time < 0 ? "-" : m->on_time ? "yes" : "no");
 	if (m->has_delta && m->decided_by) {
 		g_autofree char *how = report_describe_delta(m->deadline_delta);
 		bool by_date = !strcmp(m->decided_by, "date-header"), by_edge = !strcmp(m->decided_by, "edge");
@@ -103,66 +103,66 @@ static int show_human(const struct store_message *m, void *userdata)
 			by_date ? "the sender's Date:" : by_edge ? "the authority's mail server" : "the server's arrival time",
 			by_date ? m->date_header : by_edge ? m->edge_received_at : m->received_at,
 			!fell_back ? "" : wanted_edge ? " (no edge time; arrival used)" : " (no Date: header; arrival used)");
-		show_field(c, "Deadline:", line);
+		ctl_show_field(c, "Deadline:", line);
 	}
 	struct report_edge edge = { m->edge_received_at, m->received_at, m->decided_by, m->deadline_basis, m->edge_why };
 	g_autofree char *edge_line = report_edge_sentence(&edge);
 	if (edge_line)
-		show_field(c, "Modtaget:", edge_line);
+		ctl_show_field(c, "Modtaget:", edge_line);
 	if (m->match) {
 		g_autofree char *match = g_strdup_printf("%s (score %.2f)", m->match, m->match_score);
-		show_field(c, "Match:", match);
+		ctl_show_field(c, "Match:", match);
 	}
-	show_field(c, "Kind:", m->kind);
+	ctl_show_field(c, "Kind:", m->kind);
 	if (m->smime && strcmp(m->smime, "none")) {
 		g_autofree char *how = signature_how(m->smime_reason, m->smime_validated_at, m->smime_time_source, -1);
 		g_autofree char *line = g_strdup_printf("%s — %s", m->smime, how);
-		show_field(c, "S/MIME:", line);
+		ctl_show_field(c, "S/MIME:", line);
 	}
-	show_field(c, "Reasons:", m->reasons);
+	ctl_show_field(c, "Reasons:", m->reasons);
 	if (m->decision) {
-		g_autofree char *at = human_time(m->decision_at);
+		g_autofree char *at = ctl_human_time(m->decision_at);
 		g_autofree char *d = g_strdup_printf("%s by %s at %s%s%s", m->decision, m->decision_user, at,
 						      m->decision_note ? ": " : "", m->decision_note ? m->decision_note : "");
-		show_field(c, "Decision:", d);
+		ctl_show_field(c, "Decision:", d);
 	}
 	if (m->flags)
-		show_field(c, "Flags:", m->flags);
+		ctl_show_field(c, "Flags:", m->flags);
 	if (m->duplicate_of) {
 		g_snprintf(buf, sizeof(buf), "record %" G_GINT64_FORMAT " (same raw bytes)", m->duplicate_of);
-		show_field(c, "Duplicate of:", buf);
+		ctl_show_field(c, "Duplicate of:", buf);
 	}
-	show_field(c, "Subject:", m->subject);
+	ctl_show_field(c, "Subject:", m->subject);
 	g_autofree char *from = m->from_name ? g_strdup_printf("%s <%s>", m->from_name, m->from_addr ? m->from_addr : "")
 					     : g_strdup(m->from_addr);
-	show_field(c, "From:", from);
-	show_field(c, "Message-ID:", m->message_id);
-	show_field(c, "Arrived:", m->received_at);
-	show_field(c, "INTERNALDATE:", m->internaldate);
-	show_field(c, "Received:", m->received_header);
-	show_field(c, "Edge:", m->edge_received_at);
-	show_field(c, "Date header:", m->date_header);
+	ctl_show_field(c, "From:", from);
+	ctl_show_field(c, "Message-ID:", m->message_id);
+	ctl_show_field(c, "Arrived:", m->received_at);
+	ctl_show_field(c, "INTERNALDATE:", m->internaldate);
+	ctl_show_field(c, "Received:", m->received_header);
+	ctl_show_field(c, "Edge:", m->edge_received_at);
+	ctl_show_field(c, "Date header:", m->date_header);
 	g_autofree char *where = g_strdup_printf("%s, UIDVALIDITY %u, UID %u", m->mailbox, m->uidvalidity, m->uid);
-	show_field(c, "Mailbox:", where);
+	ctl_show_field(c, "Mailbox:", where);
 	if (m->prior_keys) {
 		g_autofree char *prior = g_strdup_printf("%s (UIDVALIDITY:UID before the mailbox was recreated)",
 							 m->prior_keys);
-		show_field(c, "Earlier keys:", prior);
+		ctl_show_field(c, "Earlier keys:", prior);
 	}
 	g_autofree char *size = m->raw_sha256 ? g_strdup_printf("%zu bytes, sha256 %s", m->raw_size, m->raw_sha256)
 				       : g_strdup_printf("not stored (server size %" G_GUINT64_FORMAT " bytes)", m->server_size);
-	show_field(c, "Raw message:", size);
-	g_autofree char *rec = human_time(m->recorded_at);
-	show_field(c, "Recorded:", rec);
+	ctl_show_field(c, "Raw message:", size);
+	g_autofree char *rec = ctl_human_time(m->recorded_at);
+	ctl_show_field(c, "Recorded:", rec);
 	if (m->server_action) {
-		g_autofree char *at = human_time(m->server_action_at);
+		g_autofree char *at = ctl_human_time(m->server_action_at);
 		bool move = m->server_action_kind && !strcmp(m->server_action_kind, "move");
 		g_autofree char *action = !strcmp(m->server_action, "done")
 			? g_strdup_printf("%s %s at %s", move ? "moved to" : "flagged", m->server_action_target, at)
 			: g_strdup("pending (recorded; the server action is retried at every poll)");
-		show_field(c, "On server:", action);
+		ctl_show_field(c, "On server:", action);
 	}
-	fprintf(c->out, "%-*s%zu\n", SHOW_LABEL, "Attachments:", m->n_attachments);
+	fprintf(c->out, "%-*s%zu\n", CTL_SHOW_LABEL, "Attachments:", m->n_attachments);
 	return 0;
 }
 
@@ -173,13 +173,13 @@ int ctl_show(struct store *st, const struct ctl_output *o, int64_t id)
 	int r;
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		struct json_ctx c = { .st = st, .b = b, .detail = true };
-		r = store_foreach_message(st, id, false, add_message, &c);
+		struct ctl_json_ctx c = { .st = st, .b = b, .detail = true };
+		r = store_foreach_message(st, id, false, ctl_json_add_message, &c);
 		g_autoptr(JsonNode) root = r == 0 ? json_builder_get_root(b) : NULL;
 		if (root)
-			print_json(out, root);
+			ctl_json_print(out, root);
 	} else {
-		struct show_ctx c = { .out = out, .width = o->width > 40 ? (size_t)o->width : 40 };
+		struct ctl_show_ctx c = { .out = out, .width = o->width > 40 ? (size_t)o->width : 40 };
 		r = store_foreach_message(st, id, false, show_human, &c);
 		if (r == 0)
 			r = store_foreach_attachment(st, id, false, show_attachment, &c);
@@ -188,5 +188,5 @@ int ctl_show(struct store *st, const struct ctl_output *o, int64_t id)
 			r = store_foreach_part(st, id, show_part, &c);
 		}
 	}
-	return record_exit(st, id, r);
+	return ctl_record_exit(st, id, r);
 }

@@ -12,7 +12,7 @@
 
 struct mb_ctx {
 	JsonBuilder *b;
-	const struct show_ctx *show;
+	const struct ctl_show_ctx *show;
 };
 
 static int status_mailbox(const struct store_mailbox *mb, void *userdata)
@@ -20,14 +20,14 @@ static int status_mailbox(const struct store_mailbox *mb, void *userdata)
 	struct mb_ctx *c = userdata;
 	if (c->b) {
 		json_builder_begin_object(c->b);
-		add_str(c->b, "mailbox", mb->mailbox);
-		add_int(c->b, "uidvalidity", mb->uidvalidity);
-		add_int(c->b, "last_uid", mb->last_uid);
+		ctl_json_add_str(c->b, "mailbox", mb->mailbox);
+		ctl_json_add_int(c->b, "uidvalidity", mb->uidvalidity);
+		ctl_json_add_int(c->b, "last_uid", mb->last_uid);
 		json_builder_end_object(c->b);
 	} else {
 		g_autofree char *line = g_strdup_printf("%s UIDVALIDITY %u, every UID up to %u recorded", mb->mailbox,
 							 mb->uidvalidity, mb->last_uid);
-		show_field(c->show, "Watermark:", line);
+		ctl_show_field(c->show, "Watermark:", line);
 	}
 	return 0;
 }
@@ -77,26 +77,26 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
 		json_builder_begin_object(b);
-		add_int(b, "total", s.total);
+		ctl_json_add_int(b, "total", s.total);
 		json_builder_set_member_name(b, "by_status");
 		json_builder_begin_object(b);
-		for (size_t i = 0; i < G_N_ELEMENTS(status_names); i++)
-			add_int(b, status_names[i], s.by_status[i]);
+		for (size_t i = 0; i < G_N_ELEMENTS(ctl_status_names); i++)
+			ctl_json_add_int(b, ctl_status_names[i], s.by_status[i]);
 		json_builder_end_object(b);
-		add_int(b, "duplicates", s.duplicates);
-		g_autofree char *lp = iso_local(s.last_poll_at);
-		g_autofree char *ls = iso_local(s.last_success_at);
-		add_str(b, "last_poll", lp);
-		add_str(b, "last_success", ls);
-		add_str(b, "last_error", s.last_error);
-		add_int_or_null(b, "server_messages", s.server_exists, s.server_exists >= 0);
-		add_int(b, "recorded_current", s.recorded_current);
-		add_int(b, "actions_pending", s.actions_pending);
-		add_int(b, "action_attempts", s.action_attempts);
-		add_str(b, "last_action_error", s.last_action_error);
-		g_autofree char *gc = iso_local(s.gaps_checked_at);
-		add_str(b, "gaps_checked", gc);
-		add_int(b, "gaps", s.gaps);
+		ctl_json_add_int(b, "duplicates", s.duplicates);
+		g_autofree char *lp = ctl_iso_local(s.last_poll_at);
+		g_autofree char *ls = ctl_iso_local(s.last_success_at);
+		ctl_json_add_str(b, "last_poll", lp);
+		ctl_json_add_str(b, "last_success", ls);
+		ctl_json_add_str(b, "last_error", s.last_error);
+		ctl_json_add_int_or_null(b, "server_messages", s.server_exists, s.server_exists >= 0);
+		ctl_json_add_int(b, "recorded_current", s.recorded_current);
+		ctl_json_add_int(b, "actions_pending", s.actions_pending);
+		ctl_json_add_int(b, "action_attempts", s.action_attempts);
+		ctl_json_add_str(b, "last_action_error", s.last_action_error);
+		g_autofree char *gc = ctl_iso_local(s.gaps_checked_at);
+		ctl_json_add_str(b, "gaps_checked", gc);
+		ctl_json_add_int(b, "gaps", s.gaps);
 		json_builder_set_member_name(b, "gap_uids");
 		json_builder_begin_array(b);
 		g_auto(GStrv) gap_uids = g_strsplit(s.gap_uids ? s.gap_uids : "", " ", -1);
@@ -106,11 +106,11 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 		json_builder_end_array(b);
 		json_builder_set_member_name(b, "last_crash");
 		if (crashed) {
-			g_autofree char *t = crash_at ? iso_local(crash_at) : NULL;
+			g_autofree char *t = crash_at ? ctl_iso_local(crash_at) : NULL;
 			json_builder_begin_object(b);
-			add_str(b, "time", t);
-			add_str(b, "reason", crash_reason);
-			add_int(b, "in_a_row", crashes);
+			ctl_json_add_str(b, "time", t);
+			ctl_json_add_str(b, "reason", crash_reason);
+			ctl_json_add_int(b, "in_a_row", crashes);
 			json_builder_end_object(b);
 		} else {
 			json_builder_add_null_value(b);
@@ -125,47 +125,47 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 		json_builder_end_object(b);
 		g_autoptr(JsonNode) root = json_builder_get_root(b);
 		if (r == 0)
-			print_json(out, root);
+			ctl_json_print(out, root);
 	} else {
-		struct show_ctx sc = { .out = out, .width = o->width > 40 ? (size_t)o->width : 40 };
+		struct ctl_show_ctx sc = { .out = out, .width = o->width > 40 ? (size_t)o->width : 40 };
 		g_autofree char *total = g_strdup_printf("%" G_GINT64_FORMAT " recorded", s.total);
 		if (s.duplicates) {
 			char *t = g_strdup_printf("%s (%" G_GINT64_FORMAT " duplicate deliveries)", total, s.duplicates);
 			g_free(total);
 			total = t;
 		}
-		show_field(&sc, "Messages:", total);
-		for (size_t i = 0; i < G_N_ELEMENTS(status_names); i++)
-			fprintf(out, "  %-10s  %" G_GINT64_FORMAT "\n", status_names[i], s.by_status[i]);
+		ctl_show_field(&sc, "Messages:", total);
+		for (size_t i = 0; i < G_N_ELEMENTS(ctl_status_names); i++)
+			fprintf(out, "  %-10s  %" G_GINT64_FORMAT "\n", ctl_status_names[i], s.by_status[i]);
 		struct mb_ctx c = { .show = &sc };
 		r = store_foreach_mailbox(st, status_mailbox, &c);
 		if (s.server_exists >= 0) {
 			g_autofree char *line = g_strdup_printf("%" G_GINT64_FORMAT " messages in the mailbox at the last poll, %"
 								G_GINT64_FORMAT " recorded under its UIDVALIDITY",
 								s.server_exists, s.recorded_current);
-			show_field(&sc, "Server:", line);
+			ctl_show_field(&sc, "Server:", line);
 		}
 		if (s.actions_pending || s.last_action_error) {
 			g_autofree char *line = g_strdup_printf(
 				"%" G_GINT64_FORMAT " recorded message(s) wait for the after-ingest action%s%s", s.actions_pending,
 				s.last_action_error ? ": " : "", s.last_action_error ? s.last_action_error : "");
-			show_field(&sc, "Actions:", line);
+			ctl_show_field(&sc, "Actions:", line);
 		}
-		g_autofree char *lp = human_time(s.last_poll_at);
-		g_autofree char *ls = human_time(s.last_success_at);
+		g_autofree char *lp = ctl_human_time(s.last_poll_at);
+		g_autofree char *ls = ctl_human_time(s.last_success_at);
 		g_autofree char *poll = g_strdup_printf("%s%s", lp, s.last_poll_at && !s.last_error ? " (ok)" : "");
-		show_field(&sc, "Last poll:", poll);
+		ctl_show_field(&sc, "Last poll:", poll);
 		if (s.last_error) {
-			show_field(&sc, "Last success:", ls);
-			show_field(&sc, "Last error:", s.last_error);
+			ctl_show_field(&sc, "Last success:", ls);
+			ctl_show_field(&sc, "Last error:", s.last_error);
 		}
-		g_autofree char *gc = human_time(s.gaps_checked_at);
+		g_autofree char *gc = ctl_human_time(s.gaps_checked_at);
 		g_autofree char *gu = term_clean(s.gap_uids ? s.gap_uids : "");
 		g_autofree char *gaps = s.gaps ? g_strdup_printf("%" G_GINT64_FORMAT " message(s) on the server at or below "
 								 "the watermark have no record (UIDs %s); checked %s",
 								 s.gaps, gu, gc)
 					       : g_strdup_printf("none (checked %s)", gc);
-		show_field(&sc, "Gaps:", gaps);
+		ctl_show_field(&sc, "Gaps:", gaps);
 		g_autofree char *health = healthy ? g_strdup_printf("ok (last success %" G_GINT64_FORMAT " s ago)", age)
 				      : fresh ? g_strdup_printf("GAPS: %" G_GINT64_FORMAT " message(s) not recorded (see "
 								"\"puljectl reconcile\")", s.gaps)
@@ -174,12 +174,12 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 								  " s ago, more than 3 poll intervals (%u s)", age,
 								  3 * poll_interval);
 		if (crashed) {
-			g_autofree char *t = crash_at ? human_time(crash_at) : g_strdup("time unknown");
+			g_autofree char *t = crash_at ? ctl_human_time(crash_at) : g_strdup("time unknown");
 			g_autofree char *row = crashes > 1 ? g_strdup_printf(" (%u in a row)", crashes) : g_strdup("");
 			g_autofree char *line = g_strdup_printf("%s: %s%s", t, crash_reason, row);
-			show_field(&sc, "Last crash:", line);
+			ctl_show_field(&sc, "Last crash:", line);
 		}
-		show_field(&sc, "Health:", health);
+		ctl_show_field(&sc, "Health:", health);
 	}
 	g_free(s.last_error);
 	g_free(s.last_action_error);

@@ -15,13 +15,13 @@ static int verify_difference(const struct store_difference *d, void *userdata)
 	if (c->json) {
 		JsonBuilder *b = c->json;
 		json_builder_begin_object(b);
-		add_str(b, "what", d->what);
-		add_int_or_null(b, "id", d->message, d->message > 0);
-		add_int_or_null(b, "attachment", d->seq, d->attachment > 0);
-		add_int_or_null(b, "attachment_id", d->attachment, d->attachment > 0);
-		add_str(b, "why", d->why);
-		add_str(b, "expected_sha256", d->expected);
-		add_str(b, "actual_sha256", d->actual);
+		ctl_json_add_str(b, "what", d->what);
+		ctl_json_add_int_or_null(b, "id", d->message, d->message > 0);
+		ctl_json_add_int_or_null(b, "attachment", d->seq, d->attachment > 0);
+		ctl_json_add_int_or_null(b, "attachment_id", d->attachment, d->attachment > 0);
+		ctl_json_add_str(b, "why", d->why);
+		ctl_json_add_str(b, "expected_sha256", d->expected);
+		ctl_json_add_str(b, "actual_sha256", d->actual);
 		json_builder_end_object(b);
 		return 0;
 	}
@@ -56,15 +56,15 @@ int ctl_verify(struct store *st, const struct ctl_output *o)
 	}
 	if (b) {
 		json_builder_end_array(b);
-		add_int(b, "messages", n.messages);
-		add_int(b, "raw_messages", n.bodies);
-		add_int(b, "attachments", n.attachments);
-		add_int(b, "bytes", n.bytes);
+		ctl_json_add_int(b, "messages", n.messages);
+		ctl_json_add_int(b, "raw_messages", n.bodies);
+		ctl_json_add_int(b, "attachments", n.attachments);
+		ctl_json_add_int(b, "bytes", n.bytes);
 		json_builder_set_member_name(b, "ok");
 		json_builder_add_boolean_value(b, n.differences == 0);
 		json_builder_end_object(b);
 		g_autoptr(JsonNode) root = json_builder_get_root(b);
-		print_json(o->out, root);
+		ctl_json_print(o->out, root);
 	} else {
 		fprintf(o->out,
 			"%" G_GINT64_FORMAT " record%s, %" G_GINT64_FORMAT " raw message%s, %" G_GINT64_FORMAT

@@ -8,9 +8,9 @@
 #include <errno.h>
 #include <string.h>
 
-const char *const status_names[] = { "accepted", "late", "review", "unrelated" };
+const char *const ctl_status_names[] = { "accepted", "late", "review", "unrelated" };
 
-char *iso_local(int64_t t)
+char *ctl_iso_local(int64_t t)
 {
 	if (!t)
 		return NULL;
@@ -18,7 +18,7 @@ char *iso_local(int64_t t)
 	return dt ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S%:z") : NULL;
 }
 
-int record_exit(struct store *st, int64_t id, int r)
+int ctl_record_exit(struct store *st, int64_t id, int r)
 {
 	if (r == -ENOENT) {
 		fprintf(stderr, "puljectl: no record with id %" G_GINT64_FORMAT "\n", id);
@@ -33,10 +33,10 @@ int record_exit(struct store *st, int64_t id, int r)
 
 /* ---- filters ---- */
 
-unsigned status_bit(const char *status)
+unsigned ctl_status_bit(const char *status)
 {
-	for (size_t i = 0; status && i < G_N_ELEMENTS(status_names); i++)
-		if (!strcmp(status, status_names[i]))
+	for (size_t i = 0; status && i < G_N_ELEMENTS(ctl_status_names); i++)
+		if (!strcmp(status, ctl_status_names[i]))
 			return 1u << i;
 	return 0;
 }
@@ -47,7 +47,7 @@ int ctl_parse_statuses(const char *list, unsigned *bits, char **bad)
 	*bits = 0;
 	for (size_t i = 0; words[i]; i++) {
 		g_strstrip(words[i]);
-		unsigned b = status_bit(words[i]);
+		unsigned b = ctl_status_bit(words[i]);
 		if (!b) {
 			*bad = g_strdup(words[i]);
 			return -EINVAL;
@@ -78,7 +78,7 @@ int ctl_parse_since(const char *text, const char *tz_name, int64_t *since)
 }
 
 /* Whether message M passes F (STATUSES too when WITH_STATUS). */
-bool filter_message(const struct ctl_filter *f, const struct store_message *m, bool with_status)
+bool ctl_filter_message(const struct ctl_filter *f, const struct store_message *m, bool with_status)
 {
 	if (!f)
 		return true;
@@ -86,23 +86,23 @@ bool filter_message(const struct ctl_filter *f, const struct store_message *m, b
 		return false;
 	if (f->has_since && (!m->has_received || m->received_epoch < f->since))
 		return false;
-	if (with_status && f->statuses && !(f->statuses & status_bit(m->status)))
+	if (with_status && f->statuses && !(f->statuses & ctl_status_bit(m->status)))
 		return false;
 	return true;
 }
 
 /* The colour a status is shown in on a terminal. */
-const char *status_color(const char *status)
+const char *ctl_status_color(const char *status)
 {
 	static const char *const colors[] = { "green", "red", "yellow", "gray" };
-	for (size_t i = 0; status && i < G_N_ELEMENTS(status_names); i++)
-		if (!strcmp(status, status_names[i]))
+	for (size_t i = 0; status && i < G_N_ELEMENTS(ctl_status_names); i++)
+		if (!strcmp(status, ctl_status_names[i]))
 			return colors[i];
 	return NULL;
 }
 
 /* "2022-06-15T10:12:00+02:00" -> "2022-06-15 10:12" (NULL stays NULL). */
-char *short_time(const char *iso)
+char *ctl_short_time(const char *iso)
 {
 	if (!iso || strlen(iso) < 16)
 		return NULL;
@@ -112,9 +112,9 @@ char *short_time(const char *iso)
 }
 
 
-int find_form(const struct store_attachment *a, void *userdata)
+int ctl_find_form(const struct store_attachment *a, void *userdata)
 {
-	struct form_info *f = userdata;
+	struct ctl_form_info *f = userdata;
 	if (!a->form || f->found)
 		return 0;
 	f->found = true;
@@ -127,7 +127,7 @@ int find_form(const struct store_attachment *a, void *userdata)
 }
 
 /* The form's signature in a caseworker's words (report_signature_text). */
-char *form_info_text(const struct form_info *f)
+char *ctl_form_info_text(const struct ctl_form_info *f)
 {
 	if (!f->found)
 		return NULL;
@@ -135,7 +135,7 @@ char *form_info_text(const struct form_info *f)
 	return report_signature_text(&sig, NULL);
 }
 
-void form_info_clear(struct form_info *f)
+void ctl_form_info_clear(struct ctl_form_info *f)
 {
 	g_free(f->signature);
 	g_free(f->signer);
@@ -154,17 +154,17 @@ struct collect_ctx {
 static int collect_app(const struct store_message *m, void *userdata)
 {
 	struct collect_ctx *c = userdata;
-	if (!filter_message(c->f, m, false))
+	if (!ctl_filter_message(c->f, m, false))
 		return 0;
-	struct form_info fi = { 0 };
-	int r = store_foreach_attachment(c->st, m->id, false, find_form, &fi);
+	struct ctl_form_info fi = { 0 };
+	int r = store_foreach_attachment(c->st, m->id, false, ctl_find_form, &fi);
 	struct apps_form form = { fi.found, fi.signature, fi.signer, fi.modified, fi.untrusted, fi.reason };
 	apps_add(c->apps, m, &form);
-	form_info_clear(&fi);
+	ctl_form_info_clear(&fi);
 	return r;
 }
 
-struct apps *collect_apps(struct store *st, const struct ctl_filter *f)
+struct apps *ctl_collect_apps(struct store *st, const struct ctl_filter *f)
 {
 	struct collect_ctx c = { st, f, apps_new() };
 	if (store_foreach_message(st, 0, false, collect_app, &c) < 0) {
@@ -174,22 +174,22 @@ struct apps *collect_apps(struct store *st, const struct ctl_filter *f)
 	return c.apps;
 }
 
-bool filter_app(const struct ctl_filter *f, const struct apps_app *a)
+bool ctl_filter_app(const struct ctl_filter *f, const struct apps_app *a)
 {
-	return !f || !f->statuses || (f->statuses & status_bit(a->status));
+	return !f || !f->statuses || (f->statuses & ctl_status_bit(a->status));
 }
 
 /* ---- the human layout of status and show ---- */
 
 
 /* "Label:  value", the value wrapped under itself to the width. */
-void show_field(const struct show_ctx *c, const char *label, const char *value)
+void ctl_show_field(const struct ctl_show_ctx *c, const char *label, const char *value)
 {
-	g_autofree char *v = term_wrap(value ? value : "-", c->width, SHOW_LABEL);
-	fprintf(c->out, "%-*s%s\n", SHOW_LABEL, label, v);
+	g_autofree char *v = term_wrap(value ? value : "-", c->width, CTL_SHOW_LABEL);
+	fprintf(c->out, "%-*s%s\n", CTL_SHOW_LABEL, label, v);
 }
 
-char *human_time(int64_t t)
+char *ctl_human_time(int64_t t)
 {
 	if (!t)
 		return g_strdup("never");
@@ -197,7 +197,7 @@ char *human_time(int64_t t)
 	return g_date_time_format(dt, "%Y-%m-%d %H:%M:%S %Z");
 }
 
-const char *yes_no(int v)
+const char *ctl_yes_no(int v)
 {
 	return v < 0 ? NULL : v ? "yes" : "no";
 }
