@@ -4,7 +4,7 @@
 #include "export.h"
 #include "report.h"
 #include "table.h"
-#include "ingest.h"
+#include "account.h"
 #include "assess.h"
 #include "imap.h"
 #include "lastrun.h"
@@ -1353,8 +1353,6 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 	FILE *out = oo->out;
 	bool json = oo->json;
 	g_autofree char *error = NULL;
-	char *password = NULL;
-	char err[600];
 	struct imap *im = NULL;
 	struct imap_meta *metas = NULL;
 	size_t n = 0;
@@ -1362,21 +1360,21 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 
 	/* As the daemon: no core of a process that holds the password. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (config_check_files(cfg, &error) < 0 || config_read_password(cfg, &password, &error) < 0) {
+	if (config_check_files(cfg, &error) < 0) {
 		fprintf(stderr, "puljectl: %s\n", error);
 		return CTL_EXIT_USAGE;
 	}
-	struct imap_options o;
-	ingest_imap_options(cfg, password, NULL, &o);
-	int r = imap_connect(&o, &im, err, sizeof(err));
-	config_password_free(password);
+	struct imap_mailbox box;
+	int r = account_connect(cfg, ACCOUNT_EXAMINE, NULL, &im, &box, &error);
+	if (r == ACCOUNT_E_SECRET) {
+		fprintf(stderr, "puljectl: %s\n", error);
+		return CTL_EXIT_USAGE;
+	}
 	if (r != IMAP_OK) {
-		fprintf(stderr, "puljectl: reconcile: %s\n", err);
+		fprintf(stderr, "puljectl: reconcile: %s\n", error);
 		return CTL_EXIT_FAILURE;
 	}
-	struct imap_mailbox box;
-	if ((r = imap_examine(im, cfg->imap.mailbox, &box)) != IMAP_OK ||
-	    (box.exists > 0 && (r = imap_fetch_meta(im, 1, &metas, &n)) != IMAP_OK)) {
+	if (box.exists > 0 && (r = imap_fetch_meta(im, 1, &metas, &n)) != IMAP_OK) {
 		fprintf(stderr, "puljectl: reconcile: %s\n", imap_errmsg(im));
 		imap_free(im);
 		return CTL_EXIT_FAILURE;

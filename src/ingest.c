@@ -1,4 +1,5 @@
 #include "ingest.h"
+#include "account.h"
 #include "attempt.h"
 #include "assess.h"
 #include "crashpoint.h"
@@ -49,53 +50,15 @@ struct ingest_session {
 	gint64 idle_since;  /* monotonic µs; 0 when not idling */
 };
 
-void ingest_imap_options(const struct config *cfg, const char *secret, atomic_int *cancel,
-			 struct imap_options *o)
-{
-	const struct config_imap *c = &cfg->imap;
-	*o = (struct imap_options){
-		.host = c->host,
-		.port = c->port,
-		.starttls = c->security == CONFIG_SECURITY_STARTTLS,
-		.ca_file = c->ca_file,
-		.tls_priority = c->tls_priority,
-		.username = c->username,
-		.auth = c->auth == CONFIG_AUTH_XOAUTH2 ? IMAP_AUTH_XOAUTH2
-			: c->auth == CONFIG_AUTH_PLAIN ? IMAP_AUTH_PLAIN
-						       : IMAP_AUTH_LOGIN,
-		.password = secret,
-		.timeout = c->timeout,
-		.command_time = cfg->limits.max_message_time,
-		.cancel = cancel,
-	};
-}
-
 static int session_open(const struct ingest_ctx *ctx, struct session *s, char *err, size_t errlen)
 {
-	const struct config_imap *c = &ctx->cfg->imap;
-	char *secret = NULL, *why = NULL;
-	/* The password (or OAuth2 access token, which its helper rewrites
-	 * before it expires) is read afresh at every connect and wiped once
-	 * the login is over: between connects no copy is in memory. */
-	if (config_read_password(ctx->cfg, &secret, &why) < 0) {
-		snprintf(err, errlen, "%s", why);
-		g_free(why);
-		return IMAP_E_AUTH;
-	}
-	struct imap_options o;
-	ingest_imap_options(ctx->cfg, secret, ctx->stop, &o);
-	int r = imap_connect(&o, &s->im, err, errlen);
-	config_password_free(secret);
-	if (r != IMAP_OK)
-		return r;
-	r = c->after_ingest == CONFIG_AFTER_NONE ? imap_examine(s->im, c->mailbox, &s->box)
-						 : imap_select(s->im, c->mailbox, &s->box);
-	if (r != IMAP_OK) {
-		snprintf(err, errlen, "%s", imap_errmsg(s->im));
-		imap_free(s->im);
-		s->im = NULL;
-	}
-	return r;
+	g_autofree char *error = NULL;
+	enum account_open how = ctx->cfg->imap.after_ingest == CONFIG_AFTER_NONE ? ACCOUNT_EXAMINE : ACCOUNT_SELECT;
+	int r = account_connect(ctx->cfg, how, ctx->stop, &s->im, &s->box, &error);
+	if (r == IMAP_OK)
+		return IMAP_OK;
+	snprintf(err, errlen, "%s", error);
+	return r == ACCOUNT_E_SECRET ? IMAP_E_AUTH : r;
 }
 
 static int leave_idle(struct ingest_session *is, char *err, size_t errlen);

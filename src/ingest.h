@@ -83,11 +83,6 @@ struct ingest_ctx {
 	void *userdata;
 };
 
-/* The connection settings of CFG's [imap] group, with SECRET (password
- * or token, borrowed) and CANCEL (may be NULL). */
-void ingest_imap_options(const struct config *cfg, const char *secret, atomic_int *cancel,
-			 struct imap_options *o);
-
 /* Runs one cycle: open, sync, close.  On failure ERR holds a one-line
  * reason.  The poll's outcome is also written to the store
  * (store_poll_done).  The gap check (ingest_check_gaps()) runs in it too
