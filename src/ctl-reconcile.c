@@ -1,8 +1,8 @@
 /* ctl-reconcile: puljectl reconcile — the server's UIDs against the
- * records.  The only ctl file that talks IMAP. */
+ * records.  The only ctl file that talks IMAP (through account.h). */
 #include "ctl-common.h"
+#include "account.h"
 #include "imap.h"
-#include "ingest.h"
 #include "term.h"
 
 #include <string.h>
@@ -38,7 +38,6 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 	FILE *out = oo->out;
 	bool json = oo->json;
 	g_autofree char *error = NULL;
-	char *password = NULL;
 	struct imap *im = NULL;
 	struct imap_meta *metas = NULL;
 	size_t n = 0;
@@ -46,21 +45,21 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 
 	/* As the daemon: no core of a process that holds the password. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (config_check_files(cfg, &error) < 0 || config_read_password(cfg, &password, &error) < 0) {
+	if (config_check_files(cfg, &error) < 0) {
 		fprintf(stderr, "puljectl: %s\n", error);
 		return CTL_EXIT_USAGE;
 	}
-	struct imap_options o;
-	ingest_imap_options(cfg, password, NULL, &o);
-	int r = imap_connect(&o, &im, &error);
-	config_password_free(password);
+	struct imap_mailbox box;
+	int r = account_connect(cfg, ACCOUNT_EXAMINE, NULL, &im, &box, &error);
+	if (r == ACCOUNT_E_SECRET) {
+		fprintf(stderr, "puljectl: %s\n", error);
+		return CTL_EXIT_USAGE;
+	}
 	if (r != IMAP_OK) {
 		fprintf(stderr, "puljectl: reconcile: %s\n", error);
 		return CTL_EXIT_FAILURE;
 	}
-	struct imap_mailbox box;
-	if ((r = imap_examine(im, cfg->imap.mailbox, &box)) != IMAP_OK ||
-	    (box.exists > 0 && (r = imap_fetch_meta(im, 1, &metas, &n)) != IMAP_OK)) {
+	if (box.exists > 0 && (r = imap_fetch_meta(im, 1, &metas, &n)) != IMAP_OK) {
 		fprintf(stderr, "puljectl: reconcile: %s\n", imap_errmsg(im));
 		imap_free(im);
 		return CTL_EXIT_FAILURE;

@@ -348,15 +348,16 @@ static int serve(struct service *sv)
 		};
 		int r = INGEST_OK;
 		struct ingest_stats stats;
-		if (!session)
-			r = ingest_open(&ctx, &session, err, sizeof(err));
+		g_autofree char *error = NULL;
+		if (!session && (r = ingest_open(&ctx, &session, &error)) != INGEST_OK)
+			g_strlcpy(err, error, sizeof(err));
 		if (r == INGEST_OK)
-			r = ingest_sync(session, &stats, err, sizeof(err));
+			r = ingest_sync(session, &stats);
 		/* At start and every [daemon] gap_check_interval: no UID at or
 		 * below the watermark without a record. */
 		if (r == INGEST_OK && !stop_requested && g_get_monotonic_time() >= next_gap_check) {
 			struct ingest_stats gaps;
-			r = ingest_check_gaps(session, &gaps, err, sizeof(err));
+			r = ingest_check_gaps(session, &gaps);
 			if (r == INGEST_OK) {
 				next_gap_check = g_get_monotonic_time() + (gint64)cfg->gap_check_interval * G_USEC_PER_SEC;
 				if (gaps.gaps_found)
@@ -364,6 +365,8 @@ static int serve(struct service *sv)
 						   gaps.gaps_found);
 			}
 		}
+		if (r != INGEST_OK && session) /* the open session's sync or gap check failed */
+			g_strlcpy(err, ingest_errmsg(session), sizeof(err));
 		if (r == INGEST_E_INTERRUPTED || stop_requested)
 			break;
 		if (r != INGEST_OK) {
@@ -396,11 +399,11 @@ static int serve(struct service *sv)
 			gint64 left = next_poll - g_get_monotonic_time();
 			if (left <= 0)
 				break;
-			int w = ingest_wait(session, (int)MIN((gint64)slice_ms, left / 1000 + 1), err, sizeof(err));
+			int w = ingest_wait(session, (int)MIN((gint64)slice_ms, left / 1000 + 1));
 			if (w == INGEST_E_INTERRUPTED)
 				break;
 			if (w < 0) {
-				log_warning("connection lost while idle: %s; reconnecting", err);
+				log_warning("connection lost while idle: %s; reconnecting", ingest_errmsg(session));
 				ingest_close(session);
 				session = NULL;
 				break;
@@ -448,12 +451,12 @@ int daemon_run(const char *path, struct config **cfgp, bool once)
 	}
 	if (once) {
 		struct ingest_stats stats;
-		char err[600];
+		g_autofree char *err = NULL;
 		struct ingest_ctx ctx = {
 			.cfg = cfg, .store = sv.store, .trust = sv.trust,
 			.stop = &stop_requested, .stop_signal = SIGTERM, .on_event = on_event,
 		};
-		int r = ingest_cycle(&ctx, &stats, err, sizeof(err));
+		int r = ingest_cycle(&ctx, &stats, &err);
 		if (r == INGEST_OK || r == INGEST_E_INTERRUPTED)
 			log_info("poll of %s@%s/%s done: %zu new, %zu recorded, %zu flagged; watermark %u/%u",
 				 cfg->imap.username, cfg->imap.host, cfg->imap.mailbox, stats.seen, stats.recorded,

@@ -1,13 +1,18 @@
 /* ingest: one poll cycle — joins imap, assess (mime + rules) and store.
- * Connects, EXAMINEs (SELECTs when an after-ingest action is configured),
- * fetches every message above the watermark, parses, classifies and
- * records each one in its own transaction (record + attachments +
- * watermark + the promise of the server action).  A fetcher thread,
- * alone on the connection while it runs, and an assessor thread work
- * ahead of the recording ([limits] prefetch); the commits keep UID order.  Only then, and for
- * pending promises left by a crash, the server action runs and is marked
- * done.  No logging: events go to the caller's callback, always from the
- * calling thread. */
+ * Connects (account_connect()), EXAMINEs (SELECTs when an after-ingest
+ * action is configured), fetches every message above the watermark,
+ * parses, classifies and records each one.  Records are committed in
+ * batches of at most [store] commit_batch: one transaction holds each
+ * record, its attachments, the watermark and the promise of the server
+ * action, and a failed commit undoes the whole batch (the next cycle
+ * fetches it again).  A fetcher thread, alone on the connection while it
+ * runs, and an assessor thread work ahead of the recording ([limits]
+ * prefetch; ingest-pipeline.h); the commits keep UID order.  Only then,
+ * and for pending promises left by a crash, the server action runs and is
+ * marked done.  No logging: events go to the caller's callback, always
+ * from the calling thread.
+ * Errors: an enum ingest_result; the reason through ingest_errmsg() for a
+ * session, *ret_error (g_free) for ingest_cycle() and ingest_open(). */
 #pragma once
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -16,8 +21,9 @@
 
 #include "cms.h"
 #include "config.h"
-#include "imap.h"
 #include "store.h"
+
+#include <glib.h>
 
 enum ingest_result {
 	INGEST_OK = 0,
@@ -83,33 +89,33 @@ struct ingest_ctx {
 	void *userdata;
 };
 
-/* The connection settings of CFG's [imap] group, with SECRET (password
- * or token, borrowed) and CANCEL (may be NULL). */
-void ingest_imap_options(const struct config *cfg, const char *secret, atomic_int *cancel,
-			 struct imap_options *o);
-
-/* Runs one cycle: open, sync, close.  On failure ERR holds a one-line
- * reason.  The poll's outcome is also written to the store
+/* Runs one cycle: open, sync, close.  On failure *RET_ERROR holds a
+ * one-line reason.  The poll's outcome is also written to the store
  * (store_poll_done).  The gap check (ingest_check_gaps()) runs in it too
  * when the last one in the store is [daemon] gap_check_interval ago. */
-int ingest_cycle(const struct ingest_ctx *ctx, struct ingest_stats *stats, char *err, size_t errlen);
+int ingest_cycle(const struct ingest_ctx *ctx, struct ingest_stats *stats, char **ret_error);
 
-/* A session that stays open between polls (the daemon). */
-struct ingest_session;
+/* A session that stays open between polls (the daemon).  Its functions
+ * return an enum ingest_result (ingest_wait() also 0 and 1); after a
+ * failure ingest_errmsg() says why. */
+typedef struct ingest_session ingest_session;
 
 /* Connects, logs in, EXAMINEs, and checks UIDVALIDITY against the store. */
-int ingest_open(const struct ingest_ctx *ctx, struct ingest_session **out, char *err, size_t errlen);
+int ingest_open(const struct ingest_ctx *ctx, struct ingest_session **ret_session, char **ret_error);
 /* Records every message above the watermark; notes the poll in the store. */
-int ingest_sync(struct ingest_session *s, struct ingest_stats *stats, char *err, size_t errlen);
+int ingest_sync(struct ingest_session *s, struct ingest_stats *stats);
 /* The gap check: UID SEARCH ALL against the records of the mailbox's
  * UIDVALIDITY.  A UID at or below the watermark without a record is
  * reported (INGEST_EVENT_GAPS_FOUND), fetched and recorded; what is still
  * missing then is reported (INGEST_EVENT_GAPS_LEFT) and noted in the
  * store for status (store_gaps_noted()).  STATS holds the gap figures. */
-int ingest_check_gaps(struct ingest_session *s, struct ingest_stats *stats, char *err, size_t errlen);
+int ingest_check_gaps(struct ingest_session *s, struct ingest_stats *stats);
 /* Waits up to MS for the server to announce something (IMAP IDLE; a plain
  * wait when the server has no IDLE): 1 when it did, 0 when not, <0 on
  * error or when *stop was set.  IDLE is re-issued every 25 minutes. */
-int ingest_wait(struct ingest_session *s, int ms, char *err, size_t errlen);
+int ingest_wait(struct ingest_session *s, int ms);
+/* Why the session's last call failed: a one-line reason. */
+const char *ingest_errmsg(const struct ingest_session *s);
 /* Leaves IDLE, logs out, frees. */
 void ingest_close(struct ingest_session *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ingest_session, ingest_close)
