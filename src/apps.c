@@ -12,15 +12,15 @@ struct apps {
 	GPtrArray *pending; /* struct pending *: messages without an applicant */
 };
 
-static const char *const status_rank[] = { "accepted", "review", "late" }; /* best first */
-static const char *const signature_rank[] = { "valid", "invalid", "none" };
-
-static int rank(const char *const *ranks, size_t n, const char *v)
+/* Best first. */
+static int status_rank(enum rules_status s)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v && !strcmp(v, ranks[i]))
-			return (int)i;
-	return (int)n;
+	return s == RULES_ACCEPTED ? 0 : s == RULES_REVIEW ? 1 : s == RULES_LATE ? 2 : 3;
+}
+
+static int signature_rank(enum cms_status s)
+{
+	return s == CMS_VALID ? 0 : s == CMS_INVALID ? 1 : 2;
 }
 
 static void app_clear(struct apps_app *a)
@@ -34,10 +34,8 @@ static void app_clear(struct apps_app *a)
 		g_ptr_array_free(a->from, TRUE);
 	g_free(a->first);
 	g_free(a->last);
-	g_free(a->form_signature);
 	g_free(a->signer);
 	g_free(a->form_reason);
-	g_free(a->status);
 	g_free(a->decision);
 	g_free(a->decision_note);
 	g_free(a->decision_user);
@@ -93,6 +91,7 @@ static void app_init(struct apps_app *a, const char *call, const char *applicant
 	a->ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
 	a->from = g_ptr_array_new_with_free_func(g_free);
 	a->on_time = -1;
+	a->status = RULES_UNRELATED; /* none yet: any message's is better */
 }
 
 static void set_str(char **dst, const char *v)
@@ -120,21 +119,21 @@ static void merge(struct apps_app *a, const struct apps_app *src)
 		a->on_time = 1;
 	else if (src->on_time == 0 && a->on_time < 0)
 		a->on_time = 0;
-	int src_rank = src->form ? rank(signature_rank, 3, src->form_signature) : 0,
-	    a_rank = a->form ? rank(signature_rank, 3, a->form_signature) : 0;
+	int src_rank = src->form ? signature_rank(src->form_signature) : 0,
+	    a_rank = a->form ? signature_rank(a->form_signature) : 0;
 	/* Of two valid signatures, one that holds for a caseworker (not
 	 * modified after signing, not by an untrusted signer) is better. */
 	bool src_holds = !src->form_modified && !src->form_untrusted, a_holds = !a->form_modified && !a->form_untrusted;
 	if (src->form && (!a->form || src_rank < a_rank || (src_rank == a_rank && src_holds && !a_holds))) {
 		a->form = true;
-		set_str(&a->form_signature, src->form_signature);
+		a->form_signature = src->form_signature;
 		set_str(&a->signer, src->signer);
 		set_str(&a->form_reason, src->form_reason);
 		a->form_modified = src->form_modified;
 		a->form_untrusted = src->form_untrusted;
 	}
-	if (src->status && (!a->status || rank(status_rank, 3, src->status) < rank(status_rank, 3, a->status)))
-		set_str(&a->status, src->status);
+	if (status_rank(src->status) < status_rank(a->status))
+		a->status = src->status;
 	if (src->decision && src->decision_at >= a->decision_at) {
 		set_str(&a->decision, src->decision);
 		set_str(&a->decision_note, src->decision_note);
@@ -158,13 +157,13 @@ static void from_message(struct apps_app *one, const struct store_message *m, co
 	one->on_time = m->on_time;
 	if (form && form->found) {
 		one->form = true;
-		one->form_signature = g_strdup(form->signature ? form->signature : "none");
+		one->form_signature = form->signature;
 		one->signer = g_strdup(form->signer);
 		one->form_modified = form->modified;
 		one->form_untrusted = form->untrusted;
 		one->form_reason = g_strdup(form->reason);
 	}
-	one->status = g_strdup(m->status);
+	one->status = m->status;
 	if (m->decision) {
 		one->decision = g_strdup(m->decision);
 		one->decision_note = g_strdup(m->decision_note);
@@ -192,7 +191,7 @@ void apps_free(struct apps *a)
 
 void apps_add(struct apps *a, const struct store_message *m, const struct apps_form *form)
 {
-	if (!m->call || !m->status || !strcmp(m->status, "unrelated") || m->duplicate_of)
+	if (!m->call || m->status == RULES_UNRELATED || m->duplicate_of)
 		return;
 	if (!m->applicant) {
 		struct pending *p = g_new0(struct pending, 1);

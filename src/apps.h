@@ -21,7 +21,7 @@
 /* The form attachment of one message, as the caller found it. */
 struct apps_form {
 	bool found;
-	const char *signature; /* "valid", "invalid", "none" or NULL */
+	enum cms_status signature;
 	const char *signer;
 	bool modified;         /* changed after signing */
 	bool untrusted;        /* a trust_file is set and the signer does not chain to it */
@@ -38,11 +38,11 @@ struct apps_app {
 	int64_t first_t, last_t;
 	int on_time;           /* 1, 0, -1 = unknown */
 	bool form;             /* a message carries a form */
-	char *form_signature;  /* of the best form: "valid", "invalid", "none"; NULL without a form */
+	enum cms_status form_signature; /* of the best form; only with one */
 	char *signer;
 	bool form_modified, form_untrusted; /* of that form (apps_form) */
 	char *form_reason;
-	char *status;
+	enum rules_status status;
 	char *decision, *decision_note, *decision_user;
 	int64_t decision_at;
 	char *key;             /* private: the normalised applicant */

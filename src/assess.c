@@ -237,7 +237,6 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 				bad_arrival ? "arrival:invalid-internaldate" : NULL };
 	a->reasons = reasons_json(&res, extra, G_N_ELEMENTS(extra));
 	a->applicant = g_steal_pointer(&res.applicant);
-	a->status = res.status;
 
 	a->msg = (struct store_message){
 		.mailbox = in->mailbox,
@@ -262,12 +261,13 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		.call = res.call >= 0 ? call->id : NULL,
 		.applicant = a->applicant,
 		.on_time = res.on_time,
-		.status = rules_status_name(res.status),
+		.status = res.status,
 		.reasons = a->reasons,
 		.flags = a->flags,
-		.match = rules_match_name(res.match),
+		.match = res.match,
 		.match_score = res.call >= 0 ? res.score : -1,
-		.kind = rules_kind_name(res.kind),
+		.has_kind = true,
+		.kind = res.kind,
 		.applicant_source = rules_applicant_source_name(res.applicant_source),
 		.has_received_header = mm && mm->has_received,
 		.received_header_epoch = mm ? mm->received : 0,
@@ -276,7 +276,8 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		.decided_by = res.decided ? rules_basis_name(res.decided_by) : NULL,
 		.has_delta = res.decided,
 		.deadline_delta = res.delta,
-		.smime = mm ? cms_status_name(mm->smime) : NULL,
+		.has_smime = mm != NULL,
+		.smime = mm ? mm->smime : CMS_NONE,
 		.smime_reason = mm ? mm->smime_reason : NULL,
 		.smime_validated_at = a->smime_validated_at,
 		.smime_time_source = mm ? cms_time_source_name(mm->smime_time_source) : NULL,
@@ -299,7 +300,7 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		a->atts[i] = (struct store_attachment_in){
 			.filename = m->filename, .content_type = m->content_type, .part_path = m->part_path,
 			.data = m->data, .size = m->size, .sha256 = m->sha256, .source = m->source,
-			.signature = cms_status_name(m->signature), .signer = m->signer, .signed_at = a->signed_at[i],
+			.signature = m->signature, .signer = m->signer, .signed_at = a->signed_at[i],
 			.covers_whole_file = signed_pdf ? m->covers_whole_file : -1,
 			.signer_trusted = signed_pdf && m->signature == CMS_VALID ? m->signer_trusted : -1,
 			.form = (int)i == form,

@@ -58,7 +58,6 @@ struct assessment {
 	char *smime_validated_at;
 	struct store_part *parts;
 	char raw_sha256[65];
-	int status;                         /* enum rules_status */
 };
 
 void assess_message(const struct config *cfg, const struct assess_input *in, struct assessment *out);

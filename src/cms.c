@@ -31,11 +31,6 @@ void cms_trust_free(struct cms_trust *t)
 	free(t);
 }
 
-const char *cms_status_name(enum cms_status s)
-{
-	return s == CMS_VALID ? "valid" : s == CMS_INVALID ? "invalid" : "none";
-}
-
 static char *signer_name(gnutls_x509_crt_t crt)
 {
 	char buf[512];

@@ -10,9 +10,6 @@
 #include "ctl.h"
 #include "store.h"
 
-/* The record statuses, in the order of CTL_STATUS_* and store_status. */
-extern const char *const ctl_status_names[4];
-
 /* ---- JSON (ctl-json.c) ---- */
 
 /* TEXT (JSON) with every character a terminal must not see raw written
@@ -53,10 +50,10 @@ char *ctl_human_time(int64_t t);
 char *ctl_short_time(const char *iso);
 /* NULL, "yes" or "no" for a tristate. */
 const char *ctl_yes_no(int v);
-/* The CTL_STATUS_* bit of a status name; 0 for none. */
-unsigned ctl_status_bit(const char *status);
+/* The CTL_STATUS_* bit of a status. */
+unsigned ctl_status_bit(enum rules_status status);
 /* The colour a status is shown in on a terminal. */
-const char *ctl_status_color(const char *status);
+const char *ctl_status_color(enum rules_status status);
 bool ctl_filter_message(const struct ctl_filter *f, const struct store_message *m, bool with_status);
 bool ctl_filter_app(const struct ctl_filter *f, const struct apps_app *a);
 struct apps *ctl_collect_apps(struct store *st, const struct ctl_filter *f);
@@ -64,7 +61,7 @@ struct apps *ctl_collect_apps(struct store *st, const struct ctl_filter *f);
 /* The form attachment of a message, for applications and exports. */
 struct ctl_form_info {
 	bool found;
-	char *signature; /* "valid", "invalid", "none" */
+	enum cms_status signature;
 	char *signer;
 	bool modified, untrusted;
 	char *reason;

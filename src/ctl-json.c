@@ -77,7 +77,7 @@ static int add_attachment(const struct store_attachment *a, void *userdata)
 	ctl_json_add_str(b, "sha256", a->sha256);
 	ctl_json_add_str(b, "part", a->part_path);
 	ctl_json_add_str(b, "source", a->source ? a->source : "mime");
-	ctl_json_add_str(b, "signature", a->signature ? a->signature : "none");
+	ctl_json_add_str(b, "signature", record_signature_name(a->signature));
 	ctl_json_add_str(b, "signer", a->signer);
 	ctl_json_add_str(b, "signed_at", a->signed_at);
 	ctl_json_add_tristate(b, "signature_covers_whole_file", a->covers_whole_file);
@@ -158,19 +158,19 @@ int ctl_json_add_message(const struct store_message *m, void *userdata)
 		json_builder_add_null_value(b);
 	else
 		json_builder_add_boolean_value(b, m->on_time);
-	ctl_json_add_str(b, "status", m->status);
+	ctl_json_add_str(b, "status", record_status_name(m->status));
 	ctl_json_add_int_or_null(b, "duplicate_of", m->duplicate_of, m->duplicate_of != 0);
 	ctl_json_add_reasons(b, m->reasons);
 	ctl_json_add_str(b, "flags", m->flags);
 	ctl_json_add_int(b, "size", (int64_t)(m->raw_sha256 ? m->raw_size : m->server_size));
 	ctl_json_add_str(b, "sha256", m->raw_sha256);
-	ctl_json_add_str(b, "match", m->match);
+	ctl_json_add_str(b, "match", record_match_name(m->match));
 	json_builder_set_member_name(b, "match_score");
 	if (m->match_score >= 0)
 		json_builder_add_double_value(b, floor(m->match_score * 100 + 0.5) / 100);
 	else
 		json_builder_add_null_value(b);
-	ctl_json_add_str(b, "kind", m->kind);
+	ctl_json_add_str(b, "kind", m->has_kind ? record_kind_name(m->kind) : NULL);
 	ctl_json_add_str(b, "applicant_source", m->applicant_source);
 	ctl_json_add_str(b, "received_header", m->received_header);
 	ctl_json_add_str(b, "deadline_basis", m->deadline_basis);
@@ -178,7 +178,7 @@ int ctl_json_add_message(const struct store_message *m, void *userdata)
 	ctl_json_add_str(b, "edge_received_at", m->edge_received_at);
 	ctl_json_add_str(b, "edge_why", m->edge_why);
 	ctl_json_add_int_or_null(b, "deadline_delta", m->deadline_delta, m->has_delta);
-	ctl_json_add_str(b, "smime", m->smime ? m->smime : "none");
+	ctl_json_add_str(b, "smime", record_signature_name(m->smime));
 	ctl_json_add_str(b, "smime_reason", m->smime_reason);
 	ctl_json_add_str(b, "smime_validated_at", m->smime_validated_at);
 	ctl_json_add_str(b, "smime_time_source", m->smime_time_source);

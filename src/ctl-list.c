@@ -25,7 +25,7 @@ static int list_row(const struct store_message *m, void *userdata)
 	g_snprintf(id, sizeof(id), "%" G_GINT64_FORMAT, m->id);
 	g_snprintf(att, sizeof(att), "%zu", m->n_attachments);
 	g_autofree char *when = ctl_short_time(m->received_at);
-	g_autofree char *status = g_strdup_printf("%s%s", m->status, m->duplicate_of ? "*" : "");
+	g_autofree char *status = g_strdup_printf("%s%s", record_status_name(m->status), m->duplicate_of ? "*" : "");
 	const char *who = m->applicant ? m->applicant : m->subject ? m->subject : "(no subject)";
 	const char *cells[] = { id, when, status, att, m->decision, who };
 	table_add(c->table, cells, 2, ctl_status_color(m->status));
@@ -83,12 +83,12 @@ static void add_app(JsonBuilder *b, const struct apps_app *a)
 	ctl_json_add_tristate(b, "on_time", a->on_time);
 	json_builder_set_member_name(b, "form_attached");
 	json_builder_add_boolean_value(b, a->form);
-	ctl_json_add_str(b, "form_signature", a->form_signature);
+	ctl_json_add_str(b, "form_signature", a->form ? record_signature_name(a->form_signature) : NULL);
 	struct report_signature rs = { a->form_signature, a->signer, a->form_modified, a->form_untrusted, a->form_reason };
 	g_autofree char *words = a->form ? report_signature_text(&rs, NULL) : NULL;
 	ctl_json_add_str(b, "form_signature_text", words);
 	ctl_json_add_str(b, "signer", a->signer);
-	ctl_json_add_str(b, "status", a->status);
+	ctl_json_add_str(b, "status", record_status_name(a->status));
 	ctl_json_add_decision(b, a->decision, a->decision_note, a->decision_user, a->decision_at);
 	json_builder_end_object(b);
 }
@@ -133,11 +133,11 @@ int ctl_applications(struct store *st, const struct ctl_output *o, const struct 
 			g_autofree char *first = ctl_short_time(a->first);
 			/* FORM: "signed" for a valid signature, else yes/no. */
 			const char *form = !a->form ? "no"
-					   : g_strcmp0(a->form_signature, "valid") == 0   ? "signed"
-					   : g_strcmp0(a->form_signature, "invalid") == 0 ? "INVALID"
-											  : "yes";
+					   : a->form_signature == CMS_VALID   ? "signed"
+					   : a->form_signature == CMS_INVALID ? "INVALID"
+									      : "yes";
 			const char *cells[] = { a->call, a->applicant ? a->applicant : "(not named)", msgs, first,
-						ctl_yes_no(a->on_time), form, a->status, a->decision };
+						ctl_yes_no(a->on_time), form, record_status_name(a->status), a->decision };
 			table_add(t, cells, 6, ctl_status_color(a->status));
 		}
 		r = table_print(t, o->out);

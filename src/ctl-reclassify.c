@@ -23,16 +23,29 @@ static bool differs(const char *a, const char *b)
 	return g_strcmp0(a, b) != 0;
 }
 
+/* Whether the kinds differ, a kind not recorded being one of its own. */
+static bool kind_differs(const struct store_message *a, const struct store_message *b)
+{
+	return a->has_kind != b->has_kind || (a->has_kind && a->kind != b->kind);
+}
+
+/* Whether the S/MIME verdicts differ, not verified being one of its own. */
+static bool smime_differs(const struct store_message *a, const struct store_message *b)
+{
+	return a->has_smime != b->has_smime || (a->has_smime && a->smime != b->smime);
+}
+
 /* A record's stored signature facts, per attachment. */
 struct stored_sig {
-	char *signature, *reason, *validated_at, *time_source;
+	enum cms_status signature;
+	char *reason, *validated_at, *time_source;
 	int modified;
 };
 
 static int collect_sig(const struct store_attachment *a, void *userdata)
 {
 	GArray *sigs = userdata;
-	struct stored_sig g = { g_strdup(a->signature ? a->signature : "none"), g_strdup(a->signature_reason),
+	struct stored_sig g = { a->signature, g_strdup(a->signature_reason),
 				g_strdup(a->signature_validated_at), g_strdup(a->signature_time_source),
 				a->modified_after_signing };
 	g_array_append_val(sigs, g);
@@ -42,7 +55,6 @@ static int collect_sig(const struct store_attachment *a, void *userdata)
 static void stored_sig_clear(gpointer p)
 {
 	struct stored_sig *g = p;
-	g_free(g->signature);
 	g_free(g->reason);
 	g_free(g->validated_at);
 	g_free(g->time_source);
@@ -57,11 +69,11 @@ static char *signature_changes(const GArray *was, const struct assessment *a)
 		const struct stored_sig *o = &g_array_index(was, struct stored_sig, i);
 		const struct store_attachment_in *n = &a->atts[i];
 		bool modified_now = n->modified_after_signing == 1, modified_was = o->modified == 1;
-		if (!differs(o->signature, n->signature) && modified_now == modified_was)
+		if (o->signature == n->signature && modified_now == modified_was)
 			continue;
 		g_autofree char *why = n->signature_reason ? term_clean(n->signature_reason) : NULL;
-		g_string_append_printf(g, ", signature %zu %s%s -> %s%s%s%s%s", i + 1, o->signature,
-				       modified_was ? " (modified after signing)" : "", n->signature,
+		g_string_append_printf(g, ", signature %zu %s%s -> %s%s%s%s%s", i + 1, record_signature_name(o->signature),
+				       modified_was ? " (modified after signing)" : "", record_signature_name(n->signature),
 				       modified_now ? " (modified after signing)" : "", why ? " (" : "", why ? why : "",
 				       why ? ")" : "");
 	}
@@ -74,7 +86,7 @@ static bool signature_facts_differ(const GArray *was, const struct assessment *a
 {
 	if (differs(m->smime_reason, a->msg.smime_reason) || differs(m->smime_validated_at, a->msg.smime_validated_at) ||
 	    differs(m->smime_time_source, a->msg.smime_time_source))
-		return a->msg.smime != NULL;
+		return a->msg.has_smime;
 	for (size_t i = 0; i < a->n_atts && i < was->len; i++) {
 		const struct stored_sig *o = &g_array_index(was, struct stored_sig, i);
 		const struct store_attachment_in *n = &a->atts[i];
@@ -117,12 +129,12 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 	 * attachments (a record without its bytes keeps its own). */
 	bool same_atts = a.n_atts == m->n_attachments && sigs->len == a.n_atts;
 	g_autofree char *sig_changes = same_atts ? signature_changes(sigs, &a) : g_strdup("");
-	bool changed = differs(m->status, n->status) || differs(m->call, n->call) || differs(m->applicant, n->applicant) ||
-		       m->on_time != n->on_time || differs(m->reasons, n->reasons) || differs(m->match, n->match) ||
-		       differs(m->kind, n->kind) || differs(m->received_at, n->received_at) ||
-		       differs(m->smime, n->smime) || differs(m->decided_by, n->decided_by) ||
+	bool changed = m->status != n->status || differs(m->call, n->call) || differs(m->applicant, n->applicant) ||
+		       m->on_time != n->on_time || differs(m->reasons, n->reasons) || m->match != n->match ||
+		       kind_differs(m, n) || differs(m->received_at, n->received_at) ||
+		       smime_differs(m, n) || differs(m->decided_by, n->decided_by) ||
 		       differs(m->deadline_basis, n->deadline_basis) || differs(m->edge_received_at, n->edge_received_at) ||
-		       differs(m->edge_why, n->edge_why) || !m->smime || *sig_changes;
+		       differs(m->edge_why, n->edge_why) || !m->has_smime || *sig_changes;
 	/* New facts behind an unchanged verdict (a database from before
 	 * schema 8 has none) are written without a word. */
 	bool quietly = !changed && same_atts && signature_facts_differ(sigs, &a, m);
@@ -139,8 +151,8 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 			json_builder_begin_object(b);
 			ctl_json_add_int(b, "id", m->id);
 			const char *names[] = { "status", "call", "applicant" };
-			const char *was[] = { m->status, m->call, m->applicant };
-			const char *now[] = { n->status, n->call, n->applicant };
+			const char *was[] = { record_status_name(m->status), m->call, m->applicant };
+			const char *now[] = { record_status_name(n->status), n->call, n->applicant };
 			for (size_t k = 0; k < G_N_ELEMENTS(names); k++) {
 				json_builder_set_member_name(b, names[k]);
 				json_builder_begin_object(b);
@@ -150,11 +162,11 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 			}
 			ctl_json_add_tristate(b, "on_time", n->on_time);
 			ctl_json_add_reasons(b, n->reasons);
-			if (n->smime && m->smime && differs(m->smime, n->smime)) {
+			if (n->has_smime && m->has_smime && m->smime != n->smime) {
 				json_builder_set_member_name(b, "smime");
 				json_builder_begin_object(b);
-				ctl_json_add_str(b, "was", m->smime);
-				ctl_json_add_str(b, "now", n->smime);
+				ctl_json_add_str(b, "was", record_signature_name(m->smime));
+				ctl_json_add_str(b, "now", record_signature_name(n->smime));
 				ctl_json_add_str(b, "reason", n->smime_reason);
 				json_builder_end_object(b);
 			}
@@ -165,8 +177,8 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 					const struct stored_sig *o = &g_array_index(sigs, struct stored_sig, i);
 					json_builder_begin_object(b);
 					ctl_json_add_int(b, "seq", (int64_t)i + 1);
-					ctl_json_add_str(b, "was", o->signature);
-					ctl_json_add_str(b, "now", a.atts[i].signature);
+					ctl_json_add_str(b, "was", record_signature_name(o->signature));
+					ctl_json_add_str(b, "now", record_signature_name(a.atts[i].signature));
 					ctl_json_add_tristate(b, "modified_after_signing", a.atts[i].modified_after_signing);
 					ctl_json_add_str(b, "reason", a.atts[i].signature_reason);
 					json_builder_end_object(b);
@@ -177,14 +189,16 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 		} else {
 			g_autofree char *old_app = term_clean(m->applicant ? m->applicant : "-");
 			g_autofree char *new_app = term_clean(n->applicant ? n->applicant : "-");
-			fprintf(c->out, "#%" G_GINT64_FORMAT ": %s -> %s", m->id, m->status, n->status);
+			fprintf(c->out, "#%" G_GINT64_FORMAT ": %s -> %s", m->id, record_status_name(m->status),
+				record_status_name(n->status));
 			if (differs(m->call, n->call))
 				fprintf(c->out, ", call %s -> %s", m->call ? m->call : "-", n->call ? n->call : "-");
 			if (differs(m->applicant, n->applicant))
 				fprintf(c->out, ", applicant %s -> %s", old_app, new_app);
-			if (n->smime && m->smime && differs(m->smime, n->smime)) {
+			if (n->has_smime && m->has_smime && m->smime != n->smime) {
 				g_autofree char *why = n->smime_reason ? term_clean(n->smime_reason) : NULL;
-				fprintf(c->out, ", S/MIME %s -> %s%s%s%s", m->smime, n->smime, why ? " (" : "", why ? why : "",
+				fprintf(c->out, ", S/MIME %s -> %s%s%s%s", record_signature_name(m->smime),
+					record_signature_name(n->smime), why ? " (" : "", why ? why : "",
 					why ? ")" : "");
 			}
 			fprintf(c->out, "%s  %s\n", sig_changes, n->reasons);

@@ -21,7 +21,7 @@ struct report_msg_ctx {
 	GStringChunk *text;             /* every string of the model */
 	GPtrArray *msgs;                /* struct report_message * (owned, atts g_free'd) */
 	GHashTable *by_id;              /* id -> struct report_message * */
-	int64_t counts[4];
+	int64_t counts[RECORD_N_STATUS];
 	int64_t unrelated;
 	int dirfd;
 	const char *dir;
@@ -81,7 +81,7 @@ static int report_attachment(const struct store_attachment *a, void *userdata)
 		.size = a->size,
 		.sha256 = chunk(c->text, a->sha256),
 		.form = a->form,
-		.signature = chunk(c->text, a->signature ? a->signature : "none"),
+		.signature = a->signature,
 		.signer = chunk(c->text, a->signer),
 		.modified = a->modified_after_signing == 1,
 		.untrusted = a->signer_trusted == 0,
@@ -120,7 +120,7 @@ static int report_message(const struct store_message *m, void *userdata)
 	if (!ctl_filter_message(c->f, m, false))
 		return 0;
 	if (!m->call) {
-		if (!g_strcmp0(m->status, "unrelated"))
+		if (m->status == RULES_UNRELATED)
 			c->unrelated++;
 		return 0;
 	}
@@ -128,22 +128,20 @@ static int report_message(const struct store_message *m, void *userdata)
 		return 0;
 	if (m->duplicate_of)
 		return 0;
-	unsigned bit = ctl_status_bit(m->status);
-	for (int i = 0; i < 4; i++)
-		if (bit == 1u << i)
-			c->counts[i]++;
+	if ((unsigned)m->status < RECORD_N_STATUS)
+		c->counts[m->status]++;
 	struct report_message *rm = g_new0(struct report_message, 1);
 	rm->id = m->id;
 	rm->received_at = chunk(c->text, m->received_at);
 	rm->has_received = m->has_received;
 	rm->received = m->received_epoch;
-	rm->status = chunk(c->text, m->status);
+	rm->status = m->status;
 	rm->from = chunk(c->text, m->from_addr);
 	rm->subject = chunk(c->text, m->subject);
 	rm->edge = (struct report_edge){ chunk(c->text, m->edge_received_at), rm->received_at,
 					 chunk(c->text, m->decided_by), chunk(c->text, m->deadline_basis),
 					 chunk(c->text, m->edge_why) };
-	rm->smime = (struct report_signature){ .signature = chunk(c->text, m->smime),
+	rm->smime = (struct report_signature){ .signature = m->smime,
 					       .reason = chunk(c->text, m->smime_reason) };
 	g_ptr_array_add(c->msgs, rm);
 	g_hash_table_insert(c->by_id, &rm->id, rm);

@@ -48,9 +48,9 @@ static int show_attachment(const struct store_attachment *a, void *userdata)
 	show_indented(c, 5, what);
 	g_autofree char *sha = g_strdup_printf("sha256 %s", a->sha256);
 	show_indented(c, 5, sha);
-	if (a->signature && strcmp(a->signature, "none")) {
+	if (a->signature != CMS_NONE) {
 		g_autofree char *sig = g_strdup_printf(
-			"signature %s by %s%s%s%s%s", a->signature, a->signer ? a->signer : "unknown signer",
+			"signature %s by %s%s%s%s%s", record_signature_name(a->signature), a->signer ? a->signer : "unknown signer",
 			a->signed_at ? ", claims signed " : "", a->signed_at ? a->signed_at : "",
 			a->covers_whole_file == 0 ? ", content added after signing" : "",
 			a->signer_trusted == 1 ? ", signer trusted" : a->signer_trusted == 0 ? ", signer NOT trusted" : "");
@@ -86,7 +86,7 @@ static int show_human(const struct store_message *m, void *userdata)
 	char buf[64];
 	g_snprintf(buf, sizeof(buf), "%" G_GINT64_FORMAT, m->id);
 	ctl_show_field(c, "Record:", buf);
-	ctl_show_field(c, "Status:", m->status);
+	ctl_show_field(c, "Status:", record_status_name(m->status));
 	ctl_show_field(c, "Call:", m->call);
 	bool from_sender = m->applicant && m->applicant_source && !strcmp(m->applicant_source, "from");
 	g_autofree char *applicant = from_sender
@@ -109,14 +109,14 @@ static int show_human(const struct store_message *m, void *userdata)
 	g_autofree char *edge_line = report_edge_sentence(&edge);
 	if (edge_line)
 		ctl_show_field(c, "Modtaget:", edge_line);
-	if (m->match) {
-		g_autofree char *match = g_strdup_printf("%s (score %.2f)", m->match, m->match_score);
+	if (m->match != RULES_MATCH_NONE) {
+		g_autofree char *match = g_strdup_printf("%s (score %.2f)", record_match_name(m->match), m->match_score);
 		ctl_show_field(c, "Match:", match);
 	}
-	ctl_show_field(c, "Kind:", m->kind);
-	if (m->smime && strcmp(m->smime, "none")) {
+	ctl_show_field(c, "Kind:", m->has_kind ? record_kind_name(m->kind) : NULL);
+	if (m->smime != CMS_NONE) {
 		g_autofree char *how = signature_how(m->smime_reason, m->smime_validated_at, m->smime_time_source, -1);
-		g_autofree char *line = g_strdup_printf("%s — %s", m->smime, how);
+		g_autofree char *line = g_strdup_printf("%s — %s", record_signature_name(m->smime), how);
 		ctl_show_field(c, "S/MIME:", line);
 	}
 	ctl_show_field(c, "Reasons:", m->reasons);

@@ -80,8 +80,8 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 		ctl_json_add_int(b, "total", s.total);
 		json_builder_set_member_name(b, "by_status");
 		json_builder_begin_object(b);
-		for (size_t i = 0; i < G_N_ELEMENTS(ctl_status_names); i++)
-			ctl_json_add_int(b, ctl_status_names[i], s.by_status[i]);
+		for (int i = 0; i < RECORD_N_STATUS; i++)
+			ctl_json_add_int(b, record_status_name((enum rules_status)i), s.by_status[i]);
 		json_builder_end_object(b);
 		ctl_json_add_int(b, "duplicates", s.duplicates);
 		g_autofree char *lp = ctl_iso_local(s.last_poll_at);
@@ -135,8 +135,8 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 			total = t;
 		}
 		ctl_show_field(&sc, "Messages:", total);
-		for (size_t i = 0; i < G_N_ELEMENTS(ctl_status_names); i++)
-			fprintf(out, "  %-10s  %" G_GINT64_FORMAT "\n", ctl_status_names[i], s.by_status[i]);
+		for (int i = 0; i < RECORD_N_STATUS; i++)
+			fprintf(out, "  %-10s  %" G_GINT64_FORMAT "\n", record_status_name((enum rules_status)i), s.by_status[i]);
 		struct mb_ctx c = { .show = &sc };
 		r = store_foreach_mailbox(st, status_mailbox, &c);
 		if (s.server_exists >= 0) {

@@ -8,8 +8,6 @@
 #include <errno.h>
 #include <string.h>
 
-const char *const ctl_status_names[] = { "accepted", "late", "review", "unrelated" };
-
 char *ctl_iso_local(int64_t t)
 {
 	if (!t)
@@ -33,12 +31,13 @@ int ctl_record_exit(struct store *st, int64_t id, int r)
 
 /* ---- filters ---- */
 
-unsigned ctl_status_bit(const char *status)
+_Static_assert(CTL_STATUS_ACCEPTED == 1u << RULES_ACCEPTED && CTL_STATUS_LATE == 1u << RULES_LATE &&
+		       CTL_STATUS_REVIEW == 1u << RULES_REVIEW && CTL_STATUS_UNRELATED == 1u << RULES_UNRELATED,
+	       "a status's bit is 1 << its value");
+
+unsigned ctl_status_bit(enum rules_status status)
 {
-	for (size_t i = 0; status && i < G_N_ELEMENTS(ctl_status_names); i++)
-		if (!strcmp(status, ctl_status_names[i]))
-			return 1u << i;
-	return 0;
+	return (unsigned)status < RECORD_N_STATUS ? 1u << status : 0;
 }
 
 int ctl_parse_statuses(const char *list, unsigned *bits, char **bad)
@@ -47,12 +46,12 @@ int ctl_parse_statuses(const char *list, unsigned *bits, char **bad)
 	*bits = 0;
 	for (size_t i = 0; words[i]; i++) {
 		g_strstrip(words[i]);
-		unsigned b = ctl_status_bit(words[i]);
-		if (!b) {
+		enum rules_status status;
+		if (!record_status_parse(words[i], &status)) {
 			*bad = g_strdup(words[i]);
 			return -EINVAL;
 		}
-		*bits |= b;
+		*bits |= ctl_status_bit(status);
 	}
 	if (!*bits) {
 		*bad = g_strdup(list);
@@ -92,13 +91,11 @@ bool ctl_filter_message(const struct ctl_filter *f, const struct store_message *
 }
 
 /* The colour a status is shown in on a terminal. */
-const char *ctl_status_color(const char *status)
+const char *ctl_status_color(enum rules_status status)
 {
-	static const char *const colors[] = { "green", "red", "yellow", "gray" };
-	for (size_t i = 0; status && i < G_N_ELEMENTS(ctl_status_names); i++)
-		if (!strcmp(status, ctl_status_names[i]))
-			return colors[i];
-	return NULL;
+	static const char *const colors[] = { [RULES_ACCEPTED] = "green", [RULES_LATE] = "red",
+					      [RULES_REVIEW] = "yellow", [RULES_UNRELATED] = "gray" };
+	return (unsigned)status < G_N_ELEMENTS(colors) ? colors[status] : NULL;
 }
 
 /* "2022-06-15T10:12:00+02:00" -> "2022-06-15 10:12" (NULL stays NULL). */
@@ -118,7 +115,7 @@ int ctl_find_form(const struct store_attachment *a, void *userdata)
 	if (!a->form || f->found)
 		return 0;
 	f->found = true;
-	f->signature = g_strdup(a->signature ? a->signature : "none");
+	f->signature = a->signature;
 	f->signer = g_strdup(a->signer);
 	f->modified = a->modified_after_signing == 1;
 	f->untrusted = a->signer_trusted == 0;
@@ -137,7 +134,6 @@ char *ctl_form_info_text(const struct ctl_form_info *f)
 
 void ctl_form_info_clear(struct ctl_form_info *f)
 {
-	g_free(f->signature);
 	g_free(f->signer);
 	g_free(f->reason);
 	memset(f, 0, sizeof(*f));

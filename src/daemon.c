@@ -4,6 +4,7 @@
 #include "ingest.h"
 #include "lastrun.h"
 #include "log.h"
+#include "record.h"
 #include "store.h"
 
 #include <errno.h>
@@ -95,13 +96,13 @@ static void on_event(const struct ingest_event *ev, void *userdata)
 		g_autofree char *uid = g_strdup_printf("PULJED_UID=%u", m->uid);
 		g_autofree char *id = g_strdup_printf("PULJED_RECORD=%" G_GINT64_FORMAT, m->id);
 		g_autofree char *call = field("PULJED_CALL", m->call);
-		g_autofree char *status = field("PULJED_STATUS", m->status);
+		g_autofree char *status = field("PULJED_STATUS", record_status_name(m->status));
 		g_autofree char *app = field("PULJED_APPLICANT", m->applicant);
 		g_autofree char *mid = field("PULJED_MESSAGE_ID", m->message_id);
 		const char *fields[] = { "MESSAGE_ID=" MSGID_RECORDED, uid, id, call, status, app, mid, NULL };
 		log_fields(m->flags ? LOG_WARNING : LOG_INFO, fields,
 			   "recorded UID %u as #%" G_GINT64_FORMAT ": %s%s%s, %zu attachment(s)%s%s", m->uid, m->id,
-			   m->status, m->applicant ? " — " : "", m->applicant ? m->applicant : "", ev->n_attachments,
+			   record_status_name(m->status), m->applicant ? " — " : "", m->applicant ? m->applicant : "", ev->n_attachments,
 			   m->flags ? ", flagged: " : "", m->flags ? m->flags : "");
 		break;
 	}

@@ -61,7 +61,8 @@ struct batched_record {
 	int64_t id;
 	uint32_t uid;
 	size_t n_attachments;
-	char *call, *status, *applicant, *message_id, *flags;
+	char *call, *applicant, *message_id, *flags;
+	enum rules_status status;
 };
 
 /* The recorder's open transaction: at most [store] commit_batch records. */
@@ -87,7 +88,7 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_meta *meta
 	}
 	b->recs[b->n++] = (struct batched_record){
 		.outcome = outcome_db, .id = id, .uid = meta->uid, .n_attachments = a->n_atts,
-		.call = g_strdup(a->msg.call), .status = g_strdup(a->msg.status),
+		.call = g_strdup(a->msg.call), .status = a->msg.status,
 		.applicant = g_strdup(a->msg.applicant), .message_id = g_strdup(a->msg.message_id),
 		.flags = g_strdup(a->msg.flags),
 	};
@@ -139,7 +140,6 @@ static int batch_commit(const struct ingest_ctx *ctx, struct batch *b, struct in
 		if (result == INGEST_OK)
 			report_one(ctx, d, stats);
 		g_free(d->call);
-		g_free(d->status);
 		g_free(d->applicant);
 		g_free(d->message_id);
 		g_free(d->flags);

@@ -1,6 +1,7 @@
 #include "mime.h"
 #include "base64.h"
 #include "pdfsig.h"
+#include "record.h"
 #include "tnef.h"
 
 #include "mimescan.h"
@@ -782,7 +783,7 @@ static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, con
 	}
 	smime_verdict(w->msg, &r);
 	note(w, path, obj, filename, data->len, "pkcs7",
-	     g_strdup_printf("S/MIME signed-data: content unwrapped; signature %s%s%s%s", cms_status_name(r.status),
+	     g_strdup_printf("S/MIME signed-data: content unwrapped; signature %s%s%s%s", record_signature_name(r.status),
 			     r.signer ? " by " : "", r.signer ? r.signer : "",
 			     r.status == CMS_INVALID && r.why ? r.why : ""));
 	GMimeStream *st = g_mime_stream_mem_new_with_buffer((const char *)r.content, r.content_len);
@@ -1001,7 +1002,7 @@ static void verify_multipart_signed(struct walk *w, GMimeMultipart *mp, const ch
 	smime_verdict(w->msg, &r);
 	g_autofree char *sub = g_strdup_printf("%s%s2", path, *path ? "." : "");
 	note(w, sub, sig, g_mime_part_get_filename(GMIME_PART(sig)), der->len, "signature",
-	     g_strdup_printf("S/MIME signature of part %s%s1: %s%s%s%s%s", path, *path ? "." : "", cms_status_name(r.status),
+	     g_strdup_printf("S/MIME signature of part %s%s1: %s%s%s%s%s", path, *path ? "." : "", record_signature_name(r.status),
 			     r.signer ? " by " : "", r.signer ? r.signer : "", r.status == CMS_INVALID ? ", " : "",
 			     r.status == CMS_INVALID && r.why ? r.why : ""));
 	cms_result_clear(&r);

@@ -1,21 +1,25 @@
 #include "report.h"
+#include "record.h"
 #include "term.h"
 
 #include <string.h>
 #include <glib.h>
 
-/* Status codes, their Danish labels and their colours (dark enough to
- * print on white). */
-static const char *const status_codes[] = { "accepted", "late", "review", "unrelated" };
+/* The statuses' Danish labels and their colours (dark enough to print on
+ * white), by enum rules_status. */
 static const char *const status_labels[] = { "Modtaget", "For sent", "Til vurdering", "Ikke en ansøgning" };
 static const char *const status_colors[] = { "#2e7d32", "#c62828", "#b26a00", "#616161" };
+_Static_assert(G_N_ELEMENTS(status_labels) == RECORD_N_STATUS && G_N_ELEMENTS(status_colors) == RECORD_N_STATUS,
+	       "a label and a colour for every status");
 
-static int status_index(const char *status)
+static int status_index(enum rules_status status)
 {
-	for (size_t i = 0; status && i < G_N_ELEMENTS(status_codes); i++)
-		if (!strcmp(status, status_codes[i]))
-			return (int)i;
-	return 3;
+	return (unsigned)status < RECORD_N_STATUS ? (int)status : RULES_UNRELATED;
+}
+
+static const char *status_code(enum rules_status status)
+{
+	return record_status_name((enum rules_status)status_index(status));
 }
 
 /* S cleaned of control characters, then escaped for HTML text and
@@ -29,10 +33,10 @@ static void esc(GString *out, const char *s)
 	g_string_append(out, e);
 }
 
-static void status_badge(GString *out, const char *status)
+static void status_badge(GString *out, enum rules_status status)
 {
 	int i = status_index(status);
-	g_string_append_printf(out, "<span class=\"badge s-%s\">%s</span>", status_codes[i], status_labels[i]);
+	g_string_append_printf(out, "<span class=\"badge s-%s\">%s</span>", status_code(status), status_labels[i]);
 }
 
 static const char *const months[] = { "januar", "februar", "marts", "april", "maj", "juni",
@@ -181,7 +185,7 @@ char *report_timeline_svg(const struct report_call *c)
 		double x = scale(m->received, t0, t1);
 		int y = row_y[row_of[si]] + (int)(m->id % 5) * 4 - 8;
 		g_string_append_printf(s, "<circle class=\"mark s-%s\" cx=\"%.1f\" cy=\"%d\" r=\"5\" fill=\"%s\">",
-				       status_codes[si], x, y, status_colors[si]);
+				       status_code(m->status), x, y, status_colors[si]);
 		g_string_append_printf(s, "<title>#%" G_GINT64_FORMAT " ", m->id);
 		short_time(s, m->received_at);
 		g_string_append(s, "</title></circle>\n");
@@ -240,8 +244,8 @@ static void danish_reason(GString *out, const char *reason)
 char *report_signature_text(const struct report_signature *s, enum report_sig_kind *kind)
 {
 	GString *out = g_string_new(NULL);
-	enum report_sig_kind k = !s->signature || !strcmp(s->signature, "none") ? REPORT_SIG_NONE
-				 : strcmp(s->signature, "valid")			 ? REPORT_SIG_INVALID
+	enum report_sig_kind k = s->signature == CMS_NONE ? REPORT_SIG_NONE
+				 : s->signature != CMS_VALID			 ? REPORT_SIG_INVALID
 				 : s->modified						 ? REPORT_SIG_MODIFIED
 				 : s->untrusted						 ? REPORT_SIG_UNTRUSTED
 											 : REPORT_SIG_VALID;
@@ -343,7 +347,7 @@ static void message_cell(GString *out, const struct report_message *m)
 		esc(out, edge);
 		g_string_append(out, "</div>");
 	}
-	if (m->smime.signature && strcmp(m->smime.signature, "none")) {
+	if (m->smime.signature != CMS_NONE) {
 		g_string_append(out, "<div class=\"smime\">Beskeden er S/MIME-underskrevet: ");
 		signature_text(out, &m->smime);
 		g_string_append(out, "</div>");
@@ -366,7 +370,7 @@ static void message_cell(GString *out, const struct report_message *m)
 			g_string_append(out, ")");
 			if (a->form)
 				g_string_append(out, " <b>ansøgningsskema</b>");
-			if (a->signature && strcmp(a->signature, "none")) {
+			if (a->signature != CMS_NONE) {
 				g_string_append(out, ", ");
 				struct report_signature sig = { a->signature, a->signer, a->modified, a->untrusted,
 								a->reason };
@@ -400,9 +404,9 @@ static void call_section(GString *out, const struct report_call *c)
 	g_string_append(out, "<table class=\"counts\"><tr><th>Status</th><th>Beskeder</th></tr>");
 	for (size_t i = 0; i < 3; i++) {
 		g_string_append(out, "<tr><td>");
-		status_badge(out, status_codes[i]);
+		status_badge(out, (enum rules_status)i);
 		g_string_append_printf(out, "</td><td class=\"n\" data-status=\"%s\">%" G_GINT64_FORMAT "</td></tr>",
-				       status_codes[i], c->counts[i]);
+				       record_status_name((enum rules_status)i), c->counts[i]);
 	}
 	g_string_append(out, "</table>\n");
 
@@ -414,7 +418,7 @@ static void call_section(GString *out, const struct report_call *c)
 			     "<th>Beskeder og bilag</th></tr></thead><tbody>\n");
 	for (size_t i = 0; i < c->n_apps; i++) {
 		const struct report_application *a = &c->apps[i];
-		g_string_append_printf(out, "<tr data-status=\"%s\"><td>%zu</td><td>", status_codes[status_index(a->status)],
+		g_string_append_printf(out, "<tr data-status=\"%s\"><td>%zu</td><td>", status_code(a->status),
 				       i + 1);
 		esc(out, a->applicant ? a->applicant : "(ikke angivet)");
 		g_string_append(out, "</td><td>");

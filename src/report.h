@@ -7,13 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "record.h"
+
 struct report_attachment {
 	const char *filename;  /* the sender's name, shown */
 	const char *href;      /* relative link to the written file, or NULL */
 	uint64_t size;
 	const char *sha256;
 	bool form;
-	const char *signature; /* "valid", "invalid", "none" */
+	enum cms_status signature;
 	const char *signer;
 	bool modified;         /* changed after signing (other content appended) */
 	bool untrusted;        /* a trust_file is set and the signer does not chain to it */
@@ -30,7 +32,7 @@ enum report_sig_kind {
 };
 
 struct report_signature {
-	const char *signature; /* "valid", "invalid", "none" or NULL */
+	enum cms_status signature;
 	const char *signer;
 	bool modified;
 	bool untrusted;
@@ -59,23 +61,23 @@ struct report_message {
 	const char *received_at;  /* ISO 8601 in the call's zone, or NULL */
 	bool has_received;
 	int64_t received;         /* Unix time */
-	const char *status;
+	enum rules_status status;
 	const char *from;
 	const char *subject;
 	const char *eml_href;     /* relative link to the raw message, or NULL */
 	const struct report_attachment *atts;
 	size_t n_atts;
 	struct report_edge edge;  /* which time decided the deadline */
-	struct report_signature smime; /* the message's own S/MIME signature ("none" or NULL: none) */
+	struct report_signature smime; /* the message's own S/MIME signature */
 };
 
 struct report_application {
 	const char *applicant;    /* NULL: not named */
-	const char *status;
+	enum rules_status status;
 	int on_time;              /* 1, 0, -1 */
 	const char *first_arrival;
 	bool form;
-	const char *form_signature;
+	enum cms_status form_signature;
 	const char *signer;
 	const char *decision;     /* "accept", "reject" or NULL */
 	const char *decision_note;
@@ -92,7 +94,7 @@ struct report_call {
 	const char *deadline;     /* the last on-time second, ISO 8601 in the call's zone */
 	int64_t deadline_t;       /* Unix time */
 	const char *timezone;
-	int64_t counts[4];        /* messages by status: accepted, late, review, unrelated */
+	int64_t counts[RECORD_N_STATUS]; /* messages by enum rules_status */
 	const struct report_application *apps;
 	size_t n_apps;
 	const struct report_message *const *msgs; /* every message of the call, for the timeline */

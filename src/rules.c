@@ -1,4 +1,5 @@
 #include "rules.h"
+#include "record.h"
 
 #include <errno.h>
 #include <math.h>
@@ -1243,7 +1244,7 @@ void rules_classify(const struct rules_call *calls, size_t n_calls, const struct
 			out->status = RULES_UNRELATED;
 			add_reason(out, g_strdup(in->subject ? "subject:none" : "subject:missing"));
 			if (out->kind != RULES_KIND_OTHER)
-				add_reason(out, g_strdup_printf("kind:%s", rules_kind_name(out->kind)));
+				add_reason(out, g_strdup_printf("kind:%s", record_kind_name(out->kind)));
 			return;
 		}
 		/* The safety net: an application with a form whose subject matches
@@ -1276,7 +1277,7 @@ void rules_classify(const struct rules_call *calls, size_t n_calls, const struct
 							floor(out->score * 100) / 100));
 	}
 	if (kind != RULES_KIND_APPLICATION)
-		add_reason(out, g_strdup_printf("kind:%s", rules_kind_name(kind)));
+		add_reason(out, g_strdup_printf("kind:%s", record_kind_name(kind)));
 	if (ki.reply_to)
 		add_reason(out, g_strdup_printf("reply-to:%s", ki.reply_to));
 	if (ki.strong) {
@@ -1327,35 +1328,6 @@ void rules_result_clear(struct rules_result *res)
 	memset(res, 0, sizeof(*res));
 	res->call = -1;
 	res->on_time = -1;
-}
-
-const char *rules_status_name(enum rules_status status)
-{
-	switch (status) {
-	case RULES_ACCEPTED: return "accepted";
-	case RULES_LATE: return "late";
-	case RULES_REVIEW: return "review";
-	case RULES_UNRELATED: return "unrelated";
-	}
-	return "review";
-}
-
-const char *rules_match_name(enum rules_match match)
-{
-	return match == RULES_MATCH_EXACT ? "exact" : match == RULES_MATCH_FUZZY ? "fuzzy" : NULL;
-}
-
-const char *rules_kind_name(enum rules_kind kind)
-{
-	switch (kind) {
-	case RULES_KIND_APPLICATION: return "application";
-	case RULES_KIND_AUTO_REPLY: return "auto-reply";
-	case RULES_KIND_DELIVERY_REPORT: return "delivery-report";
-	case RULES_KIND_LIST: return "list";
-	case RULES_KIND_QUESTION: return "question";
-	case RULES_KIND_OTHER: return "other";
-	}
-	return "other";
 }
 
 const char *rules_basis_name(enum rules_basis basis)

@@ -137,9 +137,6 @@ void rules_classify(const struct rules_call *calls, size_t n_calls, const struct
 		    const struct rules_input *in, struct rules_result *out);
 void rules_result_clear(struct rules_result *res);
 
-const char *rules_status_name(enum rules_status status);
-const char *rules_match_name(enum rules_match match);  /* NULL for none */
-const char *rules_kind_name(enum rules_kind kind);
 const char *rules_basis_name(enum rules_basis basis);
 const char *rules_applicant_source_name(enum rules_applicant_source src); /* NULL for none */
 

@@ -807,10 +807,10 @@ static int find_original(struct store *st, const char *sha, int64_t *orig)
 /* The schema-2 details of M at parameters FIRST .. FIRST+8. */
 static void bind_details(sqlite3_stmt *s, int first, const struct store_message *m)
 {
-	bind_text(s, first, m->match);
+	bind_text(s, first, record_match_name(m->match));
 	if (m->match_score >= 0)
 		sqlite3_bind_double(s, first + 1, m->match_score);
-	bind_text(s, first + 2, m->kind);
+	bind_text(s, first + 2, m->has_kind ? record_kind_name(m->kind) : NULL);
 	bind_text(s, first + 3, m->applicant_source);
 	if (m->has_received_header)
 		sqlite3_bind_int64(s, first + 4, m->received_header_epoch);
@@ -951,13 +951,13 @@ static int insert_message(struct store *st, const struct store_message *m, int64
 	bind_text(s, 18, m->applicant);
 	if (m->on_time >= 0)
 		sqlite3_bind_int(s, 19, m->on_time);
-	bind_text(s, 20, m->status);
+	bind_text(s, 20, record_status_name(m->status));
 	bind_text(s, 21, m->reasons ? m->reasons : "[]");
 	bind_text(s, 22, m->flags);
 	if (dup)
 		sqlite3_bind_int64(s, 23, dup);
 	bind_details(s, 24, m);
-	bind_text(s, 33, m->smime);
+	bind_text(s, 33, m->has_smime ? record_signature_name(m->smime) : NULL);
 	bind_edge(s, 34, m);
 	bind_smime(s, 37, m);
 	int rc = sqlite3_step(s);
@@ -985,7 +985,7 @@ static void bind_tristate(sqlite3_stmt *s, int i, int v)
 static void bind_att_details(sqlite3_stmt *s, int first, const struct store_attachment_in *a)
 {
 	bind_text(s, first, a->source ? a->source : "mime");
-	bind_text(s, first + 1, a->signature ? a->signature : "none");
+	bind_text(s, first + 1, record_signature_name(a->signature));
 	bind_text(s, first + 2, a->signer);
 	bind_text(s, first + 3, a->signed_at);
 	bind_tristate(s, first + 4, a->covers_whole_file);
@@ -1011,7 +1011,7 @@ static int put_signatures(struct store *st, int64_t id, const struct store_attac
 				  &s)) < 0)
 		return r;
 	for (size_t i = 0; i < n && r == 0; i++) {
-		if (!a[i].signature || !strcmp(a[i].signature, "none"))
+		if (a[i].signature == CMS_NONE)
 			continue;
 		sqlite3_reset(s);
 		sqlite3_bind_int64(s, 1, id);
@@ -1315,13 +1315,13 @@ int store_update_classification(struct store *st, int64_t id, const struct store
 	bind_text(s, 2, m->applicant);
 	if (m->on_time >= 0)
 		sqlite3_bind_int(s, 3, m->on_time);
-	bind_text(s, 4, m->status);
+	bind_text(s, 4, record_status_name(m->status));
 	bind_text(s, 5, m->reasons ? m->reasons : "[]");
 	bind_details(s, 6, m);
 	bind_text(s, 15, m->received_at);
 	bind_text(s, 16, m->date_header);
 	sqlite3_bind_int64(s, 17, id);
-	bind_text(s, 18, m->smime);
+	bind_text(s, 18, m->has_smime ? record_signature_name(m->smime) : NULL);
 	bind_edge(s, 19, m);
 	bind_smime(s, 22, m);
 	int rc = sqlite3_step(s);
@@ -1559,7 +1559,6 @@ int store_actions_failed(struct store *st, const int64_t *ids, size_t n, const c
 
 int store_get_status(struct store *st, struct store_status *out)
 {
-	static const char *const names[] = { "accepted", "late", "review", "unrelated" };
 	sqlite3_stmt *s = NULL;
 	int r, rc;
 
@@ -1568,13 +1567,12 @@ int store_get_status(struct store *st, struct store_status *out)
 	if ((r = prepare(st, "SELECT status, COUNT(*), COUNT(duplicate_of) FROM messages GROUP BY status", &s)) < 0)
 		return r;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *status = (const char *)sqlite3_column_text(s, 0);
+		enum rules_status status;
 		int64_t n = sqlite3_column_int64(s, 1);
 		out->total += n;
 		out->duplicates += sqlite3_column_int64(s, 2);
-		for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
-			if (status && !strcmp(status, names[i]))
-				out->by_status[i] = n;
+		if (record_status_parse((const char *)sqlite3_column_text(s, 0), &status))
+			out->by_status[status] = n;
 	}
 	finalize(st, &s);
 	if (rc != SQLITE_DONE)
@@ -1628,6 +1626,39 @@ int store_get_status(struct store *st, struct store_status *out)
 static const char *col_text(sqlite3_stmt *s, int i)
 {
 	return (const char *)sqlite3_column_text(s, i);
+}
+
+/* A record's verdicts, stored as their names (record.h).  A word not ours
+ * (a newer puljed's, an edited database) reads the cautious way: a status
+ * as review, a signature as invalid, a match as none; a kind as not
+ * recorded (col_kind false). */
+static enum rules_status col_status(sqlite3_stmt *s, int i)
+{
+	enum rules_status v = RULES_REVIEW;
+	record_status_parse(col_text(s, i), &v);
+	return v;
+}
+
+static enum rules_match col_match(sqlite3_stmt *s, int i)
+{
+	enum rules_match v = RULES_MATCH_NONE;
+	record_match_parse(col_text(s, i), &v);
+	return v;
+}
+
+static bool col_kind(sqlite3_stmt *s, int i, enum rules_kind *ret)
+{
+	return record_kind_parse(col_text(s, i), ret);
+}
+
+/* NULL (a record from before schema 3) is none. */
+static enum cms_status col_signature(sqlite3_stmt *s, int i)
+{
+	enum cms_status v = CMS_INVALID;
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return CMS_NONE;
+	record_signature_parse(col_text(s, i), &v);
+	return v;
 }
 
 /* SHA-256 in hex, with GnuTLS as the daemon hashes (mime.c). */
@@ -1720,14 +1751,13 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 			.call = col_text(s, 17),
 			.applicant = col_text(s, 18),
 			.on_time = sqlite3_column_type(s, 19) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 19),
-			.status = col_text(s, 20),
+			.status = col_status(s, 20),
 			.reasons = col_text(s, 21),
 			.flags = col_text(s, 22),
 			.duplicate_of = sqlite3_column_int64(s, 23),
 			.n_attachments = (size_t)sqlite3_column_int64(s, 24),
-			.match = col_text(s, 25),
+			.match = col_match(s, 25),
 			.match_score = sqlite3_column_type(s, 26) == SQLITE_NULL ? -1 : sqlite3_column_double(s, 26),
-			.kind = col_text(s, 27),
 			.applicant_source = col_text(s, 28),
 			.has_received_header = sqlite3_column_type(s, 29) != SQLITE_NULL,
 			.received_header_epoch = sqlite3_column_int64(s, 29),
@@ -1740,7 +1770,8 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 			.decision_note = col_text(s, 35),
 			.decision_user = col_text(s, 36),
 			.decision_at = sqlite3_column_int64(s, 37),
-			.smime = col_text(s, 38),
+			.has_smime = sqlite3_column_type(s, 38) != SQLITE_NULL,
+			.smime = col_signature(s, 38),
 			.server_action = col_text(s, 39),
 			.server_action_kind = col_text(s, 40),
 			.server_action_target = col_text(s, 41),
@@ -1754,6 +1785,7 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 			.smime_validated_at = col_text(s, 48),
 			.smime_time_source = col_text(s, 49),
 		};
+		m.has_kind = col_kind(s, 27, &m.kind);
 		any = true;
 		char actual[65];
 		const char *why;
@@ -1826,7 +1858,7 @@ int store_foreach_attachment(struct store *st, int64_t message, bool with_data,
 			.sha256 = col_text(s, 7),
 			.data = sqlite3_column_blob(s, 8),
 			.source = col_text(s, 9),
-			.signature = col_text(s, 10),
+			.signature = col_signature(s, 10),
 			.signer = col_text(s, 11),
 			.signed_at = col_text(s, 12),
 			.covers_whole_file = sqlite3_column_type(s, 13) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 13),

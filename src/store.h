@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <glib.h>
 
+#include "record.h"
+
 #define STORE_SCHEMA_VERSION 9
 
 /* The page size of a database the daemon creates.  Messages and
@@ -40,7 +42,7 @@ struct store_attachment_in {
 	size_t size;
 	const char *sha256;
 	const char *source;          /* "mime", "pkcs7", "tnef" */
-	const char *signature;       /* "none", "valid", "invalid" */
+	enum cms_status signature;
 	const char *signer;
 	const char *signed_at;       /* ISO 8601 or NULL */
 	int covers_whole_file;       /* 1, 0, -1 = null */
@@ -89,14 +91,15 @@ struct store_message {
 	const char *call;
 	const char *applicant;
 	int on_time;                /* 1, 0, -1 = null */
-	const char *status;
+	enum rules_status status;   /* a word not ours reads as review */
 	const char *reasons;        /* JSON array of strings */
 	const char *flags;          /* comma-separated, NULL when none */
 	int64_t duplicate_of;       /* 0 = none */
 	/* Classification details. */
-	const char *match;          /* "exact", "fuzzy" or NULL */
+	enum rules_match match;     /* none is stored as NULL; a word not ours reads as none */
 	double match_score;         /* < 0 = null */
-	const char *kind;           /* "application", "auto-reply", … */
+	bool has_kind;              /* false: not recorded (NULL), or a word not ours */
+	enum rules_kind kind;
 	const char *applicant_source; /* "subject", "from" or NULL */
 	bool has_received_header;
 	int64_t received_header_epoch;
@@ -105,7 +108,8 @@ struct store_message {
 	const char *decided_by;     /* which time decided, or NULL */
 	bool has_delta;
 	int64_t deadline_delta;     /* deciding time minus deadline, seconds */
-	const char *smime;          /* the S/MIME signature: "none", "valid", "invalid" */
+	bool has_smime;             /* false: not verified (NULL), or not changed on update */
+	enum cms_status smime;      /* the S/MIME signature; a word not ours reads as invalid */
 	const char *smime_reason;       /* why invalid, or a note on a valid one */
 	const char *smime_validated_at; /* the validation time, ISO 8601 */
 	const char *smime_time_source;  /* "timestamp", "arrival" or NULL */
@@ -149,7 +153,7 @@ struct store_attachment {
 	const char *sha256;
 	const uint8_t *data;        /* only from store_foreach_attachment(.., true) */
 	const char *source;
-	const char *signature;
+	enum cms_status signature;  /* NULL (before schema 3) reads as none, a word not ours as invalid */
 	const char *signer;
 	const char *signed_at;
 	int covers_whole_file;      /* 1, 0, -1 */
@@ -170,7 +174,7 @@ struct store_mailbox {
 
 struct store_status {
 	int64_t total;
-	int64_t by_status[4];       /* accepted, late, review, unrelated */
+	int64_t by_status[RECORD_N_STATUS]; /* by enum rules_status */
 	int64_t duplicates;
 	int64_t last_poll_at;       /* 0 = never */
 	int64_t last_success_at;    /* 0 = never */

@@ -37,7 +37,7 @@ static int64_t record(struct store *st, const struct config *cfg, uint32_t uidva
 	struct store_message m = {
 		.mailbox = "INBOX", .uidvalidity = uidvalidity, .uid = uid, .server_size = strlen(raw),
 		.raw = (const uint8_t *)raw, .raw_size = strlen(raw), .raw_sha256 = sha, .on_time = -1,
-		.status = "review", .reasons = "[]",
+		.status = RULES_REVIEW, .reasons = "[]",
 	};
 	actions_promise(cfg, &m, true);
 	int64_t id = 0;
@@ -309,7 +309,7 @@ static void test_stop(void)
 	struct config kw = config_with(CONFIG_AFTER_KEYWORD);
 	reset_probe();
 	struct store_message m = { .mailbox = "INBOX", .uidvalidity = 42, .uid = 3, .raw_size = 0, .on_time = -1,
-				   .status = "review", .reasons = "[]",
+				   .status = RULES_REVIEW, .reasons = "[]",
 				   .promises = { STORE_SERVER_ACTION_PROMISE, "receipt" }, .n_promises = 2 };
 	int64_t id;
 	enum store_outcome o;

@@ -4,6 +4,7 @@
  * subject rule against the oracle's "matches"/"applicant". */
 #include "cms.h"
 #include "mime.h"
+#include "record.h"
 #include "rules.h"
 
 #include <glib.h>
@@ -398,7 +399,7 @@ static void test_smime_as_received(void)
 	for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
 		g_autofree char *raw = smime_fixture(files[i]);
 		struct mime_message *m = parse_text(raw);
-		g_assert_cmpstr(cms_status_name(m->smime), ==, "valid");
+		g_assert_cmpstr(record_signature_name(m->smime), ==, "valid");
 		mime_message_free(m);
 
 		/* One byte of the signed part changed: invalid. */
@@ -410,7 +411,7 @@ static void test_smime_as_received(void)
 		g_assert_nonnull(line);
 		line[4] ^= 0x01;
 		m = parse_text(raw);
-		g_assert_cmpstr(cms_status_name(m->smime), ==, "invalid");
+		g_assert_cmpstr(record_signature_name(m->smime), ==, "invalid");
 		mime_message_free(m);
 	}
 }
@@ -473,8 +474,8 @@ static void test_smime_decoy(void)
 	for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
 		g_autofree char *raw = smime_fixture(files[i]);
 		struct mime_message *m = parse_text(raw);
-		g_test_message("%s: %s", files[i], cms_status_name(m->smime));
-		g_assert_cmpstr(cms_status_name(m->smime), ==, "invalid");
+		g_test_message("%s: %s", files[i], record_signature_name(m->smime));
+		g_assert_cmpstr(record_signature_name(m->smime), ==, "invalid");
 		g_assert_cmpuint(m->n_attachments, ==, 1);
 		g_assert_cmpstr(m->attachments[0].filename, ==, "evil.pdf");
 		mime_message_free(m);

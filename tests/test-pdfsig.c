@@ -2,6 +2,7 @@
  * (openssl cms over real /ByteRange spans), checked by pdfsig_check and
  * cross-checked against poppler's pdfsig where it gives a verdict. */
 #include "pdfsig.h"
+#include "record.h"
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
@@ -30,9 +31,9 @@ static void check2(const char *name, enum cms_status want, const char *signer, i
 	struct pdfsig_result r;
 	pdfsig_check((const uint8_t *)pdf, len, trust, &arrival, &r);
 	g_test_message("%s: %s signer=%s covers=%d trusted=%d modified=%d reason=%s source=%s", name,
-		       cms_status_name(r.status), r.signer ? r.signer : "-", r.covers_whole_file, r.trusted, r.modified,
+		       record_signature_name(r.status), r.signer ? r.signer : "-", r.covers_whole_file, r.trusted, r.modified,
 		       r.reason, cms_time_source_name(r.time_source) ? cms_time_source_name(r.time_source) : "-");
-	g_assert_cmpstr(cms_status_name(r.status), ==, cms_status_name(want));
+	g_assert_cmpstr(record_signature_name(r.status), ==, record_signature_name(want));
 	if (signer)
 		g_assert_cmpstr(r.signer, ==, signer);
 	if (want == CMS_VALID) {
@@ -46,7 +47,7 @@ static void check2(const char *name, enum cms_status want, const char *signer, i
 		JsonObject *p = json_object_get_object_member(poppler, name);
 		JsonNode *v = json_object_get_member(p, "verdict");
 		if (v && !JSON_NODE_HOLDS_NULL(v) && !poppler_differs)
-			g_assert_cmpstr(json_node_get_string(v), ==, cms_status_name(r.status));
+			g_assert_cmpstr(json_node_get_string(v), ==, record_signature_name(r.status));
 		else if (v && !JSON_NODE_HOLDS_NULL(v))
 			g_test_message("%s: pdfsig says %s (%s)", name, json_node_get_string(v), poppler_differs);
 	}
@@ -200,7 +201,7 @@ static void test_appended_updates(void)
 				       pdf->str[pdf->len - 1] == '\n' ? "" : "\n", cases[i].update, len);
 		struct pdfsig_result r;
 		pdfsig_check((const uint8_t *)pdf->str, pdf->len, NULL, &arrival, &r);
-		g_test_message("%s: %s, modified=%d", cases[i].what, cms_status_name(r.status), r.modified);
+		g_test_message("%s: %s, modified=%d", cases[i].what, record_signature_name(r.status), r.modified);
 		g_assert_cmpint(r.status, ==, CMS_VALID);
 		g_assert_false(r.covers_whole_file);
 		if (r.modified != cases[i].modified)
@@ -314,11 +315,11 @@ static void test_past_signatures(void)
 		char at[32];
 		cms_format_time(r.validated_at, at, sizeof(at));
 		g_test_message("%s: %s (%s) validated at %s by %s, trusted %d; openssl at %" G_GINT64_FORMAT ": %s",
-			       (const char *)l->data, cms_status_name(r.status), r.reason, at,
+			       (const char *)l->data, record_signature_name(r.status), r.reason, at,
 			       cms_time_source_name(r.time_source), r.trusted,
 			       json_object_get_int_member(c, "openssl_attime"),
 			       json_object_get_boolean_member(c, "openssl") ? "verifies" : "fails");
-		g_assert_cmpstr(cms_status_name(r.status), ==, json_object_get_string_member(c, "want"));
+		g_assert_cmpstr(record_signature_name(r.status), ==, json_object_get_string_member(c, "want"));
 		const char *reason = json_object_get_string_member(c, "reason");
 		if (*reason && !strstr(r.reason, reason))
 			g_error("%s: reason \"%s\" does not say \"%s\"", (const char *)l->data, r.reason, reason);
@@ -377,7 +378,7 @@ static enum cms_status timed_check(const char *what, GString *pdf, const char **
 	pdfsig_check((const uint8_t *)pdf->str, pdf->len, NULL, &arrival, &r);
 	gint64 t1 = g_get_monotonic_time();
 	g_test_message("%s: %.1f MB in %.1f ms: %s (%s)", what, (double)pdf->len / 1e6, (double)(t1 - t0) / 1e3,
-		       cms_status_name(r.status), r.why ? r.why : "-");
+		       record_signature_name(r.status), r.why ? r.why : "-");
 	enum cms_status st = r.status;
 	static char reason[CMS_REASON_MAX]; /* the result's own goes with it */
 	g_strlcpy(reason, r.reason, sizeof(reason));
@@ -518,7 +519,7 @@ static void test_garbage(void)
 		struct pdfsig_result r;
 		pdfsig_check((const uint8_t *)none[i], strlen(none[i]), NULL, &arrival, &r);
 		if (r.status != CMS_NONE)
-			g_error("\"%s\": %s (%s)", none[i], cms_status_name(r.status), r.why);
+			g_error("\"%s\": %s (%s)", none[i], record_signature_name(r.status), r.why);
 		pdfsig_result_clear(&r);
 	}
 }

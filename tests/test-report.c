@@ -20,22 +20,22 @@ static size_t count(const char *hay, const char *needle)
 static void test_page(void)
 {
 	struct report_attachment atts[] = {
-		{ "Ansøgningsskema <b>.pdf", "attachments/1/Ans%C3%B8gningsskema.pdf", 48211, "ab12", true, "valid",
+		{ "Ansøgningsskema <b>.pdf", "attachments/1/Ans%C3%B8gningsskema.pdf", 48211, "ab12", true, CMS_VALID,
 		  "CN=Mette \"M\" Hansen" },
 	};
-	struct report_message m1 = { 1, "2022-06-15T10:12:00+02:00", true, DEADLINE - 86400 * 16, "accepted",
+	struct report_message m1 = { 1, "2022-06-15T10:12:00+02:00", true, DEADLINE - 86400 * 16, RULES_ACCEPTED,
 				     "a@x.dk", "s", "messages/1.eml", atts, 1 };
-	struct report_message m2 = { 2, "2022-07-02T00:00:10+02:00", true, DEADLINE + 11, "late", "b@x.dk", "s",
+	struct report_message m2 = { 2, "2022-07-02T00:00:10+02:00", true, DEADLINE + 11, RULES_LATE, "b@x.dk", "s",
 				     NULL, NULL, 0 };
-	struct report_message m3 = { 3, "2022-06-20T09:00:00+02:00", true, DEADLINE - 86400 * 11, "review",
+	struct report_message m3 = { 3, "2022-06-20T09:00:00+02:00", true, DEADLINE - 86400 * 11, RULES_REVIEW,
 				     "c@x.dk", "s", "messages/3.eml", NULL, 0 };
 	const struct report_message *ms1[] = { &m1 }, *ms2[] = { &m2 }, *ms3[] = { &m3 };
 	const struct report_message *all[] = { &m1, &m2, &m3 };
 	struct report_application apps[] = {
-		{ "Ærø <script>alert(1)</script> Kommune", "accepted", 1, m1.received_at, true, "valid",
+		{ "Ærø <script>alert(1)</script> Kommune", RULES_ACCEPTED, 1, m1.received_at, true, CMS_VALID,
 		  "CN=Mette \"M\" Hansen", "accept", "ok & fint", ms1, 1 },
-		{ "Region Sjælland\x1b[31m", "late", 0, m2.received_at, false, NULL, NULL, NULL, NULL, ms2, 1 },
-		{ NULL, "review", 1, m3.received_at, true, "invalid", NULL, "reject", NULL, ms3, 1 },
+		{ "Region Sjælland\x1b[31m", RULES_LATE, 0, m2.received_at, false, CMS_NONE, NULL, NULL, NULL, ms2, 1 },
+		{ NULL, RULES_REVIEW, 1, m3.received_at, true, CMS_INVALID, NULL, "reject", NULL, ms3, 1 },
 	};
 	struct report_call call = { "digitale-kompetencer-2022", "Puljeopslag 2022: Styrkelse af digitale kompetencer",
 				    "2022-07-01T23:59:59+02:00", DEADLINE, "Europe/Copenhagen", { 1, 1, 1, 0 },
@@ -44,8 +44,8 @@ static void test_page(void)
 	m2.edge = (struct report_edge){ "2022-07-01T23:59:50+02:00", m2.received_at, "edge", "edge", NULL };
 	call.basis_edge = true;
 	/* A message's own S/MIME signature is said in words too. */
-	m3.smime = (struct report_signature){ .signature = "invalid", .reason = "weak digest algorithm md5" };
-	m1.smime = (struct report_signature){ .signature = "none" };
+	m3.smime = (struct report_signature){ .signature = CMS_INVALID, .reason = "weak digest algorithm md5" };
+	m1.smime = (struct report_signature){ .signature = CMS_NONE };
 	struct report r = { "2026-11-22 12:00", &call, 1, 4 };
 	g_autofree char *html = report_html(&r);
 	g_assert_nonnull(strstr(html, "modtaget af ministeriets mailserver 23:59:50, i postkassen 00:00:10; "
@@ -98,17 +98,17 @@ static void test_signature_words(void)
 		enum report_sig_kind kind;
 		const char *text;
 	} cases[] = {
-		{ { "valid", "Mette Hansen", false, false, NULL }, REPORT_SIG_VALID, "gyldig underskrift af Mette Hansen" },
-		{ { "valid", "Mallory", false, true, NULL }, REPORT_SIG_UNTRUSTED,
+		{ { CMS_VALID, "Mette Hansen", false, false, NULL }, REPORT_SIG_VALID, "gyldig underskrift af Mette Hansen" },
+		{ { CMS_VALID, "Mallory", false, true, NULL }, REPORT_SIG_UNTRUSTED,
 		  "underskriften af Mallory er intakt, men underskriveren er ikke betroet" },
-		{ { "valid", "Mette Hansen", true, false, NULL }, REPORT_SIG_MODIFIED,
+		{ { CMS_VALID, "Mette Hansen", true, false, NULL }, REPORT_SIG_MODIFIED,
 		  "dokumentet er ændret efter underskrift (underskriften af Mette Hansen er intakt)" },
-		{ { "valid", "Mette Hansen", true, true, NULL }, REPORT_SIG_MODIFIED, "dokumentet er ændret efter underskrift" },
-		{ { "invalid", "Mette Hansen", false, false, "digest mismatch" }, REPORT_SIG_INVALID,
+		{ { CMS_VALID, "Mette Hansen", true, true, NULL }, REPORT_SIG_MODIFIED, "dokumentet er ændret efter underskrift" },
+		{ { CMS_INVALID, "Mette Hansen", false, false, "digest mismatch" }, REPORT_SIG_INVALID,
 		  "UGYLDIG underskrift af Mette Hansen: indholdet svarer ikke til det underskrevne (digest mismatch)" },
-		{ { "invalid", NULL, false, false, "certificate not valid at 2022-06-15T10:31:00Z" }, REPORT_SIG_INVALID,
+		{ { CMS_INVALID, NULL, false, false, "certificate not valid at 2022-06-15T10:31:00Z" }, REPORT_SIG_INVALID,
 		  "UGYLDIG underskrift: certifikatet var ikke gyldigt på valideringstidspunktet" },
-		{ { "none", NULL, false, false, NULL }, REPORT_SIG_NONE, "ingen digital underskrift" },
+		{ { CMS_NONE, NULL, false, false, NULL }, REPORT_SIG_NONE, "ingen digital underskrift" },
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 		enum report_sig_kind kind;
@@ -118,11 +118,11 @@ static void test_signature_words(void)
 		g_assert_true((strstr(t, "gyldig underskrift") == t) == (kind == REPORT_SIG_VALID));
 	}
 	/* On the page: the untrusted form is not called valid. */
-	struct report_attachment atts[] = { { "a.pdf", NULL, 10, "ab", true, "valid", "Mallory", false, true, NULL } };
-	struct report_message m = { 1, "2022-06-15T10:12:00+02:00", true, DEADLINE - 86400, "accepted", "a@x.dk", "s",
+	struct report_attachment atts[] = { { "a.pdf", NULL, 10, "ab", true, CMS_VALID, "Mallory", false, true, NULL } };
+	struct report_message m = { 1, "2022-06-15T10:12:00+02:00", true, DEADLINE - 86400, RULES_ACCEPTED, "a@x.dk", "s",
 				    NULL, atts, 1 };
 	const struct report_message *ms[] = { &m };
-	struct report_application app = { "X", "accepted", 1, m.received_at, true, "valid", "Mallory", NULL, NULL, ms, 1,
+	struct report_application app = { "X", RULES_ACCEPTED, 1, m.received_at, true, CMS_VALID, "Mallory", NULL, NULL, ms, 1,
 					  false, true, NULL };
 	struct report_call call = { "c", "s", "2022-07-01T23:59:59+02:00", DEADLINE, "Europe/Copenhagen", { 1, 0, 0, 0 },
 				    &app, 1, ms, 1 };
@@ -157,12 +157,12 @@ static double deadline_x(const char *svg)
 static void test_timeline(void)
 {
 	struct report_message ms[] = {
-		{ 1, "2022-06-01T08:00:00+02:00", true, DEADLINE - 86400 * 30, "accepted", NULL, NULL, NULL, NULL, 0 },
-		{ 2, "2022-07-01T23:59:30+02:00", true, DEADLINE - 29, "accepted", NULL, NULL, NULL, NULL, 0 },
-		{ 3, "2022-07-02T00:00:10+02:00", true, DEADLINE + 11, "late", NULL, NULL, NULL, NULL, 0 },
-		{ 4, "2022-07-20T00:00:10+02:00", true, DEADLINE + 86400 * 19, "late", NULL, NULL, NULL, NULL, 0 },
-		{ 5, NULL, false, 0, "review", NULL, NULL, NULL, NULL, 0 },             /* no arrival: no mark */
-		{ 6, "2022-06-10T08:00:00+02:00", true, DEADLINE - 86400 * 21, "unrelated", NULL, NULL, NULL, NULL, 0 },
+		{ 1, "2022-06-01T08:00:00+02:00", true, DEADLINE - 86400 * 30, RULES_ACCEPTED, NULL, NULL, NULL, NULL, 0 },
+		{ 2, "2022-07-01T23:59:30+02:00", true, DEADLINE - 29, RULES_ACCEPTED, NULL, NULL, NULL, NULL, 0 },
+		{ 3, "2022-07-02T00:00:10+02:00", true, DEADLINE + 11, RULES_LATE, NULL, NULL, NULL, NULL, 0 },
+		{ 4, "2022-07-20T00:00:10+02:00", true, DEADLINE + 86400 * 19, RULES_LATE, NULL, NULL, NULL, NULL, 0 },
+		{ 5, NULL, false, 0, RULES_REVIEW, NULL, NULL, NULL, NULL, 0 },             /* no arrival: no mark */
+		{ 6, "2022-06-10T08:00:00+02:00", true, DEADLINE - 86400 * 21, RULES_UNRELATED, NULL, NULL, NULL, NULL, 0 },
 	};
 	const struct report_message *all[G_N_ELEMENTS(ms)];
 	for (size_t i = 0; i < G_N_ELEMENTS(ms); i++)

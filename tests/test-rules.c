@@ -1,5 +1,6 @@
 /* Unit tests for rules: subject matching, applicant, deadline, status. */
 #include "rules.h"
+#include "record.h"
 
 #include <errno.h>
 #include "datetime.h"
@@ -228,7 +229,7 @@ static void test_classify_table(void)
 		struct rules_result r;
 		rules_classify(&call, 1, NULL, &in, &r);
 		cases++;
-		const char *status = rules_status_name(r.status), *kind = rules_kind_name(r.kind);
+		const char *status = record_status_name(r.status), *kind = record_kind_name(r.kind);
 		if (strcmp(status, f[3]) || strcmp(kind, f[4]) || g_strcmp0(r.applicant, want_app)) {
 			GString *reasons = g_string_new(NULL);
 			for (size_t k = 0; k < r.n_reasons; k++)
@@ -292,8 +293,8 @@ static void test_kinds(void)
 		{ "Question about the call", 0, RULES_KIND_QUESTION },
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(kinds); i++)
-		g_assert_cmpstr(rules_kind_name(rules_message_kind(kinds[i].subject, kinds[i].hints)), ==,
-				rules_kind_name(kinds[i].kind));
+		g_assert_cmpstr(record_kind_name(rules_message_kind(kinds[i].subject, kinds[i].hints)), ==,
+				record_kind_name(kinds[i].kind));
 }
 
 static void test_normalize(void)
@@ -337,7 +338,7 @@ static void classify(const char *subject, const char *arrival, size_t n_att, uns
 	};
 	struct rules_result res;
 	rules_classify(&call, 1, NULL, &in, &res);
-	g_assert_cmpstr(rules_status_name(res.status), ==, rules_status_name(want));
+	g_assert_cmpstr(record_status_name(res.status), ==, record_status_name(want));
 	g_assert_cmpint(res.on_time, ==, want_on_time);
 	g_assert_cmpint(res.n_reasons, >, 0);
 	rules_result_clear(&res);

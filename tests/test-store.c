@@ -44,7 +44,7 @@ static struct store_message msg(uint32_t uid, const char *raw)
 		.raw = (const uint8_t *)raw, .raw_size = strlen(raw), .raw_sha256 = sha,
 		.subject = "Puljeopslag 2022: Styrkelse af digitale kompetencer - Region Midtjylland",
 		.call = "digitale-kompetencer-2022", .applicant = "Region Midtjylland", .on_time = 1,
-		.status = "accepted", .reasons = "[\"subject:exact\"]",
+		.status = RULES_ACCEPTED, .reasons = "[\"subject:exact\"]",
 	};
 }
 
@@ -56,7 +56,8 @@ static char *sha_of(const void *data, size_t size)
 static int count_cb(const struct store_message *m, void *userdata)
 {
 	GPtrArray *seen = userdata;
-	g_ptr_array_add(seen, g_strdup_printf("%u:%s:%" G_GINT64_FORMAT, m->uid, m->status, m->duplicate_of));
+	g_ptr_array_add(seen,
+			g_strdup_printf("%u:%s:%" G_GINT64_FORMAT, m->uid, record_status_name(m->status), m->duplicate_of));
 	return 0;
 }
 
@@ -147,7 +148,8 @@ static int attachment_cb(const struct store_attachment *a, void *userdata)
 static int sig_facts_cb(const struct store_attachment *a, void *userdata)
 {
 	GString *s = userdata;
-	g_string_append_printf(s, "%d:%s|%s|%s|%s|%d;", a->seq, a->signature, a->signature_reason ? a->signature_reason : "-",
+	g_string_append_printf(s, "%d:%s|%s|%s|%s|%d;", a->seq, record_signature_name(a->signature),
+			       a->signature_reason ? a->signature_reason : "-",
 			       a->signature_validated_at ? a->signature_validated_at : "-",
 			       a->signature_time_source ? a->signature_time_source : "-", a->modified_after_signing);
 	return 0;
@@ -160,18 +162,19 @@ static void test_signature_facts(void)
 	g_autofree char *path = db_path("sig.db");
 	struct store *st = open_inbox(path);
 	struct store_message m = msg(1, "raw signed");
-	m.smime = "invalid";
+	m.has_smime = true;
+	m.smime = CMS_INVALID;
 	m.smime_reason = "certificate not valid at 2022-06-15T10:31:00Z";
 	m.smime_validated_at = "2022-06-15T12:31:00+02:00";
 	m.smime_time_source = "arrival";
 	const uint8_t pdf[] = "%PDF-1.4 signed";
 	g_autofree char *sha = sha_of(pdf, sizeof(pdf) - 1);
 	struct store_attachment_in att[2] = {
-		{ "a.pdf", "application/pdf", "2", pdf, sizeof(pdf) - 1, sha, .signature = "valid",
+		{ "a.pdf", "application/pdf", "2", pdf, sizeof(pdf) - 1, sha, .signature = CMS_VALID,
 		  .signature_reason = "certificate expired since (validated at arrival)",
 		  .signature_validated_at = "2022-06-15T12:31:00+02:00", .signature_time_source = "arrival",
 		  .modified_after_signing = 0, .covers_whole_file = 1, .signer_trusted = -1 },
-		{ "b.txt", "text/plain", "3", pdf, 4, sha, .signature = "none", .modified_after_signing = -1,
+		{ "b.txt", "text/plain", "3", pdf, 4, sha, .signature = CMS_NONE, .modified_after_signing = -1,
 		  .covers_whole_file = -1, .signer_trusted = -1 },
 	};
 	int64_t id = 0;
@@ -182,12 +185,12 @@ static void test_signature_facts(void)
 	g_assert_cmpstr(got->str, ==,
 			"1:valid|certificate expired since (validated at arrival)|2022-06-15T12:31:00+02:00|arrival|0;"
 			"2:none|-|-|-|-1;");
-	att[0].signature = "invalid";
+	att[0].signature = CMS_INVALID;
 	att[0].signature_reason = "digest mismatch";
 	att[0].signature_validated_at = NULL;
 	att[0].signature_time_source = NULL;
 	att[0].modified_after_signing = 1;
-	m.smime = "valid";
+	m.smime = CMS_VALID;
 	m.smime_reason = NULL;
 	m.smime_time_source = "timestamp";
 	g_assert_cmpint(store_begin(st), ==, 0);
@@ -459,8 +462,111 @@ static int raw_cb(const struct store_message *m, void *userdata)
 static int att_cb(const struct store_attachment *a, void *userdata)
 {
 	GPtrArray *seen = userdata;
-	g_ptr_array_add(seen, g_strdup_printf("%s:%.*s:%s", a->filename, (int)a->size, (const char *)a->data, a->signature));
+	g_ptr_array_add(seen, g_strdup_printf("%s:%.*s:%s", a->filename, (int)a->size, (const char *)a->data,
+					      record_signature_name(a->signature)));
 	return 0;
+}
+
+/* One stored record's verdicts as "status|match|kind|smime;signature". */
+static int verdicts_cb(const struct store_message *m, void *userdata)
+{
+	g_string_append_printf(userdata, "%s|%s|%s|%s;", record_status_name(m->status),
+			       m->match == RULES_MATCH_NONE ? "-" : record_match_name(m->match),
+			       m->has_kind ? record_kind_name(m->kind) : "-",
+			       m->has_smime ? record_signature_name(m->smime) : "-");
+	return 0;
+}
+
+static int sig_cb(const struct store_attachment *a, void *userdata)
+{
+	g_string_append(userdata, record_signature_name(a->signature));
+	return 0;
+}
+
+/* The verdicts are enums in the structs and the same words as ever in
+ * the database; a row with words not ours (a newer puljed's, an edited
+ * database) or none (from before schema 2 and 3) is still read, the
+ * cautious way: a kind not ours as not recorded, a match as none, a
+ * signature as invalid; NULL kind and S/MIME as not recorded, a NULL
+ * attachment signature as none. */
+static void test_verdict_words(void)
+{
+	g_autofree char *path = db_path("words.db");
+	struct store *st = open_inbox(path);
+	struct store_message m = msg(1, "raw words");
+	m.status = RULES_LATE;
+	m.match = RULES_MATCH_FUZZY;
+	m.match_score = 0.8;
+	m.has_kind = true;
+	m.kind = RULES_KIND_AUTO_REPLY;
+	m.has_smime = true;
+	m.smime = CMS_VALID;
+	const uint8_t pdf[] = "%PDF-1.4";
+	g_autofree char *sha = sha_of(pdf, sizeof(pdf) - 1);
+	struct store_attachment_in att = { "a.pdf", "application/pdf", "2", pdf, sizeof(pdf) - 1, sha,
+					   .signature = CMS_INVALID, .modified_after_signing = -1,
+					   .covers_whole_file = -1, .signer_trusted = -1 };
+	int64_t id = 0;
+	enum store_outcome out;
+	g_assert_cmpint(store_record(st, &m, &att, 1, &id, &out), ==, 0);
+	struct store_message n = msg(2, "raw none"); /* no kind, match or S/MIME verdict */
+	int64_t id2 = 0;
+	g_assert_cmpint(store_record(st, &n, NULL, 0, &id2, &out), ==, 0);
+	store_close(st);
+
+	sqlite3 *db;
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	sqlite3_stmt *q;
+	g_assert_cmpint(sqlite3_prepare_v2(db,
+					   "SELECT m.status || '|' || m.match || '|' || m.kind || '|' || m.smime || ';' || "
+					   "a.signature FROM messages m JOIN attachments a ON a.message = m.id",
+					   -1, &q, NULL), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_step(q), ==, SQLITE_ROW);
+	g_assert_cmpstr((const char *)sqlite3_column_text(q, 0), ==, "late|fuzzy|auto-reply|valid;invalid");
+	sqlite3_finalize(q);
+	g_assert_cmpint(sqlite3_prepare_v2(db, "SELECT quote(match) || quote(kind) || quote(smime) FROM messages "
+					       "WHERE uid = 2", -1, &q, NULL), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_step(q), ==, SQLITE_ROW);
+	g_assert_cmpstr((const char *)sqlite3_column_text(q, 0), ==, "NULLNULLNULL");
+	sqlite3_finalize(q);
+
+	st = open_rw(path);
+	g_autoptr(GString) got = g_string_new(NULL);
+	g_assert_cmpint(store_foreach_message(st, 0, false, verdicts_cb, got), ==, 0);
+	g_assert_cmpint(store_foreach_attachment(st, id, false, sig_cb, got), ==, 0);
+	g_assert_cmpstr(got->str, ==, "late|fuzzy|auto-reply|valid;accepted|-|-|-;invalid");
+	store_close(st);
+
+	g_autofree char *err = NULL;
+	g_assert_cmpint(sqlite3_exec(db,
+				     "UPDATE messages SET match = 'approximate', kind = 'receipt', smime = 'maybe' "
+				     "WHERE uid = 1;"
+				     "UPDATE attachments SET signature = 'unchecked';"
+				     "UPDATE messages SET status = 'review' WHERE uid = 2;",
+				     NULL, NULL, &err), ==, SQLITE_OK);
+	st = open_rw(path);
+	g_string_truncate(got, 0);
+	g_assert_cmpint(store_foreach_message(st, 0, false, verdicts_cb, got), ==, 0);
+	g_assert_cmpint(store_foreach_attachment(st, id, false, sig_cb, got), ==, 0);
+	g_assert_cmpstr(got->str, ==, "late|-|-|invalid;review|-|-|-;invalid");
+	struct store_status status;
+	g_assert_cmpint(store_get_status(st, &status), ==, 0);
+	g_assert_cmpint(status.total, ==, 2);
+	g_assert_cmpint(status.by_status[RULES_LATE], ==, 1);
+	g_assert_cmpint(status.by_status[RULES_REVIEW], ==, 1);
+	g_free(status.last_error);
+	g_free(status.last_action_error);
+	g_free(status.gap_uids);
+	store_close(st);
+
+	/* A NULL attachment signature (before schema 3) is none. */
+	g_assert_cmpint(sqlite3_exec(db, "UPDATE attachments SET signature = NULL;", NULL, NULL, &err), ==, SQLITE_OK);
+	sqlite3_close(db);
+	st = open_rw(path);
+	g_string_truncate(got, 0);
+	g_assert_cmpint(store_foreach_attachment(st, id, false, sig_cb, got), ==, 0);
+	g_assert_cmpstr(got->str, ==, "none");
+	store_close(st);
 }
 
 static void test_migrate_v3(void)
@@ -1129,6 +1235,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/store/rollback", test_rollback_on_failure);
 	g_test_add_func("/store/batch", test_batch);
 	g_test_add_func("/store/actions", test_actions);
+	g_test_add_func("/store/verdict-words", test_verdict_words);
 	g_test_add_func("/store/migrate-v3", test_migrate_v3);
 	g_test_add_func("/store/rekey", test_rekey);
 	g_test_add_func("/store/migration-all-or-nothing", test_migration_all_or_nothing);

@@ -1,0 +1,27 @@
+/* record: the words a record's verdicts are written in — its status,
+ * subject match, kind and signature verdict — in the database, in JSON,
+ * CSV and HTML and on the terminal.  The values are the enums of the
+ * modules that decide them (rules.h: status, match, kind; cms.h: a
+ * signature); this is the one place their names are spelled.  Pure: no
+ * I/O, no allocation; the names are static. */
+#pragma once
+#include <stdbool.h>
+
+#include "cms.h"
+#include "rules.h"
+
+/* The statuses, RULES_ACCEPTED … RULES_UNRELATED in this order (the
+ * order of store_status.by_status and of the status tables). */
+#define RECORD_N_STATUS 4
+
+const char *record_status_name(enum rules_status status);  /* "accepted", "late", "review", "unrelated" */
+const char *record_match_name(enum rules_match match);     /* "exact", "fuzzy"; NULL for none */
+const char *record_kind_name(enum rules_kind kind);        /* "application", "auto-reply", … */
+const char *record_signature_name(enum cms_status sig);    /* "none", "valid", "invalid" */
+
+/* The value NAME names into *RET; false, *RET untouched, when NAME is NULL
+ * or none of ours. */
+bool record_status_parse(const char *name, enum rules_status *ret);
+bool record_match_parse(const char *name, enum rules_match *ret);
+bool record_kind_parse(const char *name, enum rules_kind *ret);
+bool record_signature_parse(const char *name, enum cms_status *ret);
