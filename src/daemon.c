@@ -234,10 +234,10 @@ static void status_idle(const struct service *sv, const char *how)
 
 /* The password (or token) file is read, judged and wiped: each connect
  * reads it again, so that no copy stays in memory between connects. */
-static int check_secret(const struct config *cfg, char **error)
+static int check_secret(const struct config *cfg, char **ret_error)
 {
 	g_autofree char *warning = NULL;
-	int r = config_check_secret(cfg, &warning, error);
+	int r = config_check_secret(cfg, &warning, ret_error);
 	if (warning)
 		log_warning("%s", warning);
 	return r;

@@ -52,9 +52,9 @@ struct pdfsig_result {
 };
 
 /* WHEN: the proof of existence from outside the file (the message's
- * arrival), or NULL. */
+ * arrival), or NULL.  Always fills *RET (pdfsig_result_clear() it). */
 void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust, const struct cms_when *when,
-		  struct pdfsig_result *out);
+		  struct pdfsig_result *ret);
 void pdfsig_result_clear(struct pdfsig_result *r);
 
 /* True when the PDF's first page text (uncompressed content) or its
