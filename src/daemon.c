@@ -62,8 +62,9 @@ static int take_lock(const char *db, int *fd_out)
 	g_autofree char *path = g_strconcat(db, ".lock", NULL);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0) {
-		log_error("cannot open lock file %s: %s", path, g_strerror(errno));
-		return -errno;
+		int r = -errno;
+		log_error("cannot open lock file %s: %s", path, g_strerror(-r));
+		return r;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
