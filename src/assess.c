@@ -216,7 +216,7 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		.hints = mm ? hints_from_facts(mm->facts, mm->from_addr) : 0,
 		.flags = in_flags,
 	};
-	struct rules_result res;
+	g_auto(RulesResult) res = { 0 };
 	rules_classify(calls, cfg->n_calls, &settings, &ri, &res);
 	g_free(calls);
 
@@ -318,7 +318,6 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 	}
 	a->msg.parts = mm ? a->parts : NULL;
 	a->msg.n_parts = n_notes;
-	rules_result_clear(&res);
 }
 
 void assess_clear(struct assessment *a)

@@ -63,3 +63,6 @@ struct assessment {
 
 void assess_message(const struct config *cfg, const struct assess_input *in, struct assessment *out);
 void assess_clear(struct assessment *a);
+/* g_auto(Assessment) a = { 0 }; clears with assess_clear(). */
+typedef struct assessment Assessment;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Assessment, assess_clear)

@@ -400,7 +400,7 @@ static void verify(const uint8_t *der, size_t der_len, const uint8_t *data, size
 enum cms_status cms_timestamp_check(const uint8_t *der, size_t der_len, const uint8_t *data, size_t data_len,
 				    const struct cms_trust *trust, int64_t *ret_gen_time, const char **ret_why)
 {
-	struct cms_result r;
+	g_auto(CmsResult) r = { 0 };
 	bool match = false;
 	int64_t gen = 0;
 	enum cms_status st = CMS_NONE;
@@ -425,7 +425,6 @@ enum cms_status cms_timestamp_check(const uint8_t *der, size_t der_len, const ui
 			*ret_gen_time = gen;
 		}
 	}
-	cms_result_clear(&r);
 	return st;
 }
 

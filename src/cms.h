@@ -90,5 +90,8 @@ enum cms_status cms_timestamp_check(const uint8_t *der, size_t der_len, const ui
 void cms_format_time(int64_t t, char *buf, size_t size);
 const char *cms_time_source_name(enum cms_time_source s); /* NULL, "arrival", "timestamp" */
 void cms_result_clear(struct cms_result *r);
+/* g_auto(CmsResult) r = { 0 }; clears with cms_result_clear(). */
+typedef struct cms_result CmsResult;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CmsResult, cms_result_clear)
 
 const char *cms_status_name(enum cms_status s);

@@ -102,7 +102,7 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 		.stored = m,
 		.trust = c->trust,
 	};
-	struct assessment a;
+	g_auto(Assessment) a = { 0 };
 	assess_message(c->cfg, &in, &a);
 	c->seen++;
 	const struct store_message *n = &a.msg;
@@ -110,7 +110,6 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 	g_array_set_clear_func(sigs, stored_sig_clear);
 	if (store_foreach_attachment(c->st, m->id, false, collect_sig, sigs) < 0) {
 		c->error = 1;
-		assess_clear(&a);
 		return 1;
 	}
 	/* The attachments' verdicts count only when they are the same
@@ -129,7 +128,6 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 	if (quietly && !c->dry_run &&
 	    store_update_classification(c->st, m->id, n, a.atts, a.n_atts) < 0) {
 		c->error = 1;
-		assess_clear(&a);
 		return 1;
 	}
 	if (changed) {
@@ -192,11 +190,9 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 		if (!c->dry_run && store_update_classification(c->st, m->id, n, a.n_atts == m->n_attachments ? a.atts : NULL,
 							       a.n_atts) < 0) {
 			c->error = 1;
-			assess_clear(&a);
 			return 1;
 		}
 	}
-	assess_clear(&a);
 	return 0;
 }
 

@@ -895,7 +895,7 @@ void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust,
 	for (int k = 0; k < n; k++) {
 		if (!s->cands[k].timestamp)
 			continue;
-		struct cms_result r;
+		g_auto(CmsResult) r = { 0 };
 		check_one(pdf, len, &s->cands[k], trust, when, &r, &ts[k]);
 		if (r.status == CMS_INVALID) {
 			/* Not the signer's: only a timestamp that does not match
@@ -903,7 +903,6 @@ void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust,
 			ret->status = CMS_INVALID;
 			g_strlcpy(ret->reason, r.why ? r.why : "", sizeof(ret->reason));
 		}
-		cms_result_clear(&r);
 	}
 	uint64_t first_end = 0;
 	bool any_end = false;
@@ -913,7 +912,7 @@ void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust,
 		/* The proof of existence: the earliest of WHEN and the
 		 * document timestamps after this signature that cover it. */
 		struct cms_when w = when ? *when : (struct cms_when){ 0 };
-		struct cms_result r;
+		g_auto(CmsResult) r = { 0 };
 		struct checked ck;
 		check_one(pdf, len, &s->cands[k], trust, &w, &r, &ck);
 		bool redo = false;
@@ -960,7 +959,6 @@ void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust,
 				ret->time_source = r.time_source;
 			}
 		}
-		cms_result_clear(&r);
 	}
 	if (s->n_cands > PDFSIG_MAX_SIGNATURES) {
 		ret->status = CMS_INVALID;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <glib.h>
 
 /* [evidence] max_edge_skew: how far the edge time may lie after
  * INTERNALDATE (clocks of two servers) before it is not believed. */
@@ -76,3 +77,5 @@ struct received_hop {
 };
 void received_parse_hop(const char *value, struct received_hop *ret_hop);
 void received_hop_clear(struct received_hop *hop);
+typedef struct received_hop ReceivedHop;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ReceivedHop, received_hop_clear)

@@ -6,6 +6,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <glib.h>
 
 #define TNEF_MAX_FILES 256
 
@@ -28,3 +29,5 @@ struct tnef_result {
  * libytnef does: every length is still checked against what is left. */
 int tnef_parse(const uint8_t *in, size_t len, struct tnef_result *ret, const char **ret_why);
 void tnef_result_clear(struct tnef_result *r);
+typedef struct tnef_result TnefResult;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(TnefResult, tnef_result_clear)
