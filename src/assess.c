@@ -108,7 +108,7 @@ static void find_edge(const struct config *cfg, const struct assess_input *in, c
 
 void assess_message(const struct config *cfg, const struct assess_input *in, struct assessment *a)
 {
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = in->now;
 	/* An INTERNALDATE before 1970 or past 9999 (a server's year 0000) is
 	 * no time a message arrived: no arrival, and a reason that says so. */
 	bool has_arrival = in->has_arrival && in->arrival >= 0 && in->arrival <= ARRIVAL_MAX;

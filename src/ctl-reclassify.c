@@ -101,6 +101,7 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 		.body_missing = m->raw_sha256 ? NULL : (m->flags && strstr(m->flags, "gone") ? "gone" : "too-large"),
 		.stored = m,
 		.trust = c->trust,
+		.now = (int64_t)time(NULL),
 	};
 	g_auto(Assessment) a = { 0 };
 	assess_message(c->cfg, &in, &a);
