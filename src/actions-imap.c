@@ -38,29 +38,29 @@ static const char *move_target(const struct config *cfg)
 typedef int (*command)(struct imap *im, const uint32_t *uids, size_t n, const char *target);
 
 static int run(const struct actions_context *c, command cmd, const char *target, const struct store_action *batch,
-	       size_t n, const char **error, bool *stop)
+	       size_t n, const char **ret_error, bool *ret_stop)
 {
 	g_autofree uint32_t *uids = g_new(uint32_t, n);
 	for (size_t i = 0; i < n; i++)
 		uids[i] = batch[i].uid;
 	int r = cmd(c->im, uids, n, target);
 	if (r != IMAP_OK) {
-		*error = imap_errmsg(c->im);
-		*stop = r == IMAP_E_CANCELLED || !imap_usable(c->im);
+		*ret_error = imap_errmsg(c->im);
+		*ret_stop = r == IMAP_E_CANCELLED || !imap_usable(c->im);
 	}
 	return r;
 }
 
 static int keyword_run(const struct actions_context *c, const struct store_action *batch, size_t n,
-		       const char **error, bool *stop)
+		       const char **ret_error, bool *ret_stop)
 {
-	return run(c, imap_add_keyword, keyword_target(c->cfg), batch, n, error, stop);
+	return run(c, imap_add_keyword, keyword_target(c->cfg), batch, n, ret_error, ret_stop);
 }
 
-static int move_run(const struct actions_context *c, const struct store_action *batch, size_t n, const char **error,
-		    bool *stop)
+static int move_run(const struct actions_context *c, const struct store_action *batch, size_t n, const char **ret_error,
+		    bool *ret_stop)
 {
-	return run(c, imap_move, move_target(c->cfg), batch, n, error, stop);
+	return run(c, imap_move, move_target(c->cfg), batch, n, ret_error, ret_stop);
 }
 
 const struct actions_kind actions_imap_keyword = {

@@ -88,11 +88,11 @@ struct actions_kind {
 	/* What it acts with, noted when done (the keyword, the folder). */
 	const char *(*target)(const struct config *cfg);
 	/* Carries out BATCH (N >= 1 actions).  0, or the kind's own negative
-	 * code with *ERROR (borrowed, valid until the next call on the
-	 * context); *STOP set when the context can no longer be used (only
+	 * code with *RET_ERROR (borrowed, valid until the next call on the
+	 * context); *RET_STOP set when the context can no longer be used (only
 	 * ACTIONS_NEED_MAILBOX kinds, with an enum imap_error). */
-	int (*run)(const struct actions_context *c, const struct store_action *batch, size_t n, const char **error,
-		   bool *stop);
+	int (*run)(const struct actions_context *c, const struct store_action *batch, size_t n, const char **ret_error,
+		   bool *ret_stop);
 };
 
 /* The kinds (one file each). */

@@ -108,7 +108,7 @@ static void find_edge(const struct config *cfg, const struct assess_input *in, c
 
 void assess_message(const struct config *cfg, const struct assess_input *in, struct assessment *a)
 {
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = in->now;
 	/* An INTERNALDATE before 1970 or past 9999 (a server's year 0000) is
 	 * no time a message arrived: no arrival, and a reason that says so. */
 	bool has_arrival = in->has_arrival && in->arrival >= 0 && in->arrival <= ARRIVAL_MAX;
@@ -216,7 +216,7 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		.hints = mm ? hints_from_facts(mm->facts, mm->from_addr) : 0,
 		.flags = in_flags,
 	};
-	struct rules_result res;
+	g_auto(RulesResult) res = { 0 };
 	rules_classify(calls, cfg->n_calls, &settings, &ri, &res);
 	g_free(calls);
 
@@ -319,7 +319,6 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 	}
 	a->msg.parts = mm ? a->parts : NULL;
 	a->msg.n_parts = n_notes;
-	rules_result_clear(&res);
 }
 
 void assess_clear(struct assessment *a)

@@ -1,8 +1,7 @@
 /* assess: turns one message — its bytes and what the server said of it —
  * into a record: parse (mime), classify (rules), render the evidence times
  * in the call's time zone (datetime).  No network, no database, no
- * logging; it reads the clock (the record's recorded_at, and "now" for a
- * note on a signer certificate expired since the arrival) and, for a
+ * logging, no clock (the time is NOW in its input); it reads, for a
  * spooled message, the file RAW_FD it is handed.  Used by ingest for
  * new mail and by puljectl reclassify for stored mail, so that both decide
  * alike.  Everything in struct assessment is owned by it; release it with
@@ -37,6 +36,9 @@ struct assess_input {
 	const struct store_message *stored; /* reclassify without raw bytes: the
 					     * headers recorded before (may be NULL) */
 	const struct cms_trust *trust;      /* [signatures] trust_file, or NULL */
+	int64_t now;                        /* Unix time the message is judged at: the record's
+					     * recorded_at, and the note on a signer certificate
+					     * expired since the arrival */
 	int64_t (*clock)(void);             /* monotonic µs, for [limits] max_message_time; NULL: no budget */
 	int64_t started;                    /* CLOCK() when the message's fetch began */
 	bool unparsed;                      /* record the body's bytes without parsing them (its
@@ -62,3 +64,6 @@ struct assessment {
 
 void assess_message(const struct config *cfg, const struct assess_input *in, struct assessment *out);
 void assess_clear(struct assessment *a);
+/* g_auto(Assessment) a = { 0 }; clears with assess_clear(). */
+typedef struct assessment Assessment;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Assessment, assess_clear)

@@ -52,7 +52,7 @@ static void read_note(struct attempt *a)
 struct attempt *attempt_open(const char *database)
 {
 	g_autofree char *path = g_strconcat(database, ".parsing", NULL);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return NULL;
 	struct attempt *a = g_new0(struct attempt, 1);
@@ -106,7 +106,7 @@ void attempt_close(struct attempt *a)
 void attempt_tidy(const char *database)
 {
 	g_autofree char *path = g_strconcat(database, ".parsing", NULL);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return;
 	struct attempt a = { .fd = fd };

@@ -20,7 +20,8 @@
 struct attempt;
 
 /* Opens (creates) the note beside DATABASE and reads it.  NULL when it
- * cannot be opened: then nothing is counted. */
+ * cannot be opened or its name is a symlink (refused, as the lock and the
+ * run record are): then nothing is counted. */
 struct attempt *attempt_open(const char *database);
 
 /* A parse of message (MAILBOX, UIDVALIDITY, UID) begins: which attempt it

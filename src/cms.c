@@ -393,35 +393,33 @@ static void verify(const uint8_t *der, size_t der_len, const uint8_t *data, size
 		   const struct cms_trust *trust, const struct cms_when *when, unsigned depth, struct cms_result *out);
 
 enum cms_status cms_timestamp_check(const uint8_t *der, size_t der_len, const uint8_t *data, size_t data_len,
-				    const struct cms_trust *trust, int64_t *gen_time, const char **why)
+				    const struct cms_trust *trust, int64_t *ret_gen_time, const char **ret_why)
 {
-	struct cms_result r;
+	g_auto(CmsResult) r = { 0 };
 	bool match = false;
 	int64_t gen = 0;
 	enum cms_status st = CMS_NONE;
-	*why = NULL;
 	verify(der, der_len, NULL, 0, NULL, NULL, 1, &r);
 	if (!read_tstinfo(r.content, r.content_len, data, data_len, &match, &gen)) {
-		*why = "timestamp cannot be read";
+		*ret_why = "timestamp cannot be read";
 	} else if (!match) {
 		st = CMS_INVALID;
-		*why = "timestamp does not match what it stamps";
+		*ret_why = "timestamp does not match what it stamps";
 	} else {
 		/* The TSA's signature, at genTime. */
 		struct cms_when w = { .known = true, .at = gen, .source = CMS_TIME_TIMESTAMP };
 		cms_result_clear(&r);
 		verify(der, der_len, NULL, 0, trust, &w, 1, &r);
 		if (r.status != CMS_VALID)
-			*why = !strcmp(r.reason, "not signed by a time-stamping authority") ? "not signed by a time-stamping authority"
+			*ret_why = !strcmp(r.reason, "not signed by a time-stamping authority") ? "not signed by a time-stamping authority"
 											     : "timestamp signature does not verify";
 		else if (trust && r.trusted != 1)
-			*why = "timestamp authority not trusted";
+			*ret_why = "timestamp authority not trusted";
 		else {
 			st = CMS_VALID;
-			*gen_time = gen;
+			*ret_gen_time = gen;
 		}
 	}
-	cms_result_clear(&r);
 	return st;
 }
 
@@ -610,9 +608,9 @@ out:
 }
 
 void cms_verify(const uint8_t *der, size_t der_len, const uint8_t *data, size_t data_len,
-		const struct cms_trust *trust, const struct cms_when *when, struct cms_result *out)
+		const struct cms_trust *trust, const struct cms_when *when, struct cms_result *ret)
 {
-	verify(der, der_len, data, data_len, trust, when, 0, out);
+	verify(der, der_len, data, data_len, trust, when, 0, ret);
 }
 
 void cms_result_clear(struct cms_result *r)

@@ -74,18 +74,23 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(CmsTrust, cms_trust_free)
  * content is encapsulated (then it is returned in ->content).  TRUST may be
  * NULL.  WHEN (may be NULL) is the proof of existence from outside. */
 void cms_verify(const uint8_t *der, size_t der_len, const uint8_t *data, size_t data_len,
-		const struct cms_trust *trust, const struct cms_when *when, struct cms_result *out);
+		const struct cms_trust *trust, const struct cms_when *when, struct cms_result *ret);
 
 /* An RFC 3161 timestamp token (a CMS SignedData over a TSTInfo) over
- * DATA: CMS_VALID with *GEN_TIME when its signature verifies, its
+ * DATA: CMS_VALID with *RET_GEN_TIME when its signature verifies, its
  * messageImprint is the digest of DATA, the TSA's certificate was valid at
  * genTime and, with TRUST, chains to it then; CMS_INVALID when the
  * imprint does not match DATA; CMS_NONE when it proves nothing (cannot be
- * read, does not verify, untrusted).  WHY (static) says why not valid. */
+ * read, does not verify, untrusted).  *RET_WHY (static; set only when not
+ * valid) says why. */
 enum cms_status cms_timestamp_check(const uint8_t *der, size_t der_len, const uint8_t *data, size_t data_len,
-				    const struct cms_trust *trust, int64_t *gen_time, const char **why);
+				    const struct cms_trust *trust, int64_t *ret_gen_time, const char **ret_why);
 
 /* "2022-06-15T10:30:00Z" into BUF (at least 21 bytes). */
 void cms_format_time(int64_t t, char *buf, size_t size);
 const char *cms_time_source_name(enum cms_time_source s); /* NULL, "arrival", "timestamp" */
 void cms_result_clear(struct cms_result *r);
+/* g_auto(CmsResult) r = { 0 }; clears with cms_result_clear(). */
+typedef struct cms_result CmsResult;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CmsResult, cms_result_clear)
+

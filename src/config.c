@@ -194,7 +194,7 @@ static int get_uint(struct loader *l, const char *group, const char *key, unsign
 	return 0;
 }
 
-int config_parse_size(const char *text, uint64_t *out)
+int config_parse_size(const char *text, uint64_t *ret_size)
 {
 	char *end = NULL;
 	if (!text || !g_ascii_isdigit(text[0]))
@@ -215,11 +215,11 @@ int config_parse_size(const char *text, uint64_t *out)
 		end++;
 	if (*end || (mult > 1 && n > UINT64_MAX / mult))
 		return -EINVAL;
-	*out = (uint64_t)n * mult;
+	*ret_size = (uint64_t)n * mult;
 	return 0;
 }
 
-int config_parse_duration(const char *text, int64_t *seconds)
+int config_parse_duration(const char *text, int64_t *ret_seconds)
 {
 	char *end = NULL;
 	if (!text || !g_ascii_isdigit(*text))
@@ -239,7 +239,7 @@ int config_parse_duration(const char *text, int64_t *seconds)
 	}
 	if (*end || n > (unsigned long long)(INT64_MAX / mult) || n * (unsigned long long)mult > 366ULL * 86400)
 		return -EINVAL;
-	*seconds = (int64_t)n * mult;
+	*ret_seconds = (int64_t)n * mult;
 	return 0;
 }
 
@@ -533,7 +533,7 @@ static int get_fraction(struct loader *l, const char *key, double def, double *o
 	return 0;
 }
 
-int config_load(const char *path, struct config **out, char **error)
+int config_load(const char *path, struct config **ret_config, char **ret_error)
 {
 	struct loader l = { .path = path };
 	g_autoptr(GError) gerr = NULL;
@@ -621,10 +621,10 @@ int config_load(const char *path, struct config **out, char **error)
 out:
 	g_key_file_free(l.kf);
 	if (r < 0) {
-		*error = l.error;
+		*ret_error = l.error;
 		return r;
 	}
-	*out = g_steal_pointer(&cfg);
+	*ret_config = g_steal_pointer(&cfg);
 	return 0;
 }
 
@@ -658,54 +658,54 @@ void config_free(struct config *cfg)
 	g_free(cfg);
 }
 
-int config_check_files(const struct config *cfg, char **error)
+int config_check_files(const struct config *cfg, char **ret_error)
 {
 	if (cfg->imap.ca_file && access(cfg->imap.ca_file, R_OK) < 0) {
 		int e = errno;
-		*error = g_strdup_printf("%s: [imap] ca_file: cannot read \"%s\": %s", cfg->path, cfg->imap.ca_file,
+		*ret_error = g_strdup_printf("%s: [imap] ca_file: cannot read \"%s\": %s", cfg->path, cfg->imap.ca_file,
 					 g_strerror(e));
 		return -e;
 	}
 	if (cfg->trust_file && access(cfg->trust_file, R_OK) < 0) {
 		int e = errno;
-		*error = g_strdup_printf("%s: [signatures] trust_file: cannot read \"%s\": %s", cfg->path,
+		*ret_error = g_strdup_printf("%s: [signatures] trust_file: cannot read \"%s\": %s", cfg->path,
 					 cfg->trust_file, g_strerror(e));
 		return -e;
 	}
 	return 0;
 }
 
-enum config_file_verdict config_judge_secret_file(const struct stat *st, uid_t service_uid, char **why)
+enum config_file_verdict config_judge_secret_file(const struct stat *st, uid_t service_uid, char **ret_why)
 {
 	unsigned mode = st->st_mode & 07777;
 	if (!S_ISREG(st->st_mode)) {
-		*why = g_strdup("is not a regular file");
+		*ret_why = g_strdup("is not a regular file");
 		return CONFIG_FILE_REFUSE;
 	}
 	if (st->st_uid != service_uid && st->st_uid != 0) {
-		*why = g_strdup_printf("is owned by uid %u, not by the service user (uid %u) or root: "
+		*ret_why = g_strdup_printf("is owned by uid %u, not by the service user (uid %u) or root: "
 				       "chown it to one of them", (unsigned)st->st_uid, (unsigned)service_uid);
 		return CONFIG_FILE_REFUSE;
 	}
 	if (mode & S_IWOTH) {
-		*why = g_strdup_printf("is writable by everyone (mode %04o): chmod go-w it", mode);
+		*ret_why = g_strdup_printf("is writable by everyone (mode %04o): chmod go-w it", mode);
 		return CONFIG_FILE_REFUSE;
 	}
 	if (mode & S_IWGRP) {
-		*why = g_strdup_printf("is writable by its group (gid %u, mode %04o): chmod g-w it", (unsigned)st->st_gid,
+		*ret_why = g_strdup_printf("is writable by its group (gid %u, mode %04o): chmod g-w it", (unsigned)st->st_gid,
 				       mode);
 		return CONFIG_FILE_REFUSE;
 	}
 	if (mode & S_IROTH) {
-		*why = g_strdup_printf("is readable by everyone (mode %04o): chmod o-r it", mode);
+		*ret_why = g_strdup_printf("is readable by everyone (mode %04o): chmod o-r it", mode);
 		return CONFIG_FILE_WARN;
 	}
 	return CONFIG_FILE_OK;
 }
 
-/* config_read_password(), and in *WARNING (may be NULL) what is wrong but
+/* config_read_password(), and in *RET_WARNING (may be NULL) what is wrong but
  * allowed about the file. */
-static int read_secret(const struct config *cfg, char **password, char **warning, char **error)
+static int read_secret(const struct config *cfg, char **ret_password, char **ret_warning, char **ret_error)
 {
 	g_autofree char *cred = NULL;
 	const char *path = cfg->imap.password_file;
@@ -719,7 +719,7 @@ static int read_secret(const struct config *cfg, char **password, char **warning
 	} else if (!path) {
 		const char *dir = getenv("CREDENTIALS_DIRECTORY");
 		if (!dir || !*dir) {
-			*error = g_strdup_printf("%s: [imap] password_file: not set, and no systemd credential "
+			*ret_error = g_strdup_printf("%s: [imap] password_file: not set, and no systemd credential "
 						 "\"imap-password\" ($CREDENTIALS_DIRECTORY is unset)", cfg->path);
 			return -ENOENT;
 		}
@@ -729,7 +729,7 @@ static int read_secret(const struct config *cfg, char **password, char **warning
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		int e = errno;
-		*error = g_strdup_printf("%s: %s: cannot read \"%s\": %s", cfg->path, what, path, g_strerror(e));
+		*ret_error = g_strdup_printf("%s: %s: cannot read \"%s\": %s", cfg->path, what, path, g_strerror(e));
 		return -e;
 	}
 	/* Judged by what was opened (a symlink's target), before a byte of
@@ -744,7 +744,7 @@ static int read_secret(const struct config *cfg, char **password, char **warning
 		why = g_strdup_printf("cannot be examined: %s", g_strerror(errno));
 	if (verdict == CONFIG_FILE_REFUSE) {
 		close(fd);
-		*error = g_strdup_printf("%s: %s: \"%s\" %s", cfg->path, what, path, why);
+		*ret_error = g_strdup_printf("%s: %s: \"%s\" %s", cfg->path, what, path, why);
 		return -EPERM;
 	}
 	char *buf = g_malloc0(max + 1);
@@ -757,7 +757,7 @@ static int read_secret(const struct config *cfg, char **password, char **warning
 			int e = errno;
 			close(fd);
 			config_password_free(buf);
-			*error = g_strdup_printf("%s: %s: cannot read \"%s\": %s", cfg->path, what, path, g_strerror(e));
+			*ret_error = g_strdup_printf("%s: %s: cannot read \"%s\": %s", cfg->path, what, path, g_strerror(e));
 			return -e;
 		}
 		if (n == 0)
@@ -766,7 +766,7 @@ static int read_secret(const struct config *cfg, char **password, char **warning
 		if (len == max) {
 			close(fd);
 			config_password_free(buf);
-			*error = g_strdup_printf("%s: %s: \"%s\" is larger than %zu bytes", cfg->path, what, path, max - 1);
+			*ret_error = g_strdup_printf("%s: %s: \"%s\" is larger than %zu bytes", cfg->path, what, path, max - 1);
 			return -EFBIG;
 		}
 	}
@@ -776,24 +776,24 @@ static int read_secret(const struct config *cfg, char **password, char **warning
 		buf[--len] = '\0';
 	if (len == 0 || memchr(buf, '\0', len)) {
 		config_password_free(buf);
-		*error = g_strdup_printf("%s: %s: \"%s\" is empty or holds a NUL byte", cfg->path, what, path);
+		*ret_error = g_strdup_printf("%s: %s: \"%s\" is empty or holds a NUL byte", cfg->path, what, path);
 		return -EINVAL;
 	}
-	*password = buf;
-	if (warning && verdict == CONFIG_FILE_WARN)
-		*warning = g_strdup_printf("%s: %s: \"%s\" %s", cfg->path, what, path, why);
+	*ret_password = buf;
+	if (ret_warning && verdict == CONFIG_FILE_WARN)
+		*ret_warning = g_strdup_printf("%s: %s: \"%s\" %s", cfg->path, what, path, why);
 	return 0;
 }
 
-int config_read_password(const struct config *cfg, char **password, char **error)
+int config_read_password(const struct config *cfg, char **ret_password, char **ret_error)
 {
-	return read_secret(cfg, password, NULL, error);
+	return read_secret(cfg, ret_password, NULL, ret_error);
 }
 
-int config_check_secret(const struct config *cfg, char **warning, char **error)
+int config_check_secret(const struct config *cfg, char **ret_warning, char **ret_error)
 {
 	char *secret = NULL;
-	int r = read_secret(cfg, &secret, warning, error);
+	int r = read_secret(cfg, &secret, ret_warning, ret_error);
 	config_password_free(secret);
 	return r;
 }

@@ -90,9 +90,9 @@ struct config {
 	size_t n_calls;
 };
 
-/* Loads PATH.  On failure returns a negative errno and sets *error to a
+/* Loads PATH.  On failure returns a negative errno and sets *ret_error to a
  * newly allocated one-line message "PATH: [group] key: reason". */
-int config_load(const char *path, struct config **out, char **error);
+int config_load(const char *path, struct config **ret_config, char **ret_error);
 void config_free(struct config *cfg);
 /* g_autoptr(Config) frees with config_free(). */
 typedef struct config Config;
@@ -100,22 +100,22 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Config, config_free)
 
 /* Checks that the files the daemon needs besides the password (ca_file)
  * are readable; puljectl does not need them. */
-int config_check_files(const struct config *cfg, char **error);
+int config_check_files(const struct config *cfg, char **ret_error);
 
 /* Reads the IMAP secret: with auth = xoauth2 the access token from
  * token_file; otherwise the password from password_file, or from the
  * systemd credential "imap-password" in $CREDENTIALS_DIRECTORY.  The file
  * is refused (-EPERM) when config_judge_secret_file() refuses it.  A trailing
- * newline is removed.  *password is newly allocated; wipe and free it with
+ * newline is removed.  *ret_password is newly allocated; wipe and free it with
  * config_password_free().  Errors name the key, never the secret. */
-int config_read_password(const struct config *cfg, char **password, char **error);
+int config_read_password(const struct config *cfg, char **ret_password, char **ret_error);
 void config_password_free(char *password);
 
 /* Reads the secret as config_read_password() does and wipes it at once:
- * whether the daemon will be able to log in.  *warning (newly allocated,
+ * whether the daemon will be able to log in.  *ret_warning (newly allocated,
  * may stay NULL) says what is allowed but unwise, e.g. a file everyone
  * may read. */
-int config_check_secret(const struct config *cfg, char **warning, char **error);
+int config_check_secret(const struct config *cfg, char **ret_warning, char **ret_error);
 
 enum config_file_verdict {
 	CONFIG_FILE_OK,
@@ -127,12 +127,12 @@ enum config_file_verdict {
  * a symlink's target) for a daemon running as SERVICE_UID: refused when it
  * is not a regular file, is owned by neither SERVICE_UID nor root, or is
  * writable by its group or everyone; a warning when everyone may read it.
- * *why (newly allocated; for OK untouched) says which, and what to do. */
-enum config_file_verdict config_judge_secret_file(const struct stat *st, uid_t service_uid, char **why);
+ * *ret_why (newly allocated; for OK untouched) says which, and what to do. */
+enum config_file_verdict config_judge_secret_file(const struct stat *st, uid_t service_uid, char **ret_why);
 
 /* Parses "123", "64k", "25M", "1G" (binary multiples). */
-int config_parse_size(const char *text, uint64_t *out);
+int config_parse_size(const char *text, uint64_t *ret_size);
 
 /* Parses "90s", "15m", "2h", "1d", "0" into seconds (at most 366 days).
- * 0 or -EINVAL; *seconds untouched on failure. */
-int config_parse_duration(const char *text, int64_t *seconds);
+ * 0 or -EINVAL; *ret_seconds untouched on failure. */
+int config_parse_duration(const char *text, int64_t *ret_seconds);

@@ -70,6 +70,8 @@ struct ctl_form_info {
 int ctl_find_form(const struct store_attachment *a, void *userdata);
 char *ctl_form_info_text(const struct ctl_form_info *f);
 void ctl_form_info_clear(struct ctl_form_info *f);
+typedef struct ctl_form_info CtlFormInfo;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CtlFormInfo, ctl_form_info_clear)
 
 /* ---- the human layout of status and show (ctl.c) ---- */
 

@@ -113,8 +113,9 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 		.body_missing = m->raw_sha256 ? NULL : (m->flags && strstr(m->flags, "gone") ? "gone" : "too-large"),
 		.stored = m,
 		.trust = c->trust,
+		.now = (int64_t)time(NULL),
 	};
-	struct assessment a;
+	g_auto(Assessment) a = { 0 };
 	assess_message(c->cfg, &in, &a);
 	c->seen++;
 	const struct store_message *n = &a.msg;
@@ -122,7 +123,6 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 	g_array_set_clear_func(sigs, stored_sig_clear);
 	if (store_foreach_attachment(c->st, m->id, false, collect_sig, sigs) < 0) {
 		c->error = 1;
-		assess_clear(&a);
 		return 1;
 	}
 	/* The attachments' verdicts count only when they are the same
@@ -141,7 +141,6 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 	if (quietly && !c->dry_run &&
 	    store_update_classification(c->st, m->id, n, a.atts, a.n_atts) < 0) {
 		c->error = 1;
-		assess_clear(&a);
 		return 1;
 	}
 	if (changed) {
@@ -206,11 +205,9 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 		if (!c->dry_run && store_update_classification(c->st, m->id, n, a.n_atts == m->n_attachments ? a.atts : NULL,
 							       a.n_atts) < 0) {
 			c->error = 1;
-			assess_clear(&a);
 			return 1;
 		}
 	}
-	assess_clear(&a);
 	return 0;
 }
 

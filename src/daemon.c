@@ -63,8 +63,9 @@ static int take_lock(const char *db, int *fd_out)
 	g_autofree char *path = g_strconcat(db, ".lock", NULL);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0) {
-		log_error("cannot open lock file %s: %s", path, g_strerror(errno));
-		return -errno;
+		int r = -errno;
+		log_error("cannot open lock file %s: %s", path, g_strerror(-r));
+		return r;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
@@ -235,10 +236,10 @@ static void status_idle(const struct service *sv, const char *how)
 
 /* The password (or token) file is read, judged and wiped: each connect
  * reads it again, so that no copy stays in memory between connects. */
-static int check_secret(const struct config *cfg, char **error)
+static int check_secret(const struct config *cfg, char **ret_error)
 {
 	g_autofree char *warning = NULL;
-	int r = config_check_secret(cfg, &warning, error);
+	int r = config_check_secret(cfg, &warning, ret_error);
 	if (warning)
 		log_warning("%s", warning);
 	return r;

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int datetime_parse_deadline(const char *text, GTimeZone *tz, int64_t *last_second)
+int datetime_parse_deadline(const char *text, GTimeZone *tz, int64_t *ret_last_second)
 {
 	int y, m, d, n = 0;
 
@@ -20,7 +20,7 @@ int datetime_parse_deadline(const char *text, GTimeZone *tz, int64_t *last_secon
 		g_autoptr(GDateTime) next = g_date_time_add_days(day, 1);
 		if (!next)
 			return -EINVAL;
-		*last_second = g_date_time_to_unix(next) - 1;
+		*ret_last_second = g_date_time_to_unix(next) - 1;
 		return 0;
 	}
 
@@ -57,7 +57,7 @@ int datetime_parse_deadline(const char *text, GTimeZone *tz, int64_t *last_secon
 		if (std >= 0 && dst >= 0 && std != dst)
 			return -ERANGE; /* ambiguous */
 	}
-	*last_second = g_date_time_to_unix(dt);
+	*ret_last_second = g_date_time_to_unix(dt);
 	return 0;
 }
 

@@ -11,7 +11,7 @@
  * no offset.  On success stores the last on-time second (inclusive, Unix
  * time) and returns 0; -ERANGE for a local time that does not exist or
  * happens twice in tz (daylight saving), -EINVAL for anything else. */
-int datetime_parse_deadline(const char *text, GTimeZone *tz, int64_t *last_second);
+int datetime_parse_deadline(const char *text, GTimeZone *tz, int64_t *ret_last_second);
 
 /* Formats a Unix time as ISO 8601 with a numeric offset in tz, e.g.
  * "2022-06-15T10:12:00+02:00".  Returns a newly allocated string (g_free). */

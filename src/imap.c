@@ -974,15 +974,13 @@ static int check_meta(struct imap *im, const char *what, struct seq_uid *v, size
  * messages with a UID >= FIRST and, when WANT is given, in WANT[0..NWANT)
  * (ascending), ascending and each once. */
 static int fetch_meta(struct imap *im, struct mailimap_set *set, uint32_t first, const uint32_t *want, size_t nwant,
-		      struct imap_meta **list, size_t *n)
+		      struct imap_meta **ret_list, size_t *ret_n)
 {
 	static const char what[] = "UID FETCH (metadata)";
 	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
 	clist *res = NULL;
 	uint32_t exists = imap_exists(im);
 
-	*list = NULL;
-	*n = 0;
 	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
 	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_internaldate());
 	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_rfc822_size());
@@ -1045,22 +1043,21 @@ static int fetch_meta(struct imap *im, struct mailimap_set *set, uint32_t first,
 	for (size_t i = 0; i < w; i++)
 		if (k == 0 || out[k - 1].uid != out[i].uid)
 			out[k++] = out[i];
-	*list = out;
-	*n = k;
+	*ret_list = out;
+	*ret_n = k;
 	return IMAP_OK;
 }
 
-int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **list, size_t *n)
+int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **ret_list, size_t *ret_n)
 {
-	return fetch_meta(im, mailimap_set_new_interval(first ? first : 1, 0), first, NULL, 0, list, n);
+	return fetch_meta(im, mailimap_set_new_interval(first ? first : 1, 0), first, NULL, 0, ret_list, ret_n);
 }
 
-int imap_fetch_meta_uids(struct imap *im, const uint32_t *uids, size_t n, struct imap_meta **list, size_t *count)
+int imap_fetch_meta_uids(struct imap *im, const uint32_t *uids, size_t n, struct imap_meta **ret_list, size_t *ret_count)
 {
-	*list = NULL;
-	*count = 0;
 	if (n == 0) {
-		*list = g_new0(struct imap_meta, 1);
+		*ret_list = g_new0(struct imap_meta, 1);
+		*ret_count = 0;
 		return IMAP_OK;
 	}
 	struct mailimap_set *set = uid_set(uids, n);
@@ -1068,17 +1065,15 @@ int imap_fetch_meta_uids(struct imap *im, const uint32_t *uids, size_t n, struct
 		snprintf(im->err, sizeof(im->err), "UID FETCH (metadata): out of memory");
 		return IMAP_E_PROTOCOL;
 	}
-	return fetch_meta(im, set, 0, uids, n, list, count);
+	return fetch_meta(im, set, 0, uids, n, ret_list, ret_count);
 }
 
 #define SEARCH_BYTES_PER_MESSAGE 12 /* " 4294967295" */
 
-int imap_search_all(struct imap *im, uint32_t **uids, size_t *n)
+int imap_search_all(struct imap *im, uint32_t **ret_uids, size_t *ret_n)
 {
 	static const char what[] = "UID SEARCH ALL";
 	clist *res = NULL;
-	*uids = NULL;
-	*n = 0;
 	struct mailimap_search_key *key = mailimap_search_key_new_all();
 	budget(im, COMMAND_BUDGET + (uint64_t)imap_exists(im) * SEARCH_BYTES_PER_MESSAGE);
 	int r = mailimap_uid_search(im->session, NULL, key, &res);
@@ -1102,8 +1097,8 @@ int imap_search_all(struct imap *im, uint32_t **uids, size_t *n)
 		g_free(out);
 		return r;
 	}
-	*uids = out;
-	*n = k;
+	*ret_uids = out;
+	*ret_n = k;
 	return IMAP_OK;
 }
 

@@ -104,19 +104,19 @@ int imap_add_keyword(struct imap *im, const uint32_t *uids, size_t n, const char
 int imap_move(struct imap *im, const uint32_t *uids, size_t n, const char *folder);
 
 /* UID, INTERNALDATE and RFC822.SIZE of every message with UID >= FIRST,
- * ascending.  *list is newly allocated (g_free).  The answer is checked
+ * ascending.  *ret_list is newly allocated (g_free).  The answer is checked
  * as a whole before any of it is used: a message number beyond EXISTS,
  * UIDs that do not rise with message numbers, or a UID at or above the
  * server's UIDNEXT (asked again with STATUS before a jump is believed)
  * is IMAP_E_PROTOCOL, and the session is unusable. */
-int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **list, size_t *n);
+int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **ret_list, size_t *ret_n);
 /* The same for the N UIDS (ascending) alone: those of them the server
  * has, ascending. */
-int imap_fetch_meta_uids(struct imap *im, const uint32_t *uids, size_t n, struct imap_meta **list, size_t *count);
+int imap_fetch_meta_uids(struct imap *im, const uint32_t *uids, size_t n, struct imap_meta **ret_list, size_t *ret_count);
 /* UID SEARCH ALL: every UID of the selected mailbox, ascending, each
- * below the server's UIDNEXT (checked as above).  *uids is newly
+ * below the server's UIDNEXT (checked as above).  *ret_uids is newly
  * allocated (g_free). */
-int imap_search_all(struct imap *im, uint32_t **uids, size_t *n);
+int imap_search_all(struct imap *im, uint32_t **ret_uids, size_t *ret_n);
 
 /* BODY.PEEK[] of UID into OUT (appended), never more than MAX bytes in
  * memory.  IMAP_E_TOO_LARGE when the body is longer (the session is then

@@ -43,6 +43,7 @@ void ingest_assess_one(const struct ingest_ctx *ctx, uint32_t uidvalidity, const
 		.raw_len = raw_len,
 		.body_missing = outcome == FETCHED ? NULL : outcome == GONE ? "gone" : "too-large",
 		.trust = ctx->trust,
+		.now = (int64_t)time(NULL),
 		.clock = g_get_monotonic_time,
 		.started = started,
 		.stop = ctx->stop,

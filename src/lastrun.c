@@ -33,7 +33,7 @@ static void copy_value(char *dst, size_t size, const char *v)
 	g_strlcpy(dst, v, size);
 }
 
-int lastrun_read(const char *path, struct lastrun *out)
+int lastrun_read(const char *path, struct lastrun *ret)
 {
 	g_autofree char *text = NULL;
 	g_autoptr(GError) e = NULL;
@@ -66,7 +66,7 @@ int lastrun_read(const char *path, struct lastrun *out)
 		else if (!strcmp(k, "phase"))
 			copy_value(r.phase, sizeof(r.phase), v);
 	}
-	*out = r;
+	*ret = r;
 	return 0;
 }
 
@@ -169,7 +169,7 @@ static void on_fatal(int sig)
 
 /* ---- the daemon's side ---- */
 
-int lastrun_begin(const char *database, int64_t now, struct lastrun *prev, struct lastrun *cur)
+int lastrun_begin(const char *database, int64_t now, struct lastrun *ret_prev, struct lastrun *ret_cur)
 {
 	g_autofree char *path = lastrun_path(database);
 	struct lastrun p = { 0 };
@@ -185,8 +185,8 @@ int lastrun_begin(const char *database, int64_t now, struct lastrun *prev, struc
 		c.last_crash = !strcmp(p.state, "crashed") && p.signal_time ? p.signal_time : now;
 		g_strlcpy(c.last_reason, reason, sizeof(c.last_reason));
 	}
-	*prev = p;
-	*cur = c;
+	*ret_prev = p;
+	*ret_cur = c;
 	current = c;
 
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);

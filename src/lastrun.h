@@ -31,20 +31,21 @@ struct lastrun {
 /* "<database>.run".  Newly allocated (g_free). */
 char *lastrun_path(const char *database);
 
-/* Reads the record at PATH into *OUT: 0, -ENOENT when there is none, or
+/* Reads the record at PATH into *RET: 0, -ENOENT when there is none, or
  * a negative errno.  Unknown keys are ignored. */
-int lastrun_read(const char *path, struct lastrun *out);
+int lastrun_read(const char *path, struct lastrun *ret);
 
 /* Whether the run recorded in R ended without a clean stop; REASON gets
  * how (e.g. "signal 11 (SIGSEGV) while parsing the server's response to
  * EXAMINE"). */
 bool lastrun_unclean(const struct lastrun *r, char *reason, size_t size);
 
-/* Starts this run: reads the previous record (*PREV, zeroed when none),
+/* Starts this run: reads the previous record (*RET_PREV, zeroed when none),
  * counts an unclean end of it, writes this run's "running" record (NOW:
  * unix seconds) and installs the fatal-signal handlers.  0 or a negative
- * errno (the run goes on without a record then). */
-int lastrun_begin(const char *database, int64_t now, struct lastrun *prev, struct lastrun *cur);
+ * errno (the run goes on without a record then): not a failure of the
+ * reading, so *RET_PREV and *RET_CUR are set whatever it returns. */
+int lastrun_begin(const char *database, int64_t now, struct lastrun *ret_prev, struct lastrun *ret_cur);
 
 /* What the calling thread is doing, for the record of a crash: a static
  * string ("parsing the server's response to EXAMINE").  Async-signal-safe

@@ -669,11 +669,10 @@ static bool has_headers(GMimeMessage *m)
  * read it is kept as it is. */
 static bool unpack_tnef(struct walk *w, GMimeObject *obj, const char *path, const char *filename, GByteArray *data)
 {
-	struct tnef_result t;
+	g_auto(TnefResult) t = { 0 };
 	const char *why = NULL;
 	int r = tnef_parse(data->data, data->len, &t, &why);
 	if (r < 0 || t.n_files == 0) {
-		tnef_result_clear(&t);
 		note(w, path, obj, filename, data->len, "attachment",
 		     g_strdup_printf("TNEF container that could not be unpacked (%s): kept as it is",
 				     why ? why : "no files inside"));
@@ -691,7 +690,6 @@ static bool unpack_tnef(struct walk *w, GMimeObject *obj, const char *path, cons
 		note(w, sub, NULL, t.files[i].name, d->len, "attachment", g_strdup("file inside the TNEF container"));
 		add_attachment(w, sub, t.files[i].name, ctype, "tnef", d, pdf);
 	}
-	tnef_result_clear(&t);
 	return true;
 }
 
@@ -766,7 +764,7 @@ static void smime_verdict(struct mime_message *msg, const struct cms_result *r)
 static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, const char *filename,
 			 GByteArray *data, unsigned depth)
 {
-	struct cms_result r;
+	g_auto(CmsResult) r = { 0 };
 	cms_verify(data->data, data->len, NULL, 0, w->limits->trust, &w->limits->when, &r);
 	if (!r.content) {
 		/* Encrypted (enveloped-data): nothing to say of a signature.
@@ -778,7 +776,6 @@ static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, con
 		    g_mime_application_pkcs7_mime_get_smime_type(GMIME_APPLICATION_PKCS7_MIME(obj)) !=
 			    GMIME_SECURE_MIME_TYPE_COMPRESSED_DATA)
 			smime_verdict(w->msg, &r);
-		cms_result_clear(&r);
 		return false;
 	}
 	smime_verdict(w->msg, &r);
@@ -802,7 +799,6 @@ static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, con
 	}
 	g_object_unref(p);
 	g_object_unref(st);
-	cms_result_clear(&r);
 	return true;
 }
 
@@ -966,7 +962,7 @@ static void verify_multipart_signed(struct walk *w, GMimeMultipart *mp, const ch
 		return;
 	GByteArray *signed_bytes = serialise_crlf(content);
 	GByteArray *der = decode_part(GMIME_PART(sig), NULL);
-	struct cms_result r;
+	g_auto(CmsResult) r = { 0 };
 	GByteArray *as_received = signed_part_raw(w->raw, g_mime_multipart_get_boundary(mp), G_MAXSIZE);
 	if (as_received && !same_part(as_received, signed_bytes)) {
 		g_byte_array_free(as_received, TRUE);
@@ -979,16 +975,15 @@ static void verify_multipart_signed(struct walk *w, GMimeMultipart *mp, const ch
 		if (r.status != CMS_VALID && !strcmp(r.reason, "digest mismatch")) {
 			/* Not these bytes: GMime's; a verdict on the bytes that
 			 * were signed (the digest matched) stands. */
-			struct cms_result r2;
+			g_auto(CmsResult) r2 = { 0 };
 			cms_verify(der->data, der->len, signed_bytes->data, signed_bytes->len, w->limits->trust,
 				   &w->limits->when, &r2);
 			if (r2.status == CMS_VALID || strcmp(r2.reason, "digest mismatch")) {
 				cms_result_clear(&r);
 				r = r2;
+				r2 = (struct cms_result){ 0 }; /* moved into r */
 				if (r.status == CMS_INVALID)
 					r.why = r.reason; /* the copy's own */
-			} else {
-				cms_result_clear(&r2);
 			}
 		}
 	} else {
@@ -1005,7 +1000,6 @@ static void verify_multipart_signed(struct walk *w, GMimeMultipart *mp, const ch
 	     g_strdup_printf("S/MIME signature of part %s%s1: %s%s%s%s%s", path, *path ? "." : "", record_signature_name(r.status),
 			     r.signer ? " by " : "", r.signer ? r.signer : "", r.status == CMS_INVALID ? ", " : "",
 			     r.status == CMS_INVALID && r.why ? r.why : ""));
-	cms_result_clear(&r);
 	g_byte_array_free(der, TRUE);
 	g_byte_array_free(signed_bytes, TRUE);
 }

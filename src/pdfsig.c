@@ -872,11 +872,11 @@ static bool modified_after(const uint8_t *pdf, size_t len, size_t end)
 }
 
 void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust, const struct cms_when *when,
-		  struct pdfsig_result *out)
+		  struct pdfsig_result *ret)
 {
-	memset(out, 0, sizeof(*out));
-	out->status = CMS_NONE;
-	out->trusted = -1;
+	memset(ret, 0, sizeof(*ret));
+	ret->status = CMS_NONE;
+	ret->trusted = -1;
 	/* Without the name anywhere there is no signature dictionary: one
 	 * memmem() instead of the scan, for the many unsigned files.  An
 	 * empty part comes as NULL, 0 (memmem() must not see NULL). */
@@ -895,15 +895,14 @@ void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust,
 	for (int k = 0; k < n; k++) {
 		if (!s->cands[k].timestamp)
 			continue;
-		struct cms_result r;
+		g_auto(CmsResult) r = { 0 };
 		check_one(pdf, len, &s->cands[k], trust, when, &r, &ts[k]);
 		if (r.status == CMS_INVALID) {
 			/* Not the signer's: only a timestamp that does not match
 			 * the file counts. */
-			out->status = CMS_INVALID;
-			g_strlcpy(out->reason, r.why ? r.why : "", sizeof(out->reason));
+			ret->status = CMS_INVALID;
+			g_strlcpy(ret->reason, r.why ? r.why : "", sizeof(ret->reason));
 		}
-		cms_result_clear(&r);
 	}
 	uint64_t first_end = 0;
 	bool any_end = false;
@@ -913,7 +912,7 @@ void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust,
 		/* The proof of existence: the earliest of WHEN and the
 		 * document timestamps after this signature that cover it. */
 		struct cms_when w = when ? *when : (struct cms_when){ 0 };
-		struct cms_result r;
+		g_auto(CmsResult) r = { 0 };
 		struct checked ck;
 		check_one(pdf, len, &s->cands[k], trust, &w, &r, &ck);
 		bool redo = false;
@@ -933,47 +932,46 @@ void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust,
 			first_end = ck.end;
 			any_end = true;
 		}
-		out->n_signatures++;
-		out->covers_whole_file = out->covers_whole_file || ck.covers;
+		ret->n_signatures++;
+		ret->covers_whole_file = ret->covers_whole_file || ck.covers;
 		if (r.status == CMS_VALID) {
-			if (out->status == CMS_NONE)
-				out->status = CMS_VALID;
-			free(out->signer);
-			out->signer = r.signer ? strdup(r.signer) : NULL;
-			out->has_time = r.has_time;
-			out->signed_at = r.signed_at;
-			out->trusted = r.trusted;
-			out->has_validated_at = r.has_validated_at;
-			out->validated_at = r.validated_at;
-			out->time_source = r.time_source;
-			if (out->status == CMS_VALID)
-				g_strlcpy(out->reason, r.reason, sizeof(out->reason));
+			if (ret->status == CMS_NONE)
+				ret->status = CMS_VALID;
+			free(ret->signer);
+			ret->signer = r.signer ? strdup(r.signer) : NULL;
+			ret->has_time = r.has_time;
+			ret->signed_at = r.signed_at;
+			ret->trusted = r.trusted;
+			ret->has_validated_at = r.has_validated_at;
+			ret->validated_at = r.validated_at;
+			ret->time_source = r.time_source;
+			if (ret->status == CMS_VALID)
+				g_strlcpy(ret->reason, r.reason, sizeof(ret->reason));
 		} else {
-			if (out->status != CMS_INVALID)
-				g_strlcpy(out->reason, r.why ? r.why : "", sizeof(out->reason));
-			out->status = CMS_INVALID;
-			if (!out->signer && r.signer)
-				out->signer = strdup(r.signer);
-			if (!out->has_validated_at) {
-				out->has_validated_at = r.has_validated_at;
-				out->validated_at = r.validated_at;
-				out->time_source = r.time_source;
+			if (ret->status != CMS_INVALID)
+				g_strlcpy(ret->reason, r.why ? r.why : "", sizeof(ret->reason));
+			ret->status = CMS_INVALID;
+			if (!ret->signer && r.signer)
+				ret->signer = strdup(r.signer);
+			if (!ret->has_validated_at) {
+				ret->has_validated_at = r.has_validated_at;
+				ret->validated_at = r.validated_at;
+				ret->time_source = r.time_source;
 			}
 		}
-		cms_result_clear(&r);
 	}
 	if (s->n_cands > PDFSIG_MAX_SIGNATURES) {
-		out->status = CMS_INVALID;
-		g_strlcpy(out->reason, "too many signatures", sizeof(out->reason));
+		ret->status = CMS_INVALID;
+		g_strlcpy(ret->reason, "too many signatures", sizeof(ret->reason));
 	}
 	if (s->names > PDFSIG_MAX_BYTERANGE_NAMES) {
-		out->status = CMS_INVALID;
-		g_strlcpy(out->reason, "too many /ByteRange", sizeof(out->reason));
+		ret->status = CMS_INVALID;
+		g_strlcpy(ret->reason, "too many /ByteRange", sizeof(ret->reason));
 	}
-	if (out->n_signatures && any_end && first_end < len)
-		out->modified = modified_after(pdf, len, (size_t)first_end);
-	if (out->status == CMS_INVALID)
-		out->why = out->reason;
+	if (ret->n_signatures && any_end && first_end < len)
+		ret->modified = modified_after(pdf, len, (size_t)first_end);
+	if (ret->status == CMS_INVALID)
+		ret->why = ret->reason;
 	g_free(s);
 }
 

@@ -52,10 +52,12 @@ struct pdfsig_result {
 };
 
 /* WHEN: the proof of existence from outside the file (the message's
- * arrival), or NULL. */
+ * arrival), or NULL.  Always fills *RET (pdfsig_result_clear() it). */
 void pdfsig_check(const uint8_t *pdf, size_t len, const struct cms_trust *trust, const struct cms_when *when,
-		  struct pdfsig_result *out);
+		  struct pdfsig_result *ret);
 void pdfsig_result_clear(struct pdfsig_result *r);
+typedef struct pdfsig_result PdfsigResult;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(PdfsigResult, pdfsig_result_clear)
 
 /* True when the PDF's first page text (uncompressed content) or its
  * metadata mentions an application form ("ansøgning", "skema"). */

@@ -169,9 +169,9 @@ static char *verified_name(const struct item *c, bool *unverified)
 	return NULL;
 }
 
-void received_parse_hop(const char *value, struct received_hop *hop)
+void received_parse_hop(const char *value, struct received_hop *ret_hop)
 {
-	memset(hop, 0, sizeof(*hop));
+	memset(ret_hop, 0, sizeof(*ret_hop));
 	if (!value)
 		return;
 	/* Unfolded: line breaks removed, tabs as spaces. */
@@ -195,7 +195,7 @@ void received_parse_hop(const char *value, struct received_hop *hop)
 			semi = i;
 	}
 	if (semi < len)
-		hop->date = g_strdup(text + semi + 1);
+		ret_hop->date = g_strdup(text + semi + 1);
 
 	g_autoptr(GArray) list = g_array_new(FALSE, FALSE, sizeof(struct item));
 	items(text, semi, list);
@@ -207,22 +207,22 @@ void received_parse_hop(const char *value, struct received_hop *hop)
 			continue;
 		bool is_from = it[i].len == 4 && !g_ascii_strncasecmp(it[i].text, "from", 4);
 		bool is_by = it[i].len == 2 && !g_ascii_strncasecmp(it[i].text, "by", 2);
-		if (is_from && !seen_from && !hop->by) {
+		if (is_from && !seen_from && !ret_hop->by) {
 			/* "from" comes before "by" (RFC 5321 4.4). */
 			seen_from = true;
 			if (i + 1 < n && !it[i + 1].comment) {
-				hop->from = host_name(it[i + 1].text, it[i + 1].len);
+				ret_hop->from = host_name(it[i + 1].text, it[i + 1].len);
 				if (i + 2 < n && it[i + 2].comment) {
-					char *v = verified_name(&it[i + 2], &hop->from_unverified);
-					if (v || hop->from_unverified) {
-						g_free(hop->from);
-						hop->from = v;
+					char *v = verified_name(&it[i + 2], &ret_hop->from_unverified);
+					if (v || ret_hop->from_unverified) {
+						g_free(ret_hop->from);
+						ret_hop->from = v;
 					}
 				}
 			}
-		} else if (is_by && !hop->by) {
+		} else if (is_by && !ret_hop->by) {
 			if (i + 1 < n && !it[i + 1].comment)
-				hop->by = host_name(it[i + 1].text, it[i + 1].len);
+				ret_hop->by = host_name(it[i + 1].text, it[i + 1].len);
 			break;
 		}
 	}
@@ -292,7 +292,7 @@ static int days_in_month(int y, int m)
 	return m == 2 && leap ? 29 : dm[m - 1];
 }
 
-int received_parse_date(const char *text, int64_t *when, int *offset)
+int received_parse_date(const char *text, int64_t *ret_when, int *ret_offset)
 {
 	static const char *const days[] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun" };
 	static const char *const months[] = { "jan", "feb", "mar", "apr", "may", "jun",
@@ -363,8 +363,8 @@ int received_parse_date(const char *text, int64_t *when, int *offset)
 	}
 	if (*skip_cfws(p))
 		return -EINVAL;
-	*when = days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec - (int64_t)zone * 60;
-	*offset = zone;
+	*ret_when = days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec - (int64_t)zone * 60;
+	*ret_offset = zone;
 	return 0;
 }
 
@@ -379,15 +379,15 @@ static bool trusted(const char *host, const char *const *patterns)
 }
 
 void received_edge(const char *const *values, size_t n, const char *const *patterns, bool has_arrival,
-		   int64_t arrival, int64_t max_skew, struct received_edge *out)
+		   int64_t arrival, int64_t max_skew, struct received_edge *ret)
 {
-	memset(out, 0, sizeof(*out));
+	memset(ret, 0, sizeof(*ret));
 	if (!patterns || !patterns[0]) {
-		out->why = RECEIVED_NO_RELAYS;
+		ret->why = RECEIVED_NO_RELAYS;
 		return;
 	}
 	if (n == 0) {
-		out->why = RECEIVED_NO_HEADERS;
+		ret->why = RECEIVED_NO_HEADERS;
 		return;
 	}
 	struct received_hop edge = { 0 };
@@ -402,27 +402,27 @@ void received_edge(const char *const *values, size_t n, const char *const *patte
 		received_hop_clear(&edge);
 		edge = hop;
 		found = true;
-		out->index = i;
+		ret->index = i;
 		/* Taken from outside: the hand-over; what lies below is the sender's. */
 		if (edge.from_unverified || !trusted(edge.from, patterns))
 			break;
 	}
 	if (!found) {
-		out->why = RECEIVED_UNTRUSTED_TOP;
+		ret->why = RECEIVED_UNTRUSTED_TOP;
 		return;
 	}
 	int64_t when;
 	int offset;
 	if (received_parse_date(edge.date, &when, &offset) < 0)
-		out->why = RECEIVED_BAD_DATE;
+		ret->why = RECEIVED_BAD_DATE;
 	else if (!has_arrival)
-		out->why = RECEIVED_NO_ARRIVAL;
+		ret->why = RECEIVED_NO_ARRIVAL;
 	else if (when > arrival + max_skew)
-		out->why = RECEIVED_AFTER_ARRIVAL;
+		ret->why = RECEIVED_AFTER_ARRIVAL;
 	else {
-		out->why = RECEIVED_EDGE;
-		out->when = when;
-		out->offset = offset;
+		ret->why = RECEIVED_EDGE;
+		ret->when = when;
+		ret->offset = offset;
 	}
 	received_hop_clear(&edge);
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <glib.h>
 
 /* [evidence] max_edge_skew: how far the edge time may lie after
  * INTERNALDATE (clocks of two servers) before it is not believed. */
@@ -39,9 +40,9 @@ struct received_edge {
  * against PATTERNS (NULL-terminated shell globs, '*' and '?', matched
  * case-insensitively against host names; NULL or empty: none trusted).
  * ARRIVAL is INTERNALDATE when HAS_ARRIVAL; an edge time more than MAX_SKEW
- * seconds after it is refused.  Always fills *OUT; never fails. */
+ * seconds after it is refused.  Always fills *RET; never fails. */
 void received_edge(const char *const *values, size_t n, const char *const *patterns, bool has_arrival,
-		   int64_t arrival, int64_t max_skew, struct received_edge *out);
+		   int64_t arrival, int64_t max_skew, struct received_edge *ret);
 
 /* "no-trusted-relays", "no-received", "untrusted-top", "bad-date",
  * "after-arrival", "no-arrival"; NULL for RECEIVED_EDGE. */
@@ -59,7 +60,7 @@ bool received_pattern_valid(const char *pattern);
  * the day name optional, seconds optional, obsolete zone names UT, GMT,
  * Z, EST … PDT; a trailing comment such as "(CEST)" ignored).  Strict:
  * anything else is refused (-EINVAL), never guessed.  0 on success. */
-int received_parse_date(const char *text, int64_t *when, int *offset);
+int received_parse_date(const char *text, int64_t *ret_when, int *ret_offset);
 
 /* The parts of one Received: value the walk reads.  BY and FROM are the
  * host names (newly allocated, lower case, or NULL when absent or not a
@@ -74,5 +75,7 @@ struct received_hop {
 	bool from_unverified;
 	char *date;       /* the text after the last ';' outside comments, or NULL */
 };
-void received_parse_hop(const char *value, struct received_hop *hop);
+void received_parse_hop(const char *value, struct received_hop *ret_hop);
 void received_hop_clear(struct received_hop *hop);
+typedef struct received_hop ReceivedHop;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ReceivedHop, received_hop_clear)

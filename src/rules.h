@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <glib.h>
 
 /* The longest applicant name kept, in characters (a 1 MB subject does
  * not make a 1 MB name); longer ones end in "…". */
@@ -136,6 +137,8 @@ struct rules_result {
 void rules_classify(const struct rules_call *calls, size_t n_calls, const struct rules_settings *settings,
 		    const struct rules_input *in, struct rules_result *out);
 void rules_result_clear(struct rules_result *res);
+typedef struct rules_result RulesResult;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(RulesResult, rules_result_clear)
 
 const char *rules_basis_name(enum rules_basis basis);
 const char *rules_applicant_source_name(enum rules_applicant_source src); /* NULL for none */
@@ -165,6 +168,8 @@ struct rules_subject_result {
 enum rules_match rules_subject_match_full(const char *subject, const char *call_subject,
 					  const struct rules_settings *settings, struct rules_subject_result *out);
 void rules_subject_result_clear(struct rules_subject_result *r);
+typedef struct rules_subject_result RulesSubjectResult;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(RulesSubjectResult, rules_subject_result_clear)
 
 /* The kind of message from its hints and subject, before any call match. */
 enum rules_kind rules_message_kind(const char *subject, unsigned hints);

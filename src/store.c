@@ -355,12 +355,12 @@ static int migrate(struct store *st)
 	return migrate_to(st, STORE_SCHEMA_VERSION);
 }
 
-int store_create_at_version(const char *path, int version, char **error)
+int store_create_at_version(const char *path, int version, char **ret_error)
 {
 	struct store st = { 0 };
 	int r = -EINVAL;
 	if (version < 1 || version > STORE_SCHEMA_VERSION) {
-		*error = g_strdup_printf("no schema version %d", version);
+		*ret_error = g_strdup_printf("no schema version %d", version);
 		return r;
 	}
 	if (sqlite3_open(path, &st.db) == SQLITE_OK)
@@ -368,7 +368,7 @@ int store_create_at_version(const char *path, int version, char **error)
 	else
 		r = -EIO;
 	if (r < 0)
-		*error = g_strdup_printf("database %s: %s", path, st.db ? sqlite3_errmsg(st.db) : "cannot open");
+		*ret_error = g_strdup_printf("database %s: %s", path, st.db ? sqlite3_errmsg(st.db) : "cannot open");
 	sqlite3_close(st.db);
 	return r;
 }
@@ -626,7 +626,7 @@ static int check_file(const char *path, int fd, struct stat *sb, char *errbuf, s
 	return 0;
 }
 
-int store_open(const char *path, enum store_mode mode, struct store **out, char **error)
+int store_open(const char *path, enum store_mode mode, struct store **ret_store, char **ret_error)
 {
 	g_autoptr(Store) st = g_new0(struct store, 1);
 	int r, flags;
@@ -716,10 +716,10 @@ int store_open(const char *path, enum store_mode mode, struct store **out, char 
 			goto fail;
 		}
 	}
-	*out = g_steal_pointer(&st);
+	*ret_store = g_steal_pointer(&st);
 	return 0;
 fail:
-	*error = g_strdup_printf("database %s: %s", path, st->errbuf);
+	*ret_error = g_strdup_printf("database %s: %s", path, st->errbuf);
 	return r;
 }
 
@@ -744,7 +744,7 @@ void store_close(struct store *st)
 	g_free(st);
 }
 
-int store_mailbox_get(struct store *st, const char *mailbox, uint32_t *uidvalidity, uint32_t *last_uid)
+int store_mailbox_get(struct store *st, const char *mailbox, uint32_t *ret_uidvalidity, uint32_t *ret_last_uid)
 {
 	sqlite3_stmt *s = NULL;
 	int r = prepare(st, "SELECT uidvalidity, last_uid FROM mailboxes WHERE mailbox = ?", &s);
@@ -753,8 +753,8 @@ int store_mailbox_get(struct store *st, const char *mailbox, uint32_t *uidvalidi
 	bind_text(s, 1, mailbox);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		*uidvalidity = (uint32_t)sqlite3_column_int64(s, 0);
-		*last_uid = (uint32_t)sqlite3_column_int64(s, 1);
+		*ret_uidvalidity = (uint32_t)sqlite3_column_int64(s, 0);
+		*ret_last_uid = (uint32_t)sqlite3_column_int64(s, 1);
 		r = 0;
 	} else if (rc == SQLITE_DONE) {
 		r = -ENOENT;
@@ -1208,14 +1208,12 @@ static int rekey(struct store *st, int64_t id, const struct store_message *m)
 
 int store_record(struct store *st, const struct store_message *msg,
 		 const struct store_attachment_in *atts, size_t n_atts,
-		 int64_t *id, enum store_outcome *outcome)
+		 int64_t *ret_id, enum store_outcome *ret_outcome)
 {
 	int r;
 	bool found = false;
-	int64_t dup = 0, old = 0;
+	int64_t dup = 0, old = 0, id = 0;
 
-	*outcome = STORE_EXISTED;
-	*id = 0;
 	/* In a batch (store_begin()): a savepoint, so that a failure undoes
 	 * this record alone and leaves the batch's earlier ones to commit. */
 	bool batch = !sqlite3_get_autocommit(st->db);
@@ -1228,20 +1226,21 @@ int store_record(struct store *st, const struct store_message *msg,
 	if (old) {
 		if ((r = rekey(st, old, msg)) < 0)
 			goto rollback;
-		*id = old;
+		id = old;
 	} else if (!found) {
 		if ((r = find_original(st, has_body(msg) ? msg->raw_sha256 : NULL, &dup)) < 0 ||
-		    (r = insert_message(st, msg, dup, id)) < 0 ||
-		    (r = insert_attachments(st, *id, atts, n_atts)) < 0 ||
-		    (r = insert_parts(st, *id, msg->parts, msg->n_parts)) < 0 ||
-		    (r = insert_promises(st, *id, msg->promises, msg->n_promises)) < 0)
+		    (r = insert_message(st, msg, dup, &id)) < 0 ||
+		    (r = insert_attachments(st, id, atts, n_atts)) < 0 ||
+		    (r = insert_parts(st, id, msg->parts, msg->n_parts)) < 0 ||
+		    (r = insert_promises(st, id, msg->promises, msg->n_promises)) < 0)
 			goto rollback;
 	}
 	if ((r = advance_watermark(st, msg->mailbox, msg->uidvalidity, msg->uid)) < 0)
 		goto rollback;
 	if ((r = batch ? exec(st, "RELEASE record") : commit(st)) < 0)
 		goto rollback;
-	*outcome = old ? STORE_REKEYED : found ? STORE_EXISTED : STORE_INSERTED;
+	*ret_id = id;
+	*ret_outcome = old ? STORE_REKEYED : found ? STORE_EXISTED : STORE_INSERTED;
 	return 0;
 rollback:
 	/* SQLite may have rolled the whole transaction back already (a full
@@ -1251,7 +1250,6 @@ rollback:
 		sqlite3_exec(st->db, "ROLLBACK TO record; RELEASE record", NULL, NULL, NULL);
 	else if (!batch)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	*id = 0;
 	return r;
 }
 
@@ -1424,7 +1422,7 @@ int store_gaps_noted(struct store *st, int64_t when, int64_t left, const char *u
 	return end_transaction(st, &s, 0);
 }
 
-int store_gaps_checked_at(struct store *st, int64_t *when)
+int store_gaps_checked_at(struct store *st, int64_t *ret_when)
 {
 	sqlite3_stmt *s = NULL;
 	int r = prepare(st, "SELECT value FROM state WHERE key = 'gaps_checked_at'", &s);
@@ -1435,7 +1433,7 @@ int store_gaps_checked_at(struct store *st, int64_t *when)
 	finalize(st, &s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return sql_error(st, rc, "read state");
-	*when = v;
+	*ret_when = v;
 	return 0;
 }
 
@@ -1465,10 +1463,10 @@ static int select_uids(struct store *st, const char *sql, const char *what, cons
 	return 0;
 }
 
-int store_recorded_uids(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t **uids, size_t *n)
+int store_recorded_uids(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t **ret_uids, size_t *ret_n)
 {
 	return select_uids(st, "SELECT uid FROM messages WHERE mailbox = ?1 AND uidvalidity = ?2 ORDER BY uid",
-			   "read recorded UIDs", mailbox, uidvalidity, uids, n);
+			   "read recorded UIDs", mailbox, uidvalidity, ret_uids, ret_n);
 }
 
 int store_set_durable(struct store *st, bool full)
@@ -1477,7 +1475,7 @@ int store_set_durable(struct store *st, bool full)
 }
 
 int store_actions_pending(struct store *st, const char *promise, const char *mailbox, uint32_t uidvalidity,
-			  struct store_action **out, size_t *n)
+			  struct store_action **ret_actions, size_t *ret_n)
 {
 	sqlite3_stmt *s = NULL;
 	int r = prepare(st,
@@ -1503,8 +1501,8 @@ int store_actions_pending(struct store *st, const char *promise, const char *mai
 	finalize(st, &s);
 	if (rc != SQLITE_DONE)
 		return sql_error(st, rc, "read pending actions");
-	*n = a->len;
-	*out = (struct store_action *)(void *)g_array_free(g_steal_pointer(&a), FALSE);
+	*ret_n = a->len;
+	*ret_actions = (struct store_action *)(void *)g_array_free(g_steal_pointer(&a), FALSE);
 	return 0;
 }
 
@@ -1557,7 +1555,7 @@ int store_actions_failed(struct store *st, const int64_t *ids, size_t n, const c
 	return actions_attempted(st, ids, n, NULL, NULL, at, error ? error : "failed");
 }
 
-int store_get_status(struct store *st, struct store_status *out)
+static int read_status(struct store *st, struct store_status *out)
 {
 	sqlite3_stmt *s = NULL;
 	int r, rc;
@@ -1621,6 +1619,22 @@ int store_get_status(struct store *st, struct store_status *out)
 		out->recorded_current = sqlite3_column_int64(s, 0);
 	finalize(st, &s);
 	return rc == SQLITE_ROW ? 0 : sql_error(st, rc, "count current records");
+}
+
+/* Into a local, so that *RET_STATUS is untouched on failure and the
+ * strings read before it are not lost. */
+int store_get_status(struct store *st, struct store_status *ret_status)
+{
+	struct store_status status;
+	int r = read_status(st, &status);
+	if (r < 0) {
+		g_free(status.last_error);
+		g_free(status.last_action_error);
+		g_free(status.gap_uids);
+		return r;
+	}
+	*ret_status = status;
+	return 0;
 }
 
 static const char *col_text(sqlite3_stmt *s, int i)
@@ -1976,7 +1990,7 @@ static int verify_walk(struct store *st, const char *sql, const char *what, stor
 	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, what);
 }
 
-int store_verify(struct store *st, store_difference_cb cb, void *userdata, struct store_verify_counts *counts)
+static int verify_all(struct store *st, store_difference_cb cb, void *userdata, struct store_verify_counts *counts)
 {
 	int r;
 	int64_t stored_attachments = 0, checks = 0;
@@ -1991,6 +2005,15 @@ int store_verify(struct store *st, store_difference_cb cb, void *userdata, struc
 	    (r = verify_walk(st, "PRAGMA integrity_check", "integrity_check", cb, userdata, counts, &checks, NULL)) != 0)
 		return r;
 	return verify_walk(st, "PRAGMA foreign_key_check", "foreign_key_check", cb, userdata, counts, &checks, NULL);
+}
+
+int store_verify(struct store *st, store_difference_cb cb, void *userdata, struct store_verify_counts *ret_counts)
+{
+	struct store_verify_counts counts;
+	int r = verify_all(st, cb, userdata, &counts);
+	if (r >= 0)
+		*ret_counts = counts;
+	return r;
 }
 
 static void *checkpointer_main(void *data)

@@ -196,8 +196,8 @@ struct store_status {
  * never taken for a new database.  READ_ONLY and UPDATE never create a
  * schema; where puljed left no -wal/-shm they make them owned by the
  * database's owner and writable by it, or refuse (-EACCES) when this user
- * may not.  On failure *error holds a newly allocated message. */
-int store_open(const char *path, enum store_mode mode, struct store **out, char **error);
+ * may not.  On failure *ret_error holds a newly allocated message. */
+int store_open(const char *path, enum store_mode mode, struct store **ret_store, char **ret_error);
 void store_close(struct store *st);
 /* g_autoptr(Store) frees with store_close(). */
 typedef struct store Store;
@@ -211,11 +211,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Store, store_close)
  * thread or its connection cannot be had (SQLite's own checkpoints stay). */
 int store_checkpoint_in_background(struct store *st, uint64_t soft, uint64_t hard);
 /* For migration tests: creates PATH with the schema as it was at VERSION. */
-int store_create_at_version(const char *path, int version, char **error);
+int store_create_at_version(const char *path, int version, char **ret_error);
 const char *store_errmsg(struct store *st);
 
 /* The watermark of MAILBOX; -ENOENT when the mailbox was never seen. */
-int store_mailbox_get(struct store *st, const char *mailbox, uint32_t *uidvalidity, uint32_t *last_uid);
+int store_mailbox_get(struct store *st, const char *mailbox, uint32_t *ret_uidvalidity, uint32_t *ret_last_uid);
 /* Starts MAILBOX afresh under a new UIDVALIDITY (watermark 0).  Records
  * made under the old UIDVALIDITY stay. */
 int store_mailbox_reset(struct store *st, const char *mailbox, uint32_t uidvalidity);
@@ -236,10 +236,10 @@ enum store_outcome {
  * ignored: a message whose raw bytes equal an earlier record's gets
  * duplicate_of set here — unless that record was made under an earlier
  * UIDVALIDITY of the same mailbox, in which case it is re-keyed instead
- * (STORE_REKEYED, *id its id). */
+ * (STORE_REKEYED, *ret_id its id). */
 int store_record(struct store *st, const struct store_message *msg,
 		 const struct store_attachment_in *atts, size_t n_atts,
-		 int64_t *id, enum store_outcome *outcome);
+		 int64_t *ret_id, enum store_outcome *ret_outcome);
 
 /* Explicit transactions around several updates (reclassify) or records
  * (a batch).  On a failed store_commit() the caller calls store_rollback(). */
@@ -263,16 +263,16 @@ int store_decide(struct store *st, int64_t id, const char *decision, const char 
  * the server's message count when known (SERVER_EXISTS < 0: unknown). */
 int store_poll_done(struct store *st, int64_t when, const char *error, int64_t server_exists);
 
-int store_get_status(struct store *st, struct store_status *out);
+int store_get_status(struct store *st, struct store_status *ret_status);
 
 /* Notes a gap check at WHEN: LEFT UIDs at or below the watermark still
  * without a record (UIDS: the first of them, space-separated, or NULL). */
 int store_gaps_noted(struct store *st, int64_t when, int64_t left, const char *uids);
 /* When the last gap check ran (0: never). */
-int store_gaps_checked_at(struct store *st, int64_t *when);
-/* Every UID recorded under MAILBOX/UIDVALIDITY, ascending; *uids is newly
+int store_gaps_checked_at(struct store *st, int64_t *ret_when);
+/* Every UID recorded under MAILBOX/UIDVALIDITY, ascending; *ret_uids is newly
  * allocated (g_free). */
-int store_recorded_uids(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t **uids, size_t *n);
+int store_recorded_uids(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t **ret_uids, size_t *ret_n);
 
 /* synchronous = FULL (every commit reaches the disk before the server is
  * touched: the after-ingest actions) or NORMAL (the default). */
@@ -287,9 +287,9 @@ struct store_action {
 };
 
 /* The pending actions of PROMISE on records of MAILBOX/UIDVALIDITY, by
- * UID; *out is newly allocated (g_free). */
+ * UID; *ret_actions is newly allocated (g_free). */
 int store_actions_pending(struct store *st, const char *promise, const char *mailbox, uint32_t uidvalidity,
-			  struct store_action **out, size_t *n);
+			  struct store_action **ret_actions, size_t *ret_n);
 /* Marks the pending actions IDS done at AT (KIND how, TARGET with what:
  * "keyword"/"move", the keyword or the folder), counts the attempt and
  * clears the last action error, in one transaction.  One not pending is
@@ -339,4 +339,4 @@ struct store_verify_counts {
  * and size, then SQLite's integrity_check and foreign_key_check; CB is
  * called for each difference (a non-zero return stops and is returned).
  * 0 when the walk finished, whatever it found (COUNTS says). */
-int store_verify(struct store *st, store_difference_cb cb, void *userdata, struct store_verify_counts *counts);
+int store_verify(struct store *st, store_difference_cb cb, void *userdata, struct store_verify_counts *ret_counts);

@@ -138,50 +138,50 @@ static char *long_filename(const uint8_t *p, size_t len)
 	return name;
 }
 
-int tnef_parse(const uint8_t *in, size_t len, struct tnef_result *out, const char **why)
+int tnef_parse(const uint8_t *in, size_t len, struct tnef_result *ret, const char **ret_why)
 {
 	uint32_t sig, key;
 	struct tnef_file *cur = NULL;
 
-	memset(out, 0, sizeof(*out));
-	*why = NULL;
+	memset(ret, 0, sizeof(*ret));
+	*ret_why = NULL;
 	if (len == 0) { /* an empty part comes as NULL, 0: no pointer arithmetic on it */
-		*why = "not TNEF";
+		*ret_why = "not TNEF";
 		return -EBADMSG;
 	}
 	struct reader r = { in, in + len };
 	if (!u32(&r, &sig) || sig != TNEF_SIGNATURE || !u16(&r, &key)) {
-		*why = "not TNEF";
+		*ret_why = "not TNEF";
 		return -EBADMSG;
 	}
 	while (r.p < r.end) {
 		const uint8_t *lvl, *data;
 		uint32_t id, length, checksum;
 		if (!take(&r, 1, &lvl) || !u32(&r, &id) || !u32(&r, &length)) {
-			*why = "truncated attribute header";
+			*ret_why = "truncated attribute header";
 			return -EBADMSG;
 		}
 		if (!take(&r, length, &data)) {
-			*why = "attribute longer than the file";
+			*ret_why = "attribute longer than the file";
 			return -EBADMSG;
 		}
 		if (!u16(&r, &checksum)) {
-			*why = "truncated attribute";
+			*ret_why = "truncated attribute";
 			return -EBADMSG;
 		}
 		uint32_t sum = 0;
 		for (uint32_t i = 0; i < length; i++)
 			sum += data[i];
 		if ((sum & 0xffff) != checksum)
-			out->bad_checksums++; /* recorded, not fatal: the bounds decide */
+			ret->bad_checksums++; /* recorded, not fatal: the bounds decide */
 		if (*lvl != LVL_ATTACHMENT)
 			continue;
 		if (id == ATT_ATTACH_RENDDATA) {
-			if (out->n_files == TNEF_MAX_FILES) {
-				*why = "too many attachments";
+			if (ret->n_files == TNEF_MAX_FILES) {
+				*ret_why = "too many attachments";
 				return -EBADMSG;
 			}
-			cur = &out->files[out->n_files++];
+			cur = &ret->files[ret->n_files++];
 		} else if (cur && id == ATT_ATTACH_TITLE && !cur->name) {
 			cur->name = text_cp1252(data, length);
 		} else if (cur && id == ATT_ATTACH_DATA) {

@@ -6,6 +6,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <glib.h>
 
 #define TNEF_MAX_FILES 256
 
@@ -21,10 +22,12 @@ struct tnef_result {
 	size_t bad_checksums; /* attributes whose checksum did not match (read anyway) */
 };
 
-/* 0 when TNEF was read to its end; -EBADMSG (with *why set) when it is
+/* 0 when TNEF was read to its end; -EBADMSG (with *ret_why set) when it is
  * not TNEF, is truncated or lies about a length; the files read so far are
  * kept either way.  A per-attribute checksum that does not match (some
  * writers leave them zero) is counted in ->bad_checksums, not refused, as
  * libytnef does: every length is still checked against what is left. */
-int tnef_parse(const uint8_t *in, size_t len, struct tnef_result *out, const char **why);
+int tnef_parse(const uint8_t *in, size_t len, struct tnef_result *ret, const char **ret_why);
 void tnef_result_clear(struct tnef_result *r);
+typedef struct tnef_result TnefResult;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(TnefResult, tnef_result_clear)

@@ -128,6 +128,51 @@ static void test_row(gconstpointer data)
 	assess_clear(&a);
 }
 
+/* Time is an input: the note that the signer's certificate has expired
+ * since the arrival is judged against the NOW passed in, not the clock.
+ * The message is tests/gen/pastsig.py's "expired_since" S/MIME case: a
+ * certificate valid 2022-06-01 to 06-30, signed and arrived 15 June. */
+static void test_now(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("puljed-test-assess-XXXXXX", NULL);
+	g_assert_nonnull(dir);
+	g_autofree char *gen = g_build_filename(g_getenv("PULJED_SRCDIR"), "tests", "gen", "pastsig.py", NULL);
+	const char *args[] = { "/usr/bin/python3", gen, dir, NULL };
+	int status = 0;
+	g_autoptr(GError) err = NULL;
+	if (!g_spawn_sync(NULL, (char **)args, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &err) ||
+	    !g_spawn_check_wait_status(status, NULL))
+		g_error("generating the past signatures (faketime) failed: %s", err ? err->message : "non-zero exit");
+	g_autofree char *eml = g_build_filename(dir, "expired_since.eml", NULL);
+	g_autofree char *text = NULL;
+	gsize len = 0;
+	g_assert_true(g_file_get_contents(eml, &text, &len, NULL));
+	g_autoptr(GByteArray) raw = g_byte_array_new();
+	g_byte_array_append(raw, (const guint8 *)text, (guint)len);
+	const int64_t arrival = 1655289060; /* 2022-06-15 10:31:00 UTC */
+	const int64_t nows[] = { arrival + 86400, arrival + 10 * 366 * 86400 };
+	for (size_t i = 0; i < G_N_ELEMENTS(nows); i++) {
+		struct assess_input in = {
+			.mailbox = "INBOX",
+			.uidvalidity = 1,
+			.uid = 1,
+			.has_arrival = true,
+			.arrival = arrival,
+			.raw = raw,
+			.now = nows[i],
+		};
+		g_auto(Assessment) a = { 0 };
+		assess_message(cfg, &in, &a);
+		g_test_message("now %" G_GINT64_FORMAT ": S/MIME note %s", nows[i],
+			       a.msg.smime_reason ? a.msg.smime_reason : "-");
+		bool expired = a.msg.smime_reason && strstr(a.msg.smime_reason, "certificate expired since");
+		g_assert_cmpint(expired, ==, i == 1);
+		g_assert_cmpint(a.msg.recorded_at, ==, nows[i]);
+	}
+	const char *rm[] = { "/bin/rm", "-rf", dir, NULL };
+	g_assert_true(g_spawn_sync(NULL, (char **)rm, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, NULL, NULL));
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -145,6 +190,7 @@ int main(int argc, char **argv)
 		g_strdelimit(test_path, " ", '-');
 		g_test_add_data_func(test_path, &rows[i], test_row);
 	}
+	g_test_add_func("/assess/now", test_now);
 	int ret = g_test_run();
 	config_free(cfg);
 	return ret;

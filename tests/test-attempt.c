@@ -31,6 +31,35 @@ static void test_tidy(void)
 	g_rmdir(dir);
 }
 
+/* The note is refused when its name is a symlink, as the lock and the
+ * run record beside the database are: a link planted there would have the
+ * daemon write (and tidy read) whatever file it points at. */
+static void test_symlink(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("attempt-XXXXXX", NULL);
+	g_autofree char *db = g_build_filename(dir, "puljed.db", NULL);
+	g_autofree char *note = g_strconcat(db, ".parsing", NULL);
+	g_autofree char *victim = g_build_filename(dir, "victim", NULL);
+	static const char text[] = "not the daemon's\n";
+	g_assert_true(g_file_set_contents(victim, text, -1, NULL));
+	g_assert_cmpint(symlink(victim, note), ==, 0);
+
+	struct attempt *a = attempt_open(db);
+	g_assert_null(a);
+	g_assert_cmpuint(attempt_begin(a, "INBOX", 7, 41), ==, 1); /* nothing counted */
+	attempt_close(a);
+	g_autofree char *after = NULL;
+	g_assert_true(g_file_get_contents(victim, &after, NULL, NULL));
+	g_assert_cmpstr(after, ==, text);
+
+	/* Tidying neither follows it nor takes it for a blank note. */
+	attempt_tidy(db);
+	g_assert_true(g_file_test(note, G_FILE_TEST_IS_SYMLINK));
+	g_unlink(note);
+	g_unlink(victim);
+	g_rmdir(dir);
+}
+
 static void test_counts_across_restarts(void)
 {
 	g_autofree char *dir = g_dir_make_tmp("attempt-XXXXXX", NULL);
@@ -87,5 +116,6 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/attempt/counts-across-restarts", test_counts_across_restarts);
 	g_test_add_func("/attempt/tidy", test_tidy);
+	g_test_add_func("/attempt/symlink", test_symlink);
 	return g_test_run();
 }

@@ -273,6 +273,13 @@ static void test_bad(void)
 			g_test_message("case %zu: r=%d err=%s", i, r, err ? err : "(null)");
 		g_assert_cmpint(r, <, 0);
 		g_assert_null(cfg);
+		/* Out-parameters stay as the caller set them on failure. */
+		struct config *const sentinel = (struct config *)&sentinel;
+		struct config *kept = sentinel;
+		g_autofree char *err2 = NULL;
+		g_assert_cmpint(config_load(path, &kept, &err2), ==, r);
+		g_assert_true(kept == sentinel);
+		g_assert_cmpstr(err2, ==, err);
 		g_assert_nonnull(strstr(err, path));
 		g_assert_nonnull(strstr(err, bad[i].group));
 		if (bad[i].key)

@@ -70,10 +70,14 @@ static void test_record_and_watermark(void)
 	/* A record without mailbox state is refused: the watermark must move
 	 * in the same transaction. */
 	struct store_message m = msg(1, "raw one");
-	int64_t id = 0;
-	enum store_outcome inserted = STORE_INSERTED;
+	int64_t id = -7;
+	enum store_outcome inserted = STORE_REKEYED;
 	g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &inserted), ==, -ESTALE);
-	g_assert_false(inserted);
+	/* Not reported as inserted: the out-parameters stay as the caller set
+	 * them (they were set to STORE_EXISTED before the error convention). */
+	g_assert_cmpint(inserted, !=, STORE_INSERTED);
+	g_assert_cmpint(inserted, ==, STORE_REKEYED);
+	g_assert_cmpint(id, ==, -7);
 
 	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
 	const uint8_t pdf[] = "%PDF-1.4 test";
@@ -237,6 +241,32 @@ static void test_read_only(void)
 	g_assert_nonnull(err2);
 }
 
+/* The error convention: on failure *ret_store stays as the caller set it
+ * and *ret_error is set; on success *ret_error is not touched. */
+static void test_open_out_parameters(void)
+{
+	struct store *const sentinel = (struct store *)&sentinel;
+	struct store *st = sentinel;
+	g_autofree char *missing = db_path("missing.db");
+	g_autofree char *err = NULL;
+	g_assert_cmpint(store_open(missing, STORE_READ_ONLY, &st, &err), ==, -ENOENT);
+	g_assert_true(st == sentinel);
+	g_assert_nonnull(err);
+
+	g_autofree char *path = db_path("out.db");
+	char *const no_error = (char *)"untouched";
+	char *err2 = no_error;
+	g_assert_cmpint(store_open(path, STORE_READ_WRITE, &st, &err2), ==, 0);
+	g_assert_true(st != sentinel);
+	g_assert_true(err2 == no_error);
+	store_close(st);
+
+	char *err3 = NULL;
+	g_assert_cmpint(store_create_at_version(path, 0, &err3), <, 0);
+	g_assert_nonnull(err3);
+	g_free(err3);
+}
+
 static void test_schema_version(void)
 {
 	g_autofree char *path = db_path("c.db");
@@ -269,10 +299,13 @@ static void test_rollback_on_failure(void)
 	struct store *st = open_inbox(path);
 	struct store_message m = msg(9, "raw nine");
 	struct store_attachment_in bad = { "x", NULL /* content_type NOT NULL */, "1", (const uint8_t *)"x", 1, "h" };
-	int64_t id;
-	enum store_outcome ins;
+	/* Out-parameters stay as the caller set them on failure. */
+	int64_t id = -7;
+	enum store_outcome ins = STORE_REKEYED;
 	g_assert_cmpint(store_record(st, &m, &bad, 1, &id, &ins), <, 0);
-	g_assert_false(ins);
+	g_assert_cmpint(ins, !=, STORE_INSERTED);
+	g_assert_cmpint(ins, ==, STORE_REKEYED);
+	g_assert_cmpint(id, ==, -7);
 	uint32_t uv, last;
 	g_assert_cmpint(store_mailbox_get(st, "INBOX", &uv, &last), ==, 0);
 	g_assert_cmpuint(last, ==, 0);
@@ -1230,6 +1263,7 @@ int main(int argc, char **argv)
 	tmpdir = g_dir_make_tmp("puljed-store-XXXXXX", NULL);
 	g_test_add_func("/store/record-and-watermark", test_record_and_watermark);
 	g_test_add_func("/store/read-only", test_read_only);
+	g_test_add_func("/store/open-out-parameters", test_open_out_parameters);
 	g_test_add_func("/store/signature-facts", test_signature_facts);
 	g_test_add_func("/store/schema-version", test_schema_version);
 	g_test_add_func("/store/rollback", test_rollback_on_failure);
