@@ -8,12 +8,19 @@
   without touching it; a record stored without its message (over
   max_message_size) exits 1 saying so; an unknown id exits 3; stored bytes
   changed behind the store's back exit 1 and write nothing.
+* ``test_decide_history``: accept -> reject -> accept keeps three
+  decisions in order in `show --json`, `list --json`, `applications
+  --json` (the latest still in "decision"), `show` and the report; a
+  missing or blank --note exits 2 and records nothing; the user is the real
+  one (root here), "root (sudo by USER)" only when SUDO_UID names SUDO_USER.
 
 Needs PULJED and PULJECTL in the environment (paths of the built binaries).
 """
 import hashlib
 import json
 import os
+import pwd
+import re
 import sqlite3
 import subprocess
 import sys
@@ -100,6 +107,79 @@ class DeskTest(PuljedTestCase):
         r = self.raw(cfg, str(a["id"]))
         self.assertEqual((r.returncode, r.stdout), (1, b""))
         self.assertIn(b"not what was recorded", r.stderr)
+
+    def test_decide_history(self):
+        dc = self.dovecot()
+        dc.append("INBOX", M.application("Vejle Kommune", pdf=PDF), "2022-06-15T10:00:00+02:00")
+        cfg = self.config(dc)
+        self.run_puljed(cfg, "--once", expect=0)
+        (rec,) = self.records(cfg)
+        rid = str(rec["id"])
+        self.assertEqual(rec["decisions"], [])
+
+        # No note, an empty one, a blank one: exit 2, nothing recorded.
+        for args in ((), ("--note", ""), ("--note", " \t\n ")):
+            r = self.run_ctl(cfg, "decide", rid, "accept", *args, expect=2)
+            self.assertIn("--note", r.stderr)
+        self.assertEqual(self.sql("SELECT count(*) FROM decisions"), [(0,)])
+
+        real = pwd.getpwuid(os.getuid()).pw_name
+        env = dict(P.clean_env())
+        for k in ("SUDO_USER", "SUDO_UID"):
+            env.pop(k, None)
+        steps = [("accept", "Ser fin ud", {}),
+                 ("reject", "Mangler underskrift – Søren Ærø", {"SUDO_USER": "nobody"}),
+                 ("accept", "Underskrift eftersendt", {"SUDO_USER": "nobody",
+                                                       "SUDO_UID": str(pwd.getpwnam("nobody").pw_uid)})]
+        for decision, note, extra in steps:
+            r = subprocess.run([P.puljectl_path(), "--config", cfg, "decide", rid, decision, "--note", note],
+                               env=dict(env, **extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        # SUDO_USER alone is not trusted; with a SUDO_UID that names it, it is
+        # added to the real user.
+        users = [real, real, "%s (sudo by nobody)" % real]
+        # A SUDO_UID that is not SUDO_USER's: the real user alone.
+        r = subprocess.run([P.puljectl_path(), "--config", cfg, "decide", rid, "reject", "--note", "x"],
+                           env=dict(env, SUDO_USER="mette-not-here", SUDO_UID=str(pwd.getpwnam("nobody").pw_uid)),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        steps.append(("reject", "x", {}))
+        users.append(real)
+
+        want = [(d, n, u) for (d, n, _), u in zip(steps, users)]
+        shown = json.loads(self.run_ctl(cfg, "show", rid, "--json").stdout)
+        got = [(d["decision"], d["note"], d["user"]) for d in shown["decisions"]]
+        self.assertEqual(got, want)
+        self.assertEqual([d["record"] for d in shown["decisions"]], [rec["id"]] * 4)
+        ats = [d["at"] for d in shown["decisions"]]
+        self.assertEqual(ats, sorted(ats))
+        self.assertTrue(all(a[-6] in "+-" for a in ats), ats)
+        # The latest is still "decision", as before.
+        self.assertEqual(shown["decision"], {k: shown["decisions"][-1][k] for k in ("decision", "note", "user", "at")})
+        (listed,) = self.records(cfg)
+        self.assertEqual(listed["decisions"], shown["decisions"])
+        apps = json.loads(self.run_ctl(cfg, "applications", "--json").stdout)
+        self.assertEqual(len(apps), 1, apps)
+        self.assertEqual(apps[0]["decisions"], shown["decisions"])
+        self.assertEqual(apps[0]["decision"], shown["decision"])
+
+        human = self.run_ctl(cfg, "show", rid).stdout
+        hist = human[human.index("\nDecisions:\n"):]
+        self.assertEqual(len([ln for ln in hist.splitlines() if ln.startswith("  ") and ln[2].isdigit()]), 4, hist)
+        flat = " ".join(hist.split())  # wrapped to 80 columns
+        for i, (d, n, u) in enumerate(want, 1):
+            self.assertRegex(flat, r"%d\. %s by %s at [-0-9]+ [:0-9]+ \w+: %s" % (
+                i, d, re.escape(u), re.escape(n)))
+
+        out = self.path("report")
+        self.run_ctl(cfg, "report", "--output", out)
+        with open(os.path.join(out, "index.html"), encoding="utf-8") as f:
+            html = f.read()
+        self.assertEqual(html.count("<li>Godkendt af "), 2, html)
+        self.assertEqual(html.count("<li>Afvist af "), 2, html)
+        self.assertIn("Afvist af %s, " % real, html)
+        self.assertIn("Mangler underskrift – Søren Ærø", html)
+        self.assertIn("Godkendt af %s (sudo by nobody)" % real, html)
 
 
 if __name__ == "__main__":
