@@ -68,8 +68,9 @@ int ctl_applications(struct store *st, const struct ctl_output *o, const struct 
 /* Re-runs CFG's rules over every stored message; writes unless DRY_RUN. */
 int ctl_reclassify(struct store *st, const struct config *cfg, const struct ctl_output *o, bool dry_run);
 /* Compares the server's UIDs with the records: messages at or below the
- * watermark never recorded (exit 1), not polled yet, and records whose
- * message is gone from the server. */
+ * watermark never recorded (exit 1), not polled yet, records whose
+ * message is gone from the server, and records under an earlier
+ * UIDVALIDITY never re-keyed (their message did not come back). */
 int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_output *o);
 /* Records an operator's decision ("accept"/"reject") on record ID. */
 int ctl_decide(struct store *st, FILE *out, int64_t id, const char *decision, const char *note);
