@@ -45,7 +45,7 @@ _puljectl()
         fi
     fi
 
-    local commands='status list show applications extract reclassify decide reconcile export report verify'
+    local commands='status list show applications raw extract reclassify decide reconcile export report verify'
     local global_opts='--config --db --color --help --version'
 
     # The command, the configuration file and the positional arguments so far.
@@ -59,7 +59,7 @@ _puljectl()
                 ;;
             --config=*) config=${w#--config=} ;;
             -c?*) config=${w#-c} ;;
-            -d | --db | --color | --colour | --note | --format | --call | --output | --status | --since)
+            -d | --db | --color | --colour | --note | --format | --call | -o | --output | --status | --since)
                 ((i++))
                 ;;
             -*) ;;
@@ -99,7 +99,7 @@ _puljectl()
             COMPREPLY=($(compgen -W "$(_puljectl_calls "$config")" -- "$cur"))
             return
             ;;
-        --output)
+        -o | --output)
             if [[ $command == report ]]; then
                 _puljectl_files -d
             else
@@ -122,6 +122,7 @@ _puljectl()
             decide) opts+=' --note' ;;
             export) opts+=' --format --messages --output --status --call --since' ;;
             report) opts+=' --output --call' ;;
+            raw) opts+=' --output' ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         return

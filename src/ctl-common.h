@@ -73,6 +73,25 @@ void ctl_form_info_clear(struct ctl_form_info *f);
 typedef struct ctl_form_info CtlFormInfo;
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CtlFormInfo, ctl_form_info_clear)
 
+/* ---- the decisions on records (ctl.c) ---- */
+
+/* One operator decision, owned (a copy of a struct store_decision). */
+struct ctl_decision {
+	int64_t id;
+	int64_t record;
+	char *decision, *note, *user;
+	int64_t at;
+};
+/* Every decision on the N records IDS, oldest first: *RET_DECISIONS is a
+ * GArray of struct ctl_decision (g_array_unref frees them).  A negative
+ * errno from the store (store_errmsg) on failure. */
+int ctl_decisions(struct store *st, const int64_t *ids, size_t n, GArray **ret_decisions);
+/* "accept by mette at 2022-07-04 10:00:00 CEST: the note" */
+char *ctl_decision_text(const struct ctl_decision *d);
+/* "decisions": [{"record", "decision", "note", "user", "at"}, …], oldest
+ * first: every decision, the latest last (ctl-json.c). */
+void ctl_json_add_decisions(JsonBuilder *b, const GArray *decisions);
+
 /* ---- the human layout of status and show (ctl.c) ---- */
 
 struct ctl_show_ctx {

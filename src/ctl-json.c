@@ -136,6 +136,24 @@ void ctl_json_add_decision(JsonBuilder *b, const char *decision, const char *not
 	json_builder_end_object(b);
 }
 
+void ctl_json_add_decisions(JsonBuilder *b, const GArray *decisions)
+{
+	json_builder_set_member_name(b, "decisions");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < decisions->len; i++) {
+		const struct ctl_decision *d = &g_array_index(decisions, struct ctl_decision, i);
+		json_builder_begin_object(b);
+		ctl_json_add_int(b, "record", d->record);
+		ctl_json_add_str(b, "decision", d->decision);
+		ctl_json_add_str(b, "note", d->note);
+		ctl_json_add_str(b, "user", d->user);
+		g_autofree char *when = ctl_iso_local(d->at);
+		ctl_json_add_str(b, "at", when);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+}
+
 int ctl_json_add_message(const struct store_message *m, void *userdata)
 {
 	struct ctl_json_ctx *c = userdata;
@@ -184,6 +202,13 @@ int ctl_json_add_message(const struct store_message *m, void *userdata)
 	ctl_json_add_str(b, "smime_time_source", m->smime_time_source);
 	ctl_json_add_str(b, "server_action", m->server_action);
 	ctl_json_add_decision(b, m->decision, m->decision_note, m->decision_user, m->decision_at);
+	g_autoptr(GArray) decisions = NULL;
+	int r = ctl_decisions(c->st, &m->id, 1, &decisions);
+	if (r < 0) {
+		json_builder_end_object(b);
+		return r;
+	}
+	ctl_json_add_decisions(b, decisions);
 	if (c->detail) {
 		ctl_json_add_str(b, "internaldate", m->internaldate);
 		ctl_json_add_int(b, "server_size", (int64_t)m->server_size);
@@ -198,7 +223,7 @@ int ctl_json_add_message(const struct store_message *m, void *userdata)
 	}
 	json_builder_set_member_name(b, "attachments");
 	json_builder_begin_array(b);
-	int r = store_foreach_attachment(c->st, m->id, false, add_attachment, c);
+	r = store_foreach_attachment(c->st, m->id, false, add_attachment, c);
 	json_builder_end_array(b);
 	if (r == 0 && c->detail) {
 		json_builder_set_member_name(b, "parts");

@@ -62,8 +62,12 @@ int ctl_list(struct store *st, const struct ctl_output *o, const struct ctl_filt
 
 /* ---- applications ---- */
 
-static void add_app(JsonBuilder *b, const struct apps_app *a)
+static int add_app(JsonBuilder *b, struct store *st, const struct apps_app *a)
 {
+	g_autoptr(GArray) decisions = NULL;
+	int r = ctl_decisions(st, (const int64_t *)(void *)a->ids->data, a->ids->len, &decisions);
+	if (r < 0)
+		return r;
 	json_builder_begin_object(b);
 	ctl_json_add_str(b, "call", a->call);
 	ctl_json_add_str(b, "applicant", a->applicant);
@@ -90,7 +94,9 @@ static void add_app(JsonBuilder *b, const struct apps_app *a)
 	ctl_json_add_str(b, "signer", a->signer);
 	ctl_json_add_str(b, "status", record_status_name(a->status));
 	ctl_json_add_decision(b, a->decision, a->decision_note, a->decision_user, a->decision_at);
+	ctl_json_add_decisions(b, decisions);
 	json_builder_end_object(b);
+	return 0;
 }
 
 int ctl_applications(struct store *st, const struct ctl_output *o, const struct ctl_filter *f)
@@ -110,12 +116,15 @@ int ctl_applications(struct store *st, const struct ctl_output *o, const struct 
 	if (o->json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
 		json_builder_begin_array(b);
-		for (guint i = 0; i < list->len; i++)
+		for (guint i = 0; r == 0 && i < list->len; i++)
 			if (ctl_filter_app(f, g_ptr_array_index(list, i)))
-				add_app(b, g_ptr_array_index(list, i));
+				r = add_app(b, st, g_ptr_array_index(list, i));
 		json_builder_end_array(b);
-		g_autoptr(JsonNode) root = json_builder_get_root(b);
-		ctl_json_print(o->out, root);
+		g_autoptr(JsonNode) root = r == 0 ? json_builder_get_root(b) : NULL;
+		if (root)
+			ctl_json_print(o->out, root);
+		else
+			fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
 	} else {
 		/* The call column only when there is more than one call. */
 		cols[0].hidden = true;

@@ -10,10 +10,17 @@
 
 /* ---- reconcile ---- */
 
+/* A record of the mailbox under an earlier UIDVALIDITY, not re-keyed. */
+struct earlier_record {
+	int64_t id;
+	uint32_t uidvalidity, uid;
+};
+
 struct recorded_ctx {
 	const char *mailbox;
 	uint32_t uidvalidity;
 	GHashTable *uids; /* uid -> record id */
+	GArray *earlier;  /* struct earlier_record, by id */
 };
 
 static int collect_recorded(const struct store_message *m, void *userdata)
@@ -22,8 +29,17 @@ static int collect_recorded(const struct store_message *m, void *userdata)
 	/* A record puljed itself moved away is not expected on the server. */
 	bool moved = m->server_action && !strcmp(m->server_action, "done") && m->server_action_kind &&
 		     !strcmp(m->server_action_kind, "move");
-	if (!strcmp(m->mailbox, c->mailbox) && m->uidvalidity == c->uidvalidity && !moved)
+	if (moved || strcmp(m->mailbox, c->mailbox))
+		return 0;
+	if (m->uidvalidity == c->uidvalidity)
 		g_hash_table_insert(c->uids, GUINT_TO_POINTER(m->uid), g_memdup2(&m->id, sizeof(m->id)));
+	else {
+		/* The mailbox was recreated since: a record whose message came
+		 * back was re-keyed to the current UIDVALIDITY by the poll that
+		 * saw it; one still under an old key was not seen again. */
+		struct earlier_record e = { m->id, m->uidvalidity, m->uid };
+		g_array_append_val(c->earlier, e);
+	}
 	return 0;
 }
 
@@ -72,7 +88,8 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 	if (!known)
 		watermark = 0;
 	struct recorded_ctx rc = { cfg->imap.mailbox, box.uidvalidity,
-				   g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free) };
+				   g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free),
+				   g_array_new(FALSE, FALSE, sizeof(struct earlier_record)) };
 	if (store_foreach_message(st, 0, false, collect_recorded, &rc) < 0) {
 		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
 		goto out;
@@ -92,6 +109,9 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 		if (!g_hash_table_contains(on_server, key))
 			g_ptr_array_add(gone, key);
 	g_ptr_array_sort(gone, cmp_uint);
+	/* Records under an earlier UIDVALIDITY whose message may yet be
+	 * re-keyed: the next poll has messages to look at. */
+	bool may_rekey = rc.earlier->len && (!known || pending->len);
 
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
@@ -120,6 +140,19 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 			json_builder_end_object(b);
 		}
 		json_builder_end_array(b);
+		json_builder_set_member_name(b, "earlier");
+		json_builder_begin_array(b);
+		for (guint i = 0; i < rc.earlier->len; i++) {
+			const struct earlier_record *e = &g_array_index(rc.earlier, struct earlier_record, i);
+			json_builder_begin_object(b);
+			ctl_json_add_int(b, "id", e->id);
+			ctl_json_add_int(b, "uidvalidity", e->uidvalidity);
+			ctl_json_add_int(b, "uid", e->uid);
+			json_builder_end_object(b);
+		}
+		json_builder_end_array(b);
+		json_builder_set_member_name(b, "earlier_may_rekey");
+		json_builder_add_boolean_value(b, may_rekey);
 		json_builder_end_object(b);
 		g_autoptr(JsonNode) root = json_builder_get_root(b);
 		ctl_json_print(out, root);
@@ -138,6 +171,14 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 			pending->len > 50 ? " …" : "", gone->len, gone->len ? "  records" : "");
 		for (guint i = 0; i < gone->len; i++)
 			fprintf(out, " #%" G_GINT64_FORMAT, *(int64_t *)g_hash_table_lookup(rc.uids, g_ptr_array_index(gone, i)));
+		fprintf(out, "\nRecorded under an earlier UIDVALIDITY, not on the server since the mailbox was "
+			     "recreated: %u%s", rc.earlier->len, rc.earlier->len ? "  records" : "");
+		for (guint i = 0; i < rc.earlier->len; i++) {
+			const struct earlier_record *e = &g_array_index(rc.earlier, struct earlier_record, i);
+			fprintf(out, " #%" G_GINT64_FORMAT " (%u:%u)", e->id, e->uidvalidity, e->uid);
+		}
+		if (may_rekey)
+			fprintf(out, "\n  (the next poll re-keys those whose message is among the ones not polled yet)");
 		fprintf(out, "\n");
 	}
 	/* A message at or below the watermark that was never recorded would be
@@ -149,6 +190,7 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 	g_hash_table_destroy(on_server);
 out:
 	g_hash_table_destroy(rc.uids);
+	g_array_free(rc.earlier, TRUE);
 	g_free(metas);
 	return code;
 }

@@ -165,6 +165,27 @@ static void report_message_free(gpointer p)
 	g_free(m);
 }
 
+/* Every decision on application A's messages, oldest first, the times in
+ * CALL's zone, the strings in TEXT; *RET_DECISIONS is g_free'd. */
+static int report_decisions(struct store *st, const struct apps_app *a, const struct config_call *call,
+			    GStringChunk *text, struct report_decision **ret_decisions, size_t *ret_n)
+{
+	g_autoptr(GArray) got = NULL;
+	int r = ctl_decisions(st, (const int64_t *)(void *)a->ids->data, a->ids->len, &got);
+	if (r < 0)
+		return r;
+	struct report_decision *ds = g_new0(struct report_decision, got->len + 1);
+	for (guint i = 0; i < got->len; i++) {
+		const struct ctl_decision *d = &g_array_index(got, struct ctl_decision, i);
+		g_autofree char *at = datetime_format(d->at, call->tz);
+		ds[i] = (struct report_decision){ chunk(text, d->decision), chunk(text, d->note), chunk(text, d->user),
+						  chunk(text, at) };
+	}
+	*ret_decisions = ds;
+	*ret_n = got->len;
+	return 0;
+}
+
 /* DIR ready for the report: created, or existing and empty.  Returns an
  * open descriptor or a negative errno (-ENOTEMPTY when not empty). */
 static int report_dir(const char *dir)
@@ -256,12 +277,22 @@ int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char
 					ms[n++] = m;
 			}
 			g_ptr_array_add(keep, ms);
+			struct report_decision *ds = NULL;
+			size_t n_ds = 0;
+			if (report_decisions(st, a, call, text, &ds, &n_ds) < 0) {
+				fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
+				g_array_free(rapps, TRUE);
+				code = CTL_EXIT_FAILURE;
+				goto out;
+			}
+			g_ptr_array_add(keep, ds);
 			struct report_application ra = {
 				.applicant = a->applicant, .status = a->status, .on_time = a->on_time,
 				.first_arrival = a->first, .form = a->form, .form_signature = a->form_signature,
 				.signer = a->signer, .decision = a->decision, .decision_note = a->decision_note,
 				.msgs = ms, .n_msgs = n, .form_modified = a->form_modified,
 				.form_untrusted = a->form_untrusted, .form_reason = a->form_reason,
+				.decisions = ds, .n_decisions = n_ds,
 			};
 			g_array_append_val(rapps, ra);
 		}

@@ -121,9 +121,9 @@ static int show_human(const struct store_message *m, void *userdata)
 	}
 	ctl_show_field(c, "Reasons:", m->reasons);
 	if (m->decision) {
-		g_autofree char *at = ctl_human_time(m->decision_at);
-		g_autofree char *d = g_strdup_printf("%s by %s at %s%s%s", m->decision, m->decision_user, at,
-						      m->decision_note ? ": " : "", m->decision_note ? m->decision_note : "");
+		struct ctl_decision latest = { 0, m->id, (char *)m->decision, (char *)m->decision_note,
+					       (char *)m->decision_user, m->decision_at };
+		g_autofree char *d = ctl_decision_text(&latest);
 		ctl_show_field(c, "Decision:", d);
 	}
 	if (m->flags)
@@ -166,6 +166,23 @@ static int show_human(const struct store_message *m, void *userdata)
 	return 0;
 }
 
+/* Every decision on the record, oldest first, the latest last. */
+static int show_decisions(struct store *st, const struct ctl_show_ctx *c, int64_t id)
+{
+	g_autoptr(GArray) ds = NULL;
+	int r = ctl_decisions(st, &id, 1, &ds);
+	if (r < 0 || ds->len == 0)
+		return r;
+	fprintf(c->out, "Decisions:\n");
+	for (guint i = 0; i < ds->len; i++) {
+		g_autofree char *d = ctl_decision_text(&g_array_index(ds, struct ctl_decision, i));
+		g_autofree char *line = g_strdup_printf("%u. %s", i + 1, d);
+		g_autofree char *v = term_wrap(line, c->width, 5);
+		fprintf(c->out, "  %s\n", v);
+	}
+	return 0;
+}
+
 int ctl_show(struct store *st, const struct ctl_output *o, int64_t id)
 {
 	FILE *out = o->out;
@@ -187,6 +204,8 @@ int ctl_show(struct store *st, const struct ctl_output *o, int64_t id)
 			fprintf(out, "Parts:\n");
 			r = store_foreach_part(st, id, show_part, &c);
 		}
+		if (r == 0)
+			r = show_decisions(st, &c, id);
 	}
 	return ctl_record_exit(st, id, r);
 }

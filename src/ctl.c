@@ -197,3 +197,47 @@ const char *ctl_yes_no(int v)
 {
 	return v < 0 ? NULL : v ? "yes" : "no";
 }
+
+/* ---- decisions ---- */
+
+static void decision_clear(gpointer p)
+{
+	struct ctl_decision *d = p;
+	g_free(d->decision);
+	g_free(d->note);
+	g_free(d->user);
+}
+
+static int decision_add(const struct store_decision *d, void *userdata)
+{
+	struct ctl_decision c = { d->id, d->message, g_strdup(d->decision), g_strdup(d->note), g_strdup(d->user), d->at };
+	g_array_append_val((GArray *)userdata, c);
+	return 0;
+}
+
+static gint decision_cmp(gconstpointer a, gconstpointer b)
+{
+	int64_t x = ((const struct ctl_decision *)a)->id, y = ((const struct ctl_decision *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+int ctl_decisions(struct store *st, const int64_t *ids, size_t n, GArray **ret)
+{
+	g_autoptr(GArray) ds = g_array_new(FALSE, TRUE, sizeof(struct ctl_decision));
+	g_array_set_clear_func(ds, decision_clear);
+	for (size_t i = 0; i < n; i++) {
+		int r = store_foreach_decision(st, ids[i], decision_add, ds);
+		if (r < 0)
+			return r;
+	}
+	g_array_sort(ds, decision_cmp);
+	*ret = g_steal_pointer(&ds);
+	return 0;
+}
+
+char *ctl_decision_text(const struct ctl_decision *d)
+{
+	g_autofree char *at = ctl_human_time(d->at);
+	return g_strdup_printf("%s by %s at %s%s%s", d->decision, d->user, at, d->note ? ": " : "",
+			       d->note ? d->note : "");
+}

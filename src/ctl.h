@@ -54,6 +54,11 @@ int ctl_parse_since(const char *text, const char *tz, int64_t *since);
 int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_interval, const char *database);
 int ctl_list(struct store *st, const struct ctl_output *o, const struct ctl_filter *f);
 int ctl_show(struct store *st, const struct ctl_output *o, int64_t id);
+/* Writes record ID's stored raw message, byte for byte and checked against
+ * its SHA-256, to OUT, or with OUTPUT to that new file (never overwriting,
+ * never through a link).  CTL_EXIT_FAILURE for a record stored without
+ * its message. */
+int ctl_raw(struct store *st, FILE *out, int64_t id, const char *output);
 /* Writes the attachments of record ID into the existing directory DIR,
  * under sanitized names, never overwriting and never following links. */
 int ctl_extract(struct store *st, FILE *out, int64_t id, const char *dir);
@@ -63,8 +68,9 @@ int ctl_applications(struct store *st, const struct ctl_output *o, const struct 
 /* Re-runs CFG's rules over every stored message; writes unless DRY_RUN. */
 int ctl_reclassify(struct store *st, const struct config *cfg, const struct ctl_output *o, bool dry_run);
 /* Compares the server's UIDs with the records: messages at or below the
- * watermark never recorded (exit 1), not polled yet, and records whose
- * message is gone from the server. */
+ * watermark never recorded (exit 1), not polled yet, records whose
+ * message is gone from the server, and records under an earlier
+ * UIDVALIDITY never re-keyed (their message did not come back). */
 int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_output *o);
 /* Records an operator's decision ("accept"/"reject") on record ID. */
 int ctl_decide(struct store *st, FILE *out, int64_t id, const char *decision, const char *note);

@@ -23,6 +23,8 @@ static void usage(FILE *f)
 		"  list [--json] [FILTERS]            recorded messages, one row each\n"
 		"  show ID [--json]                   one record in full, with its evidence\n"
 		"  applications [--json] [FILTERS]    one row per call and applicant\n"
+		"  raw ID [--output FILE]             record ID's raw message, byte for byte, to\n"
+		"                                     standard output or a new FILE (-o FILE)\n"
 		"  extract ID DIR                     write record ID's attachments into DIR\n"
 		"  reclassify [--dry-run] [--json]    re-run the configured rules over stored mail\n"
 		"  decide ID accept|reject --note TEXT\n"
@@ -114,6 +116,11 @@ static int cmd_applications(const struct invocation *c)
 	return ctl_applications(c->st, c->o, &c->ex->filter);
 }
 
+static int cmd_raw(const struct invocation *c)
+{
+	return ctl_raw(c->st, c->o->out, c->id, c->ex->output);
+}
+
 static int cmd_extract(const struct invocation *c)
 {
 	return ctl_extract(c->st, c->o->out, c->id, c->args[1]);
@@ -185,6 +192,7 @@ static const struct command commands[] = {
 	{ "list", 0, false, false, TAKES_JSON | TAKES_FILTERS, "takes no arguments", cmd_list, NULL },
 	{ "show", 1, false, false, TAKES_JSON, "needs a record ID", cmd_show, NULL },
 	{ "applications", 0, false, false, TAKES_JSON | TAKES_FILTERS, "takes no arguments", cmd_applications, NULL },
+	{ "raw", 1, false, false, TAKES_OUTPUT, "needs a record ID", cmd_raw, NULL },
 	{ "extract", 2, false, false, 0, "needs a record ID and a directory", cmd_extract, NULL },
 	{ "reclassify", 0, true, true, TAKES_JSON | TAKES_DRY_RUN, "takes no arguments", cmd_reclassify, NULL },
 	{ "decide", 2, true, false, TAKES_NOTE, "needs a record ID and accept or reject", cmd_decide, check_decide },
@@ -235,7 +243,7 @@ int main(int argc, char **argv)
 	if (!setlocale(LC_CTYPE, "") || strcmp(nl_langinfo(CODESET), "UTF-8"))
 		setlocale(LC_CTYPE, "C.UTF-8");
 	/* Options may come before or after the command. */
-	while ((c = getopt_long(argc, argv, "c:d:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:d:ho:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config_path = optarg; break;
 		case 'd': db = optarg; break;
@@ -255,6 +263,7 @@ int main(int argc, char **argv)
 			given[n_given++] = (struct given){ TAKES_FILTERS | TAKES_CALL, "--call" };
 			break;
 		case OPT_MESSAGES: ex.messages = true; given[n_given++] = (struct given){ TAKES_EXPORT, "--messages" }; break;
+		case 'o':
 		case OPT_OUTPUT: ex.output = optarg; given[n_given++] = (struct given){ TAKES_EXPORT | TAKES_OUTPUT, "--output" }; break;
 		case OPT_STATUS: {
 			g_autofree char *bad = NULL;

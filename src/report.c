@@ -214,11 +214,35 @@ static const char style[] =
 	".badge{font-weight:bold;white-space:nowrap}"
 	".s-accepted{color:#2e7d32}.s-late{color:#c62828}.s-review{color:#b26a00}.s-unrelated{color:#616161}"
 	".timeline{width:100%;height:auto;border:1px solid #ccc;margin:1em 0}"
-	"ul.files{margin:.2em 0;padding-left:1.2em}.sha{font-family:'DejaVu Sans Mono',monospace;font-size:.75em;"
+	"ul.files,ol.decisions{margin:.2em 0;padding-left:1.2em}ol.decisions{font-size:.85em}.sha{font-family:'DejaVu Sans Mono',monospace;font-size:.75em;"
 	"color:#555;word-break:break-all}.edge{font-size:.85em;color:#333}"
 	".sig-valid{color:#2e7d32}.sig-invalid{color:#c62828;font-weight:bold}.sig-untrusted{color:#b26a00;font-weight:bold}"
 	"@media print{body{margin:0;max-width:none}a{color:inherit;text-decoration:none}"
 	"h2{page-break-before:auto}th{background:#eee;-webkit-print-color-adjust:exact;print-color-adjust:exact}}";
+
+/* Every decision on an application, oldest first: what, who, when, note. */
+static void decision_history(GString *out, const struct report_application *a)
+{
+	if (a->n_decisions == 0)
+		return;
+	g_string_append(out, "<ol class=\"decisions\">");
+	for (size_t i = 0; i < a->n_decisions; i++) {
+		const struct report_decision *d = &a->decisions[i];
+		g_string_append(out, "<li>");
+		g_string_append(out, !strcmp(d->decision, "accept") ? "Godkendt" : "Afvist");
+		g_string_append(out, " af ");
+		esc(out, d->user);
+		g_string_append(out, ", <span class=\"t\">");
+		short_time(out, d->at);
+		g_string_append(out, "</span>");
+		if (d->note) {
+			g_string_append(out, ": ");
+			esc(out, d->note);
+		}
+		g_string_append(out, "</li>");
+	}
+	g_string_append(out, "</ol>");
+}
 
 /* A verdict's English reason in Danish words (the detail kept). */
 static void danish_reason(GString *out, const char *reason)
@@ -442,6 +466,7 @@ static void call_section(GString *out, const struct report_call *c)
 		} else {
 			g_string_append(out, "–");
 		}
+		decision_history(out, a);
 		g_string_append(out, "</td><td>");
 		for (size_t k = 0; k < a->n_msgs; k++)
 			message_cell(out, a->msgs[k]);

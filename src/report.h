@@ -71,6 +71,14 @@ struct report_message {
 	struct report_signature smime; /* the message's own S/MIME signature */
 };
 
+/* One operator decision on an application's messages. */
+struct report_decision {
+	const char *decision;     /* "accept" or "reject" */
+	const char *note;
+	const char *user;
+	const char *at;           /* ISO 8601 in the call's zone */
+};
+
 struct report_application {
 	const char *applicant;    /* NULL: not named */
 	enum rules_status status;
@@ -86,6 +94,8 @@ struct report_application {
 	bool form_modified;       /* the form's signature: as in report_attachment */
 	bool form_untrusted;
 	const char *form_reason;
+	const struct report_decision *decisions; /* every decision, oldest first */
+	size_t n_decisions;
 };
 
 struct report_call {

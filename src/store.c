@@ -1927,6 +1927,34 @@ int store_foreach_part(struct store *st, int64_t message, store_part_cb cb, void
 	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "read parts");
 }
 
+int store_foreach_decision(struct store *st, int64_t message, store_decision_cb cb, void *userdata)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			"SELECT id, message, decision, note, user, at FROM decisions "
+			"WHERE ?1 = 0 OR message = ?1 ORDER BY id",
+			&s), rc;
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(s, 1, message);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_decision d = {
+			.id = sqlite3_column_int64(s, 0),
+			.message = sqlite3_column_int64(s, 1),
+			.decision = col_text(s, 2),
+			.note = col_text(s, 3),
+			.user = col_text(s, 4),
+			.at = sqlite3_column_int64(s, 5),
+		};
+		if ((r = cb(&d, userdata)) != 0)
+			break;
+	}
+	finalize(st, &s);
+	if (r != 0)
+		return r;
+	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "read decisions");
+}
+
 /* A row of a PRAGMA check (integrity_check, foreign_key_check) as a
  * difference in *D, its text in TEXT; integrity_check's single "ok" is
  * none (false). */

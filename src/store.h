@@ -340,3 +340,18 @@ struct store_verify_counts {
  * called for each difference (a non-zero return stops and is returned).
  * 0 when the walk finished, whatever it found (COUNTS says). */
 int store_verify(struct store *st, store_difference_cb cb, void *userdata, struct store_verify_counts *ret_counts);
+
+/* One operator decision (store_decide), as recorded: every decision is
+ * kept, a later one beside the earlier ones. */
+struct store_decision {
+	int64_t id;           /* ascending in the order they were made */
+	int64_t message;      /* the record */
+	const char *decision; /* "accept" or "reject" */
+	const char *note;
+	const char *user;
+	int64_t at;           /* Unix time */
+};
+typedef int (*store_decision_cb)(const struct store_decision *d, void *userdata);
+/* Every decision on record MESSAGE (0: on every record), oldest first.  A
+ * non-zero return from CB stops the walk and is returned. */
+int store_foreach_decision(struct store *st, int64_t message, store_decision_cb cb, void *userdata);

@@ -69,6 +69,53 @@ class ReconcileTest(PuljedTestCase):
         text = self.run_ctl(cfg, "reconcile", expect=1).stdout
         self.assertIn("at or below the watermark: 1", text)
 
+    def test_earlier_uidvalidity(self):
+        """Issue 18 item 6: records under an earlier UIDVALIDITY whose
+        message did not come back after the mailbox was recreated are named,
+        not skipped; those that came back were re-keyed and are not."""
+        box = "Ansoegninger"
+        dc = self.dovecot()
+        dc.create_mailbox(box)
+        raws = [M.application("Kommune %d" % i, pdf=PDF + bytes([i])) for i in range(3)]
+        uids = [dc.append(box, raw, "2022-06-15T10:%02d:00+02:00" % i) for i, raw in enumerate(raws)]
+        cfg = self.config(dc, mailbox=box)
+        self.run_puljed(cfg, "--once", expect=0)
+        before = {r["uid"]: r for r in self.records(cfg)}
+        old_uv = before[uids[0]]["uidvalidity"]
+        rec = self.reconcile(cfg)
+        self.assertEqual((rec["earlier"], rec["earlier_may_rekey"]), ([], False))
+
+        # The mailbox is recreated (a new UIDVALIDITY) with two of the three
+        # messages put back, byte for byte.
+        dc.delete_mailbox(box)
+        dc.create_mailbox(box)
+        for i in (0, 2):
+            dc.append(box, raws[i], "2022-06-15T10:%02d:00+02:00" % i)
+        # Not polled since: all three are under the old key, and may be
+        # re-keyed by the next poll; nothing is missing (exit 0).
+        rec = self.reconcile(cfg)
+        self.assertNotEqual(rec["uidvalidity"], old_uv)
+        self.assertEqual(sorted(e["id"] for e in rec["earlier"]), sorted(r["id"] for r in before.values()))
+        self.assertTrue(rec["earlier_may_rekey"])
+        self.assertEqual(rec["missing"], [])
+        text = self.run_ctl(cfg, "reconcile").stdout
+        self.assertIn("the next poll re-keys", text)
+
+        # After the poll the two that came back are re-keyed; the one that
+        # did not is still recorded (nothing lost) and named as its own
+        # category; the exit status stays 0.
+        self.run_puljed(cfg, "--once", expect=0)
+        rec = self.reconcile(cfg)
+        lost = before[uids[1]]
+        self.assertEqual(rec["earlier"], [{"id": lost["id"], "uidvalidity": old_uv, "uid": uids[1]}])
+        self.assertFalse(rec["earlier_may_rekey"])
+        self.assertEqual(rec["recorded"], 2)
+        self.assertEqual((rec["missing"], rec["pending"], rec["gone"]), ([], [], []))
+        text = self.run_ctl(cfg, "reconcile").stdout
+        self.assertIn("Recorded under an earlier UIDVALIDITY, not on the server since the mailbox was "
+                      "recreated: 1  records #%d (%d:%d)" % (lost["id"], old_uv, uids[1]), text)
+        self.assertNotIn("the next poll re-keys", text)
+
     def test_needs_config(self):
         dc = self.dovecot()
         cfg = self.config(dc)
