@@ -21,6 +21,7 @@ struct store {
 	uint8_t *copy_buf; /* BLOB_CHUNK bytes for copying a spool file in, kept from one message to the next */
 	GHashTable *stmts; /* SQL text -> a prepared statement not in use, reset; NULL: none kept */
 	struct checkpointer *ckpt; /* NULL: SQLite's own checkpoints, in the committing thread */
+	int64_t last_duplicate_of; /* of the last store_record(); 0: none */
 };
 
 /* Checkpoints in a thread of its own, on a connection of its own, so that
@@ -1216,6 +1217,7 @@ int store_record(struct store *st, const struct store_message *msg,
 
 	*outcome = STORE_EXISTED;
 	*id = 0;
+	st->last_duplicate_of = 0;
 	/* In a batch (store_begin()): a savepoint, so that a failure undoes
 	 * this record alone and leaves the batch's earlier ones to commit. */
 	bool batch = !sqlite3_get_autocommit(st->db);
@@ -1242,6 +1244,7 @@ int store_record(struct store *st, const struct store_message *msg,
 	if ((r = batch ? exec(st, "RELEASE record") : commit(st)) < 0)
 		goto rollback;
 	*outcome = old ? STORE_REKEYED : found ? STORE_EXISTED : STORE_INSERTED;
+	st->last_duplicate_of = dup;
 	return 0;
 rollback:
 	/* SQLite may have rolled the whole transaction back already (a full
@@ -1253,6 +1256,11 @@ rollback:
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	*id = 0;
 	return r;
+}
+
+int64_t store_last_duplicate_of(const struct store *st)
+{
+	return st->last_duplicate_of;
 }
 
 int store_begin(struct store *st)
