@@ -267,13 +267,26 @@ static int sql_error(struct store *st, int rc, const char *what)
 	int e = -EIO;
 	switch (rc & 0xff) {
 	case SQLITE_FULL: e = -ENOSPC; break;
+	case SQLITE_IOERR: if (sqlite3_system_errno(st->db) == ENOSPC) e = -ENOSPC; break;
 	case SQLITE_BUSY: case SQLITE_LOCKED: e = -EBUSY; break;
 	case SQLITE_READONLY: case SQLITE_PERM: case SQLITE_AUTH: e = -EACCES; break;
 	case SQLITE_NOMEM: e = -ENOMEM; break;
 	case SQLITE_CORRUPT: case SQLITE_NOTADB: e = -EBADMSG; break;
 	default: break;
 	}
+	if (e == -ENOSPC) { /* SQLite says "database or disk is full" or "disk I/O error" */
+		g_snprintf(st->errbuf, sizeof(st->errbuf), "%s: disk full", what);
+		return e;
+	}
 	return fail(st, e, what);
+}
+
+/* After a failed step of a transaction: SQLite may have rolled it back
+ * itself (a full disk); a ROLLBACK then would only replace the error. */
+static void rollback_quietly(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 const char *store_errmsg(struct store *st)
@@ -398,13 +411,13 @@ static int migrate_to(struct store *st, int target)
 	for (int v = version; v < target; v++) {
 		const struct migration *m = &migrations[v];
 		if ((r = m->run ? m->run(st) : exec_script(st, m->sql)) < 0) {
-			exec(st, "ROLLBACK");
+			rollback_quietly(st);
 			return r;
 		}
 	}
 	g_autofree char *set = g_strdup_printf("PRAGMA user_version = %d", target);
 	if ((r = exec(st, set)) < 0 || (r = commit(st)) < 0) {
-		exec(st, "ROLLBACK");
+		rollback_quietly(st);
 		return r;
 	}
 	return 0;
