@@ -4,7 +4,9 @@
 # restarted without ever giving up (puljed backs off after crashes itself),
 # and the journal catalog parses.
 set -u
-unit="$1/systemd/puljed.service"
+# $2: the unit as the build generated it (systemd/puljed.service.in), $3:
+# where this build installs puljed, which its ExecStart must start.
+unit="$2"
 catalog="$1/systemd/puljed.catalog"
 out=$(systemd-analyze security --offline=true "$unit" 2>&1) || { echo "$out"; exit 1; }
 level=$(printf '%s\n' "$out" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
@@ -15,6 +17,7 @@ for key in Type=notify WatchdogSec= Restart=on-failure StartLimitIntervalSec=0 S
            LoadCredential=imap-password: User=puljed MemoryHigh= MemoryMax=; do
 	grep -q "^$key" "$unit" || { echo "missing $key"; exit 1; }
 done
+grep -q "^ExecStart=$3 --config " "$unit" || { echo "ExecStart is not $3:"; grep ^ExecStart= "$unit"; exit 1; }
 # No core dump of the daemon's memory (the password), whatever the default.
 grep -q '^LimitCORE=0$' "$unit" || { echo "missing LimitCORE=0"; exit 1; }
 # Every MESSAGE_ID the daemon sends has a catalog entry, and the catalog is valid.
