@@ -9,7 +9,8 @@ set -u
 # $1: the source tree; $2: where this build installs puljed, which each
 # unit's ExecStart must name; $3: the built puljed; $4, $5: puljed.service
 # and the template puljed@.service as the build generated them
-# (systemd/puljed.service.in).
+# (systemd/puljed.service.in); $6, $7: the token helper's unit and where
+# this build installs the helper.
 installed="$2"
 built="$3"
 unit="$4"
@@ -46,6 +47,7 @@ grep -q '^LoadCredential=imap-password:/etc/puljed/imap-password$' "$unit" || { 
 grep -q '^ExecStart=.* --config /etc/puljed/%i.conf$' "$template" || { echo "template: config"; exit 1; }
 grep -q '^StateDirectory=puljed/%i$' "$template" || { echo "template: StateDirectory"; exit 1; }
 grep -q '^LoadCredential=imap-password:/etc/puljed/%i.imap-password$' "$template" || { echo "template: credential"; exit 1; }
+grep -q "^ExecStart=$7\$" "$6" || { echo "token unit: ExecStart is not $7"; exit 1; }
 # Every MESSAGE_ID the daemon sends has a catalog entry, and the catalog is valid.
 ids=$(grep -o 'MSGID_[A-Z_]* "[0-9a-f]\{32\}"' "$1/src/daemon.c" | grep -o '[0-9a-f]\{32\}')
 [ -n "$ids" ] || { echo "no MESSAGE_IDs in daemon.c"; exit 1; }
