@@ -100,11 +100,15 @@ static void on_event(const struct ingest_event *ev, void *userdata)
 		g_autofree char *status = field("PULJED_STATUS", record_status_name(m->status));
 		g_autofree char *app = field("PULJED_APPLICANT", m->applicant);
 		g_autofree char *mid = field("PULJED_MESSAGE_ID", m->message_id);
-		const char *fields[] = { "MESSAGE_ID=" MSGID_RECORDED, uid, id, call, status, app, mid, NULL };
+		g_autofree char *dup = m->duplicate_of ? g_strdup_printf("PULJED_DUPLICATE_OF=%" G_GINT64_FORMAT,
+									    m->duplicate_of) : NULL;
+		g_autofree char *dup_text = m->duplicate_of ? g_strdup_printf(", duplicate of #%" G_GINT64_FORMAT,
+									      m->duplicate_of) : NULL;
+		const char *fields[] = { "MESSAGE_ID=" MSGID_RECORDED, uid, id, call, status, app, mid, dup, NULL };
 		log_fields(m->flags ? LOG_WARNING : LOG_INFO, fields,
-			   "recorded UID %u as #%" G_GINT64_FORMAT ": %s%s%s, %zu attachment(s)%s%s", m->uid, m->id,
-			   record_status_name(m->status), m->applicant ? " — " : "", m->applicant ? m->applicant : "", ev->n_attachments,
-			   m->flags ? ", flagged: " : "", m->flags ? m->flags : "");
+			   "recorded UID %u as #%" G_GINT64_FORMAT ": %s%s%s%s, %zu attachment(s)%s%s", m->uid, m->id,
+			   record_status_name(m->status), m->applicant ? " — " : "", m->applicant ? m->applicant : "",
+			   dup_text ? dup_text : "", ev->n_attachments, m->flags ? ", flagged: " : "", m->flags ? m->flags : "");
 		break;
 	}
 	case INGEST_EVENT_UIDVALIDITY_CHANGED:
@@ -464,16 +468,20 @@ int daemon_run(const char *path, struct config **cfgp, bool once)
 				 cfg->imap.username, cfg->imap.host, cfg->imap.mailbox, stats.seen, stats.recorded,
 				 stats.flagged, stats.uidvalidity, stats.watermark);
 		else
-			log_error("poll of %s@%s/%s failed: %s", cfg->imap.username, cfg->imap.host, cfg->imap.mailbox, err);
+			log_fields(LOG_ERR, (const char *const[]){ r == INGEST_E_AUTH ? "MESSAGE_ID=" MSGID_LOGIN_FAILED
+									 : "MESSAGE_ID=" MSGID_POLL_FAILED, NULL },
+				   "poll of %s@%s/%s failed: %s", cfg->imap.username, cfg->imap.host, cfg->imap.mailbox, err);
 		code = exit_code(r);
 		if (r == INGEST_OK && stats.gaps_left) {
-			log_error("%zu message(s) on the server at or below the watermark have no record "
-				  "(see \"puljectl reconcile\")", stats.gaps_left);
+			log_fields(LOG_ERR, (const char *const[]){ "MESSAGE_ID=" MSGID_GAPS, NULL },
+				   "%zu message(s) on the server at or below the watermark have no record "
+				   "(see \"puljectl reconcile\")", stats.gaps_left);
 			code = DAEMON_EXIT_FAILURE;
 		}
 		if (r == INGEST_OK && stats.actions_failed) {
-			log_error("%zu recorded message(s) still wait for their after-ingest action "
-				  "(see \"puljectl status\")", stats.actions_failed);
+			log_fields(LOG_ERR, (const char *const[]){ "MESSAGE_ID=" MSGID_ACTION_FAILED, NULL },
+				   "%zu recorded message(s) still wait for their after-ingest action "
+				   "(see \"puljectl status\")", stats.actions_failed);
 			code = DAEMON_EXIT_FAILURE;
 		}
 		goto out;

@@ -59,7 +59,7 @@ void ingest_assess_one(const struct ingest_ctx *ctx, uint32_t uidvalidity, const
  * committed: what the report needs, copied out of its assessment. */
 struct batched_record {
 	enum store_outcome outcome;
-	int64_t id;
+	int64_t id, duplicate_of;
 	uint32_t uid;
 	size_t n_attachments;
 	char *call, *applicant, *message_id, *flags;
@@ -89,6 +89,7 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_meta *meta
 	}
 	b->recs[b->n++] = (struct batched_record){
 		.outcome = outcome_db, .id = id, .uid = meta->uid, .n_attachments = a->n_atts,
+		.duplicate_of = store_last_duplicate_of(ctx->store),
 		.call = g_strdup(a->msg.call), .status = a->msg.status,
 		.applicant = g_strdup(a->msg.applicant), .message_id = g_strdup(a->msg.message_id),
 		.flags = g_strdup(a->msg.flags),
@@ -109,7 +110,8 @@ static void report_one(const struct ingest_ctx *ctx, const struct batched_record
 		if (d->flags)
 			stats->flagged++;
 		struct store_message m = { .uid = d->uid, .id = d->id, .call = d->call, .status = d->status,
-					   .applicant = d->applicant, .message_id = d->message_id, .flags = d->flags };
+					   .applicant = d->applicant, .message_id = d->message_id, .flags = d->flags,
+					   .duplicate_of = d->duplicate_of };
 		struct ingest_event ev = { .kind = INGEST_EVENT_RECORDED, .msg = &m, .n_attachments = d->n_attachments };
 		emit(ctx, &ev);
 	}

@@ -12,7 +12,6 @@
 
 static const char *log_ident = "puljed";
 static bool to_journal;
-static bool to_tty;
 
 void log_setup(const char *ident)
 {
@@ -22,7 +21,6 @@ void log_setup(const char *ident)
 	unsigned long long dev, ino;
 	if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0)
 		to_journal = (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
-	to_tty = isatty(STDERR_FILENO);
 }
 
 /* Text from a server or a mail header never reaches the journal or a
@@ -34,37 +32,51 @@ static char *scrub(const char *s)
 	return term_clean(s);
 }
 
-void log_fields(int priority, const char *const *fields, const char *fmt, ...)
+char **log_journal_entry(int priority, const char *file, int line, const char *func, const char *const *fields,
+			 const char *msg)
+{
+	size_t n = 0;
+	while (fields && fields[n])
+		n++;
+	char **entry = g_new0(char *, n + 7);
+	g_autofree char *clean = scrub(msg);
+	entry[0] = g_strconcat("MESSAGE=", clean, NULL);
+	entry[1] = g_strdup_printf("PRIORITY=%d", priority);
+	entry[2] = g_strconcat("SYSLOG_IDENTIFIER=", log_ident, NULL);
+	entry[3] = g_strconcat("CODE_FILE=", file, NULL);
+	entry[4] = g_strdup_printf("CODE_LINE=%d", line);
+	entry[5] = g_strconcat("CODE_FUNC=", func, NULL);
+	for (size_t i = 0; i < n; i++)
+		entry[6 + i] = scrub(fields[i]);
+	return entry;
+}
+
+void log_fields_at(int priority, const char *file, int line, const char *func, const char *const *fields,
+		   const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	g_autofree char *raw = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	g_autofree char *msg = scrub(raw);
 
 	if (to_journal) {
-		size_t n = 0;
-		while (fields && fields[n])
-			n++;
-		struct iovec *iov = g_new0(struct iovec, n + 3);
-		g_autofree char *m = g_strconcat("MESSAGE=", msg, NULL);
-		g_autofree char *p = g_strdup_printf("PRIORITY=%d", priority);
-		g_autofree char *id = g_strconcat("SYSLOG_IDENTIFIER=", log_ident, NULL);
-		iov[0] = (struct iovec){ m, strlen(m) };
-		iov[1] = (struct iovec){ p, strlen(p) };
-		iov[2] = (struct iovec){ id, strlen(id) };
-		g_auto(GStrv) clean = g_new0(char *, n + 1);
-		for (size_t i = 0; i < n; i++) {
-			clean[i] = scrub(fields[i]);
-			iov[3 + i] = (struct iovec){ clean[i], strlen(clean[i]) };
-		}
-		int r = sd_journal_sendv(iov, (int)(n + 3));
-		g_free(iov);
-		if (r >= 0)
+		g_auto(GStrv) entry = log_journal_entry(priority, file, line, func, fields, raw);
+		int n = (int)g_strv_length(entry);
+		/* CODE_FILE and CODE_LINE (entry[3], entry[4]) and FUNC go as the
+		 * location: plain sd_journal_sendv() would name this file. */
+		g_autofree struct iovec *iov = g_new0(struct iovec, n);
+		int k = 0;
+		for (int i = 0; i < n; i++)
+			if (i < 3 || i > 5)
+				iov[k++] = (struct iovec){ entry[i], strlen(entry[i]) };
+		if (sd_journal_sendv_with_location(entry[3], entry[4], func, iov, k) >= 0)
 			return;
 	}
-	if (to_tty)
-		fprintf(stderr, "%s: %s\n", log_ident, msg);
-	else
+	g_autofree char *msg = scrub(raw);
+	/* "<N>" only where journald reads it: its stream, when the native
+	 * socket refused; a terminal, a file or a pipe gets plain lines. */
+	if (to_journal)
 		fprintf(stderr, "<%d>%s\n", priority, msg);
+	else
+		fprintf(stderr, "%s: %s\n", log_ident, msg);
 }

@@ -376,8 +376,14 @@ int main(int argc, char **argv)
 
 	struct store *st = NULL;
 	g_autofree char *error = NULL;
-	if (store_open(db, cmd->writes ? STORE_UPDATE : STORE_READ_ONLY, &st, &error) < 0) {
-		fprintf(stderr, "puljectl: %s\n", error);
+	int so = store_open(db, cmd->writes ? STORE_UPDATE : STORE_READ_ONLY, &st, &error);
+	if (so < 0) {
+		/* Before the first poll there is no file: say so, not why SQLite
+		 * could not open it. */
+		if (so == -ENOENT)
+			fprintf(stderr, "puljectl: no database yet at %s — puljed has not run\n", db);
+		else
+			fprintf(stderr, "puljectl: %s\n", error);
 		config_free(cfg);
 		return CTL_EXIT_FAILURE;
 	}

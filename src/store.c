@@ -21,6 +21,7 @@ struct store {
 	uint8_t *copy_buf; /* BLOB_CHUNK bytes for copying a spool file in, kept from one message to the next */
 	GHashTable *stmts; /* SQL text -> a prepared statement not in use, reset; NULL: none kept */
 	struct checkpointer *ckpt; /* NULL: SQLite's own checkpoints, in the committing thread */
+	int64_t last_duplicate_of; /* of the last store_record(); 0: none */
 };
 
 /* Checkpoints in a thread of its own, on a connection of its own, so that
@@ -266,13 +267,26 @@ static int sql_error(struct store *st, int rc, const char *what)
 	int e = -EIO;
 	switch (rc & 0xff) {
 	case SQLITE_FULL: e = -ENOSPC; break;
+	case SQLITE_IOERR: if (sqlite3_system_errno(st->db) == ENOSPC) e = -ENOSPC; break;
 	case SQLITE_BUSY: case SQLITE_LOCKED: e = -EBUSY; break;
 	case SQLITE_READONLY: case SQLITE_PERM: case SQLITE_AUTH: e = -EACCES; break;
 	case SQLITE_NOMEM: e = -ENOMEM; break;
 	case SQLITE_CORRUPT: case SQLITE_NOTADB: e = -EBADMSG; break;
 	default: break;
 	}
+	if (e == -ENOSPC) { /* SQLite says "database or disk is full" or "disk I/O error" */
+		g_snprintf(st->errbuf, sizeof(st->errbuf), "%s: disk full", what);
+		return e;
+	}
 	return fail(st, e, what);
+}
+
+/* After a failed step of a transaction: SQLite may have rolled it back
+ * itself (a full disk); a ROLLBACK then would only replace the error. */
+static void rollback_quietly(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 const char *store_errmsg(struct store *st)
@@ -397,13 +411,13 @@ static int migrate_to(struct store *st, int target)
 	for (int v = version; v < target; v++) {
 		const struct migration *m = &migrations[v];
 		if ((r = m->run ? m->run(st) : exec_script(st, m->sql)) < 0) {
-			exec(st, "ROLLBACK");
+			rollback_quietly(st);
 			return r;
 		}
 	}
 	g_autofree char *set = g_strdup_printf("PRAGMA user_version = %d", target);
 	if ((r = exec(st, set)) < 0 || (r = commit(st)) < 0) {
-		exec(st, "ROLLBACK");
+		rollback_quietly(st);
 		return r;
 	}
 	return 0;
@@ -1214,6 +1228,7 @@ int store_record(struct store *st, const struct store_message *msg,
 	bool found = false;
 	int64_t dup = 0, old = 0, id = 0;
 
+	st->last_duplicate_of = 0;
 	/* In a batch (store_begin()): a savepoint, so that a failure undoes
 	 * this record alone and leaves the batch's earlier ones to commit. */
 	bool batch = !sqlite3_get_autocommit(st->db);
@@ -1241,6 +1256,7 @@ int store_record(struct store *st, const struct store_message *msg,
 		goto rollback;
 	*ret_id = id;
 	*ret_outcome = old ? STORE_REKEYED : found ? STORE_EXISTED : STORE_INSERTED;
+	st->last_duplicate_of = dup;
 	return 0;
 rollback:
 	/* SQLite may have rolled the whole transaction back already (a full
@@ -1251,6 +1267,11 @@ rollback:
 	else if (!batch)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	return r;
+}
+
+int64_t store_last_duplicate_of(const struct store *st)
+{
+	return st->last_duplicate_of;
 }
 
 int store_begin(struct store *st)

@@ -241,6 +241,10 @@ int store_record(struct store *st, const struct store_message *msg,
 		 const struct store_attachment_in *atts, size_t n_atts,
 		 int64_t *ret_id, enum store_outcome *ret_outcome);
 
+/* The record the last successful store_record() found the same raw bytes
+ * in (the new record's duplicate_of); 0: none, or nothing inserted. */
+int64_t store_last_duplicate_of(const struct store *st);
+
 /* Explicit transactions around several updates (reclassify) or records
  * (a batch).  On a failed store_commit() the caller calls store_rollback(). */
 int store_begin(struct store *st);

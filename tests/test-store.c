@@ -4,9 +4,13 @@
 
 #include <errno.h>
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sqlite3.h>
 
 static char *tmpdir;
@@ -1257,6 +1261,41 @@ static void test_wal_bounded(void)
 	g_assert_cmpint(most, <=, 32 + (goffset)(hard + 2 * (40000 / 4096 + 8)) * (4096 + 24));
 }
 
+/* A full disk while the database is being created is reported as a full
+ * disk, not as what SQLite said when the rollback after it found no
+ * transaction. Needs root (a small tmpfs, in a mount namespace of this
+ * process's own, gone when it exits). */
+static void test_create_disk_full(void)
+{
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		g_test_skip("needs root to mount a small tmpfs");
+		return;
+	}
+	static const char *const sizes[] = { "size=8k", "size=16k", "size=32k", "size=48k", "size=64k" };
+	unsigned full = 0;
+	for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
+		g_autofree char *dir = g_dir_make_tmp("test-store-full-XXXXXX", NULL);
+		g_assert_nonnull(dir);
+		g_assert_cmpint(mount("tmpfs", dir, "tmpfs", 0, sizes[i]), ==, 0);
+		g_autofree char *path = g_build_filename(dir, "puljed.db", NULL);
+		g_autoptr(Store) st = NULL;
+		g_autofree char *err = NULL;
+		int r = store_open(path, STORE_READ_WRITE, &st, &err);
+		g_test_message("%s: %d %s", sizes[i], r, err ? err : "");
+		if (r < 0) {
+			full++;
+			g_assert_nonnull(strstr(err, "disk full"));
+			g_assert_null(strstr(err, "rollback"));
+			g_assert_cmpint(r, ==, -ENOSPC);
+			g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+		}
+		g_clear_pointer(&st, store_close);
+		g_assert_cmpint(umount2(dir, MNT_DETACH), ==, 0);
+		g_rmdir(dir);
+	}
+	g_assert_cmpuint(full, >, 0);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1287,6 +1326,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/store/background-checkpoints", test_background_checkpoints);
 	g_test_add_func("/store/wal-bounded", test_wal_bounded);
 	g_test_add_func("/store/gaps", test_gaps);
+	g_test_add_func("/store/create-disk-full", test_create_disk_full);
 	int r = g_test_run();
 	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

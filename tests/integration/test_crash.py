@@ -312,7 +312,7 @@ class CrashTest(PuljedTestCase):
                 # Only while the daemon creates and migrates the database
                 # may a read be refused; never once records exist.
                 self.assertEqual(reads, 0, r.describe())
-                self.assertRegex(r.stderr, "no schema yet|schema version|unable to open|cannot open",
+                self.assertRegex(r.stderr, "no schema yet|schema version|unable to open|cannot open|no database yet",
                                  r.describe())
         out, err = proc.communicate(timeout=60)
         self.assertTrue(stopped, "the ingest finished before Dovecot could be stopped")

@@ -577,6 +577,11 @@ class DaemonTest(PuljedTestCase):
         dc.close_client()
         cfg60 = self.config(dc, poll_interval=60)
         cfg1 = self.config(dc, name="fast.conf", poll_interval=1)
+        # Before the first poll: no database file, said as such (exit 1).
+        r = self.run_ctl(cfg60, "status", expect=1)
+        self.assertEqual(r.stderr, "puljectl: no database yet at %s \u2014 puljed has not run\n"
+                         % self.path("puljed.db"), r.describe())
+        self.assertFalse(os.path.exists(self.path("puljed.db")), "status created the database")
         self.run_puljed(cfg60, "--once", expect=P.EXIT_OK)
         self.run_ctl(cfg60, "status", expect=0)
         self.run_puljed(cfg1, "--once", expect=P.EXIT_OK)

@@ -160,13 +160,18 @@ class IngestTest(PuljedTestCase):
         raw = M.application("Region Midtjylland", M.fake_pdf(2000, seed=7))
         u1 = dc.append("INBOX", raw, ON_TIME)
         u2 = dc.append("INBOX", raw, "2022-06-15T10:05:00+02:00")
-        self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
+        run = self.run_puljed(cfg, "--once", expect=P.EXIT_OK)
         recs = self.records(cfg)
         self.assertIn(len(recs), (1, 2), recs)
         if len(recs) == 2:
             by_uid = {r["uid"]: r for r in recs}
             self.assertIsNone(by_uid[u1]["duplicate_of"])
             self.assertEqual(by_uid[u2]["duplicate_of"], by_uid[u1]["id"])
+            # The log line says it is a duplicate, and of which record;
+            # the first one does not.
+            self.assertRegex(run.stderr, r"recorded UID %d as #%d: [^\n]*, duplicate of #%d,"
+                             % (u2, by_uid[u2]["id"], by_uid[u1]["id"]), run.describe())
+            self.assertNotRegex(run.stderr, r"recorded UID %d as #%d: [^\n]*duplicate" % (u1, by_uid[u1]["id"]))
         else:
             self.assertEqual(recs[0]["uid"], u1)
 
