@@ -1,7 +1,6 @@
 #include "account.h"
 
-void account_imap_options(const struct config *cfg, const char *secret, atomic_int *cancel,
-			  struct imap_options *o)
+void account_imap_options(const struct config *cfg, const char *secret, atomic_int *cancel, struct imap_options *o)
 {
 	const struct config_imap *c = &cfg->imap;
 	*o = (struct imap_options){
@@ -39,7 +38,7 @@ int account_connect(const struct config *cfg, enum account_open how, atomic_int 
 		return r;
 	struct imap_mailbox box;
 	r = how == ACCOUNT_EXAMINE ? imap_examine(im, cfg->imap.mailbox, &box)
-				    : imap_select(im, cfg->imap.mailbox, &box);
+				   : imap_select(im, cfg->imap.mailbox, &box);
 	if (r != IMAP_OK) {
 		*ret_error = g_strdup(imap_errmsg(im));
 		return r;

@@ -21,8 +21,7 @@ enum account_open {
 
 /* The connection settings of CFG's [imap] group, with SECRET (password
  * or token, borrowed) and CANCEL (may be NULL). */
-void account_imap_options(const struct config *cfg, const char *secret, atomic_int *cancel,
-			  struct imap_options *o);
+void account_imap_options(const struct config *cfg, const char *secret, atomic_int *cancel, struct imap_options *o);
 
 /* Reads the secret, connects, logs in and opens CFG's mailbox as HOW
  * asks; CANCEL (may be NULL) set by a signal handler ends any wait.

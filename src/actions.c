@@ -77,8 +77,8 @@ static int run_kind(const struct actions_context *c, const struct actions_kind *
 	return ACTIONS_OK;
 }
 
-int actions_run_kinds(const struct actions_context *c, const struct actions_kind *const *table, size_t n,
-		      actions_cb cb, void *userdata)
+int actions_run_kinds(const struct actions_context *c, const struct actions_kind *const *table, size_t n, actions_cb cb,
+		      void *userdata)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!table[i]->chosen(c->cfg))

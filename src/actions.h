@@ -124,5 +124,5 @@ typedef void (*actions_cb)(const struct actions_outcome *o, void *userdata);
 int actions_run(const struct actions_context *c, actions_cb cb, void *userdata);
 /* actions_run() over the N kinds of TABLE instead of the built-in ones
  * (the unit tests' own kinds). */
-int actions_run_kinds(const struct actions_context *c, const struct actions_kind *const *table, size_t n,
-		      actions_cb cb, void *userdata);
+int actions_run_kinds(const struct actions_context *c, const struct actions_kind *const *table, size_t n, actions_cb cb,
+		      void *userdata);

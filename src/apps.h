@@ -23,21 +23,21 @@ struct apps_form {
 	bool found;
 	enum cms_status signature;
 	const char *signer;
-	bool modified;         /* changed after signing */
-	bool untrusted;        /* a trust_file is set and the signer does not chain to it */
-	const char *reason;    /* why invalid, or NULL */
+	bool modified;      /* changed after signing */
+	bool untrusted;     /* a trust_file is set and the signer does not chain to it */
+	const char *reason; /* why invalid, or NULL */
 };
 
 /* Owned by the struct apps it came from; valid until apps_free(). */
 struct apps_app {
 	char *call;
-	char *applicant;       /* as first written; NULL when no message named one */
-	GArray *ids;           /* int64_t record ids, in the order added */
-	GPtrArray *from;       /* sender addresses (char *), case-insensitively unique */
-	char *first, *last;    /* ISO 8601 arrival of the first and last message */
+	char *applicant;    /* as first written; NULL when no message named one */
+	GArray *ids;        /* int64_t record ids, in the order added */
+	GPtrArray *from;    /* sender addresses (char *), case-insensitively unique */
+	char *first, *last; /* ISO 8601 arrival of the first and last message */
 	int64_t first_t, last_t;
-	int on_time;           /* 1, 0, -1 = unknown */
-	bool form;             /* a message carries a form */
+	int on_time;                    /* 1, 0, -1 = unknown */
+	bool form;                      /* a message carries a form */
 	enum cms_status form_signature; /* of the best form; only with one */
 	char *signer;
 	bool form_modified, form_untrusted; /* of that form (apps_form) */
@@ -45,7 +45,7 @@ struct apps_app {
 	enum rules_status status;
 	char *decision, *decision_note, *decision_user;
 	int64_t decision_at;
-	char *key;             /* private: the normalised applicant */
+	char *key; /* private: the normalised applicant */
 };
 
 struct apps;

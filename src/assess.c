@@ -23,9 +23,12 @@ static bool from_bounce_address(const char *addr)
 static bool from_bulk_service(const char *addr)
 {
 	static const char *const domains[] = {
-		"mcsv.net", "mcdlv.net", "rsgsv.net", "mailchimpapp.net", "mandrillapp.com", "sendgrid.net",
-		"mailgun.org", "amazonses.com", "sparkpostmail.com", "createsend.com", "cmail19.com", "cmail20.com",
-		"exacttarget.com", "hubspotemail.net", "heyloyalty.com", "ubivox.com", "mailjet.com", NULL,
+		"mcsv.net",         "mcdlv.net",        "rsgsv.net",
+		"mailchimpapp.net", "mandrillapp.com",  "sendgrid.net",
+		"mailgun.org",      "amazonses.com",    "sparkpostmail.com",
+		"createsend.com",   "cmail19.com",      "cmail20.com",
+		"exacttarget.com",  "hubspotemail.net", "heyloyalty.com",
+		"ubivox.com",       "mailjet.com",      NULL,
 	};
 	const char *at = addr ? strrchr(addr, '@') : NULL;
 	if (!at)
@@ -94,7 +97,8 @@ static void find_edge(const struct config *cfg, const struct assess_input *in, c
 		return;
 	if (mm) {
 		received_edge((const char *const *)mm->received_headers, mm->n_received_headers,
-			      (const char *const *)cfg->trusted_relays, in->has_arrival, in->arrival, cfg->max_edge_skew, e);
+			      (const char *const *)cfg->trusted_relays, in->has_arrival, in->arrival,
+			      cfg->max_edge_skew, e);
 		*why = received_why_name(e->why);
 	} else if (in->stored && (in->stored->has_edge_received || in->stored->edge_why)) {
 		e->why = in->stored->has_edge_received ? RECEIVED_EDGE : RECEIVED_BAD_DATE;
@@ -116,10 +120,16 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 	/* Signatures are judged at the arrival (ETSI EN 319 102-1: the
 	 * earliest proof of existence, unless a timestamp has an earlier
 	 * one); NOW only notes a certificate that has expired since. */
-	struct mime_limits lim = { cfg->limits.max_mime_depth, cfg->limits.max_mime_parts, in->trust, in->clock,
+	struct mime_limits lim = { cfg->limits.max_mime_depth,
+				   cfg->limits.max_mime_parts,
+				   in->trust,
+				   in->clock,
 				   in->started + (int64_t)cfg->limits.max_message_time * 1000000,
-				   (size_t)cfg->limits.max_header_field, cfg->limits.max_header_fields,
-				   cfg->limits.max_header_fields_total, cfg->limits.max_header_bytes_total, in->stop,
+				   (size_t)cfg->limits.max_header_field,
+				   cfg->limits.max_header_fields,
+				   cfg->limits.max_header_fields_total,
+				   cfg->limits.max_header_bytes_total,
+				   in->stop,
 				   { has_arrival, in->arrival, CMS_TIME_ARRIVAL, true, now } };
 	const struct store_message *old = in->stored;
 	unsigned in_flags = 0;
@@ -193,7 +203,7 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 	}
 	if (form >= 0 && mm->attachments[form].is_pdf) {
 		const struct mime_attachment *f = &mm->attachments[form];
-		form_sig = f->signature == CMS_INVALID				  ? RULES_FORM_SIG_INVALID
+		form_sig = f->signature == CMS_INVALID                              ? RULES_FORM_SIG_INVALID
 			   : f->signature == CMS_VALID && f->modified_after_signing ? RULES_FORM_SIG_MODIFIED
 										    : RULES_FORM_SIG_OK;
 	}
@@ -201,8 +211,12 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 	const char *edge_why;
 	find_edge(cfg, in, mm, &edge, &edge_why);
 	struct rules_input ri = {
-		.subject = mm ? mm->subject : old ? old->subject : NULL,
-		.from_name = mm ? mm->from_name : old ? old->from_name : NULL,
+		.subject = mm    ? mm->subject
+			   : old ? old->subject
+				 : NULL,
+		.from_name = mm    ? mm->from_name
+			     : old ? old->from_name
+				   : NULL,
 		.organization = mm ? mm->organization : NULL,
 		.has_arrival = has_arrival,
 		.arrival = in->arrival,
@@ -249,13 +263,21 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		.internaldate = in->internaldate,
 		.server_size = in->server_size,
 		.raw = in->body_missing || spooled ? NULL : in->raw->data,
-		.raw_size = in->body_missing ? 0 : spooled ? (size_t)spooled_len : in->raw->len,
+		.raw_size = in->body_missing ? 0
+			    : spooled        ? (size_t)spooled_len
+					     : in->raw->len,
 		.raw_spooled = spooled,
 		.raw_fd = spooled ? in->raw_fd : -1,
 		.raw_sha256 = in->body_missing ? NULL : a->raw_sha256,
-		.message_id = mm ? mm->message_id : old ? old->message_id : NULL,
-		.from_addr = mm ? mm->from_addr : old ? old->from_addr : NULL,
-		.from_name = mm ? mm->from_name : old ? old->from_name : NULL,
+		.message_id = mm    ? mm->message_id
+			      : old ? old->message_id
+				    : NULL,
+		.from_addr = mm    ? mm->from_addr
+			     : old ? old->from_addr
+				   : NULL,
+		.from_name = mm    ? mm->from_name
+			     : old ? old->from_name
+				   : NULL,
 		.subject = ri.subject,
 		.date_header = a->date_header,
 		.call = res.call >= 0 ? call->id : NULL,
@@ -298,9 +320,16 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 		if (signed_pdf && m->has_validated_at)
 			a->validated_at[i] = datetime_format(m->validated_at, call->tz);
 		a->atts[i] = (struct store_attachment_in){
-			.filename = m->filename, .content_type = m->content_type, .part_path = m->part_path,
-			.data = m->data, .size = m->size, .sha256 = m->sha256, .source = m->source,
-			.signature = m->signature, .signer = m->signer, .signed_at = a->signed_at[i],
+			.filename = m->filename,
+			.content_type = m->content_type,
+			.part_path = m->part_path,
+			.data = m->data,
+			.size = m->size,
+			.sha256 = m->sha256,
+			.source = m->source,
+			.signature = m->signature,
+			.signer = m->signer,
+			.signed_at = a->signed_at[i],
 			.covers_whole_file = signed_pdf ? m->covers_whole_file : -1,
 			.signer_trusted = signed_pdf && m->signature == CMS_VALID ? m->signer_trusted : -1,
 			.form = (int)i == form,
@@ -315,7 +344,7 @@ void assess_message(const struct config *cfg, const struct assess_input *in, str
 	for (size_t i = 0; i < n_notes; i++) {
 		const struct mime_part_note *n = &mm->notes[i];
 		a->parts[i] = (struct store_part){ (int)i + 1, n->part_path, n->content_type, n->filename,
-						   n->size, n->action, n->why };
+						   n->size,    n->action,    n->why };
 	}
 	a->msg.parts = mm ? a->parts : NULL;
 	a->msg.n_parts = n_notes;

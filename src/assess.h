@@ -21,18 +21,18 @@ struct assess_input {
 	uint32_t uidvalidity;
 	uint32_t uid;
 	bool has_arrival;
-	int64_t arrival;             /* INTERNALDATE, Unix time */
-	const char *internaldate;    /* as the server sent it */
-	uint64_t server_size;        /* RFC822.SIZE */
-	GByteArray *raw;             /* the whole message, or only its header when
+	int64_t arrival;          /* INTERNALDATE, Unix time */
+	const char *internaldate; /* as the server sent it */
+	uint64_t server_size;     /* RFC822.SIZE */
+	GByteArray *raw;          /* the whole message, or only its header when
 				      * body_missing, or NULL (borrowed) */
-	bool spooled;                /* the whole message is in the file RAW_FD instead of RAW
+	bool spooled;             /* the whole message is in the file RAW_FD instead of RAW
 				      * (the daemon's spool; borrowed) */
 	int raw_fd;
-	const char *raw_sha256;      /* of the whole message (in RAW or spooled), when the
+	const char *raw_sha256;             /* of the whole message (in RAW or spooled), when the
 				      * caller has hashed it already (hex, borrowed), or NULL */
-	uint64_t raw_len;            /* the spooled message's length, with raw_sha256 */
-	const char *body_missing;    /* NULL, or why the body is absent: "too-large", "gone" */
+	uint64_t raw_len;                   /* the spooled message's length, with raw_sha256 */
+	const char *body_missing;           /* NULL, or why the body is absent: "too-large", "gone" */
 	const struct store_message *stored; /* reclassify without raw bytes: the
 					     * headers recorded before (may be NULL) */
 	const struct cms_trust *trust;      /* [signatures] trust_file, or NULL */
@@ -48,15 +48,15 @@ struct assess_input {
 };
 
 struct assessment {
-	struct store_message msg;           /* points into the fields below */
+	struct store_message msg; /* points into the fields below */
 	struct store_attachment_in *atts;
 	size_t n_atts;
 	/* owned */
 	struct mime_message *mime;
 	char *received_at, *date_header, *received_header, *reasons, *flags, *applicant;
-	char *edge_received_at;             /* the edge arrival (received_edge), ISO 8601, or NULL */
-	char **signed_at;                   /* per attachment, ISO 8601 */
-	char **validated_at;                /* per attachment: its signature's validation time */
+	char *edge_received_at; /* the edge arrival (received_edge), ISO 8601, or NULL */
+	char **signed_at;       /* per attachment, ISO 8601 */
+	char **validated_at;    /* per attachment: its signature's validation time */
 	char *smime_validated_at;
 	struct store_part *parts;
 	char raw_sha256[65];

@@ -13,8 +13,8 @@
 struct attempt {
 	int fd;
 	char *path;
-	char key[NOTE_SIZE];  /* "UIDVALIDITY UID MAILBOX" of the note, or "" */
-	unsigned count;       /* parses of it begun */
+	char key[NOTE_SIZE]; /* "UIDVALIDITY UID MAILBOX" of the note, or "" */
+	unsigned count;      /* parses of it begun */
 };
 
 static void write_note(struct attempt *a)

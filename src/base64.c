@@ -27,7 +27,8 @@ static const struct tables *tables_get(void)
 		tables.rank['='] = PAD;
 		for (unsigned c = 0; c < 256; c++)
 			for (unsigned k = 0; k < 4; k++)
-				tables.quad[k][c] = tables.rank[c] < 64 ? (uint32_t)tables.rank[c] << (18 - 6 * k) : NOT_SEXTET;
+				tables.quad[k][c] =
+					tables.rank[c] < 64 ? (uint32_t)tables.rank[c] << (18 - 6 * k) : NOT_SEXTET;
 		g_once_init_leave(&done, 1);
 	}
 	return &tables;

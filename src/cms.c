@@ -331,8 +331,8 @@ static bool message_digest_attr(gnutls_pkcs7_attrs_t attrs, gnutls_datum_t *d)
 		const uint8_t *p = v.data, *val;
 		size_t len;
 		uint8_t tag;
-		bool found = oid && !strcmp(oid, "1.2.840.113549.1.9.4") && der_tlv(&p, v.data + v.size, &tag, &val, &len) &&
-			     tag == 0x04 && len <= 64;
+		bool found = oid && !strcmp(oid, "1.2.840.113549.1.9.4") &&
+			     der_tlv(&p, v.data + v.size, &tag, &val, &len) && tag == 0x04 && len <= 64;
 		if (found) {
 			d->data = gnutls_malloc(len ? len : 1);
 			if (!d->data)
@@ -357,13 +357,13 @@ static gnutls_digest_algorithm_t signature_digest(const gnutls_pkcs7_signature_i
 	gnutls_digest_algorithm_t dig = gnutls_sign_get_hash_algorithm(info->algo);
 	gnutls_datum_t md = { 0 };
 	if (dig == GNUTLS_DIG_UNKNOWN && message_digest_attr(info->signed_attrs, &md)) {
-		dig = md.size == 16 ? GNUTLS_DIG_MD5 :
-		      md.size == 20 ? GNUTLS_DIG_SHA1 :
-		      md.size == 28 ? GNUTLS_DIG_SHA224 :
-		      md.size == 32 ? GNUTLS_DIG_SHA256 :
-		      md.size == 48 ? GNUTLS_DIG_SHA384 :
-		      md.size == 64 ? GNUTLS_DIG_SHA512 :
-				      GNUTLS_DIG_UNKNOWN;
+		dig = md.size == 16   ? GNUTLS_DIG_MD5
+		      : md.size == 20 ? GNUTLS_DIG_SHA1
+		      : md.size == 28 ? GNUTLS_DIG_SHA224
+		      : md.size == 32 ? GNUTLS_DIG_SHA256
+		      : md.size == 48 ? GNUTLS_DIG_SHA384
+		      : md.size == 64 ? GNUTLS_DIG_SHA512
+				      : GNUTLS_DIG_UNKNOWN;
 	}
 	gnutls_free(md.data);
 	return dig;
@@ -411,8 +411,9 @@ enum cms_status cms_timestamp_check(const uint8_t *der, size_t der_len, const ui
 		cms_result_clear(&r);
 		verify(der, der_len, NULL, 0, trust, &w, 1, &r);
 		if (r.status != CMS_VALID)
-			*ret_why = !strcmp(r.reason, "not signed by a time-stamping authority") ? "not signed by a time-stamping authority"
-											     : "timestamp signature does not verify";
+			*ret_why = !strcmp(r.reason, "not signed by a time-stamping authority")
+					   ? "not signed by a time-stamping authority"
+					   : "timestamp signature does not verify";
 		else if (trust && r.trusted != 1)
 			*ret_why = "timestamp authority not trusted";
 		else {
@@ -425,8 +426,8 @@ enum cms_status cms_timestamp_check(const uint8_t *der, size_t der_len, const ui
 
 /* The earliest verified signature timestamp (unsigned attribute
  * id-aa-signatureTimeStampToken over the signature value). */
-static bool signature_timestamp(const gnutls_pkcs7_signature_info_st *info, const struct cms_trust *trust,
-				int64_t *gen, char *note, size_t note_size)
+static bool signature_timestamp(const gnutls_pkcs7_signature_info_st *info, const struct cms_trust *trust, int64_t *gen,
+				char *note, size_t note_size)
 {
 	bool found = false;
 	for (unsigned i = 0; i < 16; i++) {
@@ -562,8 +563,8 @@ static void verify(const uint8_t *der, size_t der_len, const uint8_t *data, size
 	if (out->has_time && !valid_at(signer, out->signed_at)) {
 		char ts_[32];
 		cms_format_time(out->signed_at, ts_, sizeof(ts_));
-		snprintf(out->reason, sizeof(out->reason), "certificate not valid at the claimed signing time %s (valid %s to %s)",
-			 ts_, t2, t3);
+		snprintf(out->reason, sizeof(out->reason),
+			 "certificate not valid at the claimed signing time %s (valid %s to %s)", ts_, t2, t3);
 		out->why = out->reason;
 		goto out;
 	}
@@ -607,8 +608,8 @@ out:
 		gnutls_pkcs7_deinit(p7);
 }
 
-void cms_verify(const uint8_t *der, size_t der_len, const uint8_t *data, size_t data_len,
-		const struct cms_trust *trust, const struct cms_when *when, struct cms_result *ret)
+void cms_verify(const uint8_t *der, size_t der_len, const uint8_t *data, size_t data_len, const struct cms_trust *trust,
+		const struct cms_when *when, struct cms_result *ret)
 {
 	verify(der, der_len, data, data_len, trust, when, 0, ret);
 }

@@ -18,7 +18,7 @@
 #include <glib.h>
 
 enum cms_status {
-	CMS_NONE,    /* no signature */
+	CMS_NONE, /* no signature */
 	CMS_VALID,
 	CMS_INVALID, /* does not verify, or is not a readable signature */
 };
@@ -37,7 +37,7 @@ enum cms_time_source {
  * has expired since, never changes a verdict. */
 struct cms_when {
 	bool known;
-	int64_t at;                  /* Unix time */
+	int64_t at; /* Unix time */
 	enum cms_time_source source;
 	bool has_now;
 	int64_t now;
@@ -47,19 +47,19 @@ struct cms_when {
 
 struct cms_result {
 	enum cms_status status;
-	char *signer;        /* the signer certificate's CN (else its DN), or NULL */
+	char *signer; /* the signer certificate's CN (else its DN), or NULL */
 	bool has_time;
-	int64_t signed_at;   /* signingTime attribute, Unix time */
-	int trusted;         /* 1, 0, or -1 when no trust store was given */
-	uint8_t *content;    /* encapsulated content (opaque S/MIME), or NULL */
+	int64_t signed_at; /* signingTime attribute, Unix time */
+	int trusted;       /* 1, 0, or -1 when no trust store was given */
+	uint8_t *content;  /* encapsulated content (opaque S/MIME), or NULL */
 	size_t content_len;
-	const char *why;     /* static text when INVALID (= reason) */
+	const char *why; /* static text when INVALID (= reason) */
 	/* Why INVALID ("digest mismatch", "certificate not valid at …"), or a
 	 * note on a VALID one ("certificate expired since (validated at
 	 * arrival)"); "" when there is nothing to say. */
 	char reason[CMS_REASON_MAX];
 	bool has_validated_at;
-	int64_t validated_at;        /* the validation time */
+	int64_t validated_at; /* the validation time */
 	enum cms_time_source time_source;
 };
 
@@ -73,8 +73,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(CmsTrust, cms_trust_free)
 /* Verifies DER.  DATA is the detached signed data, or NULL when the
  * content is encapsulated (then it is returned in ->content).  TRUST may be
  * NULL.  WHEN (may be NULL) is the proof of existence from outside. */
-void cms_verify(const uint8_t *der, size_t der_len, const uint8_t *data, size_t data_len,
-		const struct cms_trust *trust, const struct cms_when *when, struct cms_result *ret);
+void cms_verify(const uint8_t *der, size_t der_len, const uint8_t *data, size_t data_len, const struct cms_trust *trust,
+		const struct cms_when *when, struct cms_result *ret);
 
 /* An RFC 3161 timestamp token (a CMS SignedData over a TSTInfo) over
  * DATA: CMS_VALID with *RET_GEN_TIME when its signature verifies, its
@@ -93,4 +93,3 @@ void cms_result_clear(struct cms_result *r);
 /* g_auto(CmsResult) r = { 0 }; clears with cms_result_clear(). */
 typedef struct cms_result CmsResult;
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CmsResult, cms_result_clear)
-

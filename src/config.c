@@ -14,7 +14,7 @@
 
 #define CALL_PREFIX "call "
 #define PASSWORD_MAX 4096
-#define TOKEN_MAX (64 * 1024) /* Microsoft 365 access tokens run to a few KB */
+#define TOKEN_MAX (64 * 1024)            /* Microsoft 365 access tokens run to a few KB */
 #define CONFIG_MAX_BYTES (1024u * 1024u) /* a config is a few KB; a bigger file is a mistake */
 
 struct key_spec {
@@ -23,22 +23,46 @@ struct key_spec {
 };
 
 static const struct key_spec known_keys[] = {
-	{ "imap", "host" }, { "imap", "port" }, { "imap", "security" },
-	{ "imap", "ca_file" }, { "imap", "username" }, { "imap", "password_file" },
-	{ "imap", "mailbox" }, { "imap", "timeout" }, { "imap", "auth" }, { "imap", "token_file" },
+	{ "imap", "host" },
+	{ "imap", "port" },
+	{ "imap", "security" },
+	{ "imap", "ca_file" },
+	{ "imap", "username" },
+	{ "imap", "password_file" },
+	{ "imap", "mailbox" },
+	{ "imap", "timeout" },
+	{ "imap", "auth" },
+	{ "imap", "token_file" },
 	{ "imap", "tls_priority" },
-	{ "imap", "after_ingest" }, { "imap", "after_ingest_keyword" }, { "imap", "after_ingest_folder" },
-	{ "daemon", "poll_interval" }, { "daemon", "gap_check_interval" },
-	{ "store", "database" }, { "store", "wal_limit" }, { "store", "commit_batch" },
-	{ "limits", "max_message_size" }, { "limits", "max_header_size" }, { "limits", "max_mime_depth" },
-	{ "limits", "max_mime_parts" }, { "limits", "max_message_time" },
-	{ "limits", "max_header_field" }, { "limits", "max_header_fields" }, { "limits", "prefetch" },
-	{ "limits", "max_header_fields_total" }, { "limits", "max_header_bytes_total" },
-	{ "call", "subject" }, { "call", "deadline" }, { "call", "timezone" },
-	{ "call", "deadline_basis" }, { "call", "grace" },
-	{ "match", "fuzzy_threshold" }, { "match", "word_similarity" }, { "match", "title_threshold" },
+	{ "imap", "after_ingest" },
+	{ "imap", "after_ingest_keyword" },
+	{ "imap", "after_ingest_folder" },
+	{ "daemon", "poll_interval" },
+	{ "daemon", "gap_check_interval" },
+	{ "store", "database" },
+	{ "store", "wal_limit" },
+	{ "store", "commit_batch" },
+	{ "limits", "max_message_size" },
+	{ "limits", "max_header_size" },
+	{ "limits", "max_mime_depth" },
+	{ "limits", "max_mime_parts" },
+	{ "limits", "max_message_time" },
+	{ "limits", "max_header_field" },
+	{ "limits", "max_header_fields" },
+	{ "limits", "prefetch" },
+	{ "limits", "max_header_fields_total" },
+	{ "limits", "max_header_bytes_total" },
+	{ "call", "subject" },
+	{ "call", "deadline" },
+	{ "call", "timezone" },
+	{ "call", "deadline_basis" },
+	{ "call", "grace" },
+	{ "match", "fuzzy_threshold" },
+	{ "match", "word_similarity" },
+	{ "match", "title_threshold" },
 	{ "signatures", "trust_file" },
-	{ "evidence", "trusted_relays" }, { "evidence", "max_edge_skew" },
+	{ "evidence", "trusted_relays" },
+	{ "evidence", "max_edge_skew" },
 };
 
 struct loader {
@@ -112,8 +136,10 @@ static int config_preprocess(struct loader *l, const char *text, GString *out)
 		if (*start == '[') {
 			char *close = strchr(start, ']');
 			if (!close || !line_is_blank(close + 1)) {
-				l->error = g_strdup_printf("%s:%zu: a group header is \"[name]\", optionally followed by a "
-							   "comment", l->path, lineno);
+				l->error = g_strdup_printf(
+					"%s:%zu: a group header is \"[name]\", optionally followed by a "
+					"comment",
+					l->path, lineno);
 				return -EINVAL;
 			}
 			g_free(group);
@@ -152,8 +178,8 @@ static int config_preprocess(struct loader *l, const char *text, GString *out)
 	return 0;
 }
 
-static int get_string(struct loader *l, const char *group, const char *shown, const char *key,
-		      bool required, const char *def, char **out)
+static int get_string(struct loader *l, const char *group, const char *shown, const char *key, bool required,
+		      const char *def, char **out)
 {
 	char *v = get_value(l, group, key);
 	if (!v || !*v) {
@@ -177,8 +203,8 @@ static int get_string(struct loader *l, const char *group, const char *shown, co
 	return 0;
 }
 
-static int get_uint(struct loader *l, const char *group, const char *key, unsigned def,
-		    unsigned min, unsigned max, unsigned *out)
+static int get_uint(struct loader *l, const char *group, const char *key, unsigned def, unsigned min, unsigned max,
+		    unsigned *out)
 {
 	g_autofree char *v = get_value(l, group, key);
 	if (!v || !*v) {
@@ -205,11 +231,22 @@ int config_parse_size(const char *text, uint64_t *ret_size)
 		return -EINVAL;
 	uint64_t mult = 1;
 	switch (g_ascii_toupper(*end)) {
-	case '\0': break;
-	case 'K': mult = 1ULL << 10; end++; break;
-	case 'M': mult = 1ULL << 20; end++; break;
-	case 'G': mult = 1ULL << 30; end++; break;
-	default: return -EINVAL;
+	case '\0':
+		break;
+	case 'K':
+		mult = 1ULL << 10;
+		end++;
+		break;
+	case 'M':
+		mult = 1ULL << 20;
+		end++;
+		break;
+	case 'G':
+		mult = 1ULL << 30;
+		end++;
+		break;
+	default:
+		return -EINVAL;
 	}
 	if (*end == 'B' || *end == 'b')
 		end++;
@@ -230,12 +267,28 @@ int config_parse_duration(const char *text, int64_t *ret_seconds)
 	if (errno)
 		return -EINVAL;
 	switch (*end) {
-	case '\0': if (n != 0) return -EINVAL; break; /* a bare number is ambiguous, bar 0 */
-	case 's': mult = 1; end++; break;
-	case 'm': mult = 60; end++; break;
-	case 'h': mult = 3600; end++; break;
-	case 'd': mult = 86400; end++; break;
-	default: return -EINVAL;
+	case '\0':
+		if (n != 0)
+			return -EINVAL;
+		break; /* a bare number is ambiguous, bar 0 */
+	case 's':
+		mult = 1;
+		end++;
+		break;
+	case 'm':
+		mult = 60;
+		end++;
+		break;
+	case 'h':
+		mult = 3600;
+		end++;
+		break;
+	case 'd':
+		mult = 86400;
+		end++;
+		break;
+	default:
+		return -EINVAL;
 	}
 	if (*end || n > (unsigned long long)(INT64_MAX / mult) || n * (unsigned long long)mult > 366ULL * 86400)
 		return -EINVAL;
@@ -264,11 +317,14 @@ static int check_known_keys(struct loader *l)
 			kind = "call";
 			const char *id = g_str_has_prefix(g, CALL_PREFIX) ? g + strlen(CALL_PREFIX) : "";
 			if (!valid_call_id(id))
-				return fail(l, g, NULL, "a call group is named [call ID] with an ID of letters, digits, '-', '_' or '.'");
+				return fail(
+					l, g, NULL,
+					"a call group is named [call ID] with an ID of letters, digits, '-', '_' or '.'");
 		} else if (strcmp(g, "imap") && strcmp(g, "daemon") && strcmp(g, "store") && strcmp(g, "limits") &&
 			   strcmp(g, "match") && strcmp(g, "signatures") && strcmp(g, "evidence")) {
-			return fail(l, g, NULL, "unknown group (known: [imap], [daemon], [store], [limits], [match], "
-					       "[signatures], [evidence], [call ID])");
+			return fail(l, g, NULL,
+				    "unknown group (known: [imap], [daemon], [store], [limits], [match], "
+				    "[signatures], [evidence], [call ID])");
 		}
 		gsize n_keys = 0;
 		g_auto(GStrv) keys = g_key_file_get_keys(l->kf, g, &n_keys, NULL);
@@ -302,7 +358,8 @@ static int load_auth(struct loader *l, struct config_imap *imap)
 	if ((r = get_string(l, "imap", "imap", "token_file", false, NULL, &imap->token_file)) < 0)
 		return r;
 	if (imap->auth == CONFIG_AUTH_XOAUTH2 && !imap->token_file)
-		return fail(l, "imap", "token_file", "required with auth = xoauth2 (the file an OAuth2 token helper writes)");
+		return fail(l, "imap", "token_file",
+			    "required with auth = xoauth2 (the file an OAuth2 token helper writes)");
 	if (imap->auth != CONFIG_AUTH_XOAUTH2 && imap->token_file)
 		return fail(l, "imap", "token_file", "only used with auth = xoauth2 (auth is \"%s\")", auth);
 	if (imap->token_file && !g_path_is_absolute(imap->token_file))
@@ -340,20 +397,22 @@ static int load_after_ingest(struct loader *l, struct config_imap *imap)
 			    &imap->after_ingest_keyword)) < 0)
 		return r;
 	if (!valid_keyword(imap->after_ingest_keyword))
-		return fail(l, "imap", "after_ingest_keyword",
-			    "must be an IMAP keyword such as $Puljed (printable ASCII, no spaces, no \\ ( ) { %% * \" ]), got \"%s\"",
-			    imap->after_ingest_keyword);
+		return fail(
+			l, "imap", "after_ingest_keyword",
+			"must be an IMAP keyword such as $Puljed (printable ASCII, no spaces, no \\ ( ) { %% * \" ]), got \"%s\"",
+			imap->after_ingest_keyword);
 	if ((r = get_string(l, "imap", "imap", "after_ingest_folder", false, NULL, &imap->after_ingest_folder)) < 0)
 		return r;
 	if (imap->after_ingest == CONFIG_AFTER_MOVE && !imap->after_ingest_folder)
 		return fail(l, "imap", "after_ingest_folder", "required with after_ingest = move");
 	if (imap->after_ingest_folder && imap->after_ingest != CONFIG_AFTER_MOVE)
-		return fail(l, "imap", "after_ingest_folder", "only used with after_ingest = move (after_ingest is \"%s\")",
-			    after);
+		return fail(l, "imap", "after_ingest_folder",
+			    "only used with after_ingest = move (after_ingest is \"%s\")", after);
 	if (imap->after_ingest_folder &&
 	    (!strcmp(imap->after_ingest_folder, imap->mailbox) ||
 	     (!g_ascii_strcasecmp(imap->after_ingest_folder, "INBOX") && !g_ascii_strcasecmp(imap->mailbox, "INBOX"))))
-		return fail(l, "imap", "after_ingest_folder", "must differ from [imap] mailbox (\"%s\")", imap->mailbox);
+		return fail(l, "imap", "after_ingest_folder", "must differ from [imap] mailbox (\"%s\")",
+			    imap->mailbox);
 	return 0;
 }
 
@@ -405,15 +464,17 @@ static int load_imap(struct loader *l, struct config_imap *imap)
 	return load_after_ingest(l, imap);
 }
 
-static int get_size(struct loader *l, const char *group, const char *key, uint64_t def, uint64_t min,
-		    uint64_t max, const char *example, uint64_t *out)
+static int get_size(struct loader *l, const char *group, const char *key, uint64_t def, uint64_t min, uint64_t max,
+		    const char *example, uint64_t *out)
 {
 	g_autofree char *v = get_value(l, group, key);
 	*out = def;
 	if (!v || !*v)
 		return 0;
 	if (config_parse_size(v, out) < 0 || *out < min || *out > max)
-		return fail(l, group, key, "must be a size from %" G_GUINT64_FORMAT "K to %" G_GUINT64_FORMAT "M such as %s, got \"%s\"",
+		return fail(l, group, key,
+			    "must be a size from %" G_GUINT64_FORMAT "K to %" G_GUINT64_FORMAT
+			    "M such as %s, got \"%s\"",
 			    min >> 10, max >> 20, example, v);
 	return 0;
 }
@@ -459,9 +520,11 @@ static int load_evidence(struct loader *l, struct config *cfg)
 			if (!*parts[i])
 				continue;
 			if (!received_pattern_valid(parts[i]))
-				return fail(l, "evidence", "trusted_relays",
-					    "\"%s\" is not a host name pattern (letters, digits, '-', '_', '.', and '*' or '?' "
-					    "as wildcards; patterns separated by ';', ',' or spaces)", parts[i]);
+				return fail(
+					l, "evidence", "trusted_relays",
+					"\"%s\" is not a host name pattern (letters, digits, '-', '_', '.', and '*' or '?' "
+					"as wildcards; patterns separated by ';', ',' or spaces)",
+					parts[i]);
 			g_ptr_array_add(list, g_ascii_strdown(parts[i], -1));
 		}
 		if (list->len) {
@@ -499,9 +562,10 @@ static int load_call(struct loader *l, const char *group, struct config_call *c,
 			    "\"%s\" does not exist or happens twice in %s (daylight saving); give a UTC offset",
 			    c->deadline, c->timezone);
 	if (r < 0)
-		return fail(l, group, "deadline",
-			    "must be a date (2022-07-01) or an ISO 8601 timestamp (2022-07-01T12:00:00+02:00), got \"%s\"",
-			    c->deadline);
+		return fail(
+			l, group, "deadline",
+			"must be a date (2022-07-01) or an ISO 8601 timestamp (2022-07-01T12:00:00+02:00), got \"%s\"",
+			c->deadline);
 	g_autofree char *basis = get_value(l, group, "deadline_basis");
 	if (basis && *basis && strcmp(basis, "arrival") && strcmp(basis, "date-header") && strcmp(basis, "edge"))
 		return fail(l, group, "deadline_basis", "must be \"arrival\", \"date-header\" or \"edge\", got \"%s\"",
@@ -513,8 +577,8 @@ static int load_call(struct loader *l, const char *group, struct config_call *c,
 			    "\"edge\" needs the authority's mail servers in [evidence] trusted_relays");
 	g_autofree char *grace = get_value(l, group, "grace");
 	if (grace && *grace && config_parse_duration(grace, &c->grace) < 0)
-		return fail(l, group, "grace", "must be a duration such as 90s, 15m, 2h or 1d (at most a year), got \"%s\"",
-			    grace);
+		return fail(l, group, "grace",
+			    "must be a duration such as 90s, 15m, 2h or 1d (at most a year), got \"%s\"", grace);
 	return 0;
 }
 
@@ -528,7 +592,8 @@ static int get_fraction(struct loader *l, const char *key, double def, double *o
 	char *end = NULL;
 	double v = g_ascii_strtod(text, &end);
 	if (!end || *end || !(v > 0.0 && v <= 1.0))
-		return fail(l, "match", key, "must be a number above 0 and at most 1 such as %.2g, got \"%s\"", def, text);
+		return fail(l, "match", key, "must be a number above 0 and at most 1 such as %.2g, got \"%s\"", def,
+			    text);
 	*out = v;
 	return 0;
 }
@@ -614,7 +679,8 @@ int config_load(const char *path, struct config **ret_config, char **ret_error)
 			goto out;
 	}
 	if (cfg->n_calls == 0) {
-		l.error = g_strdup_printf("%s: [call ID]: no call is configured (add a [call ID] group with subject and deadline)", path);
+		l.error = g_strdup_printf(
+			"%s: [call ID]: no call is configured (add a [call ID] group with subject and deadline)", path);
 		r = -EINVAL;
 		goto out;
 	}
@@ -663,13 +729,13 @@ int config_check_files(const struct config *cfg, char **ret_error)
 	if (cfg->imap.ca_file && access(cfg->imap.ca_file, R_OK) < 0) {
 		int e = errno;
 		*ret_error = g_strdup_printf("%s: [imap] ca_file: cannot read \"%s\": %s", cfg->path, cfg->imap.ca_file,
-					 g_strerror(e));
+					     g_strerror(e));
 		return -e;
 	}
 	if (cfg->trust_file && access(cfg->trust_file, R_OK) < 0) {
 		int e = errno;
 		*ret_error = g_strdup_printf("%s: [signatures] trust_file: cannot read \"%s\": %s", cfg->path,
-					 cfg->trust_file, g_strerror(e));
+					     cfg->trust_file, g_strerror(e));
 		return -e;
 	}
 	return 0;
@@ -683,8 +749,10 @@ enum config_file_verdict config_judge_secret_file(const struct stat *st, uid_t s
 		return CONFIG_FILE_REFUSE;
 	}
 	if (st->st_uid != service_uid && st->st_uid != 0) {
-		*ret_why = g_strdup_printf("is owned by uid %u, not by the service user (uid %u) or root: "
-				       "chown it to one of them", (unsigned)st->st_uid, (unsigned)service_uid);
+		*ret_why = g_strdup_printf(
+			"is owned by uid %u, not by the service user (uid %u) or root: "
+			"chown it to one of them",
+			(unsigned)st->st_uid, (unsigned)service_uid);
 		return CONFIG_FILE_REFUSE;
 	}
 	if (mode & S_IWOTH) {
@@ -692,8 +760,8 @@ enum config_file_verdict config_judge_secret_file(const struct stat *st, uid_t s
 		return CONFIG_FILE_REFUSE;
 	}
 	if (mode & S_IWGRP) {
-		*ret_why = g_strdup_printf("is writable by its group (gid %u, mode %04o): chmod g-w it", (unsigned)st->st_gid,
-				       mode);
+		*ret_why = g_strdup_printf("is writable by its group (gid %u, mode %04o): chmod g-w it",
+					   (unsigned)st->st_gid, mode);
 		return CONFIG_FILE_REFUSE;
 	}
 	if (mode & S_IROTH) {
@@ -719,8 +787,10 @@ static int read_secret(const struct config *cfg, char **ret_password, char **ret
 	} else if (!path) {
 		const char *dir = getenv("CREDENTIALS_DIRECTORY");
 		if (!dir || !*dir) {
-			*ret_error = g_strdup_printf("%s: [imap] password_file: not set, and no systemd credential "
-						 "\"imap-password\" ($CREDENTIALS_DIRECTORY is unset)", cfg->path);
+			*ret_error = g_strdup_printf(
+				"%s: [imap] password_file: not set, and no systemd credential "
+				"\"imap-password\" ($CREDENTIALS_DIRECTORY is unset)",
+				cfg->path);
 			return -ENOENT;
 		}
 		path = cred = g_build_filename(dir, "imap-password", NULL);
@@ -757,7 +827,8 @@ static int read_secret(const struct config *cfg, char **ret_password, char **ret
 			int e = errno;
 			close(fd);
 			config_password_free(buf);
-			*ret_error = g_strdup_printf("%s: %s: cannot read \"%s\": %s", cfg->path, what, path, g_strerror(e));
+			*ret_error =
+				g_strdup_printf("%s: %s: cannot read \"%s\": %s", cfg->path, what, path, g_strerror(e));
 			return -e;
 		}
 		if (n == 0)
@@ -766,7 +837,8 @@ static int read_secret(const struct config *cfg, char **ret_password, char **ret
 		if (len == max) {
 			close(fd);
 			config_password_free(buf);
-			*ret_error = g_strdup_printf("%s: %s: \"%s\" is larger than %zu bytes", cfg->path, what, path, max - 1);
+			*ret_error = g_strdup_printf("%s: %s: \"%s\" is larger than %zu bytes", cfg->path, what, path,
+						     max - 1);
 			return -EFBIG;
 		}
 	}
@@ -797,7 +869,6 @@ int config_check_secret(const struct config *cfg, char **ret_warning, char **ret
 	config_password_free(secret);
 	return r;
 }
-
 
 void config_password_free(char *password)
 {

@@ -18,15 +18,15 @@ enum config_security {
 };
 
 struct config_call {
-	char *id;          /* the name after "call " */
-	char *subject;     /* as written in the file */
-	char *deadline;    /* as written in the file */
+	char *id;              /* the name after "call " */
+	char *subject;         /* as written in the file */
+	char *deadline;        /* as written in the file */
 	int64_t deadline_last; /* last on-time second, Unix time, inclusive */
-	char *timezone;    /* IANA name */
+	char *timezone;        /* IANA name */
 	GTimeZone *tz;
 	bool basis_date_header; /* deadline_basis = date-header */
 	bool basis_edge;        /* deadline_basis = edge: the authority's mail server's time */
-	int64_t grace;     /* seconds */
+	int64_t grace;          /* seconds */
 };
 
 enum config_auth {
@@ -45,14 +45,14 @@ struct config_imap {
 	char *host;
 	uint16_t port;
 	enum config_security security;
-	char *ca_file;       /* NULL: system trust store */
-	char *tls_priority;  /* GnuTLS priority string; NULL: tls.h's TLS_DEFAULT_PRIORITY */
+	char *ca_file;      /* NULL: system trust store */
+	char *tls_priority; /* GnuTLS priority string; NULL: tls.h's TLS_DEFAULT_PRIORITY */
 	char *username;
 	char *password_file; /* NULL: systemd credential "imap-password" */
 	char *mailbox;
-	unsigned timeout;    /* seconds, every network step */
+	unsigned timeout; /* seconds, every network step */
 	enum config_auth auth;
-	char *token_file;    /* xoauth2: the access token, re-read at every connect */
+	char *token_file; /* xoauth2: the access token, re-read at every connect */
 	enum config_after_ingest after_ingest;
 	char *after_ingest_keyword; /* default "$Puljed" */
 	char *after_ingest_folder;  /* move: the destination, UTF-8 */
@@ -63,10 +63,10 @@ struct config_limits {
 	uint64_t max_header_size;  /* bytes of header fetched for a message over the limit */
 	unsigned max_mime_depth;
 	unsigned max_mime_parts;
-	unsigned max_message_time; /* seconds for one message: fetching it (any one command) and walking it */
-	uint64_t max_header_field; /* bytes of one header field; longer: flagged long-header */
-	unsigned max_header_fields;/* fields in a message's header; more: flagged too-many-headers */
-	uint64_t prefetch;         /* bytes of messages fetched ahead of the one being recorded; 0: none */
+	unsigned max_message_time;        /* seconds for one message: fetching it (any one command) and walking it */
+	uint64_t max_header_field;        /* bytes of one header field; longer: flagged long-header */
+	unsigned max_header_fields;       /* fields in a message's header; more: flagged too-many-headers */
+	uint64_t prefetch;                /* bytes of messages fetched ahead of the one being recorded; 0: none */
 	unsigned max_header_fields_total; /* fields in all of a message's headers together */
 	uint64_t max_header_bytes_total;  /* bytes of all of a message's headers together */
 };
@@ -74,11 +74,12 @@ struct config_limits {
 struct config {
 	char *path;
 	struct config_imap imap;
-	unsigned poll_interval; /* seconds */
+	unsigned poll_interval;      /* seconds */
 	unsigned gap_check_interval; /* seconds between gap checks */
 	char *database;
-	uint64_t wal_limit;     /* [store] wal_limit: bytes the WAL may reach before a commit checkpoints; 0: SQLite's own */
-	unsigned commit_batch;  /* [store] commit_batch: messages one transaction may record; 1: one each */
+	uint64_t
+		wal_limit; /* [store] wal_limit: bytes the WAL may reach before a commit checkpoints; 0: SQLite's own */
+	unsigned commit_batch; /* [store] commit_batch: messages one transaction may record; 1: one each */
 	struct config_limits limits;
 	double fuzzy_threshold; /* [match] fuzzy_threshold */
 	double word_similarity; /* [match] word_similarity */

@@ -44,8 +44,10 @@ int ctl_decide(struct store *st, FILE *out, int64_t id, const char *decision, co
 {
 	g_autofree char *trimmed = g_strstrip(g_strdup(note ? note : ""));
 	if (!*trimmed) {
-		fprintf(stderr, "puljectl: decide: --note TEXT is required: say why (\"%s\" on record %" G_GINT64_FORMAT
-				" is kept with the note, who and when)\n", decision, id);
+		fprintf(stderr,
+			"puljectl: decide: --note TEXT is required: say why (\"%s\" on record %" G_GINT64_FORMAT
+			" is kept with the note, who and when)\n",
+			decision, id);
 		return CTL_EXIT_USAGE;
 	}
 	g_autofree char *user = decider();

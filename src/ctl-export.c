@@ -9,12 +9,28 @@
 
 /* ---- export ---- */
 
-static const char *const message_columns[] = { "id", "call", "applicant", "status", "on_time", "arrival", "from",
-					       "subject", "form", "form_signature", "signer", "decision", "duplicate_of",
-					       "received_at", "edge_received_at", "decided_by", "form_signature_text" };
-static const char *const application_columns[] = { "call", "applicant", "messages", "ids", "status", "on_time",
-						   "first_arrival", "last_arrival", "form", "form_signature",
-						   "signer", "decision", "form_signature_text" };
+static const char *const message_columns[] = { "id",
+					       "call",
+					       "applicant",
+					       "status",
+					       "on_time",
+					       "arrival",
+					       "from",
+					       "subject",
+					       "form",
+					       "form_signature",
+					       "signer",
+					       "decision",
+					       "duplicate_of",
+					       "received_at",
+					       "edge_received_at",
+					       "decided_by",
+					       "form_signature_text" };
+static const char *const application_columns[] = {
+	"call",    "applicant",     "messages",           "ids",  "status",
+	"on_time", "first_arrival", "last_arrival",       "form", "form_signature",
+	"signer",  "decision",      "form_signature_text"
+};
 
 struct export_ctx {
 	struct store *st;
@@ -77,7 +93,8 @@ static GPtrArray *application_row(const struct apps_app *a)
 	g_ptr_array_add(row, a->form ? g_strdup(record_signature_name(a->form_signature)) : NULL);
 	g_ptr_array_add(row, g_strdup(a->signer));
 	g_ptr_array_add(row, g_strdup(a->decision));
-	struct report_signature rs = { a->form_signature, a->signer, a->form_modified, a->form_untrusted, a->form_reason };
+	struct report_signature rs = { a->form_signature, a->signer, a->form_modified, a->form_untrusted,
+				       a->form_reason };
 	g_ptr_array_add(row, a->form ? report_signature_text(&rs, NULL) : NULL);
 	g_assert(row->len == G_N_ELEMENTS(application_columns));
 	return row;

@@ -35,8 +35,9 @@ static int list_row(const struct store_message *m, void *userdata)
 int ctl_list(struct store *st, const struct ctl_output *o, const struct ctl_filter *f)
 {
 	static const struct table_column cols[] = {
-		{ "ID", 5, true, false },	  { "RECEIVED", 16, false, false }, { "STATUS", 9, false, false },
-		{ "ATT", 3, true, false },	  { "DECIDED", 7, false, false },   { "APPLICANT / SUBJECT", 0.5, false, true },
+		{ "ID", 5, true, false },       { "RECEIVED", 16, false, false },
+		{ "STATUS", 9, false, false },  { "ATT", 3, true, false },
+		{ "DECIDED", 7, false, false }, { "APPLICANT / SUBJECT", 0.5, false, true },
 	};
 	g_autoptr(JsonBuilder) b = o->json ? json_builder_new() : NULL;
 	struct list_ctx c = { .json = { .st = st, .b = b }, .f = f };
@@ -88,7 +89,8 @@ static int add_app(JsonBuilder *b, struct store *st, const struct apps_app *a)
 	json_builder_set_member_name(b, "form_attached");
 	json_builder_add_boolean_value(b, a->form);
 	ctl_json_add_str(b, "form_signature", a->form ? record_signature_name(a->form_signature) : NULL);
-	struct report_signature rs = { a->form_signature, a->signer, a->form_modified, a->form_untrusted, a->form_reason };
+	struct report_signature rs = { a->form_signature, a->signer, a->form_modified, a->form_untrusted,
+				       a->form_reason };
 	g_autofree char *words = a->form ? report_signature_text(&rs, NULL) : NULL;
 	ctl_json_add_str(b, "form_signature_text", words);
 	ctl_json_add_str(b, "signer", a->signer);
@@ -102,9 +104,9 @@ static int add_app(JsonBuilder *b, struct store *st, const struct apps_app *a)
 int ctl_applications(struct store *st, const struct ctl_output *o, const struct ctl_filter *f)
 {
 	struct table_column cols[] = {
-		{ "CALL", 0.2, false, true },	   { "APPLICANT", 0.4, false, true }, { "MSGS", 4, true, false },
-		{ "FIRST ARRIVAL", 16, false, false }, { "ON TIME", 7, false, false }, { "FORM", 7, false, false },
-		{ "STATUS", 8, false, false },	   { "DECIDED", 7, false, false },
+		{ "CALL", 0.2, false, true },          { "APPLICANT", 0.4, false, true }, { "MSGS", 4, true, false },
+		{ "FIRST ARRIVAL", 16, false, false }, { "ON TIME", 7, false, false },    { "FORM", 7, false, false },
+		{ "STATUS", 8, false, false },         { "DECIDED", 7, false, false },
 	};
 	struct apps *apps = ctl_collect_apps(st, f);
 	if (!apps) {
@@ -141,12 +143,18 @@ int ctl_applications(struct store *st, const struct ctl_output *o, const struct 
 			g_snprintf(msgs, sizeof(msgs), "%u", a->ids->len);
 			g_autofree char *first = ctl_short_time(a->first);
 			/* FORM: "signed" for a valid signature, else yes/no. */
-			const char *form = !a->form ? "no"
+			const char *form = !a->form                           ? "no"
 					   : a->form_signature == CMS_VALID   ? "signed"
 					   : a->form_signature == CMS_INVALID ? "INVALID"
 									      : "yes";
-			const char *cells[] = { a->call, a->applicant ? a->applicant : "(not named)", msgs, first,
-						ctl_yes_no(a->on_time), form, record_status_name(a->status), a->decision };
+			const char *cells[] = { a->call,
+						a->applicant ? a->applicant : "(not named)",
+						msgs,
+						first,
+						ctl_yes_no(a->on_time),
+						form,
+						record_status_name(a->status),
+						a->decision };
 			table_add(t, cells, 6, ctl_status_color(a->status));
 		}
 		r = table_print(t, o->out);

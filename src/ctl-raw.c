@@ -42,9 +42,13 @@ static int raw_one(const struct store_message *m, void *userdata)
 {
 	struct raw_ctx *c = userdata;
 	if (!m->raw) {
-		fprintf(stderr, "puljectl: raw: record %" G_GINT64_FORMAT " was recorded without its message (server "
-				"size %" G_GUINT64_FORMAT " bytes: too large to fetch, or gone before it was fetched); "
-				"there is nothing to write\n", m->id, m->server_size);
+		fprintf(stderr,
+			"puljectl: raw: record %" G_GINT64_FORMAT
+			" was recorded without its message (server "
+			"size %" G_GUINT64_FORMAT
+			" bytes: too large to fetch, or gone before it was fetched); "
+			"there is nothing to write\n",
+			m->id, m->server_size);
 		c->error = CTL_EXIT_FAILURE;
 		return 0;
 	}

@@ -45,9 +45,8 @@ struct stored_sig {
 static int collect_sig(const struct store_attachment *a, void *userdata)
 {
 	GArray *sigs = userdata;
-	struct stored_sig g = { a->signature, g_strdup(a->signature_reason),
-				g_strdup(a->signature_validated_at), g_strdup(a->signature_time_source),
-				a->modified_after_signing };
+	struct stored_sig g = { a->signature, g_strdup(a->signature_reason), g_strdup(a->signature_validated_at),
+				g_strdup(a->signature_time_source), a->modified_after_signing };
 	g_array_append_val(sigs, g);
 	return 0;
 }
@@ -72,10 +71,11 @@ static char *signature_changes(const GArray *was, const struct assessment *a)
 		if (o->signature == n->signature && modified_now == modified_was)
 			continue;
 		g_autofree char *why = n->signature_reason ? term_clean(n->signature_reason) : NULL;
-		g_string_append_printf(g, ", signature %zu %s%s -> %s%s%s%s%s", i + 1, record_signature_name(o->signature),
-				       modified_was ? " (modified after signing)" : "", record_signature_name(n->signature),
-				       modified_now ? " (modified after signing)" : "", why ? " (" : "", why ? why : "",
-				       why ? ")" : "");
+		g_string_append_printf(
+			g, ", signature %zu %s%s -> %s%s%s%s%s", i + 1, record_signature_name(o->signature),
+			modified_was ? " (modified after signing)" : "", record_signature_name(n->signature),
+			modified_now ? " (modified after signing)" : "", why ? " (" : "", why ? why : "",
+			why ? ")" : "");
 	}
 	return g_string_free(g, FALSE);
 }
@@ -84,7 +84,8 @@ static char *signature_changes(const GArray *was, const struct assessment *a)
  * time) differ: written, not printed. */
 static bool signature_facts_differ(const GArray *was, const struct assessment *a, const struct store_message *m)
 {
-	if (differs(m->smime_reason, a->msg.smime_reason) || differs(m->smime_validated_at, a->msg.smime_validated_at) ||
+	if (differs(m->smime_reason, a->msg.smime_reason) ||
+	    differs(m->smime_validated_at, a->msg.smime_validated_at) ||
 	    differs(m->smime_time_source, a->msg.smime_time_source))
 		return a->msg.has_smime;
 	for (size_t i = 0; i < a->n_atts && i < was->len; i++) {
@@ -131,15 +132,14 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 	g_autofree char *sig_changes = same_atts ? signature_changes(sigs, &a) : g_strdup("");
 	bool changed = m->status != n->status || differs(m->call, n->call) || differs(m->applicant, n->applicant) ||
 		       m->on_time != n->on_time || differs(m->reasons, n->reasons) || m->match != n->match ||
-		       kind_differs(m, n) || differs(m->received_at, n->received_at) ||
-		       smime_differs(m, n) || differs(m->decided_by, n->decided_by) ||
-		       differs(m->deadline_basis, n->deadline_basis) || differs(m->edge_received_at, n->edge_received_at) ||
-		       differs(m->edge_why, n->edge_why) || !m->has_smime || *sig_changes;
+		       kind_differs(m, n) || differs(m->received_at, n->received_at) || smime_differs(m, n) ||
+		       differs(m->decided_by, n->decided_by) || differs(m->deadline_basis, n->deadline_basis) ||
+		       differs(m->edge_received_at, n->edge_received_at) || differs(m->edge_why, n->edge_why) ||
+		       !m->has_smime || *sig_changes;
 	/* New facts behind an unchanged verdict (a database from before
 	 * schema 8 has none) are written without a word. */
 	bool quietly = !changed && same_atts && signature_facts_differ(sigs, &a, m);
-	if (quietly && !c->dry_run &&
-	    store_update_classification(c->st, m->id, n, a.atts, a.n_atts) < 0) {
+	if (quietly && !c->dry_run && store_update_classification(c->st, m->id, n, a.atts, a.n_atts) < 0) {
 		c->error = 1;
 		return 1;
 	}
@@ -178,7 +178,8 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 					ctl_json_add_int(b, "seq", (int64_t)i + 1);
 					ctl_json_add_str(b, "was", record_signature_name(o->signature));
 					ctl_json_add_str(b, "now", record_signature_name(a.atts[i].signature));
-					ctl_json_add_tristate(b, "modified_after_signing", a.atts[i].modified_after_signing);
+					ctl_json_add_tristate(b, "modified_after_signing",
+							      a.atts[i].modified_after_signing);
 					ctl_json_add_str(b, "reason", a.atts[i].signature_reason);
 					json_builder_end_object(b);
 				}
@@ -202,8 +203,9 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 			}
 			fprintf(c->out, "%s  %s\n", sig_changes, n->reasons);
 		}
-		if (!c->dry_run && store_update_classification(c->st, m->id, n, a.n_atts == m->n_attachments ? a.atts : NULL,
-							       a.n_atts) < 0) {
+		if (!c->dry_run &&
+		    store_update_classification(c->st, m->id, n, a.n_atts == m->n_attachments ? a.atts : NULL,
+						a.n_atts) < 0) {
 			c->error = 1;
 			return 1;
 		}

@@ -158,8 +158,9 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 		ctl_json_print(out, root);
 	} else {
 		g_autofree char *mb = term_clean(cfg->imap.mailbox);
-		fprintf(out, "%s, UIDVALIDITY %u: %zu on the server, %u recorded, watermark %u%s\n", mb, box.uidvalidity, n,
-			g_hash_table_size(rc.uids), watermark, known ? "" : " (the mailbox is new to this database)");
+		fprintf(out, "%s, UIDVALIDITY %u: %zu on the server, %u recorded, watermark %u%s\n", mb,
+			box.uidvalidity, n, g_hash_table_size(rc.uids), watermark,
+			known ? "" : " (the mailbox is new to this database)");
 		fprintf(out, "On the server, not recorded, at or below the watermark: %u%s", missing->len,
 			missing->len ? "  UIDs" : "");
 		for (guint i = 0; i < missing->len; i++)
@@ -170,15 +171,19 @@ int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_o
 		fprintf(out, "%s\nRecorded, no longer on the server (moved or deleted by a person): %u%s",
 			pending->len > 50 ? " …" : "", gone->len, gone->len ? "  records" : "");
 		for (guint i = 0; i < gone->len; i++)
-			fprintf(out, " #%" G_GINT64_FORMAT, *(int64_t *)g_hash_table_lookup(rc.uids, g_ptr_array_index(gone, i)));
-		fprintf(out, "\nRecorded under an earlier UIDVALIDITY, not on the server since the mailbox was "
-			     "recreated: %u%s", rc.earlier->len, rc.earlier->len ? "  records" : "");
+			fprintf(out, " #%" G_GINT64_FORMAT,
+				*(int64_t *)g_hash_table_lookup(rc.uids, g_ptr_array_index(gone, i)));
+		fprintf(out,
+			"\nRecorded under an earlier UIDVALIDITY, not on the server since the mailbox was "
+			"recreated: %u%s",
+			rc.earlier->len, rc.earlier->len ? "  records" : "");
 		for (guint i = 0; i < rc.earlier->len; i++) {
 			const struct earlier_record *e = &g_array_index(rc.earlier, struct earlier_record, i);
 			fprintf(out, " #%" G_GINT64_FORMAT " (%u:%u)", e->id, e->uidvalidity, e->uid);
 		}
 		if (may_rekey)
-			fprintf(out, "\n  (the next poll re-keys those whose message is among the ones not polled yet)");
+			fprintf(out,
+				"\n  (the next poll re-keys those whose message is among the ones not polled yet)");
 		fprintf(out, "\n");
 	}
 	/* A message at or below the watermark that was never recorded would be

@@ -25,7 +25,7 @@ struct report_msg_ctx {
 	int64_t unrelated;
 	int dirfd;
 	const char *dir;
-	int error;                      /* an exit status once something failed */
+	int error; /* an exit status once something failed */
 };
 
 static char *chunk(GStringChunk *c, const char *s)
@@ -45,7 +45,7 @@ static int subdir(int dirfd, const char *name)
 struct report_att_ctx {
 	struct report_msg_ctx *c;
 	int64_t id;
-	int dirfd; /* attachments/ID, opened on the first attachment */
+	int dirfd;    /* attachments/ID, opened on the first attachment */
 	GArray *atts; /* struct report_attachment */
 };
 
@@ -69,8 +69,8 @@ static int report_attachment(const struct store_attachment *a, void *userdata)
 	g_autofree char *used = NULL;
 	int r = file_write_new(ac->dirfd, safe, 0640, a->data, (size_t)a->size, &used);
 	if (r < 0) {
-		fprintf(stderr, "puljectl: report: cannot write attachments/%" G_GINT64_FORMAT "/%s in %s: %s\n", ac->id,
-			safe, c->dir, g_strerror(-r));
+		fprintf(stderr, "puljectl: report: cannot write attachments/%" G_GINT64_FORMAT "/%s in %s: %s\n",
+			ac->id, safe, c->dir, g_strerror(-r));
 		return r;
 	}
 	g_autofree char *escaped = g_uri_escape_string(used, NULL, FALSE);
@@ -141,8 +141,7 @@ static int report_message(const struct store_message *m, void *userdata)
 	rm->edge = (struct report_edge){ chunk(c->text, m->edge_received_at), rm->received_at,
 					 chunk(c->text, m->decided_by), chunk(c->text, m->deadline_basis),
 					 chunk(c->text, m->edge_why) };
-	rm->smime = (struct report_signature){ .signature = m->smime,
-					       .reason = chunk(c->text, m->smime_reason) };
+	rm->smime = (struct report_signature){ .signature = m->smime, .reason = chunk(c->text, m->smime_reason) };
 	g_ptr_array_add(c->msgs, rm);
 	g_hash_table_insert(c->by_id, &rm->id, rm);
 	struct report_att_ctx ac = { c, m->id, -1, g_array_new(FALSE, TRUE, sizeof(struct report_attachment)) };
@@ -245,16 +244,20 @@ int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char
 		if (f->call && strcmp(call->id, f->call))
 			continue;
 		struct report_msg_ctx *c = g_new0(struct report_msg_ctx, 1);
-		*c = (struct report_msg_ctx){ .st = st, .f = f, .call = call, .text = text,
+		*c = (struct report_msg_ctx){ .st = st,
+					      .f = f,
+					      .call = call,
+					      .text = text,
 					      .msgs = g_ptr_array_new_with_free_func(report_message_free),
-					      .by_id = g_hash_table_new(g_int64_hash, g_int64_equal), .dirfd = dirfd,
+					      .by_id = g_hash_table_new(g_int64_hash, g_int64_equal),
+					      .dirfd = dirfd,
 					      .dir = dir };
 		g_ptr_array_add(ctxs, c);
 		int r = store_foreach_message(st, 0, false, report_message, c);
 		/* The raw messages one by one: one in memory at a time. */
 		for (guint k = 0; r == 0 && k < c->msgs->len; k++)
-			r = store_foreach_message(st, ((struct report_message *)g_ptr_array_index(c->msgs, k))->id, true,
-						  report_eml, c);
+			r = store_foreach_message(st, ((struct report_message *)g_ptr_array_index(c->msgs, k))->id,
+						  true, report_eml, c);
 		if (r != 0 || c->error) {
 			if (r < 0 && !c->error)
 				fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
@@ -272,7 +275,8 @@ int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char
 			const struct report_message **ms = g_new0(const struct report_message *, a->ids->len + 1);
 			size_t n = 0;
 			for (guint j = 0; j < a->ids->len; j++) {
-				const struct report_message *m = g_hash_table_lookup(c->by_id, &g_array_index(a->ids, int64_t, j));
+				const struct report_message *m =
+					g_hash_table_lookup(c->by_id, &g_array_index(a->ids, int64_t, j));
 				if (m)
 					ms[n++] = m;
 			}
@@ -287,20 +291,35 @@ int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char
 			}
 			g_ptr_array_add(keep, ds);
 			struct report_application ra = {
-				.applicant = a->applicant, .status = a->status, .on_time = a->on_time,
-				.first_arrival = a->first, .form = a->form, .form_signature = a->form_signature,
-				.signer = a->signer, .decision = a->decision, .decision_note = a->decision_note,
-				.msgs = ms, .n_msgs = n, .form_modified = a->form_modified,
-				.form_untrusted = a->form_untrusted, .form_reason = a->form_reason,
-				.decisions = ds, .n_decisions = n_ds,
+				.applicant = a->applicant,
+				.status = a->status,
+				.on_time = a->on_time,
+				.first_arrival = a->first,
+				.form = a->form,
+				.form_signature = a->form_signature,
+				.signer = a->signer,
+				.decision = a->decision,
+				.decision_note = a->decision_note,
+				.msgs = ms,
+				.n_msgs = n,
+				.form_modified = a->form_modified,
+				.form_untrusted = a->form_untrusted,
+				.form_reason = a->form_reason,
+				.decisions = ds,
+				.n_decisions = n_ds,
 			};
 			g_array_append_val(rapps, ra);
 		}
 		g_autofree char *deadline = datetime_format(call->deadline_last + call->grace, call->tz);
 		struct report_call rc = {
-			.id = call->id, .subject = call->subject, .deadline = chunk(text, deadline),
-			.deadline_t = call->deadline_last + call->grace, .timezone = call->timezone,
-			.basis_edge = call->basis_edge, .n_apps = rapps->len, .msgs = (const struct report_message *const *)c->msgs->pdata,
+			.id = call->id,
+			.subject = call->subject,
+			.deadline = chunk(text, deadline),
+			.deadline_t = call->deadline_last + call->grace,
+			.timezone = call->timezone,
+			.basis_edge = call->basis_edge,
+			.n_apps = rapps->len,
+			.msgs = (const struct report_message *const *)c->msgs->pdata,
 			.n_msgs = c->msgs->len,
 		};
 		memcpy(rc.counts, c->counts, sizeof(rc.counts));
@@ -314,15 +333,16 @@ int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char
 	html = report_html(&model);
 	int r = file_write_new(dirfd, "index.html", 0640, (const uint8_t *)html, strlen(html), &used);
 	if (r < 0 || strcmp(used, "index.html")) {
-		fprintf(stderr, "puljectl: report: cannot write %s/index.html: %s\n", dir, g_strerror(r < 0 ? -r : EEXIST));
+		fprintf(stderr, "puljectl: report: cannot write %s/index.html: %s\n", dir,
+			g_strerror(r < 0 ? -r : EEXIST));
 		code = CTL_EXIT_FAILURE;
 		goto out;
 	}
 	size_t n_apps = 0;
 	for (guint i = 0; i < calls->len; i++)
 		n_apps += g_array_index(calls, struct report_call, i).n_apps;
-	fprintf(out, "%s/index.html: %u call%s, %zu application%s\n", dir, calls->len, calls->len == 1 ? "" : "s", n_apps,
-		n_apps == 1 ? "" : "s");
+	fprintf(out, "%s/index.html: %u call%s, %zu application%s\n", dir, calls->len, calls->len == 1 ? "" : "s",
+		n_apps, n_apps == 1 ? "" : "s");
 out:
 	for (guint i = 0; i < ctxs->len; i++) {
 		struct report_msg_ctx *c = g_ptr_array_index(ctxs, i);

@@ -42,18 +42,21 @@ static int show_attachment(const struct store_attachment *a, void *userdata)
 						a->form ? "   [the form]" : "");
 	show_indented(c, 2, head);
 	bool other_source = a->source && strcmp(a->source, "mime");
-	g_autofree char *what = g_strdup_printf("%s, %" G_GUINT64_FORMAT " bytes, part %s%s%s", a->content_type, a->size,
-						a->part_path ? a->part_path : "-", other_source ? " from " : "",
-						other_source ? a->source : "");
+	g_autofree char *what = g_strdup_printf("%s, %" G_GUINT64_FORMAT " bytes, part %s%s%s", a->content_type,
+						a->size, a->part_path ? a->part_path : "-",
+						other_source ? " from " : "", other_source ? a->source : "");
 	show_indented(c, 5, what);
 	g_autofree char *sha = g_strdup_printf("sha256 %s", a->sha256);
 	show_indented(c, 5, sha);
 	if (a->signature != CMS_NONE) {
-		g_autofree char *sig = g_strdup_printf(
-			"signature %s by %s%s%s%s%s", record_signature_name(a->signature), a->signer ? a->signer : "unknown signer",
-			a->signed_at ? ", claims signed " : "", a->signed_at ? a->signed_at : "",
-			a->covers_whole_file == 0 ? ", content added after signing" : "",
-			a->signer_trusted == 1 ? ", signer trusted" : a->signer_trusted == 0 ? ", signer NOT trusted" : "");
+		g_autofree char *sig =
+			g_strdup_printf("signature %s by %s%s%s%s%s", record_signature_name(a->signature),
+					a->signer ? a->signer : "unknown signer",
+					a->signed_at ? ", claims signed " : "", a->signed_at ? a->signed_at : "",
+					a->covers_whole_file == 0 ? ", content added after signing" : "",
+					a->signer_trusted == 1   ? ", signer trusted"
+					: a->signer_trusted == 0 ? ", signer NOT trusted"
+								 : "");
 		show_indented(c, 5, sig);
 		g_autofree char *how = signature_how(a->signature_reason, a->signature_validated_at,
 						     a->signature_time_source, a->modified_after_signing);
@@ -71,7 +74,7 @@ static int show_part(const struct store_part *p, void *userdata)
 {
 	const struct ctl_show_ctx *c = userdata;
 	g_autofree char *path = term_width(p->part_path) > 10 ? term_clean(p->part_path) /* never cut */
-							       : term_fit(p->part_path, 10, 1);
+							      : term_fit(p->part_path, 10, 1);
 	g_autofree char *action = term_fit(p->action, 12, 1);
 	g_autofree char *rest = g_strdup_printf("%s%s%s%s — %s", p->content_type, p->filename ? " \"" : "",
 						p->filename ? p->filename : "", p->filename ? "\"" : "", p->why);
@@ -89,8 +92,8 @@ static int show_human(const struct store_message *m, void *userdata)
 	ctl_show_field(c, "Status:", record_status_name(m->status));
 	ctl_show_field(c, "Call:", m->call);
 	bool from_sender = m->applicant && m->applicant_source && !strcmp(m->applicant_source, "from");
-	g_autofree char *applicant = from_sender
-		? g_strdup_printf("%s (from the sender: the subject names none)", m->applicant) : NULL;
+	g_autofree char *applicant =
+		from_sender ? g_strdup_printf("%s (from the sender: the subject names none)", m->applicant) : NULL;
 	ctl_show_field(c, "Applicant:", from_sender ? applicant : m->applicant);
 	ctl_show_field(c, "On time:", m->on_time < 0 ? "-" : m->on_time ? "yes" : "no");
 	if (m->has_delta && m->decided_by) {
@@ -98,19 +101,26 @@ static int show_human(const struct store_message *m, void *userdata)
 		bool by_date = !strcmp(m->decided_by, "date-header"), by_edge = !strcmp(m->decided_by, "edge");
 		bool fell_back = m->deadline_basis && strcmp(m->deadline_basis, m->decided_by);
 		bool wanted_edge = m->deadline_basis && !strcmp(m->deadline_basis, "edge");
-		g_autofree char *line = g_strdup_printf(
-			"%s — decided by %s %s%s", how,
-			by_date ? "the sender's Date:" : by_edge ? "the authority's mail server" : "the server's arrival time",
-			by_date ? m->date_header : by_edge ? m->edge_received_at : m->received_at,
-			!fell_back ? "" : wanted_edge ? " (no edge time; arrival used)" : " (no Date: header; arrival used)");
+		g_autofree char *line = g_strdup_printf("%s — decided by %s %s%s", how,
+							by_date   ? "the sender's Date:"
+							: by_edge ? "the authority's mail server"
+								  : "the server's arrival time",
+							by_date   ? m->date_header
+							: by_edge ? m->edge_received_at
+								  : m->received_at,
+							!fell_back    ? ""
+							: wanted_edge ? " (no edge time; arrival used)"
+								      : " (no Date: header; arrival used)");
 		ctl_show_field(c, "Deadline:", line);
 	}
-	struct report_edge edge = { m->edge_received_at, m->received_at, m->decided_by, m->deadline_basis, m->edge_why };
+	struct report_edge edge = { m->edge_received_at, m->received_at, m->decided_by, m->deadline_basis,
+				    m->edge_why };
 	g_autofree char *edge_line = report_edge_sentence(&edge);
 	if (edge_line)
 		ctl_show_field(c, "Modtaget:", edge_line);
 	if (m->match != RULES_MATCH_NONE) {
-		g_autofree char *match = g_strdup_printf("%s (score %.2f)", record_match_name(m->match), m->match_score);
+		g_autofree char *match =
+			g_strdup_printf("%s (score %.2f)", record_match_name(m->match), m->match_score);
 		ctl_show_field(c, "Match:", match);
 	}
 	ctl_show_field(c, "Kind:", m->has_kind ? record_kind_name(m->kind) : NULL);
@@ -121,8 +131,12 @@ static int show_human(const struct store_message *m, void *userdata)
 	}
 	ctl_show_field(c, "Reasons:", m->reasons);
 	if (m->decision) {
-		struct ctl_decision latest = { 0, m->id, (char *)m->decision, (char *)m->decision_note,
-					       (char *)m->decision_user, m->decision_at };
+		struct ctl_decision latest = { 0,
+					       m->id,
+					       (char *)m->decision,
+					       (char *)m->decision_note,
+					       (char *)m->decision_user,
+					       m->decision_at };
 		g_autofree char *d = ctl_decision_text(&latest);
 		ctl_show_field(c, "Decision:", d);
 	}
@@ -133,8 +147,9 @@ static int show_human(const struct store_message *m, void *userdata)
 		ctl_show_field(c, "Duplicate of:", buf);
 	}
 	ctl_show_field(c, "Subject:", m->subject);
-	g_autofree char *from = m->from_name ? g_strdup_printf("%s <%s>", m->from_name, m->from_addr ? m->from_addr : "")
-					     : g_strdup(m->from_addr);
+	g_autofree char *from = m->from_name
+					? g_strdup_printf("%s <%s>", m->from_name, m->from_addr ? m->from_addr : "")
+					: g_strdup(m->from_addr);
 	ctl_show_field(c, "From:", from);
 	ctl_show_field(c, "Message-ID:", m->message_id);
 	ctl_show_field(c, "Arrived:", m->received_at);
@@ -145,21 +160,24 @@ static int show_human(const struct store_message *m, void *userdata)
 	g_autofree char *where = g_strdup_printf("%s, UIDVALIDITY %u, UID %u", m->mailbox, m->uidvalidity, m->uid);
 	ctl_show_field(c, "Mailbox:", where);
 	if (m->prior_keys) {
-		g_autofree char *prior = g_strdup_printf("%s (UIDVALIDITY:UID before the mailbox was recreated)",
-							 m->prior_keys);
+		g_autofree char *prior =
+			g_strdup_printf("%s (UIDVALIDITY:UID before the mailbox was recreated)", m->prior_keys);
 		ctl_show_field(c, "Earlier keys:", prior);
 	}
-	g_autofree char *size = m->raw_sha256 ? g_strdup_printf("%zu bytes, sha256 %s", m->raw_size, m->raw_sha256)
-				       : g_strdup_printf("not stored (server size %" G_GUINT64_FORMAT " bytes)", m->server_size);
+	g_autofree char *size =
+		m->raw_sha256 ? g_strdup_printf("%zu bytes, sha256 %s", m->raw_size, m->raw_sha256)
+			      : g_strdup_printf("not stored (server size %" G_GUINT64_FORMAT " bytes)", m->server_size);
 	ctl_show_field(c, "Raw message:", size);
 	g_autofree char *rec = ctl_human_time(m->recorded_at);
 	ctl_show_field(c, "Recorded:", rec);
 	if (m->server_action) {
 		g_autofree char *at = ctl_human_time(m->server_action_at);
 		bool move = m->server_action_kind && !strcmp(m->server_action_kind, "move");
-		g_autofree char *action = !strcmp(m->server_action, "done")
-			? g_strdup_printf("%s %s at %s", move ? "moved to" : "flagged", m->server_action_target, at)
-			: g_strdup("pending (recorded; the server action is retried at every poll)");
+		g_autofree char *action =
+			!strcmp(m->server_action, "done")
+				? g_strdup_printf("%s %s at %s", move ? "moved to" : "flagged", m->server_action_target,
+						  at)
+				: g_strdup("pending (recorded; the server action is retried at every poll)");
 		ctl_show_field(c, "On server:", action);
 	}
 	fprintf(c->out, "%-*s%zu\n", CTL_SHOW_LABEL, "Attachments:", m->n_attachments);

@@ -26,7 +26,7 @@ static int status_mailbox(const struct store_mailbox *mb, void *userdata)
 		json_builder_end_object(c->b);
 	} else {
 		g_autofree char *line = g_strdup_printf("%s UIDVALIDITY %u, every UID up to %u recorded", mb->mailbox,
-							 mb->uidvalidity, mb->last_uid);
+							mb->uidvalidity, mb->last_uid);
 		ctl_show_field(c->show, "Watermark:", line);
 	}
 	return 0;
@@ -130,25 +130,29 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 		struct ctl_show_ctx sc = { .out = out, .width = o->width > 40 ? (size_t)o->width : 40 };
 		g_autofree char *total = g_strdup_printf("%" G_GINT64_FORMAT " recorded", s.total);
 		if (s.duplicates) {
-			char *t = g_strdup_printf("%s (%" G_GINT64_FORMAT " duplicate deliveries)", total, s.duplicates);
+			char *t =
+				g_strdup_printf("%s (%" G_GINT64_FORMAT " duplicate deliveries)", total, s.duplicates);
 			g_free(total);
 			total = t;
 		}
 		ctl_show_field(&sc, "Messages:", total);
 		for (int i = 0; i < RECORD_N_STATUS; i++)
-			fprintf(out, "  %-10s  %" G_GINT64_FORMAT "\n", record_status_name((enum rules_status)i), s.by_status[i]);
+			fprintf(out, "  %-10s  %" G_GINT64_FORMAT "\n", record_status_name((enum rules_status)i),
+				s.by_status[i]);
 		struct mb_ctx c = { .show = &sc };
 		r = store_foreach_mailbox(st, status_mailbox, &c);
 		if (s.server_exists >= 0) {
-			g_autofree char *line = g_strdup_printf("%" G_GINT64_FORMAT " messages in the mailbox at the last poll, %"
-								G_GINT64_FORMAT " recorded under its UIDVALIDITY",
-								s.server_exists, s.recorded_current);
+			g_autofree char *line = g_strdup_printf(
+				"%" G_GINT64_FORMAT " messages in the mailbox at the last poll, %" G_GINT64_FORMAT
+				" recorded under its UIDVALIDITY",
+				s.server_exists, s.recorded_current);
 			ctl_show_field(&sc, "Server:", line);
 		}
 		if (s.actions_pending || s.last_action_error) {
 			g_autofree char *line = g_strdup_printf(
-				"%" G_GINT64_FORMAT " recorded message(s) wait for the after-ingest action%s%s", s.actions_pending,
-				s.last_action_error ? ": " : "", s.last_action_error ? s.last_action_error : "");
+				"%" G_GINT64_FORMAT " recorded message(s) wait for the after-ingest action%s%s",
+				s.actions_pending, s.last_action_error ? ": " : "",
+				s.last_action_error ? s.last_action_error : "");
 			ctl_show_field(&sc, "Actions:", line);
 		}
 		g_autofree char *lp = ctl_human_time(s.last_poll_at);
@@ -161,18 +165,21 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 		}
 		g_autofree char *gc = ctl_human_time(s.gaps_checked_at);
 		g_autofree char *gu = term_clean(s.gap_uids ? s.gap_uids : "");
-		g_autofree char *gaps = s.gaps ? g_strdup_printf("%" G_GINT64_FORMAT " message(s) on the server at or below "
+		g_autofree char *gaps = s.gaps ? g_strdup_printf("%" G_GINT64_FORMAT
+								 " message(s) on the server at or below "
 								 "the watermark have no record (UIDs %s); checked %s",
 								 s.gaps, gu, gc)
 					       : g_strdup_printf("none (checked %s)", gc);
 		ctl_show_field(&sc, "Gaps:", gaps);
 		g_autofree char *health = healthy ? g_strdup_printf("ok (last success %" G_GINT64_FORMAT " s ago)", age)
-				      : fresh ? g_strdup_printf("GAPS: %" G_GINT64_FORMAT " message(s) not recorded (see "
-								"\"puljectl reconcile\")", s.gaps)
-				      : age < 0 ? g_strdup("STALE: no successful poll yet")
-						: g_strdup_printf("STALE: last success %" G_GINT64_FORMAT
-								  " s ago, more than 3 poll intervals (%u s)", age,
-								  3 * poll_interval);
+					  : fresh ? g_strdup_printf("GAPS: %" G_GINT64_FORMAT
+								    " message(s) not recorded (see "
+								    "\"puljectl reconcile\")",
+								    s.gaps)
+					  : age < 0 ? g_strdup("STALE: no successful poll yet")
+						    : g_strdup_printf("STALE: last success %" G_GINT64_FORMAT
+								      " s ago, more than 3 poll intervals (%u s)",
+								      age, 3 * poll_interval);
 		if (crashed) {
 			g_autofree char *t = crash_at ? ctl_human_time(crash_at) : g_strdup("time unknown");
 			g_autofree char *row = crashes > 1 ? g_strdup_printf(" (%u in a row)", crashes) : g_strdup("");

@@ -93,8 +93,10 @@ bool ctl_filter_message(const struct ctl_filter *f, const struct store_message *
 /* The colour a status is shown in on a terminal. */
 const char *ctl_status_color(enum rules_status status)
 {
-	static const char *const colors[] = { [RULES_ACCEPTED] = "green", [RULES_LATE] = "red",
-					      [RULES_REVIEW] = "yellow", [RULES_UNRELATED] = "gray" };
+	static const char *const colors[] = { [RULES_ACCEPTED] = "green",
+					      [RULES_LATE] = "red",
+					      [RULES_REVIEW] = "yellow",
+					      [RULES_UNRELATED] = "gray" };
 	return (unsigned)status < G_N_ELEMENTS(colors) ? colors[status] : NULL;
 }
 
@@ -107,7 +109,6 @@ char *ctl_short_time(const char *iso)
 	s[10] = ' ';
 	return s;
 }
-
 
 int ctl_find_form(const struct store_attachment *a, void *userdata)
 {
@@ -177,7 +178,6 @@ bool ctl_filter_app(const struct ctl_filter *f, const struct apps_app *a)
 
 /* ---- the human layout of status and show ---- */
 
-
 /* "Label:  value", the value wrapped under itself to the width. */
 void ctl_show_field(const struct ctl_show_ctx *c, const char *label, const char *value)
 {
@@ -210,7 +210,9 @@ static void decision_clear(gpointer p)
 
 static int decision_add(const struct store_decision *d, void *userdata)
 {
-	struct ctl_decision c = { d->id, d->message, g_strdup(d->decision), g_strdup(d->note), g_strdup(d->user), d->at };
+	struct ctl_decision c = {
+		d->id, d->message, g_strdup(d->decision), g_strdup(d->note), g_strdup(d->user), d->at
+	};
 	g_array_append_val((GArray *)userdata, c);
 	return 0;
 }

@@ -27,10 +27,10 @@ struct ctl_output {
 
 /* Which records a listing shows.  Zero values show everything. */
 struct ctl_filter {
-	const char *call;     /* only this call */
-	unsigned statuses;    /* CTL_STATUS_* bits; 0 = all */
+	const char *call;  /* only this call */
+	unsigned statuses; /* CTL_STATUS_* bits; 0 = all */
 	bool has_since;
-	int64_t since;        /* only what arrived at or after (Unix time) */
+	int64_t since; /* only what arrived at or after (Unix time) */
 };
 
 enum {

@@ -100,28 +100,33 @@ static void on_event(const struct ingest_event *ev, void *userdata)
 		g_autofree char *status = field("PULJED_STATUS", record_status_name(m->status));
 		g_autofree char *app = field("PULJED_APPLICANT", m->applicant);
 		g_autofree char *mid = field("PULJED_MESSAGE_ID", m->message_id);
-		g_autofree char *dup = m->duplicate_of ? g_strdup_printf("PULJED_DUPLICATE_OF=%" G_GINT64_FORMAT,
-									    m->duplicate_of) : NULL;
-		g_autofree char *dup_text = m->duplicate_of ? g_strdup_printf(", duplicate of #%" G_GINT64_FORMAT,
-									      m->duplicate_of) : NULL;
+		g_autofree char *dup =
+			m->duplicate_of ? g_strdup_printf("PULJED_DUPLICATE_OF=%" G_GINT64_FORMAT, m->duplicate_of)
+					: NULL;
+		g_autofree char *dup_text =
+			m->duplicate_of ? g_strdup_printf(", duplicate of #%" G_GINT64_FORMAT, m->duplicate_of) : NULL;
 		const char *fields[] = { "MESSAGE_ID=" MSGID_RECORDED, uid, id, call, status, app, mid, dup, NULL };
 		log_fields(m->flags ? LOG_WARNING : LOG_INFO, fields,
 			   "recorded UID %u as #%" G_GINT64_FORMAT ": %s%s%s%s, %zu attachment(s)%s%s", m->uid, m->id,
 			   record_status_name(m->status), m->applicant ? " — " : "", m->applicant ? m->applicant : "",
-			   dup_text ? dup_text : "", ev->n_attachments, m->flags ? ", flagged: " : "", m->flags ? m->flags : "");
+			   dup_text ? dup_text : "", ev->n_attachments, m->flags ? ", flagged: " : "",
+			   m->flags ? m->flags : "");
 		break;
 	}
 	case INGEST_EVENT_UIDVALIDITY_CHANGED:
-		log_fields(LOG_WARNING, (const char *const[]){ "MESSAGE_ID=" MSGID_UIDVALIDITY, NULL },"UIDVALIDITY changed from %u to %u: the mailbox was recreated; fetching it again "
-			    "(messages already recorded keep their record, re-keyed to their new UID)",
-			    ev->old_uidvalidity, ev->new_uidvalidity);
+		log_fields(LOG_WARNING, (const char *const[]){ "MESSAGE_ID=" MSGID_UIDVALIDITY, NULL },
+			   "UIDVALIDITY changed from %u to %u: the mailbox was recreated; fetching it again "
+			   "(messages already recorded keep their record, re-keyed to their new UID)",
+			   ev->old_uidvalidity, ev->new_uidvalidity);
 		break;
 	case INGEST_EVENT_RECONNECT:
 		log_warning("%s; reconnecting", ev->detail);
 		break;
 	case INGEST_EVENT_REKEYED:
-		log_info("UID %u is the message of record #%" G_GINT64_FORMAT " (recorded before the mailbox was "
-			 "recreated): re-keyed, not recorded again", ev->uid, ev->record);
+		log_info("UID %u is the message of record #%" G_GINT64_FORMAT
+			 " (recorded before the mailbox was "
+			 "recreated): re-keyed, not recorded again",
+			 ev->uid, ev->record);
 		break;
 	case INGEST_EVENT_ACTIONS_DONE:
 		log_info("after-ingest action done on %zu message(s): %s", ev->n_actions, ev->detail);
@@ -129,12 +134,14 @@ static void on_event(const struct ingest_event *ev, void *userdata)
 	case INGEST_EVENT_GAPS_FOUND:
 		log_fields(LOG_WARNING, (const char *const[]){ "MESSAGE_ID=" MSGID_GAPS, NULL },
 			   "gap check: %zu message(s) on the server at or below the watermark have no record "
-			   "(UIDs %s); fetching them now", ev->n_actions, ev->detail);
+			   "(UIDs %s); fetching them now",
+			   ev->n_actions, ev->detail);
 		break;
 	case INGEST_EVENT_GAPS_LEFT:
 		log_fields(LOG_ERR, (const char *const[]){ "MESSAGE_ID=" MSGID_GAPS, NULL },
 			   "gap check: %zu message(s) on the server at or below the watermark still have no record "
-			   "(UIDs %s); see \"puljectl reconcile\"", ev->n_actions, ev->detail);
+			   "(UIDs %s); see \"puljectl reconcile\"",
+			   ev->n_actions, ev->detail);
 		break;
 	case INGEST_EVENT_ACTIONS_FAILED:
 		log_fields(LOG_WARNING, (const char *const[]){ "MESSAGE_ID=" MSGID_ACTION_FAILED, NULL },
@@ -148,21 +155,26 @@ static int exit_code(int r)
 {
 	switch (r) {
 	case INGEST_OK:
-	case INGEST_E_INTERRUPTED: return DAEMON_EXIT_OK;
-	case INGEST_E_NETWORK: return DAEMON_EXIT_NETWORK;
-	case INGEST_E_TLS: return DAEMON_EXIT_TLS;
-	case INGEST_E_AUTH: return DAEMON_EXIT_AUTH;
-	default: return DAEMON_EXIT_FAILURE;
+	case INGEST_E_INTERRUPTED:
+		return DAEMON_EXIT_OK;
+	case INGEST_E_NETWORK:
+		return DAEMON_EXIT_NETWORK;
+	case INGEST_E_TLS:
+		return DAEMON_EXIT_TLS;
+	case INGEST_E_AUTH:
+		return DAEMON_EXIT_AUTH;
+	default:
+		return DAEMON_EXIT_FAILURE;
 	}
 }
 
 /* ---- the service loop ---- */
 
-#define BACKOFF_FIRST 2         /* seconds after the first network failure */
+#define BACKOFF_FIRST 2 /* seconds after the first network failure */
 #define BACKOFF_MAX 300
-#define BACKOFF_AUTH_FIRST 120  /* a refused login: never hammer (account lockout) */
+#define BACKOFF_AUTH_FIRST 120 /* a refused login: never hammer (account lockout) */
 #define BACKOFF_AUTH_MAX 3600
-#define CRASH_BACKOFF_FIRST 10  /* after an unclean end, before connecting; doubles per crash in a row */
+#define CRASH_BACKOFF_FIRST 10 /* after an unclean end, before connecting; doubles per crash in a row */
 #define CRASH_BACKOFF_MAX 1800
 
 struct service {
@@ -226,9 +238,10 @@ static void status_idle(const struct service *sv, const char *how)
 	bool ok = store_get_status(sv->store, &st) == 0;
 	int64_t total = ok ? st.total : -1;
 	if (ok && st.gaps > 0)
-		sd_notifyf(0, "STATUS=%s — %" G_GINT64_FORMAT " recorded, last poll %s; %" G_GINT64_FORMAT
-			   " message(s) below the watermark without a record (UIDs %s)", how, total, when, st.gaps,
-			   st.gap_uids ? st.gap_uids : "?");
+		sd_notifyf(0,
+			   "STATUS=%s — %" G_GINT64_FORMAT " recorded, last poll %s; %" G_GINT64_FORMAT
+			   " message(s) below the watermark without a record (UIDs %s)",
+			   how, total, when, st.gaps, st.gap_uids ? st.gap_uids : "?");
 	else
 		sd_notifyf(0, "STATUS=%s — %" G_GINT64_FORMAT " recorded, last poll %s", how, total, when);
 	if (ok) {
@@ -257,8 +270,7 @@ static bool reload(struct service *sv)
 
 	sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
 	if (config_load(sv->path, &fresh, &error) < 0 || config_check_files(fresh, &error) < 0 ||
-	    check_secret(fresh, &error) < 0 ||
-	    (fresh->trust_file && !(trust = cms_trust_load(fresh->trust_file)))) {
+	    check_secret(fresh, &error) < 0 || (fresh->trust_file && !(trust = cms_trust_load(fresh->trust_file)))) {
 		log_fields(LOG_ERR, (const char *const[]){ "MESSAGE_ID=" MSGID_CONFIG_REJECTED, NULL },
 			   "new configuration not used, keeping the old one: %s",
 			   error ? error : "[signatures] trust_file: no certificates could be read");
@@ -308,7 +320,8 @@ static unsigned after_crash(const struct config *cfg)
 	g_autofree char *n = g_strdup_printf("PULJED_CRASHES=%u", cur.crashes);
 	g_autofree char *sig = g_strdup_printf("PULJED_CRASH_SIGNAL=%d", prev.signal);
 	log_fields(LOG_ERR, (const char *const[]){ "MESSAGE_ID=" MSGID_CRASHED, n, sig, NULL },
-		   "the previous run (pid %" G_GINT64_FORMAT ") did not stop cleanly: %s, at %s "
+		   "the previous run (pid %" G_GINT64_FORMAT
+		   ") did not stop cleanly: %s, at %s "
 		   "(%u unclean end%s in a row); waiting %u s before connecting",
 		   prev.pid, reason, iso, cur.crashes, cur.crashes == 1 ? "" : "s", wait);
 	return wait;
@@ -349,8 +362,13 @@ static int serve(struct service *sv)
 		}
 		const struct config *cfg = *sv->cfg;
 		struct ingest_ctx ctx = {
-			.cfg = cfg, .store = sv->store, .trust = sv->trust,
-			.stop = &stop_requested, .stop_signal = SIGTERM, .on_event = on_event_ping, .userdata = sv,
+			.cfg = cfg,
+			.store = sv->store,
+			.trust = sv->trust,
+			.stop = &stop_requested,
+			.stop_signal = SIGTERM,
+			.on_event = on_event_ping,
+			.userdata = sv,
 		};
 		int r = INGEST_OK;
 		struct ingest_stats stats;
@@ -365,10 +383,11 @@ static int serve(struct service *sv)
 			struct ingest_stats gaps;
 			r = ingest_check_gaps(session, &gaps);
 			if (r == INGEST_OK) {
-				next_gap_check = g_get_monotonic_time() + (gint64)cfg->gap_check_interval * G_USEC_PER_SEC;
+				next_gap_check =
+					g_get_monotonic_time() + (gint64)cfg->gap_check_interval * G_USEC_PER_SEC;
 				if (gaps.gaps_found)
-					log_notice("gap check: %zu of %zu missing message(s) recorded now", gaps.gaps_recorded,
-						   gaps.gaps_found);
+					log_notice("gap check: %zu of %zu missing message(s) recorded now",
+						   gaps.gaps_recorded, gaps.gaps_found);
 			}
 		}
 		if (r != INGEST_OK && session) /* the open session's sync or gap check failed */
@@ -380,11 +399,14 @@ static int serve(struct service *sv)
 			session = NULL;
 			bool auth = r == INGEST_E_AUTH;
 			unsigned wait = next_backoff(sv, auth);
-			log_fields(LOG_ERR, (const char *const[]){ auth ? "MESSAGE_ID=" MSGID_LOGIN_FAILED
-								      : "MESSAGE_ID=" MSGID_POLL_FAILED, NULL },
-				   "%s %s@%s failed: %s; retrying in %u s", auth ? "login as" : "poll of", cfg->imap.username,
-				   cfg->imap.host, err, wait);
-			sd_notifyf(0, "STATUS=%s in %u s: %s", auth ? "Login refused; retrying" : "Reconnecting", wait, err);
+			log_fields(LOG_ERR,
+				   (const char *const[]){ auth ? "MESSAGE_ID=" MSGID_LOGIN_FAILED
+							       : "MESSAGE_ID=" MSGID_POLL_FAILED,
+							  NULL },
+				   "%s %s@%s failed: %s; retrying in %u s", auth ? "login as" : "poll of",
+				   cfg->imap.username, cfg->imap.host, err, wait);
+			sd_notifyf(0, "STATUS=%s in %u s: %s", auth ? "Login refused; retrying" : "Reconnecting", wait,
+				   err);
 			wait_seconds(sv, wait);
 			continue;
 		}
@@ -459,8 +481,12 @@ int daemon_run(const char *path, struct config **cfgp, bool once)
 		struct ingest_stats stats;
 		g_autofree char *err = NULL;
 		struct ingest_ctx ctx = {
-			.cfg = cfg, .store = sv.store, .trust = sv.trust,
-			.stop = &stop_requested, .stop_signal = SIGTERM, .on_event = on_event,
+			.cfg = cfg,
+			.store = sv.store,
+			.trust = sv.trust,
+			.stop = &stop_requested,
+			.stop_signal = SIGTERM,
+			.on_event = on_event,
 		};
 		int r = ingest_cycle(&ctx, &stats, &err);
 		if (r == INGEST_OK || r == INGEST_E_INTERRUPTED)
@@ -468,20 +494,25 @@ int daemon_run(const char *path, struct config **cfgp, bool once)
 				 cfg->imap.username, cfg->imap.host, cfg->imap.mailbox, stats.seen, stats.recorded,
 				 stats.flagged, stats.uidvalidity, stats.watermark);
 		else
-			log_fields(LOG_ERR, (const char *const[]){ r == INGEST_E_AUTH ? "MESSAGE_ID=" MSGID_LOGIN_FAILED
-									 : "MESSAGE_ID=" MSGID_POLL_FAILED, NULL },
-				   "poll of %s@%s/%s failed: %s", cfg->imap.username, cfg->imap.host, cfg->imap.mailbox, err);
+			log_fields(LOG_ERR,
+				   (const char *const[]){ r == INGEST_E_AUTH ? "MESSAGE_ID=" MSGID_LOGIN_FAILED
+									     : "MESSAGE_ID=" MSGID_POLL_FAILED,
+							  NULL },
+				   "poll of %s@%s/%s failed: %s", cfg->imap.username, cfg->imap.host, cfg->imap.mailbox,
+				   err);
 		code = exit_code(r);
 		if (r == INGEST_OK && stats.gaps_left) {
 			log_fields(LOG_ERR, (const char *const[]){ "MESSAGE_ID=" MSGID_GAPS, NULL },
 				   "%zu message(s) on the server at or below the watermark have no record "
-				   "(see \"puljectl reconcile\")", stats.gaps_left);
+				   "(see \"puljectl reconcile\")",
+				   stats.gaps_left);
 			code = DAEMON_EXIT_FAILURE;
 		}
 		if (r == INGEST_OK && stats.actions_failed) {
 			log_fields(LOG_ERR, (const char *const[]){ "MESSAGE_ID=" MSGID_ACTION_FAILED, NULL },
 				   "%zu recorded message(s) still wait for their after-ingest action "
-				   "(see \"puljectl status\")", stats.actions_failed);
+				   "(see \"puljectl status\")",
+				   stats.actions_failed);
 			code = DAEMON_EXIT_FAILURE;
 		}
 		goto out;

@@ -11,11 +11,11 @@
 /* Exit codes of puljed (documented in puljed(8), EXIT STATUS). */
 enum daemon_exit {
 	DAEMON_EXIT_OK = 0,
-	DAEMON_EXIT_FAILURE = 1,    /* database, lock, anything else */
-	DAEMON_EXIT_CONFIG = 2,     /* bad configuration or usage */
-	DAEMON_EXIT_NETWORK = 3,    /* connection, timeout, protocol, mailbox */
-	DAEMON_EXIT_TLS = 4,        /* certificate refused, TLS/STARTTLS failure */
-	DAEMON_EXIT_AUTH = 5,       /* login refused */
+	DAEMON_EXIT_FAILURE = 1, /* database, lock, anything else */
+	DAEMON_EXIT_CONFIG = 2,  /* bad configuration or usage */
+	DAEMON_EXIT_NETWORK = 3, /* connection, timeout, protocol, mailbox */
+	DAEMON_EXIT_TLS = 4,     /* certificate refused, TLS/STARTTLS failure */
+	DAEMON_EXIT_AUTH = 5,    /* login refused */
 };
 
 /* Runs one cycle (ONCE) or serves until SIGTERM/SIGINT.  *CFG (loaded from

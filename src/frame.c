@@ -12,26 +12,26 @@ enum {
 
 /* Where in the line (status lines, then data lines). */
 enum {
-	S_SP,        /* after the status word: spaces, then "[" opens a code */
-	S_CODE_SP,   /* after "[": spaces, then the code's keyword */
-	S_CODE_WORD, /* the keyword */
-	S_PERM_SP,   /* after PERMANENTFLAGS: at least one space */
-	S_PERM_OPEN, /* spaces, then "(" */
-	S_PERM_ITEM, /* spaces, then a flag or ")" */
-	S_PERM_BS,   /* after "\": "*" or an atom */
-	S_PERM_ATOM, /* in a flag */
-	S_PERM_STAR, /* after "\*" */
-	S_CAP_SP,    /* after CAPABILITY: at least one space */
-	S_CAP_FIRST, /* spaces, then the first capability */
-	S_CAP_WORD,  /* the first capability */
-	S_BADCS,     /* after BADCHARSET: spaces, then "]" */
-	S_TEXT,      /* the rest of a status line: text */
-	D_NORMAL,    /* a data line outside quoted strings */
-	D_QUOTE,     /* in a quoted string */
-	D_QUOTE_ESC, /* after "\" in a quoted string */
-	D_LIT_DIGITS,/* after "{" */
-	D_LIT_CR,    /* after "{N}" */
-	D_LIT_LF,    /* after "{N}\r" */
+	S_SP,         /* after the status word: spaces, then "[" opens a code */
+	S_CODE_SP,    /* after "[": spaces, then the code's keyword */
+	S_CODE_WORD,  /* the keyword */
+	S_PERM_SP,    /* after PERMANENTFLAGS: at least one space */
+	S_PERM_OPEN,  /* spaces, then "(" */
+	S_PERM_ITEM,  /* spaces, then a flag or ")" */
+	S_PERM_BS,    /* after "\": "*" or an atom */
+	S_PERM_ATOM,  /* in a flag */
+	S_PERM_STAR,  /* after "\*" */
+	S_CAP_SP,     /* after CAPABILITY: at least one space */
+	S_CAP_FIRST,  /* spaces, then the first capability */
+	S_CAP_WORD,   /* the first capability */
+	S_BADCS,      /* after BADCHARSET: spaces, then "]" */
+	S_TEXT,       /* the rest of a status line: text */
+	D_NORMAL,     /* a data line outside quoted strings */
+	D_QUOTE,      /* in a quoted string */
+	D_QUOTE_ESC,  /* after "\" in a quoted string */
+	D_LIT_DIGITS, /* after "{" */
+	D_LIT_CR,     /* after "{N}" */
+	D_LIT_LF,     /* after "{N}\r" */
 };
 
 #define DIGITS_MAX 19 /* more is absurd: larger than anything allowed */

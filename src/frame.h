@@ -35,16 +35,16 @@ enum frame_verdict {
 };
 
 struct frame {
-	uint64_t literal_left;  /* bytes of the current literal still to come */
-	uint64_t literal_size;  /* the digits of a "{N}" being read */
-	const char *why;        /* after FRAME_REFUSED: what was refused */
-	char head[48];          /* the start of a line, until its kind is known */
+	uint64_t literal_left; /* bytes of the current literal still to come */
+	uint64_t literal_size; /* the digits of a "{N}" being read */
+	const char *why;       /* after FRAME_REFUSED: what was refused */
+	char head[48];         /* the start of a line, until its kind is known */
 	unsigned char head_len;
-	char word[16];          /* a keyword being read */
+	char word[16]; /* a keyword being read */
 	unsigned char word_len;
-	bool word_long;         /* longer than word */
-	unsigned char kind;     /* the current line's kind */
-	unsigned char state;    /* where in that line */
+	bool word_long;      /* longer than word */
+	unsigned char kind;  /* the current line's kind */
+	unsigned char state; /* where in that line */
 	unsigned char digits;
 };
 

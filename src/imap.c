@@ -21,17 +21,17 @@
 #define BODY_SLACK (64u << 10)     /* the FETCH line around a body literal */
 
 struct stream {
-	int fd;                /* borrowed from struct imap */
+	int fd; /* borrowed from struct imap */
 	atomic_int *cancel;
 	bool cancelled;
-	struct tls *tls;       /* owned; NULL for the plaintext before STARTTLS */
-	uint64_t budget;       /* bytes the current response may still take */
-	gint64 deadline;       /* monotonic µs by which it must be complete; 0: none */
-	struct frame frame;    /* lines and literals seen so far */
+	struct tls *tls;    /* owned; NULL for the plaintext before STARTTLS */
+	uint64_t budget;    /* bytes the current response may still take */
+	gint64 deadline;    /* monotonic µs by which it must be complete; 0: none */
+	struct frame frame; /* lines and literals seen so far */
 	bool timed_out;
 	bool over_budget;
 	bool eof;
-	const char *refused;   /* what frame_scan refused (see frame.h) */
+	const char *refused; /* what frame_scan refused (see frame.h) */
 };
 
 struct imap {
@@ -180,20 +180,34 @@ static void budget(struct imap *im, uint64_t bytes)
 const char *imap_error_name(int err)
 {
 	switch (err) {
-	case IMAP_OK: return "ok";
-	case IMAP_E_CONNECT: return "connection failed";
-	case IMAP_E_TLS: return "TLS failed";
-	case IMAP_E_CERTIFICATE: return "certificate refused";
-	case IMAP_E_STARTTLS: return "STARTTLS failed";
-	case IMAP_E_AUTH: return "login failed";
-	case IMAP_E_PROTOCOL: return "protocol error";
-	case IMAP_E_TIMEOUT: return "timed out";
-	case IMAP_E_TOO_LARGE: return "message too large";
-	case IMAP_E_MAILBOX: return "mailbox unavailable";
-	case IMAP_E_GONE: return "message gone";
-	case IMAP_E_CANCELLED: return "interrupted";
-	case IMAP_E_UNSUPPORTED: return "not supported";
-	case IMAP_E_SPOOL: return "cannot spool";
+	case IMAP_OK:
+		return "ok";
+	case IMAP_E_CONNECT:
+		return "connection failed";
+	case IMAP_E_TLS:
+		return "TLS failed";
+	case IMAP_E_CERTIFICATE:
+		return "certificate refused";
+	case IMAP_E_STARTTLS:
+		return "STARTTLS failed";
+	case IMAP_E_AUTH:
+		return "login failed";
+	case IMAP_E_PROTOCOL:
+		return "protocol error";
+	case IMAP_E_TIMEOUT:
+		return "timed out";
+	case IMAP_E_TOO_LARGE:
+		return "message too large";
+	case IMAP_E_MAILBOX:
+		return "mailbox unavailable";
+	case IMAP_E_GONE:
+		return "message gone";
+	case IMAP_E_CANCELLED:
+		return "interrupted";
+	case IMAP_E_UNSUPPORTED:
+		return "not supported";
+	case IMAP_E_SPOOL:
+		return "cannot spool";
 	}
 	return "error";
 }
@@ -247,7 +261,7 @@ static int fail(struct imap *im, int r, int fallback, const char *what)
 	case MAILIMAP_ERROR_MEMORY:
 		im->broken = true;
 		snprintf(im->err, sizeof(im->err), "%s: %s", what,
-			 r == MAILIMAP_ERROR_FATAL ? "the server closed the session (BYE)"
+			 r == MAILIMAP_ERROR_FATAL    ? "the server closed the session (BYE)"
 			 : r == MAILIMAP_ERROR_MEMORY ? "response aborted"
 						      : "unexpected response from the server");
 		return r == MAILIMAP_ERROR_MEMORY ? fallback : IMAP_E_PROTOCOL;
@@ -340,7 +354,8 @@ static int do_starttls(struct imap *im, const struct imap_options *o)
 		return r;
 	if (preauth) {
 		im->broken = true;
-		snprintf(im->err, sizeof(im->err), "the server pre-authenticated a plaintext connection; "
+		snprintf(im->err, sizeof(im->err),
+			 "the server pre-authenticated a plaintext connection; "
 			 "refusing to continue without TLS");
 		return IMAP_E_STARTTLS;
 	}
@@ -348,7 +363,8 @@ static int do_starttls(struct imap *im, const struct imap_options *o)
 		return r;
 	if (!mailimap_has_extension(im->session, "STARTTLS")) {
 		im->broken = true;
-		snprintf(im->err, sizeof(im->err), "the server does not offer STARTTLS; "
+		snprintf(im->err, sizeof(im->err),
+			 "the server does not offer STARTTLS; "
 			 "refusing to continue without TLS");
 		return IMAP_E_STARTTLS;
 	}
@@ -385,7 +401,8 @@ static int do_implicit_tls(struct imap *im, const struct imap_options *o)
 	if ((r = greeting(im, ms, &preauth)) != IMAP_OK)
 		return r;
 	if (preauth) {
-		snprintf(im->err, sizeof(im->err), "the server pre-authenticated the session; refusing (cannot log in as the configured user)");
+		snprintf(im->err, sizeof(im->err),
+			 "the server pre-authenticated the session; refusing (cannot log in as the configured user)");
 		return IMAP_E_AUTH;
 	}
 	return IMAP_OK;
@@ -678,8 +695,10 @@ static int open_mailbox(struct imap *im, const char *mailbox, bool write, struct
 	info->exists = sel->sel_has_exists ? sel->sel_exists : 0;
 	info->read_only = !write || sel->sel_perm == MAILIMAP_MAILBOX_READONLY;
 	if (write && info->read_only) {
-		snprintf(im->err, sizeof(im->err), "SELECT %s: the server grants only read-only access "
-			 "(after_ingest needs to change the mailbox)", mailbox);
+		snprintf(im->err, sizeof(im->err),
+			 "SELECT %s: the server grants only read-only access "
+			 "(after_ingest needs to change the mailbox)",
+			 mailbox);
 		return IMAP_E_MAILBOX;
 	}
 	return IMAP_OK;
@@ -739,7 +758,8 @@ static bool keyword_permitted(struct imap *im, const char *keyword)
 static int store_flag(struct imap *im, struct mailimap_set *set, const char *keyword)
 {
 	struct mailimap_flag_list *fl = mailimap_flag_list_new_empty();
-	struct mailimap_flag *f = keyword ? mailimap_flag_new_flag_keyword(strdup(keyword)) : mailimap_flag_new_deleted();
+	struct mailimap_flag *f =
+		keyword ? mailimap_flag_new_flag_keyword(strdup(keyword)) : mailimap_flag_new_deleted();
 	if (!fl || !f || mailimap_flag_list_add(fl, f) != MAILIMAP_NO_ERROR) {
 		if (f)
 			mailimap_flag_free(f);
@@ -759,10 +779,10 @@ static int store_flag(struct imap *im, struct mailimap_set *set, const char *key
 }
 
 struct chunk_op {
-	const char *keyword;  /* add this keyword … */
-	const char *encoded;  /* … or move here (modified UTF-7) */
-	const char *folder;   /* as configured, for messages */
-	bool move;            /* UID MOVE; else UIDPLUS COPY + \Deleted + UID EXPUNGE */
+	const char *keyword; /* add this keyword … */
+	const char *encoded; /* … or move here (modified UTF-7) */
+	const char *folder;  /* as configured, for messages */
+	bool move;           /* UID MOVE; else UIDPLUS COPY + \Deleted + UID EXPUNGE */
 };
 
 static int move_chunk(struct imap *im, struct mailimap_set *set, const struct chunk_op *op);
@@ -826,7 +846,8 @@ int imap_move(struct imap *im, const uint32_t *uids, size_t n, const char *folde
 {
 	bool move = mailimap_has_extension(im->session, "MOVE");
 	if (!move && !mailimap_has_uidplus(im->session)) {
-		snprintf(im->err, sizeof(im->err), "the server offers neither MOVE nor UIDPLUS; "
+		snprintf(im->err, sizeof(im->err),
+			 "the server offers neither MOVE nor UIDPLUS; "
 			 "refusing to move with a plain EXPUNGE (use after_ingest = keyword)");
 		return IMAP_E_UNSUPPORTED;
 	}
@@ -842,23 +863,26 @@ static void set_internaldate(struct imap_meta *m, const struct mailimap_date_tim
 {
 	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	if (!dt || dt->dt_month < 1 || dt->dt_month > 12 || dt->dt_day < 1 || dt->dt_day > 31 ||
-	    dt->dt_hour > 23 || dt->dt_min > 59 || dt->dt_sec > 60)
+	if (!dt || dt->dt_month < 1 || dt->dt_month > 12 || dt->dt_day < 1 || dt->dt_day > 31 || dt->dt_hour > 23 ||
+	    dt->dt_min > 59 || dt->dt_sec > 60)
 		return;
 	int z = dt->dt_zone, az = abs(z);
 	if (az % 100 > 59 || az / 100 > 23)
 		return;
 	int offset = (z < 0 ? -1 : 1) * ((az / 100) * 60 + az % 100);
 	struct tm tm = {
-		.tm_year = dt->dt_year - 1900, .tm_mon = dt->dt_month - 1, .tm_mday = dt->dt_day,
-		.tm_hour = dt->dt_hour, .tm_min = dt->dt_min, .tm_sec = dt->dt_sec,
+		.tm_year = dt->dt_year - 1900,
+		.tm_mon = dt->dt_month - 1,
+		.tm_mday = dt->dt_day,
+		.tm_hour = dt->dt_hour,
+		.tm_min = dt->dt_min,
+		.tm_sec = dt->dt_sec,
 	};
 	m->internaldate = (int64_t)timegm(&tm) - (int64_t)offset * 60;
 	m->internaldate_offset = offset;
 	m->has_internaldate = true;
-	snprintf(m->internaldate_raw, sizeof(m->internaldate_raw), "%02d-%s-%04d %02d:%02d:%02d %c%04d",
-		 dt->dt_day, months[dt->dt_month - 1], dt->dt_year, dt->dt_hour, dt->dt_min, dt->dt_sec,
-		 z < 0 ? '-' : '+', az);
+	snprintf(m->internaldate_raw, sizeof(m->internaldate_raw), "%02d-%s-%04d %02d:%02d:%02d %c%04d", dt->dt_day,
+		 months[dt->dt_month - 1], dt->dt_year, dt->dt_hour, dt->dt_min, dt->dt_sec, z < 0 ? '-' : '+', az);
 }
 
 /* The server's UIDNEXT for the selected mailbox, asked afresh (STATUS):
@@ -958,11 +982,13 @@ static int check_meta(struct imap *im, const char *what, struct seq_uid *v, size
 	qsort(v, n, sizeof(*v), cmp_seq);
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].seq == 0 || v[i].seq > exists)
-			return lied(im, what, "a FETCH response for message %u (UID %u), but the mailbox has %u", v[i].seq,
-				    v[i].uid, exists);
+			return lied(im, what, "a FETCH response for message %u (UID %u), but the mailbox has %u",
+				    v[i].seq, v[i].uid, exists);
 		if (i > 0 && (v[i].seq == v[i - 1].seq ? v[i].uid != v[i - 1].uid : v[i].uid <= v[i - 1].uid))
-			return lied(im, what, "message %u has UID %u and message %u UID %u: UIDs do not rise with "
-				    "message numbers", v[i - 1].seq, v[i - 1].uid, v[i].seq, v[i].uid);
+			return lied(im, what,
+				    "message %u has UID %u and message %u UID %u: UIDs do not rise with "
+				    "message numbers",
+				    v[i - 1].seq, v[i - 1].uid, v[i].seq, v[i].uid);
 	}
 	g_autofree uint32_t *uids = g_new(uint32_t, n + 1);
 	for (size_t i = 0; i < n; i++)
@@ -1053,7 +1079,8 @@ int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **ret_list
 	return fetch_meta(im, mailimap_set_new_interval(first ? first : 1, 0), first, NULL, 0, ret_list, ret_n);
 }
 
-int imap_fetch_meta_uids(struct imap *im, const uint32_t *uids, size_t n, struct imap_meta **ret_list, size_t *ret_count)
+int imap_fetch_meta_uids(struct imap *im, const uint32_t *uids, size_t n, struct imap_meta **ret_list,
+			 size_t *ret_count)
 {
 	if (n == 0) {
 		*ret_list = g_new0(struct imap_meta, 1);
@@ -1103,19 +1130,19 @@ int imap_search_all(struct imap *im, uint32_t **ret_uids, size_t *ret_n)
 }
 
 struct body_ctx {
-	GByteArray *out;  /* the bytes go here while there are at most mem_max … */
-	int fd;           /* … then, from the first byte, to this file */
+	GByteArray *out; /* the bytes go here while there are at most mem_max … */
+	int fd;          /* … then, from the first byte, to this file */
 	uint64_t mem_max;
 	uint64_t max;
 	uint64_t got;
-	bool spooled;     /* the body is in FD, not OUT */
+	bool spooled; /* the body is in FD, not OUT */
 	bool too_large;
-	int write_error;  /* errno of a write to FD that failed; 0: none */
+	int write_error; /* errno of a write to FD that failed; 0: none */
 	bool called;
 };
 
-static bool on_body(int att_type, struct mailimap_msg_att_body_section *section,
-		    const char *bytes, size_t len, void *userdata)
+static bool on_body(int att_type, struct mailimap_msg_att_body_section *section, const char *bytes, size_t len,
+		    void *userdata)
 {
 	struct body_ctx *c = userdata;
 	c->called = true;
@@ -1197,7 +1224,8 @@ static int fetch_section(struct imap *im, uint32_t uid, uint64_t max, bool heade
 	lastrun_phase("parsing the server's response to UID FETCH (a body)");
 	budget(im, max + BODY_SLACK);
 	/* A message may take longer than an ordinary command: its own limit. */
-	im->stream->deadline = im->command_time ? g_get_monotonic_time() + (gint64)im->command_time * G_USEC_PER_SEC : 0;
+	im->stream->deadline =
+		im->command_time ? g_get_monotonic_time() + (gint64)im->command_time * G_USEC_PER_SEC : 0;
 	int r = mailimap_uid_fetch(im->session, set, ft, &res);
 	mailimap_set_msg_body_handler(im->session, NULL, NULL);
 	mailimap_fetch_type_free(ft);
@@ -1209,7 +1237,8 @@ static int fetch_section(struct imap *im, uint32_t uid, uint64_t max, bool heade
 		im->broken = true;
 		if (res)
 			mailimap_fetch_list_free(res);
-		snprintf(im->err, sizeof(im->err), "UID %u: cannot spool the body: %s", uid, g_strerror(ctx.write_error));
+		snprintf(im->err, sizeof(im->err), "UID %u: cannot spool the body: %s", uid,
+			 g_strerror(ctx.write_error));
 		return IMAP_E_SPOOL;
 	}
 	if (ctx.too_large || (r == MAILIMAP_ERROR_STREAM && im->stream->over_budget)) {
@@ -1255,12 +1284,12 @@ int imap_fetch_header(struct imap *im, uint32_t uid, uint64_t max, GByteArray *o
 
 struct bodies_ctx {
 	struct imap *im;
-	struct body_ctx body;           /* the body being received */
+	struct body_ctx body; /* the body being received */
 	struct imap_body_target *target;
 	imap_body_done *done;
 	void *ud;
 	uint64_t max;
-	bool stopped;                   /* DONE said stop: the next byte aborts */
+	bool stopped; /* DONE said stop: the next byte aborts */
 };
 
 /* A fresh byte budget and deadline for the next message of a range: each
@@ -1269,13 +1298,16 @@ static void rearm(struct imap *im, uint64_t bytes)
 {
 	im->stream->budget = bytes;
 	im->stream->over_budget = false;
-	im->stream->deadline = im->command_time ? g_get_monotonic_time() + (gint64)im->command_time * G_USEC_PER_SEC : 0;
+	im->stream->deadline =
+		im->command_time ? g_get_monotonic_time() + (gint64)im->command_time * G_USEC_PER_SEC : 0;
 }
 
 static void point_at(struct bodies_ctx *c)
 {
-	c->body = (struct body_ctx){ .out = c->target->out, .fd = c->target->fd,
-				     .mem_max = c->target->fd >= 0 ? c->target->mem_max : UINT64_MAX, .max = c->max };
+	c->body = (struct body_ctx){ .out = c->target->out,
+				     .fd = c->target->fd,
+				     .mem_max = c->target->fd >= 0 ? c->target->mem_max : UINT64_MAX,
+				     .max = c->max };
 }
 
 static bool on_range_body(int att_type, struct mailimap_msg_att_body_section *section, const char *bytes, size_t len,
@@ -1325,7 +1357,8 @@ int imap_fetch_bodies(struct imap *im, const uint32_t *uids, size_t n, uint64_t 
 	for (size_t i = 0; i < n; i++)
 		mailimap_set_add_single(set, uids[i]);
 	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
-	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_body_peek_section(mailimap_section_new(NULL)));
+	mailimap_fetch_type_new_fetch_att_list_add(
+		ft, mailimap_fetch_att_new_body_peek_section(mailimap_section_new(NULL)));
 	point_at(&ctx);
 	/* Each response goes to on_range_att as soon as it is parsed; libetpan
 	 * honours that handler only while a progress callback is set. */

@@ -21,12 +21,12 @@ enum imap_error {
 	IMAP_E_AUTH = -5,        /* login refused */
 	IMAP_E_PROTOCOL = -6,    /* unparseable, BAD, BYE, oversize response */
 	IMAP_E_TIMEOUT = -7,
-	IMAP_E_TOO_LARGE = -8,   /* a body exceeded its limit; the session is dropped */
-	IMAP_E_MAILBOX = -9,     /* EXAMINE refused */
-	IMAP_E_GONE = -10,       /* the message is no longer on the server */
-	IMAP_E_CANCELLED = -11,  /* *cancel was set while waiting */
-	IMAP_E_UNSUPPORTED = -12,/* the server lacks the extension */
-	IMAP_E_SPOOL = -13,      /* the local spool file refused a write */
+	IMAP_E_TOO_LARGE = -8,    /* a body exceeded its limit; the session is dropped */
+	IMAP_E_MAILBOX = -9,      /* EXAMINE refused */
+	IMAP_E_GONE = -10,        /* the message is no longer on the server */
+	IMAP_E_CANCELLED = -11,   /* *cancel was set while waiting */
+	IMAP_E_UNSUPPORTED = -12, /* the server lacks the extension */
+	IMAP_E_SPOOL = -13,       /* the local spool file refused a write */
 };
 
 enum imap_auth {
@@ -38,33 +38,33 @@ enum imap_auth {
 struct imap_options {
 	const char *host;
 	uint16_t port;
-	bool starttls;           /* false: implicit TLS */
-	const char *ca_file;     /* NULL: system trust store */
-	const char *tls_priority;/* GnuTLS priority string; NULL: TLS_DEFAULT_PRIORITY */
+	bool starttls;            /* false: implicit TLS */
+	const char *ca_file;      /* NULL: system trust store */
+	const char *tls_priority; /* GnuTLS priority string; NULL: TLS_DEFAULT_PRIORITY */
 	const char *username;
 	enum imap_auth auth;
-	const char *password;    /* borrowed; not kept after imap_connect (the token for XOAUTH2) */
-	unsigned timeout;        /* seconds, for every network step; an ordinary command
+	const char *password;  /* borrowed; not kept after imap_connect (the token for XOAUTH2) */
+	unsigned timeout;      /* seconds, for every network step; an ordinary command
 				  * (greeting, LOGIN, EXAMINE …) may take twice that in all */
-	unsigned command_time;   /* seconds the FETCH of one message may take in all, however
+	unsigned command_time; /* seconds the FETCH of one message may take in all, however
 				  * the server trickles it; 0: no limit */
-	atomic_int *cancel; /* may be NULL: set by a signal handler, it ends any wait */
+	atomic_int *cancel;    /* may be NULL: set by a signal handler, it ends any wait */
 };
 
 struct imap_mailbox {
 	uint32_t uidvalidity;
-	uint32_t uidnext;        /* 0 when the server did not say */
+	uint32_t uidnext; /* 0 when the server did not say */
 	uint32_t exists;
-	bool read_only;          /* EXAMINE, or the server granted only READ-ONLY */
+	bool read_only; /* EXAMINE, or the server granted only READ-ONLY */
 };
 
 struct imap_meta {
 	uint32_t uid;
 	bool has_internaldate;
-	int64_t internaldate;    /* Unix time */
-	int internaldate_offset; /* minutes east of UTC, as the server sent it */
+	int64_t internaldate;      /* Unix time */
+	int internaldate_offset;   /* minutes east of UTC, as the server sent it */
 	char internaldate_raw[40]; /* "15-Jun-2022 10:12:00 +0200" */
-	uint64_t size;           /* RFC822.SIZE as announced (not trusted) */
+	uint64_t size;             /* RFC822.SIZE as announced (not trusted) */
 };
 
 struct imap;
@@ -112,7 +112,8 @@ int imap_move(struct imap *im, const uint32_t *uids, size_t n, const char *folde
 int imap_fetch_meta(struct imap *im, uint32_t first, struct imap_meta **ret_list, size_t *ret_n);
 /* The same for the N UIDS (ascending) alone: those of them the server
  * has, ascending. */
-int imap_fetch_meta_uids(struct imap *im, const uint32_t *uids, size_t n, struct imap_meta **ret_list, size_t *ret_count);
+int imap_fetch_meta_uids(struct imap *im, const uint32_t *uids, size_t n, struct imap_meta **ret_list,
+			 size_t *ret_count);
 /* UID SEARCH ALL: every UID of the selected mailbox, ascending, each
  * below the server's UIDNEXT (checked as above).  *ret_uids is newly
  * allocated (g_free). */

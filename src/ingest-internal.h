@@ -34,13 +34,18 @@ static inline void emit(const struct ingest_ctx *ctx, const struct ingest_event 
 static inline int from_imap(int r)
 {
 	switch (r) {
-	case IMAP_OK: return INGEST_OK;
+	case IMAP_OK:
+		return INGEST_OK;
 	case IMAP_E_CERTIFICATE:
 	case IMAP_E_TLS:
-	case IMAP_E_STARTTLS: return INGEST_E_TLS;
-	case IMAP_E_AUTH: return INGEST_E_AUTH;
-	case IMAP_E_CANCELLED: return INGEST_E_INTERRUPTED;
-	default: return INGEST_E_NETWORK;
+	case IMAP_E_STARTTLS:
+		return INGEST_E_TLS;
+	case IMAP_E_AUTH:
+		return INGEST_E_AUTH;
+	case IMAP_E_CANCELLED:
+		return INGEST_E_INTERRUPTED;
+	default:
+		return INGEST_E_NETWORK;
 	}
 }
 
@@ -51,8 +56,8 @@ struct ingest_session {
 	uint32_t last_uid;
 	uint32_t synced_exists; /* the server's EXISTS when the last sync looked for new mail */
 	bool idle_unsupported;
-	gint64 idle_since;  /* monotonic µs; 0 when not idling */
-	char err[600];      /* why the last call failed, for ingest_errmsg() */
+	gint64 idle_since; /* monotonic µs; 0 when not idling */
+	char err[600];     /* why the last call failed, for ingest_errmsg() */
 };
 
 /* Ends IDLE, if on (ingest-idle.c): an enum ingest_result, a failure's
@@ -71,10 +76,10 @@ int ingest_connect(const struct ingest_ctx *ctx, struct ingest_connection *c, ch
  * already taken, or NULL) or else in RAW.  A borrows from META and RAW,
  * and refers to SPOOL, until it is cleared. */
 void ingest_assess_one(const struct ingest_ctx *ctx, uint32_t uidvalidity, const struct imap_meta *meta,
-		       GByteArray *raw, int spool, const char *raw_sha256, uint64_t raw_len,
-		       enum fetch_outcome outcome, int64_t started, bool unparsed, struct assessment *a);
+		       GByteArray *raw, int spool, const char *raw_sha256, uint64_t raw_len, enum fetch_outcome outcome,
+		       int64_t started, bool unparsed, struct assessment *a);
 
 /* Fetches and records the N messages METAS (ascending UIDs; taken) of the
  * mailbox open in C; the reason in ERR. */
-int ingest_record_metas(const struct ingest_ctx *ctx, struct ingest_connection *c, struct imap_meta *metas,
-			size_t n, struct ingest_stats *stats, char *err, size_t errlen);
+int ingest_record_metas(const struct ingest_ctx *ctx, struct ingest_connection *c, struct imap_meta *metas, size_t n,
+			struct ingest_stats *stats, char *err, size_t errlen);

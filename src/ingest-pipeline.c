@@ -15,18 +15,18 @@
 struct slot {
 	const struct imap_meta *meta;
 	enum fetch_outcome outcome;
-	GByteArray *raw;        /* the header of a message not fetched, or the whole
+	GByteArray *raw; /* the header of a message not fetched, or the whole
 				 * message when it is not spooled */
-	int spool;              /* a spool file, or -1 */
-	bool spooled;           /* the message is in SPOOL: larger than may be held in memory */
+	int spool;       /* a spool file, or -1 */
+	bool spooled;    /* the message is in SPOOL: larger than may be held in memory */
 	bool hashed;
 	char raw_sha256[65];
 	uint64_t raw_len;
-	int64_t started;        /* monotonic µs: its fetch began (max_message_time counts from here) */
-	char *reconnected;      /* why the session was opened again for it, or NULL */
-	struct assessment a;    /* once assessed */
+	int64_t started;     /* monotonic µs: its fetch began (max_message_time counts from here) */
+	char *reconnected;   /* why the session was opened again for it, or NULL */
+	struct assessment a; /* once assessed */
 	bool assessed;
-	int result;             /* INGEST_OK, or why the fetcher stopped here */
+	int result; /* INGEST_OK, or why the fetcher stopped here */
 	char err[512];
 };
 
@@ -39,18 +39,18 @@ struct ingest_pipeline {
 	/* pthread, not GMutex: GLib's futex locks are invisible to ThreadSanitizer. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	size_t fetched;         /* slots filled, in order … */
-	size_t assessed;        /* … assessed … */
-	size_t released;        /* … and handed back by the recorder */
-	struct attempt *att;    /* the note of the message being parsed (the assessor's) */
-	uint64_t held_bytes;    /* of the slots filled and not yet handed back */
-	bool quit;              /* the recorder stopped: fetch and assess no more */
-	bool fetcher_done;      /* the fetcher thread has returned */
+	size_t fetched;      /* slots filled, in order … */
+	size_t assessed;     /* … assessed … */
+	size_t released;     /* … and handed back by the recorder */
+	struct attempt *att; /* the note of the message being parsed (the assessor's) */
+	uint64_t held_bytes; /* of the slots filled and not yet handed back */
+	bool quit;           /* the recorder stopped: fetch and assess no more */
+	bool fetcher_done;   /* the fetcher thread has returned */
 	struct slot slots[PIPE_SLOTS];
 	/* A stage without its thread runs in the recorder, one message at a time. */
 	bool fetch_threaded, assess_threaded;
 	pthread_t fetch_th, assess_th;
-	char err[512];          /* why ingest_pipeline_release() failed */
+	char err[512]; /* why ingest_pipeline_release() failed */
 };
 
 #define STOP_SLICE_MS 100 /* how often the recorder looks at *stop while it waits */
@@ -185,8 +185,8 @@ static void fetch_finish(struct ingest_pipeline *p, struct slot *sl, int r)
 	} else if (r != IMAP_OK) {
 		snprintf(sl->err, sizeof(sl->err), "%s", imap_errmsg(s->im));
 		sl->result = r == IMAP_E_CANCELLED ? INGEST_E_INTERRUPTED
-			     : r == IMAP_E_SPOOL    ? INGEST_E_STORE
-						    : from_imap(r);
+			     : r == IMAP_E_SPOOL   ? INGEST_E_STORE
+						   : from_imap(r);
 		return;
 	}
 	if (resync) {
@@ -202,7 +202,8 @@ static void fetch_finish(struct ingest_pipeline *p, struct slot *sl, int r)
 			if (r == IMAP_E_TOO_LARGE) {
 				g_free(sl->reconnected);
 				sl->reconnected = g_strdup(imap_errmsg(s->im));
-				if ((sl->result = reopen(ctx, s, p->uidvalidity, sl->err, sizeof(sl->err))) != INGEST_OK)
+				if ((sl->result = reopen(ctx, s, p->uidvalidity, sl->err, sizeof(sl->err))) !=
+				    INGEST_OK)
 					return;
 			}
 		} else if (r != IMAP_OK) {
@@ -279,12 +280,12 @@ static int fill_slot(struct ingest_pipeline *p, size_t i)
 /* One UID FETCH of several bodies into consecutive slots. */
 struct range_fetch {
 	struct ingest_pipeline *p;
-	size_t first, k;               /* messages first … first + k - 1 */
-	size_t next;                   /* the first not handed on */
-	size_t at;                     /* the slot the target points into (run index), k: none */
+	size_t first, k; /* messages first … first + k - 1 */
+	size_t next;     /* the first not handed on */
+	size_t at;       /* the slot the target points into (run index), k: none */
 	bool filled[FETCH_RANGE];
-	bool mismatch;                 /* range_body_done() stopped the command: a response out of step */
-	bool spool_failed;             /* range_body_done() stopped it: a spool file refused (its slot says) */
+	bool mismatch;     /* range_body_done() stopped the command: a response out of step */
+	bool spool_failed; /* range_body_done() stopped it: a spool file refused (its slot says) */
 	struct imap_body_target target;
 };
 
@@ -323,7 +324,8 @@ static bool range_aim(struct range_fetch *rf)
 	g_byte_array_set_size(sl->raw, 0);
 	if (!spool_reset(sl))
 		return false;
-	rf->target = (struct imap_body_target){ .out = sl->raw, .fd = sl->spool, .mem_max = lim->prefetch / PIPE_SLOTS };
+	rf->target =
+		(struct imap_body_target){ .out = sl->raw, .fd = sl->spool, .mem_max = lim->prefetch / PIPE_SLOTS };
 	return true;
 }
 
@@ -449,8 +451,8 @@ static int assess_slot(struct ingest_pipeline *p, size_t i)
 		bool body = sl->outcome == FETCHED;
 		unsigned n = body ? attempt_begin(p->att, p->ctx->cfg->imap.mailbox, p->uidvalidity, sl->meta->uid) : 0;
 		ingest_assess_one(p->ctx, p->uidvalidity, sl->meta, sl->raw, body && sl->spooled ? sl->spool : -1,
-			   sl->hashed ? sl->raw_sha256 : NULL, sl->raw_len, sl->outcome, sl->started, n > ATTEMPT_MAX,
-			   &sl->a);
+				  sl->hashed ? sl->raw_sha256 : NULL, sl->raw_len, sl->outcome, sl->started,
+				  n > ATTEMPT_MAX, &sl->a);
 		if (body)
 			attempt_end(p->att);
 		sl->assessed = true;
@@ -516,12 +518,15 @@ static void *fetcher(void *data)
 	return NULL;
 }
 
-
 struct ingest_pipeline *ingest_pipeline_start(const struct ingest_ctx *ctx, struct ingest_connection *s,
 					      uint32_t uidvalidity, const struct imap_meta *metas, size_t n)
 {
 	struct ingest_pipeline *p = g_new0(struct ingest_pipeline, 1);
-	*p = (struct ingest_pipeline){ .ctx = ctx, .s = s, .uidvalidity = uidvalidity, .metas = metas, .n = n,
+	*p = (struct ingest_pipeline){ .ctx = ctx,
+				       .s = s,
+				       .uidvalidity = uidvalidity,
+				       .metas = metas,
+				       .n = n,
 				       .att = attempt_open(ctx->cfg->database) };
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_t cattr;
@@ -555,8 +560,11 @@ struct ingest_fetched ingest_pipeline_next(struct ingest_pipeline *p, size_t i)
 	}
 	wait_past(p, &p->assessed, i, fetch_ref);
 	struct slot *sl = &p->slots[i % PIPE_SLOTS];
-	return (struct ingest_fetched){ .meta = sl->meta, .a = &sl->a, .reconnected = sl->reconnected,
-					.result = sl->result, .error = sl->err };
+	return (struct ingest_fetched){ .meta = sl->meta,
+					.a = &sl->a,
+					.reconnected = sl->reconnected,
+					.result = sl->result,
+					.error = sl->err };
 }
 
 int ingest_pipeline_release(struct ingest_pipeline *p, size_t i, bool *ret_next_ready)

@@ -25,8 +25,8 @@ int ingest_connect(const struct ingest_ctx *ctx, struct ingest_connection *c, ch
 }
 
 void ingest_assess_one(const struct ingest_ctx *ctx, uint32_t uidvalidity, const struct imap_meta *meta,
-		       GByteArray *raw, int spool, const char *raw_sha256, uint64_t raw_len,
-		       enum fetch_outcome outcome, int64_t started, bool unparsed, struct assessment *a)
+		       GByteArray *raw, int spool, const char *raw_sha256, uint64_t raw_len, enum fetch_outcome outcome,
+		       int64_t started, bool unparsed, struct assessment *a)
 {
 	struct assess_input in = {
 		.mailbox = ctx->cfg->imap.mailbox,
@@ -41,7 +41,9 @@ void ingest_assess_one(const struct ingest_ctx *ctx, uint32_t uidvalidity, const
 		.raw_fd = spool,
 		.raw_sha256 = raw_sha256,
 		.raw_len = raw_len,
-		.body_missing = outcome == FETCHED ? NULL : outcome == GONE ? "gone" : "too-large",
+		.body_missing = outcome == FETCHED ? NULL
+				: outcome == GONE  ? "gone"
+						   : "too-large",
 		.trust = ctx->trust,
 		.now = (int64_t)time(NULL),
 		.clock = g_get_monotonic_time,
@@ -75,8 +77,8 @@ struct batch {
 
 /* Records an assessed message in the open batch; it is reported when the
  * batch commits.  A failure undoes this record alone. */
-static int record_one(const struct ingest_ctx *ctx, const struct imap_meta *meta, struct assessment *a,
-		      struct batch *b, char *err, size_t errlen)
+static int record_one(const struct ingest_ctx *ctx, const struct imap_meta *meta, struct assessment *a, struct batch *b,
+		      char *err, size_t errlen)
 {
 	int64_t id = 0;
 	enum store_outcome outcome_db = STORE_EXISTED;
@@ -88,10 +90,15 @@ static int record_one(const struct ingest_ctx *ctx, const struct imap_meta *meta
 		return INGEST_E_STORE;
 	}
 	b->recs[b->n++] = (struct batched_record){
-		.outcome = outcome_db, .id = id, .uid = meta->uid, .n_attachments = a->n_atts,
+		.outcome = outcome_db,
+		.id = id,
+		.uid = meta->uid,
+		.n_attachments = a->n_atts,
 		.duplicate_of = store_last_duplicate_of(ctx->store),
-		.call = g_strdup(a->msg.call), .status = a->msg.status,
-		.applicant = g_strdup(a->msg.applicant), .message_id = g_strdup(a->msg.message_id),
+		.call = g_strdup(a->msg.call),
+		.status = a->msg.status,
+		.applicant = g_strdup(a->msg.applicant),
+		.message_id = g_strdup(a->msg.message_id),
 		.flags = g_strdup(a->msg.flags),
 	};
 	return INGEST_OK;
@@ -109,10 +116,17 @@ static void report_one(const struct ingest_ctx *ctx, const struct batched_record
 		stats->recorded++;
 		if (d->flags)
 			stats->flagged++;
-		struct store_message m = { .uid = d->uid, .id = d->id, .call = d->call, .status = d->status,
-					   .applicant = d->applicant, .message_id = d->message_id, .flags = d->flags,
+		struct store_message m = { .uid = d->uid,
+					   .id = d->id,
+					   .call = d->call,
+					   .status = d->status,
+					   .applicant = d->applicant,
+					   .message_id = d->message_id,
+					   .flags = d->flags,
 					   .duplicate_of = d->duplicate_of };
-		struct ingest_event ev = { .kind = INGEST_EVENT_RECORDED, .msg = &m, .n_attachments = d->n_attachments };
+		struct ingest_event ev = { .kind = INGEST_EVENT_RECORDED,
+					   .msg = &m,
+					   .n_attachments = d->n_attachments };
 		emit(ctx, &ev);
 	}
 }
@@ -296,7 +310,8 @@ static void on_action(const struct actions_outcome *o, void *userdata)
 	struct acting *a = userdata;
 	*(o->done ? &a->stats->actions_done : &a->stats->actions_failed) += o->n;
 	struct ingest_event ev = { .kind = o->done ? INGEST_EVENT_ACTIONS_DONE : INGEST_EVENT_ACTIONS_FAILED,
-				   .n_actions = o->n, .detail = o->done ? o->target : o->error };
+				   .n_actions = o->n,
+				   .detail = o->done ? o->target : o->error };
 	emit(a->ctx, &ev);
 }
 
@@ -308,8 +323,11 @@ static void on_action(const struct actions_outcome *o, void *userdata)
 static int run_actions(const struct ingest_ctx *ctx, struct ingest_connection *s, struct ingest_stats *stats, char *err,
 		       size_t errlen)
 {
-	struct actions_context c = { .cfg = ctx->cfg, .store = ctx->store, .im = s->im,
-				     .mailbox = ctx->cfg->imap.mailbox, .uidvalidity = s->box.uidvalidity,
+	struct actions_context c = { .cfg = ctx->cfg,
+				     .store = ctx->store,
+				     .im = s->im,
+				     .mailbox = ctx->cfg->imap.mailbox,
+				     .uidvalidity = s->box.uidvalidity,
 				     .now = (int64_t)time(NULL) };
 	struct acting a = { ctx, stats };
 	int r = actions_run(&c, on_action, &a);

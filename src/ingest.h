@@ -52,19 +52,19 @@ struct ingest_event {
 	size_t n_attachments;            /* RECORDED */
 	uint32_t old_uidvalidity, new_uidvalidity;
 	const char *detail;
-	size_t n_actions;                /* ACTIONS_* */
-	int64_t record;                  /* REKEYED */
-	uint32_t uid;                    /* REKEYED: its new UID */
+	size_t n_actions; /* ACTIONS_* */
+	int64_t record;   /* REKEYED */
+	uint32_t uid;     /* REKEYED: its new UID */
 };
 
 typedef void (*ingest_event_cb)(const struct ingest_event *ev, void *userdata);
 
 struct ingest_stats {
-	size_t seen;         /* messages above the watermark */
+	size_t seen; /* messages above the watermark */
 	size_t recorded;
 	size_t duplicates;
-	size_t rekeyed;      /* already recorded under an earlier UIDVALIDITY */
-	size_t flagged;      /* broken, too large or gone */
+	size_t rekeyed; /* already recorded under an earlier UIDVALIDITY */
+	size_t flagged; /* broken, too large or gone */
 	uint32_t uidvalidity;
 	uint32_t watermark;
 	uint32_t server_exists;
@@ -80,12 +80,12 @@ struct ingest_ctx {
 	const struct config *cfg;
 	struct store *store;
 	const struct cms_trust *trust; /* [signatures] trust_file, or NULL */
-	atomic_int *stop; /* may be NULL; set (by a signal handler) to end the cycle */
+	atomic_int *stop;              /* may be NULL; set (by a signal handler) to end the cycle */
 	/* A signal whose handler sets *stop and does not restart system
 	 * calls: once *stop is set, it is sent to the thread fetching, so
 	 * that a wait on the network ends there too.  0: none. */
 	int stop_signal;
-	ingest_event_cb on_event;    /* may be NULL */
+	ingest_event_cb on_event; /* may be NULL */
 	void *userdata;
 };
 

@@ -94,7 +94,8 @@ static size_t format(const struct lastrun *r, char *buf, size_t size)
 	g_strlcpy(reason, r->last_reason, sizeof(reason));
 	g_strdelimit(reason, "\r\n", ' ');
 	int n = snprintf(buf, size,
-			 "state=%s\npid=%" G_GINT64_FORMAT "\nstarted=%" G_GINT64_FORMAT "\ncrashes=%u\n"
+			 "state=%s\npid=%" G_GINT64_FORMAT "\nstarted=%" G_GINT64_FORMAT
+			 "\ncrashes=%u\n"
 			 "last_crash=%" G_GINT64_FORMAT "\nlast_reason=%s\n",
 			 r->state, r->pid, r->started, r->crashes, r->last_crash, reason);
 	return n < 0 ? 0 : MIN((size_t)n, size - 1);
@@ -196,7 +197,8 @@ int lastrun_begin(const char *database, int64_t now, struct lastrun *ret_prev, s
 	rewrite();
 	stack_t ss = { .ss_sp = alt_stack, .ss_size = sizeof(alt_stack) };
 	bool alt = sigaltstack(&ss, NULL) == 0;
-	struct sigaction sa = { .sa_handler = on_fatal, .sa_flags = SA_NODEFER | SA_RESETHAND | (alt ? SA_ONSTACK : 0) };
+	struct sigaction sa = { .sa_handler = on_fatal,
+				.sa_flags = SA_NODEFER | SA_RESETHAND | (alt ? SA_ONSTACK : 0) };
 	sigemptyset(&sa.sa_mask);
 	for (size_t k = 0; k < G_N_ELEMENTS(fatal_signals); k++)
 		sigaction(fatal_signals[k], &sa, &old_actions[k]);

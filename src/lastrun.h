@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 struct lastrun {
-	char state[16];        /* "running", "crashed", "stopped"; "" when there is no file */
+	char state[16]; /* "running", "crashed", "stopped"; "" when there is no file */
 	int64_t pid;
 	int64_t started;       /* unix seconds */
 	unsigned crashes;      /* consecutive unclean ends, up to this run's start */

@@ -16,14 +16,14 @@
 
 struct walk {
 	const struct mime_limits *limits;
-	GMimeStream *raw;  /* the message as received (borrowed); NULL inside decoded content */
-	GMimeStream *parsed; /* what the tree being walked was parsed from (borrowed) */
+	GMimeStream *raw;             /* the message as received (borrowed); NULL inside decoded content */
+	GMimeStream *parsed;          /* what the tree being walked was parsed from (borrowed) */
 	GMimeHeaderList *top_headers; /* its message's own header fields, or NULL */
-	const char *boundary; /* of the innermost multipart around what is walked, in PARSED; or NULL */
-	unsigned encoded_messages; /* transfer-encoded message/rfc822 parts being walked */
+	const char *boundary;         /* of the innermost multipart around what is walked, in PARSED; or NULL */
+	unsigned encoded_messages;    /* transfer-encoded message/rfc822 parts being walked */
 	struct mime_message *msg;
-	GPtrArray *atts;  /* struct mime_attachment* */
-	GPtrArray *notes; /* struct mime_part_note* */
+	GPtrArray *atts;               /* struct mime_attachment* */
+	GPtrArray *notes;              /* struct mime_part_note* */
 	uint64_t fields, header_bytes; /* header fields and bytes the pre-scans let the parser build */
 };
 
@@ -217,15 +217,23 @@ static void drop_pages(size_t offset, void *data)
  * where the first part or field past a limit begins.  DEPTH and PARTS:
  * where the walker is; FIELDS and BYTES: header counts so far.  False
  * when *stop was set: nothing is to be parsed. */
-static bool prescan(const char *data, size_t len, enum mimescan_kind kind, const struct mime_limits *lim, unsigned depth,
-		    unsigned parts, uint64_t fields, uint64_t bytes, GMimeParserOptions *opts, GMimeStream *stream,
-		    struct mapping *map, unsigned *flags, struct mimescan_result *r)
+static bool prescan(const char *data, size_t len, enum mimescan_kind kind, const struct mime_limits *lim,
+		    unsigned depth, unsigned parts, uint64_t fields, uint64_t bytes, GMimeParserOptions *opts,
+		    GMimeStream *stream, struct mapping *map, unsigned *flags, struct mimescan_result *r)
 {
 	struct mimescan_limits sl = {
-		.max_depth = lim->max_depth, .max_parts = lim->max_parts, .max_fields = lim->max_header_fields,
-		.max_fields_total = lim->max_header_fields_total, .max_header_bytes = lim->max_header_bytes_total,
-		.depth = depth, .parts = parts, .fields = fields, .header_bytes = bytes, .stop = lim->stop,
-		.passed = map ? drop_pages : NULL, .passed_data = map,
+		.max_depth = lim->max_depth,
+		.max_parts = lim->max_parts,
+		.max_fields = lim->max_header_fields,
+		.max_fields_total = lim->max_header_fields_total,
+		.max_header_bytes = lim->max_header_bytes_total,
+		.depth = depth,
+		.parts = parts,
+		.fields = fields,
+		.header_bytes = bytes,
+		.stop = lim->stop,
+		.passed = map ? drop_pages : NULL,
+		.passed_data = map,
 	};
 	mimescan(data, len, kind, &sl, opts, r);
 	if (r->flags & MIMESCAN_TOO_DEEP)
@@ -278,9 +286,8 @@ static GByteArray *decode_strict_base64(GMimeStream *src, gint64 encoded, bool *
 {
 	struct base64_decoder d;
 	base64_decoder_init(&d);
-	GByteArray *arr = g_byte_array_sized_new(encoded > 0 && encoded / 4 * 3 + 3 < G_MAXUINT
-							 ? (guint)(encoded / 4 * 3 + 3)
-							 : 0);
+	GByteArray *arr = g_byte_array_sized_new(
+		encoded > 0 && encoded / 4 * 3 + 3 < G_MAXUINT ? (guint)(encoded / 4 * 3 + 3) : 0);
 	uint8_t *buf = g_malloc(64 * 1024);
 	bool ok = g_mime_stream_reset(src) == 0;
 	ssize_t n;
@@ -461,7 +468,10 @@ static bool bad_base64(GMimePart *part)
 	static gsize init = 0;
 	if (g_once_init_enter(&init)) {
 		for (int c = 0; c < 256; c++)
-			cls[c] = g_ascii_isalnum(c) || c == '+' || c == '/' ? 1 : g_ascii_isspace(c) ? 2 : c == '=' ? 3 : 0;
+			cls[c] = g_ascii_isalnum(c) || c == '+' || c == '/' ? 1
+				 : g_ascii_isspace(c)                       ? 2
+				 : c == '='                                 ? 3
+									    : 0;
 		g_once_init_leave(&init, 1);
 	}
 	GMimeDataWrapper *w = g_mime_part_get_content(part);
@@ -532,7 +542,9 @@ static char *raw_param(const char *header, const char *name)
  * this); such names are decoded here, as the subject is. */
 static char *part_filename(GMimeObject *obj, const char *decoded)
 {
-	static const struct { const char *header, *param; } where[] = {
+	static const struct {
+		const char *header, *param;
+	} where[] = {
 		{ "Content-Disposition", "filename" },
 		{ "Content-Type", "name" },
 	};
@@ -579,15 +591,20 @@ static bool has_suffix_ci(const char *name, const char *suffix)
 /* A content type for a file that came without one (inside TNEF). */
 static const char *guess_type(const char *filename)
 {
-	static const struct { const char *suffix, *type; } types[] = {
+	static const struct {
+		const char *suffix, *type;
+	} types[] = {
 		{ ".pdf", "application/pdf" },
 		{ ".docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document" },
 		{ ".doc", "application/msword" },
 		{ ".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" },
 		{ ".xls", "application/vnd.ms-excel" },
 		{ ".zip", "application/zip" },
-		{ ".jpg", "image/jpeg" }, { ".jpeg", "image/jpeg" }, { ".png", "image/png" },
-		{ ".txt", "text/plain" }, { ".rtf", "application/rtf" },
+		{ ".jpg", "image/jpeg" },
+		{ ".jpeg", "image/jpeg" },
+		{ ".png", "image/png" },
+		{ ".txt", "text/plain" },
+		{ ".rtf", "application/rtf" },
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(types); i++)
 		if (has_suffix_ci(filename, types[i].suffix))
@@ -611,7 +628,6 @@ static void note(struct walk *w, const char *path, GMimeObject *obj, const char 
 	n->why = why;
 	g_ptr_array_add(w->notes, n);
 }
-
 
 /* Adds DATA (taken) as an attachment, checking PDFs' signatures. */
 static void add_attachment(struct walk *w, const char *path, const char *filename, const char *ctype,
@@ -724,8 +740,8 @@ static void unpack_uuencoded(struct walk *w, const char *path, const GByteArray 
  * tree count, while it is held, against the totals of any parsed
  * inside it. */
 static void walk_decoded(struct walk *w, const struct mimescan_result *scan, GMimeStream *parsed,
-			 GMimeHeaderList *headers, GMimeObject *obj, GMimeObject *parent, const char *path, unsigned depth,
-			 const char *source)
+			 GMimeHeaderList *headers, GMimeObject *obj, GMimeObject *parent, const char *path,
+			 unsigned depth, const char *source)
 {
 	GMimeStream *raw = w->raw, *outer = w->parsed;
 	uint64_t fields = w->fields, bytes = w->header_bytes;
@@ -761,8 +777,8 @@ static void smime_verdict(struct mime_message *msg, const struct cms_result *r)
 }
 
 /* application/pkcs7-mime signed-data: verify, then walk the content. */
-static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, const char *filename,
-			 GByteArray *data, unsigned depth)
+static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, const char *filename, GByteArray *data,
+			 unsigned depth)
 {
 	g_auto(CmsResult) r = { 0 };
 	cms_verify(data->data, data->len, NULL, 0, w->limits->trust, &w->limits->when, &r);
@@ -780,16 +796,17 @@ static bool unwrap_pkcs7(struct walk *w, GMimeObject *obj, const char *path, con
 	}
 	smime_verdict(w->msg, &r);
 	note(w, path, obj, filename, data->len, "pkcs7",
-	     g_strdup_printf("S/MIME signed-data: content unwrapped; signature %s%s%s%s", record_signature_name(r.status),
-			     r.signer ? " by " : "", r.signer ? r.signer : "",
+	     g_strdup_printf("S/MIME signed-data: content unwrapped; signature %s%s%s%s",
+			     record_signature_name(r.status), r.signer ? " by " : "", r.signer ? r.signer : "",
 			     r.status == CMS_INVALID && r.why ? r.why : ""));
 	GMimeStream *st = g_mime_stream_mem_new_with_buffer((const char *)r.content, r.content_len);
 	struct mimescan_result scan;
 	GMimeParser *p = g_mime_parser_new_with_stream(st);
-	GMimeObject *inner = prescan((const char *)r.content, r.content_len, MIMESCAN_PART, w->limits, depth + 1,
-				     (unsigned)w->msg->n_parts, w->fields, w->header_bytes, NULL, st, NULL, &w->msg->flags, &scan)
-				     ? g_mime_parser_construct_part(p, NULL)
-				     : NULL;
+	GMimeObject *inner =
+		prescan((const char *)r.content, r.content_len, MIMESCAN_PART, w->limits, depth + 1,
+			(unsigned)w->msg->n_parts, w->fields, w->header_bytes, NULL, st, NULL, &w->msg->flags, &scan)
+			? g_mime_parser_construct_part(p, NULL)
+			: NULL;
 	if (inner) {
 		/* Inside the signed-data the raw message says nothing about the
 		 * bytes: a multipart/signed in here is checked as GMime reads it. */
@@ -817,11 +834,11 @@ static bool unwrap_encoded_message(struct walk *w, GMimeObject *obj, const char 
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
 	struct mimescan_result scan;
 	GMimeParser *p = g_mime_parser_new_with_stream(st);
-	GMimeMessage *inner = prescan((const char *)data->data, data->len, MIMESCAN_MESSAGE, w->limits, depth + 1,
-				      (unsigned)w->msg->n_parts, w->fields, w->header_bytes, NULL, st, NULL,
-				      &w->msg->flags, &scan)
-				      ? g_mime_parser_construct_message(p, NULL)
-				      : NULL;
+	GMimeMessage *inner =
+		prescan((const char *)data->data, data->len, MIMESCAN_MESSAGE, w->limits, depth + 1,
+			(unsigned)w->msg->n_parts, w->fields, w->header_bytes, NULL, st, NULL, &w->msg->flags, &scan)
+			? g_mime_parser_construct_message(p, NULL)
+			: NULL;
 	/* Bytes without a header are no message, whatever their label says. */
 	bool ok = inner && g_mime_message_get_mime_part(inner) && has_headers(inner);
 	if (ok) {
@@ -997,9 +1014,9 @@ static void verify_multipart_signed(struct walk *w, GMimeMultipart *mp, const ch
 	smime_verdict(w->msg, &r);
 	g_autofree char *sub = g_strdup_printf("%s%s2", path, *path ? "." : "");
 	note(w, sub, sig, g_mime_part_get_filename(GMIME_PART(sig)), der->len, "signature",
-	     g_strdup_printf("S/MIME signature of part %s%s1: %s%s%s%s%s", path, *path ? "." : "", record_signature_name(r.status),
-			     r.signer ? " by " : "", r.signer ? r.signer : "", r.status == CMS_INVALID ? ", " : "",
-			     r.status == CMS_INVALID && r.why ? r.why : ""));
+	     g_strdup_printf("S/MIME signature of part %s%s1: %s%s%s%s%s", path, *path ? "." : "",
+			     record_signature_name(r.status), r.signer ? " by " : "", r.signer ? r.signer : "",
+			     r.status == CMS_INVALID ? ", " : "", r.status == CMS_INVALID && r.why ? r.why : ""));
 	g_byte_array_free(der, TRUE);
 	g_byte_array_free(signed_bytes, TRUE);
 }
@@ -1060,12 +1077,14 @@ static bool recover_body(struct walk *w, GMimePart *part, GMimeObject *parent)
 		const guint8 *nl = memchr(buf->data + p, '\n', end - p);
 		p = nl ? (size_t)(nl - buf->data) + 1 : end;
 	} while (p < end && (buf->data[p] == ' ' || buf->data[p] == '\t'));
-	bool body = p < end && buf->data[p] != '\n' && !(buf->data[p] == '\r' && p + 1 < end && buf->data[p + 1] == '\n');
+	bool body =
+		p < end && buf->data[p] != '\n' && !(buf->data[p] == '\r' && p + 1 < end && buf->data[p + 1] == '\n');
 	if (body) {
 		if (hit && end > p && buf->data[end - 1] == '\r')
 			end--;
 		GMimeStream *st = g_mime_stream_mem_new_with_buffer((const char *)buf->data + p, end - p);
-		GMimeDataWrapper *wrapper = g_mime_data_wrapper_new_with_stream(st, g_mime_part_get_content_encoding(part));
+		GMimeDataWrapper *wrapper =
+			g_mime_data_wrapper_new_with_stream(st, g_mime_part_get_content_encoding(part));
 		g_mime_part_set_content(part, wrapper);
 		g_object_unref(wrapper);
 		g_object_unref(st);
@@ -1118,8 +1137,9 @@ static void leaf(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 		/* S/MIME signatures are noted by their multipart/signed. */
 		if (!is_smime_signature(obj) || !parent || !GMIME_IS_MULTIPART_SIGNED(parent))
 			note(w, path, obj, filename, 0, "signature",
-			     g_strdup(is_smime_signature(obj) ? "S/MIME signature outside multipart/signed: not verified"
-							       : "PGP signature: not verified"));
+			     g_strdup(is_smime_signature(obj)
+					      ? "S/MIME signature outside multipart/signed: not verified"
+					      : "PGP signature: not verified"));
 		return;
 	}
 	const char *disp = g_mime_object_get_disposition(obj);
@@ -1223,13 +1243,15 @@ static void walk(struct walk *w, GMimeObject *obj, GMimeObject *parent, const ch
 		int n = g_mime_multipart_get_count(mp);
 		w->msg->n_parts++;
 		g_autofree char *ct = lower_type(g_mime_object_get_content_type(obj));
-		note(w, path, obj, NULL, 0, "container", g_strdup_printf("%s with %d part%s", ct, n, n == 1 ? "" : "s"));
+		note(w, path, obj, NULL, 0, "container",
+		     g_strdup_printf("%s with %d part%s", ct, n, n == 1 ? "" : "s"));
 		if (GMIME_IS_MULTIPART_SIGNED(obj))
 			verify_multipart_signed(w, mp, path);
 		const char *around = w->boundary;
 		w->boundary = g_mime_multipart_get_boundary(mp);
 		for (int i = 0; i < n; i++) {
-			g_autofree char *sub = *path ? g_strdup_printf("%s.%d", path, i + 1) : g_strdup_printf("%d", i + 1);
+			g_autofree char *sub =
+				*path ? g_strdup_printf("%s.%d", path, i + 1) : g_strdup_printf("%d", i + 1);
 			walk(w, g_mime_multipart_get_part(mp, i), obj, sub, depth + 1, source);
 		}
 		w->boundary = around;
@@ -1399,8 +1421,8 @@ static const struct {
 	const char *name;
 	int minutes;
 } zone_names[] = {
-	{ "CET", 60 }, { "CEST", 120 }, { "MET", 60 }, { "MEST", 120 }, { "EET", 120 }, { "EEST", 180 },
-	{ "WET", 0 }, { "WEST", 60 }, { "BST", 60 }, { "UTC", 0 },
+	{ "CET", 60 },   { "CEST", 120 }, { "MET", 60 },  { "MEST", 120 }, { "EET", 120 },
+	{ "EEST", 180 }, { "WET", 0 },    { "WEST", 60 }, { "BST", 60 },   { "UTC", 0 },
 };
 
 /* A date header (RFC 5322, obsolete forms too) as Unix time and its UTC
@@ -1603,9 +1625,15 @@ static void parse_stream(GMimeStream *stream, const char *data, size_t len, stru
 	if (!gm || !has_headers(gm))
 		m->flags |= MIME_NO_HEADERS;
 	if (gm) {
-		struct walk w = { .limits = limits, .raw = stream, .parsed = stream,
-				  .top_headers = g_mime_object_get_header_list(GMIME_OBJECT(gm)), .msg = m, .atts = g_ptr_array_new(),
-				  .notes = g_ptr_array_new(), .fields = scan.fields, .header_bytes = scan.header_bytes };
+		struct walk w = { .limits = limits,
+				  .raw = stream,
+				  .parsed = stream,
+				  .top_headers = g_mime_object_get_header_list(GMIME_OBJECT(gm)),
+				  .msg = m,
+				  .atts = g_ptr_array_new(),
+				  .notes = g_ptr_array_new(),
+				  .fields = scan.fields,
+				  .header_bytes = scan.header_bytes };
 		read_headers(m, gm);
 		check_header(m, GMIME_OBJECT(gm), limits);
 		walk(&w, g_mime_message_get_mime_part(gm), NULL, "", 0, "mime");
@@ -1665,7 +1693,10 @@ void mime_message_free(struct mime_message *msg)
 
 char *mime_flags_describe(unsigned flags)
 {
-	static const struct { unsigned flag; const char *name; } names[] = {
+	static const struct {
+		unsigned flag;
+		const char *name;
+	} names[] = {
 		{ MIME_NO_HEADERS, "no-headers" },
 		{ MIME_TRUNCATED, "truncated" },
 		{ MIME_MALFORMED, "malformed" },

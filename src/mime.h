@@ -21,15 +21,15 @@
 #define MIME_MAX_ENCODED_MESSAGES 1
 
 struct mime_limits {
-	unsigned max_depth;   /* nesting of multiparts and forwarded messages */
-	unsigned max_parts;   /* parts walked before giving up */
+	unsigned max_depth;            /* nesting of multiparts and forwarded messages */
+	unsigned max_parts;            /* parts walked before giving up */
 	const struct cms_trust *trust; /* for signer_trusted; may be NULL */
 	/* The time budget: once CLOCK() passes DEADLINE the walk stops
 	 * (MIME_TIME_LIMIT).  CLOCK NULL: no budget.  Time is passed in. */
 	int64_t (*clock)(void);
 	int64_t deadline;
-	size_t max_header_field;   /* a longer (unfolded) header field: MIME_LONG_HEADER; 0: none */
-	unsigned max_header_fields;/* more fields in one header (the message's or a part's):
+	size_t max_header_field;    /* a longer (unfolded) header field: MIME_LONG_HEADER; 0: none */
+	unsigned max_header_fields; /* more fields in one header (the message's or a part's):
 				    * MIME_TOO_MANY_HEADERS; 0: none */
 	/* Before GMime builds the tree, a pre-scan of the bytes (mimescan)
 	 * enforces max_depth, max_parts, max_header_fields and these two: the
@@ -46,44 +46,44 @@ struct mime_limits {
 };
 
 enum mime_flags {
-	MIME_NO_HEADERS = 1u << 0,     /* not a message at all */
-	MIME_TRUNCATED = 1u << 1,      /* missing closing boundary, cut short */
-	MIME_MALFORMED = 1u << 2,      /* structure the parser had to guess at */
-	MIME_TOO_DEEP = 1u << 3,       /* max_depth reached: deeper parts not walked (nor parsed, nor
+	MIME_NO_HEADERS = 1u << 0,       /* not a message at all */
+	MIME_TRUNCATED = 1u << 1,        /* missing closing boundary, cut short */
+	MIME_MALFORMED = 1u << 2,        /* structure the parser had to guess at */
+	MIME_TOO_DEEP = 1u << 3,         /* max_depth reached: deeper parts not walked (nor parsed, nor
 					* anything after them: the pre-scan stops the parse there) */
-	MIME_TOO_MANY_PARTS = 1u << 4, /* max_parts reached: later parts not walked (nor parsed) */
-	MIME_BAD_ENCODING = 1u << 5,   /* an attachment's base64 is corrupt */
-	MIME_TIME_LIMIT = 1u << 6,     /* max_message_time ran out: later parts not walked */
-	MIME_BAD_HEADER = 1u << 7,     /* a header field name that is not printable ASCII (NUL, 8-bit) */
-	MIME_LONG_HEADER = 1u << 8,    /* a header field longer than max_header_field */
+	MIME_TOO_MANY_PARTS = 1u << 4,   /* max_parts reached: later parts not walked (nor parsed) */
+	MIME_BAD_ENCODING = 1u << 5,     /* an attachment's base64 is corrupt */
+	MIME_TIME_LIMIT = 1u << 6,       /* max_message_time ran out: later parts not walked */
+	MIME_BAD_HEADER = 1u << 7,       /* a header field name that is not printable ASCII (NUL, 8-bit) */
+	MIME_LONG_HEADER = 1u << 8,      /* a header field longer than max_header_field */
 	MIME_TOO_MANY_HEADERS = 1u << 9, /* more header fields than max_header_fields (a mail loop?),
 					  * or than the totals: the parse stopped before them */
-	MIME_STOPPED = 1u << 10,       /* *limits->stop was set: partial, not to be recorded */
-	MIME_UNPARSED = 1u << 11,      /* not parsed at all (set by the caller: see attempt.h) */
+	MIME_STOPPED = 1u << 10,         /* *limits->stop was set: partial, not to be recorded */
+	MIME_UNPARSED = 1u << 11,        /* not parsed at all (set by the caller: see attempt.h) */
 };
 
 struct mime_attachment {
-	char *filename;      /* decoded, UTF-8; NULL when the part names none */
-	char *content_type;  /* lower-case "type/subtype" as declared */
-	char *part_path;     /* "1.2", "2.1.1": where it sits in the tree */
-	const char *source;  /* "mime", "pkcs7" (inside S/MIME signed-data), "tnef",
+	char *filename;     /* decoded, UTF-8; NULL when the part names none */
+	char *content_type; /* lower-case "type/subtype" as declared */
+	char *part_path;    /* "1.2", "2.1.1": where it sits in the tree */
+	const char *source; /* "mime", "pkcs7" (inside S/MIME signed-data), "tnef",
 			      * "uuencode" (a "begin 644 name" block in a text body) */
-	uint8_t *data;       /* decoded content */
+	uint8_t *data;      /* decoded content */
 	size_t size;
-	char sha256[65];     /* hex of data */
-	bool is_pdf;         /* by type, name or content */
+	char sha256[65]; /* hex of data */
+	bool is_pdf;     /* by type, name or content */
 	bool is_docx;
-	bool mentions_form;  /* a PDF whose text says ansøgning/skema */
+	bool mentions_form;        /* a PDF whose text says ansøgning/skema */
 	enum cms_status signature; /* PDFs: their digital signature */
 	char *signer;
 	bool has_signed_at;
 	int64_t signed_at;
 	bool covers_whole_file;
-	int signer_trusted;  /* 1, 0, -1 unknown */
+	int signer_trusted;          /* 1, 0, -1 unknown */
 	bool modified_after_signing; /* other content appended after the signature */
 	char *signature_reason;      /* why invalid, or a note on a valid one; NULL */
 	bool has_validated_at;
-	int64_t validated_at;        /* the signature's validation time */
+	int64_t validated_at; /* the signature's validation time */
 	enum cms_time_source time_source;
 };
 
@@ -93,40 +93,40 @@ struct mime_part_note {
 	char *content_type;
 	char *filename;
 	size_t size;
-	const char *action;  /* attachment, body, inline-image, signature, container, tnef, pkcs7, message */
+	const char *action; /* attachment, body, inline-image, signature, container, tnef, pkcs7, message */
 	char *why;
 };
 
 /* Header facts that tell automatic mail from a person's. */
 enum mime_facts {
-	MIME_FACT_AUTO_SUBMITTED = 1u << 0,  /* Auto-Submitted: other than "no", X-Auto-Response-Suppress */
-	MIME_FACT_AUTOREPLY = 1u << 1,       /* Auto-Submitted: auto-replied, X-Autoreply, X-Autorespond */
-	MIME_FACT_PRECEDENCE_AUTO = 1u << 2, /* Precedence: auto_reply */
-	MIME_FACT_PRECEDENCE_BULK = 1u << 3, /* Precedence: bulk, list, junk */
-	MIME_FACT_LIST = 1u << 4,            /* List-Id, List-Unsubscribe */
-	MIME_FACT_REPORT = 1u << 5,          /* top-level multipart/report */
+	MIME_FACT_AUTO_SUBMITTED = 1u << 0,    /* Auto-Submitted: other than "no", X-Auto-Response-Suppress */
+	MIME_FACT_AUTOREPLY = 1u << 1,         /* Auto-Submitted: auto-replied, X-Autoreply, X-Autorespond */
+	MIME_FACT_PRECEDENCE_AUTO = 1u << 2,   /* Precedence: auto_reply */
+	MIME_FACT_PRECEDENCE_BULK = 1u << 3,   /* Precedence: bulk, list, junk */
+	MIME_FACT_LIST = 1u << 4,              /* List-Id, List-Unsubscribe */
+	MIME_FACT_REPORT = 1u << 5,            /* top-level multipart/report */
 	MIME_FACT_FAILED_RECIPIENTS = 1u << 6, /* X-Failed-Recipients (Exim, Postfix bounces) */
-	MIME_FACT_CALENDAR = 1u << 7,        /* a text/calendar (or application/ics) part: an invitation */
+	MIME_FACT_CALENDAR = 1u << 7,          /* a text/calendar (or application/ics) part: an invitation */
 };
 
 struct mime_message {
-	char *subject;       /* decoded UTF-8 or NULL */
-	char *from_addr;     /* first From mailbox address or NULL */
-	char *from_name;     /* its display name, decoded, or NULL */
-	char *message_id;    /* without <> or NULL */
+	char *subject;    /* decoded UTF-8 or NULL */
+	char *from_addr;  /* first From mailbox address or NULL */
+	char *from_name;  /* its display name, decoded, or NULL */
+	char *message_id; /* without <> or NULL */
 	bool has_date;
-	int64_t date;        /* Date: header, Unix time (named zones such as CEST read with their offset) */
-	int date_offset;     /* its UTC offset in minutes */
+	int64_t date;    /* Date: header, Unix time (named zones such as CEST read with their offset) */
+	int date_offset; /* its UTC offset in minutes */
 	bool has_received;
-	int64_t received;    /* date of the newest (topmost) Received: header */
+	int64_t received;        /* date of the newest (topmost) Received: header */
 	char **received_headers; /* every Received: value, topmost first, raw (folded), NULL-terminated */
 	size_t n_received_headers;
-	char *organization;  /* Organization: header, decoded, or NULL */
-	unsigned facts;      /* enum mime_facts */
+	char *organization; /* Organization: header, decoded, or NULL */
+	unsigned facts;     /* enum mime_facts */
 	struct mime_attachment *attachments;
 	size_t n_attachments;
-	unsigned flags;      /* enum mime_flags */
-	size_t n_parts;      /* leaf parts seen */
+	unsigned flags;        /* enum mime_flags */
+	size_t n_parts;        /* leaf parts seen */
 	enum cms_status smime; /* the S/MIME signature(s) of the message */
 	char *smime_reason;    /* why invalid, or a note on a valid one; NULL */
 	bool smime_has_validated_at;

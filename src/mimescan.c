@@ -21,14 +21,14 @@
  *   body as text; a message part, as an attachment). */
 
 #define GMIME_MAX_LEVEL 1024
-#define STOP_EVERY 4096 /* lines between looks at *stop */
+#define STOP_EVERY 4096        /* lines between looks at *stop */
 #define SCAN_WINDOW (1u << 20) /* bytes of content skipped between looks at it */
 
 enum bnd { B_NONE, B_EOS, B_IMM, B_IMM_END, B_PARENT, B_PARENT_END };
 
 struct bound {
-	char *text;    /* "--" boundary "--" */
-	size_t len;    /* of "--" boundary */
+	char *text; /* "--" boundary "--" */
+	size_t len; /* of "--" boundary */
 	size_t lenfinal;
 };
 
@@ -39,11 +39,11 @@ struct field {
 
 struct block {
 	size_t start;
-	unsigned valid;      /* fields GMime parses as valid */
-	uint64_t fields;     /* lines that start a field */
+	unsigned valid;  /* fields GMime parses as valid */
+	uint64_t fields; /* lines that start a field */
 	uint64_t bytes;
-	size_t over_at;      /* the first line past a limit, or SIZE_MAX */
-	char *ct, *cte;      /* raw values of the last Content-Type, the first Content-Transfer-Encoding */
+	size_t over_at; /* the first line past a limit, or SIZE_MAX */
+	char *ct, *cte; /* raw values of the last Content-Type, the first Content-Transfer-Encoding */
 };
 
 struct scan {
@@ -52,9 +52,9 @@ struct scan {
 	const struct mimescan_limits *lim;
 	GMimeParserOptions *opts;
 	struct mimescan_result *r;
-	GArray *bounds;      /* struct bound */
-	enum bnd boundary;   /* what the last content or header scan stopped at */
-	bool done;           /* cut, or stopped */
+	GArray *bounds;    /* struct bound */
+	enum bnd boundary; /* what the last content or header scan stopped at */
+	bool done;         /* cut, or stopped */
 	unsigned long lines;
 };
 
@@ -372,7 +372,8 @@ static enum bnd scan_content(struct scan *s)
 		for (;;) {
 			const char *limit = (size_t)(end - p) > SCAN_WINDOW ? p + SCAN_WINDOW : end;
 			const char *q = p;
-			while ((q = memchr(q, '-', (size_t)(limit - q))) && !(q[-1] == '\n' && q + 1 < end && q[1] == '-'))
+			while ((q = memchr(q, '-', (size_t)(limit - q))) &&
+			       !(q[-1] == '\n' && q + 1 < end && q[1] == '-'))
 				q++;
 			if (q || limit == end) {
 				p = q;
@@ -398,7 +399,7 @@ static bool skip_line(struct scan *s)
 
 struct ctype {
 	bool multipart, digest, message;
-	char *boundary;  /* multipart: its boundary parameter, or NULL */
+	char *boundary; /* multipart: its boundary parameter, or NULL */
 };
 
 /* GMime's reading of type/subtype from a raw value (skipping comments). */
@@ -656,9 +657,16 @@ static void scan_entity(struct scan *s, struct block *h, bool parent_digest, uns
 void mimescan(const char *data, size_t len, enum mimescan_kind kind, const struct mimescan_limits *limits,
 	      GMimeParserOptions *options, struct mimescan_result *out)
 {
-	*out = (struct mimescan_result){ .cut = len, .parts = limits->parts, .depth = limits->depth,
-					.fields = limits->fields, .header_bytes = limits->header_bytes };
-	struct scan s = { .d = data, .n = len, .lim = limits, .opts = options, .r = out,
+	*out = (struct mimescan_result){ .cut = len,
+					 .parts = limits->parts,
+					 .depth = limits->depth,
+					 .fields = limits->fields,
+					 .header_bytes = limits->header_bytes };
+	struct scan s = { .d = data,
+			  .n = len,
+			  .lim = limits,
+			  .opts = options,
+			  .r = out,
 			  .bounds = g_array_new(FALSE, FALSE, sizeof(struct bound)) };
 	struct block h;
 	enum hstate st = scan_headers(&s, true, kind == MIMESCAN_MESSAGE, &h);

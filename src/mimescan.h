@@ -20,15 +20,15 @@
 #include <gmime/gmime.h>
 
 struct mimescan_limits {
-	unsigned max_depth;          /* a part deeper than this: MIMESCAN_TOO_DEEP */
-	unsigned max_parts;          /* parts (as mime's walker counts them) beyond this: MIMESCAN_TOO_MANY_PARTS */
-	unsigned max_fields;         /* fields in one header (the message's or a part's); 0: none */
-	uint64_t max_fields_total;   /* fields in all the headers together; 0: none */
-	uint64_t max_header_bytes;   /* bytes of all the headers together; 0: none */
-	unsigned depth;              /* depth of the first part (the walker's, for content inside a part) */
-	unsigned parts;              /* parts the walker has counted before this content */
+	unsigned max_depth;            /* a part deeper than this: MIMESCAN_TOO_DEEP */
+	unsigned max_parts;            /* parts (as mime's walker counts them) beyond this: MIMESCAN_TOO_MANY_PARTS */
+	unsigned max_fields;           /* fields in one header (the message's or a part's); 0: none */
+	uint64_t max_fields_total;     /* fields in all the headers together; 0: none */
+	uint64_t max_header_bytes;     /* bytes of all the headers together; 0: none */
+	unsigned depth;                /* depth of the first part (the walker's, for content inside a part) */
+	unsigned parts;                /* parts the walker has counted before this content */
 	uint64_t fields, header_bytes; /* header fields and bytes already counted (for the totals) */
-	const atomic_int *stop;      /* when set, the scan ends (MIMESCAN_STOPPED); may be NULL */
+	const atomic_int *stop;        /* when set, the scan ends (MIMESCAN_STOPPED); may be NULL */
 	/* Told now and then that the scan has gone past OFFSET: the caller
 	 * may drop mapped pages before it (the scan may still look back, it
 	 * never writes).  May be NULL. */
@@ -40,21 +40,21 @@ enum mimescan_flags {
 	MIMESCAN_TOO_DEEP = 1u << 0,
 	MIMESCAN_TOO_MANY_PARTS = 1u << 1,
 	MIMESCAN_TOO_MANY_HEADERS = 1u << 2,
-	MIMESCAN_STOPPED = 1u << 3,   /* *stop was set: the counts are partial */
+	MIMESCAN_STOPPED = 1u << 3, /* *stop was set: the counts are partial */
 };
 
 struct mimescan_result {
-	unsigned flags;           /* enum mimescan_flags */
-	size_t cut;               /* the parser may see bytes [0, cut): the length when nothing was exceeded */
-	unsigned parts;           /* parts counted before the cut (including limits->parts) */
-	unsigned depth;           /* the deepest part counted */
-	uint64_t fields;          /* header fields before the cut */
-	uint64_t header_bytes;    /* header bytes before the cut */
+	unsigned flags;        /* enum mimescan_flags */
+	size_t cut;            /* the parser may see bytes [0, cut): the length when nothing was exceeded */
+	unsigned parts;        /* parts counted before the cut (including limits->parts) */
+	unsigned depth;        /* the deepest part counted */
+	uint64_t fields;       /* header fields before the cut */
+	uint64_t header_bytes; /* header bytes before the cut */
 };
 
 enum mimescan_kind {
-	MIMESCAN_MESSAGE,  /* g_mime_parser_construct_message() */
-	MIMESCAN_PART,     /* g_mime_parser_construct_part() */
+	MIMESCAN_MESSAGE, /* g_mime_parser_construct_message() */
+	MIMESCAN_PART,    /* g_mime_parser_construct_part() */
 };
 
 /* Scans LEN bytes at DATA as GMime's parser would read them as KIND.

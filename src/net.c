@@ -67,8 +67,7 @@ fail:
 	return r;
 }
 
-int net_connect(const char *host, uint16_t port, int timeout_ms, atomic_int *cancel, int *ret_fd,
-		char **ret_error)
+int net_connect(const char *host, uint16_t port, int timeout_ms, atomic_int *cancel, int *ret_fd, char **ret_error)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
 	struct addrinfo *res = NULL;

@@ -11,5 +11,4 @@
  * read or write waits longer.  -EINTR when *CANCEL (may be NULL) is set
  * while waiting.  The caller owns *ret_fd.  On failure *ret_fd is
  * untouched and *ret_error says why. */
-int net_connect(const char *host, uint16_t port, int timeout_ms, atomic_int *cancel, int *ret_fd,
-		char **ret_error);
+int net_connect(const char *host, uint16_t port, int timeout_ms, atomic_int *cancel, int *ret_fd, char **ret_error);

@@ -85,12 +85,12 @@ static size_t der_length(const uint8_t *der, size_t len)
 
 /* What one pass finds of a signature dictionary. */
 struct candidate {
-	size_t at;                 /* offset of its /ByteRange key */
-	size_t contents;           /* offset + 1 of its /Contents hex string's '<', 0 if none */
-	const uint8_t *m;          /* its /M string (without parentheses), or NULL */
+	size_t at;        /* offset of its /ByteRange key */
+	size_t contents;  /* offset + 1 of its /Contents hex string's '<', 0 if none */
+	const uint8_t *m; /* its /M string (without parentheses), or NULL */
 	size_t m_len;
-	bool timestamp;            /* /Type /DocTimeStamp or /SubFilter /ETSI.RFC3161 */
-	bool sha1;                 /* /SubFilter /adbe.pkcs7.sha1 */
+	bool timestamp; /* /Type /DocTimeStamp or /SubFilter /ETSI.RFC3161 */
+	bool sha1;      /* /SubFilter /adbe.pkcs7.sha1 */
 };
 
 enum key { K_OTHER, K_TYPE, K_SUBFILTER, K_BYTERANGE, K_CONTENTS, K_M };
@@ -185,12 +185,12 @@ static void on_name(struct scan *s, size_t at, size_t n)
 	if (!f || !f->dict)
 		return;
 	if (!f->want_value) {
-		f->key = token_is(t, n, "/Type")	 ? K_TYPE :
-			 token_is(t, n, "/SubFilter") ? K_SUBFILTER :
-			 token_is(t, n, "/ByteRange") ? K_BYTERANGE :
-			 token_is(t, n, "/Contents")  ? K_CONTENTS :
-			 token_is(t, n, "/M")	 ? K_M :
-							K_OTHER;
+		f->key = token_is(t, n, "/Type")        ? K_TYPE
+			 : token_is(t, n, "/SubFilter") ? K_SUBFILTER
+			 : token_is(t, n, "/ByteRange") ? K_BYTERANGE
+			 : token_is(t, n, "/Contents")  ? K_CONTENTS
+			 : token_is(t, n, "/M")         ? K_M
+							: K_OTHER;
 		f->key_at = at;
 		f->want_value = true;
 		return;
@@ -386,9 +386,9 @@ static uint8_t *ranges_copy(const uint8_t *pdf, const uint64_t br[4], size_t *le
 /* One signature dictionary. */
 /* What check_one() found of one dictionary besides its verdict. */
 struct checked {
-	bool covers;     /* its /ByteRange reaches the end of the file */
-	uint64_t end;    /* where its second range ends (0: unreadable) */
-	bool ts_valid;   /* a document timestamp that verifies: genTime */
+	bool covers;   /* its /ByteRange reaches the end of the file */
+	uint64_t end;  /* where its second range ends (0: unreadable) */
+	bool ts_valid; /* a document timestamp that verifies: genTime */
 	int64_t ts_time;
 };
 
@@ -505,11 +505,11 @@ static int by_offset(const void *a, const void *b)
 #define MAX_OBJECTS (1u << 20) /* object definitions indexed before the signed part counts as unknown */
 
 struct pdf_object {
-	size_t start;          /* of "N G obj" */
+	size_t start; /* of "N G obj" */
 	uint64_t num;
 	size_t dict, dict_end; /* the text after "obj", up to "stream" or "endobj" */
 	bool stream;
-	size_t next;           /* after "endobj" */
+	size_t next; /* after "endobj" */
 };
 
 static bool is_regular(uint8_t c)
@@ -725,12 +725,12 @@ static bool signature_kind(const char *skel)
 }
 
 struct signed_part {
-	GHashTable *defs;  /* object number -> offset of its last definition in the signed part */
-	char *catalog;     /* the catalog there, without what signing adds (catalog_core) */
-	GHashTable *refs;  /* object numbers its dictionaries refer to ("N G R") */
-	char *info;        /* the trailer's /Info there */
-	bool overflow;     /* more objects than indexed */
-	size_t end;        /* of the signed part */
+	GHashTable *defs; /* object number -> offset of its last definition in the signed part */
+	char *catalog;    /* the catalog there, without what signing adds (catalog_core) */
+	GHashTable *refs; /* object numbers its dictionaries refer to ("N G R") */
+	char *info;       /* the trailer's /Info there */
+	bool overflow;    /* more objects than indexed */
+	size_t end;       /* of the signed part */
 };
 
 /* Adds to REFS every object number SKEL refers to ("N G R"). */
@@ -813,8 +813,8 @@ static bool allowed_update(const uint8_t *pdf, const struct pdf_object *o, const
 		/* Signatures and validation data, and what a signature widget's
 		 * appearance is drawn with (inert unless a page or a widget
 		 * refers to them: a page that does is a change). */
-		return signature_kind(sk) || has(sk, "/Fields") || has(sk, "/Type /XObject") || has(sk, "/Type /Font") ||
-		       has(sk, "/Type /FontDescriptor") || has(sk, "/Type /Encoding") ||
+		return signature_kind(sk) || has(sk, "/Fields") || has(sk, "/Type /XObject") ||
+		       has(sk, "/Type /Font") || has(sk, "/Type /FontDescriptor") || has(sk, "/Type /Encoding") ||
 		       (o->stream && !has(sk, "/Type") && !has(sk, "/Subtype")) ||
 		       (o->stream && (has(sk, "/Subtype /Form") || has(sk, "/Subtype /Image")));
 	}
@@ -992,15 +992,23 @@ bool pdfsig_mentions_form(const uint8_t *pdf, size_t len)
 	 * the word whole (test-pdfsig prints the speed). */
 	static const char *const anchors[] = { "gning", "GNING", "kema", "KEMA", "pplication form" };
 	/* Each anchor is the end of its words' tails. */
-#define W(firsts, tail, anchor) { firsts, tail, sizeof(tail) - 1, anchor }
+#define W(firsts, tail, anchor)                        \
+	{                                              \
+		firsts, tail, sizeof(tail) - 1, anchor \
+	}
 	static const struct {
 		const char *firsts, *tail;
 		size_t len;
 		size_t anchor; /* index into anchors */
 	} words[] = {
-		W("Aa", "ns\xc3\xb8gning", 0), W("Aa", "ns\\370gning", 0), W("Aa", "ns\xf8gning", 0),
-		W("Aa", "nsoegning", 0),	W("A", "NS\xc3\x98GNING", 1),  W("Ss", "kema", 2),
-		W("S", "KEMA", 3),		W("Aa", "pplication form", 4),
+		W("Aa", "ns\xc3\xb8gning", 0),
+		W("Aa", "ns\\370gning", 0),
+		W("Aa", "ns\xf8gning", 0),
+		W("Aa", "nsoegning", 0),
+		W("A", "NS\xc3\x98GNING", 1),
+		W("Ss", "kema", 2),
+		W("S", "KEMA", 3),
+		W("Aa", "pplication form", 4),
 	};
 #undef W
 	size_t n = MIN(len, (size_t)(256u << 10));

@@ -46,7 +46,7 @@ struct pdfsig_result {
 				 * data was appended after a signature */
 	/* Why invalid, or a note on a valid verdict (cms_result.reason); "". */
 	char reason[CMS_REASON_MAX];
-	bool has_validated_at;  /* of the reported signature (the signer's) */
+	bool has_validated_at; /* of the reported signature (the signer's) */
 	int64_t validated_at;
 	enum cms_time_source time_source;
 };

@@ -77,9 +77,9 @@ enum {
 	TAKES_FILTERS = 1 << 1, /* --status --call --since */
 	TAKES_DRY_RUN = 1 << 2,
 	TAKES_NOTE = 1 << 3,
-	TAKES_EXPORT = 1 << 4,  /* --format --messages --output */
-	TAKES_OUTPUT = 1 << 5,  /* --output */
-	TAKES_CALL = 1 << 6,    /* --call alone */
+	TAKES_EXPORT = 1 << 4, /* --format --messages --output */
+	TAKES_OUTPUT = 1 << 5, /* --output */
+	TAKES_CALL = 1 << 6,   /* --call alone */
 };
 
 /* What a command's handler gets: the open store, the configuration (NULL
@@ -91,7 +91,7 @@ struct invocation {
 	const struct ctl_output *o;
 	const struct ctl_export_options *ex;
 	char **args;
-	int64_t id;  /* the first argument, when the command takes one */
+	int64_t id; /* the first argument, when the command takes one */
 	bool dry_run;
 	const char *note;
 };
@@ -176,9 +176,9 @@ static int cmd_verify(const struct invocation *c)
 
 struct command {
 	const char *name;
-	int nargs;             /* positional arguments after the name */
-	bool writes;           /* opens the database for writing */
-	bool needs_config;     /* needs the rules, not just the database */
+	int nargs;         /* positional arguments after the name */
+	bool writes;       /* opens the database for writing */
+	bool needs_config; /* needs the rules, not just the database */
 	unsigned takes;
 	const char *args_help;
 	int (*run)(const struct invocation *c);
@@ -211,8 +211,18 @@ struct given {
 
 int main(int argc, char **argv)
 {
-	enum { OPT_DRY_RUN = 256, OPT_NOTE, OPT_FORMAT, OPT_CALL, OPT_MESSAGES, OPT_OUTPUT, OPT_STATUS, OPT_SINCE,
-	       OPT_COLOR, OPT_VERSION };
+	enum {
+		OPT_DRY_RUN = 256,
+		OPT_NOTE,
+		OPT_FORMAT,
+		OPT_CALL,
+		OPT_MESSAGES,
+		OPT_OUTPUT,
+		OPT_STATUS,
+		OPT_SINCE,
+		OPT_COLOR,
+		OPT_VERSION
+	};
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "db", required_argument, NULL, 'd' },
@@ -245,11 +255,24 @@ int main(int argc, char **argv)
 	/* Options may come before or after the command. */
 	while ((c = getopt_long(argc, argv, "c:d:ho:", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': config_path = optarg; break;
-		case 'd': db = optarg; break;
-		case 'j': json = true; given[n_given++] = (struct given){ TAKES_JSON, "--json" }; break;
-		case OPT_DRY_RUN: dry_run = true; given[n_given++] = (struct given){ TAKES_DRY_RUN, "--dry-run" }; break;
-		case OPT_NOTE: note = optarg; given[n_given++] = (struct given){ TAKES_NOTE, "--note" }; break;
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'd':
+			db = optarg;
+			break;
+		case 'j':
+			json = true;
+			given[n_given++] = (struct given){ TAKES_JSON, "--json" };
+			break;
+		case OPT_DRY_RUN:
+			dry_run = true;
+			given[n_given++] = (struct given){ TAKES_DRY_RUN, "--dry-run" };
+			break;
+		case OPT_NOTE:
+			note = optarg;
+			given[n_given++] = (struct given){ TAKES_NOTE, "--note" };
+			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "csv") && strcmp(optarg, "json")) {
 				fprintf(stderr, "puljectl: --format is csv or json, not \"%s\"\n", optarg);
@@ -262,20 +285,30 @@ int main(int argc, char **argv)
 			ex.filter.call = optarg;
 			given[n_given++] = (struct given){ TAKES_FILTERS | TAKES_CALL, "--call" };
 			break;
-		case OPT_MESSAGES: ex.messages = true; given[n_given++] = (struct given){ TAKES_EXPORT, "--messages" }; break;
+		case OPT_MESSAGES:
+			ex.messages = true;
+			given[n_given++] = (struct given){ TAKES_EXPORT, "--messages" };
+			break;
 		case 'o':
-		case OPT_OUTPUT: ex.output = optarg; given[n_given++] = (struct given){ TAKES_EXPORT | TAKES_OUTPUT, "--output" }; break;
+		case OPT_OUTPUT:
+			ex.output = optarg;
+			given[n_given++] = (struct given){ TAKES_EXPORT | TAKES_OUTPUT, "--output" };
+			break;
 		case OPT_STATUS: {
 			g_autofree char *bad = NULL;
 			if (ctl_parse_statuses(optarg, &ex.filter.statuses, &bad) < 0) {
-				fprintf(stderr, "puljectl: --status: \"%s\" is not one of accepted, late, review, unrelated\n",
+				fprintf(stderr,
+					"puljectl: --status: \"%s\" is not one of accepted, late, review, unrelated\n",
 					bad);
 				return CTL_EXIT_USAGE;
 			}
 			given[n_given++] = (struct given){ TAKES_FILTERS, "--status" };
 			break;
 		}
-		case OPT_SINCE: since = optarg; given[n_given++] = (struct given){ TAKES_FILTERS, "--since" }; break;
+		case OPT_SINCE:
+			since = optarg;
+			given[n_given++] = (struct given){ TAKES_FILTERS, "--since" };
+			break;
 		case OPT_COLOR:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never")) {
 				fprintf(stderr, "puljectl: --color is auto, always or never, not \"%s\"\n", optarg);
@@ -283,9 +316,15 @@ int main(int argc, char **argv)
 			}
 			color = optarg;
 			break;
-		case 'h': usage(stdout); return CTL_EXIT_OK;
-		case OPT_VERSION: printf("puljectl %s\n", PULJED_VERSION); return CTL_EXIT_OK;
-		default: usage(stderr); return CTL_EXIT_USAGE;
+		case 'h':
+			usage(stdout);
+			return CTL_EXIT_OK;
+		case OPT_VERSION:
+			printf("puljectl %s\n", PULJED_VERSION);
+			return CTL_EXIT_OK;
+		default:
+			usage(stderr);
+			return CTL_EXIT_USAGE;
 		}
 		if (n_given == G_N_ELEMENTS(given)) {
 			fprintf(stderr, "puljectl: too many options\n");
@@ -353,8 +392,10 @@ int main(int argc, char **argv)
 			g_string_append_printf(ids, "%s%s", i ? ", " : "", cfg->calls[i].id);
 		}
 		if (!known) {
-			fprintf(stderr, "puljectl: --call: no call \"%s\" in %s (its calls: %s; --db reaches records of "
-					"other calls)\n", ex.filter.call, cfg->path, ids->str);
+			fprintf(stderr,
+				"puljectl: --call: no call \"%s\" in %s (its calls: %s; --db reaches records of "
+				"other calls)\n",
+				ex.filter.call, cfg->path, ids->str);
 			config_free(cfg);
 			return CTL_EXIT_USAGE;
 		}
@@ -366,7 +407,8 @@ int main(int argc, char **argv)
 			if (!tz || (ex.filter.call && !strcmp(ex.filter.call, cfg->calls[i].id)))
 				tz = cfg->calls[i].timezone;
 		if (ctl_parse_since(since, tz, &ex.filter.since) < 0) {
-			fprintf(stderr, "puljectl: --since: \"%s\" is not a date (2022-06-01) or an ISO 8601 timestamp\n",
+			fprintf(stderr,
+				"puljectl: --since: \"%s\" is not a date (2022-06-01) or an ISO 8601 timestamp\n",
 				since);
 			config_free(cfg);
 			return CTL_EXIT_USAGE;

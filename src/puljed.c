@@ -71,12 +71,9 @@ int main(int argc, char **argv)
 {
 	enum { OPT_ONCE = 256, OPT_CHECK, OPT_VERSION };
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "once", no_argument, NULL, OPT_ONCE },
-		{ "check-config", no_argument, NULL, OPT_CHECK },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ 0 },
+		{ "config", required_argument, NULL, 'c' },       { "once", no_argument, NULL, OPT_ONCE },
+		{ "check-config", no_argument, NULL, OPT_CHECK }, { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },    { 0 },
 	};
 	const char *path = PULJED_DEFAULT_CONFIG;
 	bool once = false, check = false;
@@ -94,12 +91,24 @@ int main(int argc, char **argv)
 #endif
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': path = optarg; break;
-		case OPT_ONCE: once = true; break;
-		case OPT_CHECK: check = true; break;
-		case 'h': usage(stdout); return 0;
-		case OPT_VERSION: printf("puljed %s\n", PULJED_VERSION); return 0;
-		default: usage(stderr); return DAEMON_EXIT_CONFIG;
+		case 'c':
+			path = optarg;
+			break;
+		case OPT_ONCE:
+			once = true;
+			break;
+		case OPT_CHECK:
+			check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			printf("puljed %s\n", PULJED_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return DAEMON_EXIT_CONFIG;
 		}
 	}
 	if (optind < argc) {

@@ -297,8 +297,11 @@ int received_parse_date(const char *text, int64_t *ret_when, int *ret_offset)
 	static const char *const days[] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun" };
 	static const char *const months[] = { "jan", "feb", "mar", "apr", "may", "jun",
 					      "jul", "aug", "sep", "oct", "nov", "dec" };
-	static const struct { const char *name; int minutes; } zones[] = {
-		{ "UT", 0 }, { "GMT", 0 }, { "Z", 0 }, { "EST", -300 }, { "EDT", -240 }, { "CST", -360 },
+	static const struct {
+		const char *name;
+		int minutes;
+	} zones[] = {
+		{ "UT", 0 },     { "GMT", 0 },    { "Z", 0 },      { "EST", -300 }, { "EDT", -240 }, { "CST", -360 },
 		{ "CDT", -300 }, { "MST", -420 }, { "MDT", -360 }, { "PST", -480 }, { "PDT", -420 },
 	};
 	if (!text)
@@ -353,8 +356,8 @@ int received_parse_date(const char *text, int64_t *ret_when, int *ret_offset)
 		while (g_ascii_isalpha(p[len]))
 			len++;
 		size_t i = 0;
-		while (i < G_N_ELEMENTS(zones) && !(strlen(zones[i].name) == len &&
-						     !g_ascii_strncasecmp(p, zones[i].name, len)))
+		while (i < G_N_ELEMENTS(zones) &&
+		       !(strlen(zones[i].name) == len && !g_ascii_strncasecmp(p, zones[i].name, len)))
 			i++;
 		if (i == G_N_ELEMENTS(zones))
 			return -EINVAL;
@@ -378,8 +381,8 @@ static bool trusted(const char *host, const char *const *patterns)
 	return false;
 }
 
-void received_edge(const char *const *values, size_t n, const char *const *patterns, bool has_arrival,
-		   int64_t arrival, int64_t max_skew, struct received_edge *ret)
+void received_edge(const char *const *values, size_t n, const char *const *patterns, bool has_arrival, int64_t arrival,
+		   int64_t max_skew, struct received_edge *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	if (!patterns || !patterns[0]) {

@@ -31,9 +31,9 @@ enum received_why {
 
 struct received_edge {
 	enum received_why why;
-	size_t index;   /* the edge header (0 = topmost), also when its date failed */
-	int64_t when;   /* with RECEIVED_EDGE: Unix time */
-	int offset;     /* its UTC offset, minutes east */
+	size_t index; /* the edge header (0 = topmost), also when its date failed */
+	int64_t when; /* with RECEIVED_EDGE: Unix time */
+	int offset;   /* its UTC offset, minutes east */
 };
 
 /* Walks VALUES (N Received: header values, topmost first; folded or not)
@@ -41,8 +41,8 @@ struct received_edge {
  * case-insensitively against host names; NULL or empty: none trusted).
  * ARRIVAL is INTERNALDATE when HAS_ARRIVAL; an edge time more than MAX_SKEW
  * seconds after it is refused.  Always fills *RET; never fails. */
-void received_edge(const char *const *values, size_t n, const char *const *patterns, bool has_arrival,
-		   int64_t arrival, int64_t max_skew, struct received_edge *ret);
+void received_edge(const char *const *values, size_t n, const char *const *patterns, bool has_arrival, int64_t arrival,
+		   int64_t max_skew, struct received_edge *ret);
 
 /* "no-trusted-relays", "no-received", "untrusted-top", "bad-date",
  * "after-arrival", "no-arrival"; NULL for RECEIVED_EDGE. */
@@ -73,7 +73,7 @@ struct received_hop {
 	char *by;
 	char *from;
 	bool from_unverified;
-	char *date;       /* the text after the last ';' outside comments, or NULL */
+	char *date; /* the text after the last ';' outside comments, or NULL */
 };
 void received_parse_hop(const char *value, struct received_hop *ret_hop);
 void received_hop_clear(struct received_hop *hop);

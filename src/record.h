@@ -14,10 +14,10 @@
  * order of store_status.by_status and of the status tables). */
 #define RECORD_N_STATUS 4
 
-const char *record_status_name(enum rules_status status);  /* "accepted", "late", "review", "unrelated" */
-const char *record_match_name(enum rules_match match);     /* "exact", "fuzzy"; NULL for none */
-const char *record_kind_name(enum rules_kind kind);        /* "application", "auto-reply", … */
-const char *record_signature_name(enum cms_status sig);    /* "none", "valid", "invalid" */
+const char *record_status_name(enum rules_status status); /* "accepted", "late", "review", "unrelated" */
+const char *record_match_name(enum rules_match match);    /* "exact", "fuzzy"; NULL for none */
+const char *record_kind_name(enum rules_kind kind);       /* "application", "auto-reply", … */
+const char *record_signature_name(enum cms_status sig);   /* "none", "valid", "invalid" */
 
 /* The value NAME names into *RET; false, *RET untouched, when NAME is NULL
  * or none of ours. */

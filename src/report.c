@@ -39,8 +39,8 @@ static void status_badge(GString *out, enum rules_status status)
 	g_string_append_printf(out, "<span class=\"badge s-%s\">%s</span>", status_code(status), status_labels[i]);
 }
 
-static const char *const months[] = { "januar", "februar", "marts", "april", "maj", "juni",
-				      "juli", "august", "september", "oktober", "november", "december" };
+static const char *const months[] = { "januar", "februar", "marts",     "april",   "maj",      "juni",
+				      "juli",   "august",  "september", "oktober", "november", "december" };
 
 /* "1. juli 2022 kl. 23:59:59" in TZ. */
 static char *danish_time(int64_t t, const char *tz_name, bool seconds)
@@ -126,8 +126,8 @@ char *report_timeline_svg(const struct report_call *c)
 				       status_colors[row_status[r]], row_labels[r]);
 	}
 	/* The axis and its ticks, at a step that gives at most ten. */
-	static const int64_t steps[] = { 3600, 6 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400,
-					 91 * 86400, 365 * 86400 };
+	static const int64_t steps[] = { 3600,       6 * 3600,   86400,      2 * 86400,  7 * 86400,
+					 14 * 86400, 30 * 86400, 91 * 86400, 365 * 86400 };
 	int64_t step = steps[G_N_ELEMENTS(steps) - 1];
 	for (size_t i = 0; i < G_N_ELEMENTS(steps); i++)
 		if ((t1 - t0) / steps[i] <= 10) {
@@ -141,23 +141,26 @@ char *report_timeline_svg(const struct report_call *c)
 	g_autoptr(GDateTime) start_utc = g_date_time_new_from_unix_utc(t0);
 	/* No ticks for a time GLib cannot hold (a record of a year-0000 INTERNALDATE). */
 	g_autoptr(GDateTime) start = !start_utc ? NULL
-				     : tz   ? g_date_time_to_timezone(start_utc, tz)
-					    : g_date_time_ref(start_utc);
-	g_autoptr(GDateTime) tick = !start ? NULL : step < 86400
-		? g_date_time_new(g_date_time_get_timezone(start), g_date_time_get_year(start),
-				  g_date_time_get_month(start), g_date_time_get_day_of_month(start),
-				  g_date_time_get_hour(start), 0, 0)
-		: g_date_time_new(g_date_time_get_timezone(start), g_date_time_get_year(start),
-				  g_date_time_get_month(start), g_date_time_get_day_of_month(start), 0, 0, 0);
+				     : tz       ? g_date_time_to_timezone(start_utc, tz)
+						: g_date_time_ref(start_utc);
+	g_autoptr(GDateTime) tick =
+		!start ? NULL
+		: step < 86400
+			? g_date_time_new(g_date_time_get_timezone(start), g_date_time_get_year(start),
+					  g_date_time_get_month(start), g_date_time_get_day_of_month(start),
+					  g_date_time_get_hour(start), 0, 0)
+			: g_date_time_new(g_date_time_get_timezone(start), g_date_time_get_year(start),
+					  g_date_time_get_month(start), g_date_time_get_day_of_month(start), 0, 0, 0);
 	for (int n = 0; tick && n < 40; n++) {
 		int64_t t = g_date_time_to_unix(tick);
 		if (t > t1)
 			break;
 		if (t >= t0) {
 			double x = scale(t, t0, t1);
-			g_autofree char *label = step < 86400 ? g_date_time_format(tick, "%H:%M")
-							      : g_strdup_printf("%d/%d", g_date_time_get_day_of_month(tick),
-										g_date_time_get_month(tick));
+			g_autofree char *label = step < 86400
+							 ? g_date_time_format(tick, "%H:%M")
+							 : g_strdup_printf("%d/%d", g_date_time_get_day_of_month(tick),
+									   g_date_time_get_month(tick));
 			g_string_append_printf(s,
 					       "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#333\" />"
 					       "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\" "
@@ -171,11 +174,12 @@ char *report_timeline_svg(const struct report_call *c)
 	}
 	/* The deadline. */
 	double dx = scale(c->deadline_t, t0, t1);
-	g_string_append_printf(s,
-			       "<line class=\"deadline\" x1=\"%.1f\" y1=\"30\" x2=\"%.1f\" y2=\"%d\" stroke=\"#c62828\" "
-			       "stroke-width=\"2\" stroke-dasharray=\"6 4\" />\n"
-			       "<text x=\"%.1f\" y=\"22\" font-size=\"12\" text-anchor=\"%s\" fill=\"#c62828\">Frist %s</text>\n",
-			       dx, dx, AXIS_Y, dx, dx > SVG_W / 2 ? "end" : "start", deadline);
+	g_string_append_printf(
+		s,
+		"<line class=\"deadline\" x1=\"%.1f\" y1=\"30\" x2=\"%.1f\" y2=\"%d\" stroke=\"#c62828\" "
+		"stroke-width=\"2\" stroke-dasharray=\"6 4\" />\n"
+		"<text x=\"%.1f\" y=\"22\" font-size=\"12\" text-anchor=\"%s\" fill=\"#c62828\">Frist %s</text>\n",
+		dx, dx, AXIS_Y, dx, dx > SVG_W / 2 ? "end" : "start", deadline);
 	/* One mark per message. */
 	for (size_t i = 0; i < c->n_msgs; i++) {
 		const struct report_message *m = c->msgs[i];
@@ -191,10 +195,11 @@ char *report_timeline_svg(const struct report_call *c)
 		g_string_append(s, "</title></circle>\n");
 	}
 	if (c->n_msgs == 0)
-		g_string_append_printf(s,
-				       "<text x=\"%d\" y=\"115\" font-size=\"14\" text-anchor=\"middle\" fill=\"#616161\">"
-				       "Ingen ansøgninger modtaget</text>\n",
-				       SVG_W / 2);
+		g_string_append_printf(
+			s,
+			"<text x=\"%d\" y=\"115\" font-size=\"14\" text-anchor=\"middle\" fill=\"#616161\">"
+			"Ingen ansøgninger modtaget</text>\n",
+			SVG_W / 2);
 	g_string_append(s, "</svg>\n");
 	return g_string_free(s, FALSE);
 }
@@ -252,7 +257,8 @@ static void danish_reason(GString *out, const char *reason)
 	} map[] = {
 		{ "digest mismatch", "indholdet svarer ikke til det underskrevne" },
 		{ "signature does not verify", "underskriften kan ikke verificeres" },
-		{ "certificate not valid at the claimed signing time", "certifikatet var ikke gyldigt på det angivne underskriftstidspunkt" },
+		{ "certificate not valid at the claimed signing time",
+		  "certifikatet var ikke gyldigt på det angivne underskriftstidspunkt" },
 		{ "certificate not valid at", "certifikatet var ikke gyldigt på valideringstidspunktet" },
 		{ "weak digest algorithm", "for svag hash-algoritme" },
 	};
@@ -268,15 +274,19 @@ static void danish_reason(GString *out, const char *reason)
 char *report_signature_text(const struct report_signature *s, enum report_sig_kind *kind)
 {
 	GString *out = g_string_new(NULL);
-	enum report_sig_kind k = s->signature == CMS_NONE ? REPORT_SIG_NONE
-				 : s->signature != CMS_VALID			 ? REPORT_SIG_INVALID
-				 : s->modified						 ? REPORT_SIG_MODIFIED
-				 : s->untrusted						 ? REPORT_SIG_UNTRUSTED
-											 : REPORT_SIG_VALID;
+	enum report_sig_kind k = s->signature == CMS_NONE    ? REPORT_SIG_NONE
+				 : s->signature != CMS_VALID ? REPORT_SIG_INVALID
+				 : s->modified               ? REPORT_SIG_MODIFIED
+				 : s->untrusted              ? REPORT_SIG_UNTRUSTED
+							     : REPORT_SIG_VALID;
 	g_autofree char *by = s->signer ? g_strdup_printf(" af %s", s->signer) : g_strdup("");
 	switch (k) {
-	case REPORT_SIG_NONE: g_string_append(out, "ingen digital underskrift"); break;
-	case REPORT_SIG_VALID: g_string_append_printf(out, "gyldig underskrift%s", by); break;
+	case REPORT_SIG_NONE:
+		g_string_append(out, "ingen digital underskrift");
+		break;
+	case REPORT_SIG_VALID:
+		g_string_append_printf(out, "gyldig underskrift%s", by);
+		break;
 	case REPORT_SIG_UNTRUSTED:
 		g_string_append_printf(out, "underskriften%s er intakt, men underskriveren er ikke betroet", by);
 		break;
@@ -301,9 +311,10 @@ static void signature_text(GString *out, const struct report_signature *sig)
 		g_string_append(out, text);
 		return;
 	}
-	g_string_append_printf(out, "<span class=\"sig-%s\">", kind == REPORT_SIG_VALID     ? "valid"
-							      : kind == REPORT_SIG_UNTRUSTED ? "untrusted"
-											     : "invalid");
+	g_string_append_printf(out, "<span class=\"sig-%s\">",
+			       kind == REPORT_SIG_VALID       ? "valid"
+			       : kind == REPORT_SIG_UNTRUSTED ? "untrusted"
+							      : "invalid");
 	esc(out, text);
 	g_string_append(out, "</span>");
 }
@@ -320,7 +331,9 @@ static const char *clock_time(const char *iso, char buf[9])
 
 static const char *why_danish(const char *why)
 {
-	static const struct { const char *why, *text; } texts[] = {
+	static const struct {
+		const char *why, *text;
+	} texts[] = {
 		{ "no-received", "beskeden har ingen Received-felter" },
 		{ "untrusted-top", "det øverste Received-felt er ikke skrevet af ministeriets mailserver" },
 		{ "bad-date", "tiden i mailserverens Received-felt kan ikke læses" },
@@ -336,10 +349,10 @@ static const char *why_danish(const char *why)
 char *report_edge_sentence(const struct report_edge *e)
 {
 	char a[9], b[9];
-	const char *by = !e->decided_by ? NULL
-			 : !strcmp(e->decided_by, "edge") ? "mailserverens tid"
+	const char *by = !e->decided_by                          ? NULL
+			 : !strcmp(e->decided_by, "edge")        ? "mailserverens tid"
 			 : !strcmp(e->decided_by, "date-header") ? "afsenderens Date-felt"
-								  : "postkassens tid";
+								 : "postkassens tid";
 	if (e->edge_at) {
 		g_autofree char *s = g_strdup_printf("modtaget af ministeriets mailserver %s, i postkassen %s",
 						     clock_time(e->edge_at, a), clock_time(e->received_at, b));
@@ -437,17 +450,20 @@ static void call_section(GString *out, const struct report_call *c)
 	g_autofree char *svg = report_timeline_svg(c);
 	g_string_append(out, svg);
 
-	g_string_append(out, "<table class=\"apps\"><thead><tr><th>#</th><th>Ansøger</th><th>Status</th>"
-			     "<th>Rettidig</th><th>Første ankomst</th><th>Skema</th><th>Afgørelse</th>"
-			     "<th>Beskeder og bilag</th></tr></thead><tbody>\n");
+	g_string_append(out,
+			"<table class=\"apps\"><thead><tr><th>#</th><th>Ansøger</th><th>Status</th>"
+			"<th>Rettidig</th><th>Første ankomst</th><th>Skema</th><th>Afgørelse</th>"
+			"<th>Beskeder og bilag</th></tr></thead><tbody>\n");
 	for (size_t i = 0; i < c->n_apps; i++) {
 		const struct report_application *a = &c->apps[i];
-		g_string_append_printf(out, "<tr data-status=\"%s\"><td>%zu</td><td>", status_code(a->status),
-				       i + 1);
+		g_string_append_printf(out, "<tr data-status=\"%s\"><td>%zu</td><td>", status_code(a->status), i + 1);
 		esc(out, a->applicant ? a->applicant : "(ikke angivet)");
 		g_string_append(out, "</td><td>");
 		status_badge(out, a->status);
-		g_string_append_printf(out, "</td><td>%s</td><td class=\"t\">", a->on_time < 0 ? "–" : a->on_time ? "ja" : "nej");
+		g_string_append_printf(out, "</td><td>%s</td><td class=\"t\">",
+				       a->on_time < 0 ? "–"
+				       : a->on_time   ? "ja"
+						      : "nej");
 		short_time(out, a->first_arrival);
 		g_string_append(out, "</td><td>");
 		struct report_signature form_sig = { a->form_signature, a->signer, a->form_modified, a->form_untrusted,
@@ -480,8 +496,9 @@ static void call_section(GString *out, const struct report_call *c)
 char *report_html(const struct report *r)
 {
 	GString *out = g_string_new(NULL);
-	g_string_append(out, "<!DOCTYPE html>\n<html lang=\"da\">\n<head>\n<meta charset=\"utf-8\">\n"
-			     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Ansøgninger");
+	g_string_append(out,
+			"<!DOCTYPE html>\n<html lang=\"da\">\n<head>\n<meta charset=\"utf-8\">\n"
+			"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Ansøgninger");
 	if (r->n_calls == 1) {
 		g_string_append(out, ": ");
 		esc(out, r->calls[0].subject);
@@ -489,18 +506,21 @@ char *report_html(const struct report *r)
 	g_string_append_printf(out, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>Ansøgninger</h1>\n", style);
 	g_string_append(out, "<p class=\"meta\">Udtræk fra puljed, dannet ");
 	esc(out, r->generated_at);
-	g_string_append(out, ". Hver besked er gemt uændret (.eml) med serverens ankomsttid; bilagene ligger ved siden "
-			     "af denne side med deres SHA-256.</p>\n");
+	g_string_append(out,
+			". Hver besked er gemt uændret (.eml) med serverens ankomsttid; bilagene ligger ved siden "
+			"af denne side med deres SHA-256.</p>\n");
 	for (size_t i = 0; i < r->n_calls; i++)
 		call_section(out, &r->calls[i]);
-	g_string_append_printf(out, "<p class=\"meta\">Beskeder der ikke hører til et opslag: %" G_GINT64_FORMAT "</p>\n",
+	g_string_append_printf(out,
+			       "<p class=\"meta\">Beskeder der ikke hører til et opslag: %" G_GINT64_FORMAT "</p>\n",
 			       r->unrelated);
-	g_string_append(out, "<p class=\"meta sig-note\">Digitale underskrifter vurderes på det tidligste sikre tidspunkt, "
-			     "hvor underskriften vides at have eksisteret: et verificeret tidsstempel, ellers serverens "
-			     "ankomsttid. Et certifikat, der er udløbet senere, gør ikke underskriften ugyldig. "
-			     "\"Gyldig\" betyder: underskriften er intakt, dækker dokumentet og (når der er angivet "
-			     "betroede certifikater) underskriveren er betroet. Spærring (revokation) af certifikater "
-			     "kontrolleres ikke.</p>\n");
+	g_string_append(out,
+			"<p class=\"meta sig-note\">Digitale underskrifter vurderes på det tidligste sikre tidspunkt, "
+			"hvor underskriften vides at have eksisteret: et verificeret tidsstempel, ellers serverens "
+			"ankomsttid. Et certifikat, der er udløbet senere, gør ikke underskriften ugyldig. "
+			"\"Gyldig\" betyder: underskriften er intakt, dækker dokumentet og (når der er angivet "
+			"betroede certifikater) underskriveren er betroet. Spærring (revokation) af certifikater "
+			"kontrolleres ikke.</p>\n");
 	g_string_append(out, "</body>\n</html>\n");
 	return g_string_free(out, FALSE);
 }

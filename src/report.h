@@ -10,16 +10,16 @@
 #include "record.h"
 
 struct report_attachment {
-	const char *filename;  /* the sender's name, shown */
-	const char *href;      /* relative link to the written file, or NULL */
+	const char *filename; /* the sender's name, shown */
+	const char *href;     /* relative link to the written file, or NULL */
 	uint64_t size;
 	const char *sha256;
 	bool form;
 	enum cms_status signature;
 	const char *signer;
-	bool modified;         /* changed after signing (other content appended) */
-	bool untrusted;        /* a trust_file is set and the signer does not chain to it */
-	const char *reason;    /* why invalid (English), or NULL */
+	bool modified;      /* changed after signing (other content appended) */
+	bool untrusted;     /* a trust_file is set and the signer does not chain to it */
+	const char *reason; /* why invalid (English), or NULL */
 };
 
 /* What a caseworker may conclude from a signature. */
@@ -49,49 +49,49 @@ char *report_signature_text(const struct report_signature *s, enum report_sig_ki
 
 /* The times behind a message's deadline decision. */
 struct report_edge {
-	const char *edge_at;      /* the authority's mail server's time (ISO 8601), or NULL */
-	const char *received_at;  /* INTERNALDATE, ISO 8601, or NULL */
-	const char *decided_by;   /* "edge", "arrival", "date-header" or NULL */
-	const char *basis;        /* the call's deadline_basis, or NULL */
-	const char *why;          /* why there is no edge time, or NULL */
+	const char *edge_at;     /* the authority's mail server's time (ISO 8601), or NULL */
+	const char *received_at; /* INTERNALDATE, ISO 8601, or NULL */
+	const char *decided_by;  /* "edge", "arrival", "date-header" or NULL */
+	const char *basis;       /* the call's deadline_basis, or NULL */
+	const char *why;         /* why there is no edge time, or NULL */
 };
 
 struct report_message {
 	int64_t id;
-	const char *received_at;  /* ISO 8601 in the call's zone, or NULL */
+	const char *received_at; /* ISO 8601 in the call's zone, or NULL */
 	bool has_received;
-	int64_t received;         /* Unix time */
+	int64_t received; /* Unix time */
 	enum rules_status status;
 	const char *from;
 	const char *subject;
-	const char *eml_href;     /* relative link to the raw message, or NULL */
+	const char *eml_href; /* relative link to the raw message, or NULL */
 	const struct report_attachment *atts;
 	size_t n_atts;
-	struct report_edge edge;  /* which time decided the deadline */
+	struct report_edge edge;       /* which time decided the deadline */
 	struct report_signature smime; /* the message's own S/MIME signature */
 };
 
 /* One operator decision on an application's messages. */
 struct report_decision {
-	const char *decision;     /* "accept" or "reject" */
+	const char *decision; /* "accept" or "reject" */
 	const char *note;
 	const char *user;
-	const char *at;           /* ISO 8601 in the call's zone */
+	const char *at; /* ISO 8601 in the call's zone */
 };
 
 struct report_application {
-	const char *applicant;    /* NULL: not named */
+	const char *applicant; /* NULL: not named */
 	enum rules_status status;
-	int on_time;              /* 1, 0, -1 */
+	int on_time; /* 1, 0, -1 */
 	const char *first_arrival;
 	bool form;
 	enum cms_status form_signature;
 	const char *signer;
-	const char *decision;     /* "accept", "reject" or NULL */
+	const char *decision; /* "accept", "reject" or NULL */
 	const char *decision_note;
 	const struct report_message *const *msgs; /* its messages */
 	size_t n_msgs;
-	bool form_modified;       /* the form's signature: as in report_attachment */
+	bool form_modified; /* the form's signature: as in report_attachment */
 	bool form_untrusted;
 	const char *form_reason;
 	const struct report_decision *decisions; /* every decision, oldest first */
@@ -101,22 +101,22 @@ struct report_application {
 struct report_call {
 	const char *id;
 	const char *subject;
-	const char *deadline;     /* the last on-time second, ISO 8601 in the call's zone */
-	int64_t deadline_t;       /* Unix time */
+	const char *deadline; /* the last on-time second, ISO 8601 in the call's zone */
+	int64_t deadline_t;   /* Unix time */
 	const char *timezone;
 	int64_t counts[RECORD_N_STATUS]; /* messages by enum rules_status */
 	const struct report_application *apps;
 	size_t n_apps;
 	const struct report_message *const *msgs; /* every message of the call, for the timeline */
 	size_t n_msgs;
-	bool basis_edge;          /* deadline_basis = edge: the authority's mail server decides */
+	bool basis_edge; /* deadline_basis = edge: the authority's mail server decides */
 };
 
 struct report {
 	const char *generated_at; /* ISO 8601 */
 	const struct report_call *calls;
 	size_t n_calls;
-	int64_t unrelated;        /* messages that match no call */
+	int64_t unrelated; /* messages that match no call */
 };
 
 /* One Danish sentence on which time decided the deadline when the

@@ -8,22 +8,22 @@
 #include <string.h>
 #include <glib.h>
 
-#define MAX_TOKENS 64          /* subject words looked at: bounded work */
+#define MAX_TOKENS 64 /* subject words looked at: bounded work */
 #define MAX_TOKEN_CHARS 64
-#define WINDOW_EXTRA 4          /* subject words beyond the call's length in one window */
+#define WINDOW_EXTRA 4 /* subject words beyond the call's length in one window */
 
 static const char *const reply_prefixes[] = {
-	"re", "sv", "vs", "fwd", "fw", "aw", "wg", "tr", "antw", "odp", "rv", "vb",
-	"videresend", "videresendt", "doorst", "ynt",
+	"re",   "sv",  "vs", "fwd", "fw",         "aw",          "wg",     "tr",
+	"antw", "odp", "rv", "vb",  "videresend", "videresendt", "doorst", "ynt",
 };
 
 /* Opening and closing characters trimmed around the subject and applicant. */
 static const gunichar quote_chars[] = { '"', 0x201C, 0x201D, 0x201E, 0x00AB, 0x00BB, '\'' };
 /* Separators trimmed at both ends of an applicant: hyphen-minus, the
  * Unicode hyphens and dashes (U+2010..U+2015), minus (U+2212), bullets. */
-static const gunichar separator_chars[] = { '-', 0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212,
-					    ':', ',', ';', '/', '.', '|', '>', '_', '~', '*', '!', 0x2022,
-					    0x00B7 };
+static const gunichar separator_chars[] = { '-',    0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015,
+					    0x2212, ':',    ',',    ';',    '/',    '.',    '|',
+					    '>',    '_',    '~',    '*',    '!',    0x2022, 0x00B7 };
 
 static bool in_set(gunichar c, const gunichar *set, size_t n)
 {
@@ -77,9 +77,10 @@ static const char *skip_reply_prefix(const char *p)
 
 /* Words that make a leading "[…]" a mail gateway's tag rather than a name. */
 static const char *const gateway_words[] = {
-	"ekstern", "eksternt", "external", "extern", "ext", "spam", "secure", "sikker", "encrypted",
-	"krypteret", "suspicious", "phishing", "warning", "caution", "advarsel", "mistænkelig", "fortrolig",
-	"confidential", "unverified", "afsender", "sender", "email", "mail", "post", NULL,
+	"ekstern",  "eksternt",    "external",  "extern",       "ext",        "spam",     "secure",
+	"sikker",   "encrypted",   "krypteret", "suspicious",   "phishing",   "warning",  "caution",
+	"advarsel", "mistænkelig", "fortrolig", "confidential", "unverified", "afsender", "sender",
+	"email",    "mail",        "post",      NULL,
 };
 
 /* A leading tag such as "[EKSTERN] " or "[External]" added by a gateway,
@@ -470,27 +471,154 @@ static void char_window(const struct tokens *cs, size_t c0, size_t c1, const str
 /* Words that, on their own, say something about the message and not who
  * sends it: "- ansøgning", "(rettet)", "- version 2", "[1/2]", "bilag 2 af 3". */
 static const char *const qualifier_words[] = {
-	"ansøgning", "ansøgningen", "ansøgninger", "ansøgningsskema", "ansøgningsskemaet", "ansogning",
-	"ansoegning", "ansøgningsmateriale", "puljeansøgning", "application", "applications", "form", "skema",
-	"bilag", "bilagene", "vedhæftet", "vedhæftede", "vedlagt", "attached", "attachment", "attachments",
-	"rettet", "rettelse", "rettede", "korrigeret", "korrektur", "opdateret", "opdatering", "revideret",
-	"revision", "version", "ver", "ny", "nyt", "nye", "endelig", "endelige", "final", "updated", "update",
-	"corrected", "revised", "new", "ekstern", "external", "extern", "med", "underskrift", "underskrevet",
-	"signed", "signeret", "af", "of", "del", "part", "genfremsendt", "genfremsendelse", "genfremsendes",
-	"eftersendt", "eftersendes", "kopi", "copy", "hermed", "fremsendes", "fremsender", "fremsendt", "vores",
-	"vor", "our", NULL,
+	"ansøgning",
+	"ansøgningen",
+	"ansøgninger",
+	"ansøgningsskema",
+	"ansøgningsskemaet",
+	"ansogning",
+	"ansoegning",
+	"ansøgningsmateriale",
+	"puljeansøgning",
+	"application",
+	"applications",
+	"form",
+	"skema",
+	"bilag",
+	"bilagene",
+	"vedhæftet",
+	"vedhæftede",
+	"vedlagt",
+	"attached",
+	"attachment",
+	"attachments",
+	"rettet",
+	"rettelse",
+	"rettede",
+	"korrigeret",
+	"korrektur",
+	"opdateret",
+	"opdatering",
+	"revideret",
+	"revision",
+	"version",
+	"ver",
+	"ny",
+	"nyt",
+	"nye",
+	"endelig",
+	"endelige",
+	"final",
+	"updated",
+	"update",
+	"corrected",
+	"revised",
+	"new",
+	"ekstern",
+	"external",
+	"extern",
+	"med",
+	"underskrift",
+	"underskrevet",
+	"signed",
+	"signeret",
+	"af",
+	"of",
+	"del",
+	"part",
+	"genfremsendt",
+	"genfremsendelse",
+	"genfremsendes",
+	"eftersendt",
+	"eftersendes",
+	"kopi",
+	"copy",
+	"hermed",
+	"fremsendes",
+	"fremsender",
+	"fremsendt",
+	"vores",
+	"vor",
+	"our",
+	NULL,
 };
 /* Words that never stand before the call in an applicant's name. */
 static const char *const preamble_words[] = {
-	"kvittering", "invitation", "accepteret", "accepted", "spørgsmål", "spm", "question", "automatisk",
-	"automatic", "svar", "reply", "autosvar", "undeliverable", "sagsnr", "sag", "nr", "ref", "journalnr",
-	"fraværende", "office", "læst", "read", "leveret", "delivered", "pool", "notice", "grant", "call",
-	"tilsagn", "afslag", "nyhedsbrev", "newsletter", "pulje", "puljen", "puljeopslag", "vedr", "vedrørende",
-	"regarding", "re", "fwd", "sv", "vs", "ferie", "abwesend", "abwesenheitsnotiz", "automatische",
-	"antwort", "réponse", "automatique", "frånvaro", "fraværsmeddelelse", "auto", "autoreply", "response",
-	"autoresponse", "ikke", "stede", "leveres", "levering", "mislykkedes", "forsinket", "delivery",
-	"delayed", "unzustellbar", "remis", "return", "receipt", "displayed", "afrapportering", "rapport",
-	"tilsagnsbrev", "påmindelse", "reminder", "status", NULL,
+	"kvittering",
+	"invitation",
+	"accepteret",
+	"accepted",
+	"spørgsmål",
+	"spm",
+	"question",
+	"automatisk",
+	"automatic",
+	"svar",
+	"reply",
+	"autosvar",
+	"undeliverable",
+	"sagsnr",
+	"sag",
+	"nr",
+	"ref",
+	"journalnr",
+	"fraværende",
+	"office",
+	"læst",
+	"read",
+	"leveret",
+	"delivered",
+	"pool",
+	"notice",
+	"grant",
+	"call",
+	"tilsagn",
+	"afslag",
+	"nyhedsbrev",
+	"newsletter",
+	"pulje",
+	"puljen",
+	"puljeopslag",
+	"vedr",
+	"vedrørende",
+	"regarding",
+	"re",
+	"fwd",
+	"sv",
+	"vs",
+	"ferie",
+	"abwesend",
+	"abwesenheitsnotiz",
+	"automatische",
+	"antwort",
+	"réponse",
+	"automatique",
+	"frånvaro",
+	"fraværsmeddelelse",
+	"auto",
+	"autoreply",
+	"response",
+	"autoresponse",
+	"ikke",
+	"stede",
+	"leveres",
+	"levering",
+	"mislykkedes",
+	"forsinket",
+	"delivery",
+	"delayed",
+	"unzustellbar",
+	"remis",
+	"return",
+	"receipt",
+	"displayed",
+	"afrapportering",
+	"rapport",
+	"tilsagnsbrev",
+	"påmindelse",
+	"reminder",
+	"status",
+	NULL,
 };
 /* Words that join a name to the call: "Ansøgning fra X til Puljeopslag …". */
 static const char *const connector_words[] = {
@@ -744,7 +872,7 @@ static char *name_before(const char *before)
 		s[e] = '\0';
 		const char *last = s + e;
 		while (last > s + b && (g_unichar_isalnum(g_utf8_get_char(g_utf8_prev_char(last))) ||
-					 g_unichar_ismark(g_utf8_get_char(g_utf8_prev_char(last)))))
+					g_unichar_ismark(g_utf8_get_char(g_utf8_prev_char(last)))))
 			last = g_utf8_prev_char(last);
 		g_autofree char *nfc = g_utf8_normalize(last, -1, G_NORMALIZE_NFC);
 		g_autofree char *w = g_utf8_casefold(nfc ? nfc : "", -1);
@@ -753,7 +881,8 @@ static char *name_before(const char *before)
 		*(char *)last = '\0';
 	}
 	char *name = clean_name(s);
-	if (name && (any_word_in(name, strlen(name), preamble_words) || any_word_in(name, strlen(name), qualifier_words))) {
+	if (name &&
+	    (any_word_in(name, strlen(name), preamble_words) || any_word_in(name, strlen(name), qualifier_words))) {
 		g_free(name);
 		return NULL;
 	}
@@ -842,7 +971,7 @@ enum rules_match rules_subject_match_full(const char *subject, const char *call_
 		goto out;
 	}
 
-	sim = g_new(double, cs.n * ss.n);
+	sim = g_new(double, cs.n *ss.n);
 	for (size_t i = 0; i < cs.n; i++)
 		for (size_t j = 0; j < ss.n; j++)
 			sim[i * ss.n + j] = word_similarity(&cs.t[i], &ss.t[j]);
@@ -912,8 +1041,8 @@ out:
 	return match;
 }
 
-enum rules_match rules_subject_match(const char *subject, const char *call_subject, double threshold,
-				     double *score_out, char **applicant)
+enum rules_match rules_subject_match(const char *subject, const char *call_subject, double threshold, double *score_out,
+				     char **applicant)
 {
 	struct rules_settings set = { threshold, 0, 0 };
 	struct rules_subject_result r;
@@ -945,15 +1074,32 @@ static bool contains_any(const char *folded, const char *const *words, size_t n)
 }
 
 static const char *const auto_prefixes[] = {
-	"automatisk svar", "autosvar", "auto-svar", "out of office", "automatic reply", "autoreply",
-	"auto-reply", "auto:", "fraværende", "ikke til stede", "abwesenheitsnotiz", "automatische antwort",
-	"réponse automatique", "frånvaro", "fravær", "auto reply", "auto response", "autoresponse", "abwesend",
+	"automatisk svar",
+	"autosvar",
+	"auto-svar",
+	"out of office",
+	"automatic reply",
+	"autoreply",
+	"auto-reply",
+	"auto:",
+	"fraværende",
+	"ikke til stede",
+	"abwesenheitsnotiz",
+	"automatische antwort",
+	"réponse automatique",
+	"frånvaro",
+	"fravær",
+	"auto reply",
+	"auto response",
+	"autoresponse",
+	"abwesend",
 };
 static const char *const report_prefixes[] = {
-	"undeliverable", "undelivered mail", "returned mail", "delivery status notification",
-	"mail delivery failed", "delivery failure", "failure notice", "kan ikke leveres", "ikke leveret",
-	"levering mislykkedes", "unzustellbar", "non remis", "mail delivery system", "mail delivery subsystem",
-	"delivery has failed", "message not delivered", "delivery delayed", "forsinket levering",
+	"undeliverable",        "undelivered mail",        "returned mail",       "delivery status notification",
+	"mail delivery failed", "delivery failure",        "failure notice",      "kan ikke leveres",
+	"ikke leveret",         "levering mislykkedes",    "unzustellbar",        "non remis",
+	"mail delivery system", "mail delivery subsystem", "delivery has failed", "message not delivered",
+	"delivery delayed",     "forsinket levering",
 };
 static const char *const question_words[] = {
 	"spørgsmål", "question", "forespørgsel", "spm.", "henvendelse vedr",
@@ -962,13 +1108,13 @@ static const char *const question_words[] = {
 /* Words at word boundaries in the subject's text outside the call: a
  * question ("?" counts too), or other mail about the call. */
 static const char *const question_remainder_words[] = {
-	"spørgsmål", "spørgsmaal", "sporgsmal", "sporgsmaal", "spoergsmaal", "spoergsmål", "spm", "query",
-	"queries", "inquiry", "enquiry", "hvornår", "hvornaar", "hvornar", "question", "questions",
-	"forespørgsel", NULL,
+	"spørgsmål", "spørgsmaal", "sporgsmal", "sporgsmaal", "spoergsmaal",  "spoergsmål",
+	"spm",       "query",      "queries",   "inquiry",    "enquiry",      "hvornår",
+	"hvornaar",  "hvornar",    "question",  "questions",  "forespørgsel", NULL,
 };
 static const char *const other_remainder_words[] = {
-	"kvittering", "tilsagn", "tilsagnsbrev", "afslag", "nyhedsbrev", "newsletter", "informationsmøde",
-	"infomøde", "invitation", "webinar", "receipt", NULL,
+	"kvittering",       "tilsagn",  "tilsagnsbrev", "afslag",  "nyhedsbrev", "newsletter",
+	"informationsmøde", "infomøde", "invitation",   "webinar", "receipt",    NULL,
 };
 
 struct kind_info {
@@ -1156,9 +1302,9 @@ static void decide_deadline(const struct rules_call *c, const struct rules_input
 	out->on_time = out->delta < 0;
 	g_autofree char *d = rules_format_delta(out->delta);
 	add_reason(out, g_strdup_printf("deadline:%s(%s)%s", out->on_time ? "on-time" : "late", d,
-				       out->decided_by == RULES_BASIS_DATE_HEADER ? "[date-header]"
-				       : out->decided_by == RULES_BASIS_EDGE    ? "[edge]"
-										: ""));
+					out->decided_by == RULES_BASIS_DATE_HEADER ? "[date-header]"
+					: out->decided_by == RULES_BASIS_EDGE      ? "[edge]"
+										   : ""));
 }
 
 static void add_attachment_reasons(const struct rules_input *in, struct rules_result *out)
@@ -1182,7 +1328,7 @@ void rules_classify(const struct rules_call *calls, size_t n_calls, const struct
 	g_autofree char *remainder = NULL;
 	size_t call_words = 0;
 	bool applicant_before = false;
-	int resembles = -1;       /* the call the subject is most like, even without a match */
+	int resembles = -1; /* the call the subject is most like, even without a match */
 	double resemblance = 0;
 	bool by_form = false;
 
@@ -1199,10 +1345,11 @@ void rules_classify(const struct rules_call *calls, size_t n_calls, const struct
 		}
 		/* Exact beats fuzzy; of two exact calls the longer ("… kompetencer
 		 * i ældreplejen" over "… kompetencer"); else the higher score. */
-		bool better = m != RULES_MATCH_NONE &&
-			      (out->call < 0 || (m == RULES_MATCH_EXACT && out->match != RULES_MATCH_EXACT) ||
-			       (m == RULES_MATCH_EXACT && out->match == RULES_MATCH_EXACT && r.call_words > call_words) ||
-			       (m == out->match && m != RULES_MATCH_EXACT && r.score > out->score));
+		bool better =
+			m != RULES_MATCH_NONE &&
+			(out->call < 0 || (m == RULES_MATCH_EXACT && out->match != RULES_MATCH_EXACT) ||
+			 (m == RULES_MATCH_EXACT && out->match == RULES_MATCH_EXACT && r.call_words > call_words) ||
+			 (m == out->match && m != RULES_MATCH_EXACT && r.score > out->score));
 		if (better) {
 			g_free(out->applicant);
 			out->applicant = g_steal_pointer(&r.applicant);
@@ -1309,7 +1456,7 @@ void rules_classify(const struct rules_call *calls, size_t n_calls, const struct
 	add_attachment_reasons(in, out);
 
 	if (kind != RULES_KIND_APPLICATION)
-		out->status = RULES_REVIEW;    /* a list, a question, other mail, machine-generated mail */
+		out->status = RULES_REVIEW; /* a list, a question, other mail, machine-generated mail */
 	else if (out->on_time == 0)
 		out->status = RULES_LATE;
 	else if (out->match != RULES_MATCH_EXACT || by_form || ki.reply_to || out->on_time < 0 ||

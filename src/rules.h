@@ -52,10 +52,10 @@ enum rules_applicant_source {
 
 struct rules_call {
 	const char *id;
-	const char *subject;    /* the call's subject text, as configured */
-	int64_t deadline_last;  /* last on-time second, Unix time, inclusive */
+	const char *subject;   /* the call's subject text, as configured */
+	int64_t deadline_last; /* last on-time second, Unix time, inclusive */
 	enum rules_basis basis;
-	int64_t grace;          /* seconds added to the deadline */
+	int64_t grace; /* seconds added to the deadline */
 };
 
 /* A value of 0 (or less) means the default, so a partly filled struct works. */
@@ -68,15 +68,15 @@ struct rules_settings {
 
 /* Header facts that tell an application from other mail. */
 enum rules_hints {
-	RULES_HINT_AUTO_SUBMITTED = 1u << 0, /* Auto-Submitted: other than "no" */
-	RULES_HINT_AUTOREPLY = 1u << 1,      /* X-Autoreply, X-Autorespond, X-Auto-Response-Suppress */
-	RULES_HINT_PRECEDENCE_AUTO = 1u << 2,/* Precedence: auto_reply */
-	RULES_HINT_PRECEDENCE_BULK = 1u << 3,/* Precedence: bulk, list, junk */
-	RULES_HINT_LIST = 1u << 4,           /* List-Id, List-Unsubscribe */
-	RULES_HINT_REPORT = 1u << 5,         /* Content-Type: multipart/report */
-	RULES_HINT_BOUNCE = 1u << 6,         /* From mailer-daemon@/postmaster@, or X-Failed-Recipients */
-	RULES_HINT_CALENDAR = 1u << 7,       /* a text/calendar part (an invitation, a reply to one) */
-	RULES_HINT_BULK_SENDER = 1u << 8,    /* From a bulk-mail service's domain (a newsletter's sender) */
+	RULES_HINT_AUTO_SUBMITTED = 1u << 0,  /* Auto-Submitted: other than "no" */
+	RULES_HINT_AUTOREPLY = 1u << 1,       /* X-Autoreply, X-Autorespond, X-Auto-Response-Suppress */
+	RULES_HINT_PRECEDENCE_AUTO = 1u << 2, /* Precedence: auto_reply */
+	RULES_HINT_PRECEDENCE_BULK = 1u << 3, /* Precedence: bulk, list, junk */
+	RULES_HINT_LIST = 1u << 4,            /* List-Id, List-Unsubscribe */
+	RULES_HINT_REPORT = 1u << 5,          /* Content-Type: multipart/report */
+	RULES_HINT_BOUNCE = 1u << 6,          /* From mailer-daemon@/postmaster@, or X-Failed-Recipients */
+	RULES_HINT_CALENDAR = 1u << 7,        /* a text/calendar part (an invitation, a reply to one) */
+	RULES_HINT_BULK_SENDER = 1u << 8,     /* From a bulk-mail service's domain (a newsletter's sender) */
 };
 
 /* The form's digital signature, as it bears on acceptance. */
@@ -98,30 +98,30 @@ struct rules_input {
 	const char *from_name;    /* From display name, or NULL */
 	const char *organization; /* Organization: header, or NULL */
 	bool has_arrival;
-	int64_t arrival;          /* the server's INTERNALDATE, Unix time */
+	int64_t arrival; /* the server's INTERNALDATE, Unix time */
 	bool has_date;
-	int64_t date;             /* the Date: header, Unix time */
+	int64_t date; /* the Date: header, Unix time */
 	bool has_edge;
-	int64_t edge;             /* the edge arrival (received_edge), Unix time */
+	int64_t edge; /* the edge arrival (received_edge), Unix time */
 	size_t n_attachments;
-	bool has_form;            /* a PDF or DOCX among them (rules_pick_form) */
+	bool has_form;                            /* a PDF or DOCX among them (rules_pick_form) */
 	enum rules_form_signature form_signature; /* of that form */
-	unsigned hints;           /* enum rules_hints */
-	unsigned flags;           /* enum rules_input_flags */
+	unsigned hints;                           /* enum rules_hints */
+	unsigned flags;                           /* enum rules_input_flags */
 };
 
 struct rules_result {
-	int call;               /* index into the calls array, -1 for none */
+	int call; /* index into the calls array, -1 for none */
 	enum rules_match match;
-	bool partial;           /* fuzzy on the call's title alone (reason subject:partial) */
-	double score;           /* 0..1 for the chosen call; 1 for exact */
+	bool partial; /* fuzzy on the call's title alone (reason subject:partial) */
+	double score; /* 0..1 for the chosen call; 1 for exact */
 	enum rules_kind kind;
-	char *applicant;        /* owned, NULL when unknown */
+	char *applicant; /* owned, NULL when unknown */
 	enum rules_applicant_source applicant_source;
-	int on_time;            /* 1 on time, 0 late, -1 unknown / not applicable */
-	bool decided;           /* a deadline decision was made */
+	int on_time;  /* 1 on time, 0 late, -1 unknown / not applicable */
+	bool decided; /* a deadline decision was made */
 	enum rules_basis decided_by;
-	int64_t delta;          /* deciding time minus deadline (incl. grace), seconds */
+	int64_t delta; /* deciding time minus deadline (incl. grace), seconds */
 	enum rules_status status;
 	const char *reasons[RULES_MAX_REASONS]; /* owned strings */
 	size_t n_reasons;
@@ -152,18 +152,18 @@ char *rules_normalize_subject(const char *subject);
  * FUZZY (score >= threshold) or NONE.  When it matches and APPLICANT is not
  * NULL, *applicant is the rest of the subject after the call's words, in
  * its original case, trimmed of separators (newly allocated, or NULL). */
-enum rules_match rules_subject_match(const char *subject, const char *call_subject, double threshold,
-				     double *score, char **applicant);
+enum rules_match rules_subject_match(const char *subject, const char *call_subject, double threshold, double *score,
+				     char **applicant);
 
 /* The same with all settings (NULL: defaults) and everything it found. */
 struct rules_subject_result {
 	enum rules_match match;
-	double score;           /* the whole call's score, also when it does not match */
-	bool partial;           /* matched on the call's title (after its first colon) alone */
-	size_t call_words;      /* words in the call's subject (a longer exact match wins) */
-	char *applicant;        /* owned, or NULL */
-	bool applicant_before;  /* the applicant stands before the call's words */
-	char *remainder;        /* owned: the subject's text outside the call's words, or NULL */
+	double score;          /* the whole call's score, also when it does not match */
+	bool partial;          /* matched on the call's title (after its first colon) alone */
+	size_t call_words;     /* words in the call's subject (a longer exact match wins) */
+	char *applicant;       /* owned, or NULL */
+	bool applicant_before; /* the applicant stands before the call's words */
+	char *remainder;       /* owned: the subject's text outside the call's words, or NULL */
 };
 enum rules_match rules_subject_match_full(const char *subject, const char *call_subject,
 					  const struct rules_settings *settings, struct rules_subject_result *out);
@@ -181,8 +181,8 @@ char *rules_format_delta(int64_t seconds);
 struct rules_form_candidate {
 	const char *filename;
 	bool is_pdf, is_docx;
-	bool signature_valid;   /* a PDF with a valid digital signature */
-	bool mentions_form;     /* its first page says ansøgning/skema */
+	bool signature_valid; /* a PDF with a valid digital signature */
+	bool mentions_form;   /* its first page says ansøgning/skema */
 };
 
 /* The attachment most likely to be the form: a validly signed PDF, else a

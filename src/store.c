@@ -18,8 +18,8 @@ struct store {
 	sqlite3 *db;
 	enum store_mode mode;
 	char errbuf[512];
-	uint8_t *copy_buf; /* BLOB_CHUNK bytes for copying a spool file in, kept from one message to the next */
-	GHashTable *stmts; /* SQL text -> a prepared statement not in use, reset; NULL: none kept */
+	uint8_t *copy_buf;         /* BLOB_CHUNK bytes for copying a spool file in, kept from one message to the next */
+	GHashTable *stmts;         /* SQL text -> a prepared statement not in use, reset; NULL: none kept */
 	struct checkpointer *ckpt; /* NULL: SQLite's own checkpoints, in the committing thread */
 	int64_t last_duplicate_of; /* of the last store_record(); 0: none */
 };
@@ -32,7 +32,7 @@ struct checkpointer {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool want, quit;
-	bool busy; /* a checkpoint is running, in the thread or the committer */
+	bool busy;      /* a checkpoint is running, in the thread or the committer */
 	int soft, hard; /* WAL frames: ask the thread; checkpoint in the committer */
 };
 
@@ -251,7 +251,7 @@ static const struct migration {
 	const char *sql;
 	int (*run)(struct store *st);
 } migrations[] = {
-	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL }, { schema_v5, NULL },
+	{ schema_v1, NULL },  { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL }, { schema_v5, NULL },
 	{ NULL, migrate_v6 }, { schema_v7, NULL }, { schema_v8, NULL }, { schema_v9, NULL },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == STORE_SCHEMA_VERSION);
@@ -266,13 +266,31 @@ static int sql_error(struct store *st, int rc, const char *what)
 {
 	int e = -EIO;
 	switch (rc & 0xff) {
-	case SQLITE_FULL: e = -ENOSPC; break;
-	case SQLITE_IOERR: if (sqlite3_system_errno(st->db) == ENOSPC) e = -ENOSPC; break;
-	case SQLITE_BUSY: case SQLITE_LOCKED: e = -EBUSY; break;
-	case SQLITE_READONLY: case SQLITE_PERM: case SQLITE_AUTH: e = -EACCES; break;
-	case SQLITE_NOMEM: e = -ENOMEM; break;
-	case SQLITE_CORRUPT: case SQLITE_NOTADB: e = -EBADMSG; break;
-	default: break;
+	case SQLITE_FULL:
+		e = -ENOSPC;
+		break;
+	case SQLITE_IOERR:
+		if (sqlite3_system_errno(st->db) == ENOSPC)
+			e = -ENOSPC;
+		break;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		e = -EBUSY;
+		break;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		e = -EACCES;
+		break;
+	case SQLITE_NOMEM:
+		e = -ENOMEM;
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		e = -EBADMSG;
+		break;
+	default:
+		break;
 	}
 	if (e == -ENOSPC) { /* SQLite says "database or disk is full" or "disk I/O error" */
 		g_snprintf(st->errbuf, sizeof(st->errbuf), "%s: disk full", what);
@@ -314,7 +332,8 @@ static void finalize(struct store *st, sqlite3_stmt **s)
 	if (!*s)
 		return;
 	const char *sql = sqlite3_sql(*s);
-	if (st->stmts && sql && g_hash_table_size(st->stmts) < STMT_CACHE_MAX && !g_hash_table_contains(st->stmts, sql)) {
+	if (st->stmts && sql && g_hash_table_size(st->stmts) < STMT_CACHE_MAX &&
+	    !g_hash_table_contains(st->stmts, sql)) {
 		sqlite3_reset(*s);
 		sqlite3_clear_bindings(*s);
 		g_hash_table_insert(st->stmts, g_strdup(sql), *s);
@@ -397,8 +416,8 @@ static int migrate_to(struct store *st, int target)
 	finalize(st, &s);
 	if (version > STORE_SCHEMA_VERSION) {
 		g_snprintf(st->errbuf, sizeof(st->errbuf),
-			   "database schema version %d is newer than this puljed understands (%d)",
-			   version, STORE_SCHEMA_VERSION);
+			   "database schema version %d is newer than this puljed understands (%d)", version,
+			   STORE_SCHEMA_VERSION);
 		return -EPROTONOSUPPORT;
 	}
 	if (version >= target)
@@ -454,10 +473,8 @@ static int setup_writer(struct store *st)
 	int r;
 	if ((r = exec(st, "PRAGMA temp_store = MEMORY")) < 0 ||
 	    (r = exec(st, "PRAGMA page_size = " G_STRINGIFY(STORE_NEW_PAGE_SIZE))) < 0 ||
-	    (r = exec(st, "PRAGMA journal_mode = WAL")) < 0 ||
-	    (r = exec(st, "PRAGMA synchronous = NORMAL")) < 0 ||
-	    (r = exec(st, "PRAGMA foreign_keys = ON")) < 0 ||
-	    (r = migrate(st)) < 0)
+	    (r = exec(st, "PRAGMA journal_mode = WAL")) < 0 || (r = exec(st, "PRAGMA synchronous = NORMAL")) < 0 ||
+	    (r = exec(st, "PRAGMA foreign_keys = ON")) < 0 || (r = migrate(st)) < 0)
 		return r;
 	return 0;
 }
@@ -560,18 +577,21 @@ static int prepare_wal_files(const char *path, const struct stat *db, int fd, un
 		}
 		if (!owner) {
 			struct passwd *pw = getpwuid(db->st_uid);
-			g_autofree char *who = pw ? g_strdup(pw->pw_name) : g_strdup_printf("uid %u", (unsigned)db->st_uid);
-			g_snprintf(errbuf, errlen,
-				   "cannot read the database while puljed is stopped: SQLite needs %s, which only the "
-				   "database's owner may create; run puljectl as %s (sudo -u %s puljectl ...) or start puljed",
-				   p, who, who);
+			g_autofree char *who =
+				pw ? g_strdup(pw->pw_name) : g_strdup_printf("uid %u", (unsigned)db->st_uid);
+			g_snprintf(
+				errbuf, errlen,
+				"cannot read the database while puljed is stopped: SQLite needs %s, which only the "
+				"database's owner may create; run puljectl as %s (sudo -u %s puljectl ...) or start puljed",
+				p, who, who);
 			return -EACCES;
 		}
 		int wfd = file_create_new(AT_FDCWD, p, (db->st_mode & 0660) | S_IRUSR | S_IWUSR);
 		if (wfd < 0) {
 			if (wfd == -EEXIST)
 				continue; /* the daemon, starting */
-			g_snprintf(errbuf, errlen, "cannot read the database: cannot create %s: %s", p, g_strerror(-wfd));
+			g_snprintf(errbuf, errlen, "cannot read the database: cannot create %s: %s", p,
+				   g_strerror(-wfd));
 			return wfd;
 		}
 		/* open() applied the umask. */
@@ -722,9 +742,10 @@ int store_open(const char *path, enum store_mode mode, struct store **ret_store,
 		if (v != STORE_SCHEMA_VERSION) {
 			g_snprintf(st->errbuf, sizeof(st->errbuf),
 				   v == 0 ? "not a puljed database (no schema yet; has puljed run?)"
-				   : v > STORE_SCHEMA_VERSION ? "database schema version %d is newer than this puljectl reads (%d)"
-							      : "database schema version %d; this puljectl reads version %d "
-								"(puljed upgrades it when it starts)",
+				   : v > STORE_SCHEMA_VERSION
+					   ? "database schema version %d is newer than this puljectl reads (%d)"
+					   : "database schema version %d; this puljectl reads version %d "
+					     "(puljed upgrades it when it starts)",
 				   v, STORE_SCHEMA_VERSION);
 			r = -EPROTONOSUPPORT;
 			goto fail;
@@ -805,7 +826,8 @@ static int find_original(struct store *st, const char *sha, int64_t *orig)
 	*orig = 0;
 	if (!sha)
 		return 0;
-	int r = prepare(st, "SELECT id FROM messages WHERE raw_sha256 = ? AND duplicate_of IS NULL ORDER BY id LIMIT 1", &s);
+	int r = prepare(st, "SELECT id FROM messages WHERE raw_sha256 = ? AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+			&s);
 	if (r < 0)
 		return r;
 	bind_text(s, 1, sha);
@@ -1067,7 +1089,8 @@ static int insert_attachments(struct store *st, int64_t id, const struct store_a
 		if (rc != SQLITE_DONE)
 			r = sql_error(st, rc, "insert attachment");
 		else
-			r = write_blob(st, "attachments", "data", sqlite3_last_insert_rowid(st->db), a[i].data, a[i].size);
+			r = write_blob(st, "attachments", "data", sqlite3_last_insert_rowid(st->db), a[i].data,
+				       a[i].size);
 	}
 	finalize(st, &s);
 	return r == 0 ? put_signatures(st, id, a, n) : r;
@@ -1138,8 +1161,8 @@ static int advance_watermark(struct store *st, const char *mailbox, uint32_t uid
 	if (rc != SQLITE_DONE)
 		r = sql_error(st, rc, "advance watermark");
 	else if (sqlite3_changes(st->db) != 1) {
-		g_snprintf(st->errbuf, sizeof(st->errbuf), "advance watermark: mailbox %s has no state for UIDVALIDITY %u",
-			   mailbox, uidvalidity);
+		g_snprintf(st->errbuf, sizeof(st->errbuf),
+			   "advance watermark: mailbox %s has no state for UIDVALIDITY %u", mailbox, uidvalidity);
 		r = -ESTALE;
 	}
 	finalize(st, &s);
@@ -1174,12 +1197,13 @@ static int find_rekey(struct store *st, const struct store_message *m, int64_t *
 	bool body = has_body(m);
 	if (!body && !m->message_id)
 		return 0;
-	int r = prepare(st,
-			body ? "SELECT id FROM messages WHERE mailbox = ?1 AND uidvalidity != ?2 AND raw_sha256 = ?3 "
-				 "ORDER BY id LIMIT 1"
-			       : "SELECT id FROM messages WHERE mailbox = ?1 AND uidvalidity != ?2 AND raw_sha256 IS NULL "
-				 "AND message_id = ?4 AND server_size = ?5 ORDER BY id LIMIT 1",
-			&s);
+	int r = prepare(
+		st,
+		body ? "SELECT id FROM messages WHERE mailbox = ?1 AND uidvalidity != ?2 AND raw_sha256 = ?3 "
+		       "ORDER BY id LIMIT 1"
+		     : "SELECT id FROM messages WHERE mailbox = ?1 AND uidvalidity != ?2 AND raw_sha256 IS NULL "
+		       "AND message_id = ?4 AND server_size = ?5 ORDER BY id LIMIT 1",
+		&s);
 	if (r < 0)
 		return r;
 	bind_text(s, 1, m->mailbox);
@@ -1204,10 +1228,11 @@ static int find_rekey(struct store *st, const struct store_message *m, int64_t *
 static int rekey(struct store *st, int64_t id, const struct store_message *m)
 {
 	sqlite3_stmt *s = NULL;
-	int r = prepare(st,
-			"UPDATE messages SET prior_keys = COALESCE(prior_keys || ',', '') || uidvalidity || ':' || uid, "
-			"uidvalidity = ?1, uid = ?2 WHERE id = ?3",
-			&s);
+	int r = prepare(
+		st,
+		"UPDATE messages SET prior_keys = COALESCE(prior_keys || ',', '') || uidvalidity || ':' || uid, "
+		"uidvalidity = ?1, uid = ?2 WHERE id = ?3",
+		&s);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(s, 1, m->uidvalidity);
@@ -1220,9 +1245,8 @@ static int rekey(struct store *st, int64_t id, const struct store_message *m)
 	return r;
 }
 
-int store_record(struct store *st, const struct store_message *msg,
-		 const struct store_attachment_in *atts, size_t n_atts,
-		 int64_t *ret_id, enum store_outcome *ret_outcome)
+int store_record(struct store *st, const struct store_message *msg, const struct store_attachment_in *atts,
+		 size_t n_atts, int64_t *ret_id, enum store_outcome *ret_outcome)
 {
 	int r;
 	bool found = false;
@@ -1244,8 +1268,7 @@ int store_record(struct store *st, const struct store_message *msg,
 		id = old;
 	} else if (!found) {
 		if ((r = find_original(st, has_body(msg) ? msg->raw_sha256 : NULL, &dup)) < 0 ||
-		    (r = insert_message(st, msg, dup, &id)) < 0 ||
-		    (r = insert_attachments(st, id, atts, n_atts)) < 0 ||
+		    (r = insert_message(st, msg, dup, &id)) < 0 || (r = insert_attachments(st, id, atts, n_atts)) < 0 ||
 		    (r = insert_parts(st, id, msg->parts, msg->n_parts)) < 0 ||
 		    (r = insert_promises(st, id, msg->promises, msg->n_promises)) < 0)
 			goto rollback;
@@ -1319,15 +1342,16 @@ int store_update_classification(struct store *st, int64_t id, const struct store
 				const struct store_attachment_in *atts, size_t n_atts)
 {
 	sqlite3_stmt *s = NULL;
-	int r = prepare(st,
-			"UPDATE messages SET call = ?1, applicant = ?2, on_time = ?3, status = ?4, reasons = ?5, "
-			"match = ?6, match_score = ?7, kind = ?8, applicant_source = ?9, received_header_epoch = ?10, "
-			"received_header = ?11, deadline_basis = ?12, decided_by = ?13, deadline_delta = ?14, "
-			"received_at = ?15, date_header = ?16, smime = COALESCE(?18, smime), edge_received_epoch = ?19, "
-			"edge_received_at = ?20, edge_why = ?21, smime_reason = CASE WHEN ?18 IS NULL THEN smime_reason "
-			"ELSE ?22 END, smime_validated_at = CASE WHEN ?18 IS NULL THEN smime_validated_at ELSE ?23 END, "
-			"smime_time_source = CASE WHEN ?18 IS NULL THEN smime_time_source ELSE ?24 END WHERE id = ?17",
-			&s);
+	int r = prepare(
+		st,
+		"UPDATE messages SET call = ?1, applicant = ?2, on_time = ?3, status = ?4, reasons = ?5, "
+		"match = ?6, match_score = ?7, kind = ?8, applicant_source = ?9, received_header_epoch = ?10, "
+		"received_header = ?11, deadline_basis = ?12, decided_by = ?13, deadline_delta = ?14, "
+		"received_at = ?15, date_header = ?16, smime = COALESCE(?18, smime), edge_received_epoch = ?19, "
+		"edge_received_at = ?20, edge_why = ?21, smime_reason = CASE WHEN ?18 IS NULL THEN smime_reason "
+		"ELSE ?22 END, smime_validated_at = CASE WHEN ?18 IS NULL THEN smime_validated_at ELSE ?23 END, "
+		"smime_time_source = CASE WHEN ?18 IS NULL THEN smime_time_source ELSE ?24 END WHERE id = ?17",
+		&s);
 	if (r < 0)
 		return r;
 	bind_text(s, 1, m->call);
@@ -1460,8 +1484,8 @@ int store_gaps_checked_at(struct store *st, int64_t *ret_when)
 
 /* The UIDs SQL (a SELECT of uid, ?1 the mailbox and ?2 the UIDVALIDITY)
  * gives, into a newly allocated array; WHAT names it in an error. */
-static int select_uids(struct store *st, const char *sql, const char *what, const char *mailbox,
-		       uint32_t uidvalidity, uint32_t **uids, size_t *n)
+static int select_uids(struct store *st, const char *sql, const char *what, const char *mailbox, uint32_t uidvalidity,
+		       uint32_t **uids, size_t *n)
 {
 	sqlite3_stmt *s = NULL;
 	int r = prepare(st, sql, &s), rc;
@@ -1503,7 +1527,8 @@ int store_actions_pending(struct store *st, const char *promise, const char *mai
 			"SELECT a.id, a.message, m.uid, a.attempts FROM actions a JOIN messages m ON m.id = a.message "
 			"WHERE a.promise = ?1 AND a.state = 'pending' AND m.mailbox = ?2 AND m.uidvalidity = ?3 "
 			"ORDER BY m.uid",
-			&s), rc;
+			&s),
+	    rc;
 	if (r < 0)
 		return r;
 	bind_text(s, 1, promise);
@@ -1537,12 +1562,13 @@ static int actions_attempted(struct store *st, const int64_t *ids, size_t n, con
 	int r;
 	if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
 		return r;
-	if ((r = prepare(st,
-			 error ? "UPDATE actions SET attempts = attempts + 1, last_attempt_at = ?2, last_error = ?3 "
-				 "WHERE id = ?1 AND state = 'pending'"
-			       : "UPDATE actions SET attempts = attempts + 1, last_attempt_at = ?2, last_error = NULL, "
-				 "state = 'done', kind = ?4, target = ?5, done_at = ?2 WHERE id = ?1 AND state = 'pending'",
-			 &s)) < 0)
+	if ((r = prepare(
+		     st,
+		     error ? "UPDATE actions SET attempts = attempts + 1, last_attempt_at = ?2, last_error = ?3 "
+			     "WHERE id = ?1 AND state = 'pending'"
+			   : "UPDATE actions SET attempts = attempts + 1, last_attempt_at = ?2, last_error = NULL, "
+			     "state = 'done', kind = ?4, target = ?5, done_at = ?2 WHERE id = ?1 AND state = 'pending'",
+		     &s)) < 0)
 		return end_transaction(st, &s, r);
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_reset(s);
@@ -1565,8 +1591,7 @@ static int actions_attempted(struct store *st, const int64_t *ids, size_t n, con
 	return end_transaction(st, &s, 0);
 }
 
-int store_actions_done(struct store *st, const int64_t *ids, size_t n, const char *kind, const char *target,
-		       int64_t at)
+int store_actions_done(struct store *st, const int64_t *ids, size_t n, const char *kind, const char *target, int64_t at)
 {
 	return actions_attempted(st, ids, n, kind, target, at, NULL);
 }
@@ -1622,7 +1647,8 @@ static int read_status(struct store *st, struct store_status *out)
 	finalize(st, &s);
 	if (rc != SQLITE_DONE)
 		return sql_error(st, rc, "read state");
-	if ((r = prepare(st, "SELECT COUNT(*), COALESCE(MAX(attempts), 0) FROM actions WHERE state = 'pending'", &s)) < 0)
+	if ((r = prepare(st, "SELECT COUNT(*), COALESCE(MAX(attempts), 0) FROM actions WHERE state = 'pending'", &s)) <
+	    0)
 		return r;
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		out->actions_pending = sqlite3_column_int64(s, 0);
@@ -1735,7 +1761,8 @@ static int mismatch(struct store *st, int64_t id, const char *what, const char *
 		    const char *actual)
 {
 	g_snprintf(st->errbuf, sizeof(st->errbuf),
-		   "record %" G_GINT64_FORMAT ": the stored %s is not what was recorded (%s: recorded sha256 %s, "
+		   "record %" G_GINT64_FORMAT
+		   ": the stored %s is not what was recorded (%s: recorded sha256 %s, "
 		   "now %s); nothing of it was used — run puljectl verify",
 		   id, what, why, sha ? sha : "-", *actual ? actual : "-");
 	return -EUCLEAN;
@@ -1755,7 +1782,8 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 		"edge_received_epoch, edge_received_at, edge_why, smime_reason, smime_validated_at, smime_time_source "
 		"FROM messages m LEFT JOIN decisions d ON d.id = "
 		"(SELECT MAX(id) FROM decisions WHERE message = m.id) "
-		"LEFT JOIN actions a ON a.message = m.id AND a.promise = '" STORE_SERVER_ACTION_PROMISE "' "
+		"LEFT JOIN actions a ON a.message = m.id AND a.promise = '" STORE_SERVER_ACTION_PROMISE
+		"' "
 		"WHERE ?1 = 0 OR m.id = ?1 ORDER BY m.id",
 		with_raw ? "(SELECT raw FROM bodies b WHERE b.message = m.id)" : "NULL");
 	int r = prepare(st, sql, &s), rc;
@@ -1847,7 +1875,8 @@ int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_mes
 int store_foreach_mailbox(struct store *st, store_mailbox_cb cb, void *userdata)
 {
 	sqlite3_stmt *s = NULL;
-	int r = prepare(st, "SELECT mailbox, uidvalidity, last_uid, updated_at FROM mailboxes ORDER BY mailbox", &s), rc;
+	int r = prepare(st, "SELECT mailbox, uidvalidity, last_uid, updated_at FROM mailboxes ORDER BY mailbox", &s),
+	    rc;
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1866,8 +1895,7 @@ int store_foreach_mailbox(struct store *st, store_mailbox_cb cb, void *userdata)
 	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "read mailboxes");
 }
 
-int store_foreach_attachment(struct store *st, int64_t message, bool with_data,
-			     store_attachment_cb cb, void *userdata)
+int store_foreach_attachment(struct store *st, int64_t message, bool with_data, store_attachment_cb cb, void *userdata)
 {
 	sqlite3_stmt *s = NULL;
 	g_autofree char *sql = g_strdup_printf(
@@ -1902,7 +1930,8 @@ int store_foreach_attachment(struct store *st, int64_t message, bool with_data,
 			.signature_reason = col_text(s, 16),
 			.signature_validated_at = col_text(s, 17),
 			.signature_time_source = col_text(s, 18),
-			.modified_after_signing = sqlite3_column_type(s, 19) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 19),
+			.modified_after_signing =
+				sqlite3_column_type(s, 19) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 19),
 		};
 		char actual[65];
 		const char *why = with_data ? check_bytes(s, 8, a.size, a.sha256, actual) : NULL;
@@ -1923,9 +1952,11 @@ int store_foreach_attachment(struct store *st, int64_t message, bool with_data,
 int store_foreach_part(struct store *st, int64_t message, store_part_cb cb, void *userdata)
 {
 	sqlite3_stmt *s = NULL;
-	int r = prepare(st,
-			"SELECT seq, part, content_type, filename, size, action, why FROM parts WHERE message = ? ORDER BY seq",
-			&s), rc;
+	int r = prepare(
+		    st,
+		    "SELECT seq, part, content_type, filename, size, action, why FROM parts WHERE message = ? ORDER BY seq",
+		    &s),
+	    rc;
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(s, 1, message);
@@ -1954,7 +1985,8 @@ int store_foreach_decision(struct store *st, int64_t message, store_decision_cb 
 	int r = prepare(st,
 			"SELECT id, message, decision, note, user, at FROM decisions "
 			"WHERE ?1 = 0 OR message = ?1 ORDER BY id",
-			&s), rc;
+			&s),
+	    rc;
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(s, 1, message);
@@ -2045,13 +2077,15 @@ static int verify_all(struct store *st, store_difference_cb cb, void *userdata, 
 	int64_t stored_attachments = 0, checks = 0;
 	memset(counts, 0, sizeof(*counts));
 	/* One record's bytes in memory at a time. */
-	if ((r = verify_walk(st,
-			     "SELECT m.id, 0, 0, m.raw_size, m.raw_sha256, (SELECT raw FROM bodies b WHERE b.message = m.id) "
-			     "FROM messages m ORDER BY m.id",
-			     "raw message", cb, userdata, counts, &counts->messages, &counts->bodies)) != 0 ||
+	if ((r = verify_walk(
+		     st,
+		     "SELECT m.id, 0, 0, m.raw_size, m.raw_sha256, (SELECT raw FROM bodies b WHERE b.message = m.id) "
+		     "FROM messages m ORDER BY m.id",
+		     "raw message", cb, userdata, counts, &counts->messages, &counts->bodies)) != 0 ||
 	    (r = verify_walk(st, "SELECT message, id, seq, size, sha256, data FROM attachments ORDER BY message, seq",
 			     "attachment", cb, userdata, counts, &counts->attachments, &stored_attachments)) != 0 ||
-	    (r = verify_walk(st, "PRAGMA integrity_check", "integrity_check", cb, userdata, counts, &checks, NULL)) != 0)
+	    (r = verify_walk(st, "PRAGMA integrity_check", "integrity_check", cb, userdata, counts, &checks, NULL)) !=
+		    0)
 		return r;
 	return verify_walk(st, "PRAGMA foreign_key_check", "foreign_key_check", cb, userdata, counts, &checks, NULL);
 }

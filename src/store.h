@@ -41,12 +41,12 @@ struct store_attachment_in {
 	const uint8_t *data;
 	size_t size;
 	const char *sha256;
-	const char *source;          /* "mime", "pkcs7", "tnef" */
+	const char *source; /* "mime", "pkcs7", "tnef" */
 	enum cms_status signature;
 	const char *signer;
-	const char *signed_at;       /* ISO 8601 or NULL */
-	int covers_whole_file;       /* 1, 0, -1 = null */
-	int signer_trusted;          /* 1, 0, -1 = null */
+	const char *signed_at; /* ISO 8601 or NULL */
+	int covers_whole_file; /* 1, 0, -1 = null */
+	int signer_trusted;    /* 1, 0, -1 = null */
 	bool form;
 	/* How the signature verdict was reached. */
 	const char *signature_reason;       /* why invalid, or a note on a valid one; NULL */
@@ -72,44 +72,44 @@ struct store_message {
 	const char *mailbox;
 	uint32_t uidvalidity;
 	uint32_t uid;
-	int64_t recorded_at;        /* Unix time of the commit */
+	int64_t recorded_at; /* Unix time of the commit */
 	bool has_received;
-	int64_t received_epoch;     /* INTERNALDATE, Unix time */
-	const char *received_at;    /* INTERNALDATE, ISO 8601 in the call's zone */
-	const char *internaldate;   /* INTERNALDATE exactly as the server sent it */
-	uint64_t server_size;       /* RFC822.SIZE */
-	const uint8_t *raw;         /* NULL when not fetched (too large) or spooled */
+	int64_t received_epoch;   /* INTERNALDATE, Unix time */
+	const char *received_at;  /* INTERNALDATE, ISO 8601 in the call's zone */
+	const char *internaldate; /* INTERNALDATE exactly as the server sent it */
+	uint64_t server_size;     /* RFC822.SIZE */
+	const uint8_t *raw;       /* NULL when not fetched (too large) or spooled */
 	size_t raw_size;
-	bool raw_spooled;           /* on write: the raw bytes are in the file RAW_FD (borrowed) */
+	bool raw_spooled; /* on write: the raw bytes are in the file RAW_FD (borrowed) */
 	int raw_fd;
 	const char *raw_sha256;
 	const char *message_id;
 	const char *from_addr;
 	const char *from_name;
 	const char *subject;
-	const char *date_header;    /* ISO 8601 */
+	const char *date_header; /* ISO 8601 */
 	const char *call;
 	const char *applicant;
-	int on_time;                /* 1, 0, -1 = null */
-	enum rules_status status;   /* a word not ours reads as review */
-	const char *reasons;        /* JSON array of strings */
-	const char *flags;          /* comma-separated, NULL when none */
-	int64_t duplicate_of;       /* 0 = none */
+	int on_time;              /* 1, 0, -1 = null */
+	enum rules_status status; /* a word not ours reads as review */
+	const char *reasons;      /* JSON array of strings */
+	const char *flags;        /* comma-separated, NULL when none */
+	int64_t duplicate_of;     /* 0 = none */
 	/* Classification details. */
-	enum rules_match match;     /* none is stored as NULL; a word not ours reads as none */
-	double match_score;         /* < 0 = null */
-	bool has_kind;              /* false: not recorded (NULL), or a word not ours */
+	enum rules_match match; /* none is stored as NULL; a word not ours reads as none */
+	double match_score;     /* < 0 = null */
+	bool has_kind;          /* false: not recorded (NULL), or a word not ours */
 	enum rules_kind kind;
 	const char *applicant_source; /* "subject", "from" or NULL */
 	bool has_received_header;
 	int64_t received_header_epoch;
 	const char *received_header; /* newest Received: date, ISO 8601 */
-	const char *deadline_basis; /* the call's: "arrival" or "date-header" */
-	const char *decided_by;     /* which time decided, or NULL */
+	const char *deadline_basis;  /* the call's: "arrival" or "date-header" */
+	const char *decided_by;      /* which time decided, or NULL */
 	bool has_delta;
-	int64_t deadline_delta;     /* deciding time minus deadline, seconds */
-	bool has_smime;             /* false: not verified (NULL), or not changed on update */
-	enum cms_status smime;      /* the S/MIME signature; a word not ours reads as invalid */
+	int64_t deadline_delta;         /* deciding time minus deadline, seconds */
+	bool has_smime;                 /* false: not verified (NULL), or not changed on update */
+	enum cms_status smime;          /* the S/MIME signature; a word not ours reads as invalid */
 	const char *smime_reason;       /* why invalid, or a note on a valid one */
 	const char *smime_validated_at; /* the validation time, ISO 8601 */
 	const char *smime_time_source;  /* "timestamp", "arrival" or NULL */
@@ -129,14 +129,14 @@ struct store_message {
 	 * took the message from outside (received_edge), or why not known. */
 	bool has_edge_received;
 	int64_t edge_received_epoch;
-	const char *edge_received_at;     /* ISO 8601 in the call's zone */
-	const char *edge_why;             /* NULL with an edge time or no [evidence] trusted_relays; else
+	const char *edge_received_at;   /* ISO 8601 in the call's zone */
+	const char *edge_why;           /* NULL with an edge time or no [evidence] trusted_relays; else
 					   * "no-received", "untrusted-top", "bad-date", "after-arrival", … */
 	const struct store_part *parts; /* on write: every MIME part; NULL on read */
 	size_t n_parts;
 	/* Filled on read only. */
 	size_t n_attachments;
-	const char *decision;       /* latest operator decision: "accept"/"reject" or NULL */
+	const char *decision; /* latest operator decision: "accept"/"reject" or NULL */
 	const char *decision_note;
 	const char *decision_user;
 	int64_t decision_at;
@@ -151,24 +151,24 @@ struct store_attachment {
 	const char *part_path;
 	uint64_t size;
 	const char *sha256;
-	const uint8_t *data;        /* only from store_foreach_attachment(.., true) */
+	const uint8_t *data; /* only from store_foreach_attachment(.., true) */
 	const char *source;
-	enum cms_status signature;  /* NULL (before schema 3) reads as none, a word not ours as invalid */
+	enum cms_status signature; /* NULL (before schema 3) reads as none, a word not ours as invalid */
 	const char *signer;
 	const char *signed_at;
-	int covers_whole_file;      /* 1, 0, -1 */
-	int signer_trusted;         /* 1, 0, -1 */
+	int covers_whole_file; /* 1, 0, -1 */
+	int signer_trusted;    /* 1, 0, -1 */
 	bool form;
-	const char *signature_reason;       /* as in store_attachment_in */
+	const char *signature_reason; /* as in store_attachment_in */
 	const char *signature_validated_at;
 	const char *signature_time_source;
-	int modified_after_signing;         /* 1, 0, -1 */
+	int modified_after_signing; /* 1, 0, -1 */
 };
 
 struct store_mailbox {
 	const char *mailbox;
 	uint32_t uidvalidity;
-	uint32_t last_uid;          /* the watermark: every UID up to it is recorded */
+	uint32_t last_uid; /* the watermark: every UID up to it is recorded */
 	int64_t updated_at;
 };
 
@@ -176,17 +176,17 @@ struct store_status {
 	int64_t total;
 	int64_t by_status[RECORD_N_STATUS]; /* by enum rules_status */
 	int64_t duplicates;
-	int64_t last_poll_at;       /* 0 = never */
-	int64_t last_success_at;    /* 0 = never */
-	char *last_error;           /* owned by the caller: g_free(); NULL if the last poll succeeded */
-	int64_t server_exists;      /* messages in the mailbox at the last good poll; -1 unknown */
-	int64_t recorded_current;   /* records under the mailbox's current UIDVALIDITY */
-	int64_t actions_pending;    /* promised actions not done yet (schema 9: any promise) */
-	int64_t action_attempts;    /* the most attempts any of them has had; 0: none tried yet */
-	char *last_action_error;    /* owned by the caller: g_free(); NULL when the last attempt succeeded */
-	int64_t gaps_checked_at;    /* the last gap check; 0 = never */
-	int64_t gaps;               /* UIDs it left without a record at or below the watermark */
-	char *gap_uids;             /* owned by the caller: g_free(); the first of them, or NULL */
+	int64_t last_poll_at;     /* 0 = never */
+	int64_t last_success_at;  /* 0 = never */
+	char *last_error;         /* owned by the caller: g_free(); NULL if the last poll succeeded */
+	int64_t server_exists;    /* messages in the mailbox at the last good poll; -1 unknown */
+	int64_t recorded_current; /* records under the mailbox's current UIDVALIDITY */
+	int64_t actions_pending;  /* promised actions not done yet (schema 9: any promise) */
+	int64_t action_attempts;  /* the most attempts any of them has had; 0: none tried yet */
+	char *last_action_error;  /* owned by the caller: g_free(); NULL when the last attempt succeeded */
+	int64_t gaps_checked_at;  /* the last gap check; 0 = never */
+	int64_t gaps;             /* UIDs it left without a record at or below the watermark */
+	char *gap_uids;           /* owned by the caller: g_free(); the first of them, or NULL */
 };
 
 /* Opens (creating and migrating in READ_WRITE mode) the database at PATH
@@ -237,9 +237,8 @@ enum store_outcome {
  * duplicate_of set here — unless that record was made under an earlier
  * UIDVALIDITY of the same mailbox, in which case it is re-keyed instead
  * (STORE_REKEYED, *ret_id its id). */
-int store_record(struct store *st, const struct store_message *msg,
-		 const struct store_attachment_in *atts, size_t n_atts,
-		 int64_t *ret_id, enum store_outcome *ret_outcome);
+int store_record(struct store *st, const struct store_message *msg, const struct store_attachment_in *atts,
+		 size_t n_atts, int64_t *ret_id, enum store_outcome *ret_outcome);
 
 /* The record the last successful store_record() found the same raw bytes
  * in (the new record's duplicate_of); 0: none, or nothing inserted. */
@@ -260,8 +259,7 @@ int store_update_classification(struct store *st, int64_t id, const struct store
 
 /* Records an operator's DECISION ("accept" or "reject") on record ID,
  * beside the machine's classification.  -ENOENT when there is no record. */
-int store_decide(struct store *st, int64_t id, const char *decision, const char *note, const char *user,
-		 int64_t at);
+int store_decide(struct store *st, int64_t id, const char *decision, const char *note, const char *user, int64_t at);
 
 /* Notes the end of a poll: OK, or the error text (no secrets in it), and
  * the server's message count when known (SERVER_EXISTS < 0: unknown). */
@@ -276,7 +274,8 @@ int store_gaps_noted(struct store *st, int64_t when, int64_t left, const char *u
 int store_gaps_checked_at(struct store *st, int64_t *ret_when);
 /* Every UID recorded under MAILBOX/UIDVALIDITY, ascending; *ret_uids is newly
  * allocated (g_free). */
-int store_recorded_uids(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t **ret_uids, size_t *ret_n);
+int store_recorded_uids(struct store *st, const char *mailbox, uint32_t uidvalidity, uint32_t **ret_uids,
+			size_t *ret_n);
 
 /* synchronous = FULL (every commit reaches the disk before the server is
  * touched: the after-ingest actions) or NORMAL (the default). */
@@ -319,19 +318,18 @@ typedef int (*store_part_cb)(const struct store_part *part, void *userdata);
  * names the record, both hashes). */
 int store_foreach_message(struct store *st, int64_t id, bool with_raw, store_message_cb cb, void *userdata);
 int store_foreach_mailbox(struct store *st, store_mailbox_cb cb, void *userdata);
-int store_foreach_attachment(struct store *st, int64_t message, bool with_data,
-			     store_attachment_cb cb, void *userdata);
+int store_foreach_attachment(struct store *st, int64_t message, bool with_data, store_attachment_cb cb, void *userdata);
 int store_foreach_part(struct store *st, int64_t message, store_part_cb cb, void *userdata);
 
 /* One difference store_verify() found. */
 struct store_difference {
-	const char *what;      /* "raw message", "attachment", "integrity_check", "foreign_key_check" */
-	int64_t message;       /* the record, 0 for the database as a whole */
-	int64_t attachment;    /* the attachment's id, 0 otherwise */
-	int seq;               /* the attachment's number in its record */
-	const char *why;       /* "SHA-256 differs", "size differs", "missing", … or SQLite's text */
-	const char *expected;  /* the SHA-256 recorded, NULL when none */
-	const char *actual;    /* the SHA-256 of the bytes now, NULL when absent */
+	const char *what;     /* "raw message", "attachment", "integrity_check", "foreign_key_check" */
+	int64_t message;      /* the record, 0 for the database as a whole */
+	int64_t attachment;   /* the attachment's id, 0 otherwise */
+	int seq;              /* the attachment's number in its record */
+	const char *why;      /* "SHA-256 differs", "size differs", "missing", … or SQLite's text */
+	const char *expected; /* the SHA-256 recorded, NULL when none */
+	const char *actual;   /* the SHA-256 of the bytes now, NULL when absent */
 };
 typedef int (*store_difference_cb)(const struct store_difference *d, void *userdata);
 
@@ -353,7 +351,7 @@ struct store_decision {
 	const char *decision; /* "accept" or "reject" */
 	const char *note;
 	const char *user;
-	int64_t at;           /* Unix time */
+	int64_t at; /* Unix time */
 };
 typedef int (*store_decision_cb)(const struct store_decision *d, void *userdata);
 /* Every decision on record MESSAGE (0: on every record), oldest first.  A

@@ -116,8 +116,8 @@ int tls_client_new(int fd, const char *host, const char *ca_file, const char *pr
 		r = gnutls_certificate_set_x509_system_trust(t->creds);
 	if (r <= 0) {
 		*ret_error = g_strdup_printf("no trusted certificates loaded from %s%s%s",
-			 ca_file ? ca_file : "the system trust store", r < 0 ? ": " : "",
-			 r < 0 ? gnutls_strerror(r) : "");
+					     ca_file ? ca_file : "the system trust store", r < 0 ? ": " : "",
+					     r < 0 ? gnutls_strerror(r) : "");
 		return TLS_E_SETUP;
 	}
 	if (gnutls_init(&t->session, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL) < 0 ||
@@ -130,7 +130,7 @@ int tls_client_new(int fd, const char *host, const char *ca_file, const char *pr
 	const char *bad = NULL;
 	if ((r = gnutls_priority_set_direct(t->session, priority ? priority : TLS_DEFAULT_PRIORITY, &bad)) < 0) {
 		*ret_error = g_strdup_printf("TLS priority string not accepted at \"%s\": %s", bad ? bad : "",
-			 gnutls_strerror(r));
+					     gnutls_strerror(r));
 		return TLS_E_SETUP;
 	}
 	if (!is_ip_literal(host))
@@ -156,11 +156,13 @@ int tls_client_new(int fd, const char *host, const char *ca_file, const char *pr
 		unsigned status = gnutls_session_get_verify_cert_status(t->session);
 		gnutls_datum_t txt = { 0 };
 		gnutls_certificate_type_t type = gnutls_certificate_type_get(t->session);
-		const char *hint = status & GNUTLS_CERT_INSECURE_ALGORITHM
-					   ? " (a key under 2048 bits or a weak signature: see tls_priority in puljed.conf(5))"
-					   : "";
+		const char *hint =
+			status & GNUTLS_CERT_INSECURE_ALGORITHM
+				? " (a key under 2048 bits or a weak signature: see tls_priority in puljed.conf(5))"
+				: "";
 		if (gnutls_certificate_verification_status_print(status, type, &txt, 0) == 0) {
-			*ret_error = g_strdup_printf("certificate of %s not accepted: %s%s", host, (char *)txt.data, hint);
+			*ret_error =
+				g_strdup_printf("certificate of %s not accepted: %s%s", host, (char *)txt.data, hint);
 			gnutls_free(txt.data);
 		} else {
 			*ret_error = g_strdup_printf("certificate of %s not accepted", host);
@@ -172,8 +174,10 @@ int tls_client_new(int fd, const char *host, const char *ca_file, const char *pr
 		return TLS_E_TIMEOUT;
 	}
 	if (r < 0) {
-		*ret_error = g_strdup_printf("TLS handshake with %s failed: %s (a server that offers only TLS 1.0/1.1 or "
-			 "static-RSA key exchange is refused: see tls_priority in puljed.conf(5))", host, gnutls_strerror(r));
+		*ret_error = g_strdup_printf(
+			"TLS handshake with %s failed: %s (a server that offers only TLS 1.0/1.1 or "
+			"static-RSA key exchange is refused: see tls_priority in puljed.conf(5))",
+			host, gnutls_strerror(r));
 		return TLS_E_HANDSHAKE;
 	}
 	*ret = g_steal_pointer(&t);

@@ -16,8 +16,8 @@ enum tls_error {
 	TLS_E_HANDSHAKE = -1,   /* protocol failure, alert, reset */
 	TLS_E_CERTIFICATE = -2, /* chain or host name did not verify */
 	TLS_E_TIMEOUT = -3,
-	TLS_E_SETUP = -4,       /* could not load the trust store */
-	TLS_E_CANCELLED = -5,   /* *cancel was set during the handshake */
+	TLS_E_SETUP = -4,     /* could not load the trust store */
+	TLS_E_CANCELLED = -5, /* *cancel was set during the handshake */
 };
 
 /* What a session offers and accepts unless told otherwise: TLS 1.2 or

@@ -91,10 +91,22 @@ static bool skip_or_read_var(struct reader *r, bool want, uint32_t type, char **
 static size_t fixed_size(uint32_t type)
 {
 	switch (type & ~MV_FLAG) {
-	case 0x0002: case 0x0003: case 0x0004: case 0x000A: case 0x000B: return 4; /* padded to 4 */
-	case 0x0005: case 0x0006: case 0x0007: case 0x0014: case 0x0040: return 8;
-	case 0x0048: return 16;
-	default: return 0;
+	case 0x0002:
+	case 0x0003:
+	case 0x0004:
+	case 0x000A:
+	case 0x000B:
+		return 4; /* padded to 4 */
+	case 0x0005:
+	case 0x0006:
+	case 0x0007:
+	case 0x0014:
+	case 0x0040:
+		return 8;
+	case 0x0048:
+		return 16;
+	default:
+		return 0;
 	}
 }
 
@@ -120,8 +132,8 @@ static char *long_filename(const uint8_t *p, size_t len)
 		}
 		uint32_t base = type & ~MV_FLAG;
 		if (base == PT_STRING8 || base == PT_UNICODE || base == 0x0102 /* binary */ || base == 0x000D) {
-			if (!skip_or_read_var(&r, id == PR_ATTACH_LONG_FILENAME && base != 0x0102 && base != 0x000D, base,
-					      &name))
+			if (!skip_or_read_var(&r, id == PR_ATTACH_LONG_FILENAME && base != 0x0102 && base != 0x000D,
+					      base, &name))
 				break;
 			continue;
 		}

@@ -11,8 +11,8 @@
 #define TNEF_MAX_FILES 256
 
 struct tnef_file {
-	char *name;           /* the long file name when given, else the 8.3 title; UTF-8 */
-	const uint8_t *data;  /* into the input */
+	char *name;          /* the long file name when given, else the 8.3 title; UTF-8 */
+	const uint8_t *data; /* into the input */
 	size_t size;
 };
 

@@ -24,9 +24,11 @@ static struct store *open_inbox(const char *name, char **path)
 
 static struct config config_with(enum config_after_ingest after)
 {
-	return (struct config){ .imap = { .mailbox = (char *)"INBOX", .after_ingest = after,
+	return (struct config){ .imap = { .mailbox = (char *)"INBOX",
+					  .after_ingest = after,
 					  .after_ingest_keyword = (char *)"$Puljed",
-					  .after_ingest_folder = after == CONFIG_AFTER_MOVE ? (char *)"Behandlet" : NULL } };
+					  .after_ingest_folder =
+						  after == CONFIG_AFTER_MOVE ? (char *)"Behandlet" : NULL } };
 }
 
 /* Records UID (its raw bytes RAW) under UIDVALIDITY with the promises
@@ -35,9 +37,16 @@ static int64_t record(struct store *st, const struct config *cfg, uint32_t uidva
 {
 	g_autofree char *sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, raw, -1);
 	struct store_message m = {
-		.mailbox = "INBOX", .uidvalidity = uidvalidity, .uid = uid, .server_size = strlen(raw),
-		.raw = (const uint8_t *)raw, .raw_size = strlen(raw), .raw_sha256 = sha, .on_time = -1,
-		.status = RULES_REVIEW, .reasons = "[]",
+		.mailbox = "INBOX",
+		.uidvalidity = uidvalidity,
+		.uid = uid,
+		.server_size = strlen(raw),
+		.raw = (const uint8_t *)raw,
+		.raw_size = strlen(raw),
+		.raw_sha256 = sha,
+		.on_time = -1,
+		.status = RULES_REVIEW,
+		.reasons = "[]",
 	};
 	actions_promise(cfg, &m, true);
 	int64_t id = 0;
@@ -50,7 +59,8 @@ static int64_t record(struct store *st, const struct config *cfg, uint32_t uidva
 static int seen_cb(const struct store_message *m, void *userdata)
 {
 	g_string_append_printf(userdata, "%s%u:%s:%s:%s:%d", ((GString *)userdata)->len ? " " : "", m->uid,
-			       m->server_action ? m->server_action : "-", m->server_action_kind ? m->server_action_kind : "-",
+			       m->server_action ? m->server_action : "-",
+			       m->server_action_kind ? m->server_action_kind : "-",
 			       m->server_action_target ? m->server_action_target : "-", m->server_action_at != 0);
 	return 0;
 }
@@ -69,7 +79,8 @@ static char *attempts(const char *path)
 	sqlite3_stmt *s;
 	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
 	g_assert_cmpint(sqlite3_prepare_v2(db, "SELECT attempts, last_error, last_attempt_at FROM actions ORDER BY id",
-					   -1, &s, NULL), ==, SQLITE_OK);
+					   -1, &s, NULL),
+			==, SQLITE_OK);
 	GString *g = g_string_new(NULL);
 	while (sqlite3_step(s) == SQLITE_ROW)
 		g_string_append_printf(g, "%s%d/%s@%lld", g->len ? " " : "", sqlite3_column_int(s, 0),
@@ -98,8 +109,8 @@ static const char *probe_target(const struct config *cfg)
 	return "there";
 }
 
-static int probe_run(const struct actions_context *c, const struct store_action *batch, size_t n,
-		     const char **error, bool *stop)
+static int probe_run(const struct actions_context *c, const struct store_action *batch, size_t n, const char **error,
+		     bool *stop)
 {
 	(void)c;
 	g_string_append(probe.calls, "[");
@@ -114,13 +125,16 @@ static int probe_run(const struct actions_context *c, const struct store_action 
 }
 
 static const struct actions_kind probe_kind = {
-	.name = "probe", .promise = STORE_SERVER_ACTION_PROMISE, .chosen = probe_chosen,
-	.target = probe_target, .run = probe_run,
+	.name = "probe",
+	.promise = STORE_SERVER_ACTION_PROMISE,
+	.chosen = probe_chosen,
+	.target = probe_target,
+	.run = probe_run,
 };
 
 /* A second kind of another promise: runs after the probe, if at all. */
-static int second_run(const struct actions_context *c, const struct store_action *batch, size_t n,
-		      const char **error, bool *stop)
+static int second_run(const struct actions_context *c, const struct store_action *batch, size_t n, const char **error,
+		      bool *stop)
 {
 	(void)c, (void)batch, (void)error, (void)stop;
 	g_string_append_printf(probe.calls, "second:%zu", n);
@@ -128,12 +142,20 @@ static int second_run(const struct actions_context *c, const struct store_action
 }
 
 static const struct actions_kind second_kind = {
-	.name = "second", .promise = "receipt", .chosen = probe_chosen, .target = probe_target, .run = second_run,
+	.name = "second",
+	.promise = "receipt",
+	.chosen = probe_chosen,
+	.target = probe_target,
+	.run = second_run,
 };
 
 static const struct actions_kind mailbox_kind = {
-	.name = "probe", .promise = STORE_SERVER_ACTION_PROMISE, .needs = ACTIONS_NEED_MAILBOX,
-	.chosen = probe_chosen, .target = probe_target, .run = probe_run,
+	.name = "probe",
+	.promise = STORE_SERVER_ACTION_PROMISE,
+	.needs = ACTIONS_NEED_MAILBOX,
+	.chosen = probe_chosen,
+	.target = probe_target,
+	.run = probe_run,
 };
 
 static void on_outcome(const struct actions_outcome *o, void *userdata)
@@ -153,7 +175,10 @@ static void reset_probe(void)
 static int run(struct store *st, const struct config *cfg, uint32_t uidvalidity, int64_t now, GString *outcomes)
 {
 	static const struct actions_kind *const table[] = { &probe_kind };
-	struct actions_context c = { .cfg = cfg, .store = st, .mailbox = "INBOX", .uidvalidity = uidvalidity,
+	struct actions_context c = { .cfg = cfg,
+				     .store = st,
+				     .mailbox = "INBOX",
+				     .uidvalidity = uidvalidity,
 				     .now = now };
 	return actions_run_kinds(&c, table, G_N_ELEMENTS(table), on_outcome, outcomes);
 }
@@ -308,9 +333,15 @@ static void test_stop(void)
 	struct store *st = open_inbox("stop.db", &path);
 	struct config kw = config_with(CONFIG_AFTER_KEYWORD);
 	reset_probe();
-	struct store_message m = { .mailbox = "INBOX", .uidvalidity = 42, .uid = 3, .raw_size = 0, .on_time = -1,
-				   .status = RULES_REVIEW, .reasons = "[]",
-				   .promises = { STORE_SERVER_ACTION_PROMISE, "receipt" }, .n_promises = 2 };
+	struct store_message m = { .mailbox = "INBOX",
+				   .uidvalidity = 42,
+				   .uid = 3,
+				   .raw_size = 0,
+				   .on_time = -1,
+				   .status = RULES_REVIEW,
+				   .reasons = "[]",
+				   .promises = { STORE_SERVER_ACTION_PROMISE, "receipt" },
+				   .n_promises = 2 };
 	int64_t id;
 	enum store_outcome o;
 	g_assert_cmpint(store_record(st, &m, NULL, 0, &id, &o), ==, 0);

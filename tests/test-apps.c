@@ -6,14 +6,20 @@
 #include <string.h>
 #include <glib.h>
 
-static struct store_message msg(int64_t id, const char *call, const char *applicant, const char *from,
-				int64_t received, enum rules_status status, int on_time)
+static struct store_message msg(int64_t id, const char *call, const char *applicant, const char *from, int64_t received,
+				enum rules_status status, int on_time)
 {
 	static char iso[16][32];
 	g_snprintf(iso[id % 16], sizeof(iso[0]), "t%" G_GINT64_FORMAT, received);
-	return (struct store_message){ .id = id, .call = call, .applicant = applicant, .from_addr = from,
-				       .has_received = true, .received_epoch = received, .received_at = iso[id % 16],
-				       .status = status, .on_time = on_time };
+	return (struct store_message){ .id = id,
+				       .call = call,
+				       .applicant = applicant,
+				       .from_addr = from,
+				       .has_received = true,
+				       .received_epoch = received,
+				       .received_at = iso[id % 16],
+				       .status = status,
+				       .on_time = on_time };
 }
 
 static const struct apps_app *find(GPtrArray *list, const char *call, const char *applicant)
@@ -31,12 +37,12 @@ static void test_grouping(void)
 	struct apps *a = apps_new();
 	struct store_message m[] = {
 		msg(1, "c", "Ærø Kommune", "a@aeroe.dk", 100, RULES_REVIEW, 1),
-		msg(2, "c", "ÆRØ  kommune", "b@aeroe.dk", 200, RULES_ACCEPTED, 1),   /* same, other case and spaces */
+		msg(2, "c", "ÆRØ  kommune", "b@aeroe.dk", 200, RULES_ACCEPTED, 1), /* same, other case and spaces */
 		msg(3, "c", "Region Sjælland", "r@regionsj.dk", 50, RULES_LATE, 0),
-		msg(4, "d", "Ærø Kommune", "a@aeroe.dk", 300, RULES_ACCEPTED, 1),    /* another call: apart */
-		msg(5, "c", NULL, "A@AEROE.DK", 400, RULES_REVIEW, 1),               /* no applicant: joins by sender */
-		msg(6, "c", NULL, "x@nowhere.dk", 500, RULES_REVIEW, 1),             /* no applicant, unknown sender */
-		msg(7, "c", "Ærø Kommune", "a@aeroe.dk", 600, RULES_UNRELATED, -1),  /* not an application */
+		msg(4, "d", "Ærø Kommune", "a@aeroe.dk", 300, RULES_ACCEPTED, 1),   /* another call: apart */
+		msg(5, "c", NULL, "A@AEROE.DK", 400, RULES_REVIEW, 1),              /* no applicant: joins by sender */
+		msg(6, "c", NULL, "x@nowhere.dk", 500, RULES_REVIEW, 1),            /* no applicant, unknown sender */
+		msg(7, "c", "Ærø Kommune", "a@aeroe.dk", 600, RULES_UNRELATED, -1), /* not an application */
 		msg(8, NULL, NULL, "n@news.dk", 700, RULES_UNRELATED, -1),
 	};
 	m[1].duplicate_of = 0;

@@ -15,7 +15,8 @@
 static const char conf_text[] =
 	"[imap]\nhost = imap.example.dk\nusername = puljer\n"
 	"[call digitale-kompetencer-2022]\n"
-	"subject = " CALL_SUBJECT "\n"
+	"subject = " CALL_SUBJECT
+	"\n"
 	"deadline = 2022-07-01\n";
 
 enum attachment {
@@ -28,16 +29,18 @@ enum attachment {
 /* A PDF whose signature dictionary's /ByteRange and /Contents hold no
  * CMS at all: pdfsig's "invalid". */
 static const char pdf_plain[] = "%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
-static const char pdf_badsig[] = "%PDF-1.4\n1 0 obj\n<< /Type /Sig /ByteRange [0 10 20 5] /Contents <3000> >>\n"
-				 "endobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
+static const char pdf_badsig[] =
+	"%PDF-1.4\n1 0 obj\n<< /Type /Sig /ByteRange [0 10 20 5] /Contents <3000> >>\n"
+	"endobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
 
 static GByteArray *make_message(const char *subject, const char *extra_headers, enum attachment att)
 {
 	GString *m = g_string_new(NULL);
-	g_string_append(m, "From: \"Mette Hansen\" <mette.hansen@rm.dk>\r\n"
-			   "To: puljer@example.dk\r\n"
-			   "Date: Fri, 01 Jul 2022 12:00:00 +0200\r\n"
-			   "Message-ID: <assess-test@rm.dk>\r\n");
+	g_string_append(m,
+			"From: \"Mette Hansen\" <mette.hansen@rm.dk>\r\n"
+			"To: puljer@example.dk\r\n"
+			"Date: Fri, 01 Jul 2022 12:00:00 +0200\r\n"
+			"Message-ID: <assess-test@rm.dk>\r\n");
 	g_string_append_printf(m, "Subject: %s\r\n%sMIME-Version: 1.0\r\n", subject, extra_headers);
 	if (att == ATT_NONE) {
 		g_string_append(m, "Content-Type: text/plain; charset=utf-8\r\n\r\nHej.\r\n");
@@ -46,12 +49,14 @@ static GByteArray *make_message(const char *subject, const char *extra_headers, 
 		const char *type = att == ATT_TEXT ? "text/plain" : "application/pdf";
 		const char *data = att == ATT_TEXT ? "Budget: 100.000 kr.\n" : att == ATT_FORM ? pdf_plain : pdf_badsig;
 		g_autofree char *b64 = g_base64_encode((const guchar *)data, strlen(data));
-		g_string_append_printf(m, "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
-					  "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHej, her er ansøgningen.\r\n"
-					  "--b1\r\nContent-Type: %s; name=\"%s\"\r\n"
-					  "Content-Disposition: attachment; filename=\"%s\"\r\n"
-					  "Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--b1--\r\n",
-				       type, name, name, b64);
+		g_string_append_printf(
+			m,
+			"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+			"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHej, her er ansøgningen.\r\n"
+			"--b1\r\nContent-Type: %s; name=\"%s\"\r\n"
+			"Content-Disposition: attachment; filename=\"%s\"\r\n"
+			"Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--b1--\r\n",
+			type, name, name, b64);
 	}
 	GByteArray *raw = g_byte_array_new();
 	g_byte_array_append(raw, (const guint8 *)m->str, (guint)m->len);
@@ -64,36 +69,30 @@ static const struct row {
 	const char *subject;
 	const char *extra_headers;
 	enum attachment att;
-	int64_t arrival;            /* seconds after the call's last on-time second */
+	int64_t arrival;                   /* seconds after the call's last on-time second */
 	const char *status, *match, *kind; /* match NULL: none */
 	int on_time;
-	const char *reasons;        /* the JSON array, exactly */
+	const char *reasons; /* the JSON array, exactly */
 } rows[] = {
-	{ "accepted/at the last second", CALL_SUBJECT " - Region Midtjylland", "", ATT_FORM, 0,
-	  "accepted", "exact", "application", 1,
-	  "[\"subject:exact\",\"deadline:on-time(-1s)\",\"attachments:1\"]" },
-	{ "late/by one second", CALL_SUBJECT " - Region Midtjylland", "", ATT_FORM, 1,
-	  "late", "exact", "application", 0,
-	  "[\"subject:exact\",\"deadline:late(+0s)\",\"attachments:1\"]" },
+	{ "accepted/at the last second", CALL_SUBJECT " - Region Midtjylland", "", ATT_FORM, 0, "accepted", "exact",
+	  "application", 1, "[\"subject:exact\",\"deadline:on-time(-1s)\",\"attachments:1\"]" },
+	{ "late/by one second", CALL_SUBJECT " - Region Midtjylland", "", ATT_FORM, 1, "late", "exact", "application",
+	  0, "[\"subject:exact\",\"deadline:late(+0s)\",\"attachments:1\"]" },
 	{ "review/fuzzy subject", "Puljeopslag 2022: Styrkelse af digital kompetence - Region Midtjylland", "",
 	  ATT_FORM, -3600, "review", "fuzzy", "application", 1,
 	  "[\"subject:fuzzy(0.97)\",\"deadline:on-time(-1h0m)\",\"attachments:1\"]" },
-	{ "review/no form", CALL_SUBJECT " - Region Midtjylland", "", ATT_TEXT, -3600,
-	  "review", "exact", "application", 1,
-	  "[\"subject:exact\",\"deadline:on-time(-1h0m)\",\"attachments:1\",\"form:none\"]" },
-	{ "review/no attachment", CALL_SUBJECT " - Region Midtjylland", "", ATT_NONE, -3600,
-	  "review", "exact", "application", 1,
-	  "[\"subject:exact\",\"deadline:on-time(-1h0m)\",\"attachments:none\"]" },
-	{ "review/invalid signature", CALL_SUBJECT " - Region Midtjylland", "", ATT_FORM_BADSIG, -3600,
-	  "review", "exact", "application", 1,
+	{ "review/no form", CALL_SUBJECT " - Region Midtjylland", "", ATT_TEXT, -3600, "review", "exact", "application",
+	  1, "[\"subject:exact\",\"deadline:on-time(-1h0m)\",\"attachments:1\",\"form:none\"]" },
+	{ "review/no attachment", CALL_SUBJECT " - Region Midtjylland", "", ATT_NONE, -3600, "review", "exact",
+	  "application", 1, "[\"subject:exact\",\"deadline:on-time(-1h0m)\",\"attachments:none\"]" },
+	{ "review/invalid signature", CALL_SUBJECT " - Region Midtjylland", "", ATT_FORM_BADSIG, -3600, "review",
+	  "exact", "application", 1,
 	  "[\"subject:exact\",\"deadline:on-time(-1h0m)\",\"attachments:1\",\"form:signature-invalid\"]" },
 	{ "unrelated/auto-reply", "Automatisk svar: " CALL_SUBJECT,
-	  "Auto-Submitted: auto-replied\r\nX-Autoreply: yes\r\n", ATT_NONE, -3600,
-	  "unrelated", NULL, "auto-reply", -1,
+	  "Auto-Submitted: auto-replied\r\nX-Autoreply: yes\r\n", ATT_NONE, -3600, "unrelated", NULL, "auto-reply", -1,
 	  "[\"subject:fuzzy(1.00)\",\"kind:auto-reply\",\"quotes:digitale-kompetencer-2022\",\"attachments:none\"]" },
-	{ "unrelated/list mail", "Nyhedsbrev: " CALL_SUBJECT,
-	  "List-Id: <nyheder.example.dk>\r\nPrecedence: list\r\n", ATT_NONE, -3600,
-	  "unrelated", NULL, "list", -1,
+	{ "unrelated/list mail", "Nyhedsbrev: " CALL_SUBJECT, "List-Id: <nyheder.example.dk>\r\nPrecedence: list\r\n",
+	  ATT_NONE, -3600, "unrelated", NULL, "list", -1,
 	  "[\"subject:fuzzy(1.00)\",\"kind:list\",\"quotes:digitale-kompetencer-2022\",\"attachments:none\"]" },
 };
 
@@ -115,7 +114,8 @@ static void test_row(gconstpointer data)
 	assess_message(cfg, &in, &a);
 	const char *kind = a.msg.has_kind ? record_kind_name(a.msg.kind) : NULL;
 	g_test_message("%s: status %s, match %s, kind %s, on_time %d, reasons %s", r->name,
-		       record_status_name(a.msg.status), record_match_name(a.msg.match), kind, a.msg.on_time, a.msg.reasons);
+		       record_status_name(a.msg.status), record_match_name(a.msg.match), kind, a.msg.on_time,
+		       a.msg.reasons);
 	g_assert_cmpstr(record_status_name(a.msg.status), ==, r->status);
 	g_assert_cmpstr(record_match_name(a.msg.match), ==, r->match);
 	g_assert_cmpstr(kind, ==, r->kind);
@@ -140,7 +140,8 @@ static void test_now(void)
 	const char *args[] = { "/usr/bin/python3", gen, dir, NULL };
 	int status = 0;
 	g_autoptr(GError) err = NULL;
-	if (!g_spawn_sync(NULL, (char **)args, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &err) ||
+	if (!g_spawn_sync(NULL, (char **)args, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status,
+			  &err) ||
 	    !g_spawn_check_wait_status(status, NULL))
 		g_error("generating the past signatures (faketime) failed: %s", err ? err->message : "non-zero exit");
 	g_autofree char *eml = g_build_filename(dir, "expired_since.eml", NULL);

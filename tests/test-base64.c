@@ -75,9 +75,9 @@ static void test_unpadded_end(void)
 		const char *text, *bytes;
 		bool whole;
 	} cases[] = {
-		{ "QUJ", "AB", true },	    { "QQ", "A", true },	{ "QQ=", "A", true },
+		{ "QUJ", "AB", true },          { "QQ", "A", true },          { "QQ=", "A", true },
 		{ "QUJDQQ\r\n", "ABCA", true }, { "QUJDQUI", "ABCAB", true }, { "QUJD", "ABC", true },
-		{ "QUJDQ", "ABC", false },   { "Q", "", false },	{ "QUJD!", "", false },
+		{ "QUJDQ", "ABC", false },      { "Q", "", false },           { "QUJD!", "", false },
 	};
 	GRand *rng = g_rand_new_with_seed(9);
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -106,7 +106,7 @@ static void test_lenient_tail(void)
 		bool whole;
 	} cases[] = {
 		{ "QU!JDQQ", "A", true }, { "QUJD!QUI\r\n", "AB", true }, { "QUJD*", "", true },
-		{ "QUJD!Q", "", false },  { "QUJD=QQ", "", true },	 /* a '=': GMime's rules decide */
+		{ "QUJD!Q", "", false },  { "QUJD=QQ", "", true }, /* a '=': GMime's rules decide */
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 		struct base64_tail t;
@@ -147,19 +147,19 @@ static void test_random_round_trip(void)
 static void test_refuses_what_is_not_strict(void)
 {
 	static const char *const texts[] = {
-		"QUJD!REVG",   /* a byte outside the alphabet */
-		"QUJD\x80",    /* 8-bit */
-		"QQ==QUJD",    /* data after the padding */
-		"QUI=QUI=",    /* two padded quartets glued */
-		"QQ=",         /* one '=' still owed */
-		"QQ=x",        /* data where the second '=' belongs */
-		"QUJ",         /* an incomplete quartet */
-		"Q",           /* one sextet */
-		"Q===",        /* '=' after a single sextet */
-		"=QUJD",       /* '=' first */
-		"QUJD=",       /* '=' on a quartet boundary */
-		"QQ===",       /* three '=' */
-		"QUJD-_",      /* the URL-safe alphabet */
+		"QUJD!REVG", /* a byte outside the alphabet */
+		"QUJD\x80",  /* 8-bit */
+		"QQ==QUJD",  /* data after the padding */
+		"QUI=QUI=",  /* two padded quartets glued */
+		"QQ=",       /* one '=' still owed */
+		"QQ=x",      /* data where the second '=' belongs */
+		"QUJ",       /* an incomplete quartet */
+		"Q",         /* one sextet */
+		"Q===",      /* '=' after a single sextet */
+		"=QUJD",     /* '=' first */
+		"QUJD=",     /* '=' on a quartet boundary */
+		"QQ===",     /* three '=' */
+		"QUJD-_",    /* the URL-safe alphabet */
 	};
 	GRand *rng = g_rand_new_with_seed(7);
 	for (size_t i = 0; i < G_N_ELEMENTS(texts); i++) {

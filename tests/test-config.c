@@ -86,8 +86,9 @@ static void test_good(void)
 
 static void test_defaults(void)
 {
-	g_autofree char *path = write_conf("[imap]\nhost=h\nusername=u\nsecurity=starttls\n"
-					   "[call x]\nsubject=Puljeopslag\ndeadline=2022-07-01\n");
+	g_autofree char *path = write_conf(
+		"[imap]\nhost=h\nusername=u\nsecurity=starttls\n"
+		"[call x]\nsubject=Puljeopslag\ndeadline=2022-07-01\n");
 	struct config *cfg = NULL;
 	g_autofree char *err = NULL;
 	g_assert_cmpint(config_load(path, &cfg, &err), ==, 0);
@@ -149,8 +150,10 @@ static const struct {
 	{ "deadline = 2022-07-01 ", "deadline = 1. juli 2022 ", "[call digitale-kompetencer-2022]", "deadline" },
 	{ "deadline = 2022-07-01 ", "deadline = 2022-02-30 ", "[call digitale-kompetencer-2022]", "deadline" },
 	{ "deadline = 2022-07-01 ", "deadline = 2022-10-30T02:30 ", "[call digitale-kompetencer-2022]", "deadline" },
-	{ "timezone = Europe/Copenhagen", "timezone = Europe/Copenhagen\ngrace = 15", "[call digitale-kompetencer-2022]", "grace" },
-	{ "timezone = Europe/Copenhagen", "timezone = Europe/Copenhagen\ndeadline_basis = sent", "[call digitale-kompetencer-2022]", "deadline_basis" },
+	{ "timezone = Europe/Copenhagen", "timezone = Europe/Copenhagen\ngrace = 15",
+	  "[call digitale-kompetencer-2022]", "grace" },
+	{ "timezone = Europe/Copenhagen", "timezone = Europe/Copenhagen\ndeadline_basis = sent",
+	  "[call digitale-kompetencer-2022]", "deadline_basis" },
 	{ "[store]", "[match]\nfuzzy_threshold = 1.5\n[store]", "[match]", "fuzzy_threshold" },
 	{ "[store]", "[match]\nword_similarity = 0\n[store]", "[match]", "word_similarity" },
 	{ "[store]", "[match]\nword_similarity = high\n[store]", "[match]", "word_similarity" },
@@ -159,13 +162,15 @@ static const struct {
 	{ "[store]", "[match]\nword_threshold = 0.5\n[store]", "[match]", "word_threshold" },
 	{ "deadline = 2022-07-01       # a date means through the end of that day\n", "",
 	  "[call digitale-kompetencer-2022]", "deadline" },
-	{ "subject = Puljeopslag 2022: Styrkelse af digitale kompetencer\n", "",
-	  "[call digitale-kompetencer-2022]", "subject" },
-	{ "timezone = Europe/Copenhagen", "timezone = Europe/Kobenhavn", "[call digitale-kompetencer-2022]", "timezone" },
+	{ "subject = Puljeopslag 2022: Styrkelse af digitale kompetencer\n", "", "[call digitale-kompetencer-2022]",
+	  "subject" },
+	{ "timezone = Europe/Copenhagen", "timezone = Europe/Kobenhavn", "[call digitale-kompetencer-2022]",
+	  "timezone" },
 	{ "[call digitale-kompetencer-2022]", "[call ]", "[call ]", NULL },
 	{ "[call digitale-kompetencer-2022]", "[call a/b]", "[call a/b]", NULL },
 	{ "[call digitale-kompetencer-2022]", "[calls x]", "[calls x]", NULL },
-	{ "timezone = Europe/Copenhagen", "timezone = Europe/Copenhagen\nreminder = 1", "[call digitale-kompetencer-2022]", "reminder" },
+	{ "timezone = Europe/Copenhagen", "timezone = Europe/Copenhagen\nreminder = 1",
+	  "[call digitale-kompetencer-2022]", "reminder" },
 	{ "password_file = @DIR@/pw", "password_file = pw", "[imap]", "password_file" },
 	{ "[store]", "[limits]\nmax_message_size = 10Q\n[store]", "[limits]", "max_message_size" },
 	{ "[store]", "[limits]\nmax_header_size = 100\n[store]", "[limits]", "max_header_size" },
@@ -211,10 +216,11 @@ static const struct {
  * deadline_basis = edge with them. */
 static void test_evidence(void)
 {
-	g_autofree char *text = replace(good, "[store]", "[evidence]\ntrusted_relays = *.prod.OUTLOOK.com;mx*.sum.dk, "
-						"mail?.sum.dk  relay.sum.dk ;\nmax_edge_skew = 90s\n[store]");
-	g_autofree char *text2 = replace(text, "timezone = Europe/Copenhagen",
-					 "timezone = Europe/Copenhagen\ndeadline_basis = edge");
+	g_autofree char *text = replace(good, "[store]",
+					"[evidence]\ntrusted_relays = *.prod.OUTLOOK.com;mx*.sum.dk, "
+					"mail?.sum.dk  relay.sum.dk ;\nmax_edge_skew = 90s\n[store]");
+	g_autofree char *text2 =
+		replace(text, "timezone = Europe/Copenhagen", "timezone = Europe/Copenhagen\ndeadline_basis = edge");
 	g_autofree char *path = write_conf(text2);
 	struct config *cfg = NULL;
 	g_autofree char *err = NULL;
@@ -241,8 +247,9 @@ static void test_evidence(void)
 
 static void test_match_settings(void)
 {
-	g_autofree char *text = replace(good, "[store]", "[match]\nfuzzy_threshold = 0.8\nword_similarity = 0.7   # typos\n"
-						     "title_threshold = 1\n[store]");
+	g_autofree char *text = replace(good, "[store]",
+					"[match]\nfuzzy_threshold = 0.8\nword_similarity = 0.7   # typos\n"
+					"title_threshold = 1\n[store]");
 	g_autofree char *path = write_conf(text);
 	struct config *cfg = NULL;
 	g_autofree char *err = NULL;
@@ -256,8 +263,10 @@ static void test_match_settings(void)
 	g_autofree char *bad_path = write_conf(bad_text);
 	g_autofree char *bad_err = NULL;
 	g_assert_cmpint(config_load(bad_path, &cfg, &bad_err), <, 0);
-	g_autofree char *want = g_strdup_printf("%s: [match] word_similarity: must be a number above 0 and at most 1 "
-						"such as 0.6, got \"1.5\"", bad_path);
+	g_autofree char *want = g_strdup_printf(
+		"%s: [match] word_similarity: must be a number above 0 and at most 1 "
+		"such as 0.6, got \"1.5\"",
+		bad_path);
 	g_assert_cmpstr(bad_err, ==, want);
 }
 
@@ -269,7 +278,8 @@ static void test_bad(void)
 		struct config *cfg = NULL;
 		g_autofree char *err = NULL;
 		int r = config_load(path, &cfg, &err);
-		if (r == 0 || !strstr(err, path) || !strstr(err, bad[i].group) || (bad[i].key && !strstr(err, bad[i].key)))
+		if (r == 0 || !strstr(err, path) || !strstr(err, bad[i].group) ||
+		    (bad[i].key && !strstr(err, bad[i].key)))
 			g_test_message("case %zu: r=%d err=%s", i, r, err ? err : "(null)");
 		g_assert_cmpint(r, <, 0);
 		g_assert_null(cfg);
@@ -386,8 +396,9 @@ static void test_auth_and_actions(void)
 	g_string_free(big, TRUE);
 	config_free(cfg);
 
-	g_autofree char *kw = replace(good, "mailbox = INBOX", "mailbox = INBOX\nauth = plain\n"
-					"after_ingest = keyword\nafter_ingest_keyword = $Behandlet");
+	g_autofree char *kw = replace(good, "mailbox = INBOX",
+				      "mailbox = INBOX\nauth = plain\n"
+				      "after_ingest = keyword\nafter_ingest_keyword = $Behandlet");
 	g_autofree char *kpath = write_conf(kw);
 	g_assert_cmpint(config_load(kpath, &cfg, NULL), ==, 0);
 	g_assert_cmpint(cfg->imap.auth, ==, CONFIG_AUTH_PLAIN);
@@ -445,9 +456,10 @@ static void test_prefetch(void)
 		uint64_t bytes;
 	} cases[] = { { "0", 0 }, { "512K", 512u << 10 }, { "1G", 1u << 30 } };
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-		g_autofree char *text = g_strdup_printf("[imap]\nhost=h\nusername=u\n[limits]\nprefetch = %s\n"
-							"[call x]\nsubject=Puljeopslag\ndeadline=2022-07-01\n",
-							cases[i].value);
+		g_autofree char *text = g_strdup_printf(
+			"[imap]\nhost=h\nusername=u\n[limits]\nprefetch = %s\n"
+			"[call x]\nsubject=Puljeopslag\ndeadline=2022-07-01\n",
+			cases[i].value);
 		g_autofree char *path = write_conf(text);
 		struct config *cfg = NULL;
 		g_autofree char *err = NULL;
@@ -466,13 +478,15 @@ static void test_tls_priority(void)
 	g_assert_null(cfg->imap.tls_priority); /* tls.c's default */
 	config_free(cfg);
 	cfg = NULL;
-	g_autofree char *text = replace(good, "mailbox = INBOX", "mailbox = INBOX\ntls_priority = NORMAL:-VERS-ALL:+VERS-TLS1.0");
+	g_autofree char *text =
+		replace(good, "mailbox = INBOX", "mailbox = INBOX\ntls_priority = NORMAL:-VERS-ALL:+VERS-TLS1.0");
 	g_autofree char *path2 = write_conf(text);
 	g_assert_cmpint(config_load(path2, &cfg, &err), ==, 0);
 	g_assert_cmpstr(cfg->imap.tls_priority, ==, "NORMAL:-VERS-ALL:+VERS-TLS1.0");
 	config_free(cfg);
 	/* The error points at the bad element. */
-	g_autofree char *bad_text = replace(good, "mailbox = INBOX", "mailbox = INBOX\ntls_priority = SECURE128:+BOGUS:-RSA");
+	g_autofree char *bad_text =
+		replace(good, "mailbox = INBOX", "mailbox = INBOX\ntls_priority = SECURE128:+BOGUS:-RSA");
 	g_autofree char *path3 = write_conf(bad_text);
 	cfg = NULL;
 	g_assert_cmpint(config_load(path3, &cfg, &err), <, 0);
@@ -491,15 +505,16 @@ static void test_judge_secret_file(void)
 	} cases[] = {
 		{ S_IFREG | 0600, 1000, CONFIG_FILE_OK, NULL },
 		{ S_IFREG | 0400, 1000, CONFIG_FILE_OK, NULL },
-		{ S_IFREG | 0640, 1000, CONFIG_FILE_OK, NULL },      /* group may read */
-		{ S_IFREG | 0440, 0, CONFIG_FILE_OK, NULL },         /* root's */
+		{ S_IFREG | 0640, 1000, CONFIG_FILE_OK, NULL }, /* group may read */
+		{ S_IFREG | 0440, 0, CONFIG_FILE_OK, NULL },    /* root's */
 		{ S_IFREG | 0644, 1000, CONFIG_FILE_WARN, "readable by everyone (mode 0644)" },
 		{ S_IFREG | 0604, 0, CONFIG_FILE_WARN, "readable by everyone" },
 		{ S_IFREG | 0620, 1000, CONFIG_FILE_REFUSE, "writable by its group (gid 50, mode 0620)" },
 		{ S_IFREG | 0660, 0, CONFIG_FILE_REFUSE, "writable by its group" },
 		{ S_IFREG | 0602, 1000, CONFIG_FILE_REFUSE, "writable by everyone (mode 0602)" },
 		{ S_IFREG | 0666, 1000, CONFIG_FILE_REFUSE, "writable by everyone" },
-		{ S_IFREG | 0600, 1001, CONFIG_FILE_REFUSE, "owned by uid 1001, not by the service user (uid 1000) or root" },
+		{ S_IFREG | 0600, 1001, CONFIG_FILE_REFUSE,
+		  "owned by uid 1001, not by the service user (uid 1000) or root" },
 		{ S_IFREG | 0600, 65534, CONFIG_FILE_REFUSE, "owned by uid 65534" },
 		{ S_IFDIR | 0700, 1000, CONFIG_FILE_REFUSE, "not a regular file" },
 		{ S_IFIFO | 0600, 1000, CONFIG_FILE_REFUSE, "not a regular file" },

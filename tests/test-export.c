@@ -6,7 +6,9 @@
 
 static void test_fields(void)
 {
-	static const struct { const char *in, *out; } cases[] = {
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
 		{ NULL, "" },
 		{ "", "" },
 		{ "Region Midtjylland", "Region Midtjylland" },
@@ -32,7 +34,9 @@ static void test_record(void)
 	GString *s = g_string_new(EXPORT_CSV_BOM);
 	const char *row[] = { "Ærø Kommune", "accepted", NULL, "a;b" };
 	export_csv_record(s, row, G_N_ELEMENTS(row));
-	g_assert_cmpstr(s->str, ==, "\xEF\xBB\xBF" "Ærø Kommune;accepted;;\"a;b\"\r\n");
+	g_assert_cmpstr(s->str, ==,
+			"\xEF\xBB\xBF"
+			"Ærø Kommune;accepted;;\"a;b\"\r\n");
 	g_string_free(s, TRUE);
 }
 

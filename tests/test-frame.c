@@ -94,24 +94,15 @@ static void test_permanentflags(void)
 	/* Every spelling libetpan reads as the code whose list it frees while
 	 * NULL, and the tagged and continuation forms. */
 	const char *bad[] = {
-		"* OK [PERMANENTFLAGS (%)] x\r\n",
-		"* ok [permanentflags (%)] x\r\n",
-		"*  OK [PERMANENTFLAGS (%)] x\r\n",
-		"*\tOK\t[PERMANENTFLAGS\t(%)] x\r\n",
-		" * OK  [  PERMANENTFLAGS  ( %)] x\r\n",
-		"* NO [PERMANENTFLAGS (%)] x\r\n",
-		"* BYE [PERMANENTFLAGS (%)] x\r\n",
-		"* PREAUTH [PERMANENTFLAGS (%)] x\r\n",
-		"A7 OK [PERMANENTFLAGS (%)] x\r\n",
-		"A7 bad [PermanentFlags (%)] x\r\n",
-		"+ [PERMANENTFLAGS (%)] x\r\n",
-		"+[PERMANENTFLAGS (%)] x\r\n",
-		"* OK [PERMANENTFLAGS (\\)] x\r\n",
-		"* OK [PERMANENTFLAGS (\\*x)] x\r\n",
-		"* OK [PERMANENTFLAGS (a{b\"c]d)] x\r\n",
-		"* OK [PERMANENTFLAGS (\r\n",
-		"* OK [PERMANENTFLAGS(%)] x\r\n",
-		"* OK [PERMANENTFLAGSX (%)] x\r\n",
+		"* OK [PERMANENTFLAGS (%)] x\r\n",        "* ok [permanentflags (%)] x\r\n",
+		"*  OK [PERMANENTFLAGS (%)] x\r\n",       "*\tOK\t[PERMANENTFLAGS\t(%)] x\r\n",
+		" * OK  [  PERMANENTFLAGS  ( %)] x\r\n",  "* NO [PERMANENTFLAGS (%)] x\r\n",
+		"* BYE [PERMANENTFLAGS (%)] x\r\n",       "* PREAUTH [PERMANENTFLAGS (%)] x\r\n",
+		"A7 OK [PERMANENTFLAGS (%)] x\r\n",       "A7 bad [PermanentFlags (%)] x\r\n",
+		"+ [PERMANENTFLAGS (%)] x\r\n",           "+[PERMANENTFLAGS (%)] x\r\n",
+		"* OK [PERMANENTFLAGS (\\)] x\r\n",       "* OK [PERMANENTFLAGS (\\*x)] x\r\n",
+		"* OK [PERMANENTFLAGS (a{b\"c]d)] x\r\n", "* OK [PERMANENTFLAGS (\r\n",
+		"* OK [PERMANENTFLAGS(%)] x\r\n",         "* OK [PERMANENTFLAGSX (%)] x\r\n",
 	};
 	for (size_t k = 0; k < G_N_ELEMENTS(bad); k++)
 		expect(bad[k], FRAME_REFUSED);

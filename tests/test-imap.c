@@ -12,7 +12,7 @@ static const struct {
 	{ "A&B", "A&-B" },
 	{ "日本語", "&ZeVnLIqe-" },
 	{ "Ans&APg-gninger", "Ans&APg-gninger" }, /* already encoded: kept */
-	{ "\xf0\x9f\x93\x8e", "&2D3czg-" },          /* outside the BMP: a surrogate pair */
+	{ "\xf0\x9f\x93\x8e", "&2D3czg-" },       /* outside the BMP: a surrogate pair */
 };
 
 static void test_mailbox_encode(void)

@@ -23,8 +23,8 @@ static char *logged_with(const char *js, const char *arg)
 	g_assert_cmpint(dup2(fd, STDERR_FILENO), ==, STDERR_FILENO);
 	struct stat st;
 	g_assert_cmpint(fstat(fd, &st), ==, 0);
-	g_autofree char *self = g_strdup_printf("%llu:%llu", (unsigned long long)st.st_dev,
-						(unsigned long long)st.st_ino);
+	g_autofree char *self =
+		g_strdup_printf("%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
 	if (js)
 		g_setenv("JOURNAL_STREAM", g_str_equal(js, "SELF") ? self : js, TRUE);
 	else
@@ -50,7 +50,12 @@ static void test_controls(void)
 {
 	/* CSI as the C1 byte pair (U+009B), an ESC sequence, a bidi override,
 	 * a bidi isolate, DEL, a bare C1 byte (invalid UTF-8) and a newline. */
-	g_autofree char *out = logged("a\xc2\x9b" "2Jb\x1b[31mc\xe2\x80\xae" "d\xe2\x81\xa6" "e\x7f" "f\x9bg\nh");
+	g_autofree char *out =
+		logged("a\xc2\x9b"
+		       "2Jb\x1b[31mc\xe2\x80\xae"
+		       "d\xe2\x81\xa6"
+		       "e\x7f"
+		       "f\x9bg\nh");
 	g_assert_true(g_utf8_validate(out, -1, NULL));
 	g_assert_null(strstr(out, "\xc2\x9b"));
 	g_assert_null(strstr(out, "\xe2\x80\xae"));

@@ -68,8 +68,8 @@ static void check_fixture(gconstpointer data)
 		JsonArray *a = json_node_get_array(atts);
 		if (json_array_get_length(a) != m->n_attachments) {
 			for (size_t i = 0; i < m->n_attachments; i++)
-				g_test_message("got %s %s %zu", m->attachments[i].filename, m->attachments[i].content_type,
-					       m->attachments[i].size);
+				g_test_message("got %s %s %zu", m->attachments[i].filename,
+					       m->attachments[i].content_type, m->attachments[i].size);
 		}
 		g_assert_cmpuint(json_array_get_length(a), ==, m->n_attachments);
 		for (guint i = 0; i < json_array_get_length(a); i++) {
@@ -110,7 +110,10 @@ static void test_garbage(void)
 {
 	/* Whatever the bytes, parsing returns and reports. */
 	static const char *const inputs[] = {
-		"", "\r\n", "garbage without headers", "Subject: only\r\n",
+		"",
+		"\r\n",
+		"garbage without headers",
+		"Subject: only\r\n",
 		"Content-Type: multipart/mixed\r\n\r\nno boundary\r\n",
 		"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4\r\n",
 	};
@@ -145,7 +148,8 @@ static void test_dates(void)
 	for (size_t i = 0; i < G_N_ELEMENTS(dates); i++) {
 		g_autofree char *raw = g_strdup_printf(
 			"Received: from mx.example.dk by mail.example.dk with ESMTPS id 4x; %s\r\n"
-			"Date: %s\r\nSubject: t\r\n\r\nbody\r\n", dates[i].header, dates[i].header);
+			"Date: %s\r\nSubject: t\r\n\r\nbody\r\n",
+			dates[i].header, dates[i].header);
 		GByteArray *arr = g_byte_array_new();
 		g_byte_array_append(arr, (const guint8 *)raw, (guint)strlen(raw));
 		struct mime_message *m = NULL;
@@ -180,7 +184,8 @@ static void test_facts(void)
 		{ "Organization: =?utf-8?Q?=C3=86r=C3=B8_Kommune?=\r\n", 0 },
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-		g_autofree char *raw = g_strdup_printf("%sSubject: t\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n", cases[i].headers);
+		g_autofree char *raw =
+			g_strdup_printf("%sSubject: t\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n", cases[i].headers);
 		GByteArray *arr = g_byte_array_new();
 		g_byte_array_append(arr, (const guint8 *)raw, (guint)strlen(raw));
 		struct mime_message *m = NULL;
@@ -221,7 +226,8 @@ static void test_limits(void)
 	/* 30 parts with a part limit of 10: the multipart itself is one. */
 	s = g_string_new("Subject: many\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n");
 	for (int i = 0; i < 30; i++)
-		g_string_append_printf(s, "--b\r\nContent-Type: application/pdf; name=p%d.pdf\r\n\r\n%%PDF-1.4 %d\r\n", i, i);
+		g_string_append_printf(s, "--b\r\nContent-Type: application/pdf; name=p%d.pdf\r\n\r\n%%PDF-1.4 %d\r\n",
+				       i, i);
 	g_string_append(s, "--b--\r\n");
 	arr = g_byte_array_new_take((guint8 *)s->str, s->len);
 	g_string_free(s, FALSE);
@@ -269,7 +275,8 @@ static void test_header_limits(void)
 	/* 30 Received: fields with a limit of 20: a loop. */
 	s = g_string_new(NULL);
 	for (int i = 0; i < 30; i++)
-		g_string_append_printf(s, "Received: from hop%d by hop%d; Wed, 15 Jun 2022 10:00:00 +0200\r\n", i, i + 1);
+		g_string_append_printf(s, "Received: from hop%d by hop%d; Wed, 15 Jun 2022 10:00:00 +0200\r\n", i,
+				       i + 1);
 	g_string_append(s, "Subject: loop\r\n\r\nbody\r\n");
 	g_assert_cmpuint(parse_flags(s->str, &lim), ==, MIME_TOO_MANY_HEADERS);
 	g_string_free(s, TRUE);
@@ -280,8 +287,9 @@ static void test_header_limits(void)
 
 	/* The time budget: a clock that has run past the deadline stops the
 	 * walk at once; a generous one does not. */
-	const char *multi = "Subject: t\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
-			    "--b\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4 x\r\n--b--\r\n";
+	const char *multi =
+		"Subject: t\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+		"--b\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4 x\r\n--b--\r\n";
 	fake_now = 0;
 	lim.clock = fake_clock;
 	lim.deadline = 500; /* already past at the first look */
@@ -297,8 +305,8 @@ static void test_header_limits(void)
 	mime_parse(arr, &lim, &m);
 	g_assert_cmpuint(m->flags, ==, 0);
 	g_assert_cmpuint(m->n_attachments, ==, 1);
-	g_autofree char *names = mime_flags_describe(MIME_TIME_LIMIT | MIME_LONG_HEADER | MIME_BAD_HEADER |
-						     MIME_TOO_MANY_HEADERS);
+	g_autofree char *names =
+		mime_flags_describe(MIME_TIME_LIMIT | MIME_LONG_HEADER | MIME_BAD_HEADER | MIME_TOO_MANY_HEADERS);
 	g_assert_cmpstr(names, ==, "time-limit,bad-header,long-header,too-many-headers");
 	mime_message_free(m);
 	g_byte_array_free(arr, TRUE);
@@ -354,13 +362,14 @@ static void test_filename_split_character(void)
 	mime_message_free(m);
 
 	/* The same in Content-Type's name, and an RFC 2231 name left to GMime. */
-	m = parse_text("From: a@x.dk\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
-		       "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
-		       "--b\r\nContent-Type: application/octet-stream;\r\n name=\"=?utf-8?Q?=C3=86r=C3?= =?utf-8?Q?=B8.pdf?=\"\r\n"
-		       "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"
-		       "--b\r\nContent-Type: application/pdf\r\n"
-		       "Content-Disposition: attachment; filename*=iso-8859-1''%C6r%F8.pdf\r\n"
-		       "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n");
+	m = parse_text(
+		"From: a@x.dk\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+		"--b\r\nContent-Type: application/octet-stream;\r\n name=\"=?utf-8?Q?=C3=86r=C3?= =?utf-8?Q?=B8.pdf?=\"\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"
+		"--b\r\nContent-Type: application/pdf\r\n"
+		"Content-Disposition: attachment; filename*=iso-8859-1''%C6r%F8.pdf\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n");
 	g_assert_cmpuint(m->n_attachments, ==, 2);
 	g_assert_cmpstr(m->attachments[0].filename, ==, "Ærø.pdf");
 	g_assert_cmpstr(m->attachments[1].filename, ==, "Ærø.pdf");
@@ -429,7 +438,8 @@ static void test_encoded_forward(void)
 		"--IN\r\nContent-Type: text/plain\r\n\r\nhej\r\n"
 		"--IN\r\nContent-Type: application/pdf; name=\"Ans=?utf-8?Q?=C3=B8?=gning.pdf\"\r\n"
 		"Content-Disposition: attachment; filename*=utf-8''Ans%%C3%%B8gning.pdf\r\n"
-		"Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--IN--\r\n", pdf64);
+		"Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--IN--\r\n",
+		pdf64);
 	g_autofree char *inner64 = g_base64_encode((const guchar *)inner, strlen(inner));
 	static const char *const encodings[] = { "base64", "quoted-printable" };
 	for (size_t i = 0; i < G_N_ELEMENTS(encodings); i++) {
@@ -440,7 +450,8 @@ static void test_encoded_forward(void)
 			"--OUT\r\nContent-Type: text/plain\r\n\r\nse vedhaeftet\r\n"
 			"--OUT\r\nContent-Type: message/rfc822; name=\"fwd.eml\"\r\n"
 			"Content-Transfer-Encoding: %s\r\nContent-Disposition: attachment; filename=\"fwd.eml\"\r\n\r\n"
-			"%s\r\n--OUT--\r\n", encodings[i], body);
+			"%s\r\n--OUT--\r\n",
+			encodings[i], body);
 		struct mime_message *m = parse_text(raw);
 		g_assert_cmpuint(m->n_attachments, ==, 1);
 		g_assert_cmpstr(m->attachments[0].filename, ==, "Ansøgning.pdf");
@@ -487,22 +498,24 @@ static void test_smime_decoy(void)
  * shrink, so each level would hold another copy of the message). */
 static void test_encoded_forward_nesting(void)
 {
-	g_autofree char *msg = g_strdup("From: a@b.dk\r\nSubject: inner\r\nMIME-Version: 1.0\r\n"
-					"Content-Type: application/pdf; name=\"a.pdf\"\r\n\r\n%PDF-1.4\r\n");
+	g_autofree char *msg = g_strdup(
+		"From: a@b.dk\r\nSubject: inner\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: application/pdf; name=\"a.pdf\"\r\n\r\n%PDF-1.4\r\n");
 	for (int level = 0; level < 3; level++) {
-		char *outer = g_strdup_printf("From: x@y.dk\r\nSubject: level %d\r\nMIME-Version: 1.0\r\n"
-					      "Content-Type: multipart/mixed; boundary=L%d\r\n\r\n"
-					      "--L%d\r\nContent-Type: message/rfc822\r\n"
-					      "Content-Transfer-Encoding: quoted-printable\r\n\r\n%s\r\n--L%d--\r\n",
-					      level, level, level, msg, level);
+		char *outer = g_strdup_printf(
+			"From: x@y.dk\r\nSubject: level %d\r\nMIME-Version: 1.0\r\n"
+			"Content-Type: multipart/mixed; boundary=L%d\r\n\r\n"
+			"--L%d\r\nContent-Type: message/rfc822\r\n"
+			"Content-Transfer-Encoding: quoted-printable\r\n\r\n%s\r\n--L%d--\r\n",
+			level, level, level, msg, level);
 		g_free(msg);
 		msg = outer;
 	}
 	struct mime_message *m = parse_text(msg);
 	g_assert_cmpuint(m->n_attachments, ==, 1);
 	g_assert_cmpstr(m->attachments[0].content_type, ==, "message/rfc822");
-	g_assert_nonnull(g_strstr_len((const char *)m->attachments[0].data, (gssize)m->attachments[0].size,
-				      "Subject: level 0"));
+	g_assert_nonnull(
+		g_strstr_len((const char *)m->attachments[0].data, (gssize)m->attachments[0].size, "Subject: level 0"));
 	mime_message_free(m);
 }
 
@@ -511,12 +524,18 @@ static void test_encoded_forward_nesting(void)
  * a message really cut short still said to be. */
 static void test_prescan_cut(void)
 {
-	struct mime_limits lim = { 32, 10, .max_header_field = 1024, .max_header_fields = 100,
-				   .max_header_fields_total = 1000, .max_header_bytes_total = 1 << 20 };
+	struct mime_limits lim = { 32,
+				   10,
+				   .max_header_field = 1024,
+				   .max_header_fields = 100,
+				   .max_header_fields_total = 1000,
+				   .max_header_bytes_total = 1 << 20 };
 	GString *s = g_string_new("Subject: many\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n");
 	for (int i = 0; i < 30; i++)
-		g_string_append_printf(s, "--b\r\nContent-Type: application/octet-stream; name=\"f%02d.bin\"\r\n\r\n"
-					  "part %d\r\n", i, i);
+		g_string_append_printf(s,
+				       "--b\r\nContent-Type: application/octet-stream; name=\"f%02d.bin\"\r\n\r\n"
+				       "part %d\r\n",
+				       i, i);
 	g_string_append(s, "--b--\r\n");
 	GByteArray *arr = g_byte_array_new();
 	g_byte_array_append(arr, (const guint8 *)s->str, (guint)s->len);

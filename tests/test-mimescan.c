@@ -47,22 +47,27 @@ static unsigned parsed_parts(const char *raw)
 
 static const char *const shapes[] = {
 	/* plain multipart */
-	HEAD "Content-Type: multipart/mixed; boundary=b\r\n\r\npre\r\n--b\r\n\r\none\r\n--b\r\n"
-	     "Content-Type: text/plain\r\n\r\ntwo\r\n--b--\r\nepi\r\n",
+	HEAD
+	"Content-Type: multipart/mixed; boundary=b\r\n\r\npre\r\n--b\r\n\r\none\r\n--b\r\n"
+	"Content-Type: text/plain\r\n\r\ntwo\r\n--b--\r\nepi\r\n",
 	/* nested, the inner closed by the outer boundary */
-	HEAD "Content-Type: multipart/mixed; boundary=\"o\"\r\n\r\n--o\r\nContent-Type: multipart/alternative; "
-	     "boundary=i\r\n\r\n--i\r\n\r\nx\r\n--o\r\n\r\ny\r\n--o--\r\n",
+	HEAD
+	"Content-Type: multipart/mixed; boundary=\"o\"\r\n\r\n--o\r\nContent-Type: multipart/alternative; "
+	"boundary=i\r\n\r\n--i\r\n\r\nx\r\n--o\r\n\r\ny\r\n--o--\r\n",
 	/* a boundary line inside a part's header: that part has no body, and
 	 * its multipart type holds nonetheless */
-	HEAD "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: multipart/mixed; boundary=c\r\n"
-	     "--b\r\nX-A: 1\r\n\r\n--c\r\n\r\n1\r\n--c\r\n\r\n2\r\n--c--\r\n--b--\r\n",
+	HEAD
+	"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: multipart/mixed; boundary=c\r\n"
+	"--b\r\nX-A: 1\r\n\r\n--c\r\n\r\n1\r\n--c\r\n\r\n2\r\n--c--\r\n--b--\r\n",
 	/* multipart/digest: parts without a type are forwarded messages */
-	HEAD "Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: in\r\n\r\nbody\r\n--d\r\n"
-	     "\r\nSubject: in2\r\nContent-Type: multipart/mixed; boundary=e\r\n\r\n--e\r\n\r\nz\r\n--e--\r\n--d--\r\n",
+	HEAD
+	"Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: in\r\n\r\nbody\r\n--d\r\n"
+	"\r\nSubject: in2\r\nContent-Type: multipart/mixed; boundary=e\r\n\r\n--e\r\n\r\nz\r\n--e--\r\n--d--\r\n",
 	/* a forwarded message GMime enters, and one it does not (encoded) */
-	HEAD "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n"
-	     "Subject: fwd\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\na\r\n--x--\r\n--b\r\n"
-	     "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\nU3ViamVjdDogeA0KDQp4\r\n--b--\r\n",
+	HEAD
+	"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n"
+	"Subject: fwd\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\na\r\n--x--\r\n--b\r\n"
+	"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\nU3ViamVjdDogeA0KDQp4\r\n--b--\r\n",
 	/* an mbox From line first; bare LF; a boundary with trailing blanks */
 	"From someone Mon Jan  1 00:00:00 2024\nSubject: s\nContent-Type: multipart/mixed; boundary=b\n\n--b  \n"
 	"\nx\n--b\t\nContent-Type: text/html\n\ny\n--b--\n",
@@ -162,8 +167,8 @@ static void test_header_limits(void)
 	g_assert_cmpuint(r.flags, ==, MIMESCAN_TOO_MANY_HEADERS);
 	g_assert_cmpuint(r.cut, ==, (size_t)(strstr(s->str, "X-Loop-20:") - s->str));
 	/* The same limit in a part's header. */
-	g_autofree char *part = g_strconcat(HEAD "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n", s->str,
-					    "--b--\r\n", NULL);
+	g_autofree char *part =
+		g_strconcat(HEAD "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n", s->str, "--b--\r\n", NULL);
 	scan(part, &lim, &r);
 	g_assert_cmpuint(r.flags, ==, MIMESCAN_TOO_MANY_HEADERS);
 	g_assert_cmpuint(r.cut, ==, (size_t)(strstr(part, "X-Loop-20:") - part));

@@ -31,8 +31,9 @@ static void check2(const char *name, enum cms_status want, const char *signer, i
 	struct pdfsig_result r;
 	pdfsig_check((const uint8_t *)pdf, len, trust, &arrival, &r);
 	g_test_message("%s: %s signer=%s covers=%d trusted=%d modified=%d reason=%s source=%s", name,
-		       record_signature_name(r.status), r.signer ? r.signer : "-", r.covers_whole_file, r.trusted, r.modified,
-		       r.reason, cms_time_source_name(r.time_source) ? cms_time_source_name(r.time_source) : "-");
+		       record_signature_name(r.status), r.signer ? r.signer : "-", r.covers_whole_file, r.trusted,
+		       r.modified, r.reason,
+		       cms_time_source_name(r.time_source) ? cms_time_source_name(r.time_source) : "-");
 	g_assert_cmpstr(record_signature_name(r.status), ==, record_signature_name(want));
 	if (signer)
 		g_assert_cmpstr(r.signer, ==, signer);
@@ -85,18 +86,48 @@ static int64_t signed_at(const char *name)
 	return t;
 }
 
-static void test_valid(void) { check("signed_valid", CMS_VALID, "Mette Hansen", 1, true, 1); }
-static void test_single(void) { check("signed_single", CMS_VALID, "Mette Hansen", 1, false, -1); }
-static void test_tampered(void) { check("signed_tampered", CMS_INVALID, NULL, 0, false, -1); }
-static void test_appended(void) { check("signed_appended", CMS_VALID, "Mette Hansen", 0, true, 1); }
-static void test_mallory(void) { check("signed_mallory", CMS_VALID, "Mallory", 1, true, 0); }
-static void test_unsigned(void) { check("unsigned", CMS_NONE, NULL, 0, false, -1); }
-static void test_lying(void) { check("byterange_lying", CMS_INVALID, NULL, 0, false, -1); }
-static void test_huge(void) { check("byterange_huge", CMS_INVALID, NULL, 0, false, -1); }
-static void test_truncated(void) { check("contents_truncated", CMS_INVALID, NULL, 0, false, -1); }
+static void test_valid(void)
+{
+	check("signed_valid", CMS_VALID, "Mette Hansen", 1, true, 1);
+}
+static void test_single(void)
+{
+	check("signed_single", CMS_VALID, "Mette Hansen", 1, false, -1);
+}
+static void test_tampered(void)
+{
+	check("signed_tampered", CMS_INVALID, NULL, 0, false, -1);
+}
+static void test_appended(void)
+{
+	check("signed_appended", CMS_VALID, "Mette Hansen", 0, true, 1);
+}
+static void test_mallory(void)
+{
+	check("signed_mallory", CMS_VALID, "Mallory", 1, true, 0);
+}
+static void test_unsigned(void)
+{
+	check("unsigned", CMS_NONE, NULL, 0, false, -1);
+}
+static void test_lying(void)
+{
+	check("byterange_lying", CMS_INVALID, NULL, 0, false, -1);
+}
+static void test_huge(void)
+{
+	check("byterange_huge", CMS_INVALID, NULL, 0, false, -1);
+}
+static void test_truncated(void)
+{
+	check("contents_truncated", CMS_INVALID, NULL, 0, false, -1);
+}
 
 /* /ByteRange in /Info's strings is no signature (pdfsig: none). */
-static void test_title_byterange(void) { check("unsigned_title_byterange", CMS_NONE, NULL, 0, false, -1); }
+static void test_title_byterange(void)
+{
+	check("unsigned_title_byterange", CMS_NONE, NULL, 0, false, -1);
+}
 
 /* /Contents before /ByteRange with nearly 2 MiB of hex reserved: the key
  * is found that far back. */
@@ -127,7 +158,7 @@ static void test_modified_after_signing(void)
 		const char *name;
 		bool modified;
 	} cases[] = {
-		{ "signed_valid", false },	   { "signed_single", false }, { "two_signatures", false },
+		{ "signed_valid", false },         { "signed_single", false },  { "two_signatures", false },
 		{ "signed_doc_timestamp", false }, { "signed_appended", true }, { "byterange_short", false },
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -160,7 +191,8 @@ static void test_appended_updates(void)
 		  "/Contents 5 0 R /Annots [7 0 R 9 0 R] >>\nendobj\n"
 		  "9 0 obj\n<< /Type /Annot /Subtype /Widget /FT /Sig /T (Signature2) /Rect [0 0 0 0] /P 3 0 R >>\nendobj\n",
 		  false },
-		{ "the page content rewritten", "5 0 obj\n<< /Length 12 >>\nstream\nBT (x) Tj ET\nendstream\nendobj\n", true },
+		{ "the page content rewritten", "5 0 obj\n<< /Length 12 >>\nstream\nBT (x) Tj ET\nendstream\nendobj\n",
+		  true },
 		{ "a catalog with other pages",
 		  "1 0 obj\n<< /Type /Catalog /Pages 30 0 R >>\nendobj\n30 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n",
 		  true },
@@ -185,8 +217,8 @@ static void test_appended_updates(void)
 		  false },
 		{ "an object the signed part refers to, filled in after signing",
 		  "4 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Courier >>\nendobj\n", true },
-		{ "an object stream", "40 0 obj\n<< /Type /ObjStm /N 1 /First 4 /Length 5 >>\nstream\nxxxxx\nendstream\nendobj\n",
-		  true },
+		{ "an object stream",
+		  "40 0 obj\n<< /Type /ObjStm /N 1 /First 4 /Length 5 >>\nstream\nxxxxx\nendstream\nendobj\n", true },
 		{ "/Info rewritten, its title posing as a signature field",
 		  "6 0 obj\n<< /Title (/FT /Sig /Type /Sig) /Subject <2F46542F536967> >>\nendobj\n", true },
 	};
@@ -196,8 +228,9 @@ static void test_appended_updates(void)
 	g_assert_true(g_file_get_contents(path, &base, &len, NULL));
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GString) pdf = g_string_new_len(base, (gssize)len);
-		g_string_append_printf(pdf, "%s%s xref\n0 0\ntrailer\n<< /Size 50 /Root 1 0 R /Info 6 0 R >>\n"
-					    "startxref\n%zu\n%%%%EOF\n",
+		g_string_append_printf(pdf,
+				       "%s%s xref\n0 0\ntrailer\n<< /Size 50 /Root 1 0 R /Info 6 0 R >>\n"
+				       "startxref\n%zu\n%%%%EOF\n",
 				       pdf->str[pdf->len - 1] == '\n' ? "" : "\n", cases[i].update, len);
 		struct pdfsig_result r;
 		pdfsig_check((const uint8_t *)pdf->str, pdf->len, NULL, &arrival, &r);
@@ -214,8 +247,9 @@ static void test_appended_updates(void)
 	g_autofree char *dangling = NULL;
 	g_assert_true(g_file_get_contents(dpath, &dangling, &len, NULL));
 	g_autoptr(GString) filled = g_string_new_len(dangling, (gssize)len);
-	g_string_append(filled, "45 0 obj\n<< /Length 24 >>\nstream\nBT (bewilligt) Tj ET   \nendstream\nendobj\n"
-				"xref\n0 0\ntrailer\n<< /Size 50 /Root 1 0 R /Info 6 0 R >>\nstartxref\n0\n%%EOF\n");
+	g_string_append(filled,
+			"45 0 obj\n<< /Length 24 >>\nstream\nBT (bewilligt) Tj ET   \nendstream\nendobj\n"
+			"xref\n0 0\ntrailer\n<< /Size 50 /Root 1 0 R /Info 6 0 R >>\nstartxref\n0\n%%EOF\n");
 	struct pdfsig_result r;
 	pdfsig_check((const uint8_t *)dangling, len, NULL, &arrival, &r);
 	g_assert_cmpint(r.status, ==, CMS_VALID);
@@ -308,8 +342,11 @@ static void test_past_signatures(void)
 		g_autofree char *pdf = NULL;
 		gsize len = 0;
 		g_assert_true(g_file_get_contents(json_object_get_string_member(c, "pdf"), &pdf, &len, NULL));
-		struct cms_when when = { .known = true, .at = json_object_get_int_member(c, "arrival"),
-					 .source = CMS_TIME_ARRIVAL, .has_now = true, .now = now };
+		struct cms_when when = { .known = true,
+					 .at = json_object_get_int_member(c, "arrival"),
+					 .source = CMS_TIME_ARRIVAL,
+					 .has_now = true,
+					 .now = now };
 		struct pdfsig_result r;
 		pdfsig_check((const uint8_t *)pdf, len, trust, &when, &r);
 		char at[32];
@@ -357,9 +394,10 @@ static void test_past_signatures(void)
  * or as they are. */
 static GString *repeated_pdf(const char *piece, int n_repeat, bool stream)
 {
-	GString *g = g_string_new("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
-				  "2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n"
-				  "3 0 obj\n<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>\nendobj\n");
+	GString *g = g_string_new(
+		"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+		"2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n"
+		"3 0 obj\n<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>\nendobj\n");
 	size_t body = strlen(piece) * (size_t)n_repeat;
 	if (stream)
 		g_string_append_printf(g, "4 0 obj\n<< /Length %zu >>\nstream\n", body);
@@ -409,8 +447,8 @@ static void test_dos_byterange_in_stream(void)
 	g_assert_cmpint(timed_check("200,000 /ByteRange names", names, &why), ==, CMS_INVALID);
 	g_assert_cmpstr(why, ==, "too many /ByteRange");
 	/* Nine signature dictionaries, under the name cap: too many signatures. */
-	g_autoptr(GString) nine = repeated_pdf("<< /ByteRange [0 1 2 3] /Contents <30> >>\n", PDFSIG_MAX_SIGNATURES + 1,
-					       false);
+	g_autoptr(GString) nine =
+		repeated_pdf("<< /ByteRange [0 1 2 3] /Contents <30> >>\n", PDFSIG_MAX_SIGNATURES + 1, false);
 	g_assert_cmpint(timed_check("nine signature dictionaries", nine, &why), ==, CMS_INVALID);
 	g_assert_cmpstr(why, ==, "too many signatures");
 }
@@ -434,20 +472,26 @@ static void test_mentions_form(void)
 		const char *text;
 		bool form;
 	} cases[] = {
-		{ "(Ans\xc3\xb8gning om tilskud)", true },  { "(ans\xc3\xb8gning)", true },
-		{ "(ANS\xc3\x98GNING)", true },	       { "(Ans\\370gning)", true },
-		{ "(ans\xf8gning)", true },		       { "(Ansoegning)", true },
-		{ "(Skema)", true },			       { "(SKEMA)", true },
-		{ "(udfyld skemaet)", true },		       { "(Application form)", true },
-		{ "(application form)", true },		       { "Ansoegning", true },
+		{ "(Ans\xc3\xb8gning om tilskud)", true },
+		{ "(ans\xc3\xb8gning)", true },
+		{ "(ANS\xc3\x98GNING)", true },
+		{ "(Ans\\370gning)", true },
+		{ "(ans\xf8gning)", true },
+		{ "(Ansoegning)", true },
+		{ "(Skema)", true },
+		{ "(SKEMA)", true },
+		{ "(udfyld skemaet)", true },
+		{ "(Application form)", true },
+		{ "(application form)", true },
+		{ "Ansoegning", true },
 		{ "(Bns\xc3\xb8gning) (xkema) (Bpplication form)", false },
 		{ "(sKEMA) (aNSOEGNING) (Application Form)", false },
-		{ "(xkema) (skema)", true },		       /* a false start, then the word */
-		{ "nsoegning kema", false },		       /* tails without a first letter */
-		{ "skema", true },			       /* the first letter at the very start */
+		{ "(xkema) (skema)", true },                             /* a false start, then the word */
+		{ "nsoegning kema", false },                             /* tails without a first letter */
+		{ "skema", true },                                       /* the first letter at the very start */
 		{ "(Angning) (sgning) (Kema) (Ansxgning) (kem", false }, /* anchors without their word */
 		{ "gning GNING kema KEMA pplication form", false },      /* anchors alone */
-		{ "Ans\xc3\xb8gnin", false },		       /* cut short by the end */
+		{ "Ans\xc3\xb8gnin", false },                            /* cut short by the end */
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 		const char *t = cases[i].text;
@@ -461,7 +505,7 @@ static void test_mentions_form(void)
 		g_autofree uint8_t *data = g_malloc(file);
 		GRand *rng = g_rand_new_with_seed(7);
 		for (size_t k = 0; k < file; k++)
-			data[k] = text ? (uint8_t)"abcdefghijklmnopqrstuvwxyz ()\n"[g_rand_int_range(rng, 0, 30)]
+			data[k] = text ? (uint8_t) "abcdefghijklmnopqrstuvwxyz ()\n"[g_rand_int_range(rng, 0, 30)]
 				       : (uint8_t)g_rand_int_range(rng, 0, 256);
 		g_rand_free(rng);
 		size_t hits = 0;
@@ -487,11 +531,17 @@ static void test_garbage(void)
 {
 	/* Signature dictionaries that are broken: invalid. */
 	static const char *const inputs[] = {
-		"%PDF-1.4\n<< /ByteRange [", "%PDF-1.4\n<< /ByteRange [0 1 2 3]",
-		"%PDF-1.4\n<< /ByteRange [0 10 20 5] /Contents <00>", "%PDF\r<< /ByteRange [0 5 9 0] /Contents <30> >>",
-		"%PDF\n<< /ByteRange [0 0 0 0] >>", "<< /ByteRange [0 999999999999999999999 0 0] >>",
-		"<< /ByteRange [0 -1 2 3] >>", "<< /ByteRange [0 1 2] >>", "<</ByteRange[0 1 2 3]/Contents<30>>>",
-		"<< /V << /ByteRange [0 1 2 3] >> >>", "<< /ByteRange [0 1 2 3] (unterminated",
+		"%PDF-1.4\n<< /ByteRange [",
+		"%PDF-1.4\n<< /ByteRange [0 1 2 3]",
+		"%PDF-1.4\n<< /ByteRange [0 10 20 5] /Contents <00>",
+		"%PDF\r<< /ByteRange [0 5 9 0] /Contents <30> >>",
+		"%PDF\n<< /ByteRange [0 0 0 0] >>",
+		"<< /ByteRange [0 999999999999999999999 0 0] >>",
+		"<< /ByteRange [0 -1 2 3] >>",
+		"<< /ByteRange [0 1 2] >>",
+		"<</ByteRange[0 1 2 3]/Contents<30>>>",
+		"<< /V << /ByteRange [0 1 2 3] >> >>",
+		"<< /ByteRange [0 1 2 3] (unterminated",
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(inputs); i++) {
 		struct pdfsig_result r;
@@ -582,7 +632,8 @@ int main(int argc, char **argv)
 	const char *args[] = { "/usr/bin/python3", gen, dir, cross, NULL };
 	int status = 0;
 	g_autoptr(GError) err = NULL;
-	if (!g_spawn_sync(NULL, (char **)args, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &err) ||
+	if (!g_spawn_sync(NULL, (char **)args, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status,
+			  &err) ||
 	    !g_spawn_check_wait_status(status, NULL))
 		g_error("generating the PDF fixtures failed: %s", err ? err->message : "non-zero exit");
 	g_autofree char *past_gen = g_build_filename(g_getenv("PULJED_SRCDIR"), "tests", "gen", "pastsig.py", NULL);
@@ -592,7 +643,8 @@ int main(int argc, char **argv)
 			  &err) ||
 	    !g_spawn_check_wait_status(status, NULL))
 		g_error("generating the past signatures (faketime) failed: %s", err ? err->message : "non-zero exit");
-	arrival = (struct cms_when){ .known = true, .at = g_get_real_time() / G_USEC_PER_SEC + 60,
+	arrival = (struct cms_when){ .known = true,
+				     .at = g_get_real_time() / G_USEC_PER_SEC + 60,
 				     .source = CMS_TIME_ARRIVAL };
 	g_autofree char *vpath = g_strdup_printf("%s/verdicts.json", dir);
 	JsonParser *p = json_parser_new();

@@ -4,21 +4,21 @@
 #include <glib.h>
 
 /* Danish summer time: 23:59:40 +0200 on the deadline day. */
-#define T_EDGE 1656712780  /* 2022-07-01T23:59:40+02:00 */
+#define T_EDGE 1656712780    /* 2022-07-01T23:59:40+02:00 */
 #define T_ARRIVAL 1656712862 /* 2022-07-02T00:01:02+02:00, INTERNALDATE */
 
 static const char *const relays[] = { "*.prod.outlook.com", "mx*.sum.dk", NULL };
 
 /* Exchange Online: the mailbox server from a server of the same tenant,
  * which took it from the front end, which took it from outside. */
-#define EXO_MAILBOX                                                                                     \
-	"from AM6PR02MB1111.eurprd02.prod.outlook.com (2603:10a6:20b:ac::30) by\r\n"                    \
+#define EXO_MAILBOX                                                                                    \
+	"from AM6PR02MB1111.eurprd02.prod.outlook.com (2603:10a6:20b:ac::30) by\r\n"                   \
 	" AM0PR02MB2222.eurprd02.prod.outlook.com (2603:10a6:208:12::14) with Microsoft SMTP\r\n"      \
 	" Server (version=TLS1_2, cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384) id 15.20.5395.17;\r\n" \
 	" Sat, 2 Jul 2022 00:01:01 +0200"
-#define EXO_EDGE                                                                                           \
-	"from mail-eopbgr80050.outbound.protection.outlook.com (40.107.8.50) by\r\n"                       \
-	" AM6PR02MB1111.eurprd02.prod.outlook.com (2603:10a6:20b:ac::30) with Microsoft SMTP Server\r\n"   \
+#define EXO_EDGE                                                                                                \
+	"from mail-eopbgr80050.outbound.protection.outlook.com (40.107.8.50) by\r\n"                            \
+	" AM6PR02MB1111.eurprd02.prod.outlook.com (2603:10a6:20b:ac::30) with Microsoft SMTP Server\r\n"        \
 	" (version=TLS1_2, cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384) id 15.20.5395.17; Fri, 1 Jul 2022\r\n" \
 	" 21:59:40 +0000"
 /* The sender's own servers: written before the hand-over, whatever they name. */
@@ -27,9 +27,9 @@ static const char *const relays[] = { "*.prod.outlook.com", "mx*.sum.dk", NULL }
 #define SENDER "from pc.example.org by smtp.example.org (Postfix) with ESMTP id 2; Fri, 1 Jul 2022 23:59:30 +0200"
 
 /* Postfix on the authority's MX, from outside, then an internal hop. */
-#define PF_INNER                                                                                          \
+#define PF_INNER \
 	"from mx1.sum.dk (mx1.sum.dk [10.0.0.5])\r\n\tby imap.sum.dk (Postfix) with ESMTPS id 4LZ; Sat,  2 Jul 2022 00:01:00 +0200 (CEST)"
-#define PF_EDGE                                                                                           \
+#define PF_EDGE                                                                                                                            \
 	"from smtp.example.org (smtp.example.org [192.0.2.25])\r\n\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\r\n" \
 	"\tby mx1.sum.dk (Postfix) with ESMTPS id 4LY\r\n\tfor <puljer@sum.dk>; Fri,  1 Jul 2022 23:59:40 +0200 (CEST)"
 
@@ -50,7 +50,13 @@ static const struct walk_case walk_cases[] = {
 	/* Exchange: trusted chain down to the hand-over from outside. */
 	{ "exo-chain", relays, { EXO_MAILBOX, EXO_EDGE, SENDER }, true, T_ARRIVAL, RECEIVED_EDGE, 1, T_EDGE },
 	/* A forged header naming a trusted host below the hand-over is the sender's claim. */
-	{ "exo-forged-below", relays, { EXO_MAILBOX, EXO_EDGE, SENDER_FORGED }, true, T_ARRIVAL, RECEIVED_EDGE, 1,
+	{ "exo-forged-below",
+	  relays,
+	  { EXO_MAILBOX, EXO_EDGE, SENDER_FORGED },
+	  true,
+	  T_ARRIVAL,
+	  RECEIVED_EDGE,
+	  1,
 	  T_EDGE },
 	/* Postfix: mx1 took it from outside; imap from mx1 (verified name). */
 	{ "postfix-chain", pf_relays, { PF_INNER, PF_EDGE, SENDER }, true, T_ARRIVAL, RECEIVED_EDGE, 1, T_EDGE },
@@ -58,59 +64,144 @@ static const struct walk_case walk_cases[] = {
 	{ "untrusted-top", relays, { SENDER, EXO_MAILBOX, EXO_EDGE }, true, T_ARRIVAL, RECEIVED_UNTRUSTED_TOP, 0, 0 },
 	/* The sender forged a trusted-looking header below its own (untrusted) one:
 	 * the top one stamped by a trusted relay took it from smtp.example.org. */
-	{ "forged-below-untrusted", relays,
+	{ "forged-below-untrusted",
+	  relays,
 	  { "from smtp.example.org (smtp.example.org [192.0.2.25]) by mx1.sum.dk (Postfix); Fri, 1 Jul 2022 23:59:50 +0200",
 	    SENDER_FORGED },
-	  true, T_ARRIVAL, RECEIVED_EDGE, 0, T_EDGE + 10 },
+	  true,
+	  T_ARRIVAL,
+	  RECEIVED_EDGE,
+	  0,
+	  T_EDGE + 10 },
 	/* The verified name in parentheses decides over the HELO name. */
-	{ "helo-lies", relays,
+	{ "helo-lies",
+	  relays,
 	  { "from mx2.sum.dk (smtp.example.org [192.0.2.25]) by mx1.sum.dk (Postfix); Fri, 1 Jul 2022 23:59:40 +0200",
 	    "from a by mx3.sum.dk; Fri, 1 Jul 2022 20:00:00 +0200" },
-	  true, T_ARRIVAL, RECEIVED_EDGE, 0, T_EDGE },
-	{ "verified-trusted", relays,
+	  true,
+	  T_ARRIVAL,
+	  RECEIVED_EDGE,
+	  0,
+	  T_EDGE },
+	{ "verified-trusted",
+	  relays,
 	  { "from helo.example (mx2.sum.dk [10.0.0.2]) by mx1.sum.dk (Postfix); Fri, 1 Jul 2022 23:59:45 +0200",
 	    "from smtp.example.org (smtp.example.org [192.0.2.25]) by mx2.sum.dk (Postfix); Fri, 1 Jul 2022 23:59:40 +0200" },
-	  true, T_ARRIVAL, RECEIVED_EDGE, 1, T_EDGE },
+	  true,
+	  T_ARRIVAL,
+	  RECEIVED_EDGE,
+	  1,
+	  T_EDGE },
 	/* "unknown": the server could not verify the HELO name; it is not believed. */
-	{ "unknown-not-trusted", relays,
+	{ "unknown-not-trusted",
+	  relays,
 	  { "from mx2.sum.dk (unknown [192.0.2.25]) by mx1.sum.dk (Postfix); Fri, 1 Jul 2022 23:59:40 +0200",
 	    "from a by mx2.sum.dk; Fri, 1 Jul 2022 20:00:00 +0200" },
-	  true, T_ARRIVAL, RECEIVED_EDGE, 0, T_EDGE },
+	  true,
+	  T_ARRIVAL,
+	  RECEIVED_EDGE,
+	  0,
+	  T_EDGE },
 	/* Exim: the verified name first, helo= in the comment. */
-	{ "exim", relays,
+	{ "exim",
+	  relays,
 	  { "from mx2.sum.dk ([10.0.0.2] helo=whatever) by mx1.sum.dk with esmtp (Exim 4.96) id 1; Fri, 1 Jul 2022 23:59:45 +0200",
 	    "from [192.0.2.25] (helo=mx7.sum.dk) by mx2.sum.dk with esmtp (Exim 4.96) id 2; Fri, 1 Jul 2022 23:59:40 +0200",
 	    SENDER_FORGED },
-	  true, T_ARRIVAL, RECEIVED_EDGE, 1, T_EDGE },
+	  true,
+	  T_ARRIVAL,
+	  RECEIVED_EDGE,
+	  1,
+	  T_EDGE },
 	/* The bottom header is still inside: the edge is that header. */
-	{ "all-inside", relays, { "by mx1.sum.dk (Postfix, from userid 0) id 9; Fri, 1 Jul 2022 23:59:40 +0200" }, true,
-	  T_ARRIVAL, RECEIVED_EDGE, 0, T_EDGE },
-	{ "unparseable-date", relays, { "from a.example by mx1.sum.dk; yesterday at midnight" }, true, T_ARRIVAL,
-	  RECEIVED_BAD_DATE, 0, 0 },
+	{ "all-inside",
+	  relays,
+	  { "by mx1.sum.dk (Postfix, from userid 0) id 9; Fri, 1 Jul 2022 23:59:40 +0200" },
+	  true,
+	  T_ARRIVAL,
+	  RECEIVED_EDGE,
+	  0,
+	  T_EDGE },
+	{ "unparseable-date",
+	  relays,
+	  { "from a.example by mx1.sum.dk; yesterday at midnight" },
+	  true,
+	  T_ARRIVAL,
+	  RECEIVED_BAD_DATE,
+	  0,
+	  0 },
 	{ "no-date", relays, { "from a.example by mx1.sum.dk id 4" }, true, T_ARRIVAL, RECEIVED_BAD_DATE, 0, 0 },
 	/* The edge time may not lie after INTERNALDATE by more than the skew (300 s). */
-	{ "after-arrival", relays, { "from a.example by mx1.sum.dk; Sat, 2 Jul 2022 00:06:03 +0200" }, true, T_ARRIVAL,
-	  RECEIVED_AFTER_ARRIVAL, 0, 0 },
-	{ "within-skew", relays, { "from a.example by mx1.sum.dk; Sat, 2 Jul 2022 00:06:02 +0200" }, true, T_ARRIVAL,
-	  RECEIVED_EDGE, 0, T_ARRIVAL + 300 },
+	{ "after-arrival",
+	  relays,
+	  { "from a.example by mx1.sum.dk; Sat, 2 Jul 2022 00:06:03 +0200" },
+	  true,
+	  T_ARRIVAL,
+	  RECEIVED_AFTER_ARRIVAL,
+	  0,
+	  0 },
+	{ "within-skew",
+	  relays,
+	  { "from a.example by mx1.sum.dk; Sat, 2 Jul 2022 00:06:02 +0200" },
+	  true,
+	  T_ARRIVAL,
+	  RECEIVED_EDGE,
+	  0,
+	  T_ARRIVAL + 300 },
 	{ "no-arrival", relays, { PF_EDGE }, false, 0, RECEIVED_NO_ARRIVAL, 0, 0 },
 	{ "no-headers", relays, { NULL }, true, T_ARRIVAL, RECEIVED_NO_HEADERS, 0, 0 },
 	{ "no-relays", NULL, { PF_EDGE }, true, T_ARRIVAL, RECEIVED_NO_RELAYS, 0, 0 },
 	/* A header without "by" (or with an address literal) is not stamped by a trusted relay. */
-	{ "no-by", relays, { "from mx1.sum.dk; Fri, 1 Jul 2022 23:59:40 +0200" }, true, T_ARRIVAL,
-	  RECEIVED_UNTRUSTED_TOP, 0, 0 },
-	{ "by-literal", relays, { "from a.example by [10.0.0.1]; Fri, 1 Jul 2022 23:59:40 +0200" }, true, T_ARRIVAL,
-	  RECEIVED_UNTRUSTED_TOP, 0, 0 },
+	{ "no-by",
+	  relays,
+	  { "from mx1.sum.dk; Fri, 1 Jul 2022 23:59:40 +0200" },
+	  true,
+	  T_ARRIVAL,
+	  RECEIVED_UNTRUSTED_TOP,
+	  0,
+	  0 },
+	{ "by-literal",
+	  relays,
+	  { "from a.example by [10.0.0.1]; Fri, 1 Jul 2022 23:59:40 +0200" },
+	  true,
+	  T_ARRIVAL,
+	  RECEIVED_UNTRUSTED_TOP,
+	  0,
+	  0 },
 	/* "by" inside a comment is not the stamp; case does not matter. */
-	{ "by-in-comment", relays, { "FROM a.example (x by mx1.sum.dk) BY MX1.SUM.DK.; Fri, 1 Jul 2022 23:59:40 +0200" },
-	  true, T_ARRIVAL, RECEIVED_EDGE, 0, T_EDGE },
-	{ "by-only-in-comment", relays, { "from a.example (by mx1.sum.dk) via x; Fri, 1 Jul 2022 23:59:40 +0200" },
-	  true, T_ARRIVAL, RECEIVED_UNTRUSTED_TOP, 0, 0 },
+	{ "by-in-comment",
+	  relays,
+	  { "FROM a.example (x by mx1.sum.dk) BY MX1.SUM.DK.; Fri, 1 Jul 2022 23:59:40 +0200" },
+	  true,
+	  T_ARRIVAL,
+	  RECEIVED_EDGE,
+	  0,
+	  T_EDGE },
+	{ "by-only-in-comment",
+	  relays,
+	  { "from a.example (by mx1.sum.dk) via x; Fri, 1 Jul 2022 23:59:40 +0200" },
+	  true,
+	  T_ARRIVAL,
+	  RECEIVED_UNTRUSTED_TOP,
+	  0,
+	  0 },
 	/* The glob: '*' does not make "sum.dk" match "mx*.sum.dk"'s tail alone. */
-	{ "glob-miss", relays, { "from a.example by sum.dk; Fri, 1 Jul 2022 23:59:40 +0200" }, true, T_ARRIVAL,
-	  RECEIVED_UNTRUSTED_TOP, 0, 0 },
-	{ "glob-lookalike", relays, { "from a.example by mx1.sum.dk.evil.example; Fri, 1 Jul 2022 23:59:40 +0200" },
-	  true, T_ARRIVAL, RECEIVED_UNTRUSTED_TOP, 0, 0 },
+	{ "glob-miss",
+	  relays,
+	  { "from a.example by sum.dk; Fri, 1 Jul 2022 23:59:40 +0200" },
+	  true,
+	  T_ARRIVAL,
+	  RECEIVED_UNTRUSTED_TOP,
+	  0,
+	  0 },
+	{ "glob-lookalike",
+	  relays,
+	  { "from a.example by mx1.sum.dk.evil.example; Fri, 1 Jul 2022 23:59:40 +0200" },
+	  true,
+	  T_ARRIVAL,
+	  RECEIVED_UNTRUSTED_TOP,
+	  0,
+	  0 },
 };
 
 static void test_walk(gconstpointer data)

@@ -26,7 +26,9 @@ static void test_round_trip(void)
 		g_assert_cmpint(v, ==, i);
 	}
 
-	static const char *const kinds[] = { "application", "auto-reply", "delivery-report", "list", "question", "other" };
+	static const char *const kinds[] = {
+		"application", "auto-reply", "delivery-report", "list", "question", "other"
+	};
 	for (int i = RULES_KIND_APPLICATION; i <= RULES_KIND_OTHER; i++) {
 		enum rules_kind v = i == RULES_KIND_OTHER ? RULES_KIND_APPLICATION : RULES_KIND_OTHER;
 		g_assert_cmpstr(record_kind_name((enum rules_kind)i), ==, kinds[i]);

@@ -23,12 +23,29 @@ static void test_page(void)
 		{ "Ansøgningsskema <b>.pdf", "attachments/1/Ans%C3%B8gningsskema.pdf", 48211, "ab12", true, CMS_VALID,
 		  "CN=Mette \"M\" Hansen" },
 	};
-	struct report_message m1 = { 1, "2022-06-15T10:12:00+02:00", true, DEADLINE - 86400 * 16, RULES_ACCEPTED,
-				     "a@x.dk", "s", "messages/1.eml", atts, 1 };
-	struct report_message m2 = { 2, "2022-07-02T00:00:10+02:00", true, DEADLINE + 11, RULES_LATE, "b@x.dk", "s",
-				     NULL, NULL, 0 };
-	struct report_message m3 = { 3, "2022-06-20T09:00:00+02:00", true, DEADLINE - 86400 * 11, RULES_REVIEW,
-				     "c@x.dk", "s", "messages/3.eml", NULL, 0 };
+	struct report_message m1 = { 1,
+				     "2022-06-15T10:12:00+02:00",
+				     true,
+				     DEADLINE - 86400 * 16,
+				     RULES_ACCEPTED,
+				     "a@x.dk",
+				     "s",
+				     "messages/1.eml",
+				     atts,
+				     1 };
+	struct report_message m2 = {
+		2, "2022-07-02T00:00:10+02:00", true, DEADLINE + 11, RULES_LATE, "b@x.dk", "s", NULL, NULL, 0
+	};
+	struct report_message m3 = { 3,
+				     "2022-06-20T09:00:00+02:00",
+				     true,
+				     DEADLINE - 86400 * 11,
+				     RULES_REVIEW,
+				     "c@x.dk",
+				     "s",
+				     "messages/3.eml",
+				     NULL,
+				     0 };
 	const struct report_message *ms1[] = { &m1 }, *ms2[] = { &m2 }, *ms3[] = { &m3 };
 	const struct report_message *all[] = { &m1, &m2, &m3 };
 	struct report_application apps[] = {
@@ -37,9 +54,16 @@ static void test_page(void)
 		{ "Region Sjælland\x1b[31m", RULES_LATE, 0, m2.received_at, false, CMS_NONE, NULL, NULL, NULL, ms2, 1 },
 		{ NULL, RULES_REVIEW, 1, m3.received_at, true, CMS_INVALID, NULL, "reject", NULL, ms3, 1 },
 	};
-	struct report_call call = { "digitale-kompetencer-2022", "Puljeopslag 2022: Styrkelse af digitale kompetencer",
-				    "2022-07-01T23:59:59+02:00", DEADLINE, "Europe/Copenhagen", { 1, 1, 1, 0 },
-				    apps, 3, all, 3 };
+	struct report_call call = { "digitale-kompetencer-2022",
+				    "Puljeopslag 2022: Styrkelse af digitale kompetencer",
+				    "2022-07-01T23:59:59+02:00",
+				    DEADLINE,
+				    "Europe/Copenhagen",
+				    { 1, 1, 1, 0 },
+				    apps,
+				    3,
+				    all,
+				    3 };
 	/* The mail gateway's time decided m2: said under it, and for the call. */
 	m2.edge = (struct report_edge){ "2022-07-01T23:59:50+02:00", m2.received_at, "edge", "edge", NULL };
 	call.basis_edge = true;
@@ -48,12 +72,14 @@ static void test_page(void)
 	m1.smime = (struct report_signature){ .signature = CMS_NONE };
 	struct report r = { "2026-11-22 12:00", &call, 1, 4 };
 	g_autofree char *html = report_html(&r);
-	g_assert_nonnull(strstr(html, "modtaget af ministeriets mailserver 23:59:50, i postkassen 00:00:10; "
-				      "fristen afgøres af mailserverens tid"));
+	g_assert_nonnull(strstr(html,
+				"modtaget af ministeriets mailserver 23:59:50, i postkassen 00:00:10; "
+				"fristen afgøres af mailserverens tid"));
 	g_assert_nonnull(strstr(html, "ministeriets mailservers modtagelsestid afgør"));
 	g_assert_cmpuint(count(html, "class=\"edge\""), ==, 1);
 	g_assert_cmpuint(count(html, "class=\"smime\""), ==, 1);
-	g_assert_nonnull(strstr(html, "Beskeden er S/MIME-underskrevet: <span class=\"sig-invalid\">UGYLDIG underskrift"));
+	g_assert_nonnull(
+		strstr(html, "Beskeden er S/MIME-underskrevet: <span class=\"sig-invalid\">UGYLDIG underskrift"));
 	g_assert_nonnull(strstr(html, "weak digest algorithm md5"));
 
 	g_assert_true(g_str_has_prefix(html, "<!DOCTYPE html>"));
@@ -98,15 +124,23 @@ static void test_signature_words(void)
 		enum report_sig_kind kind;
 		const char *text;
 	} cases[] = {
-		{ { CMS_VALID, "Mette Hansen", false, false, NULL }, REPORT_SIG_VALID, "gyldig underskrift af Mette Hansen" },
-		{ { CMS_VALID, "Mallory", false, true, NULL }, REPORT_SIG_UNTRUSTED,
+		{ { CMS_VALID, "Mette Hansen", false, false, NULL },
+		  REPORT_SIG_VALID,
+		  "gyldig underskrift af Mette Hansen" },
+		{ { CMS_VALID, "Mallory", false, true, NULL },
+		  REPORT_SIG_UNTRUSTED,
 		  "underskriften af Mallory er intakt, men underskriveren er ikke betroet" },
-		{ { CMS_VALID, "Mette Hansen", true, false, NULL }, REPORT_SIG_MODIFIED,
+		{ { CMS_VALID, "Mette Hansen", true, false, NULL },
+		  REPORT_SIG_MODIFIED,
 		  "dokumentet er ændret efter underskrift (underskriften af Mette Hansen er intakt)" },
-		{ { CMS_VALID, "Mette Hansen", true, true, NULL }, REPORT_SIG_MODIFIED, "dokumentet er ændret efter underskrift" },
-		{ { CMS_INVALID, "Mette Hansen", false, false, "digest mismatch" }, REPORT_SIG_INVALID,
+		{ { CMS_VALID, "Mette Hansen", true, true, NULL },
+		  REPORT_SIG_MODIFIED,
+		  "dokumentet er ændret efter underskrift" },
+		{ { CMS_INVALID, "Mette Hansen", false, false, "digest mismatch" },
+		  REPORT_SIG_INVALID,
 		  "UGYLDIG underskrift af Mette Hansen: indholdet svarer ikke til det underskrevne (digest mismatch)" },
-		{ { CMS_INVALID, NULL, false, false, "certificate not valid at 2022-06-15T10:31:00Z" }, REPORT_SIG_INVALID,
+		{ { CMS_INVALID, NULL, false, false, "certificate not valid at 2022-06-15T10:31:00Z" },
+		  REPORT_SIG_INVALID,
 		  "UGYLDIG underskrift: certifikatet var ikke gyldigt på valideringstidspunktet" },
 		{ { CMS_NONE, NULL, false, false, NULL }, REPORT_SIG_NONE, "ingen digital underskrift" },
 	};
@@ -118,14 +152,18 @@ static void test_signature_words(void)
 		g_assert_true((strstr(t, "gyldig underskrift") == t) == (kind == REPORT_SIG_VALID));
 	}
 	/* On the page: the untrusted form is not called valid. */
-	struct report_attachment atts[] = { { "a.pdf", NULL, 10, "ab", true, CMS_VALID, "Mallory", false, true, NULL } };
-	struct report_message m = { 1, "2022-06-15T10:12:00+02:00", true, DEADLINE - 86400, RULES_ACCEPTED, "a@x.dk", "s",
-				    NULL, atts, 1 };
+	struct report_attachment atts[] = { { "a.pdf", NULL, 10, "ab", true, CMS_VALID, "Mallory", false, true,
+					      NULL } };
+	struct report_message m = {
+		1, "2022-06-15T10:12:00+02:00", true, DEADLINE - 86400, RULES_ACCEPTED, "a@x.dk", "s", NULL, atts, 1
+	};
 	const struct report_message *ms[] = { &m };
-	struct report_application app = { "X", RULES_ACCEPTED, 1, m.received_at, true, CMS_VALID, "Mallory", NULL, NULL, ms, 1,
-					  false, true, NULL };
-	struct report_call call = { "c", "s", "2022-07-01T23:59:59+02:00", DEADLINE, "Europe/Copenhagen", { 1, 0, 0, 0 },
-				    &app, 1, ms, 1 };
+	struct report_application app = { "X",       RULES_ACCEPTED, 1,    m.received_at, true,
+					  CMS_VALID, "Mallory",      NULL, NULL,          ms,
+					  1,         false,          true, NULL };
+	struct report_call call = {
+		"c", "s", "2022-07-01T23:59:59+02:00", DEADLINE, "Europe/Copenhagen", { 1, 0, 0, 0 }, &app, 1, ms, 1
+	};
 	struct report r = { "2026-11-22 12:00", &call, 1, 0 };
 	g_autofree char *html = report_html(&r);
 	g_assert_null(strstr(html, "gyldig underskrift"));
@@ -157,18 +195,28 @@ static double deadline_x(const char *svg)
 static void test_timeline(void)
 {
 	struct report_message ms[] = {
-		{ 1, "2022-06-01T08:00:00+02:00", true, DEADLINE - 86400 * 30, RULES_ACCEPTED, NULL, NULL, NULL, NULL, 0 },
+		{ 1, "2022-06-01T08:00:00+02:00", true, DEADLINE - 86400 * 30, RULES_ACCEPTED, NULL, NULL, NULL, NULL,
+		  0 },
 		{ 2, "2022-07-01T23:59:30+02:00", true, DEADLINE - 29, RULES_ACCEPTED, NULL, NULL, NULL, NULL, 0 },
 		{ 3, "2022-07-02T00:00:10+02:00", true, DEADLINE + 11, RULES_LATE, NULL, NULL, NULL, NULL, 0 },
 		{ 4, "2022-07-20T00:00:10+02:00", true, DEADLINE + 86400 * 19, RULES_LATE, NULL, NULL, NULL, NULL, 0 },
-		{ 5, NULL, false, 0, RULES_REVIEW, NULL, NULL, NULL, NULL, 0 },             /* no arrival: no mark */
-		{ 6, "2022-06-10T08:00:00+02:00", true, DEADLINE - 86400 * 21, RULES_UNRELATED, NULL, NULL, NULL, NULL, 0 },
+		{ 5, NULL, false, 0, RULES_REVIEW, NULL, NULL, NULL, NULL, 0 }, /* no arrival: no mark */
+		{ 6, "2022-06-10T08:00:00+02:00", true, DEADLINE - 86400 * 21, RULES_UNRELATED, NULL, NULL, NULL, NULL,
+		  0 },
 	};
 	const struct report_message *all[G_N_ELEMENTS(ms)];
 	for (size_t i = 0; i < G_N_ELEMENTS(ms); i++)
 		all[i] = &ms[i];
-	struct report_call call = { "c", "s", "2022-07-01T23:59:59+02:00", DEADLINE, "Europe/Copenhagen", { 0 },
-				    NULL, 0, all, G_N_ELEMENTS(ms) };
+	struct report_call call = { "c",
+				    "s",
+				    "2022-07-01T23:59:59+02:00",
+				    DEADLINE,
+				    "Europe/Copenhagen",
+				    { 0 },
+				    NULL,
+				    0,
+				    all,
+				    G_N_ELEMENTS(ms) };
 	g_autofree char *svg = report_timeline_svg(&call);
 	g_assert_true(g_str_has_prefix(svg, "<svg"));
 	g_assert_cmpuint(count(svg, "<circle"), ==, 4);
@@ -197,16 +245,19 @@ static void test_edge_sentence(void)
 {
 	struct report_edge e = { "2022-07-01T23:59:40+02:00", "2022-07-02T00:01:02+02:00", "edge", "edge", NULL };
 	g_autofree char *s1 = report_edge_sentence(&e);
-	g_assert_cmpstr(s1, ==, "modtaget af ministeriets mailserver 23:59:40, i postkassen 00:01:02; "
-				"fristen afgøres af mailserverens tid");
+	g_assert_cmpstr(s1, ==,
+			"modtaget af ministeriets mailserver 23:59:40, i postkassen 00:01:02; "
+			"fristen afgøres af mailserverens tid");
 	e.decided_by = e.basis = "arrival";
 	g_autofree char *s2 = report_edge_sentence(&e);
-	g_assert_cmpstr(s2, ==, "modtaget af ministeriets mailserver 23:59:40, i postkassen 00:01:02; "
-				"fristen afgøres af postkassens tid");
+	g_assert_cmpstr(s2, ==,
+			"modtaget af ministeriets mailserver 23:59:40, i postkassen 00:01:02; "
+			"fristen afgøres af postkassens tid");
 	e = (struct report_edge){ NULL, "2022-07-02T00:01:02+02:00", "arrival", "edge", "untrusted-top" };
 	g_autofree char *s3 = report_edge_sentence(&e);
-	g_assert_cmpstr(s3, ==, "ingen tid fra ministeriets mailserver (det øverste Received-felt er ikke skrevet af "
-				"ministeriets mailserver); fristen afgøres af postkassens tid 00:01:02");
+	g_assert_cmpstr(s3, ==,
+			"ingen tid fra ministeriets mailserver (det øverste Received-felt er ikke skrevet af "
+			"ministeriets mailserver); fristen afgøres af postkassens tid 00:01:02");
 	/* Nothing to say without an edge time under another basis. */
 	e = (struct report_edge){ NULL, "2022-07-02T00:01:02+02:00", "arrival", "arrival", "no-received" };
 	g_assert_null(report_edge_sentence(&e));

@@ -42,13 +42,23 @@ static struct store_message msg(uint32_t uid, const char *raw)
 	g_autofree char *s = g_compute_checksum_for_string(G_CHECKSUM_SHA256, raw, -1);
 	g_strlcpy(sha, s, sizeof(sha));
 	return (struct store_message){
-		.mailbox = "INBOX", .uidvalidity = 42, .uid = uid,
-		.has_received = true, .received_epoch = 1655280720, .received_at = "2022-06-15T10:12:00+02:00",
-		.internaldate = "15-Jun-2022 10:12:00 +0200", .server_size = strlen(raw),
-		.raw = (const uint8_t *)raw, .raw_size = strlen(raw), .raw_sha256 = sha,
+		.mailbox = "INBOX",
+		.uidvalidity = 42,
+		.uid = uid,
+		.has_received = true,
+		.received_epoch = 1655280720,
+		.received_at = "2022-06-15T10:12:00+02:00",
+		.internaldate = "15-Jun-2022 10:12:00 +0200",
+		.server_size = strlen(raw),
+		.raw = (const uint8_t *)raw,
+		.raw_size = strlen(raw),
+		.raw_sha256 = sha,
 		.subject = "Puljeopslag 2022: Styrkelse af digitale kompetencer - Region Midtjylland",
-		.call = "digitale-kompetencer-2022", .applicant = "Region Midtjylland", .on_time = 1,
-		.status = RULES_ACCEPTED, .reasons = "[\"subject:exact\"]",
+		.call = "digitale-kompetencer-2022",
+		.applicant = "Region Midtjylland",
+		.on_time = 1,
+		.status = RULES_ACCEPTED,
+		.reasons = "[\"subject:exact\"]",
 	};
 }
 
@@ -60,8 +70,8 @@ static char *sha_of(const void *data, size_t size)
 static int count_cb(const struct store_message *m, void *userdata)
 {
 	GPtrArray *seen = userdata;
-	g_ptr_array_add(seen,
-			g_strdup_printf("%u:%s:%" G_GINT64_FORMAT, m->uid, record_status_name(m->status), m->duplicate_of));
+	g_ptr_array_add(seen, g_strdup_printf("%u:%s:%" G_GINT64_FORMAT, m->uid, record_status_name(m->status),
+					      m->duplicate_of));
 	return 0;
 }
 
@@ -85,7 +95,11 @@ static void test_record_and_watermark(void)
 
 	g_assert_cmpint(store_mailbox_reset(st, "INBOX", 42), ==, 0);
 	const uint8_t pdf[] = "%PDF-1.4 test";
-	struct store_attachment_in att = { "Ansøgning.pdf", "application/pdf", "2", pdf, sizeof(pdf) - 1,
+	struct store_attachment_in att = { "Ansøgning.pdf",
+					   "application/pdf",
+					   "2",
+					   pdf,
+					   sizeof(pdf) - 1,
 					   "d663640088750cf16276d623c2588d7233f2b84b45f4b2e20832f47b16aa5618" };
 	g_assert_cmpint(store_record(st, &m, &att, 1, &id, &inserted), ==, 0);
 	g_assert_true(inserted);
@@ -491,8 +505,9 @@ static void test_rekey(void)
 static int raw_cb(const struct store_message *m, void *userdata)
 {
 	GPtrArray *seen = userdata;
-	g_ptr_array_add(seen, g_strdup_printf("%u:%.*s:%s:%s", m->uid, (int)m->raw_size, m->raw ? (const char *)m->raw : "",
-					      m->server_action ? m->server_action : "-", m->prior_keys ? m->prior_keys : "-"));
+	g_ptr_array_add(
+		seen, g_strdup_printf("%u:%.*s:%s:%s", m->uid, (int)m->raw_size, m->raw ? (const char *)m->raw : "",
+				      m->server_action ? m->server_action : "-", m->prior_keys ? m->prior_keys : "-"));
 	return 0;
 }
 
@@ -540,9 +555,16 @@ static void test_verdict_words(void)
 	m.smime = CMS_VALID;
 	const uint8_t pdf[] = "%PDF-1.4";
 	g_autofree char *sha = sha_of(pdf, sizeof(pdf) - 1);
-	struct store_attachment_in att = { "a.pdf", "application/pdf", "2", pdf, sizeof(pdf) - 1, sha,
-					   .signature = CMS_INVALID, .modified_after_signing = -1,
-					   .covers_whole_file = -1, .signer_trusted = -1 };
+	struct store_attachment_in att = { "a.pdf",
+					   "application/pdf",
+					   "2",
+					   pdf,
+					   sizeof(pdf) - 1,
+					   sha,
+					   .signature = CMS_INVALID,
+					   .modified_after_signing = -1,
+					   .covers_whole_file = -1,
+					   .signer_trusted = -1 };
 	int64_t id = 0;
 	enum store_outcome out;
 	g_assert_cmpint(store_record(st, &m, &att, 1, &id, &out), ==, 0);
@@ -554,15 +576,20 @@ static void test_verdict_words(void)
 	sqlite3 *db;
 	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
 	sqlite3_stmt *q;
-	g_assert_cmpint(sqlite3_prepare_v2(db,
-					   "SELECT m.status || '|' || m.match || '|' || m.kind || '|' || m.smime || ';' || "
-					   "a.signature FROM messages m JOIN attachments a ON a.message = m.id",
-					   -1, &q, NULL), ==, SQLITE_OK);
+	g_assert_cmpint(
+		sqlite3_prepare_v2(db,
+				   "SELECT m.status || '|' || m.match || '|' || m.kind || '|' || m.smime || ';' || "
+				   "a.signature FROM messages m JOIN attachments a ON a.message = m.id",
+				   -1, &q, NULL),
+		==, SQLITE_OK);
 	g_assert_cmpint(sqlite3_step(q), ==, SQLITE_ROW);
 	g_assert_cmpstr((const char *)sqlite3_column_text(q, 0), ==, "late|fuzzy|auto-reply|valid;invalid");
 	sqlite3_finalize(q);
-	g_assert_cmpint(sqlite3_prepare_v2(db, "SELECT quote(match) || quote(kind) || quote(smime) FROM messages "
-					       "WHERE uid = 2", -1, &q, NULL), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_prepare_v2(db,
+					   "SELECT quote(match) || quote(kind) || quote(smime) FROM messages "
+					   "WHERE uid = 2",
+					   -1, &q, NULL),
+			==, SQLITE_OK);
 	g_assert_cmpint(sqlite3_step(q), ==, SQLITE_ROW);
 	g_assert_cmpstr((const char *)sqlite3_column_text(q, 0), ==, "NULLNULLNULL");
 	sqlite3_finalize(q);
@@ -580,7 +607,8 @@ static void test_verdict_words(void)
 				     "WHERE uid = 1;"
 				     "UPDATE attachments SET signature = 'unchecked';"
 				     "UPDATE messages SET status = 'review' WHERE uid = 2;",
-				     NULL, NULL, &err), ==, SQLITE_OK);
+				     NULL, NULL, &err),
+			==, SQLITE_OK);
 	st = open_rw(path);
 	g_string_truncate(got, 0);
 	g_assert_cmpint(store_foreach_message(st, 0, false, verdicts_cb, got), ==, 0);
@@ -698,8 +726,8 @@ static int data_cb(const struct store_attachment *a, void *userdata)
 static int difference_cb(const struct store_difference *d, void *userdata)
 {
 	GPtrArray *seen = userdata;
-	g_ptr_array_add(seen, g_strdup_printf("%s:%" G_GINT64_FORMAT ":%d:%s:%s:%s", d->what, d->message, d->seq, d->why,
-					      d->expected ? d->expected : "-", d->actual ? d->actual : "-"));
+	g_ptr_array_add(seen, g_strdup_printf("%s:%" G_GINT64_FORMAT ":%d:%s:%s:%s", d->what, d->message, d->seq,
+					      d->why, d->expected ? d->expected : "-", d->actual ? d->actual : "-"));
 	return 0;
 }
 
@@ -738,7 +766,8 @@ static int make_release(const struct release *rel, const char *path)
 	g_assert_nonnull(src);
 	int version = 0;
 	for (; version < (int)G_N_ELEMENTS(rel->steps) && rel->steps[version]; version++) {
-		g_autofree char *file = g_strdup_printf("%s/tests/data/schema/migration-%s.sql", src, rel->steps[version]);
+		g_autofree char *file =
+			g_strdup_printf("%s/tests/data/schema/migration-%s.sql", src, rel->steps[version]);
 		g_autofree char *ddl = NULL;
 		g_assert_true(g_file_get_contents(file, &ddl, NULL, NULL));
 		exec_sql(path, ddl);
@@ -867,8 +896,11 @@ static void test_upgrade_actions(void)
 	sqlite3 *db;
 	sqlite3_stmt *s;
 	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
-	g_assert_cmpint(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM pragma_table_info('messages') "
-					   "WHERE name LIKE 'server_action%'", -1, &s, NULL), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_prepare_v2(db,
+					   "SELECT COUNT(*) FROM pragma_table_info('messages') "
+					   "WHERE name LIKE 'server_action%'",
+					   -1, &s, NULL),
+			==, SQLITE_OK);
 	g_assert_cmpint(sqlite3_step(s), ==, SQLITE_ROW);
 	g_assert_cmpint(sqlite3_column_int(s, 0), ==, 0);
 	sqlite3_finalize(s);
@@ -900,15 +932,16 @@ static void test_mismatch(void)
 	g_assert_cmpint(counts.bytes, ==, 7 + 7 + (int64_t)sizeof(pdf) - 1);
 
 	/* Same sizes, other bytes. */
-	exec_sql(path, "UPDATE bodies SET raw = CAST('raw onE' AS BLOB) WHERE message = 1;"
-		       "UPDATE attachments SET data = CAST('%PDF-1.4 signed furm' AS BLOB) WHERE message = 1;");
+	exec_sql(path,
+		 "UPDATE bodies SET raw = CAST('raw onE' AS BLOB) WHERE message = 1;"
+		 "UPDATE attachments SET data = CAST('%PDF-1.4 signed furm' AS BLOB) WHERE message = 1;");
 	g_autofree char *now_raw = sha_of("raw onE", 7), *now_pdf = sha_of("%PDF-1.4 signed furm", 20);
 	g_assert_cmpint(store_foreach_message(st, 0, true, raw_cb, seen), ==, -EUCLEAN);
 	g_assert_cmpuint(seen->len, ==, 0); /* nothing of it reached the reader */
 	g_assert_nonnull(strstr(store_errmsg(st), "record 1: the stored raw message"));
 	g_assert_nonnull(strstr(store_errmsg(st), raw_sha));
 	g_assert_nonnull(strstr(store_errmsg(st), now_raw));
-	g_assert_cmpint(store_foreach_message(st, 2, true, raw_cb, seen), ==, 0); /* the other record is intact */
+	g_assert_cmpint(store_foreach_message(st, 2, true, raw_cb, seen), ==, 0);    /* the other record is intact */
 	g_assert_cmpint(store_foreach_message(st, 0, false, count_cb, seen), ==, 0); /* no bytes, nothing to check */
 	g_ptr_array_set_size(seen, 0);
 	g_assert_cmpint(store_foreach_attachment(st, 1, true, data_cb, seen), ==, -EUCLEAN);
@@ -920,8 +953,9 @@ static void test_mismatch(void)
 
 	/* verify: each difference, then the database checks; a body gone
 	 * and a part whose record is gone too. */
-	exec_sql(path, "DELETE FROM bodies WHERE message = 2;"
-		       "INSERT INTO parts (message, seq, part, size, action) VALUES (99, 1, '1', 0, 'kept');");
+	exec_sql(path,
+		 "DELETE FROM bodies WHERE message = 2;"
+		 "INSERT INTO parts (message, seq, part, size, action) VALUES (99, 1, '1', 0, 'kept');");
 	g_assert_cmpint(store_verify(st, difference_cb, seen, &counts), ==, 0);
 	g_assert_cmpint(counts.differences, ==, 4);
 	g_assert_cmpuint(seen->len, ==, 4);

@@ -29,8 +29,9 @@ static char *render(bool color, unsigned width, const char *const *cells)
 
 static void test_fit_and_clean(void)
 {
-	static const char long_subject[] = "Ærø Kommune \x1b[31mrød\x1b[0m \u202Eevil\u202C og en meget lang tekst "
-					   "der ikke kan være på én linje i en terminal med firs kolonner, slet ikke";
+	static const char long_subject[] =
+		"Ærø Kommune \x1b[31mrød\x1b[0m \u202Eevil\u202C og en meget lang tekst "
+		"der ikke kan være på én linje i en terminal med firs kolonner, slet ikke";
 	const char *cells[] = { "12", "accepted", long_subject, "secret" };
 	char *out = render(false, 80, cells);
 	g_assert_nonnull(strstr(out, "ID"));

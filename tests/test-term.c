@@ -10,9 +10,13 @@ static void test_clean(void)
 	g_assert_null(strchr(a, 0x1b));
 	g_assert_null(strchr(a, 0x07));
 	g_assert_null(strchr(a, '\r'));
-	g_autofree char *b = term_clean("ok \xc2\x9b" "31m"); /* C1 CSI */
+	g_autofree char *b = term_clean(
+		"ok \xc2\x9b"
+		"31m"); /* C1 CSI */
 	g_assert_null(strstr(b, "\xc2\x9b"));
-	g_autofree char *c = term_clean("abc\xe2\x80\xae" "fdp.exe"); /* RLO */
+	g_autofree char *c = term_clean(
+		"abc\xe2\x80\xae"
+		"fdp.exe"); /* RLO */
 	g_assert_null(strstr(c, "\xe2\x80\xae"));
 	g_autofree char *d = term_clean("\xff\xfe");
 	g_assert_true(g_utf8_validate(d, -1, NULL));
@@ -48,7 +52,9 @@ static const struct {
 	{ "con.pdf", "_con.pdf" },
 	{ "LPT1.txt", "_LPT1.txt" },
 	{ "COM9", "_COM9" },
-	{ "a\nb\x01" "c.pdf", "a b c.pdf" },
+	{ "a\nb\x01"
+	  "c.pdf",
+	  "a b c.pdf" },
 	{ "what?.pdf", "what_.pdf" },
 	{ "a:b*c|d<e>f\".pdf", "a_b_c_d_e_f_.pdf" },
 	{ "trailing dots...", "trailing dots" },
@@ -69,15 +75,17 @@ static void assert_wrapped(const char *s, size_t width, size_t indent)
 
 static void test_wrap(void)
 {
-	const char *deadline = "on time, 16 d 13 h before the deadline — decided by the server's arrival time "
-			       "2022-06-15T10:12:00+02:00";
+	const char *deadline =
+		"on time, 16 d 13 h before the deadline — decided by the server's arrival time "
+		"2022-06-15T10:12:00+02:00";
 	g_autofree char *a = term_wrap(deadline, 80, 14);
 	assert_wrapped(a, 80, 14);
-	g_assert_cmpstr(a, ==, "on time, 16 d 13 h before the deadline — decided by the server's\n"
-			       "              arrival time 2022-06-15T10:12:00+02:00");
+	g_assert_cmpstr(a, ==,
+			"on time, 16 d 13 h before the deadline — decided by the server's\n"
+			"              arrival time 2022-06-15T10:12:00+02:00");
 	/* Words survive whole when they fit on a line of their own. */
-	g_autofree char *b = term_wrap("8665 bytes, sha256 268c2251eb7ba628d34627bd00e301928fe9b93d91e6ba55491c9bca654b1b16",
-				       80, 14);
+	g_autofree char *b = term_wrap(
+		"8665 bytes, sha256 268c2251eb7ba628d34627bd00e301928fe9b93d91e6ba55491c9bca654b1b16", 80, 14);
 	assert_wrapped(b, 80, 14);
 	g_assert_nonnull(strstr(b, "\n              268c2251eb7ba628d34627bd00e301928fe9b93d91e6ba55491c9bca654b1b16"));
 	/* A word longer than a line is cut across lines, nothing is lost. */

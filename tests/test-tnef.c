@@ -52,8 +52,7 @@ static void test_zero_checksum(void)
 	g_assert_cmpint(tnef_parse((const uint8_t *)dat, len, &r, &why), ==, 0);
 	g_assert_null(why);
 	g_assert_cmpuint(r.bad_checksums, >, 0);
-	g_test_message("winmail_zero_checksum.dat: %zu files, %zu checksums did not match", r.n_files,
-		       r.bad_checksums);
+	g_test_message("winmail_zero_checksum.dat: %zu files, %zu checksums did not match", r.n_files, r.bad_checksums);
 	g_assert_cmpuint(r.n_files, ==, 2);
 	g_assert_cmpstr(r.files[0].name, ==, "Ansøgningsskema.pdf");
 	g_assert_cmpuint(r.files[0].size, ==, g.files[0].size);
@@ -150,7 +149,8 @@ int main(int argc, char **argv)
 	g_autofree char *gen = g_build_filename(g_getenv("PULJED_SRCDIR"), "tests", "gen", "tnef.py", NULL);
 	const char *args[] = { "/usr/bin/python3", gen, dir, NULL };
 	int status = 0;
-	if (!g_spawn_sync(NULL, (char **)args, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, NULL) ||
+	if (!g_spawn_sync(NULL, (char **)args, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status,
+			  NULL) ||
 	    !g_spawn_check_wait_status(status, NULL))
 		g_error("generating the TNEF fixtures failed");
 	g_test_add_func("/tnef/files", test_files);

@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.uid = next_uid++,
 		.has_arrival = true,
 		.arrival = 1655280000 + (int64_t)(size % 5000000), /* either side of the deadline */
-		.now = 1796083200, /* 2026-12-01: an input replays alike */
+		.now = 1796083200,                                 /* 2026-12-01: an input replays alike */
 		.internaldate = "15-Jun-2022 10:00:00 +0200",
 		.server_size = size,
 		.raw = raw,
