@@ -65,6 +65,11 @@ int ctl_extract(struct store *st, FILE *out, int64_t id, const char *dir);
 /* One row per call and applicant (see apps.h for the grouping).  The
  * filter's call and since select messages; its statuses the applications. */
 int ctl_applications(struct store *st, const struct ctl_output *o, const struct ctl_filter *f);
+/* The pool overview per call (summary.h): applications by status, on
+ * time or late, with or without a form, its signature, by day received,
+ * and those that need a person.  The filter's call and since select
+ * messages (as for applications). */
+int ctl_summary(struct store *st, const struct ctl_output *o, const struct ctl_filter *f);
 /* Re-runs CFG's rules over every stored message; writes unless DRY_RUN. */
 int ctl_reclassify(struct store *st, const struct config *cfg, const struct ctl_output *o, bool dry_run);
 /* Compares the server's UIDs with the records: messages at or below the

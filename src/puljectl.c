@@ -23,6 +23,9 @@ static void usage(FILE *f)
 		"  list [--json] [FILTERS]            recorded messages, one row each\n"
 		"  show ID [--json]                   one record in full, with its evidence\n"
 		"  applications [--json] [FILTERS]    one row per call and applicant\n"
+		"  summary [--json] [--call ID]       the pool overview per call: applications by\n"
+		"                                     status, deadline, form, signature and day,\n"
+		"                                     and those that need a person\n"
 		"  raw ID [--output FILE]             record ID's raw message, byte for byte, to\n"
 		"                                     standard output or a new FILE (-o FILE)\n"
 		"  extract ID DIR                     write record ID's attachments into DIR\n"
@@ -116,6 +119,11 @@ static int cmd_applications(const struct invocation *c)
 	return ctl_applications(c->st, c->o, &c->ex->filter);
 }
 
+static int cmd_summary(const struct invocation *c)
+{
+	return ctl_summary(c->st, c->o, &c->ex->filter);
+}
+
 static int cmd_raw(const struct invocation *c)
 {
 	return ctl_raw(c->st, c->o->out, c->id, c->ex->output);
@@ -192,6 +200,7 @@ static const struct command commands[] = {
 	{ "list", 0, false, false, TAKES_JSON | TAKES_FILTERS, "takes no arguments", cmd_list, NULL },
 	{ "show", 1, false, false, TAKES_JSON, "needs a record ID", cmd_show, NULL },
 	{ "applications", 0, false, false, TAKES_JSON | TAKES_FILTERS, "takes no arguments", cmd_applications, NULL },
+	{ "summary", 0, false, false, TAKES_JSON | TAKES_CALL, "takes no arguments", cmd_summary, NULL },
 	{ "raw", 1, false, false, TAKES_OUTPUT, "needs a record ID", cmd_raw, NULL },
 	{ "extract", 2, false, false, 0, "needs a record ID and a directory", cmd_extract, NULL },
 	{ "reclassify", 0, true, true, TAKES_JSON | TAKES_DRY_RUN, "takes no arguments", cmd_reclassify, NULL },

@@ -1250,5 +1250,83 @@ class ReportTest(PuljedTestCase):
                 self.check_clean(out, "tty " + " ".join(args))
 
 
+    # ------------------------------------------------------------ g)
+    def expected_summary(self, apps):
+        """The overview of `applications --json`, counted here."""
+        out = {}
+        for a in apps:
+            c = out.setdefault(a["call"], {
+                "call": a["call"], "applications": 0,
+                "by_status": {"accepted": 0, "late": 0, "review": 0},
+                "on_time": 0, "late": 0, "on_time_unknown": 0,
+                "with_form": 0, "without_form": 0,
+                "form_signature": {"valid": 0, "invalid": 0, "none": 0},
+                "by_day": {}, "review": [], "undecided": []})
+            c["applications"] += 1
+            c["by_status"][a["status"]] += 1
+            c[{True: "on_time", False: "late", None: "on_time_unknown"}[a["on_time"]]] += 1
+            c["with_form" if a["form_attached"] else "without_form"] += 1
+            if a["form_attached"]:
+                c["form_signature"][a["form_signature"]] += 1
+            day = a["first_arrival"][:10]
+            c["by_day"][day] = c["by_day"].get(day, 0) + 1
+            if a["status"] == "review":
+                c["review"].append(a)
+            elif a["decision"] is None:
+                c["undecided"].append(a)
+        for c in out.values():
+            c["by_day"] = [{"day": d, "applications": n} for d, n in sorted(c["by_day"].items())]
+            c["need_a_person"] = [{"id": a["ids"][0], "applicant": a["applicant"],
+                                   "status": a["status"],
+                                   "decision": a["decision"] and a["decision"]["decision"]}
+                                  for a in c.pop("review") + c.pop("undecided")]
+        return out
+
+    def test_g_summary(self):
+        """Issue 18 item 8: `summary` agrees with `applications --json`,
+        count for count; review and undecided first."""
+        # One application decided (it leaves the list), one review decided
+        # (it stays: review always needs a person).
+        apps = self.apps()
+        review = [a for a in apps if a["status"] == "review"]
+        accepted = [a for a in apps if a["status"] == "accepted" and a["decision"] is None]
+        self.assertTrue(review and accepted, "the scenario lacks review or accepted")
+        decided = accepted[0]["ids"][0]
+        self.ctl("decide", str(decided), "accept", "--note", "ok")
+        self.ctl("decide", str(review[0]["ids"][0]), "reject", "--note", "nej")
+        apps = self.apps()
+        want = self.expected_summary(apps)
+        got = self.json_of("summary", "--json")
+        self.assertEqual([c["call"] for c in got], sorted(want))
+        for c in got:
+            with self.subTest(call=c["call"]):
+                self.assertEqual(c, want[c["call"]])
+                self.assertTrue(c["need_a_person"])
+        ids = [p["id"] for c in got for p in c["need_a_person"]]
+        self.assertNotIn(decided, ids, "a decided application needs no one")
+        self.assertIn(review[0]["ids"][0], ids, "a decided review still needs a person")
+        self.assertTrue(sum(c["by_status"]["late"] for c in got), "the scenario has a late one")
+        self.assertTrue(sum(c["form_signature"]["valid"] for c in got))
+        self.assertTrue(sum(c["form_signature"]["invalid"] for c in got))
+        self.assertTrue(sum(c["without_form"] for c in got))
+
+        # --call: that call alone, the same counts.
+        one = self.json_of("summary", "--json", "--call", CALL_ID)
+        self.assertEqual(one, [want[CALL_ID]])
+        self.ctl("summary", "--call", "unknown", expect=2)
+        self.ctl("summary", "--status", "review", expect=2)
+
+        # The human form: every call, every count line, the ids listed.
+        text = self.ctl("summary").stdout
+        for c in got:
+            self.assertIn(c["call"], text)
+            self.assertIn("valid %d, invalid %d, unsigned %d" % (
+                c["form_signature"]["valid"], c["form_signature"]["invalid"],
+                c["form_signature"]["none"]), text)
+            for p in c["need_a_person"]:
+                self.assertIn("#%d " % p["id"], text)
+        self.check_clean(text, "summary", width=80)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
