@@ -232,6 +232,7 @@ int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char
 	struct apps *apps = ctl_collect_apps(st, f);
 	GPtrArray *app_list = apps ? apps_finish(apps) : NULL;
 	int64_t unrelated = 0;
+	struct summary *overview = NULL;
 	GDateTime *now = NULL;
 	char *generated = NULL, *html = NULL, *used = NULL;
 	if (!apps) {
@@ -329,7 +330,9 @@ int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char
 	}
 	now = g_date_time_new_now_local();
 	generated = g_date_time_format(now, "%Y-%m-%d %H:%M");
-	struct report model = { generated, (const struct report_call *)(void *)calls->data, calls->len, unrelated };
+	overview = summary_new(app_list);
+	struct report model = { generated, (const struct report_call *)(void *)calls->data, calls->len, unrelated,
+				overview };
 	html = report_html(&model);
 	int r = file_write_new(dirfd, "index.html", 0640, (const uint8_t *)html, strlen(html), &used);
 	if (r < 0 || strcmp(used, "index.html")) {
@@ -353,6 +356,7 @@ out:
 	g_ptr_array_free(ctxs, TRUE);
 	g_ptr_array_free(keep, TRUE);
 	g_array_free(calls, TRUE);
+	summary_free(overview);
 	apps_free(apps);
 	g_string_chunk_free(text);
 	if (now)

@@ -216,6 +216,7 @@ static const char style[] =
 	"th,td{border:1px solid #999;padding:.35em .5em;text-align:left;vertical-align:top}"
 	"th{background:#eee}tr{page-break-inside:avoid;break-inside:avoid}td.t{white-space:nowrap}"
 	"table.counts{width:auto}table.counts td.n{text-align:right}"
+	"table.overview{width:auto}table.overview td.n{text-align:right}"
 	".badge{font-weight:bold;white-space:nowrap}"
 	".s-accepted{color:#2e7d32}.s-late{color:#c62828}.s-review{color:#b26a00}.s-unrelated{color:#616161}"
 	".timeline{width:100%;height:auto;border:1px solid #ccc;margin:1em 0}"
@@ -493,6 +494,85 @@ static void call_section(GString *out, const struct report_call *c)
 	g_string_append(out, "</tbody></table>\n</section>\n");
 }
 
+static void overview_row(GString *out, const char *label, const char *key, unsigned n)
+{
+	g_string_append(out, "<tr><th>");
+	g_string_append(out, label);
+	g_string_append_printf(out, "</th><td class=\"n\" data-k=\"%s\">%u</td></tr>", key, n);
+}
+
+/* The overview of call C (S's, NULL when it has no application). */
+static void overview_call(GString *out, const struct report_call *c, const struct summary_call *s)
+{
+	static const struct summary_call none = { 0 };
+	const struct summary_call *o = s ? s : &none;
+	g_string_append(out, "<h3>");
+	esc(out, c->subject);
+	g_string_append(out, "</h3>\n<table class=\"overview\" data-call=\"");
+	esc(out, c->id);
+	g_string_append(out, "\">");
+	overview_row(out, "Ansøgninger", "applications", o->applications);
+	for (size_t i = 0; i < 3; i++) {
+		g_string_append(out, "<tr><th>");
+		status_badge(out, (enum rules_status)i);
+		g_string_append_printf(out, "</th><td class=\"n\" data-k=\"status-%s\">%u</td></tr>",
+				       record_status_name((enum rules_status)i), o->by_status[i]);
+	}
+	overview_row(out, "Rettidige", "on_time", o->on_time);
+	overview_row(out, "For sene", "late", o->late);
+	overview_row(out, "Rettidighed ukendt", "on_time_unknown", o->on_time_unknown);
+	overview_row(out, "Med ansøgningsskema", "with_form", o->with_form);
+	overview_row(out, "Uden ansøgningsskema", "without_form", o->without_form);
+	overview_row(out, "Skema med gyldig underskrift", "form-valid", o->form_valid);
+	overview_row(out, "Skema med ugyldig underskrift", "form-invalid", o->form_invalid);
+	overview_row(out, "Skema uden underskrift", "form-none", o->form_unsigned);
+	g_string_append(out, "</table>\n");
+	if (s && s->days->len) {
+		g_string_append(out, "<table class=\"overview days\"><tr><th>Modtaget dag (");
+		esc(out, c->timezone);
+		g_string_append(out, ")</th><th>Ansøgninger</th></tr>");
+		for (guint i = 0; i < s->days->len; i++) {
+			const struct summary_day *d = &g_array_index(s->days, struct summary_day, i);
+			g_string_append_printf(out, "<tr><td>%s</td><td class=\"n\" data-day=\"%s\">%u</td></tr>",
+					       d->day, d->day, d->applications);
+		}
+		g_string_append(out, "</table>\n");
+	}
+	g_string_append_printf(out, "<h4>Kræver en sagsbehandler: %u</h4>\n", s ? s->attention->len : 0);
+	if (!s || !s->attention->len)
+		return;
+	g_string_append(out,
+			"<table class=\"attention\"><tr><th>#</th><th>Ansøger</th><th>Status</th>"
+			"<th>Afgørelse</th></tr>");
+	for (guint i = 0; i < s->attention->len; i++) {
+		const struct summary_person *p = &g_array_index(s->attention, struct summary_person, i);
+		g_string_append_printf(out, "<tr data-id=\"%" G_GINT64_FORMAT "\"><td>%" G_GINT64_FORMAT "</td><td>",
+				       p->id, p->id);
+		if (p->applicant)
+			esc(out, p->applicant);
+		else
+			g_string_append(out, "<em>ikke angivet</em>");
+		g_string_append(out, "</td><td>");
+		status_badge(out, p->status);
+		g_string_append(out, "</td><td>");
+		g_string_append(out, !p->decision ? "mangler" : !strcmp(p->decision, "accept") ? "Godkendt" : "Afvist");
+		g_string_append(out, "</td></tr>");
+	}
+	g_string_append(out, "</table>\n");
+}
+
+/* The pool overview, first on the page: every call, the applications
+ * that need a person listed first. */
+static void overview_section(GString *out, const struct report *r)
+{
+	if (!r->summary)
+		return;
+	g_string_append(out, "<section class=\"overview\" id=\"overblik\">\n<h2>Overblik</h2>\n");
+	for (size_t i = 0; i < r->n_calls; i++)
+		overview_call(out, &r->calls[i], summary_find(r->summary, r->calls[i].id));
+	g_string_append(out, "</section>\n");
+}
+
 char *report_html(const struct report *r)
 {
 	GString *out = g_string_new(NULL);
@@ -509,6 +589,7 @@ char *report_html(const struct report *r)
 	g_string_append(out,
 			". Hver besked er gemt uændret (.eml) med serverens ankomsttid; bilagene ligger ved siden "
 			"af denne side med deres SHA-256.</p>\n");
+	overview_section(out, r);
 	for (size_t i = 0; i < r->n_calls; i++)
 		call_section(out, &r->calls[i]);
 	g_string_append_printf(out,

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "record.h"
+#include "summary.h"
 
 struct report_attachment {
 	const char *filename; /* the sender's name, shown */
@@ -117,6 +118,9 @@ struct report {
 	const struct report_call *calls;
 	size_t n_calls;
 	int64_t unrelated; /* messages that match no call */
+	/* The pool overview at the top of the page (summary.h), per call of
+	 * CALLS; NULL: none. */
+	const struct summary *summary;
 };
 
 /* One Danish sentence on which time decided the deadline when the

@@ -283,11 +283,63 @@ static void test_describe_delta(void)
 	}
 }
 
+/* The pool overview heads the page: counts per call, then the
+ * applications that need a person, review first, the name escaped. */
+static void test_overview(void)
+{
+	g_autoptr(Apps) a = apps_new();
+	struct store_message m[] = {
+		{ .id = 7,
+		  .call = "c",
+		  .applicant = "Fanø & Co",
+		  .received_at = "2022-06-30T23:00:00+02:00",
+		  .received_epoch = 1656622800,
+		  .status = RULES_ACCEPTED,
+		  .on_time = 1 },
+		{ .id = 8,
+		  .call = "c",
+		  .applicant = "Læsø",
+		  .received_at = "2022-07-01T08:00:00+02:00",
+		  .received_epoch = 1656655200,
+		  .status = RULES_REVIEW,
+		  .on_time = 1 },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(m); i++)
+		apps_add(a, &m[i], NULL);
+	g_autoptr(Summary) s = summary_new(apps_finish(a));
+	struct report_call call = { .id = "c",
+				    .subject = "Opslaget",
+				    .deadline = "2022-07-01T23:59:59+02:00",
+				    .deadline_t = DEADLINE,
+				    .timezone = "Europe/Copenhagen" };
+	struct report r = { "2026-11-22 12:00", &call, 1, 0, s };
+	g_autofree char *html = report_html(&r);
+	const char *over = strstr(html, "<section class=\"overview\" id=\"overblik\">");
+	g_assert_nonnull(over);
+	g_assert_true(over < strstr(html, "<section class=\"call\">"));
+	g_assert_nonnull(strstr(over, "data-k=\"applications\">2<"));
+	g_assert_nonnull(strstr(over, "data-k=\"status-review\">1<"));
+	g_assert_nonnull(strstr(over, "data-k=\"without_form\">2<"));
+	g_assert_nonnull(strstr(over, "data-day=\"2022-06-30\">1<"));
+	g_assert_nonnull(strstr(over, "data-day=\"2022-07-01\">1<"));
+	g_assert_nonnull(strstr(over, "Kræver en sagsbehandler: 2"));
+	const char *review = strstr(over, "<tr data-id=\"8\">"), *undecided = strstr(over, "<tr data-id=\"7\">");
+	g_assert_nonnull(review);
+	g_assert_nonnull(undecided);
+	g_assert_true(review < undecided);
+	g_assert_nonnull(strstr(undecided, "Fanø &amp; Co"));
+	/* Without a summary, no overview. */
+	r.summary = NULL;
+	g_autofree char *plain = report_html(&r);
+	g_assert_null(strstr(plain, "overblik"));
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/report/edge-sentence", test_edge_sentence);
 	g_test_add_func("/report/page", test_page);
+	g_test_add_func("/report/overview", test_overview);
 	g_test_add_func("/report/signature-words", test_signature_words);
 	g_test_add_func("/report/timeline", test_timeline);
 	g_test_add_func("/report/describe-delta", test_describe_delta);

@@ -1283,8 +1283,8 @@ class ReportTest(PuljedTestCase):
         return out
 
     def test_g_summary(self):
-        """Issue 18 item 8: `summary` agrees with `applications --json`,
-        count for count; review and undecided first."""
+        """Issue 18 item 8: `summary` and the report's overview agree with
+        `applications --json`, count for count; review and undecided first."""
         # One application decided (it leaves the list), one review decided
         # (it stays: review always needs a person).
         apps = self.apps()
@@ -1327,6 +1327,37 @@ class ReportTest(PuljedTestCase):
                 self.assertIn("#%d " % p["id"], text)
         self.check_clean(text, "summary", width=80)
 
+        # The report: the overview first on the page, the same numbers.
+        out = self.path("rapport-overblik")
+        self.ctl("report", "--output", out)
+        with open(os.path.join(out, "index.html"), encoding="utf-8") as f:
+            page = f.read()
+        at = page.find('id="overblik"')
+        self.assertGreater(at, 0, "no overview in the report")
+        first_call = page.find('<section class="call">')
+        self.assertGreater(first_call, at, "the overview is not at the top")
+        for c in got:
+            with self.subTest(report=c["call"]):
+                start = page.find('data-call="%s"' % html.escape(c["call"]), at, first_call)
+                self.assertGreater(start, 0)
+                end = page.find('<table class="overview" data-call=', start + 1)
+                part = page[start:end if end > 0 else first_call]
+                cells = dict(re.findall(r'data-k="([^"]+)">(\d+)<', part))
+                self.assertEqual(cells, {
+                    "applications": str(c["applications"]),
+                    "status-accepted": str(c["by_status"]["accepted"]),
+                    "status-review": str(c["by_status"]["review"]),
+                    "status-late": str(c["by_status"]["late"]),
+                    "on_time": str(c["on_time"]), "late": str(c["late"]),
+                    "on_time_unknown": str(c["on_time_unknown"]),
+                    "with_form": str(c["with_form"]), "without_form": str(c["without_form"]),
+                    "form-valid": str(c["form_signature"]["valid"]),
+                    "form-invalid": str(c["form_signature"]["invalid"]),
+                    "form-none": str(c["form_signature"]["none"])})
+                days = re.findall(r'data-day="([^"]+)">(\d+)<', part)
+                self.assertEqual(days, [(d["day"], str(d["applications"])) for d in c["by_day"]])
+                rows = [int(i) for i in re.findall(r'<tr data-id="(\d+)">', part)]
+                self.assertEqual(rows, [p["id"] for p in c["need_a_person"]])
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
