@@ -41,12 +41,13 @@ static void print_call(FILE *out, const struct ctl_output *o, const struct summa
 	ctl_show_field(&sc, "By day:", days->str);
 	g_string_free(days, TRUE);
 	g_autofree char *n = g_strdup_printf("%u", c->attention->len);
-	ctl_show_field(&sc, "Need a person:", n);
+	ctl_show_field(&sc, "Attention:", n);
 	for (guint i = 0; i < c->attention->len; i++) {
 		const struct summary_person *p = &g_array_index(c->attention, struct summary_person, i);
-		g_autofree char *line = g_strdup_printf(
-			"#%" G_GINT64_FORMAT " %s, %s%s", p->id, p->applicant ? p->applicant : "(not named)",
-			record_status_name(p->status), p->decision ? "" : ", undecided");
+		g_autofree char *line =
+			g_strdup_printf("#%" G_GINT64_FORMAT " %s, %s, %s%s", p->id,
+					p->applicant ? p->applicant : "(not named)", record_status_name(p->status),
+					p->decision ? "decided: " : "undecided", p->decision ? p->decision : "");
 		ctl_show_field(&sc, "", line);
 	}
 }
