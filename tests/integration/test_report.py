@@ -1139,10 +1139,11 @@ class ReportTest(PuljedTestCase):
         self.ctl("report", "--output", out)
         url = "file://" + urllib.parse.quote(os.path.join(out, "index.html"))
         png = self.path("page.png")
-        r = self.chromium("--window-size=1200,1600", "--screenshot=" + png, url)
+        # Tall enough for the pool overview above the first call's timeline.
+        r = self.chromium("--window-size=1200,3200", "--screenshot=" + png, url)
         self.assertTrue(os.path.isfile(png), "no screenshot\n" + r.describe())
         width, height, rows = read_png(png)
-        self.assertEqual((width, height), (1200, 1600), "screenshot size")
+        self.assertEqual((width, height), (1200, 3200), "screenshot size")
         colours = {}
         for row in rows[::2]:
             for px in row[::2]:
