@@ -12,6 +12,8 @@ enum why_form {
 	WHY_COUNT, /* "attachments:2": the text with the number */
 };
 
+#define WHY_UNTRUSTED_REASON "form:signer-untrusted"
+
 /* Every reason the classifier (rules.c) and assess.c write, and its
  * sentence.  PREFIX entries match a reason that starts with them ("kind:"
  * entries are whole reasons; "quotes:" takes the call's id).  RANK orders
@@ -54,6 +56,8 @@ static const struct why_entry {
 	{ "deadline:no-edge(arrival)",        false, 7, WHY_FIXED, "Vores mailserver har ikke noteret modtagelsen; fristen er vurderet ud fra postkassens modtagelsestid" },
 	{ "arrival:invalid-internaldate",     false, 7, WHY_FIXED, "Mailserverens modtagelsestidspunkt er ugyldigt" },
 	{ "applicant:from",                   false, 8, WHY_FIXED, "Ansøgeren er læst fra afsenderen, ikke fra emnet" },
+	/* Not a stored reason: the caveat of why_input.signer_untrusted. */
+	{ WHY_UNTRUSTED_REASON,               false, 5, WHY_FIXED, "Ansøgningsskemaet er underskrevet, men underskriveren er ikke betroet" },
 	{ "subject:exact",                    false, 0, WHY_FIXED, "Emnet er opslagets" },
 	{ "deadline:on-time(",                true,  0, WHY_FIXED, "Modtaget inden fristen" },
 	{ "attachments:",                     true,  0, WHY_COUNT, "vedhæftede filer" },
@@ -62,7 +66,6 @@ static const struct why_entry {
 /* clang-format on */
 
 #define WHY_UNKNOWN_RANK 6 /* after the known problems, before the notes */
-#define WHY_UNTRUSTED "Ansøgningsskemaet er underskrevet, men underskriveren er ikke betroet"
 #define WHY_MAX_SENTENCES 2
 
 static const struct why_entry *why_find(const char *reason)
@@ -207,8 +210,11 @@ char *why_text(const struct why_input *in)
 	size_t n = 0;
 	bool not_application = false;
 
-	for (size_t i = 0; i < in->n_reasons; i++) {
-		const struct why_entry *e = why_find(in->reasons[i]);
+	/* The reasons, and an accepted record's untrusted signer. */
+	bool untrusted = in->status == RULES_ACCEPTED && in->signer_untrusted;
+	for (size_t i = 0; i < in->n_reasons + untrusted; i++) {
+		const char *reason = i < in->n_reasons ? in->reasons[i] : WHY_UNTRUSTED_REASON;
+		const struct why_entry *e = why_find(reason);
 		int rank = e ? e->rank : WHY_UNKNOWN_RANK;
 		if (rank == 0)
 			continue;
@@ -225,16 +231,10 @@ char *why_text(const struct why_input *in)
 			best_e[k] = best_e[k - 1];
 			best_rank[k] = best_rank[k - 1];
 		}
-		best[at] = in->reasons[i];
+		best[at] = reason;
 		best_e[at] = e;
 		best_rank[at] = rank;
 		n = MIN(n + 1, WHY_MAX_SENTENCES);
-	}
-	if (in->status == RULES_ACCEPTED && in->signer_untrusted && n < WHY_MAX_SENTENCES) {
-		best[n] = NULL;
-		best_e[n] = NULL;
-		best_rank[n] = 9;
-		n++;
 	}
 	if (n == 0)
 		return in->status == RULES_ACCEPTED ? NULL : g_strdup(WHY_UNKNOWN);
@@ -245,8 +245,7 @@ char *why_text(const struct why_input *in)
 
 	GString *s = g_string_new(NULL);
 	for (size_t i = 0; i < n; i++) {
-		g_autofree char *t =
-			best_rank[i] == 9 ? g_strdup(WHY_UNTRUSTED) : entry_text(best_e[i], best[i], in->typo);
+		g_autofree char *t = entry_text(best_e[i], best[i], in->typo);
 		if (i == 0) {
 			g_string_append(s, t);
 		} else {

@@ -176,6 +176,16 @@ static void test_accepted(void)
 	g_assert_null(why_of(RULES_ACCEPTED, NULL, false, plain));
 	g_autofree char *u = why_of(RULES_ACCEPTED, NULL, true, plain);
 	g_assert_cmpstr(u, ==, "Ansøgningsskemaet er underskrevet, men underskriveren er ikke betroet");
+	/* Before the lesser caveat of an applicant taken from the sender. */
+	const char *from[] = { "subject:exact", "applicant:from", "deadline:on-time(-3h12m)", "attachments:1", NULL };
+	g_autofree char *f = why_of(RULES_ACCEPTED, NULL, true, from);
+	g_assert_cmpstr(f, ==, "Ansøgningsskemaet er underskrevet, men underskriveren er ikke betroet");
+	g_autofree char *f2 = why_of(RULES_ACCEPTED, NULL, false, from);
+	g_assert_cmpstr(f2, ==, "Ansøgeren er læst fra afsenderen, ikke fra emnet");
+	/* Untrusted is a caveat of an acceptance only. */
+	const char *late[] = { "subject:exact", "deadline:late(+1s)", "attachments:1", NULL };
+	g_autofree char *l = why_of(RULES_LATE, NULL, true, late);
+	g_assert_cmpstr(l, ==, "Modtaget 1 sekund efter fristen");
 	/* Not plainly accepted with nothing said: a generic sentence. */
 	g_autofree char *r = why_of(RULES_REVIEW, NULL, false, plain);
 	g_assert_cmpstr(r, ==, WHY_UNKNOWN);
