@@ -36,6 +36,7 @@ static void app_clear(struct apps_app *a)
 	g_free(a->last);
 	g_free(a->signer);
 	g_free(a->form_reason);
+	g_free(a->why);
 	g_free(a->decision);
 	g_free(a->decision_note);
 	g_free(a->decision_user);
@@ -132,8 +133,10 @@ static void merge(struct apps_app *a, const struct apps_app *src)
 		a->form_modified = src->form_modified;
 		a->form_untrusted = src->form_untrusted;
 	}
-	if (status_rank(src->status) < status_rank(a->status))
+	if (status_rank(src->status) < status_rank(a->status)) {
 		a->status = src->status;
+		set_str(&a->why, src->why);
+	}
 	if (src->decision && src->decision_at >= a->decision_at) {
 		set_str(&a->decision, src->decision);
 		set_str(&a->decision_note, src->decision_note);
@@ -164,6 +167,7 @@ static void from_message(struct apps_app *one, const struct store_message *m, co
 		one->form_reason = g_strdup(form->reason);
 	}
 	one->status = m->status;
+	one->why = form ? g_strdup(form->why) : NULL;
 	if (m->decision) {
 		one->decision = g_strdup(m->decision);
 		one->decision_note = g_strdup(m->decision_note);

@@ -26,6 +26,7 @@ struct apps_form {
 	bool modified;      /* changed after signing */
 	bool untrusted;     /* a trust_file is set and the signer does not chain to it */
 	const char *reason; /* why invalid, or NULL */
+	const char *why;    /* the message's why (why.h), or NULL */
 };
 
 /* Owned by the struct apps it came from; valid until apps_free(). */
@@ -43,6 +44,7 @@ struct apps_app {
 	bool form_modified, form_untrusted; /* of that form (apps_form) */
 	char *form_reason;
 	enum rules_status status;
+	char *why; /* the why of the message that gave the status, or NULL */
 	char *decision, *decision_note, *decision_user;
 	int64_t decision_at;
 	char *key; /* private: the normalised applicant */

@@ -28,6 +28,7 @@ void ctl_json_add_decision(JsonBuilder *b, const char *decision, const char *not
 
 struct ctl_json_ctx {
 	struct store *st;
+	const struct config *cfg; /* the calls, for the why's spelling detail; NULL without */
 	JsonBuilder *b;
 	bool detail; /* show: everything we know */
 };
@@ -56,7 +57,8 @@ unsigned ctl_status_bit(enum rules_status status);
 const char *ctl_status_color(enum rules_status status);
 bool ctl_filter_message(const struct ctl_filter *f, const struct store_message *m, bool with_status);
 bool ctl_filter_app(const struct ctl_filter *f, const struct apps_app *a);
-struct apps *ctl_collect_apps(struct store *st, const struct ctl_filter *f);
+/* The applications of the records F selects; CFG (may be NULL) for their why. */
+struct apps *ctl_collect_apps(struct store *st, const struct config *cfg, const struct ctl_filter *f);
 
 /* The form attachment of a message, for applications and exports. */
 struct ctl_form_info {
@@ -72,6 +74,11 @@ char *ctl_form_info_text(const struct ctl_form_info *f);
 void ctl_form_info_clear(struct ctl_form_info *f);
 typedef struct ctl_form_info CtlFormInfo;
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CtlFormInfo, ctl_form_info_clear)
+
+/* Record M's why (why.h) from its status, reasons and form, newly
+ * allocated; NULL for a plainly accepted record.  CFG (may be NULL) gives
+ * M's call subject, for the misspelled word of a fuzzy subject. */
+char *ctl_why(struct store *st, const struct config *cfg, const struct store_message *m);
 
 /* ---- the decisions on records (ctl.c) ---- */
 
@@ -97,6 +104,8 @@ void ctl_json_add_decisions(JsonBuilder *b, const GArray *decisions);
 struct ctl_show_ctx {
 	FILE *out;
 	size_t width; /* columns; every line fits */
+	struct store *st;
+	const struct config *cfg; /* for the why's detail, or NULL */
 };
 
 #define CTL_SHOW_LABEL 14 /* "Deadline:     " */

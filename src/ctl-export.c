@@ -25,15 +25,33 @@ static const char *const message_columns[] = { "id",
 					       "received_at",
 					       "edge_received_at",
 					       "decided_by",
-					       "form_signature_text" };
-static const char *const application_columns[] = {
-	"call",    "applicant",     "messages",           "ids",  "status",
-	"on_time", "first_arrival", "last_arrival",       "form", "form_signature",
-	"signer",  "decision",      "form_signature_text"
-};
+					       "form_signature_text",
+					       "why" };
+static const char *const application_columns[] = { "call",
+						   "applicant",
+						   "messages",
+						   "ids",
+						   "status",
+						   "on_time",
+						   "first_arrival",
+						   "last_arrival",
+						   "form",
+						   "form_signature",
+						   "signer",
+						   "decision",
+						   "form_signature_text",
+						   "why" };
+
+/* A column's name in the CSV header where it differs from its JSON key:
+ * the caseworker's why is "Begrundelse" in a spreadsheet. */
+static const char *csv_name(const char *col)
+{
+	return !strcmp(col, "why") ? "Begrundelse" : col;
+}
 
 struct export_ctx {
 	struct store *st;
+	const struct config *cfg;
 	const struct ctl_filter *f;
 	GPtrArray *rows; /* of GPtrArray (char *, NULL for an empty field), one per row */
 };
@@ -69,6 +87,7 @@ static int export_message(const struct store_message *m, void *userdata)
 	g_ptr_array_add(row, g_strdup(m->edge_received_at));
 	g_ptr_array_add(row, g_strdup(m->decided_by));
 	g_ptr_array_add(row, form_text);
+	g_ptr_array_add(row, ctl_why(c->st, c->cfg, m));
 	g_assert(row->len == G_N_ELEMENTS(message_columns));
 	g_ptr_array_add(c->rows, row);
 	ctl_form_info_clear(&f); /* what was not moved into the row */
@@ -96,6 +115,7 @@ static GPtrArray *application_row(const struct apps_app *a)
 	struct report_signature rs = { a->form_signature, a->signer, a->form_modified, a->form_untrusted,
 				       a->form_reason };
 	g_ptr_array_add(row, a->form ? report_signature_text(&rs, NULL) : NULL);
+	g_ptr_array_add(row, g_strdup(a->why));
 	g_assert(row->len == G_N_ELEMENTS(application_columns));
 	return row;
 }
@@ -125,7 +145,10 @@ static void write_rows(GString *s, const char *const *cols, size_t ncols, GPtrAr
 		return;
 	}
 	g_string_append(s, EXPORT_CSV_BOM);
-	export_csv_record(s, cols, ncols);
+	g_autofree const char **header = g_new(const char *, ncols);
+	for (size_t k = 0; k < ncols; k++)
+		header[k] = csv_name(cols[k]);
+	export_csv_record(s, header, ncols);
 	/* A spreadsheet has no use for control characters from mail headers,
 	 * and a terminal must not see them: they become spaces. */
 	for (guint i = 0; i < rows->len; i++) {
@@ -143,14 +166,15 @@ static void write_rows(GString *s, const char *const *cols, size_t ncols, GPtrAr
 
 int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o)
 {
-	struct export_ctx c = { st, &o->filter, g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref) };
+	struct export_ctx c = { st, o->cfg, &o->filter,
+				g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref) };
 	const char *const *cols = o->messages ? message_columns : application_columns;
 	size_t ncols = o->messages ? G_N_ELEMENTS(message_columns) : G_N_ELEMENTS(application_columns);
 	int r = 0;
 	if (o->messages) {
 		r = store_foreach_message(st, 0, false, export_message, &c);
 	} else {
-		struct apps *apps = ctl_collect_apps(st, &o->filter);
+		struct apps *apps = ctl_collect_apps(st, o->cfg, &o->filter);
 		if (!apps) {
 			r = -EIO;
 		} else {

@@ -179,13 +179,15 @@ int ctl_json_add_message(const struct store_message *m, void *userdata)
 	ctl_json_add_str(b, "status", record_status_name(m->status));
 	ctl_json_add_int_or_null(b, "duplicate_of", m->duplicate_of, m->duplicate_of != 0);
 	ctl_json_add_reasons(b, m->reasons);
+	g_autofree char *why = ctl_why(c->st, c->cfg, m);
+	ctl_json_add_str(b, "why", why);
 	ctl_json_add_str(b, "flags", m->flags);
 	ctl_json_add_int(b, "size", (int64_t)(m->raw_sha256 ? m->raw_size : m->server_size));
 	ctl_json_add_str(b, "sha256", m->raw_sha256);
 	ctl_json_add_str(b, "match", record_match_name(m->match));
 	json_builder_set_member_name(b, "match_score");
 	if (m->match_score >= 0)
-		json_builder_add_double_value(b, floor(m->match_score * 100 + 0.5) / 100);
+		json_builder_add_double_value(b, record_score(m->match_score));
 	else
 		json_builder_add_null_value(b);
 	ctl_json_add_str(b, "kind", m->has_kind ? record_kind_name(m->kind) : NULL);

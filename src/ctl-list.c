@@ -27,7 +27,8 @@ static int list_row(const struct store_message *m, void *userdata)
 	g_autofree char *when = ctl_short_time(m->received_at);
 	g_autofree char *status = g_strdup_printf("%s%s", record_status_name(m->status), m->duplicate_of ? "*" : "");
 	const char *who = m->applicant ? m->applicant : m->subject ? m->subject : "(no subject)";
-	const char *cells[] = { id, when, status, att, m->decision, who };
+	g_autofree char *why = ctl_why(c->json.st, c->json.cfg, m);
+	const char *cells[] = { id, when, status, att, m->decision, who, why };
 	table_add(c->table, cells, 2, ctl_status_color(m->status));
 	return 0;
 }
@@ -38,9 +39,10 @@ int ctl_list(struct store *st, const struct ctl_output *o, const struct ctl_filt
 		{ "ID", 5, true, false },       { "RECEIVED", 16, false, false },
 		{ "STATUS", 9, false, false },  { "ATT", 3, true, false },
 		{ "DECIDED", 7, false, false }, { "APPLICANT / SUBJECT", 0.5, false, true },
+		{ "WHY", 0.5, false, true },
 	};
 	g_autoptr(JsonBuilder) b = o->json ? json_builder_new() : NULL;
-	struct list_ctx c = { .json = { .st = st, .b = b }, .f = f };
+	struct list_ctx c = { .json = { .st = st, .cfg = o->cfg, .b = b }, .f = f };
 	if (!o->json)
 		c.table = table_new(cols, G_N_ELEMENTS(cols), o->color, o->width);
 	else
@@ -95,6 +97,7 @@ static int add_app(JsonBuilder *b, struct store *st, const struct apps_app *a)
 	ctl_json_add_str(b, "form_signature_text", words);
 	ctl_json_add_str(b, "signer", a->signer);
 	ctl_json_add_str(b, "status", record_status_name(a->status));
+	ctl_json_add_str(b, "why", a->why);
 	ctl_json_add_decision(b, a->decision, a->decision_note, a->decision_user, a->decision_at);
 	ctl_json_add_decisions(b, decisions);
 	json_builder_end_object(b);
@@ -106,9 +109,9 @@ int ctl_applications(struct store *st, const struct ctl_output *o, const struct 
 	struct table_column cols[] = {
 		{ "CALL", 0.2, false, true },          { "APPLICANT", 0.4, false, true }, { "MSGS", 4, true, false },
 		{ "FIRST ARRIVAL", 16, false, false }, { "ON TIME", 7, false, false },    { "FORM", 7, false, false },
-		{ "STATUS", 8, false, false },         { "DECIDED", 7, false, false },
+		{ "STATUS", 8, false, false },         { "DECIDED", 7, false, false },    { "WHY", 0.4, false, true },
 	};
-	struct apps *apps = ctl_collect_apps(st, f);
+	struct apps *apps = ctl_collect_apps(st, o->cfg, f);
 	if (!apps) {
 		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
 		return CTL_EXIT_FAILURE;
@@ -154,7 +157,8 @@ int ctl_applications(struct store *st, const struct ctl_output *o, const struct 
 						ctl_yes_no(a->on_time),
 						form,
 						record_status_name(a->status),
-						a->decision };
+						a->decision,
+						a->why };
 			table_add(t, cells, 6, ctl_status_color(a->status));
 		}
 		r = table_print(t, o->out);

@@ -16,6 +16,7 @@
 
 struct report_msg_ctx {
 	struct store *st;
+	const struct config *cfg; /* for the records' why */
 	const struct ctl_filter *f;
 	const struct config_call *call; /* the call being collected */
 	GStringChunk *text;             /* every string of the model */
@@ -142,6 +143,8 @@ static int report_message(const struct store_message *m, void *userdata)
 					 chunk(c->text, m->decided_by), chunk(c->text, m->deadline_basis),
 					 chunk(c->text, m->edge_why) };
 	rm->smime = (struct report_signature){ .signature = m->smime, .reason = chunk(c->text, m->smime_reason) };
+	g_autofree char *why = ctl_why(c->st, c->cfg, m);
+	rm->why = chunk(c->text, why);
 	g_ptr_array_add(c->msgs, rm);
 	g_hash_table_insert(c->by_id, &rm->id, rm);
 	struct report_att_ctx ac = { c, m->id, -1, g_array_new(FALSE, TRUE, sizeof(struct report_attachment)) };
@@ -229,7 +232,7 @@ int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char
 	GArray *calls = g_array_new(FALSE, TRUE, sizeof(struct report_call));
 	GPtrArray *keep = g_ptr_array_new_with_free_func(g_free); /* arrays the model points into */
 	GPtrArray *ctxs = g_ptr_array_new();
-	struct apps *apps = ctl_collect_apps(st, f);
+	struct apps *apps = ctl_collect_apps(st, cfg, f);
 	GPtrArray *app_list = apps ? apps_finish(apps) : NULL;
 	int64_t unrelated = 0;
 	struct summary *overview = NULL;
@@ -246,6 +249,7 @@ int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char
 			continue;
 		struct report_msg_ctx *c = g_new0(struct report_msg_ctx, 1);
 		*c = (struct report_msg_ctx){ .st = st,
+					      .cfg = cfg,
 					      .f = f,
 					      .call = call,
 					      .text = text,
@@ -308,6 +312,7 @@ int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char
 				.form_reason = a->form_reason,
 				.decisions = ds,
 				.n_decisions = n_ds,
+				.why = a->why,
 			};
 			g_array_append_val(rapps, ra);
 		}

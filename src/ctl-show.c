@@ -90,6 +90,8 @@ static int show_human(const struct store_message *m, void *userdata)
 	g_snprintf(buf, sizeof(buf), "%" G_GINT64_FORMAT, m->id);
 	ctl_show_field(c, "Record:", buf);
 	ctl_show_field(c, "Status:", record_status_name(m->status));
+	g_autofree char *why = ctl_why(c->st, c->cfg, m);
+	ctl_show_field(c, "Why:", why);
 	ctl_show_field(c, "Call:", m->call);
 	bool from_sender = m->applicant && m->applicant_source && !strcmp(m->applicant_source, "from");
 	g_autofree char *applicant =
@@ -120,7 +122,7 @@ static int show_human(const struct store_message *m, void *userdata)
 		ctl_show_field(c, "Modtaget:", edge_line);
 	if (m->match != RULES_MATCH_NONE) {
 		g_autofree char *match =
-			g_strdup_printf("%s (score %.2f)", record_match_name(m->match), m->match_score);
+			g_strdup_printf("%s (score %.2f)", record_match_name(m->match), record_score(m->match_score));
 		ctl_show_field(c, "Match:", match);
 	}
 	ctl_show_field(c, "Kind:", m->has_kind ? record_kind_name(m->kind) : NULL);
@@ -208,13 +210,16 @@ int ctl_show(struct store *st, const struct ctl_output *o, int64_t id)
 	int r;
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		struct ctl_json_ctx c = { .st = st, .b = b, .detail = true };
+		struct ctl_json_ctx c = { .st = st, .cfg = o->cfg, .b = b, .detail = true };
 		r = store_foreach_message(st, id, false, ctl_json_add_message, &c);
 		g_autoptr(JsonNode) root = r == 0 ? json_builder_get_root(b) : NULL;
 		if (root)
 			ctl_json_print(out, root);
 	} else {
-		struct ctl_show_ctx c = { .out = out, .width = o->width > 40 ? (size_t)o->width : 40 };
+		struct ctl_show_ctx c = { .out = out,
+					  .width = o->width > 40 ? (size_t)o->width : 40,
+					  .st = st,
+					  .cfg = o->cfg };
 		r = store_foreach_message(st, id, false, show_human, &c);
 		if (r == 0)
 			r = store_foreach_attachment(st, id, false, show_attachment, &c);

@@ -44,10 +44,10 @@ static void print_call(FILE *out, const struct ctl_output *o, const struct summa
 	ctl_show_field(&sc, "Attention:", n);
 	for (guint i = 0; i < c->attention->len; i++) {
 		const struct summary_person *p = &g_array_index(c->attention, struct summary_person, i);
-		g_autofree char *line =
-			g_strdup_printf("#%" G_GINT64_FORMAT " %s, %s, %s%s", p->id,
-					p->applicant ? p->applicant : "(not named)", record_status_name(p->status),
-					p->decision ? "decided: " : "undecided", p->decision ? p->decision : "");
+		g_autofree char *line = g_strdup_printf(
+			"#%" G_GINT64_FORMAT " %s, %s, %s%s%s%s", p->id, p->applicant ? p->applicant : "(not named)",
+			record_status_name(p->status), p->decision ? "decided: " : "undecided",
+			p->decision ? p->decision : "", p->why ? ": " : "", p->why ? p->why : "");
 		ctl_show_field(&sc, "", line);
 	}
 }
@@ -93,6 +93,7 @@ static void add_call(JsonBuilder *b, const struct summary_call *c)
 		ctl_json_add_str(b, "applicant", p->applicant);
 		ctl_json_add_str(b, "status", record_status_name(p->status));
 		ctl_json_add_str(b, "decision", p->decision);
+		ctl_json_add_str(b, "why", p->why);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
@@ -101,7 +102,7 @@ static void add_call(JsonBuilder *b, const struct summary_call *c)
 
 int ctl_summary(struct store *st, const struct ctl_output *o, const struct ctl_filter *f)
 {
-	g_autoptr(Apps) apps = ctl_collect_apps(st, f);
+	g_autoptr(Apps) apps = ctl_collect_apps(st, o->cfg, f);
 	if (!apps) {
 		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
 		return CTL_EXIT_FAILURE;

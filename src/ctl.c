@@ -4,6 +4,7 @@
 #include "datetime.h"
 #include "report.h"
 #include "term.h"
+#include "why.h"
 
 #include <errno.h>
 #include <string.h>
@@ -133,6 +134,49 @@ char *ctl_form_info_text(const struct ctl_form_info *f)
 	return report_signature_text(&sig, NULL);
 }
 
+/* M's why, its form's signer untrusted or not (UNTRUSTED). */
+static char *why_of(const struct config *cfg, const struct store_message *m, bool untrusted)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	g_autoptr(GPtrArray) reasons = g_ptr_array_new();
+	bool fuzzy = false;
+	if (m->reasons && json_parser_load_from_data(p, m->reasons, -1, NULL) && json_parser_get_root(p) &&
+	    JSON_NODE_HOLDS_ARRAY(json_parser_get_root(p))) {
+		JsonArray *a = json_node_get_array(json_parser_get_root(p));
+		for (guint i = 0; i < json_array_get_length(a); i++) {
+			const char *r = json_node_get_string(json_array_get_element(a, i));
+			if (!r)
+				continue;
+			g_ptr_array_add(reasons, (gpointer)r);
+			fuzzy = fuzzy || g_str_has_prefix(r, "subject:fuzzy(") ||
+				g_str_has_prefix(r, "subject:partial(");
+		}
+	}
+	g_autofree char *typo = NULL;
+	for (size_t i = 0; fuzzy && cfg && m->call && i < cfg->n_calls; i++)
+		if (!strcmp(cfg->calls[i].id, m->call)) {
+			struct rules_settings set = { cfg->fuzzy_threshold, cfg->word_similarity,
+						      cfg->title_threshold };
+			typo = rules_subject_typo(m->subject, cfg->calls[i].subject, &set);
+		}
+	struct why_input in = {
+		.status = m->status,
+		.reasons = (const char *const *)reasons->pdata,
+		.n_reasons = reasons->len,
+		.typo = typo,
+		.signer_untrusted = untrusted,
+	};
+	return why_text(&in);
+}
+
+char *ctl_why(struct store *st, const struct config *cfg, const struct store_message *m)
+{
+	g_auto(CtlFormInfo) form = { 0 };
+	if (m->status == RULES_ACCEPTED && st)
+		(void)store_foreach_attachment(st, m->id, false, ctl_find_form, &form); /* a caveat, not a verdict */
+	return why_of(cfg, m, form.found && form.signature == CMS_VALID && form.untrusted);
+}
+
 void ctl_form_info_clear(struct ctl_form_info *f)
 {
 	g_free(f->signer);
@@ -144,6 +188,7 @@ void ctl_form_info_clear(struct ctl_form_info *f)
  * (NULL on a store error); its statuses are the caller's to apply. */
 struct collect_ctx {
 	struct store *st;
+	const struct config *cfg;
 	const struct ctl_filter *f;
 	struct apps *apps;
 };
@@ -155,15 +200,16 @@ static int collect_app(const struct store_message *m, void *userdata)
 		return 0;
 	struct ctl_form_info fi = { 0 };
 	int r = store_foreach_attachment(c->st, m->id, false, ctl_find_form, &fi);
-	struct apps_form form = { fi.found, fi.signature, fi.signer, fi.modified, fi.untrusted, fi.reason };
+	g_autofree char *why = why_of(c->cfg, m, fi.found && fi.signature == CMS_VALID && fi.untrusted);
+	struct apps_form form = { fi.found, fi.signature, fi.signer, fi.modified, fi.untrusted, fi.reason, why };
 	apps_add(c->apps, m, &form);
 	ctl_form_info_clear(&fi);
 	return r;
 }
 
-struct apps *ctl_collect_apps(struct store *st, const struct ctl_filter *f)
+struct apps *ctl_collect_apps(struct store *st, const struct config *cfg, const struct ctl_filter *f)
 {
-	struct collect_ctx c = { st, f, apps_new() };
+	struct collect_ctx c = { st, cfg, f, apps_new() };
 	if (store_foreach_message(st, 0, false, collect_app, &c) < 0) {
 		apps_free(c.apps);
 		return NULL;

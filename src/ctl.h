@@ -23,6 +23,7 @@ struct ctl_output {
 	bool json;
 	bool color;
 	unsigned width;
+	const struct config *cfg; /* the calls (for the why's detail), or NULL */
 };
 
 /* Which records a listing shows.  Zero values show everything. */
@@ -85,6 +86,7 @@ struct ctl_export_options {
 	bool messages;      /* one row per message, else per application */
 	const char *output; /* a file (replaced atomically), else OUT */
 	struct ctl_filter filter;
+	const struct config *cfg; /* the calls (for the why's detail), or NULL */
 };
 int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o);
 

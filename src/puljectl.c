@@ -438,7 +438,8 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return CTL_EXIT_FAILURE;
 	}
-	struct ctl_output o = { stdout, json, table_want_color(color, STDOUT_FILENO), table_width(STDOUT_FILENO) };
+	struct ctl_output o = { stdout, json, table_want_color(color, STDOUT_FILENO), table_width(STDOUT_FILENO), cfg };
+	ex.cfg = cfg;
 	struct invocation inv = { st, cfg, db, &o, &ex, args, id, dry_run, note };
 	int r = cmd->run(&inv);
 	store_close(st);

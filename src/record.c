@@ -1,5 +1,6 @@
 #include "record.h"
 
+#include <math.h>
 #include <string.h>
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -98,4 +99,9 @@ bool record_signature_parse(const char *name, enum cms_status *ret)
 	if (i >= 0)
 		*ret = (enum cms_status)i;
 	return i >= 0;
+}
+
+double record_score(double score)
+{
+	return floor(score * 100 + 1e-9) / 100;
 }

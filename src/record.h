@@ -25,3 +25,8 @@ bool record_status_parse(const char *name, enum rules_status *ret);
 bool record_match_parse(const char *name, enum rules_match *ret);
 bool record_kind_parse(const char *name, enum rules_kind *ret);
 bool record_signature_parse(const char *name, enum cms_status *ret);
+
+/* A match score as every output shows it: two decimals, cut rather than
+ * rounded (0.749 never shows as a threshold of 0.75), the same in the
+ * reasons ("subject:fuzzy(0.96)"), show and --json. */
+double record_score(double score);

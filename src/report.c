@@ -33,6 +33,16 @@ static void esc(GString *out, const char *s)
 	g_string_append(out, e);
 }
 
+/* The why beside a status badge, when there is one. */
+static void why_line(GString *out, const char *why)
+{
+	if (!why)
+		return;
+	g_string_append(out, "<div class=\"why\">");
+	esc(out, why);
+	g_string_append(out, "</div>");
+}
+
 static void status_badge(GString *out, enum rules_status status)
 {
 	int i = status_index(status);
@@ -221,7 +231,7 @@ static const char style[] =
 	".s-accepted{color:#2e7d32}.s-late{color:#c62828}.s-review{color:#b26a00}.s-unrelated{color:#616161}"
 	".timeline{width:100%;height:auto;border:1px solid #ccc;margin:1em 0}"
 	"ul.files,ol.decisions{margin:.2em 0;padding-left:1.2em}ol.decisions{font-size:.85em}.sha{font-family:'DejaVu Sans Mono',monospace;font-size:.75em;"
-	"color:#555;word-break:break-all}.edge{font-size:.85em;color:#333}"
+	"color:#555;word-break:break-all}.edge,.why{font-size:.85em;color:#333}"
 	".sig-valid{color:#2e7d32}.sig-invalid{color:#c62828;font-weight:bold}.sig-untrusted{color:#b26a00;font-weight:bold}"
 	"@media print{body{margin:0;max-width:none}a{color:inherit;text-decoration:none}"
 	"h2{page-break-before:auto}th{background:#eee;-webkit-print-color-adjust:exact;print-color-adjust:exact}}";
@@ -379,6 +389,7 @@ static void message_cell(GString *out, const struct report_message *m)
 	short_time(out, m->received_at);
 	g_string_append(out, ", ");
 	status_badge(out, m->status);
+	why_line(out, m->why);
 	g_autofree char *edge = report_edge_sentence(&m->edge);
 	if (edge) {
 		g_string_append(out, "<div class=\"edge\">");
@@ -461,6 +472,7 @@ static void call_section(GString *out, const struct report_call *c)
 		esc(out, a->applicant ? a->applicant : "(ikke angivet)");
 		g_string_append(out, "</td><td>");
 		status_badge(out, a->status);
+		why_line(out, a->why);
 		g_string_append_printf(out, "</td><td>%s</td><td class=\"t\">",
 				       a->on_time < 0 ? "–"
 				       : a->on_time   ? "ja"
@@ -543,7 +555,7 @@ static void overview_call(GString *out, const struct report_call *c, const struc
 		return;
 	g_string_append(out,
 			"<table class=\"attention\"><tr><th>#</th><th>Ansøger</th><th>Status</th>"
-			"<th>Afgørelse</th></tr>");
+			"<th>Begrundelse</th><th>Afgørelse</th></tr>");
 	for (guint i = 0; i < s->attention->len; i++) {
 		const struct summary_person *p = &g_array_index(s->attention, struct summary_person, i);
 		g_string_append_printf(out, "<tr data-id=\"%" G_GINT64_FORMAT "\"><td>%" G_GINT64_FORMAT "</td><td>",
@@ -554,6 +566,9 @@ static void overview_call(GString *out, const struct report_call *c, const struc
 			g_string_append(out, "<em>ikke angivet</em>");
 		g_string_append(out, "</td><td>");
 		status_badge(out, p->status);
+		g_string_append(out, "</td><td>");
+		if (p->why)
+			esc(out, p->why);
 		g_string_append(out, "</td><td>");
 		g_string_append(out, !p->decision ? "mangler" : !strcmp(p->decision, "accept") ? "Godkendt" : "Afvist");
 		g_string_append(out, "</td></tr>");

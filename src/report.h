@@ -70,6 +70,7 @@ struct report_message {
 	size_t n_atts;
 	struct report_edge edge;       /* which time decided the deadline */
 	struct report_signature smime; /* the message's own S/MIME signature */
+	const char *why;               /* the caseworker's why (why.h), or NULL */
 };
 
 /* One operator decision on an application's messages. */
@@ -97,6 +98,7 @@ struct report_application {
 	const char *form_reason;
 	const struct report_decision *decisions; /* every decision, oldest first */
 	size_t n_decisions;
+	const char *why; /* the why of the message that gave the status, or NULL */
 };
 
 struct report_call {

@@ -1041,6 +1041,35 @@ out:
 	return match;
 }
 
+char *rules_subject_typo(const char *subject, const char *call_subject, const struct rules_settings *settings)
+{
+	struct rules_settings set = resolve_settings(settings);
+	struct tokens cs = { 0 }, ss = { 0 };
+	char *typo = NULL;
+	if (!subject || !call_subject)
+		return NULL;
+	g_autofree char *call_nfc = valid_nfc(call_subject);
+	g_autofree char *nfc = valid_nfc(subject);
+	tokenize(strip_leading(call_nfc), &cs);
+	tokenize(strip_leading(nfc), &ss);
+	for (size_t j = 0; !typo && j < ss.n; j++) {
+		const struct token *s = &ss.t[j];
+		bool equal = false, alike = false;
+		for (size_t i = 0; !equal && i < cs.n; i++) {
+			const struct token *c = &cs.t[i];
+			equal = token_eq(c, s);
+			bool cut = s->len < c->len && !memcmp(c->folded, s->folded, (size_t)s->len * sizeof(gunichar));
+			alike = alike ||
+				(!s->numeric && !c->numeric && !cut && word_similarity(c, s) >= set.word_similarity);
+		}
+		if (!equal && alike)
+			typo = g_strndup(s->start, (size_t)(s->end - s->start));
+	}
+	tokens_clear(&cs);
+	tokens_clear(&ss);
+	return typo;
+}
+
 enum rules_match rules_subject_match(const char *subject, const char *call_subject, double threshold, double *score_out,
 				     char **applicant)
 {
@@ -1421,7 +1450,7 @@ void rules_classify(const struct rules_call *calls, size_t n_calls, const struct
 			add_reason(out, g_strdup("subject:exact"));
 		else
 			add_reason(out, g_strdup_printf("subject:%s(%.2f)", out->partial ? "partial" : "fuzzy",
-							floor(out->score * 100) / 100));
+							record_score(out->score)));
 	}
 	if (kind != RULES_KIND_APPLICATION)
 		add_reason(out, g_strdup_printf("kind:%s", record_kind_name(kind)));

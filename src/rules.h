@@ -171,6 +171,12 @@ void rules_subject_result_clear(struct rules_subject_result *r);
 typedef struct rules_subject_result RulesSubjectResult;
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(RulesSubjectResult, rules_subject_result_clear)
 
+/* The first word of SUBJECT that is a misspelling of a word of
+ * CALL_SUBJECT (alike as SETTINGS' word_similarity, NULL: default, but not
+ * equal, nor a number, nor cut short), in its original case: newly
+ * allocated, or NULL when there is none. */
+char *rules_subject_typo(const char *subject, const char *call_subject, const struct rules_settings *settings);
+
 /* The kind of message from its hints and subject, before any call match. */
 enum rules_kind rules_message_kind(const char *subject, unsigned hints);
 

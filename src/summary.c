@@ -53,7 +53,8 @@ static void add_person(struct summary_call *c, const struct apps_app *a)
 	struct summary_person p = { .id = a->ids->len ? g_array_index(a->ids, int64_t, 0) : 0,
 				    .applicant = a->applicant,
 				    .status = a->status,
-				    .decision = a->decision };
+				    .decision = a->decision,
+				    .why = a->why };
 	guint at = c->attention->len;
 	if (a->status == RULES_REVIEW)
 		for (at = 0; at < c->attention->len; at++)

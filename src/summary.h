@@ -27,6 +27,7 @@ struct summary_person {
 	const char *applicant; /* NULL: not named (owned by the apps list) */
 	enum rules_status status;
 	const char *decision; /* NULL: undecided */
+	const char *why;      /* why it is not plainly accepted (why.h), or NULL; owned by the apps list */
 };
 
 struct summary_call {

@@ -217,6 +217,8 @@ class ClassifyTest(PuljedTestCase):
                 self.assertEqual(r["kind"], "auto-reply", r)
                 self.assertIn("kind:auto-reply", r["reasons"], r)
                 self.assertNotEqual(r["status"], "accepted", r)
+                # What it is, in Danish; never its subject's score.
+                self.assertEqual(r["why"], "Automatisk svar (fraværsbesked)", r)
                 if key in weak:
                     self.assertEqual(r["status"], "review", r)
                 else:
@@ -226,6 +228,7 @@ class ClassifyTest(PuljedTestCase):
         self.assertEqual(c["match"], "exact", c)
         self.assertEqual(c["status"], "accepted", c)
         self.assertEqual(c["applicant"], "Roskilde Kommune", c)
+        self.assertIsNone(c["why"], c)
 
     # ------------------------------------------------------------ b)
     def test_b_delivery_reports(self):
@@ -649,7 +652,30 @@ class ClassifyTest(PuljedTestCase):
                 self.assertEqual(len(fz), 1, r["reasons"])
                 m = re.match(r"subject:fuzzy\(([0-9.]+)\)$", fz[0])
                 self.assertIsNotNone(m, fz)
-                self.assertLessEqual(abs(float(m.group(1)) - score), 0.011, (fz, score))
+                # One rounding everywhere: the reason's score is --json's.
+                self.assertEqual(m.group(1), "%.2f" % score, (fz, score))
+        # The caseworker's why, in Danish, with the misspelled word; the
+        # raw reasons stay in "reasons".
+        self.assertEqual(got["typo"]["why"],
+                         "Emnet ligner opslaget (stavefejl: 'kompetancer'), vurder manuelt",
+                         got["typo"])
+        self.assertEqual(got["typo-late"]["why"],
+                         "Modtaget 2 dage og 9 timer efter fristen", got["typo-late"])
+        self.assertEqual(got["exact-no-form"]["why"], "Ingen vedhæftede filer", got["exact-no-form"])
+        self.assertEqual(got["other-call"]["why"], "Emnet nævner ikke opslaget", got["other-call"])
+        self.assertEqual(got["other-call-form"]["why"],
+                         "Emnet nævner ikke opslaget, men et ansøgningsskema er vedhæftet; "
+                         "vurder manuelt", got["other-call-form"])
+        self.assertIsNone(got["exact"]["why"], got["exact"])
+        shown = json.loads(self.run_ctl(_cfg, "show", str(got["typo"]["id"]), "--json").stdout)
+        self.assertEqual(shown["why"], got["typo"]["why"], shown)
+        self.assertIn("subject:fuzzy(%.2f)" % shown["match_score"], shown["reasons"], shown)
+        text = self.run_ctl(_cfg, "show", str(got["typo"]["id"])).stdout
+        self.assertIn("Why:", text)
+        self.assertIn("stavefejl: 'kompetancer'", text)
+        self.assertIn("score %.2f" % shown["match_score"], text)
+        listed = self.run_ctl(_cfg, "list").stdout
+        self.assertIn("WHY", listed)
         r = got["exact"]
         self.assertEqual((r["match"], r["status"], r["kind"]), ("exact", "accepted", "application"), r)
         self.assertFalse(any(x.startswith("subject:fuzzy") for x in r["reasons"]), r)

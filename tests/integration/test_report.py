@@ -92,10 +92,17 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PDFTOTEXT = os.environ.get("PDFTOTEXT", "pdftotext")
 
 APP_HEADER = ["call", "applicant", "messages", "ids", "status", "on_time", "first_arrival",
-              "last_arrival", "form", "form_signature", "signer", "decision", "form_signature_text"]
+              "last_arrival", "form", "form_signature", "signer", "decision", "form_signature_text",
+              "Begrundelse"]
 MSG_HEADER = ["id", "call", "applicant", "status", "on_time", "arrival", "from", "subject",
               "form", "form_signature", "signer", "decision", "duplicate_of",
-              "received_at", "edge_received_at", "decided_by", "form_signature_text"]
+              "received_at", "edge_received_at", "decided_by", "form_signature_text",
+              "Begrundelse"]
+# The export's JSON keys where the CSV header says it in Danish.
+JSON_KEY = {"Begrundelse": "why"}
+CSV_NAME = {v: k for k, v in JSON_KEY.items()}
+# A machine reason ("form:none", "subject:fuzzy(0.96)") where a caseworker reads.
+RAW_REASON = re.compile(r"\b[a-z-]+:[a-z0-9(]")
 STATUSES = ("accepted", "late", "review", "unrelated")
 # The page's Danish words for the statuses (the issue: "For sent" printed).
 STATUS_DA = {"accepted": "Modtaget", "late": "For sent", "review": "Til vurdering"}
@@ -619,6 +626,7 @@ class ReportTest(PuljedTestCase):
             "form": yes_no(app["form_attached"]), "form_signature": app["form_signature"],
             "signer": app["signer"], "decision": d["decision"] if d else None,
             "form_signature_text": app["form_signature_text"],
+            "Begrundelse": app["why"],
         }
 
     def expected_msg_row(self, rec):
@@ -637,6 +645,7 @@ class ReportTest(PuljedTestCase):
             "received_at": rec["received_at"], "edge_received_at": rec["edge_received_at"],
             "decided_by": rec["decided_by"],
             "form_signature_text": signature_words(form),
+            "Begrundelse": rec["why"],
         }
 
     def compare_apps(self, rows, apps, what):
@@ -764,6 +773,15 @@ class ReportTest(PuljedTestCase):
                           by_app["Horsens Kommune"]["form"]), ("review", "no"))
         self.assertEqual(by_app[AEROE]["messages"], "1", "the duplicate delivery counts "
                          "as a message of the application: %r" % by_app[AEROE])
+        # Begrundelse: why, in Danish, for what is not plainly accepted.
+        self.assertEqual(late["Begrundelse"], "Modtaget 10 sekunder efter fristen", late)
+        self.assertEqual(by_app[SJAELLAND]["Begrundelse"],
+                         "Ansøgningsskemaets digitale signatur holder ikke", by_app[SJAELLAND])
+        self.assertEqual(by_app["Horsens Kommune"]["Begrundelse"], "Ingen vedhæftede filer")
+        self.assertEqual(by_app[AEROE]["Begrundelse"], "", by_app[AEROE])
+        for row in rows:
+            self.assertEqual(row["Begrundelse"] == "", row["status"] == "accepted", row)
+            self.assertNotRegex(row["Begrundelse"], RAW_REASON, row)
 
         # Per message.
         r = self.ctl("export", "--messages")
@@ -775,6 +793,19 @@ class ReportTest(PuljedTestCase):
         self.assertEqual(by_id[str(self.id_of("aeroe-dup"))]["duplicate_of"],
                          str(self.id_of("aeroe")))
         self.assertEqual(by_id[str(self.id_of("newsletter"))]["on_time"], "")
+        self.assertEqual(by_id[str(self.id_of("newsletter"))]["Begrundelse"],
+                         "Massemail fra en mailingliste eller et nyhedsbrev")
+        self.assertEqual(by_id[str(self.id_of("late"))]["Begrundelse"],
+                         "Modtaget 10 sekunder efter fristen")
+        for row in mrows:
+            self.assertNotRegex(row["Begrundelse"], RAW_REASON, row)
+        # list --json and show --json carry the same why beside the reasons.
+        for rec in recs:
+            self.assertIn("why", rec, rec)
+            self.assertIn("reasons", rec, rec)
+        late_rec = self.json_of("show", str(self.id_of("late")), "--json")
+        self.assertEqual(late_rec["why"], "Modtaget 10 sekunder efter fristen", late_rec)
+        self.assertIn("deadline:late(+10s)", late_rec["reasons"], late_rec)
 
         # JSON: the same rows, as strings or null.
         for args, header, csv_rows in ((("export",), APP_HEADER, rows),
@@ -784,12 +815,13 @@ class ReportTest(PuljedTestCase):
             self.assertIsInstance(data, list, what)
             self.assertEqual(len(data), len(csv_rows), what)
             for obj, row in zip(data, csv_rows):
-                self.assertEqual(list(obj), header, "%s: keys %r" % (what, list(obj)))
+                self.assertEqual(list(obj), [JSON_KEY.get(h, h) for h in header],
+                                 "%s: keys %r" % (what, list(obj)))
                 for k, v in obj.items():
                     self.assertTrue(v is None or isinstance(v, str),
                                     "%s: %s is %r, not a string or null" % (what, k, v))
                     self.assertNotEqual(v, "", "%s: %s is \"\" (null for empty)" % (what, k))
-                    self.assert_field(row[k], v, "%s %s" % (what, k))
+                    self.assert_field(row[CSV_NAME.get(k, k)], v, "%s %s" % (what, k))
             # (--format csv is the default)
             self.assertEqual(self.ctl(*(args + ("--format", "csv"))).raw,
                              self.ctl(*args).raw, what)
@@ -1070,6 +1102,17 @@ class ReportTest(PuljedTestCase):
             self.assertIn(int(m.group(1)), (n_msgs, n_apps),
                           "count for %s is %s; %d messages, %d applications"
                           % (status, m.group(1), n_msgs, n_apps))
+        # The why beside the status: after the status badge, in Danish,
+        # for every reported record that has one; never a raw reason.
+        for rec in reported:
+            if rec["why"]:
+                self.assertIn(html.escape(rec["why"], quote=False), text, rec)
+        self.assertRegex(text, r'class="badge s-late">For sent</span><div class="why">'
+                         r'Modtaget 10 sekunder efter fristen</div>')
+        whys = re.findall(r'<div class="why">(.*?)</div>', text)
+        self.assertGreaterEqual(len(whys), 4, whys)
+        for w in whys:
+            self.assertNotRegex(html.unescape(w), RAW_REASON, whys)
         n_unrelated = len([r for r in recs if r["status"] == "unrelated"])
         self.assertRegex(page_text, r"(?i)(ikke|unrelated|uden)[^.\d]{0,80}\b%d\b" % n_unrelated,
                          "the number of unrelated messages (%d)" % n_unrelated)
@@ -1279,7 +1322,8 @@ class ReportTest(PuljedTestCase):
             c["by_day"] = [{"day": d, "applications": n} for d, n in sorted(c["by_day"].items())]
             c["need_a_person"] = [{"id": a["ids"][0], "applicant": a["applicant"],
                                    "status": a["status"],
-                                   "decision": a["decision"] and a["decision"]["decision"]}
+                                   "decision": a["decision"] and a["decision"]["decision"],
+                                   "why": a["why"]}
                                   for a in c.pop("review") + c.pop("undecided")]
         return out
 
@@ -1326,6 +1370,7 @@ class ReportTest(PuljedTestCase):
                 c["form_signature"]["none"]), text)
             for p in c["need_a_person"]:
                 self.assertIn("#%d " % p["id"], text)
+                self.assertTrue(p["why"], "an application that needs a person says why: %r" % p)
         self.check_clean(text, "summary", width=80)
 
         # The report: the overview first on the page, the same numbers.
