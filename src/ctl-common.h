@@ -79,6 +79,10 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CtlFormInfo, ctl_form_info_clear)
  * allocated; NULL for a plainly accepted record.  CFG (may be NULL) gives
  * M's call subject, for the misspelled word of a fuzzy subject. */
 char *ctl_why(struct store *st, const struct config *cfg, const struct store_message *m);
+/* M's why with its form's valid signature by a signer not trusted or not
+ * (SIGNER_UNTRUSTED) given rather than read from the store: a record not
+ * yet written (reclassify's new verdict). */
+char *ctl_why_signer(const struct config *cfg, const struct store_message *m, bool signer_untrusted);
 
 /* ---- the decisions on records (ctl.c) ---- */
 

@@ -14,7 +14,7 @@ struct reclass_ctx {
 	FILE *out;
 	JsonBuilder *json; /* the changes as JSON, else lines on OUT */
 	bool dry_run;
-	size_t seen, changed;
+	size_t seen, changed, updated; /* records read; printed; written */
 	int error;
 };
 
@@ -98,6 +98,16 @@ static bool signature_facts_differ(const GArray *was, const struct assessment *a
 	return false;
 }
 
+/* Whether the form (the first form attachment) carries a valid signature
+ * by a signer not trusted: the caveat in a record's why. */
+static bool form_signer_untrusted(const struct store_attachment_in *atts, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (atts[i].form)
+			return atts[i].signature == CMS_VALID && atts[i].signer_trusted == 0;
+	return false;
+}
+
 static int reclassify_one(const struct store_message *m, void *userdata)
 {
 	struct reclass_ctx *c = userdata;
@@ -130,20 +140,38 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 	 * attachments (a record without its bytes keeps its own). */
 	bool same_atts = a.n_atts == m->n_attachments && sigs->len == a.n_atts;
 	g_autofree char *sig_changes = same_atts ? signature_changes(sigs, &a) : g_strdup("");
-	bool changed = m->status != n->status || differs(m->call, n->call) || differs(m->applicant, n->applicant) ||
+	bool replace_atts = a.n_atts == m->n_attachments;
+	g_auto(CtlFormInfo) form = { 0 };
+	if (store_foreach_attachment(c->st, m->id, false, ctl_find_form, &form) < 0) {
+		c->error = 1;
+		return 1;
+	}
+	bool was_untrusted = form.found && form.signature == CMS_VALID && form.untrusted;
+	g_autofree char *old_why = ctl_why_signer(c->cfg, m, was_untrusted);
+	g_autofree char *new_why =
+		ctl_why_signer(c->cfg, n, replace_atts ? form_signer_untrusted(a.atts, a.n_atts) : was_untrusted);
+	bool smime_changed = n->has_smime && m->has_smime && m->smime != n->smime;
+	/* What a caseworker sees changed: printed.  Anything else that
+	 * differs (reasons, times, the applicant) is written quietly. */
+	bool shown = m->status != n->status || smime_changed || *sig_changes || differs(old_why, new_why);
+	bool changed = shown || differs(m->call, n->call) || differs(m->applicant, n->applicant) ||
 		       m->on_time != n->on_time || differs(m->reasons, n->reasons) || m->match != n->match ||
 		       kind_differs(m, n) || differs(m->received_at, n->received_at) || smime_differs(m, n) ||
 		       differs(m->decided_by, n->decided_by) || differs(m->deadline_basis, n->deadline_basis) ||
 		       differs(m->edge_received_at, n->edge_received_at) || differs(m->edge_why, n->edge_why) ||
-		       !m->has_smime || *sig_changes;
+		       !m->has_smime;
 	/* New facts behind an unchanged verdict (a database from before
 	 * schema 8 has none) are written without a word. */
 	bool quietly = !changed && same_atts && signature_facts_differ(sigs, &a, m);
+	if (quietly)
+		c->updated++;
 	if (quietly && !c->dry_run && store_update_classification(c->st, m->id, n, a.atts, a.n_atts) < 0) {
 		c->error = 1;
 		return 1;
 	}
-	if (changed) {
+	if (changed)
+		c->updated++;
+	if (shown) {
 		c->changed++;
 		if (c->json) {
 			JsonBuilder *b = c->json;
@@ -159,9 +187,14 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 				ctl_json_add_str(b, "now", now[k]);
 				json_builder_end_object(b);
 			}
+			json_builder_set_member_name(b, "why");
+			json_builder_begin_object(b);
+			ctl_json_add_str(b, "was", old_why);
+			ctl_json_add_str(b, "now", new_why);
+			json_builder_end_object(b);
 			ctl_json_add_tristate(b, "on_time", n->on_time);
 			ctl_json_add_reasons(b, n->reasons);
-			if (n->has_smime && m->has_smime && m->smime != n->smime) {
+			if (smime_changed) {
 				json_builder_set_member_name(b, "smime");
 				json_builder_begin_object(b);
 				ctl_json_add_str(b, "was", record_signature_name(m->smime));
@@ -195,17 +228,19 @@ static int reclassify_one(const struct store_message *m, void *userdata)
 				fprintf(c->out, ", call %s -> %s", m->call ? m->call : "-", n->call ? n->call : "-");
 			if (differs(m->applicant, n->applicant))
 				fprintf(c->out, ", applicant %s -> %s", old_app, new_app);
-			if (n->has_smime && m->has_smime && m->smime != n->smime) {
+			if (smime_changed) {
 				g_autofree char *why = n->smime_reason ? term_clean(n->smime_reason) : NULL;
 				fprintf(c->out, ", S/MIME %s -> %s%s%s%s", record_signature_name(m->smime),
 					record_signature_name(n->smime), why ? " (" : "", why ? why : "",
 					why ? ")" : "");
 			}
-			fprintf(c->out, "%s  %s\n", sig_changes, n->reasons);
+			g_autofree char *why = new_why ? term_clean(new_why) : NULL;
+			fprintf(c->out, "%s  %s%s%s\n", sig_changes, n->reasons, why ? "  " : "", why ? why : "");
 		}
+	}
+	if (changed) {
 		if (!c->dry_run &&
-		    store_update_classification(c->st, m->id, n, a.n_atts == m->n_attachments ? a.atts : NULL,
-						a.n_atts) < 0) {
+		    store_update_classification(c->st, m->id, n, replace_atts ? a.atts : NULL, a.n_atts) < 0) {
 			c->error = 1;
 			return 1;
 		}
@@ -223,7 +258,7 @@ int ctl_reclassify(struct store *st, const struct config *cfg, const struct ctl_
 		return CTL_EXIT_USAGE;
 	}
 	g_autoptr(JsonBuilder) b = o->json ? json_builder_new() : NULL;
-	struct reclass_ctx c = { st, cfg, trust, out, b, dry_run, 0, 0, 0 };
+	struct reclass_ctx c = { st, cfg, trust, out, b, dry_run, 0, 0, 0, 0 };
 	if (b) {
 		json_builder_begin_object(b);
 		json_builder_set_member_name(b, "changes");
@@ -246,6 +281,7 @@ int ctl_reclassify(struct store *st, const struct config *cfg, const struct ctl_
 		json_builder_end_array(b);
 		ctl_json_add_int(b, "records", (int64_t)c.seen);
 		ctl_json_add_int(b, "changed", (int64_t)c.changed);
+		ctl_json_add_int(b, "updated", (int64_t)c.updated);
 		json_builder_set_member_name(b, "dry_run");
 		json_builder_add_boolean_value(b, dry_run);
 		json_builder_end_object(b);
@@ -253,7 +289,9 @@ int ctl_reclassify(struct store *st, const struct config *cfg, const struct ctl_
 		ctl_json_print(out, root);
 		return CTL_EXIT_OK;
 	}
-	fprintf(out, "%zu record%s re-classified, %zu changed%s\n", c.seen, c.seen == 1 ? "" : "s", c.changed,
-		dry_run ? " (dry run: nothing written)" : "");
+	fprintf(out, "%zu record%s re-classified, %zu changed", c.seen, c.seen == 1 ? "" : "s", c.changed);
+	if (c.updated > c.changed)
+		fprintf(out, ", %zu more with details updated", c.updated - c.changed);
+	fprintf(out, "%s\n", dry_run ? " (dry run: nothing written)" : "");
 	return CTL_EXIT_OK;
 }

@@ -177,6 +177,11 @@ char *ctl_why(struct store *st, const struct config *cfg, const struct store_mes
 	return why_of(cfg, m, form.found && form.signature == CMS_VALID && form.untrusted);
 }
 
+char *ctl_why_signer(const struct config *cfg, const struct store_message *m, bool signer_untrusted)
+{
+	return why_of(cfg, m, signer_untrusted);
+}
+
 void ctl_form_info_clear(struct ctl_form_info *f)
 {
 	g_free(f->signer);

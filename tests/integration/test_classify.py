@@ -849,9 +849,12 @@ class ClassifyTest(PuljedTestCase):
              "2022-06-30T12:00:00+02:00"),
             ("unrelated", mail("Frokost fredag?", "2022-06-25T12:00:00+02:00"),
              "2022-06-25T12:00:00+02:00"),
+            ("jul02-late", mail(CALL + " - Furesø Kommune", "2022-07-02T12:00:00+02:00",
+                                pdf=75), "2022-07-02T12:00:00+02:00"),
         ]
         got, cfg = self.ingest(dc, items)
         before = self.records(cfg)
+        why_before = {r["id"]: r["why"] for r in before}
         with open(cfg, encoding="utf-8") as f:
             db = re.search(r"^database\s*=\s*(\S+)", f.read(), re.M).group(1)
 
@@ -867,22 +870,43 @@ class ClassifyTest(PuljedTestCase):
                                                       "jun21-just-after", "jun25",
                                                       "jun30-no-form", "unrelated")],
                          ["accepted", "accepted", "accepted", "accepted", "review", "unrelated"])
+        self.assertEqual(got["jul02-late"]["status"], "late")
         # The call's deadline moves to 2022-06-20 in the config file.
         self.config(dc, calls={CALL_ID: dict(DEFAULT_CALL, deadline="2022-06-20")})
         changed = {got[k]["id"] for k in ("jun21-just-after", "jun25", "jun30-no-form")}
+        # Still late, but "Modtaget ... efter fristen" now says 11 days and
+        # 12 hours, not 12 hours: only its why changes, and it is printed.
+        why_only = got["jul02-late"]["id"]
+        # jun15's and jun20's reasons change (the deadline delta), their
+        # status and why (none: accepted) do not: not printed.
         unchanged = {got[k]["id"] for k in ("jun15", "jun20-late-evening", "unrelated")}
 
         dry = self.run_ctl(cfg, "reclassify", "--dry-run")  # puljectl --config CFG ...
         self.assertEqual(self.records(cfg), before, "reclassify --dry-run changed records")
         self.assertTrue(changed <= set(record_lines(dry.stdout)),
                         "dry run does not name the records that would change\n" + dry.describe())
+        dry_json = json.loads(self.run_ctl(cfg, "reclassify", "--dry-run", "--json").stdout)
+        self.assertEqual({c["id"] for c in dry_json["changes"]}, changed | {why_only}, dry_json)
+        self.assertEqual(dry_json["changed"], 4, dry_json)
+        self.assertEqual(dry_json["records"], len(items), dry_json)
+        jl = next(c for c in dry_json["changes"] if c["id"] == why_only)
+        self.assertEqual(jl["status"], {"was": "late", "now": "late"}, jl)
+        self.assertEqual(jl["why"]["was"], why_before[why_only], jl)
+        self.assertRegex(jl["why"]["was"], r"\b12 timer\b", jl)
+        self.assertNotIn("dage", jl["why"]["was"], jl)
+        self.assertRegex(jl["why"]["now"], r"\b11 dage og 12 timer\b", jl)
 
         res = self.run_ctl(cfg, "reclassify")
         after = {r["id"]: r for r in self.records(cfg)}
         self.assertEqual(set(after), {r["id"] for r in before})
         named = record_lines(res.stdout)
-        self.assertTrue(changed <= set(named),
-                        "reclassify does not name the changed records\n" + res.describe())
+        # Exactly the records whose status or why changed, and their count.
+        self.assertEqual(set(named), changed | {why_only},
+                         "reclassify names other records than the changed ones\n" + res.describe())
+        self.assertEqual(res.stdout.splitlines()[-1].split(",")[:2],
+                         ["%d records re-classified" % len(items), " 4 changed"], res.describe())
+        self.assertIn(after[why_only]["why"], " ".join(named[why_only]), res.describe())
+        self.assertNotEqual(after[why_only]["why"], why_before[why_only], after[why_only])
         for i in changed:
             self.assertRegex(" ".join(named[i]), r"\blate\b", res.describe())
         for k in ("jun21-just-after", "jun25", "jun30-no-form"):
@@ -903,7 +927,9 @@ class ClassifyTest(PuljedTestCase):
             lines = [l for l in named.get(i, []) if re.search(r"\blate\b", l)]
             self.assertEqual(lines, [], "record %d reported as late\n%s" % (i, res.describe()))
         # A second run changes nothing; a run replaces a changed record's parts and no one else's.
-        self.run_ctl(cfg, "reclassify")
+        again = self.run_ctl(cfg, "reclassify")
+        self.assertEqual(again.stdout, "%d records re-classified, 0 changed\n" % len(items),
+                         again.describe())
         self.assertEqual({r["id"]: r for r in self.records(cfg)}, after)
         self.assertEqual(parts(), parts_before)
 
