@@ -318,21 +318,64 @@ class ClassifyTest(PuljedTestCase):
             ("question-no-call", mail(
                 "SV: Spørgsma\u030al til ansøgningsskemaet", "2022-06-18T09:04:00+02:00",
                 from_addr="post@odense.example.dk"), "2022-06-18T09:04:00+02:00"),
+            # Each list mark on its own, on a subject that reads like an
+            # application ("CALL - Region ..."), the call's PDF attached.
+            ("list-id-only", mail(
+                CALL + " - Region Syddanmark", "2022-06-19T08:00:00+02:00",
+                from_addr="nyhedsbrev@sst.example.dk",
+                headers={"List-Id": news["List-Id"]}, pdf=25), "2022-06-19T08:00:00+02:00"),
+            ("list-unsubscribe-quotes-call", mail(
+                CALL + " - Region Nordjylland", "2022-06-19T08:01:00+02:00",
+                from_addr="nyt@kl.example.dk",
+                headers={"List-Unsubscribe": "<https://kl.example.dk/afmeld>"}, pdf=26),
+             "2022-06-19T08:01:00+02:00"),
+            ("precedence-list", mail(
+                CALL + " - Region Sjælland", "2022-06-19T08:02:00+02:00",
+                from_addr="puljer@sum.example.dk", headers={"Precedence": "list"}, pdf=27),
+             "2022-06-19T08:02:00+02:00"),
+            # A bulk-mail service's sender, no list header at all.
+            ("bulk-sender", mail(
+                CALL + " - Aarhus Kommune", "2022-06-19T08:03:00+02:00",
+                from_addr="bounce-mc.us5_4711@mail148.mcsv.net", from_name="Digitaliseringsstyrelsen",
+                pdf=28), "2022-06-19T08:03:00+02:00"),
+            # A person answers the newsletter: Re:/SV:, no list headers.
+            ("person-replies-to-list", mail(
+                "SV: " + CALL + " \u2013 husk ansøgningsfristen 1. juli",
+                "2022-06-19T09:00:00+02:00", from_addr="mette.holm@esbjerg.example.dk",
+                from_name="Mette Holm",
+                body="Hej\n\nGælder fristen også for kommuner?\n\n> Fristen for %s er 1. juli "
+                     "2022.\n" % CALL), "2022-06-19T09:00:00+02:00"),
         ]
-        got, _cfg = self.ingest(dc, items)
+        got, cfg = self.ingest(dc, items)
         # List mail quoting the call (a reminder with the call's PDF, a
         # bulk mailing) is no application: unrelated, no applicant, the
         # quoted call in the reasons.
-        for key in ("list-id+unsubscribe", "precedence-bulk"):
+        # Each of List-Id, List-Unsubscribe, Precedence: bulk/list and a
+        # bulk-mail service's sender is enough, and the caseworker is told
+        # why; `applications` does not list any of them.
+        listed = self.applications(cfg)
+        listed_ids = {i for row in listed for i in row["ids"]}
+        for key in ("list-id+unsubscribe", "precedence-bulk", "list-id-only",
+                    "list-unsubscribe-quotes-call", "precedence-list", "bulk-sender"):
             r = got[key]
             with self.subTest(message=key):
+                self.assertNotIn(r["id"], listed_ids, listed)
+                self.assertEqual(r["why"], "Massemail fra en mailingliste eller et nyhedsbrev", r)
                 self.assertEqual(r["kind"], "list", r)
                 self.assertEqual(r["status"], "unrelated", r)
                 self.assertIsNone(r["applicant"], r)
                 self.assertIn("quotes:" + CALL_ID, r["reasons"], r)
+        for key in ("Region Syddanmark", "Region Nordjylland", "Region Sjælland", "Aarhus Kommune"):
+            self.assertNotIn(key, [row["applicant"] for row in listed], listed)
         r = got["list-unsubscribe-only"]
         self.assertEqual(r["kind"], "list", r)
         self.assertEqual(r["status"], "unrelated", r)
+        self.assertEqual(r["why"], "Massemail fra en mailingliste eller et nyhedsbrev", r)
+        # The person's reply to the newsletter is looked at by a person.
+        r = got["person-replies-to-list"]
+        self.assertEqual(r["status"], "review", r)
+        self.assertIsNotNone(r["why"], r)
+        self.assertNotEqual(r["kind"], "list", r)
         for key in ("question-vedr-puljen", "question-english",
                     "question-forespoergsel-upper"):
             r = got[key]
