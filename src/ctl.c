@@ -17,6 +17,14 @@ char *ctl_iso_local(int64_t t)
 	return dt ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S%:z") : NULL;
 }
 
+const char *ctl_zone(const struct config *cfg, const char *call)
+{
+	for (size_t i = 0; cfg && i < cfg->n_calls; i++)
+		if (!call || !strcmp(cfg->calls[i].id, call))
+			return cfg->calls[i].timezone ? cfg->calls[i].timezone : CTL_ZONE_DEFAULT;
+	return CTL_ZONE_DEFAULT;
+}
+
 int ctl_record_exit(struct store *st, int64_t id, int r)
 {
 	if (r == -ENOENT) {

@@ -23,6 +23,10 @@ struct report_attachment {
 	const char *reason; /* why invalid (English), or NULL */
 };
 
+/* A status in the page's Danish: "Modtaget", "For sent", "Til vurdering",
+ * "Ikke en ansøgning" (static). */
+const char *report_status_label(enum rules_status status);
+
 /* What a caseworker may conclude from a signature. */
 enum report_sig_kind {
 	REPORT_SIG_NONE,      /* no digital signature */

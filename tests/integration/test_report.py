@@ -65,6 +65,7 @@ import time
 import unittest
 import urllib.parse
 import zlib
+import zoneinfo
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
@@ -91,16 +92,80 @@ SINCE_INSTANT = dt.datetime(2022, 7, 1, 0, 0, 0, tzinfo=CEST)
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PDFTOTEXT = os.environ.get("PDFTOTEXT", "pdftotext")
 
-APP_HEADER = ["call", "applicant", "messages", "ids", "status", "on_time", "first_arrival",
-              "last_arrival", "form", "form_signature", "signer", "decision", "form_signature_text",
-              "Begrundelse"]
-MSG_HEADER = ["id", "call", "applicant", "status", "on_time", "arrival", "from", "subject",
-              "form", "form_signature", "signer", "decision", "duplicate_of",
-              "received_at", "edge_received_at", "decided_by", "form_signature_text",
-              "Begrundelse"]
-# The export's JSON keys where the CSV header says it in Danish.
-JSON_KEY = {"Begrundelse": "why"}
-CSV_NAME = {v: k for k, v in JSON_KEY.items()}
+# The CSV is in Danish, its times in the calls' zone, named in the headers
+# of the date columns (puljectl(1), EXPORT).
+CSV_ZONE = "Europe/Copenhagen"
+APP_HEADER = ["Opslag", "Ansøger", "Beskeder", "Id'er", "Status", "Rettidig",
+              "Første ankomst (Europe/Copenhagen)", "Første ankomst, ISO 8601",
+              "Seneste ankomst (Europe/Copenhagen)", "Seneste ankomst, ISO 8601",
+              "Skema", "Skemaets underskrift", "Underskriver", "Afgørelse",
+              "Underskriften vurderet", "Begrundelse"]
+MSG_HEADER = ["Id", "Opslag", "Ansøger", "Status", "Rettidig",
+              "Ankomst (Europe/Copenhagen)", "Ankomst, ISO 8601", "Afsender", "Emne",
+              "Skema", "Skemaets underskrift", "Underskriver", "Afgørelse", "Dublet af",
+              "Mailserverens modtagelse (Europe/Copenhagen)",
+              "Mailserverens modtagelse, ISO 8601", "Fristen afgjort af",
+              "Underskriften vurderet", "Begrundelse"]
+# The stored words as the CSV writes them (the report's status words); a
+# word missing here is a KeyError, i.e. a failure.
+STATUS_CSV = {"accepted": "Modtaget", "late": "For sent", "review": "Til vurdering",
+              "unrelated": "Ikke en ansøgning"}
+YES_NO_CSV = {"yes": "ja", "no": "nej"}
+SIGNATURE_CSV = {"valid": "gyldig", "invalid": "ugyldig", "none": "ingen"}
+DECISION_CSV = {"accept": "Godkendt", "reject": "Afvist"}
+DECIDED_BY_CSV = {"edge": "mailserverens tid", "date-header": "afsenderens Date-felt",
+                  "arrival": "postkassens tid"}
+DATE, ISO_ONLY = "date", "iso"
+# The export's JSON keys (unchanged, in order) and the CSV column(s) each is
+# written in: a DATE is two columns, "NAME (zone)" and "NAME, ISO 8601".
+APP_COLUMNS = [("call", "Opslag", None), ("applicant", "Ansøger", None),
+               ("messages", "Beskeder", None), ("ids", "Id'er", None),
+               ("status", "Status", STATUS_CSV), ("on_time", "Rettidig", YES_NO_CSV),
+               ("first_arrival", "Første ankomst", DATE),
+               ("last_arrival", "Seneste ankomst", DATE), ("form", "Skema", YES_NO_CSV),
+               ("form_signature", "Skemaets underskrift", SIGNATURE_CSV),
+               ("signer", "Underskriver", None), ("decision", "Afgørelse", DECISION_CSV),
+               ("form_signature_text", "Underskriften vurderet", None),
+               ("why", "Begrundelse", None)]
+MSG_COLUMNS = [("id", "Id", None), ("call", "Opslag", None), ("applicant", "Ansøger", None),
+               ("status", "Status", STATUS_CSV), ("on_time", "Rettidig", YES_NO_CSV),
+               ("arrival", "Ankomst", DATE), ("from", "Afsender", None),
+               ("subject", "Emne", None), ("form", "Skema", YES_NO_CSV),
+               ("form_signature", "Skemaets underskrift", SIGNATURE_CSV),
+               ("signer", "Underskriver", None), ("decision", "Afgørelse", DECISION_CSV),
+               ("duplicate_of", "Dublet af", None),
+               ("received_at", "Ankomst", ISO_ONLY),
+               ("edge_received_at", "Mailserverens modtagelse", DATE),
+               ("decided_by", "Fristen afgjort af", DECIDED_BY_CSV),
+               ("form_signature_text", "Underskriften vurderet", None),
+               ("why", "Begrundelse", None)]
+
+
+def csv_local(value):
+    """An ISO 8601 time as the CSV's date column and ISO column say it."""
+    if value is None:
+        return None, None
+    t = parse_iso(value).astimezone(zoneinfo.ZoneInfo(CSV_ZONE))
+    return t.strftime("%Y-%m-%d %H:%M:%S"), t.isoformat()
+
+
+def csv_fields(columns, values):
+    """VALUES (JSON keys -> JSON values) as the CSV writes them: CSV
+    header -> value (None for an empty field)."""
+    out = {}
+    for key, name, conv in columns:
+        if key not in values:
+            continue
+        v = values[key]
+        if conv == DATE:
+            out[name + " (%s)" % CSV_ZONE], out[name + ", ISO 8601"] = csv_local(v)
+        elif conv == ISO_ONLY:
+            out[name + ", ISO 8601"] = csv_local(v)[1]
+        elif isinstance(conv, dict):
+            out[name] = None if v is None else conv[v]
+        else:
+            out[name] = v
+    return out
 # A machine reason ("form:none", "subject:fuzzy(0.96)") where a caseworker reads.
 RAW_REASON = re.compile(r"\b[a-z-]+:[a-z0-9(]")
 STATUSES = ("accepted", "late", "review", "unrelated")
@@ -618,24 +683,24 @@ class ReportTest(PuljedTestCase):
 
     def expected_app_row(self, app):
         d = app["decision"]
-        return {
+        return csv_fields(APP_COLUMNS, {
             "call": app["call"], "applicant": app["applicant"],
             "messages": app["messages"], "ids": " ".join(str(i) for i in app["ids"]),
-            "status": app["status"], "on_time": yes_no(app["on_time"]),
+            "status": app["status"], "on_time": yes_no(app["on_time"]) or None,
             "first_arrival": app["first_arrival"], "last_arrival": app["last_arrival"],
             "form": yes_no(app["form_attached"]), "form_signature": app["form_signature"],
             "signer": app["signer"], "decision": d["decision"] if d else None,
             "form_signature_text": app["form_signature_text"],
-            "Begrundelse": app["why"],
-        }
+            "why": app["why"],
+        })
 
     def expected_msg_row(self, rec):
         forms = [a for a in rec["attachments"] if a["form"]]
         form = forms[0] if forms else None
         d = rec["decision"]
-        return {
+        return csv_fields(MSG_COLUMNS, {
             "id": rec["id"], "call": rec["call"], "applicant": rec["applicant"],
-            "status": rec["status"], "on_time": yes_no(rec["on_time"]),
+            "status": rec["status"], "on_time": yes_no(rec["on_time"]) or None,
             "arrival": rec["received_at"], "from": rec["from"], "subject": rec["subject"],
             "form": yes_no(bool(forms)),
             "form_signature": form["signature"] if form else None,
@@ -645,8 +710,8 @@ class ReportTest(PuljedTestCase):
             "received_at": rec["received_at"], "edge_received_at": rec["edge_received_at"],
             "decided_by": rec["decided_by"],
             "form_signature_text": signature_words(form),
-            "Begrundelse": rec["why"],
-        }
+            "why": rec["why"],
+        })
 
     def compare_apps(self, rows, apps, what):
         """CSV rows vs applications --json, one row per application, field
@@ -655,30 +720,33 @@ class ReportTest(PuljedTestCase):
                          % (what, len(rows), len(apps), json.dumps(apps, ensure_ascii=False)))
         by_ids = {(a["call"], " ".join(str(i) for i in a["ids"])): a for a in apps}
         for row in rows:
-            key = (row["call"], row["ids"])
+            key = (row["Opslag"], row["Id'er"])
             self.assertIn(key, by_ids, "%s: a row that is no application: %r" % (what, row))
             want = self.expected_app_row(by_ids.pop(key))
             for field in APP_HEADER:
                 self.assert_field(row[field], want[field], "%s %s %s" % (what, key, field))
-            self.assertIn(row["form_signature"], ("valid", "invalid", "none", ""), row)
-            self.assertIn(row["on_time"], ("yes", "no"), row)
-            for f in ("first_arrival", "last_arrival"):
-                self.assertIsNotNone(parse_iso(row[f]).utcoffset(), row)
+            self.assertIn(row["Skemaets underskrift"], ("gyldig", "ugyldig", "ingen", ""), row)
+            self.assertIn(row["Rettidig"], ("ja", "nej"), row)
+            for f in ("Første ankomst", "Seneste ankomst"):
+                self.assertIsNotNone(parse_iso(row[f + ", ISO 8601"]).utcoffset(), row)
+                self.assertRegex(row[f + " (%s)" % CSV_ZONE],
+                                 r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", row)
 
     def compare_msgs(self, rows, recs, what):
         self.assertEqual(len(rows), len(recs), "%s: %d rows, list --json has %d"
                          % (what, len(rows), len(recs)))
         by_id = {str(r["id"]): r for r in recs}
         for row in rows:
-            self.assertIn(row["id"], by_id, "%s: unknown record %r" % (what, row))
-            want = self.expected_msg_row(by_id.pop(row["id"]))
+            self.assertIn(row["Id"], by_id, "%s: unknown record %r" % (what, row))
+            want = self.expected_msg_row(by_id.pop(row["Id"]))
             for field in MSG_HEADER:
-                if field == "form_signature_text" and want["form"] == "yes" and want[field] is None:
+                if (field == "Underskriften vurderet" and want["Skema"] == "ja"
+                        and want[field] is None):
                     # an invalid signature: the words say so, with its reason
                     self.assertTrue(row[field].startswith("UGYLDIG underskrift"), row)
                     continue
                 self.assert_field(row[field], want[field],
-                                  "%s record %s %s" % (what, row["id"], field))
+                                  "%s record %s %s" % (what, row["Id"], field))
 
     def id_of(self, key):
         return self.by_key[key]["id"]
@@ -748,7 +816,7 @@ class ReportTest(PuljedTestCase):
                          "export --output left other files beside FILE")
 
         # The names come back exactly, Danish letters and all.
-        by_app = {row["applicant"]: row for row in rows}
+        by_app = {row["Ansøger"]: row for row in rows}
         for name in (AEROE, SJAELLAND, KBH, FORENING, TAGGED, "Vejle Kommune"):
             self.assertIn(name, by_app, "applicant %r is not in the export: %s"
                           % (name, sorted(by_app)))
@@ -758,20 +826,24 @@ class ReportTest(PuljedTestCase):
         self.assertIn(FORENING.encode("utf-8").replace(b'"', b'""'), r.raw,
                       "quotes in a field are not doubled (RFC 4180)")
         fo = by_app[FORENING]
-        self.assertEqual((fo["messages"], fo["form_signature"], fo["signer"]),
-                         ("2", "valid", pdfsign.SIGNER_CN), fo)
-        self.assertEqual(fo["ids"], "%d %d" % (self.id_of("forening-1"),
-                                                self.id_of("forening-2")), fo)
-        self.assertEqual(parse_iso(fo["first_arrival"]), iso("2022-06-20T10:00:00+02:00"))
-        self.assertEqual(parse_iso(fo["last_arrival"]), iso("2022-06-28T10:00:00+02:00"))
+        self.assertEqual((fo["Beskeder"], fo["Skemaets underskrift"], fo["Underskriver"]),
+                         ("2", "gyldig", pdfsign.SIGNER_CN), fo)
+        self.assertEqual(fo["Id'er"], "%d %d" % (self.id_of("forening-1"),
+                                                 self.id_of("forening-2")), fo)
+        self.assertEqual(parse_iso(fo["Første ankomst, ISO 8601"]),
+                         iso("2022-06-20T10:00:00+02:00"))
+        self.assertEqual(parse_iso(fo["Seneste ankomst, ISO 8601"]),
+                         iso("2022-06-28T10:00:00+02:00"))
+        self.assertEqual(fo["Første ankomst (Europe/Copenhagen)"], "2022-06-20 10:00:00", fo)
         late = by_app["Vejle Kommune"]
-        self.assertEqual((late["status"], late["on_time"]), ("late", "no"), late)
-        self.assertEqual(late["first_arrival"], "2022-07-02T00:00:10+02:00", late)
-        self.assertEqual(by_app[SJAELLAND]["form_signature"], "invalid")
-        self.assertEqual(by_app[KBH]["form_signature"], "none")
-        self.assertEqual((by_app["Horsens Kommune"]["status"],
-                          by_app["Horsens Kommune"]["form"]), ("review", "no"))
-        self.assertEqual(by_app[AEROE]["messages"], "1", "the duplicate delivery counts "
+        self.assertEqual((late["Status"], late["Rettidig"]), ("For sent", "nej"), late)
+        self.assertEqual(late["Første ankomst, ISO 8601"], "2022-07-02T00:00:10+02:00", late)
+        self.assertEqual(late["Første ankomst (Europe/Copenhagen)"], "2022-07-02 00:00:10", late)
+        self.assertEqual(by_app[SJAELLAND]["Skemaets underskrift"], "ugyldig")
+        self.assertEqual(by_app[KBH]["Skemaets underskrift"], "ingen")
+        self.assertEqual((by_app["Horsens Kommune"]["Status"],
+                          by_app["Horsens Kommune"]["Skema"]), ("Til vurdering", "nej"))
+        self.assertEqual(by_app[AEROE]["Beskeder"], "1", "the duplicate delivery counts "
                          "as a message of the application: %r" % by_app[AEROE])
         # Begrundelse: why, in Danish, for what is not plainly accepted.
         self.assertEqual(late["Begrundelse"], "Modtaget 10 sekunder efter fristen", late)
@@ -780,19 +852,19 @@ class ReportTest(PuljedTestCase):
         self.assertEqual(by_app["Horsens Kommune"]["Begrundelse"], "Ingen vedhæftede filer")
         self.assertEqual(by_app[AEROE]["Begrundelse"], "", by_app[AEROE])
         for row in rows:
-            self.assertEqual(row["Begrundelse"] == "", row["status"] == "accepted", row)
+            self.assertEqual(row["Begrundelse"] == "", row["Status"] == "Modtaget", row)
             self.assertNotRegex(row["Begrundelse"], RAW_REASON, row)
 
         # Per message.
         r = self.ctl("export", "--messages")
         mrows = self.parse_csv(r.raw, MSG_HEADER, "export --messages")
         self.compare_msgs(mrows, recs, "export --messages")
-        by_id = {row["id"]: row for row in mrows}
-        self.assertEqual(by_id[str(self.id_of("formula-news"))]["subject"],
+        by_id = {row["Id"]: row for row in mrows}
+        self.assertEqual(by_id[str(self.id_of("formula-news"))]["Emne"],
                          "'" + FORMULA_SUBJECT)
-        self.assertEqual(by_id[str(self.id_of("aeroe-dup"))]["duplicate_of"],
+        self.assertEqual(by_id[str(self.id_of("aeroe-dup"))]["Dublet af"],
                          str(self.id_of("aeroe")))
-        self.assertEqual(by_id[str(self.id_of("newsletter"))]["on_time"], "")
+        self.assertEqual(by_id[str(self.id_of("newsletter"))]["Rettidig"], "")
         self.assertEqual(by_id[str(self.id_of("newsletter"))]["Begrundelse"],
                          "Massemail fra en mailingliste eller et nyhedsbrev")
         self.assertEqual(by_id[str(self.id_of("late"))]["Begrundelse"],
@@ -808,20 +880,21 @@ class ReportTest(PuljedTestCase):
         self.assertIn("deadline:late(+10s)", late_rec["reasons"], late_rec)
 
         # JSON: the same rows, as strings or null.
-        for args, header, csv_rows in ((("export",), APP_HEADER, rows),
-                                       (("export", "--messages"), MSG_HEADER, mrows)):
+        for args, columns, csv_rows in ((("export",), APP_COLUMNS, rows),
+                                        (("export", "--messages"), MSG_COLUMNS, mrows)):
             data = self.json_of(*(args + ("--format", "json")))
             what = " ".join(args) + " --format json"
             self.assertIsInstance(data, list, what)
             self.assertEqual(len(data), len(csv_rows), what)
             for obj, row in zip(data, csv_rows):
-                self.assertEqual(list(obj), [JSON_KEY.get(h, h) for h in header],
+                self.assertEqual(list(obj), [c[0] for c in columns],
                                  "%s: keys %r" % (what, list(obj)))
                 for k, v in obj.items():
                     self.assertTrue(v is None or isinstance(v, str),
                                     "%s: %s is %r, not a string or null" % (what, k, v))
                     self.assertNotEqual(v, "", "%s: %s is \"\" (null for empty)" % (what, k))
-                    self.assert_field(row[CSV_NAME.get(k, k)], v, "%s %s" % (what, k))
+                    for name, want in csv_fields(columns, {k: v}).items():
+                        self.assert_field(row[name], want, "%s %s (%s)" % (what, k, name))
             # (--format csv is the default)
             self.assertEqual(self.ctl(*(args + ("--format", "csv"))).raw,
                              self.ctl(*args).raw, what)
@@ -879,7 +952,7 @@ class ReportTest(PuljedTestCase):
         self.assertNotIn(self.id_of("before-midnight"), since, "arrived at 23:59:59")
         self.assertIn(self.id_of("late"), since)
         both = self.csv_export("--status", "late", "--call", CALL_ID)
-        self.assertEqual([row["applicant"] for row in both], ["Vejle Kommune"], both)
+        self.assertEqual([row["Ansøger"] for row in both], ["Vejle Kommune"], both)
         # A mistyped call is an error, not an empty export that reads as
         # "no applications".
         for cmd in (("export",), ("export", "--messages"), ("list",), ("applications",)):
@@ -894,11 +967,11 @@ class ReportTest(PuljedTestCase):
         self.ctl("decide", str(sid), "accept", "--note", NOTE)
         rows = self.csv_export()
         self.compare_apps(rows, self.apps(), "export after decide")
-        dec = {row["applicant"]: row["decision"] for row in rows}
-        self.assertEqual(dec[SJAELLAND], "accept", rows)
+        dec = {row["Ansøger"]: row["Afgørelse"] for row in rows}
+        self.assertEqual(dec[SJAELLAND], "Godkendt", rows)
         self.assertEqual([a for a, d in dec.items() if d], [SJAELLAND], dec)
-        mrows = {row["id"]: row for row in self.csv_export("--messages")}
-        self.assertEqual(mrows[str(sid)]["decision"], "accept", mrows[str(sid)])
+        mrows = {row["Id"]: row for row in self.csv_export("--messages")}
+        self.assertEqual(mrows[str(sid)]["Afgørelse"], "Godkendt", mrows[str(sid)])
         data = self.json_of("export", "--format", "json")
         self.assertEqual([o["decision"] for o in data if o["applicant"] == SJAELLAND],
                          ["accept"])
