@@ -20,7 +20,14 @@ database (so `decide` in one test is not seen by another):
   --json`; `--messages` with `list --json`; `--format json` with the CSV;
   `--output FILE`; the filters --call, --status and --since on export, list
   and applications against the unfiltered JSON; `decide`; bad values exit 2
-  naming the option.
+  naming the option.  The CSV is Danish (headers, status words, ja/nej),
+  each time a date column in Europe/Copenhagen named in its header plus an
+  ISO 8601 column.
+* ``test_b_export_libreoffice``: the CSV converted by LibreOffice headless
+  (`soffice --convert-to xlsx`, ';', UTF-8, Danish locale) and read with
+  openpyxl: the date columns are datetime cells equal to the Danish-time
+  arrival, the ISO columns text, the Danish letters intact.  Fails, does
+  not skip, without soffice or openpyxl.
 * ``test_c_report``: `report --output DIR`: relative links that stay
   inside DIR, no script, no external asset, raw messages byte-identical,
   attachments by hash, safe file names (nothing written outside DIR), the
@@ -36,7 +43,8 @@ database (so `decide` in one test is not seen by another):
   characters and bidi overrides from headers never reach the output raw.
 
 Needs PULJED and PULJECTL in the environment (paths of the built binaries),
-openssl, /usr/bin/chromium and pdftotext (poppler-utils).
+openssl, /usr/bin/chromium, pdftotext (poppler-utils), soffice
+(libreoffice-calc-nogui) and openpyxl (python3-openpyxl).
 Run:  PULJED=build/src/puljed PULJECTL=build/src/puljectl \\
       /usr/bin/python3 tests/integration/test_report.py
 """
@@ -91,6 +99,7 @@ SINCE_INSTANT = dt.datetime(2022, 7, 1, 0, 0, 0, tzinfo=CEST)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PDFTOTEXT = os.environ.get("PDFTOTEXT", "pdftotext")
+SOFFICE = os.environ.get("SOFFICE", "soffice")
 
 # The CSV is in Danish, its times in the calls' zone, named in the headers
 # of the date columns (puljectl(1), EXPORT).
@@ -1028,6 +1037,77 @@ class ReportTest(PuljedTestCase):
                 self.assertTrue(os.path.isfile(full), "link %r points at no file" % value)
                 targets.add(os.path.relpath(full, real))
         return targets
+
+    def soffice_xlsx(self, csv_path):
+        """CSV_PATH converted by LibreOffice headless, as Danish Calc
+        imports it (';', '"', UTF-8, from line 1, Danish locale); the
+        workbook's first sheet as rows of cell values (openpyxl)."""
+        self.assertTrue(shutil.which(SOFFICE), "%s is missing: apt-get install "
+                        "libreoffice-calc-nogui (scripts/install-deps.sh installs it)" % SOFFICE)
+        try:
+            import openpyxl
+        except ImportError:
+            self.fail("openpyxl is missing: apt-get install python3-openpyxl "
+                      "(scripts/install-deps.sh installs it)")
+        home = self.path("soffice-home")
+        outdir = self.path("soffice-out")
+        os.makedirs(home, exist_ok=True)
+        env = dict(os.environ, HOME=home, LC_ALL="C.UTF-8")
+        env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        argv = [SOFFICE, "--headless", "-env:UserInstallation=file://" + urllib.parse.quote(home),
+                "--infilter=CSV:59,34,76,1,,1030", "--convert-to", "xlsx", "--outdir", outdir,
+                csv_path]
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, env=env, timeout=120)
+        xlsx = os.path.join(outdir, os.path.splitext(os.path.basename(csv_path))[0] + ".xlsx")
+        self.assertTrue(os.path.isfile(xlsx), "soffice wrote no %s (exit %d):\n%s"
+                        % (xlsx, proc.returncode, proc.stdout.decode("utf-8", "replace")))
+        sheet = openpyxl.load_workbook(xlsx).worksheets[0]
+        return [list(r) for r in sheet.iter_rows(values_only=True)]
+
+    def test_b_export_libreoffice(self):
+        """The CSV as a spreadsheet opens it: LibreOffice Calc reads the date
+        columns as dates and times (equal to the Danish-time arrival), the
+        ISO 8601 columns as text, and the Danish letters survive."""
+        cph = zoneinfo.ZoneInfo(CSV_ZONE)
+        for args, header, iso_cols in (
+                ((), APP_HEADER, ("Første ankomst", "Seneste ankomst")),
+                (("--messages",), MSG_HEADER, ("Ankomst", "Mailserverens modtagelse"))):
+            with self.subTest(export=" ".join(args)):
+                out = self.path("calc", "ansøgninger%s.csv" % "-".join(args))
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+                self.ctl("export", *args, "--output", out)
+                with open(out, "rb") as f:
+                    rows = self.parse_csv(f.read(), header, "export " + " ".join(args))
+                cells = self.soffice_xlsx(out)
+                self.assertEqual(cells[0], header, "the header as Calc reads it")
+                self.assertEqual(len(cells), len(rows) + 1, cells)
+                dates = 0
+                for row, got in zip(rows, cells[1:]):
+                    got = dict(zip(header, got))
+                    if not row["Ansøger"].startswith("'"):     # a neutralised formula
+                        self.assertEqual(got["Ansøger"] or "", row["Ansøger"], (row, got))
+                    for col in iso_cols:
+                        local, text = got[col + " (%s)" % CSV_ZONE], got[col + ", ISO 8601"]
+                        if not row[col + ", ISO 8601"]:
+                            self.assertIsNone(local, (col, got))
+                            continue
+                        self.assertIsInstance(local, dt.datetime, "%s is no date to Calc: %r"
+                                              % (col, got))
+                        want = parse_iso(row[col + ", ISO 8601"]).astimezone(cph)
+                        self.assertEqual(local, want.replace(tzinfo=None), (col, got))
+                        self.assertEqual(text, row[col + ", ISO 8601"], (col, got))
+                        dates += 1
+                self.assertGreater(dates, len(rows) - 1, "too few dates were checked")
+                names = {dict(zip(header, c))["Ansøger"] for c in cells[1:]}
+                for name in (AEROE, SJAELLAND, KBH, FORENING):
+                    self.assertIn(name, names, "a Danish name did not survive Calc")
+                first = "Første ankomst" if not args else "Ankomst"
+                late = [dict(zip(header, c)) for c in cells[1:]
+                        if dict(zip(header, c))["Ansøger"] == "Vejle Kommune"]
+                self.assertTrue(late, cells)
+                self.assertEqual(late[0][first + " (%s)" % CSV_ZONE],
+                                 dt.datetime(2022, 7, 2, 0, 0, 10), late[0])
 
     def test_c_report(self):
         recs = self.recs()
