@@ -120,7 +120,7 @@ struct report_call {
 };
 
 struct report {
-	const char *generated_at; /* ISO 8601 */
+	const char *generated_at; /* "2022-07-04 10:00 (Europe/Copenhagen)" */
 	const struct report_call *calls;
 	size_t n_calls;
 	int64_t unrelated; /* messages that match no call */

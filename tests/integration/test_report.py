@@ -1559,5 +1559,49 @@ class ReportTest(PuljedTestCase):
                 rows = [int(i) for i in re.findall(r'<tr data-id="(\d+)">', part)]
                 self.assertEqual(rows, [p["id"] for p in c["need_a_person"]])
 
+    def test_h_one_time_zone(self):
+        """Issue 18 item 2: `show` (recorded at, decisions), `status` and the
+        report's "dannet" time are in the calls' zone (Europe/Copenhagen),
+        labelled, also when puljectl runs in another zone (TZ=UTC, as on a
+        server); --json keeps ISO 8601 with an offset."""
+        cph = zoneinfo.ZoneInfo(CSV_ZONE)
+        utc = self.env(TZ="UTC")
+
+        def human(iso):
+            t = parse_iso(iso).astimezone(cph)
+            return t.strftime("%Y-%m-%d %H:%M:%S ") + t.tzname()
+
+        rid = self.id_of("late")
+        self.ctl("decide", str(rid), "reject", "--note", "for sent", env=utc)
+        shown = json.loads(self.ctl("show", str(rid), "--json", env=utc).stdout)
+        self.assertIsNotNone(parse_iso(shown["recorded_at"]).utcoffset(), shown)
+        text = self.ctl("show", str(rid), env=utc).stdout
+        self.assertRegex(text, r"(?m)^Recorded: +%s$" % re.escape(human(shown["recorded_at"])),
+                         "show's Recorded is not in Danish time, labelled:\n" + text)
+        decisions = shown.get("decisions") or [shown["decision"]]
+        at = decisions[-1]["at"]
+        self.assertIsNotNone(parse_iso(at).utcoffset(), shown)
+        self.assertIn(" at %s" % human(at), text,
+                      "show's decision is not in Danish time, labelled:\n" + text)
+
+        status = json.loads(self.ctl("status", "--json", env=utc, expect=None).stdout)
+        self.assertIsNotNone(parse_iso(status["last_poll"]).utcoffset(), status)
+        text = self.ctl("status", env=utc, expect=None).stdout
+        self.assertRegex(text, r"(?m)^Last poll: +%s" % re.escape(human(status["last_poll"])),
+                         "status's Last poll is not in Danish time, labelled:\n" + text)
+
+        out = self.path("rapport-tz")
+        before = dt.datetime.now(cph)
+        self.ctl("report", "--output", out, env=utc)
+        after = dt.datetime.now(cph)
+        with open(os.path.join(out, "index.html"), encoding="utf-8") as f:
+            page = f.read()
+        m = re.search(r"dannet (\d{4}-\d\d-\d\d \d\d:\d\d) \(Europe/Copenhagen\)", page)
+        self.assertTrue(m, "the report's time is not named Europe/Copenhagen: %r"
+                        % page[page.find("dannet"):][:60])
+        made = dt.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=cph)
+        self.assertTrue(before.replace(second=0, microsecond=0) <= made <= after,
+                        "dannet %s, but it ran between %s and %s" % (made, before, after))
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
