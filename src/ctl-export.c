@@ -216,8 +216,10 @@ static void write_rows(GString *s, const struct column *cols, size_t ncols, GPtr
 	/* The zone is named in each date column's header: a line above the
 	 * header would be a record of its own to Excel and to csv readers. */
 	g_autoptr(GTimeZone) tz = g_time_zone_new_identifier(tz_name);
-	if (!tz)
+	if (!tz) {
 		tz = g_time_zone_new_utc();
+		tz_name = "UTC";
+	}
 	g_string_append(s, EXPORT_CSV_BOM);
 	g_autoptr(GPtrArray) header = g_ptr_array_new_with_free_func(g_free);
 	for (size_t k = 0; k < ncols; k++) {
