@@ -9,7 +9,8 @@ PACKAGES="build-essential meson ninja-build pkg-config
   valgrind clang libclang-rt-14-dev
   dovecot-imapd openssl faketime sqlite3 python3 ca-certificates poppler-utils systemd
   libsmartcols-dev scdoc man-db bash-completion chromium fonts-dejavu-core
-  mpack uudeview sharutils"
+  mpack uudeview sharutils
+  libreoffice-calc-nogui python3-openpyxl"
 
 missing=""
 for p in $PACKAGES; do

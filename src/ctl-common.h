@@ -45,7 +45,8 @@ int ctl_record_exit(struct store *st, int64_t id, int r);
 
 /* "2022-06-15T10:12:00+02:00" in the local zone; NULL for 0. */
 char *ctl_iso_local(int64_t t);
-/* "2022-06-15 10:12:00 CEST", or "never" for 0. */
+/* "2022-06-15 10:12:00 CEST" in the zone of ctl_set_zone() (else the
+ * local zone), or "never" for 0. */
 char *ctl_human_time(int64_t t);
 /* "2022-06-15T10:12:00+02:00" -> "2022-06-15 10:12" (NULL stays NULL). */
 char *ctl_short_time(const char *iso);

@@ -9,44 +9,111 @@
 
 /* ---- export ---- */
 
-static const char *const message_columns[] = { "id",
-					       "call",
-					       "applicant",
-					       "status",
-					       "on_time",
-					       "arrival",
-					       "from",
-					       "subject",
-					       "form",
-					       "form_signature",
-					       "signer",
-					       "decision",
-					       "duplicate_of",
-					       "received_at",
-					       "edge_received_at",
-					       "decided_by",
-					       "form_signature_text",
-					       "why" };
-static const char *const application_columns[] = { "call",
-						   "applicant",
-						   "messages",
-						   "ids",
-						   "status",
-						   "on_time",
-						   "first_arrival",
-						   "last_arrival",
-						   "form",
-						   "form_signature",
-						   "signer",
-						   "decision",
-						   "form_signature_text",
-						   "why" };
+/* How a column is written in the CSV; JSON always has the stored string. */
+enum csv_kind {
+	CSV_TEXT,
+	CSV_STATUS,     /* the report's Danish status words */
+	CSV_YES_NO,     /* ja/nej */
+	CSV_SIGNATURE,  /* gyldig/ugyldig/ingen */
+	CSV_DECISION,   /* Godkendt/Afvist */
+	CSV_DECIDED_BY, /* which time decided the deadline, as the report says it */
+	CSV_DATE,       /* two columns: a date a spreadsheet reads, in the zone, and ISO 8601 */
+	CSV_NONE,       /* JSON only: the CSV has it already (an ISO column) */
+};
 
-/* A column's name in the CSV header where it differs from its JSON key:
- * the caseworker's why is "Begrundelse" in a spreadsheet. */
-static const char *csv_name(const char *col)
+struct column {
+	const char *key; /* the JSON key */
+	const char *csv; /* the CSV header (a date's zone is added) */
+	enum csv_kind kind;
+};
+
+/* clang-format off */
+static const struct column message_columns[] = {
+	{ "id",                  "Id",                        CSV_TEXT },
+	{ "call",                "Opslag",                    CSV_TEXT },
+	{ "applicant",           "Ansøger",                   CSV_TEXT },
+	{ "status",              "Status",                    CSV_STATUS },
+	{ "on_time",             "Rettidig",                  CSV_YES_NO },
+	{ "arrival",             "Ankomst",                   CSV_DATE },
+	{ "from",                "Afsender",                  CSV_TEXT },
+	{ "subject",             "Emne",                      CSV_TEXT },
+	{ "form",                "Skema",                     CSV_YES_NO },
+	{ "form_signature",      "Skemaets underskrift",      CSV_SIGNATURE },
+	{ "signer",              "Underskriver",              CSV_TEXT },
+	{ "decision",            "Afgørelse",                 CSV_DECISION },
+	{ "duplicate_of",        "Dublet af",                 CSV_TEXT },
+	{ "received_at",         NULL,                        CSV_NONE }, /* = arrival */
+	{ "edge_received_at",    "Mailserverens modtagelse",  CSV_DATE },
+	{ "decided_by",          "Fristen afgjort af",        CSV_DECIDED_BY },
+	{ "form_signature_text", "Underskriften vurderet",    CSV_TEXT },
+	{ "why",                 "Begrundelse",               CSV_TEXT },
+};
+static const struct column application_columns[] = {
+	{ "call",                "Opslag",                    CSV_TEXT },
+	{ "applicant",           "Ansøger",                   CSV_TEXT },
+	{ "messages",            "Beskeder",                  CSV_TEXT },
+	{ "ids",                 "Id'er",                     CSV_TEXT },
+	{ "status",              "Status",                    CSV_STATUS },
+	{ "on_time",             "Rettidig",                  CSV_YES_NO },
+	{ "first_arrival",       "Første ankomst",            CSV_DATE },
+	{ "last_arrival",        "Seneste ankomst",           CSV_DATE },
+	{ "form",                "Skema",                     CSV_YES_NO },
+	{ "form_signature",      "Skemaets underskrift",      CSV_SIGNATURE },
+	{ "signer",              "Underskriver",              CSV_TEXT },
+	{ "decision",            "Afgørelse",                 CSV_DECISION },
+	{ "form_signature_text", "Underskriften vurderet",    CSV_TEXT },
+	{ "why",                 "Begrundelse",               CSV_TEXT },
+};
+/* clang-format on */
+
+/* One stored word in Danish, by a table of { stored, Danish } pairs; an
+ * unknown word stays as it is. */
+static const char *danish(const char *const (*map)[2], size_t n, const char *v)
 {
-	return !strcmp(col, "why") ? "Begrundelse" : col;
+	for (size_t i = 0; v && i < n; i++)
+		if (!strcmp(map[i][0], v))
+			return map[i][1];
+	return v;
+}
+
+static const char *csv_word(enum csv_kind kind, const char *v)
+{
+	static const char *const yes_no[][2] = { { "yes", "ja" }, { "no", "nej" } };
+	static const char *const signature[][2] = { { "valid", "gyldig" },
+						    { "invalid", "ugyldig" },
+						    { "none", "ingen" } };
+	static const char *const decision[][2] = { { "accept", "Godkendt" }, { "reject", "Afvist" } };
+	static const char *const decided_by[][2] = { { "edge", "mailserverens tid" },
+						     { "date-header", "afsenderens Date-felt" },
+						     { "arrival", "postkassens tid" } };
+	switch (kind) {
+	case CSV_STATUS:
+		for (unsigned i = 0; v && i < RECORD_N_STATUS; i++)
+			if (!strcmp(v, record_status_name(i)))
+				return report_status_label(i);
+		return v;
+	case CSV_YES_NO:
+		return danish(yes_no, G_N_ELEMENTS(yes_no), v);
+	case CSV_SIGNATURE:
+		return danish(signature, G_N_ELEMENTS(signature), v);
+	case CSV_DECISION:
+		return danish(decision, G_N_ELEMENTS(decision), v);
+	case CSV_DECIDED_BY:
+		return danish(decided_by, G_N_ELEMENTS(decided_by), v);
+	default:
+		return v;
+	}
+}
+
+/* ISO 8601 as stored -> "2022-07-01 23:59:59" in TZ (what a Danish Excel
+ * or LibreOffice reads as a date and time) and ISO 8601 with TZ's offset.
+ * Both NULL for NULL; text that is no time stays in the ISO column. */
+static void csv_date(const char *iso, GTimeZone *tz, char **ret_date, char **ret_iso)
+{
+	g_autoptr(GDateTime) t = iso ? g_date_time_new_from_iso8601(iso, NULL) : NULL;
+	g_autoptr(GDateTime) z = t ? g_date_time_to_timezone(t, tz) : NULL;
+	*ret_date = z ? g_date_time_format(z, "%Y-%m-%d %H:%M:%S") : NULL;
+	*ret_iso = z ? g_date_time_format(z, "%Y-%m-%dT%H:%M:%S%:z") : g_strdup(iso);
 }
 
 struct export_ctx {
@@ -120,8 +187,10 @@ static GPtrArray *application_row(const struct apps_app *a)
 	return row;
 }
 
-/* The rows as JSON objects of strings (null for an empty field), or CSV. */
-static void write_rows(GString *s, const char *const *cols, size_t ncols, GPtrArray *rows, bool json)
+/* The rows as JSON objects of strings (null for an empty field), or CSV
+ * with Danish headers and words and its dates in TZ_NAME. */
+static void write_rows(GString *s, const struct column *cols, size_t ncols, GPtrArray *rows, bool json,
+		       const char *tz_name)
 {
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
@@ -130,7 +199,7 @@ static void write_rows(GString *s, const char *const *cols, size_t ncols, GPtrAr
 			GPtrArray *row = g_ptr_array_index(rows, i);
 			json_builder_begin_object(b);
 			for (size_t k = 0; k < ncols; k++)
-				ctl_json_add_str(b, cols[k], g_ptr_array_index(row, k));
+				ctl_json_add_str(b, cols[k].key, g_ptr_array_index(row, k));
 			json_builder_end_object(b);
 		}
 		json_builder_end_array(b);
@@ -144,23 +213,44 @@ static void write_rows(GString *s, const char *const *cols, size_t ncols, GPtrAr
 		g_string_append_c(s, '\n');
 		return;
 	}
+	/* The zone is named in each date column's header: a line above the
+	 * header would be a record of its own to Excel and to csv readers. */
+	g_autoptr(GTimeZone) tz = g_time_zone_new_identifier(tz_name);
+	if (!tz) {
+		tz = g_time_zone_new_utc();
+		tz_name = "UTC";
+	}
 	g_string_append(s, EXPORT_CSV_BOM);
-	g_autofree const char **header = g_new(const char *, ncols);
-	for (size_t k = 0; k < ncols; k++)
-		header[k] = csv_name(cols[k]);
-	export_csv_record(s, header, ncols);
+	g_autoptr(GPtrArray) header = g_ptr_array_new_with_free_func(g_free);
+	for (size_t k = 0; k < ncols; k++) {
+		if (cols[k].kind == CSV_DATE) {
+			g_ptr_array_add(header, g_strdup_printf("%s (%s)", cols[k].csv, tz_name));
+			g_ptr_array_add(header, g_strdup_printf("%s, ISO 8601", cols[k].csv));
+		} else if (cols[k].kind != CSV_NONE) {
+			g_ptr_array_add(header, g_strdup(cols[k].csv));
+		}
+	}
+	export_csv_record(s, (const char *const *)header->pdata, header->len);
 	/* A spreadsheet has no use for control characters from mail headers,
 	 * and a terminal must not see them: they become spaces. */
 	for (guint i = 0; i < rows->len; i++) {
 		GPtrArray *row = g_ptr_array_index(rows, i);
+		g_autoptr(GPtrArray) fields = g_ptr_array_new_with_free_func(g_free);
 		for (size_t k = 0; k < ncols; k++) {
-			char *field = g_ptr_array_index(row, k);
-			if (field) {
-				g_ptr_array_index(row, k) = term_clean(field);
-				g_free(field);
+			const char *v = g_ptr_array_index(row, k);
+			if (cols[k].kind == CSV_DATE) {
+				char *date, *iso;
+				csv_date(v, tz, &date, &iso);
+				g_ptr_array_add(fields, date);
+				g_ptr_array_add(fields, iso ? term_clean(iso) : NULL);
+				g_free(iso);
+			} else if (cols[k].kind != CSV_NONE) {
+				const char *w = csv_word(cols[k].kind, v);
+				g_ptr_array_add(fields, w ? term_clean(w) : NULL);
 			}
 		}
-		export_csv_record(s, (const char *const *)row->pdata, ncols);
+		g_assert(fields->len == header->len);
+		export_csv_record(s, (const char *const *)fields->pdata, fields->len);
 	}
 }
 
@@ -168,7 +258,7 @@ int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o)
 {
 	struct export_ctx c = { st, o->cfg, &o->filter,
 				g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref) };
-	const char *const *cols = o->messages ? message_columns : application_columns;
+	const struct column *cols = o->messages ? message_columns : application_columns;
 	size_t ncols = o->messages ? G_N_ELEMENTS(message_columns) : G_N_ELEMENTS(application_columns);
 	int r = 0;
 	if (o->messages) {
@@ -191,7 +281,7 @@ int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o)
 		return CTL_EXIT_FAILURE;
 	}
 	GString *s = g_string_new(NULL);
-	write_rows(s, cols, ncols, c.rows, o->json);
+	write_rows(s, cols, ncols, c.rows, o->json, ctl_zone(o->cfg, o->filter.call));
 	g_ptr_array_free(c.rows, TRUE);
 	int code = CTL_EXIT_OK;
 	if (o->output) {

@@ -219,6 +219,17 @@ static int report_dir(const char *dir)
 	return fd;
 }
 
+/* "2022-07-04 10:00 (Europe/Copenhagen)": now, in ZONE, the zone of the
+ * page's other times, and named (the server's own zone, often UTC, would
+ * be an hour or two off, unlabelled). */
+static char *generated_at(const char *zone)
+{
+	g_autoptr(GTimeZone) tz = g_time_zone_new_identifier(zone);
+	g_autoptr(GDateTime) now = tz ? g_date_time_new_now(tz) : g_date_time_new_now_utc();
+	g_autofree char *text = g_date_time_format(now, "%Y-%m-%d %H:%M");
+	return g_strdup_printf("%s (%s)", text, tz ? zone : "UTC");
+}
+
 int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char *dir, const struct ctl_filter *f)
 {
 	int dirfd = report_dir(dir);
@@ -236,7 +247,6 @@ int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char
 	GPtrArray *app_list = apps ? apps_finish(apps) : NULL;
 	int64_t unrelated = 0;
 	struct summary *overview = NULL;
-	GDateTime *now = NULL;
 	char *generated = NULL, *html = NULL, *used = NULL;
 	if (!apps) {
 		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));
@@ -333,8 +343,7 @@ int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char
 		g_ptr_array_add(keep, (void *)rc.apps);
 		g_array_append_val(calls, rc);
 	}
-	now = g_date_time_new_now_local();
-	generated = g_date_time_format(now, "%Y-%m-%d %H:%M");
+	generated = generated_at(ctl_zone(cfg, f->call));
 	overview = summary_new(app_list);
 	struct report model = { generated, (const struct report_call *)(void *)calls->data, calls->len, unrelated,
 				overview };
@@ -364,8 +373,6 @@ out:
 	summary_free(overview);
 	apps_free(apps);
 	g_string_chunk_free(text);
-	if (now)
-		g_date_time_unref(now);
 	g_free(generated);
 	g_free(html);
 	g_free(used);

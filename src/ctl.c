@@ -17,6 +17,14 @@ char *ctl_iso_local(int64_t t)
 	return dt ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S%:z") : NULL;
 }
 
+const char *ctl_zone(const struct config *cfg, const char *call)
+{
+	for (size_t i = 0; cfg && i < cfg->n_calls; i++)
+		if (!call || !strcmp(cfg->calls[i].id, call))
+			return cfg->calls[i].timezone ? cfg->calls[i].timezone : CTL_ZONE_DEFAULT;
+	return CTL_ZONE_DEFAULT;
+}
+
 int ctl_record_exit(struct store *st, int64_t id, int r)
 {
 	if (r == -ENOENT) {
@@ -236,11 +244,21 @@ void ctl_show_field(const struct ctl_show_ctx *c, const char *label, const char 
 	fprintf(c->out, "%-*s%s\n", CTL_SHOW_LABEL, label, v);
 }
 
+/* The zone of the human output's times (ctl_set_zone); NULL: local. */
+static GTimeZone *human_zone;
+
+void ctl_set_zone(const char *name)
+{
+	g_clear_pointer(&human_zone, g_time_zone_unref);
+	human_zone = name ? g_time_zone_new_identifier(name) : NULL;
+}
+
 char *ctl_human_time(int64_t t)
 {
 	if (!t)
 		return g_strdup("never");
-	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local(t);
+	g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(t);
+	g_autoptr(GDateTime) dt = human_zone ? g_date_time_to_timezone(utc, human_zone) : g_date_time_to_local(utc);
 	return g_date_time_format(dt, "%Y-%m-%d %H:%M:%S %Z");
 }
 

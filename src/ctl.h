@@ -49,6 +49,15 @@ int ctl_parse_statuses(const char *list, unsigned *bits, char **bad);
  * 8601 timestamp (read in TZ without an offset).  -EINVAL otherwise. */
 int ctl_parse_since(const char *text, const char *tz, int64_t *since);
 
+/* The zone a caseworker's output shows its times in: CALL's (or, without
+ * CALL, the first call's) time zone, else CTL_ZONE_DEFAULT. */
+#define CTL_ZONE_DEFAULT "Europe/Copenhagen"
+const char *ctl_zone(const struct config *cfg, const char *call);
+/* The time zone (IANA name) the human output of status, show and
+ * decisions writes its times in, labelled ("CEST"): puljectl sets the
+ * calls' zone, as the records' times are written in.  Not --json's. */
+void ctl_set_zone(const char *name);
+
 /* Exits CTL_EXIT_FAILURE when the last successful poll is older than
  * three POLL_INTERVALs (or there was none), for monitoring.  DATABASE
  * names the daemon's run record beside it (its last crash). */

@@ -438,10 +438,12 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return CTL_EXIT_FAILURE;
 	}
+	ctl_set_zone(ctl_zone(cfg, ex.filter.call));
 	struct ctl_output o = { stdout, json, table_want_color(color, STDOUT_FILENO), table_width(STDOUT_FILENO), cfg };
 	ex.cfg = cfg;
 	struct invocation inv = { st, cfg, db, &o, &ex, args, id, dry_run, note };
 	int r = cmd->run(&inv);
+	ctl_set_zone(NULL);
 	store_close(st);
 	config_free(cfg);
 	if (fflush(stdout) != 0 && r == CTL_EXIT_OK)

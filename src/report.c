@@ -17,6 +17,11 @@ static int status_index(enum rules_status status)
 	return (unsigned)status < RECORD_N_STATUS ? (int)status : RULES_UNRELATED;
 }
 
+const char *report_status_label(enum rules_status status)
+{
+	return status_labels[status_index(status)];
+}
+
 static const char *status_code(enum rules_status status)
 {
 	return record_status_name((enum rules_status)status_index(status));

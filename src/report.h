@@ -23,6 +23,10 @@ struct report_attachment {
 	const char *reason; /* why invalid (English), or NULL */
 };
 
+/* A status in the page's Danish: "Modtaget", "For sent", "Til vurdering",
+ * "Ikke en ansøgning" (static). */
+const char *report_status_label(enum rules_status status);
+
 /* What a caseworker may conclude from a signature. */
 enum report_sig_kind {
 	REPORT_SIG_NONE,      /* no digital signature */
@@ -116,7 +120,7 @@ struct report_call {
 };
 
 struct report {
-	const char *generated_at; /* ISO 8601 */
+	const char *generated_at; /* "2022-07-04 10:00 (Europe/Copenhagen)" */
 	const struct report_call *calls;
 	size_t n_calls;
 	int64_t unrelated; /* messages that match no call */

@@ -20,7 +20,14 @@ database (so `decide` in one test is not seen by another):
   --json`; `--messages` with `list --json`; `--format json` with the CSV;
   `--output FILE`; the filters --call, --status and --since on export, list
   and applications against the unfiltered JSON; `decide`; bad values exit 2
-  naming the option.
+  naming the option.  The CSV is Danish (headers, status words, ja/nej),
+  each time a date column in Europe/Copenhagen named in its header plus an
+  ISO 8601 column.
+* ``test_b_export_libreoffice``: the CSV converted by LibreOffice headless
+  (`soffice --convert-to xlsx`, ';', UTF-8, Danish locale) and read with
+  openpyxl: the date columns are datetime cells equal to the Danish-time
+  arrival, the ISO columns text, the Danish letters intact.  Fails, does
+  not skip, without soffice or openpyxl.
 * ``test_c_report``: `report --output DIR`: relative links that stay
   inside DIR, no script, no external asset, raw messages byte-identical,
   attachments by hash, safe file names (nothing written outside DIR), the
@@ -36,7 +43,8 @@ database (so `decide` in one test is not seen by another):
   characters and bidi overrides from headers never reach the output raw.
 
 Needs PULJED and PULJECTL in the environment (paths of the built binaries),
-openssl, /usr/bin/chromium and pdftotext (poppler-utils).
+openssl, /usr/bin/chromium, pdftotext (poppler-utils), soffice
+(libreoffice-calc-nogui) and openpyxl (python3-openpyxl).
 Run:  PULJED=build/src/puljed PULJECTL=build/src/puljectl \\
       /usr/bin/python3 tests/integration/test_report.py
 """
@@ -65,6 +73,7 @@ import time
 import unittest
 import urllib.parse
 import zlib
+import zoneinfo
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
@@ -90,17 +99,82 @@ SINCE_INSTANT = dt.datetime(2022, 7, 1, 0, 0, 0, tzinfo=CEST)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PDFTOTEXT = os.environ.get("PDFTOTEXT", "pdftotext")
+SOFFICE = os.environ.get("SOFFICE", "soffice")
 
-APP_HEADER = ["call", "applicant", "messages", "ids", "status", "on_time", "first_arrival",
-              "last_arrival", "form", "form_signature", "signer", "decision", "form_signature_text",
-              "Begrundelse"]
-MSG_HEADER = ["id", "call", "applicant", "status", "on_time", "arrival", "from", "subject",
-              "form", "form_signature", "signer", "decision", "duplicate_of",
-              "received_at", "edge_received_at", "decided_by", "form_signature_text",
-              "Begrundelse"]
-# The export's JSON keys where the CSV header says it in Danish.
-JSON_KEY = {"Begrundelse": "why"}
-CSV_NAME = {v: k for k, v in JSON_KEY.items()}
+# The CSV is in Danish, its times in the calls' zone, named in the headers
+# of the date columns (puljectl(1), EXPORT).
+CSV_ZONE = "Europe/Copenhagen"
+APP_HEADER = ["Opslag", "Ansøger", "Beskeder", "Id'er", "Status", "Rettidig",
+              "Første ankomst (Europe/Copenhagen)", "Første ankomst, ISO 8601",
+              "Seneste ankomst (Europe/Copenhagen)", "Seneste ankomst, ISO 8601",
+              "Skema", "Skemaets underskrift", "Underskriver", "Afgørelse",
+              "Underskriften vurderet", "Begrundelse"]
+MSG_HEADER = ["Id", "Opslag", "Ansøger", "Status", "Rettidig",
+              "Ankomst (Europe/Copenhagen)", "Ankomst, ISO 8601", "Afsender", "Emne",
+              "Skema", "Skemaets underskrift", "Underskriver", "Afgørelse", "Dublet af",
+              "Mailserverens modtagelse (Europe/Copenhagen)",
+              "Mailserverens modtagelse, ISO 8601", "Fristen afgjort af",
+              "Underskriften vurderet", "Begrundelse"]
+# The stored words as the CSV writes them (the report's status words); a
+# word missing here is a KeyError, i.e. a failure.
+STATUS_CSV = {"accepted": "Modtaget", "late": "For sent", "review": "Til vurdering",
+              "unrelated": "Ikke en ansøgning"}
+YES_NO_CSV = {"yes": "ja", "no": "nej"}
+SIGNATURE_CSV = {"valid": "gyldig", "invalid": "ugyldig", "none": "ingen"}
+DECISION_CSV = {"accept": "Godkendt", "reject": "Afvist"}
+DECIDED_BY_CSV = {"edge": "mailserverens tid", "date-header": "afsenderens Date-felt",
+                  "arrival": "postkassens tid"}
+DATE, ISO_ONLY = "date", "iso"
+# The export's JSON keys (unchanged, in order) and the CSV column(s) each is
+# written in: a DATE is two columns, "NAME (zone)" and "NAME, ISO 8601".
+APP_COLUMNS = [("call", "Opslag", None), ("applicant", "Ansøger", None),
+               ("messages", "Beskeder", None), ("ids", "Id'er", None),
+               ("status", "Status", STATUS_CSV), ("on_time", "Rettidig", YES_NO_CSV),
+               ("first_arrival", "Første ankomst", DATE),
+               ("last_arrival", "Seneste ankomst", DATE), ("form", "Skema", YES_NO_CSV),
+               ("form_signature", "Skemaets underskrift", SIGNATURE_CSV),
+               ("signer", "Underskriver", None), ("decision", "Afgørelse", DECISION_CSV),
+               ("form_signature_text", "Underskriften vurderet", None),
+               ("why", "Begrundelse", None)]
+MSG_COLUMNS = [("id", "Id", None), ("call", "Opslag", None), ("applicant", "Ansøger", None),
+               ("status", "Status", STATUS_CSV), ("on_time", "Rettidig", YES_NO_CSV),
+               ("arrival", "Ankomst", DATE), ("from", "Afsender", None),
+               ("subject", "Emne", None), ("form", "Skema", YES_NO_CSV),
+               ("form_signature", "Skemaets underskrift", SIGNATURE_CSV),
+               ("signer", "Underskriver", None), ("decision", "Afgørelse", DECISION_CSV),
+               ("duplicate_of", "Dublet af", None),
+               ("received_at", "Ankomst", ISO_ONLY),
+               ("edge_received_at", "Mailserverens modtagelse", DATE),
+               ("decided_by", "Fristen afgjort af", DECIDED_BY_CSV),
+               ("form_signature_text", "Underskriften vurderet", None),
+               ("why", "Begrundelse", None)]
+
+
+def csv_local(value):
+    """An ISO 8601 time as the CSV's date column and ISO column say it."""
+    if value is None:
+        return None, None
+    t = parse_iso(value).astimezone(zoneinfo.ZoneInfo(CSV_ZONE))
+    return t.strftime("%Y-%m-%d %H:%M:%S"), t.isoformat()
+
+
+def csv_fields(columns, values):
+    """VALUES (JSON keys -> JSON values) as the CSV writes them: CSV
+    header -> value (None for an empty field)."""
+    out = {}
+    for key, name, conv in columns:
+        if key not in values:
+            continue
+        v = values[key]
+        if conv == DATE:
+            out[name + " (%s)" % CSV_ZONE], out[name + ", ISO 8601"] = csv_local(v)
+        elif conv == ISO_ONLY:
+            out[name + ", ISO 8601"] = csv_local(v)[1]
+        elif isinstance(conv, dict):
+            out[name] = None if v is None else conv[v]
+        else:
+            out[name] = v
+    return out
 # A machine reason ("form:none", "subject:fuzzy(0.96)") where a caseworker reads.
 RAW_REASON = re.compile(r"\b[a-z-]+:[a-z0-9(]")
 STATUSES = ("accepted", "late", "review", "unrelated")
@@ -618,24 +692,24 @@ class ReportTest(PuljedTestCase):
 
     def expected_app_row(self, app):
         d = app["decision"]
-        return {
+        return csv_fields(APP_COLUMNS, {
             "call": app["call"], "applicant": app["applicant"],
             "messages": app["messages"], "ids": " ".join(str(i) for i in app["ids"]),
-            "status": app["status"], "on_time": yes_no(app["on_time"]),
+            "status": app["status"], "on_time": yes_no(app["on_time"]) or None,
             "first_arrival": app["first_arrival"], "last_arrival": app["last_arrival"],
             "form": yes_no(app["form_attached"]), "form_signature": app["form_signature"],
             "signer": app["signer"], "decision": d["decision"] if d else None,
             "form_signature_text": app["form_signature_text"],
-            "Begrundelse": app["why"],
-        }
+            "why": app["why"],
+        })
 
     def expected_msg_row(self, rec):
         forms = [a for a in rec["attachments"] if a["form"]]
         form = forms[0] if forms else None
         d = rec["decision"]
-        return {
+        return csv_fields(MSG_COLUMNS, {
             "id": rec["id"], "call": rec["call"], "applicant": rec["applicant"],
-            "status": rec["status"], "on_time": yes_no(rec["on_time"]),
+            "status": rec["status"], "on_time": yes_no(rec["on_time"]) or None,
             "arrival": rec["received_at"], "from": rec["from"], "subject": rec["subject"],
             "form": yes_no(bool(forms)),
             "form_signature": form["signature"] if form else None,
@@ -645,8 +719,8 @@ class ReportTest(PuljedTestCase):
             "received_at": rec["received_at"], "edge_received_at": rec["edge_received_at"],
             "decided_by": rec["decided_by"],
             "form_signature_text": signature_words(form),
-            "Begrundelse": rec["why"],
-        }
+            "why": rec["why"],
+        })
 
     def compare_apps(self, rows, apps, what):
         """CSV rows vs applications --json, one row per application, field
@@ -655,30 +729,33 @@ class ReportTest(PuljedTestCase):
                          % (what, len(rows), len(apps), json.dumps(apps, ensure_ascii=False)))
         by_ids = {(a["call"], " ".join(str(i) for i in a["ids"])): a for a in apps}
         for row in rows:
-            key = (row["call"], row["ids"])
+            key = (row["Opslag"], row["Id'er"])
             self.assertIn(key, by_ids, "%s: a row that is no application: %r" % (what, row))
             want = self.expected_app_row(by_ids.pop(key))
             for field in APP_HEADER:
                 self.assert_field(row[field], want[field], "%s %s %s" % (what, key, field))
-            self.assertIn(row["form_signature"], ("valid", "invalid", "none", ""), row)
-            self.assertIn(row["on_time"], ("yes", "no"), row)
-            for f in ("first_arrival", "last_arrival"):
-                self.assertIsNotNone(parse_iso(row[f]).utcoffset(), row)
+            self.assertIn(row["Skemaets underskrift"], ("gyldig", "ugyldig", "ingen", ""), row)
+            self.assertIn(row["Rettidig"], ("ja", "nej"), row)
+            for f in ("Første ankomst", "Seneste ankomst"):
+                self.assertIsNotNone(parse_iso(row[f + ", ISO 8601"]).utcoffset(), row)
+                self.assertRegex(row[f + " (%s)" % CSV_ZONE],
+                                 r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", row)
 
     def compare_msgs(self, rows, recs, what):
         self.assertEqual(len(rows), len(recs), "%s: %d rows, list --json has %d"
                          % (what, len(rows), len(recs)))
         by_id = {str(r["id"]): r for r in recs}
         for row in rows:
-            self.assertIn(row["id"], by_id, "%s: unknown record %r" % (what, row))
-            want = self.expected_msg_row(by_id.pop(row["id"]))
+            self.assertIn(row["Id"], by_id, "%s: unknown record %r" % (what, row))
+            want = self.expected_msg_row(by_id.pop(row["Id"]))
             for field in MSG_HEADER:
-                if field == "form_signature_text" and want["form"] == "yes" and want[field] is None:
+                if (field == "Underskriften vurderet" and want["Skema"] == "ja"
+                        and want[field] is None):
                     # an invalid signature: the words say so, with its reason
                     self.assertTrue(row[field].startswith("UGYLDIG underskrift"), row)
                     continue
                 self.assert_field(row[field], want[field],
-                                  "%s record %s %s" % (what, row["id"], field))
+                                  "%s record %s %s" % (what, row["Id"], field))
 
     def id_of(self, key):
         return self.by_key[key]["id"]
@@ -748,7 +825,7 @@ class ReportTest(PuljedTestCase):
                          "export --output left other files beside FILE")
 
         # The names come back exactly, Danish letters and all.
-        by_app = {row["applicant"]: row for row in rows}
+        by_app = {row["Ansøger"]: row for row in rows}
         for name in (AEROE, SJAELLAND, KBH, FORENING, TAGGED, "Vejle Kommune"):
             self.assertIn(name, by_app, "applicant %r is not in the export: %s"
                           % (name, sorted(by_app)))
@@ -758,20 +835,24 @@ class ReportTest(PuljedTestCase):
         self.assertIn(FORENING.encode("utf-8").replace(b'"', b'""'), r.raw,
                       "quotes in a field are not doubled (RFC 4180)")
         fo = by_app[FORENING]
-        self.assertEqual((fo["messages"], fo["form_signature"], fo["signer"]),
-                         ("2", "valid", pdfsign.SIGNER_CN), fo)
-        self.assertEqual(fo["ids"], "%d %d" % (self.id_of("forening-1"),
-                                                self.id_of("forening-2")), fo)
-        self.assertEqual(parse_iso(fo["first_arrival"]), iso("2022-06-20T10:00:00+02:00"))
-        self.assertEqual(parse_iso(fo["last_arrival"]), iso("2022-06-28T10:00:00+02:00"))
+        self.assertEqual((fo["Beskeder"], fo["Skemaets underskrift"], fo["Underskriver"]),
+                         ("2", "gyldig", pdfsign.SIGNER_CN), fo)
+        self.assertEqual(fo["Id'er"], "%d %d" % (self.id_of("forening-1"),
+                                                 self.id_of("forening-2")), fo)
+        self.assertEqual(parse_iso(fo["Første ankomst, ISO 8601"]),
+                         iso("2022-06-20T10:00:00+02:00"))
+        self.assertEqual(parse_iso(fo["Seneste ankomst, ISO 8601"]),
+                         iso("2022-06-28T10:00:00+02:00"))
+        self.assertEqual(fo["Første ankomst (Europe/Copenhagen)"], "2022-06-20 10:00:00", fo)
         late = by_app["Vejle Kommune"]
-        self.assertEqual((late["status"], late["on_time"]), ("late", "no"), late)
-        self.assertEqual(late["first_arrival"], "2022-07-02T00:00:10+02:00", late)
-        self.assertEqual(by_app[SJAELLAND]["form_signature"], "invalid")
-        self.assertEqual(by_app[KBH]["form_signature"], "none")
-        self.assertEqual((by_app["Horsens Kommune"]["status"],
-                          by_app["Horsens Kommune"]["form"]), ("review", "no"))
-        self.assertEqual(by_app[AEROE]["messages"], "1", "the duplicate delivery counts "
+        self.assertEqual((late["Status"], late["Rettidig"]), ("For sent", "nej"), late)
+        self.assertEqual(late["Første ankomst, ISO 8601"], "2022-07-02T00:00:10+02:00", late)
+        self.assertEqual(late["Første ankomst (Europe/Copenhagen)"], "2022-07-02 00:00:10", late)
+        self.assertEqual(by_app[SJAELLAND]["Skemaets underskrift"], "ugyldig")
+        self.assertEqual(by_app[KBH]["Skemaets underskrift"], "ingen")
+        self.assertEqual((by_app["Horsens Kommune"]["Status"],
+                          by_app["Horsens Kommune"]["Skema"]), ("Til vurdering", "nej"))
+        self.assertEqual(by_app[AEROE]["Beskeder"], "1", "the duplicate delivery counts "
                          "as a message of the application: %r" % by_app[AEROE])
         # Begrundelse: why, in Danish, for what is not plainly accepted.
         self.assertEqual(late["Begrundelse"], "Modtaget 10 sekunder efter fristen", late)
@@ -780,19 +861,19 @@ class ReportTest(PuljedTestCase):
         self.assertEqual(by_app["Horsens Kommune"]["Begrundelse"], "Ingen vedhæftede filer")
         self.assertEqual(by_app[AEROE]["Begrundelse"], "", by_app[AEROE])
         for row in rows:
-            self.assertEqual(row["Begrundelse"] == "", row["status"] == "accepted", row)
+            self.assertEqual(row["Begrundelse"] == "", row["Status"] == "Modtaget", row)
             self.assertNotRegex(row["Begrundelse"], RAW_REASON, row)
 
         # Per message.
         r = self.ctl("export", "--messages")
         mrows = self.parse_csv(r.raw, MSG_HEADER, "export --messages")
         self.compare_msgs(mrows, recs, "export --messages")
-        by_id = {row["id"]: row for row in mrows}
-        self.assertEqual(by_id[str(self.id_of("formula-news"))]["subject"],
+        by_id = {row["Id"]: row for row in mrows}
+        self.assertEqual(by_id[str(self.id_of("formula-news"))]["Emne"],
                          "'" + FORMULA_SUBJECT)
-        self.assertEqual(by_id[str(self.id_of("aeroe-dup"))]["duplicate_of"],
+        self.assertEqual(by_id[str(self.id_of("aeroe-dup"))]["Dublet af"],
                          str(self.id_of("aeroe")))
-        self.assertEqual(by_id[str(self.id_of("newsletter"))]["on_time"], "")
+        self.assertEqual(by_id[str(self.id_of("newsletter"))]["Rettidig"], "")
         self.assertEqual(by_id[str(self.id_of("newsletter"))]["Begrundelse"],
                          "Massemail fra en mailingliste eller et nyhedsbrev")
         self.assertEqual(by_id[str(self.id_of("late"))]["Begrundelse"],
@@ -808,20 +889,21 @@ class ReportTest(PuljedTestCase):
         self.assertIn("deadline:late(+10s)", late_rec["reasons"], late_rec)
 
         # JSON: the same rows, as strings or null.
-        for args, header, csv_rows in ((("export",), APP_HEADER, rows),
-                                       (("export", "--messages"), MSG_HEADER, mrows)):
+        for args, columns, csv_rows in ((("export",), APP_COLUMNS, rows),
+                                        (("export", "--messages"), MSG_COLUMNS, mrows)):
             data = self.json_of(*(args + ("--format", "json")))
             what = " ".join(args) + " --format json"
             self.assertIsInstance(data, list, what)
             self.assertEqual(len(data), len(csv_rows), what)
             for obj, row in zip(data, csv_rows):
-                self.assertEqual(list(obj), [JSON_KEY.get(h, h) for h in header],
+                self.assertEqual(list(obj), [c[0] for c in columns],
                                  "%s: keys %r" % (what, list(obj)))
                 for k, v in obj.items():
                     self.assertTrue(v is None or isinstance(v, str),
                                     "%s: %s is %r, not a string or null" % (what, k, v))
                     self.assertNotEqual(v, "", "%s: %s is \"\" (null for empty)" % (what, k))
-                    self.assert_field(row[CSV_NAME.get(k, k)], v, "%s %s" % (what, k))
+                    for name, want in csv_fields(columns, {k: v}).items():
+                        self.assert_field(row[name], want, "%s %s (%s)" % (what, k, name))
             # (--format csv is the default)
             self.assertEqual(self.ctl(*(args + ("--format", "csv"))).raw,
                              self.ctl(*args).raw, what)
@@ -879,7 +961,7 @@ class ReportTest(PuljedTestCase):
         self.assertNotIn(self.id_of("before-midnight"), since, "arrived at 23:59:59")
         self.assertIn(self.id_of("late"), since)
         both = self.csv_export("--status", "late", "--call", CALL_ID)
-        self.assertEqual([row["applicant"] for row in both], ["Vejle Kommune"], both)
+        self.assertEqual([row["Ansøger"] for row in both], ["Vejle Kommune"], both)
         # A mistyped call is an error, not an empty export that reads as
         # "no applications".
         for cmd in (("export",), ("export", "--messages"), ("list",), ("applications",)):
@@ -894,11 +976,11 @@ class ReportTest(PuljedTestCase):
         self.ctl("decide", str(sid), "accept", "--note", NOTE)
         rows = self.csv_export()
         self.compare_apps(rows, self.apps(), "export after decide")
-        dec = {row["applicant"]: row["decision"] for row in rows}
-        self.assertEqual(dec[SJAELLAND], "accept", rows)
+        dec = {row["Ansøger"]: row["Afgørelse"] for row in rows}
+        self.assertEqual(dec[SJAELLAND], "Godkendt", rows)
         self.assertEqual([a for a, d in dec.items() if d], [SJAELLAND], dec)
-        mrows = {row["id"]: row for row in self.csv_export("--messages")}
-        self.assertEqual(mrows[str(sid)]["decision"], "accept", mrows[str(sid)])
+        mrows = {row["Id"]: row for row in self.csv_export("--messages")}
+        self.assertEqual(mrows[str(sid)]["Afgørelse"], "Godkendt", mrows[str(sid)])
         data = self.json_of("export", "--format", "json")
         self.assertEqual([o["decision"] for o in data if o["applicant"] == SJAELLAND],
                          ["accept"])
@@ -955,6 +1037,77 @@ class ReportTest(PuljedTestCase):
                 self.assertTrue(os.path.isfile(full), "link %r points at no file" % value)
                 targets.add(os.path.relpath(full, real))
         return targets
+
+    def soffice_xlsx(self, csv_path):
+        """CSV_PATH converted by LibreOffice headless, as Danish Calc
+        imports it (';', '"', UTF-8, from line 1, Danish locale); the
+        workbook's first sheet as rows of cell values (openpyxl)."""
+        self.assertTrue(shutil.which(SOFFICE), "%s is missing: apt-get install "
+                        "libreoffice-calc-nogui (scripts/install-deps.sh installs it)" % SOFFICE)
+        try:
+            import openpyxl
+        except ImportError:
+            self.fail("openpyxl is missing: apt-get install python3-openpyxl "
+                      "(scripts/install-deps.sh installs it)")
+        home = self.path("soffice-home")
+        outdir = self.path("soffice-out")
+        os.makedirs(home, exist_ok=True)
+        env = dict(os.environ, HOME=home, LC_ALL="C.UTF-8")
+        env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        argv = [SOFFICE, "--headless", "-env:UserInstallation=file://" + urllib.parse.quote(home),
+                "--infilter=CSV:59,34,76,1,,1030", "--convert-to", "xlsx", "--outdir", outdir,
+                csv_path]
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, env=env, timeout=120)
+        xlsx = os.path.join(outdir, os.path.splitext(os.path.basename(csv_path))[0] + ".xlsx")
+        self.assertTrue(os.path.isfile(xlsx), "soffice wrote no %s (exit %d):\n%s"
+                        % (xlsx, proc.returncode, proc.stdout.decode("utf-8", "replace")))
+        sheet = openpyxl.load_workbook(xlsx).worksheets[0]
+        return [list(r) for r in sheet.iter_rows(values_only=True)]
+
+    def test_b_export_libreoffice(self):
+        """The CSV as a spreadsheet opens it: LibreOffice Calc reads the date
+        columns as dates and times (equal to the Danish-time arrival), the
+        ISO 8601 columns as text, and the Danish letters survive."""
+        cph = zoneinfo.ZoneInfo(CSV_ZONE)
+        for args, header, iso_cols in (
+                ((), APP_HEADER, ("Første ankomst", "Seneste ankomst")),
+                (("--messages",), MSG_HEADER, ("Ankomst", "Mailserverens modtagelse"))):
+            with self.subTest(export=" ".join(args)):
+                out = self.path("calc", "ansøgninger%s.csv" % "-".join(args))
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+                self.ctl("export", *args, "--output", out)
+                with open(out, "rb") as f:
+                    rows = self.parse_csv(f.read(), header, "export " + " ".join(args))
+                cells = self.soffice_xlsx(out)
+                self.assertEqual(cells[0], header, "the header as Calc reads it")
+                self.assertEqual(len(cells), len(rows) + 1, cells)
+                dates = 0
+                for row, got in zip(rows, cells[1:]):
+                    got = dict(zip(header, got))
+                    if not row["Ansøger"].startswith("'"):     # a neutralised formula
+                        self.assertEqual(got["Ansøger"] or "", row["Ansøger"], (row, got))
+                    for col in iso_cols:
+                        local, text = got[col + " (%s)" % CSV_ZONE], got[col + ", ISO 8601"]
+                        if not row[col + ", ISO 8601"]:
+                            self.assertIsNone(local, (col, got))
+                            continue
+                        self.assertIsInstance(local, dt.datetime, "%s is no date to Calc: %r"
+                                              % (col, got))
+                        want = parse_iso(row[col + ", ISO 8601"]).astimezone(cph)
+                        self.assertEqual(local, want.replace(tzinfo=None), (col, got))
+                        self.assertEqual(text, row[col + ", ISO 8601"], (col, got))
+                        dates += 1
+                self.assertGreater(dates, len(rows) - 1, "too few dates were checked")
+                names = {dict(zip(header, c))["Ansøger"] for c in cells[1:]}
+                for name in (AEROE, SJAELLAND, KBH, FORENING):
+                    self.assertIn(name, names, "a Danish name did not survive Calc")
+                first = "Første ankomst" if not args else "Ankomst"
+                late = [dict(zip(header, c)) for c in cells[1:]
+                        if dict(zip(header, c))["Ansøger"] == "Vejle Kommune"]
+                self.assertTrue(late, cells)
+                self.assertEqual(late[0][first + " (%s)" % CSV_ZONE],
+                                 dt.datetime(2022, 7, 2, 0, 0, 10), late[0])
 
     def test_c_report(self):
         recs = self.recs()
@@ -1405,6 +1558,50 @@ class ReportTest(PuljedTestCase):
                 self.assertEqual(days, [(d["day"], str(d["applications"])) for d in c["by_day"]])
                 rows = [int(i) for i in re.findall(r'<tr data-id="(\d+)">', part)]
                 self.assertEqual(rows, [p["id"] for p in c["need_a_person"]])
+
+    def test_h_one_time_zone(self):
+        """Issue 18 item 2: `show` (recorded at, decisions), `status` and the
+        report's "dannet" time are in the calls' zone (Europe/Copenhagen),
+        labelled, also when puljectl runs in another zone (TZ=UTC, as on a
+        server); --json keeps ISO 8601 with an offset."""
+        cph = zoneinfo.ZoneInfo(CSV_ZONE)
+        utc = self.env(TZ="UTC")
+
+        def human(iso):
+            t = parse_iso(iso).astimezone(cph)
+            return t.strftime("%Y-%m-%d %H:%M:%S ") + t.tzname()
+
+        rid = self.id_of("late")
+        self.ctl("decide", str(rid), "reject", "--note", "for sent", env=utc)
+        shown = json.loads(self.ctl("show", str(rid), "--json", env=utc).stdout)
+        self.assertIsNotNone(parse_iso(shown["recorded_at"]).utcoffset(), shown)
+        text = self.ctl("show", str(rid), env=utc).stdout
+        self.assertRegex(text, r"(?m)^Recorded: +%s$" % re.escape(human(shown["recorded_at"])),
+                         "show's Recorded is not in Danish time, labelled:\n" + text)
+        decisions = shown.get("decisions") or [shown["decision"]]
+        at = decisions[-1]["at"]
+        self.assertIsNotNone(parse_iso(at).utcoffset(), shown)
+        self.assertIn(" at %s" % human(at), text,
+                      "show's decision is not in Danish time, labelled:\n" + text)
+
+        status = json.loads(self.ctl("status", "--json", env=utc, expect=None).stdout)
+        self.assertIsNotNone(parse_iso(status["last_poll"]).utcoffset(), status)
+        text = self.ctl("status", env=utc, expect=None).stdout
+        self.assertRegex(text, r"(?m)^Last poll: +%s" % re.escape(human(status["last_poll"])),
+                         "status's Last poll is not in Danish time, labelled:\n" + text)
+
+        out = self.path("rapport-tz")
+        before = dt.datetime.now(cph)
+        self.ctl("report", "--output", out, env=utc)
+        after = dt.datetime.now(cph)
+        with open(os.path.join(out, "index.html"), encoding="utf-8") as f:
+            page = f.read()
+        m = re.search(r"dannet (\d{4}-\d\d-\d\d \d\d:\d\d) \(Europe/Copenhagen\)", page)
+        self.assertTrue(m, "the report's time is not named Europe/Copenhagen: %r"
+                        % page[page.find("dannet"):][:60])
+        made = dt.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=cph)
+        self.assertTrue(before.replace(second=0, microsecond=0) <= made <= after,
+                        "dannet %s, but it ran between %s and %s" % (made, before, after))
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
