@@ -1301,7 +1301,7 @@ static void test_wal_bounded(void)
  * process's own, gone when it exits). */
 static void test_create_disk_full(void)
 {
-	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
 		g_test_skip("needs root to mount a small tmpfs");
 		return;
 	}
