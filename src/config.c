@@ -1,6 +1,7 @@
 #include "config.h"
 #include "datetime.h"
 #include "received.h"
+#include "record.h"
 #include "rules.h"
 
 #include <errno.h>
@@ -63,6 +64,26 @@ static const struct key_spec known_keys[] = {
 	{ "signatures", "trust_file" },
 	{ "evidence", "trusted_relays" },
 	{ "evidence", "max_edge_skew" },
+	{ "receipts", "send" },
+	{ "receipts", "smtp_host" },
+	{ "receipts", "smtp_port" },
+	{ "receipts", "security" },
+	{ "receipts", "ca_file" },
+	{ "receipts", "tls_priority" },
+	{ "receipts", "username" },
+	{ "receipts", "password_file" },
+	{ "receipts", "auth" },
+	{ "receipts", "token_file" },
+	{ "receipts", "from" },
+	{ "receipts", "statuses" },
+	{ "receipts", "max_per_sender" },
+	{ "receipts", "template" },
+	{ "receipts", "sign_cert" },
+	{ "receipts", "sign_key" },
+	{ "receipts", "timeout" },
+	{ "receipts", "retry_min" },
+	{ "receipts", "retry_max" },
+	{ "receipts", "give_up" },
 };
 
 struct loader {
@@ -321,10 +342,11 @@ static int check_known_keys(struct loader *l)
 					l, g, NULL,
 					"a call group is named [call ID] with an ID of letters, digits, '-', '_' or '.'");
 		} else if (strcmp(g, "imap") && strcmp(g, "daemon") && strcmp(g, "store") && strcmp(g, "limits") &&
-			   strcmp(g, "match") && strcmp(g, "signatures") && strcmp(g, "evidence")) {
+			   strcmp(g, "match") && strcmp(g, "signatures") && strcmp(g, "evidence") &&
+			   strcmp(g, "receipts")) {
 			return fail(l, g, NULL,
 				    "unknown group (known: [imap], [daemon], [store], [limits], [match], "
-				    "[signatures], [evidence], [call ID])");
+				    "[signatures], [evidence], [receipts], [call ID])");
 		}
 		gsize n_keys = 0;
 		g_auto(GStrv) keys = g_key_file_get_keys(l->kf, g, &n_keys, NULL);
@@ -340,30 +362,32 @@ static int check_known_keys(struct loader *l)
 	return 0;
 }
 
-static int load_auth(struct loader *l, struct config_imap *imap)
+/* auth and token_file of GROUP ([imap] or [receipts]). */
+static int load_auth(struct loader *l, const char *group, const char *def, enum config_auth *ret_auth,
+		     char **ret_token_file)
 {
 	g_autofree char *auth = NULL;
 	int r;
 
-	if ((r = get_string(l, "imap", "imap", "auth", false, "login", &auth)) < 0)
+	if ((r = get_string(l, group, group, "auth", false, def, &auth)) < 0)
 		return r;
 	if (!strcmp(auth, "login"))
-		imap->auth = CONFIG_AUTH_LOGIN;
+		*ret_auth = CONFIG_AUTH_LOGIN;
 	else if (!strcmp(auth, "plain"))
-		imap->auth = CONFIG_AUTH_PLAIN;
+		*ret_auth = CONFIG_AUTH_PLAIN;
 	else if (!strcmp(auth, "xoauth2"))
-		imap->auth = CONFIG_AUTH_XOAUTH2;
+		*ret_auth = CONFIG_AUTH_XOAUTH2;
 	else
-		return fail(l, "imap", "auth", "must be \"login\", \"plain\" or \"xoauth2\", got \"%s\"", auth);
-	if ((r = get_string(l, "imap", "imap", "token_file", false, NULL, &imap->token_file)) < 0)
+		return fail(l, group, "auth", "must be \"login\", \"plain\" or \"xoauth2\", got \"%s\"", auth);
+	if ((r = get_string(l, group, group, "token_file", false, NULL, ret_token_file)) < 0)
 		return r;
-	if (imap->auth == CONFIG_AUTH_XOAUTH2 && !imap->token_file)
-		return fail(l, "imap", "token_file",
+	if (*ret_auth == CONFIG_AUTH_XOAUTH2 && !*ret_token_file)
+		return fail(l, group, "token_file",
 			    "required with auth = xoauth2 (the file an OAuth2 token helper writes)");
-	if (imap->auth != CONFIG_AUTH_XOAUTH2 && imap->token_file)
-		return fail(l, "imap", "token_file", "only used with auth = xoauth2 (auth is \"%s\")", auth);
-	if (imap->token_file && !g_path_is_absolute(imap->token_file))
-		return fail(l, "imap", "token_file", "must be an absolute path, got \"%s\"", imap->token_file);
+	if (*ret_auth != CONFIG_AUTH_XOAUTH2 && *ret_token_file)
+		return fail(l, group, "token_file", "only used with auth = xoauth2 (auth is \"%s\")", auth);
+	if (*ret_token_file && !g_path_is_absolute(*ret_token_file))
+		return fail(l, group, "token_file", "must be an absolute path, got \"%s\"", *ret_token_file);
 	return 0;
 }
 
@@ -416,6 +440,32 @@ static int load_after_ingest(struct loader *l, struct config_imap *imap)
 	return 0;
 }
 
+/* An absolute path, or NULL when KEY is unset. */
+static int get_path(struct loader *l, const char *group, const char *key, char **out)
+{
+	int r = get_string(l, group, group, key, false, NULL, out);
+	if (r < 0)
+		return r;
+	if (*out && !g_path_is_absolute(*out))
+		return fail(l, group, key, "must be an absolute path, got \"%s\"", *out);
+	return 0;
+}
+
+/* tls_priority of GROUP, checked by GnuTLS itself; NULL when unset. */
+static int get_tls_priority(struct loader *l, const char *group, char **out)
+{
+	int r = get_string(l, group, group, "tls_priority", false, NULL, out);
+	if (r < 0 || !*out)
+		return r;
+	gnutls_priority_t prio = NULL;
+	const char *at = NULL;
+	if (gnutls_priority_init(&prio, *out, &at) < 0)
+		return fail(l, group, "tls_priority", "not a GnuTLS priority string (the error is at \"%s\")",
+			    at ? at : *out);
+	gnutls_priority_deinit(prio);
+	return 0;
+}
+
 static int load_imap(struct loader *l, struct config_imap *imap)
 {
 	int r;
@@ -439,16 +489,8 @@ static int load_imap(struct loader *l, struct config_imap *imap)
 		return r;
 	if (imap->ca_file && !g_path_is_absolute(imap->ca_file))
 		return fail(l, "imap", "ca_file", "must be an absolute path, got \"%s\"", imap->ca_file);
-	if ((r = get_string(l, "imap", "imap", "tls_priority", false, NULL, &imap->tls_priority)) < 0)
+	if ((r = get_tls_priority(l, "imap", &imap->tls_priority)) < 0)
 		return r;
-	if (imap->tls_priority) {
-		gnutls_priority_t prio = NULL;
-		const char *at = NULL;
-		if (gnutls_priority_init(&prio, imap->tls_priority, &at) < 0)
-			return fail(l, "imap", "tls_priority", "not a GnuTLS priority string (the error is at \"%s\")",
-				    at ? at : imap->tls_priority);
-		gnutls_priority_deinit(prio);
-	}
 	if ((r = get_string(l, "imap", "imap", "username", true, NULL, &imap->username)) < 0)
 		return r;
 	if ((r = get_string(l, "imap", "imap", "password_file", false, NULL, &imap->password_file)) < 0)
@@ -459,7 +501,7 @@ static int load_imap(struct loader *l, struct config_imap *imap)
 		return r;
 	if ((r = get_uint(l, "imap", "timeout", 60, 1, 3600, &imap->timeout)) < 0)
 		return r;
-	if ((r = load_auth(l, imap)) < 0)
+	if ((r = load_auth(l, "imap", "login", &imap->auth, &imap->token_file)) < 0)
 		return r;
 	return load_after_ingest(l, imap);
 }
@@ -538,6 +580,299 @@ static int load_evidence(struct loader *l, struct config *cfg)
 	if (skew && *skew && (config_parse_duration(skew, &cfg->max_edge_skew) < 0 || cfg->max_edge_skew > 3600))
 		return fail(l, "evidence", "max_edge_skew",
 			    "must be a duration from 0 to 1h such as 90s or 5m, got \"%s\"", skew);
+	return 0;
+}
+
+/* [receipts] security: never plaintext, no fallback. */
+static int get_smtp_security(struct loader *l, enum config_security *out)
+{
+	g_autofree char *security = NULL;
+	int r = get_string(l, "receipts", "receipts", "security", false, "starttls", &security);
+	if (r < 0)
+		return r;
+	if (!strcmp(security, "starttls"))
+		*out = CONFIG_SECURITY_STARTTLS;
+	else if (!strcmp(security, "tls"))
+		*out = CONFIG_SECURITY_TLS;
+	else if (!g_ascii_strcasecmp(security, "none") || !g_ascii_strcasecmp(security, "plain") ||
+		 !g_ascii_strcasecmp(security, "plaintext") || !g_ascii_strcasecmp(security, "no"))
+		return fail(l, "receipts", "security",
+			    "\"%s\" refused: receipts are never sent in plain text, and there is no fallback "
+			    "(\"starttls\" or \"tls\")",
+			    security);
+	else
+		return fail(l, "receipts", "security", "must be \"starttls\" or \"tls\", got \"%s\"", security);
+	return 0;
+}
+
+/* A [receipts] duration from MIN to 366 days, DEF when unset. */
+static int get_duration(struct loader *l, const char *key, int64_t def, int64_t min, int64_t *out)
+{
+	g_autofree char *v = get_value(l, "receipts", key);
+	int64_t d = def;
+	if (v && *v && (config_parse_duration(v, &d) < 0 || d < min))
+		return fail(l, "receipts", key,
+			    "must be a duration of at least %" G_GINT64_FORMAT
+			    "s such as 90s, 15m, 2h or 1d (at most a year), got \"%s\"",
+			    min, v);
+	*out = d;
+	return 0;
+}
+
+/* A dot-atom (RFC 5322) local part, ASCII. */
+static bool valid_local_part(const char *s, size_t len)
+{
+	if (len == 0 || len > 64 || s[0] == '.' || s[len - 1] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '.' && s[i + 1] == '.')
+			return false;
+		if (!g_ascii_isalnum(c) && !strchr(".!#$%&'*+-/=?^_`{|}~", c))
+			return false;
+	}
+	return true;
+}
+
+/* A DNS name of at least two labels: letters, digits and '-' (an IDN as
+ * xn--), no label starting or ending with '-', a top label not all
+ * digits. */
+static bool valid_domain(const char *s)
+{
+	size_t len = strlen(s), labels = 0;
+	if (len == 0 || len > 253)
+		return false;
+	const char *p = s;
+	for (;;) {
+		size_t n = strcspn(p, ".");
+		if (n == 0 || n > 63 || p[0] == '-' || p[n - 1] == '-')
+			return false;
+		for (size_t i = 0; i < n; i++)
+			if (!g_ascii_isalnum(p[i]) && p[i] != '-')
+				return false;
+		labels++;
+		if (!p[n]) {
+			bool digits = true;
+			for (size_t i = 0; i < n; i++)
+				digits = digits && g_ascii_isdigit(p[i]);
+			return labels >= 2 && !digits;
+		}
+		p += n + 1;
+	}
+}
+
+/* FROM is "Name <addr@domain>", "\"Name\" <addr@domain>", "<addr@domain>"
+ * or "addr@domain".  Fills the parts (newly allocated) or returns why not. */
+static const char *parse_from(const char *from, char **ret_name, char **ret_addr, char **ret_domain)
+{
+	g_autofree char *name = NULL;
+	g_autofree char *addr = NULL;
+	const char *lt = strchr(from, '<');
+	if (lt) {
+		const char *gt = strchr(lt, '>');
+		if (!gt || !line_is_blank(gt + 1) || strchr(lt + 1, '<'))
+			return "the address goes between one '<' and one '>' at the end";
+		addr = g_strstrip(g_strndup(lt + 1, (size_t)(gt - lt - 1)));
+		name = g_strstrip(g_strndup(from, (size_t)(lt - from)));
+		size_t n = strlen(name);
+		if (n >= 2 && name[0] == '"' && name[n - 1] == '"') {
+			/* A quoted string: \x stands for x. */
+			GString *u = g_string_new(NULL);
+			for (size_t i = 1; i < n - 1; i++) {
+				if (name[i] == '\\' && i + 1 < n - 1)
+					i++;
+				else if (name[i] == '"') {
+					g_string_free(u, TRUE);
+					return "a quoted display name has a '\"' inside it (write it as \\\")";
+				}
+				g_string_append_c(u, name[i]);
+			}
+			g_free(name);
+			name = g_strstrip(g_string_free(u, FALSE));
+		} else if (strpbrk(name, "\"<>")) {
+			return "the display name has a stray '\"', '<' or '>'";
+		}
+		/* Runs of spaces in the name are one space. */
+		g_auto(GStrv) words = g_strsplit_set(name, " \t", -1);
+		g_autoptr(GString) joined = g_string_new(NULL);
+		for (size_t i = 0; words[i]; i++)
+			if (*words[i])
+				g_string_append_printf(joined, "%s%s", joined->len ? " " : "", words[i]);
+		g_free(name);
+		name = joined->len ? g_strdup(joined->str) : NULL;
+	} else {
+		if (strchr(from, '>'))
+			return "a '>' without '<'";
+		addr = g_strstrip(g_strdup(from));
+	}
+	const char *at = strrchr(addr, '@');
+	if (!at || strchr(addr, '@') != at)
+		return "not an e-mail address (one '@' between the mailbox and the domain)";
+	if (!valid_local_part(addr, (size_t)(at - addr)))
+		return "the part before '@' is not a plain ASCII mailbox name (letters, digits, and "
+		       ".!#$%&'*+-/=?^_`{|}~, no leading, trailing or double dot)";
+	g_autofree char *domain = g_ascii_strdown(at + 1, -1);
+	if (!valid_domain(domain))
+		return "the part after '@' is not a domain name such as sum.dk (ASCII; an IDN as xn--)";
+	*ret_addr = g_strdup_printf("%.*s@%s", (int)(at - addr), addr, domain);
+	*ret_domain = g_steal_pointer(&domain);
+	*ret_name = g_steal_pointer(&name);
+	return NULL;
+}
+
+/* statuses: a comma-separated list of accepted, review and late. */
+static int get_statuses(struct loader *l, unsigned *out)
+{
+	g_autofree char *v = get_value(l, "receipts", "statuses");
+	if (!v) {
+		*out = (1u << RULES_ACCEPTED) | (1u << RULES_REVIEW) | (1u << RULES_LATE);
+		return 0;
+	}
+	unsigned mask = 0;
+	g_auto(GStrv) parts = g_strsplit_set(v, ", \t", -1);
+	for (size_t i = 0; parts[i]; i++) {
+		enum rules_status st;
+		if (!*parts[i])
+			continue;
+		if (!record_status_parse(parts[i], &st))
+			return fail(l, "receipts", "statuses",
+				    "\"%s\" is not a status (a comma-separated list of accepted, review and late)",
+				    parts[i]);
+		if (st == RULES_UNRELATED)
+			return fail(l, "receipts", "statuses", "unrelated mail never gets a receipt");
+		mask |= 1u << st;
+	}
+	if (!mask)
+		return fail(l, "receipts", "statuses",
+			    "empty (a comma-separated list of accepted, review and late; to send none, send = no)");
+	*out = mask;
+	return 0;
+}
+
+/* The template file, read now: a regular file of UTF-8 text without NUL,
+ * at most CONFIG_TEMPLATE_MAX bytes. */
+static int read_template(struct loader *l, const char *path, char **out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		int e = errno;
+		fail(l, "receipts", "template", "cannot read \"%s\": %s", path, g_strerror(e));
+		return -e;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(l, "receipts", "template", "\"%s\" is not a regular file", path);
+	}
+	g_autofree char *buf = g_malloc(CONFIG_TEMPLATE_MAX + 1);
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, CONFIG_TEMPLATE_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			fail(l, "receipts", "template", "cannot read \"%s\": %s", path, g_strerror(e));
+			return -e;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CONFIG_TEMPLATE_MAX) {
+			close(fd);
+			return fail(l, "receipts", "template", "\"%s\" is larger than %u bytes (64K)", path,
+				    CONFIG_TEMPLATE_MAX);
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	if (len == 0)
+		return fail(l, "receipts", "template", "\"%s\" is empty", path);
+	if (memchr(buf, '\0', len))
+		return fail(l, "receipts", "template", "\"%s\" holds a NUL byte (not a text file)", path);
+	const char *bad = NULL;
+	if (!g_utf8_validate(buf, (gssize)len, &bad))
+		return fail(l, "receipts", "template", "\"%s\" is not valid UTF-8 (at byte %zu)", path,
+			    (size_t)(bad - buf));
+	*out = g_steal_pointer(&buf);
+	return 0;
+}
+
+static int load_receipts(struct loader *l, struct config_receipts *rc)
+{
+	const char *G = "receipts";
+	int r;
+
+	g_autofree char *send = get_value(l, G, "send");
+	if (!send || !*send || !strcmp(send, "no"))
+		rc->send = false;
+	else if (!strcmp(send, "yes"))
+		rc->send = true;
+	else
+		return fail(l, G, "send", "must be \"yes\" or \"no\", got \"%s\"", send);
+	if ((r = get_string(l, G, G, "smtp_host", rc->send, NULL, &rc->smtp_host)) < 0)
+		return r;
+	if ((r = get_smtp_security(l, &rc->security)) < 0)
+		return r;
+	unsigned port;
+	if ((r = get_uint(l, G, "smtp_port", rc->security == CONFIG_SECURITY_TLS ? 465 : 587, 1, 65535, &port)) < 0)
+		return r;
+	rc->smtp_port = (uint16_t)port;
+	if ((r = get_path(l, G, "ca_file", &rc->ca_file)) < 0 || (r = get_tls_priority(l, G, &rc->tls_priority)) < 0 ||
+	    (r = get_string(l, G, G, "username", false, NULL, &rc->username)) < 0 ||
+	    (r = get_path(l, G, "password_file", &rc->password_file)) < 0)
+		return r;
+	g_autofree char *auth = get_value(l, G, "auth");
+	if ((r = load_auth(l, G, "plain", &rc->auth, &rc->token_file)) < 0)
+		return r;
+	if (!rc->username) {
+		if (rc->password_file)
+			return fail(l, G, "password_file", "only used with a username (unset username: no AUTH)");
+		if (rc->auth == CONFIG_AUTH_XOAUTH2)
+			return fail(l, G, "username", "required with auth = xoauth2");
+		if (auth && *auth)
+			return fail(l, G, "auth", "only used with a username (unset username: no AUTH)");
+	}
+	if (rc->auth == CONFIG_AUTH_XOAUTH2 && rc->password_file)
+		return fail(l, G, "password_file", "not used with auth = xoauth2 (the token is in token_file)");
+
+	if ((r = get_string(l, G, G, "from", rc->send, NULL, &rc->from)) < 0)
+		return r;
+	if (rc->from) {
+		const char *why = parse_from(rc->from, &rc->from_name, &rc->from_addr, &rc->from_domain);
+		if (why)
+			return fail(l, G, "from", "\"%s\": %s", rc->from, why);
+	}
+	if ((r = get_statuses(l, &rc->statuses)) < 0)
+		return r;
+	if ((r = get_uint(l, G, "max_per_sender", 10, 0, 1000000, &rc->max_per_sender)) < 0)
+		return r;
+	if ((r = get_path(l, G, "template", &rc->template_path)) < 0)
+		return r;
+	if (rc->template_path && (r = read_template(l, rc->template_path, &rc->template)) < 0)
+		return r;
+	if ((r = get_path(l, G, "sign_cert", &rc->sign_cert)) < 0 ||
+	    (r = get_path(l, G, "sign_key", &rc->sign_key)) < 0)
+		return r;
+	if (rc->sign_cert && !rc->sign_key)
+		return fail(l, G, "sign_key", "required with sign_cert (both or neither)");
+	if (rc->sign_key && !rc->sign_cert)
+		return fail(l, G, "sign_cert", "required with sign_key (both or neither)");
+	int64_t timeout;
+	if ((r = get_duration(l, "timeout", 30, 1, &timeout)) < 0)
+		return r;
+	if (timeout > 3600)
+		return fail(l, G, "timeout", "must be at most 1h");
+	rc->timeout = (unsigned)timeout;
+	if ((r = get_duration(l, "retry_min", 60, 1, &rc->retry_min)) < 0 ||
+	    (r = get_duration(l, "retry_max", 3600, 1, &rc->retry_max)) < 0 ||
+	    (r = get_duration(l, "give_up", 5 * 86400, 1, &rc->give_up)) < 0)
+		return r;
+	if (rc->retry_max < rc->retry_min)
+		return fail(l, G, "retry_max", "must be at least retry_min (%" G_GINT64_FORMAT "s)", rc->retry_min);
+	if (rc->give_up < rc->retry_max)
+		return fail(l, G, "give_up", "must be at least retry_max (%" G_GINT64_FORMAT "s)", rc->retry_max);
 	return 0;
 }
 
@@ -667,6 +1002,8 @@ int config_load(const char *path, struct config **ret_config, char **ret_error)
 
 	if ((r = load_evidence(&l, cfg)) < 0)
 		goto out;
+	if ((r = load_receipts(&l, &cfg->receipts)) < 0)
+		goto out;
 
 	groups = g_key_file_get_groups(l.kf, NULL);
 	for (size_t i = 0; groups[i]; i++) {
@@ -708,6 +1045,21 @@ void config_free(struct config *cfg)
 	g_free(cfg->imap.token_file);
 	g_free(cfg->imap.after_ingest_keyword);
 	g_free(cfg->imap.after_ingest_folder);
+	struct config_receipts *rc = &cfg->receipts;
+	g_free(rc->smtp_host);
+	g_free(rc->ca_file);
+	g_free(rc->tls_priority);
+	g_free(rc->username);
+	g_free(rc->password_file);
+	g_free(rc->token_file);
+	g_free(rc->from);
+	g_free(rc->from_name);
+	g_free(rc->from_addr);
+	g_free(rc->from_domain);
+	g_free(rc->template_path);
+	g_free(rc->template);
+	g_free(rc->sign_cert);
+	g_free(rc->sign_key);
 	g_free(cfg->database);
 	g_free(cfg->trust_file);
 	g_strfreev(cfg->trusted_relays);
@@ -724,20 +1076,30 @@ void config_free(struct config *cfg)
 	g_free(cfg);
 }
 
+/* Whether PATH (set under [GROUP] KEY) can be read; the error names them. */
+static int check_readable(const struct config *cfg, const char *group, const char *key, const char *path,
+			  char **ret_error)
+{
+	if (!path || access(path, R_OK) == 0)
+		return 0;
+	int e = errno;
+	*ret_error = g_strdup_printf("%s: [%s] %s: cannot read \"%s\": %s", cfg->path, group, key, path, g_strerror(e));
+	return -e;
+}
+
 int config_check_files(const struct config *cfg, char **ret_error)
 {
-	if (cfg->imap.ca_file && access(cfg->imap.ca_file, R_OK) < 0) {
-		int e = errno;
-		*ret_error = g_strdup_printf("%s: [imap] ca_file: cannot read \"%s\": %s", cfg->path, cfg->imap.ca_file,
-					     g_strerror(e));
-		return -e;
-	}
-	if (cfg->trust_file && access(cfg->trust_file, R_OK) < 0) {
-		int e = errno;
-		*ret_error = g_strdup_printf("%s: [signatures] trust_file: cannot read \"%s\": %s", cfg->path,
-					     cfg->trust_file, g_strerror(e));
-		return -e;
-	}
+	const struct config_receipts *rc = &cfg->receipts;
+	int r;
+	if ((r = check_readable(cfg, "imap", "ca_file", cfg->imap.ca_file, ret_error)) < 0 ||
+	    (r = check_readable(cfg, "signatures", "trust_file", cfg->trust_file, ret_error)) < 0)
+		return r;
+	if (!rc->send)
+		return 0;
+	if ((r = check_readable(cfg, "receipts", "ca_file", rc->ca_file, ret_error)) < 0 ||
+	    (r = check_readable(cfg, "receipts", "sign_cert", rc->sign_cert, ret_error)) < 0 ||
+	    (r = check_readable(cfg, "receipts", "sign_key", rc->sign_key, ret_error)) < 0)
+		return r;
 	return 0;
 }
 
@@ -771,30 +1133,55 @@ enum config_file_verdict config_judge_secret_file(const struct stat *st, uid_t s
 	return CONFIG_FILE_OK;
 }
 
-/* config_read_password(), and in *RET_WARNING (may be NULL) what is wrong but
- * allowed about the file. */
-static int read_secret(const struct config *cfg, char **ret_password, char **ret_warning, char **ret_error)
+/* Where a secret comes from: [GROUP] password_file, else the systemd
+ * credential CREDENTIAL; with auth = xoauth2 [GROUP] token_file. */
+struct secret_source {
+	const char *group;
+	const char *password_file;
+	const char *token_file;
+	enum config_auth auth;
+	const char *credential;
+};
+
+static struct secret_source imap_source(const struct config *cfg)
+{
+	return (struct secret_source){ "imap", cfg->imap.password_file, cfg->imap.token_file, cfg->imap.auth,
+				       "imap-password" };
+}
+
+static struct secret_source smtp_source(const struct config *cfg)
+{
+	return (struct secret_source){ "receipts", cfg->receipts.password_file, cfg->receipts.token_file,
+				       cfg->receipts.auth, "smtp-password" };
+}
+
+/* Reads the secret SRC names, and in *RET_WARNING (may be NULL) what is
+ * wrong but allowed about its file. */
+static int read_secret(const struct config *cfg, const struct secret_source *src, char **ret_password,
+		       char **ret_warning, char **ret_error)
 {
 	g_autofree char *cred = NULL;
-	const char *path = cfg->imap.password_file;
-	const char *what = "[imap] password_file";
+	g_autofree char *what = g_strdup_printf("[%s] password_file", src->group);
+	const char *path = src->password_file;
 	size_t max = PASSWORD_MAX;
 
-	if (cfg->imap.auth == CONFIG_AUTH_XOAUTH2) {
-		path = cfg->imap.token_file;
-		what = "[imap] token_file";
+	if (src->auth == CONFIG_AUTH_XOAUTH2) {
+		path = src->token_file;
+		g_free(what);
+		what = g_strdup_printf("[%s] token_file", src->group);
 		max = TOKEN_MAX;
 	} else if (!path) {
 		const char *dir = getenv("CREDENTIALS_DIRECTORY");
 		if (!dir || !*dir) {
 			*ret_error = g_strdup_printf(
-				"%s: [imap] password_file: not set, and no systemd credential "
-				"\"imap-password\" ($CREDENTIALS_DIRECTORY is unset)",
-				cfg->path);
+				"%s: [%s] password_file: not set, and no systemd credential "
+				"\"%s\" ($CREDENTIALS_DIRECTORY is unset)",
+				cfg->path, src->group, src->credential);
 			return -ENOENT;
 		}
-		path = cred = g_build_filename(dir, "imap-password", NULL);
-		what = "systemd credential imap-password";
+		path = cred = g_build_filename(dir, src->credential, NULL);
+		g_free(what);
+		what = g_strdup_printf("systemd credential %s", src->credential);
 	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
@@ -846,6 +1233,16 @@ static int read_secret(const struct config *cfg, char **ret_password, char **ret
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
 			   (max == TOKEN_MAX && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))))
 		buf[--len] = '\0';
+	if (len == 0 && cred) {
+		/* The unit's empty default (SetCredential=) when the file
+		 * behind LoadCredential= is missing. */
+		config_password_free(buf);
+		*ret_error = g_strdup_printf(
+			"%s: %s: \"%s\" is empty: set [%s] password_file, or put the password in the file the "
+			"unit's LoadCredential=%s: names",
+			cfg->path, what, path, src->group, src->credential);
+		return -EINVAL;
+	}
 	if (len == 0 || memchr(buf, '\0', len)) {
 		config_password_free(buf);
 		*ret_error = g_strdup_printf("%s: %s: \"%s\" is empty or holds a NUL byte", cfg->path, what, path);
@@ -859,14 +1256,36 @@ static int read_secret(const struct config *cfg, char **ret_password, char **ret
 
 int config_read_password(const struct config *cfg, char **ret_password, char **ret_error)
 {
-	return read_secret(cfg, ret_password, NULL, ret_error);
+	struct secret_source src = imap_source(cfg);
+	return read_secret(cfg, &src, ret_password, NULL, ret_error);
+}
+
+int config_read_smtp_secret(const struct config *cfg, char **ret_secret, char **ret_error)
+{
+	if (!cfg->receipts.username) {
+		*ret_error =
+			g_strdup_printf("%s: [receipts] username: not set, so no AUTH and no SMTP secret", cfg->path);
+		return -EINVAL;
+	}
+	struct secret_source src = smtp_source(cfg);
+	return read_secret(cfg, &src, ret_secret, NULL, ret_error);
 }
 
 int config_check_secret(const struct config *cfg, char **ret_warning, char **ret_error)
 {
 	char *secret = NULL;
-	int r = read_secret(cfg, &secret, ret_warning, ret_error);
+	g_autofree char *imap_warning = NULL, *smtp_warning = NULL;
+	struct secret_source imap = imap_source(cfg), smtp = smtp_source(cfg);
+	int r = read_secret(cfg, &imap, &secret, &imap_warning, ret_error);
 	config_password_free(secret);
+	secret = NULL;
+	if (r == 0 && cfg->receipts.send && cfg->receipts.username) {
+		r = read_secret(cfg, &smtp, &secret, &smtp_warning, ret_error);
+		config_password_free(secret);
+	}
+	if (ret_warning && (imap_warning || smtp_warning))
+		*ret_warning = imap_warning && smtp_warning ? g_strdup_printf("%s; %s", imap_warning, smtp_warning)
+							    : g_strdup(imap_warning ? imap_warning : smtp_warning);
 	return r;
 }
 

@@ -30,9 +30,9 @@ struct config_call {
 };
 
 enum config_auth {
-	CONFIG_AUTH_LOGIN,   /* IMAP LOGIN */
-	CONFIG_AUTH_PLAIN,   /* AUTHENTICATE PLAIN (SASL) */
-	CONFIG_AUTH_XOAUTH2, /* AUTHENTICATE XOAUTH2 with an access token from token_file */
+	CONFIG_AUTH_LOGIN,   /* IMAP LOGIN; SMTP AUTH LOGIN */
+	CONFIG_AUTH_PLAIN,   /* AUTHENTICATE PLAIN / AUTH PLAIN (SASL) */
+	CONFIG_AUTH_XOAUTH2, /* AUTHENTICATE XOAUTH2 / AUTH XOAUTH2 with an access token from token_file */
 };
 
 enum config_after_ingest {
@@ -71,9 +71,42 @@ struct config_limits {
 	uint64_t max_header_bytes_total;  /* bytes of all of a message's headers together */
 };
 
+#define CONFIG_TEMPLATE_MAX (64u * 1024u) /* bytes of a receipt template */
+
+/* [receipts]: the receipt mailed to an applicant (doc/puljed.conf.5.scd).
+ * Every key is validated whether or not send is on; smtp_host and from
+ * are required only with send = yes. */
+struct config_receipts {
+	bool send; /* default no */
+	char *smtp_host;
+	uint16_t smtp_port;            /* default 587 with starttls, 465 with tls */
+	enum config_security security; /* default starttls; never plaintext */
+	char *ca_file;                 /* NULL: system trust store */
+	char *tls_priority;            /* NULL: tls.h's TLS_DEFAULT_PRIORITY */
+	char *username;                /* NULL: no AUTH */
+	char *password_file;           /* NULL: systemd credential "smtp-password" */
+	enum config_auth auth;         /* default CONFIG_AUTH_PLAIN */
+	char *token_file;              /* xoauth2: the access token */
+	char *from;                    /* as written */
+	char *from_name;               /* display name, unquoted, or NULL */
+	char *from_addr;               /* local@domain, the domain lower-cased */
+	char *from_domain;             /* lower-case */
+	unsigned statuses;             /* bitmask of 1u << enum rules_status; never RULES_UNRELATED */
+	unsigned max_per_sender;       /* per address per rolling 24 h; 0: no cap */
+	char *template_path;           /* NULL: the built-in text */
+	char *template;                /* the file's text (UTF-8, no NUL, <= CONFIG_TEMPLATE_MAX), or NULL */
+	char *sign_cert;               /* S/MIME: both or neither */
+	char *sign_key;
+	unsigned timeout;  /* seconds, every SMTP step; default 30 */
+	int64_t retry_min; /* seconds; default 60 */
+	int64_t retry_max; /* seconds, >= retry_min; default 3600 */
+	int64_t give_up;   /* seconds after the first try; default 5 days */
+};
+
 struct config {
 	char *path;
 	struct config_imap imap;
+	struct config_receipts receipts;
 	unsigned poll_interval;      /* seconds */
 	unsigned gap_check_interval; /* seconds between gap checks */
 	char *database;
@@ -99,8 +132,9 @@ void config_free(struct config *cfg);
 typedef struct config Config;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Config, config_free)
 
-/* Checks that the files the daemon needs besides the password (ca_file)
- * are readable; puljectl does not need them. */
+/* Checks that the files the daemon needs besides the password (ca_file,
+ * trust_file; with [receipts] send = yes its ca_file, sign_cert and
+ * sign_key) are readable; puljectl does not need them. */
 int config_check_files(const struct config *cfg, char **ret_error);
 
 /* Reads the IMAP secret: with auth = xoauth2 the access token from
@@ -112,8 +146,17 @@ int config_check_files(const struct config *cfg, char **ret_error);
 int config_read_password(const struct config *cfg, char **ret_password, char **ret_error);
 void config_password_free(char *password);
 
-/* Reads the secret as config_read_password() does and wipes it at once:
- * whether the daemon will be able to log in.  *ret_warning (newly allocated,
+/* Reads the SMTP secret for [receipts] as config_read_password() does for
+ * IMAP: with auth = xoauth2 the token from token_file; otherwise
+ * password_file, or the systemd credential "smtp-password".  An empty
+ * credential (the unit's empty default when no file was loaded) is an
+ * error naming it.  -EINVAL when [receipts] username is unset (no AUTH,
+ * no secret).  Wipe and free *ret_secret with config_password_free(). */
+int config_read_smtp_secret(const struct config *cfg, char **ret_secret, char **ret_error);
+
+/* Reads the secrets as config_read_password() and, with [receipts]
+ * send = yes and a username, config_read_smtp_secret() do, and wipes them
+ * at once: whether the daemon will be able to log in.  *ret_warning (newly allocated,
  * may stay NULL) says what is allowed but unwise, e.g. a file everyone
  * may read. */
 int config_check_secret(const struct config *cfg, char **ret_warning, char **ret_error);

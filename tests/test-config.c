@@ -1,6 +1,7 @@
 /* Unit tests for config: the contract keys, defaults, and errors that name
  * file, group and key. */
 #include "config.h"
+#include "rules.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 static char *tmpdir;
 
@@ -613,6 +615,497 @@ static void test_durations(void)
 	g_assert_cmpint(config_parse_duration("400d", &s), <, 0);
 }
 
+/* ---- [receipts] ---- */
+
+/* The good config with a [receipts] group of BODY ("@DIR@" is tmpdir). */
+static char *receipts_conf(const char *body)
+{
+	g_autofree char *text = g_strdup_printf("%s\n[receipts]\n%s", good, body);
+	return write_conf(text);
+}
+
+static struct config *load_receipts_ok(const char *body)
+{
+	g_autofree char *path = receipts_conf(body);
+	struct config *cfg = NULL;
+	g_autofree char *err = NULL;
+	int r = config_load(path, &cfg, &err);
+	if (r < 0)
+		g_test_message("%s", err);
+	g_assert_cmpint(r, ==, 0);
+	g_assert_null(err);
+	return cfg;
+}
+
+#define MINIMAL "send = yes\nsmtp_host = smtp.example.dk\nfrom = puljer@sum.dk\n"
+
+static void test_receipts_defaults(void)
+{
+	/* No [receipts] group at all: off, every default. */
+	g_autofree char *path = write_conf(good);
+	g_autoptr(Config) cfg = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(config_load(path, &cfg, &err), ==, 0);
+	const struct config_receipts *rc = &cfg->receipts;
+	g_assert_false(rc->send);
+	g_assert_null(rc->smtp_host);
+	g_assert_cmpuint(rc->smtp_port, ==, 587);
+	g_assert_cmpint(rc->security, ==, CONFIG_SECURITY_STARTTLS);
+	g_assert_null(rc->ca_file);
+	g_assert_null(rc->tls_priority);
+	g_assert_null(rc->username);
+	g_assert_null(rc->password_file);
+	g_assert_cmpint(rc->auth, ==, CONFIG_AUTH_PLAIN);
+	g_assert_null(rc->token_file);
+	g_assert_null(rc->from);
+	g_assert_null(rc->from_name);
+	g_assert_null(rc->from_addr);
+	g_assert_null(rc->from_domain);
+	g_assert_cmpuint(rc->statuses, ==, (1u << RULES_ACCEPTED) | (1u << RULES_REVIEW) | (1u << RULES_LATE));
+	g_assert_cmpuint(rc->max_per_sender, ==, 10);
+	g_assert_null(rc->template_path);
+	g_assert_null(rc->template);
+	g_assert_null(rc->sign_cert);
+	g_assert_null(rc->sign_key);
+	g_assert_cmpuint(rc->timeout, ==, 30);
+	g_assert_cmpint(rc->retry_min, ==, 60);
+	g_assert_cmpint(rc->retry_max, ==, 3600);
+	g_assert_cmpint(rc->give_up, ==, 5 * 86400);
+
+	/* An empty group is the same; send = no needs neither host nor from. */
+	g_autoptr(Config) off = load_receipts_ok("send = no\n");
+	g_assert_false(off->receipts.send);
+	g_assert_null(off->receipts.smtp_host);
+
+	/* The minimal receipts config; port 465 follows security = tls. */
+	g_autoptr(Config) on = load_receipts_ok(MINIMAL);
+	g_assert_true(on->receipts.send);
+	g_assert_cmpstr(on->receipts.smtp_host, ==, "smtp.example.dk");
+	g_assert_cmpuint(on->receipts.smtp_port, ==, 587);
+	g_autoptr(Config) tls = load_receipts_ok(MINIMAL "security = tls\n");
+	g_assert_cmpint(tls->receipts.security, ==, CONFIG_SECURITY_TLS);
+	g_assert_cmpuint(tls->receipts.smtp_port, ==, 465);
+}
+
+static void test_receipts_full(void)
+{
+	g_autofree char *tpl = g_build_filename(tmpdir, "kvittering.txt", NULL);
+	g_assert_true(g_file_set_contents(tpl, "Kære ansøger,\n{reference}\n", -1, NULL));
+	g_autoptr(Config) cfg = load_receipts_ok(
+		"send = yes                    # on\n"
+		"smtp_host = smtp.sum.dk\n"
+		"smtp_port = 2525\n"
+		"security = tls\n"
+		"ca_file = /etc/puljed/smtp-ca.pem\n"
+		"tls_priority = NORMAL:%PROFILE_MEDIUM\n"
+		"username = puljer@sum.dk\n"
+		"password_file = /etc/puljed/smtp-pw\n"
+		"auth = login\n"
+		"from = Puljesekretariatet <puljer@SUM.dk>\n"
+		"statuses = accepted,late\n"
+		"max_per_sender = 0\n"
+		"template = @DIR@/kvittering.txt\n"
+		"sign_cert = /etc/puljed/cert.pem\n"
+		"sign_key = /etc/puljed/key.pem\n"
+		"timeout = 2m\n"
+		"retry_min = 30s\n"
+		"retry_max = 2h\n"
+		"give_up = 1d\n");
+	const struct config_receipts *rc = &cfg->receipts;
+	g_assert_true(rc->send);
+	g_assert_cmpstr(rc->smtp_host, ==, "smtp.sum.dk");
+	g_assert_cmpuint(rc->smtp_port, ==, 2525);
+	g_assert_cmpint(rc->security, ==, CONFIG_SECURITY_TLS);
+	g_assert_cmpstr(rc->ca_file, ==, "/etc/puljed/smtp-ca.pem");
+	g_assert_cmpstr(rc->tls_priority, ==, "NORMAL:%PROFILE_MEDIUM");
+	g_assert_cmpstr(rc->username, ==, "puljer@sum.dk");
+	g_assert_cmpstr(rc->password_file, ==, "/etc/puljed/smtp-pw");
+	g_assert_cmpint(rc->auth, ==, CONFIG_AUTH_LOGIN);
+	g_assert_null(rc->token_file);
+	g_assert_cmpstr(rc->from, ==, "Puljesekretariatet <puljer@SUM.dk>");
+	g_assert_cmpstr(rc->from_name, ==, "Puljesekretariatet");
+	g_assert_cmpstr(rc->from_addr, ==, "puljer@sum.dk");
+	g_assert_cmpstr(rc->from_domain, ==, "sum.dk");
+	g_assert_cmpuint(rc->statuses, ==, (1u << RULES_ACCEPTED) | (1u << RULES_LATE));
+	g_assert_cmpuint(rc->max_per_sender, ==, 0);
+	g_assert_cmpstr(rc->template_path, ==, tpl);
+	g_assert_cmpstr(rc->template, ==, "Kære ansøger,\n{reference}\n");
+	g_assert_cmpstr(rc->sign_cert, ==, "/etc/puljed/cert.pem");
+	g_assert_cmpstr(rc->sign_key, ==, "/etc/puljed/key.pem");
+	g_assert_cmpuint(rc->timeout, ==, 120);
+	g_assert_cmpint(rc->retry_min, ==, 30);
+	g_assert_cmpint(rc->retry_max, ==, 7200);
+	g_assert_cmpint(rc->give_up, ==, 86400);
+	/* The IMAP side keeps its own defaults. */
+	g_assert_cmpint(cfg->imap.auth, ==, CONFIG_AUTH_LOGIN);
+	g_assert_null(cfg->imap.token_file);
+
+	g_autoptr(Config) x = load_receipts_ok(MINIMAL
+					       "username = u@sum.dk\nauth = xoauth2\n"
+					       "token_file = /var/lib/puljed/smtp-token\n");
+	g_assert_cmpint(x->receipts.auth, ==, CONFIG_AUTH_XOAUTH2);
+	g_assert_cmpstr(x->receipts.token_file, ==, "/var/lib/puljed/smtp-token");
+}
+
+static const struct {
+	const char *body;   /* the [receipts] group */
+	const char *key;    /* the error must say "[receipts] KEY: " */
+	const char *reason; /* and this, or NULL */
+} bad_receipts[] = {
+	{ "send = true\n", "send", "\"yes\" or \"no\"" },
+	{ "send = yes\nfrom = a@sum.dk\n", "smtp_host", "required" },
+	{ "send = yes\nsmtp_host = smtp.sum.dk\n", "from", "required" },
+	{ MINIMAL "smtp_port = 0\n", "smtp_port", NULL },
+	{ MINIMAL "smtp_port = 65536\n", "smtp_port", NULL },
+	{ MINIMAL "smtp_port = submission\n", "smtp_port", NULL },
+	{ MINIMAL "security = none\n", "security", "never sent in plain text" },
+	{ MINIMAL "security = plain\n", "security", "never sent in plain text" },
+	{ MINIMAL "security = plaintext\n", "security", "no fallback" },
+	{ MINIMAL "security = ssl\n", "security", "\"starttls\" or \"tls\"" },
+	{ "security = none\n", "security", "never sent in plain text" }, /* refused with send = no too */
+	{ MINIMAL "ca_file = ca.pem\n", "ca_file", "absolute" },
+	{ MINIMAL "tls_priority = NORMAL:+NO-SUCH-THING\n", "tls_priority", "GnuTLS" },
+	{ MINIMAL "password_file = /etc/pw\n", "password_file", "username" },
+	{ MINIMAL "username = u\npassword_file = pw\n", "password_file", "absolute" },
+	{ MINIMAL "username = u\nauth = cram-md5\n", "auth", NULL },
+	{ MINIMAL "auth = login\n", "auth", "username" },
+	{ MINIMAL "username = u\nauth = xoauth2\n", "token_file", "required with auth = xoauth2" },
+	{ MINIMAL "username = u\ntoken_file = /run/t\n", "token_file", "only used with auth = xoauth2" },
+	{ MINIMAL "username = u\nauth = xoauth2\ntoken_file = t\n", "token_file", "absolute" },
+	{ MINIMAL "auth = xoauth2\ntoken_file = /run/t\n", "username", "xoauth2" },
+	{ MINIMAL "username = u\nauth = xoauth2\ntoken_file = /run/t\npassword_file = /etc/pw\n", "password_file",
+	  "xoauth2" },
+	{ "send = yes\nsmtp_host = h\nfrom = puljer\n", "from", "one '@'" },
+	{ "send = yes\nsmtp_host = h\nfrom = puljer@localhost\n", "from", "domain" },
+	{ "send = yes\nsmtp_host = h\nfrom = puljer@sum..dk\n", "from", "domain" },
+	{ "send = yes\nsmtp_host = h\nfrom = puljer@-sum.dk\n", "from", "domain" },
+	{ "send = yes\nsmtp_host = h\nfrom = puljer@10.0.0.1\n", "from", "domain" },
+	{ "send = yes\nsmtp_host = h\nfrom = pul jer@sum.dk\n", "from", "mailbox" },
+	{ "send = yes\nsmtp_host = h\nfrom = .puljer@sum.dk\n", "from", "mailbox" },
+	{ "send = yes\nsmtp_host = h\nfrom = pu..ljer@sum.dk\n", "from", "mailbox" },
+	{ "send = yes\nsmtp_host = h\nfrom = puljær@sum.dk\n", "from", "mailbox" },
+	{ "send = yes\nsmtp_host = h\nfrom = a@b@sum.dk\n", "from", "one '@'" },
+	{ "send = yes\nsmtp_host = h\nfrom = Puljer <puljer@sum.dk\n", "from", "'<'" },
+	{ "send = yes\nsmtp_host = h\nfrom = Puljer <puljer@sum.dk> x\n", "from", "'<'" },
+	{ "send = yes\nsmtp_host = h\nfrom = Puljer <a@sum.dk> <b@sum.dk>\n", "from", "'<'" },
+	{ "send = yes\nsmtp_host = h\nfrom = Pul\"jer <a@sum.dk>\n", "from", "display name" },
+	{ "send = yes\nsmtp_host = h\nfrom = puljer@sum.dk>\n", "from", "'>'" },
+	{ "send = yes\nsmtp_host = h\nfrom = <>\n", "from", "'@'" },
+	{ "from = nobody\n", "from", NULL }, /* checked with send = no too */
+	{ MINIMAL "statuses = unrelated\n", "statuses", "unrelated mail never gets a receipt" },
+	{ MINIMAL "statuses = accepted, unrelated\n", "statuses", "unrelated mail never gets a receipt" },
+	{ MINIMAL "statuses =\n", "statuses", "empty" },
+	{ MINIMAL "statuses = , ,\n", "statuses", "empty" },
+	{ MINIMAL "statuses = accepted, godkendt\n", "statuses", "\"godkendt\" is not a status" },
+	{ MINIMAL "statuses = Accepted\n", "statuses", "not a status" },
+	{ MINIMAL "max_per_sender = -1\n", "max_per_sender", NULL },
+	{ MINIMAL "max_per_sender = ten\n", "max_per_sender", NULL },
+	{ MINIMAL "template = kvittering.txt\n", "template", "absolute" },
+	{ MINIMAL "template = /nonexistent/kvittering.txt\n", "template", "cannot read" },
+	{ MINIMAL "sign_cert = /etc/puljed/cert.pem\n", "sign_key", "both or neither" },
+	{ MINIMAL "sign_key = /etc/puljed/key.pem\n", "sign_cert", "both or neither" },
+	{ MINIMAL "sign_cert = cert.pem\nsign_key = /k.pem\n", "sign_cert", "absolute" },
+	{ MINIMAL "timeout = 30\n", "timeout", "duration" },
+	{ MINIMAL "timeout = 0\n", "timeout", NULL },
+	{ MINIMAL "timeout = 2h\n", "timeout", "1h" },
+	{ MINIMAL "retry_min = soon\n", "retry_min", NULL },
+	{ MINIMAL "retry_min = 0\n", "retry_min", NULL },
+	{ MINIMAL "retry_min = 2h\n", "retry_max", "retry_min" },
+	{ MINIMAL "retry_max = 30s\n", "retry_max", "retry_min" },
+	{ MINIMAL "give_up = 30m\n", "give_up", "retry_max" },
+	{ MINIMAL "give_up = 400d\n", "give_up", NULL },
+	{ MINIMAL "reply_to = a@sum.dk\n", "reply_to", "unknown key" },
+	{ MINIMAL "smtp_host = again.sum.dk\n", "smtp_host", "set twice" },
+	{ MINIMAL "smtp_host[da] = x\n", "smtp_host[da]", "unknown key" },
+};
+
+/* Each refusal is one line "PATH: [receipts] KEY: reason" (or, for what
+ * the file's syntax refuses, "PATH:LINE: [receipts] KEY: reason"). */
+static void test_receipts_bad(void)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(bad_receipts); i++) {
+		g_autofree char *path = receipts_conf(bad_receipts[i].body);
+		struct config *cfg = NULL;
+		g_autofree char *err = NULL;
+		g_autofree char *want = g_strdup_printf("[receipts] %s: ", bad_receipts[i].key);
+		int r = config_load(path, &cfg, &err);
+		if (r == 0 || !strstr(err, want) || (bad_receipts[i].reason && !strstr(err, bad_receipts[i].reason)))
+			g_test_message("case %zu (%s): r=%d err=%s", i, bad_receipts[i].body, r, err ? err : "(null)");
+		g_assert_cmpint(r, <, 0);
+		g_assert_null(cfg);
+		g_assert_true(g_str_has_prefix(err, path));
+		g_assert_nonnull(strstr(err, want));
+		if (bad_receipts[i].reason)
+			g_assert_nonnull(strstr(err, bad_receipts[i].reason));
+		g_assert_null(strchr(err, '\n'));
+	}
+	/* The exact line for the plaintext refusal, as the daemon prints it. */
+	g_autofree char *path = receipts_conf(MINIMAL "security = none\n");
+	struct config *cfg = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(config_load(path, &cfg, &err), ==, -EINVAL);
+	g_autofree char *line = g_strdup_printf(
+		"%s: [receipts] security: \"none\" refused: receipts are never sent in plain text, and there is no "
+		"fallback (\"starttls\" or \"tls\")",
+		path);
+	g_assert_cmpstr(err, ==, line);
+}
+
+static void test_receipts_from(void)
+{
+	static const struct {
+		const char *from, *name, *addr, *domain;
+	} cases[] = {
+		{ "puljer@sum.dk", NULL, "puljer@sum.dk", "sum.dk" },
+		{ "Puljesekretariatet <puljer@sum.dk>", "Puljesekretariatet", "puljer@sum.dk", "sum.dk" },
+		{ "  Puljesekretariatet    i   SUM   <  puljer@sum.dk  >  ", "Puljesekretariatet i SUM",
+		  "puljer@sum.dk", "sum.dk" },
+		{ "Puljesekretariatet<puljer@sum.dk>", "Puljesekretariatet", "puljer@sum.dk", "sum.dk" },
+		{ "<puljer@sum.dk>", NULL, "puljer@sum.dk", "sum.dk" },
+		{ "Puljer@SUM.DK", NULL, "Puljer@sum.dk", "sum.dk" },
+		{ "Sundhedsministeriet <Puljer.Sekretariat@Sum.Dk>", "Sundhedsministeriet", "Puljer.Sekretariat@sum.dk",
+		  "sum.dk" },
+		{ "\"Sundheds- og Ældreministeriet, puljer\" <puljer@sum.dk>", "Sundheds- og Ældreministeriet, puljer",
+		  "puljer@sum.dk", "sum.dk" },
+		{ "\"Say \\\"hej\\\"\" <a+b@mail.xn--ldreministeriet-ekb.dk>", "Say \"hej\"",
+		  "a+b@mail.xn--ldreministeriet-ekb.dk", "mail.xn--ldreministeriet-ekb.dk" },
+		{ "Styrelsen — Puljer <no-reply_2@sub.sst.dk>", "Styrelsen — Puljer", "no-reply_2@sub.sst.dk",
+		  "sub.sst.dk" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		GString *body = g_string_new("send = yes\nsmtp_host = smtp.sum.dk\nfrom = ");
+		/* '#' is not in any case; the value is written as is. */
+		g_string_append_printf(body, "%s\n", cases[i].from);
+		g_autofree char *text = g_string_free(body, FALSE);
+		g_autoptr(Config) cfg = load_receipts_ok(text);
+		const struct config_receipts *rc = &cfg->receipts;
+		g_test_message("case %zu: %s", i, cases[i].from);
+		g_assert_cmpstr(rc->from_name, ==, cases[i].name);
+		g_assert_cmpstr(rc->from_addr, ==, cases[i].addr);
+		g_assert_cmpstr(rc->from_domain, ==, cases[i].domain);
+		g_assert_nonnull(rc->from);
+	}
+}
+
+static void test_receipts_statuses(void)
+{
+	static const struct {
+		const char *text;
+		unsigned mask;
+	} cases[] = {
+		{ "accepted", 1u << RULES_ACCEPTED },
+		{ "review", 1u << RULES_REVIEW },
+		{ "late", 1u << RULES_LATE },
+		{ "accepted, review, late", (1u << RULES_ACCEPTED) | (1u << RULES_REVIEW) | (1u << RULES_LATE) },
+		{ "late,accepted", (1u << RULES_ACCEPTED) | (1u << RULES_LATE) },
+		{ " review ,, review ", 1u << RULES_REVIEW },
+		{ "accepted review   # a space separates too", (1u << RULES_ACCEPTED) | (1u << RULES_REVIEW) },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *body = g_strdup_printf(MINIMAL "statuses = %s\n", cases[i].text);
+		g_autoptr(Config) cfg = load_receipts_ok(body);
+		g_assert_cmpuint(cfg->receipts.statuses, ==, cases[i].mask);
+		g_assert_cmpuint(cfg->receipts.statuses & (1u << RULES_UNRELATED), ==, 0);
+	}
+}
+
+/* The template is read at load: a regular file of UTF-8 text, no NUL, at
+ * most 64K. */
+static void test_receipts_template(void)
+{
+	g_autofree char *path = g_build_filename(tmpdir, "tpl.txt", NULL);
+	g_autofree char *body = g_strdup_printf(MINIMAL "template = %s\n", path);
+	g_autofree char *conf = receipts_conf(body);
+	struct {
+		const char *what;
+		char *text;
+		size_t len;
+		const char *reason; /* NULL: loads */
+	} cases[] = {
+		{ "exactly 64K", g_strnfill(CONFIG_TEMPLATE_MAX, 'a'), CONFIG_TEMPLATE_MAX, NULL },
+		{ "one byte over 64K", g_strnfill(CONFIG_TEMPLATE_MAX + 1, 'a'), CONFIG_TEMPLATE_MAX + 1,
+		  "larger than 65536 bytes" },
+		{ "a NUL", g_strdup("Kære\0ansøger"), sizeof("Kære\0ansøger") - 1, "NUL" },
+		{ "Latin-1", g_strdup("K\xe6re ans\xf8ger"), 11, "not valid UTF-8 (at byte 1)" },
+		{ "empty", g_strdup(""), 0, "empty" },
+		{ "UTF-8", g_strdup("Kære ansøger — modtaget\n"), strlen("Kære ansøger — modtaget\n"), NULL },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_test_message("template: %s", cases[i].what);
+		g_assert_true(g_file_set_contents(path, cases[i].text, (gssize)cases[i].len, NULL));
+		struct config *cfg = NULL;
+		g_autofree char *err = NULL;
+		int r = config_load(conf, &cfg, &err);
+		if (!cases[i].reason) {
+			g_assert_cmpint(r, ==, 0);
+			g_assert_cmpstr(cfg->receipts.template_path, ==, path);
+			g_assert_cmpuint(strlen(cfg->receipts.template), ==, cases[i].len);
+			g_assert_cmpmem(cfg->receipts.template, cases[i].len, cases[i].text, cases[i].len);
+			config_free(cfg);
+		} else {
+			g_assert_cmpint(r, <, 0);
+			g_assert_null(cfg);
+			g_assert_nonnull(strstr(err, "[receipts] template: "));
+			g_assert_nonnull(strstr(err, path));
+			g_assert_nonnull(strstr(err, cases[i].reason));
+		}
+		g_free(cases[i].text);
+	}
+	/* Not a regular file: a directory, and a FIFO (which must not block). */
+	g_autofree char *dir_body = g_strdup_printf(MINIMAL "template = %s\n", tmpdir);
+	g_autofree char *dir_conf = receipts_conf(dir_body);
+	struct config *cfg = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(config_load(dir_conf, &cfg, &err), <, 0);
+	g_assert_nonnull(strstr(err, "[receipts] template: "));
+	g_assert_nonnull(strstr(err, "not a regular file"));
+	g_autofree char *fifo = g_build_filename(tmpdir, "tpl.fifo", NULL);
+	g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+	g_autofree char *fifo_body = g_strdup_printf(MINIMAL "template = %s\n", fifo);
+	g_autofree char *fifo_conf = receipts_conf(fifo_body);
+	g_autofree char *err2 = NULL;
+	g_assert_cmpint(config_load(fifo_conf, &cfg, &err2), <, 0);
+	g_assert_nonnull(strstr(err2, "not a regular file"));
+}
+
+/* config_check_files(): with send = yes, [receipts] ca_file, sign_cert and
+ * sign_key must be readable; with send = no they are not looked at. */
+static void test_receipts_check_files(void)
+{
+	g_autofree char *cert = g_build_filename(tmpdir, "sign-cert.pem", NULL);
+	g_autofree char *key = g_build_filename(tmpdir, "sign-key.pem", NULL);
+	g_assert_true(g_file_set_contents(cert, "cert", -1, NULL));
+	g_assert_true(g_file_set_contents(key, "key", -1, NULL));
+	static const struct {
+		const char *body, *key;
+	} cases[] = {
+		{ MINIMAL "ca_file = /nonexistent/smtp-ca.pem\n", "ca_file" },
+		{ MINIMAL "sign_cert = /nonexistent/cert.pem\nsign_key = @DIR@/sign-key.pem\n", "sign_cert" },
+		{ MINIMAL "sign_cert = @DIR@/sign-cert.pem\nsign_key = /nonexistent/key.pem\n", "sign_key" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(Config) cfg = load_receipts_ok(cases[i].body);
+		g_autofree char *err = NULL;
+		g_autofree char *want = g_strdup_printf("%s: [receipts] %s: cannot read ", cfg->path, cases[i].key);
+		g_assert_cmpint(config_check_files(cfg, &err), ==, -ENOENT);
+		g_assert_true(g_str_has_prefix(err, want));
+		/* Off: not needed, not checked. */
+		cfg->receipts.send = false;
+		g_autofree char *err2 = NULL;
+		g_assert_cmpint(config_check_files(cfg, &err2), ==, 0);
+		g_assert_null(err2);
+	}
+	g_autoptr(Config) ok =
+		load_receipts_ok(MINIMAL "sign_cert = @DIR@/sign-cert.pem\nsign_key = @DIR@/sign-key.pem\n");
+	g_autofree char *err = NULL;
+	g_assert_cmpint(config_check_files(ok, &err), ==, 0);
+	g_assert_null(err);
+}
+
+/* The SMTP secret: password_file, the systemd credential "smtp-password",
+ * or with xoauth2 the token; the same judgement of the file as for IMAP. */
+static void test_receipts_secret(void)
+{
+	g_autofree char *pw = g_build_filename(tmpdir, "smtp-pw", NULL);
+	g_assert_true(g_file_set_contents(pw, "smtp s3cret\n", -1, NULL));
+	g_assert_cmpint(g_chmod(pw, 0600), ==, 0);
+	g_autofree char *imap_pw = g_build_filename(tmpdir, "pw", NULL);
+	g_assert_true(g_file_set_contents(imap_pw, "imap-secret\n", -1, NULL));
+	g_assert_cmpint(g_chmod(imap_pw, 0600), ==, 0);
+
+	/* From password_file. */
+	g_autoptr(Config) file = load_receipts_ok(MINIMAL "username = puljer@sum.dk\npassword_file = @DIR@/smtp-pw\n");
+	char *secret = NULL;
+	g_autofree char *err = NULL;
+	g_assert_cmpint(config_read_smtp_secret(file, &secret, &err), ==, 0);
+	g_assert_cmpstr(secret, ==, "smtp s3cret");
+	config_password_free(secret);
+	secret = NULL;
+	/* The IMAP password is still the IMAP one. */
+	g_assert_cmpint(config_read_password(file, &secret, &err), ==, 0);
+	g_assert_cmpstr(secret, ==, "imap-secret");
+	config_password_free(secret);
+	secret = NULL;
+	/* Judged like the IMAP file: group-writable is refused, naming the key. */
+	g_assert_cmpint(g_chmod(pw, 0620), ==, 0);
+	g_assert_cmpint(config_read_smtp_secret(file, &secret, &err), ==, -EPERM);
+	g_assert_null(secret);
+	g_autofree char *want =
+		g_strdup_printf("%s: [receipts] password_file: \"%s\" is writable by its group", file->path, pw);
+	g_assert_true(g_str_has_prefix(err, want));
+	g_clear_pointer(&err, g_free);
+	/* config_check_secret() checks it too when send = yes... */
+	g_autofree char *warning = NULL;
+	g_assert_cmpint(config_check_secret(file, &warning, &err), ==, -EPERM);
+	g_assert_nonnull(strstr(err, "[receipts] password_file"));
+	g_clear_pointer(&err, g_free);
+	/* ... and not when send = no. */
+	file->receipts.send = false;
+	g_assert_cmpint(config_check_secret(file, &warning, &err), ==, 0);
+	file->receipts.send = true;
+	/* Everyone may read it: allowed, with a warning naming the key. */
+	g_assert_cmpint(g_chmod(pw, 0644), ==, 0);
+	g_assert_cmpint(config_check_secret(file, &warning, &err), ==, 0);
+	g_assert_nonnull(strstr(warning, "[receipts] password_file"));
+	g_assert_nonnull(strstr(warning, "readable by everyone"));
+	g_assert_cmpint(g_chmod(pw, 0600), ==, 0);
+
+	/* From the systemd credential. */
+	g_autoptr(Config) cred = load_receipts_ok(MINIMAL "username = puljer@sum.dk\n");
+	g_autofree char *credir = g_build_filename(tmpdir, "creds", NULL);
+	g_assert_cmpint(g_mkdir(credir, 0700), ==, 0);
+	g_unsetenv("CREDENTIALS_DIRECTORY");
+	g_assert_cmpint(config_read_smtp_secret(cred, &secret, &err), ==, -ENOENT);
+	g_assert_nonnull(strstr(err, "[receipts] password_file: not set, and no systemd credential \"smtp-password\""));
+	g_clear_pointer(&err, g_free);
+	g_setenv("CREDENTIALS_DIRECTORY", credir, TRUE);
+	g_assert_cmpint(config_read_smtp_secret(cred, &secret, &err), ==, -ENOENT);
+	g_assert_nonnull(strstr(err, "systemd credential smtp-password: cannot read"));
+	g_clear_pointer(&err, g_free);
+	/* The unit's stand-in when no file was loaded: a lone newline. */
+	g_autofree char *credfile = g_build_filename(credir, "smtp-password", NULL);
+	g_assert_true(g_file_set_contents(credfile, "\n", -1, NULL));
+	g_assert_cmpint(g_chmod(credfile, 0400), ==, 0);
+	g_assert_cmpint(config_read_smtp_secret(cred, &secret, &err), ==, -EINVAL);
+	g_assert_nonnull(strstr(err, "systemd credential smtp-password: "));
+	g_assert_nonnull(strstr(err, "is empty"));
+	g_assert_nonnull(strstr(err, "LoadCredential=smtp-password:"));
+	g_clear_pointer(&err, g_free);
+	g_assert_cmpint(g_chmod(credfile, 0600), ==, 0);
+	g_assert_true(g_file_set_contents(credfile, "from-credential", -1, NULL));
+	g_assert_cmpint(config_read_smtp_secret(cred, &secret, &err), ==, 0);
+	g_assert_cmpstr(secret, ==, "from-credential");
+	config_password_free(secret);
+	secret = NULL;
+	g_unsetenv("CREDENTIALS_DIRECTORY");
+
+	/* xoauth2: the token file, trailing whitespace trimmed. */
+	g_autofree char *tok = g_build_filename(tmpdir, "smtp-token", NULL);
+	g_assert_true(g_file_set_contents(tok, "eyJ0eXAi.smtp-token \n", -1, NULL));
+	g_assert_cmpint(g_chmod(tok, 0600), ==, 0);
+	g_autoptr(Config) x =
+		load_receipts_ok(MINIMAL "username = puljer@sum.dk\nauth = xoauth2\ntoken_file = @DIR@/smtp-token\n");
+	g_assert_cmpint(config_read_smtp_secret(x, &secret, &err), ==, 0);
+	g_assert_cmpstr(secret, ==, "eyJ0eXAi.smtp-token");
+	config_password_free(secret);
+	secret = NULL;
+	g_assert_cmpint(g_chmod(tok, 0666), ==, 0);
+	g_assert_cmpint(config_read_smtp_secret(x, &secret, &err), ==, -EPERM);
+	g_assert_nonnull(strstr(err, "[receipts] token_file: "));
+	g_clear_pointer(&err, g_free);
+
+	/* No username: no AUTH, no secret. */
+	g_autoptr(Config) anon = load_receipts_ok(MINIMAL);
+	char *const sentinel = (char *)&sentinel;
+	secret = sentinel;
+	g_assert_cmpint(config_read_smtp_secret(anon, &secret, &err), ==, -EINVAL);
+	g_assert_true(secret == sentinel);
+	g_assert_nonnull(strstr(err, "[receipts] username: "));
+	g_clear_pointer(&err, g_free);
+	/* ... and the daemon's check needs only the IMAP secret. */
+	g_assert_cmpint(config_check_secret(anon, &warning, &err), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -633,6 +1126,14 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/tls-priority", test_tls_priority);
 	g_test_add_func("/config/judge-secret-file", test_judge_secret_file);
 	g_test_add_func("/config/secret-file-refused", test_secret_file_refused);
+	g_test_add_func("/config/receipts/defaults", test_receipts_defaults);
+	g_test_add_func("/config/receipts/full", test_receipts_full);
+	g_test_add_func("/config/receipts/bad", test_receipts_bad);
+	g_test_add_func("/config/receipts/from", test_receipts_from);
+	g_test_add_func("/config/receipts/statuses", test_receipts_statuses);
+	g_test_add_func("/config/receipts/template", test_receipts_template);
+	g_test_add_func("/config/receipts/check-files", test_receipts_check_files);
+	g_test_add_func("/config/receipts/secret", test_receipts_secret);
 	int r = g_test_run();
 	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

@@ -44,6 +44,13 @@ done
 grep -q '^ExecStart=.* --config /etc/puljed/puljed.conf$' "$unit" || { echo "puljed.service: config"; exit 1; }
 grep -q '^StateDirectory=puljed$' "$unit" || { echo "puljed.service: StateDirectory"; exit 1; }
 grep -q '^LoadCredential=imap-password:/etc/puljed/imap-password$' "$unit" || { echo "puljed.service: credential"; exit 1; }
+# The SMTP password for receipts is optional: a missing file falls back to
+# SetCredential='s placeholder instead of failing the unit (exit 243).
+for u in "$unit" "$template"; do
+	grep -q '^SetCredential=smtp-password:\\n$' "$u" || { echo "$u: no SetCredential default for smtp-password"; exit 1; }
+done
+grep -q '^LoadCredential=smtp-password:/etc/puljed/smtp-password$' "$unit" || { echo "puljed.service: smtp credential"; exit 1; }
+grep -q '^LoadCredential=smtp-password:/etc/puljed/%i.smtp-password$' "$template" || { echo "template: smtp credential"; exit 1; }
 grep -q '^ExecStart=.* --config /etc/puljed/%i.conf$' "$template" || { echo "template: config"; exit 1; }
 grep -q '^StateDirectory=puljed/%i$' "$template" || { echo "template: StateDirectory"; exit 1; }
 grep -q '^LoadCredential=imap-password:/etc/puljed/%i.imap-password$' "$template" || { echo "template: credential"; exit 1; }
