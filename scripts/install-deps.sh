@@ -7,7 +7,7 @@ PACKAGES="build-essential meson ninja-build pkg-config
   libetpan-dev libgmime-3.0-dev libsqlite3-dev libsystemd-dev libglib2.0-dev
   libgnutls28-dev libjson-glib-dev libsasl2-modules curl
   valgrind clang libclang-rt-14-dev
-  dovecot-imapd openssl faketime sqlite3 python3 ca-certificates poppler-utils systemd
+  dovecot-imapd dovecot-lmtpd postfix openssl faketime sqlite3 python3 ca-certificates poppler-utils systemd
   libsmartcols-dev scdoc man-db bash-completion chromium fonts-dejavu-core
   mpack uudeview sharutils
   libreoffice-calc-nogui python3-openpyxl"
@@ -29,8 +29,12 @@ fi
 echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# The tests start their own Dovecot; keep the package's system service from
-# starting (and binding ports 143/993) during installation.
+# The tests start their own Dovecot and Postfix; keep the packages' system
+# services from starting (and binding ports 143/993/25) during installation,
+# and let Postfix's debconf question install it unconfigured.
+if command -v debconf-set-selections >/dev/null; then
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+fi
 made_policy=""
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
