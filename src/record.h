@@ -3,9 +3,10 @@
  * CSV and HTML and on the terminal.  The values are the enums of the
  * modules that decide them (rules.h: status, match, kind; cms.h: a
  * signature); this is the one place their names are spelled.  Pure: no
- * I/O, no allocation; the names are static. */
+ * I/O; the names are static (record_reference allocates). */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "cms.h"
 #include "rules.h"
@@ -30,3 +31,8 @@ bool record_signature_parse(const char *name, enum cms_status *ret);
  * rounded (0.749 never shows as a threshold of 0.75), the same in the
  * reasons ("subject:fuzzy(0.96)"), show and --json. */
 double record_score(double score);
+
+/* The reference number of record ID as the applicant sees it in a receipt
+ * and the published ledger: "PJ-000042" (PJ-, the id zero-padded to at
+ * least 6 digits).  Newly allocated (g_free). */
+char *record_reference(int64_t id);

@@ -71,6 +71,11 @@ static char *danish_time(int64_t t, const char *tz_name, bool seconds)
 			       g_date_time_get_second(local));
 }
 
+char *report_time_text(int64_t t, const char *tz_name, bool seconds)
+{
+	return danish_time(t, tz_name, seconds);
+}
+
 /* "2022-06-15T10:12:00+02:00" -> "2022-06-15 10:12". */
 static void short_time(GString *out, const char *iso)
 {

@@ -27,6 +27,11 @@ struct report_attachment {
  * "Ikke en ansøgning" (static). */
 const char *report_status_label(enum rules_status status);
 
+/* T as the page writes a time, "1. juli 2022 kl. 23:59:59" (SECONDS
+ * false: without the seconds), in the zone TZ_NAME (NULL:
+ * Europe/Copenhagen); "?" when it cannot be shown.  Newly allocated. */
+char *report_time_text(int64_t t, const char *tz_name, bool seconds);
+
 /* What a caseworker may conclude from a signature. */
 enum report_sig_kind {
 	REPORT_SIG_NONE,      /* no digital signature */
