@@ -45,7 +45,7 @@ _puljectl()
         fi
     fi
 
-    local commands='status list show applications summary raw extract reclassify decide reconcile export report verify'
+    local commands='status list show applications summary raw extract reclassify decide reconcile export report verify receipts receipt'
     local global_opts='--config --db --color --help --version'
 
     # The command, the configuration file and the positional arguments so far.
@@ -116,7 +116,8 @@ _puljectl()
     if [[ $cur == -* ]]; then
         local opts=$global_opts
         case $command in
-            status | show | reconcile | verify) opts+=' --json' ;;
+            status | show | reconcile | verify | receipts) opts+=' --json' ;;
+            receipt) opts+=' --again' ;;
             list | applications) opts+=' --json --status --call --since' ;;
             reclassify) opts+=' --dry-run --json' ;;
             decide) opts+=' --note' ;;
@@ -141,6 +142,10 @@ _puljectl()
         decide)
             # decide ID accept|reject
             ((npos == 1)) && COMPREPLY=($(compgen -W 'accept reject' -- "$cur"))
+            ;;
+        receipt)
+            # receipt send ID
+            ((npos == 0)) && COMPREPLY=($(compgen -W 'send' -- "$cur"))
             ;;
     esac
 } &&

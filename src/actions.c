@@ -7,6 +7,7 @@
 static const struct actions_kind *const kinds[] = {
 	&actions_imap_keyword,
 	&actions_imap_move,
+	&actions_receipt,
 };
 
 bool actions_enabled(const struct config *cfg)
@@ -41,9 +42,54 @@ void actions_promise(const struct config *cfg, struct store_message *msg, bool f
 	}
 }
 
+/* A run_one kind: each due action carried out and settled before the
+ * next; the store refusing to settle stops the run (what was carried out
+ * and not marked is carried out again next time, as for a batch). */
+static int run_each(const struct actions_context *c, const struct actions_kind *k, actions_cb cb, void *userdata)
+{
+	g_autofree struct store_action *due = NULL;
+	size_t n = 0;
+	if ((k->needs & ACTIONS_NEED_MAILBOX) && !c->im)
+		return ACTIONS_OK;
+	if (store_actions_due(c->store, k->promise, (k->needs & ACTIONS_NEED_MAILBOX) ? c->mailbox : NULL,
+			      c->uidvalidity, c->now, &due, &n) < 0)
+		return ACTIONS_E_STORE;
+	if (n == 0)
+		return ACTIONS_OK;
+	void *state = k->begin ? k->begin(c) : NULL;
+	int r = ACTIONS_OK;
+	for (size_t i = 0; i < n && r == ACTIONS_OK; i++) {
+		if (c->cancel && atomic_load(c->cancel))
+			break;
+		struct actions_verdict v = { .how = { .state = STORE_ACTION_PENDING } };
+		crashpoint("action: about to carry out");
+		k->run_one(state, c, &due[i], &v);
+		if (v.how.state == STORE_ACTION_DONE)
+			crashpoint("action: carried out, not yet marked");
+		if (store_action_settle(c->store, due[i].id, &v.how, c->now) < 0) {
+			r = ACTIONS_E_STORE;
+			break;
+		}
+		struct actions_outcome o = { .kind = k,
+					     .target = v.how.target,
+					     .n = 1,
+					     .done = v.how.state == STORE_ACTION_DONE,
+					     .error = v.how.error,
+					     .record = due[i].message,
+					     .how = &v.how };
+		if (cb)
+			cb(&o, userdata);
+	}
+	if (k->end)
+		k->end(state);
+	return r;
+}
+
 /* One kind's batch: carried out, then marked. */
 static int run_kind(const struct actions_context *c, const struct actions_kind *k, actions_cb cb, void *userdata)
 {
+	if (k->run_one)
+		return run_each(c, k, cb, userdata);
 	g_autofree struct store_action *batch = NULL;
 	size_t n = 0;
 	if ((k->needs & ACTIONS_NEED_MAILBOX) && !c->im)

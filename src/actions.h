@@ -19,8 +19,10 @@
  *     keeps the error, stays 'pending', and is tried again at the next
  *     actions_run() (the next poll) — never given up on, never blocking a
  *     record.  status shows the pending count, the most attempts and the
- *     last error.  (The schema's third state, 'failed', is kept for a kind
- *     that must give up — a receipt refused for good; none does yet.)
+ *     last error.  A kind that settles one by one (a receipt) may
+ *     also give up ('failed': refused for good, with the server's words),
+ *     settle without acting ('skipped': a rule said never, with why), or
+ *     ask not to be tried again before a time (backoff).
  *
  * Ordering: promises are made in UID order with their records and carried
  * out after them, each kind in table order, a batch in UID order.  A kind
@@ -46,6 +48,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -73,6 +76,14 @@ struct actions_context {
 	const char *mailbox;  /* the records' mailbox */
 	uint32_t uidvalidity; /* the mailbox's now; records of another wait */
 	int64_t now;          /* Unix time, noted with each attempt */
+	atomic_int *cancel;   /* may be NULL: set by a signal handler, ends a run_one kind's loop */
+};
+
+/* How one action of a run_one kind settled: the store's settlement
+ * (strings borrowed until the next run_one or end), and for the caller's
+ * log the record it was for. */
+struct actions_verdict {
+	struct store_action_settlement how;
 };
 
 /* An action kind: how one promise is kept.  Stateless. */
@@ -93,11 +104,22 @@ struct actions_kind {
 	 * ACTIONS_NEED_MAILBOX kinds, with an enum imap_error). */
 	int (*run)(const struct actions_context *c, const struct store_action *batch, size_t n, const char **ret_error,
 		   bool *ret_stop);
+
+	/* A kind whose actions settle one by one (run NULL; a receipt): each
+	 * due action (store_actions_due: backoff) goes to run_one, and is
+	 * settled as it says at once, in its own transaction, before the
+	 * next.  begin (may be NULL) makes the state they share (e.g. one
+	 * SMTP session, opened when first needed), end frees it. */
+	void *(*begin)(const struct actions_context *c);
+	void (*run_one)(void *state, const struct actions_context *c, const struct store_action *a,
+			struct actions_verdict *ret);
+	void (*end)(void *state);
 };
 
 /* The kinds (one file each). */
 extern const struct actions_kind actions_imap_keyword; /* actions-imap.c */
 extern const struct actions_kind actions_imap_move;    /* actions-imap.c */
+extern const struct actions_kind actions_receipt;      /* actions-receipt.c */
 
 /* Whether CFG chooses any kind: then commits must be durable first. */
 bool actions_enabled(const struct config *cfg);
@@ -111,9 +133,12 @@ void actions_promise(const struct config *cfg, struct store_message *msg, bool f
 struct actions_outcome {
 	const struct actions_kind *kind;
 	const char *target; /* what it acted with */
-	size_t n;           /* actions in the batch */
-	bool done;          /* carried out and marked; else kept pending */
+	size_t n;           /* actions in the batch (a run_one kind: 1) */
+	bool done;          /* carried out and marked; else kept pending (or, one by one, settled otherwise) */
 	const char *error;  /* why not */
+	/* A run_one kind's action: its record and how it settled. */
+	int64_t record;                            /* 0 for a batch */
+	const struct store_action_settlement *how; /* NULL for a batch */
 };
 typedef void (*actions_cb)(const struct actions_outcome *o, void *userdata);
 

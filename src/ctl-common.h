@@ -38,6 +38,19 @@ int ctl_json_add_message(const struct store_message *m, void *userdata);
 
 /* ---- filters, times, applications (ctl.c) ---- */
 
+/* Who acts (decide, receipt send): the real user, never an environment
+ * variable alone; under sudo "root (sudo by mette)" when SUDO_UID and
+ * SUDO_USER agree.  Newly allocated. */
+char *ctl_operator(void);
+
+/* ---- a record's receipt (ctl-receipts.c) ---- */
+
+/* "receipt": {"state", "to", "message_id", "sent_at", "why", …} of record
+ * ID ("none" when none was promised). */
+int ctl_receipt_json(JsonBuilder *b, struct store *st, int64_t id);
+/* One line for show, or NULL when no receipt was promised. */
+char *ctl_receipt_line(struct store *st, int64_t id);
+
 /* The exit status for R, a store function's result about record ID:
  * CTL_EXIT_OK when R >= 0, else after a message on stderr
  * CTL_EXIT_NOT_FOUND (-ENOENT) or CTL_EXIT_FAILURE. */

@@ -223,6 +223,10 @@ int ctl_json_add_message(const struct store_message *m, void *userdata)
 		g_autofree char *done = m->server_action_at ? ctl_iso_local(m->server_action_at) : NULL;
 		ctl_json_add_str(b, "server_action_at", done);
 	}
+	if (c->detail && (r = ctl_receipt_json(b, c->st, m->id)) < 0) {
+		json_builder_end_object(b);
+		return r;
+	}
 	json_builder_set_member_name(b, "attachments");
 	json_builder_begin_array(b);
 	r = store_foreach_attachment(c->st, m->id, false, add_attachment, c);

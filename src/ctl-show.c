@@ -182,6 +182,9 @@ static int show_human(const struct store_message *m, void *userdata)
 				: g_strdup("pending (recorded; the server action is retried at every poll)");
 		ctl_show_field(c, "On server:", action);
 	}
+	g_autofree char *receipt = c->st ? ctl_receipt_line(c->st, m->id) : NULL;
+	if (receipt)
+		ctl_show_field(c, "Receipt:", receipt);
 	fprintf(c->out, "%-*s%zu\n", CTL_SHOW_LABEL, "Attachments:", m->n_attachments);
 	return 0;
 }

@@ -94,6 +94,14 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 		ctl_json_add_int(b, "actions_pending", s.actions_pending);
 		ctl_json_add_int(b, "action_attempts", s.action_attempts);
 		ctl_json_add_str(b, "last_action_error", s.last_action_error);
+		json_builder_set_member_name(b, "receipts");
+		json_builder_begin_object(b);
+		ctl_json_add_int(b, "pending", s.receipts[STORE_ACTION_PENDING]);
+		ctl_json_add_int(b, "sent", s.receipts[STORE_ACTION_DONE]);
+		ctl_json_add_int(b, "failed", s.receipts[STORE_ACTION_FAILED]);
+		ctl_json_add_int(b, "skipped", s.receipts[STORE_ACTION_SKIPPED]);
+		ctl_json_add_str(b, "last_error", s.last_receipt_error);
+		json_builder_end_object(b);
 		g_autofree char *gc = ctl_iso_local(s.gaps_checked_at);
 		ctl_json_add_str(b, "gaps_checked", gc);
 		ctl_json_add_int(b, "gaps", s.gaps);
@@ -155,6 +163,18 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 				s.last_action_error ? s.last_action_error : "");
 			ctl_show_field(&sc, "Actions:", line);
 		}
+		if (s.receipts[STORE_ACTION_PENDING] || s.receipts[STORE_ACTION_DONE] ||
+		    s.receipts[STORE_ACTION_FAILED] || s.receipts[STORE_ACTION_SKIPPED]) {
+			g_autofree char *line = g_strdup_printf(
+				"%" G_GINT64_FORMAT " sent, %" G_GINT64_FORMAT " pending, %" G_GINT64_FORMAT
+				" failed, %" G_GINT64_FORMAT " skipped%s%s",
+				s.receipts[STORE_ACTION_DONE], s.receipts[STORE_ACTION_PENDING],
+				s.receipts[STORE_ACTION_FAILED], s.receipts[STORE_ACTION_SKIPPED],
+				s.last_receipt_error ? "; last error: " : "",
+				s.last_receipt_error ? s.last_receipt_error : "");
+			g_autofree char *clean = term_clean(line);
+			ctl_show_field(&sc, "Receipts:", clean);
+		}
 		g_autofree char *lp = ctl_human_time(s.last_poll_at);
 		g_autofree char *ls = ctl_human_time(s.last_success_at);
 		g_autofree char *poll = g_strdup_printf("%s%s", lp, s.last_poll_at && !s.last_error ? " (ok)" : "");
@@ -190,6 +210,7 @@ int ctl_status(struct store *st, const struct ctl_output *o, unsigned poll_inter
 	}
 	g_free(s.last_error);
 	g_free(s.last_action_error);
+	g_free(s.last_receipt_error);
 	g_free(s.gap_uids);
 	if (r < 0) {
 		fprintf(stderr, "puljectl: %s\n", store_errmsg(st));

@@ -7,7 +7,10 @@
 #include "why.h"
 
 #include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 char *ctl_iso_local(int64_t t)
 {
@@ -311,4 +314,32 @@ char *ctl_decision_text(const struct ctl_decision *d)
 	g_autofree char *at = ctl_human_time(d->at);
 	return g_strdup_printf("%s by %s at %s%s%s", d->decision, d->user, at, d->note ? ": " : "",
 			       d->note ? d->note : "");
+}
+
+static char *user_name(uid_t uid)
+{
+	struct passwd *pw = getpwuid(uid);
+	return pw ? g_strdup(pw->pw_name) : g_strdup_printf("uid %u", (unsigned)uid);
+}
+
+/* Who acts: the real user (getuid(), never an environment variable
+ * alone).  Under sudo, "root (sudo by mette)": the invoking user is added
+ * only when SUDO_UID names an account whose name is SUDO_USER, a user
+ * other than the real one. */
+char *ctl_operator(void)
+{
+	uid_t uid = getuid();
+	g_autofree char *real = user_name(uid);
+	const char *sudo_user = getenv("SUDO_USER"), *sudo_uid = getenv("SUDO_UID");
+	if (!sudo_user || !*sudo_user || !sudo_uid || !*sudo_uid)
+		return g_steal_pointer(&real);
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = strtoull(sudo_uid, &end, 10);
+	if (errno || *end || sudo_uid[0] == '-' || v == uid || v != (uid_t)v)
+		return g_steal_pointer(&real);
+	struct passwd *pw = getpwuid((uid_t)v);
+	if (!pw || strcmp(pw->pw_name, sudo_user))
+		return g_steal_pointer(&real);
+	return g_strdup_printf("%s (sudo by %s)", real, pw->pw_name);
 }

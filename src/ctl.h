@@ -87,6 +87,12 @@ int ctl_reclassify(struct store *st, const struct config *cfg, const struct ctl_
  * message is gone from the server, and records under an earlier
  * UIDVALIDITY never re-keyed (their message did not come back). */
 int ctl_reconcile(struct store *st, const struct config *cfg, const struct ctl_output *o);
+/* Every receipt (actions-receipt.c): due, sent, failed, skipped, with why. */
+int ctl_receipts(struct store *st, const struct ctl_output *o);
+/* Queues record ID's receipt at an operator's request (AGAIN: even when
+ * sent); the daemon sends it at its next poll.  CFG (may be NULL) says
+ * whether receipts are on. */
+int ctl_receipt_send(struct store *st, const struct config *cfg, FILE *out, int64_t id, bool again);
 /* Records an operator's decision ("accept"/"reject") on record ID. */
 int ctl_decide(struct store *st, FILE *out, int64_t id, const char *decision, const char *note);
 

@@ -4,7 +4,9 @@
 #include "ingest.h"
 #include "lastrun.h"
 #include "log.h"
+#include "receipt.h"
 #include "record.h"
+#include "sign.h"
 #include "store.h"
 
 #include <errno.h>
@@ -28,6 +30,10 @@
 #define MSGID_ACTION_FAILED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a08"
 #define MSGID_GAPS "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a20"
 #define MSGID_CRASHED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a09"
+#define MSGID_RECEIPT_SENT "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a30"
+#define MSGID_RECEIPT_DEFERRED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a31"
+#define MSGID_RECEIPT_FAILED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a32"
+#define MSGID_RECEIPT_SKIPPED "5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a33"
 
 /* Atomic, not volatile sig_atomic_t: the ingest's fetcher thread reads
  * stop_requested while the handler may set it on the main thread, and
@@ -89,6 +95,46 @@ static char *field(const char *name, const char *value)
 	return g_strconcat(name, "=", v, NULL);
 }
 
+/* One receipt (or another one-by-one action) settled: its own MESSAGE_ID
+ * per outcome, the record and the recipient as fields. */
+static void log_settled(const struct ingest_event *ev)
+{
+	static const char *const ids[] = {
+		[STORE_ACTION_PENDING] = "MESSAGE_ID=" MSGID_RECEIPT_DEFERRED,
+		[STORE_ACTION_DONE] = "MESSAGE_ID=" MSGID_RECEIPT_SENT,
+		[STORE_ACTION_FAILED] = "MESSAGE_ID=" MSGID_RECEIPT_FAILED,
+		[STORE_ACTION_SKIPPED] = "MESSAGE_ID=" MSGID_RECEIPT_SKIPPED,
+	};
+	static const int levels[] = { LOG_WARNING, LOG_INFO, LOG_ERR, LOG_INFO };
+	const struct store_action_settlement *how = ev->how;
+	g_autofree char *rec = g_strdup_printf("PULJED_RECORD=%" G_GINT64_FORMAT, ev->record);
+	g_autofree char *to = field("PULJED_RECEIPT_TO", how->target);
+	g_autofree char *mid = field("PULJED_RECEIPT_MESSAGE_ID", how->detail);
+	g_autofree char *why = field("PULJED_RECEIPT_RULE", how->why);
+	const char *fields[] = { ids[how->state], rec, to, mid, why, NULL };
+	const char *kind = ev->action_kind ? ev->action_kind : "action";
+	switch (how->state) {
+	case STORE_ACTION_DONE:
+		log_fields(levels[how->state], fields, "%s for #%" G_GINT64_FORMAT " sent to %s: %s", kind, ev->record,
+			   how->target ? how->target : "?", how->detail ? how->detail : "");
+		break;
+	case STORE_ACTION_PENDING:
+		log_fields(levels[how->state], fields, "%s for #%" G_GINT64_FORMAT " not sent, kept pending: %s", kind,
+			   ev->record, how->error ? how->error : "?");
+		break;
+	case STORE_ACTION_FAILED:
+		log_fields(levels[how->state], fields, "%s for #%" G_GINT64_FORMAT " failed%s%s: %s", kind, ev->record,
+			   how->target ? " to " : "", how->target ? how->target : "", how->error ? how->error : "?");
+		break;
+	case STORE_ACTION_SKIPPED:
+		log_fields(levels[how->state], fields, "%s for #%" G_GINT64_FORMAT " skipped: %s", kind, ev->record,
+			   how->error ? how->error
+			   : how->why ? how->why
+				      : "?");
+		break;
+	}
+}
+
 static void on_event(const struct ingest_event *ev, void *userdata)
 {
 	switch (ev->kind) {
@@ -142,6 +188,9 @@ static void on_event(const struct ingest_event *ev, void *userdata)
 			   "gap check: %zu message(s) on the server at or below the watermark still have no record "
 			   "(UIDs %s); see \"puljectl reconcile\"",
 			   ev->n_actions, ev->detail);
+		break;
+	case INGEST_EVENT_ACTION_SETTLED:
+		log_settled(ev);
 		break;
 	case INGEST_EVENT_ACTIONS_FAILED:
 		log_fields(LOG_WARNING, (const char *const[]){ "MESSAGE_ID=" MSGID_ACTION_FAILED, NULL },
@@ -247,6 +296,7 @@ static void status_idle(const struct service *sv, const char *how)
 	if (ok) {
 		g_free(st.last_error);
 		g_free(st.last_action_error);
+		g_free(st.last_receipt_error);
 		g_free(st.gap_uids);
 	}
 }
@@ -262,6 +312,29 @@ static int check_secret(const struct config *cfg, char **ret_error)
 	return r;
 }
 
+/* [receipts] with send = yes: the template's placeholders and the signing
+ * certificate and key, checked before any network traffic.  0, or -EINVAL
+ * and *ret_error "PATH: [receipts] KEY: reason". */
+static int check_receipts(const struct config *cfg, char **ret_error)
+{
+	const struct config_receipts *rc = &cfg->receipts;
+	if (!rc->send)
+		return 0;
+	g_autofree char *error = NULL;
+	if (rc->template && receipt_template_check(rc->template, &error) < 0) {
+		*ret_error = g_strdup_printf("%s: [receipts] template: %s: %s", cfg->path, rc->template_path, error);
+		return -EINVAL;
+	}
+	if (rc->sign_cert && rc->sign_key) {
+		g_autoptr(Sign) sg = NULL;
+		if (sign_load(rc->sign_cert, rc->sign_key, &sg, &error) < 0) {
+			*ret_error = g_strdup_printf("%s: [receipts] sign_cert: %s", cfg->path, error);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static bool reload(struct service *sv)
 {
 	struct config *fresh = NULL;
@@ -270,7 +343,8 @@ static bool reload(struct service *sv)
 
 	sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
 	if (config_load(sv->path, &fresh, &error) < 0 || config_check_files(fresh, &error) < 0 ||
-	    check_secret(fresh, &error) < 0 || (fresh->trust_file && !(trust = cms_trust_load(fresh->trust_file)))) {
+	    check_secret(fresh, &error) < 0 || check_receipts(fresh, &error) < 0 ||
+	    (fresh->trust_file && !(trust = cms_trust_load(fresh->trust_file)))) {
 		log_fields(LOG_ERR, (const char *const[]){ "MESSAGE_ID=" MSGID_CONFIG_REJECTED, NULL },
 			   "new configuration not used, keeping the old one: %s",
 			   error ? error : "[signatures] trust_file: no certificates could be read");
@@ -454,7 +528,7 @@ int daemon_run(const char *path, struct config **cfgp, bool once)
 	int lock_fd = -1, code = DAEMON_EXIT_OK;
 
 	setup_signals();
-	if (config_check_files(cfg, &error) < 0 || check_secret(cfg, &error) < 0) {
+	if (config_check_files(cfg, &error) < 0 || check_secret(cfg, &error) < 0 || check_receipts(cfg, &error) < 0) {
 		log_error("%s", error);
 		return DAEMON_EXIT_CONFIG;
 	}

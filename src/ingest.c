@@ -308,6 +308,15 @@ struct acting {
 static void on_action(const struct actions_outcome *o, void *userdata)
 {
 	struct acting *a = userdata;
+	if (o->how) {
+		a->stats->settled[o->how->state]++;
+		struct ingest_event ev = { .kind = INGEST_EVENT_ACTION_SETTLED,
+					   .record = o->record,
+					   .action_kind = o->kind->name,
+					   .how = o->how };
+		emit(a->ctx, &ev);
+		return;
+	}
 	*(o->done ? &a->stats->actions_done : &a->stats->actions_failed) += o->n;
 	struct ingest_event ev = { .kind = o->done ? INGEST_EVENT_ACTIONS_DONE : INGEST_EVENT_ACTIONS_FAILED,
 				   .n_actions = o->n,
@@ -328,7 +337,8 @@ static int run_actions(const struct ingest_ctx *ctx, struct ingest_connection *s
 				     .im = s->im,
 				     .mailbox = ctx->cfg->imap.mailbox,
 				     .uidvalidity = s->box.uidvalidity,
-				     .now = (int64_t)time(NULL) };
+				     .now = (int64_t)time(NULL),
+				     .cancel = ctx->stop };
 	struct acting a = { ctx, stats };
 	int r = actions_run(&c, on_action, &a);
 	if (r == ACTIONS_OK)

@@ -41,6 +41,7 @@ enum ingest_event_kind {
 	INGEST_EVENT_REKEYED,        /* record's message found again under a new UIDVALIDITY */
 	INGEST_EVENT_ACTIONS_DONE,   /* n_actions messages flagged or moved */
 	INGEST_EVENT_ACTIONS_FAILED, /* n_actions stay pending; detail says why */
+	INGEST_EVENT_ACTION_SETTLED, /* one action of a one-by-one kind (a receipt): record, kind, how */
 	INGEST_EVENT_GAPS_FOUND,     /* n_actions UIDs at or below the watermark have no record
 				      * (detail: the first of them); they are fetched now */
 	INGEST_EVENT_GAPS_LEFT,      /* n_actions of them still have none after that */
@@ -52,9 +53,11 @@ struct ingest_event {
 	size_t n_attachments;            /* RECORDED */
 	uint32_t old_uidvalidity, new_uidvalidity;
 	const char *detail;
-	size_t n_actions; /* ACTIONS_* */
-	int64_t record;   /* REKEYED */
-	uint32_t uid;     /* REKEYED: its new UID */
+	size_t n_actions;                          /* ACTIONS_* */
+	int64_t record;                            /* REKEYED, ACTION_SETTLED */
+	const char *action_kind;                   /* ACTION_SETTLED: the kind's name ("receipt") */
+	const struct store_action_settlement *how; /* ACTION_SETTLED */
+	uint32_t uid;                              /* REKEYED: its new UID */
 };
 
 typedef void (*ingest_event_cb)(const struct ingest_event *ev, void *userdata);
@@ -70,6 +73,7 @@ struct ingest_stats {
 	uint32_t server_exists;
 	size_t actions_done;
 	size_t actions_failed; /* left pending: the server refused or cannot */
+	size_t settled[4];     /* one-by-one actions (receipts) by enum store_action_state */
 	bool gaps_checked;     /* the gap check ran (and its figures are these:) */
 	size_t gaps_found;     /* UIDs on the server at or below the watermark without a record */
 	size_t gaps_recorded;  /* of them, recorded now */

@@ -40,6 +40,11 @@ static void usage(FILE *f)
 		"  verify [--json]                    check every stored message and attachment\n"
 		"                                     against its SHA-256, and the database;\n"
 		"                                     exit 1 on any difference\n"
+		"  receipts [--json]                  the receipts to applicants: due, sent,\n"
+		"                                     failed and skipped, with why\n"
+		"  receipt send ID [--again]          queue record ID's receipt (one made before\n"
+		"                                     receipts were on, or skipped or failed);\n"
+		"                                     puljed sends it at its next poll\n"
 		"\n"
 		"Filters:\n"
 		"      --status LIST   only these statuses: accepted, late, review, unrelated\n"
@@ -83,6 +88,7 @@ enum {
 	TAKES_EXPORT = 1 << 4, /* --format --messages --output */
 	TAKES_OUTPUT = 1 << 5, /* --output */
 	TAKES_CALL = 1 << 6,   /* --call alone */
+	TAKES_AGAIN = 1 << 7,  /* --again */
 };
 
 /* What a command's handler gets: the open store, the configuration (NULL
@@ -96,6 +102,7 @@ struct invocation {
 	char **args;
 	int64_t id; /* the first argument, when the command takes one */
 	bool dry_run;
+	bool again;
 	const char *note;
 };
 
@@ -177,6 +184,26 @@ static int cmd_report(const struct invocation *c)
 	return ctl_report(c->st, c->cfg, c->o->out, c->ex->output, &c->ex->filter);
 }
 
+static int cmd_receipts(const struct invocation *c)
+{
+	return ctl_receipts(c->st, c->o);
+}
+
+static int check_receipt(char **args, const struct ctl_export_options *ex)
+{
+	if (strcmp(args[0], "send")) {
+		fprintf(stderr, "puljectl: receipt: the subcommand is \"send\" (receipt send ID), not \"%s\"\n",
+			args[0]);
+		return CTL_EXIT_USAGE;
+	}
+	return CTL_EXIT_OK;
+}
+
+static int cmd_receipt(const struct invocation *c)
+{
+	return ctl_receipt_send(c->st, c->cfg, c->o->out, c->id, c->again);
+}
+
 static int cmd_verify(const struct invocation *c)
 {
 	return ctl_verify(c->st, c->o);
@@ -193,6 +220,7 @@ struct command {
 	/* Checks the arguments further before anything is opened (or NULL):
 	 * CTL_EXIT_OK, or an exit status after a message. */
 	int (*check)(char **args, const struct ctl_export_options *ex);
+	int id_arg; /* which positional argument is the record ID (when nargs > 0) */
 };
 
 static const struct command commands[] = {
@@ -210,6 +238,8 @@ static const struct command commands[] = {
 	{ "report", 0, false, true, TAKES_OUTPUT | TAKES_CALL, "takes options only (--output DIR)", cmd_report,
 	  check_report },
 	{ "verify", 0, false, false, TAKES_JSON, "takes no arguments", cmd_verify, NULL },
+	{ "receipts", 0, false, false, TAKES_JSON, "takes no arguments", cmd_receipts, NULL },
+	{ "receipt", 2, true, false, TAKES_AGAIN, "needs \"send\" and a record ID", cmd_receipt, check_receipt, 1 },
 };
 
 /* Which TAKES_* bit an option needs, and its name for the error. */
@@ -222,6 +252,7 @@ int main(int argc, char **argv)
 {
 	enum {
 		OPT_DRY_RUN = 256,
+		OPT_AGAIN,
 		OPT_NOTE,
 		OPT_FORMAT,
 		OPT_CALL,
@@ -237,6 +268,7 @@ int main(int argc, char **argv)
 		{ "db", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "again", no_argument, NULL, OPT_AGAIN },
 		{ "note", required_argument, NULL, OPT_NOTE },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "call", required_argument, NULL, OPT_CALL },
@@ -252,7 +284,7 @@ int main(int argc, char **argv)
 	};
 	const char *config_path = NULL, *db = NULL, *note = NULL, *since = NULL, *color = "auto";
 	struct ctl_export_options ex = { 0 };
-	bool json = false, dry_run = false;
+	bool json = false, dry_run = false, again = false;
 	struct given given[16];
 	size_t n_given = 0;
 	int c;
@@ -277,6 +309,10 @@ int main(int argc, char **argv)
 		case OPT_DRY_RUN:
 			dry_run = true;
 			given[n_given++] = (struct given){ TAKES_DRY_RUN, "--dry-run" };
+			break;
+		case OPT_AGAIN:
+			again = true;
+			given[n_given++] = (struct given){ TAKES_AGAIN, "--again" };
 			break;
 		case OPT_NOTE:
 			note = optarg;
@@ -367,7 +403,7 @@ int main(int argc, char **argv)
 			return CTL_EXIT_USAGE;
 		}
 	int64_t id = 0;
-	if (nargs != cmd->nargs || (cmd->nargs && parse_id(args[0], &id) < 0)) {
+	if (nargs != cmd->nargs || (cmd->nargs && parse_id(args[cmd->id_arg], &id) < 0)) {
 		fprintf(stderr, "puljectl: %s: %s\n", name, cmd->args_help);
 		return CTL_EXIT_USAGE;
 	}
@@ -441,7 +477,7 @@ int main(int argc, char **argv)
 	ctl_set_zone(ctl_zone(cfg, ex.filter.call));
 	struct ctl_output o = { stdout, json, table_want_color(color, STDOUT_FILENO), table_width(STDOUT_FILENO), cfg };
 	ex.cfg = cfg;
-	struct invocation inv = { st, cfg, db, &o, &ex, args, id, dry_run, note };
+	struct invocation inv = { st, cfg, db, &o, &ex, args, id, dry_run, again, note };
 	int r = cmd->run(&inv);
 	ctl_set_zone(NULL);
 	store_close(st);

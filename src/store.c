@@ -246,13 +246,45 @@ static const char schema_v9[] =
 	"ALTER TABLE messages DROP COLUMN server_action_target;\n"
 	"ALTER TABLE messages DROP COLUMN server_action_at;\n";
 
+/* Schema 10: actions that settle one by one (a receipt): 'skipped' with
+ * why (a rule said never), what identifies what was done (a receipt's
+ * Message-ID), when a pending one is next due (backoff), when it was
+ * promised and, for an operator's request, by whom.  SQLite cannot change
+ * a CHECK constraint in place, so the table is rebuilt; ids are kept. */
+static const char schema_v10[] =
+	"CREATE TABLE actions_v10 (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  message INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,\n"
+	"  promise TEXT NOT NULL,\n"
+	"  state TEXT NOT NULL CHECK (state IN ('pending','done','failed','skipped')),\n"
+	"  kind TEXT,\n"
+	"  target TEXT,\n"
+	"  done_at INTEGER,\n"
+	"  attempts INTEGER NOT NULL DEFAULT 0,\n"
+	"  last_attempt_at INTEGER,\n"
+	"  last_error TEXT,\n"
+	"  detail TEXT,\n"
+	"  why TEXT,\n"
+	"  next_attempt_at INTEGER,\n"
+	"  created_at INTEGER,\n"
+	"  requested_by TEXT,\n"
+	"  UNIQUE (message, promise)\n"
+	");\n"
+	"INSERT INTO actions_v10 (id, message, promise, state, kind, target, done_at, attempts, last_attempt_at, "
+	"last_error) SELECT id, message, promise, state, kind, target, done_at, attempts, last_attempt_at, last_error "
+	"FROM actions ORDER BY id;\n"
+	"DROP TABLE actions;\n"
+	"ALTER TABLE actions_v10 RENAME TO actions;\n"
+	"CREATE INDEX actions_pending ON actions(promise, message) WHERE state = 'pending';\n"
+	"CREATE INDEX actions_done_to ON actions(promise, target, done_at) WHERE state = 'done';\n";
+
 /* Append only: a database records the number of the last step it ran. */
 static const struct migration {
 	const char *sql;
 	int (*run)(struct store *st);
 } migrations[] = {
 	{ schema_v1, NULL },  { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL }, { schema_v5, NULL },
-	{ NULL, migrate_v6 }, { schema_v7, NULL }, { schema_v8, NULL }, { schema_v9, NULL },
+	{ NULL, migrate_v6 }, { schema_v7, NULL }, { schema_v8, NULL }, { schema_v9, NULL }, { schema_v10, NULL },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == STORE_SCHEMA_VERSION);
 
@@ -1126,16 +1158,18 @@ static int insert_parts(struct store *st, int64_t id, const struct store_part *p
 }
 
 /* The promises of a new record (schema 9), pending until carried out. */
-static int insert_promises(struct store *st, int64_t id, const char *const *promises, size_t n)
+static int insert_promises(struct store *st, int64_t id, const char *const *promises, size_t n, int64_t at)
 {
 	sqlite3_stmt *s = NULL;
 	if (n == 0)
 		return 0;
-	int r = prepare(st, "INSERT INTO actions (message, promise, state) VALUES (?1, ?2, 'pending')", &s);
+	int r = prepare(st, "INSERT INTO actions (message, promise, state, created_at) VALUES (?1, ?2, 'pending', ?3)",
+			&s);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		sqlite3_reset(s);
 		sqlite3_bind_int64(s, 1, id);
 		bind_text(s, 2, promises[i]);
+		sqlite3_bind_int64(s, 3, at);
 		int rc = sqlite3_step(s);
 		if (rc != SQLITE_DONE)
 			r = sql_error(st, rc, "promise an action");
@@ -1270,7 +1304,8 @@ int store_record(struct store *st, const struct store_message *msg, const struct
 		if ((r = find_original(st, has_body(msg) ? msg->raw_sha256 : NULL, &dup)) < 0 ||
 		    (r = insert_message(st, msg, dup, &id)) < 0 || (r = insert_attachments(st, id, atts, n_atts)) < 0 ||
 		    (r = insert_parts(st, id, msg->parts, msg->n_parts)) < 0 ||
-		    (r = insert_promises(st, id, msg->promises, msg->n_promises)) < 0)
+		    (r = insert_promises(st, id, msg->promises, msg->n_promises,
+					 msg->recorded_at ? msg->recorded_at : (int64_t)time(NULL))) < 0)
 			goto rollback;
 	}
 	if ((r = advance_watermark(st, msg->mailbox, msg->uidvalidity, msg->uid)) < 0)
@@ -1522,34 +1557,7 @@ int store_set_durable(struct store *st, bool full)
 int store_actions_pending(struct store *st, const char *promise, const char *mailbox, uint32_t uidvalidity,
 			  struct store_action **ret_actions, size_t *ret_n)
 {
-	sqlite3_stmt *s = NULL;
-	int r = prepare(st,
-			"SELECT a.id, a.message, m.uid, a.attempts FROM actions a JOIN messages m ON m.id = a.message "
-			"WHERE a.promise = ?1 AND a.state = 'pending' AND m.mailbox = ?2 AND m.uidvalidity = ?3 "
-			"ORDER BY m.uid",
-			&s),
-	    rc;
-	if (r < 0)
-		return r;
-	bind_text(s, 1, promise);
-	bind_text(s, 2, mailbox);
-	sqlite3_bind_int64(s, 3, uidvalidity);
-	g_autoptr(GArray) a = g_array_new(FALSE, FALSE, sizeof(struct store_action));
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct store_action one = {
-			.id = sqlite3_column_int64(s, 0),
-			.message = sqlite3_column_int64(s, 1),
-			.uid = (uint32_t)sqlite3_column_int64(s, 2),
-			.attempts = sqlite3_column_int64(s, 3),
-		};
-		g_array_append_val(a, one);
-	}
-	finalize(st, &s);
-	if (rc != SQLITE_DONE)
-		return sql_error(st, rc, "read pending actions");
-	*ret_n = a->len;
-	*ret_actions = (struct store_action *)(void *)g_array_free(g_steal_pointer(&a), FALSE);
-	return 0;
+	return store_actions_due(st, promise, mailbox, uidvalidity, INT64_MAX, ret_actions, ret_n);
 }
 
 /* One attempt at the pending actions IDS: done (ERROR NULL: KIND, TARGET
@@ -1601,6 +1609,251 @@ int store_actions_failed(struct store *st, const int64_t *ids, size_t n, const c
 	return actions_attempted(st, ids, n, NULL, NULL, at, error ? error : "failed");
 }
 
+static const char *col_text(sqlite3_stmt *s, int i);
+
+static const char *const action_state_names[] = { "pending", "done", "failed", "skipped" };
+
+const char *store_action_state_name(enum store_action_state state)
+{
+	return (unsigned)state < G_N_ELEMENTS(action_state_names) ? action_state_names[state] : "pending";
+}
+
+static enum store_action_state col_action_state(sqlite3_stmt *s, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(s, i);
+	for (size_t k = 0; t && k < G_N_ELEMENTS(action_state_names); k++)
+		if (!strcmp(t, action_state_names[k]))
+			return (enum store_action_state)k;
+	return STORE_ACTION_PENDING;
+}
+
+int store_actions_due(struct store *st, const char *promise, const char *mailbox, uint32_t uidvalidity, int64_t now,
+		      struct store_action **ret_actions, size_t *ret_n)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			"SELECT a.id, a.message, m.uid, a.attempts, COALESCE(a.created_at, m.recorded_at), "
+			"a.requested_by IS NOT NULL FROM actions a JOIN messages m ON m.id = a.message "
+			"WHERE a.promise = ?1 AND a.state = 'pending' "
+			"AND (?2 IS NULL OR (m.mailbox = ?2 AND m.uidvalidity = ?3)) "
+			"AND (a.next_attempt_at IS NULL OR a.next_attempt_at <= ?4) "
+			"ORDER BY CASE WHEN ?2 IS NULL THEN a.message ELSE m.uid END",
+			&s),
+	    rc;
+	if (r < 0)
+		return r;
+	bind_text(s, 1, promise);
+	bind_text(s, 2, mailbox);
+	sqlite3_bind_int64(s, 3, uidvalidity);
+	sqlite3_bind_int64(s, 4, now);
+	g_autoptr(GArray) a = g_array_new(FALSE, FALSE, sizeof(struct store_action));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_action one = {
+			.id = sqlite3_column_int64(s, 0),
+			.message = sqlite3_column_int64(s, 1),
+			.uid = (uint32_t)sqlite3_column_int64(s, 2),
+			.attempts = sqlite3_column_int64(s, 3),
+			.created_at = sqlite3_column_int64(s, 4),
+			.requested = sqlite3_column_int(s, 5) != 0,
+		};
+		g_array_append_val(a, one);
+	}
+	finalize(st, &s);
+	if (rc != SQLITE_DONE)
+		return sql_error(st, rc, "read due actions");
+	*ret_n = a->len;
+	*ret_actions = (struct store_action *)(void *)g_array_free(g_steal_pointer(&a), FALSE);
+	return 0;
+}
+
+int store_action_settle(struct store *st, int64_t id, const struct store_action_settlement *how, int64_t at)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+	if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
+		return r;
+	if ((r = prepare(st,
+			 "UPDATE actions SET state = ?2, attempts = attempts + ?3, "
+			 "last_attempt_at = CASE WHEN ?3 THEN ?4 ELSE last_attempt_at END, "
+			 "last_error = ?5, kind = COALESCE(?6, kind), target = COALESCE(?7, target), "
+			 "detail = COALESCE(?8, detail), why = ?9, "
+			 "done_at = CASE WHEN ?2 = 'pending' THEN NULL ELSE ?4 END, "
+			 "next_attempt_at = CASE WHEN ?2 = 'pending' AND ?10 > 0 THEN ?10 ELSE NULL END "
+			 "WHERE id = ?1 AND state = 'pending'",
+			 &s)) < 0)
+		return end_transaction(st, &s, r);
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, store_action_state_name(how->state));
+	sqlite3_bind_int(s, 3, how->attempted ? 1 : 0);
+	sqlite3_bind_int64(s, 4, at);
+	bind_text(s, 5, how->error);
+	bind_text(s, 6, how->kind);
+	bind_text(s, 7, how->target);
+	bind_text(s, 8, how->detail);
+	bind_text(s, 9, how->why);
+	sqlite3_bind_int64(s, 10, how->next_at);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		return end_transaction(st, &s, sql_error(st, rc, "settle an action"));
+	return end_transaction(st, &s, 0);
+}
+
+int store_actions_done_to(struct store *st, const char *promise, const char *target, int64_t since, int64_t *ret_n)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			"SELECT COUNT(*) FROM actions WHERE promise = ?1 AND state = 'done' AND target = ?2 "
+			"COLLATE NOCASE AND done_at >= ?3",
+			&s);
+	if (r < 0)
+		return r;
+	bind_text(s, 1, promise);
+	bind_text(s, 2, target);
+	sqlite3_bind_int64(s, 3, since);
+	int rc = sqlite3_step(s);
+	int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	finalize(st, &s);
+	if (rc != SQLITE_ROW)
+		return sql_error(st, rc, "count done actions");
+	*ret_n = n;
+	return 0;
+}
+
+void store_action_row_clear(struct store_action_row *row)
+{
+	g_free(row->promise);
+	g_free(row->kind);
+	g_free(row->target);
+	g_free(row->detail);
+	g_free(row->why);
+	g_free(row->last_error);
+	g_free(row->requested_by);
+	memset(row, 0, sizeof(*row));
+}
+
+#define ACTION_ROW_COLUMNS                                                                                       \
+	"a.id, a.message, a.promise, a.state, a.kind, a.target, a.detail, a.why, a.last_error, a.requested_by, " \
+	"a.attempts, COALESCE(a.created_at, m.recorded_at), a.last_attempt_at, a.done_at, a.next_attempt_at "
+
+static void col_action_row(sqlite3_stmt *s, struct store_action_row *row)
+{
+	*row = (struct store_action_row){
+		.id = sqlite3_column_int64(s, 0),
+		.message = sqlite3_column_int64(s, 1),
+		.promise = g_strdup(col_text(s, 2)),
+		.state = col_action_state(s, 3),
+		.kind = g_strdup(col_text(s, 4)),
+		.target = g_strdup(col_text(s, 5)),
+		.detail = g_strdup(col_text(s, 6)),
+		.why = g_strdup(col_text(s, 7)),
+		.last_error = g_strdup(col_text(s, 8)),
+		.requested_by = g_strdup(col_text(s, 9)),
+		.attempts = sqlite3_column_int64(s, 10),
+		.created_at = sqlite3_column_int64(s, 11),
+		.last_attempt_at = sqlite3_column_int64(s, 12),
+		.done_at = sqlite3_column_int64(s, 13),
+		.next_attempt_at = sqlite3_column_int64(s, 14),
+	};
+}
+
+int store_action_get(struct store *st, int64_t message, const char *promise, struct store_action_row *ret_row)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			"SELECT " ACTION_ROW_COLUMNS
+			"FROM actions a JOIN messages m ON m.id = a.message "
+			"WHERE a.message = ?1 AND a.promise = ?2",
+			&s);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(s, 1, message);
+	bind_text(s, 2, promise);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		col_action_row(s, ret_row);
+	finalize(st, &s);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	return rc == SQLITE_ROW ? 0 : sql_error(st, rc, "read an action");
+}
+
+int store_foreach_action(struct store *st, const char *promise, store_action_row_cb cb, void *userdata)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			"SELECT " ACTION_ROW_COLUMNS
+			"FROM actions a JOIN messages m ON m.id = a.message "
+			"WHERE a.promise = ?1 ORDER BY a.message",
+			&s),
+	    rc;
+	if (r < 0)
+		return r;
+	bind_text(s, 1, promise);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		g_auto(StoreActionRow) row = { 0 };
+		col_action_row(s, &row);
+		if ((r = cb(&row, userdata)) != 0) {
+			finalize(st, &s);
+			return r;
+		}
+	}
+	finalize(st, &s);
+	return rc == SQLITE_DONE ? 0 : sql_error(st, rc, "read actions");
+}
+
+int store_action_request(struct store *st, int64_t message, const char *promise, const char *user, bool again,
+			 int64_t at, struct store_action_row *ret_row)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+	if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
+		return r;
+	if ((r = prepare(st, "SELECT COUNT(*) FROM messages WHERE id = ?1", &s)) < 0)
+		return end_transaction(st, &s, r);
+	sqlite3_bind_int64(s, 1, message);
+	int rc = sqlite3_step(s);
+	bool exists = rc == SQLITE_ROW && sqlite3_column_int64(s, 0) > 0;
+	finalize(st, &s);
+	if (rc != SQLITE_ROW)
+		return end_transaction(st, &s, sql_error(st, rc, "find the record"));
+	if (!exists) {
+		g_snprintf(st->errbuf, sizeof(st->errbuf), "no record %" G_GINT64_FORMAT, message);
+		return end_transaction(st, &s, -ENOENT);
+	}
+	g_auto(StoreActionRow) old = { 0 };
+	r = store_action_get(st, message, promise, &old);
+	if (r < 0 && r != -ENOENT)
+		return end_transaction(st, &s, r);
+	bool have = r == 0;
+	if (have && (old.state == STORE_ACTION_PENDING || (old.state == STORE_ACTION_DONE && !again))) {
+		if (ret_row) {
+			*ret_row = old;
+			memset(&old, 0, sizeof(old));
+		}
+		g_snprintf(st->errbuf, sizeof(st->errbuf), "record %" G_GINT64_FORMAT ": the %s is already %s", message,
+			   promise,
+			   store_action_state_name(old.state == STORE_ACTION_PENDING ? STORE_ACTION_PENDING
+										     : STORE_ACTION_DONE));
+		return end_transaction(st, &s, -EALREADY);
+	}
+	if ((r = prepare(
+		     st,
+		     have ? "UPDATE actions SET state = 'pending', why = NULL, last_error = NULL, next_attempt_at = NULL, "
+			    "done_at = NULL, created_at = ?3, requested_by = ?4 WHERE message = ?1 AND promise = ?2"
+			  : "INSERT INTO actions (message, promise, state, created_at, requested_by) "
+			    "VALUES (?1, ?2, 'pending', ?3, ?4)",
+		     &s)) < 0)
+		return end_transaction(st, &s, r);
+	sqlite3_bind_int64(s, 1, message);
+	bind_text(s, 2, promise);
+	sqlite3_bind_int64(s, 3, at);
+	bind_text(s, 4, user);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		return end_transaction(st, &s, sql_error(st, rc, "request an action"));
+	return end_transaction(st, &s, 0);
+}
+
 static int read_status(struct store *st, struct store_status *out)
 {
 	sqlite3_stmt *s = NULL;
@@ -1647,8 +1900,10 @@ static int read_status(struct store *st, struct store_status *out)
 	finalize(st, &s);
 	if (rc != SQLITE_DONE)
 		return sql_error(st, rc, "read state");
-	if ((r = prepare(st, "SELECT COUNT(*), COALESCE(MAX(attempts), 0) FROM actions WHERE state = 'pending'", &s)) <
-	    0)
+	if ((r = prepare(st,
+			 "SELECT COUNT(*), COALESCE(MAX(attempts), 0) FROM actions WHERE state = 'pending' "
+			 "AND promise != 'receipt'",
+			 &s)) < 0)
 		return r;
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		out->actions_pending = sqlite3_column_int64(s, 0);
@@ -1657,6 +1912,26 @@ static int read_status(struct store *st, struct store_status *out)
 	finalize(st, &s);
 	if (rc != SQLITE_ROW)
 		return sql_error(st, rc, "count pending actions");
+	if ((r = prepare(st, "SELECT state, COUNT(*) FROM actions WHERE promise = ?1 GROUP BY state", &s)) < 0)
+		return r;
+	bind_text(s, 1, STORE_RECEIPT_PROMISE);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		out->receipts[col_action_state(s, 0)] += sqlite3_column_int64(s, 1);
+	}
+	finalize(st, &s);
+	if (rc != SQLITE_DONE)
+		return sql_error(st, rc, "count receipts");
+	if ((r = prepare(st,
+			 "SELECT last_error FROM actions WHERE promise = ?1 AND last_error IS NOT NULL "
+			 "AND state IN ('pending', 'failed') ORDER BY last_attempt_at DESC, id DESC LIMIT 1",
+			 &s)) < 0)
+		return r;
+	bind_text(s, 1, STORE_RECEIPT_PROMISE);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		out->last_receipt_error = g_strdup(col_text(s, 0));
+	finalize(st, &s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_error(st, rc, "read the last receipt error");
 	if ((r = prepare(st,
 			 "SELECT COUNT(*) FROM messages m JOIN mailboxes b "
 			 "ON m.mailbox = b.mailbox AND m.uidvalidity = b.uidvalidity",
@@ -1677,6 +1952,7 @@ int store_get_status(struct store *st, struct store_status *ret_status)
 	if (r < 0) {
 		g_free(status.last_error);
 		g_free(status.last_action_error);
+		g_free(status.last_receipt_error);
 		g_free(status.gap_uids);
 		return r;
 	}

@@ -12,7 +12,7 @@
 
 #include "record.h"
 
-#define STORE_SCHEMA_VERSION 9
+#define STORE_SCHEMA_VERSION 10
 
 /* The page size of a database the daemon creates.  Messages and
  * attachments are blobs of tens to hundreds of KB: 16 KiB pages write them
@@ -27,6 +27,8 @@ struct store;
 #define STORE_MAX_PROMISES 4
 /* The promise whose row store_message's server_action* fields show. */
 #define STORE_SERVER_ACTION_PROMISE "after_ingest"
+/* The promise of a receipt to the applicant (actions-receipt.c). */
+#define STORE_RECEIPT_PROMISE "receipt"
 
 enum store_mode {
 	STORE_READ_WRITE, /* the daemon: creates and migrates the database */
@@ -181,7 +183,9 @@ struct store_status {
 	char *last_error;         /* owned by the caller: g_free(); NULL if the last poll succeeded */
 	int64_t server_exists;    /* messages in the mailbox at the last good poll; -1 unknown */
 	int64_t recorded_current; /* records under the mailbox's current UIDVALIDITY */
-	int64_t actions_pending;  /* promised actions not done yet (schema 9: any promise) */
+	int64_t actions_pending;  /* promised server actions not done yet (every promise but receipts) */
+	int64_t receipts[4];      /* receipts by enum store_action_state */
+	char *last_receipt_error; /* owned by the caller: g_free(); the newest error of a pending or failed receipt */
 	int64_t action_attempts;  /* the most attempts any of them has had; 0: none tried yet */
 	char *last_action_error;  /* owned by the caller: g_free(); NULL when the last attempt succeeded */
 	int64_t gaps_checked_at;  /* the last gap check; 0 = never */
@@ -283,11 +287,74 @@ int store_set_durable(struct store *st, bool full);
 
 /* A promised action (schema 9: a row of actions), as the queue sees it. */
 struct store_action {
-	int64_t id;       /* the action's */
-	int64_t message;  /* its record */
-	uint32_t uid;     /* the record's UID */
-	int64_t attempts; /* tried so far */
+	int64_t id;         /* the action's */
+	int64_t message;    /* its record */
+	uint32_t uid;       /* the record's UID */
+	int64_t attempts;   /* tried so far */
+	int64_t created_at; /* when it was promised (or requested); before schema 10: the record's commit */
+	bool requested;     /* an operator asked for it (store_action_request) */
 };
+
+/* The states of an action (schema 10; the order of store_status.receipts). */
+enum store_action_state {
+	STORE_ACTION_PENDING,
+	STORE_ACTION_DONE,
+	STORE_ACTION_FAILED,  /* given up: refused for good */
+	STORE_ACTION_SKIPPED, /* a rule said never: why */
+};
+const char *store_action_state_name(enum store_action_state state); /* "pending", "done", "failed", "skipped" */
+
+/* How one action settled (store_action_settle). */
+struct store_action_settlement {
+	enum store_action_state state;
+	const char *kind;   /* done: how ("receipt") */
+	const char *target; /* done, failed: with what or to whom (the recipient); skipped: may be NULL */
+	const char *detail; /* done: what identifies it (the receipt's Message-ID); may be NULL */
+	const char *error;  /* pending, failed: why not (no secrets) */
+	const char *why;    /* skipped: the rule's token */
+	int64_t next_at;    /* pending: not before (Unix time); 0: at the next run */
+	bool attempted;     /* the attempt counts (false: settled without trying, e.g. skipped) */
+};
+
+/* The pending actions of PROMISE due at NOW (no next attempt set, or one
+ * at or before NOW), oldest record first; MAILBOX NULL: of every mailbox
+ * (then UIDVALIDITY is ignored).  *ret_actions is newly allocated. */
+int store_actions_due(struct store *st, const char *promise, const char *mailbox, uint32_t uidvalidity, int64_t now,
+		      struct store_action **ret_actions, size_t *ret_n);
+/* Settles the pending action ID at AT as HOW says, in one transaction
+ * (its error is the action's own: status shows a receipt's apart from the
+ * server actions').  An action no longer pending is left as it is. */
+int store_action_settle(struct store *st, int64_t id, const struct store_action_settlement *how, int64_t at);
+/* How many actions of PROMISE were done to TARGET (case-insensitive) at or
+ * after SINCE: a per-recipient rate. */
+int store_actions_done_to(struct store *st, const char *promise, const char *target, int64_t since, int64_t *ret_n);
+
+/* One action as puljectl shows it; strings owned (store_action_row_clear). */
+struct store_action_row {
+	int64_t id;
+	int64_t message;
+	char *promise;
+	enum store_action_state state;
+	char *kind, *target, *detail, *why, *last_error, *requested_by;
+	int64_t attempts;
+	int64_t created_at, last_attempt_at, done_at, next_attempt_at; /* 0: none */
+};
+void store_action_row_clear(struct store_action_row *row);
+typedef struct store_action_row StoreActionRow;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(StoreActionRow, store_action_row_clear)
+/* The action of PROMISE on record MESSAGE: 0 and *ret_row filled, or
+ * -ENOENT (none promised), *ret_row untouched. */
+int store_action_get(struct store *st, int64_t message, const char *promise, struct store_action_row *ret_row);
+typedef int (*store_action_row_cb)(const struct store_action_row *row, void *userdata);
+/* The actions of PROMISE by record; a non-zero return from CB stops the walk. */
+int store_foreach_action(struct store *st, const char *promise, store_action_row_cb cb, void *userdata);
+/* An operator asks for the action of PROMISE on record MESSAGE (puljectl
+ * receipt send): a new pending action, or an existing skipped or failed
+ * one made pending again (AGAIN: a done one too), noted with USER and AT.
+ * -ENOENT no such record; -EALREADY it is pending or (without AGAIN)
+ * done: *ret_row (may be NULL) then holds it. */
+int store_action_request(struct store *st, int64_t message, const char *promise, const char *user, bool again,
+			 int64_t at, struct store_action_row *ret_row);
 
 /* The pending actions of PROMISE on records of MAILBOX/UIDVALIDITY, by
  * UID; *ret_actions is newly allocated (g_free). */

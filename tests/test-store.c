@@ -1330,6 +1330,179 @@ static void test_create_disk_full(void)
 	g_assert_cmpuint(full, >, 0);
 }
 
+static int count_rows(const struct store_action_row *row, void *userdata)
+{
+	(*(int *)userdata)++;
+	g_assert_cmpstr(row->promise, ==, STORE_RECEIPT_PROMISE);
+	return 0;
+}
+
+/* Schema 10: receipts settle one by one — done with recipient and
+ * Message-ID, pending with a next attempt (not due before it), skipped
+ * with why, failed — and an operator may ask for one again. */
+static void test_receipt_actions(void)
+{
+	g_autofree char *path = db_path("receipts.db");
+	struct store *st = open_inbox(path);
+	int64_t ids[5];
+	enum store_outcome ins;
+	for (uint32_t uid = 1; uid <= 5; uid++) {
+		g_autofree char *raw = g_strdup_printf("receipt raw %u", uid);
+		struct store_message m = msg(uid, raw);
+		m.recorded_at = 1700000000;
+		if (uid <= 4)
+			m.promises[m.n_promises++] = STORE_RECEIPT_PROMISE;
+		if (uid == 1)
+			m.promises[m.n_promises++] = STORE_SERVER_ACTION_PROMISE;
+		g_assert_cmpint(store_record(st, &m, NULL, 0, &ids[uid - 1], &ins), ==, 0);
+	}
+	const int64_t now = 1700000100;
+	g_autofree struct store_action *due = NULL;
+	size_t n = 0;
+	g_assert_cmpint(store_actions_due(st, STORE_RECEIPT_PROMISE, NULL, 0, now, &due, &n), ==, 0);
+	g_assert_cmpuint(n, ==, 4);
+	g_assert_cmpint(due[0].created_at, ==, 1700000000);
+	g_assert_false(due[0].requested);
+
+	struct store_action_settlement sent = { .state = STORE_ACTION_DONE,
+						.kind = "receipt",
+						.target = "Ansoeger@Example.org",
+						.detail = "<receipt.42.1.c@sum.dk>",
+						.attempted = true };
+	struct store_action_settlement later = { .state = STORE_ACTION_PENDING,
+						 .error = "SMTP: 451 4.3.0 try later",
+						 .next_at = now + 60,
+						 .attempted = true };
+	struct store_action_settlement skipped = { .state = STORE_ACTION_SKIPPED,
+						   .why = "list",
+						   .error = "postlister får aldrig kvittering" };
+	struct store_action_settlement refused = { .state = STORE_ACTION_FAILED,
+						   .target = "x@example.org",
+						   .error = "RCPT TO: 550 5.1.1 no such user",
+						   .attempted = true };
+	g_assert_cmpint(store_action_settle(st, due[0].id, &sent, now), ==, 0);
+	g_assert_cmpint(store_action_settle(st, due[1].id, &later, now), ==, 0);
+	g_assert_cmpint(store_action_settle(st, due[2].id, &skipped, now), ==, 0);
+	g_assert_cmpint(store_action_settle(st, due[3].id, &refused, now), ==, 0);
+	/* Settled once: a second settlement of a done action changes nothing. */
+	g_assert_cmpint(store_action_settle(st, due[0].id, &refused, now + 1), ==, 0);
+
+	g_autofree struct store_action *again = NULL;
+	g_assert_cmpint(store_actions_due(st, STORE_RECEIPT_PROMISE, NULL, 0, now + 59, &again, &n), ==, 0);
+	g_assert_cmpuint(n, ==, 0);
+	g_autofree struct store_action *later_due = NULL;
+	g_assert_cmpint(store_actions_due(st, STORE_RECEIPT_PROMISE, NULL, 0, now + 60, &later_due, &n), ==, 0);
+	g_assert_cmpuint(n, ==, 1);
+	g_assert_cmpint(later_due[0].message, ==, ids[1]);
+	g_assert_cmpint(later_due[0].attempts, ==, 1);
+
+	int64_t count = -1;
+	g_assert_cmpint(store_actions_done_to(st, STORE_RECEIPT_PROMISE, "ansoeger@example.ORG", now - 86400, &count),
+			==, 0);
+	g_assert_cmpint(count, ==, 1);
+	g_assert_cmpint(store_actions_done_to(st, STORE_RECEIPT_PROMISE, "ansoeger@example.org", now + 1, &count), ==,
+			0);
+	g_assert_cmpint(count, ==, 0);
+
+	g_auto(StoreActionRow) row = { 0 };
+	g_assert_cmpint(store_action_get(st, ids[0], STORE_RECEIPT_PROMISE, &row), ==, 0);
+	g_assert_cmpint(row.state, ==, STORE_ACTION_DONE);
+	g_assert_cmpstr(row.target, ==, "Ansoeger@Example.org");
+	g_assert_cmpstr(row.detail, ==, "<receipt.42.1.c@sum.dk>");
+	g_assert_cmpint(row.done_at, ==, now);
+	g_assert_null(row.last_error);
+	store_action_row_clear(&row);
+	g_assert_cmpint(store_action_get(st, ids[2], STORE_RECEIPT_PROMISE, &row), ==, 0);
+	g_assert_cmpint(row.state, ==, STORE_ACTION_SKIPPED);
+	g_assert_cmpstr(row.why, ==, "list");
+	g_assert_cmpint(row.attempts, ==, 0);
+	store_action_row_clear(&row);
+	struct store_action_row untouched = { .id = 77 };
+	g_assert_cmpint(store_action_get(st, ids[4], STORE_RECEIPT_PROMISE, &untouched), ==, -ENOENT);
+	g_assert_cmpint(untouched.id, ==, 77);
+
+	struct store_status status;
+	g_assert_cmpint(store_get_status(st, &status), ==, 0);
+	g_assert_cmpint(status.receipts[STORE_ACTION_DONE], ==, 1);
+	g_assert_cmpint(status.receipts[STORE_ACTION_PENDING], ==, 1);
+	g_assert_cmpint(status.receipts[STORE_ACTION_SKIPPED], ==, 1);
+	g_assert_cmpint(status.receipts[STORE_ACTION_FAILED], ==, 1);
+	g_assert_cmpint(status.actions_pending, ==, 1); /* the server action only */
+	g_assert_nonnull(status.last_receipt_error);
+	g_free(status.last_error);
+	g_free(status.last_action_error);
+	g_free(status.last_receipt_error);
+	g_free(status.gap_uids);
+
+	/* An operator asks: a sent one only with again; a new one for a record
+	 * that had none; never for a record that does not exist. */
+	g_assert_cmpint(store_action_request(st, ids[0], STORE_RECEIPT_PROMISE, "mette", false, now + 5, &row), ==,
+			-EALREADY);
+	g_assert_cmpint(row.state, ==, STORE_ACTION_DONE);
+	store_action_row_clear(&row);
+	g_assert_cmpint(store_action_request(st, ids[0], STORE_RECEIPT_PROMISE, "mette", true, now + 5, NULL), ==, 0);
+	g_assert_cmpint(store_action_request(st, ids[2], STORE_RECEIPT_PROMISE, "mette", false, now + 5, NULL), ==, 0);
+	g_assert_cmpint(store_action_request(st, ids[4], STORE_RECEIPT_PROMISE, "mette", false, now + 5, NULL), ==, 0);
+	g_assert_cmpint(store_action_request(st, ids[1], STORE_RECEIPT_PROMISE, "mette", false, now + 5, NULL), ==,
+			-EALREADY);
+	g_assert_cmpint(store_action_request(st, 999, STORE_RECEIPT_PROMISE, "mette", false, now + 5, NULL), ==,
+			-ENOENT);
+	g_autofree struct store_action *asked = NULL;
+	g_assert_cmpint(store_actions_due(st, STORE_RECEIPT_PROMISE, NULL, 0, now + 5, &asked, &n), ==, 0);
+	g_assert_cmpuint(n, ==, 3);
+	for (size_t i = 0; i < n; i++)
+		g_assert_true(asked[i].requested);
+	g_assert_cmpint(store_action_get(st, ids[4], STORE_RECEIPT_PROMISE, &row), ==, 0);
+	g_assert_cmpstr(row.requested_by, ==, "mette");
+	g_assert_cmpint(row.created_at, ==, now + 5);
+	store_action_row_clear(&row);
+	int rows = 0;
+	g_assert_cmpint(store_foreach_action(st, STORE_RECEIPT_PROMISE, count_rows, &rows), ==, 0);
+	g_assert_cmpint(rows, ==, 5);
+	store_close(st);
+}
+
+/* A schema-9 database's actions survive the rebuild of schema 10: ids,
+ * states, targets and attempts; the new states are allowed after it. */
+static void test_upgrade_receipts(void)
+{
+	g_autofree char *path = db_path("upgrade-v9.db");
+	g_autofree char *err = NULL;
+	g_assert_cmpint(store_create_at_version(path, 9, &err), ==, 0);
+	exec_sql(
+		path,
+		"INSERT INTO mailboxes VALUES ('INBOX', 42, 2, 0);"
+		"INSERT INTO messages (id, mailbox, uidvalidity, uid, recorded_at, server_size, raw_size, status, "
+		"reasons) VALUES (1, 'INBOX', 42, 1, 1600000000, 1, 0, 'accepted', '[]'),"
+		"(2, 'INBOX', 42, 2, 1600000001, 1, 0, 'accepted', '[]');"
+		"INSERT INTO actions (id, message, promise, state, kind, target, done_at, attempts, last_error) VALUES "
+		"(7, 1, 'after_ingest', 'done', 'move', 'Behandlet', 1600000005, 1, NULL),"
+		"(8, 2, 'after_ingest', 'pending', NULL, NULL, NULL, 3, 'no such folder');");
+	struct store *st = open_rw(path);
+	g_assert_cmpint(user_version(path), ==, STORE_SCHEMA_VERSION);
+	g_auto(StoreActionRow) row = { 0 };
+	g_assert_cmpint(store_action_get(st, 2, STORE_SERVER_ACTION_PROMISE, &row), ==, 0);
+	g_assert_cmpint(row.id, ==, 8);
+	g_assert_cmpint(row.state, ==, STORE_ACTION_PENDING);
+	g_assert_cmpint(row.attempts, ==, 3);
+	g_assert_cmpstr(row.last_error, ==, "no such folder");
+	g_assert_cmpint(row.created_at, ==, 1600000001); /* the record's commit */
+	store_action_row_clear(&row);
+	g_assert_cmpint(store_action_get(st, 1, STORE_SERVER_ACTION_PROMISE, &row), ==, 0);
+	g_assert_cmpint(row.state, ==, STORE_ACTION_DONE);
+	g_assert_cmpstr(row.target, ==, "Behandlet");
+	g_autofree struct store_action *p = NULL;
+	size_t n = 0;
+	g_assert_cmpint(store_actions_pending(st, STORE_SERVER_ACTION_PROMISE, "INBOX", 42, &p, &n), ==, 0);
+	g_assert_cmpuint(n, ==, 1);
+	struct store_action_settlement skipped = { .state = STORE_ACTION_SKIPPED, .why = "test" };
+	g_assert_cmpint(store_action_settle(st, 8, &skipped, 1600000100), ==, 0);
+	store_action_row_clear(&row);
+	g_assert_cmpint(store_action_get(st, 2, STORE_SERVER_ACTION_PROMISE, &row), ==, 0);
+	g_assert_cmpint(row.state, ==, STORE_ACTION_SKIPPED);
+	store_close(st);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1342,6 +1515,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/store/rollback", test_rollback_on_failure);
 	g_test_add_func("/store/batch", test_batch);
 	g_test_add_func("/store/actions", test_actions);
+	g_test_add_func("/store/receipt-actions", test_receipt_actions);
+	g_test_add_func("/store/upgrade/receipts", test_upgrade_receipts);
 	g_test_add_func("/store/verdict-words", test_verdict_words);
 	g_test_add_func("/store/migrate-v3", test_migrate_v3);
 	g_test_add_func("/store/rekey", test_rekey);
