@@ -110,6 +110,40 @@ static void test_facts_bounds(void)
 	g_string_free(raw, TRUE);
 }
 
+/* Every message of the corpus (fixtures/mime, fixtures/fuzz): its facts
+ * parse, and no string holds a control character. */
+static void test_facts_corpus(void)
+{
+	const char *fixtures = g_getenv("PULJED_FIXTURES");
+	g_assert_nonnull(fixtures);
+	static const char *const dirs[] = { "mime", "fuzz" };
+	size_t n = 0;
+	for (size_t d = 0; d < G_N_ELEMENTS(dirs); d++) {
+		g_autofree char *path = g_build_filename(fixtures, dirs[d], NULL);
+		g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+		g_assert_nonnull(dir);
+		for (const char *name; (name = g_dir_read_name(dir));) {
+			g_autofree char *file = g_build_filename(path, name, NULL);
+			g_autofree char *raw = NULL;
+			gsize len = 0;
+			if (!g_file_test(file, G_FILE_TEST_IS_REGULAR) || !g_file_get_contents(file, &raw, &len, NULL))
+				continue;
+			g_auto(ReceiptFacts) f = { 0 };
+			(void)receipt_facts_parse((const uint8_t *)raw, len, &f);
+			const char *const strings[] = { f.return_path, f.from_addr,   f.auto_submitted,
+							f.precedence,  f.list_header, f.autoreply_header,
+							f.suppress,    f.message_id,  f.references };
+			for (size_t i = 0; i < G_N_ELEMENTS(strings); i++)
+				for (const char *p = strings[i]; p && *p; p++)
+					if ((unsigned char)*p < 0x20 || *p == 0x7f)
+						g_error("%s: a control character in field %zu", file, i);
+			n++;
+		}
+	}
+	g_test_message("%zu messages", n);
+	g_assert_cmpuint(n, >, 50);
+}
+
 /* ---- the decision ---------------------------------------------------------- */
 
 #define ALL_DEFAULT ((1u << RULES_ACCEPTED) | (1u << RULES_REVIEW) | (1u << RULES_LATE))
@@ -719,6 +753,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/receipt/facts", test_facts);
 	g_test_add_func("/receipt/facts-bounds", test_facts_bounds);
+	g_test_add_func("/receipt/facts-corpus", test_facts_corpus);
 	g_test_add_func("/receipt/decide", test_decide);
 	g_test_add_func("/receipt/skip-words", test_skip_words);
 	g_test_add_func("/receipt/address-ok", test_address_ok);
