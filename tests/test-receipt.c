@@ -77,6 +77,15 @@ static void test_facts(void)
 	parse("Return-Path: <@relay.example:user@host.example>\n\n", &k);
 	g_assert_cmpstr(k.return_path, ==, "user@host.example");
 
+	/* A msg-id longer than RECEIPT_ID_MAX is dropped. */
+	g_autofree char *local = g_strnfill(RECEIPT_ID_MAX, 'i');
+	g_autofree char *long_id =
+		g_strdup_printf("Message-ID: <%s@x>\r\nReferences: <%s@x> <ok@x>\r\n\r\n", local, local);
+	g_auto(ReceiptFacts) l = { 0 };
+	parse(long_id, &l);
+	g_assert_null(l.message_id);
+	g_assert_cmpstr(l.references, ==, "<ok@x>");
+
 	/* No header at all. */
 	g_auto(ReceiptFacts) e = { 0 };
 	g_assert_cmpint(receipt_facts_parse((const uint8_t *)"\r\nbody", 6, &e), ==, -EINVAL);
@@ -185,6 +194,8 @@ static void test_decide(void)
 		{ "X-Auto-Response-Suppress: All\r\n", { RULES_ACCEPTED, 0, NULL, 0 }, 0, RECEIPT_SKIP_AUTOMATIC, NULL,
 		  "X-Auto-Response-Suppress: All" },
 		{ "", { RULES_ACCEPTED, RULES_KIND_AUTO_REPLY, NULL, 0 }, 0, RECEIPT_SKIP_AUTOMATIC, NULL, "autosvar" },
+		{ "Precedence: auto_reply\r\n", { RULES_ACCEPTED, 0, NULL, 0 }, 0, RECEIPT_SKIP_AUTOMATIC, NULL,
+		  "Precedence: auto_reply" },
 		{ "Content-Type: multipart/report; report-type=delivery-status\r\n", { RULES_ACCEPTED, 0, NULL, 0 }, 0,
 		  RECEIPT_SKIP_REPORT, NULL, "multipart/report" },
 		{ "", { RULES_UNRELATED, RULES_KIND_DELIVERY_REPORT, NULL, 0 }, 0, RECEIPT_SKIP_REPORT, NULL, "leveringsrapport" },
@@ -712,7 +723,15 @@ static void test_compose(void)
 	g_autofree char *m3 = NULL;
 	g_assert_cmpint(receipt_compose(&c, &h2, "x\n", NULL, 1656677000, &m3, &len, &error), ==, 0);
 	g_assert_true(g_str_has_prefix(m3, "From: puljer@sum.example\r\n"));
+	/* A msg-id with "=?" in it is written as it is, never encoded. */
+	h2.in_reply_to = "<=?x?=@y>";
+	h2.references = "<a=?b@c>";
+	g_autofree char *m5 = NULL;
+	g_assert_cmpint(receipt_compose(&c, &h2, "x\n", NULL, 1656677000, &m5, &len, &error), ==, 0);
+	g_autofree char *r5 = header_line(m5, "References");
+	g_assert_cmpstr(r5, ==, "<a=?b@c> <=?x?=@y>");
 	/* Only the application's id: References is it alone. */
+	h2.references = NULL;
 	h2.in_reply_to = "<only@x>";
 	g_autofree char *m4 = NULL;
 	g_assert_cmpint(receipt_compose(&c, &h2, "x\n", NULL, 1656677000, &m4, &len, &error), ==, 0);
