@@ -19,7 +19,7 @@
 #define RECEIPT_HEADER_MAX (256 * 1024) /* bytes of the top-level header read */
 #define RECEIPT_ADDR_MAX 254            /* an addr-spec longer than this is unusable (RFC 5321 path) */
 #define RECEIPT_ID_MAX 250              /* a Message-ID or one References entry, bytes (longer: dropped) */
-#define RECEIPT_REFERENCES_MAX 20       /* References entries kept (the newest) */
+#define RECEIPT_REFERENCES_MAX 20       /* References entries kept (the first and the newest) */
 #define RECEIPT_SUBJECT_MAX 400         /* characters of the subject as received, in the receipt */
 
 /* ---- what the application's header says -------------------------------- */
