@@ -1,7 +1,9 @@
 #include "record.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <string.h>
+#include <glib.h>
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -104,4 +106,9 @@ bool record_signature_parse(const char *name, enum cms_status *ret)
 double record_score(double score)
 {
 	return floor(score * 100 + 1e-9) / 100;
+}
+
+char *record_reference(int64_t id)
+{
+	return g_strdup_printf("PJ-%06" PRId64, id);
 }

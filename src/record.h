@@ -3,9 +3,10 @@
  * CSV and HTML and on the terminal.  The values are the enums of the
  * modules that decide them (rules.h: status, match, kind; cms.h: a
  * signature); this is the one place their names are spelled.  Pure: no
- * I/O, no allocation; the names are static. */
+ * I/O; the names are static (a record's reference number is allocated). */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "cms.h"
 #include "rules.h"
@@ -30,3 +31,9 @@ bool record_signature_parse(const char *name, enum cms_status *ret);
  * rounded (0.749 never shows as a threshold of 0.75), the same in the
  * reasons ("subject:fuzzy(0.96)"), show and --json. */
 double record_score(double score);
+
+/* A record's reference number, as the receipt and the list of received
+ * applications give it to the applicant: "PJ-" and the record id,
+ * zero-padded to at least 6 digits ("PJ-000042", "PJ-1234567").  Newly
+ * allocated (g_free). */
+char *record_reference(int64_t id);

@@ -71,10 +71,31 @@ static void test_unknown(void)
 	g_assert_false(record_kind_parse("accepted", &k));
 }
 
+/* The reference number: "PJ-", the id zero-padded to six digits, more
+ * digits when the id needs them. */
+static void test_reference(void)
+{
+	static const struct {
+		int64_t id;
+		const char *want;
+	} cases[] = {
+		{ 1, "PJ-000001" },
+		{ 42, "PJ-000042" },
+		{ 999999, "PJ-999999" },
+		{ 1000000, "PJ-1000000" },
+		{ INT64_MAX, "PJ-9223372036854775807" },
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *r = record_reference(cases[i].id);
+		g_assert_cmpstr(r, ==, cases[i].want);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/record/round-trip", test_round_trip);
 	g_test_add_func("/record/unknown", test_unknown);
+	g_test_add_func("/record/reference", test_reference);
 	return g_test_run();
 }
