@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <glib.h>
 
 #include "record.h"
 #include "summary.h"
@@ -135,6 +136,15 @@ struct report {
  * af mailserverens tid".  NULL when there is nothing to say.  Newly
  * allocated (g_free); shown by puljectl show as well. */
 char *report_edge_sentence(const struct report_edge *e);
+
+/* S (NULL: nothing) cleaned of control characters (term_clean), then
+ * escaped for HTML text and attribute values, appended to OUT. */
+void report_escape(GString *out, const char *s);
+
+/* T in the zone TZ_NAME (NULL: Europe/Copenhagen) in Danish: "1. juli
+ * 2022 kl. 23:59:59", without the seconds unless SECONDS; "?" for a time
+ * or zone GLib cannot hold.  Newly allocated (g_free). */
+char *report_danish_time(int64_t t, const char *tz_name, bool seconds);
 
 /* A deadline delta in words: "late by 2 h 13 min", "on time, 3 h 12 min
  * before the deadline" (English, for puljectl show).  Newly allocated. */
