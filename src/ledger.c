@@ -137,10 +137,11 @@ static void about(GString *out, const struct ledger *l)
 		"<section class=\"about\">\n"
 		"<p>Listen viser hver e-mail, der er modtaget i puljens postkasse til opslaget: én linje pr. "
 		"modtaget besked. Der står ingen navne, adresser eller emner på listen.</p>\n"
-		"<p><b>Sådan finder du din ansøgning.</b> Når vi modtager en ansøgning, sender vi en kvittering "
-		"med et referencenummer (fx PJ-000042) og beskedens SHA-256. Find linjen med dit referencenummer, "
-		"og se, at de første 16 tegn af SHA-256 er de samme som i din kvittering. Har du sendt flere "
-		"e-mails, står hver på sin egen linje.</p>\n"
+		"<p><b>Sådan finder du din ansøgning.</b> Har du fået en kvittering for din ansøgning, står der et "
+		"referencenummer (fx PJ-000042) og beskedens SHA-256 i den. Find linjen med dit referencenummer, og "
+		"se, at de første 16 tegn af SHA-256 er de samme som i kvitteringen. Uden kvittering kan du lede "
+		"efter det tidspunkt, du sendte ansøgningen: den står lidt derefter. Har du sendt flere e-mails, "
+		"står hver på sin egen linje.</p>\n"
 		"<p><b>Hvad er SHA-256?</b> Et digitalt fingeraftryk af hele den e-mail, vi modtog: ændres blot ét "
 		"tegn, bliver fingeraftrykket et helt andet. Det er beregnet af beskeden, som vores mailserver "
 		"leverede den til postkassen, og kan derfor afvige fra et fingeraftryk af kopien i din egen "
@@ -213,7 +214,7 @@ static void call_section(GString *out, const struct ledger_call *c)
 	g_string_append(out, "<table class=\"ledger\"><thead><tr><th>Referencenummer</th><th>Modtaget (");
 	report_escape(out, zone);
 	g_string_append(out,
-			")</th><th>Tidspunkt fra</th><th>Fristen</th><th>SHA-256, første 16 tegn</th>"
+			")</th><th>Tidspunkt ifølge</th><th>Fristen</th><th>SHA-256, første 16 tegn</th>"
 			"<th>Bemærkning</th></tr></thead><tbody>\n");
 	g_autofree const struct ledger_row **rows = sorted(c);
 	for (size_t i = 0; i < c->n_rows; i++) {
@@ -285,7 +286,8 @@ char *ledger_csv(const struct ledger *l)
 	g_autofree char *when_header = g_strdup_printf("Modtaget (%s)", zone);
 	/* The reference first: it is what an applicant looks for. */
 	const char *header[CSV_COLUMNS] = {
-		"Referencenummer",         "Opslag",     when_header, "Modtaget, ISO 8601", "Tidspunkt fra", "Fristen",
+		"Referencenummer",         "Opslag",           when_header,
+		"Modtaget, ISO 8601",      "Tidspunkt ifølge", "Fristen",
 		"SHA-256, første 16 tegn", "Bemærkning",
 	};
 	export_csv_record(out, header, CSV_COLUMNS);

@@ -247,7 +247,7 @@ static void test_empty(void)
 	g_autofree char *csv = ledger_csv(&l);
 	g_assert_cmpstr(csv, ==,
 			"\xEF\xBB\xBF"
-			"Referencenummer;Opslag;Modtaget (Europe/Copenhagen);Modtaget, ISO 8601;Tidspunkt fra;"
+			"Referencenummer;Opslag;Modtaget (Europe/Copenhagen);Modtaget, ISO 8601;Tidspunkt ifølge;"
 			"Fristen;SHA-256, første 16 tegn;Bemærkning\r\n");
 }
 
@@ -264,7 +264,7 @@ static void test_csv(void)
 	g_auto(GStrv) lines = g_strsplit(csv + 3, "\r\n", -1);
 	g_assert_cmpuint(g_strv_length(lines), ==, G_N_ELEMENTS(rows) + 2); /* header, rows, "" after the last */
 	g_assert_cmpstr(lines[0], ==,
-			"Referencenummer;Opslag;Modtaget (Europe/Copenhagen);Modtaget, ISO 8601;Tidspunkt fra;"
+			"Referencenummer;Opslag;Modtaget (Europe/Copenhagen);Modtaget, ISO 8601;Tidspunkt ifølge;"
 			"Fristen;SHA-256, første 16 tegn;Bemærkning");
 	/* Exactly the row of the message that came last but one. */
 	g_assert_cmpstr(lines[5], ==,

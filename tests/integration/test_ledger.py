@@ -212,7 +212,7 @@ class LedgerTest(PuljedTestCase):
         self.assertNotIn(b"\n", csv_bytes.replace(b"\r\n", b""))
         rows = list(csv.reader(io.StringIO(csv_text[1:], newline=""), delimiter=";"))
         self.assertEqual(rows[0], ["Referencenummer", "Opslag", "Modtaget (%s)" % ZONE, "Modtaget, ISO 8601",
-                                   "Tidspunkt fra", "Fristen", "SHA-256, f\u00f8rste 16 tegn",
+                                   "Tidspunkt if\u00f8lge", "Fristen", "SHA-256, f\u00f8rste 16 tegn",
                                    "Bem\u00e6rkning"])
         want = []
         for call in (DEFAULT_CALL_NAME, CALL2_ID):
