@@ -58,12 +58,17 @@ char *ledger_hash_prefix(const char *sha256)
 }
 
 /* The note beside a row, or NULL: why it has no hash, or the record it
- * repeats.  Newly allocated. */
-static char *row_note(const struct ledger_row *r)
+ * repeats.  In HTML (HTML) a reference is kept on one line; the note is
+ * our own words and a generated reference, nothing to escape.  Newly
+ * allocated. */
+static char *row_note(const struct ledger_row *r, bool html)
 {
 	const char *body = (unsigned)r->body < G_N_ELEMENTS(body_notes) ? body_notes[r->body] : NULL;
 	g_autofree char *ref = r->duplicate_of ? record_reference(r->duplicate_of) : NULL;
-	g_autofree char *dup = ref ? g_strdup_printf("Samme besked som %s, modtaget igen.", ref) : NULL;
+	g_autofree char *dup =
+		!ref   ? NULL
+		: html ? g_strdup_printf("Samme besked som <span class=\"nb\">%s</span>, modtaget igen.", ref)
+		       : g_strdup_printf("Samme besked som %s, modtaget igen.", ref);
 	if (body && dup)
 		return g_strconcat(body, " ", dup, NULL);
 	return g_strdup(body ? body : dup);
@@ -124,7 +129,7 @@ static const char style[] =
 	"table{border-collapse:collapse;width:100%;margin:1em 0;font-size:.92em}"
 	"th,td{border:1px solid #999;padding:.35em .5em;text-align:left;vertical-align:top}"
 	"th{background:#eee}tr{page-break-inside:avoid;break-inside:avoid}thead{display:table-header-group}"
-	"td.ref,td.t,td.sha,td.v{white-space:nowrap}"
+	"td.ref,td.t,td.clock,td.sha,td.v,.nb{white-space:nowrap}"
 	"td.ref,td.sha{font-family:'DejaVu Sans Mono',monospace}td.note,td.clock{font-size:.85em;color:#333}"
 	".v-late{color:#c62828}.v-assessed{color:#b26a00}"
 	"@media print{body{margin:0;max-width:none}"
@@ -222,7 +227,7 @@ static void call_section(GString *out, const struct ledger_call *c)
 		g_autofree char *ref = record_reference(r->id);
 		g_autofree char *when = r->has_time ? report_danish_time(r->time, zone, true) : NULL;
 		g_autofree char *hash = ledger_hash_prefix(r->sha256);
-		g_autofree char *note = row_note(r);
+		g_autofree char *note = row_note(r, true);
 		static const char *const classes[] = { "on-time", "late", "assessed" };
 		unsigned v = (unsigned)r->verdict < G_N_ELEMENTS(classes) ? r->verdict : LEDGER_ASSESSED;
 		g_string_append(out, "<tr><td class=\"ref\">");
@@ -236,7 +241,8 @@ static void call_section(GString *out, const struct ledger_call *c)
 				       ledger_verdict_label(v));
 		g_string_append(out, hash ? hash : "—");
 		g_string_append(out, "</td><td class=\"note\">");
-		report_escape(out, note);
+		if (note)
+			g_string_append(out, note);
 		g_string_append(out, "</td></tr>\n");
 	}
 	g_string_append(out, "</tbody></table>\n</section>\n");
@@ -303,7 +309,7 @@ char *ledger_csv(const struct ledger *l)
 			g_autofree char *date = local ? g_date_time_format(local, "%Y-%m-%d %H:%M:%S") : NULL;
 			g_autofree char *iso = local ? g_date_time_format(local, "%Y-%m-%dT%H:%M:%S%:z") : NULL;
 			g_autofree char *hash = ledger_hash_prefix(r->sha256);
-			g_autofree char *note = row_note(r);
+			g_autofree char *note = row_note(r, false);
 			const char *fields[CSV_COLUMNS] = {
 				ref,
 				call,

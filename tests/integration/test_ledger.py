@@ -47,8 +47,9 @@ from harness.testcase import PuljedTestCase, parse_iso  # noqa: E402
 ZONE = "Europe/Copenhagen"
 CPH = zoneinfo.ZoneInfo(ZONE)
 CALL2_ID = "sundhedsfremme-2022"
+# Its deadline is judged by the sender's Date: header.
 CALL2 = {"subject": "Pulje til sundhedsfremme i kommunerne 2022", "deadline": "2022-09-15",
-         "timezone": ZONE}
+         "timezone": ZONE, "deadline_basis": "date-header"}
 MONTHS = ["januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september",
           "oktober", "november", "december"]
 PDF = b"%PDF-1.4\n% ledger test\n" + bytes(range(256))
@@ -65,13 +66,24 @@ def danish(iso):
                                              t.second)
 
 
-def mail(key, applicant, addr, pdf=PDF, call_subject=M.CALL_SUBJECT, attachments=None):
+def mail(key, applicant, addr, pdf=PDF, call_subject=M.CALL_SUBJECT, attachments=None, date=None):
     """(subject, bytes) of KEY's application, sent by APPLICANT from ADDR."""
     subject = call_subject + " \u2013 " + applicant
     atts = attachments if attachments is not None else [("ans\u00f8gning %s.pdf" % applicant,
                                                           "application/pdf", pdf)]
     return subject, M.make_message(subject, from_addr=addr, from_name=applicant, attachments=atts,
-                                   message_id="<%s.id@mail.%s>" % (key, addr.split("@")[1]))
+                                   date=parse_iso(date) if date else None, message_id="<%s.id@mail.%s>" % (key, addr.split("@")[1]))
+
+
+def deciding(r):
+    """The time that decided record R's deadline (list --json), and the
+    clock the list names."""
+    by = r["decided_by"]
+    if by == "date-header":
+        return r["date_header"], "afsenderens Date-felt"
+    if by == "edge":
+        return r["edge_received_at"], "mailserveren"
+    return r["received_at"], "postkassen"
 
 
 class LedgerTest(PuljedTestCase):
@@ -99,7 +111,7 @@ class LedgerTest(PuljedTestCase):
                 ("big", VEJLE, "bilag@vejle.example", "2022-06-18T12:00:00+02:00",
                  {"attachments": [("kæmpe bilag.bin", "application/octet-stream", big)]}),
                 ("call2", ROSKILDE, "sundhed@roskilde.example", "2022-08-01T08:15:00+02:00",
-                 {"call_subject": CALL2["subject"]})):
+                 {"call_subject": CALL2["subject"], "date": "2022-08-01T07:00:00+02:00"})):
             subject, raw = mail(key, applicant, addr, **kw)
             sent[key] = {"applicant": applicant, "addr": addr, "subject": subject, "raw": raw, "when": when}
             dc.append("INBOX", raw, when)
@@ -126,6 +138,9 @@ class LedgerTest(PuljedTestCase):
         self.assertNotEqual(big_rec["status"], "unrelated")
         (late_rec,) = by_key["late"]
         self.assertEqual(late_rec["status"], "late")
+        (roskilde,) = by_key["call2"]
+        self.assertEqual(roskilde["decided_by"], "date-header")
+        self.assertEqual(deciding(roskilde)[0], "2022-08-01T07:00:00+02:00")
         listed = [r for r in recs if r["status"] != "unrelated"]
         self.assertEqual(len(listed), 6)
 
@@ -186,17 +201,19 @@ class LedgerTest(PuljedTestCase):
         lines = rendered.splitlines()
         for call in (DEFAULT_CALL_NAME, CALL2_ID):
             rows = sorted((r for r in listed if r["call"] == call),
-                          key=lambda r: (parse_iso(r["received_at"]), r["id"]))
+                          key=lambda r: (parse_iso(deciding(r)[0]), r["id"]))
             at = -1
             for r in rows:
                 ref = "PJ-%06d" % r["id"]
-                # The reference opens its row's line (a note may name it too).
-                hits = [i for i, ln in enumerate(lines) if re.match(r"\s*%s(?!\d)" % ref, ln)]
+                # The reference opens its row's line, the time after it (a
+                # note may name it too).
+                hits = [i for i, ln in enumerate(lines) if re.match(r"\s*%s\s+\d" % ref, ln)]
                 self.assertEqual(len(hits), 1, "%s opens lines %s of\n%s" % (ref, hits, rendered))
                 line = " ".join(lines[hits[0]].split())
                 self.assertGreater(hits[0], at, "%s is not in order of arrival" % ref)
                 at = hits[0]
-                self.assertIn(danish(r["received_at"]), line)
+                self.assertIn(danish(deciding(r)[0]), line)
+                self.assertIn(deciding(r)[1], line)
                 self.assertIn(words[r["status"]], line)
                 if r["sha256"]:
                     self.assertIn(prefix[r["id"]], line)
@@ -206,6 +223,8 @@ class LedgerTest(PuljedTestCase):
         self.assertIn("for stor til at blive hentet", " ".join(rendered.split()))
         self.assertIn("Samme besked som PJ-%06d" % by_key["aeroe"][0]["id"], " ".join(rendered.split()))
         self.assertIn("2. juli 2022 kl. 00:00:10", rendered)
+        self.assertIn("1. august 2022 kl. 07:00:00", rendered)
+        self.assertNotIn("1. august 2022 kl. 08:15:00", rendered)
 
         # The CSV, read back.
         self.assertTrue(csv_bytes.startswith(b"\xef\xbb\xbf"))
@@ -217,10 +236,11 @@ class LedgerTest(PuljedTestCase):
         want = []
         for call in (DEFAULT_CALL_NAME, CALL2_ID):
             for r in sorted((r for r in listed if r["call"] == call),
-                            key=lambda r: (parse_iso(r["received_at"]), r["id"])):
-                t = parse_iso(r["received_at"]).astimezone(CPH)
+                            key=lambda r: (parse_iso(deciding(r)[0]), r["id"])):
+                when, clock = deciding(r)
+                t = parse_iso(when).astimezone(CPH)
                 want.append(["PJ-%06d" % r["id"], call, t.strftime("%Y-%m-%d %H:%M:%S"), t.isoformat(),
-                             "postkassen", words[r["status"]], prefix.get(r["id"], "")])
+                             clock, words[r["status"]], prefix.get(r["id"], "")])
         self.assertEqual([row[:7] for row in rows[1:]], want)
         notes = {row[0]: row[7] for row in rows[1:]}
         self.assertIn("for stor til at blive hentet", notes["PJ-%06d" % big_rec["id"]])
@@ -256,7 +276,6 @@ class LedgerTest(PuljedTestCase):
         with open(one, encoding="utf-8") as f:
             text = f.read()
         self.assertIn("<title>Modtagne ans\u00f8gninger: %s</title>" % CALL2["subject"], text)
-        (roskilde,) = by_key["call2"]
         self.assertIn("PJ-%06d" % roskilde["id"], text)
         for r in listed:
             if r["id"] != roskilde["id"]:
