@@ -710,7 +710,7 @@ static const char *clock_words(enum rules_basis clock)
 static char *verdict_text(const struct receipt_content *c)
 {
 	if (c->on_time == 0 && c->has_deadline) {
-		g_autofree char *d = report_time_text(c->deadline_last, c->timezone, true);
+		g_autofree char *d = report_danish_time(c->deadline_last, c->timezone, true);
 		return g_strdup_printf("modtaget efter fristen %s", d);
 	}
 	if (c->on_time == 0)
@@ -757,13 +757,13 @@ char *receipt_placeholder(const struct receipt_content *c, const char *name)
 	if (!strcmp(name, "from"))
 		return or_else(c->from, RECEIPT_ADDR_MAX, "(ukendt)");
 	if (!strcmp(name, "arrival"))
-		return report_time_text(c->arrival, c->timezone, true);
+		return report_danish_time(c->arrival, c->timezone, true);
 	if (!strcmp(name, "clock"))
 		return g_strdup(clock_words(c->clock));
 	if (!strcmp(name, "verdict"))
 		return verdict_text(c);
 	if (!strcmp(name, "deadline"))
-		return c->has_deadline ? report_time_text(c->deadline_last, c->timezone, true)
+		return c->has_deadline ? report_danish_time(c->deadline_last, c->timezone, true)
 				       : g_strdup("ingen frist");
 	if (!strcmp(name, "attachments"))
 		return attachments_text(c);
