@@ -42,7 +42,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import tempfile
 import time
 
 from . import certs as _certs
@@ -255,16 +254,10 @@ class Dovecot(LogFile):
             auth_mechanisms = "plain login" + (
                 " xoauth2 oauthbearer" if self.oauth2_url else "")
         self.auth_mechanisms = auth_mechanisms
-        self.keep = (os.environ.get("PULJED_KEEP_TMP") not in (None, "", "0")
-                     if keep is None else keep)
-        self._own_dir = workdir is None
-        self.dir = workdir or tempfile.mkdtemp(prefix="puljed-dovecot-")
-        os.makedirs(self.dir, exist_ok=True)
-        # Dovecot's auth process (user dovecot) must be able to traverse here.
-        os.chmod(self.dir, 0o755)
+        # Dovecot's auth process (user dovecot) must be able to traverse
+        # the directory (made 0755).
+        self._make_dir(workdir, keep, "dovecot")
         self.conf_path = os.path.join(self.dir, "dovecot.conf")
-        self.log_path = os.path.join(self.dir, "dovecot.log")
-        self.stderr_path = os.path.join(self.dir, "dovecot.stderr")
         self.users_path = os.path.join(self.dir, "users")
         self.password_file = os.path.join(self.dir, "imap-password")
         self.maildir_root = os.path.join(self.dir, "mail")

@@ -6,6 +6,7 @@ away."""
 import os
 import re
 import shutil
+import tempfile
 import signal
 import time
 
@@ -85,6 +86,19 @@ class LogFile:
             time.sleep(0.05)
 
     # ---- life cycle
+
+    def _make_dir(self, workdir, keep, name):
+        """Sets dir (WORKDIR or a new /tmp/puljed-NAME-*, mode 0755), keep
+        (KEEP, or PULJED_KEEP_TMP when None), log_path (NAME.log) and
+        stderr_path (NAME.stderr)."""
+        self.keep = (os.environ.get("PULJED_KEEP_TMP") not in (None, "", "0")
+                     if keep is None else keep)
+        self._own_dir = workdir is None
+        self.dir = workdir or tempfile.mkdtemp(prefix="puljed-%s-" % name)
+        os.makedirs(self.dir, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.log_path = os.path.join(self.dir, name + ".log")
+        self.stderr_path = os.path.join(self.dir, name + ".stderr")
 
     def cleanup(self):
         """stop() and remove the temp dir (unless keep / PULJED_KEEP_TMP)."""

@@ -73,7 +73,6 @@ import os
 import re
 import signal
 import subprocess
-import tempfile
 import time
 
 from . import certs as _certs
@@ -150,18 +149,11 @@ class Postfix(LogFile):
         self.password_file = dovecot.password_file
         self.submission_port = self.smtps_port = None
         self.plain_port = self.wronghost_port = None
-        self.keep = (os.environ.get("PULJED_KEEP_TMP") not in (None, "", "0")
-                     if keep is None else keep)
-        self._own_dir = workdir is None
-        self.dir = workdir or tempfile.mkdtemp(prefix="puljed-postfix-")
-        os.makedirs(self.dir, exist_ok=True)
         # Postfix's daemons (user postfix) must traverse to their queue.
-        os.chmod(self.dir, 0o755)
+        self._make_dir(workdir, keep, "postfix")
         self.conf_dir = os.path.join(self.dir, "etc")
         self.queue_dir = os.path.join(self.dir, "queue")
         self.data_dir = os.path.join(self.dir, "data")
-        self.log_path = os.path.join(self.dir, "postfix.log")
-        self.stderr_path = os.path.join(self.dir, "postfix.stderr")
         self.access_path = os.path.join(self.conf_dir, "recipient_access")
         self._access = {}
         self.proc = None
