@@ -57,11 +57,16 @@ def send_bin():
     return path
 
 
-class SmtpTest(PuljedTestCase):
+class SmtpBase(PuljedTestCase):
+    """Postfix + Dovecot per test (fresh ports), and smtp-send."""
+
+    def dovecot_options(self):
+        return {}
 
     def setUp(self):
         super().setUp()
-        self.dc = self.dovecot(lmtp=True, auth_inet=True, users={APPLICANT: None})
+        self.dc = self.dovecot(lmtp=True, auth_inet=True, users={APPLICANT: None},
+                               **self.dovecot_options())
         self.pf = Postfix(self.dc)
         self.addCleanup(self._stop_postfix)
         self.msg_path = self.path("message.eml")
@@ -109,6 +114,9 @@ class SmtpTest(PuljedTestCase):
                           b"Reference: PJ-000042\r\n", raw)
             self.assertIn("Vi har modtaget din ansøgning.".encode("utf-8"), raw)
         return got
+
+
+class SmtpTest(SmtpBase):
 
     # ------------------------------------------------------------ delivered
     def test_starttls_auth_plain_delivered(self):
@@ -254,6 +262,34 @@ class SmtpTest(PuljedTestCase):
         r, code, err, _u, elapsed, out = self.send(unused_port())
         self.assertEqual(r, "SMTP_E_CONNECT", out)
         self.assertLess(elapsed, 2.0)
+
+
+class XOAuth2SmtpTest(SmtpBase):
+    """AUTH XOAUTH2 through Postfix to Dovecot's oauth2 passdb, which asks a
+    local introspection endpoint (harness.oauth2) about the token."""
+
+    def dovecot_options(self):
+        self.idp = self.oauth2_endpoint()
+        return {"oauth2": self.idp}
+
+    def test_xoauth2_delivered(self):
+        token = self.issue_token(self.idp, self.dc.username)
+        tf = self.write_token(self.path("token"), token)
+        mark = self.pf.log_mark()
+        r, code, err, _u, _t, out = self.send(self.pf.submission_port, password_file=tf, auth="xoauth2")
+        self.assertEqual(r, "SMTP_OK", out)
+        self.assertIn(token, self.idp.seen)
+        self.assert_delivered_intact()
+        self.assertTrue(self.pf.wait_for_log(r"sasl_method=XOAUTH2, sasl_username=%s" % self.dc.username, mark))
+
+    def test_xoauth2_revoked_token(self):
+        token = self.issue_token(self.idp, self.dc.username)
+        self.idp.revoke(token)
+        tf = self.write_token(self.path("token"), token)
+        r, code, err, _u, _t, out = self.send(self.pf.submission_port, password_file=tf, auth="xoauth2")
+        self.assertEqual(r, "SMTP_E_AUTH", out)
+        self.assertIn("535", err)
+        self.assertEqual(self.pf.delivered(APPLICANT), [])
 
 
 class HostileSmtpTest(PuljedTestCase):
