@@ -15,6 +15,7 @@ STARTTLS and AUTH PLAIN LOGIN, and answers anything else 502.  Faults:
                            same plaintext packet, "250 injected" (a man in
                            the middle's reply injection)
 * ``"no-starttls"``     -- EHLO offers AUTH but not STARTTLS
+* ``"drop-at-starttls"`` -- closes the connection when STARTTLS comes
 
 ``lines``: every line the client sent (bytes, without CRLF), per
 connection: [[b"EHLO x", ...], ...].  ``close()`` stops it.
@@ -125,6 +126,8 @@ class FakeSmtp:
                         caps.append(b"250-STARTTLS")
                     caps.append(b"250 AUTH PLAIN LOGIN")
                     self._send(conn, b"\r\n".join(caps) + b"\r\n")
+                elif verb == b"STARTTLS" and f == "drop-at-starttls":
+                    return
                 elif verb == b"STARTTLS" and f == "starttls-inject":
                     self._send(conn, b"220 go ahead\r\n250 injected\r\n")
                 elif verb == b"QUIT":

@@ -345,6 +345,11 @@ class HostileSmtpTest(PuljedTestCase):
         self.assertEqual(r, "SMTP_E_PROTOCOL", out)
         self.assertIn("after its STARTTLS reply", out)
 
+    def test_connection_lost(self):
+        r, out, _elapsed, srv = self.run_fake("drop-at-starttls")
+        self.assertEqual(r, "SMTP_E_NETWORK", out)
+        self.assertIn("closed the connection", out)
+
     def test_starttls_not_offered_nothing_sent(self):
         r, out, _elapsed, srv = self.run_fake("no-starttls")
         self.assertEqual(r, "SMTP_E_PROTOCOL", out)
