@@ -14,6 +14,7 @@ Run:  PULJED=build/src/puljed PULJECTL=build/src/puljectl \\
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -344,6 +345,27 @@ class HostileSmtpTest(PuljedTestCase):
         r, out, _elapsed, srv = self.run_fake("starttls-inject")
         self.assertEqual(r, "SMTP_E_PROTOCOL", out)
         self.assertIn("after its STARTTLS reply", out)
+
+    def test_cancelled_while_waiting(self):
+        """SIGTERM (the daemon's handler sets the cancel flag) ends a wait for
+        a greeting that never comes at once, not at the timeout."""
+        srv = FakeSmtp("silent")
+        self.addCleanup(srv.close)
+        msg = self.path("m.eml")
+        with open(msg, "w") as f:
+            f.write("Subject: x\n\nbody\n")
+        p = subprocess.Popen([send_bin(), "127.0.0.1", str(srv.port), "starttls", "-", "-", "-", "none",
+                              SENDER, APPLICANT, msg], stdout=subprocess.PIPE,
+                             env=dict(os.environ, SMTP_SEND_TIMEOUT_MS="30000"))
+        deadline = time.monotonic() + 10
+        while not srv.lines and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        out = p.communicate(timeout=10)[0].decode()
+        self.assertLess(time.monotonic() - t0, 2.0)
+        self.assertTrue(out.startswith("SMTP_E_CANCELLED"), out)
 
     def test_connection_lost(self):
         r, out, _elapsed, srv = self.run_fake("drop-at-starttls")
