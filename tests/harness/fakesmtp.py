@@ -16,6 +16,8 @@ STARTTLS and AUTH PLAIN LOGIN, and answers anything else 502.  Faults:
                            the middle's reply injection)
 * ``"no-starttls"``     -- EHLO offers AUTH but not STARTTLS
 * ``"drop-at-starttls"`` -- closes the connection when STARTTLS comes
+* ``"refuse-binary"``   -- greets with a 554 whose text has control
+                           characters and bytes that are not UTF-8
 
 ``lines``: every line the client sent (bytes, without CRLF), per
 connection: [[b"EHLO x", ...], ...].  ``close()`` stops it.
@@ -94,6 +96,9 @@ class FakeSmtp:
                         return
                 except socket.timeout:
                     continue
+            return
+        if f == "refuse-binary":
+            self._send(conn, b"554-5.3.2 \x1b[31mgo\xff away\r\n554 5.3.2 line two\r\n")
             return
         if f == "endless-line":
             return self._stream(conn, b"220 ", b"x")

@@ -367,6 +367,13 @@ class HostileSmtpTest(PuljedTestCase):
         self.assertLess(time.monotonic() - t0, 2.0)
         self.assertTrue(out.startswith("SMTP_E_CANCELLED"), out)
 
+    def test_refusal_text_made_printable(self):
+        r, out, _elapsed, _srv = self.run_fake("refuse-binary")
+        self.assertEqual(r, "SMTP_E_PERMANENT", out)
+        line = out.splitlines()[0]
+        self.assertIn("greeting: 554 5.3.2  [31mgo? away 5.3.2 line two", line)
+        self.assertTrue(all(" " <= ch <= "~" for ch in line), repr(line))
+
     def test_connection_lost(self):
         r, out, _elapsed, srv = self.run_fake("drop-at-starttls")
         self.assertEqual(r, "SMTP_E_NETWORK", out)
