@@ -13,6 +13,10 @@ Usage::
         # trusting pf.ca_file
         raws = pf.wait_delivered("ansoeger@example.org", 1)
 
+Needs root (the master runs as root, its daemons as user postfix) and
+Debian's postfix package (scripts/install-deps.sh); a missing one fails
+loudly (PostfixError), it is never skipped.
+
 ``Postfix(dovecot, cert="good", smtps=True, domains=..., start=True,
 workdir=None, keep=None)`` runs its own instance: config directory, queue
 directory, data directory and log file in a private temp directory, the
