@@ -6,7 +6,8 @@ group and the key, whether puljed runs as the daemon, with --once or with
 statuses, a From that is no address, an unknown key, a template that is not
 text), and what the start refuses (the SMTP secret missing, empty as the
 unit's stand-in for a missing credential file, or badly owned; a signing key
-that cannot be read).  The IMAP and SMTP ports are listening sockets that
+that cannot be read); and the same refused at SIGHUP, where the daemon keeps
+its old configuration and runs on.  The IMAP and SMTP ports are listening sockets that
 nobody answers: a connection to either would sit in its accept queue, and
 the test asserts both queues are empty.
 
@@ -16,8 +17,10 @@ Run:  PULJED=build/src/puljed PULJECTL=build/src/puljectl \\
 """
 
 import os
+import signal
 import socket
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -179,6 +182,31 @@ class ReceiptsConfigTest(PuljedTestCase):
         cfg = self.write("send = yes\nfrom = puljer@sum.dk\nsign_cert = %s\nsign_key = %s\n"
                          % (cert, self.path("no-key.pem")), name="sign.conf")
         self.assert_refused(cfg, "sign_key", "cannot read")
+
+    def test_reload_refused(self):
+        # SIGHUP with a bad [receipts] (one config_load refuses, one the
+        # secret check refuses): the daemon logs the line, keeps the old
+        # configuration and runs on; nothing connects to the SMTP port.
+        cfg = self.write("send = no\n")
+        d = self.spawn_daemon(cfg)
+        self.assertIsNotNone(d.wait_ready(timeout=10), d.describe())
+        for body, key, reason in (
+                ("send = yes\nfrom = puljer@sum.dk\nsecurity = none\n", "security", "never sent in plain text"),
+                ("send = yes\nfrom = puljer@sum.dk\nusername = puljer@sum.dk\n", "password_file",
+                 "no systemd credential \"smtp-password\""),
+        ):
+            with self.subTest(key=key):
+                self.write(body)
+                mark = d.output_mark()
+                d.signal(signal.SIGHUP)
+                self.assertIsNotNone(d.wait_output(r"\[receipts\] %s: " % key, since=mark, timeout=10), d.describe())
+                line = [l for l in d.output(mark).splitlines() if "[receipts] %s: " % key in l][0]
+                self.assertIn("keeping the old one: %s: [receipts] %s: " % (cfg, key), line)
+                self.assertIn(reason, line)
+                time.sleep(0.5)
+                self.assertTrue(d.alive, "puljed stopped after a refused reload\n" + d.describe())
+        self.assertEqual(self.smtp.connections(), 0, "an SMTP connection was made\n" + d.describe())
+        self.assertEqual(d.terminate()[0], 0, d.describe())
 
 
 if __name__ == "__main__":
