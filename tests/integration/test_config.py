@@ -6,10 +6,10 @@ group and the key, whether puljed runs as the daemon, with --once or with
 statuses, a From that is no address, an unknown key, a template that is not
 text), and what the start refuses (the SMTP secret missing, empty as the
 unit's stand-in for a missing credential file, or badly owned; a signing key
-that cannot be read); and the same refused at SIGHUP, where the daemon keeps
-its old configuration and runs on.  The IMAP and SMTP ports are listening sockets that
-nobody answers: a connection to either would sit in its accept queue, and
-the test asserts both queues are empty.
+that cannot be read); and the same refused at SIGHUP, where the daemon
+keeps its old configuration and runs on.  The IMAP and SMTP ports are
+listening sockets that nobody answers: a connection to either would sit in
+its accept queue, and the test asserts both queues are empty.
 
 No Dovecot is needed.  Needs PULJED (and PULJECTL) in the environment.
 Run:  PULJED=build/src/puljed PULJECTL=build/src/puljectl \\
