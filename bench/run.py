@@ -535,8 +535,11 @@ class ReceiptBench:
         """Postfix's CPU so far: its master calls setsid(), so its process
         group is the master's (pid file in the queue directory), not that
         of the start-fg wrapper."""
-        with open(os.path.join(self.pf.queue_dir, "pid", "master.pid")) as f:
-            return group_cpu_ticks(int(f.read().split()[0]))
+        pid = getattr(self.pf, "master_pid", None)
+        if not pid:
+            with open(os.path.join(self.pf.queue_dir, "pid", "master.pid")) as f:
+                pid = int(f.read().split()[0])
+        return group_cpu_ticks(pid)
 
     def delivered(self):
         """{file name without flags: path} of every message in an
