@@ -362,14 +362,17 @@ class Bench:
         self.dc.write_config(cfg, database=os.path.join(d, "puljed.db"), mailbox=mailbox)
         return cfg
 
-    def puljed_status(self, cfg):
-        p = subprocess.run([self.puljectl, "--config", cfg, "status", "--json"],
+    def puljectl_json(self, cfg, command):
+        p = subprocess.run([self.puljectl, "--config", cfg, command, "--json"],
                            capture_output=True, env=self.env, timeout=600)
         try:
             return json.loads(p.stdout)
         except ValueError:
-            raise SystemExit("puljectl status --json: exit %d, %r %r"
-                             % (p.returncode, p.stdout[-500:], p.stderr[-500:]))
+            raise SystemExit("puljectl %s --json: exit %d, %r %r"
+                             % (command, p.returncode, p.stdout[-500:], p.stderr[-500:]))
+
+    def puljed_status(self, cfg):
+        return self.puljectl_json(cfg, "status")
 
     def puljed_ingest(self, expected, mailbox="INBOX", cfg=None, keep=False):
         d = os.path.dirname(cfg) if cfg else self.fresh("puljed")
@@ -561,16 +564,6 @@ class ReceiptBench:
     def new_deliveries(self):
         return {k: v for k, v in self.delivered().items() if k not in self.counted}
 
-    def receipts_json(self, cfg):
-        b = self.bench
-        p = subprocess.run([b.puljectl, "--config", cfg, "receipts", "--json"],
-                           capture_output=True, env=b.env, timeout=600)
-        try:
-            return json.loads(p.stdout)
-        except ValueError:
-            raise SystemExit("puljectl receipts --json: exit %d, %r %r"
-                             % (p.returncode, p.stdout[-500:], p.stderr[-500:]))
-
     def round(self, variant, expected, timeout):
         b, pf = self.bench, self.pf
         d = b.fresh("receipts-" + variant)
@@ -592,7 +585,7 @@ class ReceiptBench:
             raise SystemExit("puljed recorded %s messages, expected %d (%s)"
                              % (st["total"], expected, d))
         res["variant"] = variant
-        rj = self.receipts_json(cfg)
+        rj = b.puljectl_json(cfg, "receipts")
         rows = rj.get("receipts", [])
         counts = {}
         for r in rows:
