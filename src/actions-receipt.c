@@ -13,6 +13,8 @@
  *    once give_up has passed since the promise.
  *  - 5xx: failed, with the server's words.
  *  - A rule says never: skipped, with why.
+ *  - max_per_minute sent in the last 60 s: the rest wait, untried, for
+ *    the next poll (a steady stream, not a burst a server throttles).
  * No logging: each settlement goes back to the caller (the daemon's log). */
 #include "actions.h"
 #include "config.h"
@@ -285,6 +287,17 @@ static int on_record(const struct store_message *m, void *userdata)
 		skip(run, v, why, receipt_skip_why(why, &p, &r, &facts),
 		     why == RECEIPT_SKIP_RATE_LIMIT ? to : receipt_recipient(&facts));
 		return 0;
+	}
+
+	/* The whole rate: the rest of this run waits for the next poll. */
+	if (rc->max_per_minute > 0) {
+		int64_t n = 0;
+		if (store_actions_done_to(c->store, STORE_RECEIPT_PROMISE, NULL, c->now - 59, &n) < 0)
+			return -EIO;
+		if (n >= rc->max_per_minute) {
+			v->wait = true;
+			return 0;
+		}
 	}
 
 	/* What it says. */

@@ -64,6 +64,8 @@ static int run_each(const struct actions_context *c, const struct actions_kind *
 		struct actions_verdict v = { .how = { .state = STORE_ACTION_PENDING } };
 		crashpoint("action: about to carry out");
 		k->run_one(state, c, &due[i], &v);
+		if (v.wait)
+			break;
 		if (v.how.state == STORE_ACTION_DONE)
 			crashpoint("action: carried out, not yet marked");
 		if (store_action_settle(c->store, due[i].id, &v.how, c->now) < 0) {

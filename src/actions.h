@@ -84,6 +84,9 @@ struct actions_context {
  * log the record it was for. */
 struct actions_verdict {
 	struct store_action_settlement how;
+	/* Not settled, not tried: the action is left as it is and the run of
+	 * this kind ends here (a rate reached); the rest wait for the next. */
+	bool wait;
 };
 
 /* An action kind: how one promise is kept.  Stateless. */

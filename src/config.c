@@ -77,6 +77,7 @@ static const struct key_spec known_keys[] = {
 	{ "receipts", "from" },
 	{ "receipts", "statuses" },
 	{ "receipts", "max_per_sender" },
+	{ "receipts", "max_per_minute" },
 	{ "receipts", "template" },
 	{ "receipts", "sign_cert" },
 	{ "receipts", "sign_key" },
@@ -845,6 +846,8 @@ static int load_receipts(struct loader *l, struct config_receipts *rc)
 			return fail(l, G, "from", "\"%s\": %s", rc->from, why);
 	}
 	if ((r = get_statuses(l, &rc->statuses)) < 0)
+		return r;
+	if ((r = get_uint(l, G, "max_per_minute", 30, 0, 1000000, &rc->max_per_minute)) < 0)
 		return r;
 	if ((r = get_uint(l, G, "max_per_sender", 10, 0, 1000000, &rc->max_per_sender)) < 0)
 		return r;

@@ -93,6 +93,7 @@ struct config_receipts {
 	char *from_domain;             /* lower-case */
 	unsigned statuses;             /* bitmask of 1u << enum rules_status; never RULES_UNRELATED */
 	unsigned max_per_sender;       /* per address per rolling 24 h; 0: no cap */
+	unsigned max_per_minute;       /* receipts sent within any 60 s, all addresses; 0: no limit */
 	char *template_path;           /* NULL: the built-in text */
 	char *template;                /* the file's text (UTF-8, no NUL, <= CONFIG_TEMPLATE_MAX), or NULL */
 	char *sign_cert;               /* S/MIME: both or neither */

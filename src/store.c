@@ -1702,8 +1702,8 @@ int store_actions_done_to(struct store *st, const char *promise, const char *tar
 {
 	sqlite3_stmt *s = NULL;
 	int r = prepare(st,
-			"SELECT COUNT(*) FROM actions WHERE promise = ?1 AND state = 'done' AND target = ?2 "
-			"COLLATE NOCASE AND done_at >= ?3",
+			"SELECT COUNT(*) FROM actions WHERE promise = ?1 AND state = 'done' "
+			"AND (?2 IS NULL OR target = ?2 COLLATE NOCASE) AND done_at >= ?3",
 			&s);
 	if (r < 0)
 		return r;

@@ -325,8 +325,8 @@ int store_actions_due(struct store *st, const char *promise, const char *mailbox
  * (its error is the action's own: status shows a receipt's apart from the
  * server actions').  An action no longer pending is left as it is. */
 int store_action_settle(struct store *st, int64_t id, const struct store_action_settlement *how, int64_t at);
-/* How many actions of PROMISE were done to TARGET (case-insensitive) at or
- * after SINCE: a per-recipient rate. */
+/* How many actions of PROMISE were done to TARGET (case-insensitive; NULL:
+ * to anyone) at or after SINCE: a per-recipient rate, or the whole rate. */
 int store_actions_done_to(struct store *st, const char *promise, const char *target, int64_t since, int64_t *ret_n);
 
 /* One action as puljectl shows it; strings owned (store_action_row_clear). */

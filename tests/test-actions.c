@@ -370,6 +370,145 @@ static void test_stop(void)
 	store_close(st);
 }
 
+/* A kind that settles one by one, as the receipt does: each UID's verdict
+ * comes from a script; a "wait" ends the run and leaves the rest untried. */
+static struct {
+	GString *calls;
+	int begun, ended;
+} each;
+
+static void *each_begin(const struct actions_context *c)
+{
+	(void)c;
+	each.begun++;
+	return &each;
+}
+
+static void each_end(void *state)
+{
+	g_assert_true(state == &each);
+	each.ended++;
+}
+
+static void each_run_one(void *state, const struct actions_context *c, const struct store_action *a,
+			 struct actions_verdict *v)
+{
+	(void)state;
+	g_string_append_printf(each.calls, "%s%u", each.calls->len ? "," : "", a->uid);
+	switch (a->uid) {
+	case 1:
+		v->how = (struct store_action_settlement){ .state = STORE_ACTION_DONE,
+							   .kind = "each",
+							   .target = "a@x.dk",
+							   .detail = "<1@x>",
+							   .attempted = true };
+		break;
+	case 2:
+		v->how = (struct store_action_settlement){ .state = STORE_ACTION_PENDING,
+							   .error = "451 later",
+							   .next_at = c->now + 100,
+							   .attempted = true };
+		break;
+	case 3:
+		v->how = (struct store_action_settlement){ .state = STORE_ACTION_SKIPPED, .why = "list" };
+		break;
+	case 4:
+		v->how = (struct store_action_settlement){ .state = STORE_ACTION_FAILED,
+							   .error = "550 no",
+							   .attempted = true };
+		break;
+	default:
+		/* 5 waits while c->now is below 1000, then is done. */
+		if (c->now < 1000)
+			v->wait = true;
+		else
+			v->how = (struct store_action_settlement){ .state = STORE_ACTION_DONE, .attempted = true };
+		break;
+	}
+}
+
+static bool each_chosen(const struct config *cfg)
+{
+	(void)cfg;
+	return true;
+}
+
+static const struct actions_kind each_kind = {
+	.name = "each",
+	.promise = STORE_RECEIPT_PROMISE,
+	.chosen = each_chosen,
+	.begin = each_begin,
+	.run_one = each_run_one,
+	.end = each_end,
+};
+
+static void count_outcome(const struct actions_outcome *o, void *userdata)
+{
+	g_assert_nonnull(o->how);
+	g_string_append_printf(userdata, "%s%" G_GINT64_FORMAT ":%s", ((GString *)userdata)->len ? " " : "", o->record,
+			       store_action_state_name(o->how->state));
+}
+
+static enum store_action_state state_of(struct store *st, int64_t id)
+{
+	g_auto(StoreActionRow) row = { 0 };
+	g_assert_cmpint(store_action_get(st, id, STORE_RECEIPT_PROMISE, &row), ==, 0);
+	return row.state;
+}
+
+static void test_one_by_one(void)
+{
+	g_autofree char *path = NULL;
+	struct store *st = open_inbox("each.db", &path);
+	struct config cfg = config_with(CONFIG_AFTER_NONE);
+	int64_t ids[7];
+	cfg.receipts.send = true; /* the built-in receipt kind promises "receipt" */
+	for (uint32_t uid = 1; uid <= 6; uid++) {
+		g_autofree char *raw = g_strdup_printf("each %u", uid);
+		ids[uid] = record(st, &cfg, 42, uid, raw);
+	}
+	static const struct actions_kind *const table[] = { &each_kind };
+	each.calls = g_string_new(NULL);
+	g_autoptr(GString) outcomes = g_string_new(NULL);
+	struct actions_context c = { .cfg = &cfg, .store = st, .now = 600 };
+	g_assert_cmpint(actions_run_kinds(&c, table, 1, count_outcome, outcomes), ==, ACTIONS_OK);
+	/* 5 waited: 6 was never tried; each settled one was reported. */
+	g_assert_cmpstr(each.calls->str, ==, "1,2,3,4,5");
+	g_assert_cmpint(each.begun, ==, 1);
+	g_assert_cmpint(each.ended, ==, 1);
+	g_autofree char *want = g_strdup_printf("%" G_GINT64_FORMAT ":done %" G_GINT64_FORMAT
+						":pending %" G_GINT64_FORMAT ":skipped %" G_GINT64_FORMAT ":failed",
+						ids[1], ids[2], ids[3], ids[4]);
+	g_assert_cmpstr(outcomes->str, ==, want);
+	g_assert_cmpint(state_of(st, ids[1]), ==, STORE_ACTION_DONE);
+	g_assert_cmpint(state_of(st, ids[2]), ==, STORE_ACTION_PENDING);
+	g_assert_cmpint(state_of(st, ids[3]), ==, STORE_ACTION_SKIPPED);
+	g_assert_cmpint(state_of(st, ids[4]), ==, STORE_ACTION_FAILED);
+	g_assert_cmpint(state_of(st, ids[5]), ==, STORE_ACTION_PENDING);
+	g_auto(StoreActionRow) row = { 0 };
+	g_assert_cmpint(store_action_get(st, ids[5], STORE_RECEIPT_PROMISE, &row), ==, 0);
+	g_assert_cmpint(row.attempts, ==, 0); /* waiting is no attempt */
+
+	/* At 650, 2 is not due yet (its next attempt is at 700) and 5 waits
+	 * again; at 1000 all three are tried; at 1001 none is due (2 is
+	 * pending until 1100, 5 and 6 are done). */
+	g_string_truncate(each.calls, 0);
+	c.now = 650;
+	g_assert_cmpint(actions_run_kinds(&c, table, 1, NULL, NULL), ==, ACTIONS_OK);
+	g_assert_cmpstr(each.calls->str, ==, "5");
+	g_string_truncate(each.calls, 0);
+	c.now = 1000;
+	g_assert_cmpint(actions_run_kinds(&c, table, 1, NULL, NULL), ==, ACTIONS_OK);
+	g_assert_cmpstr(each.calls->str, ==, "2,5,6");
+	g_string_truncate(each.calls, 0);
+	c.now = 1001;
+	g_assert_cmpint(actions_run_kinds(&c, table, 1, NULL, NULL), ==, ACTIONS_OK);
+	g_assert_cmpstr(each.calls->str, ==, "");
+	g_assert_cmpint(state_of(st, ids[6]), ==, STORE_ACTION_DONE);
+	g_string_free(each.calls, TRUE);
+	store_close(st);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -379,6 +518,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/actions/done", test_done);
 	g_test_add_func("/actions/retried", test_retried);
 	g_test_add_func("/actions/stop", test_stop);
+	g_test_add_func("/actions/one-by-one", test_one_by_one);
 	int r = g_test_run();
 	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

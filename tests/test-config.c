@@ -663,6 +663,7 @@ static void test_receipts_defaults(void)
 	g_assert_null(rc->from_domain);
 	g_assert_cmpuint(rc->statuses, ==, (1u << RULES_ACCEPTED) | (1u << RULES_REVIEW) | (1u << RULES_LATE));
 	g_assert_cmpuint(rc->max_per_sender, ==, 10);
+	g_assert_cmpuint(rc->max_per_minute, ==, 30);
 	g_assert_null(rc->template_path);
 	g_assert_null(rc->template);
 	g_assert_null(rc->sign_cert);
@@ -704,6 +705,7 @@ static void test_receipts_full(void)
 		"from = Puljesekretariatet <puljer@SUM.dk>\n"
 		"statuses = accepted,late\n"
 		"max_per_sender = 0\n"
+		"max_per_minute = 0\n"
 		"template = @DIR@/kvittering.txt\n"
 		"sign_cert = /etc/puljed/cert.pem\n"
 		"sign_key = /etc/puljed/key.pem\n"
@@ -728,6 +730,7 @@ static void test_receipts_full(void)
 	g_assert_cmpstr(rc->from_domain, ==, "sum.dk");
 	g_assert_cmpuint(rc->statuses, ==, (1u << RULES_ACCEPTED) | (1u << RULES_LATE));
 	g_assert_cmpuint(rc->max_per_sender, ==, 0);
+	g_assert_cmpuint(rc->max_per_minute, ==, 0);
 	g_assert_cmpstr(rc->template_path, ==, tpl);
 	g_assert_cmpstr(rc->template, ==, "Kære ansøger,\n{reference}\n");
 	g_assert_cmpstr(rc->sign_cert, ==, "/etc/puljed/cert.pem");
@@ -799,6 +802,7 @@ static const struct {
 	{ MINIMAL "statuses = accepted, godkendt\n", "statuses", "\"godkendt\" is not a status" },
 	{ MINIMAL "statuses = Accepted\n", "statuses", "not a status" },
 	{ MINIMAL "max_per_sender = -1\n", "max_per_sender", NULL },
+	{ MINIMAL "max_per_minute = -5\n", "max_per_minute", NULL },
 	{ MINIMAL "max_per_sender = ten\n", "max_per_sender", NULL },
 	{ MINIMAL "template = kvittering.txt\n", "template", "absolute" },
 	{ MINIMAL "template = /nonexistent/kvittering.txt\n", "template", "cannot read" },
