@@ -45,7 +45,7 @@ _puljectl()
         fi
     fi
 
-    local commands='status list show applications summary raw extract reclassify decide reconcile export report verify receipts receipt'
+    local commands='status list show applications summary raw extract reclassify decide reconcile export report ledger verify receipts receipt'
     local global_opts='--config --db --color --help --version'
 
     # The command, the configuration file and the positional arguments so far.
@@ -122,7 +122,7 @@ _puljectl()
             reclassify) opts+=' --dry-run --json' ;;
             decide) opts+=' --note' ;;
             export) opts+=' --format --messages --output --status --call --since' ;;
-            report) opts+=' --output --call' ;;
+            report | ledger) opts+=' --output --call' ;;
             summary) opts+=' --json --call' ;;
             raw) opts+=' --output' ;;
         esac

@@ -19,20 +19,10 @@ struct raw_ctx {
  * never through a link; a file not written whole is removed. */
 static int raw_to_file(const struct store_message *m, const char *path)
 {
-	int fd = file_create_new(AT_FDCWD, path, 0640);
-	if (fd < 0) {
-		fprintf(stderr, "puljectl: raw: cannot create %s: %s%s\n", path, g_strerror(-fd),
-			fd == -EEXIST ? " (nothing is overwritten: give a new file)" : "");
-		return CTL_EXIT_FAILURE;
-	}
-	int r = file_write_all(fd, m->raw, m->raw_size);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
+	int r = file_write_exclusive(AT_FDCWD, path, 0640, m->raw, m->raw_size);
 	if (r < 0) {
-		fprintf(stderr, "puljectl: raw: cannot write %s: %s\n", path, g_strerror(-r));
-		unlink(path);
+		fprintf(stderr, "puljectl: raw: cannot write %s: %s%s\n", path, g_strerror(-r),
+			r == -EEXIST ? " (nothing is overwritten: give a new file)" : "");
 		return CTL_EXIT_FAILURE;
 	}
 	return CTL_EXIT_OK;

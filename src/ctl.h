@@ -111,6 +111,17 @@ int ctl_export(struct store *st, FILE *out, const struct ctl_export_options *o);
  * caller checks: puljectl refuses an unknown --call), picks one. */
 int ctl_report(struct store *st, const struct config *cfg, FILE *out, const char *dir, const struct ctl_filter *f);
 
+/* The list of received applications (ledger.h) an authority publishes:
+ * every record but the unrelated, of the call CALL (one of O's
+ * configuration's: the caller checks) or of every call, made at NOW.  On
+ * O's terminal as a table, or with OUTPUT to that new file (never
+ * overwritten, never through a link), HTML or CSV by its name (see
+ * ctl_ledger_format; CTL_EXIT_USAGE for another). */
+int ctl_ledger(struct store *st, const struct ctl_output *o, const char *call, const char *output, int64_t now);
+/* Whether OUTPUT names a file ledger writes: *RET_HTML for .html or .htm,
+ * else .csv (any case); false for any other name. */
+bool ctl_ledger_format(const char *output, bool *ret_html);
+
 /* Checks every stored raw message and attachment against its recorded
  * SHA-256, and the database with SQLite's integrity_check and
  * foreign_key_check: one line (or JSON object) per difference and a

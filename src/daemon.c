@@ -312,10 +312,7 @@ static int check_secret(const struct config *cfg, char **ret_error)
 	return r;
 }
 
-/* [receipts] with send = yes: the template's placeholders and the signing
- * certificate and key, checked before any network traffic.  0, or -EINVAL
- * and *ret_error "PATH: [receipts] KEY: reason". */
-static int check_receipts(const struct config *cfg, char **ret_error)
+int daemon_check_receipts(const struct config *cfg, char **ret_error)
 {
 	const struct config_receipts *rc = &cfg->receipts;
 	if (!rc->send)
@@ -343,7 +340,7 @@ static bool reload(struct service *sv)
 
 	sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
 	if (config_load(sv->path, &fresh, &error) < 0 || config_check_files(fresh, &error) < 0 ||
-	    check_secret(fresh, &error) < 0 || check_receipts(fresh, &error) < 0 ||
+	    check_secret(fresh, &error) < 0 || daemon_check_receipts(fresh, &error) < 0 ||
 	    (fresh->trust_file && !(trust = cms_trust_load(fresh->trust_file)))) {
 		log_fields(LOG_ERR, (const char *const[]){ "MESSAGE_ID=" MSGID_CONFIG_REJECTED, NULL },
 			   "new configuration not used, keeping the old one: %s",
@@ -528,7 +525,7 @@ int daemon_run(const char *path, struct config **cfgp, bool once)
 	int lock_fd = -1, code = DAEMON_EXIT_OK;
 
 	setup_signals();
-	if (config_check_files(cfg, &error) < 0 || check_secret(cfg, &error) < 0 || check_receipts(cfg, &error) < 0) {
+	if (config_check_files(cfg, &error) < 0 || check_secret(cfg, &error) < 0 || daemon_check_receipts(cfg, &error) < 0) {
 		log_error("%s", error);
 		return DAEMON_EXIT_CONFIG;
 	}

@@ -22,3 +22,9 @@ enum daemon_exit {
  * PATH) is owned by the daemon: SIGHUP may replace it.  Returns an exit
  * code. */
 int daemon_run(const char *path, struct config **cfg, bool once);
+
+/* [receipts] with send = yes: the template's placeholders and the signing
+ * certificate and key (they must load and match), checked before any
+ * network traffic (at start, reload and --check-config).  0, or -EINVAL
+ * and *ret_error "PATH: [receipts] KEY: reason". */
+int daemon_check_receipts(const struct config *cfg, char **ret_error);

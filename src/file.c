@@ -65,3 +65,18 @@ int file_write_new(int dirfd, const char *name, mode_t mode, const void *data, s
 	*ret_name = g_steal_pointer(&used);
 	return 0;
 }
+
+int file_write_exclusive(int dirfd, const char *name, mode_t mode, const void *data, size_t len)
+{
+	int fd = file_create_new(dirfd, name, mode);
+	if (fd < 0)
+		return fd;
+	int r = file_write_all(fd, data, len);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(dirfd, name, 0);
+	return r;
+}

@@ -23,3 +23,8 @@ int file_create_unique(int dirfd, const char *name, mode_t mode, char **ret_name
 /* Writes DATA to a new file made by file_create_unique and closes it; a
  * file that could not be written whole is removed. */
 int file_write_new(int dirfd, const char *name, mode_t mode, const void *data, size_t len, char **ret_name);
+
+/* Writes DATA to the new file NAME (file_create_new: nothing is
+ * overwritten, no link followed), flushed to disk and closed; a file
+ * that could not be written whole is removed. */
+int file_write_exclusive(int dirfd, const char *name, mode_t mode, const void *data, size_t len);

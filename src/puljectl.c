@@ -11,6 +11,7 @@
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -37,6 +38,10 @@ static void usage(FILE *f)
 		"                                     one row per application (or per message)\n"
 		"  report --output DIR [--call ID]    an HTML report with the attachments and raw\n"
 		"                                     messages, for caseworkers\n"
+		"  ledger [--call ID] [--output FILE]\n"
+		"                                     the list of received applications to publish:\n"
+		"                                     reference, arrival, on time, SHA-256 prefix,\n"
+		"                                     no names; a new FILE.html or FILE.csv\n"
 		"  verify [--json]                    check every stored message and attachment\n"
 		"                                     against its SHA-256, and the database;\n"
 		"                                     exit 1 on any difference\n"
@@ -204,6 +209,24 @@ static int cmd_receipt(const struct invocation *c)
 	return ctl_receipt_send(c->st, c->cfg, c->o->out, c->id, c->again);
 }
 
+static int check_ledger(char **args, const struct ctl_export_options *ex)
+{
+	bool html;
+	if (ex->output && !ctl_ledger_format(ex->output, &html)) {
+		fprintf(stderr,
+			"puljectl: ledger: --output %s: the name ends in .html, .htm or .csv (the format "
+			"follows it)\n",
+			ex->output);
+		return CTL_EXIT_USAGE;
+	}
+	return CTL_EXIT_OK;
+}
+
+static int cmd_ledger(const struct invocation *c)
+{
+	return ctl_ledger(c->st, c->o, c->ex->filter.call, c->ex->output, (int64_t)time(NULL));
+}
+
 static int cmd_verify(const struct invocation *c)
 {
 	return ctl_verify(c->st, c->o);
@@ -237,6 +260,7 @@ static const struct command commands[] = {
 	{ "export", 0, false, false, TAKES_EXPORT | TAKES_FILTERS, "takes options only", cmd_export, NULL },
 	{ "report", 0, false, true, TAKES_OUTPUT | TAKES_CALL, "takes options only (--output DIR)", cmd_report,
 	  check_report },
+	{ "ledger", 0, false, true, TAKES_OUTPUT | TAKES_CALL, "takes options only", cmd_ledger, check_ledger },
 	{ "verify", 0, false, false, TAKES_JSON, "takes no arguments", cmd_verify, NULL },
 	{ "receipts", 0, false, false, TAKES_JSON, "takes no arguments", cmd_receipts, NULL },
 	{ "receipt", 2, true, false, TAKES_AGAIN, "needs \"send\" and a record ID", cmd_receipt, check_receipt, 1 },

@@ -128,6 +128,8 @@ int main(int argc, char **argv)
 		int r = config_check_files(cfg, &perr);
 		if (r == 0)
 			r = config_check_secret(cfg, &warning, &perr);
+		if (r == 0)
+			r = daemon_check_receipts(cfg, &perr);
 		if (warning)
 			log_warning("%s", warning);
 		if (r < 0) {

@@ -385,7 +385,7 @@ static bool own_address(const struct receipt_policy *p, const char *to)
 static bool automatic(const struct receipt_record *r, const struct receipt_facts *f)
 {
 	return (f->auto_submitted && strcmp(f->auto_submitted, "no")) || f->autoreply_header || f->suppress ||
-	       r->kind == RULES_KIND_AUTO_REPLY;
+	       (f->precedence && !strcmp(f->precedence, "auto_reply")) || r->kind == RULES_KIND_AUTO_REPLY;
 }
 
 static bool bulk(const struct receipt_facts *f)
@@ -438,6 +438,8 @@ static char *automatic_detail(const struct receipt_record *r, const struct recei
 		return g_strdup(f->autoreply_header);
 	if (f && f->suppress)
 		return g_strdup_printf("X-Auto-Response-Suppress: %s", f->suppress);
+	if (f && f->precedence && !strcmp(f->precedence, "auto_reply"))
+		return g_strdup("Precedence: auto_reply");
 	if (r && r->kind == RULES_KIND_AUTO_REPLY)
 		return g_strdup("genkendt som autosvar");
 	return NULL;
@@ -708,7 +710,7 @@ static const char *clock_words(enum rules_basis clock)
 static char *verdict_text(const struct receipt_content *c)
 {
 	if (c->on_time == 0 && c->has_deadline) {
-		g_autofree char *d = report_time_text(c->deadline_last, c->timezone, true);
+		g_autofree char *d = report_danish_time(c->deadline_last, c->timezone, true);
 		return g_strdup_printf("modtaget efter fristen %s", d);
 	}
 	if (c->on_time == 0)
@@ -755,13 +757,13 @@ char *receipt_placeholder(const struct receipt_content *c, const char *name)
 	if (!strcmp(name, "from"))
 		return or_else(c->from, RECEIPT_ADDR_MAX, "(ukendt)");
 	if (!strcmp(name, "arrival"))
-		return report_time_text(c->arrival, c->timezone, true);
+		return report_danish_time(c->arrival, c->timezone, true);
 	if (!strcmp(name, "clock"))
 		return g_strdup(clock_words(c->clock));
 	if (!strcmp(name, "verdict"))
 		return verdict_text(c);
 	if (!strcmp(name, "deadline"))
-		return c->has_deadline ? report_time_text(c->deadline_last, c->timezone, true)
+		return c->has_deadline ? report_danish_time(c->deadline_last, c->timezone, true)
 				       : g_strdup("ingen frist");
 	if (!strcmp(name, "attachments"))
 		return attachments_text(c);
@@ -824,27 +826,34 @@ static bool plain_ascii(const char *value)
 	return !strstr(value, "=?");
 }
 
+/* VALUE (printable ASCII) folded at spaces before a word that would
+ * pass column 78, after a field name of NAME_LEN characters, into OUT. */
+static void fold_ascii(GString *out, const char *value, size_t name_len)
+{
+	size_t col = name_len + 2; /* "Name: " */
+	g_auto(GStrv) words = g_strsplit(value, " ", -1);
+	for (char **w = words; *w; w++) {
+		size_t n = strlen(*w);
+		if (w != words) {
+			if (col + 1 + n > 78 && col > 1) {
+				g_string_append(out, "\r\n ");
+				col = 1;
+			} else {
+				g_string_append_c(out, ' ');
+				col++;
+			}
+		}
+		g_string_append(out, *w);
+		col += n;
+	}
+}
+
 char *receipt_header_encode(const char *value, size_t name_len)
 {
 	GString *out = g_string_new(NULL);
 	size_t col = name_len + 2; /* "Name: " */
 	if (plain_ascii(value)) {
-		/* Folded at spaces before a word that would pass column 78. */
-		g_auto(GStrv) words = g_strsplit(value, " ", -1);
-		for (char **w = words; *w; w++) {
-			size_t n = strlen(*w);
-			if (w != words) {
-				if (col + 1 + n > 78 && col > 1) {
-					g_string_append(out, "\r\n ");
-					col = 1;
-				} else {
-					g_string_append_c(out, ' ');
-					col++;
-				}
-			}
-			g_string_append(out, *w);
-			col += n;
-		}
+		fold_ascii(out, value, name_len);
 		return g_string_free(out, FALSE);
 	}
 	/* Encoded words of whole UTF-8 characters, at most 45 bytes each
@@ -985,7 +994,10 @@ int receipt_compose(const struct receipt_content *c, const struct receipt_header
 	if (refs->len) {
 		g_ptr_array_add(refs, NULL);
 		g_autofree char *all = g_strjoinv(" ", (char **)refs->pdata);
-		field(out, "References", all);
+		/* msg-ids are never encoded words, whatever they hold. */
+		g_string_append(out, "References: ");
+		fold_ascii(out, all, strlen("References"));
+		g_string_append(out, "\r\n");
 	}
 	g_string_append(out,
 			"Auto-Submitted: auto-replied\r\n"

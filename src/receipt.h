@@ -18,8 +18,8 @@
 /* Bounds on what is taken from the application's header. */
 #define RECEIPT_HEADER_MAX (256 * 1024) /* bytes of the top-level header read */
 #define RECEIPT_ADDR_MAX 254            /* an addr-spec longer than this is unusable (RFC 5321 path) */
-#define RECEIPT_ID_MAX 998              /* a Message-ID or one References entry, bytes */
-#define RECEIPT_REFERENCES_MAX 20       /* References entries kept (the newest) */
+#define RECEIPT_ID_MAX 250              /* a Message-ID or one References entry, bytes (longer: dropped) */
+#define RECEIPT_REFERENCES_MAX 20       /* References entries kept (the first and the newest) */
 #define RECEIPT_SUBJECT_MAX 400         /* characters of the subject as received, in the receipt */
 
 /* ---- what the application's header says -------------------------------- */
@@ -59,7 +59,8 @@ enum receipt_skip {
 	RECEIPT_SEND,
 	RECEIPT_SKIP_NULL_SENDER, /* "null-sender": Return-Path: <> (a bounce or other automatic mail) */
 	RECEIPT_SKIP_AUTOMATIC,   /* "automatic": Auto-Submitted other than no, X-Autoreply/X-Autorespond,
-				   * X-Auto-Response-Suppress covering auto-replies, or kind auto-reply */
+				   * X-Auto-Response-Suppress covering auto-replies, Precedence: auto_reply,
+				   * or kind auto-reply */
 	RECEIPT_SKIP_REPORT,      /* "report": a delivery or other report (multipart/report, kind delivery-report) */
 	RECEIPT_SKIP_LIST,        /* "list": List-* headers, or kind list */
 	RECEIPT_SKIP_BULK,        /* "bulk": Precedence: bulk, junk or list */

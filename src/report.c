@@ -27,15 +27,18 @@ static const char *status_code(enum rules_status status)
 	return record_status_name((enum rules_status)status_index(status));
 }
 
-/* S cleaned of control characters, then escaped for HTML text and
- * attribute values. */
-static void esc(GString *out, const char *s)
+void report_escape(GString *out, const char *s)
 {
 	if (!s)
 		return;
 	g_autofree char *clean = term_clean(s);
 	g_autofree char *e = g_markup_escape_text(clean, -1);
 	g_string_append(out, e);
+}
+
+static void esc(GString *out, const char *s)
+{
+	report_escape(out, s);
 }
 
 /* The why beside a status badge, when there is one. */
@@ -57,8 +60,8 @@ static void status_badge(GString *out, enum rules_status status)
 static const char *const months[] = { "januar", "februar", "marts",     "april",   "maj",      "juni",
 				      "juli",   "august",  "september", "oktober", "november", "december" };
 
-/* "1. juli 2022 kl. 23:59:59" in TZ. */
-static char *danish_time(int64_t t, const char *tz_name, bool seconds)
+/* "1. juli 2022 kl. 23:59:59" in TZ (report.h). */
+char *report_danish_time(int64_t t, const char *tz_name, bool seconds)
 {
 	g_autoptr(GTimeZone) tz = g_time_zone_new_identifier(tz_name ? tz_name : "Europe/Copenhagen");
 	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(t);
@@ -69,11 +72,6 @@ static char *danish_time(int64_t t, const char *tz_name, bool seconds)
 			       g_date_time_get_day_of_month(local), months[g_date_time_get_month(local) - 1],
 			       g_date_time_get_year(local), g_date_time_get_hour(local), g_date_time_get_minute(local),
 			       g_date_time_get_second(local));
-}
-
-char *report_time_text(int64_t t, const char *tz_name, bool seconds)
-{
-	return danish_time(t, tz_name, seconds);
 }
 
 /* "2022-06-15T10:12:00+02:00" -> "2022-06-15 10:12". */
@@ -132,7 +130,7 @@ char *report_timeline_svg(const struct report_call *c)
 	const int row_y[] = { 70, 115, 160 };
 
 	GString *s = g_string_new(NULL);
-	g_autofree char *deadline = danish_time(c->deadline_t, c->timezone, true);
+	g_autofree char *deadline = report_danish_time(c->deadline_t, c->timezone, true);
 	g_string_append_printf(s,
 			       "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"timeline\" viewBox=\"0 0 %d %d\" "
 			       "role=\"img\" aria-label=\"Ankomster i forhold til fristen\">\n",
@@ -450,7 +448,7 @@ static void call_section(GString *out, const struct report_call *c)
 	esc(out, c->subject);
 	g_string_append(out, "</h2>\n<dl class=\"call\"><dt>Opslag</dt><dd>");
 	esc(out, c->id);
-	g_autofree char *deadline = danish_time(c->deadline_t, c->timezone, true);
+	g_autofree char *deadline = report_danish_time(c->deadline_t, c->timezone, true);
 	g_string_append(out, "</dd><dt>Frist</dt><dd class=\"deadline\">");
 	esc(out, deadline);
 	g_string_append(out, " (");

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <glib.h>
 
 #include "record.h"
 #include "summary.h"
@@ -26,11 +27,6 @@ struct report_attachment {
 /* A status in the page's Danish: "Modtaget", "For sent", "Til vurdering",
  * "Ikke en ansøgning" (static). */
 const char *report_status_label(enum rules_status status);
-
-/* T as the page writes a time, "1. juli 2022 kl. 23:59:59" (SECONDS
- * false: without the seconds), in the zone TZ_NAME (NULL:
- * Europe/Copenhagen); "?" when it cannot be shown.  Newly allocated. */
-char *report_time_text(int64_t t, const char *tz_name, bool seconds);
 
 /* What a caseworker may conclude from a signature. */
 enum report_sig_kind {
@@ -140,6 +136,15 @@ struct report {
  * af mailserverens tid".  NULL when there is nothing to say.  Newly
  * allocated (g_free); shown by puljectl show as well. */
 char *report_edge_sentence(const struct report_edge *e);
+
+/* S (NULL: nothing) cleaned of control characters (term_clean), then
+ * escaped for HTML text and attribute values, appended to OUT. */
+void report_escape(GString *out, const char *s);
+
+/* T in the zone TZ_NAME (NULL: Europe/Copenhagen) in Danish: "1. juli
+ * 2022 kl. 23:59:59", without the seconds unless SECONDS; "?" for a time
+ * or zone GLib cannot hold.  Newly allocated (g_free). */
+char *report_danish_time(int64_t t, const char *tz_name, bool seconds);
 
 /* A deadline delta in words: "late by 2 h 13 min", "on time, 3 h 12 min
  * before the deadline" (English, for puljectl show).  Newly allocated. */

@@ -62,6 +62,25 @@ static void test_exists_refused(void)
 
 /* A link in the directory, to a file or to nowhere, is not followed:
  * the target is neither written nor created. */
+/* The exclusive writer: a new file with every byte, or nothing changed. */
+static void test_write_exclusive(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("file-XXXXXX", NULL);
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	g_assert_cmpint(file_write_exclusive(dirfd, "liste.html", 0640, "first", 5), ==, 0);
+	g_assert_cmpint(file_write_exclusive(dirfd, "liste.html", 0640, "second", 6), ==, -EEXIST);
+	g_autofree char *text = read_at(dirfd, "liste.html");
+	g_assert_cmpstr(text, ==, "first");
+	/* Not through a link, dangling or not; the target is not made. */
+	g_assert_cmpint(symlinkat("target.csv", dirfd, "link.csv"), ==, 0);
+	g_assert_cmpint(file_write_exclusive(dirfd, "link.csv", 0640, "x", 1), ==, -EEXIST);
+	g_assert_cmpint(faccessat(dirfd, "target.csv", F_OK, 0), <, 0);
+	unlinkat(dirfd, "liste.html", 0);
+	unlinkat(dirfd, "link.csv", 0);
+	close(dirfd);
+	g_rmdir(dir);
+}
+
 static void test_symlink_not_followed(void)
 {
 	g_autofree char *dir = g_dir_make_tmp("file-XXXXXX", NULL);
@@ -164,6 +183,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/file/exists-refused", test_exists_refused);
 	g_test_add_func("/file/symlink-not-followed", test_symlink_not_followed);
+	g_test_add_func("/file/write-exclusive", test_write_exclusive);
 	g_test_add_func("/file/short-writes-loop", test_short_writes_loop);
 	g_test_add_func("/file/write-error", test_write_error);
 	return g_test_run();

@@ -77,6 +77,15 @@ static void test_facts(void)
 	parse("Return-Path: <@relay.example:user@host.example>\n\n", &k);
 	g_assert_cmpstr(k.return_path, ==, "user@host.example");
 
+	/* A msg-id longer than RECEIPT_ID_MAX is dropped. */
+	g_autofree char *local = g_strnfill(RECEIPT_ID_MAX, 'i');
+	g_autofree char *long_id =
+		g_strdup_printf("Message-ID: <%s@x>\r\nReferences: <%s@x> <ok@x>\r\n\r\n", local, local);
+	g_auto(ReceiptFacts) l = { 0 };
+	parse(long_id, &l);
+	g_assert_null(l.message_id);
+	g_assert_cmpstr(l.references, ==, "<ok@x>");
+
 	/* No header at all. */
 	g_auto(ReceiptFacts) e = { 0 };
 	g_assert_cmpint(receipt_facts_parse((const uint8_t *)"\r\nbody", 6, &e), ==, -EINVAL);
@@ -108,6 +117,40 @@ static void test_facts_bounds(void)
 	g_assert_cmpstr(refs[0], ==, "<r0@x>");
 	g_assert_cmpstr(refs[RECEIPT_REFERENCES_MAX - 1], ==, "<r99@x>");
 	g_string_free(raw, TRUE);
+}
+
+/* Every message of the corpus (fixtures/mime, fixtures/fuzz): its facts
+ * parse, and no string holds a control character. */
+static void test_facts_corpus(void)
+{
+	const char *fixtures = g_getenv("PULJED_FIXTURES");
+	g_assert_nonnull(fixtures);
+	static const char *const dirs[] = { "mime", "fuzz" };
+	size_t n = 0;
+	for (size_t d = 0; d < G_N_ELEMENTS(dirs); d++) {
+		g_autofree char *path = g_build_filename(fixtures, dirs[d], NULL);
+		g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+		g_assert_nonnull(dir);
+		for (const char *name; (name = g_dir_read_name(dir));) {
+			g_autofree char *file = g_build_filename(path, name, NULL);
+			g_autofree char *raw = NULL;
+			gsize len = 0;
+			if (!g_file_test(file, G_FILE_TEST_IS_REGULAR) || !g_file_get_contents(file, &raw, &len, NULL))
+				continue;
+			g_auto(ReceiptFacts) f = { 0 };
+			(void)receipt_facts_parse((const uint8_t *)raw, len, &f);
+			const char *const strings[] = { f.return_path, f.from_addr,   f.auto_submitted,
+							f.precedence,  f.list_header, f.autoreply_header,
+							f.suppress,    f.message_id,  f.references };
+			for (size_t i = 0; i < G_N_ELEMENTS(strings); i++)
+				for (const char *p = strings[i]; p && *p; p++)
+					if ((unsigned char)*p < 0x20 || *p == 0x7f)
+						g_error("%s: a control character in field %zu", file, i);
+			n++;
+		}
+	}
+	g_test_message("%zu messages", n);
+	g_assert_cmpuint(n, >, 50);
 }
 
 /* ---- the decision ---------------------------------------------------------- */
@@ -151,6 +194,8 @@ static void test_decide(void)
 		{ "X-Auto-Response-Suppress: All\r\n", { RULES_ACCEPTED, 0, NULL, 0 }, 0, RECEIPT_SKIP_AUTOMATIC, NULL,
 		  "X-Auto-Response-Suppress: All" },
 		{ "", { RULES_ACCEPTED, RULES_KIND_AUTO_REPLY, NULL, 0 }, 0, RECEIPT_SKIP_AUTOMATIC, NULL, "autosvar" },
+		{ "Precedence: auto_reply\r\n", { RULES_ACCEPTED, 0, NULL, 0 }, 0, RECEIPT_SKIP_AUTOMATIC, NULL,
+		  "Precedence: auto_reply" },
 		{ "Content-Type: multipart/report; report-type=delivery-status\r\n", { RULES_ACCEPTED, 0, NULL, 0 }, 0,
 		  RECEIPT_SKIP_REPORT, NULL, "multipart/report" },
 		{ "", { RULES_UNRELATED, RULES_KIND_DELIVERY_REPORT, NULL, 0 }, 0, RECEIPT_SKIP_REPORT, NULL, "leveringsrapport" },
@@ -678,7 +723,15 @@ static void test_compose(void)
 	g_autofree char *m3 = NULL;
 	g_assert_cmpint(receipt_compose(&c, &h2, "x\n", NULL, 1656677000, &m3, &len, &error), ==, 0);
 	g_assert_true(g_str_has_prefix(m3, "From: puljer@sum.example\r\n"));
+	/* A msg-id with "=?" in it is written as it is, never encoded. */
+	h2.in_reply_to = "<=?x?=@y>";
+	h2.references = "<a=?b@c>";
+	g_autofree char *m5 = NULL;
+	g_assert_cmpint(receipt_compose(&c, &h2, "x\n", NULL, 1656677000, &m5, &len, &error), ==, 0);
+	g_autofree char *r5 = header_line(m5, "References");
+	g_assert_cmpstr(r5, ==, "<a=?b@c> <=?x?=@y>");
 	/* Only the application's id: References is it alone. */
+	h2.references = NULL;
 	h2.in_reply_to = "<only@x>";
 	g_autofree char *m4 = NULL;
 	g_assert_cmpint(receipt_compose(&c, &h2, "x\n", NULL, 1656677000, &m4, &len, &error), ==, 0);
@@ -719,6 +772,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/receipt/facts", test_facts);
 	g_test_add_func("/receipt/facts-bounds", test_facts_bounds);
+	g_test_add_func("/receipt/facts-corpus", test_facts_corpus);
 	g_test_add_func("/receipt/decide", test_decide);
 	g_test_add_func("/receipt/skip-words", test_skip_words);
 	g_test_add_func("/receipt/address-ok", test_address_ok);

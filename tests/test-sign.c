@@ -49,6 +49,18 @@ static void make_certs(void)
 				       "ca.key", "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile",
 				       "leaf.ext", NULL });
 	openssl((const char *const[]){ "openssl", "genpkey", "-algorithm", "RSA", "-out", "other.key", NULL });
+	/* An ECDSA signer (self-signed), its key also encrypted; an RSA key
+	 * in PKCS#1 ("BEGIN RSA PRIVATE KEY"). */
+	openssl((const char *const[]){ "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+				       "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ec.key", "-out", "ec.pem",
+				       "-days", "2", "-subj", "/CN=EC signer", "-addext",
+				       "extendedKeyUsage=emailProtection", NULL });
+	openssl((const char *const[]){ "openssl", "pkey", "-in", "ec.key", "-aes256", "-passout", "pass:x", "-out",
+				       "ec-encrypted.key", NULL });
+	openssl((const char *const[]){ "openssl", "genrsa", "-traditional", "-out", "pkcs1.key", "2048", NULL });
+	openssl((const char *const[]){ "openssl", "req", "-x509", "-new", "-key", "pkcs1.key", "-out", "pkcs1.pem",
+				       "-days", "2", "-subj", "/CN=PKCS1 signer", "-addext",
+				       "extendedKeyUsage=emailProtection", NULL });
 }
 
 static char *path(const char *name)
@@ -150,6 +162,39 @@ static void test_verifies(void)
 	g_assert_null(strstr(bad_out, "Verification successful"));
 }
 
+/* ECDSA and a PKCS#1 RSA key sign too; a verifier trusting the
+ * self-signed certificate accepts them. */
+static void test_other_keys(void)
+{
+	static const char *const pairs[][2] = { { "ec.pem", "ec.key" }, { "pkcs1.pem", "pkcs1.key" } };
+	for (size_t i = 0; i < G_N_ELEMENTS(pairs); i++) {
+		g_autofree char *cert = path(pairs[i][0]), *key = path(pairs[i][1]);
+		g_autoptr(Sign) s = NULL;
+		g_autofree char *error = NULL, *signed_entity = NULL, *out = NULL;
+		size_t len = 0;
+		g_assert_cmpint(sign_load(cert, key, &s, &error), ==, 0);
+		g_assert_cmpint(
+			sign_entity(s, entity, strlen(entity), (int64_t)time(NULL), &signed_entity, &len, &error), ==,
+			0);
+		g_autofree char *msg = message(signed_entity);
+		g_autofree char *p = path("msg.eml");
+		g_assert_true(g_file_set_contents(p, msg, -1, NULL));
+		int r = run((const char *const[]){ "openssl", "cms", "-verify", "-CAfile", pairs[i][0], "-in",
+						   "msg.eml", "-out", "content.out", NULL },
+			    &out);
+		if (r != 0)
+			g_error("%s: %s", pairs[i][0], out);
+	}
+	/* An encrypted key is refused, named. */
+	g_autofree char *cert = path("ec.pem"), *key = path("ec-encrypted.key");
+	Sign *s = NULL;
+	g_autofree char *error = NULL;
+	g_assert_cmpint(sign_load(cert, key, &s, &error), <, 0);
+	g_assert_null(s);
+	g_assert_true(g_str_has_prefix(error, "sign_key "));
+	g_assert_nonnull(strstr(error, "ec-encrypted.key"));
+}
+
 static void test_load_errors(void)
 {
 	g_autofree char *cert = path("leaf.pem"), *key = path("leaf.key"), *other = path("other.key"),
@@ -183,6 +228,7 @@ int main(int argc, char **argv)
 	g_assert_nonnull(dir);
 	make_certs();
 	g_test_add_func("/sign/verifies", test_verifies);
+	g_test_add_func("/sign/other-keys", test_other_keys);
 	g_test_add_func("/sign/load-errors", test_load_errors);
 	int r = g_test_run();
 	g_autofree char *rm = g_strdup_printf("rm -rf '%s'", dir);

@@ -10,7 +10,7 @@ unless --keep: then a long run goes on from the corpus of the last one):
 * every target: fixtures/fuzz-NAME/ (fixtures/fuzz/ for ingest): the
   crash inputs found, replayed by fuzz-replay-NAME in every build, and
   hand-written seeds;
-* ingest: fixtures/mime/*.eml;
+* ingest, receipt: fixtures/mime/*.eml;
 * pdfsig: the PDFs tests/gen/pdfsign.py writes, the CMS signatures in
   their /Contents, and every PDF and PKCS#7 part of fixtures/mime and
   fixtures/smime; PULJED_FUZZ_TRUST is set to the generated root;
@@ -111,7 +111,8 @@ def seeds_config(seeds, work, env):
 
 # Where each target's crash inputs are kept (and replayed).
 CORPUS = {"ingest": "fuzz"}
-SEEDS = {"ingest": seeds_ingest, "pdfsig": seeds_pdfsig, "tnef": seeds_tnef, "config": seeds_config}
+SEEDS = {"ingest": seeds_ingest, "pdfsig": seeds_pdfsig, "tnef": seeds_tnef, "config": seeds_config,
+         "receipt": seeds_ingest}
 
 
 def main():

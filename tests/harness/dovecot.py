@@ -17,6 +17,14 @@ executes commands it does not advertise), ``auth_mechanisms="plain login"``
 (what is advertised as AUTH=), ``oauth2=IntrospectionServer`` (harness.oauth2:
 an oauth2 passdb for XOAUTH2/OAUTHBEARER beside the passwd-file one).
 
+For a mail server in front of it (harness.postfix), all opt-in:
+``lmtp=True`` (an LMTP listener on 127.0.0.1:``lmtp_port`` delivering into the
+users' INBOX), ``auth_inet=True`` (Dovecot's SASL auth service on
+127.0.0.1:``auth_port``, for ``smtpd_sasl_type = dovecot``), and
+``users={"ansoeger@example.org": "password", ...}`` (more users beside
+``username``; None as a password: a generated one, in ``passwords``).
+``messages_of(user)`` reads all of a user's messages (raw bytes) over IMAP.
+
 Everything lives in a private temp directory (config, base_dir, state_dir, log,
 maildir).  Dovecot runs in the foreground (``dovecot -F``) as a child process in
 its own process group; ``stop()`` (also called by ``__exit__`` and at interpreter
@@ -30,15 +38,14 @@ import imaplib
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import ssl
 import subprocess
-import tempfile
 import time
 
 from . import certs as _certs
+from .logfile import LogFile, read_text, reap_group
 
 DOVECOT = os.environ.get("DOVECOT", "/usr/sbin/dovecot")
 DOVEADM = os.environ.get("DOVEADM", "/usr/bin/doveadm")
@@ -202,7 +209,7 @@ class DovecotError(RuntimeError):
     pass
 
 
-class Dovecot:
+class Dovecot(LogFile):
     """A private Dovecot instance.
 
     Attributes after start(): host, imaps_port (None when ssl=False), imap_port,
@@ -213,8 +220,13 @@ class Dovecot:
                  certs=None, workdir=None, keep=None, start=True,
                  extra_conf="", mail_max_userip_connections=200,
                  tls_max=None, imap_capability=None, drop_capabilities=(),
-                 auth_mechanisms=None, oauth2=None):
+                 auth_mechanisms=None, oauth2=None, lmtp=False, auth_inet=False,
+                 users=None):
         self.cert_kind = cert
+        self.lmtp = bool(lmtp)
+        self.auth_inet = bool(auth_inet)
+        self.lmtp_port = None
+        self.auth_port = None
         self.ssl = bool(ssl)
         self.username = username
         # Distinctive, easily greppable, no characters special to passwd-file.
@@ -242,16 +254,10 @@ class Dovecot:
             auth_mechanisms = "plain login" + (
                 " xoauth2 oauthbearer" if self.oauth2_url else "")
         self.auth_mechanisms = auth_mechanisms
-        self.keep = (os.environ.get("PULJED_KEEP_TMP") not in (None, "", "0")
-                     if keep is None else keep)
-        self._own_dir = workdir is None
-        self.dir = workdir or tempfile.mkdtemp(prefix="puljed-dovecot-")
-        os.makedirs(self.dir, exist_ok=True)
-        # Dovecot's auth process (user dovecot) must be able to traverse here.
-        os.chmod(self.dir, 0o755)
+        # Dovecot's auth process (user dovecot) must be able to traverse
+        # the directory (made 0755).
+        self._make_dir(workdir, keep, "dovecot")
         self.conf_path = os.path.join(self.dir, "dovecot.conf")
-        self.log_path = os.path.join(self.dir, "dovecot.log")
-        self.stderr_path = os.path.join(self.dir, "dovecot.stderr")
         self.users_path = os.path.join(self.dir, "users")
         self.password_file = os.path.join(self.dir, "imap-password")
         self.maildir_root = os.path.join(self.dir, "mail")
@@ -259,6 +265,12 @@ class Dovecot:
         self.proc = None
         self._admin_conn = None
         self.stop_grace = 1.0
+        # Every user's password, the main one first (extra users: opt-in).
+        self.passwords = {self.username: self.password}
+        for name, pw in (users or {}).items():
+            if ":" in name or (pw and ":" in pw):
+                raise ValueError("no ':' in passwd-file users or passwords")
+            self.passwords[name] = pw or ("Pw-" + secrets.token_hex(10))
         with open(self.password_file, "w") as f:
             f.write(self.password + "\n")
         os.chmod(self.password_file, 0o600)
@@ -269,7 +281,8 @@ class Dovecot:
     def _write_files(self):
         uid, gid = _mail_ids()
         with open(self.users_path, "w") as f:
-            f.write("%s:{PLAIN}%s::::::\n" % (self.username, self.password))
+            for name, pw in self.passwords.items():
+                f.write("%s:{PLAIN}%s::::::\n" % (name, pw))
         os.chmod(self.users_path, 0o644)
         for sub in (self.maildir_root, os.path.join(self.dir, "home")):
             os.makedirs(sub, exist_ok=True)
@@ -320,6 +333,25 @@ class Dovecot:
                         "}}\n" % self.oauth2_conf_path)
         else:
             passdbs = passdbs.replace("{mechs}", "")
+        # Opt-in services for a mail server in front (harness.postfix).
+        services = ""
+        if self.lmtp:
+            services += ("service lmtp {\n"
+                         "  inet_listener lmtp {\n"
+                         "    address = 127.0.0.1\n"
+                         "    port = %d\n"
+                         "  }\n"
+                         "}\n"
+                         "protocol lmtp {\n"
+                         "  postmaster_address = postmaster@puljed.test\n"
+                         "}\n" % self.lmtp_port)
+        if self.auth_inet:
+            services += ("service auth {\n"
+                         "  inet_listener auth-smtp {\n"
+                         "    address = 127.0.0.1\n"
+                         "    port = %d\n"
+                         "  }\n"
+                         "}\n" % self.auth_port)
         capability_line = ""
         if self.imap_capability:
             capability_line = "  imap_capability = %s\n" % self.imap_capability
@@ -332,7 +364,7 @@ log_path = {d}/dovecot.log
 info_log_path = {d}/dovecot.log
 debug_log_path = {d}/dovecot.log
 log_timestamp = "%Y-%m-%d %H:%M:%S "
-protocols = imap
+protocols = imap{lmtp_protocol}
 listen = 127.0.0.1
 shutdown_clients = yes
 default_internal_user = dovecot
@@ -376,8 +408,9 @@ service imap {{
 protocol imap {{
   mail_max_userip_connections = {maxip}
 {capability_line}}}
-{extra}
-""".format(d=self.dir, tag=os.path.basename(self.dir), ssl_lines=ssl_lines,
+{services}{extra}
+""".format(services=services, lmtp_protocol=" lmtp" if self.lmtp else "",
+           d=self.dir, tag=os.path.basename(self.dir), ssl_lines=ssl_lines,
            uid=uid, gid=gid, imap_port=self.imap_port,
            imaps_port=self.imaps_port or 0, maxip=self.max_userip,
            extra=self.extra_conf, auth_mechanisms=self.auth_mechanisms,
@@ -394,6 +427,13 @@ protocol imap {{
             self.imaps_port = free_port() if self.ssl else None
             while self.imaps_port == self.imap_port:
                 self.imaps_port = free_port()
+            taken = {self.imap_port, self.imaps_port}
+            for attr, wanted in (("lmtp_port", self.lmtp), ("auth_port", self.auth_inet)):
+                port = None
+                while wanted and (port is None or port in taken):
+                    port = free_port()
+                setattr(self, attr, port)
+                taken.add(port)
             self._write_files()
             try:
                 self._spawn_and_wait(timeout)
@@ -413,10 +453,12 @@ protocol imap {{
         log (log_mark() offsets stay valid) and the mail.  Retries while the
         old listeners are still going away."""
         imap_port, imaps_port = self.imap_port, self.imaps_port
+        lmtp_port, auth_port = self.lmtp_port, self.auth_port
         if imap_port is None:
             return self.start(timeout)
         self.stop()
         self.imap_port, self.imaps_port = imap_port, imaps_port
+        self.lmtp_port, self.auth_port = lmtp_port, auth_port
         deadline = time.monotonic() + port_timeout
         while True:
             mark = self.log_mark()
@@ -454,7 +496,7 @@ protocol imap {{
             err.close()
         _running.add(self)
         deadline = time.monotonic() + timeout
-        ports = [self.imap_port] + ([self.imaps_port] if self.imaps_port else [])
+        ports = [p for p in (self.imap_port, self.imaps_port, self.lmtp_port, self.auth_port) if p]
         pending = list(ports)
         while pending:
             if self.proc.poll() is not None:
@@ -530,18 +572,7 @@ protocol imap {{
             # Whatever is left in the process group (master, imap, auth...)
             # (Zombies do not count: PID 1 in some containers never reaps
             # orphans, so the group may stay non-empty forever.)
-            deadline = time.monotonic() + 3.0
-            while True:
-                if not live_group_members(pid):
-                    break
-                if time.monotonic() > deadline:
-                    try:
-                        os.killpg(pid, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
-                    if time.monotonic() > deadline + 3.0:
-                        break
-                time.sleep(0.05)
+            reap_group(pid, live_group_members, 3.0)
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -549,79 +580,9 @@ protocol imap {{
             self.proc = None
         _running.discard(self)
 
-    def cleanup(self):
-        """stop() and remove the temp dir (unless keep / PULJED_KEEP_TMP)."""
-        self.stop()
-        if self._own_dir and not self.keep:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        if self.proc is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
-        return False
-
-    @property
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
     # ---------------------------------------------------------------- logging
     def _stderr_text(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def log_text(self, since=0):
-        """Text of Dovecot's log (optionally from byte offset ``since``)."""
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(since)
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    log = log_text
-
-    def log_mark(self):
-        """Byte offset of the log's current end (pass to log_text(since=...))."""
-        self.settle_log()
-        try:
-            return os.path.getsize(self.log_path)
-        except OSError:
-            return 0
-
-    def settle_log(self, quiet=0.3, timeout=3.0):
-        """Wait until the log stops growing for ``quiet`` seconds (Dovecot's log
-        process writes asynchronously; disconnect lines come slightly late)."""
-        deadline = time.monotonic() + timeout
-        last = -1
-        stable_since = time.monotonic()
-        while time.monotonic() < deadline:
-            try:
-                size = os.path.getsize(self.log_path)
-            except OSError:
-                size = 0
-            if size != last:
-                last = size
-                stable_since = time.monotonic()
-            elif time.monotonic() - stable_since >= quiet:
-                return
-            time.sleep(0.05)
-
-    def wait_for_log(self, pattern, since=0, timeout=5.0):
-        """Wait until regex ``pattern`` matches the log; return the match or None."""
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            m = rx.search(self.log_text(since))
-            if m or time.monotonic() > deadline:
-                return m
-            time.sleep(0.05)
+        return read_text(self.stderr_path)
 
     # Lines that prove an authentication attempt (successful or not) reached
     # Dovecot.  "no auth attempts" lines are connections WITHOUT an attempt.
@@ -814,6 +775,29 @@ protocol imap {{
             raise DovecotError("no message with UID %s" % uid)
         finally:
             conn.close()
+
+    def messages_of(self, user, mailbox="INBOX"):
+        """Every message in ``user``'s ``mailbox`` as raw bytes, in UID order,
+        read over IMAP logged in as that user (one of ``passwords``); [] when
+        the mailbox does not exist yet (nothing delivered)."""
+        conn = self.connect(login=False)
+        try:
+            conn.login(user, self.passwords[user])
+            typ, data = conn.select(_quote(mailbox), readonly=True)
+            if typ != "OK":
+                return []
+            typ, data = conn.uid("FETCH", "1:*", "(UID BODY.PEEK[])")
+            out = []
+            for item in data:
+                if isinstance(item, tuple):
+                    mu = _UID_RE.search(item[0])
+                    out.append((int(mu.group(1)) if mu else 0, item[1]))
+            return [raw for _uid, raw in sorted(out)]
+        finally:
+            try:
+                conn.logout()
+            except Exception:
+                pass
 
     def capabilities(self, login=True):
         """The CAPABILITY list (strings, as the server spells them) that a new

@@ -61,7 +61,6 @@ import os
 import re
 import select
 import shutil
-import signal
 import sqlite3
 import stat
 import struct
@@ -79,6 +78,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "gen"))
 
+from harness import chromium as C  # noqa: E402
 from harness import messages as M  # noqa: E402
 from harness import puljed as P  # noqa: E402
 from harness.dovecot import DEFAULT_CALL, DEFAULT_CALL_NAME, Dovecot  # noqa: E402
@@ -97,8 +97,6 @@ CEST = dt.timezone(dt.timedelta(hours=2))
 SINCE_DAY = "2022-07-01"
 SINCE_INSTANT = dt.datetime(2022, 7, 1, 0, 0, 0, tzinfo=CEST)
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-PDFTOTEXT = os.environ.get("PDFTOTEXT", "pdftotext")
 SOFFICE = os.environ.get("SOFFICE", "soffice")
 
 # The CSV is in Danish, its times in the calls' zone, named in the headers
@@ -1302,33 +1300,7 @@ class ReportTest(PuljedTestCase):
     # ------------------------------------------------------------ d)
     def chromium(self, *args, timeout=90):
         """Run headless Chromium (its own HOME and profile); Result."""
-        self.assertTrue(os.access(CHROMIUM, os.X_OK),
-                        "%s is missing: apt-get install chromium (CI installs it)" % CHROMIUM)
-        home = self.path("chromium-home")
-        os.makedirs(home, exist_ok=True)
-        env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
-                   XDG_CACHE_HOME=os.path.join(home, ".cache"), LC_ALL="C.UTF-8")
-        env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-        argv = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu",
-                "--hide-scrollbars", "--no-first-run", "--disable-extensions",
-                "--user-data-dir=" + os.path.join(home, "profile")] + list(args)
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        try:
-            out, _ = proc.communicate(timeout=timeout)
-            r = P.Result(argv, proc.returncode, out.decode("utf-8", "replace"), "")
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, _ = proc.communicate()
-            r = P.Result(argv, None, out.decode("utf-8", "replace"), "", timed_out=True)
-        finally:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)     # helpers left behind
-            except ProcessLookupError:
-                pass
-        self.runs.append(r)
-        self.assertFalse(r.timed_out, "chromium timed out\n" + r.describe())
-        return r
+        return C.run(self, *args, timeout=timeout)
 
     def test_d_chromium(self):
         out = self.path("rapport")
@@ -1361,10 +1333,7 @@ class ReportTest(PuljedTestCase):
         r = self.chromium("--no-pdf-header-footer", "--print-to-pdf=" + pdf, url)
         self.assertTrue(os.path.isfile(pdf) and os.path.getsize(pdf) > 1000,
                         "no PDF\n" + r.describe())
-        t = subprocess.run([PDFTOTEXT, "-layout", "-enc", "UTF-8", pdf, "-"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-        self.assertEqual(t.returncode, 0, t.stderr.decode("utf-8", "replace"))
-        printed = t.stdout.decode("utf-8")
+        printed = C.printed_text(self, pdf)
         for word in ("Ans\u00f8gninger", AEROE, "Frist", "For sent", "Sj\u00e6lland",
                      "K\u00f8benhavns", "1. juli 2022"):
             self.assertIn(word, printed, "%r is not in the printed page:\n%s"
