@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -330,6 +331,16 @@ class ReceiptsTest(PuljedTestCase):
         self.assertNotIn("godkendt", rtext.lower())
         self.assertIn("ingen vedhæftede filer", rtext)
 
+        # The reference is the published ledger's for the same message.
+        csv_path = self.path("ledger.csv")
+        self.run_ctl(cfg, "ledger", "--output", csv_path)
+        with open(csv_path, encoding="utf-8-sig") as f:
+            rows = [l.split(";") for l in f.read().splitlines()[1:]]
+        by_sha = {row[6]: row for row in rows}
+        for rec_, body in ((rec, text), (recs[u_late], ltext), (recs[u_rev], rtext)):
+            row = by_sha[rec_["sha256"][:16]]
+            self.assertEqual(re.findall(r"PJ-\d+", body), [row[0]], (row, body))
+
         st = self.status_json(cfg)
         self.assertEqual(st["receipts"]["sent"], 3, st)
         self.assertEqual(st["receipts"]["pending"], 0, st)
@@ -600,6 +611,11 @@ class ReceiptsTest(PuljedTestCase):
         # receipt -- two (with the same Message-ID) only when the kill fell
         # between the server's 250 and the mark.
         user = "crash@example.org"
+        # The schema and the mailbox's watermark made once: every step of
+        # the sweep is then a step of the ingest and its receipt.
+        self.empty_inbox()
+        template = self.path("template.db")
+        self.once(self.rconfig(name="template.conf", db=template))
         names = {}
         seen = 0
         results = []
@@ -608,6 +624,9 @@ class ReceiptsTest(PuljedTestCase):
             self.empty_inbox()
             uid = self.put(self.app(user, "Kommune Krak", [("k.pdf", M.fake_pdf(1200, seed=80))]))
             db = self.path("crash-%d.db" % n)
+            for suffix in ("", "-wal"):
+                if os.path.exists(template + suffix):
+                    shutil.copyfile(template + suffix, db + suffix)
             cfg = self.rconfig(name="crash.conf", db=db)
             r = self.crashrun(cfg, crash_at=n)
             killed = r.returncode == -9
@@ -660,6 +679,12 @@ class ReceiptsTest(PuljedTestCase):
                     "deadline", "attachments", "signature", "reference", "message_sha256")
 
     def test_09_template(self):
+        # The placeholders this test uses are those doc/receipts.md lists.
+        srcdir = os.environ.get("PULJED_SRCDIR") or os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        with open(os.path.join(srcdir, "doc", "receipts.md"), encoding="utf-8") as f:
+            documented = re.findall(r"^\| `\{([a-z_0-9]+)\}` \|", f.read(), re.M)
+        self.assertEqual(tuple(documented), self.PLACEHOLDERS, "doc/receipts.md's placeholders")
         tmpl = self.path("kvittering.txt")
         with open(tmpl, "w", encoding="utf-8") as f:
             f.write("Egen tekst {{bogstavelig}}\n")
