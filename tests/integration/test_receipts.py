@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from harness import messages as M  # noqa: E402
 from harness import puljed as P  # noqa: E402
-from harness.dovecot import Dovecot  # noqa: E402
+from harness.dovecot import Dovecot, free_port  # noqa: E402
 from harness.postfix import Postfix  # noqa: E402
 from harness.testcase import PuljedTestCase  # noqa: E402
 
@@ -55,7 +55,7 @@ USERS = (
      "never-large@example.org", "never-dup@example.org", "kollega@puljed.test", FROM_ADDR,
      "flood@example.org", "past@example.org", "cert@example.org", "down@example.org",
      "soft@example.org", "hard@example.org", "crash@example.org", "tmpl@example.org",
-     "smime@example.org", "log@example.org", "log-skip@example.org"])
+     "smime@example.org", "log@example.org", "log-skip@example.org", "tls@example.org"])
 
 CRASH_KILL_WINDOW = "action: carried out, not yet marked"
 
@@ -453,8 +453,9 @@ class ReceiptsTest(PuljedTestCase):
 
     # ------------------------------------------------------------ 4
     def test_04_switching_on_does_not_mail_the_past(self):
+        # No Return-Path at all here: the receipt goes to From.
         old = [self.put(self.app("past@example.org", "Gammel %d" % i,
-                                 [("g%d.pdf" % i, M.fake_pdf(700, seed=50 + i))]))
+                                 [("g%d.pdf" % i, M.fake_pdf(700, seed=50 + i))], return_path=False))
                for i in range(2)]
         cfg_off = self.rconfig(name="off.conf", send="no")
         self.once(cfg_off)
@@ -464,7 +465,8 @@ class ReceiptsTest(PuljedTestCase):
         for u in old:
             self.assertEqual(self.receipt_of(cfg_off, recs[u]["id"])["state"], "none")
 
-        new = self.put(self.app("past@example.org", "Ny", [("n.pdf", M.fake_pdf(700, seed=59))]))
+        new = self.put(self.app("past@example.org", "Ny", [("n.pdf", M.fake_pdf(700, seed=59))],
+                                return_path=False))
         cfg = self.rconfig()
         self.once(cfg)
         got = self.delivered("past@example.org")
@@ -558,6 +560,25 @@ class ReceiptsTest(PuljedTestCase):
         self.assertEqual(self.status_json(cfg)["receipts"]["pending"], 0)
         self.once(cfg)
         self.assertEqual(len(self.delivered("down@example.org")), 2, "exactly one copy each")
+
+        # A server that stays away past give_up: failed, "given up", with
+        # the last error, and not tried again.
+        closed = free_port()
+        cfg2 = self.rconfig(name="gone.conf", db=self.path("gone.db"), smtp_port=closed,
+                            retry_min="1s", retry_max="1s", give_up="1s")
+        self.once(cfg2)
+        rid = self.records(cfg2)[0]["id"]
+        self.assertEqual(self.receipt_of(cfg2, rid)["state"], "pending")
+        time.sleep(1.2)
+        r = self.once(cfg2)
+        rc = self.receipt_of(cfg2, rid)
+        self.assertEqual(rc["state"], "failed", rc)
+        self.assertRegex(rc["why"], r"given up after 2 attempt", rc)
+        self.assertRegex(r.stderr, r"receipt for #%d failed" % rid)
+        time.sleep(1.2)
+        r = self.once(cfg2)
+        self.assertNotRegex(r.stderr, r"receipt for #%d" % rid)
+        self.assertEqual(self.receipt_of(cfg2, rid)["attempts"], 2)
 
     # ------------------------------------------------------------ 7
     def test_07_4xx_then_250_and_5xx(self):
@@ -728,6 +749,8 @@ class ReceiptsTest(PuljedTestCase):
         cfg_bad = self.rconfig(name="bad.conf", db=self.path("bad.db"), template=bad)
         mark = self.pf.log_mark()
         dmark = self.dc.log_mark()
+        r = self.run_puljed(cfg_bad, "--check-config", expect=P.EXIT_CONFIG)
+        self.assertIn("[receipts] template", r.stderr)
         r = self.once(cfg_bad, expect=P.EXIT_CONFIG)
         lines = [l for l in r.stderr.splitlines() if l.strip()]
         self.assertEqual(len(lines), 1, r.describe())
@@ -785,6 +808,17 @@ class ReceiptsTest(PuljedTestCase):
         v = self.smime_verify(bad)
         self.assertNotEqual(v.returncode, 0, "a changed receipt still verifies")
         self.assertNotIn(b"Verification successful", v.stdout)
+
+    # ------------------------------------------------------------ 12
+    def test_12_implicit_tls(self):
+        self.put(self.app("tls@example.org", "Kommune TLS"))
+        cfg = self.rconfig(security="tls", smtp_port=self.pf.smtps_port)
+        self.once(cfg)
+        got = self.delivered("tls@example.org")
+        self.assertEqual(len(got), 1)
+        rec = self.records(cfg)[0]
+        self.assertEqual(str(got[0]["Message-ID"]), self.message_id(cfg, rec))
+        self.assertEqual(self.receipt_of(cfg, rec["id"])["state"], "sent")
 
     # ------------------------------------------------------------ 11
     def test_11_log_lines(self):
