@@ -55,7 +55,8 @@ USERS = (
      "never-large@example.org", "never-dup@example.org", "kollega@puljed.test", FROM_ADDR,
      "flood@example.org", "past@example.org", "cert@example.org", "down@example.org",
      "soft@example.org", "hard@example.org", "crash@example.org", "tmpl@example.org",
-     "smime@example.org", "log@example.org", "log-skip@example.org", "tls@example.org"])
+     "smime@example.org", "log@example.org", "log-skip@example.org", "tls@example.org",
+     "fup@example.org", "evil@example.org"])
 
 CRASH_KILL_WINDOW = "action: carried out, not yet marked"
 
@@ -819,6 +820,49 @@ class ReceiptsTest(PuljedTestCase):
         rec = self.records(cfg)[0]
         self.assertEqual(str(got[0]["Message-ID"]), self.message_id(cfg, rec))
         self.assertEqual(self.receipt_of(cfg, rec["id"])["state"], "sent")
+
+    # ------------------------------------------------------------ 13
+    def test_13_hostile_words_stay_words(self):
+        # A late application whose subject (RFC 2047) and attachment name
+        # (RFC 2231) carry line breaks and forged lines: the receipt keeps
+        # them inside their own line, adds no header, and still says late.
+        import base64
+        subject = (M.CALL_SUBJECT + " \u2013 Kommune Fup\r\nBcc: evil@example.org\r\n"
+                   "X-Injected: yes")
+        enc = "=?utf-8?b?%s?=" % base64.b64encode(subject.encode()).decode()
+        pdf = M.fake_pdf(1000, seed=131)
+        forged = "Status:      modtaget inden fristen"
+        entity = M.multipart([
+            M.text_part("Hej\n"),
+            M.file_part(pdf, filename_param="filename*=utf-8''a.pdf%0D%0A" +
+                        forged.replace(" ", "%20").replace(":", "%3A"))])
+        raw = M.wrap_message(entity, "x", from_addr="fup@example.org")
+        raw = raw.replace(b"Subject: x\r\n", ("Subject: %s\r\n" % enc).encode())
+        raw = M.prepend_headers(raw, [("Return-Path", "<fup@example.org>")])
+        self.put(raw, LATE)
+        cfg = self.rconfig()
+        self.once(cfg)
+        rec = self.records(cfg)[0]
+        self.assertEqual(rec["status"], "late", rec)
+        # The hostile words did reach the record (the test is not vacuous).
+        self.assertIn("X-Injected", rec["subject"])
+        names = [a.get("filename") or "" for a in self.show(cfg, rec["id"])["attachments"]]
+        self.assertTrue(any("modtaget inden fristen" in n for n in names), names)
+        got = self.delivered("fup@example.org")
+        self.assertEqual(len(got), 1)
+        msg = got[0]
+        self.assertIsNone(msg["X-Injected"], "a header injected through the subject")
+        self.assertIsNone(msg["Bcc"])
+        self.assertEqual(self.delivered("evil@example.org", settle=False), [])
+        text = body_text(msg)
+        self.assertIn("modtaget efter fristen", text)
+        self.assertNotRegex(text, r"(?m)^Status: +modtaget inden fristen",
+                            "a forged line in the receipt:\n" + text)
+        self.assertNotRegex(text, r"(?m)^(Bcc|X-Injected):", text)
+        self.assertIn(hashlib.sha256(pdf).hexdigest(), text)
+        self.assertIn("X-Injected", str(msg["Subject"]))
+        self.assertIn("modtaget inden fristen", text.split("SHA-256 " + hashlib.sha256(pdf).hexdigest())[0]
+                      .rsplit("\n- ", 1)[-1], "the name is listed, on the attachment's line")
 
     # ------------------------------------------------------------ 11
     def test_11_log_lines(self):
