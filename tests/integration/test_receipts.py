@@ -56,7 +56,8 @@ USERS = (
      "flood@example.org", "past@example.org", "cert@example.org", "down@example.org",
      "soft@example.org", "hard@example.org", "crash@example.org", "tmpl@example.org",
      "smime@example.org", "log@example.org", "log-skip@example.org", "tls@example.org",
-     "fup@example.org", "evil@example.org"])
+     "fup@example.org", "evil@example.org", "daemon@example.org", "daemon-soft@example.org",
+     "daemon-old@example.org"])
 
 CRASH_KILL_WINDOW = "action: carried out, not yet marked"
 
@@ -141,7 +142,7 @@ class ReceiptsTest(PuljedTestCase):
             self.dc.expunge_all()
         self.dc.close_client()
 
-    def rconfig(self, name="puljed.conf", db=None, limits=None, **receipts):
+    def rconfig(self, name="puljed.conf", db=None, limits=None, poll_interval=None, **receipts):
         """A config for the class's Dovecot with [receipts] sending through
         the class's Postfix (keys in RECEIPTS override, None removes)."""
         group = {
@@ -161,6 +162,8 @@ class ReceiptsTest(PuljedTestCase):
         if limits:
             groups["limits"] = limits
         kw = {"groups": groups}
+        if poll_interval:
+            kw["poll_interval"] = poll_interval
         if db:
             kw["database"] = db
         path = self.config(self.dc, name=name, **kw)
@@ -434,8 +437,9 @@ class ReceiptsTest(PuljedTestCase):
 
     # ------------------------------------------------------------ 3
     def test_03_rate_cap(self):
-        uids = [self.put(self.app("flood@example.org", "Kommune %d" % i,
-                                  [("a%d.pdf" % i, M.fake_pdf(800, seed=30 + i))]))
+        # The third in another case: the same address for the cap.
+        uids = [self.put(self.app("Flood@Example.ORG" if i == 2 else "flood@example.org",
+                                  "Kommune %d" % i, [("a%d.pdf" % i, M.fake_pdf(800, seed=30 + i))]))
                 for i in range(4)]
         cfg = self.rconfig(max_per_sender="2")
         r = self.once(cfg)
@@ -863,6 +867,37 @@ class ReceiptsTest(PuljedTestCase):
         self.assertIn("X-Injected", str(msg["Subject"]))
         self.assertIn("modtaget inden fristen", text.split("SHA-256 " + hashlib.sha256(pdf).hexdigest())[0]
                       .rsplit("\n- ", 1)[-1], "the name is listed, on the attachment's line")
+
+    # ------------------------------------------------------------ 14
+    def test_14_daemon(self):
+        # The polling daemon: a new application gets its receipt within
+        # seconds of its arrival (IDLE; poll_interval far away); a 4xx is
+        # tried again at a later poll without new mail; an operator's
+        # request is carried out at the next poll.
+        old = self.put(self.app("daemon-old@example.org", "Gammel", return_path=False))
+        self.once(self.rconfig(name="off.conf", send="no"))
+        self.pf.set_recipient("daemon-soft@example.org", "450 4.2.0 Not now")
+        cfg = self.rconfig(retry_min="1s", retry_max="1s", poll_interval=3)
+        d = self.spawn_daemon(cfg)
+        self.assertIsNotNone(d.wait_ready(10), "no READY=1\n" + d.describe())
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        self.put(self.app("daemon@example.org", "Kommune Dæmon"))
+        self.pf.wait_delivered("daemon@example.org", 1, timeout=15)
+        took = time.monotonic() - t0
+        self.assertLess(took, 10, "the receipt took %.1f s" % took)
+        self.put(self.app("daemon-soft@example.org", "Kommune Senere"))
+        self.assertIsNotNone(d.wait_output(r"receipt for #\d+ not sent, kept pending: .*450", timeout=15),
+                             d.describe())
+        self.pf.clear_recipient("daemon-soft@example.org")
+        self.pf.wait_delivered("daemon-soft@example.org", 1, timeout=20)
+        rid = self.records_by_uid(cfg)[old]["id"]
+        self.run_ctl(cfg, "receipt", "send", str(rid))
+        self.pf.wait_delivered("daemon-old@example.org", 1, timeout=20)
+        self.assertEqual(self.receipt_of(cfg, rid)["state"], "sent")
+        d.terminate()
+        for user in ("daemon@example.org", "daemon-soft@example.org", "daemon-old@example.org"):
+            self.assertEqual(len(self.delivered(user)), 1, user)
 
     # ------------------------------------------------------------ 11
     def test_11_log_lines(self):
