@@ -31,6 +31,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from harness import journal  # noqa: E402
 from harness import messages as M  # noqa: E402
 from harness import puljed as P  # noqa: E402
 from harness.dovecot import Dovecot, free_port  # noqa: E402
@@ -898,6 +899,52 @@ class ReceiptsTest(PuljedTestCase):
         d.terminate()
         for user in ("daemon@example.org", "daemon-soft@example.org", "daemon-old@example.org"):
             self.assertEqual(len(self.delivered(user)), 1, user)
+
+    # ------------------------------------------------------------ 15
+    def test_15_journal_fields(self):
+        # Under journald (caught by harness.journal in a private /run):
+        # each settlement is one entry with its own MESSAGE_ID and the
+        # record, recipient, Message-ID and rule as fields.
+        u1 = self.put(self.app("log@example.org", "Kommune Journal"))
+        u2 = self.put(self.app("log-skip@example.org", "Kommune Journal Auto",
+                               headers={"Auto-Submitted": "auto-generated"}))
+        u3 = self.put(self.app("hard@example.org", "Kommune Journal Fejl"))
+        u4 = self.put(self.app("soft@example.org", "Kommune Journal Senere"))
+        self.pf.set_recipient("hard@example.org", "550 5.7.1 Afvist af politik")
+        self.pf.set_recipient("soft@example.org", "451 4.3.0 Midlertidig fejl")
+        cfg = self.rconfig()
+        rc, entries, stderr = journal.run(self.path("journal.json"),
+                                          [P.puljed_path(), "--config", cfg, "--once"],
+                                          env=P.clean_env())
+        self.assertEqual(rc, 0, stderr + json.dumps(entries, indent=1)[-3000:])
+        for secret in self.secrets:
+            self.assertNotIn(secret, json.dumps(entries))
+        recs = self.records_by_uid(cfg)
+        by_record = {}
+        for e in entries:
+            if e.get("MESSAGE_ID", "").startswith("5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a3"):
+                self.assertNotIn(e["PULJED_RECORD"], by_record, "two entries for one receipt")
+                by_record[e["PULJED_RECORD"]] = e
+        rec1 = recs[u1]
+        expected = {
+            rec1["id"]: ("5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a30", "6", "log@example.org",
+                         self.message_id(cfg, rec1), None),
+            recs[u2]["id"]: ("5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a33", "6", "log-skip@example.org", None,
+                             "automatic"),
+            recs[u3]["id"]: ("5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a32", "3", "hard@example.org", None, None),
+            recs[u4]["id"]: ("5b0c3e6c9d2a4f0e8a1b7c4d2e9f6a31", "4", "soft@example.org", None, None),
+        }
+        self.assertEqual(sorted(by_record), sorted(str(i) for i in expected), entries)
+        for rid, (msgid, prio, to, mid, rule) in expected.items():
+            e = by_record[str(rid)]
+            self.assertEqual(e["MESSAGE_ID"], msgid, e)
+            self.assertEqual(e["PRIORITY"], prio, e)
+            # A field without a value is sent empty (daemon.c's field()).
+            self.assertEqual(e.get("PULJED_RECEIPT_TO"), to, e)
+            self.assertEqual(e.get("PULJED_RECEIPT_MESSAGE_ID"), mid or "", e)
+            self.assertEqual(e.get("PULJED_RECEIPT_RULE"), rule or "", e)
+        self.assertRegex(by_record[str(recs[u3]["id"])]["MESSAGE"], r"550.*Afvist af politik")
+        self.assertRegex(by_record[str(recs[u4]["id"])]["MESSAGE"], r"451.*Midlertidig fejl")
 
     # ------------------------------------------------------------ 11
     def test_11_log_lines(self):
