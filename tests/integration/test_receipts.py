@@ -63,14 +63,6 @@ USERS = (
 CRASH_KILL_WINDOW = "action: carried out, not yet marked"
 
 
-def crashtest_path():
-    path = os.environ.get("PULJED_CRASHTEST") or os.path.join(os.path.dirname(P.puljed_path()),
-                                                               "puljed-crashtest")
-    if not os.access(path, os.X_OK):
-        raise AssertionError("puljed-crashtest not found at %s (set PULJED_CRASHTEST)" % path)
-    return path
-
-
 def parse(raw):
     return email.message_from_bytes(raw, policy=email.policy.default)
 
@@ -259,6 +251,18 @@ class ReceiptsTest(PuljedTestCase):
         self.assertIsNone(rc["sent_at"], rc)
         self.assertEqual(self.delivered(user, settle=False), [],
                          "%s (%s) got a receipt" % (user, rule))
+
+    def four_outcomes(self, word):
+        """Four applications whose receipts end sent, skipped (automatic),
+        failed (550) and pending (451): their UIDs in that order."""
+        uids = (self.put(self.app("log@example.org", "Kommune %s" % word)),
+                self.put(self.app("log-skip@example.org", "Kommune %s Auto" % word,
+                                  headers={"Auto-Submitted": "auto-generated"})),
+                self.put(self.app("hard@example.org", "Kommune %s Fejl" % word)),
+                self.put(self.app("soft@example.org", "Kommune %s Senere" % word)))
+        self.pf.set_recipient("hard@example.org", "550 5.7.1 Afvist af politik")
+        self.pf.set_recipient("soft@example.org", "451 4.3.0 Midlertidig fejl")
+        return uids
 
     # ------------------------------------------------------------ 1
     def test_01_on_time_late_review(self):
@@ -621,12 +625,8 @@ class ReceiptsTest(PuljedTestCase):
 
     # ------------------------------------------------------------ 8
     def crashrun(self, cfg, crash_at=None, report=False):
-        env = P.clean_env()
-        if crash_at:
-            env["PULJED_CRASH_AT"] = str(crash_at)
-        if report:
-            env["PULJED_CRASH_REPORT"] = "1"
-        r = P.run([crashtest_path(), "--config", cfg, "--once"], timeout=120, env=env)
+        r = P.run([P.crashtest_path(), "--config", cfg, "--once"], timeout=120,
+                  env=P.crash_env(crash_at, report=report))
         self.runs.append(r)
         self.check_no_secret(r)
         self.assertFalse(r.timed_out, r.describe())
@@ -664,7 +664,7 @@ class ReceiptsTest(PuljedTestCase):
                 names[n] = m.group(2)
             else:
                 self.assertEqual(r.returncode, 0, "step %d: %s" % (n, r.describe()))
-            r2 = self.once(cfg)
+            self.once(cfg)
             recs = self.records(cfg)
             self.assertEqual([x["uid"] for x in recs], [uid], "after a kill at step %d" % n)
             mid = self.message_id(cfg, recs[0])
@@ -905,13 +905,7 @@ class ReceiptsTest(PuljedTestCase):
         # Under journald (caught by harness.journal in a private /run):
         # each settlement is one entry with its own MESSAGE_ID and the
         # record, recipient, Message-ID and rule as fields.
-        u1 = self.put(self.app("log@example.org", "Kommune Journal"))
-        u2 = self.put(self.app("log-skip@example.org", "Kommune Journal Auto",
-                               headers={"Auto-Submitted": "auto-generated"}))
-        u3 = self.put(self.app("hard@example.org", "Kommune Journal Fejl"))
-        u4 = self.put(self.app("soft@example.org", "Kommune Journal Senere"))
-        self.pf.set_recipient("hard@example.org", "550 5.7.1 Afvist af politik")
-        self.pf.set_recipient("soft@example.org", "451 4.3.0 Midlertidig fejl")
+        u1, u2, u3, u4 = self.four_outcomes("Journal")
         cfg = self.rconfig()
         rc, entries, stderr = journal.run(self.path("journal.json"),
                                           [P.puljed_path(), "--config", cfg, "--once"],
@@ -948,13 +942,7 @@ class ReceiptsTest(PuljedTestCase):
 
     # ------------------------------------------------------------ 11
     def test_11_log_lines(self):
-        u1 = self.put(self.app("log@example.org", "Kommune Log"))
-        u2 = self.put(self.app("log-skip@example.org", "Kommune Log Auto",
-                               headers={"Auto-Submitted": "auto-generated"}))
-        u3 = self.put(self.app("hard@example.org", "Kommune Log Fejl"))
-        u4 = self.put(self.app("soft@example.org", "Kommune Log Senere"))
-        self.pf.set_recipient("hard@example.org", "550 5.7.1 Afvist af politik")
-        self.pf.set_recipient("soft@example.org", "451 4.3.0 Midlertidig fejl")
+        u1, u2, u3, u4 = self.four_outcomes("Log")
         cfg = self.rconfig()
         r = self.once(cfg)
         recs = self.records_by_uid(cfg)
