@@ -12,6 +12,15 @@ over the same IMAPS port.  Also: a poll that finds nothing new at N and at
 20,000 messages, a bare process start, and puljed's peak RSS (/usr/bin/time -v)
 during the full ingest and during the ingest of one 25 MB message.
 
+With receipts (the default; ``--no-receipts`` skips it): a throwaway Postfix
+(tests/harness/postfix.py: submission with STARTTLS and AUTH, delivering over
+LMTP into the same Dovecot, where every applicant address is a user) and the
+same full ingest with ``[receipts] send = yes``, ``send = no`` and ``send =
+yes`` with nothing listening on the SMTP port (decided, composed, settled
+pending, not sent); each round a fresh database, and a ``send = yes`` round
+waits until every receipt puljed marked sent is in its applicant's mailbox,
+checked by Message-ID.
+
 Not part of ``meson test``.  Run it with ``sh bench/run.sh`` (installs what is
 missing, builds) or directly: ``/usr/bin/python3 bench/run.py --help``.
 """
@@ -244,7 +253,8 @@ def parse_time_v(path):
 
 def group_cpu_ticks(pgid):
     """utime+stime of every live process in Dovecot's process group, plus the
-    children the master has reaped (cutime+cstime): Dovecot's CPU so far."""
+    children the master has reaped (cutime+cstime): Dovecot's CPU so far.
+    The same for Postfix's group (its master is the leader)."""
     total = 0
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -296,18 +306,32 @@ class Bench:
         os.makedirs(d)
         return d
 
-    def run_timed(self, argv, d, timeout):
+    def run_timed(self, argv, d, timeout, stamp=None):
         """Run argv under /usr/bin/time -v; wall seconds by our own clock,
-        CPU and peak RSS from time -v, Dovecot's CPU from /proc."""
+        CPU and peak RSS from time -v, Dovecot's CPU from /proc.  stamp: a
+        regex; then res["stamps"] = [seconds after the start] of each
+        stderr line that matches it (read as it is written)."""
         tv = os.path.join(d, "time-v.txt")
         pgid = self.dc.proc.pid
         c0 = group_cpu_ticks(pgid)
         b0 = system_busy_ticks()
+        stamps = []
         with open(os.path.join(d, "stdout"), "wb") as so, \
                 open(os.path.join(d, "stderr"), "wb") as se:
             t0 = time.monotonic()
-            p = subprocess.run([TIME, "-v", "-o", tv] + argv, stdout=so, stderr=se,
-                               stdin=subprocess.DEVNULL, env=self.env, timeout=timeout)
+            if stamp is None:
+                p = subprocess.run([TIME, "-v", "-o", tv] + argv, stdout=so, stderr=se,
+                                   stdin=subprocess.DEVNULL, env=self.env, timeout=timeout)
+            else:
+                rx = re.compile(stamp.encode())
+                p = subprocess.Popen([TIME, "-v", "-o", tv] + argv, stdout=so,
+                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                     env=self.env)
+                for line in p.stderr:
+                    if rx.search(line):
+                        stamps.append(time.monotonic() - t0)
+                    se.write(line)
+                p.wait(timeout=timeout)
             wall = time.monotonic() - t0
         b1 = system_busy_ticks()
         time.sleep(0.3)   # let Dovecot's imap/imap-login processes exit and be reaped
@@ -315,6 +339,8 @@ class Bench:
         res["wall_s"] = wall
         res["server_cpu_s"] = (group_cpu_ticks(pgid) - c0) / CLK_TCK
         res["returncode"] = p.returncode
+        if stamp is not None:
+            res["stamps"] = stamps
         # CPU the rest of the machine used meanwhile (a concurrent job competes)
         res["other_cpu_s"] = max(0.0, (b1 - b0) / CLK_TCK - res["server_cpu_s"]
                                  - res.get("user_s", 0) - res.get("sys_s", 0))
@@ -336,14 +362,17 @@ class Bench:
         self.dc.write_config(cfg, database=os.path.join(d, "puljed.db"), mailbox=mailbox)
         return cfg
 
-    def puljed_status(self, cfg):
-        p = subprocess.run([self.puljectl, "--config", cfg, "status", "--json"],
+    def puljectl_json(self, cfg, command):
+        p = subprocess.run([self.puljectl, "--config", cfg, command, "--json"],
                            capture_output=True, env=self.env, timeout=600)
         try:
             return json.loads(p.stdout)
         except ValueError:
-            raise SystemExit("puljectl status --json: exit %d, %r %r"
-                             % (p.returncode, p.stdout[-500:], p.stderr[-500:]))
+            raise SystemExit("puljectl %s --json: exit %d, %r %r"
+                             % (command, p.returncode, p.stdout[-500:], p.stderr[-500:]))
+
+    def puljed_status(self, cfg):
+        return self.puljectl_json(cfg, "status")
 
     def puljed_ingest(self, expected, mailbox="INBOX", cfg=None, keep=False):
         d = os.path.dirname(cfg) if cfg else self.fresh("puljed")
@@ -441,6 +470,251 @@ class Bench:
                 raise SystemExit("%s: exit %d\n%s" % (" ".join(argv), p.returncode,
                                                       p.stderr[-2000:].decode("utf-8", "replace")))
         return out
+
+
+# ------------------------------------------------------------------ receipts
+
+RECEIPT_FROM = "Puljesekretariatet <puljer@sum.dk>"
+
+
+def applicant_addresses():
+    """Every address make_application() can put in From: (a receipt's
+    recipient): ([address], [domain]), for Dovecot's users and Postfix's
+    relay domains."""
+    domains = sorted({slug(a) + ".dk" for a in APPLICANTS})
+    local = sorted({slug("%s %s" % (f, l)).replace("-", ".") for f in FIRST for l in LAST})
+    return ["%s@%s" % (l, d) for d in domains for l in local], domains
+
+
+def header_of(path, name):
+    """The first NAME: header field of a message file (unfolded), or None."""
+    want = name.lower().encode() + b":"
+    with open(path, "rb") as f:
+        head = f.read(65536).split(b"\n\n", 1)[0].replace(b"\r", b"")
+    value = None
+    for line in head.split(b"\n"):
+        if value is not None and line[:1] in (b" ", b"\t"):
+            value += line.strip()
+        elif value is not None:
+            break
+        elif line.lower().startswith(want):
+            value = line[len(want):].strip()
+    return value.decode("ascii", "replace") if value is not None else None
+
+
+class ReceiptBench:
+    """The full ingest with [receipts] send = yes against a real Postfix
+    (submission with STARTTLS and AUTH, delivering over LMTP into the same
+    Dovecot, into the applicants' own mailboxes), against send = no, and
+    against send = yes with SMTP down (nothing listens: every receipt is
+    decided, composed and settled 'pending', none sent).  Every round a
+    fresh database; a send = yes round waits until Postfix has delivered
+    every receipt puljed marked sent and checks their Message-IDs."""
+
+    VARIANTS = ("no", "yes", "down")
+
+    def __init__(self, bench, pf, users):
+        self.bench = bench
+        self.dc = bench.dc
+        self.pf = pf
+        self.users = set(users)
+        self.root = self.dc.maildir_root
+        self.counted = set()       # delivered receipt files already counted
+        self.down_port = None
+
+    def group(self, variant):
+        pf = self.pf
+        g = {"send": "no" if variant == "no" else "yes",
+             "smtp_host": pf.host, "smtp_port": pf.submission_port, "security": "starttls",
+             "ca_file": pf.ca_file, "username": pf.username,
+             "password_file": pf.password_file, "from": RECEIPT_FROM}
+        if variant == "down":
+            from harness.dovecot import unused_port
+            self.down_port = self.down_port or unused_port()
+            g["smtp_port"] = self.down_port
+        return g
+
+    def postfix_ticks(self):
+        """Postfix's CPU so far: its master calls setsid(), so its process
+        group is the master's (pid file in the queue directory), not that
+        of the start-fg wrapper."""
+        pid = getattr(self.pf, "master_pid", None)
+        if not pid:
+            with open(os.path.join(self.pf.queue_dir, "pid", "master.pid")) as f:
+                pid = int(f.read().split()[0])
+        return group_cpu_ticks(pid)
+
+    def delivered(self):
+        """{file name without flags: path} of every message in an
+        applicant's mailbox."""
+        out = {}
+        for user in os.listdir(self.root):
+            if user not in self.users:
+                continue
+            for sub in ("new", "cur"):
+                p = os.path.join(self.root, user, sub)
+                try:
+                    names = os.listdir(p)
+                except FileNotFoundError:
+                    continue
+                for n in names:
+                    out[n.split(":", 1)[0]] = os.path.join(p, n)
+        return out
+
+    def new_deliveries(self):
+        return {k: v for k, v in self.delivered().items() if k not in self.counted}
+
+    def round(self, variant, expected, timeout):
+        b, pf = self.bench, self.pf
+        d = b.fresh("receipts-" + variant)
+        cfg = os.path.join(d, "puljed.conf")
+        self.dc.write_config(cfg, database=os.path.join(d, "puljed.db"),
+                             groups={"receipts": self.group(variant)})
+        mark = pf.log_mark()
+        if self.new_deliveries():
+            raise SystemExit("receipts arrived between rounds (%d)" % len(self.new_deliveries()))
+        pf0 = self.postfix_ticks()
+        dc0 = group_cpu_ticks(self.dc.proc.pid)
+        res = b.run_timed([b.puljed, "--config", cfg, "--once"], d, timeout,
+                          stamp=r"receipt for #")
+        t_end = time.monotonic()
+        if res["returncode"] != 0:
+            b.fail("puljed --once (receipts %s)" % variant, d, res)
+        st = b.puljed_status(cfg)
+        if st["total"] != expected:
+            raise SystemExit("puljed recorded %s messages, expected %d (%s)"
+                             % (st["total"], expected, d))
+        res["variant"] = variant
+        rj = b.puljectl_json(cfg, "receipts")
+        rows = rj.get("receipts", [])
+        counts = {}
+        for r in rows:
+            counts[r["state"]] = counts.get(r["state"], 0) + 1
+        res["receipt_counts"] = counts
+        res["skipped_why"] = {}
+        for r in rows:
+            if r["state"] == "skipped":
+                k = r.get("rule") or "?"
+                res["skipped_why"][k] = res["skipped_why"].get(k, 0) + 1
+        sent = {r["message_id"]: r["to"] for r in rows if r["state"] == "sent"}
+        st_ = res.get("stamps") or []
+        res["first_settle_s"] = st_[0] if st_ else None
+        res["last_settle_s"] = st_[-1] if st_ else None
+        res["settled_lines"] = len(st_)
+        if variant == "no" and rows:
+            raise SystemExit("send = no made %d receipt rows" % len(rows))
+        if variant == "down" and (counts.get("pending", 0) != len(rows) or not rows):
+            raise SystemExit("SMTP down: receipts %s, expected all pending" % counts)
+        if variant == "yes":
+            if counts.get("pending") or counts.get("failed"):
+                raise SystemExit("receipts not all settled: %s (%s)" % (counts, d))
+            # Wait for Postfix to hand every one to Dovecot over LMTP.
+            deadline = time.monotonic() + max(300, timeout)
+            while True:
+                new = self.new_deliveries()
+                if len(new) >= len(sent):
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit("only %d of %d receipts delivered after %.0f s\n%s"
+                                     % (len(new), len(sent), time.monotonic() - t_end,
+                                        pf.log_text()[-3000:]))
+                time.sleep(0.05)
+            res["drain_s"] = time.monotonic() - t_end
+            if not pf.wait_queue_empty(timeout=60):
+                raise SystemExit("Postfix's queue is not empty after the receipts")
+            got = {}
+            for name, path in new.items():
+                user = os.path.basename(os.path.dirname(os.path.dirname(path)))
+                mid = header_of(path, "Message-ID")
+                if mid in got:
+                    raise SystemExit("receipt %s delivered twice" % mid)
+                got[mid] = user
+                if header_of(path, "Auto-Submitted") != "auto-replied":
+                    raise SystemExit("delivered message %s is no receipt" % path)
+            if got != sent:
+                missing = set(sent) - set(got)
+                extra = set(got) - set(sent)
+                raise SystemExit("delivered receipts differ from those marked sent: %d missing "
+                                 "(e.g. %s), %d unexpected (e.g. %s)"
+                                 % (len(missing), sorted(missing)[:3], len(extra),
+                                    sorted(extra)[:3]))
+            res["delivered"] = len(got)
+            self.counted.update(new)
+            res["smtp_sessions"] = [l.split(" disconnect from ", 1)[1]
+                                    for l in pf.disconnect_lines(mark)]
+        else:
+            time.sleep(0.3)
+            res["delivered"] = len(self.new_deliveries())
+            if res["delivered"]:
+                raise SystemExit("%d receipts arrived with send = %s" % (res["delivered"], variant))
+        # CPU of Postfix and Dovecot from the start until every receipt was in
+        # its mailbox (time -v's figures are puljed's alone).
+        res["postfix_cpu_s"] = (self.postfix_ticks() - pf0) / CLK_TCK
+        res["dovecot_total_cpu_s"] = (group_cpu_ticks(self.dc.proc.pid) - dc0) / CLK_TCK
+        # run_timed() counted Postfix among the other processes.
+        res["other_cpu_s"] = max(0.0, res["other_cpu_s"] - res["postfix_cpu_s"])
+        shutil.rmtree(d, ignore_errors=True)
+        return res
+
+
+def measure_receipts(bench, pf, users, N, rounds, log):
+    rb = ReceiptBench(bench, pf, users)
+    log("receipts: warm-up (not counted): send = yes")
+    w = rb.round("yes", N, bench.args.timeout)
+    log("  %.2f s, %d receipts sent, %d delivered %.2f s after puljed's exit"
+        % (w["wall_s"], w["receipt_counts"].get("sent", 0), w["delivered"], w["drain_s"]))
+    runs = {v: [] for v in ReceiptBench.VARIANTS}
+    for r in range(rounds):
+        k = r % len(ReceiptBench.VARIANTS)
+        order = ReceiptBench.VARIANTS[k:] + ReceiptBench.VARIANTS[:k]
+        for v in order:
+            res = rb.round(v, N, bench.args.timeout)
+            res["round"] = r + 1
+            runs[v].append(res)
+            log("receipts round %d/%d send=%-4s %7.2f s  cpu %.2f+%.2f s  peak RSS %s  "
+                "first/last settle %s/%s  receipts %s%s  postfix cpu %.2f s  dovecot cpu %.2f s  "
+                "(other processes' cpu %.2f s)"
+                % (r + 1, rounds, v, res["wall_s"], res.get("user_s", 0), res.get("sys_s", 0),
+                   fmt_mb(res.get("max_rss_kb")), fmt_s(res["first_settle_s"]),
+                   fmt_s(res["last_settle_s"]), res["receipt_counts"] or "-",
+                   ", delivered %d (+%.2f s)" % (res["delivered"], res["drain_s"])
+                   if v == "yes" else "",
+                   res["postfix_cpu_s"], res["dovecot_total_cpu_s"], res["other_cpu_s"]))
+    summ = {}
+    for v, rs in runs.items():
+        walls = [x["wall_s"] for x in rs]
+        summ[v] = {
+            "median_s": med(walls), "min_s": min(walls), "max_s": max(walls),
+            "cpu_s": med([x.get("user_s", 0) + x.get("sys_s", 0) for x in rs]),
+            "user_s": med([x.get("user_s", 0) for x in rs]),
+            "sys_s": med([x.get("sys_s", 0) for x in rs]),
+            "max_rss_kb": max(x.get("max_rss_kb", 0) for x in rs),
+            "written_mb": med([x.get("fs_out_blocks", 0) * 512 / 1e6 for x in rs]),
+            "vol_cs": med([x.get("vol_cs", 0) for x in rs]),
+            "postfix_cpu_s": med([x["postfix_cpu_s"] for x in rs]),
+            "dovecot_cpu_s": med([x["dovecot_total_cpu_s"] for x in rs]),
+            "other_cpu_s": med([x["other_cpu_s"] for x in rs]),
+            "first_settle_s": med([x["first_settle_s"] for x in rs if x["first_settle_s"]]),
+            "settle_span_s": med([x["last_settle_s"] - x["first_settle_s"] for x in rs
+                                  if x["first_settle_s"]]),
+            "settle_each_ms": med([(x["last_settle_s"] - x["first_settle_s"])
+                                   / max(1, x["settled_lines"] - 1) * 1000 for x in rs
+                                   if x["first_settle_s"]]),
+            "receipts": rs[-1]["receipt_counts"],
+            "skipped_why": rs[-1]["skipped_why"],
+        }
+        if v == "yes":
+            summ[v]["drain_s"] = med([x["drain_s"] for x in rs])
+            summ[v]["delivered"] = [x["delivered"] for x in rs]
+            summ[v]["smtp_sessions"] = rs[-1]["smtp_sessions"]
+    sent = summ["yes"]["receipts"].get("sent", 0)
+    summ["sent"] = sent
+    if sent:
+        summ["extra_s"] = summ["yes"]["median_s"] - summ["no"]["median_s"]
+        summ["extra_ms_per_receipt"] = summ["extra_s"] / sent * 1000
+        summ["extra_cpu_ms_per_receipt"] = (summ["yes"]["cpu_s"] - summ["no"]["cpu_s"]) / sent * 1000
+        summ["down_extra_s"] = summ["down"]["median_s"] - summ["no"]["median_s"]
+    return {"rounds": runs, "summary": summ, "warmup": w}
 
 
 def profile(bench, N, log):
@@ -656,15 +930,29 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=2022)
     ap.add_argument("--timeout", type=int, default=3600, help="seconds allowed per run")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--receipts", dest="receipts", action="store_true", default=True,
+                    help="also time the full ingest with [receipts] send = yes against a "
+                         "real Postfix (the default; needs postfix and dovecot-lmtpd)")
+    ap.add_argument("--no-receipts", dest="receipts", action="store_false",
+                    help="skip the receipts measurement")
+    ap.add_argument("--receipt-rounds", type=int, default=None, metavar="R",
+                    help="rounds of each receipts variant (default: --rounds, at most 3)")
     ap.add_argument("--perf", action="store_true",
                     help="profile one extra full ingest with perf record -a -g and print "
                          "where the CPU went (needs perf)")
     args = ap.parse_args(argv)
 
-    for path, what in ((args.puljed, "puljed"), (TIME, "GNU time (apt-get install time)"),
-                       (MBSYNC, "mbsync (apt-get install isync)")):
+    needed = [(args.puljed, "puljed"), (TIME, "GNU time (apt-get install time)"),
+              (MBSYNC, "mbsync (apt-get install isync)")]
+    if args.receipts:
+        needed += [("/usr/sbin/postfix", "Postfix (apt-get install postfix; or --no-receipts)"),
+                   ("/usr/lib/dovecot/lmtp",
+                    "Dovecot's LMTP server (apt-get install dovecot-lmtpd; or --no-receipts)")]
+    for path, what in needed:
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
             raise SystemExit("bench: %s not found at %s" % (what, path))
+    if args.receipt_rounds is None:
+        args.receipt_rounds = min(args.rounds, 3)
 
     def log(msg):
         print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
@@ -681,7 +969,12 @@ def main(argv=None):
     os.chmod(workdir, 0o755)
     rng = random.Random(args.seed)
     try:
-        with Dovecot(workdir=os.path.join(workdir, "dovecot"), keep=True) as dc:
+        # With receipts: every applicant address a Dovecot user, reached
+        # over LMTP (Postfix delivers the receipts into their mailboxes).
+        addrs, domains = applicant_addresses() if args.receipts else ([], [])
+        dc_opts = ({"lmtp": True, "auth_inet": True, "users": dict.fromkeys(addrs)}
+                   if args.receipts else {})
+        with Dovecot(workdir=os.path.join(workdir, "dovecot"), keep=True, **dc_opts) as dc:
             dc.stop_grace = 0.5
             bench = Bench(args, dc, workdir)
             filler = MaildirFiller(dc)
@@ -745,6 +1038,19 @@ def main(argv=None):
                 R["perf"] = profile(bench, N, log)
             R["by_status"] = runs["puljed"][-1].get("by_status")
             R["puljed_db_bytes"] = runs["puljed"][-1].get("db_bytes")
+
+            # ---- receipts: send = yes against a real Postfix, send = no, SMTP down
+            if args.receipts:
+                from harness.postfix import Postfix
+                with Postfix(dc, domains=domains, workdir=os.path.join(workdir, "postfix"),
+                             keep=True) as pf:
+                    R["machine"]["postfix"] = subprocess.run(
+                        ["/usr/sbin/postconf", "-c", pf.conf_dir, "-h", "mail_version"],
+                        capture_output=True, text=True).stdout.strip()
+                    log("receipts: Postfix %s on 127.0.0.1:%d (STARTTLS, AUTH), LMTP into "
+                        "this Dovecot, %d applicant mailboxes possible"
+                        % (R["machine"]["postfix"], pf.submission_port, len(addrs)))
+                    R["receipts"] = measure_receipts(bench, pf, addrs, N, args.receipt_rounds, log)
 
             # ---- process start and no-op polls at N
             R["process_start_s"] = bench.repeat([bench.puljed, "--version"], args.noop_runs)
@@ -871,6 +1177,8 @@ def report(R, args):
         w("puljed's database after a full ingest: %.1f MB" % (R["puljed_db_bytes"] / 1e6))
     w("(CPU = user+sys of the client, Dovecot = CPU of all Dovecot processes during the run,\n"
       " written = the client's file-system writes (time -v), all medians; peak RSS = max)")
+    if R.get("receipts"):
+        report_receipts(R["receipts"]["summary"], N, args, m)
     w("")
     w("Poll that finds nothing new (median of %d)" % args.noop_runs)
     w("%-22s %12s %12s %14s" % ("", "puljed", "mbsync", "puljed RSS"))
@@ -917,6 +1225,50 @@ def report(R, args):
           % pf["glib_unnamed_pct"])
         w("\n".join("  " + l for l in pf["puljed_symbols"].splitlines()[:6]))
     w("=" * 78)
+
+
+def report_receipts(rs, N, args, m):
+    w = print
+    w("")
+    w("Receipts: full ingest of %d messages, %d rounds of each (order rotated), fresh database "
+      "each; Postfix %s, LMTP into the same Dovecot" % (N, args.receipt_rounds,
+                                                       m.get("postfix", "?")))
+    hdr = "%-22s %9s %9s %9s %9s %9s %9s %9s %9s" % (
+        "", "median", "min", "max", "CPU", "peak RSS", "written", "Postfix", "Dovecot")
+    w(hdr)
+    w("-" * len(hdr))
+    for v, name in (("no", "send = no"), ("yes", "send = yes"), ("down", "send = yes, SMTP down")):
+        x = rs[v]
+        w("%-22s %9s %9s %9s %9s %9s %9s %9s %9s" % (
+            name, fmt_s(x["median_s"]), fmt_s(x["min_s"]), fmt_s(x["max_s"]), fmt_s(x["cpu_s"]),
+            fmt_mb(x["max_rss_kb"]), "%.0f MB" % x["written_mb"], fmt_s(x["postfix_cpu_s"]),
+            fmt_s(x["dovecot_cpu_s"])))
+    y = rs["yes"]
+    w("receipts (send = yes): %s; skipped: %s" % (
+        ", ".join("%s %d" % kv for kv in sorted(y["receipts"].items())),
+        ", ".join("%s %d" % kv for kv in sorted(y["skipped_why"].items())) or "none"))
+    w("delivered into the applicants' mailboxes and checked (Message-ID, Auto-Submitted): %s; "
+      "the last %.2f s (median) after puljed's exit" % (
+          ", ".join(str(n) for n in y["delivered"]), y["drain_s"]))
+    if rs.get("sent"):
+        w("extra wall time with receipts: %.2f s, %.2f ms per receipt sent (%d); "
+          "extra CPU of puljed %.2f ms per receipt" % (
+              rs["extra_s"], rs["extra_ms_per_receipt"], rs["sent"],
+              rs["extra_cpu_ms_per_receipt"]))
+    for v, name in (("yes", "send = yes"), ("down", "SMTP down")):
+        x = rs[v]
+        if x.get("first_settle_s") is not None:
+            w("%s: first receipt settled %s after the start, the rest in %s (%.2f ms each)"
+              % (name, fmt_s(x["first_settle_s"]), fmt_s(x["settle_span_s"]),
+                 x["settle_each_ms"]))
+    if y.get("smtp_sessions"):
+        w("SMTP sessions (Postfix's summary): %s" % "; ".join(y["smtp_sessions"][:3]))
+    w("other processes used %s (send = no), %s (send = yes), %s (SMTP down) of CPU meanwhile "
+      "(median; kernel threads writing back our data count here too)"
+      % (fmt_s(rs["no"]["other_cpu_s"]), fmt_s(rs["yes"]["other_cpu_s"]),
+         fmt_s(rs["down"]["other_cpu_s"])))
+    w("(CPU = puljed's user+sys; Postfix and Dovecot = their CPU from puljed's start until the "
+      "last receipt was delivered)")
 
 
 if __name__ == "__main__":

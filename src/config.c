@@ -862,8 +862,10 @@ static int load_receipts(struct loader *l, struct config_receipts *rc)
 	int64_t timeout;
 	if ((r = get_duration(l, "timeout", 30, 1, &timeout)) < 0)
 		return r;
-	if (timeout > 3600)
-		return fail(l, G, "timeout", "must be at most 1h");
+	if (timeout > 3600) {
+		g_autofree char *v = get_value(l, G, "timeout");
+		return fail(l, G, "timeout", "must be a duration from 1s to 1h such as 30s or 2m, got \"%s\"", v);
+	}
 	rc->timeout = (unsigned)timeout;
 	if ((r = get_duration(l, "retry_min", 60, 1, &rc->retry_min)) < 0 ||
 	    (r = get_duration(l, "retry_max", 3600, 1, &rc->retry_max)) < 0 ||

@@ -214,12 +214,16 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The server's words as one printable line (bounded by err's size). */
+/* The server's words as one line of printable ASCII (bounded by err's
+ * size): control characters become spaces, other bytes '?', so that the
+ * message is safe in a terminal, the journal and JSON. */
 static void printable(char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < ' ' || (unsigned char)*s == 0x7f)
 			*s = ' ';
+		else if ((unsigned char)*s > 0x7f)
+			*s = '?';
 }
 
 static int fail(struct smtp *c, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);

@@ -83,7 +83,9 @@ int smtp_open(const struct smtp_settings *s, struct smtp **ret, char **ret_error
 int smtp_send(struct smtp *c, const char *mail_from, const char *rcpt_to, const void *msg, size_t len);
 
 /* The last error, e.g. "RCPT TO: 550 5.1.1 <x@y>: Recipient address
- * rejected"; "" when none.  Valid until the next call on C. */
+ * rejected"; "" when none.  One line of printable ASCII (the server's
+ * control characters made spaces, other bytes '?'), at most 1023 bytes.
+ * Valid until the next call on C. */
 const char *smtp_errmsg(const struct smtp *c);
 /* The code of the last reply read, 0 when none. */
 int smtp_last_code(const struct smtp *c);

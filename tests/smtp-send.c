@@ -6,9 +6,11 @@
  * "-" means none (CA_FILE: the system trust store).  SMTP_SEND_TIMEOUT_MS
  * (default 10000) is the timeout; SMTP_SEND_COUNT (default 1) sends the
  * file that many times on one session, stopping at the first failure.
+ * SIGTERM sets the cancel flag, as the daemon's handler does.
  * Prints one line, "RESULT_NAME code=N: errmsg", and exits 0 only on SMTP_OK. */
 #include "smtp.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,14 @@ static const char *result_name(int r)
 	}
 }
 
+static atomic_int cancelled;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	cancelled = 1;
+}
+
 static const char *opt(const char *s)
 {
 	return strcmp(s, "-") == 0 ? NULL : s;
@@ -66,7 +76,12 @@ int main(int argc, char **argv)
 		.username = opt(argv[5]),
 		.timeout_ms = 10000,
 		.helo = "puljed.test",
+		.cancel = &cancelled,
 	};
+	/* No SA_RESTART: a wait ends with EINTR and the flag is seen. */
+	struct sigaction sa = { .sa_handler = on_term };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
 	const char *t = getenv("SMTP_SEND_TIMEOUT_MS");
 	if (t)
 		s.timeout_ms = atoi(t);

@@ -925,7 +925,7 @@ static void test_receipts_template(void)
 		{ "exactly 64K", g_strnfill(CONFIG_TEMPLATE_MAX, 'a'), CONFIG_TEMPLATE_MAX, NULL },
 		{ "one byte over 64K", g_strnfill(CONFIG_TEMPLATE_MAX + 1, 'a'), CONFIG_TEMPLATE_MAX + 1,
 		  "larger than 65536 bytes" },
-		{ "a NUL", g_strdup("Kære\0ansøger"), sizeof("Kære\0ansøger") - 1, "NUL" },
+		{ "a NUL", g_memdup2("Kære\0ansøger", sizeof("Kære\0ansøger")), sizeof("Kære\0ansøger") - 1, "NUL" },
 		{ "Latin-1", g_strdup("K\xe6re ans\xf8ger"), 11, "not valid UTF-8 (at byte 1)" },
 		{ "empty", g_strdup(""), 0, "empty" },
 		{ "UTF-8", g_strdup("Kære ansøger — modtaget\n"), strlen("Kære ansøger — modtaget\n"), NULL },

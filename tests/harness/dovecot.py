@@ -389,7 +389,7 @@ namespace inbox {{
 mail_privileged_group =
 {passdbs}userdb {{
   driver = static
-  args = uid={uid} gid={gid} home={d}/home/%u
+  args = uid={uid} gid={gid} home={d}/home/%u{allow_all}
 }}
 service imap-login {{
   inet_listener imap {{
@@ -409,7 +409,10 @@ protocol imap {{
   mail_max_userip_connections = {maxip}
 {capability_line}}}
 {services}{extra}
-""".format(services=services, lmtp_protocol=" lmtp" if self.lmtp else "",
+""".format(services=services,
+           # LMTP's user lookup goes through the passdbs with static userdb,
+           # which an oauth2 passdb cannot answer: deliver to any user.
+           allow_all=" allow_all_users=yes" if self.lmtp else "", lmtp_protocol=" lmtp" if self.lmtp else "",
            d=self.dir, tag=os.path.basename(self.dir), ssl_lines=ssl_lines,
            uid=uid, gid=gid, imap_port=self.imap_port,
            imaps_port=self.imaps_port or 0, maxip=self.max_userip,

@@ -15,6 +15,9 @@ STARTTLS and AUTH PLAIN LOGIN, and answers anything else 502.  Faults:
                            same plaintext packet, "250 injected" (a man in
                            the middle's reply injection)
 * ``"no-starttls"``     -- EHLO offers AUTH but not STARTTLS
+* ``"drop-at-starttls"`` -- closes the connection when STARTTLS comes
+* ``"refuse-binary"``   -- greets with a 554 whose text has control
+                           characters and bytes that are not UTF-8
 
 ``lines``: every line the client sent (bytes, without CRLF), per
 connection: [[b"EHLO x", ...], ...].  ``close()`` stops it.
@@ -94,6 +97,9 @@ class FakeSmtp:
                 except socket.timeout:
                     continue
             return
+        if f == "refuse-binary":
+            self._send(conn, b"554-5.3.2 \x1b[31mgo\xff away\r\n554 5.3.2 line two\r\n")
+            return
         if f == "endless-line":
             return self._stream(conn, b"220 ", b"x")
         if f == "many-lines":
@@ -125,6 +131,8 @@ class FakeSmtp:
                         caps.append(b"250-STARTTLS")
                     caps.append(b"250 AUTH PLAIN LOGIN")
                     self._send(conn, b"\r\n".join(caps) + b"\r\n")
+                elif verb == b"STARTTLS" and f == "drop-at-starttls":
+                    return
                 elif verb == b"STARTTLS" and f == "starttls-inject":
                     self._send(conn, b"220 go ahead\r\n250 injected\r\n")
                 elif verb == b"QUIT":

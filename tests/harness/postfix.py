@@ -13,6 +13,10 @@ Usage::
         # trusting pf.ca_file
         raws = pf.wait_delivered("ansoeger@example.org", 1)
 
+Needs root (the master runs as root, its daemons as user postfix) and
+Debian's postfix package (scripts/install-deps.sh); a missing one fails
+loudly (PostfixError), it is never skipped.
+
 ``Postfix(dovecot, cert="good", smtps=True, domains=..., start=True,
 workdir=None, keep=None)`` runs its own instance: config directory, queue
 directory, data directory and log file in a private temp directory, the
@@ -44,6 +48,8 @@ start, the same ports after ``stop()``/``start()``):
 
 Credentials: ``username``/``password`` are Dovecot's main user,
 ``password_file`` a file with that password; ``ca_file`` the test CA.
+``receipts_group(security="starttls", **overrides)``: puljed's [receipts]
+keys for this server, for ``dovecot.write_config(groups={"receipts": ...})``.
 
 Fault knobs:
 
@@ -402,6 +408,26 @@ postlog   unix-dgram n  -       n       -       1       postlogd
     def reload(self):
         """postfix reload: the daemons re-read main.cf, master.cf and tables."""
         self._postfix("reload")
+
+    def receipts_group(self, security="starttls", **overrides):
+        """The keys of puljed's [receipts] group for this server, as a dict
+        (for Dovecot.write_config(groups={"receipts": ...})): send, smtp_host,
+        smtp_port (submission_port, or smtps_port for security="tls"),
+        security, ca_file, username, password_file, auth = plain, from.
+        OVERRIDES replace keys; a value of None removes one."""
+        g = {
+            "send": "yes",
+            "smtp_host": self.host,
+            "smtp_port": self.smtps_port if security == "tls" else self.submission_port,
+            "security": security,
+            "ca_file": self.ca_file,
+            "username": self.username,
+            "password_file": self.password_file,
+            "auth": "plain",
+            "from": "Puljesekretariatet <puljer@sum.dk>",
+        }
+        g.update(overrides)
+        return {k: v for k, v in g.items() if v is not None}
 
     # ----------------------------------------------------------- fault knobs
     def set_recipient(self, addr, answer):

@@ -14,6 +14,7 @@ Run:  PULJED=build/src/puljed PULJECTL=build/src/puljectl \\
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -57,11 +58,16 @@ def send_bin():
     return path
 
 
-class SmtpTest(PuljedTestCase):
+class SmtpBase(PuljedTestCase):
+    """Postfix + Dovecot per test (fresh ports), and smtp-send."""
+
+    def dovecot_options(self):
+        return {}
 
     def setUp(self):
         super().setUp()
-        self.dc = self.dovecot(lmtp=True, auth_inet=True, users={APPLICANT: None})
+        self.dc = self.dovecot(lmtp=True, auth_inet=True, users={APPLICANT: None},
+                               **self.dovecot_options())
         self.pf = Postfix(self.dc)
         self.addCleanup(self._stop_postfix)
         self.msg_path = self.path("message.eml")
@@ -109,6 +115,9 @@ class SmtpTest(PuljedTestCase):
                           b"Reference: PJ-000042\r\n", raw)
             self.assertIn("Vi har modtaget din ansøgning.".encode("utf-8"), raw)
         return got
+
+
+class SmtpTest(SmtpBase):
 
     # ------------------------------------------------------------ delivered
     def test_starttls_auth_plain_delivered(self):
@@ -256,6 +265,34 @@ class SmtpTest(PuljedTestCase):
         self.assertLess(elapsed, 2.0)
 
 
+class XOAuth2SmtpTest(SmtpBase):
+    """AUTH XOAUTH2 through Postfix to Dovecot's oauth2 passdb, which asks a
+    local introspection endpoint (harness.oauth2) about the token."""
+
+    def dovecot_options(self):
+        self.idp = self.oauth2_endpoint()
+        return {"oauth2": self.idp}
+
+    def test_xoauth2_delivered(self):
+        token = self.issue_token(self.idp, self.dc.username)
+        tf = self.write_token(self.path("token"), token)
+        mark = self.pf.log_mark()
+        r, code, err, _u, _t, out = self.send(self.pf.submission_port, password_file=tf, auth="xoauth2")
+        self.assertEqual(r, "SMTP_OK", out)
+        self.assertIn(token, self.idp.seen)
+        self.assert_delivered_intact()
+        self.assertTrue(self.pf.wait_for_log(r"sasl_method=XOAUTH2, sasl_username=%s" % self.dc.username, mark))
+
+    def test_xoauth2_revoked_token(self):
+        token = self.issue_token(self.idp, self.dc.username)
+        self.idp.revoke(token)
+        tf = self.write_token(self.path("token"), token)
+        r, code, err, _u, _t, out = self.send(self.pf.submission_port, password_file=tf, auth="xoauth2")
+        self.assertEqual(r, "SMTP_E_AUTH", out)
+        self.assertIn("535", err)
+        self.assertEqual(self.pf.delivered(APPLICANT), [])
+
+
 class HostileSmtpTest(PuljedTestCase):
     """Faults from a scripted server (harness.fakesmtp)."""
 
@@ -308,6 +345,39 @@ class HostileSmtpTest(PuljedTestCase):
         r, out, _elapsed, srv = self.run_fake("starttls-inject")
         self.assertEqual(r, "SMTP_E_PROTOCOL", out)
         self.assertIn("after its STARTTLS reply", out)
+
+    def test_cancelled_while_waiting(self):
+        """SIGTERM (the daemon's handler sets the cancel flag) ends a wait for
+        a greeting that never comes at once, not at the timeout."""
+        srv = FakeSmtp("silent")
+        self.addCleanup(srv.close)
+        msg = self.path("m.eml")
+        with open(msg, "w") as f:
+            f.write("Subject: x\n\nbody\n")
+        p = subprocess.Popen([send_bin(), "127.0.0.1", str(srv.port), "starttls", "-", "-", "-", "none",
+                              SENDER, APPLICANT, msg], stdout=subprocess.PIPE,
+                             env=dict(os.environ, SMTP_SEND_TIMEOUT_MS="30000"))
+        deadline = time.monotonic() + 10
+        while not srv.lines and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        out = p.communicate(timeout=10)[0].decode()
+        self.assertLess(time.monotonic() - t0, 2.0)
+        self.assertTrue(out.startswith("SMTP_E_CANCELLED"), out)
+
+    def test_refusal_text_made_printable(self):
+        r, out, _elapsed, _srv = self.run_fake("refuse-binary")
+        self.assertEqual(r, "SMTP_E_PERMANENT", out)
+        line = out.splitlines()[0]
+        self.assertIn("greeting: 554 5.3.2  [31mgo? away 5.3.2 line two", line)
+        self.assertTrue(all(" " <= ch <= "~" for ch in line), repr(line))
+
+    def test_connection_lost(self):
+        r, out, _elapsed, srv = self.run_fake("drop-at-starttls")
+        self.assertEqual(r, "SMTP_E_NETWORK", out)
+        self.assertIn("closed the connection", out)
 
     def test_starttls_not_offered_nothing_sent(self):
         r, out, _elapsed, srv = self.run_fake("no-starttls")
