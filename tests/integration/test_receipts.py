@@ -436,9 +436,27 @@ class ReceiptsTest(PuljedTestCase):
         for uid in uids:
             self.assertRegex(table, r"(?m)^ +%d  skipped  " % recs[uid]["id"], table)
         self.assertEqual(self.status_json(cfg)["receipts"]["skipped"], len(uids))
+
         # No SMTP session carried anything but the one receipt.
         rcpts = [l for l in self.pf.log_lines(self.pf_mark) if "postfix/lmtp" in l and "to=<" in l]
         self.assertEqual(len(rcpts), 1, rcpts)
+
+        # An operator's request passes the duplicate rule, never the
+        # null-sender, automatic, own-address or unrelated ones.
+        asked = {rule: uid for uid, (rule, _u) in uids.items()}
+        for rule in ("duplicate", "null-sender", "automatic", "own-address", "unrelated"):
+            r = self.run_ctl(cfg, "receipt", "send", str(recs[asked[rule]]["id"]), expect=None)
+            self.assertIn(r.returncode, (0, 1), r.describe())
+        self.once(cfg)
+        got = self.delivered("never-dup@example.org")
+        self.assertEqual(len(got), 2, "the requested receipt for the duplicate")
+        self.assertEqual(str(got[1]["Message-ID"]), self.message_id(cfg, recs[second_dup]))
+        self.assertEqual(self.receipt_of(cfg, recs[second_dup]["id"])["state"], "sent")
+        for rule in ("null-sender", "automatic", "own-address", "unrelated"):
+            rec = recs[asked[rule]]
+            rc = self.receipt_of(cfg, rec["id"])
+            self.assertEqual((rc["state"], rc["rule"]), ("skipped", rule), rc)
+            self.assertEqual(self.delivered(uids[asked[rule]][1], settle=False), [], rule)
 
     # ------------------------------------------------------------ 3
     def test_03_rate_cap(self):
@@ -460,6 +478,14 @@ class ReceiptsTest(PuljedTestCase):
         self.put(self.app("flood@example.org", "Kommune 5", [("a5.pdf", M.fake_pdf(800, seed=40))]))
         self.once(cfg)
         self.assertEqual(len(self.delivered("flood@example.org")), 2)
+        # An operator's request passes the cap.
+        self.run_ctl(cfg, "receipt", "send", str(recs[uids[3]]["id"]))
+        self.once(cfg)
+        got = self.delivered("flood@example.org")
+        self.assertEqual(len(got), 3)
+        self.assertEqual(str(got[2]["Message-ID"]), self.message_id(cfg, recs[uids[3]]))
+        self.assertEqual(self.receipt_of(cfg, recs[uids[3]]["id"])["state"], "sent")
+        self.run_ctl(cfg, "receipt", "send", "9999", expect=3)
 
     # ------------------------------------------------------------ 4
     def test_04_switching_on_does_not_mail_the_past(self):
