@@ -58,7 +58,7 @@ USERS = (
      "soft@example.org", "hard@example.org", "crash@example.org", "tmpl@example.org",
      "smime@example.org", "log@example.org", "log-skip@example.org", "tls@example.org",
      "fup@example.org", "evil@example.org", "daemon@example.org", "daemon-soft@example.org",
-     "daemon-old@example.org"])
+     "daemon-old@example.org", "reclass@example.org"])
 
 CRASH_KILL_WINDOW = "action: carried out, not yet marked"
 
@@ -135,7 +135,8 @@ class ReceiptsTest(PuljedTestCase):
             self.dc.expunge_all()
         self.dc.close_client()
 
-    def rconfig(self, name="puljed.conf", db=None, limits=None, poll_interval=None, **receipts):
+    def rconfig(self, name="puljed.conf", db=None, limits=None, poll_interval=None, calls=None,
+                **receipts):
         """A config for the class's Dovecot with [receipts] sending through
         the class's Postfix (keys in RECEIPTS override, None removes)."""
         group = {
@@ -157,6 +158,8 @@ class ReceiptsTest(PuljedTestCase):
         kw = {"groups": groups}
         if poll_interval:
             kw["poll_interval"] = poll_interval
+        if calls:
+            kw["calls"] = calls
         if db:
             kw["database"] = db
         path = self.config(self.dc, name=name, **kw)
@@ -965,6 +968,30 @@ class ReceiptsTest(PuljedTestCase):
             self.assertEqual(e.get("PULJED_RECEIPT_RULE"), rule or "", e)
         self.assertRegex(by_record[str(recs[u3]["id"])]["MESSAGE"], r"550.*Afvist af politik")
         self.assertRegex(by_record[str(recs[u4]["id"])]["MESSAGE"], r"451.*Midlertidig fejl")
+
+    # ------------------------------------------------------------ 16
+    def test_16_decided_when_carried_out(self):
+        # Whether a receipt may be sent is decided when it is carried out,
+        # from the record as it is then: an application whose receipt
+        # waited for the server and that a reclassification has since put
+        # under review gets none where only accepted and late ones do.
+        u_keep = self.put(self.app("reclass@example.org", "Kommune Bliver"))
+        cfg = self.rconfig(smtp_port=free_port(), retry_min="1s", retry_max="1s")
+        self.once(cfg)
+        recs = self.records_by_uid(cfg)
+        self.assertEqual(self.receipt_of(cfg, recs[u_keep]["id"])["state"], "pending")
+        other = {"andet-opslag-2031": {"subject": "Helt andet opslag 2031",
+                                       "deadline": "2031-07-01", "timezone": "Europe/Copenhagen"}}
+        cfg2 = self.rconfig(name="other.conf", calls=other, retry_min="1s", retry_max="1s",
+                            statuses="accepted, late")
+        r = self.run_ctl(cfg2, "reclassify")
+        self.assertEqual(self.records_by_uid(cfg2)[u_keep]["status"], "review", r.describe())
+        time.sleep(1.2)
+        self.once(cfg2)
+        rc = self.receipt_of(cfg2, recs[u_keep]["id"])
+        self.assertEqual((rc["state"], rc["rule"]), ("skipped", "status"), rc)
+        self.assertIn("Til vurdering", rc["why"])
+        self.assertEqual(self.delivered("reclass@example.org"), [])
 
     # ------------------------------------------------------------ 11
     def test_11_log_lines(self):
