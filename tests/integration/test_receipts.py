@@ -58,7 +58,8 @@ USERS = (
      "soft@example.org", "hard@example.org", "crash@example.org", "tmpl@example.org",
      "smime@example.org", "log@example.org", "log-skip@example.org", "tls@example.org",
      "fup@example.org", "evil@example.org", "daemon@example.org", "daemon-soft@example.org",
-     "daemon-old@example.org", "reclass@example.org"])
+     "daemon-old@example.org", "reclass@example.org", "lost0@example.org", "lost1@example.org",
+     "lost2@example.org"])
 
 CRASH_KILL_WINDOW = "action: carried out, not yet marked"
 
@@ -992,6 +993,36 @@ class ReceiptsTest(PuljedTestCase):
         self.assertEqual((rc["state"], rc["rule"]), ("skipped", "status"), rc)
         self.assertIn("Til vurdering", rc["why"])
         self.assertEqual(self.delivered("reclass@example.org"), [])
+
+    # ------------------------------------------------------------ 17
+    def test_17_connection_lost(self):
+        # The server answers 421 and closes the connection at the first
+        # receipt: that one and the rest of the run stay pending, without
+        # a new connection for each; all are sent at the next run, once.
+        uids = [self.put(self.app("lost%d@example.org" % i, "Kommune Tabt %d" % i))
+                for i in range(3)]
+        self.pf.set_recipient("lost0@example.org", "421 4.7.0 Lukker forbindelsen")
+        cfg = self.rconfig(retry_min="1s", retry_max="1s")
+        mark = self.pf.log_mark()
+        r = self.once(cfg)
+        recs = self.records_by_uid(cfg)
+        for u in uids:
+            rc = self.receipt_of(cfg, recs[u]["id"])
+            self.assertEqual(rc["state"], "pending", rc)
+        self.assertEqual(len(re.findall(r"not sent, kept pending", r.stderr)), 3, r.describe())
+        connects = [l for l in self.pf.log_lines(mark) if "smtpd[" in l and " connect from " in l]
+        self.assertEqual(len(connects), 1, connects)
+        for i in range(3):
+            self.assertEqual(self.delivered("lost%d@example.org" % i, settle=(i == 0)), [])
+        self.pf.clear_recipients()
+        time.sleep(1.2)
+        mark = self.pf.log_mark()
+        self.once(cfg)
+        for i, u in enumerate(uids):
+            got = self.delivered("lost%d@example.org" % i, settle=(i == 0))
+            self.assertEqual([str(m["Message-ID"]) for m in got], [self.message_id(cfg, recs[u])])
+        connects = [l for l in self.pf.log_lines(mark) if "smtpd[" in l and " connect from " in l]
+        self.assertEqual(len(connects), 1, "one SMTP session for the run: %s" % connects)
 
     # ------------------------------------------------------------ 11
     def test_11_log_lines(self):
