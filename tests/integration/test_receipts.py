@@ -59,7 +59,7 @@ USERS = (
      "smime@example.org", "log@example.org", "log-skip@example.org", "tls@example.org",
      "fup@example.org", "evil@example.org", "daemon@example.org", "daemon-soft@example.org",
      "daemon-old@example.org", "reclass@example.org", "lost0@example.org", "lost1@example.org",
-     "lost2@example.org"])
+     "lost2@example.org", "auth@example.org"])
 
 CRASH_KILL_WINDOW = "action: carried out, not yet marked"
 
@@ -1023,6 +1023,29 @@ class ReceiptsTest(PuljedTestCase):
             self.assertEqual([str(m["Message-ID"]) for m in got], [self.message_id(cfg, recs[u])])
         connects = [l for l in self.pf.log_lines(mark) if "smtpd[" in l and " connect from " in l]
         self.assertEqual(len(connects), 1, "one SMTP session for the run: %s" % connects)
+
+    # ------------------------------------------------------------ 18
+    def test_18_wrong_password_is_not_the_applicants_fault(self):
+        # AUTH refused (535): the receipts wait (pending, the server's
+        # words), they do not fail as a 5xx to the recipient would; with
+        # the right password they are sent.
+        u = self.put(self.app("auth@example.org", "Kommune Kode"))
+        wrong = self.path("wrong-password")
+        with open(wrong, "w") as f:
+            f.write("not-the-password\n")
+        os.chmod(wrong, 0o600)
+        cfg = self.rconfig(password_file=wrong, retry_min="1s", retry_max="1s")
+        r = self.once(cfg)
+        rid = self.records_by_uid(cfg)[u]["id"]
+        rc = self.receipt_of(cfg, rid)
+        self.assertEqual(rc["state"], "pending", rc)
+        self.assertRegex(rc["why"], r"(?i)535|auth", rc)
+        self.assertNotIn("not-the-password", r.output)
+        self.assertEqual(self.delivered("auth@example.org"), [])
+        time.sleep(1.2)
+        self.once(self.rconfig(retry_min="1s", retry_max="1s"))
+        self.assertEqual(len(self.delivered("auth@example.org")), 1)
+        self.assertEqual(self.receipt_of(cfg, rid)["state"], "sent")
 
     # ------------------------------------------------------------ 11
     def test_11_log_lines(self):
