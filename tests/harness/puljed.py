@@ -42,6 +42,30 @@ def puljectl_path():
     return binary("PULJECTL")
 
 
+def crashtest_path():
+    """puljed-crashtest (the daemon with crash points armable from the
+    environment): PULJED_CRASHTEST, else beside PULJED."""
+    path = os.path.abspath(os.environ.get("PULJED_CRASHTEST") or os.path.join(
+        os.path.dirname(puljed_path()), "puljed-crashtest"))
+    if not os.access(path, os.X_OK):
+        raise MissingBinary("puljed-crashtest not found at %s (set PULJED_CRASHTEST)" % path)
+    return path
+
+
+def crash_env(crash_at=None, disk_limit=None, report=False):
+    """clean_env() arming puljed-crashtest: SIGKILL at durable step
+    CRASH_AT, a full disk after DISK_LIMIT bytes, REPORT: print the number
+    of steps at the end."""
+    env = clean_env()
+    if crash_at:
+        env["PULJED_CRASH_AT"] = str(crash_at)
+    if disk_limit:
+        env["PULJED_DISK_LIMIT"] = str(disk_limit)
+    if report:
+        env["PULJED_CRASH_REPORT"] = "1"
+    return env
+
+
 def clean_env():
     """Environment for the binaries: no systemd credentials, no OpenSSL trust
     overrides (the "system trust store" tests must see the real one)."""

@@ -29,12 +29,7 @@ ON_TIME = "2022-06-15T10:00:00+02:00"
 LATE = "2022-07-02T09:00:00+02:00"
 
 
-def crashtest_path():
-    path = os.environ.get("PULJED_CRASHTEST") or os.path.join(os.path.dirname(P.puljed_path()),
-                                                               "puljed-crashtest")
-    if not os.access(path, os.X_OK):
-        raise AssertionError("puljed-crashtest not found at %s (set PULJED_CRASHTEST)" % path)
-    return path
+crashtest_path = P.crashtest_path
 
 
 def corpus():
@@ -95,13 +90,7 @@ def orphans(db):
 
 class CrashTest(PuljedTestCase):
     def crashrun(self, cfg, crash_at=None, disk_limit=None, report=False):
-        env = P.clean_env()
-        if crash_at:
-            env["PULJED_CRASH_AT"] = str(crash_at)
-        if disk_limit:
-            env["PULJED_DISK_LIMIT"] = str(disk_limit)
-        if report:
-            env["PULJED_CRASH_REPORT"] = "1"
+        env = P.crash_env(crash_at, disk_limit, report)
         r = P.run([crashtest_path(), "--config", cfg, "--once"], timeout=300, env=env)
         self.runs.append(r)
         self.check_no_secret(r)

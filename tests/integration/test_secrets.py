@@ -44,12 +44,7 @@ DEFAULT_PRIORITY = "SECURE128:-VERS-TLS1.0:-VERS-TLS1.1:-RSA:%PROFILE_MEDIUM"
 
 
 
-def crashtest_path():
-    path = os.path.abspath(os.environ.get("PULJED_CRASHTEST") or os.path.join(
-        os.path.dirname(P.puljed_path()), "puljed-crashtest"))
-    if not os.access(path, os.X_OK):
-        raise AssertionError("puljed-crashtest not found at %s (set PULJED_CRASHTEST)" % path)
-    return path
+crashtest_path = P.crashtest_path
 
 
 def sanitized(path):
