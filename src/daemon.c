@@ -108,10 +108,18 @@ static void log_settled(const struct ingest_event *ev)
 	static const int levels[] = { LOG_WARNING, LOG_INFO, LOG_ERR, LOG_INFO };
 	const struct store_action_settlement *how = ev->how;
 	g_autofree char *rec = g_strdup_printf("PULJED_RECORD=%" G_GINT64_FORMAT, ev->record);
-	g_autofree char *to = field("PULJED_RECEIPT_TO", how->target);
-	g_autofree char *mid = field("PULJED_RECEIPT_MESSAGE_ID", how->detail);
-	g_autofree char *why = field("PULJED_RECEIPT_RULE", how->why);
-	const char *fields[] = { ids[how->state], rec, to, mid, why, NULL };
+	/* A field without a value is left out, not sent empty. */
+	g_autofree char *to = how->target ? field("PULJED_RECEIPT_TO", how->target) : NULL;
+	g_autofree char *mid = how->detail ? field("PULJED_RECEIPT_MESSAGE_ID", how->detail) : NULL;
+	g_autofree char *why = how->why ? field("PULJED_RECEIPT_RULE", how->why) : NULL;
+	const char *fields[6] = { ids[how->state], rec };
+	size_t n = 2;
+	if (to)
+		fields[n++] = to;
+	if (mid)
+		fields[n++] = mid;
+	if (why)
+		fields[n++] = why;
 	const char *kind = ev->action_kind ? ev->action_kind : "action";
 	switch (how->state) {
 	case STORE_ACTION_DONE:
@@ -525,7 +533,8 @@ int daemon_run(const char *path, struct config **cfgp, bool once)
 	int lock_fd = -1, code = DAEMON_EXIT_OK;
 
 	setup_signals();
-	if (config_check_files(cfg, &error) < 0 || check_secret(cfg, &error) < 0 || daemon_check_receipts(cfg, &error) < 0) {
+	if (config_check_files(cfg, &error) < 0 || check_secret(cfg, &error) < 0 ||
+	    daemon_check_receipts(cfg, &error) < 0) {
 		log_error("%s", error);
 		return DAEMON_EXIT_CONFIG;
 	}
