@@ -403,10 +403,14 @@ enum receipt_skip receipt_decide(const struct receipt_policy *p, const struct re
 		return RECEIPT_SKIP_AUTOMATIC;
 	if (f->report || r->kind == RULES_KIND_DELIVERY_REPORT)
 		return RECEIPT_SKIP_REPORT;
-	if (f->list_header || r->kind == RULES_KIND_LIST)
+	/* The headers before the classifier's kind, which counts
+	 * Precedence: bulk as list mail: the rule names what was seen. */
+	if (f->list_header)
 		return RECEIPT_SKIP_LIST;
 	if (bulk(f))
 		return RECEIPT_SKIP_BULK;
+	if (r->kind == RULES_KIND_LIST)
+		return RECEIPT_SKIP_LIST;
 	if (r->status == RULES_UNRELATED)
 		return RECEIPT_SKIP_UNRELATED;
 	if ((unsigned)r->status >= 32 || !(p->statuses & (1u << r->status)))
