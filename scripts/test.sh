@@ -79,9 +79,9 @@ if build "tsan" build-tsan -Db_sanitize=thread -Dbuildtype=debug; then
 fi
 unset TSAN_OPTIONS
 
-# libFuzzer (clang) with every library instrumented: the five targets
-# (ingest, pdfsig, tnef, frame, config), each a short run from its seeds
-# that prints the coverage reached (about 5 minutes in all);
+# libFuzzer (clang) with every library instrumented: the six targets
+# (ingest, pdfsig, tnef, frame, receipt, config), each a short run from
+# its seeds that prints the coverage reached (about 6 minutes in all);
 # tests/README.md, "Fuzzing", has the long runs.
 export CC=clang
 fuzz_built=0
