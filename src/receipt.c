@@ -329,7 +329,7 @@ bool receipt_address_ok(const char *addr)
 	size_t labels = 0, label_len = 0;
 	for (const char *p = d;; p++) {
 		if (*p == '.' || !*p) {
-			if (label_len == 0 || label_len > 63 || p[-1] == '-' || p[-label_len] == '-')
+			if (label_len == 0 || label_len > 63 || p[-1] == '-' || *(p - label_len) == '-')
 				return false;
 			labels++;
 			label_len = 0;
