@@ -44,11 +44,6 @@ static bool receipt_chosen(const struct config *cfg)
 	return cfg->receipts.send;
 }
 
-static const char *receipt_target(const struct config *cfg)
-{
-	return cfg->receipts.from_addr;
-}
-
 static void *receipt_begin(const struct actions_context *c)
 {
 	struct receipt_run *run = g_new0(struct receipt_run, 1);
@@ -404,7 +399,7 @@ const struct actions_kind actions_receipt = {
 	.needs = 0,
 	.chosen = receipt_chosen,
 	.wanted = NULL,
-	.target = receipt_target,
+	.target = NULL, /* each settlement names its own recipient */
 	.run = NULL,
 	.begin = receipt_begin,
 	.run_one = receipt_run_one,

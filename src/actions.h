@@ -99,7 +99,8 @@ struct actions_kind {
 	/* Whether a new record MSG gets the promise; FETCHED: its body was
 	 * fetched.  NULL: always. */
 	bool (*wanted)(const struct config *cfg, const struct store_message *msg, bool fetched);
-	/* What it acts with, noted when done (the keyword, the folder). */
+	/* What it acts with, noted when done (the keyword, the folder); a
+	 * batch kind's only (run_one kinds name it in each settlement). */
 	const char *(*target)(const struct config *cfg);
 	/* Carries out BATCH (N >= 1 actions).  0, or the kind's own negative
 	 * code with *RET_ERROR (borrowed, valid until the next call on the
