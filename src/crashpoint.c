@@ -1,6 +1,7 @@
 #include "crashpoint.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -12,6 +13,10 @@
 static bool armed;
 static unsigned long kill_at;
 static atomic_ulong steps; /* writes and syncs come from the checkpoint thread too */
+/* The arming thread's share: the recording thread's steps follow from the
+ * mail alone, the checkpoint thread's from when it happens to be woken. */
+static atomic_ulong own_steps;
+static pthread_t armer;
 static uint64_t disk_limit;
 
 void crashpoint(const char *what)
@@ -19,6 +24,8 @@ void crashpoint(const char *what)
 	if (!armed)
 		return;
 	unsigned long step = atomic_fetch_add(&steps, 1) + 1;
+	if (pthread_equal(pthread_self(), armer))
+		atomic_fetch_add(&own_steps, 1);
 	if (kill_at && step == kill_at) {
 		/* One line for the test's log, then die without any cleanup. */
 		char line[128];
@@ -33,6 +40,11 @@ void crashpoint(const char *what)
 unsigned long crashpoint_steps(void)
 {
 	return atomic_load(&steps);
+}
+
+unsigned long crashpoint_steps_own(void)
+{
+	return atomic_load(&own_steps);
 }
 
 /* ---- the shim VFS: every write and fsync is a step ---- */
@@ -197,6 +209,7 @@ int crashpoint_arm(unsigned long n, uint64_t limit)
 		return -EIO;
 	kill_at = n;
 	disk_limit = limit;
+	armer = pthread_self();
 	armed = true;
 	return 0;
 }

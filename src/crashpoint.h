@@ -20,5 +20,10 @@ void crashpoint(const char *what);
  * negative errno. */
 int crashpoint_arm(unsigned long n, uint64_t disk_limit);
 
-/* Steps counted so far (armed only). */
+/* Steps counted so far (armed only), in all threads. */
 unsigned long crashpoint_steps(void);
+
+/* Of those, the steps taken in the thread that armed the injector (the
+ * recording thread): unlike the checkpoint thread's, their number does
+ * not depend on timing when each message commits alone. */
+unsigned long crashpoint_steps_own(void);

@@ -21,7 +21,8 @@
  * for the password in a core of the running daemon). */
 static void report_steps(void)
 {
-	fprintf(stderr, "crashpoint: %lu steps\n", crashpoint_steps());
+	fprintf(stderr, "crashpoint: %lu steps, %lu in the recording thread\n", crashpoint_steps(),
+		crashpoint_steps_own());
 }
 
 static void arm_crashpoints(void)
