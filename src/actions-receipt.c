@@ -14,7 +14,8 @@
  *  - 5xx: failed, with the server's words.
  *  - A rule says never: skipped, with why.
  *  - max_per_minute sent in the last 60 s: the rest wait, untried, for
- *    the next poll (a steady stream, not a burst a server throttles).
+ *    a run a minute later (a steady stream, not a burst a server
+ *    throttles).
  * No logging: each settlement goes back to the caller (the daemon's log). */
 #include "actions.h"
 #include "config.h"
@@ -291,6 +292,7 @@ static int on_record(const struct store_message *m, void *userdata)
 			return -EIO;
 		if (n >= rc->max_per_minute) {
 			v->wait = true;
+			v->wait_until = c->now + 60; /* the window has moved on by then */
 			return 0;
 		}
 	}

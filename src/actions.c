@@ -1,6 +1,7 @@
 #include "actions.h"
 #include "crashpoint.h"
 
+#include <errno.h>
 #include <glib.h>
 
 /* Every kind, in the order their batches run. */
@@ -64,8 +65,11 @@ static int run_each(const struct actions_context *c, const struct actions_kind *
 		struct actions_verdict v = { .how = { .state = STORE_ACTION_PENDING } };
 		crashpoint("action: about to carry out");
 		k->run_one(state, c, &due[i], &v);
-		if (v.wait)
+		if (v.wait) {
+			if (c->ret_wait_until && v.wait_until > *c->ret_wait_until)
+				*c->ret_wait_until = v.wait_until;
 			break;
+		}
 		if (v.how.state == STORE_ACTION_DONE)
 			crashpoint("action: carried out, not yet marked");
 		if (store_action_settle(c->store, due[i].id, &v.how, c->now) < 0) {
@@ -136,6 +140,32 @@ int actions_run_kinds(const struct actions_context *c, const struct actions_kind
 			return r;
 	}
 	return ACTIONS_OK;
+}
+
+int actions_next_due_kinds(const struct config *cfg, struct store *st, const struct actions_kind *const *table,
+			   size_t n, int64_t *ret_at)
+{
+	int64_t first = INT64_MAX;
+	for (size_t i = 0; i < n; i++) {
+		int64_t at;
+		if (!table[i]->run_one || !table[i]->chosen(cfg))
+			continue;
+		int r = store_actions_next_at(st, table[i]->promise, &at);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0)
+			return r;
+		first = MIN(first, at);
+	}
+	if (first == INT64_MAX)
+		return -ENOENT;
+	*ret_at = first;
+	return 0;
+}
+
+int actions_next_due(const struct config *cfg, struct store *st, int64_t *ret_at)
+{
+	return actions_next_due_kinds(cfg, st, kinds, G_N_ELEMENTS(kinds), ret_at);
 }
 
 int actions_run(const struct actions_context *c, actions_cb cb, void *userdata)

@@ -22,7 +22,8 @@
  *     last error.  A kind that settles one by one (a receipt) may
  *     also give up ('failed': refused for good, with the server's words),
  *     settle without acting ('skipped': a rule said never, with why), or
- *     ask not to be tried again before a time (backoff).
+ *     ask not to be tried again before a time (backoff); a daemon asks
+ *     actions_next_due() when that is, and polls then.
  *
  * Ordering: promises are made in UID order with their records and carried
  * out after them, each kind in table order, a batch in UID order.  A kind
@@ -77,6 +78,9 @@ struct actions_context {
 	uint32_t uidvalidity; /* the mailbox's now; records of another wait */
 	int64_t now;          /* Unix time, noted with each attempt */
 	atomic_int *cancel;   /* may be NULL: set by a signal handler, ends a run_one kind's loop */
+	/* May be NULL: set when a run_one kind's run ended on a wait, to when
+	 * the wait ends (Unix time; the latest of them). */
+	int64_t *ret_wait_until;
 };
 
 /* How one action of a run_one kind settled: the store's settlement
@@ -85,8 +89,10 @@ struct actions_context {
 struct actions_verdict {
 	struct store_action_settlement how;
 	/* Not settled, not tried: the action is left as it is and the run of
-	 * this kind ends here (a rate reached); the rest wait for the next. */
+	 * this kind ends here (a rate reached); the rest wait for the next,
+	 * not before WAIT_UNTIL (Unix time; 0: at the next run). */
 	bool wait;
+	int64_t wait_until;
 };
 
 /* An action kind: how one promise is kept.  Stateless. */
@@ -151,6 +157,14 @@ typedef void (*actions_cb)(const struct actions_outcome *o, void *userdata);
  * batch was tried (those refused stay pending); ACTIONS_E_STORE; or the
  * code of a kind that left the context unusable (the rest wait). */
 int actions_run(const struct actions_context *c, actions_cb cb, void *userdata);
+/* When the next pending action of a chosen run_one kind is due (Unix
+ * time; 0: one is due now): 0 and *ret_at, -ENOENT when none is pending
+ * (*ret_at untouched), or a negative errno.  For a daemon that waits
+ * between polls: a receipt's next attempt need not wait for the poll. */
+int actions_next_due(const struct config *cfg, struct store *st, int64_t *ret_at);
+/* actions_next_due() over the N kinds of TABLE. */
+int actions_next_due_kinds(const struct config *cfg, struct store *st, const struct actions_kind *const *table,
+			   size_t n, int64_t *ret_at);
 /* actions_run() over the N kinds of TABLE instead of the built-in ones
  * (the unit tests' own kinds). */
 int actions_run_kinds(const struct actions_context *c, const struct actions_kind *const *table, size_t n, actions_cb cb,

@@ -190,14 +190,17 @@ int ctl_receipt_send(struct store *st, const struct config *cfg, FILE *out, int6
 		} else {
 			fprintf(stderr,
 				"puljectl: receipt send: record %" G_GINT64_FORMAT
-				"'s receipt is already pending; puljed sends it at its next poll\n",
+				"'s receipt is already pending; puljed sends it when it falls due\n",
 				id);
 		}
 		return CTL_EXIT_FAILURE;
 	}
 	if (r < 0)
 		return ctl_record_exit(st, id, r);
-	fprintf(out, "record %" G_GINT64_FORMAT ": receipt queued by %s; puljed sends it at its next poll\n", id, user);
+	fprintf(out,
+		"record %" G_GINT64_FORMAT
+		": receipt queued by %s; puljed sends it within seconds (--once: at its next run)\n",
+		id, user);
 	if (cfg && !cfg->receipts.send)
 		fprintf(stderr,
 			"puljectl: note: receipts are switched off in %s ([receipts] send = no): it waits until "

@@ -1,4 +1,5 @@
 #include "daemon.h"
+#include "actions.h"
 #include "cms.h"
 #include "config.h"
 #include "ingest.h"
@@ -424,6 +425,22 @@ static void crash_wait(struct service *sv, unsigned seconds)
 	}
 }
 
+/* When the poll loop should wake for a one-by-one action (a receipt's
+ * next attempt, an operator's request, the end of a rate's wait) sooner
+ * than the next poll: a monotonic time, or 0 for none.  Not before
+ * NOT_BEFORE (Unix time): the end of the last poll's rate wait, and a
+ * second after the poll, so that an action a poll could not settle does
+ * not make the loop spin. */
+static gint64 actions_wake(const struct service *sv, int64_t not_before)
+{
+	int64_t at;
+	if (actions_next_due(*sv->cfg, sv->store, &at) < 0)
+		return 0; /* none pending, or the store cannot say: the poll will */
+	int64_t now = (int64_t)time(NULL);
+	at = MAX(at, not_before);
+	return g_get_monotonic_time() + MAX(at - now, 0) * G_USEC_PER_SEC;
+}
+
 static int serve(struct service *sv)
 {
 	struct ingest_session *session = NULL;
@@ -498,12 +515,15 @@ static int serve(struct service *sv)
 				 stats.flagged, stats.uidvalidity, stats.watermark);
 		status_idle(sv, "Idle");
 
-		/* Until the next poll: IDLE, waking in slices for the watchdog. */
+		/* Until the next poll: IDLE, waking in slices for the watchdog,
+		 * and sooner when a receipt falls due. */
 		lastrun_phase("waiting for the next poll (IDLE)");
 		gint64 next_poll = g_get_monotonic_time() + (gint64)cfg->poll_interval * G_USEC_PER_SEC;
+		int64_t not_before = MAX(stats.actions_wait_until, (int64_t)time(NULL) + 1);
 		int slice_ms = sv->watchdog_usec ? (int)MIN(sv->watchdog_usec / 3000, 1000) : 1000;
 		while (!stop_requested && !reload_requested) {
-			gint64 left = next_poll - g_get_monotonic_time();
+			gint64 wake = actions_enabled(cfg) ? actions_wake(sv, not_before) : 0;
+			gint64 left = (wake ? MIN(next_poll, wake) : next_poll) - g_get_monotonic_time();
 			if (left <= 0)
 				break;
 			int w = ingest_wait(session, (int)MIN((gint64)slice_ms, left / 1000 + 1));

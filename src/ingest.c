@@ -338,7 +338,8 @@ static int run_actions(const struct ingest_ctx *ctx, struct ingest_connection *s
 				     .mailbox = ctx->cfg->imap.mailbox,
 				     .uidvalidity = s->box.uidvalidity,
 				     .now = (int64_t)time(NULL),
-				     .cancel = ctx->stop };
+				     .cancel = ctx->stop,
+				     .ret_wait_until = &stats->actions_wait_until };
 	struct acting a = { ctx, stats };
 	int r = actions_run(&c, on_action, &a);
 	if (r == ACTIONS_OK)

@@ -72,12 +72,13 @@ struct ingest_stats {
 	uint32_t watermark;
 	uint32_t server_exists;
 	size_t actions_done;
-	size_t actions_failed; /* left pending: the server refused or cannot */
-	size_t settled[4];     /* one-by-one actions (receipts) by enum store_action_state */
-	bool gaps_checked;     /* the gap check ran (and its figures are these:) */
-	size_t gaps_found;     /* UIDs on the server at or below the watermark without a record */
-	size_t gaps_recorded;  /* of them, recorded now */
-	size_t gaps_left;      /* still without a record */
+	size_t actions_failed;      /* left pending: the server refused or cannot */
+	size_t settled[4];          /* one-by-one actions (receipts) by enum store_action_state */
+	int64_t actions_wait_until; /* the one-by-one actions left waiting (a rate) until then (Unix time); 0: none */
+	bool gaps_checked;          /* the gap check ran (and its figures are these:) */
+	size_t gaps_found;          /* UIDs on the server at or below the watermark without a record */
+	size_t gaps_recorded;       /* of them, recorded now */
+	size_t gaps_left;           /* still without a record */
 };
 
 struct ingest_ctx {

@@ -49,7 +49,7 @@ static void usage(FILE *f)
 		"                                     failed and skipped, with why\n"
 		"  receipt send ID [--again]          queue record ID's receipt (one made before\n"
 		"                                     receipts were on, or skipped or failed);\n"
-		"                                     puljed sends it at its next poll\n"
+		"                                     the daemon sends it within seconds\n"
 		"\n"
 		"Filters:\n"
 		"      --status LIST   only these statuses: accepted, late, review, unrelated\n"

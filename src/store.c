@@ -1666,6 +1666,30 @@ int store_actions_due(struct store *st, const char *promise, const char *mailbox
 	return 0;
 }
 
+int store_actions_next_at(struct store *st, const char *promise, int64_t *ret_at)
+{
+	sqlite3_stmt *s = NULL;
+	int r = prepare(st,
+			/* The rows store_actions_due() could return: with their record. */
+			"SELECT MIN(COALESCE(a.next_attempt_at, 0)) FROM actions a JOIN messages m ON m.id = a.message "
+			"WHERE a.promise = ?1 AND a.state = 'pending'",
+			&s),
+	    rc;
+	if (r < 0)
+		return r;
+	bind_text(s, 1, promise);
+	rc = sqlite3_step(s);
+	bool none = rc == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_NULL;
+	int64_t at = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	finalize(st, &s);
+	if (rc != SQLITE_ROW)
+		return sql_error(st, rc, "read the next due action");
+	if (none)
+		return -ENOENT;
+	*ret_at = at;
+	return 0;
+}
+
 int store_action_settle(struct store *st, int64_t id, const struct store_action_settlement *how, int64_t at)
 {
 	sqlite3_stmt *s = NULL;

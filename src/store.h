@@ -321,6 +321,10 @@ struct store_action_settlement {
  * (then UIDVALIDITY is ignored).  *ret_actions is newly allocated. */
 int store_actions_due(struct store *st, const char *promise, const char *mailbox, uint32_t uidvalidity, int64_t now,
 		      struct store_action **ret_actions, size_t *ret_n);
+/* When the next pending action of PROMISE is due (Unix time; 0: one is
+ * due now, without a next attempt set): 0 and *ret_at, or -ENOENT when
+ * none is pending (*ret_at untouched). */
+int store_actions_next_at(struct store *st, const char *promise, int64_t *ret_at);
 /* Settles the pending action ID at AT as HOW says, in one transaction
  * (its error is the action's own: status shows a receipt's apart from the
  * server actions').  An action no longer pending is left as it is. */

@@ -419,9 +419,10 @@ static void each_run_one(void *state, const struct actions_context *c, const str
 		break;
 	default:
 		/* 5 waits while c->now is below 1000, then is done. */
-		if (c->now < 1000)
+		if (c->now < 1000) {
 			v->wait = true;
-		else
+			v->wait_until = 1000;
+		} else
 			v->how = (struct store_action_settlement){ .state = STORE_ACTION_DONE, .attempted = true };
 		break;
 	}
@@ -470,8 +471,14 @@ static void test_one_by_one(void)
 	static const struct actions_kind *const table[] = { &each_kind };
 	each.calls = g_string_new(NULL);
 	g_autoptr(GString) outcomes = g_string_new(NULL);
-	struct actions_context c = { .cfg = &cfg, .store = st, .now = 600 };
+	int64_t wait_until = 0, due = -1;
+	/* Before any run: all six are due now. */
+	g_assert_cmpint(actions_next_due_kinds(&cfg, st, table, 1, &due), ==, 0);
+	g_assert_cmpint(due, ==, 0);
+	struct actions_context c = { .cfg = &cfg, .store = st, .now = 600, .ret_wait_until = &wait_until };
 	g_assert_cmpint(actions_run_kinds(&c, table, 1, count_outcome, outcomes), ==, ACTIONS_OK);
+	/* The run ended on 5's wait, which said until when. */
+	g_assert_cmpint(wait_until, ==, 1000);
 	/* 5 waited: 6 was never tried; each settled one was reported. */
 	g_assert_cmpstr(each.calls->str, ==, "1,2,3,4,5");
 	g_assert_cmpint(each.begun, ==, 1);
@@ -488,6 +495,9 @@ static void test_one_by_one(void)
 	g_auto(StoreActionRow) row = { 0 };
 	g_assert_cmpint(store_action_get(st, ids[5], STORE_RECEIPT_PROMISE, &row), ==, 0);
 	g_assert_cmpint(row.attempts, ==, 0); /* waiting is no attempt */
+	/* 5 and 6 are still due now (untried); 2 at 700. */
+	g_assert_cmpint(actions_next_due_kinds(&cfg, st, table, 1, &due), ==, 0);
+	g_assert_cmpint(due, ==, 0);
 
 	/* At 650, 2 is not due yet (its next attempt is at 700) and 5 waits
 	 * again; at 1000 all three are tried; at 1001 none is due (2 is
@@ -500,11 +510,26 @@ static void test_one_by_one(void)
 	c.now = 1000;
 	g_assert_cmpint(actions_run_kinds(&c, table, 1, NULL, NULL), ==, ACTIONS_OK);
 	g_assert_cmpstr(each.calls->str, ==, "2,5,6");
+	/* Left: 2, pending until 1100. */
+	g_assert_cmpint(actions_next_due_kinds(&cfg, st, table, 1, &due), ==, 0);
+	g_assert_cmpint(due, ==, 1100);
 	g_string_truncate(each.calls, 0);
 	c.now = 1001;
 	g_assert_cmpint(actions_run_kinds(&c, table, 1, NULL, NULL), ==, ACTIONS_OK);
 	g_assert_cmpstr(each.calls->str, ==, "");
 	g_assert_cmpint(state_of(st, ids[6]), ==, STORE_ACTION_DONE);
+	/* At 1100, 2 is tried and put off again, to 1200.  A kind not
+	 * chosen is not asked; a promise with nothing pending has no time. */
+	c.now = 1100;
+	g_assert_cmpint(actions_run_kinds(&c, table, 1, NULL, NULL), ==, ACTIONS_OK);
+	g_assert_cmpint(state_of(st, ids[2]), ==, STORE_ACTION_PENDING); /* 2 says "451" again */
+	g_assert_cmpint(actions_next_due_kinds(&cfg, st, table, 1, &due), ==, 0);
+	g_assert_cmpint(due, ==, 1200);
+	cfg.receipts.send = false;
+	g_assert_cmpint(actions_next_due(&cfg, st, &due), ==, -ENOENT);
+	g_assert_cmpint(due, ==, 1200); /* untouched */
+	g_assert_cmpint(store_actions_next_at(st, "after_ingest", &due), ==, -ENOENT);
+	g_assert_cmpint(due, ==, 1200);
 	g_string_free(each.calls, TRUE);
 	store_close(st);
 }

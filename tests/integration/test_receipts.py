@@ -58,8 +58,8 @@ USERS = (
      "soft@example.org", "hard@example.org", "crash@example.org", "tmpl@example.org",
      "smime@example.org", "log@example.org", "log-skip@example.org", "tls@example.org",
      "fup@example.org", "evil@example.org", "daemon@example.org", "daemon-soft@example.org",
-     "daemon-old@example.org", "reclass@example.org", "lost0@example.org", "lost1@example.org",
-     "lost2@example.org", "auth@example.org"])
+     "rate-a@example.org", "rate-b@example.org", "daemon-old@example.org", "reclass@example.org",
+     "lost0@example.org", "lost1@example.org", "lost2@example.org", "auth@example.org"])
 
 CRASH_KILL_WINDOW = "action: carried out, not yet marked"
 
@@ -902,13 +902,14 @@ class ReceiptsTest(PuljedTestCase):
     # ------------------------------------------------------------ 14
     def test_14_daemon(self):
         # The polling daemon: a new application gets its receipt within
-        # seconds of its arrival (IDLE; poll_interval far away); a 4xx is
-        # tried again at a later poll without new mail; an operator's
-        # request is carried out at the next poll.
+        # seconds of its arrival (IDLE; the next poll an hour away); a 4xx
+        # is tried again at its next attempt, and an operator's request is
+        # carried out within seconds, neither waiting for the next poll
+        # nor for new mail.
         old = self.put(self.app("daemon-old@example.org", "Gammel", return_path=False))
         self.once(self.rconfig(name="off.conf", send="no"))
         self.pf.set_recipient("daemon-soft@example.org", "450 4.2.0 Not now")
-        cfg = self.rconfig(retry_min="1s", retry_max="1s", poll_interval=3)
+        cfg = self.rconfig(retry_min="1s", retry_max="1s", poll_interval=3600)
         d = self.spawn_daemon(cfg)
         self.assertIsNotNone(d.wait_ready(10), "no READY=1\n" + d.describe())
         time.sleep(1.0)
@@ -1046,6 +1047,33 @@ class ReceiptsTest(PuljedTestCase):
         self.once(self.rconfig(retry_min="1s", retry_max="1s"))
         self.assertEqual(len(self.delivered("auth@example.org")), 1)
         self.assertEqual(self.receipt_of(cfg, rid)["state"], "sent")
+
+    # ------------------------------------------------------------ 19
+    def test_19_daemon_rate_wait(self):
+        # max_per_minute reached: the rest wait, untried, and go out when
+        # the minute is over -- with the next poll an hour away and no new
+        # mail.
+        self.empty_inbox()
+        self.put(self.app("rate-a@example.org", "Kommune Først"))
+        self.put(self.app("rate-b@example.org", "Kommune Bagefter"))
+        cfg = self.rconfig(name="rate.conf", db=self.path("rate.db"), poll_interval=3600, max_per_minute="1")
+        d = self.spawn_daemon(cfg)
+        self.assertIsNotNone(d.wait_ready(10), "no READY=1\n" + d.describe())
+        self.pf.wait_delivered("rate-a@example.org", 1, timeout=20)
+        t0 = time.monotonic()
+        recs = self.records(cfg)
+        waiting = [r for r in recs if self.receipt_of(cfg, r["id"])["state"] == "pending"]
+        self.assertEqual(len(waiting), 1, "one receipt waits for the rate")
+        self.assertEqual(self.receipt_of(cfg, waiting[0]["id"])["attempts"], 0, "waiting is no attempt")
+        self.pf.wait_delivered("rate-b@example.org", 1, timeout=120)
+        took = time.monotonic() - t0
+        sys.stderr.write("\n  the receipt held back by max_per_minute = 1 went %.1f s after the first\n" % took)
+        self.assertGreater(took, 40, "sent before the minute was over")
+        self.assertLess(took, 90, "not sent when the minute was over")
+        self.assertEqual(self.receipt_of(cfg, waiting[0]["id"])["state"], "sent")
+        d.terminate()
+        for user in ("rate-a@example.org", "rate-b@example.org"):
+            self.assertEqual(len(self.delivered(user)), 1, user)
 
     # ------------------------------------------------------------ 11
     def test_11_log_lines(self):
