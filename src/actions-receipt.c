@@ -13,9 +13,9 @@
  *    once give_up has passed since the promise.
  *  - 5xx: failed, with the server's words.
  *  - A rule says never: skipped, with why.
- *  - max_per_minute sent in the last 60 s: the rest wait, untried, for
- *    a run a minute later (a steady stream, not a burst a server
- *    throttles).
+ *  - max_per_minute sent in the last 60 s: the rest wait, untried,
+ *    until the earliest of those is a minute old (a steady stream, not a
+ *    burst a server throttles).
  * No logging: each settlement goes back to the caller (the daemon's log). */
 #include "actions.h"
 #include "config.h"
@@ -26,6 +26,9 @@
 
 #include <errno.h>
 #include <string.h>
+
+/* max_per_minute counts the sends of the last RATE_WINDOW seconds. */
+#define RATE_WINDOW 60
 
 /* What a run shares: the SMTP session (opened at the first receipt that
  * is to be sent), the signer, and the strings of the last verdict. */
@@ -274,7 +277,7 @@ static int on_record(const struct store_message *m, void *userdata)
 	enum receipt_skip why = receipt_decide(&p, &r, &facts, &to);
 	if (why == RECEIPT_SEND && !rr->a->requested && rc->max_per_sender > 0) {
 		int64_t n = 0;
-		if (store_actions_done_to(c->store, STORE_RECEIPT_PROMISE, to, c->now - 24 * 3600, &n) < 0)
+		if (store_actions_done_to(c->store, STORE_RECEIPT_PROMISE, to, c->now - 24 * 3600, &n, NULL) < 0)
 			return -EIO;
 		if (n >= rc->max_per_sender)
 			why = RECEIPT_SKIP_RATE_LIMIT;
@@ -285,14 +288,18 @@ static int on_record(const struct store_message *m, void *userdata)
 		return 0;
 	}
 
-	/* The whole rate: the rest of this run waits for the next poll. */
+	/* The whole rate: the rest of this run waits until the earliest send
+	 * in the window leaves it.  Counted from that send, not from now, so
+	 * that a run in between (new mail, IDLE's keepalive) does not push
+	 * the wait back a minute each time. */
 	if (rc->max_per_minute > 0) {
-		int64_t n = 0;
-		if (store_actions_done_to(c->store, STORE_RECEIPT_PROMISE, NULL, c->now - 59, &n) < 0)
+		int64_t n = 0, first = 0;
+		if (store_actions_done_to(c->store, STORE_RECEIPT_PROMISE, NULL, c->now - (RATE_WINDOW - 1), &n,
+					  &first) < 0)
 			return -EIO;
 		if (n >= rc->max_per_minute) {
 			v->wait = true;
-			v->wait_until = c->now + 60; /* the window has moved on by then */
+			v->wait_until = first + RATE_WINDOW;
 			return 0;
 		}
 	}

@@ -1722,11 +1722,12 @@ int store_action_settle(struct store *st, int64_t id, const struct store_action_
 	return end_transaction(st, &s, 0);
 }
 
-int store_actions_done_to(struct store *st, const char *promise, const char *target, int64_t since, int64_t *ret_n)
+int store_actions_done_to(struct store *st, const char *promise, const char *target, int64_t since, int64_t *ret_n,
+			  int64_t *ret_first)
 {
 	sqlite3_stmt *s = NULL;
 	int r = prepare(st,
-			"SELECT COUNT(*) FROM actions WHERE promise = ?1 AND state = 'done' "
+			"SELECT COUNT(*), COALESCE(MIN(done_at), 0) FROM actions WHERE promise = ?1 AND state = 'done' "
 			"AND (?2 IS NULL OR target = ?2 COLLATE NOCASE) AND done_at >= ?3",
 			&s);
 	if (r < 0)
@@ -1736,10 +1737,13 @@ int store_actions_done_to(struct store *st, const char *promise, const char *tar
 	sqlite3_bind_int64(s, 3, since);
 	int rc = sqlite3_step(s);
 	int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	int64_t first = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
 	finalize(st, &s);
 	if (rc != SQLITE_ROW)
 		return sql_error(st, rc, "count done actions");
 	*ret_n = n;
+	if (ret_first)
+		*ret_first = first;
 	return 0;
 }
 

@@ -330,8 +330,11 @@ int store_actions_next_at(struct store *st, const char *promise, int64_t *ret_at
  * server actions').  An action no longer pending is left as it is. */
 int store_action_settle(struct store *st, int64_t id, const struct store_action_settlement *how, int64_t at);
 /* How many actions of PROMISE were done to TARGET (case-insensitive; NULL:
- * to anyone) at or after SINCE: a per-recipient rate, or the whole rate. */
-int store_actions_done_to(struct store *st, const char *promise, const char *target, int64_t since, int64_t *ret_n);
+ * to anyone) at or after SINCE: a per-recipient rate, or the whole rate;
+ * with RET_FIRST (may be NULL), when the earliest of them was done (0:
+ * none), i.e. when a rolling window starting at SINCE loses one. */
+int store_actions_done_to(struct store *st, const char *promise, const char *target, int64_t since, int64_t *ret_n,
+			  int64_t *ret_first);
 
 /* One action as puljectl shows it; strings owned (store_action_row_clear). */
 struct store_action_row {

@@ -1396,13 +1396,19 @@ static void test_receipt_actions(void)
 	g_assert_cmpint(later_due[0].message, ==, ids[1]);
 	g_assert_cmpint(later_due[0].attempts, ==, 1);
 
-	int64_t count = -1;
-	g_assert_cmpint(store_actions_done_to(st, STORE_RECEIPT_PROMISE, "ansoeger@example.ORG", now - 86400, &count),
-			==, 0);
+	int64_t count = -1, first = -1;
+	g_assert_cmpint(
+		store_actions_done_to(st, STORE_RECEIPT_PROMISE, "ansoeger@example.ORG", now - 86400, &count, &first),
+		==, 0);
 	g_assert_cmpint(count, ==, 1);
-	g_assert_cmpint(store_actions_done_to(st, STORE_RECEIPT_PROMISE, "ansoeger@example.org", now + 1, &count), ==,
-			0);
+	g_assert_cmpint(first, ==, now); /* settled at NOW, not at the second, refused settlement */
+	g_assert_cmpint(store_actions_done_to(st, STORE_RECEIPT_PROMISE, NULL, now - 59, &count, NULL), ==, 0);
+	g_assert_cmpint(count, ==, 1);
+	g_assert_cmpint(
+		store_actions_done_to(st, STORE_RECEIPT_PROMISE, "ansoeger@example.org", now + 1, &count, &first), ==,
+		0);
 	g_assert_cmpint(count, ==, 0);
+	g_assert_cmpint(first, ==, 0);
 
 	g_auto(StoreActionRow) row = { 0 };
 	g_assert_cmpint(store_action_get(st, ids[0], STORE_RECEIPT_PROMISE, &row), ==, 0);
