@@ -43,6 +43,15 @@ void actions_promise(const struct config *cfg, struct store_message *msg, bool f
 	}
 }
 
+/* AT's time moves on with C's clock, never back. */
+static void tick(const struct actions_context *c, struct actions_context *at)
+{
+	if (c->clock) {
+		int64_t now = c->clock();
+		at->now = MAX(at->now, now);
+	}
+}
+
 /* A run_one kind: each due action carried out and settled before the
  * next; the store refusing to settle stops the run (what was carried out
  * and not marked is carried out again next time, as for a batch). */
@@ -58,13 +67,15 @@ static int run_each(const struct actions_context *c, const struct actions_kind *
 	if (n == 0)
 		return ACTIONS_OK;
 	void *state = k->begin ? k->begin(c) : NULL;
+	struct actions_context at = *c; /* each action at its own time (c->clock) */
 	int r = ACTIONS_OK;
 	for (size_t i = 0; i < n && r == ACTIONS_OK; i++) {
 		if (c->cancel && atomic_load(c->cancel))
 			break;
 		struct actions_verdict v = { .how = { .state = STORE_ACTION_PENDING } };
+		tick(c, &at);
 		crashpoint("action: about to carry out");
-		k->run_one(state, c, &due[i], &v);
+		k->run_one(state, &at, &due[i], &v);
 		if (v.wait) {
 			if (c->ret_wait_until && v.wait_until > *c->ret_wait_until)
 				*c->ret_wait_until = v.wait_until;
@@ -72,7 +83,8 @@ static int run_each(const struct actions_context *c, const struct actions_kind *
 		}
 		if (v.how.state == STORE_ACTION_DONE)
 			crashpoint("action: carried out, not yet marked");
-		if (store_action_settle(c->store, due[i].id, &v.how, c->now) < 0) {
+		tick(c, &at);
+		if (store_action_settle(c->store, due[i].id, &v.how, at.now) < 0) {
 			r = ACTIONS_E_STORE;
 			break;
 		}

@@ -77,7 +77,12 @@ struct actions_context {
 	const char *mailbox;  /* the records' mailbox */
 	uint32_t uidvalidity; /* the mailbox's now; records of another wait */
 	int64_t now;          /* Unix time, noted with each attempt */
-	atomic_int *cancel;   /* may be NULL: set by a signal handler, ends a run_one kind's loop */
+	/* May be NULL: the whole run happens at NOW.  Else a run_one kind's
+	 * actions are each carried out at CLOCK()'s time (Unix time) and
+	 * settled at its time once carried out: a receipt's Date, its sent
+	 * time and the rate count the moment of each, not the run's start. */
+	int64_t (*clock)(void);
+	atomic_int *cancel; /* may be NULL: set by a signal handler, ends a run_one kind's loop */
 	/* May be NULL: set when a run_one kind's run ended on a wait, to when
 	 * the wait ends (Unix time; the latest of them). */
 	int64_t *ret_wait_until;

@@ -324,6 +324,11 @@ static void on_action(const struct actions_outcome *o, void *userdata)
 	emit(a->ctx, &ev);
 }
 
+static int64_t unix_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
 /* Carries out every pending action of the mailbox (actions.h): those
  * promised by this sync and any a crash left behind.  A refusal (no such
  * folder, no MOVE/UIDPLUS) leaves them pending, is noted in the store and
@@ -338,6 +343,7 @@ static int run_actions(const struct ingest_ctx *ctx, struct ingest_connection *s
 				     .mailbox = ctx->cfg->imap.mailbox,
 				     .uidvalidity = s->box.uidvalidity,
 				     .now = (int64_t)time(NULL),
+				     .clock = unix_now,
 				     .cancel = ctx->stop,
 				     .ret_wait_until = &stats->actions_wait_until };
 	struct acting a = { ctx, stats };

@@ -534,6 +534,58 @@ static void test_one_by_one(void)
 	store_close(st);
 }
 
+/* A clock that moves 7 s each time it is read. */
+static int64_t ticks;
+static int64_t ticking_clock(void)
+{
+	return ticks += 7;
+}
+
+/* With a clock, each one-by-one action is carried out at its own time
+ * and settled at the time after it: a receipt's sent time is when the
+ * server took it, not when the run began. */
+static void test_one_by_one_clock(void)
+{
+	g_autofree char *path = NULL;
+	struct store *st = open_inbox("each-clock.db", &path);
+	struct config cfg = config_with(CONFIG_AFTER_NONE);
+	cfg.receipts.send = true;
+	int64_t ids[3];
+	for (uint32_t uid = 1; uid <= 2; uid++) {
+		g_autofree char *raw = g_strdup_printf("clock %u", uid);
+		ids[uid] = record(st, &cfg, 42, uid, raw);
+	}
+	static const struct actions_kind *const table[] = { &each_kind };
+	each.calls = g_string_new(NULL);
+	ticks = 5000;
+	struct actions_context c = { .cfg = &cfg, .store = st, .now = 4000, .clock = ticking_clock };
+	g_assert_cmpint(actions_run_kinds(&c, table, 1, NULL, NULL), ==, ACTIONS_OK);
+	g_assert_cmpstr(each.calls->str, ==, "1,2");
+	/* 1: carried out at 5007, settled done at 5014; 2: carried out at
+	 * 5021 (its next attempt 100 s after that), settled at 5028. */
+	g_auto(StoreActionRow) one = { 0 };
+	g_assert_cmpint(store_action_get(st, ids[1], STORE_RECEIPT_PROMISE, &one), ==, 0);
+	g_assert_cmpint(one.state, ==, STORE_ACTION_DONE);
+	g_assert_cmpint(one.done_at, ==, 5014);
+	g_auto(StoreActionRow) two = { 0 };
+	g_assert_cmpint(store_action_get(st, ids[2], STORE_RECEIPT_PROMISE, &two), ==, 0);
+	g_assert_cmpint(two.state, ==, STORE_ACTION_PENDING);
+	g_assert_cmpint(two.next_attempt_at, ==, 5121);
+	g_assert_cmpint(two.last_attempt_at, ==, 5028);
+	/* A clock behind NOW does not take the run back in time. */
+	ticks = 0;
+	c.now = 6000;
+	g_string_truncate(each.calls, 0);
+	g_assert_cmpint(actions_run_kinds(&c, table, 1, NULL, NULL), ==, ACTIONS_OK);
+	g_assert_cmpstr(each.calls->str, ==, "2");
+	g_auto(StoreActionRow) again = { 0 };
+	g_assert_cmpint(store_action_get(st, ids[2], STORE_RECEIPT_PROMISE, &again), ==, 0);
+	g_assert_cmpint(again.next_attempt_at, ==, 6100);
+	g_assert_cmpint(again.last_attempt_at, ==, 6000);
+	g_string_free(each.calls, TRUE);
+	store_close(st);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -544,6 +596,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/actions/retried", test_retried);
 	g_test_add_func("/actions/stop", test_stop);
 	g_test_add_func("/actions/one-by-one", test_one_by_one);
+	g_test_add_func("/actions/one-by-one-clock", test_one_by_one_clock);
 	int r = g_test_run();
 	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
