@@ -164,7 +164,11 @@ class CrashTest(PuljedTestCase):
         sys.stderr.write("\n  %d steps in an uninterrupted run (%d in the recording thread); killed at %d of "
                          "them (stride %d), each restart equal to the uninterrupted run" % (total, own, killed, stride))
         if shorter:
-            sys.stderr.write("; %d runs ended first, after %d to %d steps" % (len(shorter), min(shorter), max(shorter)))
+            if len(shorter) == 1:
+                sys.stderr.write("; 1 run ended first, after %d steps" % shorter[0])
+            else:
+                sys.stderr.write("; %d runs ended first, after %d to %d steps"
+                                 % (len(shorter), min(shorter), max(shorter)))
         sys.stderr.write("\n")
         self.assertGreaterEqual(killed, int((own // stride) * min_killed), "too few runs were actually killed")
 
