@@ -69,6 +69,7 @@ static ssize_t stream_read(mailstream_low *low, void *buf, size_t len)
 		len = (size_t)s->budget;
 	ssize_t n;
 	if (s->tls) {
+		tls_set_deadline(s->tls, s->deadline); /* also inside a record */
 		n = tls_read(s->tls, buf, len);
 	} else {
 		do
@@ -102,8 +103,10 @@ static ssize_t stream_read(mailstream_low *low, void *buf, size_t len)
 static ssize_t stream_write(mailstream_low *low, const void *buf, size_t len)
 {
 	struct stream *s = low->data;
-	if (s->tls)
+	if (s->tls) {
+		tls_set_deadline(s->tls, 0); /* a command: each wait bounded by the timeout */
 		return tls_write(s->tls, buf, len);
+	}
 	size_t done = 0;
 	while (done < len) {
 		ssize_t n = send(s->fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);

@@ -264,6 +264,7 @@ static int fill(struct smtp *c, int64_t deadline, const char *what)
 	}
 	ssize_t n;
 	if (c->tls) {
+		tls_set_deadline(c->tls, deadline * 1000); /* also inside a record */
 		n = tls_read(c->tls, c->rbuf, sizeof(c->rbuf));
 	} else {
 		do
@@ -328,6 +329,8 @@ static int send_raw(struct smtp *c, const void *buf, size_t len, const char *wha
 {
 	const char *p = buf;
 	size_t done = 0;
+	if (c->tls) /* the whole of it, however slowly the server reads */
+		tls_set_deadline(c->tls, (now_ms() + c->timeout_ms) * 1000);
 	while (done < len) {
 		ssize_t n;
 		if (c->tls) {

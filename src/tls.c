@@ -1,6 +1,7 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <stdint.h>
@@ -22,6 +23,8 @@ struct tls {
 	uint8_t rbuf[TLS_RECV_BUFFER];
 	size_t rpos, rlen;
 	int timeout_ms;
+	int64_t deadline; /* monotonic µs by which a read or write must end; 0: none */
+	bool timed_out;   /* a wait of the transport ran out of time */
 	atomic_int *cancel;
 	gnutls_certificate_credentials_t creds;
 	char *host;
@@ -39,22 +42,66 @@ void tls_free(struct tls *t)
 	free(t);
 }
 
-/* Our transport for GnuTLS: the socket, read through rbuf, but a signal
- * that sets *cancel ends any wait (GnuTLS's own retries EINTR).  A recv()
- * returns what has arrived, up to the buffer's size: it waits only when
- * nothing has (then as long as SO_RCVTIMEO). */
+/* How long the next wait may take: the per-wait timeout, cut to what is
+ * left of the deadline; 0 when that has passed, -1 for no limit. */
+static int wait_budget_ms(const struct tls *t)
+{
+	int ms = t->timeout_ms > 0 ? t->timeout_ms : -1;
+	if (t->deadline) {
+		int64_t left = t->deadline - g_get_monotonic_time();
+		if (left <= 0)
+			return 0;
+		if (ms < 0 || left / 1000 + 1 < ms)
+			ms = (int)MIN(left / 1000 + 1, INT_MAX);
+	}
+	return ms;
+}
+
+/* Waits until the socket is ready for EVENTS: 0, or -1 with errno EAGAIN
+ * (the wait or the deadline ran out; t->timed_out), EINTR (*cancel set)
+ * or poll()'s own. */
+static int wait_ready(struct tls *t, short events)
+{
+	struct pollfd p = { .fd = t->fd, .events = events };
+	for (;;) {
+		if (t->cancel && *t->cancel) {
+			errno = EINTR;
+			return -1;
+		}
+		int ms = wait_budget_ms(t);
+		int r = ms == 0 ? 0 : poll(&p, 1, ms);
+		if (r > 0)
+			return 0;
+		if (r == 0) {
+			t->timed_out = true;
+			errno = EAGAIN;
+			return -1;
+		}
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+/* Our transport for GnuTLS: the socket, read through rbuf.  Every wait
+ * is bounded by the timeout and the deadline and ends when *cancel is
+ * set, also in the middle of a record: a server that trickles a record a
+ * byte at a time cannot hold a read past its deadline (GnuTLS itself
+ * would wait for the whole record).  A recv() returns what has arrived,
+ * up to the buffer's size. */
 static ssize_t transport_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 {
 	struct tls *t = ptr;
-	if (t->rpos == t->rlen) {
-		ssize_t n;
-		for (;;) {
-			n = recv(t->fd, t->rbuf, sizeof(t->rbuf), 0);
-			if (n >= 0 || errno != EINTR || (t->cancel && *t->cancel))
-				break;
+	while (t->rpos == t->rlen) {
+		if (wait_ready(t, POLLIN) < 0)
+			return -1; /* GnuTLS: AGAIN (time) or INTERRUPTED (cancel) */
+		ssize_t n = recv(t->fd, t->rbuf, sizeof(t->rbuf), MSG_DONTWAIT);
+		if (n == 0)
+			return 0;
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			return -1;
 		}
-		if (n <= 0)
-			return n;
 		t->rpos = 0;
 		t->rlen = (size_t)n;
 	}
@@ -68,9 +115,15 @@ static ssize_t transport_push(gnutls_transport_ptr_t ptr, const void *buf, size_
 {
 	struct tls *t = ptr;
 	for (;;) {
-		ssize_t n = send(t->fd, buf, len, MSG_NOSIGNAL);
-		if (n >= 0 || errno != EINTR || (t->cancel && *t->cancel))
+		ssize_t n = send(t->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0)
 			return n;
+		if (errno == EINTR && !(t->cancel && *t->cancel))
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (wait_ready(t, POLLOUT) < 0)
+			return -1;
 	}
 }
 
@@ -184,33 +237,42 @@ int tls_client_new(int fd, const char *host, const char *ca_file, const char *pr
 	return TLS_OK;
 }
 
-/* Waits until the socket is readable; false on timeout. */
-static bool wait_readable(struct tls *t)
+void tls_set_deadline(struct tls *t, int64_t deadline)
 {
-	struct pollfd p = { .fd = t->fd, .events = POLLIN };
-	int r;
-	do {
-		r = poll(&p, 1, t->timeout_ms);
-		if (r < 0 && errno == EINTR && t->cancel && *t->cancel)
-			return false;
-	} while (r < 0 && errno == EINTR);
-	if (r == 0)
+	t->deadline = deadline;
+}
+
+/* After GnuTLS said AGAIN or INTERRUPTED: -1 with errno when it was our
+ * transport giving up (cancelled, or out of time), 0 to go on. */
+static int gave_up(struct tls *t)
+{
+	if (t->cancel && *t->cancel) {
+		errno = EINTR;
+		return -1;
+	}
+	if (t->timed_out) {
 		errno = EAGAIN;
-	return r > 0;
+		return -1;
+	}
+	return 0;
 }
 
 ssize_t tls_read(struct tls *t, void *buf, size_t len)
 {
+	t->timed_out = false;
 	for (;;) {
-		if (tls_pending(t) == 0 && !wait_readable(t))
+		if (tls_pending(t) == 0 && wait_ready(t, POLLIN) < 0)
 			return -1; /* errno: EAGAIN (timeout) or EINTR (cancelled) */
 		ssize_t n = gnutls_record_recv(t->session, buf, len);
 		if (n > 0)
 			return n;
 		/* TLS 1.3 session tickets and other non-data records make a read
 		 * return AGAIN with nothing for us: wait for more. */
-		if (n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_AGAIN)
+		if (n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_AGAIN) {
+			if (gave_up(t) < 0)
+				return -1;
 			continue;
+		}
 		errno = n == 0 ? 0 : EPROTO;
 		return -1;
 	}
@@ -219,12 +281,16 @@ ssize_t tls_read(struct tls *t, void *buf, size_t len)
 ssize_t tls_write(struct tls *t, const void *buf, size_t len)
 {
 	size_t done = 0;
+	t->timed_out = false;
 	while (done < len) {
 		ssize_t n = gnutls_record_send(t->session, (const char *)buf + done, len - done);
-		if (n == GNUTLS_E_INTERRUPTED)
+		if (n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_AGAIN) {
+			if (gave_up(t) < 0)
+				return -1;
 			continue;
+		}
 		if (n <= 0) {
-			errno = n == GNUTLS_E_AGAIN ? EAGAIN : EPIPE;
+			errno = EPIPE;
 			return -1;
 		}
 		done += (size_t)n;

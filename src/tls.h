@@ -5,8 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <sys/types.h>
-#include <glib.h>
 #include <glib.h>
 
 struct tls;
@@ -42,9 +42,14 @@ typedef struct tls Tls;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Tls, tls_free)
 
 /* Read/write: bytes transferred, or -1 on error, timeout or end of stream,
- * with errno EAGAIN for a timeout. */
+ * with errno EAGAIN for a timeout, EINTR when *cancel was set.  Each wait
+ * for the socket is bounded by the timeout, and the whole call by the
+ * deadline (tls_set_deadline), however the server trickles a record. */
 ssize_t tls_read(struct tls *t, void *buf, size_t len);
 ssize_t tls_write(struct tls *t, const void *buf, size_t len);
+/* The monotonic time (g_get_monotonic_time(), µs) by which later reads
+ * and writes must end; 0: none, only the per-wait timeout. */
+void tls_set_deadline(struct tls *t, int64_t deadline);
 /* Bytes waiting that poll() on the socket would not announce: decrypted
  * in GnuTLS, or read from the socket and not yet decrypted. */
 size_t tls_pending(struct tls *t);

@@ -15,6 +15,7 @@ import os
 import random
 import re
 import signal
+import subprocess
 import sys
 import time
 import unittest
@@ -24,7 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import messages as M  # noqa: E402
 from harness import puljed as P  # noqa: E402
 from harness.dovecot import unused_port  # noqa: E402
-from harness.proxy import StartTLSProxy  # noqa: E402
+from harness.proxy import StartTLSProxy, TlsDripProxy  # noqa: E402
 from harness.silent import SilentServer  # noqa: E402
 from harness.testcase import PuljedTestCase, parse_iso  # noqa: E402
 
@@ -286,6 +287,53 @@ class IngestTest(PuljedTestCase):
         self.assertNotIn(dc.password.encode(), sent)
         self.assertNotRegex(sent, re.compile(rb"\b(LOGIN|AUTHENTICATE)\b", re.I),
                             "puljed sent credentials in plaintext")
+
+    def test_e_tls_record_trickled(self):
+        # Below TLS, the server's records arrive a byte every 0.1 s: each
+        # byte within the 2 s timeout, one record taking a minute or more.
+        # The response's deadline (twice the timeout) must hold inside a
+        # record too: puljed gives up, saying it timed out, in seconds.
+        dc = self.dovecot()
+        dc.append("INBOX", M.application("Kommune Drypvis", M.fake_pdf(800, seed=7)), ON_TIME)
+        dc.close_client()
+        with TlsDripProxy(dc.imaps_port, after=1, interval=0.1) as proxy:
+            cfg = self.config(dc, security="tls", port=proxy.port, timeout=2)
+            t0 = time.monotonic()
+            r = self.run_puljed(cfg, "--once", timeout=60)
+            took = time.monotonic() - t0
+            dripped = proxy.dripped
+        self.assertEqual(r.returncode, P.EXIT_NETWORK, r.describe())
+        self.assertRegex(r.stderr, re.compile(r"timed out", re.I), r.describe())
+        self.assertGreater(dripped, 0, "the proxy never dripped")
+        self.assertLess(took, 15, "a trickled TLS record held puljed %.1f s (timeout = 2)" % took)
+        sys.stderr.write("\n  a TLS record trickled at 10 bytes/s: gave up after %.1f s (%d bytes)\n"
+                         % (took, dripped))
+
+    def test_e_sigterm_inside_a_trickled_tls_record(self):
+        # The same drip with timeout = 60 (a response's deadline 2 min
+        # away): SIGTERM ends puljed at once, in the middle of a record,
+        # not when the record is complete.
+        dc = self.dovecot()
+        dc.close_client()
+        with TlsDripProxy(dc.imaps_port, after=1, interval=0.1) as proxy:
+            cfg = self.config(dc, security="tls", port=proxy.port, timeout=60)
+            argv = [P.puljed_path(), "--config", cfg, "--once"]
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=P.clean_env())
+            try:
+                deadline = time.monotonic() + 20
+                while proxy.dripped < 10 and time.monotonic() < deadline and proc.poll() is None:
+                    time.sleep(0.05)
+                self.assertGreaterEqual(proxy.dripped, 10, "the drip never began (exit %s)" % proc.poll())
+                took, r = P.sigterm_timed(proc, argv, 20)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+        self.runs.append(r)
+        self.assertIsNotNone(took, "puljed still running 20 s after SIGTERM inside a trickled TLS record")
+        self.assertLess(took, 3.0, "SIGTERM took %.1f s inside a trickled TLS record\n%s" % (took, r.describe()))
+        self.assertNotIn("AddressSanitizer", r.stderr, r.describe())
 
     def test_e_tls_against_plain_port(self):
         # security = tls pointed at the plaintext listener must fail cleanly.

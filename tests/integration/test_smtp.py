@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness.dovecot import unused_port  # noqa: E402
 from harness.fakesmtp import FakeSmtp  # noqa: E402
 from harness.postfix import Postfix  # noqa: E402
+from harness.proxy import TlsDripProxy  # noqa: E402
 from harness.testcase import PuljedTestCase  # noqa: E402
 
 APPLICANT = "ansoeger@example.org"
@@ -138,6 +139,18 @@ class SmtpTest(SmtpBase):
         self.assertEqual(r, "SMTP_OK", out)
         self.assert_delivered_intact()
         self.assertTrue(self.pf.wait_for_log(r"sasl_method=LOGIN, sasl_username=%s" % self.dc.username, mark))
+
+    def test_implicit_tls_record_trickled_past_the_timeout(self):
+        # Below TLS, Postfix's records arrive a byte every 0.1 s: each byte
+        # within the 1.5 s timeout, a whole record taking many seconds.
+        # The reply's deadline holds inside a record too.
+        with TlsDripProxy(self.pf.smtps_port, after=1, interval=0.1) as proxy:
+            r, _code, _err, _u, elapsed, out = self.send(proxy.port, security="tls", timeout_ms=1500)
+            dripped = proxy.dripped
+        self.assertEqual(r, "SMTP_E_TIMEOUT", out)
+        self.assertGreater(dripped, 0, "the proxy never dripped")
+        self.assertLess(elapsed, 6.0, "a trickled TLS record held the client %.1f s" % elapsed)
+        self.assertEqual(self.pf.delivered(APPLICANT), [])
 
     def test_implicit_tls_delivered(self):
         mark = self.pf.log_mark()
