@@ -178,6 +178,7 @@ struct record_read {
 	const struct store_action *a;
 	struct actions_verdict *v;
 	bool seen;
+	bool counted; /* the attempt is in the store already (store_action_attempting) */
 };
 
 struct attachments {
@@ -358,6 +359,16 @@ static int on_record(const struct store_message *m, void *userdata)
 		defer(run, c, rr->a, run->down, v);
 		return 0;
 	}
+	/* Sent only if the store can take a write now: one that cannot mark
+	 * it sent afterwards (disk full, locked) would have it sent again at
+	 * every run, not just once more. */
+	if (store_action_attempting(c->store, rr->a->id, c->now) < 0) {
+		g_autofree char *e =
+			g_strdup_printf("not sent: the database cannot note the attempt: %s", store_errmsg(c->store));
+		defer(run, c, rr->a, e, v);
+		return 0;
+	}
+	rr->counted = true;
 	crashpoint("receipt: composed, about to send");
 	int sent = smtp_send(run->smtp, rc->from_addr, to, msg, len);
 	run->target = g_strdup(to);
@@ -400,6 +411,8 @@ static void receipt_run_one(void *state, const struct actions_context *c, const 
 						     store_errmsg(c->store));
 		defer(run, c, a, e, v);
 	}
+	if (rr.counted)
+		v->how.attempted = false; /* counted before the send */
 }
 
 const struct actions_kind actions_receipt = {

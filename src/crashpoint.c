@@ -18,11 +18,16 @@ static atomic_ulong steps; /* writes and syncs come from the checkpoint thread t
 static atomic_ulong own_steps;
 static pthread_t armer;
 static uint64_t disk_limit;
+/* The disk fills at the step named fill_after: every later write fails. */
+static const char *fill_after;
+static atomic_bool disk_full;
 
 void crashpoint(const char *what)
 {
 	if (!armed)
 		return;
+	if (fill_after && !strcmp(what, fill_after))
+		atomic_store(&disk_full, true);
 	unsigned long step = atomic_fetch_add(&steps, 1) + 1;
 	if (pthread_equal(pthread_self(), armer))
 		atomic_fetch_add(&own_steps, 1);
@@ -72,6 +77,8 @@ static int shim_read(sqlite3_file *f, void *buf, int amt, sqlite3_int64 off)
 
 static int shim_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off)
 {
+	if (atomic_load(&disk_full))
+		return SQLITE_FULL;
 	if (disk_limit && (uint64_t)off + (uint64_t)amt > disk_limit) {
 		sqlite3_int64 size = 0;
 		/* Overwriting within the current size needs no new space. */
@@ -212,4 +219,9 @@ int crashpoint_arm(unsigned long n, uint64_t limit)
 	armer = pthread_self();
 	armed = true;
 	return 0;
+}
+
+void crashpoint_fill_disk_after(const char *what)
+{
+	fill_after = what;
 }

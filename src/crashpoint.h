@@ -27,3 +27,8 @@ unsigned long crashpoint_steps(void);
  * recording thread): unlike the checkpoint thread's, their number does
  * not depend on timing when each message commits alone. */
 unsigned long crashpoint_steps_own(void);
+
+/* Armed only: from the step named WHAT on (the string is kept, not
+ * copied), every SQLite write fails with SQLITE_FULL, as when the disk
+ * fills up at that moment and stays full. */
+void crashpoint_fill_disk_after(const char *what);

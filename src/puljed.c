@@ -16,7 +16,8 @@
 
 /* puljed-crashtest only (never installed): PULJED_CRASH_AT=N kills the
  * process at the N-th durable step, PULJED_DISK_LIMIT=BYTES makes the
- * database's disk "full", PULJED_CRASH_REPORT=1 prints the step count at
+ * database's disk "full" (PULJED_DISK_FULL_AFTER=NAME: from the step of
+ * that name on), PULJED_CRASH_REPORT=1 prints the step count at
  * exit, PULJED_DUMPABLE=1 leaves the process dumpable (the test that looks
  * for the password in a core of the running daemon). */
 static void report_steps(void)
@@ -32,6 +33,8 @@ static void arm_crashpoints(void)
 		fprintf(stderr, "crashpoint: cannot arm\n");
 		exit(1);
 	}
+	if (getenv("PULJED_DISK_FULL_AFTER"))
+		crashpoint_fill_disk_after(getenv("PULJED_DISK_FULL_AFTER"));
 	if (getenv("PULJED_CRASH_REPORT"))
 		atexit(report_steps);
 }

@@ -1722,6 +1722,29 @@ int store_action_settle(struct store *st, int64_t id, const struct store_action_
 	return end_transaction(st, &s, 0);
 }
 
+int store_action_attempting(struct store *st, int64_t id, int64_t at)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+	if ((r = exec(st, "BEGIN IMMEDIATE")) < 0)
+		return r;
+	if ((r = prepare(st,
+			 "UPDATE actions SET attempts = attempts + 1, last_attempt_at = ?2 "
+			 "WHERE id = ?1 AND state = 'pending'",
+			 &s)) < 0)
+		return end_transaction(st, &s, r);
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, at);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		return end_transaction(st, &s, sql_error(st, rc, "note an action's attempt"));
+	if (sqlite3_changes(st->db) != 1) {
+		g_snprintf(st->errbuf, sizeof(st->errbuf), "action %" G_GINT64_FORMAT " is no longer pending", id);
+		return end_transaction(st, &s, -ENOENT);
+	}
+	return end_transaction(st, &s, 0);
+}
+
 int store_actions_done_to(struct store *st, const char *promise, const char *target, int64_t since, int64_t *ret_n,
 			  int64_t *ret_first)
 {

@@ -329,6 +329,15 @@ int store_actions_next_at(struct store *st, const char *promise, int64_t *ret_at
  * (its error is the action's own: status shows a receipt's apart from the
  * server actions').  An action no longer pending is left as it is. */
 int store_action_settle(struct store *st, int64_t id, const struct store_action_settlement *how, int64_t at);
+/* Counts an attempt of action ID at AT, in its own durable transaction,
+ * before it is carried out (its settlement then says attempted = false):
+ * an action whose effect cannot be undone (a receipt) is carried out only
+ * when the store can take a write now, so that a store that cannot mark
+ * it done afterwards (disk full, locked) does not have it carried out
+ * again at every run.  The count always changes the row: a write that
+ * changed nothing would not reach the disk and prove nothing.  -ENOENT:
+ * no longer pending. */
+int store_action_attempting(struct store *st, int64_t id, int64_t at);
 /* How many actions of PROMISE were done to TARGET (case-insensitive; NULL:
  * to anyone) at or after SINCE: a per-recipient rate, or the whole rate;
  * with RET_FIRST (may be NULL), when the earliest of them was done (0:

@@ -1410,6 +1410,19 @@ static void test_receipt_actions(void)
 	g_assert_cmpint(count, ==, 0);
 	g_assert_cmpint(first, ==, 0);
 
+	/* An attempt counted before it is made: always a change to the row
+	 * (the same time twice still counts); not for an action settled. */
+	g_assert_cmpint(store_action_attempting(st, due[0].id, now + 5), ==, -ENOENT);
+	for (int k = 0; k < 2; k++)
+		g_assert_cmpint(store_action_attempting(st, due[1].id, now + 5), ==, 0);
+	{
+		g_auto(StoreActionRow) pending = { 0 };
+		g_assert_cmpint(store_action_get(st, ids[1], STORE_RECEIPT_PROMISE, &pending), ==, 0);
+		g_assert_cmpint(pending.state, ==, STORE_ACTION_PENDING);
+		g_assert_cmpint(pending.attempts, ==, 3);
+		g_assert_cmpint(pending.last_attempt_at, ==, now + 5);
+	}
+
 	g_auto(StoreActionRow) row = { 0 };
 	g_assert_cmpint(store_action_get(st, ids[0], STORE_RECEIPT_PROMISE, &row), ==, 0);
 	g_assert_cmpint(row.state, ==, STORE_ACTION_DONE);

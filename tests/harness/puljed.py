@@ -52,11 +52,13 @@ def crashtest_path():
     return path
 
 
-def crash_env(crash_at=None, disk_limit=None, report=False):
+def crash_env(crash_at=None, disk_limit=None, report=False, full_after=None):
     """clean_env() arming puljed-crashtest: SIGKILL at durable step
-    CRASH_AT, a full disk after DISK_LIMIT bytes, REPORT: print the number
-    of steps at the end."""
+    CRASH_AT, a full disk after DISK_LIMIT bytes or from the step named
+    FULL_AFTER on, REPORT: print the number of steps at the end."""
     env = clean_env()
+    if full_after:
+        env["PULJED_DISK_FULL_AFTER"] = full_after
     if crash_at:
         env["PULJED_CRASH_AT"] = str(crash_at)
     if disk_limit:

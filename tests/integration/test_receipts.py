@@ -52,7 +52,7 @@ USERS = (
     ["ontime@example.org", "ontime-from@example.org", "late@example.org",
      "review@example.org",
      "never-null@example.org", "never-auto@example.org", "never-bounce@example.org",
-     "never-list@example.org", "never-bulk@example.org", "never-unrelated@example.org",
+     "never-list@example.org", "never-bulk@example.org", "never-unrelated@example.org", "full@example.org",
      "never-large@example.org", "never-dup@example.org", "kollega@puljed.test", FROM_ADDR,
      "flood@example.org", "past@example.org", "cert@example.org", "down@example.org",
      "soft@example.org", "hard@example.org", "crash@example.org", "tmpl@example.org",
@@ -654,9 +654,9 @@ class ReceiptsTest(PuljedTestCase):
         self.assertNotRegex(r.stderr, r"#%d" % recs[u_hard]["id"])
 
     # ------------------------------------------------------------ 8
-    def crashrun(self, cfg, crash_at=None, report=False):
+    def crashrun(self, cfg, crash_at=None, report=False, full_after=None):
         r = P.run([P.crashtest_path(), "--config", cfg, "--once"], timeout=120,
-                  env=P.crash_env(crash_at, report=report))
+                  env=P.crash_env(crash_at, report=report, full_after=full_after))
         self.runs.append(r)
         self.check_no_secret(r)
         self.assertFalse(r.timed_out, r.describe())
@@ -1088,6 +1088,34 @@ class ReceiptsTest(PuljedTestCase):
         d.terminate()
         for user in ("rate-a@example.org", "rate-b@example.org"):
             self.assertEqual(len(self.delivered(user)), 1, user)
+
+    # ------------------------------------------------------------ 20
+    def test_20_disk_full_after_the_250(self):
+        # The disk fills up between the server's 250 and the mark: the
+        # receipt was sent and cannot be marked.  While the disk stays
+        # full it is not sent again at every run (it would be, were the
+        # send not preceded by a write the store must take); once there
+        # is space it is sent once more -- two copies in all, with the
+        # same Message-ID, as after a kill in that window -- and marked.
+        user = "full@example.org"
+        self.empty_inbox()
+        self.put(self.app(user, "Kommune Fuld"))
+        cfg = self.rconfig(name="full.conf", db=self.path("full.db"))
+        r = self.crashrun(cfg, full_after=CRASH_KILL_WINDOW)
+        self.assertNotEqual(r.returncode, 0, r.describe())
+        self.assertRegex(r.stderr.lower(), r"full", r.describe())
+        self.assertEqual(len(self.delivered(user)), 1, "the first send")
+        for i in range(3):
+            r = self.crashrun(cfg, full_after="action: about to carry out")
+            self.assertNotEqual(r.returncode, 0, r.describe())
+            self.assertIn("disk full", r.stderr, r.describe())
+        self.assertEqual(len(self.delivered(user)), 1, "sent again while the disk was full")
+        self.once(cfg)
+        rec = self.records(cfg)[0]
+        got = self.delivered(user)
+        self.assertEqual(len(got), 2, "once more when there is space")
+        self.assertEqual({str(m["Message-ID"]) for m in got}, {self.message_id(cfg, rec)})
+        self.assertEqual(self.receipt_of(cfg, rec["id"])["state"], "sent")
 
     # ------------------------------------------------------------ 11
     def test_11_log_lines(self):
