@@ -796,13 +796,16 @@ char *receipt_qp_encode(const char *text)
 		for (size_t i = 0; i < n; i++) {
 			unsigned char b = (unsigned char)p[i];
 			bool last = i + 1 == n;
-			/* "From " at a line's start is written =46rom (mbox
-			 * munging would break a signature). */
-			bool literal = (b >= 33 && b <= 126 && b != '=' &&
-					!(i == 0 && b == 'F' && !strncmp(p, "From ", 5) && n >= 5)) ||
-				       ((b == ' ' || b == '\t') && !last);
+			size_t limit = last ? 76u : 75u;
+			bool literal = (b >= 33 && b <= 126 && b != '=') || ((b == ' ' || b == '\t') && !last);
+			/* "From " at the start of an encoded line (a text line's,
+			 * or after a soft break) is written =46rom: mbox munging
+			 * would break a signature. */
+			if (literal && b == 'F' && (col == 0 || col + 1 > limit) && n - i >= 5 &&
+			    !strncmp(p + i, "From ", 5))
+				literal = false;
 			size_t w = literal ? 1 : 3;
-			if (col + w > (last ? 76u : 75u)) {
+			if (col + w > limit) {
 				g_string_append(out, "=\r\n");
 				col = 0;
 			}

@@ -572,7 +572,13 @@ static void test_qp(void)
 	g_string_append(t, "=\n");
 	for (int i = 0; i < 75; i++)
 		g_string_append_c(t, 'z');
-	g_string_append(t, " \nno newline at end");
+	g_string_append(t, " \n");
+	/* "From " just after a soft break, and one at a line's start with
+	 * spaces before it that are not at the start. */
+	for (int i = 0; i < 75; i++)
+		g_string_append_c(t, 'f');
+	g_string_append(t, "From here on\n  From there\n");
+	g_string_append(t, "no newline at end");
 	g_autofree char *text = g_string_free(t, FALSE);
 	g_autofree char *qp = receipt_qp_encode(text);
 	assert_lines(qp, 76);
@@ -580,6 +586,11 @@ static void test_qp(void)
 	g_assert_nonnull(strstr(qp, "trailing space=20\r\n"));
 	g_assert_nonnull(strstr(qp, "trailing tab=09\r\n"));
 	g_assert_nonnull(strstr(qp, "=46rom the start\r\n"));
+	g_assert_nonnull(strstr(qp, "=\r\n=46rom here on\r\n"));
+	g_assert_nonnull(strstr(qp, "\r\n  From there\r\n"));
+	/* No encoded line starts with "From ". */
+	g_assert_false(g_str_has_prefix(qp, "From "));
+	g_assert_null(strstr(qp, "\nFrom "));
 	/* No soft break splits an =XX. */
 	for (const char *p = qp; (p = strstr(p, "=\r\n")); p += 3)
 		g_assert_true(p == qp || p[-1] != '=');
